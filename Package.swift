@@ -1,0 +1,38 @@
+// swift-tools-version: 6.0
+// ExpertLock: measure and harden the prunability of Mixture-of-Experts language models.
+import PackageDescription
+
+let package = Package(
+    name: "ExpertLock",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "TensorCore", targets: ["TensorCore"]),
+        .library(name: "MoEModels", targets: ["MoEModels"]),
+        .library(name: "ExpertLock", targets: ["ExpertLock"]),
+        // The executable target is named ExpertLockCLI (not `expertlock`): on a case-insensitive
+        // file system Sources/expertlock and Sources/ExpertLock would be the same folder.
+        .executable(name: "expertlock", targets: ["ExpertLockCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(
+            name: "TensorCore",
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .target(name: "MoEModels", dependencies: ["TensorCore"]),
+        .target(name: "ExpertLock", dependencies: ["TensorCore", "MoEModels"]),
+        .executableTarget(
+            name: "ExpertLockCLI",
+            dependencies: [
+                "TensorCore", "MoEModels", "ExpertLock",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        .testTarget(name: "MoEModelsTests", dependencies: ["MoEModels", "TensorCore"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ExpertLockTests", dependencies: ["ExpertLock", "MoEModels", "TensorCore"]),
+        .testTarget(name: "ExpertLockCLITests", dependencies: ["ExpertLockCLI"]),
+    ]
+)

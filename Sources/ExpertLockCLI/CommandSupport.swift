@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import TensorCore
+
+/// Runs a command body, mapping input errors to exit code 2 with a one-line message on stderr and
+/// any other error to exit code 1 (the contract in CLI.md).
+func runReportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as InputError {
+        Console.error("error: \(error.description)")
+        throw ExitCode(2)
+    } catch let error as ExitCode {
+        throw error
+    } catch let error as ValidationError {
+        throw error
+    } catch {
+        Console.error("error: \(error)")
+        throw ExitCode(1)
+    }
+}
+
+/// Progress and logs go to stderr; stdout is reserved for results (one JSON object with --json).
+enum Console {
+    static func error(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    static func progress(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    /// Prints one JSON object on stdout.
+    static func printJSON(_ object: Any) throws {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed])
+        FileHandle.standardOutput.write(data)
+        FileHandle.standardOutput.write(Data("\n".utf8))
+    }
+
+    /// Prints an Encodable value as one JSON object on stdout.
+    static func printJSON<T: Encodable>(encodable value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        FileHandle.standardOutput.write(try encoder.encode(value))
+        FileHandle.standardOutput.write(Data("\n".utf8))
+    }
+}
+
+/// A bad command-line value that is only detected after parsing (a file that does not exist, a
+/// malformed ids file): exit code 2.
+struct ArgumentInputError: InputError {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Options shared by commands that emit results.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print one JSON object on stdout (progress goes to stderr).")
+    var json = false
+}

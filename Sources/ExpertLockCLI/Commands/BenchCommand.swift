@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import TensorCore
+
+/// `expertlock bench gemm|forward|train`: throughput measurements (docs: CLI.md).
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure throughput: gemm (matrix products), forward, train.",
+        subcommands: [GemmBench.self]
+    )
+}
+
+/// GFLOP/s of C = A·B at n×n×n for the BLAS path and the Swift fallback.
+struct GemmBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "gemm", abstract: "GFLOP/s of square sgemm.")
+
+    @Option(help: "Matrix size n (C = A·B with n×n matrices).") var size = 2048
+    @Option(help: "Repetitions (the best is reported).") var repeats = 3
+    @Option(help: "Threads for BLAS and Swift kernels (default: all cores).") var threads: Int?
+    @Flag(help: "Skip the Swift fallback kernel (slow at large sizes).") var skipFallback = false
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await runReportingErrors {
+            if let threads {
+                Parallel.threads = threads
+                BLAS.shared?.setThreads(threads)
+            }
+            let n = size
+            var rng = SplitMix64(seed: 1)
+            let a = Tensor(shape: [n, n], data: (0..<(n * n)).map { _ in rng.nextFloat() - 0.5 })
+            let b = Tensor(shape: [n, n], data: (0..<(n * n)).map { _ in rng.nextFloat() - 0.5 })
+            let flops = 2.0 * Double(n) * Double(n) * Double(n)
+            func measure(_ backend: Gemm.Backend, repeats: Int) -> Double {
+                Gemm.forcedBackend = backend
+                defer { Gemm.forcedBackend = nil }
+                var best = Double.infinity
+                for _ in 0..<repeats {
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    _ = Gemm.matmul(a, b)
+                    let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+                    best = min(best, dt)
+                }
+                return flops / best / 1e9
+            }
+            var result: [String: Any] = ["size": n, "threads": threads ?? Parallel.threads]
+            if BLAS.shared != nil {
+                result["blas_gflops"] = measure(.blas, repeats: repeats)
+                result["blas_library"] = BLAS.shared!.path
+            } else {
+                result["blas_gflops"] = NSNull()
+                result["blas_library"] = NSNull()
+            }
+            result["fallback_gflops"] = skipFallback ? NSNull() : measure(.swift, repeats: 1)
+            result["gflops"] = result["blas_gflops"] is Double ? result["blas_gflops"]! : result["fallback_gflops"]!
+            if output.json {
+                try Console.printJSON(result)
+            } else {
+                for (key, value) in result.sorted(by: { $0.key < $1.key }) { print("\(key): \(value)") }
+            }
+        }
+    }
+}

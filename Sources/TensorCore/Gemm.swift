@@ -1,0 +1,68 @@
+/// Single-precision matrix products: the system BLAS when loaded, otherwise a portable Swift kernel.
+///
+/// All matrices are row-major. `op(X)` is X or its transpose. Shapes: op(A) [M, K], op(B) [K, N],
+/// C [M, N]. Every matrix product in ExpertLock goes through `Gemm.sgemm`.
+public enum Gemm {
+    /// Which implementation runs the products.
+    public enum Backend: String, Sendable { case blas, swift }
+
+    /// Forces a backend (tests compare the two); nil picks BLAS when available.
+    nonisolated(unsafe) public static var forcedBackend: Backend?
+
+    /// The backend `sgemm` will use.
+    public static var backend: Backend {
+        if let forced = forcedBackend { return forced == .blas && BLAS.shared == nil ? .swift : forced }
+        return BLAS.shared == nil ? .swift : .blas
+    }
+
+    /// C = alpha * op(A) * op(B) + beta * C.
+    public static func sgemm(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            scaleC(m: m, n: n, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        if backend == .blas, let blas = BLAS.shared {
+            blas.sgemm(
+                transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                beta: beta, c: c, ldc: ldc)
+        } else {
+            SwiftGemm.sgemm(
+                transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                beta: beta, c: c, ldc: ldc)
+        }
+    }
+
+    static func scaleC(m: Int, n: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        for i in 0..<m {
+            for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] }
+        }
+    }
+
+    /// Tensor-level product: [M, K] x [K, N] (or [N, K] with `transposeB`) -> [M, N].
+    /// Leading dimensions of `a` are flattened into M.
+    public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+        precondition(b.rank == 2, "matmul: right operand must be 2-D, got \(b.shape)")
+        let k = transposeA ? a.rows : a.lastDim
+        let m = transposeA ? a.lastDim : a.rows
+        let (bk, n) = transposeB ? (b.shape[1], b.shape[0]) : (b.shape[0], b.shape[1])
+        precondition(k == bk, "matmul: inner dimensions differ: \(a.shape) x \(b.shape) (transposeB: \(transposeB))")
+        var outShape = transposeA ? [m] : Array(a.shape.dropLast())
+        if outShape.isEmpty { outShape = [m] }
+        outShape.append(n)
+        return Tensor(shape: outShape) { out in
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    sgemm(
+                        transA: transposeA, transB: transposeB, m: m, n: n, k: k,
+                        a: pa.baseAddress!, lda: a.lastDim, b: pb.baseAddress!, ldb: b.shape[1],
+                        beta: 0, c: out.baseAddress!, ldc: n)
+                }
+            }
+        }
+    }
+}
