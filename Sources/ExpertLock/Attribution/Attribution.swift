@@ -1,0 +1,23 @@
+import Foundation
+import MoEModels
+import TensorCore
+
+/// Runs a model over token batches and gathers expert attribution statistics
+/// (one forward pass per batch, no graph: memory is one batch of activations).
+public enum Attribution {
+    /// `progress` receives (batches done, total, tokens so far) and may return false to stop early.
+    public static func run(
+        model: MoEModel, modelPath: String, batches: [TokenBatch], criterion: AttributionCriterion = .soft,
+        progress: ((Int, Int, Int64) -> Bool)? = nil
+    ) throws -> ExpertAttribution {
+        let collector = AttributionCollector(model: model)
+        for (i, batch) in batches.enumerated() {
+            collector.countTokens(of: batch)
+            _ = try model.forward(batch, observer: collector)
+            if let progress, !progress(i + 1, batches.count, collector.tokens) { break }
+        }
+        return ExpertAttribution(
+            model: modelPath, signature: ModelSignature(model: model), tokens: collector.tokens,
+            statistics: collector.statistics, criterion: criterion)
+    }
+}

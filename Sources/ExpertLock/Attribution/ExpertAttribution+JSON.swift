@@ -1,0 +1,83 @@
+import Foundation
+import TensorCore
+
+/// The attribution file of CLI.md:
+/// `{"model", "tokens", "layers": [{"layer", "experts": [{"expert", "soft_mass", "frequency", "reap", "share"}]}],
+///   "global_ranking": [[layer, expert], ...], "criterion"}`
+/// plus the exact fixed-point sums (`*_fixed`) that make merging exact and the model signature.
+extension ExpertAttribution {
+    public func jsonObject() -> [String: Any] {
+        let sh = shares(criterion)
+        let abl = ablation
+        let layers: [[String: Any]] = statistics.enumerated().map { l, row in
+            [
+                "layer": signature.sparseLayers[l],
+                "experts": row.enumerated().map { e, s -> [String: Any] in
+                    var o: [String: Any] = [
+                        "expert": e, "soft_mass": s.softMass, "frequency": s.frequency, "reap": s.reap,
+                        "gate_mass": s.gateMass, "share": sh[l][e],
+                        "soft_mass_fixed": s.softMassFixed, "gate_mass_fixed": s.gateMassFixed,
+                        "reap_sum_fixed": s.reapSumFixed,
+                    ]
+                    if let abl { o["ablation"] = abl[l][e] }
+                    return o
+                },
+            ]
+        }
+        let signatureObject = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(signature))) ?? [:]
+        return [
+            "model": model, "tokens": tokens, "layers": layers, "criterion": criterion.rawValue,
+            "global_ranking": globalRanking(criterion: criterion).map { [signature.sparseLayers[$0.layer], $0.expert] },
+            "signature": signatureObject, "format": "expertlock-attribution-1",
+        ]
+    }
+
+    public func write(to url: URL) throws {
+        let data = try JSONSerialization.data(withJSONObject: jsonObject(), options: [.sortedKeys, .prettyPrinted])
+        try AtomicFile.write(data, to: url)
+    }
+
+    public static func read(from url: URL) throws -> ExpertAttribution {
+        let file = url.path
+        func fail(_ reason: String) -> AttributionError { .unreadable(file: file, reason: reason) }
+        guard let data = FileManager.default.contents(atPath: file) else { throw fail("cannot read the file") }
+        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw fail("not a JSON object") }
+        guard let sigObject = root["signature"],
+              let sigData = try? JSONSerialization.data(withJSONObject: sigObject),
+              let signature = try? JSONDecoder().decode(ModelSignature.self, from: sigData)
+        else { throw fail("missing or malformed 'signature'") }
+        guard let tokens = (root["tokens"] as? NSNumber)?.int64Value, tokens >= 0 else { throw fail("missing 'tokens'") }
+        guard let layers = root["layers"] as? [[String: Any]], layers.count == signature.sparseLayers.count else {
+            throw fail("'layers' missing or not one entry per sparse layer")
+        }
+        let criterion = (root["criterion"] as? String).flatMap(AttributionCriterion.init(rawValue:)) ?? .soft
+        var statistics: [[ExpertStatistics]] = []
+        var ablation: [[Double]] = []
+        var hasAblation = true
+        for (l, layer) in layers.enumerated() {
+            guard let experts = layer["experts"] as? [[String: Any]], experts.count == signature.expertsPerLayer[l] else {
+                throw fail("layer \(l): 'experts' missing or of the wrong count")
+            }
+            var row: [ExpertStatistics] = []
+            var ablationRow: [Double] = []
+            for (e, entry) in experts.enumerated() {
+                guard (entry["expert"] as? NSNumber)?.intValue == e,
+                      let soft = (entry["soft_mass_fixed"] as? NSNumber)?.int64Value,
+                      let freq = (entry["frequency"] as? NSNumber)?.int64Value,
+                      let gate = (entry["gate_mass_fixed"] as? NSNumber)?.int64Value,
+                      let reap = (entry["reap_sum_fixed"] as? NSNumber)?.int64Value,
+                      soft >= 0, freq >= 0, gate >= 0, reap >= 0
+                else { throw fail("layer \(l) expert \(e): missing or negative statistics") }
+                var s = ExpertStatistics()
+                s.softMassFixed = soft; s.frequency = freq; s.gateMassFixed = gate; s.reapSumFixed = reap
+                row.append(s)
+                if let a = (entry["ablation"] as? NSNumber)?.doubleValue { ablationRow.append(a) } else { hasAblation = false }
+            }
+            statistics.append(row)
+            ablation.append(ablationRow)
+        }
+        return ExpertAttribution(
+            model: root["model"] as? String ?? "", signature: signature, tokens: tokens, statistics: statistics,
+            criterion: criterion, ablation: hasAblation ? ablation : nil)
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import MoEModels
+
+/// Identifies the expert layout an attribution belongs to, so that a file made on one model is
+/// refused for another.
+public struct ModelSignature: Sendable, Codable, Equatable {
+    public var modelType: String
+    public var layers: Int
+    /// Model layer index of each sparse layer.
+    public var sparseLayers: [Int]
+    public var expertsPerLayer: [Int]
+    public var hiddenSize: Int
+    public var vocabSize: Int
+
+    public init(model: MoEModel) {
+        modelType = model.config.modelType
+        layers = model.config.numHiddenLayers
+        sparseLayers = model.moeBlocks.map(\.layer)
+        expertsPerLayer = model.moeBlocks.map(\.expertCount)
+        hiddenSize = model.config.hiddenSize
+        vocabSize = model.config.vocabSize
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case modelType = "model_type", layers, sparseLayers = "sparse_layers", expertsPerLayer = "experts_per_layer"
+        case hiddenSize = "hidden_size", vocabSize = "vocab_size"
+    }
+}
+
+/// Expert attribution of a model over a corpus: per sparse layer and expert, the sufficient
+/// statistics, and from them shares and rankings under each criterion.
+public struct ExpertAttribution: Sendable, Equatable {
+    public var model: String
+    public var signature: ModelSignature
+    public var tokens: Int64
+    /// statistics[l][e] for sparse layer l (model layer `signature.sparseLayers[l]`).
+    public var statistics: [[ExpertStatistics]]
+    /// The criterion that `share` and `globalRanking` use when written.
+    public var criterion: AttributionCriterion
+    /// Measured loss increase of masking each expert alone (criterion `ablation`), when measured.
+    public var ablation: [[Double]]?
+
+    public init(model: String, signature: ModelSignature, tokens: Int64, statistics: [[ExpertStatistics]],
+                criterion: AttributionCriterion = .soft, ablation: [[Double]]? = nil) {
+        self.model = model
+        self.signature = signature
+        self.tokens = tokens
+        self.statistics = statistics
+        self.criterion = criterion
+        self.ablation = ablation
+    }
+
+    /// Raw scores [l][e] under a criterion.
+    public func scores(_ criterion: AttributionCriterion) -> [[Double]] {
+        if criterion == .ablation { return ablation ?? statistics.map { $0.map { _ in 0 } } }
+        return statistics.map { $0.map { criterion.score($0) } }
+    }
+
+    /// Per-layer shares under a criterion: scores normalised to sum to 1 within each layer
+    /// (uniform when a layer's scores are all zero). For `soft` this is the paper's A_i.
+    public func shares(_ criterion: AttributionCriterion) -> [[Double]] {
+        scores(criterion).map { row in
+            let positive = row.map { max($0, 0) }
+            let total = positive.reduce(0, +)
+            return total > 0 ? positive.map { $0 / total } : row.map { _ in 1 / Double(max(row.count, 1)) }
+        }
+    }
+
+    /// Experts of one layer from most to least important (ties: lower index first).
+    public func ranking(layer l: Int, criterion: AttributionCriterion) -> [Int] {
+        let s = scores(criterion)[l]
+        return s.indices.sorted { s[$0] != s[$1] ? s[$0] > s[$1] : $0 < $1 }
+    }
+
+    /// (sparse layer position, expert) pairs from most to least important, pooled over layers by
+    /// share: a layer whose routing is concentrated keeps more experts under a global budget.
+    public func globalRanking(criterion: AttributionCriterion) -> [(layer: Int, expert: Int)] {
+        let sh = shares(criterion)
+        var pairs: [(layer: Int, expert: Int, share: Double)] = []
+        for (l, row) in sh.enumerated() { for (e, v) in row.enumerated() { pairs.append((l, e, v)) } }
+        pairs.sort { $0.share != $1.share ? $0.share > $1.share : ($0.layer, $0.expert) < ($1.layer, $1.expert) }
+        return pairs.map { ($0.layer, $0.expert) }
+    }
+
+    /// Adds the statistics of another shard of the same model. Exact: see ExpertStatistics.
+    public func merged(with other: ExpertAttribution) throws -> ExpertAttribution {
+        guard other.signature == signature else {
+            throw AttributionError.differentModels(first: model, second: other.model)
+        }
+        var out = self
+        out.tokens += other.tokens
+        out.statistics = zip(statistics, other.statistics).map { zip($0, $1).map { $0 + $1 } }
+        out.ablation = nil  // measured drops do not add
+        return out
+    }
+}
+
+/// Problems with attribution files and their use.
+public enum AttributionError: InputError, Equatable {
+    case unreadable(file: String, reason: String)
+    case differentModels(first: String, second: String)
+    case mismatch(file: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let file, let reason): return "\(file): not an ExpertLock attribution file: \(reason)"
+        case .differentModels(let a, let b): return "attributions of different models cannot be merged (\(a) vs \(b))"
+        case .mismatch(let file, let reason): return "\(file): attribution does not belong to this model: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import TensorCore
+
+/// Causal self-attention with grouped KV heads, RoPE and the families' optional q/k norms.
+/// Shapes: x [N, C] -> q [N, H*D], k and v [N, Hkv*D] -> [N, C].
+public final class Attention {
+    public let qProj: Parameter, kProj: Parameter, vProj: Parameter, oProj: Parameter
+    public let qBias: Parameter?, kBias: Parameter?, vBias: Parameter?, oBias: Parameter?
+    public let qNorm: Parameter?, kNorm: Parameter?
+    let qkNorm: QKNorm
+    let heads: Int, kvHeads: Int, headDim: Int
+    let ropeTheta: Double
+    let eps: Float
+    let clipQKV: Float?
+
+    init(config: ModelConfig, family: ModelFamily, parameters p: ParameterFactory, prefix: String) throws {
+        let c = config.hiddenSize, h = config.numAttentionHeads, kv = config.numKeyValueHeads, d = config.headDim
+        heads = h; kvHeads = kv; headDim = d
+        ropeTheta = config.ropeTheta
+        eps = config.rmsNormEps
+        clipQKV = config.clipQKV
+        qkNorm = family.qkNorm
+        qProj = try p("\(prefix).q_proj.weight", [h * d, c])
+        kProj = try p("\(prefix).k_proj.weight", [kv * d, c])
+        vProj = try p("\(prefix).v_proj.weight", [kv * d, c])
+        oProj = try p("\(prefix).o_proj.weight", [c, h * d])
+        let qkvBias = family.qkvBias(config)
+        qBias = qkvBias ? try p("\(prefix).q_proj.bias", [h * d]) : nil
+        kBias = qkvBias ? try p("\(prefix).k_proj.bias", [kv * d]) : nil
+        vBias = qkvBias ? try p("\(prefix).v_proj.bias", [kv * d]) : nil
+        oBias = family.outputBias(config) ? try p("\(prefix).o_proj.bias", [c]) : nil
+        switch family.qkNorm {
+        case .none:
+            qNorm = nil; kNorm = nil
+        case .perHead:
+            qNorm = try p("\(prefix).q_norm.weight", [d])
+            kNorm = try p("\(prefix).k_norm.weight", [d])
+        case .fullProjection:
+            // OLMoE sizes k_norm as (hidden / heads) * kv_heads, which equals Hkv*D when D = C/H.
+            qNorm = try p("\(prefix).q_norm.weight", [c])
+            kNorm = try p("\(prefix).k_norm.weight", [(c / h) * kv])
+        }
+    }
+
+    var parameters: [Parameter] {
+        [qProj, qBias, kProj, kBias, vProj, vBias, oProj, oBias, qNorm, kNorm].compactMap { $0 }
+    }
+
+    func forward(_ x: Variable, batch: TokenBatch) throws -> Variable {
+        var q = linear(x, try qProj.variable(), bias: try qBias?.variable())  // [N, C] -> [N, H*D]
+        var k = linear(x, try kProj.variable(), bias: try kBias?.variable())  // [N, C] -> [N, Hkv*D]
+        var v = linear(x, try vProj.variable(), bias: try vBias?.variable())  // [N, C] -> [N, Hkv*D]
+        let n = batch.tokenCount
+        switch qkNorm {
+        case .none:
+            break
+        case .perHead:
+            // Trap: Qwen3 normalises each head separately (weight [D]), before RoPE.
+            q = reshape(rmsNorm(reshape(q, [n * heads, headDim]), weight: try qNorm!.variable(), eps: eps), [n, heads * headDim])
+            k = reshape(rmsNorm(reshape(k, [n * kvHeads, headDim]), weight: try kNorm!.variable(), eps: eps), [n, kvHeads * headDim])
+        case .fullProjection:
+            // Trap: OLMoE normalises the whole projection (weight [H*D]), before the head split.
+            q = rmsNorm(q, weight: try qNorm!.variable(), eps: eps)
+            k = rmsNorm(k, weight: try kNorm!.variable(), eps: eps)
+        }
+        if let clipQKV {
+            q = clamp(q, limit: clipQKV); k = clamp(k, limit: clipQKV); v = clamp(v, limit: clipQKV)
+        }
+        let positions = batch.positions
+        q = rope(q, heads: heads, headDim: headDim, positions: positions, theta: ropeTheta)
+        k = rope(k, heads: kvHeads, headDim: headDim, positions: positions, theta: ropeTheta)
+        let attended = causalAttention(
+            q: q, k: k, v: v, batch: batch.batch, seq: batch.seq, heads: heads, kvHeads: kvHeads,
+            headDim: headDim, validLengths: batch.lengths)  // -> [N, H*D]
+        return linear(attended, try oProj.variable(), bias: try oBias?.variable())  // [N, H*D] -> [N, C]
+    }
+}

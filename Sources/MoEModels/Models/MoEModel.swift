@@ -1,0 +1,100 @@
+import TensorCore
+
+/// What a forward pass returns.
+public struct ForwardOutput {
+    /// Next-token logits [N, V] (a graph node when parameters are trainable).
+    public var logits: Variable
+    /// Raw router logits [N, E_l] of each sparse layer, in layer order (as transformers'
+    /// `output_router_logits`); empty unless requested.
+    public var routerLogits: [Tensor]
+    /// Final hidden states after the last norm [N, C], for representation-based strategies.
+    public var hidden: Variable
+}
+
+/// A decoder-only Mixture-of-Experts transformer of one of the supported families.
+/// Shapes: ids [B*T] -> embeddings [N, C] -> layers -> norm -> logits [N, V].
+public final class MoEModel {
+    public let config: ModelConfig
+    public let family: ModelFamily
+    public let embedTokens: Parameter
+    public let layers: [DecoderLayer]
+    public let finalNorm: Parameter
+    /// The output projection [V, C]; the embedding matrix itself when embeddings are tied.
+    public let lmHead: Parameter
+
+    /// Builds the model, asking `parameters` for every weight by its Hugging Face name.
+    public init(config: ModelConfig, parameters p: ParameterFactory) throws {
+        guard let family = ModelFamily.named(config.modelType) else {
+            throw ModelError.unsupportedModelType(config.modelType)
+        }
+        self.config = config
+        self.family = family
+        embedTokens = try p("model.embed_tokens.weight", [config.vocabSize, config.hiddenSize])
+        layers = try (0..<config.numHiddenLayers).map {
+            try DecoderLayer(index: $0, config: config, family: family, parameters: p)
+        }
+        finalNorm = try p("model.norm.weight", [config.hiddenSize])
+        lmHead = config.tieWordEmbeddings
+            ? embedTokens : try p("lm_head.weight", [config.vocabSize, config.hiddenSize])
+    }
+
+    /// Every parameter once, in checkpoint order (a tied lm_head is not repeated).
+    public var parameters: [Parameter] {
+        var all = [embedTokens]
+        for layer in layers { all += layer.parameters }
+        all.append(finalNorm)
+        if !config.tieWordEmbeddings { all.append(lmHead) }
+        return all
+    }
+
+    /// The sparse blocks, in layer order.
+    public var moeBlocks: [SparseMoEBlock] { layers.compactMap(\.moe) }
+
+    /// Runs the model on a batch. `observer` sees every routing decision; `recordRouterLogits`
+    /// keeps each sparse layer's raw router logits in the output.
+    public func forward(
+        _ batch: TokenBatch, observer: RoutingObserver? = nil, recordRouterLogits: Bool = false
+    ) throws -> ForwardOutput {
+        for id in batch.ids where id < 0 || id >= config.vocabSize {
+            throw ModelError.tokenOutOfRange(id: id, vocabSize: config.vocabSize)
+        }
+        var h = gatherRows(try embedTokens.variable(), batch.ids)  // [B*T] -> [N, C]
+        var routerLogits: [Tensor] = []
+        for layer in layers {
+            let (out, logits) = try layer.forward(h, batch: batch, observer: observer)
+            h = out
+            if recordRouterLogits, let logits { routerLogits.append(logits) }
+        }
+        let normed = rmsNorm(h, weight: try finalNorm.variable(), eps: config.rmsNormEps)
+        let logits = linear(normed, try lmHead.variable())  // [N, C] -> [N, V]
+        return ForwardOutput(logits: logits, routerLogits: routerLogits, hidden: normed)
+    }
+}
+
+/// Problems with a model's files or its inputs.
+public enum ModelError: InputError, Equatable {
+    case unsupportedModelType(String)
+    case missingTensor(file: String, name: String)
+    case shapeMismatch(file: String, name: String, expected: [Int], actual: [Int])
+    case unexpectedTensors(file: String, names: [String])
+    case tokenOutOfRange(id: Int, vocabSize: Int)
+    case unsupported(file: String, feature: String)
+
+    public var description: String {
+        switch self {
+        case .unsupportedModelType(let t):
+            return "model_type '\(t)' is not supported (supported: \(ModelFamily.all.map(\.modelType).joined(separator: ", ")))"
+        case .missingTensor(let file, let name):
+            return "\(file): missing tensor '\(name)'"
+        case .shapeMismatch(let file, let name, let expected, let actual):
+            return "\(file): tensor '\(name)' has shape \(actual), expected \(expected) from config.json"
+        case .unexpectedTensors(let file, let names):
+            let shown = names.prefix(5).joined(separator: ", ")
+            return "\(file): \(names.count) tensor(s) the model does not use: \(shown)\(names.count > 5 ? ", …" : "")"
+        case .tokenOutOfRange(let id, let vocabSize):
+            return "token id \(id) is outside the vocabulary (0..<\(vocabSize))"
+        case .unsupported(let file, let feature):
+            return "\(file): \(feature) is not supported"
+        }
+    }
+}

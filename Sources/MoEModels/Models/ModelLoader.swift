@@ -1,0 +1,129 @@
+import Foundation
+import TensorCore
+
+/// Where a loaded model keeps its weights.
+public enum WeightResidency: String, Sendable, CaseIterable {
+    /// Float32 checkpoints in memory; BF16/F16 ones left mapped and converted on use.
+    case automatic
+    /// Every weight converted to Float32 in memory (training needs this).
+    case resident
+    /// Every weight left in the mapped file and converted on use (lowest memory).
+    case mapped
+}
+
+/// Loads a Hugging Face model folder, as a chain of small steps (after mlx-swift-lm's Load.swift):
+/// read config.json → open the safetensors files (index.json `weight_map` or `*.safetensors`) →
+/// resolve each parameter's Hugging Face name (per-expert or transformers-5 fused expert layout) →
+/// check every shape → refuse tensors the model would silently ignore.
+public enum ModelLoader {
+    public static func load(directory: URL, residency: WeightResidency = .automatic) throws -> MoEModel {
+        let configURL = directory.appendingPathComponent("config.json")
+        let config = try ModelConfig.load(from: configURL)
+        guard ModelFamily.named(config.modelType) != nil else {
+            throw ModelError.unsupportedModelType(config.modelType)
+        }
+        let checkpoint = try SafeTensorsCheckpoint(directory: directory)
+        let resolver = TensorResolver(checkpoint: checkpoint)
+        let keepResident: Bool
+        switch residency {
+        case .resident: keepResident = true
+        case .mapped: keepResident = false
+        case .automatic:
+            keepResident = checkpoint.tensorNames.allSatisfy { checkpoint.info($0)?.dtype == .f32 }
+        }
+        let model = try MoEModel(config: config) { name, shape in
+            try resolver.parameter(name: name, shape: shape, resident: keepResident)
+        }
+        try resolver.checkAllUsed(tiedEmbeddings: config.tieWordEmbeddings)
+        return model
+    }
+}
+
+/// Maps a parameter's Hugging Face name to the bytes that hold it.
+final class TensorResolver {
+    let checkpoint: SafeTensorsCheckpoint
+    private(set) var used = Set<String>()
+
+    init(checkpoint: SafeTensorsCheckpoint) { self.checkpoint = checkpoint }
+
+    private func fileName(_ name: String) -> String {
+        checkpoint.file(containing: name)?.url.lastPathComponent ?? checkpoint.directory.lastPathComponent
+    }
+
+    func parameter(name: String, shape: [Int], resident: Bool) throws -> Parameter {
+        let source = try resolve(name: name, shape: shape)
+        let parameter = Parameter(name: name, shape: shape, load: source)
+        if resident { try parameter.makeResident() }
+        return parameter
+    }
+
+    /// A loader for `name`: the tensor itself, Mixtral's transformers-5 name (`mlp` for
+    /// `block_sparse_moe`), or one expert's slice of a fused `experts.gate_up_proj` / `down_proj`.
+    private func resolve(name: String, shape: [Int]) throws -> () throws -> Tensor {
+        for candidate in [name, name.replacingOccurrences(of: ".block_sparse_moe.", with: ".mlp.")] {
+            if let info = checkpoint.info(candidate) {
+                guard info.shape == shape else {
+                    throw ModelError.shapeMismatch(file: fileName(candidate), name: candidate, expected: shape, actual: info.shape)
+                }
+                used.insert(candidate)
+                let checkpoint = self.checkpoint
+                return { try checkpoint.tensor(candidate) }
+            }
+        }
+        if let fused = try fusedExpertSlice(name: name, shape: shape) { return fused }
+        throw ModelError.missingTensor(file: checkpoint.directory.path, name: name)
+    }
+
+    /// transformers 5 keeps experts as 3-D tensors: gate_up_proj [E, 2I, C] (gate rows first) and
+    /// down_proj [E, C, I]. A per-expert name is served by slicing expert e out of them.
+    private func fusedExpertSlice(name: String, shape: [Int]) throws -> (() throws -> Tensor)? {
+        let parts = name.split(separator: ".").map(String.init)
+        // model.layers.L.<block>.experts.X.<proj>.weight
+        guard parts.count == 8, parts[0] == "model", parts[1] == "layers", parts[4] == "experts",
+              let expert = Int(parts[5]), parts[7] == "weight" else { return nil }
+        let proj = parts[6]
+        let base = "model.layers.\(parts[2]).mlp.experts"
+        let isGate = proj == "gate_proj" || proj == "w1"
+        let isUp = proj == "up_proj" || proj == "w3"
+        let isDown = proj == "down_proj" || proj == "w2"
+        guard isGate || isUp || isDown else { return nil }
+        let fusedName = isDown ? "\(base).down_proj" : "\(base).gate_up_proj"
+        guard let info = checkpoint.info(fusedName) else { return nil }
+        let rowsPerExpert = isDown ? shape[0] : 2 * shape[0]
+        guard info.shape.count == 3, info.shape[1] == rowsPerExpert, info.shape[2] == shape[1], expert < info.shape[0] else {
+            throw ModelError.shapeMismatch(
+                file: fileName(fusedName), name: fusedName,
+                expected: [max(info.shape.first ?? 0, expert + 1), rowsPerExpert, shape[1]], actual: info.shape)
+        }
+        used.insert(fusedName)
+        let rowOffset = expert * rowsPerExpert + (isUp ? shape[0] : 0)
+        let checkpoint = self.checkpoint
+        return { try checkpoint.rows(of: fusedName, rowLength: shape[1], range: rowOffset..<(rowOffset + shape[0]), shape: shape) }
+    }
+
+    func checkAllUsed(tiedEmbeddings: Bool) throws {
+        let leftover = checkpoint.tensorNames.filter { name in
+            !used.contains(name) && !name.hasSuffix("rotary_emb.inv_freq") && !(tiedEmbeddings && name == "lm_head.weight")
+        }
+        if !leftover.isEmpty {
+            throw ModelError.unexpectedTensors(file: checkpoint.directory.path, names: leftover)
+        }
+    }
+}
+
+extension SafeTensorsCheckpoint {
+    /// Rows `range` of a tensor viewed as [rows, rowLength], converted to Float32 without reading
+    /// the rest of the tensor.
+    func rows(of name: String, rowLength: Int, range: Range<Int>, shape: [Int]) throws -> Tensor {
+        guard let file = file(containing: name) else {
+            throw ModelError.missingTensor(file: directory.path, name: name)
+        }
+        return try file.withRawBytes(name) { bytes, info in
+            let count = range.count * rowLength
+            let start = range.lowerBound * rowLength
+            return Tensor(shape: shape) { out in
+                info.dtype.decode(bytes, elementOffset: start, count: count, into: out.baseAddress!)
+            }
+        }
+    }
+}

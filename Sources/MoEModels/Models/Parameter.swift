@@ -1,0 +1,73 @@
+import TensorCore
+
+/// One named weight of a model: its Hugging Face tensor name, its shape, and where its values live.
+///
+/// Weights either live in memory as a Float32 `Variable` (trainable, or small) or stay in the
+/// memory-mapped checkpoint in their stored dtype and are converted to Float32 each time a forward
+/// pass needs them. The second keeps a BF16 model at about its file size in memory: only the
+/// matrices of the layer being computed exist in Float32 at any moment.
+public final class Parameter {
+    /// The Hugging Face tensor name, e.g. `model.layers.0.mlp.experts.3.up_proj.weight`.
+    public let name: String
+    public let shape: [Int]
+    private var resident: Variable?
+    private let load: (() throws -> Tensor)?
+
+    /// A parameter held in memory.
+    public init(name: String, value: Tensor, trainable: Bool = false) {
+        self.name = name
+        self.shape = value.shape
+        self.resident = Variable(value, requiresGrad: trainable, name: name)
+        self.load = nil
+    }
+
+    /// A parameter read from its source on every use (memory-mapped checkpoint).
+    public init(name: String, shape: [Int], load: @escaping () throws -> Tensor) {
+        self.name = name
+        self.shape = shape
+        self.resident = nil
+        self.load = load
+    }
+
+    /// Whether the Float32 values are held in memory.
+    public var isResident: Bool { resident != nil }
+
+    /// The value as a graph leaf. For a mapped parameter this converts from the stored dtype now;
+    /// the caller drops it after use.
+    public func variable() throws -> Variable {
+        if let resident { return resident }
+        let value = try load!()
+        precondition(value.shape == shape, "\(name): source produced \(value.shape), expected \(shape)")
+        return Variable(value, requiresGrad: false, name: name)
+    }
+
+    /// The Float32 values (converting a mapped parameter).
+    public func tensor() throws -> Tensor { try variable().value }
+
+    /// Loads the values into memory (for training, or for a model small enough to keep).
+    public func makeResident(trainable: Bool = false) throws {
+        let value = try tensor()
+        resident = Variable(value, requiresGrad: trainable, name: name)
+    }
+
+    /// Replaces the values (shape must match). Used by optimizers' callers, pruning and tests.
+    public func assign(_ value: Tensor, trainable: Bool? = nil) {
+        precondition(value.shape == shape, "\(name): assigning \(value.shape) to \(shape)")
+        let keep = trainable ?? (resident?.requiresGrad ?? false)
+        resident = Variable(value, requiresGrad: keep, name: name)
+    }
+
+    /// Marks a resident parameter trainable or frozen (a frozen one builds no graph).
+    public func setTrainable(_ trainable: Bool) throws {
+        if resident == nil { try makeResident(trainable: trainable); return }
+        if resident!.requiresGrad != trainable { resident = Variable(resident!.value, requiresGrad: trainable, name: name) }
+    }
+
+    /// True when the parameter takes part in training (its leaf requires a gradient).
+    public var isTrainable: Bool { resident?.requiresGrad ?? false }
+
+    /// The resident leaf, for optimizers (nil when mapped).
+    public var residentVariable: Variable? { resident }
+
+    public var elementCount: Int { Tensor.count(of: shape) }
+}

@@ -1,0 +1,97 @@
+import TensorCore
+
+/// The sparse feed-forward block: a router picks K of E experts per token, the chosen experts'
+/// outputs are summed with the router's weights (plus Qwen2-MoE's gated shared expert).
+///
+/// Experts run grouped: the tokens routed to an expert are gathered into one [n_e, C] matrix and go
+/// through that expert in one product per projection; the outputs are stacked and scattered back
+/// with a single scatter-add. Shapes: x [N, C], router [E, C], logits [N, E], weights [N, K].
+public final class SparseMoEBlock {
+    public let layer: Int
+    /// Router ("gate") weight [E, C]; row e scores expert e.
+    public let router: Parameter
+    public let experts: [Expert]
+    public let sharedExpert: Expert?
+    /// Qwen2-MoE's shared-expert gate [1, C]: sigmoid(x·w) scales the shared expert's output.
+    public let sharedExpertGate: Parameter?
+    public let topK: Int
+    /// Renormalise the K chosen probabilities to sum to 1 (Mixtral always; others `norm_topk_prob`).
+    public let normalizeTopK: Bool
+    /// Experts the router may choose (nil: all). `prune --mode mask` sets this.
+    public var keep: [Bool]?
+
+    init(layer: Int, router: Parameter, experts: [Expert], sharedExpert: Expert?, sharedExpertGate: Parameter?,
+         topK: Int, normalizeTopK: Bool) {
+        self.layer = layer
+        self.router = router
+        self.experts = experts
+        self.sharedExpert = sharedExpert
+        self.sharedExpertGate = sharedExpertGate
+        self.topK = topK
+        self.normalizeTopK = normalizeTopK
+    }
+
+    public var expertCount: Int { experts.count }
+
+    var parameters: [Parameter] {
+        var all = [router]
+        for e in experts { all += e.parameters }
+        if let sharedExpert { all += sharedExpert.parameters }
+        if let sharedExpertGate { all.append(sharedExpertGate) }
+        return all
+    }
+
+    /// Returns the block output [N, C] and the raw router logits [N, E] (as transformers reports them).
+    func forward(_ x: Variable, batch: TokenBatch, observer: RoutingObserver?) throws -> (Variable, Tensor) {
+        let n = x.value.rows
+        let k = topK
+        let logits = linear(x, try router.variable())  // [N, C] -> [N, E]
+        let routed = keep.map { maskColumns(logits, keep: $0) } ?? logits
+        // Trap: softmax over all experts first, then top-k, then optional renormalisation
+        // (transformers' *TopKRouter); Mixtral always renormalises.
+        let routing = topKRouting(routed, k: k, normalize: normalizeTopK)  // weights [N, K], experts [N*K]
+        observer?.observeRouting(
+            layer: layer, probabilities: routing.probabilities, experts: routing.experts,
+            weights: routing.weights.value, batch: batch)
+
+        var slotsByExpert = [[Int]](repeating: [], count: experts.count)
+        for (slot, e) in routing.experts.enumerated() { slotsByExpert[e].append(slot) }
+        let flatWeights = reshape(routing.weights, [n * k, 1])  // [N, K] -> [N*K, 1]
+
+        var outputs: [Variable] = []
+        var rows: [Int] = []
+        for (e, slots) in slotsByExpert.enumerated() where !slots.isEmpty {
+            let tokenRows = slots.map { $0 / k }
+            let xe = gatherRows(x, tokenRows)  // [N, C] -> [n_e, C]
+            let ye = try experts[e].forward(xe)  // [n_e, C]
+            if let observer {
+                observer.observeExpertOutput(
+                    layer: layer, expert: e, rows: tokenRows, slots: slots, outputNorms: rowNorms(ye.value), batch: batch)
+            }
+            let gate = reshape(gatherRows(flatWeights, slots), [slots.count])  // [n_e]
+            outputs.append(scaleRows(ye, gate))
+            rows += tokenRows
+        }
+        var out = outputs.isEmpty
+            ? Variable(Tensor.zeros([n, x.value.lastDim]))
+            : scatterAddRows(concatRows(outputs), rows, rowCount: n)  // [Σ n_e, C] -> [N, C]
+        if let sharedExpert, let sharedExpertGate {
+            let shared = try sharedExpert.forward(x)  // [N, C]
+            let g = sigmoid(linear(x, try sharedExpertGate.variable()))  // [N, C] -> [N, 1]
+            out = add(out, scaleRows(shared, reshape(g, [n])))
+        }
+        return (out, logits.value)
+    }
+}
+
+/// ‖row‖₂ of each row of x [n, C].
+func rowNorms(_ x: Tensor) -> [Float] {
+    let c = x.lastDim
+    return x.withUnsafeBufferPointer { p in
+        (0..<x.rows).map { r in
+            var s: Float = 0
+            for j in 0..<c { s += p[r * c + j] * p[r * c + j] }
+            return s.squareRoot()
+        }
+    }
+}
