@@ -76,7 +76,8 @@ public enum GlueReader {
         let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
         guard fields.count == layout.columnCount else {
             throw file.error(
-                line: number, "expected \(layout.columnCount) tab-separated columns as in the header, found \(fields.count)")
+                line: number,
+                "expected \(layout.columnCount) tab-separated columns as in the header, found \(fields.count)")
         }
         var label: Int?
         if let labelColumn = layout.labelColumn {

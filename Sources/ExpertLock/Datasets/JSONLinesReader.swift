@@ -76,7 +76,8 @@ public enum JSONLinesReader {
         case .text:
             dataset = .text(rows.map { TextDocument(text: $0.text) })
         case .summarization:
-            dataset = .summarization(rows.map { SummarizationExample(id: $0.id, document: $0.text, summary: $0.second ?? "") })
+            dataset = .summarization(
+                rows.map { SummarizationExample(id: $0.id, document: $0.text, summary: $0.second ?? "") })
         case .classification:
             dataset = classification(rows)
         }

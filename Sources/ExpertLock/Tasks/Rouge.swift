@@ -62,7 +62,9 @@ public struct RougeScorer: Sendable {
         }
         guard !targets.isEmpty else { return sums }
         let n = Double(targets.count)
-        return sums.mapValues { RougeScore(precision: $0.precision / n, recall: $0.recall / n, fmeasure: $0.fmeasure / n) }
+        return sums.mapValues {
+            RougeScore(precision: $0.precision / n, recall: $0.recall / n, fmeasure: $0.fmeasure / n)
+        }
     }
 
     // MARK: - N-grams

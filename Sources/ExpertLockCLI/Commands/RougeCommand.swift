@@ -28,7 +28,8 @@ struct RougeCommand: AsyncParsableCommand {
                     "predictions \(predictions) has \(predictionLines.count) lines but references \(references) "
                         + "has \(referenceLines.count) lines; they must pair line by line")
             }
-            let means = RougeScorer(useStemmer: stemmer).meanScores(targets: referenceLines, predictions: predictionLines)
+            let means = RougeScorer(useStemmer: stemmer).meanScores(
+                targets: referenceLines, predictions: predictionLines)
             if output.json {
                 try Console.printJSON(encodable: means)
             } else {
@@ -37,8 +38,9 @@ struct RougeCommand: AsyncParsableCommand {
                 for type in RougeScorer.types {
                     let s = means[type] ?? .zero
                     let row = [s.precision, s.recall, s.fmeasure].map { String(format: "%.4f", $0) }
-                    print(type.padding(toLength: 10, withPad: " ", startingAt: 0)
-                        + "\(row[0])     \(row[1])  \(row[2])")
+                    print(
+                        type.padding(toLength: 10, withPad: " ", startingAt: 0)
+                            + "\(row[0])     \(row[1])  \(row[2])")
                 }
             }
         }

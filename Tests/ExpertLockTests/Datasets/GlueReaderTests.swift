@@ -16,17 +16,21 @@ import Testing
         let (dataset, skipped) = try DatasetLoader.load(url)
         let (task, examples) = try classification(dataset)
         #expect(task == .sst2 && skipped == 0)
-        #expect(examples == [
-            ClassificationExample(id: 0, text: "it 's charming . ", label: 1),
-            ClassificationExample(id: 1, text: "bleak ", label: 0),
-        ])
+        #expect(
+            examples == [
+                ClassificationExample(id: 0, text: "it 's charming . ", label: 1),
+                ClassificationExample(id: 1, text: "bleak ", label: 0),
+            ])
     }
 
     @Test func readsMNLIByColumnName() throws {
-        let header = "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\t"
+        let header =
+            "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\t"
             + "sentence1_parse\tsentence2_parse\tsentence1\tsentence2\tlabel1\tlabel2\tgold_label"
-        let row1 = "7\t1\t1e\tfiction\t( x )\t( y )\t(ROOT x)\t(ROOT y)\tThe cat \"sat.\tA cat sat.\tneutral\tneutral\tneutral"
-        let row2 = "8\t2\t2e\tslate\t( x )\t( y )\t(ROOT x)\t(ROOT y)\tIt rains.\tIt is dry.\tcontradiction\tneutral\tcontradiction"
+        let row1 =
+            "7\t1\t1e\tfiction\t( x )\t( y )\t(ROOT x)\t(ROOT y)\tThe cat \"sat.\tA cat sat.\tneutral\tneutral\tneutral"
+        let row2 =
+            "8\t2\t2e\tslate\t( x )\t( y )\t(ROOT x)\t(ROOT y)\tIt rains.\tIt is dry.\tcontradiction\tneutral\tcontradiction"
         let url = try DatasetFiles.write("dev_matched.tsv", header + "\r\n" + row1 + "\r\n" + row2 + "\r\n")
         let (task, examples) = try classification(try DatasetLoader.load(url).0)
         #expect(task == .mnli)
@@ -38,7 +42,8 @@ import Testing
 
     @Test func readsQNLIAndUnlabeledTestFiles() throws {
         let dev = try DatasetFiles.write(
-            "dev.tsv", "index\tquestion\tsentence\tlabel\n0\tWho?\tHe did.\tentailment\n1\tWhen?\tNo.\tnot_entailment\n")
+            "dev.tsv", "index\tquestion\tsentence\tlabel\n0\tWho?\tHe did.\tentailment\n1\tWhen?\tNo.\tnot_entailment\n"
+        )
         let (task, examples) = try classification(try DatasetLoader.load(dev).0)
         #expect(task == .qnli && task.labelNames == ["entailment", "not_entailment"])
         #expect(examples.map(\.label) == [0, 1])
@@ -52,8 +57,10 @@ import Testing
 
     @Test func malformedRowsNameFileAndLine() throws {
         let url = try DatasetFiles.write("train.tsv", "sentence\tlabel\ngood\t1\ntoo\tmany\t1\nbad\t7\nfine\t0\n")
-        #expect(throws: DatasetError.malformed(
-            file: url.path, line: 3, problem: "expected 2 tab-separated columns as in the header, found 3")) {
+        #expect(
+            throws: DatasetError.malformed(
+                file: url.path, line: 3, problem: "expected 2 tab-separated columns as in the header, found 3")
+        ) {
             try DatasetLoader.load(url)
         }
         let (dataset, skipped) = try DatasetLoader.load(url, skipBad: true)

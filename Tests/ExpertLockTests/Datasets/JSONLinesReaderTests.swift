@@ -13,17 +13,20 @@ import Testing
     }
 
     @Test func readsIntegerAndStringLabels() throws {
-        let ints = try DatasetFiles.write("a.jsonl", "{\"text\":\"x\",\"label\":2}\n{\"text\":\"y\",\"label\":0,\"id\":9}\n")
+        let ints = try DatasetFiles.write(
+            "a.jsonl", "{\"text\":\"x\",\"label\":2}\n{\"text\":\"y\",\"label\":0,\"id\":9}\n")
         guard case .classification(let task, let examples) = try DatasetLoader.load(ints).0 else {
             Issue.record("expected classification")
             return
         }
         #expect(task == ClassificationTask(name: .custom, labelNames: ["0", "1", "2"]))
-        #expect(examples == [
-            ClassificationExample(id: 0, text: "x", label: 2), ClassificationExample(id: 9, text: "y", label: 0),
-        ])
+        #expect(
+            examples == [
+                ClassificationExample(id: 0, text: "x", label: 2), ClassificationExample(id: 9, text: "y", label: 0),
+            ])
 
-        let strings = try DatasetFiles.write("b.json", "{\"text\":\"x\",\"label\":\"pos\"}\n{\"text\":\"y\",\"label\":\"neg\"}\n")
+        let strings = try DatasetFiles.write(
+            "b.json", "{\"text\":\"x\",\"label\":\"pos\"}\n{\"text\":\"y\",\"label\":\"neg\"}\n")
         guard case .classification(let task2, let examples2) = try DatasetLoader.load(strings).0 else {
             Issue.record("expected classification")
             return
@@ -44,10 +47,16 @@ import Testing
     @Test(arguments: [
         ("{\"text\":\"a\",\"label\":1}\n{\"text\":\"b\"\n", 2, "invalid JSON"),
         ("{\"text\":\"a\",\"label\":1}\n{\"text\":\"b\"}\n", 2, "missing key \"label\""),
-        ("{\"text\":\"a\",\"label\":1}\n{\"text\":\"b\",\"label\":\"x\"}\n", 2, "label is a string but earlier labels are integers"),
+        (
+            "{\"text\":\"a\",\"label\":1}\n{\"text\":\"b\",\"label\":\"x\"}\n", 2,
+            "label is a string but earlier labels are integers"
+        ),
         ("{\"text\":\"a\",\"label\":1.5}\n", 1, "\"label\" must be a non-negative integer or a string"),
         ("{\"text\":3}\n", 1, "\"text\" must be a string"),
-        ("{\"title\":\"a\"}\n", 1, "missing key: expected \"text\", \"text\" and \"label\", or \"document\" and \"summary\""),
+        (
+            "{\"title\":\"a\"}\n", 1,
+            "missing key: expected \"text\", \"text\" and \"label\", or \"document\" and \"summary\""
+        ),
         ("[{\"text\":\"a\"}]\n", 1, "expected one JSON object per line (JSON Lines), found an array"),
         ("{\"document\":\"a\",\"summary\":\"b\"}\n{\"document\":\"c\"}\n", 2, "missing key \"summary\""),
     ])

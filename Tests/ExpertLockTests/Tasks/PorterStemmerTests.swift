@@ -6,10 +6,10 @@ import Testing
     func stemsMatchNLTK(mode: PorterStemmer.Mode) throws {
         let fixture = try #require(RougeFixture.shared)
         let golden = try #require(fixture.stems[mode.rawValue])
-        try #require(golden.count == fixture.stem_words.count)
+        try #require(golden.count == fixture.stemWords.count)
         let stemmer = PorterStemmer(mode: mode)
         var mismatches: [String] = []
-        for (word, expected) in zip(fixture.stem_words, golden) {
+        for (word, expected) in zip(fixture.stemWords, golden) {
             let actual = stemmer.stem(word)
             if actual != expected { mismatches.append("\(word): \(actual) != nltk \(expected)") }
         }

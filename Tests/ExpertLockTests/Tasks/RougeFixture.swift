@@ -19,9 +19,14 @@ struct RougeFixture: Decodable {
 
     var pairs: [Pair]
     var mean: [String: [String: [Double]]]
-    var stem_words: [String]
+    var stemWords: [String]
     var stems: [String: [String]]
     var tokens: [Tokens]
+
+    enum CodingKeys: String, CodingKey {
+        case pairs, mean, stems, tokens
+        case stemWords = "stem_words"
+    }
 
     /// Decoded once for all tests.
     static let shared: RougeFixture? = {

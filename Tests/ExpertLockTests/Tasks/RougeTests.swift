@@ -12,14 +12,15 @@ import Testing
         }
         let actual = [score.precision, score.recall, score.fmeasure]
         for k in 0..<3 where abs(actual[k] - golden[k]) > Self.tolerance {
-            Issue.record("\(context()): \(["precision", "recall", "fmeasure"][k]) \(actual[k]) != rouge-score \(golden[k])")
+            Issue.record(
+                "\(context()): \(["precision", "recall", "fmeasure"][k]) \(actual[k]) != rouge-score \(golden[k])")
         }
     }
 
     @Test func fixtureLoads() throws {
         let fixture = try #require(RougeFixture.shared)
         #expect(fixture.pairs.count >= 250)
-        #expect(fixture.stem_words.count >= 500)
+        #expect(fixture.stemWords.count >= 500)
     }
 
     @Test(arguments: [false, true])
