@@ -90,8 +90,7 @@ struct RowCollector<Element> {
     mutating func add(_ make: () throws -> Element?) throws {
         do {
             if let element = try make() { elements.append(element) }
-        } catch let error as DatasetError where skipBad {
-            _ = error
+        } catch is DatasetError where skipBad {
             skipped += 1
         }
     }

@@ -86,21 +86,40 @@ public struct PorterStemmer: Sendable {
         return flags
     }
 
+    /// nltk's iterative `_is_consonant`: walk back over a run of y's, each one flipping the answer.
     private static func isConsonant(_ w: Word, _ i: Int) -> Bool {
-        consonantFlags(Word(w[0...i]))[i]
+        var i = i
+        var negate = false
+        while i > 0 && w[i] == "y" {
+            negate.toggle()
+            i -= 1
+        }
+        return !isVowelLetter(w[i]) != negate
     }
 
     /// m in [C](VC){m}[V]: the number of vowel→consonant transitions.
     private static func measure(_ w: Word) -> Int {
-        let flags = consonantFlags(w)
         var m = 0
-        for i in flags.indices.dropFirst() where !flags[i - 1] && flags[i] { m += 1 }
+        var previousIsConsonant = true
+        for (i, c) in w.enumerated() {
+            let consonant = isVowelLetter(c) ? false : (c == "y" ? (i == 0 ? true : !previousIsConsonant) : true)
+            if consonant && !previousIsConsonant && i > 0 { m += 1 }
+            previousIsConsonant = consonant
+        }
         return m
     }
 
     private static func hasPositiveMeasure(_ w: Word) -> Bool { measure(w) > 0 }
 
-    private static func containsVowel(_ w: Word) -> Bool { consonantFlags(w).contains(false) }
+    private static func containsVowel(_ w: Word) -> Bool {
+        var previousIsConsonant = true
+        for (i, c) in w.enumerated() {
+            let consonant = isVowelLetter(c) ? false : (c == "y" ? (i == 0 ? true : !previousIsConsonant) : true)
+            if !consonant { return true }
+            previousIsConsonant = consonant
+        }
+        return false
+    }
 
     /// Condition *d: ends with a double consonant.
     private static func endsDoubleConsonant(_ w: Word) -> Bool {
@@ -127,8 +146,12 @@ public struct PorterStemmer: Sendable {
     // MARK: - Rule lists
 
     private static func endsWith(_ w: Word, _ suffix: String) -> Bool {
-        let s = Array(suffix.unicodeScalars)
-        return w.count >= s.count && Array(w[(w.count - s.count)...]) == s
+        var i = w.count
+        for c in suffix.unicodeScalars.reversed() {
+            i -= 1
+            if i < 0 || w[i] != c { return false }
+        }
+        return true
     }
 
     /// Python's `w[:-count]` (empty when count exceeds the length).
@@ -145,15 +168,15 @@ public struct PorterStemmer: Sendable {
     private struct Rule {
         var suffix: Suffix
         var replacement: String
-        var condition: ((Word) -> Bool)?
+        var condition: (@Sendable (Word) -> Bool)?
 
-        init(_ suffix: String, _ replacement: String, _ condition: ((Word) -> Bool)? = nil) {
+        init(_ suffix: String, _ replacement: String, _ condition: (@Sendable (Word) -> Bool)? = nil) {
             self.suffix = .literal(suffix)
             self.replacement = replacement
             self.condition = condition
         }
 
-        init(doubleConsonant replacement: String, _ condition: @escaping (Word) -> Bool) {
+        init(doubleConsonant replacement: String, _ condition: @escaping @Sendable (Word) -> Bool) {
             self.suffix = .doubleConsonant
             self.replacement = replacement
             self.condition = condition
@@ -187,8 +210,10 @@ public struct PorterStemmer: Sendable {
         if mode == .nltkExtensions && w.count == 4 && Self.endsWith(w, "ies") {
             return Self.appending(Self.dropping(w, 3), "ie")
         }
-        return Self.applyRuleList(w, [Rule("sses", "ss"), Rule("ies", "i"), Rule("ss", "ss"), Rule("s", "")])
+        return Self.applyRuleList(w, Self.step1aRules)
     }
+
+    private static let step1aRules = [Rule("sses", "ss"), Rule("ies", "i"), Rule("ss", "ss"), Rule("s", "")]
 
     private func step1b(_ w: Word) -> Word {
         // NLTK: 'spied' -> 'spi' but 'died' -> 'die'; skips the rest of step 1b.
@@ -221,7 +246,7 @@ public struct PorterStemmer: Sendable {
     }
 
     private func step1c(_ w: Word) -> Word {
-        let condition: (Word) -> Bool
+        let condition: @Sendable (Word) -> Bool
         if mode == .nltkExtensions {
             // (*c and not c) Y -> I: 'happy' -> 'happi', 'enjoy' and 'sky' stay.
             condition = { s in s.count > 1 && Self.isConsonant(s, s.count - 1) }
@@ -232,11 +257,21 @@ public struct PorterStemmer: Sendable {
     }
 
     private func step2(_ w: Word) -> Word {
-        let positive: (Word) -> Bool = Self.hasPositiveMeasure
-        if mode == .nltkExtensions && Self.endsWith(w, "alli") && positive(Self.dropping(w, 4)) {
+        if mode == .nltkExtensions && Self.endsWith(w, "alli") && Self.hasPositiveMeasure(Self.dropping(w, 4)) {
             // NLTK applies ALLI -> AL first and runs step 2 again on the result.
             return step2(Self.appending(Self.dropping(w, 4), "al"))
         }
+        let rules =
+            switch mode {
+            case .nltkExtensions: Self.step2RulesNLTK
+            case .martinExtensions: Self.step2RulesMartin
+            case .originalAlgorithm: Self.step2RulesOriginal
+            }
+        return Self.applyRuleList(w, rules)
+    }
+
+    private static func step2Rules(_ mode: Mode) -> [Rule] {
+        let positive: @Sendable (Word) -> Bool = { hasPositiveMeasure($0) }
         var rules = [
             Rule("ational", "ate", positive), Rule("tional", "tion", positive),
             Rule("enci", "ence", positive), Rule("anci", "ance", positive), Rule("izer", "ize", positive),
@@ -250,44 +285,48 @@ public struct PorterStemmer: Sendable {
         switch mode {
         case .nltkExtensions:
             rules.append(Rule("fulli", "ful", positive))
-            // The 'l' of 'logi' stays with the stem for the measure, so 'geologi' -> 'geolog'.
-            let withL = Self.dropping(w, 3)
-            rules.append(Rule("logi", "log") { _ in positive(withL) })
+            // The 'l' of 'logi' stays with the stem for the measure (nltk tests word[:-3]), so
+            // short stems like 'geo' and 'theo' work like 'archaeo'.
+            rules.append(Rule("logi", "log") { stem in positive(stem + ["l"]) })
         case .martinExtensions:
             rules.append(Rule("logi", "log", positive))
         case .originalAlgorithm:
             break
         }
-        return Self.applyRuleList(w, rules)
+        return rules
     }
 
-    private func step3(_ w: Word) -> Word {
-        let positive: (Word) -> Bool = Self.hasPositiveMeasure
-        return Self.applyRuleList(
-            w,
-            [
-                Rule("icate", "ic", positive), Rule("ative", "", positive), Rule("alize", "al", positive),
-                Rule("iciti", "ic", positive), Rule("ical", "ic", positive), Rule("ful", "", positive),
-                Rule("ness", "", positive),
-            ])
-    }
+    private static let step2RulesNLTK = step2Rules(.nltkExtensions)
+    private static let step2RulesMartin = step2Rules(.martinExtensions)
+    private static let step2RulesOriginal = step2Rules(.originalAlgorithm)
 
-    private func step4(_ w: Word) -> Word {
-        let above1: (Word) -> Bool = { Self.measure($0) > 1 }
-        return Self.applyRuleList(
-            w,
-            [
-                Rule("al", "", above1), Rule("ance", "", above1), Rule("ence", "", above1),
-                Rule("er", "", above1), Rule("ic", "", above1), Rule("able", "", above1),
-                Rule("ible", "", above1), Rule("ant", "", above1), Rule("ement", "", above1),
-                Rule("ment", "", above1), Rule("ent", "", above1),
-                // (m>1 and (*S or *T)) ION ->
-                Rule("ion", "") { s in above1(s) && (s.last == "s" || s.last == "t") },
-                Rule("ou", "", above1), Rule("ism", "", above1), Rule("ate", "", above1),
-                Rule("iti", "", above1), Rule("ous", "", above1), Rule("ive", "", above1),
-                Rule("ize", "", above1),
-            ])
-    }
+    private func step3(_ w: Word) -> Word { Self.applyRuleList(w, Self.step3Rules) }
+
+    private static let step3Rules: [Rule] = {
+        let positive: @Sendable (Word) -> Bool = { hasPositiveMeasure($0) }
+        return [
+            Rule("icate", "ic", positive), Rule("ative", "", positive), Rule("alize", "al", positive),
+            Rule("iciti", "ic", positive), Rule("ical", "ic", positive), Rule("ful", "", positive),
+            Rule("ness", "", positive),
+        ]
+    }()
+
+    private func step4(_ w: Word) -> Word { Self.applyRuleList(w, Self.step4Rules) }
+
+    private static let step4Rules: [Rule] = {
+        let above1: @Sendable (Word) -> Bool = { measure($0) > 1 }
+        return [
+            Rule("al", "", above1), Rule("ance", "", above1), Rule("ence", "", above1),
+            Rule("er", "", above1), Rule("ic", "", above1), Rule("able", "", above1),
+            Rule("ible", "", above1), Rule("ant", "", above1), Rule("ement", "", above1),
+            Rule("ment", "", above1), Rule("ent", "", above1),
+            // (m>1 and (*S or *T)) ION ->
+            Rule("ion", "") { s in above1(s) && (s.last == "s" || s.last == "t") },
+            Rule("ou", "", above1), Rule("ism", "", above1), Rule("ate", "", above1),
+            Rule("iti", "", above1), Rule("ous", "", above1), Rule("ive", "", above1),
+            Rule("ize", "", above1),
+        ]
+    }()
 
     /// (m>1) E -> ; (m=1 and not *o) E -> . Both conditions are tried (unlike a rule list).
     private func step5a(_ w: Word) -> Word {
