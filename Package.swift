@@ -32,7 +32,7 @@ let package = Package(
         ),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
         .testTarget(name: "MoEModelsTests", dependencies: ["MoEModels", "TensorCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ExpertLockTests", dependencies: ["ExpertLock", "MoEModels", "TensorCore"]),
+        .testTarget(name: "ExpertLockTests", dependencies: ["ExpertLock", "MoEModels", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ExpertLockCLITests", dependencies: ["ExpertLockCLI"]),
     ]
 )

@@ -1,0 +1,97 @@
+import Foundation
+
+/// Reads a data file into a `Dataset`, picking the reader from the format or the file name.
+public enum DatasetLoader {
+    /// Loads `url`.
+    ///
+    /// - `format: .auto`: `.tsv` is GLUE (task from the header), `.jsonl`/`.ndjson`/`.json` is JSON
+    ///   Lines, anything else is plain text.
+    /// - `skipBad`: a malformed row is skipped and counted instead of failing the whole load.
+    /// - `limit`: stop after this many examples (documents for plain text) have been kept.
+    ///
+    /// Throws `DatasetError` naming the file and line of the first problem.
+    public static func load(_ url: URL, format: DataFormat = .auto, skipBad: Bool = false, limit: Int? = nil)
+        throws -> (Dataset, skipped: Int)
+    {
+        let file = try TextFile(url)
+        switch format == .auto ? detectFormat(of: url) : format {
+        case .glue:
+            return try GlueReader.read(file, skipBad: skipBad, limit: limit)
+        case .jsonl:
+            return try JSONLinesReader.read(file, skipBad: skipBad, limit: limit)
+        case .text, .auto:
+            var documents = PlainTextReader.documents(in: file.text)
+            if let limit { documents = Array(documents.prefix(max(limit, 0))) }
+            return (.text(documents), 0)
+        }
+    }
+
+    /// The format `.auto` resolves to for this file name.
+    public static func detectFormat(of url: URL) -> DataFormat {
+        switch url.pathExtension.lowercased() {
+        case "tsv": .glue
+        case "jsonl", "ndjson", "json": .jsonl
+        default: .text
+        }
+    }
+}
+
+/// A UTF-8 file in memory with its lines (split on "\n", a trailing "\r" removed, 1-based numbers).
+struct TextFile {
+    let path: String
+    let text: String
+
+    init(_ url: URL) throws {
+        path = url.path
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw DatasetError.unreadable(file: url.path, reason: error.localizedDescription)
+        }
+        guard var text = String(data: data, encoding: .utf8) else { throw DatasetError.notUTF8(file: url.path) }
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
+        self.text = text
+    }
+
+    /// Every line with its number. Split on bytes, not Characters: Swift treats "\r\n" as one
+    /// Character, so splitting a String on "\n" would miss Windows line ends.
+    var lines: [(number: Int, text: Substring)] {
+        text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated().map {
+            index, bytes in
+            var line = Substring(bytes)
+            if line.utf8.last == UInt8(ascii: "\r") { line = line.dropLast() }
+            return (index + 1, line)
+        }
+    }
+
+    func error(line: Int, _ problem: String) -> DatasetError {
+        .malformed(file: path, line: line, problem: problem)
+    }
+}
+
+/// Applies the `skipBad` and `limit` rules while rows are read.
+struct RowCollector<Element> {
+    let skipBad: Bool
+    let limit: Int?
+    private(set) var elements: [Element] = []
+    private(set) var skipped = 0
+
+    init(skipBad: Bool, limit: Int?) {
+        self.skipBad = skipBad
+        self.limit = limit
+    }
+
+    /// False once `limit` elements are kept: the caller stops reading.
+    var wantsMore: Bool { limit.map { elements.count < $0 } ?? true }
+
+    /// Adds what `make` returns (nil: nothing to add); a `DatasetError` from it is rethrown, or
+    /// counted when bad rows are skipped.
+    mutating func add(_ make: () throws -> Element?) throws {
+        do {
+            if let element = try make() { elements.append(element) }
+        } catch is DatasetError where skipBad {
+            skipped += 1
+        }
+    }
+}
