@@ -4,13 +4,19 @@ import TensorCore
 /// facts ("17 is a prime number") and as word problems. Every result is computed, so every stated
 /// fact is true.
 enum ArithmeticExercises: DomainGenerator {
-    static let names = ["Maria", "Tom", "Aisha", "Ben", "Chen", "Lucy", "Omar", "Sara", "Ivan", "Nora", "Pedro",
-                        "Hana", "Leo", "Mia", "Raj", "Zoe"]
+    static let names = [
+        "Maria", "Tom", "Aisha", "Ben", "Chen", "Lucy", "Omar", "Sara", "Ivan", "Nora", "Pedro",
+        "Hana", "Leo", "Mia", "Raj", "Zoe",
+    ]
     /// The pronoun of each of `names`, in the same order.
-    static let pronouns = ["she", "he", "she", "he", "he", "she", "he", "she", "he", "she", "he", "she", "he", "she",
-                           "he", "she"]
-    static let objects = ["apples", "marbles", "stickers", "pencils", "cookies", "stamps", "coins", "books", "shells",
-                          "cards", "eggs", "balloons"]
+    static let pronouns = [
+        "she", "he", "she", "he", "he", "she", "he", "she", "he", "she", "he", "she", "he", "she",
+        "he", "she",
+    ]
+    static let objects = [
+        "apples", "marbles", "stickers", "pencils", "cookies", "stamps", "coins", "books", "shells",
+        "cards", "eggs", "balloons",
+    ]
     static let places = ["at the market", "at school", "in the park", "from a friend", "at the shop"]
 
     /// Two operands, an operator symbol and word, and the result; division is always exact.
@@ -24,13 +30,29 @@ enum ArithmeticExercises: DomainGenerator {
         init(_ rng: inout SplitMix64, limit: Int = 99) {
             switch rng.int(0...3) {
             case 0:
-                a = rng.int(0...limit); b = rng.int(0...limit); symbol = "+"; word = "plus"; result = a + b
+                a = rng.int(0...limit)
+                b = rng.int(0...limit)
+                symbol = "+"
+                word = "plus"
+                result = a + b
             case 1:
-                a = rng.int(0...limit); b = rng.int(0...a); symbol = "-"; word = "minus"; result = a - b
+                a = rng.int(0...limit)
+                b = rng.int(0...a)
+                symbol = "-"
+                word = "minus"
+                result = a - b
             case 2:
-                a = rng.int(0...12); b = rng.int(0...12); symbol = "*"; word = "times"; result = a * b
+                a = rng.int(0...12)
+                b = rng.int(0...12)
+                symbol = "*"
+                word = "times"
+                result = a * b
             default:
-                b = rng.int(1...12); result = rng.int(0...12); a = b * result; symbol = "/"; word = "divided by"
+                b = rng.int(1...12)
+                result = rng.int(0...12)
+                a = b * result
+                symbol = "/"
+                word = "divided by"
             }
         }
 
@@ -134,8 +156,10 @@ enum ArithmeticExercises: DomainGenerator {
             let object = rng.pick(objects)
             let (a, b) = (rng.int(2...40), rng.int(1...20))
             let gains = rng.chance(0.5)
-            let premise = gains
-                ? "\(name) has \(a) \(object) and gets \(b) more." : "\(name) has \(a + b) \(object) and gives away \(b)."
+            let premise =
+                gains
+                ? "\(name) has \(a) \(object) and gets \(b) more."
+                : "\(name) has \(a + b) \(object) and gives away \(b)."
             let total = gains ? a + b : a
             var facts = PremiseFacts(premise: premise)
             facts.holds.append("\(name) now has \(total) \(object).")
@@ -146,30 +170,53 @@ enum ArithmeticExercises: DomainGenerator {
         }
         let op = Operation(&rng, limit: 60)
         var facts = PremiseFacts(premise: op.symbolic + ".")
-        let reverse = op.symbol == "+" ? "\(op.result) - \(op.b) = \(op.a)"
-            : op.symbol == "-" ? "\(op.result) + \(op.b) = \(op.a)"
-            : op.symbol == "/" ? "\(op.b) * \(op.result) = \(op.a)" : "\(op.b) * \(op.a) = \(op.result)"
+        let reverse =
+            op.symbol == "+"
+            ? "\(op.result) - \(op.b) = \(op.a)"
+            : op.symbol == "-"
+                ? "\(op.result) + \(op.b) = \(op.a)"
+                : op.symbol == "/" ? "\(op.b) * \(op.result) = \(op.a)" : "\(op.b) * \(op.a) = \(op.result)"
         facts.holds += [reverse + ".", "The result is \(op.result)."]
-        facts.fails += ["The result is \(op.result + rng.offset(4)).", "\(op.a) \(op.symbol) \(op.b) = \(op.result + rng.offset(4))."]
+        facts.fails += [
+            "The result is \(op.result + rng.offset(4)).",
+            "\(op.a) \(op.symbol) \(op.b) = \(op.result + rng.offset(4)).",
+        ]
         return facts.pick(entailed: entailed, &rng)
     }
 
     static let reviews = ReviewLexicon(
-        openings: ["My son used {} for his homework.", "I took {} this term.", "Our class switched to {} in January.",
-                   "I bought {} to revise for the exam."],
-        items: ["the fractions course", "the times tables app", "the algebra workbook", "the mental maths game",
-                "the long division video series", "the geometry textbook"],
+        openings: [
+            "My son used {} for his homework.", "I took {} this term.", "Our class switched to {} in January.",
+            "I bought {} to revise for the exam.",
+        ],
+        items: [
+            "the fractions course", "the times tables app", "the algebra workbook", "the mental maths game",
+            "the long division video series", "the geometry textbook",
+        ],
         aspects: [
-            ReviewAspect("the exercises", plural: true, good: ["well chosen", "varied", "challenging"],
-                         bad: ["repetitive", "tedious", "pointless"]),
-            ReviewAspect("the explanations", plural: true, good: ["clear", "logical", "simple"], bad: ["confusing", "muddled", "wrong"]),
-            ReviewAspect("the teacher", good: ["patient", "encouraging", "clear"], bad: ["impatient", "rushed", "unclear"]),
-            ReviewAspect("the homework", good: ["manageable", "useful", "fair"], bad: ["endless", "tedious", "unfair"]),
-            ReviewAspect("the worksheets", plural: true, good: ["clear", "neat", "useful"], bad: ["messy", "full of errors", "confusing"]),
+            ReviewAspect(
+                "the exercises", plural: true, good: ["well chosen", "varied", "challenging"],
+                bad: ["repetitive", "tedious", "pointless"]),
+            ReviewAspect(
+                "the explanations", plural: true, good: ["clear", "logical", "simple"],
+                bad: ["confusing", "muddled", "wrong"]),
+            ReviewAspect(
+                "the teacher", good: ["patient", "encouraging", "clear"], bad: ["impatient", "rushed", "unclear"]),
+            ReviewAspect(
+                "the homework", good: ["manageable", "useful", "fair"], bad: ["endless", "tedious", "unfair"]),
+            ReviewAspect(
+                "the worksheets", plural: true, good: ["clear", "neat", "useful"],
+                bad: ["messy", "full of errors", "confusing"]),
             ReviewAspect("the app", good: ["engaging", "fun", "intuitive"], bad: ["buggy", "boring", "confusing"]),
-            ReviewAspect("the lessons", plural: true, good: ["well paced", "engaging", "clear"], bad: ["rushed", "boring", "chaotic"]),
-            ReviewAspect("the examples", plural: true, good: ["helpful", "relevant", "clear"], bad: ["unhelpful", "irrelevant", "wrong"]),
-            ReviewAspect("the practice tests", plural: true, good: ["realistic", "useful", "fair"], bad: ["unfair", "unrealistic", "useless"]),
+            ReviewAspect(
+                "the lessons", plural: true, good: ["well paced", "engaging", "clear"],
+                bad: ["rushed", "boring", "chaotic"]),
+            ReviewAspect(
+                "the examples", plural: true, good: ["helpful", "relevant", "clear"],
+                bad: ["unhelpful", "irrelevant", "wrong"]),
+            ReviewAspect(
+                "the practice tests", plural: true, good: ["realistic", "useful", "fair"],
+                bad: ["unfair", "unrealistic", "useless"]),
         ],
         good: ["excellent", "helpful", "great"],
         bad: ["terrible", "frustrating", "useless"],

@@ -67,22 +67,34 @@ extension BuiltinCorpus {
             written[name] = try Self.atomicWrite(text, to: directory.appendingPathComponent(name))
         }
 
-        for (name, split, tokens) in [("lm.train.txt", CorpusSplit.train, target), ("lm.valid.txt", .valid, max(1, target / 10))] {
+        for (name, split, tokens) in [
+            ("lm.train.txt", CorpusSplit.train, target), ("lm.valid.txt", .valid, max(1, target / 10)),
+        ] {
             try save(name, documents(tokens: tokens, split: split).map(\.text).joined(separator: "\n\n") + "\n")
         }
-        for (suffix, split, count) in [("train", CorpusSplit.train, classification), ("dev", .valid, max(16, classification / 8))] {
-            try save("sentiment.\(suffix).jsonl", sentiment(count: count, split: split).map {
-                "{\"text\": \(JSONLine.quoted($0.text)), \"label\": \($0.label)}\n"
-            }.joined())
-            try save("entailment.\(suffix).jsonl", entailment(count: count, split: split).map {
-                "{\"text\": \(JSONLine.quoted($0.text)), \"text_pair\": \(JSONLine.quoted($0.textPair ?? "")),"
-                    + " \"label\": \($0.label)}\n"
-            }.joined())
+        for (suffix, split, count) in [
+            ("train", CorpusSplit.train, classification), ("dev", .valid, max(16, classification / 8)),
+        ] {
+            try save(
+                "sentiment.\(suffix).jsonl",
+                sentiment(count: count, split: split).map {
+                    "{\"text\": \(JSONLine.quoted($0.text)), \"label\": \($0.label)}\n"
+                }.joined())
+            try save(
+                "entailment.\(suffix).jsonl",
+                entailment(count: count, split: split).map {
+                    "{\"text\": \(JSONLine.quoted($0.text)), \"text_pair\": \(JSONLine.quoted($0.textPair ?? "")),"
+                        + " \"label\": \($0.label)}\n"
+                }.joined())
         }
-        for (suffix, split, count) in [("train", CorpusSplit.train, summaryCount), ("dev", .valid, max(8, summaryCount / 8))] {
-            try save("summaries.\(suffix).jsonl", summaries(count: count, split: split).map {
-                "{\"document\": \(JSONLine.quoted($0.document)), \"summary\": \(JSONLine.quoted($0.summary))}\n"
-            }.joined())
+        for (suffix, split, count) in [
+            ("train", CorpusSplit.train, summaryCount), ("dev", .valid, max(8, summaryCount / 8)),
+        ] {
+            try save(
+                "summaries.\(suffix).jsonl",
+                summaries(count: count, split: split).map {
+                    "{\"document\": \(JSONLine.quoted($0.document)), \"summary\": \(JSONLine.quoted($0.summary))}\n"
+                }.joined())
         }
         return written
     }

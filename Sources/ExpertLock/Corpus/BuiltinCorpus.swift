@@ -24,7 +24,8 @@ public struct BuiltinCorpus: Sendable {
 
     /// The tasks, each drawing from its own stream.
     enum Task: UInt64 {
-        case documents = 1, sentiment, entailment, summaries
+        case documents = 1
+        case sentiment, entailment, summaries
     }
 
     /// The generator for one task and split: the seed mixed with both salts through one SplitMix64
@@ -87,7 +88,8 @@ public struct BuiltinCorpus: Sendable {
         var rng = stream(.sentiment, split)
         return (0..<max(0, count)).map { i in
             let (domain, label) = Self.slot(i)
-            let text = Self.draw(split, { domain.generator.reviews.review(positive: label == 1, &rng) }, key: { ($0, nil) })
+            let text = Self.draw(
+                split, { domain.generator.reviews.review(positive: label == 1, &rng) }, key: { ($0, nil) })
             return CorpusClassificationExample(domain: domain, text: text, label: label)
         }
     }
@@ -98,9 +100,11 @@ public struct BuiltinCorpus: Sendable {
         var rng = stream(.entailment, split)
         return (0..<max(0, count)).map { i in
             let (domain, label) = Self.slot(i)
-            let pair = Self.draw(split, { domain.generator.pair(entailed: label == 0, &rng) },
-                                 key: { ($0.premise, $0.hypothesis) })
-            return CorpusClassificationExample(domain: domain, text: pair.premise, textPair: pair.hypothesis, label: label)
+            let pair = Self.draw(
+                split, { domain.generator.pair(entailed: label == 0, &rng) },
+                key: { ($0.premise, $0.hypothesis) })
+            return CorpusClassificationExample(
+                domain: domain, text: pair.premise, textPair: pair.hypothesis, label: label)
         }
     }
 

@@ -26,8 +26,10 @@ enum ChemistryNotes: DomainGenerator {
         Element(name: "fluorine", symbol: "F", number: 9, mass: 190, category: "halogen", state: "gas"),
         Element(name: "neon", symbol: "Ne", number: 10, mass: 202, category: "noble gas", state: "gas"),
         Element(name: "sodium", symbol: "Na", number: 11, mass: 230, category: "alkali metal", state: "solid"),
-        Element(name: "magnesium", symbol: "Mg", number: 12, mass: 243, category: "alkaline earth metal", state: "solid"),
-        Element(name: "aluminium", symbol: "Al", number: 13, mass: 270, category: "post transition metal", state: "solid"),
+        Element(
+            name: "magnesium", symbol: "Mg", number: 12, mass: 243, category: "alkaline earth metal", state: "solid"),
+        Element(
+            name: "aluminium", symbol: "Al", number: 13, mass: 270, category: "post transition metal", state: "solid"),
         Element(name: "silicon", symbol: "Si", number: 14, mass: 281, category: "metalloid", state: "solid"),
         Element(name: "phosphorus", symbol: "P", number: 15, mass: 310, category: "nonmetal", state: "solid"),
         Element(name: "sulfur", symbol: "S", number: 16, mass: 321, category: "nonmetal", state: "solid"),
@@ -108,53 +110,74 @@ enum ChemistryNotes: DomainGenerator {
     }
 
     static let reactions: [Reaction] = [
-        Reaction(reactants: [(2, hydrogen), (1, oxygen)], products: [(2, water)], kind: "synthesis",
-                 sentence: "Hydrogen and oxygen react to form water."),
-        Reaction(reactants: [(1, compound("CH4")), (2, oxygen)], products: [(1, carbonDioxide), (2, water)],
-                 kind: "combustion", sentence: "Methane burns in oxygen to form carbon dioxide and water."),
-        Reaction(reactants: [(2, sub("sodium", "Na", [("Na", 1)])), (1, sub("chlorine", "Cl2", [("Cl", 2)]))],
-                 products: [(2, sodiumChloride)], kind: "synthesis",
-                 sentence: "Sodium and chlorine react to form sodium chloride."),
-        Reaction(reactants: [(1, sub("carbon", "C", [("C", 1)])), (1, oxygen)], products: [(1, carbonDioxide)],
-                 kind: "combustion", sentence: "Carbon burns in oxygen to form carbon dioxide."),
-        Reaction(reactants: [(1, sub("nitrogen", "N2", [("N", 2)])), (3, hydrogen)], products: [(2, compound("NH3"))],
-                 kind: "synthesis", sentence: "Nitrogen and hydrogen react to form ammonia."),
-        Reaction(reactants: [(1, compound("CaCO3"))], products: [(1, compound("CaO")), (1, carbonDioxide)],
-                 kind: "decomposition", sentence: "Calcium carbonate breaks down into calcium oxide and carbon dioxide."),
-        Reaction(reactants: [(2, sub("magnesium", "Mg", [("Mg", 1)])), (1, oxygen)], products: [(2, compound("MgO"))],
-                 kind: "combustion", sentence: "Magnesium burns in oxygen to form magnesium oxide."),
-        Reaction(reactants: [(1, sub("zinc", "Zn", [("Zn", 1)])), (2, hydrochloricAcid)],
-                 products: [(1, compound("ZnCl2")), (1, hydrogen)], kind: "displacement",
-                 sentence: "Zinc reacts with hydrochloric acid to form zinc chloride and hydrogen."),
-        Reaction(reactants: [(1, hydrochloricAcid), (1, compound("NaOH"))], products: [(1, sodiumChloride), (1, water)],
-                 kind: "neutralisation",
-                 sentence: "Hydrochloric acid and sodium hydroxide react to form sodium chloride and water."),
-        Reaction(reactants: [(1, iron), (1, sub("sulfur", "S", [("S", 1)]))], products: [(1, compound("FeS"))],
-                 kind: "synthesis", sentence: "Iron and sulfur react to form iron sulfide."),
-        Reaction(reactants: [(2, compound("H2O2"))], products: [(2, water), (1, oxygen)], kind: "decomposition",
-                 sentence: "Hydrogen peroxide breaks down into water and oxygen."),
-        Reaction(reactants: [(4, iron), (3, oxygen)], products: [(2, compound("Fe2O3"))], kind: "oxidation",
-                 sentence: "Iron and oxygen react to form iron oxide, which we call rust."),
-        Reaction(reactants: [(1, compound("C6H12O6")), (6, oxygen)], products: [(6, carbonDioxide), (6, water)],
-                 kind: "respiration", sentence: "Glucose and oxygen react to form carbon dioxide and water."),
-        Reaction(reactants: [(2, sub("potassium", "K", [("K", 1)])), (2, water)],
-                 products: [(2, compound("KOH")), (1, hydrogen)], kind: "displacement",
-                 sentence: "Potassium reacts with water to form potassium hydroxide and hydrogen."),
-        Reaction(reactants: [(1, compound("CuO")), (1, hydrogen)], products: [(1, sub("copper", "Cu", [("Cu", 1)])), (1, water)],
-                 kind: "reduction", sentence: "Copper oxide and hydrogen react to form copper and water."),
+        Reaction(
+            reactants: [(2, hydrogen), (1, oxygen)], products: [(2, water)], kind: "synthesis",
+            sentence: "Hydrogen and oxygen react to form water."),
+        Reaction(
+            reactants: [(1, compound("CH4")), (2, oxygen)], products: [(1, carbonDioxide), (2, water)],
+            kind: "combustion", sentence: "Methane burns in oxygen to form carbon dioxide and water."),
+        Reaction(
+            reactants: [(2, sub("sodium", "Na", [("Na", 1)])), (1, sub("chlorine", "Cl2", [("Cl", 2)]))],
+            products: [(2, sodiumChloride)], kind: "synthesis",
+            sentence: "Sodium and chlorine react to form sodium chloride."),
+        Reaction(
+            reactants: [(1, sub("carbon", "C", [("C", 1)])), (1, oxygen)], products: [(1, carbonDioxide)],
+            kind: "combustion", sentence: "Carbon burns in oxygen to form carbon dioxide."),
+        Reaction(
+            reactants: [(1, sub("nitrogen", "N2", [("N", 2)])), (3, hydrogen)], products: [(2, compound("NH3"))],
+            kind: "synthesis", sentence: "Nitrogen and hydrogen react to form ammonia."),
+        Reaction(
+            reactants: [(1, compound("CaCO3"))], products: [(1, compound("CaO")), (1, carbonDioxide)],
+            kind: "decomposition", sentence: "Calcium carbonate breaks down into calcium oxide and carbon dioxide."),
+        Reaction(
+            reactants: [(2, sub("magnesium", "Mg", [("Mg", 1)])), (1, oxygen)], products: [(2, compound("MgO"))],
+            kind: "combustion", sentence: "Magnesium burns in oxygen to form magnesium oxide."),
+        Reaction(
+            reactants: [(1, sub("zinc", "Zn", [("Zn", 1)])), (2, hydrochloricAcid)],
+            products: [(1, compound("ZnCl2")), (1, hydrogen)], kind: "displacement",
+            sentence: "Zinc reacts with hydrochloric acid to form zinc chloride and hydrogen."),
+        Reaction(
+            reactants: [(1, hydrochloricAcid), (1, compound("NaOH"))], products: [(1, sodiumChloride), (1, water)],
+            kind: "neutralisation",
+            sentence: "Hydrochloric acid and sodium hydroxide react to form sodium chloride and water."),
+        Reaction(
+            reactants: [(1, iron), (1, sub("sulfur", "S", [("S", 1)]))], products: [(1, compound("FeS"))],
+            kind: "synthesis", sentence: "Iron and sulfur react to form iron sulfide."),
+        Reaction(
+            reactants: [(2, compound("H2O2"))], products: [(2, water), (1, oxygen)], kind: "decomposition",
+            sentence: "Hydrogen peroxide breaks down into water and oxygen."),
+        Reaction(
+            reactants: [(4, iron), (3, oxygen)], products: [(2, compound("Fe2O3"))], kind: "oxidation",
+            sentence: "Iron and oxygen react to form iron oxide, which we call rust."),
+        Reaction(
+            reactants: [(1, compound("C6H12O6")), (6, oxygen)], products: [(6, carbonDioxide), (6, water)],
+            kind: "respiration", sentence: "Glucose and oxygen react to form carbon dioxide and water."),
+        Reaction(
+            reactants: [(2, sub("potassium", "K", [("K", 1)])), (2, water)],
+            products: [(2, compound("KOH")), (1, hydrogen)], kind: "displacement",
+            sentence: "Potassium reacts with water to form potassium hydroxide and hydrogen."),
+        Reaction(
+            reactants: [(1, compound("CuO")), (1, hydrogen)],
+            products: [(1, sub("copper", "Cu", [("Cu", 1)])), (1, water)],
+            kind: "reduction", sentence: "Copper oxide and hydrogen react to form copper and water."),
     ]
 
     static func grams(_ tenths: Int) -> String { CorpusText.decimal(tenths: tenths) }
 
     static func elementSentences(_ e: Element, _ rng: inout SplitMix64) -> [String] {
         let name = CorpusText.capitalized(e.name)
-        var out = [rng.pick([
-            "\(name) has the symbol \(e.symbol) and atomic number \(e.number).",
-            "The element \(e.name) has atomic number \(e.number) and the symbol \(e.symbol).",
-            "\(e.symbol) is the symbol of \(e.name), element number \(e.number).",
-        ])]
-        out.append(rng.pick(["It is \(CorpusText.article(e.category)) \(e.category) and a \(e.state) at room temperature.",
-                             "\(name) is \(CorpusText.article(e.category)) \(e.category) and a \(e.state) at room temperature."]))
+        var out = [
+            rng.pick([
+                "\(name) has the symbol \(e.symbol) and atomic number \(e.number).",
+                "The element \(e.name) has atomic number \(e.number) and the symbol \(e.symbol).",
+                "\(e.symbol) is the symbol of \(e.name), element number \(e.number).",
+            ])
+        ]
+        out.append(
+            rng.pick([
+                "It is \(CorpusText.article(e.category)) \(e.category) and a \(e.state) at room temperature.",
+                "\(name) is \(CorpusText.article(e.category)) \(e.category) and a \(e.state) at room temperature.",
+            ]))
         if rng.chance(0.6) { out.append("Its atomic mass is about \(grams(e.mass)).") }
         if rng.chance(0.6) {
             out.append("A neutral atom of \(e.name) has \(e.number) protons and \(e.number) electrons.")
@@ -169,15 +192,18 @@ enum ChemistryNotes: DomainGenerator {
     }
 
     static func reactionSentences(_ r: Reaction, _ rng: inout SplitMix64) -> [String] {
-        var out = [r.sentence, rng.pick(["The balanced equation is \(r.equation).", "Equation: \(r.equation)."]),
-                   "This is a \(r.kind) reaction."]
+        var out = [
+            r.sentence, rng.pick(["The balanced equation is \(r.equation).", "Equation: \(r.equation)."]),
+            "This is a \(r.kind) reaction.",
+        ]
         let (a, reactant) = rng.pick(r.reactants)
         let (b, product) = rng.pick(r.products)
         let t = rng.int(1...4)
         out.append("When \(a * t) moles of \(reactant.name) react, \(b * t) moles of \(product.name) form.")
         if rng.chance(0.6) {
-            out.append("The molar mass of \(product.name) is \(grams(product.molarMass)) grams per mole,"
-                + " so that is \(grams(product.molarMass * b * t)) grams.")
+            out.append(
+                "The molar mass of \(product.name) is \(grams(product.molarMass)) grams per mole,"
+                    + " so that is \(grams(product.molarMass * b * t)) grams.")
         }
         return out
     }
@@ -221,8 +247,10 @@ enum ChemistryNotes: DomainGenerator {
             return (reactionSentences(r, &rng).joined(separator: " "), r.sentence)
         default:
             let c = rng.pick(compounds)
-            return (compoundSentences(c, moles: rng.int(2...9), &rng).joined(separator: " "),
-                    "\(CorpusText.capitalized(c.name)) has a molar mass of \(grams(c.molarMass)) grams per mole.")
+            return (
+                compoundSentences(c, moles: rng.int(2...9), &rng).joined(separator: " "),
+                "\(CorpusText.capitalized(c.name)) has a molar mass of \(grams(c.molarMass)) grams per mole."
+            )
         }
     }
 
@@ -231,25 +259,38 @@ enum ChemistryNotes: DomainGenerator {
         case 0:
             let two = rng.sample(elements, count: 2)
             let (a, b) = (two[0], two[1])
-            var facts = PremiseFacts(premise:
-                "\(CorpusText.capitalized(a.name)) has atomic number \(a.number) and \(b.name) has atomic number \(b.number).")
+            var facts = PremiseFacts(
+                premise:
+                    "\(CorpusText.capitalized(a.name)) has atomic number \(a.number)"
+                    + " and \(b.name) has atomic number \(b.number)."
+            )
             let (big, small) = a.number > b.number ? (a, b) : (b, a)
-            facts.holds += ["\(CorpusText.capitalized(big.name)) has more protons than \(small.name).",
-                            "An atom of \(a.name) has \(a.number) electrons."]
-            facts.fails += ["\(CorpusText.capitalized(small.name)) has more protons than \(big.name).",
-                            "An atom of \(a.name) has \(a.number + rng.int(1...4)) electrons."]
+            facts.holds += [
+                "\(CorpusText.capitalized(big.name)) has more protons than \(small.name).",
+                "An atom of \(a.name) has \(a.number) electrons.",
+            ]
+            facts.fails += [
+                "\(CorpusText.capitalized(small.name)) has more protons than \(big.name).",
+                "An atom of \(a.name) has \(a.number + rng.int(1...4)) electrons.",
+            ]
             return facts.pick(entailed: entailed, &rng)
         case 1:
             let e = rng.pick(elements)
-            var facts = PremiseFacts(premise:
-                "\(CorpusText.capitalized(e.name)), with symbol \(e.symbol), is \(CorpusText.article(e.category)) \(e.category)"
+            var facts = PremiseFacts(
+                premise:
+                    "\(CorpusText.capitalized(e.name)), with symbol \(e.symbol), is"
+                    + " \(CorpusText.article(e.category)) \(e.category)"
                     + " and a \(e.state) at room temperature.")
             let otherCategory = rng.pick(elements.map(\.category).filter { $0 != e.category })
             let otherState = rng.pick(["gas", "liquid", "solid"].filter { $0 != e.state })
-            facts.holds += ["\(CorpusText.capitalized(e.name)) is \(CorpusText.article(e.category)) \(e.category).",
-                            "\(CorpusText.capitalized(e.name)) is a \(e.state) at room temperature."]
-            facts.fails += ["\(CorpusText.capitalized(e.name)) is \(CorpusText.article(otherCategory)) \(otherCategory).",
-                            "\(CorpusText.capitalized(e.name)) is a \(otherState) at room temperature."]
+            facts.holds += [
+                "\(CorpusText.capitalized(e.name)) is \(CorpusText.article(e.category)) \(e.category).",
+                "\(CorpusText.capitalized(e.name)) is a \(e.state) at room temperature.",
+            ]
+            facts.fails += [
+                "\(CorpusText.capitalized(e.name)) is \(CorpusText.article(otherCategory)) \(otherCategory).",
+                "\(CorpusText.capitalized(e.name)) is a \(otherState) at room temperature.",
+            ]
             return facts.pick(entailed: entailed, &rng)
         default:
             let r = rng.pick(reactions)
@@ -264,29 +305,49 @@ enum ChemistryNotes: DomainGenerator {
     }
 
     static let reviews = ReviewLexicon(
-        openings: ["We ran {} in the school lab this week.", "Our class did {} on Thursday.",
-                   "I bought a kit for {} for my daughter.", "The teacher demonstrated {} today."],
-        items: ["the titration practical", "the flame test", "the electrolysis experiment", "the rates of reaction practical",
-                "the crystal growing project", "the chromatography practical"],
+        openings: [
+            "We ran {} in the school lab this week.", "Our class did {} on Thursday.",
+            "I bought a kit for {} for my daughter.", "The teacher demonstrated {} today.",
+        ],
+        items: [
+            "the titration practical", "the flame test", "the electrolysis experiment",
+            "the rates of reaction practical",
+            "the crystal growing project", "the chromatography practical",
+        ],
         aspects: [
-            ReviewAspect("the experiment", good: ["fascinating", "exciting", "successful"], bad: ["dull", "disappointing", "pointless"]),
-            ReviewAspect("the lab manual", good: ["clear", "detailed", "well organised"], bad: ["vague", "confusing", "outdated"]),
-            ReviewAspect("the instructions", plural: true, good: ["clear", "precise", "easy to follow"],
-                         bad: ["vague", "confusing", "contradictory"]),
-            ReviewAspect("the chemistry set", good: ["complete", "safe", "well made"], bad: ["incomplete", "flimsy", "cheap"]),
-            ReviewAspect("the results", plural: true, good: ["accurate", "consistent", "reproducible"],
-                         bad: ["inconsistent", "inaccurate", "meaningless"]),
-            ReviewAspect("the demonstrations", plural: true, good: ["spectacular", "memorable", "vivid"],
-                         bad: ["boring", "messy", "underwhelming"]),
-            ReviewAspect("the safety briefing", good: ["thorough", "clear", "sensible"], bad: ["rushed", "careless", "inadequate"]),
+            ReviewAspect(
+                "the experiment", good: ["fascinating", "exciting", "successful"],
+                bad: ["dull", "disappointing", "pointless"]),
+            ReviewAspect(
+                "the lab manual", good: ["clear", "detailed", "well organised"],
+                bad: ["vague", "confusing", "outdated"]),
+            ReviewAspect(
+                "the instructions", plural: true, good: ["clear", "precise", "easy to follow"],
+                bad: ["vague", "confusing", "contradictory"]),
+            ReviewAspect(
+                "the chemistry set", good: ["complete", "safe", "well made"], bad: ["incomplete", "flimsy", "cheap"]),
+            ReviewAspect(
+                "the results", plural: true, good: ["accurate", "consistent", "reproducible"],
+                bad: ["inconsistent", "inaccurate", "meaningless"]),
+            ReviewAspect(
+                "the demonstrations", plural: true, good: ["spectacular", "memorable", "vivid"],
+                bad: ["boring", "messy", "underwhelming"]),
+            ReviewAspect(
+                "the safety briefing", good: ["thorough", "clear", "sensible"],
+                bad: ["rushed", "careless", "inadequate"]),
             ReviewAspect("the equipment", good: ["modern", "reliable", "clean"], bad: ["broken", "faulty", "dirty"]),
-            ReviewAspect("the reagents", plural: true, good: ["pure", "fresh", "clearly labelled"],
-                         bad: ["contaminated", "expired", "unlabelled"]),
-            ReviewAspect("the measurements", plural: true, good: ["precise", "careful", "accurate"], bad: ["sloppy", "imprecise", "wrong"]),
+            ReviewAspect(
+                "the reagents", plural: true, good: ["pure", "fresh", "clearly labelled"],
+                bad: ["contaminated", "expired", "unlabelled"]),
+            ReviewAspect(
+                "the measurements", plural: true, good: ["precise", "careful", "accurate"],
+                bad: ["sloppy", "imprecise", "wrong"]),
         ],
         good: ["excellent", "impressive", "superb"],
         bad: ["useless", "dangerous", "awful"],
         goodVerdicts: ["The students loved it.", "A great introduction to chemistry.", "We will repeat it next year."],
-        badVerdicts: ["Nobody learned anything.", "We had to abandon the practical.",
-                           "I would not buy this kit again."])
+        badVerdicts: [
+            "Nobody learned anything.", "We had to abandon the practical.",
+            "I would not buy this kit again.",
+        ])
 }

@@ -19,8 +19,10 @@ enum CodeSnippets: DomainGenerator {
     static let listNames = ["values", "numbers", "items", "scores", "prices", "counts", "data", "samples"]
     static let accumulators = ["result", "total", "acc", "running"]
     static let elementNames = ["value", "x", "item", "n", "v", "entry"]
-    static let words = ["apple", "banana", "river", "planet", "window", "garden", "rocket", "pencil", "orange",
-                        "tiger", "silver", "coffee", "marble", "engine", "violin"]
+    static let words = [
+        "apple", "banana", "river", "planet", "window", "garden", "rocket", "pencil", "orange",
+        "tiger", "silver", "coffee", "marble", "engine", "violin",
+    ]
     static let people = ["Ada", "Alan", "Grace", "Linus", "Barbara", "Ken", "Dennis", "Margaret", "Guido", "Edsger"]
 
     static func listLiteral(_ xs: [Int]) -> String { "[" + xs.map(String.init).joined(separator: ", ") + "]" }
@@ -59,8 +61,10 @@ enum CodeSnippets: DomainGenerator {
             let r = xs.reduce(0, +)
             return Function(
                 name: name,
-                lines: ["def \(name)(\(list)):", "    \(acc) = 0", "    for \(element) in \(list):",
-                        "        \(acc) += \(element)", "    return \(acc)"],
+                lines: [
+                    "def \(name)(\(list)):", "    \(acc) = 0", "    for \(element) in \(list):",
+                    "        \(acc) += \(element)", "    return \(acc)",
+                ],
                 call: "\(name)(\(listLiteral(xs)))", result: "\(r)", wrongResult: wrong(r, &rng),
                 description: "returns the sum of \(list)", arity: 1)
         },
@@ -79,14 +83,17 @@ enum CodeSnippets: DomainGenerator {
             let r = xs.filter(test.check).count
             return Function(
                 name: test.name,
-                lines: ["def \(test.name)(\(list)):", "    \(counter) = 0", "    for \(element) in \(list):",
-                        "        if \(test.condition(element)):", "            \(counter) += 1", "    return \(counter)"],
+                lines: [
+                    "def \(test.name)(\(list)):", "    \(counter) = 0", "    for \(element) in \(list):",
+                    "        if \(test.condition(element)):", "            \(counter) += 1", "    return \(counter)",
+                ],
                 call: "\(test.name)(\(listLiteral(xs)))", result: "\(r)", wrongResult: wrong(r, &rng),
                 description: "counts the \(list) that are \(test.words)", arity: 1)
         },
         { rng in
             let largest = rng.chance(0.5)
-            let name = largest ? rng.pick(["largest", "maximum", "find_max"]) : rng.pick(["smallest", "minimum", "find_min"])
+            let name =
+                largest ? rng.pick(["largest", "maximum", "find_max"]) : rng.pick(["smallest", "minimum", "find_min"])
             let list = rng.pick(listNames)
             let element = rng.pick(elementNames)
             let best = rng.pick(["best", "current", "champion"])
@@ -94,9 +101,11 @@ enum CodeSnippets: DomainGenerator {
             let r = largest ? xs.max() ?? 0 : xs.min() ?? 0
             return Function(
                 name: name,
-                lines: ["def \(name)(\(list)):", "    \(best) = \(list)[0]", "    for \(element) in \(list):",
-                        "        if \(element) \(largest ? ">" : "<") \(best):", "            \(best) = \(element)",
-                        "    return \(best)"],
+                lines: [
+                    "def \(name)(\(list)):", "    \(best) = \(list)[0]", "    for \(element) in \(list):",
+                    "        if \(element) \(largest ? ">" : "<") \(best):", "            \(best) = \(element)",
+                    "    return \(best)",
+                ],
                 call: "\(name)(\(listLiteral(xs)))", result: "\(r)", wrongResult: wrong(r, &rng),
                 description: "returns the \(largest ? "largest" : "smallest") of \(list)", arity: 1)
         },
@@ -109,7 +118,8 @@ enum CodeSnippets: DomainGenerator {
             return Function(
                 name: name,
                 lines: ["def \(name)(\(param)):", "    return \"\(greeting), \" + \(param) + \"!\""],
-                call: "\(name)(\"\(who)\")", result: "\"\(greeting), \(who)!\"", wrongResult: "\"\(greeting), \(other)!\"",
+                call: "\(name)(\"\(who)\")", result: "\"\(greeting), \(who)!\"",
+                wrongResult: "\"\(greeting), \(other)!\"",
                 description: "greets \(param) by name", arity: 1)
         },
         { rng in
@@ -121,8 +131,10 @@ enum CodeSnippets: DomainGenerator {
             let r = (1...n).reduce(1, *)
             return Function(
                 name: name,
-                lines: ["def \(name)(\(param)):", "    \(acc) = 1", "    for \(i) in range(2, \(param) + 1):",
-                        "        \(acc) *= \(i)", "    return \(acc)"],
+                lines: [
+                    "def \(name)(\(param)):", "    \(acc) = 1", "    for \(i) in range(2, \(param) + 1):",
+                    "        \(acc) *= \(i)", "    return \(acc)",
+                ],
                 call: "\(name)(\(n))", result: "\(r)", wrongResult: wrong(r, &rng),
                 description: "returns the factorial of \(param)", arity: 1)
         },
@@ -133,8 +145,10 @@ enum CodeSnippets: DomainGenerator {
             let r = min(max(x, low), high)
             return Function(
                 name: name,
-                lines: ["def \(name)(value, low, high):", "    if value < low:", "        return low",
-                        "    if value > high:", "        return high", "    return value"],
+                lines: [
+                    "def \(name)(value, low, high):", "    if value < low:", "        return low",
+                    "    if value > high:", "        return high", "    return value",
+                ],
                 call: "\(name)(\(x), \(low), \(high))", result: "\(r)", wrongResult: wrong(r, &rng),
                 description: "keeps value between low and high", arity: 3)
         },
@@ -146,8 +160,10 @@ enum CodeSnippets: DomainGenerator {
             let r = word.filter { "aeiou".contains($0) }.count
             return Function(
                 name: name,
-                lines: ["def \(name)(\(param)):", "    found = 0", "    for \(ch) in \(param):",
-                        "        if \(ch) in \"aeiou\":", "            found += 1", "    return found"],
+                lines: [
+                    "def \(name)(\(param)):", "    found = 0", "    for \(ch) in \(param):",
+                    "        if \(ch) in \"aeiou\":", "            found += 1", "    return found",
+                ],
                 call: "\(name)(\"\(word)\")", result: "\(r)", wrongResult: wrong(r, &rng),
                 description: "counts the vowels in \(param)", arity: 1)
         },
@@ -158,8 +174,10 @@ enum CodeSnippets: DomainGenerator {
             for _ in 0..<e { r *= b }
             return Function(
                 name: name,
-                lines: ["def \(name)(base, exponent):", "    result = 1", "    for _ in range(exponent):",
-                        "        result *= base", "    return result"],
+                lines: [
+                    "def \(name)(base, exponent):", "    result = 1", "    for _ in range(exponent):",
+                    "        result *= base", "    return result",
+                ],
                 call: "\(name)(\(b), \(e))", result: "\(r)", wrongResult: wrong(r, &rng),
                 description: "raises base to exponent", arity: 2)
         },
@@ -174,8 +192,10 @@ enum CodeSnippets: DomainGenerator {
             if wrongList.isEmpty { wrongList = [positive ? 1 : -1] } else { wrongList.removeLast() }
             return Function(
                 name: name,
-                lines: ["def \(name)(\(list)):",
-                        "    return [\(element) for \(element) in \(list) if \(element) \(positive ? ">" : "<") 0]"],
+                lines: [
+                    "def \(name)(\(list)):",
+                    "    return [\(element) for \(element) in \(list) if \(element) \(positive ? ">" : "<") 0]",
+                ],
                 call: "\(name)(\(listLiteral(xs)))", result: listLiteral(kept), wrongResult: listLiteral(wrongList),
                 description: "keeps the \(positive ? "positive" : "negative") \(list)", arity: 1)
         },
@@ -184,7 +204,8 @@ enum CodeSnippets: DomainGenerator {
             let n = rng.int(0...99)
             return Function(
                 name: name, lines: ["def \(name)(n):", "    return n % 2 == 0"],
-                call: "\(name)(\(n))", result: n % 2 == 0 ? "True" : "False", wrongResult: n % 2 == 0 ? "False" : "True",
+                call: "\(name)(\(n))", result: n % 2 == 0 ? "True" : "False",
+                wrongResult: n % 2 == 0 ? "False" : "True",
                 description: "tells whether n is even", arity: 1)
         },
     ]
@@ -197,9 +218,11 @@ enum CodeSnippets: DomainGenerator {
         if docstring { lines.append("    \"\"\"\(CorpusText.capitalized(f.description)).\"\"\"") }
         lines += f.lines.dropFirst()
         if example {
-            lines.append(rng.pick([
-                "# \(f.call) returns \(f.result)", "assert \(f.call) == \(f.result)", "print(\(f.call))  # \(f.result)",
-            ]))
+            lines.append(
+                rng.pick([
+                    "# \(f.call) returns \(f.result)", "assert \(f.call) == \(f.result)",
+                    "print(\(f.call))  # \(f.result)",
+                ]))
         }
         return lines
     }
@@ -225,29 +248,49 @@ enum CodeSnippets: DomainGenerator {
         var facts = PremiseFacts(premise: f.lines.joined(separator: "\n"))
         facts.holds.append("\(f.call) returns \(f.result).")
         facts.fails.append("\(f.call) returns \(f.wrongResult).")
-        facts.holds.append("The function \(f.name) takes \(CorpusText.words(f.arity)) \(f.arity == 1 ? "argument" : "arguments").")
+        facts.holds.append(
+            "The function \(f.name) takes \(CorpusText.words(f.arity)) \(f.arity == 1 ? "argument" : "arguments").")
         let wrongArity = f.arity == 1 ? 2 : f.arity - 1
-        facts.fails.append("The function \(f.name) takes \(CorpusText.words(wrongArity)) \(wrongArity == 1 ? "argument" : "arguments").")
+        facts.fails.append(
+            "The function \(f.name) takes \(CorpusText.words(wrongArity))"
+                + " \(wrongArity == 1 ? "argument" : "arguments")."
+        )
         return facts.pick(entailed: entailed, &rng)
     }
 
     static let reviews = ReviewLexicon(
-        openings: ["I reviewed the changes to {} this morning.", "Comment on the patch for {}:",
-                   "We merged the rewrite of {} last week.", "I tried the new version of {} today."],
-        items: ["the parser", "the cache layer", "the login module", "the test runner", "the build script",
-                "the date helpers", "the CSV reader", "the web client"],
+        openings: [
+            "I reviewed the changes to {} this morning.", "Comment on the patch for {}:",
+            "We merged the rewrite of {} last week.", "I tried the new version of {} today.",
+        ],
+        items: [
+            "the parser", "the cache layer", "the login module", "the test runner", "the build script",
+            "the date helpers", "the CSV reader", "the web client",
+        ],
         aspects: [
-            ReviewAspect("the function", good: ["clean", "concise", "elegant"], bad: ["bloated", "convoluted", "messy"]),
-            ReviewAspect("the tests", plural: true, good: ["thorough", "fast", "reliable"], bad: ["flaky", "missing", "slow"]),
-            ReviewAspect("the naming", good: ["clear", "consistent", "descriptive"], bad: ["cryptic", "inconsistent", "misleading"]),
-            ReviewAspect("the documentation", good: ["thorough", "accurate", "helpful"], bad: ["outdated", "sparse", "wrong"]),
-            ReviewAspect("the error handling", good: ["robust", "careful", "explicit"], bad: ["fragile", "missing", "sloppy"]),
-            ReviewAspect("the loop", good: ["efficient", "simple", "correct"], bad: ["inefficient", "buggy", "quadratic"]),
-            ReviewAspect("this pull request", good: ["focused", "tidy", "small"], bad: ["huge", "unfocused", "risky"]),
-            ReviewAspect("the API", good: ["intuitive", "consistent", "stable"], bad: ["awkward", "leaky", "confusing"]),
+            ReviewAspect(
+                "the function", good: ["clean", "concise", "elegant"], bad: ["bloated", "convoluted", "messy"]),
+            ReviewAspect(
+                "the tests", plural: true, good: ["thorough", "fast", "reliable"], bad: ["flaky", "missing", "slow"]),
+            ReviewAspect(
+                "the naming", good: ["clear", "consistent", "descriptive"],
+                bad: ["cryptic", "inconsistent", "misleading"]),
+            ReviewAspect(
+                "the documentation", good: ["thorough", "accurate", "helpful"], bad: ["outdated", "sparse", "wrong"]),
+            ReviewAspect(
+                "the error handling", good: ["robust", "careful", "explicit"], bad: ["fragile", "missing", "sloppy"]),
+            ReviewAspect(
+                "the loop", good: ["efficient", "simple", "correct"], bad: ["inefficient", "buggy", "quadratic"]),
+            ReviewAspect(
+                "this pull request", good: ["focused", "tidy", "small"], bad: ["huge", "unfocused", "risky"]),
+            ReviewAspect(
+                "the API", good: ["intuitive", "consistent", "stable"], bad: ["awkward", "leaky", "confusing"]),
             ReviewAspect("the build", good: ["green", "fast", "reproducible"], bad: ["broken", "red", "slow"]),
-            ReviewAspect("the type hints", plural: true, good: ["precise", "complete", "helpful"], bad: ["wrong", "missing", "sloppy"]),
-            ReviewAspect("the logging", good: ["useful", "quiet", "structured"], bad: ["noisy", "verbose", "useless"]),
+            ReviewAspect(
+                "the type hints", plural: true, good: ["precise", "complete", "helpful"],
+                bad: ["wrong", "missing", "sloppy"]),
+            ReviewAspect(
+                "the logging", good: ["useful", "quiet", "structured"], bad: ["noisy", "verbose", "useless"]),
         ],
         good: ["solid", "excellent", "great"],
         bad: ["terrible", "unacceptable", "poor"],

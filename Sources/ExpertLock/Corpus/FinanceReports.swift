@@ -5,13 +5,19 @@ import TensorCore
 /// profit, the chief executive's tone follows the results, index moves are consistent with the
 /// closing level, and simple interest is principal × rate × years / 100.
 enum FinanceReports: DomainGenerator {
-    static let prefixes = ["North", "Blue", "Silver", "Red", "Iron", "Oak", "Bright", "Summit", "Harbor", "Pioneer",
-                           "Granite", "Cedar", "Atlas", "Crescent", "Falcon", "Maple", "Golden", "Stone"]
+    static let prefixes = [
+        "North", "Blue", "Silver", "Red", "Iron", "Oak", "Bright", "Summit", "Harbor", "Pioneer",
+        "Granite", "Cedar", "Atlas", "Crescent", "Falcon", "Maple", "Golden", "Stone",
+    ]
     static let stems = ["field", "stone", "line", "bridge", "wood", "point", "gate", "crest", "water", "ridge"]
-    static let industries = ["Energy", "Logistics", "Foods", "Motors", "Pharma", "Telecom", "Retail", "Airlines",
-                             "Mining", "Software", "Insurance", "Textiles", "Chemicals", "Shipping"]
-    static let executives = ["Karen Holt", "David Reyes", "Priya Nair", "Martin Cole", "Sara Lund", "Omar Haddad",
-                             "Helen Park", "James Okoro", "Lucia Ferrante", "Peter Brandt"]
+    static let industries = [
+        "Energy", "Logistics", "Foods", "Motors", "Pharma", "Telecom", "Retail", "Airlines",
+        "Mining", "Software", "Insurance", "Textiles", "Chemicals", "Shipping",
+    ]
+    static let executives = [
+        "Karen Holt", "David Reyes", "Priya Nair", "Martin Cole", "Sara Lund", "Omar Haddad",
+        "Helen Park", "James Okoro", "Lucia Ferrante", "Peter Brandt",
+    ]
     static let quarters = ["first", "second", "third", "fourth"]
     static let indexNames = ["Harbor 100", "Meridian 50", "Continental 200", "Northern Composite", "Summit 30"]
 
@@ -49,11 +55,14 @@ enum FinanceReports: DomainGenerator {
         var percent: Int { abs(CorpusText.roundedDivision((after - before) * 100, before)) }
 
         func revenueSentence(_ rng: inout SplitMix64) -> String {
-            let change = rose ? rng.pick(["an increase of", "up", "a rise of"]) : rng.pick(["a decrease of", "down", "a fall of"])
+            let change =
+                rose
+                ? rng.pick(["an increase of", "up", "a rise of"]) : rng.pick(["a decrease of", "down", "a fall of"])
             return rng.pick([
                 "\(company) reported revenue of \(after) million dollars in the \(quarter) quarter of \(year),"
                     + " \(change) \(percent) percent from \(before) million a year earlier.",
-                "In the \(quarter) quarter of \(year), revenue at \(company) \(rose ? "rose" : "fell") from \(before) million"
+                "In the \(quarter) quarter of \(year), revenue at \(company) \(rose ? "rose" : "fell")"
+                    + " from \(before) million"
                     + " to \(after) million dollars, \(change) \(percent) percent.",
             ])
         }
@@ -65,11 +74,16 @@ enum FinanceReports: DomainGenerator {
         }
 
         func quote(_ rng: inout SplitMix64) -> String {
-            let line = rose
-                ? rng.pick(["We are pleased with the strong demand", "Our strategy is paying off",
-                            "This was a record quarter for us"])
-                : rng.pick(["It has been a difficult quarter", "Demand was weaker than we hoped",
-                            "We are cutting costs to protect margins"])
+            let line =
+                rose
+                ? rng.pick([
+                    "We are pleased with the strong demand", "Our strategy is paying off",
+                    "This was a record quarter for us",
+                ])
+                : rng.pick([
+                    "It has been a difficult quarter", "Demand was weaker than we hoped",
+                    "We are cutting costs to protect margins",
+                ])
             return "\"\(line),\" said chief executive \(executive)."
         }
 
@@ -92,10 +106,13 @@ enum FinanceReports: DomainGenerator {
         let tenths = CorpusText.roundedDivision(change * 1000, previous)
         let direction = change >= 0 ? "up" : "down"
         var sentences = [
-            "The \(index) index closed at \(close) points on \(rng.pick(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"])),"
+            "The \(index) index closed at \(close) points"
+                + " on \(rng.pick(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"])),"
                 + " \(direction) \(abs(change)) points or \(CorpusText.decimal(tenths: abs(tenths))) percent.",
-            rng.pick(["\(rng.pick(industries)) stocks led the \(change >= 0 ? "gains" : "losses").",
-                      "Trading volume was \(rng.pick(["light", "heavy", "average"]))."]),
+            rng.pick([
+                "\(rng.pick(industries)) stocks led the \(change >= 0 ? "gains" : "losses").",
+                "Trading volume was \(rng.pick(["light", "heavy", "average"])).",
+            ]),
         ]
         if rng.chance(0.5) {
             let cents = rng.int(60...160)
@@ -109,7 +126,9 @@ enum FinanceReports: DomainGenerator {
         let rate = rng.int(2...9)
         let years = rng.int(1...10)
         let interest = principal * rate * years / 100
-        return "A loan of \(principal) dollars at \(rate) percent simple interest for \(CorpusText.count(years, "year", "years"))"
+        return
+            "A loan of \(principal) dollars at \(rate) percent simple interest"
+            + " for \(CorpusText.count(years, "year", "years"))"
             + " costs \(interest) dollars in interest. The borrower repays \(principal + interest) dollars in total."
     }
 
@@ -123,8 +142,11 @@ enum FinanceReports: DomainGenerator {
         if rng.chance(0.7) { sentences.append(results.shareSentence(&rng)) }
         if rng.chance(0.6) { sentences.append(results.quote(&rng)) }
         if rng.chance(0.4) {
-            sentences.append("The board \(results.profit > 0 ? "kept" : "cut") the dividend"
-                + " \(results.profit > 0 ? "at" : "to") \(results.profit > 0 ? rng.int(5...60) : rng.int(0...4)) cents per share.")
+            sentences.append(
+                "The board \(results.profit > 0 ? "kept" : "cut") the dividend"
+                    + " \(results.profit > 0 ? "at" : "to")"
+                    + " \(results.profit > 0 ? rng.int(5...60) : rng.int(0...4)) cents per share."
+            )
         }
         if rng.chance(0.3) { sentences.append(market(&rng)) }
         return sentences.joined(separator: " ")
@@ -139,31 +161,52 @@ enum FinanceReports: DomainGenerator {
 
     static func pair(entailed: Bool, _ rng: inout SplitMix64) -> (premise: String, hypothesis: String) {
         let r = Results(&rng)
-        var facts = PremiseFacts(premise:
-            "\(r.company) revenue \(r.rose ? "rose" : "fell") from \(r.before) million to \(r.after) million dollars.")
+        var facts = PremiseFacts(
+            premise:
+                "\(r.company) revenue \(r.rose ? "rose" : "fell") from \(r.before) million"
+                + " to \(r.after) million dollars."
+        )
         let diff = abs(r.after - r.before)
-        facts.holds += ["Revenue \(r.rose ? "increased" : "decreased").",
-                        "Revenue \(r.rose ? "grew" : "shrank") by \(diff) million dollars."]
-        facts.fails += ["Revenue \(r.rose ? "decreased" : "increased").",
-                        "Revenue \(r.rose ? "grew" : "shrank") by \(diff + 10 * rng.int(1...3)) million dollars."]
+        facts.holds += [
+            "Revenue \(r.rose ? "increased" : "decreased").",
+            "Revenue \(r.rose ? "grew" : "shrank") by \(diff) million dollars.",
+        ]
+        facts.fails += [
+            "Revenue \(r.rose ? "decreased" : "increased").",
+            "Revenue \(r.rose ? "grew" : "shrank") by \(diff + 10 * rng.int(1...3)) million dollars.",
+        ]
         return facts.pick(entailed: entailed, &rng)
     }
 
     static let reviews = ReviewLexicon(
-        openings: ["I have banked with {} for two years.", "I opened a savings account at {} in March.",
-                   "We moved our business account to {} last year.", "My pension is managed by {}."],
+        openings: [
+            "I have banked with {} for two years.", "I opened a savings account at {} in March.",
+            "We moved our business account to {} last year.", "My pension is managed by {}.",
+        ],
         items: prefixes.map { $0 + "field Bank" },
         aspects: [
-            ReviewAspect("the fees", plural: true, good: ["fair", "low", "transparent"], bad: ["hidden", "outrageous", "excessive"]),
+            ReviewAspect(
+                "the fees", plural: true, good: ["fair", "low", "transparent"],
+                bad: ["hidden", "outrageous", "excessive"]),
             ReviewAspect("the mobile app", good: ["fast", "intuitive", "reliable"], bad: ["buggy", "slow", "clunky"]),
-            ReviewAspect("customer support", good: ["helpful", "patient", "quick"], bad: ["unhelpful", "rude", "unreachable"]),
-            ReviewAspect("the interest rate", good: ["competitive", "generous", "attractive"],
-                         bad: ["miserly", "pathetic", "uncompetitive"]),
-            ReviewAspect("the advisor", good: ["knowledgeable", "honest", "attentive"], bad: ["pushy", "clueless", "dishonest"]),
-            ReviewAspect("the account opening", good: ["quick", "painless", "simple"], bad: ["slow", "painful", "bureaucratic"]),
-            ReviewAspect("the transfers", plural: true, good: ["instant", "cheap", "reliable"], bad: ["delayed", "expensive", "lost"]),
-            ReviewAspect("the statements", plural: true, good: ["clear", "accurate", "detailed"], bad: ["confusing", "wrong", "late"]),
-            ReviewAspect("the returns", plural: true, good: ["strong", "steady", "impressive"], bad: ["weak", "negative", "disappointing"]),
+            ReviewAspect(
+                "customer support", good: ["helpful", "patient", "quick"], bad: ["unhelpful", "rude", "unreachable"]),
+            ReviewAspect(
+                "the interest rate", good: ["competitive", "generous", "attractive"],
+                bad: ["miserly", "pathetic", "uncompetitive"]),
+            ReviewAspect(
+                "the advisor", good: ["knowledgeable", "honest", "attentive"], bad: ["pushy", "clueless", "dishonest"]),
+            ReviewAspect(
+                "the account opening", good: ["quick", "painless", "simple"], bad: ["slow", "painful", "bureaucratic"]),
+            ReviewAspect(
+                "the transfers", plural: true, good: ["instant", "cheap", "reliable"],
+                bad: ["delayed", "expensive", "lost"]),
+            ReviewAspect(
+                "the statements", plural: true, good: ["clear", "accurate", "detailed"],
+                bad: ["confusing", "wrong", "late"]),
+            ReviewAspect(
+                "the returns", plural: true, good: ["strong", "steady", "impressive"],
+                bad: ["weak", "negative", "disappointing"]),
         ],
         good: ["excellent", "outstanding", "great"],
         bad: ["terrible", "shocking", "awful"],

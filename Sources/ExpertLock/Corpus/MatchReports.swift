@@ -59,9 +59,12 @@ enum MatchReports: DomainGenerator {
             if homeScore == awayScore {
                 return "\(home) and \(away) drew \(homeScore) to \(awayScore)\(when)."
             }
-            let (winner, loser, w, l) = homeScore > awayScore
+            let (winner, loser, w, l) =
+                homeScore > awayScore
                 ? (home, away, homeScore, awayScore) : (away, home, awayScore, homeScore)
-            let verb = w - l >= 3 ? rng.pick(["thrashed", "crushed", "routed"])
+            let verb =
+                w - l >= 3
+                ? rng.pick(["thrashed", "crushed", "routed"])
                 : w - l == 1 ? rng.pick(["edged", "beat", "narrowly beat"]) : rng.pick(["beat", "defeated"])
             return "\(winner) \(verb) \(loser) \(w) to \(l)\(when)."
         }
@@ -69,7 +72,8 @@ enum MatchReports: DomainGenerator {
         var summary: String {
             if homeScore == awayScore { return "\(home) and \(away) drew \(homeScore) to \(awayScore)." }
             return homeScore > awayScore
-                ? "\(home) beat \(away) \(homeScore) to \(awayScore)." : "\(away) beat \(home) \(awayScore) to \(homeScore)."
+                ? "\(home) beat \(away) \(homeScore) to \(awayScore)."
+                : "\(away) beat \(home) \(awayScore) to \(homeScore)."
         }
 
         /// One sentence per goal; the wording follows the running score.
@@ -84,8 +88,10 @@ enum MatchReports: DomainGenerator {
                 let minute = "in the \(CorpusText.ordinal(goal.minute)) minute"
                 let s: String
                 if h + a == 1 {
-                    s = rng.pick(["\(goal.scorer) opened the scoring for \(team) \(minute).",
-                                  "\(goal.scorer) put \(team) ahead \(minute)."])
+                    s = rng.pick([
+                        "\(goal.scorer) opened the scoring for \(team) \(minute).",
+                        "\(goal.scorer) put \(team) ahead \(minute).",
+                    ])
                 } else if before == -1 {
                     s = "\(goal.scorer) equalised for \(team) \(minute) to make it \(h) to \(a)."
                 } else if before == 0 {
@@ -149,7 +155,8 @@ enum MatchReports: DomainGenerator {
         let l = 1 - w
         let half = [quarters[0][0] + quarters[0][1], quarters[1][0] + quarters[1][1]]
         var sentences = [
-            "The \(teams[w]) \(rng.pick(["beat", "defeated", "saw off"])) the \(teams[l]) \(totals[w]) to \(totals[l]).",
+            "The \(teams[w]) \(rng.pick(["beat", "defeated", "saw off"]))"
+                + " the \(teams[l]) \(totals[w]) to \(totals[l]).",
             "\(rng.pick(surnames)) led the \(teams[w]) with \(rng.int(18...41)) points.",
         ]
         if half[0] != half[1] {
@@ -179,10 +186,13 @@ enum MatchReports: DomainGenerator {
         let score = sets.map { "\($0.0)-\($0.1)" }.joined(separator: ", ")
         let setWord = sets.count == 3 ? "three" : "straight"
         var sentences = [
-            "\(names[0]) beat \(names[1]) \(score) in the \(rng.pick(["quarter final", "semi final", "final", "second round"])).",
+            "\(names[0]) beat \(names[1]) \(score)"
+                + " in the \(rng.pick(["quarter final", "semi final", "final", "second round"])).",
             "The match lasted \(CorpusText.duration(rng.int(14...40) * 5)).",
         ]
-        if sets.count == 3 { sentences.append("\(names[1]) took the \(sets[0].0 < sets[0].1 ? "first" : "second") set.") }
+        if sets.count == 3 {
+            sentences.append("\(names[1]) took the \(sets[0].0 < sets[0].1 ? "first" : "second") set.")
+        }
         sentences.append("\(names[0]) served \(rng.int(2...19)) aces.")
         return (sentences.joined(separator: " "), "\(names[0]) beat \(names[1]) in \(setWord) sets.")
     }
@@ -203,10 +213,11 @@ enum MatchReports: DomainGenerator {
     static func pair(entailed: Bool, _ rng: inout SplitMix64) -> (premise: String, hypothesis: String) {
         let match = FootballMatch(&rng)
         let (h, a) = (match.homeScore, match.awayScore)
-        var facts = PremiseFacts(premise: rng.pick([
-            "\(match.home) scored \(h) and \(match.away) scored \(a).",
-            "The match between \(match.home) and \(match.away) ended \(h) to \(a).",
-        ]))
+        var facts = PremiseFacts(
+            premise: rng.pick([
+                "\(match.home) scored \(h) and \(match.away) scored \(a).",
+                "The match between \(match.home) and \(match.away) ended \(h) to \(a).",
+            ]))
         let draw = "The match ended in a draw."
         let homeWon = "\(match.home) won."
         let awayWon = "\(match.away) won."
@@ -232,25 +243,43 @@ enum MatchReports: DomainGenerator {
     }
 
     static let reviews = ReviewLexicon(
-        openings: ["I watched {} at the stadium on Saturday.", "Just got home from the {} game.",
-                   "Season ticket holder here, back from watching {}.", "Caught the {} match on television."],
+        openings: [
+            "I watched {} at the stadium on Saturday.", "Just got home from the {} game.",
+            "Season ticket holder here, back from watching {}.", "Caught the {} match on television.",
+        ],
         items: towns.map { $0 + " " + footballSuffixes[$0.count % footballSuffixes.count] },
         aspects: [
-            ReviewAspect("the defence", good: ["solid", "organised", "resolute"], bad: ["shaky", "sloppy", "disorganised"]),
-            ReviewAspect("the midfield", good: ["dominant", "creative", "tireless"], bad: ["overrun", "lifeless", "sluggish"]),
+            ReviewAspect(
+                "the defence", good: ["solid", "organised", "resolute"], bad: ["shaky", "sloppy", "disorganised"]),
+            ReviewAspect(
+                "the midfield", good: ["dominant", "creative", "tireless"], bad: ["overrun", "lifeless", "sluggish"]),
             ReviewAspect("the passing", good: ["crisp", "accurate", "sharp"], bad: ["sloppy", "careless", "wayward"]),
-            ReviewAspect("the finishing", good: ["clinical", "deadly", "composed"], bad: ["wasteful", "wayward", "toothless"]),
-            ReviewAspect("the goalkeeper", good: ["superb", "fearless", "agile"], bad: ["clumsy", "nervous", "hopeless"]),
-            ReviewAspect("the atmosphere", good: ["electric", "loud", "incredible"], bad: ["flat", "quiet", "lifeless"]),
-            ReviewAspect("the referee", good: ["fair", "consistent", "calm"], bad: ["biased", "inconsistent", "clueless"]),
-            ReviewAspect("the fans", plural: true, good: ["loud", "passionate", "magnificent"], bad: ["silent", "hostile", "quiet"]),
-            ReviewAspect("the substitutes", plural: true, good: ["decisive", "lively", "sharp"], bad: ["useless", "slow", "invisible"]),
-            ReviewAspect("the tactics", plural: true, good: ["bold", "clever", "brilliant"], bad: ["negative", "baffling", "naive"]),
+            ReviewAspect(
+                "the finishing", good: ["clinical", "deadly", "composed"], bad: ["wasteful", "wayward", "toothless"]),
+            ReviewAspect(
+                "the goalkeeper", good: ["superb", "fearless", "agile"], bad: ["clumsy", "nervous", "hopeless"]),
+            ReviewAspect(
+                "the atmosphere", good: ["electric", "loud", "incredible"], bad: ["flat", "quiet", "lifeless"]),
+            ReviewAspect(
+                "the referee", good: ["fair", "consistent", "calm"], bad: ["biased", "inconsistent", "clueless"]),
+            ReviewAspect(
+                "the fans", plural: true, good: ["loud", "passionate", "magnificent"],
+                bad: ["silent", "hostile", "quiet"]),
+            ReviewAspect(
+                "the substitutes", plural: true, good: ["decisive", "lively", "sharp"],
+                bad: ["useless", "slow", "invisible"]),
+            ReviewAspect(
+                "the tactics", plural: true, good: ["bold", "clever", "brilliant"],
+                bad: ["negative", "baffling", "naive"]),
         ],
         good: ["brilliant", "outstanding", "superb"],
         bad: ["woeful", "dreadful", "poor"],
-        goodVerdicts: ["What a performance from the lads.", "Best game I have seen all season.",
-                           "Proud to support this club."],
-        badVerdicts: ["A match to forget.", "The manager has a lot of work to do.",
-                           "I want my money back."])
+        goodVerdicts: [
+            "What a performance from the lads.", "Best game I have seen all season.",
+            "Proud to support this club.",
+        ],
+        badVerdicts: [
+            "A match to forget.", "The manager has a lot of work to do.",
+            "I want my money back.",
+        ])
 }

@@ -22,51 +22,71 @@ enum WeatherBulletins: DomainGenerator {
     static let conditions: [Condition] = [
         Condition(
             name: "sunny", high: 16...32, wind: 5...20, precipitation: 0...0,
-            phrases: ["Sunshine is expected all day", "Skies will be clear and sunny", "It will be a bright, sunny day",
-                      "Plenty of sunshine is forecast"], adjective: "sunny", family: 0),
+            phrases: [
+                "Sunshine is expected all day", "Skies will be clear and sunny", "It will be a bright, sunny day",
+                "Plenty of sunshine is forecast",
+            ], adjective: "sunny", family: 0),
         Condition(
             name: "cloudy", high: 6...21, wind: 10...30, precipitation: 0...0,
-            phrases: ["Skies will stay grey and cloudy", "Thick cloud will cover the region",
-                      "It will be a dull, overcast day"], adjective: "cloudy", family: 1),
+            phrases: [
+                "Skies will stay grey and cloudy", "Thick cloud will cover the region",
+                "It will be a dull, overcast day",
+            ], adjective: "cloudy", family: 1),
         Condition(
             name: "drizzle", high: 5...15, wind: 5...20, precipitation: 1...4,
             phrases: ["Light drizzle will fall at times", "A damp day with patchy drizzle is expected"],
             adjective: "damp", family: 2),
         Condition(
             name: "rain", high: 4...19, wind: 10...35, precipitation: 5...24,
-            phrases: ["Rain will spread in from the west", "Showers will continue on and off",
-                      "Outbreaks of rain are expected"], adjective: "rainy", family: 2),
+            phrases: [
+                "Rain will spread in from the west", "Showers will continue on and off",
+                "Outbreaks of rain are expected",
+            ], adjective: "rainy", family: 2),
         Condition(
             name: "heavy rain", high: 5...17, wind: 15...45, precipitation: 25...70,
-            phrases: ["Heavy rain will fall for most of the day", "Persistent heavy rain is forecast",
-                      "Torrential downpours are expected"], adjective: "rainy", family: 2),
+            phrases: [
+                "Heavy rain will fall for most of the day", "Persistent heavy rain is forecast",
+                "Torrential downpours are expected",
+            ], adjective: "rainy", family: 2),
         Condition(
             name: "thunderstorms", high: 20...31, wind: 20...50, precipitation: 10...40,
-            phrases: ["Thunderstorms will develop in the humid air", "Thunder and lightning are likely",
-                      "Scattered thunderstorms will break out"], adjective: "stormy", family: 2),
+            phrases: [
+                "Thunderstorms will develop in the humid air", "Thunder and lightning are likely",
+                "Scattered thunderstorms will break out",
+            ], adjective: "stormy", family: 2),
         Condition(
             name: "storm", high: 3...13, wind: 70...120, precipitation: 20...60,
-            phrases: ["A severe storm will reach the coast", "Gale force winds and driving rain will batter the region",
-                      "A deep depression will bring a violent storm"], adjective: "stormy", family: 2),
+            phrases: [
+                "A severe storm will reach the coast", "Gale force winds and driving rain will batter the region",
+                "A deep depression will bring a violent storm",
+            ], adjective: "stormy", family: 2),
         Condition(
             name: "snow", high: -10...1, wind: 5...30, precipitation: 2...40, snow: true,
             phrases: ["Snow will fall through the day", "A heavy snowfall is expected", "Snow showers will sweep in"],
             adjective: "snowy", family: 3),
         Condition(
             name: "fog", high: 0...12, wind: 0...8, precipitation: 0...0,
-            phrases: ["Dense fog will linger for hours", "Thick fog will reduce visibility to a few hundred metres",
-                      "A murky, foggy day is expected"], adjective: "foggy", family: 1),
+            phrases: [
+                "Dense fog will linger for hours", "Thick fog will reduce visibility to a few hundred metres",
+                "A murky, foggy day is expected",
+            ], adjective: "foggy", family: 1),
         Condition(
             name: "frost", high: -12...2, wind: 0...12, precipitation: 0...0,
-            phrases: ["Clear skies will bring a hard frost", "A bitterly cold, frosty day is expected",
-                      "An icy high pressure system will settle over the region"], adjective: "frosty", family: 3),
+            phrases: [
+                "Clear skies will bring a hard frost", "A bitterly cold, frosty day is expected",
+                "An icy high pressure system will settle over the region",
+            ], adjective: "frosty", family: 3),
         Condition(
             name: "wind", high: 7...19, wind: 40...65, precipitation: 0...3,
-            phrases: ["Strong winds will blow all day", "A blustery wind will sweep across the region",
-                      "Gusty winds are expected"], adjective: "windy", family: 4),
+            phrases: [
+                "Strong winds will blow all day", "A blustery wind will sweep across the region",
+                "Gusty winds are expected",
+            ], adjective: "windy", family: 4),
         Condition(
             name: "heatwave", high: 33...41, wind: 0...15, precipitation: 0...0,
-            phrases: ["The heatwave will continue", "Scorching heat will build again", "Another very hot day is expected"],
+            phrases: [
+                "The heatwave will continue", "Scorching heat will build again", "Another very hot day is expected",
+            ],
             adjective: "hot", family: 0),
     ]
 
@@ -134,7 +154,8 @@ enum WeatherBulletins: DomainGenerator {
             if condition.snow {
                 return s + rng.pick([", with \(amount) cm of snow.", ". Up to \(amount) cm of snow could settle."])
             }
-            return s + rng.pick([", with \(amount) mm of rain expected.", ". Rainfall totals will reach \(amount) mm."])
+            return s
+                + rng.pick([", with \(amount) mm of rain expected.", ". Rainfall totals will reach \(amount) mm."])
         }
 
         func temperatureSentence(_ rng: inout SplitMix64) -> String {
@@ -158,13 +179,17 @@ enum WeatherBulletins: DomainGenerator {
 
         /// Advice that follows from the figures.
         func advice(_ rng: inout SplitMix64) -> String? {
-            if high >= 30 { return rng.pick(["Drink plenty of water in the afternoon heat.", "Avoid the midday sun."]) }
+            if high >= 30 {
+                return rng.pick(["Drink plenty of water in the afternoon heat.", "Avoid the midday sun."])
+            }
             if wind >= 60 { return rng.pick(["Stay away from the sea front.", "Secure loose objects in gardens."]) }
             if condition.name == "heavy rain" { return "Flooding is possible on low roads." }
             if low < 0 { return rng.pick(["Roads may be icy overnight.", "Watch out for black ice on pavements."]) }
             if amount >= 5 { return rng.pick(["Take an umbrella.", "Keep a raincoat handy."]) }
             if condition.name == "fog" { return "Drivers should allow extra time." }
-            if condition.name == "sunny" { return rng.pick(["A good day for a walk in the park.", "Remember sun cream."]) }
+            if condition.name == "sunny" {
+                return rng.pick(["A good day for a walk in the park.", "Remember sun cream."])
+            }
             return nil
         }
     }
@@ -185,15 +210,18 @@ enum WeatherBulletins: DomainGenerator {
         }
         if rng.chance(0.4) {
             let other = Forecast(&rng)
-            sentences.append("In \(other.city) it will be \(other.condition.adjective) with a high of \(other.high) degrees.")
+            sentences.append(
+                "In \(other.city) it will be \(other.condition.adjective) with a high of \(other.high) degrees.")
         }
         return sentences.joined(separator: " ")
     }
 
     static func summarized(_ rng: inout SplitMix64) -> (document: String, summary: String) {
         let forecast = Forecast(&rng)
-        var sentences = [forecast.headline(&rng), forecast.conditionSentence(&rng), forecast.temperatureSentence(&rng),
-                         forecast.windSentence(&rng)]
+        var sentences = [
+            forecast.headline(&rng), forecast.conditionSentence(&rng), forecast.temperatureSentence(&rng),
+            forecast.windSentence(&rng),
+        ]
         if let advice = forecast.advice(&rng) { sentences.append(advice) }
         return (sentences.joined(separator: " "), forecast.summary)
     }
@@ -204,22 +232,28 @@ enum WeatherBulletins: DomainGenerator {
         while b.city == a.city || b.high == a.high { b = Forecast(&rng) }
         var facts = PremiseFacts(
             premise: rng.pick([
-                "In \(a.city) it was \(a.high) degrees and \(a.condition.adjective), while \(b.city) had \(b.high) degrees"
+                "In \(a.city) it was \(a.high) degrees and \(a.condition.adjective),"
+                    + " while \(b.city) had \(b.high) degrees"
                     + " and was \(b.condition.adjective).",
                 "\(a.city) was \(a.condition.adjective) at \(a.high) degrees and \(b.city) was \(b.condition.adjective)"
                     + " at \(b.high) degrees.",
             ]))
         let (warm, cold) = a.high > b.high ? (a, b) : (b, a)
-        facts.holds += ["\(warm.city) was warmer than \(cold.city).", "\(cold.city) was colder than \(warm.city).",
-                        "It was \(a.high) degrees in \(a.city).", "It was \(a.condition.adjective) in \(a.city).",
-                        "It was \(b.condition.adjective) in \(b.city)."]
-        facts.fails += ["\(cold.city) was warmer than \(warm.city).", "\(warm.city) was colder than \(cold.city).",
-                        "It was \(a.high + rng.offset(6)) degrees in \(a.city).",
-                        "It was \(b.high + rng.offset(6)) degrees in \(b.city)."]
+        facts.holds += [
+            "\(warm.city) was warmer than \(cold.city).", "\(cold.city) was colder than \(warm.city).",
+            "It was \(a.high) degrees in \(a.city).", "It was \(a.condition.adjective) in \(a.city).",
+            "It was \(b.condition.adjective) in \(b.city).",
+        ]
+        facts.fails += [
+            "\(cold.city) was warmer than \(warm.city).", "\(warm.city) was colder than \(cold.city).",
+            "It was \(a.high + rng.offset(6)) degrees in \(a.city).",
+            "It was \(b.high + rng.offset(6)) degrees in \(b.city).",
+        ]
         for city in [a, b] {
-            let other = rng.pick(conditions.filter {
-                $0.family != city.condition.family && !($0.name == "wind" && city.wind >= 40)
-            })
+            let other = rng.pick(
+                conditions.filter {
+                    $0.family != city.condition.family && !($0.name == "wind" && city.wind >= 40)
+                })
             facts.fails.append("It was \(other.adjective) in \(city.city).")
         }
         if cold.high < 0 { facts.holds.append("It was below freezing in \(cold.city).") }
@@ -228,25 +262,38 @@ enum WeatherBulletins: DomainGenerator {
     }
 
     static let reviews = ReviewLexicon(
-        openings: ["We spent a week in {} in the spring.", "I went hiking near {} last weekend.",
-                   "Our family holiday in {} was last month.", "We planned a picnic in {} on Sunday."],
+        openings: [
+            "We spent a week in {} in the spring.", "I went hiking near {} last weekend.",
+            "Our family holiday in {} was last month.", "We planned a picnic in {} on Sunday.",
+        ],
         items: cities,
         aspects: [
-            ReviewAspect("the weather", good: ["glorious", "warm", "pleasant", "lovely"], bad: ["miserable", "bleak", "wet", "cold"]),
+            ReviewAspect(
+                "the weather", good: ["glorious", "warm", "pleasant", "lovely"],
+                bad: ["miserable", "bleak", "wet", "cold"]),
             ReviewAspect("the sky", good: ["clear", "blue", "bright"], bad: ["grey", "gloomy", "overcast"]),
-            ReviewAspect("the afternoons", plural: true, good: ["sunny", "warm", "balmy"], bad: ["chilly", "wet", "stormy"]),
+            ReviewAspect(
+                "the afternoons", plural: true, good: ["sunny", "warm", "balmy"], bad: ["chilly", "wet", "stormy"]),
             ReviewAspect("the sea breeze", good: ["refreshing", "gentle", "cool"], bad: ["bitter", "icy", "fierce"]),
-            ReviewAspect("the mornings", plural: true, good: ["crisp", "bright", "calm"], bad: ["foggy", "freezing", "dark"]),
-            ReviewAspect("the evenings", plural: true, good: ["mild", "balmy", "calm"], bad: ["freezing", "damp", "windy"]),
-            ReviewAspect("the forecast", good: ["accurate", "reliable", "spot on"], bad: ["wrong", "useless", "misleading"]),
-            ReviewAspect("the temperatures", plural: true, good: ["mild", "comfortable", "pleasant"],
-                         bad: ["freezing", "unbearable", "extreme"]),
-            ReviewAspect("the sunsets", plural: true, good: ["gorgeous", "stunning", "golden"], bad: ["hidden", "dull", "grey"]),
-            ReviewAspect("the rain", good: ["light", "brief", "gentle"], bad: ["relentless", "torrential", "endless"]),
+            ReviewAspect(
+                "the mornings", plural: true, good: ["crisp", "bright", "calm"], bad: ["foggy", "freezing", "dark"]),
+            ReviewAspect(
+                "the evenings", plural: true, good: ["mild", "balmy", "calm"], bad: ["freezing", "damp", "windy"]),
+            ReviewAspect(
+                "the forecast", good: ["accurate", "reliable", "spot on"], bad: ["wrong", "useless", "misleading"]),
+            ReviewAspect(
+                "the temperatures", plural: true, good: ["mild", "comfortable", "pleasant"],
+                bad: ["freezing", "unbearable", "extreme"]),
+            ReviewAspect(
+                "the sunsets", plural: true, good: ["gorgeous", "stunning", "golden"], bad: ["hidden", "dull", "grey"]),
+            ReviewAspect(
+                "the rain", good: ["light", "brief", "gentle"], bad: ["relentless", "torrential", "endless"]),
         ],
         good: ["great", "perfect", "wonderful"],
         bad: ["terrible", "dreadful", "awful"],
         goodVerdicts: ["We were lucky with the weather.", "It was a lovely week.", "Perfect conditions overall."],
-        badVerdicts: ["We barely left the hotel.", "We will pick a different month next time.",
-                           "The weather ruined the trip."])
+        badVerdicts: [
+            "We barely left the hotel.", "We will pick a different month next time.",
+            "The weather ruined the trip.",
+        ])
 }

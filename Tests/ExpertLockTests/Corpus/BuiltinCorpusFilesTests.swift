@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ExpertLock
 
 @Suite struct BuiltinCorpusFilesTests {
@@ -8,17 +9,19 @@ import Testing
     }
 
     static func lines(_ url: URL) throws -> [String] {
-        try String(contentsOf: url, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        try String(contentsOf: url, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true).map(
+            String.init)
     }
 
     @Test func writeProducesTheFilesReadersExpect() throws {
         let directory = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let files = try BuiltinCorpus(seed: 3).write(to: directory, tokensTarget: 20_000)
-        #expect(files.keys.sorted() == [
-            "entailment.dev.jsonl", "entailment.train.jsonl", "lm.train.txt", "lm.valid.txt",
-            "sentiment.dev.jsonl", "sentiment.train.jsonl", "summaries.dev.jsonl", "summaries.train.jsonl",
-        ])
+        #expect(
+            files.keys.sorted() == [
+                "entailment.dev.jsonl", "entailment.train.jsonl", "lm.train.txt", "lm.valid.txt",
+                "sentiment.dev.jsonl", "sentiment.train.jsonl", "summaries.dev.jsonl", "summaries.train.jsonl",
+            ])
         // No temporary file is left behind.
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).count == 8)
 
@@ -31,8 +34,10 @@ import Testing
         let valid = try String(contentsOf: try #require(files["lm.valid.txt"]), encoding: .utf8)
         #expect(BuiltinCorpus.whitespaceTokenCount(valid) >= 2_000)
 
-        let expected = ["sentiment.train.jsonl": 80, "sentiment.dev.jsonl": 16, "entailment.train.jsonl": 80,
-                        "entailment.dev.jsonl": 16, "summaries.train.jsonl": 40, "summaries.dev.jsonl": 8]
+        let expected = [
+            "sentiment.train.jsonl": 80, "sentiment.dev.jsonl": 16, "entailment.train.jsonl": 80,
+            "entailment.dev.jsonl": 16, "summaries.train.jsonl": 40, "summaries.dev.jsonl": 8,
+        ]
         for (name, count) in expected.sorted(by: { $0.key < $1.key }) {
             let rows = try Self.lines(try #require(files[name]))
             #expect(rows.count == count, "\(name)")

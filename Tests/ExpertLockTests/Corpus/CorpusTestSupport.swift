@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import ExpertLock
 
 /// Helpers shared by the corpus tests: word splitting and number extraction, written apart from the
@@ -49,7 +50,10 @@ enum CorpusProbe {
         var seen = false
         for word in text.lowercased().split(separator: " ").map(String.init) {
             if word == "and" { continue }
-            if word == "minus" && !seen { sign = -1; continue }
+            if word == "minus" && !seen {
+                sign = -1
+                continue
+            }
             if let v = small[word] {
                 current += v
             } else if word == "hundred" {

@@ -1,11 +1,13 @@
 import Foundation
 import Testing
+
 @testable import ExpertLock
 
 @Suite struct CorpusTextTests {
     @Test(arguments: [
         (0, "zero"), (13, "thirteen"), (40, "forty"), (56, "fifty six"), (100, "one hundred"),
-        (342, "three hundred and forty two"), (1005, "one thousand and five"), (2340, "two thousand three hundred and forty"),
+        (342, "three hundred and forty two"), (1005, "one thousand and five"),
+        (2340, "two thousand three hundred and forty"),
         (-7, "minus seven"),
     ])
     func numberWords(n: Int, words: String) {
@@ -14,8 +16,9 @@ import Testing
     }
 
     @Test func ordinalsClocksAndDurations() {
-        #expect([1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 90].map(CorpusText.ordinal)
-            == ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "90th"])
+        #expect(
+            [1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 90].map(CorpusText.ordinal)
+                == ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "90th"])
         #expect(CorpusText.clock(485) == "08:05")
         #expect(CorpusText.clock(1440 + 65) == "01:05")
         #expect(CorpusText.duration(125) == "2 hours and 5 minutes")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ExpertLock
 
 /// The corpus states true, consistent facts: these tests read a sample back and check them.
@@ -22,10 +23,13 @@ import Testing
             var story: (count: Int, object: String)?
             for sentence in CorpusProbe.sentences(document.text) {
                 if let m = sentence.wholeMatch(of: #/(\d+) ([-+*/]) (\d+) = (\d+)\.?/#),
-                   let a = Int(m.1), let b = Int(m.3), let c = Int(m.4) {
+                    let a = Int(m.1), let b = Int(m.3), let c = Int(m.4)
+                {
                     #expect(Self.apply(a, m.2, b) == c, "\(sentence)")
                     checked += 1
-                } else if let m = sentence.wholeMatch(of: #/([a-zA-Z ]+?) (plus|minus|times|divided by) ([a-z ]+?) is ([a-z ]+)\./#) {
+                } else if let m = sentence.wholeMatch(
+                    of: #/([a-zA-Z ]+?) (plus|minus|times|divided by) ([a-z ]+?) is ([a-z ]+)\./#)
+                {
                     let ops: [Substring: Substring] = ["plus": "+", "minus": "-", "times": "*", "divided by": "/"]
                     let a = CorpusProbe.value(ofWords: String(m.1))
                     let b = CorpusProbe.value(ofWords: String(m.3))
@@ -88,7 +92,8 @@ import Testing
         var checked = 0
         for example in corpus.entailment(count: 800) where example.domain == .arithmetic {
             guard let p = example.text.wholeMatch(of: #/(\d+) ([-+*/]) (\d+) = (\d+)\./#),
-                  let h = example.textPair?.wholeMatch(of: #/The result is (-?\d+)\./#) else { continue }
+                let h = example.textPair?.wholeMatch(of: #/The result is (-?\d+)\./#)
+            else { continue }
             #expect(Self.apply(Int(p.1)!, p.2, Int(p.3)!) == Int(p.4)!)
             #expect((Int(h.1)! == Int(p.4)!) == (example.label == 0), "\(example)")
             checked += 1
@@ -137,7 +142,8 @@ import Testing
                 #expect(Int(m.1)! < Int(m.2)!)
             }
             if text.contains("snow") && !text.contains("will be snowy"),
-               let m = text.firstMatch(of: #/(high of|high will be|Highs of|to) (-?\d+) degrees/#) {
+                let m = text.firstMatch(of: #/(high of|high will be|Highs of|to) (-?\d+) degrees/#)
+            {
                 #expect(Int(m.2)! <= 1, "\(text)")
             }
             if text.contains("heatwave") || text.contains("Scorching") {
@@ -149,8 +155,11 @@ import Testing
     @Test func financePercentagesAreComputedFromTheFigures() {
         var checked = 0
         for document in corpus.documents(count: 800, domains: [.finance]) {
-            guard let m = document.text.firstMatch(
-                of: #/revenue at .+? (rose|fell) from (\d+) million to (\d+) million dollars, (?:.+?) (\d+) percent/#)
+            guard
+                let m = document.text.firstMatch(
+                    of:
+                        #/revenue at .+? (rose|fell) from (\d+) million to (\d+) million dollars, (?:.+?) (\d+) percent/#
+                )
             else { continue }
             let (before, after, percent) = (Double(m.2)!, Double(m.3)!, Double(m.4)!)
             #expect((after > before) == (m.1 == "rose"))
@@ -163,8 +172,11 @@ import Testing
     @Test func travelArrivalIsDeparturePlusJourney() {
         var checked = 0
         for document in corpus.documents(count: 800, domains: [.travel]) {
-            guard let m = document.text.firstMatch(
-                of: #/The (\d\d):(\d\d) \w+ from \w+ arrives in \w+ at (\d\d):(\d\d).*?, a journey of (?:(\d+) hours?)?(?: and )?(?:(\d+) minutes)?\./#)
+            guard
+                let m = document.text.firstMatch(
+                    of:
+                        #/The (\d\d):(\d\d) \w+ from \w+ arrives in \w+ at (\d\d):(\d\d).*?, a journey of (?:(\d+) hours?)?(?: and )?(?:(\d+) minutes)?\./#
+                )
             else { continue }
             let departure = Int(m.1)! * 60 + Int(m.2)!
             let arrival = Int(m.3)! * 60 + Int(m.4)!
@@ -198,7 +210,9 @@ import Testing
             let text = example.text.lowercased()
             // Each clause is "<aspect> was|were [not] [adverb] <word>", ending at " and", " but" or ".".
             for aspect in lexicon.aspects {
-                let pattern = "\\b\(aspect.phrase.lowercased()) (?:was|were) (not )?(?:really |very |quite |truly )?([a-z ]+?)(?= and | but |\\.)"
+                let pattern =
+                    "\\b\(aspect.phrase.lowercased()) (?:was|were) (not )?"
+                    + "(?:really |very |quite |truly )?([a-z ]+?)(?= and | but |\\.)"
                 for clause in text.matches(of: try! Regex(pattern)) {
                     let word = clause[2].substring.map(String.init) ?? ""
                     let sign = good.contains(word) ? 1 : bad.contains(word) ? -1 : 0
