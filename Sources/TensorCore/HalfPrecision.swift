@@ -15,7 +15,7 @@
 ///   (F16C `vcvtph2ps`, torch's vectorised path; torch's scalar tail loop may differ on NaN bits).
 public enum HalfPrecision {
     /// Elements per parallel chunk: below this a conversion is faster on one thread.
-    @usableFromInline static let grain = 1 << 16
+    static let grain = 1 << 16
 
     /// bfloat16 is the top half of a Float32, so widening is a shift.
     public static func bf16ToFloat(_ src: UnsafePointer<UInt16>, _ dst: UnsafeMutablePointer<Float>, count: Int) {

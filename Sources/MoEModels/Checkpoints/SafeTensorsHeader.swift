@@ -35,7 +35,8 @@ struct SafeTensorsHeader {
         dataStart = 8 + Int(length)
         dataSize = bytes.count - dataStart
         let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[8..<dataStart])
-        guard String(validating: headerBytes, as: UTF8.self) != nil else {
+        // Foundation's check rather than `String(validating:)`, which needs macOS 15.
+        guard String(bytes: headerBytes, encoding: .utf8) != nil else {
             throw SafeTensorsError.headerNotUTF8(file: file)
         }
         let root: Any
