@@ -1,0 +1,108 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Writes a file so that readers see either the old file or the complete new one, never a torn
+/// one: the bytes go to `<name>.tmp-<random>` in the same folder (same file system, so the
+/// rename is atomic), are fsynced, then renamed over the target; the folder is fsynced so the
+/// rename survives a crash. On any error the temporary file is removed.
+final class AtomicFile {
+    let destination: URL
+    let temporaryPath: String
+    private var fd: Int32
+    private var finished = false  // renamed into place, or cleaned up
+    private let failure: (String) -> any Error
+
+    /// Runs `body` with a fresh temporary file and commits it; `failure` builds the error thrown
+    /// for a system-call failure from its reason (callers name the file in their own error type).
+    static func write(to destination: URL, failure: @escaping (String) -> any Error, _ body: (AtomicFile) throws -> Void) throws {
+        let file = try AtomicFile(destination: destination, failure: failure)
+        do {
+            try body(file)
+            try file.commit()
+        } catch {
+            file.abandon()
+            throw error
+        }
+    }
+
+    private init(destination: URL, failure: @escaping (String) -> any Error) throws {
+        self.destination = destination
+        self.failure = failure
+        let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        temporaryPath = destination.path + ".tmp-" + suffix
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw failure("cannot create \(temporaryPath): \(FileMapping.errnoText())") }
+    }
+
+    deinit { abandon() }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard var next = bytes.baseAddress else { return }
+        var remaining = bytes.count
+        while remaining > 0 {
+            let written = posixWrite(fd, next, remaining)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw failure(FileMapping.errnoText())
+            }
+            next += written
+            remaining -= written
+        }
+    }
+
+    func write(_ data: Data) throws {
+        try data.withUnsafeBytes { try write($0) }
+    }
+
+    func write(_ string: String) throws {
+        var copy = string
+        try copy.withUTF8 { try write(UnsafeRawBufferPointer($0)) }
+    }
+
+    private func commit() throws {
+        guard fsync(fd) == 0 else { throw failure("fsync: \(FileMapping.errnoText())") }
+        let closed = close(fd)
+        fd = -1
+        guard closed == 0 else { throw failure("close: \(FileMapping.errnoText())") }
+        guard rename(temporaryPath, destination.path) == 0 else {
+            throw failure("rename \(temporaryPath): \(FileMapping.errnoText())")
+        }
+        finished = true
+        // Make the rename durable; a failure here leaves a correct file, so it is not an error.
+        let directory = open(destination.deletingLastPathComponent().path, O_RDONLY | O_CLOEXEC)
+        if directory >= 0 {
+            _ = fsync(directory)
+            close(directory)
+        }
+    }
+
+    private func abandon() {
+        if fd >= 0 {
+            close(fd)
+            fd = -1
+        }
+        if !finished {
+            unlink(temporaryPath)
+            finished = true
+        }
+    }
+}
+
+/// POSIX `write`, named apart from `AtomicFile.write`.
+@inline(__always)
+private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
+    #if canImport(Darwin)
+    Darwin.write(fd, buffer, count)
+    #elseif canImport(Musl)
+    Musl.write(fd, buffer, count)
+    #else
+    Glibc.write(fd, buffer, count)
+    #endif
+}

@@ -1,0 +1,114 @@
+import Foundation
+import TensorCore
+
+/// One `.safetensors` file, memory-mapped, its header validated on open.
+///
+/// Tensors are read lazily: `tensor(_:)` converts one to Float32, `withRawBytes` lends the bytes
+/// as they are on disk (zero copy), `storedTensor` hands them to `SafeTensorsWriter` without a
+/// round trip through Float32 (pruning copies bf16 experts this way).
+public final class SafeTensorsFile: @unchecked Sendable {
+    public let url: URL
+    /// The header's `__metadata__` (e.g. `["format": "pt"]`), empty when absent.
+    public let metadata: [String: String]
+    private let mapping: FileMapping
+    private let header: SafeTensorsHeader
+
+    public init(url: URL) throws {
+        self.url = url
+        mapping = try FileMapping(path: url.path)
+        header = try SafeTensorsHeader(bytes: mapping.bytes, file: url.path)
+        metadata = header.metadata
+    }
+
+    /// Tensor names in the order their bytes appear in the file.
+    public var tensorNames: [String] { header.tensors.map(\.name) }
+    /// All tensors in file order.
+    public var tensorInfos: [TensorInfo] { header.tensors }
+    /// Size of the data section in bytes.
+    public var dataSize: Int { header.dataSize }
+
+    public func info(_ name: String) -> TensorInfo? {
+        header.index[name].map { header.tensors[$0] }
+    }
+
+    /// The tensor converted to Float32 (F32, F16 and BF16 only).
+    public func tensor(_ name: String) throws -> Tensor {
+        try withRawBytes(name) { bytes, info in
+            guard info.dtype.isConvertibleToFloat else {
+                throw SafeTensorsError.notConvertible(file: url.path, tensor: name, dtype: info.dtype)
+            }
+            return Tensor(shape: info.shape) { out in
+                Self.convert(bytes, dtype: info.dtype, into: out)
+            }
+        }
+    }
+
+    /// Lends the tensor's bytes inside the mapping; the pointer is valid only inside `body`.
+    public func withRawBytes<R>(_ name: String, _ body: (UnsafeRawBufferPointer, TensorInfo) throws -> R) throws -> R {
+        guard let info = info(name) else { throw SafeTensorsError.tensorNotFound(file: url.path, tensor: name) }
+        let start = header.dataStart + info.byteRange.lowerBound
+        let bytes = UnsafeRawBufferPointer(rebasing: mapping.bytes[start..<(start + info.byteCount)])
+        return try withExtendedLifetime(mapping) { try body(bytes, info) }
+    }
+
+    /// The tensor's bytes as a `StoredTensor` that points into the mapping (no copy); with `rows`,
+    /// only those indices of the first dimension (a router's rows, a fused expert tensor's experts).
+    /// The `Data` keeps the mapping alive and must not be mutated in place.
+    public func storedTensor(_ name: String, rows: Range<Int>? = nil) throws -> StoredTensor {
+        guard let info = info(name) else { throw SafeTensorsError.tensorNotFound(file: url.path, tensor: name) }
+        var shape = info.shape
+        var range = info.byteRange
+        if let rows {
+            guard let first = shape.first, rows.lowerBound >= 0, rows.upperBound <= first else {
+                throw SafeTensorsError.rowsOutOfRange(file: url.path, tensor: name, rows: rows, shape: shape)
+            }
+            let rowBytes = first == 0 ? 0 : info.byteCount / first
+            range = (range.lowerBound + rows.lowerBound * rowBytes)..<(range.lowerBound + rows.upperBound * rowBytes)
+            shape[0] = rows.count
+        }
+        let mapping = self.mapping
+        let data: Data
+        if range.isEmpty {
+            data = Data()
+        } else if let base = mapping.base {
+            let pointer = UnsafeMutableRawPointer(mutating: base + header.dataStart + range.lowerBound)
+            data = Data(bytesNoCopy: pointer, count: range.count, deallocator: .custom { _, _ in
+                withExtendedLifetime(mapping) {}
+            })
+        } else {
+            data = Data()
+        }
+        return StoredTensor(name: name, dtype: info.dtype, shape: shape, bytes: data)
+    }
+
+    /// Converts raw little-endian F32/F16/BF16 bytes to Float32. The data section need not be
+    /// aligned (headers are padded to 8 bytes by the Python writer, but not by every writer),
+    /// so misaligned 16-bit input is first copied to an aligned buffer.
+    static func convert(_ bytes: UnsafeRawBufferPointer, dtype: DType, into out: UnsafeMutableBufferPointer<Float>) {
+        let count = out.count
+        guard count > 0, let src = bytes.baseAddress, let dst = out.baseAddress else { return }
+        switch dtype {
+        case .f32:
+            UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: count * 4)
+        case .bf16, .f16:
+            let run = { (halves: UnsafePointer<UInt16>) in
+                if dtype == .bf16 {
+                    HalfPrecision.bf16ToFloat(halves, dst, count: count)
+                } else {
+                    HalfPrecision.f16ToFloat(halves, dst, count: count)
+                }
+            }
+            if Int(bitPattern: src) % MemoryLayout<UInt16>.alignment == 0 {
+                run(src.assumingMemoryBound(to: UInt16.self))
+            } else {
+                let aligned = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(start: src, count: count * 2))
+                    initialized = count
+                }
+                aligned.withUnsafeBufferPointer { if let p = $0.baseAddress { run(p) } }
+            }
+        default:
+            preconditionFailure("convert called with \(dtype.rawValue); callers check isConvertibleToFloat")
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+
+extension ModelConfig {
+    public static let fileName = "config.json"
+
+    /// Reads, decodes and validates `config.json`. `url` may name the file or the checkpoint
+    /// folder holding it. Every error names the file.
+    public static func load(from url: URL) throws -> ModelConfig {
+        let file = configFile(url)
+        guard FileManager.default.fileExists(atPath: file.path) else { throw ConfigError.fileNotFound(file: file.path) }
+        let data: Data
+        do {
+            data = try Data(contentsOf: file)
+        } catch {
+            throw ConfigError.unreadable(file: file.path, reason: error.localizedDescription)
+        }
+        return try decode(data, file: file.path)
+    }
+
+    /// Decodes and validates config JSON held in memory; `file` is the name used in errors.
+    public static func decode(_ data: Data, file: String = fileName) throws -> ModelConfig {
+        _ = try jsonObject(data, file: file)
+        let decoder = JSONDecoder()
+        decoder.userInfo[fileKey] = file
+        let config: ModelConfig
+        do {
+            config = try decoder.decode(ModelConfig.self, from: data)
+        } catch let error as DecodingError {
+            throw configError(error, file: file)
+        }
+        try config.validate(file: file)
+        return config
+    }
+
+    /// Copies the `config.json` at `source` to `destination`, keeping every key as it is except
+    /// the expert counts, for a checkpoint pruned to fewer experts:
+    /// - `numExperts`: written to the family's expert-count key(s) that the file has (the declared
+    ///   key if it has neither); nil keeps the current value. For a non-uniform plan pass the
+    ///   count the config should advertise (e.g. the largest layer).
+    /// - `expertsPerLayer`: stored as `expertlock_experts_per_layer`; nil removes that key, since
+    ///   a uniformly pruned checkpoint must not keep a stale list.
+    /// The result is decoded and validated before it is written (atomically, Python-style JSON:
+    /// sorted keys, two-space indent, floats kept as floats). Returns the new config.
+    @discardableResult
+    public func rewritten(numExperts: Int?, expertsPerLayer: [Int]?, source: URL, to destination: URL) throws -> ModelConfig {
+        let sourceFile = Self.configFile(source)
+        let original = try Self.load(from: sourceFile)
+        guard original.modelType == modelType else {
+            throw ConfigError.modelTypeMismatch(file: sourceFile.path, expected: modelType, found: original.modelType)
+        }
+        guard let family = original.family else {
+            throw ConfigError.unknownModelType(file: sourceFile.path, modelType: original.modelType)
+        }
+        var object = try Self.jsonObject(try Data(contentsOf: sourceFile), file: sourceFile.path)
+        if let numExperts {
+            let keys = [family.expertCountKeys.declared, family.expertCountKeys.alias].filter { object[$0] != nil }
+            for key in keys.isEmpty ? [family.expertCountKeys.declared] : keys { object[key] = numExperts }
+        }
+        object[CodingKeys.expertsPerLayer.rawValue] = expertsPerLayer
+        let text = JSONText.pretty(object) + "\n"
+
+        let destinationFile = Self.configFile(destination)
+        let patched = try Self.decode(Data(text.utf8), file: destinationFile.path)
+        try AtomicFile.write(to: destinationFile, failure: { ConfigError.writeFailed(file: destinationFile.path, reason: $0) }) {
+            try $0.write(text)
+        }
+        return patched
+    }
+
+    // MARK: - Helpers
+
+    /// `url` itself, or `url/config.json` when `url` is a folder.
+    static func configFile(_ url: URL) -> URL {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            return url.appendingPathComponent(fileName)
+        }
+        return url
+    }
+
+    static func jsonObject(_ data: Data, file: String) throws -> [String: Any] {
+        let root: Any
+        do {
+            root = try JSONSerialization.jsonObject(with: data)
+        } catch {
+            throw ConfigError.invalidJSON(file: file, reason: "invalid JSON")
+        }
+        guard let object = root as? [String: Any] else {
+            throw ConfigError.invalidJSON(file: file, reason: "top level is not an object")
+        }
+        return object
+    }
+
+    private static func configError(_ error: DecodingError, file: String) -> ConfigError {
+        func path(_ context: DecodingError.Context, _ key: (any CodingKey)? = nil) -> String {
+            let keys = context.codingPath + (key.map { [$0] } ?? [])
+            return keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case let .keyNotFound(key, context):
+            return .missingKey(file: file, key: path(context, key))
+        case let .valueNotFound(_, context):
+            return .invalidValue(file: file, key: path(context), reason: "is null")
+        case let .typeMismatch(type, context):
+            return .invalidValue(file: file, key: path(context), reason: "expected \(type)")
+        case let .dataCorrupted(context):
+            return context.codingPath.isEmpty
+                ? .invalidJSON(file: file, reason: context.debugDescription)
+                : .invalidValue(file: file, key: path(context), reason: context.debugDescription)
+        @unknown default:
+            return .invalidJSON(file: file, reason: "\(error)")
+        }
+    }
+}
