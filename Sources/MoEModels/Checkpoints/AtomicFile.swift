@@ -12,7 +12,7 @@ import Darwin
 /// one: the bytes go to `<name>.tmp-<random>` in the same folder (same file system, so the
 /// rename is atomic), are fsynced, then renamed over the target; the folder is fsynced so the
 /// rename survives a crash. On any error the temporary file is removed.
-final class AtomicFile {
+public final class AtomicFile {
     let destination: URL
     let temporaryPath: String
     private var fd: Int32
@@ -31,6 +31,15 @@ final class AtomicFile {
             throw error
         }
     }
+
+    /// Writes `data` to `url` atomically (creating the folder); errors name the file.
+    public static func write(_ data: Data, to url: URL) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try write(to: url, failure: { AtomicWriteError(file: url.path, reason: $0) }) { try $0.write(data) }
+    }
+
+    /// Writes UTF-8 text atomically.
+    public static func write(_ text: String, to url: URL) throws { try write(Data(text.utf8), to: url) }
 
     private init(destination: URL, failure: @escaping (String) -> any Error) throws {
         self.destination = destination
@@ -105,4 +114,11 @@ private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -
     #else
     Glibc.write(fd, buffer, count)
     #endif
+}
+
+/// A failed atomic write (disk full, permission denied, …), naming the file.
+public struct AtomicWriteError: Error, CustomStringConvertible {
+    public let file: String
+    public let reason: String
+    public var description: String { "\(file): cannot write: \(reason)" }
 }

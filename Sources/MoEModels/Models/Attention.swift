@@ -23,11 +23,11 @@ public final class Attention {
         kProj = try p("\(prefix).k_proj.weight", [kv * d, c])
         vProj = try p("\(prefix).v_proj.weight", [kv * d, c])
         oProj = try p("\(prefix).o_proj.weight", [c, h * d])
-        let qkvBias = family.qkvBias(config)
+        let qkvBias = config.attentionBias
         qBias = qkvBias ? try p("\(prefix).q_proj.bias", [h * d]) : nil
         kBias = qkvBias ? try p("\(prefix).k_proj.bias", [kv * d]) : nil
         vBias = qkvBias ? try p("\(prefix).v_proj.bias", [kv * d]) : nil
-        oBias = family.outputBias(config) ? try p("\(prefix).o_proj.bias", [c]) : nil
+        oBias = config.attentionOutputBias ? try p("\(prefix).o_proj.bias", [c]) : nil
         switch family.qkNorm {
         case .none:
             qNorm = nil; kNorm = nil

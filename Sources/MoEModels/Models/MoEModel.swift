@@ -24,7 +24,7 @@ public final class MoEModel {
 
     /// Builds the model, asking `parameters` for every weight by its Hugging Face name.
     public init(config: ModelConfig, parameters p: ParameterFactory) throws {
-        guard let family = ModelFamily.named(config.modelType) else {
+        guard let family = config.family else {
             throw ModelError.unsupportedModelType(config.modelType)
         }
         self.config = config
@@ -83,7 +83,7 @@ public enum ModelError: InputError, Equatable {
     public var description: String {
         switch self {
         case .unsupportedModelType(let t):
-            return "model_type '\(t)' is not supported (supported: \(ModelFamily.all.map(\.modelType).joined(separator: ", ")))"
+            return "model_type '\(t)' is not supported (supported: \(ModelFamily.allCases.map(\.rawValue).joined(separator: ", ")))"
         case .missingTensor(let file, let name):
             return "\(file): missing tensor '\(name)'"
         case .shapeMismatch(let file, let name, let expected, let actual):

@@ -19,9 +19,6 @@ public enum ModelLoader {
     public static func load(directory: URL, residency: WeightResidency = .automatic) throws -> MoEModel {
         let configURL = directory.appendingPathComponent("config.json")
         let config = try ModelConfig.load(from: configURL)
-        guard ModelFamily.named(config.modelType) != nil else {
-            throw ModelError.unsupportedModelType(config.modelType)
-        }
         let checkpoint = try SafeTensorsCheckpoint(directory: directory)
         let resolver = TensorResolver(checkpoint: checkpoint)
         let keepResident: Bool
@@ -122,7 +119,9 @@ extension SafeTensorsCheckpoint {
             let count = range.count * rowLength
             let start = range.lowerBound * rowLength
             return Tensor(shape: shape) { out in
-                info.dtype.decode(bytes, elementOffset: start, count: count, into: out.baseAddress!)
+                let bytesPerElement = info.dtype.byteSize
+                let slice = UnsafeRawBufferPointer(rebasing: bytes[(start * bytesPerElement)..<((start + count) * bytesPerElement)])
+                SafeTensorsFile.convert(slice, dtype: info.dtype, into: out)
             }
         }
     }
