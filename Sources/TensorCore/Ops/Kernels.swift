@@ -2,7 +2,6 @@ import Foundation
 
 /// True when some input of an op needs a gradient: only then does the op keep (or compute) what
 /// its backward rule needs. Inference with frozen parameters therefore caches nothing.
-@inlinable
 func anyRequiresGrad(_ inputs: Variable?...) -> Bool {
     inputs.contains { $0?.requiresGrad ?? false }
 }
