@@ -1,9 +1,10 @@
-#if canImport(Darwin)
-import Darwin
-#elseif canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+
+#if canImport(Darwin)
+    import Darwin
+#elseif canImport(Glibc)
+    import Glibc
+#endif
 
 /// The system CBLAS, loaded at run time.
 ///
@@ -14,11 +15,12 @@ import Foundation
 /// / `libblas.so.3` on Linux.
 public final class BLAS: @unchecked Sendable {
     // cblas_sgemm(order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
-    typealias SgemmFn = @convention(c) (
-        Int32, Int32, Int32, Int32, Int32, Int32,
-        Float, UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32,
-        Float, UnsafeMutablePointer<Float>?, Int32
-    ) -> Void
+    typealias SgemmFn =
+        @convention(c) (
+            Int32, Int32, Int32, Int32, Int32, Int32,
+            Float, UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32,
+            Float, UnsafeMutablePointer<Float>?, Int32
+        ) -> Void
     typealias SetThreadsFn = @convention(c) (Int32) -> Void
 
     static let rowMajor: Int32 = 101
@@ -44,12 +46,12 @@ public final class BLAS: @unchecked Sendable {
             return custom == "none" ? [] : [custom]
         }
         #if canImport(Darwin)
-        return ["/System/Library/Frameworks/Accelerate.framework/Accelerate"]
+            return ["/System/Library/Frameworks/Accelerate.framework/Accelerate"]
         #else
-        return [
-            "libopenblas.so.0", "libopenblas.so", "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
-            "/usr/lib/aarch64-linux-gnu/libopenblas.so.0", "libblas.so.3",
-        ]
+            return [
+                "libopenblas.so.0", "libopenblas.so", "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
+                "/usr/lib/aarch64-linux-gnu/libopenblas.so.0", "libblas.so.3",
+            ]
         #endif
     }
 

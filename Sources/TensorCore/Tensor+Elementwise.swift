@@ -60,15 +60,17 @@ extension Tensor {
     @inline(__always)
     func mapElements(_ f: (Float) -> Float) -> Tensor {
         let n = count
-        return Tensor(shape: shape, uninitialized: { po in
-            let po = po.baseAddress!
-            withUnsafeBufferPointer { px in
-                let px = px.baseAddress!
-                Parallel.forEach(n, grain: 16_384) { range in
-                    for i in range { po[i] = f(px[i]) }
+        return Tensor(
+            shape: shape,
+            uninitialized: { po in
+                let po = po.baseAddress!
+                withUnsafeBufferPointer { px in
+                    let px = px.baseAddress!
+                    Parallel.forEach(n, grain: 16_384) { range in
+                        for i in range { po[i] = f(px[i]) }
+                    }
                 }
-            }
-        })
+            })
     }
 
     /// out[i] = f(self[i], other[i]) with the shape of `self`; element counts must match.
@@ -76,18 +78,20 @@ extension Tensor {
     func zipElements(_ other: Tensor, _ f: (Float, Float) -> Float) -> Tensor {
         precondition(count == other.count, "elementwise: \(shape) and \(other.shape) differ in size")
         let n = count
-        return Tensor(shape: shape, uninitialized: { po in
-            let po = po.baseAddress!
-            withUnsafeBufferPointer { pa in
-                other.withUnsafeBufferPointer { pb in
-                    let pa = pa.baseAddress!
-                    let pb = pb.baseAddress!
-                    Parallel.forEach(n, grain: 16_384) { range in
-                        for i in range { po[i] = f(pa[i], pb[i]) }
+        return Tensor(
+            shape: shape,
+            uninitialized: { po in
+                let po = po.baseAddress!
+                withUnsafeBufferPointer { pa in
+                    other.withUnsafeBufferPointer { pb in
+                        let pa = pa.baseAddress!
+                        let pb = pb.baseAddress!
+                        Parallel.forEach(n, grain: 16_384) { range in
+                            for i in range { po[i] = f(pa[i], pb[i]) }
+                        }
                     }
                 }
-            }
-        })
+            })
     }
 
     /// out[i] = f(self[i], a[i], b[i]) with the shape of `self`.
@@ -95,20 +99,22 @@ extension Tensor {
     func zipElements(_ a: Tensor, _ b: Tensor, _ f: (Float, Float, Float) -> Float) -> Tensor {
         precondition(count == a.count && count == b.count, "elementwise: \(shape), \(a.shape), \(b.shape) differ")
         let n = count
-        return Tensor(shape: shape, uninitialized: { po in
-            let po = po.baseAddress!
-            withUnsafeBufferPointer { p0 in
-                a.withUnsafeBufferPointer { p1 in
-                    b.withUnsafeBufferPointer { p2 in
-                        let p0 = p0.baseAddress!
-                        let p1 = p1.baseAddress!
-                        let p2 = p2.baseAddress!
-                        Parallel.forEach(n, grain: 16_384) { range in
-                            for i in range { po[i] = f(p0[i], p1[i], p2[i]) }
+        return Tensor(
+            shape: shape,
+            uninitialized: { po in
+                let po = po.baseAddress!
+                withUnsafeBufferPointer { p0 in
+                    a.withUnsafeBufferPointer { p1 in
+                        b.withUnsafeBufferPointer { p2 in
+                            let p0 = p0.baseAddress!
+                            let p1 = p1.baseAddress!
+                            let p2 = p2.baseAddress!
+                            Parallel.forEach(n, grain: 16_384) { range in
+                                for i in range { po[i] = f(p0[i], p1[i], p2[i]) }
+                            }
                         }
                     }
                 }
-            }
-        })
+            })
     }
 }

@@ -25,15 +25,17 @@ extension Tensor {
     func reduceRows(_ f: (UnsafePointer<Float>, Int) -> Float) -> Tensor {
         let width = lastDim
         let n = rows
-        return Tensor(shape: [n], uninitialized: { po in
-            let po = po.baseAddress!
-            withUnsafeBufferPointer { px in
-                let px = px.baseAddress!
-                Parallel.forEach(n, grain: Kernels.grain(rowWidth: width)) { rs in
-                    for r in rs { po[r] = f(px + r * width, width) }
+        return Tensor(
+            shape: [n],
+            uninitialized: { po in
+                let po = po.baseAddress!
+                withUnsafeBufferPointer { px in
+                    let px = px.baseAddress!
+                    Parallel.forEach(n, grain: Kernels.grain(rowWidth: width)) { rs in
+                        for r in rs { po[r] = f(px + r * width, width) }
+                    }
                 }
-            }
-        })
+            })
     }
 
     /// Σ over the last dim: [rows, C] -> [rows].
@@ -49,14 +51,16 @@ extension Tensor {
     public func columnSums() -> Tensor {
         let width = lastDim
         let n = rows
-        return Tensor(shape: [width], uninitialized: { po in
-            withUnsafeBufferPointer { px in
-                let px = px.baseAddress!
-                Kernels.columnReduce(rows: n, width: width, into: po.baseAddress!) { r, cols, acc in
-                    for c in cols { acc[c] += px[r * width + c] }
+        return Tensor(
+            shape: [width],
+            uninitialized: { po in
+                withUnsafeBufferPointer { px in
+                    let px = px.baseAddress!
+                    Kernels.columnReduce(rows: n, width: width, into: po.baseAddress!) { r, cols, acc in
+                        for c in cols { acc[c] += px[r * width + c] }
+                    }
                 }
-            }
-        })
+            })
     }
 
     /// Index of the largest element of each row, ties to the lower index (greedy decoding,

@@ -83,32 +83,36 @@ import Testing
     func blasAgreesWithSwiftKernel(t: Case) throws {
         let blas = try #require(BLAS.shared)
         let o = Operands(t)
-        let viaBLAS = Self.run({ t, o, c in
-            c.withUnsafeMutableBufferPointer { pc in
-                blas.sgemm(
-                    transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha, a: o.a, lda: o.lda,
-                    b: o.b, ldb: o.ldb, beta: t.beta, c: pc.baseAddress!, ldc: o.ldc)
-            }
-        }, t, o)
+        let viaBLAS = Self.run(
+            { t, o, c in
+                c.withUnsafeMutableBufferPointer { pc in
+                    blas.sgemm(
+                        transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha, a: o.a, lda: o.lda,
+                        b: o.b, ldb: o.ldb, beta: t.beta, c: pc.baseAddress!, ldc: o.ldc)
+                }
+            }, t, o)
         let viaSwift = Self.run(Self.swiftKernel, t, o)
         for i in 0..<viaBLAS.count { #expect(abs(viaBLAS[i] - viaSwift[i]) <= 1e-4 * Float(max(1, t.k / 16))) }
     }
 
     /// Large enough to be split into blocks: by rows (M large) and by columns (M small).
-    @Test(.enabled(if: BLAS.shared != nil), arguments: [
-        Case(m: 200, n: 70, k: 64, transA: true, transB: false, beta: 1),
-        Case(m: 3, n: 2000, k: 128, transA: false, transB: true, alpha: 2),
-    ])
+    @Test(
+        .enabled(if: BLAS.shared != nil),
+        arguments: [
+            Case(m: 200, n: 70, k: 64, transA: true, transB: false, beta: 1),
+            Case(m: 3, n: 2000, k: 128, transA: false, transB: true, alpha: 2),
+        ])
     func blockedBLASMatchesLoop(t: Case) throws {
         let blas = try #require(BLAS.shared)
         let o = Operands(t)
-        let blocked = Self.run({ t, o, c in
-            c.withUnsafeMutableBufferPointer { pc in
-                Gemm.blasInBlocks(
-                    blas, transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha, a: o.a,
-                    lda: o.lda, b: o.b, ldb: o.ldb, beta: t.beta, c: pc.baseAddress!, ldc: o.ldc)
-            }
-        }, t, o)
+        let blocked = Self.run(
+            { t, o, c in
+                c.withUnsafeMutableBufferPointer { pc in
+                    Gemm.blasInBlocks(
+                        blas, transA: t.transA, transB: t.transB, m: t.m, n: t.n, k: t.k, alpha: t.alpha, a: o.a,
+                        lda: o.lda, b: o.b, ldb: o.ldb, beta: t.beta, c: pc.baseAddress!, ldc: o.ldc)
+                }
+            }, t, o)
         Self.expectClose(blocked, Self.reference(t, o), t)
     }
 

@@ -68,7 +68,9 @@ func checkGradients(
             normN += numeric[j] * numeric[j]
         }
         let error = difference.squareRoot() / max(normA.squareRoot(), normN.squareRoot(), 1e-6)
-        #expect(error <= tolerance, "input \(n) \(x.shape): relative gradient error \(error)", sourceLocation: sourceLocation)
+        #expect(
+            error <= tolerance, "input \(n) \(x.shape): relative gradient error \(error)",
+            sourceLocation: sourceLocation)
         errors.append(error)
         x.zeroGrad()
     }

@@ -59,9 +59,14 @@ import Testing
         let w = parameter([512], seed: 134)
         let seed = randomTensor([64, 512], seed: 135)
         let r = Self.bothWays { () -> [Tensor] in
-            let y = add(rmsNorm(x, weight: w, eps: 1e-6), scatterAddRows(gatherRows(x, Array(0..<64).reversed()), Array(0..<64), rowCount: 64))
+            let y = add(
+                rmsNorm(x, weight: w, eps: 1e-6),
+                scatterAddRows(gatherRows(x, Array(0..<64).reversed()), Array(0..<64), rowCount: 64))
             y.backward(seed: seed)
-            defer { x.zeroGrad(); w.zeroGrad() }
+            defer {
+                x.zeroGrad()
+                w.zeroGrad()
+            }
             return [x.grad!, w.grad!]
         }
         #expect(r.serial == r.parallel)
@@ -74,7 +79,8 @@ import Testing
         let v = parameter([B * T, Hkv * D], seed: 138)
         let seed = randomTensor([B * T, H * D], seed: 139)
         let r = Self.bothWays { () -> [Tensor] in
-            let o = causalAttention(q: q, k: k, v: v, batch: B, seq: T, heads: H, kvHeads: Hkv, headDim: D, validLengths: [40, 31])
+            let o = causalAttention(
+                q: q, k: k, v: v, batch: B, seq: T, heads: H, kvHeads: Hkv, headDim: D, validLengths: [40, 31])
             o.backward(seed: seed)
             defer { for p in [q, k, v] { p.zeroGrad() } }
             return [o.value, q.grad!, k.grad!, v.grad!]

@@ -36,7 +36,8 @@ enum Kernels {
         let ra = UnsafeRawPointer(a)
         let rb = UnsafeRawPointer(b)
         while i + 8 <= n {
-            acc += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            acc +=
+                ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
                 * rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
             i += 8
         }

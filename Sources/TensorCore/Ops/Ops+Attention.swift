@@ -18,7 +18,8 @@ public func causalAttention(
     headDim: Int, scale: Float? = nil, validLengths: [Int]? = nil
 ) -> Variable {
     let (qv, kv, vv) = (q.value, k.value, v.value)
-    precondition(heads > 0 && kvHeads > 0 && heads % kvHeads == 0, "causalAttention: \(heads) heads, \(kvHeads) KV heads")
+    precondition(
+        heads > 0 && kvHeads > 0 && heads % kvHeads == 0, "causalAttention: \(heads) heads, \(kvHeads) KV heads")
     precondition(qv.count == batch * seq * heads * headDim, "causalAttention: q \(qv.shape) is not [B*T, H*D]")
     precondition(kv.count == batch * seq * kvHeads * headDim, "causalAttention: k \(kv.shape) is not [B*T, Hkv*D]")
     precondition(vv.count == kv.count, "causalAttention: v \(vv.shape) differs from k \(kv.shape)")
@@ -29,19 +30,21 @@ public func causalAttention(
         lengths: (0..<batch).map { b in min(seq, max(0, validLengths?[b] ?? seq)) })
     let keep = anyRequiresGrad(q, k, v)
     var logSumExp = [Float](repeating: 0, count: keep ? batch * heads * seq : 0)  // [B, H, T]
-    let out = Tensor(shape: [batch * seq, heads * headDim], uninitialized: { po in
-        qv.withUnsafeBufferPointer { pq in
-            kv.withUnsafeBufferPointer { pk in
-                vv.withUnsafeBufferPointer { pv in
-                    logSumExp.withUnsafeMutableBufferPointer { pl in
-                        layout.forward(
-                            q: pq.baseAddress!, k: pk.baseAddress!, v: pv.baseAddress!, out: po.baseAddress!,
-                            logSumExp: keep ? pl.baseAddress! : nil)
+    let out = Tensor(
+        shape: [batch * seq, heads * headDim],
+        uninitialized: { po in
+            qv.withUnsafeBufferPointer { pq in
+                kv.withUnsafeBufferPointer { pk in
+                    vv.withUnsafeBufferPointer { pv in
+                        logSumExp.withUnsafeMutableBufferPointer { pl in
+                            layout.forward(
+                                q: pq.baseAddress!, k: pk.baseAddress!, v: pv.baseAddress!, out: po.baseAddress!,
+                                logSumExp: keep ? pl.baseAddress! : nil)
+                        }
                     }
                 }
             }
-        }
-    })
+        })
     return Variable(out, parents: [q, k, v]) { gradOut in
         var dq = q.requiresGrad ? Tensor.zeros(qv.shape) : nil
         var dk = k.requiresGrad ? Tensor.zeros(kv.shape) : nil
@@ -56,7 +59,8 @@ public func causalAttention(
                                     withMutablePointer(&dv) { pdv in
                                         layout.backward(
                                             q: pq.baseAddress!, k: pk.baseAddress!, v: pv.baseAddress!,
-                                            gradOut: pg.baseAddress!, logSumExp: pl.baseAddress!, dq: pdq, dk: pdk, dv: pdv)
+                                            gradOut: pg.baseAddress!, logSumExp: pl.baseAddress!, dq: pdq, dk: pdk,
+                                            dv: pdv)
                                     }
                                 }
                             }
@@ -90,7 +94,9 @@ struct AttentionLayout {
     func kvOffset(_ b: Int, _ g: Int) -> Int { b * seq * kvStride + g * headDim }
 
     /// S [L, L] = scale · Q [L, D] · Kᵀ for the first L rows of head h and its KV head.
-    func scores(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, b: Int, h: Int, into s: UnsafeMutablePointer<Float>) {
+    func scores(
+        _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>, b: Int, h: Int, into s: UnsafeMutablePointer<Float>
+    ) {
         let length = lengths[b]
         Gemm.sgemm(
             transB: true, m: length, n: length, k: headDim, alpha: scale, a: q + qOffset(b, h), lda: qStride,

@@ -15,32 +15,36 @@ public func add(_ a: Variable, _ b: Variable) -> Variable {
     let width = av.lastDim
     precondition(bv.count == width, "add: \(bv.shape) neither matches \(av.shape) nor broadcasts over its rows")
     let rows = av.rows
-    let out = Tensor(shape: av.shape, uninitialized: { po in
-        let po = po.baseAddress!
-        av.withUnsafeBufferPointer { pa in
-            bv.withUnsafeBufferPointer { pb in
-                let pa = pa.baseAddress!
-                let pb = pb.baseAddress!
-                Parallel.forEach(rows, grain: Kernels.grain(rowWidth: width)) { range in
-                    for r in range {
-                        for c in 0..<width { po[r * width + c] = pa[r * width + c] + pb[c] }
+    let out = Tensor(
+        shape: av.shape,
+        uninitialized: { po in
+            let po = po.baseAddress!
+            av.withUnsafeBufferPointer { pa in
+                bv.withUnsafeBufferPointer { pb in
+                    let pa = pa.baseAddress!
+                    let pb = pb.baseAddress!
+                    Parallel.forEach(rows, grain: Kernels.grain(rowWidth: width)) { range in
+                        for r in range {
+                            for c in 0..<width { po[r * width + c] = pa[r * width + c] + pb[c] }
+                        }
                     }
                 }
             }
-        }
-    })
+        })
     return Variable(out, parents: [a, b]) { g in
         var db: Tensor?
         if b.requiresGrad {
             // db [C] = Σ_rows g
-            db = Tensor(shape: bv.shape, uninitialized: { pdb in
-                g.withUnsafeBufferPointer { pg in
-                    let pg = pg.baseAddress!
-                    Kernels.columnReduce(rows: rows, width: width, into: pdb.baseAddress!) { r, cols, acc in
-                        for c in cols { acc[c] += pg[r * width + c] }
+            db = Tensor(
+                shape: bv.shape,
+                uninitialized: { pdb in
+                    g.withUnsafeBufferPointer { pg in
+                        let pg = pg.baseAddress!
+                        Kernels.columnReduce(rows: rows, width: width, into: pdb.baseAddress!) { r, cols, acc in
+                            for c in cols { acc[c] += pg[r * width + c] }
+                        }
                     }
-                }
-            })
+                })
         }
         return [a.requiresGrad ? g : nil, db]
     }
@@ -91,11 +95,13 @@ public func gelu(_ x: Variable) -> Variable {
     let xv = x.value
     let out = xv.mapElements { x in 0.5 * x * (1 + tanh(geluBeta * (x + geluKappa * x * x * x))) }
     return Variable(out, parents: [x]) { g in
-        [g.zipElements(xv) { g, x in
-            let t = tanh(geluBeta * (x + geluKappa * x * x * x))
-            let dInner = geluBeta * (1 + 3 * geluKappa * x * x)
-            return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dInner)
-        }]
+        [
+            g.zipElements(xv) { g, x in
+                let t = tanh(geluBeta * (x + geluKappa * x * x * x))
+                let dInner = geluBeta * (1 + 3 * geluKappa * x * x)
+                return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * dInner)
+            }
+        ]
     }
 }
 

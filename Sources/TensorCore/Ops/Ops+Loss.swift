@@ -39,29 +39,31 @@ public func crossEntropy(_ logits: Variable, targets: [Int], ignoreIndex: Int = 
     let loss = counted == 0 ? 0 : total / Float(counted)
     return Variable(Tensor(scalar: loss), parents: [logits]) { g in
         let factor = counted == 0 ? 0 : g.scalar / Float(counted)
-        let dx = Tensor(shape: lv.shape, uninitialized: { pdx in
-            let pdx = pdx.baseAddress!
-            lv.withUnsafeBufferPointer { pl in
-                logSumExp.withUnsafeBufferPointer { pz in
-                    targets.withUnsafeBufferPointer { pt in
-                        let (pl, pz) = (pl.baseAddress!, pz.baseAddress!)
-                        Parallel.forEach(rows, grain: Kernels.grain(rowWidth: vocabulary)) { rs in
-                            for r in rs {
-                                let dr = pdx + r * vocabulary
-                                if pt[r] == ignoreIndex || factor == 0 {
-                                    for c in 0..<vocabulary { dr[c] = 0 }
-                                    continue
+        let dx = Tensor(
+            shape: lv.shape,
+            uninitialized: { pdx in
+                let pdx = pdx.baseAddress!
+                lv.withUnsafeBufferPointer { pl in
+                    logSumExp.withUnsafeBufferPointer { pz in
+                        targets.withUnsafeBufferPointer { pt in
+                            let (pl, pz) = (pl.baseAddress!, pz.baseAddress!)
+                            Parallel.forEach(rows, grain: Kernels.grain(rowWidth: vocabulary)) { rs in
+                                for r in rs {
+                                    let dr = pdx + r * vocabulary
+                                    if pt[r] == ignoreIndex || factor == 0 {
+                                        for c in 0..<vocabulary { dr[c] = 0 }
+                                        continue
+                                    }
+                                    let lr = pl + r * vocabulary
+                                    let z = pz[r]
+                                    for c in 0..<vocabulary { dr[c] = exp(lr[c] - z) * factor }
+                                    dr[pt[r]] -= factor
                                 }
-                                let lr = pl + r * vocabulary
-                                let z = pz[r]
-                                for c in 0..<vocabulary { dr[c] = exp(lr[c] - z) * factor }
-                                dr[pt[r]] -= factor
                             }
                         }
                     }
                 }
-            }
-        })
+            })
         return [dx]
     }
 }

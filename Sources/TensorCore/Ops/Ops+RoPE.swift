@@ -37,39 +37,41 @@ func rotate(
 ) -> Tensor {
     let width = x.lastDim
     let half = headDim / 2
-    return Tensor(shape: x.shape, uninitialized: { po in
-        let po = po.baseAddress!
-        x.withUnsafeBufferPointer { px in
-            inverseFrequencies.withUnsafeBufferPointer { pf in
-                positions.withUnsafeBufferPointer { pp in
-                    let px = px.baseAddress!
-                    let pf = pf.baseAddress!
-                    Parallel.forEach(pp.count, grain: Kernels.grain(rowWidth: width)) { rows in
-                        let table = UnsafeMutablePointer<Float>.allocate(capacity: 2 * half)  // [cos | sin]
-                        defer { table.deallocate() }
-                        for r in rows {
-                            let position = Float(pp[r])
-                            for i in 0..<half {
-                                let angle = position * pf[i]
-                                table[i] = cos(angle)
-                                table[half + i] = inverse ? -sin(angle) : sin(angle)
-                            }
-                            for h in 0..<heads {
-                                let xr = px + r * width + h * headDim
-                                let yr = po + r * width + h * headDim
+    return Tensor(
+        shape: x.shape,
+        uninitialized: { po in
+            let po = po.baseAddress!
+            x.withUnsafeBufferPointer { px in
+                inverseFrequencies.withUnsafeBufferPointer { pf in
+                    positions.withUnsafeBufferPointer { pp in
+                        let px = px.baseAddress!
+                        let pf = pf.baseAddress!
+                        Parallel.forEach(pp.count, grain: Kernels.grain(rowWidth: width)) { rows in
+                            let table = UnsafeMutablePointer<Float>.allocate(capacity: 2 * half)  // [cos | sin]
+                            defer { table.deallocate() }
+                            for r in rows {
+                                let position = Float(pp[r])
                                 for i in 0..<half {
-                                    let c = table[i]
-                                    let s = table[half + i]
-                                    let a = xr[i]
-                                    let b = xr[half + i]
-                                    yr[i] = a * c - b * s
-                                    yr[half + i] = b * c + a * s
+                                    let angle = position * pf[i]
+                                    table[i] = cos(angle)
+                                    table[half + i] = inverse ? -sin(angle) : sin(angle)
+                                }
+                                for h in 0..<heads {
+                                    let xr = px + r * width + h * headDim
+                                    let yr = po + r * width + h * headDim
+                                    for i in 0..<half {
+                                        let c = table[i]
+                                        let s = table[half + i]
+                                        let a = xr[i]
+                                        let b = xr[half + i]
+                                        yr[i] = a * c - b * s
+                                        yr[half + i] = b * c + a * s
+                                    }
                                 }
                             }
                         }
                     }
                 }
             }
-        }
-    })
+        })
 }

@@ -34,48 +34,52 @@ public func topKRouting(_ logits: Variable, k: Int, normalize: Bool) -> Routing 
     let rows = lv.rows
     precondition(k >= 1 && k <= experts, "topKRouting: k = \(k) with \(experts) experts")
     // [N, E] -> [N, E]
-    let probabilities = Tensor(shape: [rows, experts], uninitialized: { pp in
-        let pp = pp.baseAddress!
-        lv.withUnsafeBufferPointer { pl in
-            let pl = pl.baseAddress!
-            Parallel.forEach(rows, grain: Kernels.grain(rowWidth: experts)) { rs in
-                for r in rs { Kernels.softmaxRow(pl + r * experts, pp + r * experts, experts) }
+    let probabilities = Tensor(
+        shape: [rows, experts],
+        uninitialized: { pp in
+            let pp = pp.baseAddress!
+            lv.withUnsafeBufferPointer { pl in
+                let pl = pl.baseAddress!
+                Parallel.forEach(rows, grain: Kernels.grain(rowWidth: experts)) { rs in
+                    for r in rs { Kernels.softmaxRow(pl + r * experts, pp + r * experts, experts) }
+                }
             }
-        }
-    })
+        })
     var chosen = [Int](repeating: 0, count: rows * k)  // [N*K]
-    let weights = Tensor(shape: [rows, k], uninitialized: { pw in  // [N, E] -> [N, K]
-        let pw = pw.baseAddress!
-        probabilities.withUnsafeBufferPointer { pp in
-            chosen.withUnsafeMutableBufferPointer { pc in
-                let pp = pp.baseAddress!
-                let pc = pc.baseAddress!
-                Parallel.forEach(rows, grain: Kernels.grain(rowWidth: experts * k)) { rs in
-                    for r in rs {
-                        let p = pp + r * experts
-                        let c = pc + r * k
-                        // Insertion into a sorted list of k: strict > keeps the lower index first on ties.
-                        var filled = 0
-                        for e in 0..<experts {
-                            var slot = filled
-                            while slot > 0 && p[e] > p[c[slot - 1]] { slot -= 1 }
-                            if slot >= k { continue }
-                            var m = min(filled, k - 1)
-                            while m > slot {
-                                c[m] = c[m - 1]
-                                m -= 1
+    let weights = Tensor(
+        shape: [rows, k],
+        uninitialized: { pw in  // [N, E] -> [N, K]
+            let pw = pw.baseAddress!
+            probabilities.withUnsafeBufferPointer { pp in
+                chosen.withUnsafeMutableBufferPointer { pc in
+                    let pp = pp.baseAddress!
+                    let pc = pc.baseAddress!
+                    Parallel.forEach(rows, grain: Kernels.grain(rowWidth: experts * k)) { rs in
+                        for r in rs {
+                            let p = pp + r * experts
+                            let c = pc + r * k
+                            // Insertion into a sorted list of k: strict > keeps the lower index first on ties.
+                            var filled = 0
+                            for e in 0..<experts {
+                                var slot = filled
+                                while slot > 0 && p[e] > p[c[slot - 1]] { slot -= 1 }
+                                if slot >= k { continue }
+                                var m = min(filled, k - 1)
+                                while m > slot {
+                                    c[m] = c[m - 1]
+                                    m -= 1
+                                }
+                                c[slot] = e
+                                filled = min(filled + 1, k)
                             }
-                            c[slot] = e
-                            filled = min(filled + 1, k)
+                            var total: Float = 0
+                            for j in 0..<k { total += p[c[j]] }
+                            for j in 0..<k { pw[r * k + j] = normalize ? p[c[j]] / total : p[c[j]] }
                         }
-                        var total: Float = 0
-                        for j in 0..<k { total += p[c[j]] }
-                        for j in 0..<k { pw[r * k + j] = normalize ? p[c[j]] / total : p[c[j]] }
                     }
                 }
             }
-        }
-    })
+        })
     let node = Variable(weights, parents: [logits]) { g in
         // [N, K] -> dp [N, E] -> dlogits [N, E]
         var dp = Tensor.zeros([rows, experts])

@@ -33,18 +33,20 @@ public func scaleRows(_ x: Variable, _ s: Variable) -> Variable {
     return Variable(out, parents: [x, s]) { g in
         var ds: Tensor?
         if s.requiresGrad {
-            ds = Tensor(shape: sv.shape, uninitialized: { pds in
-                let pds = pds.baseAddress!
-                g.withUnsafeBufferPointer { pg in
-                    xv.withUnsafeBufferPointer { px in
-                        let pg = pg.baseAddress!
-                        let px = px.baseAddress!
-                        Parallel.forEach(rows, grain: Kernels.grain(rowWidth: width)) { rs in
-                            for r in rs { pds[r] = Kernels.dot(pg + r * width, px + r * width, width) }
+            ds = Tensor(
+                shape: sv.shape,
+                uninitialized: { pds in
+                    let pds = pds.baseAddress!
+                    g.withUnsafeBufferPointer { pg in
+                        xv.withUnsafeBufferPointer { px in
+                            let pg = pg.baseAddress!
+                            let px = px.baseAddress!
+                            Parallel.forEach(rows, grain: Kernels.grain(rowWidth: width)) { rs in
+                                for r in rs { pds[r] = Kernels.dot(pg + r * width, px + r * width, width) }
+                            }
                         }
                     }
-                }
-            })
+                })
         }
         return [x.requiresGrad ? scaleRowsKernel(g, sv) : nil, ds]
     }
@@ -53,17 +55,19 @@ public func scaleRows(_ x: Variable, _ s: Variable) -> Variable {
 /// out[i, :] = table[indices[i], :]: [R, C] -> [n, C].
 func gatherKernel(_ table: Tensor, _ indices: [Int]) -> Tensor {
     let width = table.lastDim
-    return Tensor(shape: [indices.count, width], uninitialized: { po in
-        let po = po.baseAddress!
-        table.withUnsafeBufferPointer { pt in
-            indices.withUnsafeBufferPointer { pi in
-                let pt = pt.baseAddress!
-                Parallel.forEach(pi.count, grain: Kernels.grain(rowWidth: width)) { rs in
-                    for r in rs { (po + r * width).update(from: pt + pi[r] * width, count: width) }
+    return Tensor(
+        shape: [indices.count, width],
+        uninitialized: { po in
+            let po = po.baseAddress!
+            table.withUnsafeBufferPointer { pt in
+                indices.withUnsafeBufferPointer { pi in
+                    let pt = pt.baseAddress!
+                    Parallel.forEach(pi.count, grain: Kernels.grain(rowWidth: width)) { rs in
+                        for r in rs { (po + r * width).update(from: pt + pi[r] * width, count: width) }
+                    }
                 }
             }
-        }
-    })
+        })
 }
 
 /// out[indices[i], :] += x[i, :] into zeros [rowCount, C]. Parallel over column chunks, so rows
@@ -92,19 +96,21 @@ func scatterAddKernel(_ x: Tensor, _ indices: [Int], rowCount: Int, width: Int) 
 /// out[i, :] = x[i, :] · s[i].
 func scaleRowsKernel(_ x: Tensor, _ s: Tensor) -> Tensor {
     let width = x.lastDim
-    return Tensor(shape: x.shape, uninitialized: { po in
-        let po = po.baseAddress!
-        x.withUnsafeBufferPointer { px in
-            s.withUnsafeBufferPointer { ps in
-                let px = px.baseAddress!
-                let ps = ps.baseAddress!
-                Parallel.forEach(x.rows, grain: Kernels.grain(rowWidth: width)) { rs in
-                    for r in rs {
-                        let f = ps[r]
-                        for c in 0..<width { po[r * width + c] = px[r * width + c] * f }
+    return Tensor(
+        shape: x.shape,
+        uninitialized: { po in
+            let po = po.baseAddress!
+            x.withUnsafeBufferPointer { px in
+                s.withUnsafeBufferPointer { ps in
+                    let px = px.baseAddress!
+                    let ps = ps.baseAddress!
+                    Parallel.forEach(x.rows, grain: Kernels.grain(rowWidth: width)) { rs in
+                        for r in rs {
+                            let f = ps[r]
+                            for c in 0..<width { po[r * width + c] = px[r * width + c] * f }
+                        }
                     }
                 }
             }
-        }
-    })
+        })
 }

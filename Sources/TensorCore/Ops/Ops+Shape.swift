@@ -14,15 +14,17 @@ public func sliceColumns(_ x: Variable, _ range: Range<Int>) -> Variable {
     let rows = xv.rows
     let n = range.count
     precondition(range.lowerBound >= 0 && range.upperBound <= width, "sliceColumns: \(range) outside 0..<\(width)")
-    let out = Tensor(shape: [rows, n], uninitialized: { po in
-        let po = po.baseAddress!
-        xv.withUnsafeBufferPointer { px in
-            let px = px.baseAddress!
-            Parallel.forEach(rows, grain: Kernels.grain(rowWidth: n)) { rs in
-                for r in rs { (po + r * n).update(from: px + r * width + range.lowerBound, count: n) }
+    let out = Tensor(
+        shape: [rows, n],
+        uninitialized: { po in
+            let po = po.baseAddress!
+            xv.withUnsafeBufferPointer { px in
+                let px = px.baseAddress!
+                Parallel.forEach(rows, grain: Kernels.grain(rowWidth: n)) { rs in
+                    for r in rs { (po + r * n).update(from: px + r * width + range.lowerBound, count: n) }
+                }
             }
-        }
-    })
+        })
     return Variable(out, parents: [x]) { g in
         var dx = Tensor.zeros(xv.shape)
         dx.withUnsafeMutableBufferPointer { pdx in

@@ -28,38 +28,42 @@ public func softmax(_ x: Variable) -> Variable {
     let xv = x.value
     let width = xv.lastDim
     let rows = xv.rows
-    let out = Tensor(shape: xv.shape, uninitialized: { po in
-        let po = po.baseAddress!
-        xv.withUnsafeBufferPointer { px in
-            let px = px.baseAddress!
-            Parallel.forEach(rows, grain: Kernels.grain(rowWidth: width)) { rs in
-                for r in rs { Kernels.softmaxRow(px + r * width, po + r * width, width) }
+    let out = Tensor(
+        shape: xv.shape,
+        uninitialized: { po in
+            let po = po.baseAddress!
+            xv.withUnsafeBufferPointer { px in
+                let px = px.baseAddress!
+                Parallel.forEach(rows, grain: Kernels.grain(rowWidth: width)) { rs in
+                    for r in rs { Kernels.softmaxRow(px + r * width, po + r * width, width) }
+                }
             }
-        }
-    })
+        })
     return Variable(out, parents: [x]) { g in [softmaxBackward(g, probabilities: out)] }
 }
 
 /// dx = y ⊙ (g − Σ_c g⊙y) row by row, for y = softmax(x).
 func softmaxBackward(_ g: Tensor, probabilities y: Tensor) -> Tensor {
     let width = y.lastDim
-    return Tensor(shape: y.shape, uninitialized: { pdx in
-        let pdx = pdx.baseAddress!
-        g.withUnsafeBufferPointer { pg in
-            y.withUnsafeBufferPointer { py in
-                let pg = pg.baseAddress!
-                let py = py.baseAddress!
-                Parallel.forEach(y.rows, grain: Kernels.grain(rowWidth: width)) { rs in
-                    for r in rs {
-                        let gr = pg + r * width
-                        let yr = py + r * width
-                        let s = Kernels.dot(gr, yr, width)
-                        for c in 0..<width { pdx[r * width + c] = yr[c] * (gr[c] - s) }
+    return Tensor(
+        shape: y.shape,
+        uninitialized: { pdx in
+            let pdx = pdx.baseAddress!
+            g.withUnsafeBufferPointer { pg in
+                y.withUnsafeBufferPointer { py in
+                    let pg = pg.baseAddress!
+                    let py = py.baseAddress!
+                    Parallel.forEach(y.rows, grain: Kernels.grain(rowWidth: width)) { rs in
+                        for r in rs {
+                            let gr = pg + r * width
+                            let yr = py + r * width
+                            let s = Kernels.dot(gr, yr, width)
+                            for c in 0..<width { pdx[r * width + c] = yr[c] * (gr[c] - s) }
+                        }
                     }
                 }
             }
-        }
-    })
+        })
 }
 
 /// Log-softmax over the last dim: y = (x − max) − log Σ exp(x − max). [.., C] -> [.., C].
@@ -68,40 +72,44 @@ public func logSoftmax(_ x: Variable) -> Variable {
     let xv = x.value
     let width = xv.lastDim
     let rows = xv.rows
-    let out = Tensor(shape: xv.shape, uninitialized: { po in
-        let po = po.baseAddress!
-        xv.withUnsafeBufferPointer { px in
-            let px = px.baseAddress!
-            Parallel.forEach(rows, grain: Kernels.grain(rowWidth: width)) { rs in
-                for r in rs {
-                    let xr = px + r * width
-                    let yr = po + r * width
-                    let m = Kernels.max(xr, width)
-                    var acc: Float = 0
-                    for c in 0..<width { acc += exp(xr[c] - m) }
-                    let logSum = log(acc)
-                    for c in 0..<width { yr[c] = xr[c] - m - logSum }
-                }
-            }
-        }
-    })
-    return Variable(out, parents: [x]) { g in
-        let dx = Tensor(shape: xv.shape, uninitialized: { pdx in
-            let pdx = pdx.baseAddress!
-            g.withUnsafeBufferPointer { pg in
-                out.withUnsafeBufferPointer { py in
-                    let pg = pg.baseAddress!
-                    let py = py.baseAddress!
-                    Parallel.forEach(rows, grain: Kernels.grain(rowWidth: width)) { rs in
-                        for r in rs {
-                            let gr = pg + r * width
-                            let s = Kernels.sum(gr, width)
-                            for c in 0..<width { pdx[r * width + c] = gr[c] - exp(py[r * width + c]) * s }
-                        }
+    let out = Tensor(
+        shape: xv.shape,
+        uninitialized: { po in
+            let po = po.baseAddress!
+            xv.withUnsafeBufferPointer { px in
+                let px = px.baseAddress!
+                Parallel.forEach(rows, grain: Kernels.grain(rowWidth: width)) { rs in
+                    for r in rs {
+                        let xr = px + r * width
+                        let yr = po + r * width
+                        let m = Kernels.max(xr, width)
+                        var acc: Float = 0
+                        for c in 0..<width { acc += exp(xr[c] - m) }
+                        let logSum = log(acc)
+                        for c in 0..<width { yr[c] = xr[c] - m - logSum }
                     }
                 }
             }
         })
+    return Variable(out, parents: [x]) { g in
+        let dx = Tensor(
+            shape: xv.shape,
+            uninitialized: { pdx in
+                let pdx = pdx.baseAddress!
+                g.withUnsafeBufferPointer { pg in
+                    out.withUnsafeBufferPointer { py in
+                        let pg = pg.baseAddress!
+                        let py = py.baseAddress!
+                        Parallel.forEach(rows, grain: Kernels.grain(rowWidth: width)) { rs in
+                            for r in rs {
+                                let gr = pg + r * width
+                                let s = Kernels.sum(gr, width)
+                                for c in 0..<width { pdx[r * width + c] = gr[c] - exp(py[r * width + c]) * s }
+                            }
+                        }
+                    }
+                }
+            })
         return [dx]
     }
 }

@@ -68,7 +68,9 @@ func partitionState(
         else { throw OptimizerError.unknownKey(key) }
         let buffer = String(key[key.index(after: dot)...])
         let expected = buffer == "step" ? [] : shapes[i]
-        if tensor.shape != expected { throw OptimizerError.shapeMismatch(key: key, expected: expected, actual: tensor.shape) }
+        if tensor.shape != expected {
+            throw OptimizerError.shapeMismatch(key: key, expected: expected, actual: tensor.shape)
+        }
         result[i][buffer] = tensor
     }
     return result

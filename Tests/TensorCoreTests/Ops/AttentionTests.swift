@@ -28,7 +28,9 @@ import Testing
                     for j in 0...i {
                         var s: Double = 0
                         for d in 0..<D {
-                            s += Double(q.data[(b * T + i) * H * D + h * D + d]) * Double(k.data[(b * T + j) * Hkv * D + g * D + d])
+                            s +=
+                                Double(q.data[(b * T + i) * H * D + h * D + d])
+                                * Double(k.data[(b * T + j) * Hkv * D + g * D + d])
                         }
                         scores.append(s * scale)
                     }
@@ -37,7 +39,8 @@ import Testing
                     let total = e.reduce(0, +)
                     for j in 0...i {
                         for d in 0..<D {
-                            out[(b * T + i) * H * D + h * D + d] += e[j] / total * Double(v.data[(b * T + j) * Hkv * D + g * D + d])
+                            out[(b * T + i) * H * D + h * D + d] +=
+                                e[j] / total * Double(v.data[(b * T + j) * Hkv * D + g * D + d])
                         }
                     }
                 }

@@ -41,7 +41,8 @@ import Testing
             let mean = row.reduce(0, +) / 11
             let variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 11
             for c in 0..<11 {
-                let e = (row[c] - mean) / (variance + Double(eps)).squareRoot() * Double(w.data[c])
+                let e =
+                    (row[c] - mean) / (variance + Double(eps)).squareRoot() * Double(w.data[c])
                     + (withBias ? Double(b.data[c]) : 0)
                 #expect(abs(Double(y.data[r * 11 + c]) - e) <= 2e-6 * max(abs(e), 1e-2))
             }
@@ -57,7 +58,8 @@ import Testing
     }
 
     @Test func frozenNormCachesNothing() {
-        let y = rmsNorm(Variable(randomTensor([2, 4], seed: 61)), weight: Variable(Tensor(shape: [4], repeating: 1)), eps: 1e-6)
+        let y = rmsNorm(
+            Variable(randomTensor([2, 4], seed: 61)), weight: Variable(Tensor(shape: [4], repeating: 1)), eps: 1e-6)
         #expect(!y.requiresGrad)
     }
 }

@@ -19,7 +19,8 @@ import Testing
             for h in 0..<heads {
                 let base = r * heads * headDim + h * headDim
                 for i in 0..<headDim {
-                    // q·cos + rotate_half(q)·sin with rotate_half(q) = cat(−q2, q1); the angle is Float32 as in transformers.
+                    // q·cos + rotate_half(q)·sin with rotate_half(q) = cat(−q2, q1);
+                    // the angle is Float32 as in transformers.
                     let angle = Double(Float(p) * inv[i % half])
                     let rotated = i < half ? -Double(x.data[base + i + half]) : Double(x.data[base + i - half])
                     let e = Double(x.data[base + i]) * cos(angle) + rotated * sin(angle)

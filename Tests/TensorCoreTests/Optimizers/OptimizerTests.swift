@@ -29,7 +29,8 @@ struct OptimizerFixture: Decodable {
     let clip: [ClipCase]
 
     static func load() throws -> OptimizerFixture {
-        let url = try #require(Bundle.module.url(forResource: "optimizer", withExtension: "json", subdirectory: "Fixtures"))
+        let url = try #require(
+            Bundle.module.url(forResource: "optimizer", withExtension: "json", subdirectory: "Fixtures"))
         return try JSONDecoder().decode(OptimizerFixture.self, from: Data(contentsOf: url))
     }
 }
@@ -91,7 +92,8 @@ struct OptimizerFixture: Decodable {
     }
 
     @Test func importRejectsForeignState() throws {
-        let optimizer = AdamW(parameters: [Variable(Tensor.zeros([2]), requiresGrad: true, name: "w")], learningRate: 1e-3)
+        let optimizer = AdamW(
+            parameters: [Variable(Tensor.zeros([2]), requiresGrad: true, name: "w")], learningRate: 1e-3)
         #expect(throws: OptimizerError.unknownKey("v.exp_avg")) {
             try optimizer.importState(["v.exp_avg": Tensor.zeros([2])])
         }
@@ -134,7 +136,8 @@ struct OptimizerFixture: Decodable {
         }
         for i in 0..<2 { #expect(abs(Double(p.value.data[i]) - expected[i]) < 1e-6) }
         let state = sgd.exportState()
-        let again = SGD(parameters: [Variable(p.value, requiresGrad: true, name: "p")], learningRate: 0.1, momentum: 0.9)
+        let again = SGD(
+            parameters: [Variable(p.value, requiresGrad: true, name: "p")], learningRate: 0.1, momentum: 0.9)
         try again.importState(state)
         #expect(again.stepCount == 3)
         #expect(again.exportState()["p.momentum_buffer"] == state["p.momentum_buffer"])
