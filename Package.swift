@@ -30,7 +30,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MoEModelsTests", dependencies: ["MoEModels", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ExpertLockTests", dependencies: ["ExpertLock", "MoEModels", "TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ExpertLockCLITests", dependencies: ["ExpertLockCLI"]),

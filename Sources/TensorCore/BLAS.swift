@@ -1,23 +1,26 @@
-#if canImport(Darwin)
-import Darwin
-#elseif canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+
+#if canImport(Darwin)
+    import Darwin
+#elseif canImport(Glibc)
+    import Glibc
+#endif
 
 /// The system CBLAS, loaded at run time.
 ///
 /// Loading with `dlopen` instead of linking keeps the package building and running on a machine
-/// without OpenBLAS: `Gemm` then falls back to its Swift kernel. Search order:
+/// without OpenBLAS: `Gemm` then falls back to its Swift kernel. OpenBLAS is set to one thread
+/// per call at load time; parallelism comes from `Gemm` and `Parallel`. Search order:
 /// `EXPERTLOCK_BLAS` (a path), then Accelerate on macOS, then `libopenblas.so.0` / `libopenblas.so`
 /// / `libblas.so.3` on Linux.
 public final class BLAS: @unchecked Sendable {
     // cblas_sgemm(order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)
-    typealias SgemmFn = @convention(c) (
-        Int32, Int32, Int32, Int32, Int32, Int32,
-        Float, UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32,
-        Float, UnsafeMutablePointer<Float>?, Int32
-    ) -> Void
+    typealias SgemmFn =
+        @convention(c) (
+            Int32, Int32, Int32, Int32, Int32, Int32,
+            Float, UnsafePointer<Float>?, Int32, UnsafePointer<Float>?, Int32,
+            Float, UnsafeMutablePointer<Float>?, Int32
+        ) -> Void
     typealias SetThreadsFn = @convention(c) (Int32) -> Void
 
     static let rowMajor: Int32 = 101
@@ -43,12 +46,12 @@ public final class BLAS: @unchecked Sendable {
             return custom == "none" ? [] : [custom]
         }
         #if canImport(Darwin)
-        return ["/System/Library/Frameworks/Accelerate.framework/Accelerate"]
+            return ["/System/Library/Frameworks/Accelerate.framework/Accelerate"]
         #else
-        return [
-            "libopenblas.so.0", "libopenblas.so", "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
-            "/usr/lib/aarch64-linux-gnu/libopenblas.so.0", "libblas.so.3",
-        ]
+            return [
+                "libopenblas.so.0", "libopenblas.so", "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
+                "/usr/lib/aarch64-linux-gnu/libopenblas.so.0", "libblas.so.3",
+            ]
         #endif
     }
 
@@ -61,13 +64,20 @@ public final class BLAS: @unchecked Sendable {
             }
             let sgemm = unsafeBitCast(sym, to: SgemmFn.self)
             let threads = dlsym(handle, "openblas_set_num_threads").map { unsafeBitCast($0, to: SetThreadsFn.self) }
+            // One thread per call: `Gemm` splits large products over `Parallel` itself, and kernels
+            // call sgemm from several threads at once (one attention head each). OpenBLAS's own
+            // pool would oversubscribe the cores and its pthreads build serialises concurrent callers
+            // (measured: attention 7x slower).
+            threads?(1)
             return BLAS(path: path, sgemm: sgemm, setThreads: threads)
         }
         return nil
     }
 
-    /// Sets the BLAS library's own thread count (OpenBLAS only; Accelerate manages itself).
-    public func setThreads(_ n: Int) { setThreadsFn?(Int32(n)) }
+    /// Sets how many threads matrix products use. OpenBLAS itself stays single-threaded and
+    /// `Gemm` splits a large product into `Parallel.threads` blocks, one BLAS call each; so this
+    /// sets `Parallel.threads` (the Swift kernels' worker count as well).
+    public func setThreads(_ n: Int) { Parallel.threads = max(1, n) }
 
     /// Row-major C = alpha * op(A) * op(B) + beta * C.
     @inline(__always)

@@ -27,13 +27,50 @@ public enum Gemm {
             return
         }
         if backend == .blas, let blas = BLAS.shared {
-            blas.sgemm(
-                transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+            blasInBlocks(
+                blas, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                 beta: beta, c: c, ldc: ldc)
         } else {
             SwiftGemm.sgemm(
                 transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                 beta: beta, c: c, ldc: ldc)
+        }
+    }
+
+    /// Products below this many multiply-adds run as one single-threaded BLAS call.
+    static let parallelThreshold = 1 << 18
+
+    /// Splits C into blocks of rows (or of columns when M is small) and runs one single-threaded
+    /// BLAS call per block in parallel. Inside a parallel region (per-head attention) the call
+    /// stays whole: the caller already occupies the cores.
+    static func blasInBlocks(
+        _ blas: BLAS, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        let threads = Parallel.isSerial || Parallel.isInsideRegion ? 1 : Parallel.threads
+        if threads <= 1 || m * n * k < parallelThreshold {
+            blas.sgemm(
+                transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                beta: beta, c: c, ldc: ldc)
+            return
+        }
+        if m >= 16 * threads {
+            // Rows lo..<hi of C need rows lo..<hi of op(A).
+            Parallel.forEach(m, grain: max(16, parallelThreshold / 2 / max(1, n * k))) { rows in
+                let aBlock = transA ? a + rows.lowerBound : a + rows.lowerBound * lda
+                blas.sgemm(
+                    transA: transA, transB: transB, m: rows.count, n: n, k: k, alpha: alpha, a: aBlock, lda: lda,
+                    b: b, ldb: ldb, beta: beta, c: c + rows.lowerBound * ldc, ldc: ldc)
+            }
+        } else {
+            // Columns lo..<hi of C need columns lo..<hi of op(B).
+            Parallel.forEach(n, grain: max(64, parallelThreshold / 2 / max(1, m * k))) { columns in
+                let bBlock = transB ? b + columns.lowerBound * ldb : b + columns.lowerBound
+                blas.sgemm(
+                    transA: transA, transB: transB, m: m, n: columns.count, k: k, alpha: alpha, a: a, lda: lda,
+                    b: bBlock, ldb: ldb, beta: beta, c: c + columns.lowerBound, ldc: ldc)
+            }
         }
     }
 

@@ -1,11 +1,17 @@
 import Dispatch
 import Foundation
 
+#if canImport(Darwin)
+    import Darwin
+#elseif canImport(Glibc)
+    import Glibc
+#endif
+
 /// Parallel-for over the outermost loop of a kernel.
 ///
 /// Kernels split their rows into chunks and run them with `DispatchQueue.concurrentPerform`.
-/// Tests can force the serial path (`Parallel.isSerial = true`) to compare results, and the
-/// BLAS threads are kept apart from these threads by `BLAS.setThreads`.
+/// Tests can force the serial path (`Parallel.isSerial = true`) to compare results. OpenBLAS runs
+/// single-threaded inside these threads (see `BLAS`), so the cores are never oversubscribed.
 public enum Parallel {
     /// Worker count for Swift kernels (defaults to the active processor count).
     nonisolated(unsafe) public static var threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
@@ -15,10 +21,12 @@ public enum Parallel {
     /// Runs `body` over `0..<count` split into contiguous ranges; ranges are disjoint so the
     /// body may write to disjoint output rows without synchronisation.
     /// `grain` is the minimum number of items per chunk, chosen so that a chunk is worth a thread.
+    /// A call made from inside another parallel region (a kernel called per attention head, say)
+    /// runs serially: the outer loop already occupies the cores.
     @inlinable
     public static func forEach(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
-        let workers = isSerial ? 1 : min(threads, max(1, count / max(1, grain)))
+        let workers = isSerial || isInsideRegion ? 1 : min(threads, max(1, count / max(1, grain)))
         if workers <= 1 {
             body(0..<count)
             return
@@ -31,9 +39,28 @@ public enum Parallel {
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
                 let lo = c * step
                 let hi = min(count, lo + step)
-                if lo < hi { shared.value(lo..<hi) }
+                if lo < hi { runInsideRegion { shared.value(lo..<hi) } }
             }
         }
+    }
+
+    /// True on a thread that is running a chunk of a parallel region.
+    public static var isInsideRegion: Bool { pthread_getspecific(regionKey) != nil }
+
+    /// Thread-local marker of threads running a chunk (pthread key: cheap, works on GCD threads).
+    static let regionKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// Runs `body` with the current thread marked as inside a parallel region.
+    @usableFromInline
+    static func runInsideRegion(_ body: () -> Void) {
+        let previous = pthread_getspecific(regionKey)
+        pthread_setspecific(regionKey, UnsafeRawPointer(bitPattern: 1))
+        body()
+        pthread_setspecific(regionKey, previous)
     }
 }
 

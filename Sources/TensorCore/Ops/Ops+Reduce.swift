@@ -1,0 +1,14 @@
+/// Σ of all elements: [..] -> scalar []. Backward broadcasts the scalar gradient.
+public func sum(_ x: Variable) -> Variable {
+    let xv = x.value
+    let total = xv.withUnsafeBufferPointer { Kernels.blockedSum($0.baseAddress!, $0.count) }
+    return Variable(Tensor(scalar: total), parents: [x]) { g in [Tensor(shape: xv.shape, repeating: g.scalar)] }
+}
+
+/// Mean of all elements: [..] -> scalar []. Backward broadcasts g / count.
+public func mean(_ x: Variable) -> Variable {
+    let xv = x.value
+    let n = Float(max(1, xv.count))
+    let total = xv.withUnsafeBufferPointer { Kernels.blockedSum($0.baseAddress!, $0.count) }
+    return Variable(Tensor(scalar: total / n), parents: [x]) { g in [Tensor(shape: xv.shape, repeating: g.scalar / n)] }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+
+@testable import TensorCore
+
+@Suite struct AttentionTests {
+    struct Config: CustomTestStringConvertible, Sendable {
+        var batch = 2, seq = 5, heads = 4, kvHeads = 4, headDim = 3
+        var validLengths: [Int]?
+        var testDescription: String { "H=\(heads) Hkv=\(kvHeads) lengths=\(validLengths.map(\.description) ?? "full")" }
+    }
+
+    static let configs: [Config] = [
+        Config(kvHeads: 4), Config(kvHeads: 2), Config(kvHeads: 1),
+        Config(kvHeads: 2, validLengths: [3, 5]), Config(kvHeads: 1, validLengths: [0, 2]),
+    ]
+
+    /// Triple loop in Double: causal, padded keys masked, padded query rows zero.
+    static func reference(_ q: Tensor, _ k: Tensor, _ v: Tensor, _ c: Config, scale: Double) -> [Double] {
+        let (T, H, Hkv, D) = (c.seq, c.heads, c.kvHeads, c.headDim)
+        var out = [Double](repeating: 0, count: c.batch * T * H * D)
+        for b in 0..<c.batch {
+            let length = c.validLengths?[b] ?? T
+            for h in 0..<H {
+                let g = h / (H / Hkv)
+                for i in 0..<length {
+                    var scores: [Double] = []
+                    for j in 0...i {
+                        var s: Double = 0
+                        for d in 0..<D {
+                            s +=
+                                Double(q.data[(b * T + i) * H * D + h * D + d])
+                                * Double(k.data[(b * T + j) * Hkv * D + g * D + d])
+                        }
+                        scores.append(s * scale)
+                    }
+                    let m = scores.max()!
+                    let e = scores.map { exp($0 - m) }
+                    let total = e.reduce(0, +)
+                    for j in 0...i {
+                        for d in 0..<D {
+                            out[(b * T + i) * H * D + h * D + d] +=
+                                e[j] / total * Double(v.data[(b * T + j) * Hkv * D + g * D + d])
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    static func inputs(_ c: Config, trainable: Bool) -> (Variable, Variable, Variable) {
+        let n = c.batch * c.seq
+        let q = Variable(randomTensor([n, c.heads * c.headDim], seed: 91, scale: 1.5), requiresGrad: trainable)
+        let k = Variable(randomTensor([n, c.kvHeads * c.headDim], seed: 92, scale: 1.5), requiresGrad: trainable)
+        let v = Variable(randomTensor([n, c.kvHeads * c.headDim], seed: 93), requiresGrad: trainable)
+        return (q, k, v)
+    }
+
+    static func attend(_ q: Variable, _ k: Variable, _ v: Variable, _ c: Config, scale: Float? = nil) -> Variable {
+        causalAttention(
+            q: q, k: k, v: v, batch: c.batch, seq: c.seq, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
+            scale: scale, validLengths: c.validLengths)
+    }
+
+    @Test(arguments: configs)
+    func forwardMatchesTripleLoop(config: Config) {
+        let (q, k, v) = Self.inputs(config, trainable: false)
+        let out = Self.attend(q, k, v, config).value
+        let expected = Self.reference(q.value, k.value, v.value, config, scale: 1 / Double(config.headDim).squareRoot())
+        #expect(out.shape == [config.batch * config.seq, config.heads * config.headDim])
+        for i in 0..<out.count { #expect(abs(Double(out.data[i]) - expected[i]) <= 1e-5) }
+    }
+
+    @Test func customScale() {
+        let c = Config(kvHeads: 2)
+        let (q, k, v) = Self.inputs(c, trainable: false)
+        let out = Self.attend(q, k, v, c, scale: 0.7).value
+        let expected = Self.reference(q.value, k.value, v.value, c, scale: Double(Float(0.7)))
+        for i in 0..<out.count { #expect(abs(Double(out.data[i]) - expected[i]) <= 1e-5) }
+    }
+
+    @Test(arguments: configs)
+    func gradient(config: Config) {
+        let (q, k, v) = Self.inputs(config, trainable: true)
+        checkGradients([q, k, v]) { Self.attend(q, k, v, config) }
+    }
+
+    @Test func gradientToValuesOnly() {
+        let c = Config(kvHeads: 2, validLengths: [4, 2])
+        let (q, k, _) = Self.inputs(c, trainable: false)
+        let v = Variable(randomTensor([c.batch * c.seq, c.kvHeads * c.headDim], seed: 94), requiresGrad: true)
+        checkGradients([v]) { Self.attend(q, k, v, c) }
+    }
+
+    @Test func largerHeadsUseGemmPathsConsistently() {
+        // T and D past the blocking thresholds of the kernels, four heads in parallel.
+        let c = Config(batch: 1, seq: 70, heads: 4, kvHeads: 2, headDim: 16, validLengths: [65])
+        let (q, k, v) = Self.inputs(c, trainable: false)
+        let out = Self.attend(q, k, v, c).value
+        let expected = Self.reference(q.value, k.value, v.value, c, scale: 0.25)
+        for i in 0..<out.count { #expect(abs(Double(out.data[i]) - expected[i]) <= 1e-5) }
+    }
+}
