@@ -1,4 +1,5 @@
 import Foundation
+import MoEModels
 import TensorCore
 
 /// The attribution file of CLI.md:

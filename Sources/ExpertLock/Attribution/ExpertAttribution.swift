@@ -1,5 +1,6 @@
 import Foundation
 import MoEModels
+import TensorCore
 
 /// Identifies the expert layout an attribution belongs to, so that a file made on one model is
 /// refused for another.
