@@ -71,3 +71,34 @@ public final class Parameter {
 
     public var elementCount: Int { Tensor.count(of: shape) }
 }
+
+extension Parameter {
+    /// The same values under another name (sharing the resident leaf or the mapped source).
+    public func renamed(_ newName: String) -> Parameter {
+        if let resident {
+            let p = Parameter(name: newName, shape: shape, load: { resident.value })
+            p.resident = resident
+            return p
+        }
+        return Parameter(name: newName, shape: shape, load: load!)
+    }
+
+    /// Rows `rows` of a 2-D parameter (router rows of kept experts), as a new parameter.
+    public func selectingRows(_ rows: [Int], name newName: String) throws -> Parameter {
+        precondition(shape.count == 2, "\(name): selectingRows needs a matrix, shape \(shape)")
+        let width = shape[1]
+        let newShape = [rows.count, width]
+        let select: (Tensor) -> Tensor = { t in
+            Tensor(shape: newShape) { out in
+                for (i, r) in rows.enumerated() {
+                    for j in 0..<width { out[i * width + j] = t.data[r * width + j] }
+                }
+            }
+        }
+        if let resident {
+            return Parameter(name: newName, value: select(resident.value), trainable: resident.requiresGrad)
+        }
+        let source = load!
+        return Parameter(name: newName, shape: newShape, load: { select(try source()) })
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import TensorCore
+
+extension MoEModel {
+    /// Writes the model as a Hugging Face folder: config.json and safetensors in the per-expert
+    /// layout that transformers 4 and 5 both load (sharded above `maxShardBytes`), written atomically.
+    /// With `configSource` (the original config.json) every key it has is kept and only the expert
+    /// counts are patched; otherwise the config is written from `config`.
+    public func save(
+        to directory: URL, dtype: DType = .f32, configSource: URL? = nil, maxShardBytes: Int = 2_000_000_000
+    ) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var tensors: [(name: String, tensor: Tensor)] = []
+        for p in parameters { tensors.append((p.name, try p.tensor())) }
+        try SafeTensorsWriter.writeCheckpoint(tensors, dtype: dtype, to: directory, maxShardBytes: maxShardBytes)
+        let configURL = directory.appendingPathComponent("config.json")
+        if let configSource {
+            try config.rewritten(
+                numExperts: config.numExperts, expertsPerLayer: config.expertsPerLayer, source: configSource, to: configURL)
+        } else {
+            try AtomicFile.write(Data((JSONText.pretty(huggingFaceConfigObject(dtype: dtype)) + "\n").utf8), to: configURL)
+        }
+    }
+
+    /// config.json as transformers writes it: the family's keys, `architectures`, and floats kept
+    /// as floats (transformers 5 refuses an int where a float is declared).
+    func huggingFaceConfigObject(dtype: DType) -> [String: Any] {
+        guard let data = try? JSONEncoder().encode(config),
+              var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        else { return [:] }
+        object["architectures"] = [family.architecture]
+        object["dtype"] = dtype == .bf16 ? "bfloat16" : dtype == .f16 ? "float16" : "float32"
+        object["rms_norm_eps"] = decimal(config.rmsNormEps)
+        object["router_aux_loss_coef"] = decimal(config.routerAuxLossCoef)
+        object["rope_parameters"] = ["rope_theta": config.ropeTheta, "rope_type": config.ropeType]
+        object["initializer_range"] = 0.02
+        if let clip = config.clipQKV { object["clip_qkv"] = decimal(clip) }
+        return object
+    }
+}
+
+/// A Float as the Double of its shortest decimal text (1e-06, not 9.99999997e-07).
+private func decimal(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }
