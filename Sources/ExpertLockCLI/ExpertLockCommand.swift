@@ -8,6 +8,8 @@ struct ExpertLockCommand: AsyncParsableCommand {
         abstract: "Measure and harden how easily a Mixture-of-Experts model can be taken by unauthorized compression.",
         subcommands: [
             ForwardCommand.self,
+            AttributeCommand.self,
+            PruneCommand.self,
             BenchCommand.self,
             RougeCommand.self,
         ]
