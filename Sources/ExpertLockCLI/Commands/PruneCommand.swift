@@ -37,7 +37,7 @@ struct PruneCommand: AsyncParsableCommand {
             let model = try modelOptions.load()
             let signature = ModelSignature(model: model)
             let counts = signature.expertsPerLayer
-            let k = model.config.numExpertsPerToken
+            let k = 1  // a layer may keep fewer experts than top-k: it then routes to all it has
             let rules = [keep != nil && !random, threshold != nil, drop != nil, plan != nil, random].filter { $0 }.count
             guard rules == 1 else {
                 throw ArgumentInputError("choose exactly one of --keep, --threshold, --drop, --plan, --random (with --keep)")

@@ -51,7 +51,7 @@ public final class DecoderLayer {
             }
             feedForward = .sparse(SparseMoEBlock(
                 layer: index, router: router, experts: experts, sharedExpert: shared, sharedExpertGate: sharedGate,
-                topK: config.numExpertsPerToken, normalizeTopK: config.normTopKProb))
+                topK: min(config.numExpertsPerToken, e), normalizeTopK: config.normTopKProb))
         } else {
             let i = config.intermediateSize
             feedForward = .dense(Expert(

@@ -44,7 +44,8 @@ public final class SparseMoEBlock {
     /// Returns the block output [N, C] and the raw router logits [N, E] (as transformers reports them).
     func forward(_ x: Variable, batch: TokenBatch, observer: RoutingObserver?) throws -> (Variable, Tensor) {
         let n = x.value.rows
-        let k = topK
+        // With experts masked below top-k, route to every expert left (what removal does).
+        let k = min(topK, keep.map { $0.filter { $0 }.count } ?? topK)
         let logits = linear(x, try router.variable())  // [N, C] -> [N, E]
         let routed = keep.map { maskColumns(logits, keep: $0) } ?? logits
         // Trap: softmax over all experts first, then top-k, then optional renormalisation

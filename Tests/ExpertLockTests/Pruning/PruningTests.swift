@@ -31,6 +31,21 @@ struct PruningTests {
         #expect(removed.moeBlocks.allSatisfy { $0.expertCount == max(k, n - 2) })
     }
 
+    /// Keeping fewer experts than top-k: the layer routes to all it has left, both ways.
+    @Test(arguments: ["mixtral_bf16_tied_mqa", "olmoe_f32_mha", "qwen2_moe_f32_shared_dense"])
+    func belowTopKRemovalEqualsMasking(_ name: String) throws {
+        let model = try ModelLoader.load(directory: Fixtures.model(name))
+        let plan = try PruningPlan.topK(try Self.attribution(model), k: 1, criterion: .reap, minimumPerLayer: 1)
+        let batch = TokenBatch(Self.ids(model))
+        let removed = try model.keepingExperts(plan.kept)
+        #expect(removed.config.numExpertsPerToken == 1)
+        let removedLogits = try removed.forward(batch).logits.value
+        model.maskExperts(plan.keepFlags)
+        let maskedLogits = try model.forward(batch).logits.value
+        model.maskExperts(nil)
+        #expect(removedLogits.maxAbsDifference(maskedLogits) <= 1e-5)
+    }
+
     /// A removed model saved to disk loads back with the same logits and the config's expert count.
     @Test(arguments: ["mixtral_bf16_tied_mqa", "qwen2_moe_f32_shared_dense"])
     func savedPrunedModelReloads(_ name: String) throws {
