@@ -10,6 +10,7 @@ struct ExpertLockCommand: AsyncParsableCommand {
             ForwardCommand.self,
             AttributeCommand.self,
             PruneCommand.self,
+            SweepCommand.self,
             BenchCommand.self,
             RougeCommand.self,
         ]
