@@ -9,6 +9,7 @@ struct ExpertLockCommand: AsyncParsableCommand {
         subcommands: [
             ForwardCommand.self,
             BenchCommand.self,
+            TokenizeCommand.self,
         ]
     )
 }

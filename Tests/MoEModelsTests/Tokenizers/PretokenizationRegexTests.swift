@@ -24,8 +24,10 @@ import Testing
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Int((state >> 33) % UInt64(n))
         }
-        let alphabet: [String] = ["a", "B", "z", "é", "Ж", "日", "1", "7", "٣", " ", " ", "  ", "\t", "\n", "\r\n", "'", "'s",
-                                  "'LL", "'re", "!", ",", "-", "😀", "\u{00A0}", "\u{3000}", "."]
+        let alphabet: [String] = [
+            "a", "B", "z", "é", "Ж", "日", "1", "7", "٣", " ", " ", "  ", "\t", "\n", "\r\n", "'", "'s",
+            "'LL", "'re", "!", ",", "-", "😀", "\u{00A0}", "\u{3000}", ".",
+        ]
         return (0..<400).map { _ in (0..<next(24)).map { _ in alphabet[next(alphabet.count)] }.joined() }
     }
 
