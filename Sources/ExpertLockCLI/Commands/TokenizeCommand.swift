@@ -21,12 +21,6 @@ struct TokenizeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            let loadStart = DispatchTime.now().uptimeNanoseconds
-            let tokenizer = try Tokenizer.load(directory: URL(fileURLWithPath: model))
-            Console.progress(
-                String(
-                    format: "loaded %@ in %.3f s", model, Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
-                ))
             let data: Data
             if text == "-" {
                 data = FileHandle.standardInput.readDataToEndOfFile()
@@ -39,6 +33,10 @@ struct TokenizeCommand: AsyncParsableCommand {
             guard let content = String(validating: data, as: UTF8.self) else {
                 throw ArgumentInputError("\(text == "-" ? "standard input" : text): not valid UTF-8")
             }
+            let loadStart = DispatchTime.now().uptimeNanoseconds
+            let tokenizer = try Tokenizer.load(directory: URL(fileURLWithPath: model))
+            let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
+            Console.progress("loaded \(model) in \(String(format: "%.3f", loadSeconds)) s")
             let start = DispatchTime.now().uptimeNanoseconds
             let ids = tokenizer.encode(content, addSpecialTokens: !noSpecialTokens)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

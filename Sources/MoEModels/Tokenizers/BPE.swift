@@ -32,7 +32,7 @@ final class BPEModel: @unchecked Sendable {
 
     private var cache: [ScalarKey: [Int32]] = [:]
     private let cacheLock = NSLock()
-    private static let cacheCapacity = 500_000
+    private static let cacheCapacity = 250_000
     private static let cachedWordLength = 256
 
     init(_ field: JSONField) throws {

@@ -32,7 +32,7 @@ import Testing
     }
 
     @Test func gpt2MatchesICU() throws {
-        let icu = PatternRegex.icu(try NSRegularExpression(pattern: PatternRegex.gpt2Pattern))
+        let icu = PatternRegex.icu(ICURegex(try NSRegularExpression(pattern: PatternRegex.gpt2Pattern)))
         for text in randomTexts() {
             #expect(pieces(.gpt2, text) == pieces(icu, text), "\(text.debugDescription)")
         }
@@ -40,7 +40,7 @@ import Testing
 
     @Test(arguments: [(PatternRegex.qwenPattern, 1), (PatternRegex.llama3Pattern, 3)])
     func llama3StyleMatchesICU(pattern: String, digits: Int) throws {
-        let icu = PatternRegex.icu(try NSRegularExpression(pattern: pattern))
+        let icu = PatternRegex.icu(ICURegex(try NSRegularExpression(pattern: pattern)))
         for text in randomTexts() {
             #expect(pieces(.llama3(maxDigits: digits), text) == pieces(icu, text), "\(text.debugDescription)")
         }
