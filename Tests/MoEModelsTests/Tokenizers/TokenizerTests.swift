@@ -78,7 +78,7 @@ import Testing
             directory: TokenizerFixtures.directory.appendingPathComponent("sp_metaspace"))
         #expect(tokenizer.tokenId("<s>") == 1)
         #expect(tokenizer.token(1) == "<s>")
-        #expect(tokenizer.tokenId("<0x41>") == tokenizer.tokenId("<0x41>"))
+        #expect(tokenizer.tokenId("<0x41>") != nil)  // byte-fallback tokens are plain vocabulary
         #expect(tokenizer.token(-1) == nil)
         #expect(tokenizer.token(tokenizer.vocabSize) == nil)
         // Canonically equivalent spellings are different tokens.
