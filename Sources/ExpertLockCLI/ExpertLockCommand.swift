@@ -13,6 +13,7 @@ struct ExpertLockCommand: AsyncParsableCommand {
             SweepCommand.self,
             BenchCommand.self,
             RougeCommand.self,
+            TokenizeCommand.self,
         ]
     )
 }

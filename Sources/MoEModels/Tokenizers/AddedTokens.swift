@@ -41,9 +41,11 @@ struct AddedVocabulary {
     let specialSpellings: Set<ScalarKey>
 
     init(_ list: [AddedToken], normalizer: Normalizer?) {
-        let ordered = list.filter { $0.special && !$0.content.isEmpty } + list.filter { !$0.special && !$0.content.isEmpty }
+        let ordered =
+            list.filter { $0.special && !$0.content.isEmpty } + list.filter { !$0.special && !$0.content.isEmpty }
         tokens = ordered
-        rawMatcher = AddedTokenMatcher(ordered.enumerated().filter { !$0.element.normalized }.map { ($0.element.content, $0.offset) })
+        rawMatcher = AddedTokenMatcher(
+            ordered.enumerated().filter { !$0.element.normalized }.map { ($0.element.content, $0.offset) })
         // A normalized token is matched, and decoded, in its normalized spelling ("▁xyz" after
         // Llama 2's Prepend), so that the decoder undoes the normalizer as for any other token.
         func spelling(_ token: AddedToken) -> [Unicode.Scalar] {
@@ -85,8 +87,10 @@ struct AddedVocabulary {
         if matcher.isEmpty { return emit(.text(piece)) }
         let base = piece.scalars.startIndex
         func text(_ range: Range<Int>) -> Segment {
-            .text(TextPiece(scalars: piece.scalars[base + range.lowerBound..<base + range.upperBound],
-                            atStart: piece.atStart && range.lowerBound == 0))
+            .text(
+                TextPiece(
+                    scalars: piece.scalars[base + range.lowerBound..<base + range.upperBound],
+                    atStart: piece.atStart && range.lowerBound == 0))
         }
         piece.scalars.withUnsafeBufferPointer { buffer in
             var startOffset = 0

@@ -8,6 +8,11 @@ import Foundation
 /// (consecutive ones fused when `fuse_unk`). Then, repeatedly, the adjacent pair with the lowest merge
 /// rank is merged, the leftmost first. Results are cached per word: WikiText has ~30k distinct words
 /// in 2M.
+///
+/// A long word (SentencePiece tokenizers with `split: false` hand over the whole text as one word)
+/// is cut where no merge can ever join the two sides: between two scalars that are tokens of their
+/// own and never adjacent inside any vocabulary token. A merge across such a cut would produce a
+/// token holding that pair, so each part merges exactly as it would inside the whole word.
 final class BPEModel: @unchecked Sendable {
     let vocabulary: Vocabulary
     /// (left id << 32 | right id) -> rank << 32 | merged id.
@@ -18,12 +23,16 @@ final class BPEModel: @unchecked Sendable {
     private let ignoreMerges: Bool
     private let prefix: [Unicode.Scalar]
     private let suffix: [Unicode.Scalar]
-    /// Ids of single-scalar tokens, the common case of a word's first symbols.
-    private let scalarIds: [UInt32: Int32]
+    /// Ids of single-scalar tokens, the common case of a word's first symbols: BMP by table.
+    private let bmpScalarIds: [Int32]
+    private let otherScalarIds: [UInt32: Int32]
+    /// Scalar pairs adjacent inside some vocabulary token (built on the first long word).
+    private var innerPairs: Set<UInt64>?
+    private static let longWord = 48
 
     private var cache: [ScalarKey: [Int32]] = [:]
     private let cacheLock = NSLock()
-    private static let cacheCapacity = 500_000
+    private static let cacheCapacity = 250_000
     private static let cachedWordLength = 256
 
     init(_ field: JSONField) throws {
@@ -46,11 +55,14 @@ final class BPEModel: @unchecked Sendable {
         } else {
             byteFallbackIds = nil
         }
-        var scalarIds: [UInt32: Int32] = [:]
+        var bmpScalarIds = [Int32](repeating: -1, count: 0x10000)
+        var otherScalarIds: [UInt32: Int32] = [:]
         for (key, id) in vocabulary.idByToken where key.scalars.count == 1 {
-            scalarIds[key.scalars.first!.value] = Int32(id)
+            let v = key.scalars.first!.value
+            if v < 0x10000 { bmpScalarIds[Int(v)] = Int32(id) } else { otherScalarIds[v] = Int32(id) }
         }
-        self.scalarIds = scalarIds
+        self.bmpScalarIds = bmpScalarIds
+        self.otherScalarIds = otherScalarIds
 
         // Merges: "a b" strings (older files) or ["a", "b"] pairs. Rank = position; a repeated pair
         // keeps its last rank, as the library's map does.
@@ -58,48 +70,86 @@ final class BPEModel: @unchecked Sendable {
         let list = try field.child("merges")?.asArray() ?? []
         merges.reserveCapacity(list.count)
         for (rank, entry) in list.enumerated() {
-            let left: String
-            let right: String
+            let left: ArraySlice<Unicode.Scalar>
+            var right: ArraySlice<Unicode.Scalar>
             if let line = entry.value.stringValue {
-                guard let space = line.unicodeScalars.firstIndex(of: " ") else {
+                let scalars = Array(line.unicodeScalars)
+                guard let space = scalars.firstIndex(of: " ") else {
                     throw entry.invalid("\"left right\" or [left, right]")
                 }
-                left = String(line.unicodeScalars[..<space])
-                right = String(line.unicodeScalars[line.unicodeScalars.index(after: space)...])
+                left = scalars[..<space]
+                right = scalars[(space + 1)...]
             } else if let pair = entry.value.arrayValue, pair.count == 2, let a = pair[0].stringValue,
                 let b = pair[1].stringValue
             {
-                left = a
-                right = b
+                left = Array(a.unicodeScalars)[...]
+                right = Array(b.unicodeScalars)[...]
             } else {
                 throw entry.invalid("\"left right\" or [left, right]")
             }
-            guard let leftId = vocabulary.id(left) else {
-                throw TokenizerError.tokenNotInVocabulary(file: file, field: entry.path, token: left)
+            func missing(_ token: ArraySlice<Unicode.Scalar>) -> TokenizerError {
+                .tokenNotInVocabulary(file: file, field: entry.path, token: String(String.UnicodeScalarView(token)))
             }
-            guard let rightId = vocabulary.id(right) else {
-                throw TokenizerError.tokenNotInVocabulary(file: file, field: entry.path, token: right)
-            }
-            var rightScalars = Array(right.unicodeScalars)[...]
-            if !prefix.isEmpty, rightScalars.starts(with: prefix) { rightScalars = rightScalars.dropFirst(prefix.count) }
-            let merged = ScalarKey((Array(left.unicodeScalars) + rightScalars)[...])
-            guard let mergedId = vocabulary.id(merged) else {
-                throw TokenizerError.tokenNotInVocabulary(
-                    file: file, field: entry.path, token: String(String.UnicodeScalarView(merged.scalars)))
-            }
+            guard let leftId = vocabulary.id(ScalarKey(left)) else { throw missing(left) }
+            guard let rightId = vocabulary.id(ScalarKey(right)) else { throw missing(right) }
+            if !prefix.isEmpty, right.starts(with: prefix) { right = right.dropFirst(prefix.count) }
+            let merged = (left + right)[...]
+            guard let mergedId = vocabulary.id(ScalarKey(merged)) else { throw missing(merged) }
             merges[UInt64(leftId) << 32 | UInt64(rightId)] = UInt64(rank) << 32 | UInt64(mergedId)
         }
         self.merges = merges
     }
 
+    @inline(__always)
+    private func scalarId(_ s: Unicode.Scalar) -> Int32? {
+        if s.value < 0x10000 {
+            let id = bmpScalarIds[Int(s.value)]
+            return id >= 0 ? id : nil
+        }
+        return otherScalarIds[s.value]
+    }
+
     /// Appends the ids of `word` to `ids`.
     func tokenize(_ word: ArraySlice<Unicode.Scalar>, into ids: inout [Int]) {
         if word.isEmpty { return }
-        let key = ScalarKey(word)
-        if ignoreMerges, let id = vocabulary.id(key) {
+        if ignoreMerges, let id = vocabulary.id(ScalarKey(word)) {
             ids.append(id)
             return
         }
+        guard word.count > Self.longWord, prefix.isEmpty, suffix.isEmpty else {
+            return tokenizeCached(word, into: &ids)
+        }
+        let pairs = innerPairSet()
+        var start = word.startIndex
+        for i in word.indices.dropFirst() {
+            let a = word[i - 1]
+            let b = word[i]
+            if !pairs.contains(UInt64(a.value) << 32 | UInt64(b.value)), scalarId(a) != nil, scalarId(b) != nil {
+                tokenizeCached(word[start..<i], into: &ids)
+                start = i
+            }
+        }
+        tokenizeCached(word[start...], into: &ids)
+    }
+
+    private func innerPairSet() -> Set<UInt64> {
+        cacheLock.lock()
+        defer { cacheLock.unlock() }
+        if let innerPairs { return innerPairs }
+        var pairs = Set<UInt64>()
+        for key in vocabulary.idByToken.keys where key.scalars.count > 1 {
+            var previous = key.scalars.first!
+            for s in key.scalars.dropFirst() {
+                pairs.insert(UInt64(previous.value) << 32 | UInt64(s.value))
+                previous = s
+            }
+        }
+        innerPairs = pairs
+        return pairs
+    }
+
+    private func tokenizeCached(_ word: ArraySlice<Unicode.Scalar>, into ids: inout [Int]) {
+        let key = ScalarKey(word)
         cacheLock.lock()
         let hit = cache[key]
         cacheLock.unlock()
@@ -125,7 +175,7 @@ final class BPEModel: @unchecked Sendable {
         for (offset, scalar) in word.enumerated() {
             let id: Int32?
             if plain {
-                id = scalarIds[scalar.value]
+                id = scalarId(scalar)
             } else {
                 var text: [Unicode.Scalar] = []
                 if offset > 0 { text += prefix }

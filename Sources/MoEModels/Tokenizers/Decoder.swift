@@ -33,10 +33,12 @@ indirect enum Decoder {
             let content = try field.required("content")
             let scalars = Array(try content.asString().unicodeScalars)
             guard scalars.count == 1 else { throw content.invalid("one character") }
-            return .Strip(content: scalars[0], start: try field.int("start", default: 0), stop: try field.int("stop", default: 0))
+            return .Strip(
+                content: scalars[0], start: try field.int("start", default: 0), stop: try field.int("stop", default: 0))
         case "Replace":
             return .Replace(
-                try SplitPattern.parse(try field.required("pattern")), Array(try field.string("content").unicodeScalars))
+                try SplitPattern.parse(try field.required("pattern")), Array(try field.string("content").unicodeScalars)
+            )
         case "Metaspace":
             return .Metaspace(
                 replacement: try PreTokenizer.parseReplacement(field),
@@ -156,7 +158,8 @@ indirect enum Decoder {
         var scalars = Array(text.unicodeScalars)
         for (from, to) in replacements {
             scalars = Array(
-                Normalizer.Replace(.string(Array(from.unicodeScalars)), Array(to.unicodeScalars)).normalize(scalars[...]))
+                Normalizer.Replace(.string(Array(from.unicodeScalars)), Array(to.unicodeScalars)).normalize(
+                    scalars[...]))
         }
         return scalars
     }

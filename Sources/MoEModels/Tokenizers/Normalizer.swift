@@ -33,7 +33,8 @@ indirect enum Normalizer {
         case "Prepend": return .Prepend(Array(try field.string("prepend").unicodeScalars))
         case "Replace":
             return .Replace(
-                try SplitPattern.parse(try field.required("pattern")), Array(try field.string("content").unicodeScalars))
+                try SplitPattern.parse(try field.required("pattern")), Array(try field.string("content").unicodeScalars)
+            )
         case "Strip":
             return .Strip(
                 left: try field.bool("strip_left", default: true), right: try field.bool("strip_right", default: true))
@@ -49,16 +50,13 @@ indirect enum Normalizer {
         case .Sequence(let stages):
             return stages.reduce(text) { $1.normalize($0) }
         case .NFC:
-            // Text below U+0300 has nothing to compose: skip Foundation for it.
-            return text.allSatisfy({ $0.value < 0x300 }) ? text : Self.unicodeNormalized(text) { $0.precomposedStringWithCanonicalMapping }
+            return Self.unicodeNormalized(text, below: 0x300) { $0.precomposedStringWithCanonicalMapping }
         case .NFD:
-            return text.allSatisfy({ $0.value < 0xC0 }) ? text : Self.unicodeNormalized(text) { $0.decomposedStringWithCanonicalMapping }
+            return Self.unicodeNormalized(text, below: 0xC0) { $0.decomposedStringWithCanonicalMapping }
         case .NFKC:
-            return text.allSatisfy({ $0.value < 0xA0 })
-                ? text : Self.unicodeNormalized(text) { $0.precomposedStringWithCompatibilityMapping }
+            return Self.unicodeNormalized(text, below: 0xA0) { $0.precomposedStringWithCompatibilityMapping }
         case .NFKD:
-            return text.allSatisfy({ $0.value < 0xA0 })
-                ? text : Self.unicodeNormalized(text) { $0.decomposedStringWithCompatibilityMapping }
+            return Self.unicodeNormalized(text, below: 0xA0) { $0.decomposedStringWithCompatibilityMapping }
         case .Lowercase:
             var out: [Unicode.Scalar] = []
             out.reserveCapacity(text.count)
@@ -100,11 +98,36 @@ indirect enum Normalizer {
         }
     }
 
+    /// Applies a Unicode normalization form only where it can change something.
+    ///
+    /// Every scalar below `stable` is a starter that the form leaves alone and that never composes
+    /// with what precedes it, so the text can be cut before any such scalar and each part normalized
+    /// on its own. Only the parts holding a scalar at or above `stable` (plus the starter before
+    /// them, which may compose with them) go through Foundation: mostly-ASCII text stays cheap.
     private static func unicodeNormalized(
-        _ text: ArraySlice<Unicode.Scalar>, _ transform: (String) -> String
+        _ text: ArraySlice<Unicode.Scalar>, below stable: UInt32, _ transform: (String) -> String
     ) -> ArraySlice<Unicode.Scalar> {
-        var string = ""
-        string.unicodeScalars.append(contentsOf: text)
-        return Array(transform(string).unicodeScalars)[...]
+        var out: [Unicode.Scalar] = []
+        var copied = text.startIndex  // text before this index is already in `out`
+        var i = text.startIndex
+        while i < text.endIndex {
+            if text[i].value < stable {
+                i += 1
+                continue
+            }
+            let start = i > copied ? i - 1 : i
+            var end = i + 1
+            while end < text.endIndex, text[end].value >= stable { end += 1 }
+            if out.isEmpty { out.reserveCapacity(text.count + 16) }
+            out.append(contentsOf: text[copied..<start])
+            var part = ""
+            part.unicodeScalars.append(contentsOf: text[start..<end])
+            out.append(contentsOf: transform(part).unicodeScalars)
+            copied = end
+            i = end
+        }
+        if copied == text.startIndex { return text }
+        out.append(contentsOf: text[copied...])
+        return out[...]
     }
 }

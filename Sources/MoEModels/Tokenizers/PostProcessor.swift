@@ -50,7 +50,8 @@ indirect enum PostProcessor {
             }
             let cls = try id("cls")
             let sep = try id("sep")
-            return type == "RobertaProcessing" ? .RobertaProcessing(cls: cls, sep: sep) : .BertProcessing(cls: cls, sep: sep)
+            return type == "RobertaProcessing"
+                ? .RobertaProcessing(cls: cls, sep: sep) : .BertProcessing(cls: cls, sep: sep)
         case "Sequence":
             return .Sequence(try field.required("processors").asArray().map(parse))
         default:

@@ -103,7 +103,9 @@ enum Splitter {
                 }
                 let word = UnicodeClasses.isRustRegexWord(buffer[p])
                 var q = p + 1
-                while q < n, UnicodeClasses.isRustRegexWord(buffer[q]) == word, word || !UnicodeClasses.isWhitespace(buffer[q]) {
+                while q < n, UnicodeClasses.isRustRegexWord(buffer[q]) == word,
+                    word || !UnicodeClasses.isWhitespace(buffer[q])
+                {
                     q += 1
                 }
                 body(p..<q, false)
@@ -202,8 +204,11 @@ indirect enum PreTokenizer {
             if useRegex {
                 text.withUnsafeBufferPointer { buffer in
                     PatternRegex.gpt2.forEachMatch(in: buffer) { range in
-                        emit(TextPiece(scalars: ByteLevelAlphabet.encode(text[text.startIndex + range.lowerBound..<text.startIndex + range.upperBound])[...],
-                                       atStart: piece.atStart && range.lowerBound == 0))
+                        emit(
+                            TextPiece(
+                                scalars: ByteLevelAlphabet.encode(
+                                    text[text.startIndex + range.lowerBound..<text.startIndex + range.upperBound])[...],
+                                atStart: piece.atStart && range.lowerBound == 0))
                     }
                 }
             } else if !text.isEmpty {
@@ -255,8 +260,10 @@ indirect enum PreTokenizer {
         let base = piece.scalars.startIndex
         func word(_ range: Range<Int>) {
             guard !range.isEmpty else { return }
-            emit(TextPiece(scalars: piece.scalars[base + range.lowerBound..<base + range.upperBound],
-                           atStart: piece.atStart && range.lowerBound == 0))
+            emit(
+                TextPiece(
+                    scalars: piece.scalars[base + range.lowerBound..<base + range.upperBound],
+                    atStart: piece.atStart && range.lowerBound == 0))
         }
         piece.scalars.withUnsafeBufferPointer { buffer in
             var accumulator = SplitAccumulator(behavior)

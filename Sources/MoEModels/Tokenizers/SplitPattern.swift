@@ -66,7 +66,7 @@ enum PatternRegex {
     /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,k}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
     /// with k = 1 (Qwen2/3, spelled `\p{N}`) or 3 (Llama 3).
     case llama3(maxDigits: Int)
-    case icu(NSRegularExpression)
+    case icu(ICURegex)
 
     static let gpt2Pattern = #"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#
     static let qwenPattern =
@@ -84,7 +84,7 @@ enum PatternRegex {
             self = .llama3(maxDigits: 3)
         } else {
             do {
-                self = .icu(try NSRegularExpression(pattern: pattern))
+                self = .icu(ICURegex(try NSRegularExpression(pattern: pattern)))
             } catch {
                 throw TokenizerError.invalidRegex(
                     file: field.file, field: field.path, pattern: pattern, reason: "\(error)")
@@ -109,7 +109,7 @@ enum PatternRegex {
                 p = end
             }
         case .icu(let regex):
-            Self.icuMatches(regex, in: text, body)
+            regex.forEachMatch(in: text, body)
         }
     }
 
@@ -205,12 +205,17 @@ enum PatternRegex {
         }
         return whitespaceEnd(t, p, runEnd: q)
     }
+}
 
-    // MARK: ICU fallback
+/// A pattern run by NSRegularExpression. Matching is serialized: a tokenizer may be shared across
+/// threads and Foundation on Linux does not promise that one regex object can match concurrently.
+final class ICURegex: @unchecked Sendable {
+    private let regex: NSRegularExpression
+    private let lock = NSLock()
 
-    private static func icuMatches(
-        _ regex: NSRegularExpression, in text: UnsafeBufferPointer<Unicode.Scalar>, _ body: (Range<Int>) -> Void
-    ) {
+    init(_ regex: NSRegularExpression) { self.regex = regex }
+
+    func forEachMatch(in text: UnsafeBufferPointer<Unicode.Scalar>, _ body: (Range<Int>) -> Void) {
         var string = ""
         string.unicodeScalars.append(contentsOf: text)
         // NSRegularExpression reports UTF-16 offsets; map them back to scalar indices.
@@ -222,11 +227,11 @@ enum PatternRegex {
             u += s.value > 0xFFFF ? 2 : 1
         }
         scalarAt[u] = text.count
-        let all = NSRange(location: 0, length: u)
-        for match in regex.matches(in: string, range: all) {
-            let r = match.range
-            guard r.location != NSNotFound else { continue }
-            body(scalarAt[r.location]..<scalarAt[r.location + r.length])
+        lock.lock()
+        let matches = regex.matches(in: string, range: NSRange(location: 0, length: u))
+        lock.unlock()
+        for match in matches where match.range.location != NSNotFound {
+            body(scalarAt[match.range.location]..<scalarAt[match.range.location + match.range.length])
         }
     }
 }

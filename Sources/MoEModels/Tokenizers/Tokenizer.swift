@@ -19,13 +19,17 @@ public final class Tokenizer: @unchecked Sendable {
     public let eosTokenId: Int?
     public let padTokenId: Int?
 
-    /// Loads tokenizer.json and, when present beside it, tokenizer_config.json (add_bos_token / add_eos_token, bos_token / eos_token, chat stuff ignored).
+    /// Loads tokenizer.json and, when present beside it, tokenizer_config.json (add_bos_token /
+    /// add_eos_token, bos_token / eos_token, chat stuff ignored).
     public static func load(directory: URL) throws -> Tokenizer {
         let json = directory.appendingPathComponent("tokenizer.json")
-        guard FileManager.default.fileExists(atPath: json.path) else { throw TokenizerError.fileNotFound(file: json.path) }
+        guard FileManager.default.fileExists(atPath: json.path) else {
+            throw TokenizerError.fileNotFound(file: json.path)
+        }
         let config = directory.appendingPathComponent("tokenizer_config.json")
         return try Tokenizer(
-            tokenizerJSON: json, tokenizerConfigJSON: FileManager.default.fileExists(atPath: config.path) ? config : nil)
+            tokenizerJSON: json, tokenizerConfigJSON: FileManager.default.fileExists(atPath: config.path) ? config : nil
+        )
     }
 
     /// When the config sets `add_bos_token` or `add_eos_token`, a template adding exactly those
@@ -39,7 +43,9 @@ public final class Tokenizer: @unchecked Sendable {
         preTokenizer = try root.child("pre_tokenizer").map(PreTokenizer.parse)
         decoder = try root.child("decoder").map(Decoder.parse)
         let vocabulary = model.vocabulary
-        let added = try (root.child("added_tokens")?.asArray() ?? []).map { try AddedToken.parse($0, model: vocabulary) }
+        let added = try (root.child("added_tokens")?.asArray() ?? []).map {
+            try AddedToken.parse($0, model: vocabulary)
+        }
         let addedVocabulary = AddedVocabulary(added, normalizer: normalizer)
         self.addedVocabulary = addedVocabulary
 
@@ -72,7 +78,8 @@ public final class Tokenizer: @unchecked Sendable {
             case .token(let id):
                 ids.append(id)
             case .text(let raw):
-                let normalized = normalizer.map { TextPiece(scalars: $0.normalize(raw.scalars), atStart: raw.atStart) } ?? raw
+                let normalized =
+                    normalizer.map { TextPiece(scalars: $0.normalize(raw.scalars), atStart: raw.atStart) } ?? raw
                 addedVocabulary.splitNormalized(normalized) { segment in
                     switch segment {
                     case .token(let id):

@@ -13,7 +13,8 @@ public enum TokenizerError: InputError, Equatable {
     case missingField(file: String, field: String)
     /// A key holds a value of the wrong kind or out of range.
     case invalidField(file: String, field: String, expected: String)
-    /// A pipeline stage names a `type` this implementation does not know.
+    /// A pipeline stage names a `type` this implementation does not know (or does not support, such
+    /// as the Unigram model or the Precompiled normalizer).
     case unknownType(file: String, field: String, type: String)
     /// A merge, an added token or a special token refers to a token that is not in the vocabulary.
     case tokenNotInVocabulary(file: String, field: String, token: String)
@@ -33,7 +34,7 @@ public enum TokenizerError: InputError, Equatable {
         case .invalidField(let file, let field, let expected):
             return "\(file): `\(field)` must be \(expected)"
         case .unknownType(let file, let field, let type):
-            return "\(file): unknown \(field) \"\(type)\""
+            return "\(file): unknown or unsupported \(field) \"\(type)\""
         case .tokenNotInVocabulary(let file, let field, let token):
             return "\(file): `\(field)` names the token \"\(token)\" that is not in the vocabulary"
         case .invalidRegex(let file, let field, let pattern, let reason):

@@ -24,13 +24,15 @@ import Testing
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Int((state >> 33) % UInt64(n))
         }
-        let alphabet: [String] = ["a", "B", "z", "é", "Ж", "日", "1", "7", "٣", " ", " ", "  ", "\t", "\n", "\r\n", "'", "'s",
-                                  "'LL", "'re", "!", ",", "-", "😀", "\u{00A0}", "\u{3000}", "."]
+        let alphabet: [String] = [
+            "a", "B", "z", "é", "Ж", "日", "1", "7", "٣", " ", " ", "  ", "\t", "\n", "\r\n", "'", "'s",
+            "'LL", "'re", "!", ",", "-", "😀", "\u{00A0}", "\u{3000}", ".",
+        ]
         return (0..<400).map { _ in (0..<next(24)).map { _ in alphabet[next(alphabet.count)] }.joined() }
     }
 
     @Test func gpt2MatchesICU() throws {
-        let icu = PatternRegex.icu(try NSRegularExpression(pattern: PatternRegex.gpt2Pattern))
+        let icu = PatternRegex.icu(ICURegex(try NSRegularExpression(pattern: PatternRegex.gpt2Pattern)))
         for text in randomTexts() {
             #expect(pieces(.gpt2, text) == pieces(icu, text), "\(text.debugDescription)")
         }
@@ -38,7 +40,7 @@ import Testing
 
     @Test(arguments: [(PatternRegex.qwenPattern, 1), (PatternRegex.llama3Pattern, 3)])
     func llama3StyleMatchesICU(pattern: String, digits: Int) throws {
-        let icu = PatternRegex.icu(try NSRegularExpression(pattern: pattern))
+        let icu = PatternRegex.icu(ICURegex(try NSRegularExpression(pattern: pattern)))
         for text in randomTexts() {
             #expect(pieces(.llama3(maxDigits: digits), text) == pieces(icu, text), "\(text.debugDescription)")
         }

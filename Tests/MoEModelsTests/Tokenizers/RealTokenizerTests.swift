@@ -8,7 +8,8 @@ import Testing
 @Suite(.enabled(if: TokenizerFixtures.realDataAvailable, "../shared/data/tokenizers is absent"))
 struct RealTokenizerTests {
     @Test func smoke() throws {
-        let mixtral = try Tokenizer.load(directory: TokenizerFixtures.realTokenizerDirectory("mixtral-8x7b_mistral-7b-v0.1"))
+        let mixtral = try Tokenizer.load(
+            directory: TokenizerFixtures.realTokenizerDirectory("mixtral-8x7b_mistral-7b-v0.1"))
         #expect(mixtral.encode("Hello world") == [1, 22557, 1526])
         #expect(mixtral.bosTokenId == 1)
         #expect(mixtral.eosTokenId == 2)
@@ -31,7 +32,9 @@ struct RealTokenizerTests {
             #expect(ids == expected.ids, "\(name) text \(index) \(text.debugDescription)")
             #expect(tokenizer.encode(text, addSpecialTokens: false) == expected.ids_no_special, "\(name) text \(index)")
             let decoded = tokenizer.decode(expected.ids)
-            #expect(TokenizerFixtures.same(decoded, expected.decoded), "\(name) decode \(index): \(decoded.debugDescription)")
+            #expect(
+                TokenizerFixtures.same(decoded, expected.decoded),
+                "\(name) decode \(index): \(decoded.debugDescription)")
             let skipped = tokenizer.decode(expected.ids, skipSpecialTokens: true)
             #expect(TokenizerFixtures.same(skipped, expected.decoded_skip_special), "\(name) decode \(index) skipping")
         }
@@ -42,7 +45,8 @@ struct RealTokenizerTests {
         let reference = try #require(try TokenizerFixtures.realExpected.tokenizers[name]?.wikitext)
         let file = TokenizerFixtures.sharedData.appendingPathComponent(reference.file)
         try #require(FileManager.default.fileExists(atPath: file.path))
-        let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = try String(contentsOf: file, encoding: .utf8).split(
+            separator: "\n", omittingEmptySubsequences: false)
         let paragraph = String(lines[reference.line_index]) + "\n"
         let tokenizer = try Tokenizer.load(directory: TokenizerFixtures.realTokenizerDirectory(name))
         let ids = tokenizer.encode(paragraph)

@@ -30,14 +30,20 @@ import Testing
 
     @Test func badJSONNamesLineAndColumn() throws {
         let error = try loadError("{\n  \"model\": {,}\n}")
-        guard case .invalidJSON(_, let line, let column, _) = error else { Issue.record("\(error)"); return }
+        guard case .invalidJSON(_, let line, let column, _) = error else {
+            Issue.record("\(error)")
+            return
+        }
         #expect(line == 2)
         #expect(column == 13)
     }
 
     @Test func truncatedJSON() throws {
         let error = try loadError(#"{"model": {"type": "BPE", "vocab": {"a": 0"#)
-        guard case .invalidJSON = error else { Issue.record("\(error)"); return }
+        guard case .invalidJSON = error else {
+            Issue.record("\(error)")
+            return
+        }
     }
 
     @Test func unknownModelType() throws {
@@ -50,7 +56,11 @@ import Testing
         let error = try loadError(
             #"{"model": \#(bpe), "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Whitespace"}, {"type": "FancySplit"}]}}"#
         )
-        #expect(error == .unknownType(file: error.file, field: "pre_tokenizer type (at `pre_tokenizer.pretokenizers[1]`)", type: "FancySplit"))
+        #expect(
+            error
+                == .unknownType(
+                    file: error.file, field: "pre_tokenizer type (at `pre_tokenizer.pretokenizers[1]`)",
+                    type: "FancySplit"))
         #expect(error.description.contains("FancySplit"))
     }
 
@@ -71,11 +81,18 @@ import Testing
         let missing = try loadError("{}")
         #expect(missing == .missingField(file: missing.file, field: "model"))
         let error = try loadError(#"{"model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}}"#)
-        guard case .invalidField(_, let field, _) = error else { Issue.record("\(error)"); return }
+        guard case .invalidField(_, let field, _) = error else {
+            Issue.record("\(error)")
+            return
+        }
         #expect(field == "model.vocab.a")
         let regex = try loadError(
-            #"{"model": \#(bpe), "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(unclosed"}, "behavior": "Isolated"}}"#)
-        guard case .invalidRegex = regex else { Issue.record("\(regex)"); return }
+            #"{"model": \#(bpe), "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(unclosed"}, "behavior": "Isolated"}}"#
+        )
+        guard case .invalidRegex = regex else {
+            Issue.record("\(regex)")
+            return
+        }
     }
 
     @Test func missingFolderOrFile() {
@@ -90,7 +107,9 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let config = dir.appendingPathComponent("tokenizer_config.json")
         try Data(#"{"add_bos_token": "yes"}"#.utf8).write(to: config)
-        #expect(throws: TokenizerError.invalidField(file: config.path, field: "add_bos_token", expected: "true or false")) {
+        #expect(
+            throws: TokenizerError.invalidField(file: config.path, field: "add_bos_token", expected: "true or false")
+        ) {
             try Tokenizer.load(directory: dir)
         }
     }

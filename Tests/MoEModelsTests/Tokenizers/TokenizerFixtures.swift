@@ -65,9 +65,11 @@ enum TokenizerFixtures {
     }
 
     static var realDataAvailable: Bool {
-        FileManager.default.fileExists(atPath: realTokenizerDirectory("qwen3").appendingPathComponent("tokenizer.json").path)
+        FileManager.default.fileExists(
+            atPath: realTokenizerDirectory("qwen3").appendingPathComponent("tokenizer.json").path)
             && FileManager.default.fileExists(
-                atPath: realTokenizerDirectory("mixtral-8x7b_mistral-7b-v0.1").appendingPathComponent("tokenizer.json").path)
+                atPath: realTokenizerDirectory("mixtral-8x7b_mistral-7b-v0.1").appendingPathComponent("tokenizer.json")
+                    .path)
     }
 
     /// Exact equality, scalar for scalar (String == would accept canonically equivalent text).

@@ -25,7 +25,9 @@ import Testing
         let tokenizer = try Tokenizer.load(directory: TokenizerFixtures.directory.appendingPathComponent(name))
         for (index, reference) in fixture.cases.enumerated() {
             let decoded = tokenizer.decode(reference.ids)
-            #expect(TokenizerFixtures.same(decoded, reference.decoded), "\(name) text \(index): \(decoded.debugDescription)")
+            #expect(
+                TokenizerFixtures.same(decoded, reference.decoded), "\(name) text \(index): \(decoded.debugDescription)"
+            )
             let skipped = tokenizer.decode(reference.ids, skipSpecialTokens: true)
             #expect(
                 TokenizerFixtures.same(skipped, reference.decoded_skip_special),
@@ -47,7 +49,8 @@ import Testing
     }
 
     @Test func byteLevelDecodeRoundTrips() throws {
-        let tokenizer = try Tokenizer.load(directory: TokenizerFixtures.directory.appendingPathComponent("gpt2_bytelevel"))
+        let tokenizer = try Tokenizer.load(
+            directory: TokenizerFixtures.directory.appendingPathComponent("gpt2_bytelevel"))
         // Added tokens with lstrip/rstrip swallow spaces, so texts containing them are left out.
         let addedContents = ["<mask>", "[SEP]", "hello", "wörld", "<|endoftext|>", "<|pad|>"]
         for text in try TokenizerFixtures.expected.texts where !addedContents.contains(where: text.contains) {
@@ -71,10 +74,11 @@ import Testing
     }
 
     @Test func tokenLookupIsExact() throws {
-        let tokenizer = try Tokenizer.load(directory: TokenizerFixtures.directory.appendingPathComponent("sp_metaspace"))
+        let tokenizer = try Tokenizer.load(
+            directory: TokenizerFixtures.directory.appendingPathComponent("sp_metaspace"))
         #expect(tokenizer.tokenId("<s>") == 1)
         #expect(tokenizer.token(1) == "<s>")
-        #expect(tokenizer.tokenId("<0x41>") == tokenizer.tokenId("<0x41>"))
+        #expect(tokenizer.tokenId("<0x41>") != nil)  // byte-fallback tokens are plain vocabulary
         #expect(tokenizer.token(-1) == nil)
         #expect(tokenizer.token(tokenizer.vocabSize) == nil)
         // Canonically equivalent spellings are different tokens.
@@ -83,7 +87,8 @@ import Testing
     }
 
     @Test func encodesConcurrently() async throws {
-        let tokenizer = try Tokenizer.load(directory: TokenizerFixtures.directory.appendingPathComponent("qwen_bytelevel"))
+        let tokenizer = try Tokenizer.load(
+            directory: TokenizerFixtures.directory.appendingPathComponent("qwen_bytelevel"))
         let texts = try TokenizerFixtures.expected.texts
         let serial = texts.map { tokenizer.encode($0) }
         let parallel = await withTaskGroup(of: (Int, [Int]).self) { group in
