@@ -6,8 +6,12 @@ import TensorCore
 /// `overwrite`, so a finished result is never lost to a typo, and a killed run leaves no
 /// half-written folder under the real name.
 public enum OutputDirectory {
-    public static func write(to url: URL, overwrite: Bool, _ body: (URL) throws -> Void) throws {
+    public static func write(to url: URL, overwrite: Bool, inputs: [URL] = [], _ body: (URL) throws -> Void) throws {
         let fm = FileManager.default
+        let target = url.standardizedFileURL.resolvingSymlinksInPath().path
+        for input in inputs where input.standardizedFileURL.resolvingSymlinksInPath().path == target {
+            throw OutputError.isInput(url.path)
+        }
         if fm.fileExists(atPath: url.path) && !overwrite {
             throw OutputError.exists(url.path)
         }
@@ -50,9 +54,11 @@ public enum OutputDirectory {
 
 public enum OutputError: InputError, Equatable {
     case exists(String)
+    case isInput(String)
     public var description: String {
         switch self {
         case .exists(let path): return "\(path): already exists (pass --overwrite to replace it)"
+        case .isInput(let path): return "\(path): is an input of this command; choose another output folder"
         }
     }
 }

@@ -78,7 +78,7 @@ struct SweepCommand: AsyncParsableCommand {
                 })
             let referenceK = max(1, (counts.min() ?? 1) / 4)
             let resistance = curve.resistance(referenceK: referenceK)
-            try OutputDirectory.write(to: URL(fileURLWithPath: out), overwrite: overwrite) { dir in
+            try OutputDirectory.write(to: URL(fileURLWithPath: out), overwrite: overwrite, inputs: [modelOptions.url]) { dir in
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 try AtomicFile.write(try encoder.encode(curve), to: dir.appendingPathComponent("curve.json"))
