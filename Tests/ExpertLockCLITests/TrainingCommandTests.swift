@@ -10,13 +10,15 @@ import Testing
 /// `expertlock train` end to end, including a run killed with SIGKILL and resumed.
 @Suite struct TrainingCommandTests {
     static let executable: URL? = {
-        let url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("expertlock")
+        let url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "expertlock")
         return FileManager.default.isExecutableFile(atPath: url.path) ? url : nil
     }()
 
     static func process(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
         let process = Process()
-        process.executableURL = try #require(executable)
+        guard let executable = Self.executable else { throw CocoaError(.fileNoSuchFile) }
+        process.executableURL = executable
         process.arguments = arguments
         let out = Pipe()
         let err = Pipe()
@@ -31,7 +33,10 @@ import Testing
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        return (
+            process.terminationStatus, String(decoding: outData, as: UTF8.self),
+            String(decoding: errData, as: UTF8.self)
+        )
     }
 
     /// A folder with an ids file of a repetitive token stream.
@@ -39,13 +44,17 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("train-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let ids = (0..<400).map { ($0 * 7 + $0 / 5) % 31 }
-        try Data(("[" + ids.map(String.init).joined(separator: ",") + "]").utf8).write(to: dir.appendingPathComponent("ids.json"))
+        try Data(("[" + ids.map(String.init).joined(separator: ",") + "]").utf8).write(
+            to: dir.appendingPathComponent("ids.json"))
         return dir
     }
 
     static func arguments(_ dir: URL, out: String, steps: Int) -> [String] {
-        ["train", "--config", "tiny", "--ids", dir.appendingPathComponent("ids.json").path, "--steps", "\(steps)",
-         "--batch", "4", "--seq", "16", "--save-every", "5", "--seed", "3", "--out", dir.appendingPathComponent(out).path]
+        [
+            "train", "--config", "tiny", "--ids", dir.appendingPathComponent("ids.json").path, "--steps", "\(steps)",
+            "--batch", "4", "--seq", "16", "--save-every", "5", "--seed", "3", "--out",
+            dir.appendingPathComponent(out).path,
+        ]
     }
 
     @Test(.enabled(if: executable != nil)) func trainsAndReportsJSON() throws {
@@ -65,7 +74,9 @@ import Testing
         let again = try Self.run(Self.arguments(dir, out: "model", steps: 10))
         #expect(again.status == 2 && again.stderr.contains("--overwrite"))
         #expect(try Self.run(Self.arguments(dir, out: "model", steps: 10) + ["--overwrite"]).status == 0)
-        let missing = try Self.run(["train", "--config", "tiny", "--ids", "/nonexistent/ids", "--out", dir.appendingPathComponent("x").path])
+        let missing = try Self.run([
+            "train", "--config", "tiny", "--ids", "/nonexistent/ids", "--out", dir.appendingPathComponent("x").path,
+        ])
         #expect(missing.status == 2 && missing.stderr.contains("/nonexistent/ids"))
     }
 

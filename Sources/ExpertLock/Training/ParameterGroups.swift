@@ -7,12 +7,15 @@ public final class ParameterGroups: Optimizer {
     let decayed: AdamW
     let undecayed: AdamW
 
-    public init(parameters: [Variable], learningRate: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float) {
+    public init(parameters: [Variable], learningRate: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float)
+    {
         let matrices = parameters.filter { $0.value.rank >= 2 }
         let vectors = parameters.filter { $0.value.rank < 2 }
         decayed = AdamW(
-            parameters: matrices, learningRate: learningRate, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay)
-        undecayed = AdamW(parameters: vectors, learningRate: learningRate, beta1: beta1, beta2: beta2, eps: eps, weightDecay: 0)
+            parameters: matrices, learningRate: learningRate, beta1: beta1, beta2: beta2, eps: eps,
+            weightDecay: weightDecay)
+        undecayed = AdamW(
+            parameters: vectors, learningRate: learningRate, beta1: beta1, beta2: beta2, eps: eps, weightDecay: 0)
     }
 
     public var parameters: [Variable] { decayed.parameters + undecayed.parameters }

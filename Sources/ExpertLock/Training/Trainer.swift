@@ -45,7 +45,8 @@ public final class Trainer {
         if parameters.trainable == .lora {
             if model.loraAdapters.isEmpty {
                 let targets = parameters.lora.targetParameters(of: model)
-                model.attachLoRA(to: targets, rank: parameters.lora.rank, alpha: parameters.lora.alpha, seed: parameters.seed)
+                model.attachLoRA(
+                    to: targets, rank: parameters.lora.rank, alpha: parameters.lora.alpha, seed: parameters.seed)
             }
             trainable = model.loraAdapters.flatMap(\.parameters)
         } else {
@@ -87,7 +88,9 @@ public final class Trainer {
         optimizer.learningRate = learningRate
         let (total, lm, aux, z) = try loss(batch)
         let loss = total.value.scalar
-        guard loss.isFinite else { throw TrainingError.nonFinite(step: step + 1, what: "the loss", lastCheckpoint: nil) }
+        guard loss.isFinite else {
+            throw TrainingError.nonFinite(step: step + 1, what: "the loss", lastCheckpoint: nil)
+        }
         total.backward()
         let norm = clipGradNorm(optimizer.parameters, maxNorm: parameters.gradientClipNorm ?? .infinity)
         guard norm.isFinite else {

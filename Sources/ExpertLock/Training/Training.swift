@@ -56,7 +56,8 @@ public enum Training {
             try check((0...1).contains(minimumLearningRateRatio), "minimum learning-rate ratio must be in [0, 1]")
             try check(weightDecay >= 0, "weight decay must not be negative")
             try check(gradientClipNorm.map { $0 > 0 } ?? true, "gradient clip norm must be positive")
-            try check(loadBalancingCoefficient.map { $0 >= 0 } ?? true, "load-balancing coefficient must not be negative")
+            try check(
+                loadBalancingCoefficient.map { $0 >= 0 } ?? true, "load-balancing coefficient must not be negative")
             try check(zLossCoefficient >= 0, "z-loss coefficient must not be negative")
             try check(lora.rank >= 1, "LoRA rank must be at least 1, got \(lora.rank)")
             try check(!lora.targets.isEmpty, "LoRA needs at least one target")
@@ -151,14 +152,16 @@ public enum Training {
     /// continues so that the final weights equal those of an uninterrupted run.
     @discardableResult
     public static func train(
-        model: MoEModel, examples: [TrainingExample], parameters: Parameters, output: Output? = nil, resume: Bool = false,
+        model: MoEModel, examples: [TrainingExample], parameters: Parameters, output: Output? = nil,
+        resume: Bool = false,
         progress: (Progress) -> ProgressDisposition = { _ in .more }
     ) throws -> Result {
         try parameters.validate()
         guard !examples.isEmpty else { throw TrainingError.noExamples(reason: "the example list is empty") }
         for example in examples {
             if let bad = example.ids.first(where: { $0 < 0 || $0 >= model.config.vocabSize }) {
-                throw TrainingError.invalidParameter("token id \(bad) is outside the vocabulary (0..<\(model.config.vocabSize))")
+                throw TrainingError.invalidParameter(
+                    "token id \(bad) is outside the vocabulary (0..<\(model.config.vocabSize))")
             }
         }
         let fingerprint = TrainingCheckpoint.fingerprint(examples)
@@ -180,7 +183,8 @@ public enum Training {
         func save(final: Bool) throws {
             guard let output else { return }
             let state = TrainerState(
-                globalStep: trainer.step, parameters: parameters, dataFingerprint: fingerprint, examples: examples.count,
+                globalStep: trainer.step, parameters: parameters, dataFingerprint: fingerprint,
+                examples: examples.count,
                 logHistory: history)
             if final {
                 try TrainingCheckpoint.writeFinal(trainer: trainer, state: state, output: output)
@@ -199,11 +203,13 @@ public enum Training {
             }
             tokens += result.tokens
             losses.append(result.loss)
-            history.append(TrainerState.LogEntry(step: trainer.step, loss: result.loss, learningRate: result.learningRate))
+            history.append(
+                TrainerState.LogEntry(step: trainer.step, loss: result.loss, learningRate: result.learningRate))
             let elapsed = seconds(since: clock)
             let done = trainer.step - startStep
             let report = Progress(
-                step: trainer.step, steps: parameters.steps, loss: result.loss, languageModelLoss: result.languageModelLoss,
+                step: trainer.step, steps: parameters.steps, loss: result.loss,
+                languageModelLoss: result.languageModelLoss,
                 auxiliaryLoss: result.auxiliaryLoss, zLoss: result.zLoss, learningRate: result.learningRate,
                 gradientNorm: result.gradientNorm, tokens: tokens, tokensPerSecond: Double(tokens) / max(elapsed, 1e-9),
                 elapsed: elapsed, remaining: elapsed / Double(done) * Double(parameters.steps - trainer.step))

@@ -51,7 +51,9 @@ public enum TrainingCheckpoint {
         return names.compactMap { name -> (Int, URL)? in
             guard name.hasPrefix(prefix), let step = Int(name.dropFirst(prefix.count)) else { return nil }
             let url = directory.appendingPathComponent(name)
-            guard FileManager.default.fileExists(atPath: url.appendingPathComponent(stateFileName).path) else { return nil }
+            guard FileManager.default.fileExists(atPath: url.appendingPathComponent(stateFileName).path) else {
+                return nil
+            }
             return (step, url)
         }.sorted { $0.0 < $1.0 }
     }
@@ -68,10 +70,14 @@ public enum TrainingCheckpoint {
             try? fm.removeItem(at: directory.appendingPathComponent(name))
         }
         guard resume else {
-            if existing.contains(where: { !$0.hasPrefix(".") }) { throw TrainingError.outputExists(path: directory.path) }
+            if existing.contains(where: { !$0.hasPrefix(".") }) {
+                throw TrainingError.outputExists(path: directory.path)
+            }
             return nil
         }
-        guard let latest = checkpoints(in: directory).last else { throw TrainingError.nothingToResume(path: directory.path) }
+        guard let latest = checkpoints(in: directory).last else {
+            throw TrainingError.nothingToResume(path: directory.path)
+        }
         let state = try readState(latest.url)
         let file = latest.url.appendingPathComponent(stateFileName).path
         if state.parameters.resumeKey() != parameters.resumeKey() {
@@ -91,7 +97,9 @@ public enum TrainingCheckpoint {
         let staging = output.directory.appendingPathComponent(
             "\(prefix)\(state.globalStep).partial-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))")
         try writeModel(trainer.model, to: staging, output: output, merge: false)
-        let optimizerState = trainer.optimizer.exportState().sorted { $0.key < $1.key }.map { (name: $0.key, tensor: $0.value) }
+        let optimizerState = trainer.optimizer.exportState().sorted { $0.key < $1.key }.map {
+            (name: $0.key, tensor: $0.value)
+        }
         try SafeTensorsWriter.write(optimizerState, dtype: .f32, to: staging.appendingPathComponent(optimizerFileName))
         try writeState(state, to: staging)
         if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
@@ -145,7 +153,8 @@ public enum TrainingCheckpoint {
                 throw ModelError.missingTensor(file: checkpoint.path, name: p.name)
             }
             guard info.shape == p.shape else {
-                throw ModelError.shapeMismatch(file: checkpoint.path, name: p.name, expected: p.shape, actual: info.shape)
+                throw ModelError.shapeMismatch(
+                    file: checkpoint.path, name: p.name, expected: p.shape, actual: info.shape)
             }
             values.append((p, try stored.tensor(p.name)))
         }

@@ -48,7 +48,8 @@ public struct ClassificationPrompt: Sendable, Codable, Equatable {
         if let pair = example.textPair {
             text = text.replacingOccurrences(of: "{text_pair}", with: pair)
         } else {
-            text = text.replacingOccurrences(of: "\n{text_pair}", with: "").replacingOccurrences(of: "{text_pair}", with: "")
+            text = text.replacingOccurrences(of: "\n{text_pair}", with: "").replacingOccurrences(
+                of: "{text_pair}", with: "")
         }
         return text
     }
@@ -76,7 +77,9 @@ public enum TrainingData {
 
     /// The documents as one token stream (each encoded with special tokens and followed by EOS
     /// when the encoder has one), cut into chunks.
-    public static func languageModeling(documents: [String], encoder: TextEncoder, sequenceLength: Int) -> [TrainingExample] {
+    public static func languageModeling(documents: [String], encoder: TextEncoder, sequenceLength: Int)
+        -> [TrainingExample]
+    {
         var stream: [Int] = []
         for document in documents {
             stream += encoder.encode(document, addSpecialTokens: true)
@@ -99,11 +102,13 @@ public enum TrainingData {
 
     /// Document prompt + " summary" + EOS for each example.
     public static func summarization(
-        _ examples: [SummarizationExample], encoder: TextEncoder, sequenceLength: Int, template: String = summaryTemplate
+        _ examples: [SummarizationExample], encoder: TextEncoder, sequenceLength: Int,
+        template: String = summaryTemplate
     ) -> [TrainingExample] {
         examples.compactMap { example in
             let prompt = template.replacingOccurrences(of: "{document}", with: example.document)
-            let answer = encoder.encode(" " + example.summary, addSpecialTokens: false) + (encoder.eosTokenId.map { [$0] } ?? [])
+            let answer =
+                encoder.encode(" " + example.summary, addSpecialTokens: false) + (encoder.eosTokenId.map { [$0] } ?? [])
             return TrainingExample.promptAndAnswer(
                 prompt: encoder.encode(prompt, addSpecialTokens: true), answer: answer, maxLength: sequenceLength)
         }
@@ -117,10 +122,12 @@ public enum TrainingData {
         let examples: [TrainingExample]
         switch (task, dataset) {
         case (.languageModeling, .text(let documents)):
-            examples = languageModeling(documents: documents.map(\.text), encoder: encoder, sequenceLength: sequenceLength)
+            examples = languageModeling(
+                documents: documents.map(\.text), encoder: encoder, sequenceLength: sequenceLength)
         case (.languageModeling, .summarization(let items)):
             examples = languageModeling(
-                documents: items.map { $0.document + "\n" + $0.summary }, encoder: encoder, sequenceLength: sequenceLength)
+                documents: items.map { $0.document + "\n" + $0.summary }, encoder: encoder,
+                sequenceLength: sequenceLength)
         case (.languageModeling, .classification(_, let items)):
             examples = languageModeling(documents: items.map(\.text), encoder: encoder, sequenceLength: sequenceLength)
         case (.classification, .classification(let classificationTask, let items)):
@@ -132,7 +139,8 @@ public enum TrainingData {
             throw TrainingError.noExamples(reason: "\(file) does not hold \(task.rawValue) data")
         }
         guard !examples.isEmpty else {
-            throw TrainingError.noExamples(reason: "\(file) gives no labeled example that fits \(sequenceLength) tokens")
+            throw TrainingError.noExamples(
+                reason: "\(file) gives no labeled example that fits \(sequenceLength) tokens")
         }
         return examples
     }

@@ -24,7 +24,8 @@ public enum TrainingError: InputError, Equatable {
         switch self {
         case .noExamples(let reason): "no training examples: \(reason)"
         case .invalidParameter(let reason): "invalid training parameter: \(reason)"
-        case .outputExists(let path): "\(path): output folder exists (use --resume to continue or --overwrite to replace it)"
+        case .outputExists(let path):
+            "\(path): output folder exists (use --resume to continue or --overwrite to replace it)"
         case .nothingToResume(let path): "\(path): no complete checkpoint to resume from"
         case .resumeMismatch(let file, let reason): "\(file): cannot resume: \(reason)"
         case .badCheckpoint(let file, let reason): "\(file): \(reason)"

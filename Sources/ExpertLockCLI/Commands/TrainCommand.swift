@@ -25,7 +25,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Token ids for --task lm: a JSON array or whitespace-separated integers.") var ids: String?
     @Option(help: "Vocabulary size of a preset trained on --ids (default: largest id + 1).") var vocabSize: Int?
     @Option(help: "Task: lm, classify or summarize.") var task: TrainingTask = .languageModeling
-    @Option(help: "Tokenizer folder (tokenizer.json), or 'bytes' for the built-in byte-level encoder.") var tokenizer: String?
+    @Option(help: "Tokenizer folder (tokenizer.json), or 'bytes' for the built-in byte-level encoder.") var tokenizer:
+        String?
     @Option(help: "Optimizer steps.") var steps = 200
     @Option(help: "Examples per step.") var batch = 8
     @Option(help: "Sequence length in tokens.") var seq = 128
@@ -34,7 +35,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Cosine floor as a fraction of the peak learning rate.") var minLrRatio: Float = 0.1
     @Option(help: "AdamW weight decay (matrices only).") var weightDecay: Float = 0.01
     @Option(help: "Gradient-norm clipping threshold (0: off).") var clip: Float = 1.0
-    @Option(help: "Load-balancing loss coefficient (default: the config's router_aux_loss_coef; 0: off).") var auxCoef: Float?
+    @Option(help: "Load-balancing loss coefficient (default: the config's router_aux_loss_coef; 0: off).") var auxCoef:
+        Float?
     @Option(help: "Router z-loss coefficient (0: off).") var zCoef: Float = 0
     @Option(help: "Seed of initialisation, batch order and LoRA init.") var seed: UInt64 = 0
     @Option(help: "What trains: experts, experts+router, all or lora.") var trainable: TrainableSubset = .all
@@ -63,7 +65,8 @@ struct TrainCommand: AsyncParsableCommand {
             let modelURL = model.map { URL(fileURLWithPath: $0) }
             let encoderFolder = tokenizer.map { $0 == "bytes" ? nil : URL(fileURLWithPath: $0) } ?? modelURL
             let encoder: TextEncoder? =
-                tokenizer == "bytes" ? ByteTextEncoder() : try encoderFolder.flatMap { try loadTextEncoder(directory: $0) }
+                tokenizer == "bytes"
+                ? ByteTextEncoder() : try encoderFolder.flatMap { try loadTextEncoder(directory: $0) }
 
             var examples: [TrainingExample]
             var idVocabulary = 0
@@ -123,20 +126,25 @@ struct TrainCommand: AsyncParsableCommand {
             let result = try Training.train(
                 model: network, examples: examples, parameters: parameters, output: destination, resume: resume
             ) { progress in
-                if progress.step % every == 0 || progress.step == progress.steps { Console.progress(progress.description) }
+                if progress.step % every == 0 || progress.step == progress.steps {
+                    Console.progress(progress.description)
+                }
                 return .more
             }
             if let encoderFolder { try copyTokenizerFiles(from: encoderFolder, to: outURL) }
 
             if output.json {
-                try Console.printJSON([
-                    "final_loss": result.finalLoss.map { Double($0) } ?? NSNull(), "steps": result.steps,
-                    "start_step": result.startStep, "tokens": result.tokens, "tokens_per_s": result.tokensPerSecond,
-                    "seconds": result.seconds, "examples": examples.count, "output": outURL.path,
-                ] as [String: Any])
+                try Console.printJSON(
+                    [
+                        "final_loss": result.finalLoss.map { Double($0) } ?? NSNull(), "steps": result.steps,
+                        "start_step": result.startStep, "tokens": result.tokens, "tokens_per_s": result.tokensPerSecond,
+                        "seconds": result.seconds, "examples": examples.count, "output": outURL.path,
+                    ] as [String: Any])
             } else {
                 let loss = result.finalLoss.map { String(format: "%.4f", Double($0)) } ?? "-"
-                print("final loss \(loss) after \(result.steps) steps, \(Int(result.tokensPerSecond)) tokens/s; model in \(outURL.path)")
+                print(
+                    "final loss \(loss) after \(result.steps) steps, \(Int(result.tokensPerSecond)) tokens/s; model in \(outURL.path)"
+                )
             }
         }
     }
@@ -167,7 +175,8 @@ struct TrainCommand: AsyncParsableCommand {
 func loadTextEncoder(directory: URL) throws -> TextEncoder? {
     let file = directory.appendingPathComponent("tokenizer.json")
     guard FileManager.default.fileExists(atPath: file.path) else { return nil }
-    throw ArgumentInputError("\(file.path): tokenizer.json support is not in this build yet; use --tokenizer bytes or --ids")
+    throw ArgumentInputError(
+        "\(file.path): tokenizer.json support is not in this build yet; use --tokenizer bytes or --ids")
 }
 
 extension TrainingTask: ExpressibleByArgument {}

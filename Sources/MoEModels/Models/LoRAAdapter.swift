@@ -30,13 +30,15 @@ public final class LoRAAdapter {
         self.rank = rank
         self.alpha = alpha
         let module = Self.moduleName(base.name)
-        a = Parameter(name: "\(module).lora_A.weight", value: Tensor(shape: [rank, inFeatures], data: values), trainable: true)
+        a = Parameter(
+            name: "\(module).lora_A.weight", value: Tensor(shape: [rank, inFeatures], data: values), trainable: true)
         b = Parameter(name: "\(module).lora_B.weight", value: Tensor.zeros([outFeatures, rank]), trainable: true)
     }
 
     /// An adapter with given values (loaded from an adapter file).
     public init(baseName: String, alpha: Float, a: Tensor, b: Tensor, trainable: Bool) {
-        precondition(a.shape.count == 2 && b.shape.count == 2 && a.shape[0] == b.shape[1], "LoRA: A \(a.shape), B \(b.shape)")
+        precondition(
+            a.shape.count == 2 && b.shape.count == 2 && a.shape[0] == b.shape[1], "LoRA: A \(a.shape), B \(b.shape)")
         self.baseName = baseName
         self.rank = a.shape[0]
         self.alpha = alpha

@@ -12,7 +12,9 @@ extension MoEModel {
     ///
     /// Each tensor draws from a generator seeded with `seed` and its own name, so a tensor's values do
     /// not depend on the order of construction or on the other tensors.
-    public static func randomlyInitialized(config: ModelConfig, seed: UInt64, initializerRange: Float = 0.02) throws -> MoEModel {
+    public static func randomlyInitialized(config: ModelConfig, seed: UInt64, initializerRange: Float = 0.02) throws
+        -> MoEModel
+    {
         try config.validate()
         let residualScale = initializerRange / Float(2 * max(1, config.numHiddenLayers)).squareRoot()
         return try MoEModel(config: config) { name, shape in

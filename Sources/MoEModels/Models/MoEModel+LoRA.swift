@@ -59,7 +59,8 @@ extension MoEModel {
             tensors.append((Self.peftPrefix + adapter.b.name, try adapter.b.tensor()))
         }
         try SafeTensorsWriter.write(
-            tensors, dtype: .f32, metadata: ["format": "pt"], to: directory.appendingPathComponent(Self.adapterWeightsFileName))
+            tensors, dtype: .f32, metadata: ["format": "pt"],
+            to: directory.appendingPathComponent(Self.adapterWeightsFileName))
         let modules = adapters.map { NSRegularExpression.escapedPattern(for: LoRAAdapter.moduleName($0.baseName)) }
         let config: [String: Any] = [
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": first.rank, "lora_alpha": Double("\(first.alpha)") ?? 0,
@@ -67,7 +68,8 @@ extension MoEModel {
             "inference_mode": true, "init_lora_weights": true, "base_model_name_or_path": baseModel ?? NSNull(),
             "target_modules": "(" + modules.joined(separator: "|") + ")",
         ]
-        try AtomicFile.write(JSONText.pretty(config) + "\n", to: directory.appendingPathComponent(Self.adapterConfigFileName))
+        try AtomicFile.write(
+            JSONText.pretty(config) + "\n", to: directory.appendingPathComponent(Self.adapterConfigFileName))
     }
 
     /// Attaches the adapters saved in `directory` by `saveLoRA` (or PEFT). Every adapter must name a
@@ -101,10 +103,12 @@ extension MoEModel {
             let a = try file.tensor(name)
             let b = try file.tensor(bName)
             if a.shape != [rank, base.shape[1]] {
-                throw LoRAError.shapeMismatch(file: weightsURL.path, name: name, expected: [rank, base.shape[1]], actual: a.shape)
+                throw LoRAError.shapeMismatch(
+                    file: weightsURL.path, name: name, expected: [rank, base.shape[1]], actual: a.shape)
             }
             if b.shape != [base.shape[0], rank] {
-                throw LoRAError.shapeMismatch(file: weightsURL.path, name: bName, expected: [base.shape[0], rank], actual: b.shape)
+                throw LoRAError.shapeMismatch(
+                    file: weightsURL.path, name: bName, expected: [base.shape[0], rank], actual: b.shape)
             }
             pending.append((base, LoRAAdapter(baseName: base.name, alpha: alpha, a: a, b: b, trainable: trainable)))
         }

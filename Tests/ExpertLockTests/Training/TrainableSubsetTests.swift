@@ -1,7 +1,8 @@
 import Foundation
 import MoEModels
-import Testing
 import TensorCore
+import Testing
+
 @testable import ExpertLock
 
 /// Frozen tensors stay bit-identical: `experts` changes only the kept experts, `experts+router` also
@@ -81,7 +82,8 @@ struct TrainableSubsetTests {
         parameters.steps = 1
         parameters.learningRate = 1e-9
         try TrainingCheckpoint.writeFinal(
-            trainer: try Trainer(model: model, parameters: parameters), state: TrainerState(
+            trainer: try Trainer(model: model, parameters: parameters),
+            state: TrainerState(
                 globalStep: 0, parameters: parameters, dataFingerprint: "", examples: 0, logHistory: []),
             output: .init(directory: dir))
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("adapter_model.safetensors").path))

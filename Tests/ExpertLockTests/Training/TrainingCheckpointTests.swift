@@ -1,7 +1,8 @@
 import Foundation
 import MoEModels
-import Testing
 import TensorCore
+import Testing
+
 @testable import ExpertLock
 
 /// Checkpoints: resuming after an interruption gives bit-identical weights; a non-finite loss keeps
@@ -30,7 +31,8 @@ struct TrainingCheckpointTests {
     /// Trains a fresh micro model to the end in `directory` and returns its weights.
     static func uninterrupted(_ parameters: Training.Parameters, _ directory: URL) throws -> [String: Tensor] {
         let model = try TrainingFixtures.microModel(vocab: vocab)
-        try Training.train(model: model, examples: examples, parameters: parameters, output: .init(directory: directory))
+        try Training.train(
+            model: model, examples: examples, parameters: parameters, output: .init(directory: directory))
         return try TrainingFixtures.snapshot(model)
     }
 
@@ -79,7 +81,9 @@ struct TrainingCheckpointTests {
         var parameters = Self.parameters()
         parameters.saveEvery = 2
         let error = #expect(throws: TrainingError.self) {
-            try Training.train(model: model, examples: Self.examples, parameters: parameters, output: .init(directory: dir)) {
+            try Training.train(
+                model: model, examples: Self.examples, parameters: parameters, output: .init(directory: dir)
+            ) {
                 progress in
                 if progress.step == 5 {  // poison a weight: the next loss is NaN
                     model.finalNorm.residentVariable!.value.data[0] = .nan
@@ -102,7 +106,8 @@ struct TrainingCheckpointTests {
         let output = Training.Output(directory: dir)
         #expect(throws: TrainingError.nothingToResume(path: dir.path)) {
             try Training.train(
-                model: try TrainingFixtures.microModel(vocab: Self.vocab), examples: Self.examples, parameters: parameters,
+                model: try TrainingFixtures.microModel(vocab: Self.vocab), examples: Self.examples,
+                parameters: parameters,
                 output: output, resume: true)
         }
         try Training.train(
@@ -110,12 +115,14 @@ struct TrainingCheckpointTests {
             output: output)
         #expect(throws: TrainingError.outputExists(path: dir.path)) {
             try Training.train(
-                model: try TrainingFixtures.microModel(vocab: Self.vocab), examples: Self.examples, parameters: parameters,
+                model: try TrainingFixtures.microModel(vocab: Self.vocab), examples: Self.examples,
+                parameters: parameters,
                 output: output)
         }
         // Resuming a finished run changes nothing; other settings or data are refused.
         let model = try TrainingFixtures.microModel(vocab: Self.vocab)
-        let again = try Training.train(model: model, examples: Self.examples, parameters: parameters, output: output, resume: true)
+        let again = try Training.train(
+            model: model, examples: Self.examples, parameters: parameters, output: output, resume: true)
         #expect(again.startStep == 4 && again.steps == 4 && again.finalLoss == nil)
         var other = parameters
         other.learningRate = 1e-2
@@ -124,7 +131,8 @@ struct TrainingCheckpointTests {
         }
         #expect(throws: TrainingError.self) {
             try Training.train(
-                model: model, examples: Array(Self.examples.dropFirst()), parameters: parameters, output: output, resume: true)
+                model: model, examples: Array(Self.examples.dropFirst()), parameters: parameters, output: output,
+                resume: true)
         }
         // The final folder loads back as the trained model.
         let loaded = try ModelLoader.load(directory: dir)

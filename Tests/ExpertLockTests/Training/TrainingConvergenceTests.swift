@@ -1,7 +1,8 @@
 import Foundation
 import MoEModels
-import Testing
 import TensorCore
+import Testing
+
 @testable import ExpertLock
 
 /// Acceptance: training the `tiny` preset on the built-in corpus lowers held-out perplexity.
@@ -41,6 +42,8 @@ struct TrainingConvergenceTests {
         // From about the vocabulary size (uniform guess) to well under half of it.
         #expect(curve[0] > Double(encoder.vocabSize) * 0.6, "\(curve)")
         #expect(curve.last! < curve[0] * 0.4, "\(curve)")
-        print("tiny preset held-out perplexity every 40 steps: \(curve.map { String(format: "%.2f", $0) }), \(Int(result.tokensPerSecond)) tokens/s (debug)")
+        print(
+            "tiny preset held-out perplexity every 40 steps: \(curve.map { String(format: "%.2f", $0) }), \(Int(result.tokensPerSecond)) tokens/s (debug)"
+        )
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import MoEModels
-import Testing
 import TensorCore
+import Testing
+
 @testable import ExpertLock
 
 /// Examples, batches, the schedule and the sampler.
@@ -41,18 +42,21 @@ struct TrainingDataTests {
     @Test func summarizationTeachesTheSummaryAndEOS() throws {
         let encoder = ByteTextEncoder()
         let built = TrainingData.summarization(
-            [SummarizationExample(id: 0, document: "Long text.", summary: "Short.")], encoder: encoder, sequenceLength: 64)
+            [SummarizationExample(id: 0, document: "Long text.", summary: "Short.")], encoder: encoder,
+            sequenceLength: 64)
         let example = try #require(built.first)
         #expect(encoder.decode(Array(example.ids[..<example.firstTarget])) == "Long text.\nSummary:")
         #expect(Array(example.ids[example.firstTarget...]) == Array(" Short.".utf8).map(Int.init) + [257])
         #expect(throws: TrainingError.self) {
             try TrainingData.examples(
-                from: .text([TextDocument(text: "abc")]), task: .summarization, encoder: encoder, sequenceLength: 8, file: "f")
+                from: .text([TextDocument(text: "abc")]), task: .summarization, encoder: encoder, sequenceLength: 8,
+                file: "f")
         }
     }
 
     @Test func batchTargetsSkipPromptsAndPadding() {
-        let batch = TrainingBatch([TrainingExample(ids: [5, 6, 7, 8], firstTarget: 2), TrainingExample(ids: [9, 10])], pad: 0)
+        let batch = TrainingBatch(
+            [TrainingExample(ids: [5, 6, 7, 8], firstTarget: 2), TrainingExample(ids: [9, 10])], pad: 0)
         #expect(batch.tokens.ids == [5, 6, 7, 8, 9, 10, 0, 0])
         #expect(batch.tokens.lengths == [4, 2])
         #expect(batch.targets == [-100, 7, 8, -100, 10, -100, -100, -100])
@@ -92,8 +96,11 @@ struct TrainingDataTests {
 
     @Test func progressDescribesTheStep() {
         let p = Training.Progress(
-            step: 10, steps: 200, loss: 3.21, languageModelLoss: 3.2, auxiliaryLoss: 2.01, zLoss: nil, learningRate: 1e-3,
+            step: 10, steps: 200, loss: 3.21, languageModelLoss: 3.2, auxiliaryLoss: 2.01, zLoss: nil,
+            learningRate: 1e-3,
             gradientNorm: 1.5, tokens: 5000, tokensPerSecond: 1234.4, elapsed: 4, remaining: 3725)
-        #expect(p.description == "step 10/200  loss 3.2100 (lm 3.2000, aux 2.010)  lr 1.00e-03  |g| 1.500  1234 tok/s  ETA 1:02:05")
+        #expect(
+            p.description
+                == "step 10/200  loss 3.2100 (lm 3.2000, aux 2.010)  lr 1.00e-03  |g| 1.500  1234 tok/s  ETA 1:02:05")
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import MoEModels
 import TensorCore
+
 @testable import ExpertLock
 
 /// A character-level encoder over a fixed alphabet (id 0 = BOS, 1 = EOS, 2 = unknown), standing in

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TensorCore
+import Testing
+
 @testable import MoEModels
 
 /// LoRA adapters: forward equals the merged weights, PEFT file round trip, errors.
@@ -20,7 +21,8 @@ struct LoRATests {
         var rng = SplitMix64(seed: seed)
         for adapter in model.loraAdapters {
             let shape = adapter.b.shape
-            adapter.b.assign(Tensor(shape: shape, data: (0..<Tensor.count(of: shape)).map { _ in 0.05 * rng.nextGaussian() }))
+            adapter.b.assign(
+                Tensor(shape: shape, data: (0..<Tensor.count(of: shape)).map { _ in 0.05 * rng.nextGaussian() }))
         }
     }
 
@@ -49,9 +51,14 @@ struct LoRATests {
             try model.saveLoRA(to: dir, baseModel: "base")
             let file = try SafeTensorsFile(url: dir.appendingPathComponent("adapter_model.safetensors"))
             #expect(file.tensorNames.contains("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight"))
-            #expect(file.info("base_model.model.model.layers.1.block_sparse_moe.experts.2.w2.lora_B.weight")?.shape == [64, 3])
+            #expect(
+                file.info("base_model.model.model.layers.1.block_sparse_moe.experts.2.w2.lora_B.weight")?.shape == [
+                    64, 3,
+                ])
             let config = try TestSupport.readJSON(dir.appendingPathComponent("adapter_config.json"))
-            #expect(config["r"] as? Int == 3 && (config["lora_alpha"] as? Double) == 6 && config["peft_type"] as? String == "LORA")
+            #expect(
+                config["r"] as? Int == 3 && (config["lora_alpha"] as? Double) == 6
+                    && config["peft_type"] as? String == "LORA")
             let target = try #require(config["target_modules"] as? String)
             let regex = try NSRegularExpression(pattern: "^" + target + "$")
             let match = { (s: String) in regex.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil }
@@ -63,7 +70,8 @@ struct LoRATests {
             #expect(fresh.loraAdapters.count == 5)
             #expect(try fresh.forward(ids).logits.value == expected)
 
-            let other = try MoEModel.randomlyInitialized(config: try #require(ModelConfig.preset("small", vocabSize: 30)), seed: 1)
+            let other = try MoEModel.randomlyInitialized(
+                config: try #require(ModelConfig.preset("small", vocabSize: 30)), seed: 1)
             #expect(throws: LoRAError.self) { try other.loadLoRA(from: dir) }
             #expect(other.loraAdapters.isEmpty)
         }

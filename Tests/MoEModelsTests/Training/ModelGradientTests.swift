@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TensorCore
+import Testing
+
 @testable import MoEModels
 
 /// The gradient of a whole model's training loss (cross-entropy + load balancing + z-loss, LoRA
@@ -11,12 +12,15 @@ struct ModelGradientTests {
             modelType: "mixtral", vocabSize: 13, hiddenSize: 8, intermediateSize: 6, numHiddenLayers: 2,
             numAttentionHeads: 2, numKeyValueHeads: 1, numExperts: 4, numExpertsPerToken: 2)
         let model = try MoEModel.randomlyInitialized(config: config, seed: 21, initializerRange: 0.5)
-        model.attachLoRA(to: [model.layers[1].attention.vProj, try #require(model.layers[0].moe).experts[1].up], rank: 2,
-                         alpha: 4, seed: 3)
+        model.attachLoRA(
+            to: [model.layers[1].attention.vProj, try #require(model.layers[0].moe).experts[1].up], rank: 2,
+            alpha: 4, seed: 3)
         var rng = SplitMix64(seed: 4)
         for adapter in model.loraAdapters {
-            adapter.b.assign(Tensor(shape: adapter.b.shape, data: (0..<adapter.b.elementCount).map { _ in 0.3 * rng.nextGaussian() }),
-                             trainable: true)
+            adapter.b.assign(
+                Tensor(
+                    shape: adapter.b.shape, data: (0..<adapter.b.elementCount).map { _ in 0.3 * rng.nextGaussian() }),
+                trainable: true)
         }
         let leaves = model.parameters + model.loraAdapters.flatMap(\.parameters)
         for p in leaves { try p.setTrainable(true) }
@@ -24,9 +28,11 @@ struct ModelGradientTests {
         let batch = TokenBatch(ids: [1, 7, 3, 9, 12, 4, 0, 5, 8, 2, 0, 0], batch: 2, seq: 6, lengths: [6, 4])
         let targets = [7, 3, 9, 12, 4, -100, 5, 8, 2, -100, -100, -100]
         func loss() throws -> (Variable, [[Int]]) {
-            let out = try model.forward(batch, options: ForwardOptions(recordRouterLogits: true, loadBalancingLoss: true, routerZLoss: true))
+            let out = try model.forward(
+                batch, options: ForwardOptions(recordRouterLogits: true, loadBalancingLoss: true, routerZLoss: true))
             let ce = crossEntropy(out.logits, targets: targets)
-            let total = add(add(ce, scale(try #require(out.auxiliaryLoss), 0.5)), scale(try #require(out.routerZLoss), 0.1))
+            let total = add(
+                add(ce, scale(try #require(out.auxiliaryLoss), 0.5)), scale(try #require(out.routerZLoss), 0.1))
             let choices = out.routerLogits.map { topKRouting(Variable($0), k: 2, normalize: false).experts }
             return (total, choices)
         }
@@ -51,7 +57,9 @@ struct ModelGradientTests {
                 guard routingUp == routing, routingDown == routing else { continue }
                 let numeric = (up.value.scalar - down.value.scalar) / (2 * h)
                 let analytic = grad.data[i]
-                #expect(abs(numeric - analytic) <= 2e-3 + 2e-2 * abs(analytic), "\(p.name)[\(i)]: \(numeric) vs \(analytic)")
+                #expect(
+                    abs(numeric - analytic) <= 2e-3 + 2e-2 * abs(analytic), "\(p.name)[\(i)]: \(numeric) vs \(analytic)"
+                )
                 checked += 1
             }
         }

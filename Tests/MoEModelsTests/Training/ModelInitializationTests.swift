@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TensorCore
+import Testing
+
 @testable import MoEModels
 
 /// Presets and random initialisation.
@@ -11,8 +12,10 @@ struct ModelInitializationTests {
         try tiny.validate()
         try small.validate()
         #expect(tiny.family == .mixtral && tiny.numExperts == 8 && tiny.numExpertsPerToken == 2)
-        let tinyShape: [Int] = [tiny.hiddenSize, tiny.numHiddenLayers, tiny.numAttentionHeads, tiny.numKeyValueHeads,
-                                tiny.moeIntermediateSize]
+        let tinyShape: [Int] = [
+            tiny.hiddenSize, tiny.numHiddenLayers, tiny.numAttentionHeads, tiny.numKeyValueHeads,
+            tiny.moeIntermediateSize,
+        ]
         let smallShape: [Int] = [small.hiddenSize, small.numHiddenLayers, small.moeIntermediateSize]
         #expect(tinyShape == [64, 2, 4, 2, 128])
         #expect(smallShape == [128, 4, 256])

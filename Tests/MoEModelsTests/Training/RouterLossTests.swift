@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TensorCore
+import Testing
+
 @testable import MoEModels
 
 /// Router losses against transformers (scripts/fixtures/make_router_loss_fixtures.py): the
