@@ -46,9 +46,9 @@ public final class Attention {
     }
 
     func forward(_ x: Variable, batch: TokenBatch) throws -> Variable {
-        var q = linear(x, try qProj.variable(), bias: try qBias?.variable())  // [N, C] -> [N, H*D]
-        var k = linear(x, try kProj.variable(), bias: try kBias?.variable())  // [N, C] -> [N, Hkv*D]
-        var v = linear(x, try vProj.variable(), bias: try vBias?.variable())  // [N, C] -> [N, Hkv*D]
+        var q = try qProj.project(x, bias: qBias)  // [N, C] -> [N, H*D]
+        var k = try kProj.project(x, bias: kBias)  // [N, C] -> [N, Hkv*D]
+        var v = try vProj.project(x, bias: vBias)  // [N, C] -> [N, Hkv*D]
         let n = batch.tokenCount
         switch qkNorm {
         case .none:
@@ -71,6 +71,6 @@ public final class Attention {
         let attended = causalAttention(
             q: q, k: k, v: v, batch: batch.batch, seq: batch.seq, heads: heads, kvHeads: kvHeads,
             headDim: headDim, validLengths: batch.lengths)  // -> [N, H*D]
-        return linear(attended, try oProj.variable(), bias: try oBias?.variable())  // [N, H*D] -> [N, C]
+        return try oProj.project(attended, bias: oBias)  // [N, H*D] -> [N, C]
     }
 }

@@ -76,15 +76,15 @@ public final class DecoderLayer {
         return all
     }
 
-    /// x [N, C] -> ([N, C], router logits [N, E] when sparse).
-    func forward(_ x: Variable, batch: TokenBatch, observer: RoutingObserver?) throws -> (Variable, Tensor?) {
+    /// x [N, C] -> ([N, C], the sparse block's router logits [N, E] when sparse).
+    func forward(_ x: Variable, batch: TokenBatch, observer: RoutingObserver?) throws -> (Variable, SparseMoEBlock.Output?) {
         let attended = try attention.forward(rmsNorm(x, weight: try inputNorm.variable(), eps: eps), batch: batch)
         let h = add(x, attended)
         let normed = rmsNorm(h, weight: try postAttentionNorm.variable(), eps: eps)
         switch feedForward {
         case .sparse(let block):
-            let (out, logits) = try block.forward(normed, batch: batch, observer: observer)
-            return (add(h, out), logits)
+            let routed = try block.forward(normed, batch: batch, observer: observer)
+            return (add(h, routed.output), routed)
         case .dense(let mlp):
             return (add(h, try mlp.forward(normed)), nil)
         }

@@ -9,6 +9,10 @@ public struct ForwardOutput {
     public var routerLogits: [Tensor]
     /// Final hidden states after the last norm [N, C], for representation-based strategies.
     public var hidden: Variable
+    /// The Switch/Mixtral load-balancing loss (a graph node), when `ForwardOptions` asks for it.
+    public var auxiliaryLoss: Variable? = nil
+    /// The ST-MoE router z-loss (a graph node), when `ForwardOptions` asks for it.
+    public var routerZLoss: Variable? = nil
 }
 
 /// A decoder-only Mixture-of-Experts transformer of one of the supported families.
@@ -55,6 +59,14 @@ public final class MoEModel {
     public func forward(
         _ batch: TokenBatch, observer: RoutingObserver? = nil, recordRouterLogits: Bool = false
     ) throws -> ForwardOutput {
+        try forward(batch, options: ForwardOptions(observer: observer, recordRouterLogits: recordRouterLogits))
+    }
+
+    /// Runs the model on a batch with the router losses `options` asks for (training).
+    public func forward(_ batch: TokenBatch, options: ForwardOptions) throws -> ForwardOutput {
+        let observer = options.observer
+        let recordRouterLogits = options.recordRouterLogits
+        var routed: [Variable] = []
         for id in batch.ids where id < 0 || id >= config.vocabSize {
             throw ModelError.tokenOutOfRange(id: id, vocabSize: config.vocabSize)
         }
@@ -63,11 +75,20 @@ public final class MoEModel {
         for layer in layers {
             let (out, logits) = try layer.forward(h, batch: batch, observer: observer)
             h = out
-            if recordRouterLogits, let logits { routerLogits.append(logits) }
+            if recordRouterLogits, let logits { routerLogits.append(logits.logits.value) }
+            if options.needsRouterLogits, let logits { routed.append(logits.routed) }
         }
         let normed = rmsNorm(h, weight: try finalNorm.variable(), eps: config.rmsNormEps)
         let logits = linear(normed, try lmHead.variable())  // [N, C] -> [N, V]
-        return ForwardOutput(logits: logits, routerLogits: routerLogits, hidden: normed)
+        var output = ForwardOutput(logits: logits, routerLogits: routerLogits, hidden: normed)
+        if !routed.isEmpty {
+            let rows = RouterLosses.validRows(batch)
+            if options.loadBalancingLoss {
+                output.auxiliaryLoss = RouterLosses.loadBalancing(routed, topK: config.numExpertsPerToken, rows: rows)
+            }
+            if options.routerZLoss { output.routerZLoss = RouterLosses.zLoss(routed, rows: rows) }
+        }
+        return output
     }
 }
 

@@ -41,8 +41,17 @@ public final class SparseMoEBlock {
         return all
     }
 
-    /// Returns the block output [N, C] and the raw router logits [N, E] (as transformers reports them).
-    func forward(_ x: Variable, batch: TokenBatch, observer: RoutingObserver?) throws -> (Variable, Tensor) {
+    /// What one pass through the block produced.
+    struct Output {
+        /// Block output [N, C].
+        var output: Variable
+        /// Raw router logits [N, E] (as transformers reports them).
+        var logits: Variable
+        /// The logits the router chose from (`keep` applied): the router losses use these.
+        var routed: Variable
+    }
+
+    func forward(_ x: Variable, batch: TokenBatch, observer: RoutingObserver?) throws -> Output {
         let n = x.value.rows
         // With experts masked below top-k, route to every expert left (what removal does).
         let k = min(topK, keep.map { $0.filter { $0 }.count } ?? topK)
@@ -81,7 +90,7 @@ public final class SparseMoEBlock {
             let g = sigmoid(linear(x, try sharedExpertGate.variable()))  // [N, C] -> [N, 1]
             out = add(out, scaleRows(shared, reshape(g, [n])))
         }
-        return (out, logits.value)
+        return Output(output: out, logits: logits, routed: routed)
     }
 }
 
