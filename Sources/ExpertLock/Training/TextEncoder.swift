@@ -1,4 +1,5 @@
 import MoEModels
+
 /// Text to token ids, as training needs it. MoEModels' `Tokenizer` conforms (below);
 /// `ByteTextEncoder` serves tests and runs without a tokenizer.json.
 public protocol TextEncoder {
