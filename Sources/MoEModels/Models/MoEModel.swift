@@ -13,6 +13,8 @@ public struct ForwardOutput {
     public var auxiliaryLoss: Variable? = nil
     /// The ST-MoE router z-loss (a graph node), when `ForwardOptions` asks for it.
     public var routerZLoss: Variable? = nil
+    /// Mean routing-entropy shortfall below `ForwardOptions.routingEntropyFloor` (entanglement).
+    public var routingSpreadLoss: Variable? = nil
 }
 
 /// A decoder-only Mixture-of-Experts transformer of one of the supported families.
@@ -87,6 +89,12 @@ public final class MoEModel {
                 output.auxiliaryLoss = RouterLosses.loadBalancing(routed, topK: config.numExpertsPerToken, rows: rows)
             }
             if options.routerZLoss { output.routerZLoss = RouterLosses.zLoss(routed, rows: rows) }
+            if let floor = options.routingEntropyFloor {
+                let perLayer = routed.map { routingEntropyShortfall($0, floor: floor, rows: rows) }
+                var total = perLayer[0]
+                for l in perLayer.dropFirst() { total = add(total, l) }
+                output.routingSpreadLoss = scale(total, 1 / Float(perLayer.count))
+            }
         }
         return output
     }
