@@ -14,6 +14,7 @@ struct ExpertLockCommand: AsyncParsableCommand {
             BenchCommand.self,
             RougeCommand.self,
             TokenizeCommand.self,
+            TrainTokenizerCommand.self,
         ]
     )
 }
