@@ -10,6 +10,7 @@ struct ExpertLockCommand: AsyncParsableCommand {
             ForwardCommand.self,
             BenchCommand.self,
             RougeCommand.self,
+            EvalCommand.self,
         ]
     )
 }
