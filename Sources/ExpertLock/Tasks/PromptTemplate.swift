@@ -148,7 +148,8 @@ public enum PromptTemplateError: InputError, Equatable {
         case .malformed(let file, let problem):
             return "\(file): \(problem)"
         case .labelCount(let file, let task, let labels, let verbalizers):
-            return "\(file ?? "prompt template"): \(verbalizers) verbalizer(s) for task \(task), which has \(labels) labels"
+            return
+                "\(file ?? "prompt template"): \(verbalizers) verbalizer(s) for task \(task), which has \(labels) labels"
         }
     }
 }

@@ -43,7 +43,8 @@ public enum TaskSequences {
         public init(_ text: String, tokenizer: Tokenizer) {
             self.text = text
             plain = tokenizer.encode(text, addSpecialTokens: false)
-            ids = TaskSequences.specialPrefix(full: tokenizer.encode(text, addSpecialTokens: true), plain: plain) + plain
+            ids =
+                TaskSequences.specialPrefix(full: tokenizer.encode(text, addSpecialTokens: true), plain: plain) + plain
         }
 
         /// The ids of `target` as they follow this prompt (see `TaskSequences`).

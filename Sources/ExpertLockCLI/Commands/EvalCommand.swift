@@ -66,7 +66,9 @@ struct EvalCommand: AsyncParsableCommand {
 
     func validateOptions() throws {
         if task == .perplexity {
-            guard (data == nil) != (ids == nil) else { throw ArgumentInputError("perplexity needs one of --data or --ids") }
+            guard (data == nil) != (ids == nil) else {
+                throw ArgumentInputError("perplexity needs one of --data or --ids")
+            }
         } else {
             guard data != nil else { throw ArgumentInputError("--task \(task.rawValue) needs --data") }
             guard ids == nil else { throw ArgumentInputError("--ids only works with --task perplexity") }
@@ -217,6 +219,8 @@ final class ProgressMeter {
 
     static func duration(_ seconds: Double) -> String {
         let s = Int(seconds.rounded())
-        return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s / 60 % 60))m" : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+        return s >= 3600
+            ? "\(s / 3600)h\(String(format: "%02d", s / 60 % 60))m"
+            : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
     }
 }

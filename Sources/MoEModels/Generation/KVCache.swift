@@ -76,7 +76,8 @@ public final class KVCache {
         precondition(total == start + n, "KVCache.attend: keys of the new block must be appended first")
         precondition(q.lastDim == heads * headDim && heads % kvHeads == 0)
         let group = heads / kvHeads
-        let qStride = heads * headDim, kvStride = kvHeads * headDim
+        let qStride = heads * headDim
+        let kvStride = kvHeads * headDim
         let scale = 1 / Float(headDim).squareRoot()
         return Tensor(shape: [n, qStride]) { po in
             let out = po.baseAddress!

@@ -74,7 +74,8 @@ public final class Attention {
         if let cache {
             // Inference path: no graph; queries attend over the cached keys and the new block.
             cache.append(layer: layer, keys: k.value, values: v.value)
-            attended = Variable(cache.attend(layer: layer, queries: q.value, heads: heads, kvHeads: kvHeads, headDim: headDim))
+            attended = Variable(
+                cache.attend(layer: layer, queries: q.value, heads: heads, kvHeads: kvHeads, headDim: headDim))
         } else {
             attended = causalAttention(
                 q: q, k: k, v: v, batch: batch.batch, seq: batch.seq, heads: heads, kvHeads: kvHeads,

@@ -62,7 +62,8 @@ public final class MoEModel {
         for id in batch.ids where id < 0 || id >= config.vocabSize {
             throw ModelError.tokenOutOfRange(id: id, vocabSize: config.vocabSize)
         }
-        precondition(cache == nil || (batch.batch == 1 && batch.lengths == nil), "a KV cache holds one unpadded sequence")
+        precondition(
+            cache == nil || (batch.batch == 1 && batch.lengths == nil), "a KV cache holds one unpadded sequence")
         let committed = cache?.length ?? 0
         var h = gatherRows(try embedTokens.variable(), batch.ids)  // [B*T] -> [N, C]
         var routerLogits: [Tensor] = []

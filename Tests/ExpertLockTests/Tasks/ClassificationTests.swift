@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import MoEModels
+import Testing
+
 @testable import ExpertLock
 
 /// Classification through the LM against transformers' class log-likelihoods on fixture models.

@@ -1,20 +1,24 @@
 import Foundation
 import Testing
+
 @testable import ExpertLock
 
 struct PromptTemplateTests {
     @Test func glueDefaultsAreTheHarnessPrompts() {
         let sst2 = PromptTemplate.defaults(for: .sst2)
-        #expect(sst2.prompt(for: ClassificationExample(id: 0, text: "A fine film.")) ==
-            "A fine film.\nQuestion: Is this sentence positive or negative?\nAnswer:")
+        #expect(
+            sst2.prompt(for: ClassificationExample(id: 0, text: "A fine film."))
+                == "A fine film.\nQuestion: Is this sentence positive or negative?\nAnswer:")
         #expect(sst2.verbalizers == [" negative", " positive"])
         let mnli = PromptTemplate.defaults(for: .mnli)
-        #expect(mnli.prompt(for: ClassificationExample(id: 0, text: "P.", textPair: "H.")) ==
-            "P.\nQuestion: H. True, False or Neither?\nAnswer:")
+        #expect(
+            mnli.prompt(for: ClassificationExample(id: 0, text: "P.", textPair: "H."))
+                == "P.\nQuestion: H. True, False or Neither?\nAnswer:")
         #expect(mnli.verbalizers == [" True", " Neither", " False"])
         let qnli = PromptTemplate.defaults(for: .qnli)
-        #expect(qnli.prompt(for: ClassificationExample(id: 0, text: "Q?", textPair: "S.")) ==
-            "Q?\nS.\nQuestion: Does this response answer the question?\nAnswer:")
+        #expect(
+            qnli.prompt(for: ClassificationExample(id: 0, text: "Q?", textPair: "S."))
+                == "Q?\nS.\nQuestion: Does this response answer the question?\nAnswer:")
         #expect(qnli.verbalizers == [" yes", " no"])
     }
 

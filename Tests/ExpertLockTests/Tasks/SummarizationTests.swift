@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import MoEModels
+import Testing
+
 @testable import ExpertLock
 
 /// The decode loop of summarization on a fixture model with the fixture WordLevel tokenizer (whose
@@ -32,7 +33,8 @@ struct SummarizationTests {
         #expect(a.predictions.allSatisfy { !$0.contains("\n") })
         for value in [a.rouge1, a.rouge2, a.rougeL] { #expect(value >= 0 && value <= 100) }
         // The reported ROUGE is the mean F-measure ×100 of the predictions.
-        let mean = RougeScorer(useStemmer: true).meanScores(targets: Self.examples.map(\.summary), predictions: a.predictions)
+        let mean = RougeScorer(useStemmer: true).meanScores(
+            targets: Self.examples.map(\.summary), predictions: a.predictions)
         #expect(abs(a.rouge1 - 100 * mean["rouge1"]!.fmeasure) < 1e-9)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import MoEModels
+
 @testable import ExpertLock
 
 /// The tiny WordLevel tokenizer and the transformers class scores written by
@@ -45,7 +46,8 @@ struct TaskFixtures: Decodable {
     static let folder = Fixtures.packageRoot.appendingPathComponent("Tests/ExpertLockTests/Fixtures/tasks")
 
     static func load() throws -> TaskFixtures {
-        try JSONDecoder().decode(TaskFixtures.self, from: Data(contentsOf: folder.appendingPathComponent("expected.json")))
+        try JSONDecoder().decode(
+            TaskFixtures.self, from: Data(contentsOf: folder.appendingPathComponent("expected.json")))
     }
 
     static func tokenizer() throws -> Tokenizer { try Tokenizer.load(directory: folder) }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import MoEModels
+import Testing
+
 @testable import ExpertLock
 
 /// With the fixture WordLevel tokenizer: "<s>" = 1 is put before a text, "</s>" = 2 is EOS.
@@ -25,7 +26,8 @@ struct TaskSequencesTests {
         #expect(cut.targetStart == 4)
         // A target longer than the budget keeps one prompt token and the target's start.
         let tiny = TaskSequences.summarization(example, tokenizer: tokenizer, maxLength: 3)
-        #expect(tiny.ids == [full.ids[full.targetStart - 1]] + Array(full.ids[full.targetStart..<(full.targetStart + 2)]))
+        #expect(
+            tiny.ids == [full.ids[full.targetStart - 1]] + Array(full.ids[full.targetStart..<(full.targetStart + 2)]))
         #expect(tiny.targetStart == 1)
     }
 

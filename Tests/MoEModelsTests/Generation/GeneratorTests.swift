@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TensorCore
+import Testing
+
 @testable import MoEModels
 
 /// Greedy decoding with the KV cache against recomputing the whole sequence, and against
