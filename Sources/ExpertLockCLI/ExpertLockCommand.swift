@@ -16,6 +16,7 @@ struct ExpertLockCommand: AsyncParsableCommand {
             TokenizeCommand.self,
             TrainCommand.self,
             TrainTokenizerCommand.self,
+            EvalCommand.self,
         ]
     )
 }

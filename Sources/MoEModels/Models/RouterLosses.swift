@@ -15,6 +15,8 @@ public struct ForwardOptions {
     public var routerZLoss: Bool
     /// Compute `ForwardOutput.routingSpreadLoss` with this entropy floor (nats), as a graph node.
     public var routingEntropyFloor: Float? = nil
+    /// Keys and values of earlier positions (inference with one unpadded sequence), extended by the pass.
+    public var cache: KVCache? = nil
 
     public init(
         observer: RoutingObserver? = nil, recordRouterLogits: Bool = false, loadBalancingLoss: Bool = false,
