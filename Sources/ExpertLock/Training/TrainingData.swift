@@ -12,47 +12,13 @@ public enum TrainingTask: String, Sendable, Codable, CaseIterable {
 
 /// How a classification example becomes a prompt and each label a continuation (lm-evaluation-harness
 /// style). Placeholders: `{text}`, `{text_pair}`.
-public struct ClassificationPrompt: Sendable, Codable, Equatable {
-    public var template: String
-    /// Continuation of each label index, with its leading space.
-    public var verbalizers: [String]
+/// Training uses exactly the prompts evaluation scores (lm-evaluation-harness style), so a model
+/// fine-tuned on a task is evaluated on the format it learned.
+public typealias ClassificationPrompt = PromptTemplate
 
-    public init(template: String, verbalizers: [String]) {
-        self.template = template
-        self.verbalizers = verbalizers
-    }
-
-    /// lm-evaluation-harness's prompts for SST-2, MNLI and QNLI; for other tasks the label names
-    /// after "Label:".
-    public static func standard(for task: ClassificationTask) -> ClassificationPrompt {
-        switch task.name {
-        case .sst2:
-            ClassificationPrompt(
-                template: "{text}\nQuestion: Is this sentence positive or negative?\nAnswer:",
-                verbalizers: [" negative", " positive"])
-        case .mnli:
-            ClassificationPrompt(
-                template: "{text}\nQuestion: {text_pair} True, False or Neither?\nAnswer:",
-                verbalizers: [" True", " Neither", " False"])
-        case .qnli:
-            ClassificationPrompt(
-                template: "{text}\n{text_pair}\nQuestion: Does this response answer the question?\nAnswer:",
-                verbalizers: [" yes", " no"])
-        case .custom:
-            ClassificationPrompt(template: "{text}\n{text_pair}\nLabel:", verbalizers: task.labelNames.map { " " + $0 })
-        }
-    }
-
-    public func render(_ example: ClassificationExample) -> String {
-        var text = template.replacingOccurrences(of: "{text}", with: example.text)
-        if let pair = example.textPair {
-            text = text.replacingOccurrences(of: "{text_pair}", with: pair)
-        } else {
-            text = text.replacingOccurrences(of: "\n{text_pair}", with: "").replacingOccurrences(
-                of: "{text_pair}", with: "")
-        }
-        return text
-    }
+extension PromptTemplate {
+    public static func standard(for task: ClassificationTask) -> PromptTemplate { defaults(for: task) }
+    public func render(_ example: ClassificationExample) -> String { prompt(for: example) }
 }
 
 /// Builds training examples from data, tokenized by a `TextEncoder`.

@@ -35,8 +35,8 @@ struct TrainingDataTests {
         #expect(Array(built[1].ids[built[1].firstTarget...]) == encoder.encode(" negative", addSpecialTokens: false))
         #expect(prompt.render(examples[0]) == "good film\nQuestion: Is this sentence positive or negative?\nAnswer:")
         let custom = ClassificationPrompt.standard(for: ClassificationTask(name: .custom, labelNames: ["a", "b"]))
-        #expect(custom.render(ClassificationExample(id: 0, text: "t", label: 0)) == "t\nLabel:")
-        #expect(custom.render(ClassificationExample(id: 0, text: "t", textPair: "u", label: 0)) == "t\nu\nLabel:")
+        #expect(custom.render(ClassificationExample(id: 0, text: "t", label: 0)) == "t\nAnswer:")
+        #expect(custom.render(ClassificationExample(id: 0, text: "t", textPair: "u", label: 0)) == "t\nu\nAnswer:")
     }
 
     @Test func summarizationTeachesTheSummaryAndEOS() throws {
