@@ -15,6 +15,7 @@ struct ExpertLockCommand: AsyncParsableCommand {
             RougeCommand.self,
             TokenizeCommand.self,
             TrainCommand.self,
+            DemoCommand.self,
             TrainTokenizerCommand.self,
             EvalCommand.self,
         ]
