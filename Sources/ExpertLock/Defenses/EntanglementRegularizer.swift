@@ -10,8 +10,10 @@ public struct EntanglementRegularizer: Sendable, Codable, Equatable {
         /// Penalise the divergence between the outputs of the experts a token is routed to
         /// (loss += strength · mean pairwise ‖y_a − y_b‖² / mean ‖y‖²): several experts carry the same features.
         case outputAgreement = "output-agreement"
-        /// Penalise routing distributions sharper than an entropy floor halfway between log K and log E
-        /// (loss += strength · mean max(0, floor − H(p_t))): tasks route through overlapping expert sets.
+        /// Penalise routing concentrated per example: the load-balancing loss of each sequence on its own
+        /// plus the per-token entropy shortfall below a floor halfway between log K and log E
+        /// (`RouterLosses.routingSpread`): every example, so every task, routes through overlapping
+        /// expert sets instead of a private few.
         case routingSpread = "routing-spread"
         /// Each step, hide each expert from its router with probability `strength` (top-k always
         /// left): no single expert becomes the sole carrier of a skill.

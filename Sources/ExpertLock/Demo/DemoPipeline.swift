@@ -142,7 +142,7 @@ public enum DemoPipeline {
         let validIds = Array(tokenizer.encode(data.validDocuments.joined(separator: "\n\n")).prefix(sizes.evalTokens))
         let lm = TaskProbe(
             name: "lm", metricName: "perplexity", higherIsBetter: false, criteria: [.soft, .frequency, .reap],
-            thresholds: [0.1, 0.15], attributionSequences: CorpusBatches.chunks(validIds, length: length)
+            thresholds: [0.05, 0.1], attributionSequences: CorpusBatches.chunks(validIds, length: length)
         ) { m in
             try Perplexity.evaluate(model: m, ids: validIds, parameters: .init(context: length, batchSize: 8)).perplexity
         }

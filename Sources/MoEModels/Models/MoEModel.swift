@@ -107,10 +107,8 @@ public final class MoEModel {
             }
             if options.routerZLoss { output.routerZLoss = RouterLosses.zLoss(routed, rows: rows) }
             if let floor = options.routingEntropyFloor {
-                let perLayer = routed.map { routingEntropyShortfall($0, floor: floor, rows: rows) }
-                var total = perLayer[0]
-                for l in perLayer.dropFirst() { total = add(total, l) }
-                output.routingSpreadLoss = scale(total, 1 / Float(perLayer.count))
+                output.routingSpreadLoss = RouterLosses.routingSpread(
+                    routed, topK: config.numExpertsPerToken, batch: batch, entropyFloor: floor)
             }
         }
         return output

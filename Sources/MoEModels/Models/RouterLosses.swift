@@ -50,6 +50,28 @@ public enum RouterLosses {
     /// logits: per sparse layer [N, E]; rows: the tokens counted (nil: all). -> scalar [].
     /// Layers with different expert counts (non-uniform pruning) cannot be pooled: the loss is then
     /// the mean of each layer's own loss.
+    /// The routing-spread penalty of entangled training: the load-balancing loss of each sequence on
+    /// its own (mean over sequences), which, unlike the batch-level loss, forbids a sequence — a task
+    /// example — from concentrating on a few experts; plus the mean shortfall of per-token routing
+    /// entropy below `entropyFloor`. Standard load balancing lets domains specialise on disjoint
+    /// experts as long as the batch as a whole is balanced; this does not.
+    public static func routingSpread(_ logits: [Variable], topK: Int, batch: TokenBatch, entropyFloor: Float) -> Variable {
+        var total: Variable?
+        for b in 0..<batch.batch {
+            let length = batch.lengths?[b] ?? batch.seq
+            guard length > 0 else { continue }
+            let rows = Array((b * batch.seq)..<(b * batch.seq + length))
+            let loss = loadBalancing(logits, topK: topK, rows: rows)
+            total = total.map { add($0, loss) } ?? loss
+        }
+        var spread = scale(total ?? Variable(Tensor(scalar: 0)), 1 / Float(max(batch.batch, 1)))
+        let valid = validRows(batch)
+        for layer in logits {
+            spread = add(spread, scale(routingEntropyShortfall(layer, floor: entropyFloor, rows: valid), 1 / Float(logits.count)))
+        }
+        return spread
+    }
+
     public static func loadBalancing(_ logits: [Variable], topK: Int, rows: [Int]?) -> Variable {
         guard let first = logits.first else { return Variable(Tensor(scalar: 0)) }
         if logits.allSatisfy({ $0.value.lastDim == first.value.lastDim }) {
