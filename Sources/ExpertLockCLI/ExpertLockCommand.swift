@@ -15,6 +15,10 @@ struct ExpertLockCommand: AsyncParsableCommand {
             RougeCommand.self,
             TokenizeCommand.self,
             TrainCommand.self,
+            KeygenCommand.self,
+            LockCommand.self,
+            LogCommand.self,
+            ProvenanceCommand.self,
         ]
     )
 }
