@@ -39,6 +39,10 @@ public struct TensorDifference: Codable, Sendable, Equatable {
         case expertMoved = "expert_moved"
         /// config.json describes another architecture than the manifest and log say.
         case configChanged = "config_changed"
+        /// `expertlock_mask.json` stops the router from choosing this expert (pruning by masking).
+        case expertMasked = "expert_masked"
+        /// `expertlock_mask.json` was added, removed or changed in a way that names no expert.
+        case maskChanged = "mask_changed"
     }
 
     public var kind: Kind

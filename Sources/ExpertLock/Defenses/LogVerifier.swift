@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MoEModels
 
 /// Checks a locked model against its signed manifest and update log.
 ///
@@ -51,7 +52,9 @@ public enum LogVerifier {
                 problems.append(
                     LogProblem(
                         kind: .entryIndex, entry: position, line: nil,
-                        detail: "entry \(position) says it is entry \(entry.index): entries were reordered, inserted or deleted"))
+                        detail:
+                            "entry \(position) says it is entry \(entry.index): entries were reordered, inserted or deleted"
+                    ))
             }
             if entry.previous != previous {
                 chainValid = false
@@ -88,12 +91,48 @@ public enum LogVerifier {
                         : "config.json describes another model than the manifest and log (experts or sizes changed)"),
                 at: 0)
         }
+        differences += maskDifferences(directory: directory, expected: manifest.maskSHA256)
         let checked = Set(expected.keys).union(actual.keys).count
         let report = LogVerification(
             valid: problems.isEmpty && differences.isEmpty, manifestSignatureValid: manifestValid,
             chainValid: chainValid && manifestValid, entries: log.entries.count, tensorsChecked: checked,
             problems: problems, differences: differences)
         return (report, actual)
+    }
+
+    /// Pruning by masking changes no tensor: the mask file must be the one locked (none, usually).
+    /// A mask that is not the locked one names each expert it hides, by decoder layer.
+    static func maskDifferences(directory: URL, expected: String?) -> [TensorDifference] {
+        let actual = CheckpointTensors.maskSHA256(directory: directory)
+        guard actual != expected else { return [] }
+        let file = ExpertMaskFile.fileName
+        guard actual != nil else {
+            return [TensorDifference(.maskChanged, tensor: file, detail: "the locked mask file is missing")]
+        }
+        let url = directory.appendingPathComponent(file)
+        guard let data = FileManager.default.contents(atPath: url.path),
+            let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+            let kept = root["kept"] as? [[Int]],
+            let config = try? ModelConfig.load(from: directory.appendingPathComponent("config.json")),
+            kept.count == config.sparseLayers.count
+        else {
+            return [TensorDifference(.maskChanged, tensor: file, detail: "a mask file that is not the locked one")]
+        }
+        var out: [TensorDifference] = []
+        for (position, layer) in config.sparseLayers.enumerated() {
+            let count = config.expertsPerLayer?[layer] ?? config.numExperts
+            for expert in 0..<count where !kept[position].contains(expert) {
+                out.append(
+                    TensorDifference(
+                        .expertMasked, tensor: file, role: .expert(layer: layer, expert: expert),
+                        detail: "expert \(expert) of layer \(layer) is masked out of routing"))
+            }
+        }
+        if out.isEmpty {
+            out.append(
+                TensorDifference(.maskChanged, tensor: file, detail: "the mask file differs from the locked one"))
+        }
+        return out
     }
 
     /// Every tensor-level difference, then the expert-level reading of them.
@@ -103,10 +142,13 @@ public enum LogVerifier {
             let role = TensorRole(name: name)
             switch (expected[name], actual[name]) {
             case (let e?, nil):
-                out.append(TensorDifference(.missing, tensor: name, role: role, expectedShape: e.shape, detail: "missing"))
+                out.append(
+                    TensorDifference(.missing, tensor: name, role: role, expectedShape: e.shape, detail: "missing"))
             case (nil, let a?):
                 out.append(
-                    TensorDifference(.unexpected, tensor: name, role: role, actualShape: a.shape, detail: "not in the manifest or log"))
+                    TensorDifference(
+                        .unexpected, tensor: name, role: role, actualShape: a.shape,
+                        detail: "not in the manifest or log"))
             case (let e?, let a?):
                 guard e.shape != a.shape || e.sha256 != a.sha256 else { continue }
                 var rows: [Int]?

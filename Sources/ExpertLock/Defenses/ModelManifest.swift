@@ -17,6 +17,9 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     public var format: String
     public var modelType: String
     public var configSHA256: String
+    /// SHA-256 of `expertlock_mask.json` when the locked model has one: masking prunes experts
+    /// without changing any tensor, so the mask is part of what is locked.
+    public var maskSHA256: String?
     /// ISO 8601 time of locking (UTC).
     public var created: String
     /// Base64 of the owner's 32-byte Ed25519 public key.
@@ -30,6 +33,7 @@ public struct ModelManifest: Codable, Sendable, Equatable {
         case format
         case modelType = "model_type"
         case configSHA256 = "config_sha256"
+        case maskSHA256 = "mask_sha256"
         case created
         case publicKey = "public_key"
         case tensors, signature
@@ -42,7 +46,9 @@ public struct ModelManifest: Codable, Sendable, Equatable {
         let config = try ModelConfig.load(from: directory.appendingPathComponent("config.json"))
         let records = try CheckpointTensors(directory: directory).records()
         var manifest = ModelManifest(
-            format: currentFormat, modelType: config.modelType, configSHA256: try CheckpointTensors.configSHA256(directory: directory),
+            format: currentFormat, modelType: config.modelType,
+            configSHA256: try CheckpointTensors.configSHA256(directory: directory),
+            maskSHA256: CheckpointTensors.maskSHA256(directory: directory),
             created: timestamp(created), publicKey: SigningKey.text(key.publicKey),
             tensors: records.values.sorted { $0.name < $1.name }, signature: "")
         manifest.signature = try key.signature(for: manifest.signedMessage).base64EncodedString()
@@ -55,6 +61,7 @@ public struct ModelManifest: Codable, Sendable, Equatable {
         m.append(format)
         m.append(modelType)
         m.append(configSHA256)
+        m.append(maskSHA256 ?? "")
         m.append(created)
         m.append(publicKey)
         m.append(tensors.count)

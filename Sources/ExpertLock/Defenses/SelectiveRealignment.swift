@@ -84,9 +84,11 @@ public enum SelectiveRealignment {
         let (report, state) = try LogVerifier.verifyReturningState(
             model: model, manifest: manifest, log: log, publicKey: key.publicKey)
         guard report.valid else {
-            let first = (report.problems.map(\.detail) + report.differences.map { d in
-                (d.tensor.map { "\($0): " } ?? "") + d.detail
-            }).prefix(3)
+            let first =
+                (report.problems.map(\.detail)
+                + report.differences.map { d in
+                    (d.tensor.map { "\($0): " } ?? "") + d.detail
+                }).prefix(3)
             throw DefenseError.lockedInputInvalid(
                 directory: model.path, summary: report.summary + " (" + first.joined(separator: "; ") + ")")
         }
@@ -109,6 +111,14 @@ public enum SelectiveRealignment {
             output: URL, examples: [TrainingExample], steps: Int, trainable: TrainableSubset = .lora,
             date: Date = Date()
         ) throws -> UpdateLogEntry {
+            // Training does not write the mask of a masked model; the locked mask goes along.
+            let mask = input.appendingPathComponent(ExpertMaskFile.fileName)
+            let outputMask = output.appendingPathComponent(ExpertMaskFile.fileName)
+            if let data = FileManager.default.contents(atPath: mask.path),
+                !FileManager.default.fileExists(atPath: outputMask.path)
+            {
+                try AtomicFile.write(data, to: outputMask)
+            }
             let outputTensors = try CheckpointTensors(directory: output)
             let after = try outputTensors.records()
             var changed: [TensorRecord] = []
@@ -117,7 +127,8 @@ public enum SelectiveRealignment {
                 guard let before = state[name] else {
                     guard role.isAdapter else {
                         throw DefenseError.unauthorizedChange(
-                            directory: output.path, tensor: name, reason: "is new, and a LoRA run adds adapter tensors only")
+                            directory: output.path, tensor: name,
+                            reason: "is new, and a LoRA run adds adapter tensors only")
                     }
                     changed.append(record)
                     continue

@@ -161,4 +161,10 @@ extension CheckpointTensors {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return sha256Hex(try encoder.encode(config))
     }
+
+    /// SHA-256 of the folder's `expertlock_mask.json` (nil: no mask).
+    public static func maskSHA256(directory: URL) -> String? {
+        FileManager.default.contents(atPath: directory.appendingPathComponent(ExpertMaskFile.fileName).path)
+            .map(sha256Hex)
+    }
 }

@@ -48,7 +48,8 @@ public enum TensorRole: Equatable, Sendable {
             }
         } else if sparse && parts.count == 6 && parts[4] == "gate" && parts[5] == "weight" {
             self = .router(layer: layer)
-        } else if parts[3] == "self_attn", parts.count == 6, ["q_proj", "k_proj", "v_proj", "o_proj"].contains(parts[4]),
+        } else if parts[3] == "self_attn", parts.count == 6,
+            ["q_proj", "k_proj", "v_proj", "o_proj"].contains(parts[4]),
             parts[5] == "weight"
         {
             self = .attentionProjection(layer: layer)

@@ -33,7 +33,9 @@ struct LockCommand: AsyncParsableCommand {
                     "config_sha256": manifest.configSHA256, "public_key": manifest.publicKey,
                 ])
             } else {
-                print("locked \(manifest.tensors.count) tensors of \(model) into \(outURL.path) (manifest \(manifestPath))")
+                print(
+                    "locked \(manifest.tensors.count) tensors of \(model) into \(outURL.path) (manifest \(manifestPath))"
+                )
             }
         }
     }

@@ -29,10 +29,12 @@ struct LogVerifyCommand: AsyncParsableCommand {
         try await runReportingErrors {
             let modelURL = URL(fileURLWithPath: model)
             let key = try SigningKey.readPublicKey(URL(fileURLWithPath: publicKey))
-            let manifestURL = manifest.map { URL(fileURLWithPath: $0) }
+            let manifestURL =
+                manifest.map { URL(fileURLWithPath: $0) }
                 ?? modelURL.appendingPathComponent(ModelManifest.fileName)
             let signed = try ModelManifest.read(manifestURL)
-            let updates = try log.map { try UpdateLog.read(URL(fileURLWithPath: $0)) }
+            let updates =
+                try log.map { try UpdateLog.read(URL(fileURLWithPath: $0)) }
                 ?? UpdateLog.read(directory: modelURL)
             let report = try LogVerifier.verify(model: modelURL, manifest: signed, log: updates, publicKey: key)
             valid = report.valid
@@ -42,7 +44,9 @@ struct LogVerifyCommand: AsyncParsableCommand {
                 print(report.summary)
                 for problem in report.problems { print("  log: \(problem.detail)") }
                 for difference in report.differences {
-                    print("  \(difference.kind.rawValue): \(difference.tensor.map { "\($0): " } ?? "")\(difference.detail)")
+                    print(
+                        "  \(difference.kind.rawValue): \(difference.tensor.map { "\($0): " } ?? "")\(difference.detail)"
+                    )
                 }
             }
         }

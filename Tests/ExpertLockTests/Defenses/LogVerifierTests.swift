@@ -71,6 +71,18 @@ struct LogVerifierTests {
         #expect(report.differences.contains { $0.kind == .missing && $0.layer == 0 && $0.expert == 3 })
     }
 
+    @Test func pruningByMaskingIsNamed() throws {
+        let fixture = try LockedFixture()
+        defer { fixture.remove() }
+        let masked = fixture.root.appendingPathComponent("masked")
+        try FileManager.default.copyItem(at: fixture.locked, to: masked)
+        try ExpertMaskFile.write(kept: [[0, 1, 3], [0, 1, 2, 3]], to: masked)
+        let report = try fixture.verify(masked)
+        #expect(!report.valid)
+        #expect(report.differences.map(\.kind) == [.expertMasked])
+        #expect(report.differences.first?.layer == 0 && report.differences.first?.expert == 2)
+    }
+
     @Test func honestLoRARunsVerifyAdapterAndMerged() throws {
         let fixture = try LockedFixture()
         defer { fixture.remove() }

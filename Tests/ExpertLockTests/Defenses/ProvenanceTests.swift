@@ -16,7 +16,9 @@ struct ProvenanceTests {
         #expect(ExpertAssignment.maximize([[0.2], [0.7]]) == [0, 0])
         // A permutation is recovered exactly.
         let permutation = [3, 0, 4, 1, 2]
-        let matrix = (0..<5).map { i in (0..<5).map { j in j == permutation[i] ? Float(0.6) : Float(0.1 * Double((i + j) % 3)) } }
+        let matrix = (0..<5).map { i in
+            (0..<5).map { j in j == permutation[i] ? Float(0.6) : Float(0.1 * Double((i + j) % 3)) }
+        }
         #expect(ExpertAssignment.maximize(matrix) == permutation)
     }
 
@@ -77,7 +79,8 @@ struct ProvenanceTests {
             "provenance: derived (pruned 3/8, 40 steps at lr 1e-3) matched similarities "
                 + derivedSimilarities.map { String(format: "%.3f", $0) }.joined(separator: " ")
                 + String(format: "; derived-model background max %.3f", derived.layers.map(\.backgroundMaximum).max()!)
-                + String(format: "; independent seed: max |cos| over all 128 pairs %.3f, matched mean %.3f",
+                + String(
+                    format: "; independent seed: max |cos| over all 128 pairs %.3f, matched mean %.3f",
                     unrelatedMax, unrelated.layers.map(\.meanSimilarity).reduce(0, +) / Float(unrelated.layers.count)))
     }
 

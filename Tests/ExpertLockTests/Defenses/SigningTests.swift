@@ -14,8 +14,9 @@ struct SigningTests {
         let publicKey = try SigningKey.generate(to: url)
         let privateKey = try SigningKey.readPrivateKey(url)
         #expect(privateKey.publicKey.rawRepresentation == publicKey.rawRepresentation)
-        #expect(try SigningKey.readPublicKey(URL(fileURLWithPath: url.path + ".pub")).rawRepresentation
-            == publicKey.rawRepresentation)
+        #expect(
+            try SigningKey.readPublicKey(URL(fileURLWithPath: url.path + ".pub")).rawRepresentation
+                == publicKey.rawRepresentation)
         let mode = try FileManager.default.attributesOfItem(atPath: url.path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
         // Base64 text of 32 bytes; raw 32 bytes are read too.
