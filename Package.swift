@@ -15,6 +15,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // SHA-256 and Ed25519 for the signed model manifest and update log (Defenses).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .target(
@@ -22,7 +24,10 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(name: "MoEModels", dependencies: ["TensorCore"]),
-        .target(name: "ExpertLock", dependencies: ["TensorCore", "MoEModels"]),
+        .target(
+            name: "ExpertLock",
+            dependencies: ["TensorCore", "MoEModels", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .executableTarget(
             name: "ExpertLockCLI",
             dependencies: [
@@ -32,7 +37,13 @@ let package = Package(
         ),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MoEModelsTests", dependencies: ["MoEModels", "TensorCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ExpertLockTests", dependencies: ["ExpertLock", "MoEModels", "TensorCore"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "ExpertLockTests",
+            dependencies: [
+                "ExpertLock", "MoEModels", "TensorCore", .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(name: "ExpertLockCLITests", dependencies: ["ExpertLockCLI"]),
     ]
 )

@@ -18,6 +18,10 @@ struct ExpertLockCommand: AsyncParsableCommand {
             DemoCommand.self,
             TrainTokenizerCommand.self,
             EvalCommand.self,
+            KeygenCommand.self,
+            LockCommand.self,
+            LogCommand.self,
+            ProvenanceCommand.self,
         ]
     )
 }

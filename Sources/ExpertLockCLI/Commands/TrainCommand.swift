@@ -48,6 +48,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "LoRA alpha (scale alpha/rank).") var loraAlpha: Float = 16
     @Option(help: "LoRA targets: attention, experts or both, comma-separated.") var loraTargets = "attention,experts"
     @Flag(help: "Merge LoRA adapters into the weights in the final save.") var mergeLora = false
+    @Option(help: "Owner's private key: train a locked --model (--trainable lora only) and sign the update log.")
+    var key: String?
     @Option(help: "Checkpoint every N steps.") var saveEvery: Int?
     @Option(help: "Checkpoints kept.") var keepCheckpoints = 1
     @Option(help: "Print progress every N steps.") var logEvery = 10
@@ -89,6 +91,8 @@ struct TrainCommand: AsyncParsableCommand {
                     from: dataset, task: task, encoder: encoder, sequenceLength: seq, file: file)
             }
 
+            let lock = try SelectiveRealignment.begin(
+                model: modelURL, keyFile: key.map { URL(fileURLWithPath: $0) }, trainable: trainable)
             let network: MoEModel
             if let modelURL {
                 network = try ModelLoader.load(directory: modelURL, residency: .resident)
@@ -137,6 +141,10 @@ struct TrainCommand: AsyncParsableCommand {
                 return .more
             }
             if let encoderFolder { try copyTokenizerFiles(from: encoderFolder, to: outURL) }
+            if let lock {
+                let entry = try lock.finish(output: outURL, examples: examples, steps: result.steps)
+                Console.progress("signed update \(entry.index) (\(entry.update)) into \(UpdateLog.fileName)")
+            }
 
             if output.json {
                 try Console.printJSON(
