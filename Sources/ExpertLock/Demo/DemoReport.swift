@@ -109,6 +109,11 @@ public enum DemoReport {
             return ""
         }
         let kept = c.normalized(two.mean), keptRandom = c.normalized(random.mean)
+        if c.metricName == "accuracy" && c.full < 0.55 {
+            return "**Finding (\(task)).** The full model is at chance level on this task (accuracy \(fmt(c.full))) after this "
+                + "training budget, so its pruning curve says nothing about prunability; a longer run is needed before drawing "
+                + "a conclusion here."
+        }
         var text = "**Finding (\(task)).** Keeping the top-2 of \(c.expertsPerLayer) experts by soft attribution retains "
         text += "\(String(format: "%.0f", 100 * kept))% of the full model's quality (\(c.metricName) \(fmt(c.full)) → \(fmt(two.mean))), "
         text += "against \(String(format: "%.0f", 100 * keptRandom))% for random experts. "
