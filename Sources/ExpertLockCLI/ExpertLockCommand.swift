@@ -15,6 +15,7 @@ struct ExpertLockCommand: AsyncParsableCommand {
             RougeCommand.self,
             TokenizeCommand.self,
             TrainCommand.self,
+            RealignCommand.self,
         ]
     )
 }

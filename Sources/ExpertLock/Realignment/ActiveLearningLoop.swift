@@ -133,7 +133,7 @@ public enum ActiveLearningLoop {
         }
 
         public var phase: Phase
-        /// Round in progress, 0-based.
+        /// Round in progress, or just completed for `.roundComplete` (0-based).
         public var round: Int
         public var rounds: Int
         /// Labels spent so far (the round in progress included).
@@ -151,14 +151,17 @@ public enum ActiveLearningLoop {
         public var remaining: Double
 
         public var description: String {
-            var text = "round \(min(round + 1, rounds))/\(rounds)  labeled \(labeled)/\(budget)"
+            var text: String
             switch phase {
+            case .evaluated:
+                text = "before re-alignment"
             case .trained:
-                text += "  step \(step)/\(steps)"
+                text = "round \(round + 1)/\(rounds)  labeled \(labeled)/\(budget)  step \(step)/\(steps)"
                 if let loss { text += "  loss \(String(format: "%.4f", Double(loss)))" }
-            case .evaluated, .roundComplete:
-                if let metric { text += "  \(metricName) \(String(format: "%.4f", metric))" }
+            case .roundComplete:
+                text = "round \(round + 1)/\(rounds) done  labeled \(labeled)/\(budget)"
             }
+            if phase != .trained, let metric { text += "  \(metricName) \(String(format: "%.4f", metric))" }
             return text + "  elapsed \(Training.clock(elapsed))  ETA \(Training.clock(remaining))"
         }
     }
@@ -230,7 +233,7 @@ public enum ActiveLearningLoop {
         func report(_ phase: Progress.Phase, loss: Float? = nil) -> Training.ProgressDisposition {
             progress(
                 Progress(
-                    phase: phase, round: state.round, rounds: sizes.count, labeled: state.labeled.count,
+                    phase: phase, round: phase == .roundComplete ? state.round - 1 : state.round, rounds: sizes.count, labeled: state.labeled.count,
                     budget: parameters.budget, step: state.stepInRound, steps: parameters.stepsPerRound, loss: loss,
                     metric: lastMetric, metricName: task.metric.name, elapsed: clock.elapsed,
                     remaining: clock.remaining(round: state.round, step: state.stepInRound)))

@@ -33,6 +33,11 @@ public struct RealignmentMetric: Sendable, Codable, Equatable {
     public var name: String
     public var higherIsBetter: Bool
 
+    enum CodingKeys: String, CodingKey {
+        case name
+        case higherIsBetter = "higher_is_better"
+    }
+
     public init(name: String, higherIsBetter: Bool) {
         self.name = name
         self.higherIsBetter = higherIsBetter

@@ -79,7 +79,7 @@ struct ActiveLearningResumeTests {
         let first = try ActiveLearningLoop.run(
             model: try RealignmentFixtures.model(), task: try RealignmentFixtures.classificationTask(), parameters: p,
             stateDirectory: dir
-        ) { $0.phase == .roundComplete && $0.round == 1 ? .stop : .more }
+        ) { $0.phase == .roundComplete && $0.round == 0 ? .stop : .more }
         #expect(!first.completed && first.curve.count == 2)
         // A partial folder from a kill during a save is ignored and removed.
         try FileManager.default.createDirectory(
