@@ -15,6 +15,8 @@ struct ExpertLockCommand: AsyncParsableCommand {
             RougeCommand.self,
             TokenizeCommand.self,
             TrainCommand.self,
+            TrainTokenizerCommand.self,
+            EvalCommand.self,
             RealignCommand.self,
         ]
     )

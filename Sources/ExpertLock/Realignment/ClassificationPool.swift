@@ -5,15 +5,16 @@ import MoEModels
 /// labeled classification examples; the model predicts through the prompt and verbalizers
 /// (lm-evaluation-harness style); the oracle turns a pool example into prompt + gold verbalizer.
 ///
-/// With a `Tokenizer` class probabilities and accuracy come from the evaluation issue's
-/// `Classification.evaluate`; with another `TextEncoder` (the byte encoder) from `VerbalizerScorer`,
-/// which scores the same way. Pool labels are removed before anything is scored.
+/// With a `Tokenizer` class probabilities and accuracy come from `Classification.evaluate` and the
+/// oracle's sequences from `TaskSequences.classification`, so training sees the very token ids the
+/// evaluation scores; with another `TextEncoder` (the byte encoder) both come from
+/// `VerbalizerScorer`, which scores the same way. Pool labels are removed before anything is scored.
 public struct ClassificationPool: ActiveLearningTask {
     public let pool: [ClassificationExample]
     public let evaluation: [ClassificationExample]
     public let task: ClassificationTask
     /// The prompt and verbalizers of training and scoring.
-    public let prompt: ClassificationPrompt
+    public let template: PromptTemplate
     /// Longest sequence in tokens (prompts are truncated from the left).
     public let maxLength: Int
     /// Examples per forward pass when scoring and evaluating.
@@ -33,6 +34,8 @@ public struct ClassificationPool: ActiveLearningTask {
             pool: pool, evaluation: evaluation, task: task, encoder: encoder, tokenizer: nil,
             prompt: prompt ?? ClassificationPrompt.standard(for: task), maxLength: maxLength, batchSize: batchSize,
             files: (poolFile, evaluationFile))
+        guard let prompt else { return }
+        try PromptTemplate(template: prompt.template, verbalizers: prompt.verbalizers).validate(for: task)
     }
 
     /// A pool scored with a Hugging Face tokenizer through `Classification.evaluate`.
@@ -42,6 +45,7 @@ public struct ClassificationPool: ActiveLearningTask {
         poolFile: String = "pool", evaluationFile: String = "eval-data"
     ) throws {
         let template = template ?? PromptTemplate.defaults(for: task)
+        try template.validate(for: task)
         try self.init(
             pool: pool, evaluation: evaluation, task: task, encoder: tokenizer, tokenizer: tokenizer,
             prompt: ClassificationPrompt(template: template.template, verbalizers: template.verbalizers),
@@ -70,7 +74,7 @@ public struct ClassificationPool: ActiveLearningTask {
         self.pool = pool
         self.evaluation = evaluation
         self.task = task
-        self.prompt = prompt
+        self.template = PromptTemplate(template: prompt.template, verbalizers: prompt.verbalizers)
         self.maxLength = maxLength
         self.batchSize = batchSize
         self.encoder = encoder
@@ -78,11 +82,20 @@ public struct ClassificationPool: ActiveLearningTask {
         let scorer = VerbalizerScorer(encoder: encoder, prompt: prompt, maxLength: maxLength)
         var oracle: [[TrainingExample]] = []
         for example in pool {
-            guard let s = scorer.sequence(example, label: example.label ?? 0) else {
-                throw RealignmentError.verbalizerTooLong(
-                    verbalizer: prompt.verbalizers[example.label ?? 0], maxLength: maxLength)
+            let label = example.label ?? 0
+            if let tokenizer {
+                let s = TaskSequences.classification(
+                    example, label: label, template: template, tokenizer: tokenizer, maxLength: maxLength)
+                guard s.targetStart >= 1, s.targetStart < s.ids.count else {
+                    throw RealignmentError.verbalizerTooLong(verbalizer: prompt.verbalizers[label], maxLength: maxLength)
+                }
+                oracle.append([TrainingExample(ids: s.ids, firstTarget: s.targetStart)])
+            } else {
+                guard let s = scorer.sequence(example, label: label) else {
+                    throw RealignmentError.verbalizerTooLong(verbalizer: prompt.verbalizers[label], maxLength: maxLength)
+                }
+                oracle.append([s])
             }
-            oracle.append([s])
         }
         self.oracle = oracle
         var f = Fingerprint()
@@ -104,6 +117,11 @@ public struct ClassificationPool: ActiveLearningTask {
     public func poolID(_ index: Int) -> Int { pool[index].id }
     public func labeledExamples(_ index: Int) -> [TrainingExample] { oracle[index] }
 
+    /// The template as the byte-encoder path and `TrainingData` spell it.
+    public var prompt: ClassificationPrompt {
+        ClassificationPrompt(template: template.template, verbalizers: template.verbalizers)
+    }
+
     var scorer: VerbalizerScorer { VerbalizerScorer(encoder: encoder, prompt: prompt, maxLength: maxLength) }
 
     public func score(model: MoEModel, indices: [Int], predictions: Bool, embeddings: Bool) throws -> [PoolScore] {
@@ -117,8 +135,7 @@ public struct ClassificationPool: ActiveLearningTask {
         if predictions, let tokenizer {
             probabilities = try Classification.evaluate(
                 model: model, tokenizer: tokenizer, examples: unlabeled, task: task,
-                template: PromptTemplate(template: prompt.template, verbalizers: prompt.verbalizers),
-                maxLength: maxLength, batchSize: batchSize
+                template: template, maxLength: maxLength, batchSize: batchSize
             ).probabilities
         } else if predictions {
             let scores = try scorer.evaluate(model: model, examples: unlabeled, batchSize: batchSize, embeddings: embeddings)
@@ -126,9 +143,11 @@ public struct ClassificationPool: ActiveLearningTask {
             vectors = scores.embeddings
         }
         if embeddings && vectors == nil {
-            let sequences = unlabeled.map {
-                SequenceScorer.Sequence(
-                    ids: Array(encoder.encode(prompt.render($0), addSpecialTokens: true).suffix(maxLength)))
+            let sequences = unlabeled.map { example -> SequenceScorer.Sequence in
+                let ids =
+                    tokenizer.map { TaskSequences.EncodedPrompt(template.prompt(for: example), tokenizer: $0).ids }
+                    ?? encoder.encode(prompt.render(example), addSpecialTokens: true)
+                return SequenceScorer.Sequence(ids: Array(ids.suffix(maxLength)))
             }
             vectors = try SequenceScorer.score(
                 model: model, sequences: sequences, batchSize: batchSize, entropy: false, embeddings: true
@@ -142,8 +161,7 @@ public struct ClassificationPool: ActiveLearningTask {
     public func evaluate(model: MoEModel) throws -> Double {
         if let tokenizer {
             return try Classification.evaluate(
-                model: model, tokenizer: tokenizer, examples: evaluation, task: task,
-                template: PromptTemplate(template: prompt.template, verbalizers: prompt.verbalizers),
+                model: model, tokenizer: tokenizer, examples: evaluation, task: task, template: template,
                 maxLength: maxLength, batchSize: batchSize
             ).accuracy
         }

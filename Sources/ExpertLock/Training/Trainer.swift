@@ -70,11 +70,14 @@ public final class Trainer {
 
     /// The loss of a batch as a graph: cross-entropy over its targets plus the weighted router losses.
     public func loss(_ batch: TrainingBatch) throws -> (total: Variable, lm: Variable, aux: Variable?, z: Variable?) {
-        let options = ForwardOptions(
+        var options = ForwardOptions(
             loadBalancingLoss: loadBalancingCoefficient > 0, routerZLoss: parameters.zLossCoefficient > 0)
+        parameters.entanglement?.prepare(model: model, options: &options, seed: parameters.seed, step: step)
+        defer { if parameters.entanglement != nil { model.setEntanglement(nil) } }
         let out = try model.forward(batch.tokens, options: options)
         let lm = crossEntropy(out.logits, targets: batch.targets, ignoreIndex: TrainingBatch.ignoreIndex)
         var total = lm
+        if let penalty = parameters.entanglement?.penalty(model: model, output: out) { total = add(total, penalty) }
         if let aux = out.auxiliaryLoss { total = add(total, scale(aux, loadBalancingCoefficient)) }
         if let z = out.routerZLoss { total = add(total, scale(z, parameters.zLossCoefficient)) }
         return (total, lm, out.auxiliaryLoss, out.routerZLoss)

@@ -35,6 +35,8 @@ public enum Training {
         public var loadBalancingCoefficient: Float? = nil
         /// Coefficient of the router z-loss (0: off; ST-MoE uses 0.001).
         public var zLossCoefficient: Float = 0
+        /// Entangled-expert regularisation (a defense), nil for standard training.
+        public var entanglement: EntanglementRegularizer? = nil
         /// Seed of the batch order (and of fresh LoRA adapters).
         public var seed: UInt64 = 0
         public var trainable: TrainableSubset = .all
@@ -48,6 +50,7 @@ public enum Training {
 
         public func validate() throws {
             func check(_ ok: Bool, _ reason: String) throws { if !ok { throw TrainingError.invalidParameter(reason) } }
+            try entanglement?.validate()
             try check(steps >= 1, "steps must be at least 1, got \(steps)")
             try check(batchSize >= 1, "batch size must be at least 1, got \(batchSize)")
             try check(sequenceLength >= 2, "sequence length must be at least 2, got \(sequenceLength)")

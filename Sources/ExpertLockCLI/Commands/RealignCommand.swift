@@ -32,6 +32,8 @@ struct RealignCommand: AsyncParsableCommand {
     @Option(help: "Use only the first N held-out examples (documents for perplexity).") var evalLimit: Int?
     @Option(help: "Tokenizer folder, or 'bytes' for the byte-level encoder (default: the model folder).")
     var tokenizer: String?
+    @Option(help: "Classification prompt template: JSON {\"template\": \"...{text}...\", \"verbalizers\": [...]}.")
+    var template: String?
     @Option(help: "Labels in all (B), the initial set included.") var budget = 256
     @Option(help: "Labels per round (b).") var batch = 32
     @Option(help: "Random labels before the first query (n0; default: --batch).") var initial: Int?
@@ -260,14 +262,20 @@ extension RealignCommand {
                 throw RealignmentError.unusableData(
                     file: evalData, reason: "holds no classification examples (text and label)")
             }
+            let prompt = try template.map { file in
+                let loaded = try PromptTemplate.load(from: URL(fileURLWithPath: file))
+                try loaded.validate(for: classes, file: file)
+                return loaded
+            }
             if let huggingFace {
                 return try ClassificationPool(
-                    pool: items, evaluation: evaluation, task: classes, tokenizer: huggingFace, maxLength: seq,
-                    batchSize: scoreBatch, poolFile: pool, evaluationFile: evalData)
+                    pool: items, evaluation: evaluation, task: classes, tokenizer: huggingFace, template: prompt,
+                    maxLength: seq, batchSize: scoreBatch, poolFile: pool, evaluationFile: evalData)
             }
             return try ClassificationPool(
-                pool: items, evaluation: evaluation, task: classes, encoder: encoder, maxLength: seq,
-                batchSize: scoreBatch, poolFile: pool, evaluationFile: evalData)
+                pool: items, evaluation: evaluation, task: classes, encoder: encoder,
+                prompt: prompt.map { ClassificationPrompt(template: $0.template, verbalizers: $0.verbalizers) },
+                maxLength: seq, batchSize: scoreBatch, poolFile: pool, evaluationFile: evalData)
         case .perplexity:
             let format = evalFormat == .auto ? DatasetLoader.detectFormat(of: evalURL) : evalFormat
             let text =

@@ -15,7 +15,9 @@ struct SweepCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "perplexity (classify and summarize follow the eval command).") var task: TaskName = .perplexity
+    @Option(help: "perplexity (metric: perplexity), classify (accuracy) or summarize (ROUGE-L F×100).") var task: TaskName = .perplexity
+    @Option(help: "Data format: auto, text, glue, jsonl.") var format: DataFormat = .auto
+    @Option(help: "Summaries: most tokens generated per example.") var maxNewTokens = 48
     @Option(help: "Attribution data (task data the attacker has).") var data: String?
     @Option(help: "Evaluation data (default: --data).") var evalData: String?
     @Option(help: "Token ids for attribution and evaluation instead of text.") var ids: String?
@@ -49,9 +51,10 @@ struct SweepCommand: AsyncParsableCommand {
                 return c
             }
             let attributionSequences = try TaskCorpus.sequences(
-                model: modelOptions, task: task, data: data, ids: ids, format: .auto, context: context, limit: limit)
-            let evalSequences = evalData == nil ? attributionSequences : try TaskCorpus.sequences(
-                model: modelOptions, task: task, data: evalData, ids: nil, format: .auto, context: context, limit: limit)
+                model: modelOptions, task: task, data: data, ids: ids, format: format, context: context, limit: limit)
+            let metric = try TaskCorpus.metric(
+                model: modelOptions, task: task, data: evalData ?? data, ids: evalData == nil ? ids : nil, format: format,
+                context: context, batch: batch, limit: limit, maxNewTokens: maxNewTokens)
             let ranking: ExpertAttribution
             if let attribution {
                 ranking = try ExpertAttribution.read(from: URL(fileURLWithPath: attribution))
@@ -64,14 +67,11 @@ struct SweepCommand: AsyncParsableCommand {
                     return true
                 }
             }
-            let evalIds = evalSequences.flatMap { $0 }
             let progress = ProgressLine("sweep")
             let curve = try PrunabilitySweep.run(
-                model: model, attribution: ranking, metricName: "perplexity", higherIsBetter: false,
+                model: model, attribution: ranking, metricName: metric.name, higherIsBetter: metric.higherIsBetter,
                 parameters: .init(keeps: keeps, thresholds: taus, criteria: criteriaList, randomSeeds: seeds),
-                evaluate: { m in
-                    try Perplexity.evaluate(model: m, ids: evalIds, parameters: .init(context: context, batchSize: batch)).perplexity
-                },
+                evaluate: metric.evaluate,
                 progress: { done, total in
                     progress.update(done: done, total: total, tokens: Int64(done))
                     return true

@@ -39,6 +39,10 @@ struct TrainCommand: AsyncParsableCommand {
         Float?
     @Option(help: "Router z-loss coefficient (0: off).") var zCoef: Float = 0
     @Option(help: "Seed of initialisation, batch order and LoRA init.") var seed: UInt64 = 0
+    @Option(help: "Entangled-expert training strength (a defense): loss weight, or drop probability for expert-dropout.")
+    var entangle: Float?
+    @Option(help: "Entanglement method: output-agreement, routing-spread or expert-dropout.")
+    var entangleMethod: EntanglementRegularizer.Method = .routingSpread
     @Option(help: "What trains: experts, experts+router, all or lora.") var trainable: TrainableSubset = .all
     @Option(help: "LoRA rank.") var loraRank = 8
     @Option(help: "LoRA alpha (scale alpha/rank).") var loraAlpha: Float = 16
@@ -111,6 +115,7 @@ struct TrainCommand: AsyncParsableCommand {
             parameters.loadBalancingCoefficient = auxCoef
             parameters.zLossCoefficient = zCoef
             parameters.seed = seed
+            parameters.entanglement = entangle.map { EntanglementRegularizer(method: entangleMethod, strength: $0) }
             parameters.trainable = trainable
             parameters.lora = LoRAOptions(
                 rank: loraRank, alpha: loraAlpha, targets: try parseTargets(loraTargets), merge: mergeLora)
@@ -180,3 +185,4 @@ func loadTextEncoder(directory: URL) throws -> TextEncoder? {
 
 extension TrainingTask: ExpressibleByArgument {}
 extension TrainableSubset: ExpressibleByArgument {}
+extension EntanglementRegularizer.Method: ExpressibleByArgument {}

@@ -77,8 +77,12 @@ public final class DecoderLayer {
     }
 
     /// x [N, C] -> ([N, C], the sparse block's router logits [N, E] when sparse).
-    func forward(_ x: Variable, batch: TokenBatch, observer: RoutingObserver?) throws -> (Variable, SparseMoEBlock.Output?) {
-        let attended = try attention.forward(rmsNorm(x, weight: try inputNorm.variable(), eps: eps), batch: batch)
+    /// `cache`: keys and values of earlier positions (inference), extended by this pass.
+    func forward(_ x: Variable, batch: TokenBatch, cache: KVCache? = nil, observer: RoutingObserver?) throws
+        -> (Variable, SparseMoEBlock.Output?)
+    {
+        let attended = try attention.forward(
+            rmsNorm(x, weight: try inputNorm.variable(), eps: eps), batch: batch, cache: cache, layer: index)
         let h = add(x, attended)
         let normed = rmsNorm(h, weight: try postAttentionNorm.variable(), eps: eps)
         switch feedForward {

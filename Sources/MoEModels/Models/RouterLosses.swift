@@ -13,6 +13,10 @@ public struct ForwardOptions {
     public var loadBalancingLoss: Bool
     /// Compute `ForwardOutput.routerZLoss` as a graph node.
     public var routerZLoss: Bool
+    /// Compute `ForwardOutput.routingSpreadLoss` with this entropy floor (nats), as a graph node.
+    public var routingEntropyFloor: Float? = nil
+    /// Keys and values of earlier positions (inference with one unpadded sequence), extended by the pass.
+    public var cache: KVCache? = nil
 
     public init(
         observer: RoutingObserver? = nil, recordRouterLogits: Bool = false, loadBalancingLoss: Bool = false,
@@ -24,7 +28,7 @@ public struct ForwardOptions {
         self.routerZLoss = routerZLoss
     }
 
-    var needsRouterLogits: Bool { loadBalancingLoss || routerZLoss }
+    var needsRouterLogits: Bool { loadBalancingLoss || routerZLoss || routingEntropyFloor != nil }
 }
 
 /// Auxiliary losses on the router logits of every sparse layer, over the real (non-padding) tokens.

@@ -19,6 +19,10 @@ public final class SparseMoEBlock {
     public let normalizeTopK: Bool
     /// Experts the router may choose (nil: all). `prune --mode mask` sets this.
     public var keep: [Bool]?
+    /// Entanglement regularisation during training (nil: none); see `ExpertEntanglement`.
+    public var entanglement: ExpertEntanglement?
+    /// The output-agreement penalty of the last forward pass, when `entanglement` asks for it.
+    public internal(set) var agreementLoss: Variable?
 
     init(layer: Int, router: Parameter, experts: [Expert], sharedExpert: Expert?, sharedExpertGate: Parameter?,
          topK: Int, normalizeTopK: Bool) {
@@ -53,10 +57,12 @@ public final class SparseMoEBlock {
 
     func forward(_ x: Variable, batch: TokenBatch, observer: RoutingObserver?) throws -> Output {
         let n = x.value.rows
+        // Training-time expert dropout (entanglement) narrows the routable set further.
+        let allowed = entanglement?.dropoutKeep(layer: layer, experts: experts.count, topK: topK, base: keep) ?? keep
         // With experts masked below top-k, route to every expert left (what removal does).
-        let k = min(topK, keep.map { $0.filter { $0 }.count } ?? topK)
+        let k = min(topK, allowed.map { $0.filter { $0 }.count } ?? topK)
         let logits = linear(x, try router.variable())  // [N, C] -> [N, E]
-        let routed = keep.map { maskColumns(logits, keep: $0) } ?? logits
+        let routed = allowed.map { maskColumns(logits, keep: $0) } ?? logits
         // Trap: softmax over all experts first, then top-k, then optional renormalisation
         // (transformers' *TopKRouter); Mixtral always renormalises.
         let routing = topKRouting(routed, k: k, normalize: normalizeTopK)  // weights [N, K], experts [N*K]
@@ -82,9 +88,12 @@ public final class SparseMoEBlock {
             outputs.append(scaleRows(ye, gate))
             rows += tokenRows
         }
-        var out = outputs.isEmpty
-            ? Variable(Tensor.zeros([n, x.value.lastDim]))
-            : scatterAddRows(concatRows(outputs), rows, rowCount: n)  // [Σ n_e, C] -> [N, C]
+        let stacked = outputs.isEmpty ? nil : concatRows(outputs)  // [Σ n_e, C]
+        var out = stacked.map { scatterAddRows($0, rows, rowCount: n) }  // [Σ n_e, C] -> [N, C]
+            ?? Variable(Tensor.zeros([n, x.value.lastDim]))
+        if entanglement?.outputAgreement == true, let stacked {
+            agreementLoss = ExpertEntanglement.outputDisagreement(stacked: stacked, rows: rows, k: k, batch: batch)
+        }
         if let sharedExpert, let sharedExpertGate {
             let shared = try sharedExpert.forward(x)  // [N, C]
             let g = sigmoid(linear(x, try sharedExpertGate.variable()))  // [N, C] -> [N, 1]
