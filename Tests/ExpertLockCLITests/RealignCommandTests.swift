@@ -67,7 +67,9 @@ import Testing
         let ids = try #require(json["labeled_ids"] as? [Int])
         #expect(ids.count == 14 && Set(ids).count == 14 && ids.allSatisfy { (0..<48).contains($0) })
         #expect(result.stderr.contains("ETA") && result.stderr.contains("round 4/4 done"))
-        for name in ["report.md", "report.json", "curve.svg", "entropy-seed5/result.json", "entropy-seed5/model/config.json"] {
+        for name in [
+            "report.md", "report.json", "curve.svg", "entropy-seed5/result.json", "entropy-seed5/model/config.json",
+        ] {
             #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("run/\(name)").path), "\(name)")
         }
         // An existing folder is refused unless --overwrite or --resume; a finished run resumes to its result.
@@ -91,7 +93,8 @@ import Testing
     static func savedPosition(_ run: URL) -> (round: Int, step: Int)? {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: run.path)) ?? []
         for name in names.sorted().reversed() where name.hasPrefix("state-") {
-            guard let data = FileManager.default.contents(atPath: run.appendingPathComponent("\(name)/state.json").path),
+            guard
+                let data = FileManager.default.contents(atPath: run.appendingPathComponent("\(name)/state.json").path),
                 let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
                 let round = object["round"] as? Int, let step = object["step_in_round"] as? Int
             else { continue }
@@ -126,7 +129,8 @@ import Testing
         #expect(position.step > 0, "the kill should land in the middle of a round")
         #expect(!FileManager.default.fileExists(atPath: run.appendingPathComponent("result.json").path))
 
-        let resumed = try CLIRunner.run(Self.arguments(dir, out: "killed") + ["--save-every", "1", "--resume", "--json"])
+        let resumed = try CLIRunner.run(
+            Self.arguments(dir, out: "killed") + ["--save-every", "1", "--resume", "--json"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         let json = try Self.json(resumed.stdout)
         let runs = try #require(json["runs"] as? [[String: Any]])

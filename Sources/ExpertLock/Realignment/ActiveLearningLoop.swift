@@ -215,7 +215,9 @@ public enum ActiveLearningLoop {
                 stateDirectory, resume: resume, parameters: parameters, fingerprint: task.fingerprint,
                 poolSize: task.poolSize)
         }
-        if let restored { try ActiveLearningCheckpoint.restoreWeights(from: restored.url, into: model, training: training) }
+        if let restored {
+            try ActiveLearningCheckpoint.restoreWeights(from: restored.url, into: model, training: training)
+        }
         let trainer = try Trainer(model: model, parameters: training)
         if let restored { try ActiveLearningCheckpoint.restoreOptimizer(from: restored.url, into: trainer.optimizer) }
 
@@ -233,7 +235,8 @@ public enum ActiveLearningLoop {
         func report(_ phase: Progress.Phase, loss: Float? = nil) -> Training.ProgressDisposition {
             progress(
                 Progress(
-                    phase: phase, round: phase == .roundComplete ? state.round - 1 : state.round, rounds: sizes.count, labeled: state.labeled.count,
+                    phase: phase, round: phase == .roundComplete ? state.round - 1 : state.round, rounds: sizes.count,
+                    labeled: state.labeled.count,
                     budget: parameters.budget, step: state.stepInRound, steps: parameters.stepsPerRound, loss: loss,
                     metric: lastMetric, metricName: task.metric.name, elapsed: clock.elapsed,
                     remaining: clock.remaining(round: state.round, step: state.stepInRound)))
@@ -260,10 +263,13 @@ public enum ActiveLearningLoop {
             let round = state.round
             if state.stepInRound == 0 {
                 let picks = try clock.measure(.scoring) {
-                    try select(round: round, count: sizes[round], labeled: state.labeled, model: model, task: task, parameters: parameters)
+                    try select(
+                        round: round, count: sizes[round], labeled: state.labeled, model: model, task: task,
+                        parameters: parameters)
                 }
                 precondition(
-                    picks.count == sizes[round] && Set(picks + state.labeled).count == state.labeled.count + picks.count,
+                    picks.count == sizes[round]
+                        && Set(picks + state.labeled).count == state.labeled.count + picks.count,
                     "a selection must be new, distinct examples")
                 state.labeled += picks
                 trainingSet += picks.flatMap(task.labeledExamples)
@@ -278,7 +284,9 @@ public enum ActiveLearningLoop {
                     state.stepInRound += 1
                     let disposition = report(.trained, loss: step.loss)
                     let midRound = state.stepInRound < parameters.stepsPerRound
-                    if midRound, disposition == .stop || parameters.saveEvery.map({ state.stepInRound % $0 == 0 }) == true {
+                    if midRound,
+                        disposition == .stop || parameters.saveEvery.map({ state.stepInRound % $0 == 0 }) == true
+                    {
                         try save()
                     }
                     if midRound && disposition == .stop { return result(completed: false) }

@@ -43,7 +43,8 @@ struct ActiveLearningState: Codable, Equatable {
             labeled.allSatisfy({ $0 >= 0 && $0 < poolSize })
         else {
             throw RealignmentError.badState(
-                file: file, reason: "\(labeled.count) labeled examples where round \(round) needs \(expected) distinct ones")
+                file: file,
+                reason: "\(labeled.count) labeled examples where round \(round) needs \(expected) distinct ones")
         }
         guard curve.count == round + 1 else {
             throw RealignmentError.badState(file: file, reason: "\(curve.count) curve points after \(round) rounds")
@@ -87,7 +88,9 @@ enum ActiveLearningCheckpoint {
             try? fm.removeItem(at: directory.appendingPathComponent(name))
         }
         guard resume else {
-            if existing.contains(where: { !$0.hasPrefix(".") }) { throw RealignmentError.outputExists(path: directory.path) }
+            if existing.contains(where: { !$0.hasPrefix(".") }) {
+                throw RealignmentError.outputExists(path: directory.path)
+            }
             return nil
         }
         guard let latest = states(in: directory).last else { return nil }
@@ -119,7 +122,9 @@ enum ActiveLearningCheckpoint {
         do {
             let weights = try trainer.trainableParameters.map { (name: $0.name, tensor: try $0.tensor()) }
             try SafeTensorsWriter.write(weights, dtype: .f32, to: staging.appendingPathComponent(weightsFileName))
-            let moments = trainer.optimizer.exportState().sorted { $0.key < $1.key }.map { (name: $0.key, tensor: $0.value) }
+            let moments = trainer.optimizer.exportState().sorted { $0.key < $1.key }.map {
+                (name: $0.key, tensor: $0.value)
+            }
             try SafeTensorsWriter.write(moments, dtype: .f32, to: staging.appendingPathComponent(optimizerFileName))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -67,7 +67,8 @@ public struct ClassificationPool: ActiveLearningTask {
             if let bad = examples.first(where: { $0.label.map { !prompt.verbalizers.indices.contains($0) } ?? true }) {
                 throw RealignmentError.unusableData(
                     file: file,
-                    reason: "example \(bad.id) has \(bad.label.map { "label \($0), which has no verbalizer" } ?? "no label")"
+                    reason:
+                        "example \(bad.id) has \(bad.label.map { "label \($0), which has no verbalizer" } ?? "no label")"
                         + " (the oracle and the metric need a label for every example)")
             }
         }
@@ -87,12 +88,14 @@ public struct ClassificationPool: ActiveLearningTask {
                 let s = TaskSequences.classification(
                     example, label: label, template: template, tokenizer: tokenizer, maxLength: maxLength)
                 guard s.targetStart >= 1, s.targetStart < s.ids.count else {
-                    throw RealignmentError.verbalizerTooLong(verbalizer: prompt.verbalizers[label], maxLength: maxLength)
+                    throw RealignmentError.verbalizerTooLong(
+                        verbalizer: prompt.verbalizers[label], maxLength: maxLength)
                 }
                 oracle.append([TrainingExample(ids: s.ids, firstTarget: s.targetStart)])
             } else {
                 guard let s = scorer.sequence(example, label: label) else {
-                    throw RealignmentError.verbalizerTooLong(verbalizer: prompt.verbalizers[label], maxLength: maxLength)
+                    throw RealignmentError.verbalizerTooLong(
+                        verbalizer: prompt.verbalizers[label], maxLength: maxLength)
                 }
                 oracle.append([s])
             }
@@ -138,7 +141,8 @@ public struct ClassificationPool: ActiveLearningTask {
                 template: template, maxLength: maxLength, batchSize: batchSize
             ).probabilities
         } else if predictions {
-            let scores = try scorer.evaluate(model: model, examples: unlabeled, batchSize: batchSize, embeddings: embeddings)
+            let scores = try scorer.evaluate(
+                model: model, examples: unlabeled, batchSize: batchSize, embeddings: embeddings)
             probabilities = scores.probabilities
             vectors = scores.embeddings
         }

@@ -57,7 +57,8 @@ public struct LanguageModelingPool: ActiveLearningTask {
 
     public func evaluate(model: MoEModel) throws -> Double {
         try Perplexity.evaluate(
-            model: model, ids: evaluationIds, parameters: Perplexity.Parameters(context: maxLength, batchSize: batchSize)
+            model: model, ids: evaluationIds,
+            parameters: Perplexity.Parameters(context: maxLength, batchSize: batchSize)
         ).perplexity
     }
 }

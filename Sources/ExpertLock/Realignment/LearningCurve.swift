@@ -24,7 +24,8 @@ public struct MeanCurvePoint: Sendable, Codable, Equatable {
 public enum LearningCurve {
     /// Labels at which `curve` first reaches `target` (≥ when higher is better, ≤ otherwise),
     /// interpolating linearly between the two points around the crossing; nil if it never does.
-    public static func labelsToReach(_ target: Double, in curve: [LearningCurvePoint], higherIsBetter: Bool) -> Double? {
+    public static func labelsToReach(_ target: Double, in curve: [LearningCurvePoint], higherIsBetter: Bool) -> Double?
+    {
         func reached(_ y: Double) -> Bool { higherIsBetter ? y >= target : y <= target }
         guard let first = curve.first else { return nil }
         if reached(first.metric) { return Double(first.labeled) }

@@ -100,7 +100,8 @@ public enum QueryStrategy: String, Sendable, Codable, CaseIterable {
 
     /// A seed for one purpose and round, decorrelated from nearby seeds through SplitMix64.
     static func derivedSeed(_ seed: UInt64, purpose: UInt64, round: Int) -> UInt64 {
-        var mixer = SplitMix64(seed: seed ^ (purpose &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(round + 1) &* 0xD1B5_4A32_D192_ED03))
+        var mixer = SplitMix64(
+            seed: seed ^ (purpose &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(round + 1) &* 0xD1B5_4A32_D192_ED03))
         return mixer.next()
     }
 
@@ -116,7 +117,9 @@ public enum QueryStrategy: String, Sendable, Codable, CaseIterable {
             return Self.randomSample(candidates, count: n, seed: seed, round: round)
         case .entropy, .margin, .leastConfidence, .nll:
             let ranked = try zip(candidates, scores).map { index, score -> (index: Int, uncertainty: Double) in
-                guard let u = uncertainty(score) else { throw RealignmentError.strategyNotApplicable(strategy: rawValue) }
+                guard let u = uncertainty(score) else {
+                    throw RealignmentError.strategyNotApplicable(strategy: rawValue)
+                }
                 return (index, u)
             }
             return Self.topUncertain(ranked, count: n)

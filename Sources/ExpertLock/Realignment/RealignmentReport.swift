@@ -76,7 +76,8 @@ public struct RealignmentReport: Sendable, Codable, Equatable {
         let target = self.target
         func toTarget(_ curve: [MeanCurvePoint]) -> Double? {
             LearningCurve.labelsToReach(
-                target, in: curve.map { LearningCurvePoint(labeled: $0.labeled, metric: $0.mean) }, higherIsBetter: higher)
+                target, in: curve.map { LearningCurvePoint(labeled: $0.labeled, metric: $0.mean) },
+                higherIsBetter: higher)
         }
         let randomLabels = curves[.random].flatMap(toTarget)
         rows = groups.map { strategy, runs in
@@ -93,7 +94,8 @@ public struct RealignmentReport: Sendable, Codable, Equatable {
 
     /// The table as Markdown, Tables 4–6 shaped.
     public func markdown() -> String {
-        var text = "| strategy | seeds | after pruning | after fine-tuning | labeled samples | labels to target | saved vs random |\n"
+        var text =
+            "| strategy | seeds | after pruning | after fine-tuning | labeled samples | labels to target | saved vs random |\n"
         text += "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
         for row in rows {
             let cells = [

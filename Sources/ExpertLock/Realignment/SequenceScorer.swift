@@ -59,7 +59,9 @@ enum SequenceScorer {
                 let rows = (s.firstTarget..<max(s.firstTarget, s.ids.count)).map { base + $0 - 1 }
                 let targets = (s.firstTarget..<max(s.firstTarget, s.ids.count)).map { s.ids[$0] }
                 let lp = TokenLogLikelihood.logProbabilities(logits, rows: rows, targets: targets)
-                let h = entropy && !rows.isEmpty ? rows.reduce(0) { $0 + rowEntropy(logits, row: $1) } / Double(rows.count) : 0
+                let h =
+                    entropy && !rows.isEmpty
+                    ? rows.reduce(0) { $0 + rowEntropy(logits, row: $1) } / Double(rows.count) : 0
                 outputs[index] = Output(
                     logLikelihood: lp.reduce(0, +), targets: lp.count, meanEntropy: h,
                     embedding: embeddings ? meanRows(hidden, from: base, count: s.pooledLength) : nil)

@@ -46,7 +46,8 @@ struct VerbalizerScorer {
                 guard let s = sequence(example, label: c) else {
                     throw RealignmentError.verbalizerTooLong(verbalizer: prompt.verbalizers[c], maxLength: maxLength)
                 }
-                sequences.append(SequenceScorer.Sequence(ids: s.ids, firstTarget: s.firstTarget, pooledLength: s.firstTarget))
+                sequences.append(
+                    SequenceScorer.Sequence(ids: s.ids, firstTarget: s.firstTarget, pooledLength: s.firstTarget))
             }
         }
         let outputs = try SequenceScorer.score(

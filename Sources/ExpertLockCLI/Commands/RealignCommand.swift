@@ -73,7 +73,9 @@ struct RealignCommand: AsyncParsableCommand {
         try await runReportingErrors {
             let outURL = URL(fileURLWithPath: out)
             let modelURL = modelOptions.url
-            if outURL.standardizedFileURL.resolvingSymlinksInPath() == modelURL.standardizedFileURL.resolvingSymlinksInPath() {
+            if outURL.standardizedFileURL.resolvingSymlinksInPath()
+                == modelURL.standardizedFileURL.resolvingSymlinksInPath()
+            {
                 throw OutputError.isInput(out)
             }
             let strategies = try parseStrategies()
@@ -106,7 +108,8 @@ struct RealignCommand: AsyncParsableCommand {
             let name = part.trimmingCharacters(in: .whitespaces)
             guard let s = QueryStrategy(rawValue: name) else {
                 throw ArgumentInputError(
-                    "--strategy: '\(name)' is not one of \(QueryStrategy.allCases.map(\.rawValue).joined(separator: ", "))")
+                    "--strategy: '\(name)' is not one of \(QueryStrategy.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             if !list.contains(s) { list.append(s) }
         }
@@ -238,7 +241,8 @@ extension RealignCommand {
             let folder = tokenizer.map { URL(fileURLWithPath: $0) } ?? modelOptions.url
             guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("tokenizer.json").path) else {
                 throw ArgumentInputError(
-                    "\(folder.path): no tokenizer.json (pass --tokenizer DIR, or --tokenizer bytes for a byte-level model)")
+                    "\(folder.path): no tokenizer.json (pass --tokenizer DIR, or --tokenizer bytes for a byte-level model)"
+                )
             }
             let loaded = try Tokenizer.load(directory: folder)
             huggingFace = loaded
@@ -256,7 +260,8 @@ extension RealignCommand {
         switch task {
         case .classify:
             guard case .classification(let classes, let items) = poolSet else {
-                throw RealignmentError.unusableData(file: pool, reason: "holds no classification examples (text and label)")
+                throw RealignmentError.unusableData(
+                    file: pool, reason: "holds no classification examples (text and label)")
             }
             guard case .classification(_, let evaluation) = try heldOut() else {
                 throw RealignmentError.unusableData(
@@ -286,7 +291,8 @@ extension RealignCommand {
                 batchSize: scoreBatch, poolFile: pool, evaluationFile: evalData)
         case .summarize:
             guard case .summarization(let items) = poolSet else {
-                throw RealignmentError.unusableData(file: pool, reason: "holds no summarization examples (document and summary)")
+                throw RealignmentError.unusableData(
+                    file: pool, reason: "holds no summarization examples (document and summary)")
             }
             guard case .summarization(let evaluation) = try heldOut() else {
                 throw RealignmentError.unusableData(
@@ -302,7 +308,8 @@ extension RealignCommand {
     static func texts(of dataset: Dataset) -> [String] {
         switch dataset {
         case .text(let documents): documents.map(\.text)
-        case .classification(_, let items): items.map { [$0.text, $0.textPair].compactMap { $0 }.joined(separator: "\n") }
+        case .classification(_, let items):
+            items.map { [$0.text, $0.textPair].compactMap { $0 }.joined(separator: "\n") }
         case .summarization(let items): items.map { $0.document + "\n" + $0.summary }
         }
     }

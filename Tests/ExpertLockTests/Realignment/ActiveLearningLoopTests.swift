@@ -79,9 +79,12 @@ struct ActiveLearningLoopTests {
     @Test func textTasksRunWithTokenStrategies() throws {
         let documents = BuiltinCorpus(seed: 2).documents(count: 12).map { String($0.text.prefix(60)) }
         let summaries = BuiltinCorpus(seed: 2).summaries(count: 12).enumerated().map {
-            SummarizationExample(id: $0.offset, document: String($0.element.document.prefix(50)), summary: String($0.element.summary.prefix(20)))
+            SummarizationExample(
+                id: $0.offset, document: String($0.element.document.prefix(50)),
+                summary: String($0.element.summary.prefix(20)))
         }
-        let encoder = CharacterEncoder(texts: documents + summaries.flatMap { [$0.document, $0.summary] } + ["\nSummary: "])
+        let encoder = CharacterEncoder(
+            texts: documents + summaries.flatMap { [$0.document, $0.summary] } + ["\nSummary: "])
         let lm = try LanguageModelingPool(
             documents: documents, evaluationText: documents.joined(separator: " "), encoder: encoder, maxLength: 32)
         let summarization = try SummarizationPool(

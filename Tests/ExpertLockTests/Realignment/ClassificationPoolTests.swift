@@ -14,7 +14,9 @@ struct ClassificationPoolTests {
         for subject in ["the movie", "the film", "it"] {
             for verb in ["was", "is"] {
                 for (adjective, label) in [("good", 1), ("great", 1), ("bad", 0), ("boring", 0)] {
-                    out.append(ClassificationExample(id: 100 + out.count, text: "\(subject) \(verb) \(adjective) .", label: label))
+                    out.append(
+                        ClassificationExample(
+                            id: 100 + out.count, text: "\(subject) \(verb) \(adjective) .", label: label))
                 }
             }
         }
@@ -34,8 +36,11 @@ struct ClassificationPoolTests {
             model: model, tokenizer: tokenizer, examples: [pool[0], pool[5], pool[7]], task: .sst2, maxLength: 32)
         #expect(scores.map(\.probabilities) == direct.probabilities)
         #expect(scores.allSatisfy { $0.embedding?.count == model.config.hiddenSize })
-        #expect(try task.evaluate(model: model) == Classification.evaluate(
-            model: model, tokenizer: tokenizer, examples: Array(examples.suffix(6)), task: .sst2, maxLength: 32).accuracy)
+        #expect(
+            try task.evaluate(model: model)
+                == Classification.evaluate(
+                    model: model, tokenizer: tokenizer, examples: Array(examples.suffix(6)), task: .sst2, maxLength: 32
+                ).accuracy)
         // The oracle trains on exactly the sequence the evaluation scores for the gold label.
         let s = TaskSequences.classification(
             pool[2], label: pool[2].label!, template: .defaults(for: .sst2), tokenizer: tokenizer, maxLength: 32)

@@ -26,7 +26,8 @@ struct LearningCurveTests {
         #expect(mean[1].std == 0)
     }
 
-    static func result(_ strategy: QueryStrategy, seed: UInt64, _ points: [(Int, Double)]) -> ActiveLearningLoop.Result {
+    static func result(_ strategy: QueryStrategy, seed: UInt64, _ points: [(Int, Double)]) -> ActiveLearningLoop.Result
+    {
         ActiveLearningLoop.Result(
             strategy: strategy, seed: seed, metric: .accuracy, curve: curve(points), labeled: Array(0..<points.last!.0),
             labeledIDs: Array(0..<points.last!.0), completed: true, startRound: 0, seconds: 1)

@@ -49,8 +49,12 @@ struct QueryStrategyTests {
             PoolScore(meanTokenEntropy: 2.0, meanNLL: 3.0), PoolScore(meanTokenEntropy: 4.0, meanNLL: 1.0),
             PoolScore(meanTokenEntropy: 3.0, meanNLL: 2.0),
         ]
-        #expect(try QueryStrategy.entropy.select(count: 2, candidates: [0, 1, 2], scores: scores, labeledEmbeddings: [], seed: 0, round: 1) == [1, 2])
-        #expect(try QueryStrategy.nll.select(count: 2, candidates: [0, 1, 2], scores: scores, labeledEmbeddings: [], seed: 0, round: 1) == [0, 2])
+        #expect(
+            try QueryStrategy.entropy.select(
+                count: 2, candidates: [0, 1, 2], scores: scores, labeledEmbeddings: [], seed: 0, round: 1) == [1, 2])
+        #expect(
+            try QueryStrategy.nll.select(
+                count: 2, candidates: [0, 1, 2], scores: scores, labeledEmbeddings: [], seed: 0, round: 1) == [0, 2])
         #expect(throws: RealignmentError.self) {
             try QueryStrategy.margin.select(
                 count: 1, candidates: [0, 1, 2], scores: scores, labeledEmbeddings: [], seed: 0, round: 1)
@@ -94,6 +98,9 @@ struct QueryStrategyTests {
         #expect(a.first == 2)
         #expect(Set(a).count == 3)
         #expect(a == CoreSet.badge(probabilities: probabilities, embeddings: embeddings, count: 3, seed: 7))
-        #expect(CoreSet.badge(probabilities: probabilities, embeddings: embeddings, count: 9, seed: 7).sorted() == [0, 1, 2, 3, 4])
+        #expect(
+            CoreSet.badge(probabilities: probabilities, embeddings: embeddings, count: 9, seed: 7).sorted() == [
+                0, 1, 2, 3, 4,
+            ])
     }
 }

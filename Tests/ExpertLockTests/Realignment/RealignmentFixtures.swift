@@ -37,7 +37,8 @@ enum RealignmentFixtures {
     /// Sentiment examples of the built-in corpus, shortened so sequences stay small in debug builds.
     static func sentiment(_ count: Int, split: CorpusSplit = .train, offset: Int = 0) -> [ClassificationExample] {
         BuiltinCorpus(seed: 5).sentiment(count: count + offset, split: split).dropFirst(offset).enumerated().map {
-            ClassificationExample(id: $0.offset + offset, text: String($0.element.text.prefix(40)), label: $0.element.label)
+            ClassificationExample(
+                id: $0.offset + offset, text: String($0.element.text.prefix(40)), label: $0.element.label)
         }
     }
 
@@ -46,7 +47,8 @@ enum RealignmentFixtures {
 
     static let pool = sentiment(24)
     static let evaluation = sentiment(8, split: .valid)
-    static let encoder = CharacterEncoder(texts: (pool + evaluation).map(\.text) + [prompt.template] + prompt.verbalizers)
+    static let encoder = CharacterEncoder(
+        texts: (pool + evaluation).map(\.text) + [prompt.template] + prompt.verbalizers)
 
     static func classificationTask(pool: [ClassificationExample] = pool) throws -> ClassificationPool {
         try ClassificationPool(
