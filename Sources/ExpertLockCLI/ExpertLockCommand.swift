@@ -22,6 +22,7 @@ struct ExpertLockCommand: AsyncParsableCommand {
             LockCommand.self,
             LogCommand.self,
             ProvenanceCommand.self,
+            RealignCommand.self,
         ]
     )
 }

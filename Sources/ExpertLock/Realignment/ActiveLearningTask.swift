@@ -1,0 +1,63 @@
+import Foundation
+import MoEModels
+
+/// What the active-learning loop needs from a task: an unlabeled pool it can score with a model,
+/// the oracle that reveals a pool example's label, and the held-out metric.
+///
+/// `ClassificationPool`, `LanguageModelingPool` and `SummarizationPool` implement it; a test can
+/// implement it with hand-made scores.
+public protocol ActiveLearningTask {
+    /// Number of examples in the pool.
+    var poolSize: Int { get }
+    /// Whether the pool is scored by class probabilities (margin, least-confidence, BADGE apply).
+    var isClassification: Bool { get }
+    /// The data file's id of pool example `index` (what `labeled_ids` reports).
+    func poolID(_ index: Int) -> Int
+    /// The oracle: the training examples of pool example `index`, its label revealed (empty when it
+    /// does not fit the sequence length: the label is spent all the same).
+    func labeledExamples(_ index: Int) -> [TrainingExample]
+    /// The model's view of pool examples `indices`: predictions when `predictions`, pooled hidden
+    /// states when `embeddings`. Never reads a label.
+    func score(model: MoEModel, indices: [Int], predictions: Bool, embeddings: Bool) throws -> [PoolScore]
+    /// What `evaluate` measures.
+    var metric: RealignmentMetric { get }
+    /// The metric on the held-out data.
+    func evaluate(model: MoEModel) throws -> Double
+    /// Identifies the pool, the held-out data and the task settings; a resumed run must match it.
+    var fingerprint: String { get }
+}
+
+/// The held-out metric of a task and which way is better.
+public struct RealignmentMetric: Sendable, Codable, Equatable {
+    /// `accuracy`, `perplexity` or `summary_perplexity`.
+    public var name: String
+    public var higherIsBetter: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case name
+        case higherIsBetter = "higher_is_better"
+    }
+
+    public init(name: String, higherIsBetter: Bool) {
+        self.name = name
+        self.higherIsBetter = higherIsBetter
+    }
+
+    public static let accuracy = RealignmentMetric(name: "accuracy", higherIsBetter: true)
+    public static let perplexity = RealignmentMetric(name: "perplexity", higherIsBetter: false)
+    public static let summaryPerplexity = RealignmentMetric(name: "summary_perplexity", higherIsBetter: false)
+}
+
+/// FNV-1a over strings, as 16 hex digits: fingerprints of pools and settings.
+struct Fingerprint {
+    private var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+
+    mutating func mix(_ text: String) {
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        hash = (hash ^ 0xFF) &* 0x100_0000_01B3  // separator, so ("ab","c") ≠ ("a","bc")
+    }
+
+    mutating func mix(_ value: Int) { mix(String(value)) }
+
+    var value: String { String(hash, radix: 16) }
+}

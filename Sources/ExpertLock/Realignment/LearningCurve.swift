@@ -1,0 +1,58 @@
+import Foundation
+
+/// One point of a learning curve: the metric after `labeled` labels.
+public struct LearningCurvePoint: Sendable, Codable, Equatable {
+    public var labeled: Int
+    public var metric: Double
+
+    public init(labeled: Int, metric: Double) {
+        self.labeled = labeled
+        self.metric = metric
+    }
+}
+
+/// The mean of several runs' curves at one label count, with the sample standard deviation
+/// (0 for a single run).
+public struct MeanCurvePoint: Sendable, Codable, Equatable {
+    public var labeled: Int
+    public var mean: Double
+    public var std: Double
+    public var runs: Int
+}
+
+/// Learning-curve arithmetic: means over seeds and the labels needed to reach a target.
+public enum LearningCurve {
+    /// Labels at which `curve` first reaches `target` (≥ when higher is better, ≤ otherwise),
+    /// interpolating linearly between the two points around the crossing; nil if it never does.
+    public static func labelsToReach(_ target: Double, in curve: [LearningCurvePoint], higherIsBetter: Bool) -> Double?
+    {
+        func reached(_ y: Double) -> Bool { higherIsBetter ? y >= target : y <= target }
+        guard let first = curve.first else { return nil }
+        if reached(first.metric) { return Double(first.labeled) }
+        for (a, b) in zip(curve, curve.dropFirst()) where !reached(a.metric) && reached(b.metric) {
+            let t = (target - a.metric) / (b.metric - a.metric)
+            return Double(a.labeled) + t * Double(b.labeled - a.labeled)
+        }
+        return nil
+    }
+
+    /// Mean and sample standard deviation at each label count present in every curve.
+    public static func mean(_ curves: [[LearningCurvePoint]]) -> [MeanCurvePoint] {
+        guard let first = curves.first else { return [] }
+        let shared = curves.dropFirst().reduce(Set(first.map(\.labeled))) { $0.intersection($1.map(\.labeled)) }
+        return shared.sorted().map { x in
+            let values = curves.compactMap { curve in curve.first { $0.labeled == x }?.metric }
+            let (mean, std) = meanAndStd(values)
+            return MeanCurvePoint(labeled: x, mean: mean, std: std, runs: values.count)
+        }
+    }
+
+    /// Mean and sample standard deviation (n − 1; 0 for one value).
+    public static func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double) {
+        guard !values.isEmpty else { return (.nan, .nan) }
+        let mean = values.reduce(0, +) / Double(values.count)
+        guard values.count > 1 else { return (mean, 0) }
+        let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)
+        return (mean, variance.squareRoot())
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+
+/// Runs of several strategies and seeds summarised as in the paper's Tables 4–6: per strategy the
+/// metric after pruning and after fine-tuning (mean ± std over seeds), the labels used, and the
+/// labels needed to reach a target, with the labels saved against random sampling.
+///
+/// The target is `targetFraction` of a reference metric: `reference` when given (e.g. the
+/// unpruned model's), else the best point of random sampling's mean curve. For a metric where lower
+/// is better (perplexity) the target is reference / fraction. Labels to target are read off each
+/// strategy's mean curve by linear interpolation.
+public struct RealignmentReport: Sendable, Codable, Equatable {
+    public struct Statistic: Sendable, Codable, Equatable {
+        public var mean: Double
+        public var std: Double
+    }
+
+    public struct Row: Sendable, Codable, Equatable {
+        public var strategy: QueryStrategy
+        public var runs: Int
+        public var afterPruning: Statistic
+        public var afterFineTuning: Statistic
+        /// Labels spent (the budget).
+        public var labelsUsed: Int
+        /// Labels at which the mean curve reaches the target (nil: never within the budget).
+        public var labelsToTarget: Double?
+        /// Random sampling's labels to target minus this strategy's (nil when either is missing).
+        public var labelsSaved: Double?
+        public var curve: [MeanCurvePoint]
+
+        enum CodingKeys: String, CodingKey {
+            case strategy, runs, curve
+            case afterPruning = "after_pruning"
+            case afterFineTuning = "after_fine_tuning"
+            case labelsUsed = "labels_used"
+            case labelsToTarget = "labels_to_target"
+            case labelsSaved = "labels_saved"
+        }
+    }
+
+    public var metric: RealignmentMetric
+    public var target: Double
+    /// How the target was set, for the report.
+    public var targetRule: String
+    public var rows: [Row]
+
+    enum CodingKeys: String, CodingKey {
+        case metric, target, rows
+        case targetRule = "target_rule"
+    }
+
+    public init(results: [ActiveLearningLoop.Result], targetFraction: Double = 0.95, reference: Double? = nil) {
+        metric = results.first?.metric ?? .accuracy
+        let higher = metric.higherIsBetter
+        var order: [QueryStrategy] = []
+        for r in results where !order.contains(r.strategy) { order.append(r.strategy) }
+        let groups = order.map { s in (s, results.filter { $0.strategy == s }) }
+        let curves = Dictionary(uniqueKeysWithValues: groups.map { ($0.0, LearningCurve.mean($0.1.map(\.curve))) })
+        func best(_ curve: [MeanCurvePoint]) -> Double? {
+            let values = curve.map(\.mean).filter(\.isFinite)
+            return higher ? values.max() : values.min()
+        }
+        let referenceValue: Double
+        if let reference {
+            referenceValue = reference
+            targetRule = "\(Self.percent(targetFraction)) of the reference \(Self.format(reference))"
+        } else if let random = curves[.random], let b = best(random) {
+            referenceValue = b
+            targetRule = "\(Self.percent(targetFraction)) of the best random-sampling mean \(Self.format(b))"
+        } else {
+            referenceValue = curves.values.compactMap(best).reduce(higher ? -Double.infinity : .infinity) {
+                higher ? max($0, $1) : min($0, $1)
+            }
+            targetRule = "\(Self.percent(targetFraction)) of the best mean \(Self.format(referenceValue))"
+        }
+        target = higher ? targetFraction * referenceValue : referenceValue / targetFraction
+        let target = self.target
+        func toTarget(_ curve: [MeanCurvePoint]) -> Double? {
+            LearningCurve.labelsToReach(
+                target, in: curve.map { LearningCurvePoint(labeled: $0.labeled, metric: $0.mean) },
+                higherIsBetter: higher)
+        }
+        let randomLabels = curves[.random].flatMap(toTarget)
+        rows = groups.map { strategy, runs in
+            let curve = curves[strategy] ?? []
+            let (pm, ps) = LearningCurve.meanAndStd(runs.map(\.afterPruning))
+            let (fm, fs) = LearningCurve.meanAndStd(runs.map(\.final))
+            let labels = toTarget(curve)
+            return Row(
+                strategy: strategy, runs: runs.count, afterPruning: Statistic(mean: pm, std: ps),
+                afterFineTuning: Statistic(mean: fm, std: fs), labelsUsed: runs.map(\.labeled.count).max() ?? 0,
+                labelsToTarget: labels, labelsSaved: randomLabels.flatMap { r in labels.map { r - $0 } }, curve: curve)
+        }
+    }
+
+    /// The table as Markdown, Tables 4–6 shaped.
+    public func markdown() -> String {
+        var text =
+            "| strategy | seeds | after pruning | after fine-tuning | labeled samples | labels to target | saved vs random |\n"
+        text += "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+        for row in rows {
+            let cells = [
+                row.strategy.rawValue, "\(row.runs)", Self.format(row.afterPruning), Self.format(row.afterFineTuning),
+                "\(row.labelsUsed)", row.labelsToTarget.map { String(format: "%.0f", $0) } ?? "not reached",
+                row.labelsSaved.map { String(format: "%+.0f", $0) } ?? "–",
+            ]
+            text += "| " + cells.joined(separator: " | ") + " |\n"
+        }
+        text += "\nMetric: \(metric.name) (\(metric.higherIsBetter ? "higher" : "lower") is better); "
+        text += "target \(Self.format(target)) = \(targetRule).\n"
+        return text
+    }
+
+    /// The mean learning curves (±std bands) as an SVG line chart.
+    public func svg(title: String = "Re-alignment: metric against labels") -> String {
+        let series = rows.map { row in
+            SVGLineChart.Series(
+                name: row.strategy.rawValue, points: row.curve.map { (x: Double($0.labeled), y: $0.mean) },
+                band: row.runs > 1 ? row.curve.map(\.std) : nil, dashed: row.strategy == .random)
+        }
+        return SVGLineChart(title: title, xLabel: "labeled examples", yLabel: metric.name, series: series).render()
+    }
+
+    static func format(_ x: Double) -> String { String(format: abs(x) >= 100 ? "%.2f" : "%.4f", x) }
+    static func format(_ s: Statistic) -> String { "\(format(s.mean)) ± \(format(s.std))" }
+    static func percent(_ f: Double) -> String { String(format: "%g%%", f * 100) }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import MoEModels
+import TensorCore
+
+/// Batched inference over token sequences: the per-sequence quantities the query strategies and
+/// the held-out metrics are made of, from one forward pass per batch and no graph.
+///
+/// For a sequence with targets from `firstTarget` on (position p − 1 predicts token p, as in
+/// `TrainingExample`) it gives the summed log-likelihood of the targets, the mean entropy of the
+/// predictive distribution at the positions that predict them, and, when asked, the final hidden
+/// state (after the last norm) mean-pooled over positions `0..<pooledLength`.
+enum SequenceScorer {
+    struct Sequence: Sendable {
+        var ids: [Int]
+        /// First target position (≥ 1).
+        var firstTarget: Int
+        /// Positions mean-pooled into the embedding.
+        var pooledLength: Int
+
+        init(ids: [Int], firstTarget: Int = 1, pooledLength: Int? = nil) {
+            self.ids = ids
+            self.firstTarget = max(1, firstTarget)
+            self.pooledLength = min(ids.count, max(1, pooledLength ?? ids.count))
+        }
+    }
+
+    struct Output: Sendable {
+        /// Σ log p(ids[p] | ids[..<p]) over targets p (nats).
+        var logLikelihood: Double
+        /// Targets scored.
+        var targets: Int
+        /// Mean over target positions of H(p(· | prefix)) in nats (0 without targets).
+        var meanEntropy: Double
+        /// Mean-pooled final hidden state [C] (nil unless asked).
+        var embedding: [Float]?
+
+        /// Mean negative log-likelihood per target token (0 without targets).
+        var meanNLL: Double { targets > 0 ? -logLikelihood / Double(targets) : 0 }
+    }
+
+    /// Scores `sequences` through `model` (use an inference view while training), `batchSize`
+    /// sequences per forward pass. Sequences are batched in order of length so padding stays small;
+    /// outputs come back in input order.
+    static func score(
+        model: MoEModel, sequences: [Sequence], batchSize: Int, entropy: Bool, embeddings: Bool
+    ) throws -> [Output] {
+        var outputs = [Output?](repeating: nil, count: sequences.count)
+        let order = sequences.indices.sorted { (sequences[$0].ids.count, $0) < (sequences[$1].ids.count, $1) }
+        var start = 0
+        while start < order.count {
+            let chunk = Array(order[start..<min(start + max(1, batchSize), order.count)])
+            let batch = TokenBatch(padding: chunk.map { sequences[$0].ids }, pad: 0)
+            let out = try model.forward(batch)
+            let logits = out.logits.value  // [B*T, V]
+            let hidden = out.hidden.value  // [B*T, C]
+            for (b, index) in chunk.enumerated() {
+                let s = sequences[index]
+                let base = b * batch.seq
+                let rows = (s.firstTarget..<max(s.firstTarget, s.ids.count)).map { base + $0 - 1 }
+                let targets = (s.firstTarget..<max(s.firstTarget, s.ids.count)).map { s.ids[$0] }
+                let lp = TokenLogLikelihood.logProbabilities(logits, rows: rows, targets: targets)
+                let h =
+                    entropy && !rows.isEmpty
+                    ? rows.reduce(0) { $0 + rowEntropy(logits, row: $1) } / Double(rows.count) : 0
+                outputs[index] = Output(
+                    logLikelihood: lp.reduce(0, +), targets: lp.count, meanEntropy: h,
+                    embedding: embeddings ? meanRows(hidden, from: base, count: s.pooledLength) : nil)
+            }
+            start += chunk.count
+        }
+        return outputs.map { $0! }
+    }
+
+    /// Entropy −Σ p log p of softmax(logits[row]) in Double.
+    static func rowEntropy(_ logits: Tensor, row: Int) -> Double {
+        let v = logits.lastDim
+        return logits.withUnsafeBufferPointer { p in
+            var m = -Float.infinity
+            for j in 0..<v { m = max(m, p[row * v + j]) }
+            var s = 0.0
+            var weighted = 0.0
+            for j in 0..<v {
+                let x = Double(p[row * v + j] - m)
+                let e = exp(x)
+                s += e
+                weighted += e * x
+            }
+            return log(s) - weighted / s  // H = log Σe^x − Σ e^x·x / Σe^x (x shifted by the max)
+        }
+    }
+
+    /// Mean of rows `from..<from+count` of a [N, C] matrix.
+    static func meanRows(_ t: Tensor, from: Int, count: Int) -> [Float] {
+        let c = t.lastDim
+        var sum = [Double](repeating: 0, count: c)
+        t.withUnsafeBufferPointer { p in
+            for r in from..<(from + count) {
+                for j in 0..<c { sum[j] += Double(p[r * c + j]) }
+            }
+        }
+        return sum.map { Float($0 / Double(max(count, 1))) }
+    }
+}

@@ -1,0 +1,316 @@
+import ArgumentParser
+import ExpertLock
+import Foundation
+import MoEModels
+import TensorCore
+
+/// `expertlock realign`: active-learning re-alignment of a (pruned) model, the paper's section 3.2
+/// (docs: CLI.md). One run per strategy and seed, each in its own resumable folder under --out, then
+/// the Table-4-shaped summary of all of them.
+struct RealignCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "realign",
+        abstract: "Re-align a pruned model with pool-based active learning (labels chosen by uncertainty).",
+        discussion: """
+            Each round scores the unlabeled --pool with the current model, labels the top --batch examples by \
+            --strategy (the oracle is the pool file's labels), fine-tunes the --trainable weights for --steps steps \
+            on everything labeled so far and evaluates on --eval-data, until --budget labels are spent; round 0 \
+            labels --initial random examples. --strategy and --seeds may name several runs (e.g. --strategy \
+            entropy,random --seeds 3). Writes into --out: <strategy>-seed<S>/ per run (state-*/ for --resume, \
+            result.json, model/ unless --no-model), and report.md, report.json, curve.svg. With --json prints \
+            {"curve": [{"labeled", "metric"}], "final", "labeled_ids"} for a single run, and always "runs" and \
+            "report".
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "classify, perplexity or summarize.") var task: TaskName = .classify
+    @Option(help: "Unlabeled pool with the oracle's labels (GLUE .tsv, .jsonl or text).") var pool: String
+    @Option(help: "Pool layout: auto, text, glue or jsonl.") var poolFormat: DataFormat = .auto
+    @Option(help: "Use only the first N pool examples.") var poolLimit: Int?
+    @Option(help: "Held-out data evaluated after every round.") var evalData: String
+    @Option(help: "Held-out data layout: auto, text, glue or jsonl.") var evalFormat: DataFormat = .auto
+    @Option(help: "Use only the first N held-out examples (documents for perplexity).") var evalLimit: Int?
+    @Option(help: "Tokenizer folder, or 'bytes' for the byte-level encoder (default: the model folder).")
+    var tokenizer: String?
+    @Option(help: "Classification prompt template: JSON {\"template\": \"...{text}...\", \"verbalizers\": [...]}.")
+    var template: String?
+    @Option(help: "Labels in all (B), the initial set included.") var budget = 256
+    @Option(help: "Labels per round (b).") var batch = 32
+    @Option(help: "Random labels before the first query (n0; default: --batch).") var initial: Int?
+    @Option(help: "random, entropy, margin, least-confidence, nll, coreset or badge; comma-separated for several runs.")
+    var strategy = "entropy"
+    @Option(help: "What is fine-tuned: experts, experts+router, all or lora.") var trainable: TrainableSubset = .experts
+    @Option(help: "Optimizer steps per round.") var steps = 20
+    @Option(help: "Constant AdamW learning rate.") var lr: Float = 1e-4
+    @Option(help: "Examples per optimizer step.") var trainBatch = 8
+    @Option(help: "Longest sequence in tokens (prompts are truncated from the left).") var seq = 256
+    @Option(help: "Examples per forward pass when scoring and evaluating.") var scoreBatch = 8
+    @Option(help: "Score a seeded random subset of N unlabeled examples per round (default: all).") var candidates: Int?
+    @Option(help: "AdamW weight decay (matrices only).") var weightDecay: Float = 0.01
+    @Option(help: "Load-balancing loss coefficient (default: the config's; 0: off).") var auxCoef: Float?
+    @Option(help: "LoRA rank.") var loraRank = 8
+    @Option(help: "LoRA alpha (scale alpha/rank).") var loraAlpha: Float = 16
+    @Option(help: "LoRA targets: attention, experts or both, comma-separated.") var loraTargets = "attention,experts"
+    @Option(help: "Seed of the first run.") var seed: UInt64 = 0
+    @Option(help: "Runs per strategy, seeds --seed, --seed + 1, ….") var seeds = 1
+    @Option(help: "Also save the state every N steps within a round.") var saveEvery: Int?
+    @Option(help: "Labels-to-target: the target is this fraction of the reference.") var targetFraction = 0.95
+    @Option(help: "Reference metric for the target (e.g. the unpruned model's; default: best random mean).")
+    var reference: Double?
+    @Flag(help: "Do not save the re-aligned models.") var noModel = false
+    @Option(help: "Output folder.") var out: String
+    @Flag(help: "Continue the runs in --out from their latest state.") var resume = false
+    @Flag(help: "Replace an existing --out folder.") var overwrite = false
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+        if seeds < 1 { throw ValidationError("--seeds must be at least 1") }
+        if !(targetFraction > 0 && targetFraction <= 1) { throw ValidationError("--target-fraction must be in (0, 1]") }
+    }
+
+    func run() async throws {
+        try await runReportingErrors {
+            let outURL = URL(fileURLWithPath: out)
+            let modelURL = modelOptions.url
+            if outURL.standardizedFileURL.resolvingSymlinksInPath()
+                == modelURL.standardizedFileURL.resolvingSymlinksInPath()
+            {
+                throw OutputError.isInput(out)
+            }
+            let strategies = try parseStrategies()
+            if overwrite { try? FileManager.default.removeItem(at: outURL) }
+            let existing = (try? FileManager.default.contentsOfDirectory(atPath: outURL.path)) ?? []
+            if !resume && existing.contains(where: { !$0.hasPrefix(".") }) {
+                throw RealignmentError.outputExists(path: outURL.path)
+            }
+            let activeTask = try makeTask()
+            var results: [ActiveLearningLoop.Result] = []
+            for strategy in strategies {
+                for s in 0..<UInt64(seeds) {
+                    results.append(try runOne(strategy: strategy, seed: seed + s, task: activeTask, out: outURL))
+                }
+            }
+            let report = RealignmentReport(results: results, targetFraction: targetFraction, reference: reference)
+            try writeReport(report, results: results, to: outURL)
+            if output.json {
+                try printJSON(results: results, report: report, out: outURL)
+            } else {
+                print(report.markdown(), terminator: "")
+                print("results in \(outURL.path)")
+            }
+        }
+    }
+
+    func parseStrategies() throws -> [QueryStrategy] {
+        var list: [QueryStrategy] = []
+        for part in strategy.split(separator: ",") {
+            let name = part.trimmingCharacters(in: .whitespaces)
+            guard let s = QueryStrategy(rawValue: name) else {
+                throw ArgumentInputError(
+                    "--strategy: '\(name)' is not one of \(QueryStrategy.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
+            }
+            if !list.contains(s) { list.append(s) }
+        }
+        guard !list.isEmpty else { throw ArgumentInputError("--strategy names no strategy") }
+        return list
+    }
+
+    func parameters(strategy: QueryStrategy, seed: UInt64) throws -> ActiveLearningLoop.Parameters {
+        var p = ActiveLearningLoop.Parameters()
+        p.strategy = strategy
+        p.budget = budget
+        p.batchSize = batch
+        p.initialSize = initial ?? batch
+        p.stepsPerRound = steps
+        p.trainingBatchSize = trainBatch
+        p.learningRate = lr
+        p.weightDecay = weightDecay
+        p.loadBalancingCoefficient = auxCoef
+        p.trainable = trainable
+        p.lora = LoRAOptions(rank: loraRank, alpha: loraAlpha, targets: try parseLoRATargets())
+        p.candidatesPerRound = candidates
+        p.seed = seed
+        p.saveEvery = saveEvery
+        return p
+    }
+
+    func parseLoRATargets() throws -> [LoRATarget] {
+        try loraTargets.split(separator: ",").map { part in
+            let name = part.trimmingCharacters(in: .whitespaces)
+            guard let target = LoRATarget(rawValue: name) else {
+                throw ArgumentInputError("--lora-targets: '\(name)' is not one of attention, experts")
+            }
+            return target
+        }
+    }
+
+    /// One strategy and seed in `out/<strategy>-seed<S>`: skipped when its result.json exists and
+    /// --resume is given, else run (or continued) there.
+    func runOne(strategy: QueryStrategy, seed: UInt64, task: ActiveLearningTask, out: URL) throws
+        -> ActiveLearningLoop.Result
+    {
+        let runURL = out.appendingPathComponent("\(strategy.rawValue)-seed\(seed)")
+        let resultURL = runURL.appendingPathComponent("result.json")
+        if resume, let data = FileManager.default.contents(atPath: resultURL.path),
+            let done = try? JSONDecoder().decode(ActiveLearningLoop.Result.self, from: data)
+        {
+            Console.progress("realign \(strategy.rawValue) seed \(seed): done earlier (\(resultURL.path))")
+            return done
+        }
+        let model = try ModelLoader.load(directory: modelOptions.url, residency: .resident)
+        Console.progress("realign \(strategy.rawValue) seed \(seed) → \(runURL.path)")
+        var lastPrint = Date.distantPast
+        let result = try ActiveLearningLoop.run(
+            model: model, task: task, parameters: try parameters(strategy: strategy, seed: seed),
+            stateDirectory: runURL, resume: resume
+        ) { progress in
+            let now = Date()
+            if progress.phase != .trained || progress.step == progress.steps || now.timeIntervalSince(lastPrint) >= 1 {
+                Console.progress(progress.description)
+                lastPrint = now
+            }
+            return .more
+        }
+        if !noModel { try saveModel(model, to: runURL.appendingPathComponent("model")) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(result), to: resultURL)
+        return result
+    }
+
+    /// The re-aligned model as a Hugging Face folder (F32, LoRA adapters as PEFT files), with the
+    /// input's expert mask and tokenizer files, written into place all at once.
+    func saveModel(_ model: MoEModel, to url: URL) throws {
+        let source = modelOptions.url
+        try OutputDirectory.write(to: url, overwrite: true) { tmp in
+            try model.save(to: tmp, dtype: .f32, configSource: source.appendingPathComponent("config.json"))
+            try model.saveLoRA(to: tmp, baseModel: source.path)
+            try OutputDirectory.copyCompanionFiles(from: source, to: tmp)
+            let mask = source.appendingPathComponent(ExpertMaskFile.fileName)
+            if FileManager.default.fileExists(atPath: mask.path) {
+                try FileManager.default.copyItem(at: mask, to: tmp.appendingPathComponent(ExpertMaskFile.fileName))
+            }
+        }
+    }
+
+    func writeReport(_ report: RealignmentReport, results: [ActiveLearningLoop.Result], to out: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(report), to: out.appendingPathComponent("report.json"))
+        try AtomicFile.write(report.markdown(), to: out.appendingPathComponent("report.md"))
+        try AtomicFile.write(report.svg(), to: out.appendingPathComponent("curve.svg"))
+    }
+
+    func printJSON(results: [ActiveLearningLoop.Result], report: RealignmentReport, out: URL) throws {
+        func curve(_ r: ActiveLearningLoop.Result) -> [[String: Any]] {
+            r.curve.map { ["labeled": $0.labeled, "metric": $0.metric] }
+        }
+        let runs: [[String: Any]] = results.map { r in
+            [
+                "strategy": r.strategy.rawValue, "seed": r.seed, "curve": curve(r), "final": r.final,
+                "after_pruning": r.afterPruning, "labeled_ids": r.labeledIDs, "start_round": r.startRound,
+                "output": out.appendingPathComponent("\(r.strategy.rawValue)-seed\(r.seed)").path,
+            ]
+        }
+        let reportObject = try JSONSerialization.jsonObject(with: JSONEncoder().encode(report))
+        var object: [String: Any] = [
+            "runs": runs, "report": reportObject, "metric": report.metric.name, "output": out.path,
+        ]
+        if let only = results.first, results.count == 1 {
+            object["curve"] = curve(only)
+            object["final"] = only.final
+            object["labeled_ids"] = only.labeledIDs
+            object["after_pruning"] = only.afterPruning
+            object["strategy"] = only.strategy.rawValue
+            object["seed"] = only.seed
+        }
+        try Console.printJSON(object)
+    }
+}
+
+extension RealignCommand {
+    /// The pool, the oracle and the metric of --task, tokenized with --tokenizer.
+    func makeTask() throws -> ActiveLearningTask {
+        let encoder: TextEncoder
+        var huggingFace: Tokenizer?
+        if tokenizer == "bytes" {
+            encoder = ByteTextEncoder()
+        } else {
+            let folder = tokenizer.map { URL(fileURLWithPath: $0) } ?? modelOptions.url
+            guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("tokenizer.json").path) else {
+                throw ArgumentInputError(
+                    "\(folder.path): no tokenizer.json (pass --tokenizer DIR, or --tokenizer bytes for a byte-level model)"
+                )
+            }
+            let loaded = try Tokenizer.load(directory: folder)
+            huggingFace = loaded
+            encoder = loaded
+        }
+        let config = try ModelConfig.load(from: modelOptions.url.appendingPathComponent("config.json"))
+        guard encoder.vocabSize <= config.vocabSize else {
+            throw ArgumentInputError(
+                "the tokenizer has \(encoder.vocabSize) tokens but the model's vocab_size is \(config.vocabSize)")
+        }
+        let poolURL = URL(fileURLWithPath: pool)
+        let evalURL = URL(fileURLWithPath: evalData)
+        let (poolSet, _) = try DatasetLoader.load(poolURL, format: poolFormat, limit: poolLimit)
+        func heldOut() throws -> Dataset { try DatasetLoader.load(evalURL, format: evalFormat, limit: evalLimit).0 }
+        switch task {
+        case .classify:
+            guard case .classification(let classes, let items) = poolSet else {
+                throw RealignmentError.unusableData(
+                    file: pool, reason: "holds no classification examples (text and label)")
+            }
+            guard case .classification(_, let evaluation) = try heldOut() else {
+                throw RealignmentError.unusableData(
+                    file: evalData, reason: "holds no classification examples (text and label)")
+            }
+            let prompt = try template.map { file in
+                let loaded = try PromptTemplate.load(from: URL(fileURLWithPath: file))
+                try loaded.validate(for: classes, file: file)
+                return loaded
+            }
+            if let huggingFace {
+                return try ClassificationPool(
+                    pool: items, evaluation: evaluation, task: classes, tokenizer: huggingFace, template: prompt,
+                    maxLength: seq, batchSize: scoreBatch, poolFile: pool, evaluationFile: evalData)
+            }
+            return try ClassificationPool(
+                pool: items, evaluation: evaluation, task: classes, encoder: encoder,
+                prompt: prompt.map { ClassificationPrompt(template: $0.template, verbalizers: $0.verbalizers) },
+                maxLength: seq, batchSize: scoreBatch, poolFile: pool, evaluationFile: evalData)
+        case .perplexity:
+            let format = evalFormat == .auto ? DatasetLoader.detectFormat(of: evalURL) : evalFormat
+            let text =
+                format == .text && evalLimit == nil
+                ? try PlainTextReader.wholeText(of: evalURL) : Self.texts(of: try heldOut()).joined(separator: "\n\n")
+            return try LanguageModelingPool(
+                documents: Self.texts(of: poolSet), evaluationText: text, encoder: encoder, maxLength: seq,
+                batchSize: scoreBatch, poolFile: pool, evaluationFile: evalData)
+        case .summarize:
+            guard case .summarization(let items) = poolSet else {
+                throw RealignmentError.unusableData(
+                    file: pool, reason: "holds no summarization examples (document and summary)")
+            }
+            guard case .summarization(let evaluation) = try heldOut() else {
+                throw RealignmentError.unusableData(
+                    file: evalData, reason: "holds no summarization examples (document and summary)")
+            }
+            return try SummarizationPool(
+                pool: items, evaluation: evaluation, encoder: encoder, maxLength: seq, batchSize: scoreBatch,
+                poolFile: pool, evaluationFile: evalData)
+        }
+    }
+
+    /// The texts of any data file, as language-modelling documents.
+    static func texts(of dataset: Dataset) -> [String] {
+        switch dataset {
+        case .text(let documents): documents.map(\.text)
+        case .classification(_, let items):
+            items.map { [$0.text, $0.textPair].compactMap { $0 }.joined(separator: "\n") }
+        case .summarization(let items): items.map { $0.document + "\n" + $0.summary }
+        }
+    }
+}
