@@ -78,7 +78,7 @@ public struct DemoSizes: Sendable, Codable, Equatable {
 
     public static let full = DemoSizes(
         trainDocuments: 6000, validDocuments: 200, classificationTrain: 1500, classificationDev: 200, summariesTrain: 800,
-        summariesDev: 40, vocabSize: 1500, hiddenSize: 64, layers: 2, intermediateSize: 128, trainingSteps: 900,
+        summariesDev: 40, vocabSize: 1500, hiddenSize: 64, layers: 2, intermediateSize: 128, trainingSteps: 700,
         batchSize: 16, sequenceLength: 96, evalTokens: 8000, realignBudget: 96, realignBatch: 16, realignSteps: 10, seeds: 3)
 
     public static let quick = DemoSizes(

@@ -64,11 +64,12 @@ public enum DemoPipeline {
         results.trainingSeconds = trainingSeconds
         let total = Double(variants.count * probes.count)
         var done = 0.0
+        func auditFraction(_ x: Double) -> Double { 0.42 + 0.48 * x }
         for (name, _) in variants {
             let model = trained[name]!
             var modelResult = DemoResults.ModelResult()
             for probe in probes {
-                progress("audit \(name): \(probe.name)", 0.42 + 0.55 * done / total)
+                progress("audit \(name): \(probe.name)", auditFraction(done / total))
                 let batches = CorpusBatches.batches(probe.attributionSequences, batchSize: 8)
                 var attribution = try Attribution.run(model: model, modelPath: name, batches: batches)
                 if probe.name == "lm" {
@@ -93,7 +94,43 @@ public enum DemoPipeline {
             }
             results.models[name] = modelResult
         }
-        progress("report", 0.98)
+        // Re-alignment (the paper's Tables 4–6): prune each model to its top-2 sentiment experts, then
+        // fine-tune the survivors on labels chosen at random or by entropy, same budget, several seeds.
+        let sentiment = probes.first { $0.name == "sentiment" }!
+        for (v, (name, _)) in variants.enumerated() {
+            let dir = output.appendingPathComponent("models/\(name)")
+            let base = try ModelLoader.load(directory: dir, residency: .resident)
+            let attribution = try Attribution.run(
+                model: base, modelPath: name, batches: CorpusBatches.batches(sentiment.attributionSequences, batchSize: 8))
+            let plan = try PruningPlan.topK(attribution, k: 2, criterion: .soft, minimumPerLayer: 1)
+            base.maskExperts(plan.keepFlags)
+            var recovery = DemoResults.RecoveryResult(pruned: try sentiment.evaluate(base), runs: [:])
+            for (s, strategy) in [QueryStrategy.random, .entropy].enumerated() {
+                var finals: [[LearningCurvePoint]] = []
+                for seed in 0..<sizes.seeds {
+                    progress("realign \(name): \(strategy.rawValue) seed \(seed)",
+                             0.9 + 0.08 * (Double(v * 2 + s) + Double(seed) / Double(sizes.seeds)) / Double(variants.count * 2))
+                    let model = try ModelLoader.load(directory: dir, residency: .resident)
+                    model.maskExperts(plan.keepFlags)
+                    let pool = try ClassificationPool(
+                        pool: data.sentimentTrain, evaluation: data.sentimentDev, task: data.sentimentTask,
+                        tokenizer: tokenizer, maxLength: sizes.sequenceLength, batchSize: 16)
+                    var p = ActiveLearningLoop.Parameters()
+                    p.strategy = strategy
+                    p.budget = sizes.realignBudget
+                    p.batchSize = sizes.realignBatch
+                    p.initialSize = sizes.realignBatch
+                    p.stepsPerRound = sizes.realignSteps
+                    p.learningRate = 1e-3
+                    p.candidatesPerRound = 4 * sizes.realignBudget
+                    p.seed = UInt64(seed)
+                    finals.append(try ActiveLearningLoop.run(model: model, task: pool, parameters: p).curve)
+                }
+                recovery.runs[strategy.rawValue] = finals
+            }
+            results.recovery[name] = recovery
+        }
+        progress("report", 0.99)
         return results
     }
 

@@ -73,6 +73,42 @@ public enum DemoReport {
             md += "\nArea = mean normalised quality over the fraction of experts kept (soft-ranked pruning; 1 = pruning costs nothing, "
             md += "lower = pruning hurts sooner, i.e. more resistant). Drop = 1 − normalised quality with 2 of 8 experts.\n\n"
         }
+        if !results.recovery.isEmpty {
+            md += "## Table 4. Re-alignment of the top-2 pruned model on sentiment (accuracy)\n\n"
+            md += "Each model is pruned to the 2 experts per layer with the highest soft share on sentiment data, then its surviving "
+            md += "experts are fine-tuned on \(results.sizes.realignBudget) labels chosen at random or by entropy (pool-based active "
+            md += "learning, \(results.sizes.realignBatch) per round, \(results.sizes.seeds) seeds, mean ± std).\n\n"
+            md += "| model | full | pruned, 0 labels | random, \(results.sizes.realignBudget) labels | entropy, \(results.sizes.realignBudget) labels | labels to reach random's final (entropy) |\n"
+            md += "|---|---:|---:|---:|---:|---:|\n"
+            var series: [SVGLineChart.Series] = []
+            for name in ["standard", "entangled"] {
+                guard let r = results.recovery[name] else { continue }
+                let full = results.models[name]?.tasks["sentiment"]?.curve.full
+                func final(_ strategy: String) -> (mean: Double, std: Double)? {
+                    guard let runs = r.runs[strategy], !runs.isEmpty else { return nil }
+                    return LearningCurve.meanAndStd(runs.compactMap { $0.last?.metric })
+                }
+                let random = final("random"), entropy = final("entropy")
+                var reach = "–"
+                if let random, let runs = r.runs["entropy"] {
+                    let needed = runs.compactMap { LearningCurve.labelsToReach(random.mean, in: $0, higherIsBetter: true) }
+                    reach = needed.isEmpty ? "not reached" : String(format: "%.0f", needed.reduce(0, +) / Double(needed.count))
+                }
+                md += "| \(name) | \(fmt(full)) | \(fmt(r.pruned)) | \(random.map { "\(fmt($0.mean)) ± \(fmt($0.std))" } ?? "–") | "
+                md += "\(entropy.map { "\(fmt($0.mean)) ± \(fmt($0.std))" } ?? "–") | \(reach) |\n"
+                for strategy in ["random", "entropy"] {
+                    guard let runs = r.runs[strategy] else { continue }
+                    let mean = LearningCurve.mean(runs)
+                    series.append(.init(
+                        name: "\(name), \(strategy)", points: mean.map { (Double($0.labeled), $0.mean) }, band: mean.map(\.std),
+                        dashed: strategy == "random"))
+                }
+            }
+            try put("recovery-sentiment.svg", SVGLineChart(
+                title: "Re-alignment after pruning to top-2 (sentiment)", xLabel: "labeled examples", yLabel: "accuracy",
+                series: series).render())
+            md += "\n![Recovery curves](recovery-sentiment.svg)\n\n"
+        }
         if let agreement = standard?.tasks["lm"]?.criterionAgreement {
             md += "## Which attribution predicts the damage?\n\n"
             md += "Spearman ρ between each criterion and the measured loss increase of masking each expert alone (LM data, mean over layers): "

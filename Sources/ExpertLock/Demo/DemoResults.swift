@@ -10,6 +10,11 @@ public struct DemoResults: Sendable, Codable {
         public var criterionAgreement: [String: Double]?
     }
 
+    public struct RecoveryResult: Sendable, Codable {
+        public var pruned: Double
+        public var runs: [String: [[LearningCurvePoint]]]
+    }
+
     public struct ModelResult: Sendable, Codable {
         public var tasks: [String: TaskResult] = [:]
     }
@@ -18,6 +23,9 @@ public struct DemoResults: Sendable, Codable {
     public var seed: UInt64
     public var entanglement: EntanglementRegularizer
     public var models: [String: ModelResult] = [:]
+    /// Sentiment accuracy of each model pruned to its top-2 experts, and learning curves of
+    /// re-alignment per strategy (one curve per seed).
+    public var recovery: [String: RecoveryResult] = [:]
     public var trainingSeconds: [String: Double] = [:]
     public var totalSeconds: Double = 0
 
