@@ -74,7 +74,7 @@ public enum DemoReport {
             md += "lower = pruning hurts sooner, i.e. more resistant). Drop = 1 − normalised quality with 2 of 8 experts.\n\n"
         }
         if !results.recovery.isEmpty {
-            md += "## Table 4. Re-alignment of the top-2 pruned model on sentiment (accuracy)\n\n"
+            md += "## Table 5. Re-alignment of the top-2 pruned model on sentiment (accuracy)\n\n"
             md += "Each model is pruned to the 2 experts per layer with the highest soft share on sentiment data, then its surviving "
             md += "experts are fine-tuned on \(results.sizes.realignBudget) labels chosen at random or by entropy (pool-based active "
             md += "learning, \(results.sizes.realignBatch) per round, \(results.sizes.seeds) seeds, mean ± std).\n\n"
