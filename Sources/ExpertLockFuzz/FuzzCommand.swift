@@ -27,6 +27,7 @@ struct FuzzCommand: ParsableCommand {
     @Option(help: "Run these files (or every file in these folders) once each and report each outcome.")
     var replay: [String] = []
     @Flag(help: "Print the summary as one JSON object.") var json = false
+    @Flag(help: "List every kind of refusal seen (error type, case and message shape).") var showRefusals = false
     @Flag(help: "Hand over to libFuzzer (a build with -sanitize=fuzzer); arguments after -- go to libFuzzer.")
     var libfuzzer = false
     @Argument(parsing: .postTerminator, help: "libFuzzer arguments (with --libfuzzer).") var libFuzzerArguments: [String] = []
@@ -59,6 +60,7 @@ struct FuzzCommand: ParsableCommand {
         let seeds = try FuzzRunner.loadCorpus(corpus.isEmpty ? ["fuzz/corpus/\(name)"] : corpus)
         let report = try FuzzRunner(target: fuzzTarget, seeds: seeds, options: options).run()
         print(json ? report.json : report.text)
+        if showRefusals { report.refusalKinds.sorted().forEach { print("  refusal: \($0)") } }
         if report.foundBugs { throw ExitCode(1) }
     }
 }

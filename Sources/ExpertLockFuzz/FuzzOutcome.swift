@@ -28,26 +28,18 @@ enum FuzzOutcome: Equatable {
         }
     }
 
-    /// Type and case of an error plus the wording of its message with names, quoted values,
-    /// numbers and paths removed: "SafeTensorsError.byteCountMismatch: tensor needs bytes but ...".
+    /// Type and case of an error plus the wording of its message with what came from the input
+    /// removed (quoted names and values, lists, numbers, paths), so that one kind of refusal has one
+    /// signature: "SafeTensorsError.byteCountMismatch: tensor needs bytes but its data_offsets span".
     static func signature(of error: Error) -> String {
         let kind = Mirror(reflecting: error).children.first?.label.map { ".\($0)" } ?? ""
-        var words: [Substring] = []
-        var inList = 0
-        var message = "\(error)".split(separator: " ")
+        var message = "\(error)".replacing(#/'[^']*'|"[^"]*"|\[[^\]]*\]|\([^)]*\)/#, with: "")
+            .split(separator: " ")
         if message.first?.hasSuffix(":") == true { message.removeFirst() }  // the file name
-        for word in message where words.count < 10 {
-            // Lists ([...]) hold values from the input, like quoted names, numbers and paths.
-            inList += word.filter { $0 == "[" }.count
-            defer { inList = max(0, inList - word.filter { $0 == "]" }.count) }
-            if inList > 0 || word.contains("]") || word.contains("/") || word.contains("'") || word.contains("\"")
-                || word.contains(where: \.isNumber)
-            {
-                continue
-            }
-            words.append(word)
+        let words = message.filter { word in
+            !word.contains(where: { $0.isNumber || "/'\"[]()".contains($0) })
         }
-        return "\(type(of: error))\(kind): " + words.joined(separator: " ")
+        return "\(type(of: error))\(kind): " + words.prefix(10).joined(separator: " ")
     }
 
     var isBug: Bool { if case .violation = self { true } else { false } }

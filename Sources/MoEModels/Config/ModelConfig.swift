@@ -177,7 +177,9 @@ public struct ModelConfig: Sendable, Equatable {
                   "\(family.expertCountKeys.declared) must be positive, got \(numExperts)")
         try check(family != .mixtral || normTopKProb, "Mixtral always renormalises the top-k weights")
         // OLMoE's q_norm spans hidden_size, so its heads must tile the hidden size exactly.
-        try check(family != .olmoe || headDim * numAttentionHeads == hiddenSize,
+        // `multipliedReportingOverflow`: both are positive here but may be as large as the file says.
+        let (heads, overflow) = headDim.multipliedReportingOverflow(by: numAttentionHeads)
+        try check(family != .olmoe || (!overflow && heads == hiddenSize),
                   "OLMoE needs head_dim × num_attention_heads = hidden_size, got \(headDim) × \(numAttentionHeads)")
         for layer in mlpOnlyLayers {
             try check((0..<numHiddenLayers).contains(layer), "mlp_only_layers names layer \(layer) of \(numHiddenLayers)")
@@ -186,8 +188,9 @@ public struct ModelConfig: Sendable, Equatable {
             try check(expertsPerLayer.count == numHiddenLayers,
                       "expertlock_experts_per_layer has \(expertsPerLayer.count) entries for \(numHiddenLayers) layers")
         }
+        // Not `expertCount(layer:)`, which re-checks sparsity through `mlp_only_layers` per layer.
         for layer in sparseLayers {
-            let experts = expertCount(layer: layer)
+            let experts = expertsPerLayer?[layer] ?? numExperts  // the count was checked above
             try check(numExpertsPerToken >= 1 && numExpertsPerToken <= experts,
                       "num_experts_per_tok \(numExpertsPerToken) does not fit the \(experts) experts of layer \(layer)")
         }
