@@ -17,6 +17,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // SHA-256 and Ed25519 for the signed model manifest and update log (Defenses).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .target(
@@ -24,7 +26,10 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .target(name: "MoEModels", dependencies: ["TensorCore"]),
-        .target(name: "ExpertLock", dependencies: ["TensorCore", "MoEModels"]),
+        .target(
+            name: "ExpertLock",
+            dependencies: ["TensorCore", "MoEModels", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .executableTarget(
             name: "ExpertLockCLI",
             dependencies: [
@@ -41,7 +46,13 @@ let package = Package(
         ),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MoEModelsTests", dependencies: ["MoEModels", "TensorCore"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ExpertLockTests", dependencies: ["ExpertLock", "MoEModels", "TensorCore"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "ExpertLockTests",
+            dependencies: [
+                "ExpertLock", "MoEModels", "TensorCore", .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Fixtures")]
+        ),
         .testTarget(name: "ExpertLockCLITests", dependencies: ["ExpertLockCLI"]),
     ]
 )

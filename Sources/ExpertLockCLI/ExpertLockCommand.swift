@@ -8,8 +8,20 @@ struct ExpertLockCommand: AsyncParsableCommand {
         abstract: "Measure and harden how easily a Mixture-of-Experts model can be taken by unauthorized compression.",
         subcommands: [
             ForwardCommand.self,
+            AttributeCommand.self,
+            PruneCommand.self,
+            SweepCommand.self,
             BenchCommand.self,
             RougeCommand.self,
+            TokenizeCommand.self,
+            TrainCommand.self,
+            DemoCommand.self,
+            TrainTokenizerCommand.self,
+            EvalCommand.self,
+            KeygenCommand.self,
+            LockCommand.self,
+            LogCommand.self,
+            ProvenanceCommand.self,
         ]
     )
 }

@@ -5,36 +5,6 @@ import Testing
 
 /// Runs the built `expertlock` binary (next to the test bundle) on small files.
 @Suite struct RougeCommandTests {
-    static let executable: URL? = {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let url = dir.appendingPathComponent("expertlock")
-        return FileManager.default.isExecutableFile(atPath: url.path) ? url : nil
-    }()
-
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    static func run(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        guard let executable = Self.executable else { throw CocoaError(.fileNoSuchFile) }
-        process.executableURL = executable
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self))
-    }
-
     static func temporaryFile(_ name: String, _ contents: String) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rouge-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -52,13 +22,13 @@ import Testing
         #expect(try RougeCommand.readLines(empty, role: "predictions") == [])
     }
 
-    @Test(.enabled(if: executable != nil))
+    @Test(.enabled(if: CLIRunner.executable != nil))
     func printsMeansAsJSON() throws {
         // rouge-score: pair 1 scores 1.0 everywhere; pair 2 ("a b c d" vs "d c b a") rouge1 1.0,
         // rouge2 0, rougeL 0.25.
         let predictions = try Self.temporaryFile("pred.txt", "the cat sat\nd c b a\n")
         let references = try Self.temporaryFile("ref.txt", "The cat sat.\na b c d\n")
-        let result = try Self.run(["rouge", "--predictions", predictions, "--references", references, "--json"])
+        let result = try CLIRunner.run(["rouge", "--predictions", predictions, "--references", references, "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(
             try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: [String: Double]])
@@ -68,19 +38,19 @@ import Testing
         #expect(abs((object["rougeL"]?["recall"] ?? 0) - 0.625) < 1e-12)
     }
 
-    @Test(.enabled(if: executable != nil))
+    @Test(.enabled(if: CLIRunner.executable != nil))
     func mismatchedLineCountsExitWithTwoNamingBothFiles() throws {
         let predictions = try Self.temporaryFile("pred.txt", "one\ntwo\n")
         let references = try Self.temporaryFile("ref.txt", "one\n")
-        let result = try Self.run(["rouge", "--predictions", predictions, "--references", references])
+        let result = try CLIRunner.run(["rouge", "--predictions", predictions, "--references", references])
         #expect(result.status == 2)
         #expect(result.stderr.contains(predictions) && result.stderr.contains(references))
     }
 
-    @Test(.enabled(if: executable != nil))
+    @Test(.enabled(if: CLIRunner.executable != nil))
     func missingFileExitsWithTwo() throws {
         let references = try Self.temporaryFile("ref.txt", "one\n")
-        let result = try Self.run(["rouge", "--predictions", "/nonexistent/pred.txt", "--references", references])
+        let result = try CLIRunner.run(["rouge", "--predictions", "/nonexistent/pred.txt", "--references", references])
         #expect(result.status == 2)
         #expect(result.stderr.contains("/nonexistent/pred.txt"))
     }

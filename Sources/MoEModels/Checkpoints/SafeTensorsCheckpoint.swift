@@ -2,7 +2,8 @@ import Foundation
 import TensorCore
 
 /// A checkpoint folder: `model.safetensors.index.json` (weight_map) if present, else all
-/// `*.safetensors` files (sorted); a tensor name appearing in two files is an error.
+/// `*.safetensors` files (sorted) but a PEFT adapter and optimizer state; a tensor name appearing in
+/// two files is an error.
 ///
 /// With an index, the index is the authority and is checked both ways: every shard it names
 /// must exist and hold the tensors it assigns to it, and no shard may hold a tensor the index
@@ -107,7 +108,9 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
         } catch {
             throw SafeTensorsError.directoryNotFound(directory: directory.path)
         }
-        let shards = names.filter { $0.hasSuffix(".safetensors") && !$0.hasPrefix(".") }.sorted()
+        // Files beside a model that are not its weights: LoRA adapters (PEFT) and optimizer state.
+        let notWeights: Set<String> = ["adapter_model.safetensors", "optimizer.safetensors"]
+        let shards = names.filter { $0.hasSuffix(".safetensors") && !$0.hasPrefix(".") && !notWeights.contains($0) }.sorted()
         guard !shards.isEmpty else { throw SafeTensorsError.noSafeTensorsFiles(directory: directory.path) }
         var files: [SafeTensorsFile] = []
         var location: [String: Int] = [:]

@@ -67,7 +67,7 @@ extension ModelConfig: Codable {
     /// `decoder.userInfo[fileKey]`: the path named in errors thrown while decoding.
     static let fileKey = CodingUserInfoKey(rawValue: "expertlock.configFile")!
 
-    public init(from decoder: any Decoder) throws {
+    public init(from decoder: any Swift.Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let file = decoder.userInfo[Self.fileKey] as? String ?? "config.json"
         let modelType = try c.decode(String.self, forKey: .modelType)
@@ -160,7 +160,7 @@ extension ModelConfig: Codable {
 
     /// Writes the keys the family's transformers config declares (v5 spelling), plus
     /// `expertlock_experts_per_layer` when set, so `JSONDecoder` reads back an equal value.
-    public func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Swift.Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         let family = self.family
         try c.encode(modelType, forKey: .modelType)

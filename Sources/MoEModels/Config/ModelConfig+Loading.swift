@@ -42,7 +42,9 @@ extension ModelConfig {
     /// The result is decoded and validated before it is written (atomically, Python-style JSON:
     /// sorted keys, two-space indent, floats kept as floats). Returns the new config.
     @discardableResult
-    public func rewritten(numExperts: Int?, expertsPerLayer: [Int]?, source: URL, to destination: URL) throws -> ModelConfig {
+    public func rewritten(
+        numExperts: Int?, expertsPerLayer: [Int]?, numExpertsPerToken: Int? = nil, source: URL, to destination: URL
+    ) throws -> ModelConfig {
         let sourceFile = Self.configFile(source)
         let original = try Self.load(from: sourceFile)
         guard original.modelType == modelType else {
@@ -57,6 +59,8 @@ extension ModelConfig {
             for key in keys.isEmpty ? [family.expertCountKeys.declared] : keys { object[key] = numExperts }
         }
         object[CodingKeys.expertsPerLayer.rawValue] = expertsPerLayer
+        // A layer pruned below top-k routes to every expert it has left.
+        if let numExpertsPerToken { object[CodingKeys.numExpertsPerToken.rawValue] = numExpertsPerToken }
         let text = JSONText.pretty(object) + "\n"
 
         let destinationFile = Self.configFile(destination)

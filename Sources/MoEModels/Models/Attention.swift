@@ -45,10 +45,12 @@ public final class Attention {
         [qProj, qBias, kProj, kBias, vProj, vBias, oProj, oBias, qNorm, kNorm].compactMap { $0 }
     }
 
-    func forward(_ x: Variable, batch: TokenBatch) throws -> Variable {
-        var q = linear(x, try qProj.variable(), bias: try qBias?.variable())  // [N, C] -> [N, H*D]
-        var k = linear(x, try kProj.variable(), bias: try kBias?.variable())  // [N, C] -> [N, Hkv*D]
-        var v = linear(x, try vProj.variable(), bias: try vBias?.variable())  // [N, C] -> [N, Hkv*D]
+    /// With `cache` (one sequence, no padding) the new tokens sit at positions `cache.length…`, their
+    /// keys and values are appended to layer `layer` of the cache and attend over all it holds.
+    func forward(_ x: Variable, batch: TokenBatch, cache: KVCache? = nil, layer: Int = 0) throws -> Variable {
+        var q = try qProj.project(x, bias: qBias)  // [N, C] -> [N, H*D]
+        var k = try kProj.project(x, bias: kBias)  // [N, C] -> [N, Hkv*D]
+        var v = try vProj.project(x, bias: vBias)  // [N, C] -> [N, Hkv*D]
         let n = batch.tokenCount
         switch qkNorm {
         case .none:
@@ -65,12 +67,20 @@ public final class Attention {
         if let clipQKV {
             q = clamp(q, limit: clipQKV); k = clamp(k, limit: clipQKV); v = clamp(v, limit: clipQKV)
         }
-        let positions = batch.positions
+        let positions = cache?.positions(count: n) ?? batch.positions
         q = rope(q, heads: heads, headDim: headDim, positions: positions, theta: ropeTheta)
         k = rope(k, heads: kvHeads, headDim: headDim, positions: positions, theta: ropeTheta)
-        let attended = causalAttention(
-            q: q, k: k, v: v, batch: batch.batch, seq: batch.seq, heads: heads, kvHeads: kvHeads,
-            headDim: headDim, validLengths: batch.lengths)  // -> [N, H*D]
-        return linear(attended, try oProj.variable(), bias: try oBias?.variable())  // [N, H*D] -> [N, C]
+        let attended: Variable
+        if let cache {
+            // Inference path: no graph; queries attend over the cached keys and the new block.
+            cache.append(layer: layer, keys: k.value, values: v.value)
+            attended = Variable(
+                cache.attend(layer: layer, queries: q.value, heads: heads, kvHeads: kvHeads, headDim: headDim))
+        } else {
+            attended = causalAttention(
+                q: q, k: k, v: v, batch: batch.batch, seq: batch.seq, heads: heads, kvHeads: kvHeads,
+                headDim: headDim, validLengths: batch.lengths)  // -> [N, H*D]
+        }
+        return try oProj.project(attended, bias: oBias)  // [N, H*D] -> [N, C]
     }
 }

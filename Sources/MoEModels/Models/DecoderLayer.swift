@@ -51,7 +51,7 @@ public final class DecoderLayer {
             }
             feedForward = .sparse(SparseMoEBlock(
                 layer: index, router: router, experts: experts, sharedExpert: shared, sharedExpertGate: sharedGate,
-                topK: config.numExpertsPerToken, normalizeTopK: config.normTopKProb))
+                topK: min(config.numExpertsPerToken, e), normalizeTopK: config.normTopKProb))
         } else {
             let i = config.intermediateSize
             feedForward = .dense(Expert(
@@ -76,15 +76,19 @@ public final class DecoderLayer {
         return all
     }
 
-    /// x [N, C] -> ([N, C], router logits [N, E] when sparse).
-    func forward(_ x: Variable, batch: TokenBatch, observer: RoutingObserver?) throws -> (Variable, Tensor?) {
-        let attended = try attention.forward(rmsNorm(x, weight: try inputNorm.variable(), eps: eps), batch: batch)
+    /// x [N, C] -> ([N, C], the sparse block's router logits [N, E] when sparse).
+    /// `cache`: keys and values of earlier positions (inference), extended by this pass.
+    func forward(_ x: Variable, batch: TokenBatch, cache: KVCache? = nil, observer: RoutingObserver?) throws
+        -> (Variable, SparseMoEBlock.Output?)
+    {
+        let attended = try attention.forward(
+            rmsNorm(x, weight: try inputNorm.variable(), eps: eps), batch: batch, cache: cache, layer: index)
         let h = add(x, attended)
         let normed = rmsNorm(h, weight: try postAttentionNorm.variable(), eps: eps)
         switch feedForward {
         case .sparse(let block):
-            let (out, logits) = try block.forward(normed, batch: batch, observer: observer)
-            return (add(h, out), logits)
+            let routed = try block.forward(normed, batch: batch, observer: observer)
+            return (add(h, routed.output), routed)
         case .dense(let mlp):
             return (add(h, try mlp.forward(normed)), nil)
         }

@@ -18,7 +18,7 @@ public final class Expert {
     public var intermediateSize: Int { gate.shape[0] }
 
     func forward(_ x: Variable) throws -> Variable {
-        let hidden = swiglu(gate: linear(x, try gate.variable()), up: linear(x, try up.variable()))  // [n, C] -> [n, I]
-        return linear(hidden, try down.variable())  // [n, I] -> [n, C]
+        let hidden = swiglu(gate: try gate.project(x), up: try up.project(x))  // [n, C] -> [n, I]
+        return try down.project(hidden)  // [n, I] -> [n, C]
     }
 }

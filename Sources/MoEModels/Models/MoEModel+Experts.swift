@@ -20,6 +20,9 @@ extension MoEModel {
             config.numExperts = counts.max() ?? 0
             config.expertsPerLayer = perLayer
         }
+        // A layer left with fewer experts than top-k routes to all of them (as masking does); with
+        // uniform counts config.json says so, otherwise each layer clamps its own top-k.
+        if Set(counts).count == 1 { config.numExpertsPerToken = min(config.numExpertsPerToken, counts[0]) }
         var byName: [String: Parameter] = [:]
         for p in parameters { byName[p.name] = p }
         let layerPosition = Dictionary(uniqueKeysWithValues: blocks.enumerated().map { ($1.layer, $0) })

@@ -16,7 +16,8 @@ extension MoEModel {
         let configURL = directory.appendingPathComponent("config.json")
         if let configSource {
             try config.rewritten(
-                numExperts: config.numExperts, expertsPerLayer: config.expertsPerLayer, source: configSource, to: configURL)
+                numExperts: config.numExperts, expertsPerLayer: config.expertsPerLayer,
+                numExpertsPerToken: config.numExpertsPerToken, source: configSource, to: configURL)
         } else {
             try AtomicFile.write(Data((JSONText.pretty(huggingFaceConfigObject(dtype: dtype)) + "\n").utf8), to: configURL)
         }

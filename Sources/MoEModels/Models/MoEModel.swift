@@ -9,6 +9,12 @@ public struct ForwardOutput {
     public var routerLogits: [Tensor]
     /// Final hidden states after the last norm [N, C], for representation-based strategies.
     public var hidden: Variable
+    /// The Switch/Mixtral load-balancing loss (a graph node), when `ForwardOptions` asks for it.
+    public var auxiliaryLoss: Variable? = nil
+    /// The ST-MoE router z-loss (a graph node), when `ForwardOptions` asks for it.
+    public var routerZLoss: Variable? = nil
+    /// Mean routing-entropy shortfall below `ForwardOptions.routingEntropyFloor` (entanglement).
+    public var routingSpreadLoss: Variable? = nil
 }
 
 /// A decoder-only Mixture-of-Experts transformer of one of the supported families.
@@ -52,22 +58,60 @@ public final class MoEModel {
 
     /// Runs the model on a batch. `observer` sees every routing decision; `recordRouterLogits`
     /// keeps each sparse layer's raw router logits in the output.
+    ///
+    /// With a `cache` (inference only, one unpadded sequence) the batch continues the cached
+    /// sequence: its tokens take positions `cache.length…`, attend over the cached keys too, and
+    /// are added to the cache. A prompt's prefill and each decoding step are this same call.
     public func forward(
-        _ batch: TokenBatch, observer: RoutingObserver? = nil, recordRouterLogits: Bool = false
+        _ batch: TokenBatch, cache: KVCache? = nil, observer: RoutingObserver? = nil, recordRouterLogits: Bool = false
     ) throws -> ForwardOutput {
+        var options = ForwardOptions(observer: observer, recordRouterLogits: recordRouterLogits)
+        options.cache = cache
+        return try forward(batch, options: options)
+    }
+
+    /// Runs the model on a batch with the router losses `options` asks for (training).
+    public func forward(_ batch: TokenBatch, options: ForwardOptions) throws -> ForwardOutput {
+        let observer = options.observer
+        let recordRouterLogits = options.recordRouterLogits
+        let cache = options.cache
+        var routed: [Variable] = []
         for id in batch.ids where id < 0 || id >= config.vocabSize {
             throw ModelError.tokenOutOfRange(id: id, vocabSize: config.vocabSize)
         }
+        precondition(
+            cache == nil || (batch.batch == 1 && batch.lengths == nil), "a KV cache holds one unpadded sequence")
+        let committed = cache?.length ?? 0
         var h = gatherRows(try embedTokens.variable(), batch.ids)  // [B*T] -> [N, C]
         var routerLogits: [Tensor] = []
         for layer in layers {
-            let (out, logits) = try layer.forward(h, batch: batch, observer: observer)
+            let out: Variable, logits: SparseMoEBlock.Output?
+            do {
+                (out, logits) = try layer.forward(h, batch: batch, cache: cache, observer: observer)
+            } catch {
+                cache?.truncate(to: committed)  // keep the cache consistent for the caller
+                throw error
+            }
             h = out
-            if recordRouterLogits, let logits { routerLogits.append(logits) }
+            if recordRouterLogits, let logits { routerLogits.append(logits.logits.value) }
+            if options.needsRouterLogits, let logits { routed.append(logits.routed) }
         }
+        cache?.advance(by: batch.seq)
         let normed = rmsNorm(h, weight: try finalNorm.variable(), eps: config.rmsNormEps)
         let logits = linear(normed, try lmHead.variable())  // [N, C] -> [N, V]
-        return ForwardOutput(logits: logits, routerLogits: routerLogits, hidden: normed)
+        var output = ForwardOutput(logits: logits, routerLogits: routerLogits, hidden: normed)
+        if !routed.isEmpty {
+            let rows = RouterLosses.validRows(batch)
+            if options.loadBalancingLoss {
+                output.auxiliaryLoss = RouterLosses.loadBalancing(routed, topK: config.numExpertsPerToken, rows: rows)
+            }
+            if options.routerZLoss { output.routerZLoss = RouterLosses.zLoss(routed, rows: rows) }
+            if let floor = options.routingEntropyFloor {
+                output.routingSpreadLoss = RouterLosses.routingSpread(
+                    routed, topK: config.numExpertsPerToken, batch: batch, entropyFloor: floor)
+            }
+        }
+        return output
     }
 }
 

@@ -32,6 +32,7 @@ public enum ModelLoader {
             try resolver.parameter(name: name, shape: shape, resident: keepResident)
         }
         try resolver.checkAllUsed(tiedEmbeddings: config.tieWordEmbeddings)
+        try ExpertMaskFile.apply(in: directory, to: model)
         return model
     }
 }
@@ -124,5 +125,36 @@ extension SafeTensorsCheckpoint {
                 SafeTensorsFile.convert(slice, dtype: info.dtype, into: out)
             }
         }
+    }
+}
+
+/// `expertlock_mask.json` beside a checkpoint: `{"kept": [[expert, ...] per sparse layer]}`. Written by
+/// `prune --mode mask`; the routers of the loaded model never select the other experts.
+/// (transformers ignores this file: masking is an ExpertLock notion.)
+public enum ExpertMaskFile {
+    public static let fileName = "expertlock_mask.json"
+
+    public static func write(kept: [[Int]], to directory: URL) throws {
+        let data = try JSONSerialization.data(withJSONObject: ["kept": kept], options: [.sortedKeys])
+        try AtomicFile.write(data, to: directory.appendingPathComponent(fileName))
+    }
+
+    static func apply(in directory: URL, to model: MoEModel) throws {
+        let url = directory.appendingPathComponent(fileName)
+        guard let data = FileManager.default.contents(atPath: url.path) else { return }
+        let blocks = model.moeBlocks
+        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let kept = root["kept"] as? [[Int]], kept.count == blocks.count
+        else { throw ModelError.unsupported(file: url.path, feature: "a mask that is not {\"kept\": [[experts] per sparse layer]}") }
+        var flags: [[Bool]] = []
+        for (l, row) in kept.enumerated() {
+            let n = blocks[l].expertCount
+            guard row.allSatisfy({ $0 >= 0 && $0 < n }), Set(row).count >= blocks[l].topK else {
+                throw ModelError.unsupported(file: url.path, feature: "layer \(l) mask \(row) (needs ≥ top-k valid expert indices)")
+            }
+            let set = Set(row)
+            flags.append((0..<n).map { set.contains($0) })
+        }
+        model.maskExperts(flags)
     }
 }

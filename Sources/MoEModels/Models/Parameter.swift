@@ -12,6 +12,8 @@ public final class Parameter {
     public let shape: [Int]
     private var resident: Variable?
     private let load: (() throws -> Tensor)?
+    /// A LoRA update applied on top of this weight wherever it is used as a projection (nil: none).
+    public var adapter: LoRAAdapter?
 
     /// A parameter held in memory.
     public init(name: String, value: Tensor, trainable: Bool = false) {

@@ -19,6 +19,10 @@ public final class SparseMoEBlock {
     public let normalizeTopK: Bool
     /// Experts the router may choose (nil: all). `prune --mode mask` sets this.
     public var keep: [Bool]?
+    /// Entanglement regularisation during training (nil: none); see `ExpertEntanglement`.
+    public var entanglement: ExpertEntanglement?
+    /// The output-agreement penalty of the last forward pass, when `entanglement` asks for it.
+    public internal(set) var agreementLoss: Variable?
 
     init(layer: Int, router: Parameter, experts: [Expert], sharedExpert: Expert?, sharedExpertGate: Parameter?,
          topK: Int, normalizeTopK: Bool) {
@@ -41,12 +45,24 @@ public final class SparseMoEBlock {
         return all
     }
 
-    /// Returns the block output [N, C] and the raw router logits [N, E] (as transformers reports them).
-    func forward(_ x: Variable, batch: TokenBatch, observer: RoutingObserver?) throws -> (Variable, Tensor) {
+    /// What one pass through the block produced.
+    struct Output {
+        /// Block output [N, C].
+        var output: Variable
+        /// Raw router logits [N, E] (as transformers reports them).
+        var logits: Variable
+        /// The logits the router chose from (`keep` applied): the router losses use these.
+        var routed: Variable
+    }
+
+    func forward(_ x: Variable, batch: TokenBatch, observer: RoutingObserver?) throws -> Output {
         let n = x.value.rows
-        let k = topK
+        // Training-time expert dropout (entanglement) narrows the routable set further.
+        let allowed = entanglement?.dropoutKeep(layer: layer, experts: experts.count, topK: topK, base: keep) ?? keep
+        // With experts masked below top-k, route to every expert left (what removal does).
+        let k = min(topK, allowed.map { $0.filter { $0 }.count } ?? topK)
         let logits = linear(x, try router.variable())  // [N, C] -> [N, E]
-        let routed = keep.map { maskColumns(logits, keep: $0) } ?? logits
+        let routed = allowed.map { maskColumns(logits, keep: $0) } ?? logits
         // Trap: softmax over all experts first, then top-k, then optional renormalisation
         // (transformers' *TopKRouter); Mixtral always renormalises.
         let routing = topKRouting(routed, k: k, normalize: normalizeTopK)  // weights [N, K], experts [N*K]
@@ -72,15 +88,18 @@ public final class SparseMoEBlock {
             outputs.append(scaleRows(ye, gate))
             rows += tokenRows
         }
-        var out = outputs.isEmpty
-            ? Variable(Tensor.zeros([n, x.value.lastDim]))
-            : scatterAddRows(concatRows(outputs), rows, rowCount: n)  // [Σ n_e, C] -> [N, C]
+        let stacked = outputs.isEmpty ? nil : concatRows(outputs)  // [Σ n_e, C]
+        var out = stacked.map { scatterAddRows($0, rows, rowCount: n) }  // [Σ n_e, C] -> [N, C]
+            ?? Variable(Tensor.zeros([n, x.value.lastDim]))
+        if entanglement?.outputAgreement == true, let stacked {
+            agreementLoss = ExpertEntanglement.outputDisagreement(stacked: stacked, rows: rows, k: k, batch: batch)
+        }
         if let sharedExpert, let sharedExpertGate {
             let shared = try sharedExpert.forward(x)  // [N, C]
             let g = sigmoid(linear(x, try sharedExpertGate.variable()))  // [N, C] -> [N, 1]
             out = add(out, scaleRows(shared, reshape(g, [n])))
         }
-        return (out, logits.value)
+        return Output(output: out, logits: logits, routed: routed)
     }
 }
 

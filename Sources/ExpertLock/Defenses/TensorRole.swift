@@ -1,0 +1,102 @@
+import MoEModels
+
+/// What a checkpoint tensor is, read from its Hugging Face name, so a difference can be reported
+/// as "expert 3 of layer 1" or "router rows 2, 5" rather than as a bare tensor name. Names are
+/// parsed rather than looked up in a loaded model because a tampered checkpoint may not load.
+///
+///     model.layers.L.<block>.experts.E.<proj>.weight   one expert's projection (per-expert layout)
+///     model.layers.L.mlp.experts.gate_up_proj          all experts of a layer (transformers-5 fused
+///     model.layers.L.mlp.experts.down_proj             layout; dimension 0 is the expert)
+///     model.layers.L.<block>.gate.weight               the router [E, C]; row e scores expert e
+///     base_model.model.<weight module>.lora_{A,B}.weight   a LoRA factor of that weight
+///
+/// `<block>` is `block_sparse_moe` (Mixtral) or `mlp` (Qwen2-MoE, Qwen3-MoE, OLMoE).
+public enum TensorRole: Equatable, Sendable {
+    case expert(layer: Int, expert: Int)
+    case fusedExperts(layer: Int)
+    case router(layer: Int)
+    /// Attention projections (q, k, v, o), which LoRA may adapt.
+    case attentionProjection(layer: Int)
+    /// A LoRA factor; `of` is the role of the weight it adapts.
+    indirect case adapter(of: TensorRole)
+    case other
+
+    public init(name: String) {
+        if name.hasPrefix(Self.adapterPrefix) {
+            var module = String(name.dropFirst(Self.adapterPrefix.count))
+            for suffix in [".lora_A.weight", ".lora_B.weight"] where module.hasSuffix(suffix) {
+                module = String(module.dropLast(suffix.count))
+                self = .adapter(of: TensorRole(name: module + ".weight"))
+                return
+            }
+            self = .adapter(of: .other)
+            return
+        }
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count >= 5, parts[0] == "model", parts[1] == "layers", let layer = Int(parts[2]) else {
+            self = .other
+            return
+        }
+        let sparse = parts[3] == "block_sparse_moe" || parts[3] == "mlp"
+        if sparse && parts[4] == "experts" {
+            if parts.count == 8, let expert = Int(parts[5]), parts[7] == "weight" {
+                self = .expert(layer: layer, expert: expert)
+            } else if parts.count == 6, parts[5] == "gate_up_proj" || parts[5] == "down_proj" {
+                self = .fusedExperts(layer: layer)
+            } else {
+                self = .other
+            }
+        } else if sparse && parts.count == 6 && parts[4] == "gate" && parts[5] == "weight" {
+            self = .router(layer: layer)
+        } else if parts[3] == "self_attn", parts.count == 6,
+            ["q_proj", "k_proj", "v_proj", "o_proj"].contains(parts[4]),
+            parts[5] == "weight"
+        {
+            self = .attentionProjection(layer: layer)
+        } else {
+            self = .other
+        }
+    }
+
+    /// PEFT's prefix of adapter tensor names.
+    public static let adapterPrefix = "base_model.model."
+
+    /// Tensors whose dimension 0 indexes experts: each slice gets its own hash in the manifest so
+    /// that a removed or reordered expert is named.
+    public var hasExpertRows: Bool {
+        switch self {
+        case .router, .fusedExperts: true
+        default: false
+        }
+    }
+
+    /// Weights a merged LoRA update may change (`LoRATarget.attention` and `.experts`).
+    public var isLoRATarget: Bool {
+        switch self {
+        case .attentionProjection, .expert, .fusedExperts: true
+        default: false
+        }
+    }
+
+    public var isAdapter: Bool {
+        if case .adapter = self { return true }
+        return false
+    }
+
+    /// The sparse layer and expert this tensor belongs to, if any (adapters report their weight's).
+    public var layer: Int? {
+        switch self {
+        case .expert(let l, _), .fusedExperts(let l), .router(let l), .attentionProjection(let l): l
+        case .adapter(let of): of.layer
+        case .other: nil
+        }
+    }
+
+    public var expert: Int? {
+        switch self {
+        case .expert(_, let e): e
+        case .adapter(let of): of.expert
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import MoEModels
+import TensorCore
+
+/// `expertlock demo`: the paper's whole story on a model trained right here. Trains a standard and an
+/// entangled 8-expert top-2 MoE on the built-in corpus (cached in the output folder, so a rerun skips
+/// training), then audits both: attribution with every criterion → prunability sweeps on each task
+/// (ranked and random) → the defense comparison; the report is written by `DemoReport`.
+public enum DemoPipeline {
+    public struct Parameters: Sendable {
+        public var sizes: DemoSizes
+        public var seed: UInt64 = 0
+        public var entanglement = EntanglementRegularizer(method: .routingSpread, strength: 0.5)
+        public var keeps = [8, 6, 4, 2, 1]
+        public init(quick: Bool) { sizes = quick ? .quick : .full }
+    }
+
+    /// A stage and how far the whole run is, for progress lines with an ETA.
+    public typealias Progress = (_ stage: String, _ fraction: Double) -> Void
+
+    /// One task of the audit: its name, metric and how to measure it on a (masked) model.
+    struct TaskProbe {
+        var name: String
+        var metricName: String
+        var higherIsBetter: Bool
+        var criteria: [AttributionCriterion]
+        var thresholds: [Double]
+        /// Sequences (prompt + target) the attacker attributes on.
+        var attributionSequences: [[Int]]
+        var evaluate: (MoEModel) throws -> Double
+    }
+
+    public static func run(output: URL, parameters: Parameters, progress: Progress) throws -> DemoResults {
+        let sizes = parameters.sizes
+        let data = DemoData(sizes: sizes, seed: parameters.seed)
+        let fm = FileManager.default
+        try fm.createDirectory(at: output, withIntermediateDirectories: true)
+
+        progress("tokenizer", 0.01)
+        let tokenizerDir = output.appendingPathComponent("tokenizer")
+        if !fm.fileExists(atPath: tokenizerDir.appendingPathComponent("tokenizer.json").path) {
+            let trained = try TokenizerTrainer.train(
+                texts: data.tokenizerTexts,
+                parameters: .init(model: .bpe, vocabSize: sizes.vocabSize, minFrequency: 2))
+            try trained.write(to: tokenizerDir)
+        }
+        let tokenizer = try Tokenizer.load(directory: tokenizerDir)
+
+        var trained: [String: MoEModel] = [:]
+        var trainingSeconds: [String: Double] = [:]
+        let variants: [(String, EntanglementRegularizer?)] = [("standard", nil), ("entangled", parameters.entanglement)]
+        for (i, (name, entanglement)) in variants.enumerated() {
+            let dir = output.appendingPathComponent("models/\(name)")
+            let start = Date()
+            trained[name] = try trainedModel(
+                at: dir, tokenizer: tokenizer, tokenizerDir: tokenizerDir, data: data, sizes: sizes, seed: parameters.seed,
+                entanglement: entanglement
+            ) { fraction in progress("train \(name)", 0.02 + 0.4 * (Double(i) + fraction) / Double(variants.count)) }
+            trainingSeconds[name] = Date().timeIntervalSince(start)
+        }
+
+        let probes = taskProbes(data: data, tokenizer: tokenizer, sizes: sizes)
+        var results = DemoResults(sizes: sizes, seed: parameters.seed, entanglement: parameters.entanglement)
+        results.trainingSeconds = trainingSeconds
+        let total = Double(variants.count * probes.count)
+        var done = 0.0
+        for (name, _) in variants {
+            let model = trained[name]!
+            var modelResult = DemoResults.ModelResult()
+            for probe in probes {
+                progress("audit \(name): \(probe.name)", 0.42 + 0.55 * done / total)
+                let batches = CorpusBatches.batches(probe.attributionSequences, batchSize: 8)
+                var attribution = try Attribution.run(model: model, modelPath: name, batches: batches)
+                if probe.name == "lm" {
+                    attribution.ablation = try AblationImportance.measure(model: model, batches: Array(batches.prefix(4)))
+                }
+                let curve = try PrunabilitySweep.run(
+                    model: model, attribution: attribution, metricName: probe.metricName,
+                    higherIsBetter: probe.higherIsBetter,
+                    parameters: .init(
+                        keeps: parameters.keeps, thresholds: probe.thresholds, criteria: probe.criteria,
+                        randomSeeds: sizes.seeds),
+                    evaluate: probe.evaluate)
+                modelResult.tasks[probe.name] = DemoResults.TaskResult(
+                    attributionShares: attribution.shares(.soft), curve: curve,
+                    criterionAgreement: attribution.ablation.map { ablation in
+                        Dictionary(uniqueKeysWithValues: [AttributionCriterion.soft, .frequency, .reap].map { c in
+                            let rhos = zip(attribution.scores(c), ablation).map { RankCorrelation.spearman($0, $1) }
+                            return (c.rawValue, rhos.reduce(0, +) / Double(max(rhos.count, 1)))
+                        })
+                    })
+                done += 1
+            }
+            results.models[name] = modelResult
+        }
+        progress("report", 0.98)
+        return results
+    }
+
+    /// Loads the cached model when its settings match, otherwise trains and saves it.
+    static func trainedModel(
+        at dir: URL, tokenizer: Tokenizer, tokenizerDir: URL, data: DemoData, sizes: DemoSizes, seed: UInt64,
+        entanglement: EntanglementRegularizer?, progress: (Double) -> Void
+    ) throws -> MoEModel {
+        let fm = FileManager.default
+        let stamp = DemoModelStamp(sizes: sizes, seed: seed, entanglement: entanglement)
+        let stampURL = dir.appendingPathComponent("expertlock_demo.json")
+        if let cached = try? JSONDecoder().decode(DemoModelStamp.self, from: Data(contentsOf: stampURL)), cached == stamp {
+            return try ModelLoader.load(directory: dir, residency: .resident)
+        }
+        var config = ModelConfig.preset("tiny", vocabSize: tokenizer.vocabSize, bosTokenId: tokenizer.bosTokenId, eosTokenId: tokenizer.eosTokenId)!
+        config.hiddenSize = sizes.hiddenSize
+        config.intermediateSize = sizes.intermediateSize
+        config.moeIntermediateSize = sizes.intermediateSize
+        config.numHiddenLayers = sizes.layers
+        config.headDim = sizes.hiddenSize / config.numAttentionHeads
+        let model = try MoEModel.randomlyInitialized(config: config, seed: seed)
+        var parameters = Training.Parameters()
+        parameters.steps = sizes.trainingSteps
+        parameters.batchSize = sizes.batchSize
+        parameters.sequenceLength = sizes.sequenceLength
+        parameters.learningRate = 3e-3
+        parameters.warmupSteps = max(1, sizes.trainingSteps / 20)
+        parameters.seed = seed
+        parameters.entanglement = entanglement
+        let examples = data.trainingExamples(tokenizer: tokenizer, sequenceLength: sizes.sequenceLength)
+        try Training.train(model: model, examples: examples, parameters: parameters) { p in
+            progress(Double(p.step) / Double(p.steps))
+            return .more
+        }
+        try? fm.removeItem(at: dir)
+        try OutputDirectory.write(to: dir, overwrite: true) { tmp in
+            try model.save(to: tmp, dtype: .f32)
+            try OutputDirectory.copyCompanionFiles(from: tokenizerDir, to: tmp)
+            try AtomicFile.write(try JSONEncoder().encode(stamp), to: tmp.appendingPathComponent("expertlock_demo.json"))
+        }
+        return model
+    }
+
+    static func taskProbes(data: DemoData, tokenizer: Tokenizer, sizes: DemoSizes) -> [TaskProbe] {
+        let length = sizes.sequenceLength
+        let validIds = Array(tokenizer.encode(data.validDocuments.joined(separator: "\n\n")).prefix(sizes.evalTokens))
+        let lm = TaskProbe(
+            name: "lm", metricName: "perplexity", higherIsBetter: false, criteria: [.soft, .frequency, .reap],
+            thresholds: [0.05, 0.1], attributionSequences: CorpusBatches.chunks(validIds, length: length)
+        ) { m in
+            try Perplexity.evaluate(model: m, ids: validIds, parameters: .init(context: length, batchSize: 8)).perplexity
+        }
+        func classification(_ name: String, _ task: ClassificationTask, _ dev: [ClassificationExample]) -> TaskProbe {
+            let template = PromptTemplate.defaults(for: task)
+            let sequences = dev.compactMap { e in
+                e.label.map { TaskSequences.classification(e, label: $0, template: template, tokenizer: tokenizer, maxLength: length).ids }
+            }
+            return TaskProbe(
+                name: name, metricName: "accuracy", higherIsBetter: true, criteria: [.soft, .reap], thresholds: [],
+                attributionSequences: sequences
+            ) { m in
+                try Classification.evaluate(
+                    model: m, tokenizer: tokenizer, examples: dev, task: task, maxLength: length, batchSize: 16).accuracy
+            }
+        }
+        let summaries = TaskProbe(
+            name: "summarization", metricName: "rougeL", higherIsBetter: true, criteria: [.soft], thresholds: [],
+            attributionSequences: data.summariesDev.map {
+                TaskSequences.summarization($0, tokenizer: tokenizer, maxLength: length * 2).ids
+            }
+        ) { m in
+            try Summarization.evaluate(
+                model: m, tokenizer: tokenizer, examples: data.summariesDev, maxNewTokens: 24, maxLength: length * 2).rougeL
+        }
+        return [
+            lm, classification("sentiment", data.sentimentTask, data.sentimentDev),
+            classification("entailment", data.entailmentTask, data.entailmentDev), summaries,
+        ]
+    }
+}
+
+/// What a cached demo model was trained with; a mismatch retrains.
+struct DemoModelStamp: Codable, Equatable {
+    var sizes: DemoSizes
+    var seed: UInt64
+    var entanglement: EntanglementRegularizer?
+}

@@ -1,0 +1,131 @@
+import Foundation
+import MoEModels
+import TensorCore
+
+/// One measured point of a prunability curve.
+public struct CurvePoint: Sendable, Codable, Equatable {
+    /// Experts kept per layer (nil for threshold points, which may differ per layer).
+    public var k: Int?
+    /// Threshold τ for threshold points.
+    public var tau: Double?
+    /// "soft", "frequency", "reap", "ablation" (attribution-ranked) or "random".
+    public var strategy: String
+    public var seed: UInt64?
+    /// Mean experts kept per sparse layer.
+    public var expertsKept: Double
+    public var metric: Double
+}
+
+/// Quality against experts kept: the prunability curve, and how resistant the model is.
+public struct PrunabilityCurve: Sendable, Codable, Equatable {
+    public var metricName: String
+    public var higherIsBetter: Bool
+    public var expertsPerLayer: Int
+    /// The unpruned model's metric.
+    public var full: Double
+    public var points: [CurvePoint]
+
+    /// Quality relative to the full model in (0, 1]-ish: metric/full when higher is better,
+    /// full/metric for perplexity-like metrics.
+    public func normalized(_ metric: Double) -> Double {
+        guard metric.isFinite, full.isFinite, full != 0, metric != 0 else { return 0 }
+        return higherIsBetter ? metric / full : full / metric
+    }
+
+    /// Mean over seeds of the points of one strategy at each k, ascending k: (k, mean, std).
+    public func series(_ strategy: String) -> [(k: Int, mean: Double, std: Double)] {
+        let byK = Dictionary(grouping: points.filter { $0.strategy == strategy && $0.k != nil }, by: { $0.k! })
+        return byK.keys.sorted().map { k in
+            let values = byK[k]!.map(\.metric)
+            let mean = values.reduce(0, +) / Double(values.count)
+            let variance = values.count > 1 ? values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1) : 0
+            return (k, mean, variance.squareRoot())
+        }
+    }
+
+    /// Prunability-resistance as the area under the normalised quality curve over the fraction of
+    /// experts kept (trapezoids from the smallest k measured up to all experts, where quality is 1),
+    /// divided by that x-range: 1 = pruning costs nothing; lower = steeper fall = more resistant.
+    public func normalizedArea(_ strategy: String) -> Double? {
+        var xy = series(strategy).map { (Double($0.k) / Double(expertsPerLayer), normalized($0.mean)) }
+        guard let first = xy.first else { return nil }
+        if xy.last!.0 < 1 { xy.append((1, 1)) }
+        guard xy.count > 1, xy.last!.0 > first.0 else { return nil }
+        var area = 0.0
+        for i in 1..<xy.count { area += (xy[i].0 - xy[i - 1].0) * (xy[i].1 + xy[i - 1].1) / 2 }
+        return area / (xy.last!.0 - first.0)
+    }
+
+    /// 1 − normalised quality at k experts per layer (the drop at fixed k).
+    public func drop(at k: Int, strategy: String) -> Double? {
+        series(strategy).first { $0.k == k }.map { 1 - normalized($0.mean) }
+    }
+}
+
+/// Measures prunability curves: for each k (and τ), prune by each attribution criterion and by
+/// random choice (several seeds), evaluate the task metric. Pruning is applied by masking, which
+/// gives the same logits as removal (tested) without copying weights.
+public enum PrunabilitySweep {
+    public struct Parameters: Sendable {
+        public var keeps: [Int]
+        public var thresholds: [Double] = []
+        public var criteria: [AttributionCriterion] = [.soft]
+        public var randomSeeds: Int = 3
+        public var scope: PruningPlan.Scope = .layer
+        public init(keeps: [Int], thresholds: [Double] = [], criteria: [AttributionCriterion] = [.soft], randomSeeds: Int = 3,
+                    scope: PruningPlan.Scope = .layer) {
+            self.keeps = keeps
+            self.thresholds = thresholds
+            self.criteria = criteria
+            self.randomSeeds = randomSeeds
+            self.scope = scope
+        }
+    }
+
+    /// `evaluate` returns the task metric of the model as currently masked.
+    /// `progress` receives (evaluations done, total) and may return false to stop.
+    public static func run(
+        model: MoEModel, attribution: ExpertAttribution, metricName: String, higherIsBetter: Bool,
+        parameters: Parameters, evaluate: (MoEModel) throws -> Double, progress: ((Int, Int) -> Bool)? = nil
+    ) throws -> PrunabilityCurve {
+        let counts = attribution.signature.expertsPerLayer
+        guard attribution.signature == ModelSignature(model: model) else {
+            throw AttributionError.mismatch(file: attribution.model, reason: "made on another model")
+        }
+        let n = counts.max() ?? 0
+        let keeps = parameters.keeps.filter { $0 >= 1 }
+        for k in keeps where k > (counts.min() ?? 0) {
+            throw PruningError.badKeep(k: k, layer: 0, experts: counts.min() ?? 0, minimum: 1)
+        }
+        var plans: [(CurvePoint, PruningPlan)] = []
+        for k in keeps {
+            for c in parameters.criteria {
+                let plan = try PruningPlan.topK(attribution, k: k, scope: parameters.scope, criterion: c, minimumPerLayer: 1)
+                plans.append((CurvePoint(k: k, tau: nil, strategy: c.rawValue, seed: nil, expertsKept: Double(k), metric: 0), plan))
+            }
+            for s in 0..<parameters.randomSeeds {
+                let plan = try PruningPlan.random(expertsPerLayer: counts, k: k, seed: UInt64(s), minimumPerLayer: 1)
+                plans.append((CurvePoint(k: k, tau: nil, strategy: "random", seed: UInt64(s), expertsKept: Double(k), metric: 0), plan))
+            }
+        }
+        for tau in parameters.thresholds {
+            for c in parameters.criteria {
+                let plan = try PruningPlan.threshold(attribution, tau: tau, criterion: c, minimumPerLayer: 1)
+                let mean = Double(plan.kept.map(\.count).reduce(0, +)) / Double(max(plan.kept.count, 1))
+                plans.append((CurvePoint(k: nil, tau: tau, strategy: c.rawValue, seed: nil, expertsKept: mean, metric: 0), plan))
+            }
+        }
+        defer { model.maskExperts(nil) }
+        model.maskExperts(nil)
+        let full = try evaluate(model)
+        var points: [CurvePoint] = []
+        for (i, (point, plan)) in plans.enumerated() {
+            model.maskExperts(plan.keepFlags)
+            var p = point
+            p.metric = try evaluate(model)
+            points.append(p)
+            if let progress, !progress(i + 1, plans.count) { break }
+        }
+        return PrunabilityCurve(metricName: metricName, higherIsBetter: higherIsBetter, expertsPerLayer: n, full: full, points: points)
+    }
+}

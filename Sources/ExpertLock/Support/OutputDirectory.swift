@@ -1,0 +1,64 @@
+import Foundation
+import TensorCore
+
+/// Creates an output folder all at once: its files are written into a hidden temporary folder
+/// beside it, which is renamed into place only when complete. An existing output is refused unless
+/// `overwrite`, so a finished result is never lost to a typo, and a killed run leaves no
+/// half-written folder under the real name.
+public enum OutputDirectory {
+    public static func write(to url: URL, overwrite: Bool, inputs: [URL] = [], _ body: (URL) throws -> Void) throws {
+        let fm = FileManager.default
+        let target = url.standardizedFileURL.resolvingSymlinksInPath().path
+        for input in inputs where input.standardizedFileURL.resolvingSymlinksInPath().path == target {
+            throw OutputError.isInput(url.path)
+        }
+        if fm.fileExists(atPath: url.path) && !overwrite {
+            throw OutputError.exists(url.path)
+        }
+        let parent = url.deletingLastPathComponent()
+        try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+        let tmp = parent.appendingPathComponent(".\(url.lastPathComponent).tmp-\(UInt32.random(in: 0...UInt32.max))")
+        try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
+        do {
+            try body(tmp)
+            if fm.fileExists(atPath: url.path) {
+                let old = parent.appendingPathComponent(".\(url.lastPathComponent).old-\(UInt32.random(in: 0...UInt32.max))")
+                try fm.moveItem(at: url, to: old)
+                try fm.moveItem(at: tmp, to: url)
+                try? fm.removeItem(at: old)
+            } else {
+                try fm.moveItem(at: tmp, to: url)
+            }
+        } catch {
+            try? fm.removeItem(at: tmp)
+            throw error
+        }
+    }
+
+    /// Files of a model folder that describe its tokenizer and generation, copied along with a
+    /// derived checkpoint so it stays usable on its own.
+    public static let companionFiles = [
+        "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model",
+        "generation_config.json", "vocab.json", "merges.txt",
+    ]
+
+    public static func copyCompanionFiles(from source: URL, to destination: URL) throws {
+        for name in companionFiles {
+            let from = source.appendingPathComponent(name)
+            if FileManager.default.fileExists(atPath: from.path) {
+                try FileManager.default.copyItem(at: from, to: destination.appendingPathComponent(name))
+            }
+        }
+    }
+}
+
+public enum OutputError: InputError, Equatable {
+    case exists(String)
+    case isInput(String)
+    public var description: String {
+        switch self {
+        case .exists(let path): return "\(path): already exists (pass --overwrite to replace it)"
+        case .isInput(let path): return "\(path): is an input of this command; choose another output folder"
+        }
+    }
+}

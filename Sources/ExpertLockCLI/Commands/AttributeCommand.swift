@@ -1,0 +1,100 @@
+import ArgumentParser
+import ExpertLock
+import Foundation
+import MoEModels
+import TensorCore
+
+/// `expertlock attribute`: expert attribution over a corpus (CLI.md schema), or the merge of shards.
+struct AttributeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attribute",
+        abstract: "Score every expert over a corpus: soft routing mass, top-k frequency, REAP, measured ablation.",
+        discussion: """
+            One forward pass over the corpus accumulates per-layer, per-expert sums (memory stays one batch).
+            Shards merge exactly: expertlock attribute --merge a.json b.json --out all.json
+            """)
+
+    @Option(help: "Hugging Face model folder.") var model: String?
+    @Option(help: "Data file (text, GLUE TSV or JSONL).") var data: String?
+    @Option(help: "Token ids instead of --data: a JSON array or whitespace-separated integers.") var ids: String?
+    @Option(help: "perplexity (language modeling text), classify or summarize.") var task: TaskName = .perplexity
+    @Option(help: "Data format: auto, text, glue, jsonl.") var format: DataFormat = .auto
+    @Option(help: "Tokens per sequence for text corpora.") var context = 512
+    @Option(help: "Sequences per forward pass.") var batch = 4
+    @Option(help: "Use at most N examples (text: N sequences).") var limit: Int?
+    @Option(help: "Ranking written to the file: soft, frequency, reap or ablation.") var criterion: AttributionCriterion = .soft
+    @Option(help: "With --criterion ablation: sequences used for each masked-expert pass.") var ablationSequences = 16
+    @Option(parsing: .upToNextOption, help: "Attribution files to merge (instead of running a model).") var merge: [String] = []
+    @Option(help: "Output attribution file.") var out: String?
+    @Flag(help: "Replace an existing output file.") var overwrite = false
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await runReportingErrors {
+            let attribution: ExpertAttribution
+            if !merge.isEmpty {
+                guard merge.count >= 2 else { throw ArgumentInputError("--merge needs at least two files") }
+                var merged = try ExpertAttribution.read(from: URL(fileURLWithPath: merge[0]))
+                for file in merge.dropFirst() {
+                    merged = try merged.merged(with: try ExpertAttribution.read(from: URL(fileURLWithPath: file)))
+                }
+                attribution = merged
+            } else {
+                guard let model else { throw ArgumentInputError("attribute needs --model (or --merge FILES)") }
+                let options = try ModelOptions.parse(["--model", model])
+                let loaded = try options.load()
+                let sequences = try TaskCorpus.sequences(
+                    model: options, task: task, data: data, ids: ids, format: format, context: context, limit: limit)
+                let batches = CorpusBatches.batches(sequences, batchSize: batch)
+                let progress = ProgressLine("attribute")
+                var result = try Attribution.run(model: loaded, modelPath: model, batches: batches, criterion: criterion) {
+                    done, total, tokens in
+                    progress.update(done: done, total: total, tokens: tokens)
+                    return true
+                }
+                if criterion == .ablation {
+                    let subset = CorpusBatches.batches(Array(sequences.prefix(ablationSequences)), batchSize: batch)
+                    let ablationProgress = ProgressLine("ablation")
+                    result.ablation = try AblationImportance.measure(model: loaded, batches: subset) { done, total in
+                        ablationProgress.update(done: done, total: total, tokens: Int64(done))
+                        return true
+                    }
+                }
+                attribution = result
+            }
+            var object = attribution.jsonObject()
+            if let ablation = attribution.ablation {
+                var agreement: [String: Double] = [:]
+                for c in [AttributionCriterion.soft, .frequency, .reap] {
+                    let rhos = zip(attribution.scores(c), ablation).map { RankCorrelation.spearman($0, $1) }
+                    agreement[c.rawValue] = rhos.reduce(0, +) / Double(max(rhos.count, 1))
+                }
+                object["criterion_agreement_spearman"] = agreement
+            }
+            if let out {
+                let url = URL(fileURLWithPath: out)
+                if FileManager.default.fileExists(atPath: url.path) && !overwrite { throw OutputError.exists(out) }
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+                try AtomicFile.write(data, to: url)
+            }
+            if output.json {
+                try Console.printJSON(object)
+            } else {
+                Console.progress("tokens: \(attribution.tokens)")
+                for (l, layer) in attribution.shares(attribution.criterion).enumerated() {
+                    let s = layer.map { String(format: "%.3f", $0) }.joined(separator: " ")
+                    print("layer \(attribution.signature.sparseLayers[l]): \(s)")
+                }
+                if let out { print("wrote \(out)") }
+            }
+        }
+    }
+}
+
+/// The task whose data a command reads.
+enum TaskName: String, ExpressibleByArgument, CaseIterable {
+    case perplexity, classify, summarize
+}
+
+extension DataFormat: ExpressibleByArgument {}
+extension AttributionCriterion: ExpressibleByArgument {}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import ExpertLock
+import Foundation
+
+/// `expertlock demo`: the whole audit on the built-in corpus and a model trained right here.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Train a standard and an entangled MoE on the built-in corpus, audit both, write a report.",
+        discussion: """
+            Trained models are cached in --out/models, so a rerun skips training. The report is --out/report/README.md
+            with SVG plots and results.json. --quick is the smoke test (a smaller corpus and model, a few minutes).
+            """)
+
+    @Option(help: "Output folder (models, tokenizer, report).") var out = "demo-out"
+    @Flag(help: "Smaller corpus, model and sweeps (the CI smoke test).") var quick = false
+    @Option(help: "Seed of the corpus, the models and the random baselines.") var seed: UInt64 = 0
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await runReportingErrors {
+            let start = Date()
+            var parameters = DemoPipeline.Parameters(quick: quick)
+            parameters.seed = seed
+            let outURL = URL(fileURLWithPath: out)
+            var lastStage = ""
+            var lastPrint = Date.distantPast
+            var results = try DemoPipeline.run(output: outURL, parameters: parameters) { stage, fraction in
+                let now = Date()
+                guard stage != lastStage || now.timeIntervalSince(lastPrint) > 2 else { return }
+                lastStage = stage
+                lastPrint = now
+                let elapsed = now.timeIntervalSince(start)
+                let eta = fraction > 0.01 ? elapsed / fraction * (1 - fraction) : 0
+                Console.progress(String(format: "demo: %@ — %.0f%%, %.0fs elapsed, ETA %.0fs", stage, 100 * fraction, elapsed, eta))
+            }
+            results.totalSeconds = Date().timeIntervalSince(start)
+            let files = try DemoReport.write(results, to: outURL.appendingPathComponent("report"))
+            var headline: [String: Any] = ["seconds": results.totalSeconds]
+            for (name, model) in results.models {
+                for (task, result) in model.tasks {
+                    headline["\(name).\(task).full"] = result.curve.full
+                    headline["\(name).\(task).area_soft"] = result.curve.normalizedArea("soft") ?? NSNull()
+                }
+            }
+            if output.json {
+                try Console.printJSON(["report": files.map(\.path), "headline": headline])
+            } else {
+                print("report: \(outURL.appendingPathComponent("report/README.md").path)")
+                for key in headline.keys.sorted() { print("\(key): \(headline[key]!)") }
+            }
+        }
+    }
+}

@@ -1,0 +1,226 @@
+import ArgumentParser
+import ExpertLock
+import Foundation
+import MoEModels
+import TensorCore
+
+/// `expertlock eval`: a model's task metric: perplexity, classification accuracy through the LM,
+/// or summarization ROUGE (docs: CLI.md).
+struct EvalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate a model: perplexity, classification accuracy through the LM, or summarization ROUGE.",
+        discussion: """
+            perplexity: the text of --data (or the ids of --ids) as one sequence, in windows of --context \
+            tokens every --stride tokens (Hugging Face recipe). classify: GLUE TSV (SST-2, MNLI, QNLI) or \
+            JSONL {"text","label"}; each label's score is the log-likelihood of its verbalizer after the \
+            prompt (lm-evaluation-harness style; --template for your own). summarize: JSONL \
+            {"document","summary"}; greedy decoding until EOS or a newline, ROUGE-1/2/L F-measure ×100.
+            With --json prints perplexity {"perplexity","nll","tokens"}, classify {"accuracy","examples"}, \
+            summarize {"rouge1","rouge2","rougeL","examples"}, each with "tokens_per_s".
+            """)
+
+    enum Task: String, ExpressibleByArgument, CaseIterable {
+        case perplexity, classify, summarize
+    }
+
+    @Option(help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json).") var model: String
+    @Option(help: "Folder with tokenizer.json (and tokenizer_config.json); default: the model folder.")
+    var tokenizer: String?
+    @Option(help: "perplexity, classify or summarize.") var task: Task
+    @Option(help: "Data file (plain text, GLUE TSV or JSONL).") var data: String?
+    @Option(help: "Token ids for perplexity instead of --data: a JSON array or whitespace-separated integers.")
+    var ids: String?
+    @Option(help: "Data format: auto (from the file name), text, glue or jsonl.") var format = "auto"
+    @Option(help: "Window length for perplexity, longest sequence otherwise (default 512; 1024 for summarize).")
+    var context: Int?
+    @Option(help: "Perplexity window stride (default: --context).") var stride: Int?
+    @Option(help: "Use at most N examples (for perplexity: the first N tokens).") var limit: Int?
+    @Flag(help: "Skip malformed data rows (counted on stderr) instead of failing.") var skipBad = false
+    @Option(help: "Classification prompt template: JSON {\"template\": \"...{text}...\", \"verbalizers\": [...]}.")
+    var template: String?
+    @Option(help: "Most tokens generated per summary.") var maxNewTokens = 64
+    @Option(help: "Sequences per forward pass (windows for perplexity, examples for classify).") var batch: Int?
+    @Flag(inversion: .prefixedNo, help: "Porter stemming in ROUGE (rouge-score's use_stemmer).") var stemmer = true
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await runReportingErrors {
+            try validateOptions()
+            let started = Date()
+            let loaded = try ModelLoader.load(directory: URL(fileURLWithPath: model))
+            var result: [String: Any]
+            switch task {
+            case .perplexity: result = try evaluatePerplexity(loaded)
+            case .classify: result = try evaluateClassification(loaded)
+            case .summarize: result = try evaluateSummarization(loaded)
+            }
+            result["seconds"] = Date().timeIntervalSince(started)
+            if output.json {
+                try Console.printJSON(result)
+            } else {
+                for key in result.keys.sorted() { print("\(key): \(result[key]!)") }
+            }
+        }
+    }
+
+    func validateOptions() throws {
+        if task == .perplexity {
+            guard (data == nil) != (ids == nil) else {
+                throw ArgumentInputError("perplexity needs one of --data or --ids")
+            }
+        } else {
+            guard data != nil else { throw ArgumentInputError("--task \(task.rawValue) needs --data") }
+            guard ids == nil else { throw ArgumentInputError("--ids only works with --task perplexity") }
+        }
+        guard DataFormat(rawValue: format) != nil else {
+            throw ArgumentInputError("--format \(format): expected one of auto, text, glue, jsonl")
+        }
+        if let limit, limit < 1 { throw ArgumentInputError("--limit \(limit): must be at least 1") }
+        if let batch, batch < 1 { throw ArgumentInputError("--batch \(batch): must be at least 1") }
+    }
+
+    var dataFormat: DataFormat { DataFormat(rawValue: format) ?? .auto }
+
+    func loadTokenizer() throws -> Tokenizer {
+        try Tokenizer.load(directory: URL(fileURLWithPath: tokenizer ?? model))
+    }
+
+    func loadDataset() throws -> Dataset {
+        let url = URL(fileURLWithPath: data ?? "")
+        let (dataset, skipped) = try DatasetLoader.load(url, format: dataFormat, skipBad: skipBad, limit: limit)
+        if skipped > 0 { Console.progress("skipped \(skipped) malformed row(s) of \(url.path)") }
+        return dataset
+    }
+
+    // MARK: - Tasks
+
+    func evaluatePerplexity(_ model: MoEModel) throws -> [String: Any] {
+        var tokenIds: [Int]
+        if let ids {
+            tokenIds = try TokenIdsFile.read(ids)
+        } else {
+            let url = URL(fileURLWithPath: data ?? "")
+            let format = dataFormat == .auto ? DatasetLoader.detectFormat(of: url) : dataFormat
+            let text: String
+            if format == .text {
+                text = try PlainTextReader.wholeText(of: url)
+            } else {
+                guard case .text(let documents) = try loadDataset() else {
+                    throw ArgumentInputError("\(url.path): perplexity needs plain text or JSONL {\"text\"} records")
+                }
+                text = documents.map(\.text).joined(separator: "\n\n")
+            }
+            let tokenizer = try loadTokenizer()
+            Console.progress("tokenizing \(url.lastPathComponent)…")
+            tokenIds = tokenizer.encode(text)
+        }
+        if let limit { tokenIds = Array(tokenIds.prefix(limit)) }
+        let parameters = Perplexity.Parameters(context: context ?? 512, stride: stride, batchSize: batch ?? 4)
+        let meter = ProgressMeter(unit: "windows")
+        var processed = 0
+        let result = try Perplexity.evaluate(model: model, ids: tokenIds, parameters: parameters) { done, total, _ in
+            meter.update(done, of: total)
+            return true
+        }
+        // Tokens through the model: every window's length.
+        let stride = parameters.stride ?? parameters.context
+        for window in Perplexity.windows(count: tokenIds.count, context: parameters.context, stride: stride) {
+            processed += window.end - window.begin
+        }
+        meter.finish()
+        return [
+            "perplexity": result.perplexity, "nll": result.nll, "tokens": result.tokens,
+            "tokens_per_s": Double(processed) / meter.elapsed,
+        ]
+    }
+
+    func evaluateClassification(_ model: MoEModel) throws -> [String: Any] {
+        let path = data ?? ""
+        guard case .classification(let classificationTask, let examples) = try loadDataset() else {
+            throw ArgumentInputError(
+                "\(path): --task classify needs a GLUE TSV file or JSONL records with \"text\" and \"label\"")
+        }
+        guard examples.contains(where: { $0.label != nil }) else { throw EvaluationError.missingLabels(file: path) }
+        var promptTemplate: PromptTemplate?
+        if let template {
+            let loaded = try PromptTemplate.load(from: URL(fileURLWithPath: template))
+            try loaded.validate(for: classificationTask, file: template)
+            promptTemplate = loaded
+        }
+        let tokenizer = try loadTokenizer()
+        let meter = ProgressMeter(unit: "examples")
+        let result = try Classification.evaluate(
+            model: model, tokenizer: tokenizer, examples: examples, task: classificationTask, template: promptTemplate,
+            maxLength: context ?? 512, batchSize: batch ?? 8
+        ) { done, total in
+            meter.update(done, of: total)
+            return true
+        }
+        meter.finish()
+        return [
+            "accuracy": result.accuracy, "examples": result.examples, "labeled": result.labeled,
+            "task": classificationTask.name.rawValue, "tokens_per_s": Double(result.tokens) / meter.elapsed,
+        ]
+    }
+
+    func evaluateSummarization(_ model: MoEModel) throws -> [String: Any] {
+        let path = data ?? ""
+        guard case .summarization(let examples) = try loadDataset() else {
+            throw ArgumentInputError("\(path): --task summarize needs JSONL records with \"document\" and \"summary\"")
+        }
+        guard !examples.isEmpty else { throw TaskError.noExamples }
+        let tokenizer = try loadTokenizer()
+        let meter = ProgressMeter(unit: "examples")
+        let result = try Summarization.evaluate(
+            model: model, tokenizer: tokenizer, examples: examples, maxNewTokens: maxNewTokens,
+            maxLength: context ?? 1024, useStemmer: stemmer
+        ) { done, total in
+            meter.update(done, of: total)
+            return true
+        }
+        meter.finish()
+        return [
+            "rouge1": result.rouge1, "rouge2": result.rouge2, "rougeL": result.rougeL, "examples": result.examples,
+            "tokens_per_s": Double(result.generatedTokens) / meter.elapsed,
+        ]
+    }
+}
+
+/// Progress with an ETA on stderr: at most one line a second (rewritten in place on a terminal).
+final class ProgressMeter {
+    let unit: String
+    let start = Date()
+    private var lastReport = Date.distantPast
+    private var lastLine = ""
+    private let terminal = isatty(STDERR_FILENO) != 0
+
+    init(unit: String) { self.unit = unit }
+
+    var elapsed: Double { max(Date().timeIntervalSince(start), 1e-9) }
+
+    func update(_ done: Int, of total: Int) {
+        let now = Date()
+        guard now.timeIntervalSince(lastReport) >= 1 || done == total else { return }
+        lastReport = now
+        let seconds = elapsed
+        let remaining = done > 0 ? seconds / Double(done) * Double(total - done) : 0
+        lastLine = "\(done)/\(total) \(unit), \(Self.duration(seconds)) elapsed, ETA \(Self.duration(remaining))"
+        if terminal {
+            FileHandle.standardError.write(Data(("\r" + lastLine + "\u{1B}[K").utf8))
+        } else {
+            Console.progress(lastLine)
+        }
+    }
+
+    func finish() {
+        if terminal && !lastLine.isEmpty { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600
+            ? "\(s / 3600)h\(String(format: "%02d", s / 60 % 60))m"
+            : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
+    }
+}

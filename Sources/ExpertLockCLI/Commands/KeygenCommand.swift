@@ -1,0 +1,35 @@
+import ArgumentParser
+import ExpertLock
+import Foundation
+
+/// `expertlock keygen`: a fresh Ed25519 key pair for locking models and signing update logs.
+struct KeygenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keygen",
+        abstract: "Create an Ed25519 key pair: KEY (private, mode 0600) and KEY.pub.",
+        discussion: """
+            Each file holds the 32-byte key as one line of base64 (files of 32 raw bytes are accepted when reading). \
+            Keep KEY secret: whoever holds it can sign updates of your locked models. Give KEY.pub to verifiers \
+            (`expertlock log verify --public-key KEY.pub`). Existing files are refused unless --overwrite. \
+            With --json prints {"private_key", "public_key", "public_key_base64"}.
+            """)
+
+    @Option(help: "Path of the private key; the public key goes to the same path + .pub.") var out: String
+    @Flag(help: "Replace existing key files (the old key is lost).") var overwrite = false
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await runReportingErrors {
+            let url = URL(fileURLWithPath: out)
+            let publicKey = try SigningKey.generate(to: url, overwrite: overwrite)
+            let publicPath = url.path + SigningKey.publicKeySuffix
+            if output.json {
+                try Console.printJSON([
+                    "private_key": url.path, "public_key": publicPath, "public_key_base64": SigningKey.text(publicKey),
+                ])
+            } else {
+                print("private key: \(url.path) (keep it secret)\npublic key:  \(publicPath)")
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import ArgumentParser
+import ExpertLock
+import Foundation
+import MoEModels
+import TensorCore
+
+/// `expertlock prune`: apply a pruning rule and write the smaller checkpoint.
+struct PruneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Keep the top-k experts (per layer or global), those above a threshold, or drop a list; write the result.",
+        discussion: """
+            --mode remove slices expert tensors and router rows and rewrites config.json: with the same number of
+            experts in every layer the result loads in Hugging Face transformers. --mode mask keeps the weights and
+            writes expertlock_mask.json, which ExpertLock's routers obey (transformers ignores it).
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Attribution file (from `expertlock attribute`), needed by --keep and --threshold.") var attribution: String?
+    @Option(help: "Keep K experts per layer (or K × layers with --scope global).") var keep: Int?
+    @Option(help: "Keep experts whose per-layer share A_i ≥ T.") var threshold: Double?
+    @Option(help: "Drop these experts in every layer, e.g. \"0,3\".") var drop: String?
+    @Option(help: "A pruning plan JSON file ({\"kept\": [[...] per layer], ...}).") var plan: String?
+    @Option(help: "layer or global.") var scope: PruningPlan.Scope = .layer
+    @Option(help: "soft, frequency, reap or ablation.") var criterion: AttributionCriterion = .soft
+    @Flag(help: "Keep --keep experts per layer chosen at random (baseline).") var random = false
+    @Option(help: "Seed for --random.") var seed: UInt64 = 0
+    @Option(help: "remove or mask.") var mode: PruneMode = .remove
+    @Option(help: "Output folder.") var out: String
+    @Flag(help: "Replace an existing output folder.") var overwrite = false
+    @OptionGroup var output: OutputOptions
+
+    enum PruneMode: String, ExpressibleByArgument { case remove, mask }
+
+    func run() async throws {
+        try await runReportingErrors {
+            let model = try modelOptions.load()
+            let signature = ModelSignature(model: model)
+            let counts = signature.expertsPerLayer
+            let k = 1  // a layer may keep fewer experts than top-k: it then routes to all it has
+            let rules = [keep != nil && !random, threshold != nil, drop != nil, plan != nil, random].filter { $0 }.count
+            guard rules == 1 else {
+                throw ArgumentInputError("choose exactly one of --keep, --threshold, --drop, --plan, --random (with --keep)")
+            }
+            func loadAttribution() throws -> ExpertAttribution {
+                guard let attribution else { throw ArgumentInputError("--keep and --threshold need --attribution FILE") }
+                let a = try ExpertAttribution.read(from: URL(fileURLWithPath: attribution))
+                guard a.signature == signature else {
+                    throw AttributionError.mismatch(
+                        file: attribution, reason: "made on a model with experts \(a.signature.expertsPerLayer) in layers \(a.signature.sparseLayers)")
+                }
+                return a
+            }
+            let pruningPlan: PruningPlan
+            if random {
+                guard let keep else { throw ArgumentInputError("--random needs --keep K") }
+                pruningPlan = try PruningPlan.random(expertsPerLayer: counts, k: keep, seed: seed, minimumPerLayer: k)
+            } else if let keep {
+                pruningPlan = try PruningPlan.topK(try loadAttribution(), k: keep, scope: scope, criterion: criterion, minimumPerLayer: k)
+            } else if let threshold {
+                pruningPlan = try PruningPlan.threshold(try loadAttribution(), tau: threshold, criterion: criterion, minimumPerLayer: k)
+            } else if let drop {
+                let experts = try drop.split(separator: ",").map { part -> Int in
+                    guard let e = Int(part.trimmingCharacters(in: .whitespaces)) else {
+                        throw ArgumentInputError("--drop: '\(part)' is not an expert index")
+                    }
+                    return e
+                }
+                pruningPlan = try PruningPlan.drop(experts, expertsPerLayer: counts, minimumPerLayer: k)
+            } else {
+                let url = URL(fileURLWithPath: plan!)
+                guard let data = FileManager.default.contents(atPath: url.path),
+                      let decoded = try? JSONDecoder().decode(PruningPlan.self, from: data)
+                else { throw ArgumentInputError("\(plan!): not a pruning plan ({\"kept\", \"originalCounts\", \"rule\"})") }
+                pruningPlan = decoded
+            }
+            try pruningPlan.validate(for: signature, minimumPerLayer: k)
+
+            let source = modelOptions.url
+            let bytesPerParameter = try Self.bytesPerParameter(source)
+            let before = ModelSize(model: model, bytesPerParameter: bytesPerParameter)
+            let pruned = try model.keepingExperts(pruningPlan.kept)
+            let after = mode == .remove ? ModelSize(model: pruned, bytesPerParameter: bytesPerParameter) : before
+            let dtype = try Self.storedDType(source)
+            try OutputDirectory.write(to: URL(fileURLWithPath: out), overwrite: overwrite, inputs: [source]) { tmp in
+                switch mode {
+                case .remove:
+                    try pruned.save(to: tmp, dtype: dtype, configSource: source.appendingPathComponent("config.json"))
+                case .mask:
+                    try model.save(to: tmp, dtype: dtype, configSource: source.appendingPathComponent("config.json"))
+                    try ExpertMaskFile.write(kept: pruningPlan.kept, to: tmp)
+                }
+                try OutputDirectory.copyCompanionFiles(from: source, to: tmp)
+                let planData = try JSONEncoder().encode(pruningPlan)
+                try AtomicFile.write(planData, to: tmp.appendingPathComponent("pruning_plan.json"))
+            }
+            let result: [String: Any] = [
+                "kept": pruningPlan.kept, "rule": pruningPlan.rule, "mode": mode.rawValue, "out": out,
+                "parameters_before": before.parameters, "parameters_after": after.parameters,
+                "bytes_before": before.bytes, "bytes_after": after.bytes,
+                "active_parameters_per_token_before": before.activeParametersPerToken,
+                "active_parameters_per_token_after": after.activeParametersPerToken,
+                "loadable_by_transformers": mode == .remove && pruningPlan.isUniform,
+            ]
+            if output.json {
+                try Console.printJSON(result)
+            } else {
+                print("\(pruningPlan.rule): kept \(pruningPlan.kept)")
+                print("parameters \(before.parameters) -> \(after.parameters), wrote \(out)")
+            }
+        }
+    }
+
+    /// The dtype most of the checkpoint is stored in (the pruned copy keeps it).
+    static func storedDType(_ directory: URL) throws -> DType {
+        let checkpoint = try SafeTensorsCheckpoint(directory: directory)
+        var bytes: [DType: Int] = [:]
+        for name in checkpoint.tensorNames {
+            if let info = checkpoint.info(name), info.dtype.isConvertibleToFloat { bytes[info.dtype, default: 0] += info.byteCount }
+        }
+        return bytes.max { $0.value < $1.value }?.key ?? .f32
+    }
+
+    static func bytesPerParameter(_ directory: URL) throws -> Int { try storedDType(directory).byteSize }
+}
+
+extension PruningPlan.Scope: ExpressibleByArgument {}

@@ -1,0 +1,112 @@
+import ArgumentParser
+import ExpertLock
+import Foundation
+import MoEModels
+import TensorCore
+
+/// `expertlock sweep`: the prunability curve — quality against experts kept, ranked and random.
+struct SweepCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Prunability curve: the task metric after keeping k experts per layer (ranked by attribution, and at random).",
+        discussion: """
+            Writes curve.json, curve.csv, table.md and curve.svg into --out. Attribution comes from --attribution FILE,
+            or is computed on --data. The metric is measured on --eval-data (default: --data).
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "perplexity (metric: perplexity), classify (accuracy) or summarize (ROUGE-L F×100).") var task: TaskName = .perplexity
+    @Option(help: "Data format: auto, text, glue, jsonl.") var format: DataFormat = .auto
+    @Option(help: "Summaries: most tokens generated per example.") var maxNewTokens = 48
+    @Option(help: "Attribution data (task data the attacker has).") var data: String?
+    @Option(help: "Evaluation data (default: --data).") var evalData: String?
+    @Option(help: "Token ids for attribution and evaluation instead of text.") var ids: String?
+    @Option(help: "An attribution file instead of computing one on --data.") var attribution: String?
+    @Option(help: "Experts kept per layer, comma-separated.") var keep = "8,6,4,2,1"
+    @Option(help: "Thresholds τ on the per-layer share, comma-separated.") var thresholds = ""
+    @Option(help: "Attribution criteria, comma-separated (soft, frequency, reap).") var criteria = "soft,frequency,reap"
+    @Option(help: "Random-pruning seeds (baseline).") var seeds = 3
+    @Option(help: "Tokens per sequence / perplexity window.") var context = 256
+    @Option(help: "Sequences per forward pass.") var batch = 4
+    @Option(help: "Use at most N sequences for attribution and evaluation.") var limit: Int?
+    @Option(help: "Output folder.") var out: String
+    @Flag(help: "Replace an existing output folder.") var overwrite = false
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await runReportingErrors {
+            let model = try modelOptions.load()
+            let counts = model.moeBlocks.map(\.expertCount)
+            let keeps = try Self.integers(keep, option: "--keep").filter { $0 <= (counts.min() ?? 0) }
+            let taus = try thresholds.isEmpty ? [] : thresholds.split(separator: ",").map { part -> Double in
+                guard let t = Double(part.trimmingCharacters(in: .whitespaces)) else {
+                    throw ArgumentInputError("--thresholds: '\(part)' is not a number")
+                }
+                return t
+            }
+            let criteriaList = try criteria.split(separator: ",").map { part -> AttributionCriterion in
+                guard let c = AttributionCriterion(rawValue: part.trimmingCharacters(in: .whitespaces)), c != .ablation else {
+                    throw ArgumentInputError("--criteria: '\(part)' is not soft, frequency or reap")
+                }
+                return c
+            }
+            let attributionSequences = try TaskCorpus.sequences(
+                model: modelOptions, task: task, data: data, ids: ids, format: format, context: context, limit: limit)
+            let metric = try TaskCorpus.metric(
+                model: modelOptions, task: task, data: evalData ?? data, ids: evalData == nil ? ids : nil, format: format,
+                context: context, batch: batch, limit: limit, maxNewTokens: maxNewTokens)
+            let ranking: ExpertAttribution
+            if let attribution {
+                ranking = try ExpertAttribution.read(from: URL(fileURLWithPath: attribution))
+            } else {
+                let p = ProgressLine("attribute")
+                ranking = try Attribution.run(
+                    model: model, modelPath: modelOptions.model, batches: CorpusBatches.batches(attributionSequences, batchSize: batch)
+                ) { done, total, tokens in
+                    p.update(done: done, total: total, tokens: tokens)
+                    return true
+                }
+            }
+            let progress = ProgressLine("sweep")
+            let curve = try PrunabilitySweep.run(
+                model: model, attribution: ranking, metricName: metric.name, higherIsBetter: metric.higherIsBetter,
+                parameters: .init(keeps: keeps, thresholds: taus, criteria: criteriaList, randomSeeds: seeds),
+                evaluate: metric.evaluate,
+                progress: { done, total in
+                    progress.update(done: done, total: total, tokens: Int64(done))
+                    return true
+                })
+            let referenceK = max(1, (counts.min() ?? 1) / 4)
+            let resistance = curve.resistance(referenceK: referenceK)
+            try OutputDirectory.write(to: URL(fileURLWithPath: out), overwrite: overwrite, inputs: [modelOptions.url]) { dir in
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try AtomicFile.write(try encoder.encode(curve), to: dir.appendingPathComponent("curve.json"))
+                try AtomicFile.write(curve.csv(), to: dir.appendingPathComponent("curve.csv"))
+                try AtomicFile.write(curve.markdownTable(), to: dir.appendingPathComponent("table.md"))
+                try AtomicFile.write(curve.svg(title: "Prunability: \(curve.metricName) vs experts kept"), to: dir.appendingPathComponent("curve.svg"))
+            }
+            if output.json {
+                try Console.printJSON([
+                    "full": curve.full, "metric": curve.metricName, "out": out, "reference_k": referenceK,
+                    "resistance": resistance,
+                    "curve": curve.points.map { p -> [String: Any] in
+                        ["k": p.k ?? NSNull(), "tau": p.tau ?? NSNull(), "strategy": p.strategy, "seed": p.seed ?? NSNull(), "metric": p.metric]
+                    },
+                ])
+            } else {
+                print(curve.markdownTable())
+                print("resistance (normalised area; lower = steeper): \(resistance)")
+            }
+        }
+    }
+
+    static func integers(_ list: String, option: String) throws -> [Int] {
+        try list.split(separator: ",").map { part in
+            guard let v = Int(part.trimmingCharacters(in: .whitespaces)) else {
+                throw ArgumentInputError("\(option): '\(part)' is not an integer")
+            }
+            return v
+        }
+    }
+}

@@ -1,0 +1,196 @@
+import ArgumentParser
+import ExpertLock
+import Foundation
+import MoEModels
+import TensorCore
+
+/// `expertlock train`: train a preset or config from scratch, or continue a model, on LM,
+/// classification or summarization data (docs: CLI.md). Progress on stderr; checkpoints in --out.
+struct TrainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train (or continue training) an MoE model.",
+        discussion: """
+            Start from --config (tiny, small or a config.json; random init) or --model DIR (continue). Data: --data FILE \
+            (text, GLUE TSV or JSONL, tokenized with --tokenizer DIR or --tokenizer bytes) or --ids FILE for --task lm. \
+            Checkpoints go to --out/checkpoint-<step> every --save-every steps; --resume continues the latest one exactly. \
+            With --json prints {"final_loss", "steps", "tokens", "tokens_per_s", ...}.
+            """)
+
+    @Option(help: "Preset (tiny, small) or config.json to initialise a new model from.") var config: String?
+    @Option(help: "Hugging Face model folder to continue training.") var model: String?
+    @Option(help: "Training data file (plain text, GLUE .tsv or .jsonl).") var data: String?
+    @Option(help: "Data layout: auto, text, glue or jsonl.") var format: DataFormat = .auto
+    @Option(help: "Use only the first N documents or examples.") var limit: Int?
+    @Option(help: "Token ids for --task lm: a JSON array or whitespace-separated integers.") var ids: String?
+    @Option(help: "Vocabulary size of a preset trained on --ids (default: largest id + 1).") var vocabSize: Int?
+    @Option(help: "Task: lm, classify or summarize.") var task: TrainingTask = .languageModeling
+    @Option(help: "Tokenizer folder (tokenizer.json), or 'bytes' for the built-in byte-level encoder.") var tokenizer:
+        String?
+    @Option(help: "Optimizer steps.") var steps = 200
+    @Option(help: "Examples per step.") var batch = 8
+    @Option(help: "Sequence length in tokens.") var seq = 128
+    @Option(help: "Peak learning rate.") var lr: Float = 1e-3
+    @Option(help: "Linear warm-up steps.") var warmup = 10
+    @Option(help: "Cosine floor as a fraction of the peak learning rate.") var minLrRatio: Float = 0.1
+    @Option(help: "AdamW weight decay (matrices only).") var weightDecay: Float = 0.01
+    @Option(help: "Gradient-norm clipping threshold (0: off).") var clip: Float = 1.0
+    @Option(help: "Load-balancing loss coefficient (default: the config's router_aux_loss_coef; 0: off).") var auxCoef:
+        Float?
+    @Option(help: "Router z-loss coefficient (0: off).") var zCoef: Float = 0
+    @Option(help: "Seed of initialisation, batch order and LoRA init.") var seed: UInt64 = 0
+    @Option(help: "Entangled-expert training strength (a defense): loss weight, or drop probability for expert-dropout.")
+    var entangle: Float?
+    @Option(help: "Entanglement method: output-agreement, routing-spread or expert-dropout.")
+    var entangleMethod: EntanglementRegularizer.Method = .routingSpread
+    @Option(help: "What trains: experts, experts+router, all or lora.") var trainable: TrainableSubset = .all
+    @Option(help: "LoRA rank.") var loraRank = 8
+    @Option(help: "LoRA alpha (scale alpha/rank).") var loraAlpha: Float = 16
+    @Option(help: "LoRA targets: attention, experts or both, comma-separated.") var loraTargets = "attention,experts"
+    @Flag(help: "Merge LoRA adapters into the weights in the final save.") var mergeLora = false
+    @Option(help: "Owner's private key: train a locked --model (--trainable lora only) and sign the update log.")
+    var key: String?
+    @Option(help: "Checkpoint every N steps.") var saveEvery: Int?
+    @Option(help: "Checkpoints kept.") var keepCheckpoints = 1
+    @Option(help: "Print progress every N steps.") var logEvery = 10
+    @Option(help: "Output folder.") var out: String
+    @Flag(help: "Continue from the latest checkpoint in --out.") var resume = false
+    @Flag(help: "Replace an existing --out folder.") var overwrite = false
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if (config == nil) == (model == nil) { throw ValidationError("give exactly one of --config and --model") }
+        if (data == nil) == (ids == nil) { throw ValidationError("give exactly one of --data and --ids") }
+        if ids != nil && task != .languageModeling { throw ValidationError("--ids trains --task lm only") }
+        if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+    }
+
+    func run() async throws {
+        try await runReportingErrors {
+            let outURL = URL(fileURLWithPath: out)
+            let modelURL = model.map { URL(fileURLWithPath: $0) }
+            let encoderFolder = tokenizer.map { $0 == "bytes" ? nil : URL(fileURLWithPath: $0) } ?? modelURL
+            let encoder: TextEncoder? =
+                tokenizer == "bytes"
+                ? ByteTextEncoder() : try encoderFolder.flatMap { try loadTextEncoder(directory: $0) }
+
+            var examples: [TrainingExample]
+            var idVocabulary = 0
+            if let ids {
+                let tokens = try TokenIdsFile.read(ids)
+                idVocabulary = (tokens.max() ?? 0) + 1
+                examples = TrainingData.languageModeling(ids: tokens, sequenceLength: seq)
+                guard !examples.isEmpty else { throw ArgumentInputError("\(ids): needs at least 2 token ids") }
+            } else {
+                let file = data!
+                guard let encoder else {
+                    throw ArgumentInputError("\(file): text data needs --tokenizer DIR (or --tokenizer bytes)")
+                }
+                let (dataset, _) = try DatasetLoader.load(URL(fileURLWithPath: file), format: format, limit: limit)
+                examples = try TrainingData.examples(
+                    from: dataset, task: task, encoder: encoder, sequenceLength: seq, file: file)
+            }
+
+            let lock = try SelectiveRealignment.begin(
+                model: modelURL, keyFile: key.map { URL(fileURLWithPath: $0) }, trainable: trainable)
+            let network: MoEModel
+            if let modelURL {
+                network = try ModelLoader.load(directory: modelURL, residency: .resident)
+            } else {
+                let vocabulary = encoder?.vocabSize ?? vocabSize ?? idVocabulary
+                var resolved = try ModelConfig.resolve(config!, vocabSize: vocabulary)
+                if ModelConfig.presetNames.contains(config!) {
+                    resolved.bosTokenId = encoder?.bosTokenId
+                    resolved.eosTokenId = encoder?.eosTokenId
+                }
+                network = try MoEModel.randomlyInitialized(config: resolved, seed: seed)
+            }
+
+            if overwrite { try? FileManager.default.removeItem(at: outURL) }
+            var parameters = Training.Parameters()
+            parameters.steps = steps
+            parameters.batchSize = batch
+            parameters.sequenceLength = seq
+            parameters.learningRate = lr
+            parameters.warmupSteps = warmup
+            parameters.minimumLearningRateRatio = minLrRatio
+            parameters.weightDecay = weightDecay
+            parameters.gradientClipNorm = clip > 0 ? clip : nil
+            parameters.loadBalancingCoefficient = auxCoef
+            parameters.zLossCoefficient = zCoef
+            parameters.seed = seed
+            parameters.entanglement = entangle.map { EntanglementRegularizer(method: entangleMethod, strength: $0) }
+            parameters.trainable = trainable
+            parameters.lora = LoRAOptions(
+                rank: loraRank, alpha: loraAlpha, targets: try parseTargets(loraTargets), merge: mergeLora)
+            parameters.saveEvery = saveEvery
+            parameters.keepCheckpoints = keepCheckpoints
+
+            Console.progress(
+                "training \(network.config.modelType) (\(network.parameters.reduce(0) { $0 + $1.elementCount }) parameters) "
+                    + "on \(examples.count) examples, trainable: \(trainable.rawValue)")
+            let destination = Training.Output(
+                directory: outURL, configSource: modelURL?.appendingPathComponent("config.json"), baseModelName: model)
+            let every = max(1, logEvery)
+            let result = try Training.train(
+                model: network, examples: examples, parameters: parameters, output: destination, resume: resume
+            ) { progress in
+                if progress.step % every == 0 || progress.step == progress.steps {
+                    Console.progress(progress.description)
+                }
+                return .more
+            }
+            if let encoderFolder { try copyTokenizerFiles(from: encoderFolder, to: outURL) }
+            if let lock {
+                let entry = try lock.finish(output: outURL, examples: examples, steps: result.steps)
+                Console.progress("signed update \(entry.index) (\(entry.update)) into \(UpdateLog.fileName)")
+            }
+
+            if output.json {
+                try Console.printJSON(
+                    [
+                        "final_loss": result.finalLoss.map { Double($0) } ?? NSNull(), "steps": result.steps,
+                        "start_step": result.startStep, "tokens": result.tokens, "tokens_per_s": result.tokensPerSecond,
+                        "seconds": result.seconds, "examples": examples.count, "output": outURL.path,
+                    ] as [String: Any])
+            } else {
+                let loss = result.finalLoss.map { String(format: "%.4f", Double($0)) } ?? "-"
+                print(
+                    "final loss \(loss) after \(result.steps) steps, \(Int(result.tokensPerSecond)) tokens/s; model in \(outURL.path)"
+                )
+            }
+        }
+    }
+
+    func parseTargets(_ text: String) throws -> [LoRATarget] {
+        try text.split(separator: ",").map { part in
+            let name = part.trimmingCharacters(in: .whitespaces)
+            guard let target = LoRATarget(rawValue: name) else {
+                throw ArgumentInputError("--lora-targets: '\(name)' is not one of attention, experts")
+            }
+            return target
+        }
+    }
+
+    /// Copies the tokenizer's files next to the trained model so the folder is self-contained.
+    func copyTokenizerFiles(from source: URL, to destination: URL) throws {
+        guard source.standardizedFileURL != destination.standardizedFileURL else { return }
+        for name in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"] {
+            let from = source.appendingPathComponent(name)
+            guard let data = FileManager.default.contents(atPath: from.path) else { continue }
+            try AtomicFile.write(data, to: destination.appendingPathComponent(name))
+        }
+    }
+}
+
+/// The tokenizer of a folder. MoEModels' `Tokenizer` is being added on another branch; once merged,
+/// this becomes `extension Tokenizer: TextEncoder {}` plus `return try Tokenizer.load(directory: directory)`.
+func loadTextEncoder(directory: URL) throws -> TextEncoder? {
+    let file = directory.appendingPathComponent("tokenizer.json")
+    guard FileManager.default.fileExists(atPath: file.path) else { return nil }
+    return try Tokenizer.load(directory: directory)
+}
+
+extension TrainingTask: ExpressibleByArgument {}
+extension TrainableSubset: ExpressibleByArgument {}
+extension EntanglementRegularizer.Method: ExpressibleByArgument {}

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import MoEModels
+
+/// `--model DIR` and how to hold its weights.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json).") var model: String
+    @Option(help: "Weights in memory: automatic (F32 resident, BF16/F16 mapped), resident or mapped.")
+    var residency: WeightResidency = .automatic
+
+    var url: URL { URL(fileURLWithPath: model) }
+
+    func load() throws -> MoEModel {
+        try ModelLoader.load(directory: url, residency: residency)
+    }
+
+    /// The model folder's tokenizer; a clear error when it has none.
+    func tokenizer() throws -> Tokenizer {
+        guard FileManager.default.fileExists(atPath: url.appendingPathComponent("tokenizer.json").path) else {
+            throw ArgumentInputError("\(model): no tokenizer.json in the model folder (pass token ids with --ids instead)")
+        }
+        return try Tokenizer.load(directory: url)
+    }
+}
+
+/// Progress lines on stderr with rate and ETA, at most a few per second.
+final class ProgressLine {
+    let label: String
+    let start = Date()
+    private var lastPrint = Date.distantPast
+    let quiet: Bool
+
+    init(_ label: String, quiet: Bool = false) {
+        self.label = label
+        self.quiet = quiet
+    }
+
+    func update(done: Int, total: Int, tokens: Int64, force: Bool = false) {
+        guard !quiet else { return }
+        let now = Date()
+        guard force || now.timeIntervalSince(lastPrint) > 0.5 || done == total else { return }
+        lastPrint = now
+        let elapsed = now.timeIntervalSince(start)
+        let rate = elapsed > 0 ? Double(tokens) / elapsed : 0
+        let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
+        Console.progress(String(format: "%@: %d/%d, %.0f tokens/s, ETA %.0fs", label, done, total, rate, eta))
+    }
+}
+extension WeightResidency: ExpressibleByArgument {}

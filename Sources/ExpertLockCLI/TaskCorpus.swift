@@ -1,0 +1,86 @@
+import ExpertLock
+import Foundation
+import MoEModels
+
+/// Turns a command's data arguments into what attribution and sweeps consume: token sequences
+/// (language-model text cut into `context`-token sequences; for classification each prompt followed
+/// by its gold label's verbalizer; for summarization each prompt followed by its summary, so the
+/// statistics cover prompt and target), and a task metric to evaluate a (masked) model with.
+enum TaskCorpus {
+    static func sequences(
+        model: ModelOptions, task: TaskName, data: String?, ids: String?, format: DataFormat, context: Int, limit: Int?
+    ) throws -> [[Int]] {
+        guard context >= 2 else { throw ArgumentInputError("--context must be at least 2") }
+        if let ids {
+            let all = try TokenIdsFile.read(ids)
+            return Array(CorpusBatches.chunks(all, length: context).prefix(limit ?? .max))
+        }
+        guard let data else { throw ArgumentInputError("pass --data FILE or --ids FILE") }
+        let url = URL(fileURLWithPath: data)
+        let tokenizer = try model.tokenizer()
+        switch task {
+        case .perplexity:
+            let text = try PlainTextReader.wholeText(of: url)
+            return Array(CorpusBatches.chunks(tokenizer.encode(text), length: context).prefix(limit ?? .max))
+        case .classify:
+            let (task, examples) = try classification(url, format: format, limit: limit)
+            let template = PromptTemplate.defaults(for: task)
+            return examples.compactMap { example in
+                example.label.map {
+                    TaskSequences.classification(example, label: $0, template: template, tokenizer: tokenizer, maxLength: context).ids
+                }
+            }
+        case .summarize:
+            return try summarization(url, format: format, limit: limit).map {
+                TaskSequences.summarization($0, tokenizer: tokenizer, maxLength: context).ids
+            }
+        }
+    }
+
+    static func classification(_ url: URL, format: DataFormat, limit: Int?) throws -> (ClassificationTask, [ClassificationExample]) {
+        let (dataset, _) = try DatasetLoader.load(url, format: format, limit: limit)
+        guard case .classification(let task, let examples) = dataset else {
+            throw ArgumentInputError("\(url.path): --task classify needs labelled examples (GLUE TSV or JSONL with text and label)")
+        }
+        return (task, examples)
+    }
+
+    static func summarization(_ url: URL, format: DataFormat, limit: Int?) throws -> [SummarizationExample] {
+        let (dataset, _) = try DatasetLoader.load(url, format: format, limit: limit)
+        guard case .summarization(let examples) = dataset else {
+            throw ArgumentInputError("\(url.path): --task summarize needs JSONL with document and summary")
+        }
+        return examples
+    }
+
+    /// The task metric as a function of the model, with its name and direction.
+    static func metric(
+        model: ModelOptions, task: TaskName, data: String?, ids: String?, format: DataFormat, context: Int, batch: Int,
+        limit: Int?, maxNewTokens: Int = 48
+    ) throws -> (name: String, higherIsBetter: Bool, evaluate: (MoEModel) throws -> Double) {
+        switch task {
+        case .perplexity:
+            let evalIds = try sequences(model: model, task: .perplexity, data: data, ids: ids, format: format, context: context, limit: limit)
+                .flatMap { $0 }
+            return ("perplexity", false, { m in
+                try Perplexity.evaluate(model: m, ids: evalIds, parameters: .init(context: context, batchSize: batch)).perplexity
+            })
+        case .classify:
+            guard let data else { throw ArgumentInputError("--task classify needs --data FILE") }
+            let tokenizer = try model.tokenizer()
+            let (task, examples) = try classification(URL(fileURLWithPath: data), format: format, limit: limit)
+            return ("accuracy", true, { m in
+                try Classification.evaluate(
+                    model: m, tokenizer: tokenizer, examples: examples, task: task, maxLength: context, batchSize: batch).accuracy
+            })
+        case .summarize:
+            guard let data else { throw ArgumentInputError("--task summarize needs --data FILE") }
+            let tokenizer = try model.tokenizer()
+            let examples = try summarization(URL(fileURLWithPath: data), format: format, limit: limit)
+            return ("rougeL", true, { m in
+                try Summarization.evaluate(
+                    model: m, tokenizer: tokenizer, examples: examples, maxNewTokens: maxNewTokens, maxLength: context).rougeL
+            })
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import TensorCore
+
+/// Training-time hooks of the entangled-expert defenses inside a sparse block.
+///
+/// - Expert dropout: each training step, each layer hides a random subset of its experts from the
+///   router (at rate `dropoutRate`, always leaving top-k), so no single expert can become the sole
+///   carrier of a skill: the others must learn to cover for it.
+/// - Output agreement: the outputs of the experts a token is routed to are pulled together (mean
+///   squared difference of each pair, relative to their mean squared norm), so several experts carry
+///   the same features.
+/// The third method, routing spread, needs only the router logits and lives in the loss
+/// (`routingEntropyShortfall`).
+public struct ExpertEntanglement: Sendable, Equatable {
+    public var dropoutRate: Float
+    public var outputAgreement: Bool
+    /// Seed of this step's dropout draw (the trainer derives it from its seed and step, so a resumed
+    /// run drops the same experts).
+    public var seed: UInt64
+
+    public init(dropoutRate: Float = 0, outputAgreement: Bool = false, seed: UInt64 = 0) {
+        self.dropoutRate = dropoutRate
+        self.outputAgreement = outputAgreement
+        self.seed = seed
+    }
+
+    /// The routable experts of a layer this step: `base` (or all) minus a random draw, never fewer than top-k.
+    public func dropoutKeep(layer: Int, experts: Int, topK: Int, base: [Bool]?) -> [Bool]? {
+        guard dropoutRate > 0 else { return base }
+        var rng = SplitMix64(seed: seed &* 0x9E37_79B9 &+ UInt64(layer) &* 0x85EB_CA6B &+ 1)
+        var keep = base ?? [Bool](repeating: true, count: experts)
+        let available = keep.indices.filter { keep[$0] }
+        var droppable = available.count - topK
+        for e in available where droppable > 0 && rng.nextFloat() < dropoutRate {
+            keep[e] = false
+            droppable -= 1
+        }
+        return keep
+    }
+
+    /// Mean over tokens of Σ_pairs ‖y_a − y_b‖² / (mean of ‖y_a‖², ‖y_b‖²) for the K gated expert
+    /// outputs of each real token. `stacked` [Σ n_e, C] holds expert outputs in `rows` order.
+    static func outputDisagreement(stacked: Variable, rows: [Int], k: Int, batch: TokenBatch) -> Variable? {
+        guard k >= 2 else { return nil }
+        var positions = [[Int]](repeating: [], count: batch.tokenCount)
+        for (i, r) in rows.enumerated() { positions[r].append(i) }
+        var first: [Int] = [], second: [Int] = []
+        for (r, p) in positions.enumerated() where batch.isValid(row: r) && p.count >= 2 {
+            for a in 0..<p.count { for b in (a + 1)..<p.count { first.append(p[a]); second.append(p[b]) } }
+        }
+        guard !first.isEmpty else { return nil }
+        let a = gatherRows(stacked, first), b = gatherRows(stacked, second)  // [P, C]
+        let difference = add(a, scale(b, -1))
+        let energy = stacked.value.data.reduce(Float(0)) { $0 + $1 * $1 } / Float(max(stacked.value.rows, 1))
+        return scale(sum(mul(difference, difference)), 1 / (Float(first.count) * max(energy, 1e-6)))
+    }
+}
+
+extension MoEModel {
+    /// Installs (or removes, with nil) entanglement hooks on every sparse block.
+    public func setEntanglement(_ entanglement: ExpertEntanglement?) {
+        for block in moeBlocks {
+            block.entanglement = entanglement
+            block.agreementLoss = nil
+        }
+    }
+
+    /// Mean of the sparse blocks' output-agreement penalties from the last forward pass.
+    public func collectAgreementLoss() -> Variable? {
+        let losses = moeBlocks.compactMap(\.agreementLoss)
+        guard var total = losses.first else { return nil }
+        for l in losses.dropFirst() { total = add(total, l) }
+        return scale(total, 1 / Float(losses.count))
+    }
+}

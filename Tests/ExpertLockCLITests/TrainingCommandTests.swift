@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `expertlock train` end to end, including a run killed with SIGKILL and resumed.
+@Suite struct TrainingCommandTests {
+    static let executable: URL? = {
+        let url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "expertlock")
+        return FileManager.default.isExecutableFile(atPath: url.path) ? url : nil
+    }()
+
+    static func process(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
+        let process = Process()
+        guard let executable = Self.executable else { throw CocoaError(.fileNoSuchFile) }
+        process.executableURL = executable
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        return (process, out, err)
+    }
+
+    static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let (process, out, err) = try process(arguments)
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (
+            process.terminationStatus, String(decoding: outData, as: UTF8.self),
+            String(decoding: errData, as: UTF8.self)
+        )
+    }
+
+    /// A folder with an ids file of a repetitive token stream.
+    static func workspace() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("train-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let ids = (0..<400).map { ($0 * 7 + $0 / 5) % 31 }
+        try Data(("[" + ids.map(String.init).joined(separator: ",") + "]").utf8).write(
+            to: dir.appendingPathComponent("ids.json"))
+        return dir
+    }
+
+    static func arguments(_ dir: URL, out: String, steps: Int) -> [String] {
+        [
+            "train", "--config", "tiny", "--ids", dir.appendingPathComponent("ids.json").path, "--steps", "\(steps)",
+            "--batch", "4", "--seq", "16", "--save-every", "5", "--seed", "3", "--out",
+            dir.appendingPathComponent(out).path,
+        ]
+    }
+
+    @Test(.enabled(if: executable != nil)) func trainsAndReportsJSON() throws {
+        let dir = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try Self.run(Self.arguments(dir, out: "model", steps: 10) + ["--json", "--log-every", "5"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect((json["final_loss"] as? Double).map { $0 > 0 && $0 < 10 } == true)
+        #expect((json["tokens_per_s"] as? Double).map { $0 > 0 } == true)
+        #expect(json["steps"] as? Int == 10)
+        #expect(result.stderr.contains("step 5/10") && result.stderr.contains("tok/s"))
+        for name in ["config.json", "model.safetensors", "trainer_state.json", "checkpoint-10/optimizer.safetensors"] {
+            #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("model/\(name)").path), "\(name)")
+        }
+        // An existing folder is refused (exit 2) unless --overwrite.
+        let again = try Self.run(Self.arguments(dir, out: "model", steps: 10))
+        #expect(again.status == 2 && again.stderr.contains("--overwrite"))
+        #expect(try Self.run(Self.arguments(dir, out: "model", steps: 10) + ["--overwrite"]).status == 0)
+        let missing = try Self.run([
+            "train", "--config", "tiny", "--ids", "/nonexistent/ids", "--out", dir.appendingPathComponent("x").path,
+        ])
+        #expect(missing.status == 2 && missing.stderr.contains("/nonexistent/ids"))
+    }
+
+    @Test(.enabled(if: executable != nil)) func sigkillThenResumeGivesTheSameModel() throws {
+        let dir = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let steps = 60
+        let straight = try Self.run(Self.arguments(dir, out: "straight", steps: steps))
+        #expect(straight.status == 0, "\(straight.stderr)")
+
+        let (process, _, _) = try Self.process(Self.arguments(dir, out: "killed", steps: steps))
+        let checkpoint = dir.appendingPathComponent("killed/checkpoint-20/trainer_state.json").path
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: checkpoint) && process.isRunning && Date() < deadline {
+            usleep(2_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal, "the run finished before it could be killed")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("killed/model.safetensors").path))
+
+        let resumed = try Self.run(Self.arguments(dir, out: "killed", steps: steps) + ["--resume", "--json"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any])
+        #expect((json["start_step"] as? Int).map { $0 >= 20 && $0 < steps } == true)
+        let a = try Data(contentsOf: dir.appendingPathComponent("straight/model.safetensors"))
+        let b = try Data(contentsOf: dir.appendingPathComponent("killed/model.safetensors"))
+        #expect(a == b, "resumed model differs from the uninterrupted one")
+    }
+}

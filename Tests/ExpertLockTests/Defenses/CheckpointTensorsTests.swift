@@ -1,0 +1,72 @@
+import Crypto
+import Foundation
+import MoEModels
+import TensorCore
+import Testing
+
+@testable import ExpertLock
+
+/// What the manifest hashes: values (not stored bytes), per-expert rows of routers and fused experts.
+struct CheckpointTensorsTests {
+    /// Every family's fixture locks and verifies, and still verifies after a Float32 re-save (what a
+    /// LoRA run writes): BF16 → F32 is exact, so the value hashes are unchanged.
+    @Test(arguments: Fixtures.modelCases) func lockedFixtureSurvivesAFloat32Resave(_ name: String) throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let key = Curve25519.Signing.PrivateKey()
+        let locked = dir.appendingPathComponent("locked")
+        let manifest = try SelectiveRealignment.lock(model: Fixtures.model(name), key: key, output: locked)
+        func verify(_ folder: URL) throws -> LogVerification {
+            try LogVerifier.verify(model: folder, manifest: manifest, log: UpdateLog(), publicKey: key.publicKey)
+        }
+        #expect(try verify(locked).valid)
+        let resaved = dir.appendingPathComponent("f32")
+        try ModelLoader.load(directory: locked, residency: .resident).save(
+            to: resaved, dtype: .f32, configSource: locked.appendingPathComponent("config.json"))
+        let report = try verify(resaved)
+        #expect(report.valid, "\(report.differences.map(\.detail))")
+    }
+
+    @Test func rolesAreReadFromHuggingFaceNames() {
+        #expect(TensorRole(name: "model.layers.3.block_sparse_moe.experts.5.w2.weight") == .expert(layer: 3, expert: 5))
+        #expect(TensorRole(name: "model.layers.1.mlp.experts.0.up_proj.weight") == .expert(layer: 1, expert: 0))
+        #expect(TensorRole(name: "model.layers.2.mlp.experts.gate_up_proj") == .fusedExperts(layer: 2))
+        #expect(TensorRole(name: "model.layers.2.mlp.gate.weight") == .router(layer: 2))
+        #expect(TensorRole(name: "model.layers.2.mlp.shared_expert_gate.weight") == .other)
+        #expect(TensorRole(name: "model.layers.2.mlp.gate_proj.weight") == .other)
+        #expect(TensorRole(name: "model.layers.0.self_attn.k_proj.weight") == .attentionProjection(layer: 0))
+        let adapter = TensorRole(name: "base_model.model.model.layers.4.block_sparse_moe.experts.1.w1.lora_B.weight")
+        #expect(adapter == .adapter(of: .expert(layer: 4, expert: 1)) && adapter.layer == 4 && adapter.expert == 1)
+    }
+
+    /// transformers-5 fused expert tensors [E, …]: a removed expert is named from the row hashes.
+    @Test func aRemovedExpertOfAFusedTensorIsNamed() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func write(_ experts: [Int], to folder: URL) throws {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(
+                at: Fixtures.model("qwen3_moe_f32_headdim").appendingPathComponent("config.json"),
+                to: folder.appendingPathComponent("config.json"))
+            func rows(_ width: Int) -> [Float] { experts.flatMap { e in (0..<width).map { Float(e * 100 + $0) } } }
+            try SafeTensorsWriter.write(
+                [
+                    ("model.layers.0.mlp.experts.gate_up_proj", Tensor(shape: [experts.count, 4, 2], data: rows(8))),
+                    ("model.layers.0.mlp.gate.weight", Tensor(shape: [experts.count, 2], data: rows(2))),
+                ], dtype: .f32, to: folder.appendingPathComponent("model.safetensors"))
+        }
+        let key = Curve25519.Signing.PrivateKey()
+        try write([0, 1, 2, 3], to: dir.appendingPathComponent("full"))
+        let manifest = try ModelManifest.create(directory: dir.appendingPathComponent("full"), key: key)
+        #expect(manifest.tensorsByName["model.layers.0.mlp.experts.gate_up_proj"]?.rowSHA256?.count == 4)
+        try write([0, 2, 3], to: dir.appendingPathComponent("pruned"))
+        let report = try LogVerifier.verify(
+            model: dir.appendingPathComponent("pruned"), manifest: manifest, log: UpdateLog(), publicKey: key.publicKey)
+        let removed = report.differences.filter { $0.kind == .expertRemoved }
+        #expect(removed.map(\.expert) == [1] && removed.first?.layer == 0)
+        let moved = report.differences.filter {
+            $0.kind == .expertMoved && $0.tensor?.hasSuffix("gate_up_proj") == true
+        }
+        #expect(moved.map { [$0.expert!, $0.position!] } == [[2, 1], [3, 2]])
+    }
+}
