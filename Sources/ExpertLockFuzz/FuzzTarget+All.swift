@@ -14,6 +14,8 @@ extension FuzzTarget {
         FuzzTarget("text", .text, "plain text (WikiText paragraphs and headings)") { data, _ in try ParserCalls.dataset(data, "data.txt", .text) },
         FuzzTarget("attribution", .json, "attribution file read, written back, merged with itself", parse: ParserCalls.attribution),
         FuzzTarget("plan", .json, "pruning plan JSON validated against a 2-layer, 4-expert model", parse: ParserCalls.plan),
+        FuzzTarget("tokenizer", .json, "tokenizer.json loaded, sample texts encoded and decoded", parse: ParserCalls.tokenizer),
+        FuzzTarget("tokenizer-config", .json, "tokenizer_config.json beside a fixed WordLevel tokenizer", setUp: ParserCalls.writeFixedTokenizer, parse: ParserCalls.tokenizerConfig),
         FuzzTarget("token-ids", .json, "token ids file (JSON array or whitespace-separated)") { data, _ in _ = try TokenIdsFile.parse(data, file: "ids.txt") },
     ]
 }

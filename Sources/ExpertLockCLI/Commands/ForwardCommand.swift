@@ -35,7 +35,6 @@ struct ForwardCommand: AsyncParsableCommand {
     }
 }
 
-
 /// Rows of a [rows, cols] tensor as nested arrays (for JSON).
 func rowsAsArrays(_ t: Tensor) -> [[Double]] {
     let c = t.lastDim
