@@ -12,6 +12,8 @@ let package = Package(
         // The executable target is named ExpertLockCLI (not `expertlock`): on a case-insensitive
         // file system Sources/expertlock and Sources/ExpertLock would be the same folder.
         .executable(name: "expertlock", targets: ["ExpertLockCLI"]),
+        // Mutation fuzzer over every parser (fuzz/README.md).
+        .executable(name: "expertlock-fuzz", targets: ["ExpertLockFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -30,6 +32,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "ExpertLockCLI",
+            dependencies: [
+                "TensorCore", "MoEModels", "ExpertLock",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "ExpertLockFuzz",
             dependencies: [
                 "TensorCore", "MoEModels", "ExpertLock",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

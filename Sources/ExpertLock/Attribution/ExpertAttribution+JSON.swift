@@ -39,14 +39,25 @@ extension ExpertAttribution {
     }
 
     public static func read(from url: URL) throws -> ExpertAttribution {
-        let file = url.path
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw AttributionError.unreadable(file: url.path, reason: "cannot read the file")
+        }
+        return try decode(data, file: url.path)
+    }
+
+    /// Parses an attribution file held in memory; `file` is the name used in errors.
+    public static func decode(_ data: Data, file: String) throws -> ExpertAttribution {
         func fail(_ reason: String) -> AttributionError { .unreadable(file: file, reason: reason) }
-        guard let data = FileManager.default.contents(atPath: file) else { throw fail("cannot read the file") }
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw fail("not a JSON object") }
-        guard let sigObject = root["signature"],
+        // `JSONSerialization.data` traps (it does not throw) on anything but an array or object
+        // tree of valid values, so check before re-serialising the signature to decode it.
+        guard let sigObject = root["signature"] as? [String: Any], JSONSerialization.isValidJSONObject(sigObject),
               let sigData = try? JSONSerialization.data(withJSONObject: sigObject),
               let signature = try? JSONDecoder().decode(ModelSignature.self, from: sigData)
         else { throw fail("missing or malformed 'signature'") }
+        guard signature.expertsPerLayer.count == signature.sparseLayers.count else {
+            throw fail("'signature' lists \(signature.expertsPerLayer.count) expert counts for \(signature.sparseLayers.count) sparse layers")
+        }
         guard let tokens = (root["tokens"] as? NSNumber)?.int64Value, tokens >= 0 else { throw fail("missing 'tokens'") }
         guard let layers = root["layers"] as? [[String: Any]], layers.count == signature.sparseLayers.count else {
             throw fail("'layers' missing or not one entry per sparse layer")

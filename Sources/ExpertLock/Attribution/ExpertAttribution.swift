@@ -88,9 +88,24 @@ public struct ExpertAttribution: Sendable, Equatable {
         guard other.signature == signature else {
             throw AttributionError.differentModels(first: model, second: other.model)
         }
+        // Sums read from files can be anything up to Int64.max: overflow is an error, not a trap.
+        func add(_ a: Int64, _ b: Int64) throws -> Int64 {
+            let (sum, overflow) = a.addingReportingOverflow(b)
+            if overflow { throw AttributionError.mergeOverflow(first: model, second: other.model) }
+            return sum
+        }
         var out = self
-        out.tokens += other.tokens
-        out.statistics = zip(statistics, other.statistics).map { zip($0, $1).map { $0 + $1 } }
+        out.tokens = try add(tokens, other.tokens)
+        out.statistics = try zip(statistics, other.statistics).map { row, otherRow in
+            try zip(row, otherRow).map { a, b in
+                var s = ExpertStatistics()
+                s.softMassFixed = try add(a.softMassFixed, b.softMassFixed)
+                s.frequency = try add(a.frequency, b.frequency)
+                s.gateMassFixed = try add(a.gateMassFixed, b.gateMassFixed)
+                s.reapSumFixed = try add(a.reapSumFixed, b.reapSumFixed)
+                return s
+            }
+        }
         out.ablation = nil  // measured drops do not add
         return out
     }
@@ -101,12 +116,15 @@ public enum AttributionError: InputError, Equatable {
     case unreadable(file: String, reason: String)
     case differentModels(first: String, second: String)
     case mismatch(file: String, reason: String)
+    case mergeOverflow(first: String, second: String)
 
     public var description: String {
         switch self {
         case .unreadable(let file, let reason): return "\(file): not an ExpertLock attribution file: \(reason)"
         case .differentModels(let a, let b): return "attributions of different models cannot be merged (\(a) vs \(b))"
         case .mismatch(let file, let reason): return "\(file): attribution does not belong to this model: \(reason)"
+        case .mergeOverflow(let a, let b):
+            return "merging the attributions of \(a) and \(b) overflows their statistics (a corrupt file?)"
         }
     }
 }

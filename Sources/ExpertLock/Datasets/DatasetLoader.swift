@@ -13,8 +13,22 @@ public enum DatasetLoader {
     public static func load(_ url: URL, format: DataFormat = .auto, skipBad: Bool = false, limit: Int? = nil)
         throws -> (Dataset, skipped: Int)
     {
-        let file = try TextFile(url)
-        switch format == .auto ? detectFormat(of: url) : format {
+        try read(TextFile(url), format: format == .auto ? detectFormat(of: url) : format, skipBad: skipBad, limit: limit)
+    }
+
+    /// Reads a data file already in memory, as `load` would read it from `file` (the name used in
+    /// errors and, with `format: .auto`, to pick the format).
+    public static func load(data: Data, file: String, format: DataFormat = .auto, skipBad: Bool = false, limit: Int? = nil)
+        throws -> (Dataset, skipped: Int)
+    {
+        let resolved = format == .auto ? detectFormat(of: URL(fileURLWithPath: file)) : format
+        return try read(TextFile(data: data, path: file), format: resolved, skipBad: skipBad, limit: limit)
+    }
+
+    private static func read(_ file: TextFile, format: DataFormat, skipBad: Bool, limit: Int?) throws
+        -> (Dataset, skipped: Int)
+    {
+        switch format {
         case .glue:
             return try GlueReader.read(file, skipBad: skipBad, limit: limit)
         case .jsonl:
@@ -42,14 +56,18 @@ struct TextFile {
     let text: String
 
     init(_ url: URL) throws {
-        path = url.path
         let data: Data
         do {
             data = try Data(contentsOf: url)
         } catch {
             throw DatasetError.unreadable(file: url.path, reason: error.localizedDescription)
         }
-        guard var text = String(data: data, encoding: .utf8) else { throw DatasetError.notUTF8(file: url.path) }
+        try self.init(data: data, path: url.path)
+    }
+
+    init(data: Data, path: String) throws {
+        self.path = path
+        guard var text = String(data: data, encoding: .utf8) else { throw DatasetError.notUTF8(file: path) }
         if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
         self.text = text
     }

@@ -23,6 +23,10 @@ public enum JSONLinesReader {
         }
     }
 
+    /// Integer labels name classes 0...maxIndex, and the task gets one label name per class: an
+    /// unchecked label of 10^9 would allocate a billion names. Far above any classification task.
+    static let maxClasses = 10_000
+
     /// A label as written: custom tasks accept integer indices or string names, not both.
     enum RawLabel: Hashable {
         case index(Int)
@@ -146,12 +150,12 @@ public enum JSONLinesReader {
             switch object["label"] {
             case nil:
                 throw file.error(line: number, "missing key \"label\"")
-            case .integer(let i) where i >= 0:
+            case .integer(let i) where i >= 0 && i < maxClasses:
                 label = .index(i)
             case .string(let s):
                 label = .name(s)
             default:
-                throw file.error(line: number, "\"label\" must be a non-negative integer or a string")
+                throw file.error(line: number, "\"label\" must be an integer from 0 to \(maxClasses - 1) or a string")
             }
             return Row(id: id, text: text, label: label)
         }

@@ -113,6 +113,9 @@ public struct PruningPlan: Sendable, Equatable, Codable {
         guard originalCounts == signature.expertsPerLayer else {
             throw PruningError.planMismatch("plan is for expert counts \(originalCounts), model has \(signature.expertsPerLayer)")
         }
+        guard kept.count == originalCounts.count else {
+            throw PruningError.planMismatch("plan lists kept experts for \(kept.count) layers, model has \(originalCounts.count) sparse layers")
+        }
         for (l, row) in kept.enumerated() {
             if let bad = row.first(where: { $0 < 0 || $0 >= originalCounts[l] }) {
                 throw PruningError.noSuchExpert(expert: bad, layer: signature.sparseLayers[l], experts: originalCounts[l])
@@ -131,6 +134,8 @@ public enum PruningError: InputError, Equatable {
     case thresholdKeepsTooFew(tau: Double, layer: Int, kept: Int, minimum: Int)
     case noSuchExpert(expert: Int, layer: Int, experts: Int)
     case planMismatch(String)
+    /// A plan file that is not a plan (`PruningPlan.read(from:)`).
+    case unreadablePlan(file: String, reason: String)
 
     public var description: String {
         switch self {
@@ -142,6 +147,8 @@ public enum PruningError: InputError, Equatable {
             return "expert \(e) does not exist in layer \(layer) (it has \(n) experts)"
         case .planMismatch(let reason):
             return "pruning plan does not fit the model: \(reason)"
+        case .unreadablePlan(let file, let reason):
+            return "\(file): not a pruning plan: \(reason)"
         }
     }
 }

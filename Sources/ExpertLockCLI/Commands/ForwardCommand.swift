@@ -1,4 +1,5 @@
 import ArgumentParser
+import ExpertLock
 import Foundation
 import MoEModels
 import TensorCore
@@ -34,38 +35,8 @@ struct ForwardCommand: AsyncParsableCommand {
     }
 }
 
-
 /// Rows of a [rows, cols] tensor as nested arrays (for JSON).
 func rowsAsArrays(_ t: Tensor) -> [[Double]] {
     let c = t.lastDim
     return (0..<t.rows).map { r in (0..<c).map { Double(t.data[r * c + $0]) } }
-}
-
-/// Reads token ids from a file: a JSON array of integers or whitespace-separated integers.
-enum TokenIdsFile {
-    static func read(_ path: String) throws -> [Int] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ArgumentInputError("\(path): cannot read the ids file")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw ArgumentInputError("\(path): ids file is not UTF-8 text")
-        }
-        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        if trimmed.hasPrefix("[") {
-            guard let array = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [Any] else {
-                throw ArgumentInputError("\(path): not a JSON array of integers")
-            }
-            return try array.enumerated().map { i, v in
-                guard let n = v as? NSNumber, let id = Int(exactly: n.doubleValue) else {
-                    throw ArgumentInputError("\(path): element \(i) is not an integer")
-                }
-                return id
-            }
-        }
-        let fields = trimmed.split(whereSeparator: { $0.isWhitespace })
-        return try fields.enumerated().map { i, f in
-            guard let id = Int(f) else { throw ArgumentInputError("\(path): token \(i + 1) '\(f)' is not an integer") }
-            return id
-        }
-    }
 }

@@ -68,11 +68,7 @@ struct PruneCommand: AsyncParsableCommand {
                 }
                 pruningPlan = try PruningPlan.drop(experts, expertsPerLayer: counts, minimumPerLayer: k)
             } else {
-                let url = URL(fileURLWithPath: plan!)
-                guard let data = FileManager.default.contents(atPath: url.path),
-                      let decoded = try? JSONDecoder().decode(PruningPlan.self, from: data)
-                else { throw ArgumentInputError("\(plan!): not a pruning plan ({\"kept\", \"originalCounts\", \"rule\"})") }
-                pruningPlan = decoded
+                pruningPlan = try PruningPlan.read(from: URL(fileURLWithPath: plan ?? ""))
             }
             try pruningPlan.validate(for: signature, minimumPerLayer: k)
 

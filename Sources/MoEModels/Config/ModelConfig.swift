@@ -110,17 +110,30 @@ public struct ModelConfig: Sendable, Equatable {
     /// `mlpOnlyLayers`, experts exist, and `(layer + 1) % decoderSparseStep == 0`. Mixtral and
     /// OLMoE: every layer.
     public func isSparseLayer(_ layer: Int) -> Bool {
+        isSparseLayer(layer, isDense: mlpOnlyLayers.contains)
+    }
+
+    private func isSparseLayer(_ layer: Int, isDense: (Int) -> Bool) -> Bool {
         switch family {
         case .qwen2Moe, .qwen3Moe:
-            !mlpOnlyLayers.contains(layer) && numExperts > 0 && decoderSparseStep > 0
-                && (layer + 1) % decoderSparseStep == 0
+            !isDense(layer) && numExperts > 0 && decoderSparseStep > 0 && (layer + 1) % decoderSparseStep == 0
         default:
             true
         }
     }
 
-    /// Indices of the sparse layers.
-    public var sparseLayers: [Int] { (0..<max(0, numHiddenLayers)).filter(isSparseLayer) }
+    /// Indices of the sparse layers. `mlp_only_layers` goes through a set: a list as long as
+    /// the model is deep would otherwise make this quadratic.
+    public var sparseLayers: [Int] {
+        let dense = Set(mlpOnlyLayers)
+        return (0..<max(0, numHiddenLayers)).filter { isSparseLayer($0, isDense: dense.contains) }
+    }
+
+    /// The most layers `validate()` accepts. Far above any published model (the deepest have a
+    /// few hundred), low enough that per-layer arrays derived from the config (`sparseLayers`,
+    /// per-layer expert counts) stay small: a config claiming 10^12 layers is refused here
+    /// rather than by running out of memory later.
+    public static let maxLayers = 100_000
 
     /// Experts in `layer` now (after pruning): 0 for a dense layer.
     public func expertCount(layer: Int) -> Int {
@@ -153,6 +166,8 @@ public struct ModelConfig: Sendable, Equatable {
                              ("decoder_sparse_step", decoderSparseStep)] {
             try check(value > 0, "\(key) must be positive, got \(value)")
         }
+        try check(numHiddenLayers <= Self.maxLayers,
+                  "num_hidden_layers \(numHiddenLayers) is more than the \(Self.maxLayers) layers any model has")
         try check(numAttentionHeads % numKeyValueHeads == 0,
                   "num_attention_heads \(numAttentionHeads) is not a multiple of num_key_value_heads \(numKeyValueHeads)")
         try check(sharedExpertIntermediateSize >= 0, "shared_expert_intermediate_size must not be negative")
@@ -162,7 +177,9 @@ public struct ModelConfig: Sendable, Equatable {
                   "\(family.expertCountKeys.declared) must be positive, got \(numExperts)")
         try check(family != .mixtral || normTopKProb, "Mixtral always renormalises the top-k weights")
         // OLMoE's q_norm spans hidden_size, so its heads must tile the hidden size exactly.
-        try check(family != .olmoe || headDim * numAttentionHeads == hiddenSize,
+        // `multipliedReportingOverflow`: both are positive here but may be as large as the file says.
+        let (heads, overflow) = headDim.multipliedReportingOverflow(by: numAttentionHeads)
+        try check(family != .olmoe || (!overflow && heads == hiddenSize),
                   "OLMoE needs head_dim × num_attention_heads = hidden_size, got \(headDim) × \(numAttentionHeads)")
         for layer in mlpOnlyLayers {
             try check((0..<numHiddenLayers).contains(layer), "mlp_only_layers names layer \(layer) of \(numHiddenLayers)")
@@ -171,8 +188,9 @@ public struct ModelConfig: Sendable, Equatable {
             try check(expertsPerLayer.count == numHiddenLayers,
                       "expertlock_experts_per_layer has \(expertsPerLayer.count) entries for \(numHiddenLayers) layers")
         }
+        // Not `expertCount(layer:)`, which re-checks sparsity through `mlp_only_layers` per layer.
         for layer in sparseLayers {
-            let experts = expertCount(layer: layer)
+            let experts = expertsPerLayer?[layer] ?? numExperts  // the count was checked above
             try check(numExpertsPerToken >= 1 && numExpertsPerToken <= experts,
                       "num_experts_per_tok \(numExpertsPerToken) does not fit the \(experts) experts of layer \(layer)")
         }

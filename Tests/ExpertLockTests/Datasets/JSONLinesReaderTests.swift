@@ -51,7 +51,7 @@ import Testing
             "{\"text\":\"a\",\"label\":1}\n{\"text\":\"b\",\"label\":\"x\"}\n", 2,
             "label is a string but earlier labels are integers"
         ),
-        ("{\"text\":\"a\",\"label\":1.5}\n", 1, "\"label\" must be a non-negative integer or a string"),
+        ("{\"text\":\"a\",\"label\":1.5}\n", 1, "\"label\" must be an integer from 0 to 9999 or a string"),
         ("{\"text\":3}\n", 1, "\"text\" must be a string"),
         (
             "{\"title\":\"a\"}\n", 1,
