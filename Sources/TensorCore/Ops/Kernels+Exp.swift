@@ -29,11 +29,13 @@ extension Kernels {
         p = p * r + 1.666_666_545_9e-1
         p = p * r + 5.000_000_120_1e-1
         p = p * (r * r) + r + 1
-        // 2^(n−1) from the exponent bits (n − 1 ∈ [−127, 127]; −127 gives 0), times 2.
+        // 2^n as 2^h · 2^(n−h) with h = n/2 (both in [−63, 64]), each from exponent bits, so n
+        // may span [−126, 128] without overflowing or flushing a normal result to zero.
         let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
-        let biased = (integer &+ 126) &<< 23
-        let scale = unsafeBitCast(biased, to: SIMD8<Float>.self)
-        var result = p * scale * 2
+        let halfPower = integer &>> 1
+        let scale1 = unsafeBitCast((halfPower &+ 127) &<< 23, to: SIMD8<Float>.self)
+        let scale2 = unsafeBitCast((integer &- halfPower &+ 127) &<< 23, to: SIMD8<Float>.self)
+        var result = p * scale1 * scale2
         result.replace(with: SIMD8<Float>(repeating: .infinity), where: x .> high)
         result.replace(with: SIMD8<Float>(), where: x .< low)
         result.replace(with: x, where: x .!= x)  // NaN
