@@ -3,16 +3,16 @@
 
 extension Tensor {
     /// self + other.
-    public func adding(_ other: Tensor) -> Tensor { zipElements(other, +) }
+    public func adding(_ other: Tensor) -> Tensor { zipLanes(other, SumLanes()) }
 
     /// self − other.
-    public func subtracting(_ other: Tensor) -> Tensor { zipElements(other, -) }
+    public func subtracting(_ other: Tensor) -> Tensor { zipLanes(other, DifferenceLanes()) }
 
     /// self ⊙ other (elementwise).
-    public func multiplied(by other: Tensor) -> Tensor { zipElements(other, *) }
+    public func multiplied(by other: Tensor) -> Tensor { zipLanes(other, ProductLanes()) }
 
     /// self · s.
-    public func scaled(by s: Float) -> Tensor { mapElements { $0 * s } }
+    public func scaled(by s: Float) -> Tensor { mapLanes(ScaledLanes(s)) }
 
     /// f applied to every element.
     public func map(_ f: (Float) -> Float) -> Tensor { mapElements(f) }
@@ -203,4 +203,26 @@ extension Tensor {
                 }
             })
     }
+}
+
+/// a + b.
+struct SumLanes: LaneFunction2 {
+    @inline(__always) func callAsFunction(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a + b }
+}
+
+/// a − b.
+struct DifferenceLanes: LaneFunction2 {
+    @inline(__always) func callAsFunction(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a - b }
+}
+
+/// a · b.
+struct ProductLanes: LaneFunction2 {
+    @inline(__always) func callAsFunction(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a * b }
+}
+
+/// a · s for a constant s.
+struct ScaledLanes: LaneFunction {
+    let factor: SIMD8<Float>
+    init(_ s: Float) { factor = SIMD8(repeating: s) }
+    @inline(__always) func callAsFunction(_ a: SIMD8<Float>) -> SIMD8<Float> { a * factor }
 }

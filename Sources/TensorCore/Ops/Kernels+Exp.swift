@@ -42,11 +42,41 @@ extension Kernels {
         return result
     }
 
+    /// e^x for the shifted arguments of a softmax (x − max ≤ 0): the same polynomial and results as
+    /// `exp` without the overflow handling (one power-of-two scale instead of two), a sixth fewer
+    /// instructions. Valid up to x = 88.37; larger arguments are a programmer error. Underflow
+    /// (x < −87.34, including −inf) gives 0 and NaN gives NaN, as `exp`.
+    @inline(__always)
+    static func expNonPositive(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let low = SIMD8<Float>(repeating: -87.336_54)
+        var clamped = x
+        clamped.replace(with: low, where: x .< low)
+        let magic = SIMD8<Float>(repeating: 12_582_912)
+        let shifted = clamped * 1.442_695_04 + magic
+        let n = shifted - magic
+        var r = clamped - n * 0.693_359_375
+        r = r + n * 2.121_944_4e-4
+        var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
+        p = p * r + 1.398_199_950_7e-3
+        p = p * r + 8.333_451_907_3e-3
+        p = p * r + 4.166_579_589_4e-2
+        p = p * r + 1.666_666_545_9e-1
+        p = p * r + 5.000_000_120_1e-1
+        p = p * (r * r) + r + 1
+        // n ∈ [−126, 127]: 2^n is one normal number.
+        let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
+        var result = p * unsafeBitCast((integer &+ 127) &<< 23, to: SIMD8<Float>.self)
+        result.replace(with: SIMD8<Float>(), where: x .< low)
+        result.replace(with: x, where: x .!= x)  // NaN
+        return result
+    }
+
     /// e^x of one value through the vector kernel, so scalar tails round exactly like the lanes.
     @inline(__always)
     static func exp(_ x: Float) -> Float { exp(SIMD8<Float>(repeating: x))[0] }
 
     /// dst[i] = e^(src[i] − shift) for n elements (src and dst may alias); returns Σ dst[i].
+    /// `shift` must be at least every src[i] (the row maximum, or a saved log Σ exp).
     @inline(__always)
     static func expShifted(
         _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int, shift: Float
@@ -57,7 +87,7 @@ extension Kernels {
         var acc = SIMD8<Float>()
         var i = 0
         while i + 8 <= n {
-            let e = exp(rs.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - s)
+            let e = expNonPositive(rs.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - s)
             rd.storeBytes(of: e, toByteOffset: i * 4, as: SIMD8<Float>.self)
             acc += e
             i += 8
@@ -65,14 +95,14 @@ extension Kernels {
         if i < n {
             var tail = SIMD8<Float>(repeating: -.infinity)
             for j in 0..<(n - i) { tail[j] = src[i + j] }
-            let e = exp(tail - s)
+            let e = expNonPositive(tail - s)  // padding lanes give e^−inf = 0
             for j in 0..<(n - i) { dst[i + j] = e[j] }
             acc += e
         }
         return acc.sum()
     }
 
-    /// Σ e^(src[i] − shift) over n elements.
+    /// Σ e^(src[i] − shift) over n elements; `shift` at least every src[i].
     @inline(__always)
     static func expShiftedSum(_ src: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
         let s = SIMD8<Float>(repeating: shift)
@@ -80,13 +110,13 @@ extension Kernels {
         var acc = SIMD8<Float>()
         var i = 0
         while i + 8 <= n {
-            acc += exp(rs.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - s)
+            acc += expNonPositive(rs.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - s)
             i += 8
         }
         if i < n {
             var tail = SIMD8<Float>(repeating: -.infinity)
             for j in 0..<(n - i) { tail[j] = src[i + j] }
-            acc += exp(tail - s)
+            acc += expNonPositive(tail - s)  // padding lanes give e^−inf = 0
         }
         return acc.sum()
     }

@@ -9,7 +9,7 @@ public func add(_ a: Variable, _ b: Variable) -> Variable {
     let av = a.value
     let bv = b.value
     if av.count == bv.count {
-        let out = av.zipElements(bv, +)
+        let out = av.zipLanes(bv, SumLanes())
         return Variable(out, parents: [a, b]) { g in [a.requiresGrad ? g : nil, b.requiresGrad ? g : nil] }
     }
     let width = av.lastDim
@@ -54,16 +54,19 @@ public func add(_ a: Variable, _ b: Variable) -> Variable {
 public func mul(_ a: Variable, _ b: Variable) -> Variable {
     let av = a.value
     let bv = b.value
-    let out = av.zipElements(bv, *)
+    let out = av.zipLanes(bv, ProductLanes())
     return Variable(out, parents: [a, b]) { g in
-        [a.requiresGrad ? g.zipElements(bv, *) : nil, b.requiresGrad ? g.zipElements(av, *).reshaped(bv.shape) : nil]
+        [
+            a.requiresGrad ? g.zipLanes(bv, ProductLanes()) : nil,
+            b.requiresGrad ? g.zipLanes(av, ProductLanes()).reshaped(bv.shape) : nil,
+        ]
     }
 }
 
 /// a * s for a constant s.
 public func scale(_ a: Variable, _ s: Float) -> Variable {
-    let out = a.value.mapElements { $0 * s }
-    return Variable(out, parents: [a]) { g in [g.mapElements { $0 * s }] }
+    let out = a.value.mapLanes(ScaledLanes(s))
+    return Variable(out, parents: [a]) { g in [g.mapLanes(ScaledLanes(s))] }
 }
 
 @inline(__always) func sigmoidScalar(_ x: Float) -> Float { 1 / (1 + Kernels.exp(-x)) }

@@ -33,6 +33,19 @@ import Testing
         #expect(abs(Double(y[7]) / Foundation.exp(Double(Float(-87.3))) - 1) < 3e-7)
     }
 
+    @Test func nonPositiveVariantAgrees() {
+        var x: Float = -90
+        while x <= 0 {
+            let lanes = SIMD8<Float>((0..<8).map { min(0, x + Float($0) * 0.01) })
+            #expect(Kernels.expNonPositive(lanes) == Kernels.exp(lanes))
+            x += 0.37
+        }
+        let special = SIMD8<Float>(-.infinity, .nan, -100, 0, -1e-30, -87.3, -87.4, -0.0)
+        let y = Kernels.expNonPositive(special)
+        let z = Kernels.exp(special)
+        for i in 0..<8 { #expect(y[i] == z[i] || (y[i].isNaN && z[i].isNaN)) }
+    }
+
     @Test(arguments: [1, 7, 8, 13, 64])
     func expShiftedWritesAndSums(n: Int) {
         let src = (0..<n).map { Float($0) * 0.37 - 3 }
