@@ -8,7 +8,8 @@ extension Kernels {
     @inline(__always)
     static func softmaxRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
         let m = max(src, n)
-        let inverse = 1 / expShifted(src, dst, n, shift: m)
+        for c in 0..<n { dst[c] = exp(src[c] - m) }
+        let inverse = 1 / sum(dst, n)
         for c in 0..<n { dst[c] *= inverse }
     }
 
@@ -16,7 +17,9 @@ extension Kernels {
     @inline(__always)
     static func logSumExp(_ src: UnsafePointer<Float>, _ n: Int) -> Float {
         let m = max(src, n)
-        return m + Foundation.log(expShiftedSum(src, n, shift: m))
+        var acc: Float = 0
+        for c in 0..<n { acc += exp(src[c] - m) }
+        return m + log(acc)
     }
 }
 
@@ -80,7 +83,9 @@ public func logSoftmax(_ x: Variable) -> Variable {
                         let xr = px + r * width
                         let yr = po + r * width
                         let m = Kernels.max(xr, width)
-                        let logSum = log(Kernels.expShiftedSum(xr, width, shift: m))
+                        var acc: Float = 0
+                        for c in 0..<width { acc += exp(xr[c] - m) }
+                        let logSum = log(acc)
                         for c in 0..<width { yr[c] = xr[c] - m - logSum }
                     }
                 }
@@ -99,21 +104,12 @@ public func logSoftmax(_ x: Variable) -> Variable {
                             for r in rs {
                                 let gr = pg + r * width
                                 let s = Kernels.sum(gr, width)
-                                Kernels.lanes(gr, py + r * width, pdx + r * width, width, LogSoftmaxBackwardLanes(sum: s))
+                                for c in 0..<width { pdx[r * width + c] = gr[c] - exp(py[r * width + c]) * s }
                             }
                         }
                     }
                 }
             })
         return [dx]
-    }
-}
-
-/// g − e^y · Σg for y = log-softmax(x).
-struct LogSoftmaxBackwardLanes: LaneFunction2 {
-    let sum: SIMD8<Float>
-    init(sum: Float) { self.sum = SIMD8(repeating: sum) }
-    @inline(__always) func callAsFunction(_ g: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> {
-        g - Kernels.exp(y) * sum
     }
 }
