@@ -29,11 +29,11 @@ enum FuzzOutcome: Equatable {
     }
 
     /// Type and case of an error plus the wording of its message with what came from the input
-    /// removed (quoted names and values, lists, numbers, paths), so that one kind of refusal has one
+    /// removed (quoted names, values and key paths, lists, numbers, paths), so that one kind of refusal has one
     /// signature: "SafeTensorsError.byteCountMismatch: tensor needs bytes but its data_offsets span".
     static func signature(of error: Error) -> String {
         let kind = Mirror(reflecting: error).children.first?.label.map { ".\($0)" } ?? ""
-        var message = "\(error)".replacing(#/'[^']*'|"[^"]*"|\[[^\]]*\]|\([^)]*\)/#, with: "")
+        var message = "\(error)".replacing(#/'[^']*'|"[^"]*"|`[^`]*`|\[[^\]]*\]|\([^)]*\)/#, with: "")
             .split(separator: " ")
         if message.first?.hasSuffix(":") == true { message.removeFirst() }  // the file name
         let words = message.filter { word in

@@ -32,7 +32,8 @@ enum LibFuzzerDriver {
         try target.setUp(scratch)
         Self.target = target
         Self.scratch = scratch
-        defer { scratch.remove() }
+        // libFuzzer ends the process with exit() when it is done, so `defer` would never run.
+        atexit { LibFuzzerDriver.scratch?.remove() }
         var argv: [UnsafeMutablePointer<CChar>?] = (["expertlock-fuzz"] + arguments).map { strdup($0) } + [nil]
         var argc = Int32(argv.count - 1)
         return argv.withUnsafeMutableBufferPointer { buffer in
