@@ -89,6 +89,42 @@ import Testing
         #expect(noPool.status == 2 && noPool.stderr.contains("/nonexistent/pool.tsv"))
     }
 
+    static func snapshot(_ dir: URL) throws -> [String: Data] {
+        var out: [String: Data] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) {
+            out[name] = try Data(contentsOf: dir.appendingPathComponent(name))
+        }
+        return out
+    }
+
+    /// A mask-mode pruned model (expertlock_mask.json) re-aligns; the re-aligned model keeps the mask;
+    /// the input folder stays byte-identical and can be neither the output nor inside it.
+    @Test(.enabled(if: CLIRunner.executable != nil)) func realignsAMaskedModelAndLeavesTheInputUntouched() throws {
+        let dir = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let masked = dir.appendingPathComponent("masked")
+        let pruned = try CLIRunner.run([
+            "prune", "--model", dir.appendingPathComponent("model").path, "--drop", "0,1,2,3,4,5", "--mode", "mask",
+            "--out", masked.path,
+        ])
+        #expect(pruned.status == 0, "\(pruned.stderr)")
+        let before = try Self.snapshot(masked)
+        func arguments(out: String) -> [String] {
+            var a = Self.arguments(dir, out: out)
+            a[a.firstIndex(of: "--model")! + 1] = masked.path
+            return a
+        }
+        let result = try CLIRunner.run(arguments(out: "run") + ["--budget", "6", "--trainable", "experts+router"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let mask = dir.appendingPathComponent("run/entropy-seed5/model/expertlock_mask.json")
+        #expect(FileManager.default.contents(atPath: mask.path) == before["expertlock_mask.json"])
+        for out in ["masked", "."] {
+            let refused = try CLIRunner.run(arguments(out: out) + ["--overwrite"])
+            #expect(refused.status == 2 && refused.stderr.contains("input"), "\(refused.stderr)")
+        }
+        #expect(try Self.snapshot(masked) == before)
+    }
+
     /// The (round, step) of the latest saved state of a run folder, if any.
     static func savedPosition(_ run: URL) -> (round: Int, step: Int)? {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: run.path)) ?? []
