@@ -125,6 +125,34 @@ import Testing
         #expect(try Self.snapshot(masked) == before)
     }
 
+    /// Language modelling (perplexity, lower is better) and summarization pools through the CLI.
+    @Test(.enabled(if: CLIRunner.executable != nil)) func textTasks() throws {
+        let dir = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far"]
+        let documents = (0..<12).map { i in (0..<8).map { words[(i * 3 + $0 * 7) % words.count] }.joined(separator: " ")
+        }
+        try Data(documents.joined(separator: "\n\n").utf8).write(to: dir.appendingPathComponent("pool.txt"))
+        let summaries = documents.enumerated().map { i, d in
+            "{\"id\": \(i), \"document\": \"\(d)\", \"summary\": \"\(d.split(separator: " ").prefix(2).joined(separator: " "))\"}"
+        }
+        try Data(summaries.joined(separator: "\n").utf8).write(to: dir.appendingPathComponent("pairs.jsonl"))
+        for (task, pool, strategy) in [("perplexity", "pool.txt", "nll"), ("summarize", "pairs.jsonl", "entropy")] {
+            let path = dir.appendingPathComponent(pool).path
+            let run = try CLIRunner.run([
+                "realign", "--model", dir.appendingPathComponent("model").path, "--tokenizer", "bytes", "--task", task,
+                "--pool", path, "--eval-data", path, "--eval-limit", "3", "--budget", "4", "--batch", "2", "--initial",
+                "2", "--steps", "2", "--seq", "64", "--strategy", strategy, "--no-model", "--json", "--out",
+                dir.appendingPathComponent("out-\(task)").path,
+            ])
+            #expect(run.status == 0, "\(task): \(run.stderr)")
+            let json = try Self.json(run.stdout)
+            #expect(json["metric"] as? String == (task == "perplexity" ? "perplexity" : "summary_perplexity"))
+            #expect((json["final"] as? Double).map { $0 > 1 && $0.isFinite } == true)
+            #expect((json["labeled_ids"] as? [Int]).map { Set($0).count == 4 } == true)
+        }
+    }
+
     /// The (round, step) of the latest saved state of a run folder, if any.
     static func savedPosition(_ run: URL) -> (round: Int, step: Int)? {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: run.path)) ?? []
