@@ -89,6 +89,70 @@ import Testing
         #expect(noPool.status == 2 && noPool.stderr.contains("/nonexistent/pool.tsv"))
     }
 
+    static func snapshot(_ dir: URL) throws -> [String: Data] {
+        var out: [String: Data] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) {
+            out[name] = try Data(contentsOf: dir.appendingPathComponent(name))
+        }
+        return out
+    }
+
+    /// A mask-mode pruned model (expertlock_mask.json) re-aligns; the re-aligned model keeps the mask;
+    /// the input folder stays byte-identical and can be neither the output nor inside it.
+    @Test(.enabled(if: CLIRunner.executable != nil)) func realignsAMaskedModelAndLeavesTheInputUntouched() throws {
+        let dir = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let masked = dir.appendingPathComponent("masked")
+        let pruned = try CLIRunner.run([
+            "prune", "--model", dir.appendingPathComponent("model").path, "--drop", "0,1,2,3,4,5", "--mode", "mask",
+            "--out", masked.path,
+        ])
+        #expect(pruned.status == 0, "\(pruned.stderr)")
+        let before = try Self.snapshot(masked)
+        func arguments(out: String) -> [String] {
+            var a = Self.arguments(dir, out: out)
+            a[a.firstIndex(of: "--model")! + 1] = masked.path
+            return a
+        }
+        let result = try CLIRunner.run(arguments(out: "run") + ["--budget", "6", "--trainable", "experts+router"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let mask = dir.appendingPathComponent("run/entropy-seed5/model/expertlock_mask.json")
+        #expect(FileManager.default.contents(atPath: mask.path) == before["expertlock_mask.json"])
+        for out in ["masked", "."] {
+            let refused = try CLIRunner.run(arguments(out: out) + ["--overwrite"])
+            #expect(refused.status == 2 && refused.stderr.contains("input"), "\(refused.stderr)")
+        }
+        #expect(try Self.snapshot(masked) == before)
+    }
+
+    /// Language modelling (perplexity, lower is better) and summarization pools through the CLI.
+    @Test(.enabled(if: CLIRunner.executable != nil)) func textTasks() throws {
+        let dir = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far"]
+        let documents = (0..<12).map { i in (0..<8).map { words[(i * 3 + $0 * 7) % words.count] }.joined(separator: " ")
+        }
+        try Data(documents.joined(separator: "\n\n").utf8).write(to: dir.appendingPathComponent("pool.txt"))
+        let summaries = documents.enumerated().map { i, d in
+            "{\"id\": \(i), \"document\": \"\(d)\", \"summary\": \"\(d.split(separator: " ").prefix(2).joined(separator: " "))\"}"
+        }
+        try Data(summaries.joined(separator: "\n").utf8).write(to: dir.appendingPathComponent("pairs.jsonl"))
+        for (task, pool, strategy) in [("perplexity", "pool.txt", "nll"), ("summarize", "pairs.jsonl", "entropy")] {
+            let path = dir.appendingPathComponent(pool).path
+            let run = try CLIRunner.run([
+                "realign", "--model", dir.appendingPathComponent("model").path, "--tokenizer", "bytes", "--task", task,
+                "--pool", path, "--eval-data", path, "--eval-limit", "3", "--budget", "4", "--batch", "2", "--initial",
+                "2", "--steps", "2", "--seq", "64", "--strategy", strategy, "--no-model", "--json", "--out",
+                dir.appendingPathComponent("out-\(task)").path,
+            ])
+            #expect(run.status == 0, "\(task): \(run.stderr)")
+            let json = try Self.json(run.stdout)
+            #expect(json["metric"] as? String == (task == "perplexity" ? "perplexity" : "summary_perplexity"))
+            #expect((json["final"] as? Double).map { $0 > 1 && $0.isFinite } == true)
+            #expect((json["labeled_ids"] as? [Int]).map { Set($0).count == 4 } == true)
+        }
+    }
+
     /// The (round, step) of the latest saved state of a run folder, if any.
     static func savedPosition(_ run: URL) -> (round: Int, step: Int)? {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: run.path)) ?? []

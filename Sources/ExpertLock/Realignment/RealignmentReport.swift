@@ -100,8 +100,8 @@ public struct RealignmentReport: Sendable, Codable, Equatable {
         for row in rows {
             let cells = [
                 row.strategy.rawValue, "\(row.runs)", Self.format(row.afterPruning), Self.format(row.afterFineTuning),
-                "\(row.labelsUsed)", row.labelsToTarget.map { String(format: "%.0f", $0) } ?? "not reached",
-                row.labelsSaved.map { String(format: "%+.0f", $0) } ?? "–",
+                "\(row.labelsUsed)", row.labelsToTarget.map { String(format: "%.1f", $0) } ?? "not reached",
+                row.labelsSaved.map { String(format: "%+.1f", $0 == 0 ? 0 : $0) } ?? "–",
             ]
             text += "| " + cells.joined(separator: " | ") + " |\n"
         }

@@ -72,11 +72,13 @@ struct RealignCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let outURL = URL(fileURLWithPath: out)
-            let modelURL = modelOptions.url
-            if outURL.standardizedFileURL.resolvingSymlinksInPath()
-                == modelURL.standardizedFileURL.resolvingSymlinksInPath()
+            // --out is a working folder (--overwrite deletes it): it must neither be nor hold an input.
+            let outPath = outURL.standardizedFileURL.resolvingSymlinksInPath().path
+            for input in [modelOptions.model, pool, evalData] + (tokenizer.map { [$0] } ?? [])
+                + (template.map { [$0] } ?? [])
             {
-                throw OutputError.isInput(out)
+                let path = URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath().path
+                if path == outPath || path.hasPrefix(outPath + "/") { throw OutputError.isInput(out) }
             }
             let strategies = try parseStrategies()
             if overwrite { try? FileManager.default.removeItem(at: outURL) }

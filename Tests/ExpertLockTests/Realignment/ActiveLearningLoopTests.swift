@@ -76,6 +76,26 @@ struct ActiveLearningLoopTests {
         #expect(c.labeled != a.labeled)
     }
 
+    /// Mask-mode pruning: only the experts the routers may still choose are fine-tuned.
+    @Test func maskedExpertsStayFrozen() throws {
+        let model = try RealignmentFixtures.model()
+        model.maskExperts([[true, false, true, false], [false, true, true, false]])
+        let before = try RealignmentFixtures.weights(model)
+        var p = RealignmentFixtures.parameters()
+        p.trainable = .expertsAndRouter
+        _ = try ActiveLearningLoop.run(model: model, task: try RealignmentFixtures.classificationTask(), parameters: p)
+        let after = try RealignmentFixtures.weights(model)
+        for (layer, kept) in [(0, [0, 2]), (1, [1, 2])] {
+            for e in 0..<4 {
+                let names = before.keys.filter { $0.hasPrefix("model.layers.\(layer).block_sparse_moe.experts.\(e).") }
+                #expect(names.count == 3)
+                for name in names {
+                    #expect((after[name] == before[name]) == !kept.contains(e), "\(name)")
+                }
+            }
+        }
+    }
+
     @Test func textTasksRunWithTokenStrategies() throws {
         let documents = BuiltinCorpus(seed: 2).documents(count: 12).map { String($0.text.prefix(60)) }
         let summaries = BuiltinCorpus(seed: 2).summaries(count: 12).enumerated().map {

@@ -52,7 +52,7 @@ struct LearningCurveTests {
         #expect(abs(entropy.labelsSaved! - (90 - 50 * 0.26 / 0.3)) < 1e-9)
         #expect(entropy.afterPruning.mean == 0.5 && entropy.afterFineTuning.mean == 0.9 && entropy.labelsUsed == 100)
         let markdown = report.markdown()
-        #expect(markdown.contains("| entropy | 2 | 0.5000 ± 0.0000 | 0.9000 ± 0.0000 | 100 | 43 | +47 |"))
+        #expect(markdown.contains("| entropy | 2 | 0.5000 ± 0.0000 | 0.9000 ± 0.0000 | 100 | 43.3 | +46.7 |"))
         #expect(report.svg().hasPrefix("<svg"))
         // An explicit reference (the unpruned model's metric) sets the target instead.
         #expect(abs(RealignmentReport(results: results, targetFraction: 0.9, reference: 0.8).target - 0.72) < 1e-12)
