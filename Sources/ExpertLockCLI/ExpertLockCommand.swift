@@ -23,6 +23,7 @@ struct ExpertLockCommand: AsyncParsableCommand {
             LogCommand.self,
             ProvenanceCommand.self,
             RealignCommand.self,
+            CorpusCommand.self,
         ]
     )
 }

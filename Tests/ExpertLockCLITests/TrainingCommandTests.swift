@@ -80,6 +80,31 @@ import Testing
         #expect(missing.status == 2 && missing.stderr.contains("/nonexistent/ids"))
     }
 
+    /// --eval-ids measures held-out perplexity at every --eval-every step and after the last one;
+    /// on a repetitive stream the held-out perplexity falls as the model learns it.
+    @Test(.enabled(if: executable != nil)) func measuresHeldOutPerplexityDuringTraining() throws {
+        let dir = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let heldOut = (0..<120).map { ($0 * 7 + $0 / 5) % 31 }
+        let heldOutURL = dir.appendingPathComponent("heldout.json")
+        try Data(("[" + heldOut.map(String.init).joined(separator: ",") + "]").utf8).write(to: heldOutURL)
+        let result = try Self.run(
+            Self.arguments(dir, out: "model", steps: 24)
+                + ["--json", "--lr", "0.01", "--eval-ids", heldOutURL.path, "--eval-every", "8"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let history = try #require(json["eval_history"] as? [[String: Any]])
+        #expect(history.compactMap { $0["step"] as? Int } == [8, 16, 24])
+        let perplexities = history.compactMap { $0["perplexity"] as? Double }
+        #expect(perplexities.count == 3 && perplexities.allSatisfy { $0.isFinite && $0 > 1 })
+        #expect(perplexities.last! < perplexities.first!, "\(perplexities)")
+        #expect(result.stderr.contains("held-out perplexity"))
+        // A held-out file that is not there is an input error naming it.
+        let missing = try Self.run(
+            Self.arguments(dir, out: "other", steps: 2) + ["--eval-ids", "/nonexistent/heldout.json"])
+        #expect(missing.status == 2 && missing.stderr.contains("/nonexistent/heldout.json"))
+    }
+
     @Test(.enabled(if: executable != nil)) func sigkillThenResumeGivesTheSameModel() throws {
         let dir = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -53,6 +53,12 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Checkpoint every N steps.") var saveEvery: Int?
     @Option(help: "Checkpoints kept.") var keepCheckpoints = 1
     @Option(help: "Print progress every N steps.") var logEvery = 10
+    @Option(help: "Held-out text (plain text or JSONL {\"text\"}) whose perplexity is measured during training.")
+    var evalData: String?
+    @Option(help: "Held-out token ids (a JSON array or whitespace-separated integers) instead of --eval-data.")
+    var evalIds: String?
+    @Option(help: "Measure held-out perplexity every N steps (default: 50).") var evalEvery = 50
+    @Option(help: "Score at most N held-out tokens (default: 20000).") var evalTokens = 20000
     @Option(help: "Output folder.") var out: String
     @Flag(help: "Continue from the latest checkpoint in --out.") var resume = false
     @Flag(help: "Replace an existing --out folder.") var overwrite = false
@@ -63,6 +69,9 @@ struct TrainCommand: AsyncParsableCommand {
         if (data == nil) == (ids == nil) { throw ValidationError("give exactly one of --data and --ids") }
         if ids != nil && task != .languageModeling { throw ValidationError("--ids trains --task lm only") }
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+        if evalData != nil && evalIds != nil { throw ValidationError("give at most one of --eval-data and --eval-ids") }
+        if evalEvery < 1 { throw ValidationError("--eval-every must be at least 1") }
+        if evalTokens < 2 { throw ValidationError("--eval-tokens must be at least 2") }
     }
 
     func run() async throws {
@@ -131,6 +140,9 @@ struct TrainCommand: AsyncParsableCommand {
                     + "on \(examples.count) examples, trainable: \(trainable.rawValue)")
             let destination = Training.Output(
                 directory: outURL, configSource: modelURL?.appendingPathComponent("config.json"), baseModelName: model)
+            let heldOut = try heldOutEvaluation(encoder: encoder)
+            var evalHistory: [HeldOutEvaluation.Point] = []
+            var evalFailure: Error?
             let every = max(1, logEvery)
             let result = try Training.train(
                 model: network, examples: examples, parameters: parameters, output: destination, resume: resume
@@ -138,8 +150,21 @@ struct TrainCommand: AsyncParsableCommand {
                 if progress.step % every == 0 || progress.step == progress.steps {
                     Console.progress(progress.description)
                 }
+                if let heldOut, heldOut.isDue(step: progress.step, of: progress.steps) {
+                    do {
+                        let point = try heldOut.measure(network, step: progress.step)
+                        evalHistory.append(point)
+                        Console.progress(
+                            "step \(point.step)/\(progress.steps)  held-out perplexity "
+                                + String(format: "%.3f", point.perplexity) + " (\(point.tokens) tokens)")
+                    } catch {
+                        evalFailure = error
+                        return .stop
+                    }
+                }
                 return .more
             }
+            if let evalFailure { throw evalFailure }
             if let encoderFolder { try copyTokenizerFiles(from: encoderFolder, to: outURL) }
             if let lock {
                 let entry = try lock.finish(output: outURL, examples: examples, steps: result.steps)
@@ -152,6 +177,9 @@ struct TrainCommand: AsyncParsableCommand {
                         "final_loss": result.finalLoss.map { Double($0) } ?? NSNull(), "steps": result.steps,
                         "start_step": result.startStep, "tokens": result.tokens, "tokens_per_s": result.tokensPerSecond,
                         "seconds": result.seconds, "examples": examples.count, "output": outURL.path,
+                        "eval_history": evalHistory.map {
+                            ["step": $0.step, "perplexity": $0.perplexity, "tokens": $0.tokens] as [String: Any]
+                        },
                     ] as [String: Any])
             } else {
                 let loss = result.finalLoss.map { String(format: "%.4f", Double($0)) } ?? "-"
@@ -159,6 +187,38 @@ struct TrainCommand: AsyncParsableCommand {
                     "final loss \(loss) after \(result.steps) steps, \(Int(result.tokensPerSecond)) tokens/s; model in \(outURL.path)"
                 )
             }
+        }
+    }
+
+    /// The held-out set of --eval-data / --eval-ids, tokenized like the training text.
+    func heldOutEvaluation(encoder: TextEncoder?) throws -> HeldOutEvaluation? {
+        var tokens: [Int]
+        if let evalIds {
+            tokens = try TokenIdsFile.read(evalIds)
+        } else if let evalData {
+            guard let encoder else {
+                throw ArgumentInputError("\(evalData): held-out text needs --tokenizer DIR (or --tokenizer bytes)")
+            }
+            let url = URL(fileURLWithPath: evalData)
+            let format = DatasetLoader.detectFormat(of: url)
+            let text: String
+            if format == .text {
+                text = try PlainTextReader.wholeText(of: url)
+            } else {
+                guard case .text(let documents) = try DatasetLoader.load(url, format: format, limit: nil).0 else {
+                    throw ArgumentInputError("\(evalData): held-out data must be plain text or JSONL {\"text\"} records")
+                }
+                text = documents.map(\.text).joined(separator: "\n\n")
+            }
+            tokens = encoder.encode(text, addSpecialTokens: true)
+        } else {
+            return nil
+        }
+        tokens = Array(tokens.prefix(evalTokens))
+        do {
+            return try HeldOutEvaluation(ids: tokens, context: seq, every: evalEvery)
+        } catch {
+            throw ArgumentInputError("\(evalData ?? evalIds ?? ""): \(error)")
         }
     }
 
