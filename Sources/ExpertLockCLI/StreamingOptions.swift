@@ -37,10 +37,11 @@ struct StreamingOptions: ParsableArguments {
 enum PeakMemory {
     static var residentBytes: Int {
         var usage = rusage()
-        guard getrusage(RUSAGE_SELF, &usage) == 0 else { return 0 }
         #if os(Linux)
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
         return Int(usage.ru_maxrss) * 1024  // kilobytes on Linux
         #else
+        guard getrusage(RUSAGE_SELF, &usage) == 0 else { return 0 }
         return Int(usage.ru_maxrss)  // bytes on macOS
         #endif
     }
