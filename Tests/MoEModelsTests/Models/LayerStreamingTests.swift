@@ -88,7 +88,7 @@ struct LayerStreamingTests {
         let read = try ModelLoader.load(directory: dir, residency: .read)
         try Self.expectSameResults(streamed: read, reference: mapped, batches: batches)
         try Self.expectSameResults(streamed: model, reference: model, batches: batches)
-        #expect(model.parameters.allSatisfy(\.isResident))
+        #expect(model.parameters.allSatisfy { $0.isResident })
     }
 
     /// Hidden states spilled to a temporary file between layers change nothing.
