@@ -57,18 +57,18 @@ public enum Classification {
         var start = 0
         while start < examples.count {
             let chunk = examples[start..<min(start + batchSize, examples.count)]
-            let sequences = chunk.flatMap { example in
-                let prompt = TaskSequences.EncodedPrompt(template.prompt(for: example), tokenizer: tokenizer)
-                return template.verbalizers.map { verbalizer in
-                    prompt.sequence(target: prompt.targetIds(verbalizer, tokenizer: tokenizer), maxLength: maxLength)
-                }
-            }
+            let sequences = classSequences(chunk, template: template, tokenizer: tokenizer, maxLength: maxLength)
             let sums = try logLikelihoods(model: model, sequences: sequences, observer: observer)
             tokens += sequences.reduce(0) { $0 + $1.ids.count }
             for e in 0..<chunk.count { scores.append(Array(sums[(e * classes)..<((e + 1) * classes)])) }
             start += chunk.count
             if let progress, !progress(start, examples.count) { break }
         }
+        return result(scores: scores, examples: examples, tokens: tokens)
+    }
+
+    /// Accuracy, predictions and probabilities from the class scores of the first `scores.count` examples.
+    static func result(scores: [[Double]], examples: [ClassificationExample], tokens: Int) -> ClassificationResult {
         let predictions = scores.map(argmax)
         var labeled = 0
         var correct = 0
@@ -83,6 +83,18 @@ public enum Classification {
             tokens: tokens)
     }
 
+    /// One sequence per (example, class): the prompt followed by the class's verbalizer.
+    static func classSequences(
+        _ examples: ArraySlice<ClassificationExample>, template: PromptTemplate, tokenizer: Tokenizer, maxLength: Int
+    ) -> [(ids: [Int], targetStart: Int)] {
+        examples.flatMap { example in
+            let prompt = TaskSequences.EncodedPrompt(template.prompt(for: example), tokenizer: tokenizer)
+            return template.verbalizers.map { verbalizer in
+                prompt.sequence(target: prompt.targetIds(verbalizer, tokenizer: tokenizer), maxLength: maxLength)
+            }
+        }
+    }
+
     /// Σ log p(ids[t] | ids[..<t]) over t ≥ targetStart for each sequence, from one padded forward.
     public static func logLikelihoods(
         model: MoEModel, sequences: [(ids: [Int], targetStart: Int)], observer: RoutingObserver? = nil
@@ -90,6 +102,11 @@ public enum Classification {
         guard !sequences.isEmpty else { return [] }
         let batch = TokenBatch(padding: sequences.map(\.ids), pad: 0)
         let logits = try model.forward(batch, observer: observer).logits.value  // [B*T, V]
+        return sums(logits: logits, batch: batch, sequences: sequences)
+    }
+
+    /// The per-sequence sums of `logLikelihoods` from the logits of its padded batch.
+    static func sums(logits: Tensor, batch: TokenBatch, sequences: [(ids: [Int], targetStart: Int)]) -> [Double] {
         var rows: [Int] = []
         var targets: [Int] = []
         var owner: [Int] = []

@@ -67,27 +67,50 @@ public enum Perplexity {
         model: MoEModel, ids: [Int], parameters: Parameters = Parameters(), observer: RoutingObserver? = nil,
         progress: ((Int, Int, Int) -> Bool)? = nil
     ) throws -> Result {
-        guard ids.count >= 2 else { throw EvaluationError.tooFewTokens(ids.count) }
-        let context = parameters.context
-        let stride = parameters.stride ?? context
-        guard context >= 2, stride >= 1, stride <= context else {
-            throw EvaluationError.badWindow(context: context, stride: stride)
-        }
-        let all = windows(count: ids.count, context: context, stride: stride)
+        let stride = try validatedStride(ids: ids, parameters: parameters)
+        let groups = batches(ids: ids, context: parameters.context, stride: stride, batchSize: parameters.batchSize)
+        let total = groups.reduce(0) { $0 + $1.windows }
         var totalNLL = 0.0
         var scored = 0
         var done = 0
+        for group in groups {
+            let logits = try model.forward(group.batch, observer: observer).logits.value
+            let lp = TokenLogLikelihood.logProbabilities(logits, rows: group.rows, targets: group.targets)
+            totalNLL -= lp.reduce(0, +)
+            scored += lp.count
+            done += group.windows
+            if let progress, !progress(done, total, scored) { break }
+        }
+        let mean = totalNLL / Double(max(scored, 1))
+        return Result(perplexity: exp(mean), nll: mean, tokens: scored)
+    }
+}
+
+extension Perplexity {
+    /// Windows of equal length evaluated in one forward pass, with the logit rows they score.
+    struct WindowBatch {
+        var batch: TokenBatch
+        /// Number of windows in the batch.
+        var windows: Int
+        /// Logit rows scored and the token each predicts.
+        var rows: [Int]
+        var targets: [Int]
+    }
+
+    /// The recipe's windows grouped into batches of up to `batchSize` windows of equal length (all
+    /// but possibly the last window have length `context`).
+    static func batches(ids: [Int], context: Int, stride: Int, batchSize: Int) -> [WindowBatch] {
+        let all = windows(count: ids.count, context: context, stride: stride)
+        var out: [WindowBatch] = []
         var i = 0
         while i < all.count {
-            // Batch windows of equal length (all but possibly the last).
             var group = [all[i]]
             let length = all[i].end - all[i].begin
-            while group.count < max(1, parameters.batchSize), i + group.count < all.count,
+            while group.count < max(1, batchSize), i + group.count < all.count,
                   all[i + group.count].end - all[i + group.count].begin == length {
                 group.append(all[i + group.count])
             }
             let batch = TokenBatch(ids: group.flatMap { Array(ids[$0.begin..<$0.end]) }, batch: group.count, seq: length)
-            let logits = try model.forward(batch, observer: observer).logits.value
             var rows: [Int] = []
             var targets: [Int] = []
             for (b, w) in group.enumerated() {
@@ -96,15 +119,20 @@ public enum Perplexity {
                     targets.append(ids[w.begin + p + 1])
                 }
             }
-            let lp = TokenLogLikelihood.logProbabilities(logits, rows: rows, targets: targets)
-            totalNLL -= lp.reduce(0, +)
-            scored += lp.count
+            out.append(WindowBatch(batch: batch, windows: group.count, rows: rows, targets: targets))
             i += group.count
-            done += group.count
-            if let progress, !progress(done, all.count, scored) { break }
         }
-        let mean = totalNLL / Double(max(scored, 1))
-        return Result(perplexity: exp(mean), nll: mean, tokens: scored)
+        return out
+    }
+
+    /// Checks the inputs `evaluate` checks and returns the stride to use.
+    static func validatedStride(ids: [Int], parameters: Parameters) throws -> Int {
+        guard ids.count >= 2 else { throw EvaluationError.tooFewTokens(ids.count) }
+        let stride = parameters.stride ?? parameters.context
+        guard parameters.context >= 2, stride >= 1, stride <= parameters.context else {
+            throw EvaluationError.badWindow(context: parameters.context, stride: stride)
+        }
+        return stride
     }
 }
 

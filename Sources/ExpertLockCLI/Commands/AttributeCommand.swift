@@ -12,6 +12,8 @@ struct AttributeCommand: AsyncParsableCommand {
         discussion: """
             One forward pass over the corpus accumulates per-layer, per-expert sums (memory stays one batch).
             Shards merge exactly: expertlock attribute --merge a.json b.json --out all.json
+            --stream-layers attributes a checkpoint larger than memory: every batch goes through layer l \
+            before layer l+1 is read, so one layer's weights are in memory at a time; the result is the same.
             """)
 
     @Option(help: "Hugging Face model folder.") var model: String?
@@ -27,6 +29,7 @@ struct AttributeCommand: AsyncParsableCommand {
     @Option(parsing: .upToNextOption, help: "Attribution files to merge (instead of running a model).") var merge: [String] = []
     @Option(help: "Output attribution file.") var out: String?
     @Flag(help: "Replace an existing output file.") var overwrite = false
+    @OptionGroup var streaming: StreamingOptions
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
@@ -42,16 +45,27 @@ struct AttributeCommand: AsyncParsableCommand {
             } else {
                 guard let model else { throw ArgumentInputError("attribute needs --model (or --merge FILES)") }
                 let options = try ModelOptions.parse(["--model", model])
-                let loaded = try options.load()
+                if streaming.streamLayers && criterion == .ablation {
+                    throw ArgumentInputError("--criterion ablation runs the model once per expert; it does not stream (drop --stream-layers)")
+                }
+                let loaded = try streaming.streamLayers ? streaming.load(model) : options.load()
                 let sequences = try TaskCorpus.sequences(
                     model: options, task: task, data: data, ids: ids, format: format, context: context, limit: limit)
                 let batches = CorpusBatches.batches(sequences, batchSize: batch)
                 let progress = ProgressLine("attribute")
-                var result = try Attribution.run(model: loaded, modelPath: model, batches: batches, criterion: criterion) {
-                    done, total, tokens in
-                    progress.update(done: done, total: total, tokens: tokens)
-                    return true
+                var result: ExpertAttribution
+                if streaming.streamLayers {
+                    result = try Attribution.runStreaming(
+                        model: loaded, modelPath: model, batches: batches, criterion: criterion,
+                        parameters: streaming.parameters, progress: streaming.report("attribute"))
+                } else {
+                    result = try Attribution.run(model: loaded, modelPath: model, batches: batches, criterion: criterion) {
+                        done, total, tokens in
+                        progress.update(done: done, total: total, tokens: tokens)
+                        return true
+                    }
                 }
+                Console.progress("peak RSS: \(PeakMemory.residentBytes >> 20) MB")
                 if criterion == .ablation {
                     let subset = CorpusBatches.batches(Array(sequences.prefix(ablationSequences)), batchSize: batch)
                     let ablationProgress = ProgressLine("ablation")

@@ -17,7 +17,9 @@ struct EvalCommand: AsyncParsableCommand {
             prompt (lm-evaluation-harness style; --template for your own). summarize: JSONL \
             {"document","summary"}; greedy decoding until EOS or a newline, ROUGE-1/2/L F-measure ×100.
             With --json prints perplexity {"perplexity","nll","tokens"}, classify {"accuracy","examples"}, \
-            summarize {"rouge1","rouge2","rougeL","examples"}, each with "tokens_per_s".
+            summarize {"rouge1","rouge2","rougeL","examples"}, each with "tokens_per_s", "seconds" and \
+            "peak_rss_mb". --stream-layers (perplexity, classify) evaluates a checkpoint larger than memory \
+            layer by layer with the same result.
             """)
 
     enum Task: String, ExpressibleByArgument, CaseIterable {
@@ -42,13 +44,15 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Most tokens generated per summary.") var maxNewTokens = 64
     @Option(help: "Sequences per forward pass (windows for perplexity, examples for classify).") var batch: Int?
     @Flag(inversion: .prefixedNo, help: "Porter stemming in ROUGE (rouge-score's use_stemmer).") var stemmer = true
+    @OptionGroup var streaming: StreamingOptions
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         try await runReportingErrors {
             try validateOptions()
             let started = Date()
-            let loaded = try ModelLoader.load(directory: URL(fileURLWithPath: model))
+            let loaded = try streaming.streamLayers
+                ? streaming.load(model) : ModelLoader.load(directory: URL(fileURLWithPath: model))
             var result: [String: Any]
             switch task {
             case .perplexity: result = try evaluatePerplexity(loaded)
@@ -56,6 +60,7 @@ struct EvalCommand: AsyncParsableCommand {
             case .summarize: result = try evaluateSummarization(loaded)
             }
             result["seconds"] = Date().timeIntervalSince(started)
+            result["peak_rss_mb"] = PeakMemory.residentBytes >> 20
             if output.json {
                 try Console.printJSON(result)
             } else {
@@ -75,6 +80,9 @@ struct EvalCommand: AsyncParsableCommand {
         }
         guard DataFormat(rawValue: format) != nil else {
             throw ArgumentInputError("--format \(format): expected one of auto, text, glue, jsonl")
+        }
+        if streaming.streamLayers && task == .summarize {
+            throw ArgumentInputError("--stream-layers works with --task perplexity and classify (summarize decodes token by token)")
         }
         if let limit, limit < 1 { throw ArgumentInputError("--limit \(limit): must be at least 1") }
         if let batch, batch < 1 { throw ArgumentInputError("--batch \(batch): must be at least 1") }
@@ -119,10 +127,14 @@ struct EvalCommand: AsyncParsableCommand {
         let parameters = Perplexity.Parameters(context: context ?? 512, stride: stride, batchSize: batch ?? 4)
         let meter = ProgressMeter(unit: "windows")
         var processed = 0
-        let result = try Perplexity.evaluate(model: model, ids: tokenIds, parameters: parameters) { done, total, _ in
-            meter.update(done, of: total)
-            return true
-        }
+        let result = streaming.streamLayers
+            ? try Perplexity.evaluateStreaming(
+                model: model, ids: tokenIds, parameters: parameters, streaming: streaming.parameters,
+                progress: streaming.report("perplexity"))
+            : try Perplexity.evaluate(model: model, ids: tokenIds, parameters: parameters) { done, total, _ in
+                meter.update(done, of: total)
+                return true
+            }
         // Tokens through the model: every window's length.
         let stride = parameters.stride ?? parameters.context
         for window in Perplexity.windows(count: tokenIds.count, context: parameters.context, stride: stride) {
@@ -150,13 +162,18 @@ struct EvalCommand: AsyncParsableCommand {
         }
         let tokenizer = try loadTokenizer()
         let meter = ProgressMeter(unit: "examples")
-        let result = try Classification.evaluate(
-            model: model, tokenizer: tokenizer, examples: examples, task: classificationTask, template: promptTemplate,
-            maxLength: context ?? 512, batchSize: batch ?? 8
-        ) { done, total in
-            meter.update(done, of: total)
-            return true
-        }
+        let result = streaming.streamLayers
+            ? try Classification.evaluateStreaming(
+                model: model, tokenizer: tokenizer, examples: examples, task: classificationTask,
+                template: promptTemplate, maxLength: context ?? 512, batchSize: batch ?? 8,
+                streaming: streaming.parameters, progress: streaming.report("classify"))
+            : try Classification.evaluate(
+                model: model, tokenizer: tokenizer, examples: examples, task: classificationTask,
+                template: promptTemplate, maxLength: context ?? 512, batchSize: batch ?? 8
+            ) { done, total in
+                meter.update(done, of: total)
+                return true
+            }
         meter.finish()
         return [
             "accuracy": result.accuracy, "examples": result.examples, "labeled": result.labeled,

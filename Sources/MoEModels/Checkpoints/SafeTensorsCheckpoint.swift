@@ -16,7 +16,8 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
     public let tensorNames: [String]
     private let location: [String: Int]
 
-    public init(directory: URL) throws {
+    /// `access`: map the files (default) or read them with `pread` (see `FileAccess`).
+    public init(directory: URL, access: FileAccess = .mapped) throws {
         self.directory = directory
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -24,9 +25,9 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
         }
         let indexURL = directory.appendingPathComponent(SafeTensorsWriter.indexFileName)
         if FileManager.default.fileExists(atPath: indexURL.path) {
-            (files, location) = try Self.openIndexed(indexURL: indexURL, directory: directory)
+            (files, location) = try Self.openIndexed(indexURL: indexURL, directory: directory, access: access)
         } else {
-            (files, location) = try Self.openAll(directory: directory)
+            (files, location) = try Self.openAll(directory: directory, access: access)
         }
         tensorNames = location.keys.sorted()
     }
@@ -54,7 +55,7 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
 
     // MARK: - Picking files
 
-    private static func openIndexed(indexURL: URL, directory: URL) throws -> ([SafeTensorsFile], [String: Int]) {
+    private static func openIndexed(indexURL: URL, directory: URL, access: FileAccess) throws -> ([SafeTensorsFile], [String: Int]) {
         let indexPath = indexURL.path
         let data: Data
         do {
@@ -84,7 +85,7 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
                 throw SafeTensorsError.indexMissingShard(file: indexPath, shard: shard)
             }
             fileIndex[shard] = files.count
-            files.append(try SafeTensorsFile(url: url))
+            files.append(try SafeTensorsFile(url: url, access: access))
         }
         var location: [String: Int] = [:]
         for (tensor, shard) in weightMap {
@@ -101,7 +102,7 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
         return (files, location)
     }
 
-    private static func openAll(directory: URL) throws -> ([SafeTensorsFile], [String: Int]) {
+    private static func openAll(directory: URL, access: FileAccess) throws -> ([SafeTensorsFile], [String: Int]) {
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
@@ -115,7 +116,7 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
         var files: [SafeTensorsFile] = []
         var location: [String: Int] = [:]
         for shard in shards {
-            let file = try SafeTensorsFile(url: directory.appendingPathComponent(shard))
+            let file = try SafeTensorsFile(url: directory.appendingPathComponent(shard), access: access)
             for name in file.tensorNames {
                 if let other = location[name] {
                     throw SafeTensorsError.duplicateTensor(tensor: name, firstFile: files[other].url.path, secondFile: file.url.path)

@@ -1,7 +1,8 @@
 import Foundation
 import TensorCore
 
-/// One `.safetensors` file, memory-mapped, its header validated on open.
+/// One `.safetensors` file, memory-mapped (or read with `pread`, see `FileAccess`), its header
+/// validated on open.
 ///
 /// Tensors are read lazily: `tensor(_:)` converts one to Float32, `withRawBytes` lends the bytes
 /// as they are on disk (zero copy), `storedTensor` hands them to `SafeTensorsWriter` without a
@@ -10,14 +11,38 @@ public final class SafeTensorsFile: @unchecked Sendable {
     public let url: URL
     /// The header's `__metadata__` (e.g. `["format": "pt"]`), empty when absent.
     public let metadata: [String: String]
-    private let mapping: FileMapping
+    /// The file mapped (`FileAccess.mapped`), or nil when it is read with `pread` (`.read`).
+    private let mapping: FileMapping?
+    private let reader: FileReader?
     private let header: SafeTensorsHeader
 
-    public init(url: URL) throws {
+    public init(url: URL, access: FileAccess = .mapped) throws {
         self.url = url
-        mapping = try FileMapping(path: url.path)
-        header = try SafeTensorsHeader(bytes: mapping.bytes, file: url.path)
+        switch access {
+        case .mapped:
+            let mapping = try FileMapping(path: url.path)
+            self.mapping = mapping
+            reader = nil
+            header = try SafeTensorsHeader(bytes: mapping.bytes, file: url.path)
+        case .read:
+            let reader = try FileReader(path: url.path)
+            self.reader = reader
+            mapping = nil
+            header = try Self.readHeader(reader, file: url.path)
+        }
         metadata = header.metadata
+    }
+
+    /// Reads the 8-byte length, then the JSON it announces (a bad length is refused before reading on).
+    private static func readHeader(_ reader: FileReader, file: String) throws -> SafeTensorsHeader {
+        guard reader.size >= 8 else {
+            return try SafeTensorsHeader(prefix: UnsafeRawBufferPointer(start: nil, count: 0), fileSize: reader.size, file: file)
+        }
+        let length = try reader.withBytes(offset: 0, count: 8) { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        let prefix = length <= SafeTensorsHeader.maxHeaderLength && Int(length) <= reader.size - 8 ? 8 + Int(length) : 8
+        return try reader.withBytes(offset: 0, count: prefix) {
+            try SafeTensorsHeader(prefix: $0, fileSize: reader.size, file: file)
+        }
     }
 
     /// Tensor names in the order their bytes appear in the file.
@@ -47,6 +72,10 @@ public final class SafeTensorsFile: @unchecked Sendable {
     public func withRawBytes<R>(_ name: String, _ body: (UnsafeRawBufferPointer, TensorInfo) throws -> R) throws -> R {
         guard let info = info(name) else { throw SafeTensorsError.tensorNotFound(file: url.path, tensor: name) }
         let start = header.dataStart + info.byteRange.lowerBound
+        if let reader {
+            return try reader.withBytes(offset: start, count: info.byteCount) { try body($0, info) }
+        }
+        guard let mapping else { preconditionFailure("SafeTensorsFile has neither a mapping nor a reader") }
         let bytes = UnsafeRawBufferPointer(rebasing: mapping.bytes[start..<(start + info.byteCount)])
         return try withExtendedLifetime(mapping) { try body(bytes, info) }
     }
@@ -66,11 +95,12 @@ public final class SafeTensorsFile: @unchecked Sendable {
             range = (range.lowerBound + rows.lowerBound * rowBytes)..<(range.lowerBound + rows.upperBound * rowBytes)
             shape[0] = rows.count
         }
-        let mapping = self.mapping
         let data: Data
         if range.isEmpty {
             data = Data()
-        } else if let base = mapping.base {
+        } else if let reader {
+            data = try reader.withBytes(offset: header.dataStart + range.lowerBound, count: range.count) { Data($0) }
+        } else if let mapping, let base = mapping.base {
             let pointer = UnsafeMutableRawPointer(mutating: base + header.dataStart + range.lowerBound)
             data = Data(bytesNoCopy: pointer, count: range.count, deallocator: .custom { _, _ in
                 withExtendedLifetime(mapping) {}
@@ -111,4 +141,13 @@ public final class SafeTensorsFile: @unchecked Sendable {
             preconditionFailure("convert called with \(dtype.rawValue); callers check isConvertibleToFloat")
         }
     }
+}
+
+/// How a checkpoint file's bytes are reached.
+public enum FileAccess: String, Sendable, CaseIterable {
+    /// Mapped into memory: zero-copy reads, pages shared with the page cache (the default).
+    case mapped
+    /// Read with `pread` into a buffer per tensor: nothing is mapped, so neither the address space
+    /// nor the resident set grows with the file (layer streaming under a memory limit).
+    case read
 }

@@ -24,16 +24,23 @@ struct SafeTensorsHeader {
 
     /// Parses the header at the start of `bytes` (the whole file).
     init(bytes: UnsafeRawBufferPointer, file: String) throws {
-        guard bytes.count >= 8 else { throw SafeTensorsError.fileTooShort(file: file, size: bytes.count) }
+        try self.init(prefix: bytes, fileSize: bytes.count, file: file)
+    }
+
+    /// Parses the header from the first bytes of a file of `fileSize` bytes: `prefix` holds at
+    /// least the 8-byte length and the JSON it announces (the file read without mapping it).
+    init(prefix bytes: UnsafeRawBufferPointer, fileSize: Int, file: String) throws {
+        guard fileSize >= 8, bytes.count >= 8 else { throw SafeTensorsError.fileTooShort(file: file, size: fileSize) }
         let length = UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self))
         guard length <= Self.maxHeaderLength else {
             throw SafeTensorsError.headerTooLarge(file: file, length: length)
         }
-        guard Int(length) <= bytes.count - 8 else {
-            throw SafeTensorsError.headerBeyondFile(file: file, length: length, fileSize: bytes.count)
+        guard Int(length) <= fileSize - 8 else {
+            throw SafeTensorsError.headerBeyondFile(file: file, length: length, fileSize: fileSize)
         }
         dataStart = 8 + Int(length)
-        dataSize = bytes.count - dataStart
+        dataSize = fileSize - dataStart
+        precondition(bytes.count >= dataStart, "SafeTensorsHeader: prefix of \(bytes.count) bytes, header ends at \(dataStart)")
         let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[8..<dataStart])
         // Foundation's check rather than `String(validating:)`, which needs macOS 15.
         guard String(bytes: headerBytes, encoding: .utf8) != nil else {

@@ -9,6 +9,9 @@ public enum WeightResidency: String, Sendable, CaseIterable {
     case resident
     /// Every weight left in the mapped file and converted on use (lowest memory).
     case mapped
+    /// Every weight read from the file (`pread`, nothing mapped) and converted on use: what layer
+    /// streaming uses, so a checkpoint larger than the memory limit never enters the address space.
+    case read
 }
 
 /// Loads a Hugging Face model folder, as a chain of small steps (after mlx-swift-lm's Load.swift):
@@ -19,12 +22,12 @@ public enum ModelLoader {
     public static func load(directory: URL, residency: WeightResidency = .automatic) throws -> MoEModel {
         let configURL = directory.appendingPathComponent("config.json")
         let config = try ModelConfig.load(from: configURL)
-        let checkpoint = try SafeTensorsCheckpoint(directory: directory)
+        let checkpoint = try SafeTensorsCheckpoint(directory: directory, access: residency == .read ? .read : .mapped)
         let resolver = TensorResolver(checkpoint: checkpoint)
         let keepResident: Bool
         switch residency {
         case .resident: keepResident = true
-        case .mapped: keepResident = false
+        case .mapped, .read: keepResident = false
         case .automatic:
             keepResident = checkpoint.tensorNames.allSatisfy { checkpoint.info($0)?.dtype == .f32 }
         }

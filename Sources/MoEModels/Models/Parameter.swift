@@ -11,6 +11,8 @@ public final class Parameter {
     public let name: String
     public let shape: [Int]
     private var resident: Variable?
+    /// The resident values are the source's, unchanged (`makeResident`), so they may be released.
+    private var residentIsSourceCopy = false
     private let load: (() throws -> Tensor)?
     /// A LoRA update applied on top of this weight wherever it is used as a projection (nil: none).
     public var adapter: LoRAAdapter?
@@ -50,6 +52,16 @@ public final class Parameter {
     public func makeResident(trainable: Bool = false) throws {
         let value = try tensor()
         resident = Variable(value, requiresGrad: trainable, name: name)
+        residentIsSourceCopy = load != nil
+    }
+
+    /// Drops the in-memory copy of a frozen parameter whose values are still those of its source
+    /// (layer streaming releases a layer's weights this way once every batch went through it).
+    /// A parameter without a source, assigned new values, or trainable keeps them.
+    public func releaseResident() {
+        guard residentIsSourceCopy, resident?.requiresGrad != true else { return }
+        resident = nil
+        residentIsSourceCopy = false
     }
 
     /// Replaces the values (shape must match). Used by optimizers' callers, pruning and tests.
@@ -57,6 +69,7 @@ public final class Parameter {
         precondition(value.shape == shape, "\(name): assigning \(value.shape) to \(shape)")
         let keep = trainable ?? (resident?.requiresGrad ?? false)
         resident = Variable(value, requiresGrad: keep, name: name)
+        residentIsSourceCopy = false
     }
 
     /// Marks a resident parameter trainable or frozen (a frozen one builds no graph).

@@ -1,0 +1,39 @@
+import Foundation
+import MoEModels
+import TensorCore
+
+extension Classification {
+    /// `evaluate`, layer by layer (`LayerStreaming`): the same sequences in the same padded batches
+    /// (all classes of `batchSize` examples), every batch through layer l before layer l + 1 is
+    /// read, for a checkpoint larger than memory (load it with `WeightResidency.read`). Scores are
+    /// summed in the same order, so the result equals `evaluate`'s. No early stop.
+    public static func evaluateStreaming(
+        model: MoEModel, tokenizer: Tokenizer, examples: [ClassificationExample], task: ClassificationTask,
+        template: PromptTemplate? = nil, maxLength: Int = 512, batchSize: Int = 8, observer: RoutingObserver? = nil,
+        streaming: LayerStreaming.Parameters = LayerStreaming.Parameters(),
+        progress: ((LayerStreaming.Progress) -> Void)? = nil
+    ) throws -> ClassificationResult {
+        let template = template ?? PromptTemplate.defaults(for: task)
+        try template.validate(for: task)
+        try TaskError.require(maxLength >= 2, "--context", maxLength, "classification needs at least 2 tokens")
+        try TaskError.require(batchSize >= 1, "--batch", batchSize, "must be at least 1")
+        let classes = template.verbalizers.count
+        let chunks = stride(from: 0, to: examples.count, by: batchSize).map {
+            classSequences(
+                examples[$0..<min($0 + batchSize, examples.count)], template: template, tokenizer: tokenizer,
+                maxLength: maxLength)
+        }
+        let batches = chunks.map { TokenBatch(padding: $0.map(\.ids), pad: 0) }
+        var scores: [[Double]] = []
+        try LayerStreaming.forward(
+            model: model, batches: batches, observer: observer, parameters: streaming,
+            logits: { i, logits in
+                let sums = sums(logits: logits, batch: batches[i], sequences: chunks[i])
+                for e in 0..<(chunks[i].count / classes) {
+                    scores.append(Array(sums[(e * classes)..<((e + 1) * classes)]))
+                }
+            }, progress: progress)
+        let tokens = chunks.reduce(0) { $0 + $1.reduce(0) { $0 + $1.ids.count } }
+        return result(scores: scores, examples: examples, tokens: tokens)
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import MoEModels
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `--stream-layers` for commands that run a whole corpus through a model (`attribute`, `eval`).
+struct StreamingOptions: ParsableArguments {
+    @Flag(help: """
+        Larger than memory: run the corpus layer by layer (every batch through layer l, then l+1), reading \
+        the checkpoint with pread instead of mapping it, so only one layer's weights are in memory. Same results.
+        """)
+    var streamLayers = false
+    @Option(help: "With --stream-layers: hidden states above this many MB go to a temporary file between layers.")
+    var streamActivationsMb = 256
+
+    var parameters: LayerStreaming.Parameters {
+        LayerStreaming.Parameters(activationBudgetBytes: max(0, streamActivationsMb) << 20)
+    }
+
+    /// Loads the model for streaming: every weight read on use, nothing mapped.
+    func load(_ directory: String) throws -> MoEModel {
+        try ModelLoader.load(directory: URL(fileURLWithPath: directory), residency: .read)
+    }
+
+    /// Prints each finished stage on stderr.
+    func report(_ label: String) -> (LayerStreaming.Progress) -> Void {
+        { progress in Console.progress("\(label): \(progress)") }
+    }
+}
+
+/// The process's peak resident set size (getrusage), for the memory figures commands report.
+enum PeakMemory {
+    static var residentBytes: Int {
+        var usage = rusage()
+        #if os(Linux)
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        return Int(usage.ru_maxrss) * 1024  // kilobytes on Linux
+        #else
+        guard getrusage(RUSAGE_SELF, &usage) == 0 else { return 0 }
+        return Int(usage.ru_maxrss)  // bytes on macOS
+        #endif
+    }
+}

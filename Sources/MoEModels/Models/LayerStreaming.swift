@@ -1,0 +1,113 @@
+import Foundation
+import TensorCore
+
+/// A forward pass over a whole corpus taken layer by layer instead of batch by batch: every batch
+/// goes through layer l before layer l + 1 is read, so only one layer's weights are in memory at a
+/// time (plus the residual stream of the corpus, spilled to a temporary file when large). This is
+/// how a checkpoint larger than the memory allowed is attributed or evaluated; with the model
+/// loaded as `WeightResidency.read` nothing of the checkpoint is mapped either.
+///
+/// Each batch meets exactly the computation of `MoEModel.forward` (same layers, same kernels, same
+/// order within the batch), so its logits and routing decisions are the same; only the order in
+/// which the observer hears about (layer, batch) pairs changes: all batches of layer l, then l + 1.
+/// Inference only: no KV cache, no router losses, no graph.
+///
+/// Weights of a layer are converted to Float32 once when the layer starts (`makeResident`) and
+/// released when it ends (`releaseResident`); weights already resident (a Float32 model loaded
+/// resident, trainable or edited parameters) are left as they are.
+public enum LayerStreaming {
+    public struct Parameters: Sendable {
+        /// Hidden states of the whole corpus above this many bytes go to a temporary file between
+        /// layers (N × C × 4 bytes for N tokens).
+        public var activationBudgetBytes: Int
+        /// Folder of that temporary file (nil: the system's temporary folder).
+        public var spillDirectory: URL?
+
+        public init(activationBudgetBytes: Int = 256 << 20, spillDirectory: URL? = nil) {
+            self.activationBudgetBytes = activationBudgetBytes
+            self.spillDirectory = spillDirectory
+        }
+    }
+
+    /// Where the pass is: `stage` of `stages` (embedding, each layer, the output head).
+    public struct Progress: Sendable, CustomStringConvertible {
+        public var stage: Int
+        public var stages: Int
+        public var name: String
+        public var description: String { "\(name) (\(stage)/\(stages))" }
+    }
+
+    /// Runs `batches` through `model`. `observer` sees every routing decision (layer by layer);
+    /// `logits`, when given, receives each batch's next-token logits [N_i, V] in batch order
+    /// (the output head is skipped without it: attribution does not need it).
+    public static func forward(
+        model: MoEModel, batches: [TokenBatch], observer: RoutingObserver? = nil, parameters: Parameters = Parameters(),
+        logits: ((Int, Tensor) throws -> Void)? = nil, progress: ((Progress) -> Void)? = nil
+    ) throws {
+        let config = model.config
+        for batch in batches {
+            for id in batch.ids where id < 0 || id >= config.vocabSize {
+                throw ModelError.tokenOutOfRange(id: id, vocabSize: config.vocabSize)
+            }
+        }
+        guard !batches.isEmpty else { return }
+        let rowCounts = batches.map(\.tokenCount)
+        let bytes = HiddenStateStore.byteCount(rowCounts: rowCounts, width: config.hiddenSize)
+        let spill = bytes > parameters.activationBudgetBytes
+            ? (parameters.spillDirectory ?? FileManager.default.temporaryDirectory) : nil
+        let store = try HiddenStateStore(rowCounts: rowCounts, width: config.hiddenSize, spillDirectory: spill)
+        let stages = model.layers.count + (logits == nil ? 1 : 2)
+        var stage = 0
+        func report(_ name: String) {
+            stage += 1
+            progress?(Progress(stage: stage, stages: stages, name: name))
+        }
+
+        try withStaged([model.embedTokens]) {
+            let embedding = try model.embedTokens.variable()
+            for (i, batch) in batches.enumerated() {
+                try store.write(i, gatherRows(embedding, batch.ids).value)  // [B*T] -> [N, C]
+            }
+        }
+        report("embeddings")
+        for layer in model.layers {
+            try withStaged(layer.parameters) {
+                for (i, batch) in batches.enumerated() {
+                    let h = Variable(try store.read(i))
+                    let (out, _) = try layer.forward(h, batch: batch, cache: nil, observer: observer)
+                    try store.write(i, out.value)
+                }
+            }
+            report("layer \(layer.index)")
+        }
+        guard let logits else { return }
+        try withStaged([model.finalNorm, model.lmHead]) {
+            let norm = try model.finalNorm.variable()
+            let head = try model.lmHead.variable()
+            for i in batches.indices {
+                let normed = rmsNorm(Variable(try store.read(i)), weight: norm, eps: config.rmsNormEps)
+                try logits(i, linear(normed, head).value)  // [N, C] -> [N, V]
+            }
+        }
+        report("output head")
+    }
+
+    /// Converts the parameters not yet in memory to Float32 for the duration of `body`.
+    static func withStaged<R>(_ parameters: [Parameter], _ body: () throws -> R) throws -> R {
+        let staged = parameters.filter { !$0.isResident }
+        defer { for p in staged { p.releaseResident() } }
+        for p in staged { try p.makeResident() }
+        return try body()
+    }
+}
+
+/// Problems of a layer-streamed pass.
+public enum LayerStreamingError: InputError, Equatable {
+    case spillFailed(file: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .spillFailed(let file, let reason): return "\(file): cannot keep hidden states between layers: \(reason)"
+        }
+    }
+}
