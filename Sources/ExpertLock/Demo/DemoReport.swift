@@ -40,6 +40,11 @@ public enum DemoReport {
         if !results.trainingSeconds.isEmpty {
             md += "Training time: " + results.trainingSeconds.sorted { $0.key > $1.key }
                 .map { "\($0.key) \(String(format: "%.0f", $0.value)) s" }.joined(separator: ", ")
+            if !results.stageSeconds.isEmpty {
+                md += "; then " + ["audit", "realign", "provenance", "signed log"].compactMap { stage in
+                    results.stageSeconds[stage].map { "\(stage) \(String(format: "%.0f", $0)) s" }
+                }.joined(separator: ", ")
+            }
             md += results.totalSeconds > 0 ? "; whole run \(String(format: "%.0f", results.totalSeconds)) s.\n\n" : ".\n\n"
         }
 
@@ -72,6 +77,7 @@ public enum DemoReport {
             }
             md += "\nArea = mean normalised quality over the fraction of experts kept (soft-ranked pruning; 1 = pruning costs nothing, "
             md += "lower = pruning hurts sooner, i.e. more resistant). Drop = 1 − normalised quality with 2 of 8 experts.\n\n"
+            md += entanglementFinding(results) + "\n\n"
         }
         if !results.recovery.isEmpty {
             md += "## Table 5. Re-alignment of the top-2 pruned model on sentiment (accuracy)\n\n"
@@ -108,7 +114,10 @@ public enum DemoReport {
                 title: "Re-alignment after pruning to top-2 (sentiment)", xLabel: "labeled examples", yLabel: "accuracy",
                 series: series).render())
             md += "\n![Recovery curves](recovery-sentiment.svg)\n\n"
+            md += recoveryFinding(results) + "\n\n"
         }
+        if let provenance = results.provenance { md += provenanceSection(provenance) }
+        if let signedLog = results.signedLog { md += signedLogSection(signedLog) }
         if let agreement = standard?.tasks["lm"]?.criterionAgreement {
             md += "## Which attribution predicts the damage?\n\n"
             md += "Spearman ρ between each criterion and the measured loss increase of masking each expert alone (LM data, mean over layers): "

@@ -76,15 +76,14 @@ public struct SVGLineChart: Sendable {
             svg += "<line x1=\"\(f(px(x)))\" y1=\"\(f(top + plotH))\" x2=\"\(f(px(x)))\" y2=\"\(f(top + plotH + 5))\" stroke=\"#333\"/>"
             svg += "<text x=\"\(f(px(x)))\" y=\"\(f(top + plotH + 18))\" text-anchor=\"middle\" font-size=\"11\">\(label(x))</text>\n"
         }
-        for i in 0...5 {
-            let t = y0 + (y1 - y0) * Double(i) / 5
-            let y = logY ? pow(10, t) : t
-            let yy = top + (1 - Double(i) / 5) * plotH
+        let yLow = logY ? pow(10, y0) : y0, yHigh = logY ? pow(10, y1) : y1
+        for y in Self.niceTicks(yLow, yHigh, log: logY) {
+            let yy = py(y)
             svg += "<line x1=\"\(f(left - 5))\" y1=\"\(f(yy))\" x2=\"\(f(left + plotW))\" y2=\"\(f(yy))\" stroke=\"#ddd\"/>"
             svg += "<text x=\"\(f(left - 8))\" y=\"\(f(yy + 4))\" text-anchor=\"end\" font-size=\"11\">\(label(y))</text>\n"
         }
         svg += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(height - 12))\" text-anchor=\"middle\" font-size=\"13\">\(escape(xLabel))</text>\n"
-        svg += "<text transform=\"translate(16,\(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">\(escape(yLabel))</text>\n"
+        svg += "<text transform=\"translate(16,\(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">\(escape(yLabel + (logY ? " (log scale)" : "")))</text>\n"
         // Series.
         for (i, s) in series.enumerated() {
             let color = Self.palette[i % Self.palette.count]
@@ -105,12 +104,40 @@ public struct SVGLineChart: Sendable {
         return svg
     }
 
+    /// Tick values inside [low, high] at round numbers, so a reader can read values off the axis:
+    /// steps of 1, 2 or 5 × 10ⁿ (about five ticks) on a linear axis; on a log axis 1, 2, 3, 5, 7 × 10ⁿ
+    /// thinned to 1, 2, 5 × 10ⁿ or powers of ten when there are too many, linear ticks when the
+    /// range is too narrow for three.
+    static func niceTicks(_ low: Double, _ high: Double, log: Bool) -> [Double] {
+        guard low.isFinite, high.isFinite, high > low else { return [] }
+        if log, low > 0 {
+            let first = Int(floor(log10(low))), last = Int(ceil(log10(high)))
+            for mantissas in [[1.0, 2, 3, 5, 7], [1, 2, 5], [1]] {
+                let ticks = (first...last).flatMap { d in mantissas.map { $0 * pow(10, Double(d)) } }
+                    .filter { $0 >= low && $0 <= high }
+                if ticks.count >= 3 && ticks.count <= 8 { return ticks }
+                if ticks.count > 8 { continue }
+                break
+            }
+        }
+        let raw = (high - low) / 5
+        let magnitude = pow(10, floor(log10(raw)))
+        let step = ([1.0, 2, 5, 10].first { $0 * magnitude >= raw } ?? 10) * magnitude
+        var ticks: [Double] = []
+        var t = ceil(low / step) * step
+        while t <= high + step * 1e-9 {
+            ticks.append(abs(t) < step * 1e-9 ? 0 : t)
+            t += step
+        }
+        return ticks
+    }
+
     private func f(_ x: Double) -> String { String(format: "%.1f", x) }
 
     private func label(_ v: Double) -> String {
         if v == v.rounded() && abs(v) < 1e6 { return String(Int(v)) }
         let a = abs(v)
-        return a >= 100 ? String(format: "%.0f", v) : a >= 1 ? String(format: "%.2f", v) : String(format: "%.3g", v)
+        return a >= 100 ? String(format: "%.0f", v) : String(format: "%.4g", v)
     }
 
     private func escape(_ s: String) -> String {
