@@ -10,11 +10,21 @@ public struct SVGLineChart: Sendable {
         /// Optional half-width of a shaded band around each point (e.g. std over seeds).
         public var band: [Double]?
         public var dashed: Bool
-        public init(name: String, points: [(x: Double, y: Double)], band: [Double]? = nil, dashed: Bool = false) {
+        /// A thin dotted line without markers, for reference levels (e.g. the unpruned model).
+        public var dotted: Bool
+        /// A CSS colour; nil takes the next colour of the palette. Series that belong together
+        /// (one model, two strategies) read best in one colour with different dashes.
+        public var color: String?
+        public init(
+            name: String, points: [(x: Double, y: Double)], band: [Double]? = nil, dashed: Bool = false,
+            dotted: Bool = false, color: String? = nil
+        ) {
             self.name = name
             self.points = points
             self.band = band
             self.dashed = dashed
+            self.dotted = dotted
+            self.color = color
         }
     }
 
@@ -86,7 +96,9 @@ public struct SVGLineChart: Sendable {
         svg += "<text transform=\"translate(16,\(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">\(escape(yLabel + (logY ? " (log scale)" : "")))</text>\n"
         // Series.
         for (i, s) in series.enumerated() {
-            let color = Self.palette[i % Self.palette.count]
+            let color = s.color ?? Self.palette[i % Self.palette.count]
+            let stroke = s.dotted ? " stroke-dasharray=\"2,3\"" : s.dashed ? " stroke-dasharray=\"6,4\"" : ""
+            let strokeWidth = s.dotted ? "1.5" : "2"
             let pts = s.points.filter { $0.y.isFinite && (!logY || $0.y > 0) }
             if let band = s.band, band.count == s.points.count {
                 let upper = s.points.enumerated().map { "\(f(px($1.x))),\(f(py($1.y + band[$0])))" }
@@ -94,10 +106,12 @@ public struct SVGLineChart: Sendable {
                 svg += "<polygon points=\"\((upper + lower).joined(separator: " "))\" fill=\"\(color)\" fill-opacity=\"0.15\" stroke=\"none\"/>\n"
             }
             let path = pts.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
-            svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6,4\"" : "")/>\n"
-            for p in pts { svg += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"3\" fill=\"\(color)\"/>" }
+            svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(strokeWidth)\"\(stroke)/>\n"
+            if !s.dotted {
+                for p in pts { svg += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"3\" fill=\"\(color)\"/>" }
+            }
             let ly = top + 10 + Double(i) * 20
-            svg += "\n<line x1=\"\(f(left + plotW + 12))\" y1=\"\(f(ly))\" x2=\"\(f(left + plotW + 36))\" y2=\"\(f(ly))\" stroke=\"\(color)\" stroke-width=\"2\"\(s.dashed ? " stroke-dasharray=\"6,4\"" : "")/>"
+            svg += "\n<line x1=\"\(f(left + plotW + 12))\" y1=\"\(f(ly))\" x2=\"\(f(left + plotW + 36))\" y2=\"\(f(ly))\" stroke=\"\(color)\" stroke-width=\"\(strokeWidth)\"\(stroke)/>"
             svg += "<text x=\"\(f(left + plotW + 42))\" y=\"\(f(ly + 4))\" font-size=\"12\">\(escape(s.name))</text>\n"
         }
         svg += "</svg>\n"
