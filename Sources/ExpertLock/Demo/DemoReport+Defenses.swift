@@ -39,30 +39,45 @@ extension DemoReport {
     }
 
     /// Issue #7's second test: with the same label budget, does the entangled pruned model recover less?
+    /// A difference smaller than the seed-to-seed spread is reported as such, not as a result.
     static func recoveryFinding(_ results: DemoResults) -> String {
-        func summary(_ name: String) -> (full: Double, pruned: Double, final: Double)? {
+        struct Recovery {
+            var full, pruned, final, standardError: Double
+            var gap: Double { full - final }
+        }
+        func summary(_ name: String) -> Recovery? {
             guard let r = results.recovery[name], let full = results.models[name]?.tasks["sentiment"]?.curve.full
             else { return nil }
             let finals = r.runs.values.flatMap { $0 }.compactMap { $0.last?.metric }
             guard !finals.isEmpty else { return nil }
-            return (full, r.pruned, finals.reduce(0, +) / Double(finals.count))
+            let (mean, std) = LearningCurve.meanAndStd(finals)
+            return Recovery(
+                full: full, pruned: r.pruned, final: mean, standardError: std / Double(finals.count).squareRoot())
         }
         guard let s = summary("standard"), let e = summary("entangled") else { return "" }
-        func gap(_ x: (full: Double, pruned: Double, final: Double)) -> Double { x.full - x.final }
-        var text = "**Finding (re-alignment).** With \(results.sizes.realignBudget) labels (mean over strategies and "
-        text += "seeds), the standard pruned model goes from \(fmt(s.pruned)) to \(fmt(s.final)) "
+        var text = "**Finding (re-alignment).** With \(results.sizes.realignBudget) labels (mean over both strategies "
+        text += "and all seeds), the standard pruned model goes from \(fmt(s.pruned)) to \(fmt(s.final)) "
         text += "(full \(fmt(s.full))) and the entangled one from \(fmt(e.pruned)) to \(fmt(e.final)) (full \(fmt(e.full))). "
         if s.full < 0.55 || e.full < 0.55 {
             text += "A full model is near chance on sentiment, so the comparison says little."
             return text
         }
-        text += "Left below its own full model: standard \(fmt(gap(s))), entangled \(fmt(gap(e))). "
-        text += gap(e) > gap(s) + 0.01
-            ? "The entangled pruned model recovers less with the same budget, as the defense intends."
-            : gap(e) < gap(s) - 0.01
-                ? "The entangled pruned model recovers *more* closely than the standard one: this run does not show "
-                    + "the defense slowing re-alignment."
-                : "Both recover to within 0.01 of the same gap: no measurable difference at this budget."
+        let difference = e.gap - s.gap
+        let noise = (s.standardError * s.standardError + e.standardError * e.standardError).squareRoot()
+        text += "Left below its own full model: standard \(fmt(s.gap)), entangled \(fmt(e.gap)) "
+        text += "(difference \(String(format: "%+.3f", difference)), standard error of the difference "
+        text += "\(String(format: "%.3f", noise))). "
+        if abs(difference) < 2 * noise {
+            text += difference > 0
+                ? "The entangled pruned model recovers less, but by less than twice the seed-to-seed standard error: "
+                    + "a tendency, not a measured effect, at this budget and number of seeds."
+                : "The entangled pruned model does not recover less beyond the seed-to-seed spread."
+        } else {
+            text += difference > 0
+                ? "The entangled pruned model recovers less with the same budget, as the defense intends."
+                : "The entangled pruned model recovers *better* than the standard one: this run does not show the "
+                    + "defense slowing re-alignment."
+        }
         return text
     }
 

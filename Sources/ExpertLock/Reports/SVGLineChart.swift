@@ -35,7 +35,7 @@ public struct SVGLineChart: Sendable {
     /// Reverse the x axis (e.g. experts kept from many to few).
     public var reverseX = false
     public var logY = false
-    public var width = 640.0
+    public var width = 670.0
     public var height = 400.0
 
     public init(title: String, xLabel: String, yLabel: String, series: [Series], reverseX: Bool = false, logY: Bool = false) {
@@ -50,7 +50,7 @@ public struct SVGLineChart: Sendable {
     static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 
     public func render() -> String {
-        let left = 70.0, right = 170.0, top = 40.0, bottom = 55.0
+        let left = 70.0, right = 200.0, top = 40.0, bottom = 55.0
         let plotW = width - left - right, plotH = height - top - bottom
         let allX = series.flatMap { $0.points.map(\.x) }
         var allY: [Double] = []

@@ -54,7 +54,8 @@ struct DemoStagesTests {
         sizes.sequenceLength = 10
         sizes.realignSteps = 2
         let result = try DemoSignedLog.run(original: original, examples: examples, sizes: sizes, output: root) { _ in }
-        #expect(result.checks.allSatisfy(\.passed), "\(result.checks.filter { !$0.passed })")
+        let failed = result.checks.filter { !$0.passed }
+        #expect(failed.isEmpty, "\(failed)")
         let byName = Dictionary(uniqueKeysWithValues: result.checks.map { ($0.name, $0) })
         #expect(byName["honest owner"]?.valid == true && byName["honest owner"]?.entries == 2)
         let weight = try #require(byName["one changed weight"])
