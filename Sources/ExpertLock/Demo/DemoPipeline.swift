@@ -50,6 +50,7 @@ public enum DemoPipeline {
         let trainShare = 0.42, auditEnd = 0.80, realignEnd = 0.90, provenanceEnd = 0.97
         var trained: [String: MoEModel] = [:]
         var trainingSeconds: [String: Double] = [:]
+        var cachedModels: [String] = []
         let variants: [(String, EntanglementRegularizer?)] = [("standard", nil), ("entangled", parameters.entanglement)]
         // The provenance control: the standard recipe from another seed, on the same data.
         let otherSeed = parameters.seed &+ 1
@@ -57,16 +58,18 @@ public enum DemoPipeline {
         for (i, (name, entanglement, seed)) in runs.enumerated() {
             let dir = output.appendingPathComponent("models/\(name)")
             let start = Date()
-            trained[name] = try trainedModel(
+            let (model, cached) = try trainedModel(
                 at: dir, tokenizer: tokenizer, tokenizerDir: tokenizerDir, data: data, sizes: sizes, seed: seed,
                 entanglement: entanglement
             ) { fraction in progress("train \(name)", 0.02 + trainShare * (Double(i) + fraction) / Double(runs.count)) }
-            trainingSeconds[name] = Date().timeIntervalSince(start)
+            trained[name] = model
+            if cached { cachedModels.append(name) } else { trainingSeconds[name] = Date().timeIntervalSince(start) }
         }
 
         let probes = taskProbes(data: data, tokenizer: tokenizer, sizes: sizes)
         var results = DemoResults(sizes: sizes, seed: parameters.seed, entanglement: parameters.entanglement)
         results.trainingSeconds = trainingSeconds
+        results.cachedModels = cachedModels
         var stageStart = Date()
         func endStage(_ name: String) {
             results.stageSeconds[name] = Date().timeIntervalSince(stageStart)
@@ -174,12 +177,12 @@ public enum DemoPipeline {
     static func trainedModel(
         at dir: URL, tokenizer: Tokenizer, tokenizerDir: URL, data: DemoData, sizes: DemoSizes, seed: UInt64,
         entanglement: EntanglementRegularizer?, progress: (Double) -> Void
-    ) throws -> MoEModel {
+    ) throws -> (model: MoEModel, cached: Bool) {
         let fm = FileManager.default
         let stamp = DemoModelStamp(sizes: sizes, seed: seed, entanglement: entanglement)
         let stampURL = dir.appendingPathComponent("expertlock_demo.json")
         if let cached = try? JSONDecoder().decode(DemoModelStamp.self, from: Data(contentsOf: stampURL)), cached == stamp {
-            return try ModelLoader.load(directory: dir, residency: .resident)
+            return (try ModelLoader.load(directory: dir, residency: .resident), true)
         }
         var config = ModelConfig.preset("tiny", vocabSize: tokenizer.vocabSize, bosTokenId: tokenizer.bosTokenId, eosTokenId: tokenizer.eosTokenId)!
         config.hiddenSize = sizes.hiddenSize
@@ -207,7 +210,7 @@ public enum DemoPipeline {
             try OutputDirectory.copyCompanionFiles(from: tokenizerDir, to: tmp)
             try AtomicFile.write(try JSONEncoder().encode(stamp), to: tmp.appendingPathComponent("expertlock_demo.json"))
         }
-        return model
+        return (model, false)
     }
 
     static func taskProbes(data: DemoData, tokenizer: Tokenizer, sizes: DemoSizes) -> [TaskProbe] {

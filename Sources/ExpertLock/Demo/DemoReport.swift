@@ -46,9 +46,13 @@ public enum DemoReport {
         md += "(\(results.entanglement.method.rawValue), strength \(results.entanglement.strength)). "
         md += "Pruning keeps k experts per layer by an attribution criterion computed on the task's own data (the attacker's view), "
         md += "or k random experts (mean ± std over \(results.sizes.seeds) seeds).\n\n"
-        if !results.trainingSeconds.isEmpty {
-            md += "Training time: " + results.trainingSeconds.sorted { $0.key > $1.key }
-                .map { "\($0.key) \(String(format: "%.0f", $0.value)) s" }.joined(separator: ", ")
+        if !results.trainingSeconds.isEmpty || !results.cachedModels.isEmpty {
+            var parts = results.trainingSeconds.sorted { $0.key > $1.key }
+                .map { "\($0.key) \(String(format: "%.0f", $0.value)) s" }
+            if !results.cachedModels.isEmpty {
+                parts.append(results.cachedModels.joined(separator: ", ") + " loaded from `models/` (trained by an earlier run with the same settings)")
+            }
+            md += "Training time: " + parts.joined(separator: ", ")
             if !results.stageSeconds.isEmpty {
                 md += "; then " + ["audit", "realign", "provenance", "signed log"].compactMap { stage in
                     results.stageSeconds[stage].map { "\(stage) \(String(format: "%.0f", $0)) s" }

@@ -31,6 +31,8 @@ public struct DemoResults: Sendable, Codable {
     /// The signed update log: the owner's honest runs and the tampered copies.
     public var signedLog: SignedLogResult?
     public var trainingSeconds: [String: Double] = [:]
+    /// Models loaded from the output folder's cache (trained by an earlier run with the same settings).
+    public var cachedModels: [String] = []
     /// Wall time of each stage after training (audit, realign, provenance, signed log).
     public var stageSeconds: [String: Double] = [:]
     public var totalSeconds: Double = 0
