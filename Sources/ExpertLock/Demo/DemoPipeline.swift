@@ -46,25 +46,38 @@ public enum DemoPipeline {
         }
         let tokenizer = try Tokenizer.load(directory: tokenizerDir)
 
+        // Stage weights of the progress fraction, from measured run times (training dominates).
+        let trainShare = 0.42, auditEnd = 0.80, realignEnd = 0.90, provenanceEnd = 0.97
         var trained: [String: MoEModel] = [:]
         var trainingSeconds: [String: Double] = [:]
+        var cachedModels: [String] = []
         let variants: [(String, EntanglementRegularizer?)] = [("standard", nil), ("entangled", parameters.entanglement)]
-        for (i, (name, entanglement)) in variants.enumerated() {
+        // The provenance control: the standard recipe from another seed, on the same data.
+        let otherSeed = parameters.seed &+ 1
+        let runs = variants.map { ($0.0, $0.1, parameters.seed) } + [("other-seed", nil, otherSeed)]
+        for (i, (name, entanglement, seed)) in runs.enumerated() {
             let dir = output.appendingPathComponent("models/\(name)")
             let start = Date()
-            trained[name] = try trainedModel(
-                at: dir, tokenizer: tokenizer, tokenizerDir: tokenizerDir, data: data, sizes: sizes, seed: parameters.seed,
+            let (model, cached) = try trainedModel(
+                at: dir, tokenizer: tokenizer, tokenizerDir: tokenizerDir, data: data, sizes: sizes, seed: seed,
                 entanglement: entanglement
-            ) { fraction in progress("train \(name)", 0.02 + 0.4 * (Double(i) + fraction) / Double(variants.count)) }
-            trainingSeconds[name] = Date().timeIntervalSince(start)
+            ) { fraction in progress("train \(name)", 0.02 + trainShare * (Double(i) + fraction) / Double(runs.count)) }
+            trained[name] = model
+            if cached { cachedModels.append(name) } else { trainingSeconds[name] = Date().timeIntervalSince(start) }
         }
 
         let probes = taskProbes(data: data, tokenizer: tokenizer, sizes: sizes)
         var results = DemoResults(sizes: sizes, seed: parameters.seed, entanglement: parameters.entanglement)
         results.trainingSeconds = trainingSeconds
+        results.cachedModels = cachedModels
+        var stageStart = Date()
+        func endStage(_ name: String) {
+            results.stageSeconds[name] = Date().timeIntervalSince(stageStart)
+            stageStart = Date()
+        }
         let total = Double(variants.count * probes.count)
         var done = 0.0
-        func auditFraction(_ x: Double) -> Double { 0.42 + 0.48 * x }
+        func auditFraction(_ x: Double) -> Double { 0.02 + trainShare + (auditEnd - 0.02 - trainShare) * x }
         for (name, _) in variants {
             let model = trained[name]!
             var modelResult = DemoResults.ModelResult()
@@ -94,22 +107,25 @@ public enum DemoPipeline {
             }
             results.models[name] = modelResult
         }
+        endStage("audit")
         // Re-alignment (the paper's Tables 4–6): prune each model to its top-2 sentiment experts, then
         // fine-tune the survivors on labels chosen at random or by entropy, same budget, several seeds.
         let sentiment = probes.first { $0.name == "sentiment" }!
+        var standardPlan: PruningPlan?
         for (v, (name, _)) in variants.enumerated() {
             let dir = output.appendingPathComponent("models/\(name)")
             let base = try ModelLoader.load(directory: dir, residency: .resident)
             let attribution = try Attribution.run(
                 model: base, modelPath: name, batches: CorpusBatches.batches(sentiment.attributionSequences, batchSize: 8))
             let plan = try PruningPlan.topK(attribution, k: 2, criterion: .soft, minimumPerLayer: 1)
+            if name == "standard" { standardPlan = plan }
             base.maskExperts(plan.keepFlags)
             var recovery = DemoResults.RecoveryResult(pruned: try sentiment.evaluate(base), runs: [:])
             for (s, strategy) in [QueryStrategy.random, .entropy].enumerated() {
                 var finals: [[LearningCurvePoint]] = []
                 for seed in 0..<sizes.seeds {
                     progress("realign \(name): \(strategy.rawValue) seed \(seed)",
-                             0.9 + 0.08 * (Double(v * 2 + s) + Double(seed) / Double(sizes.seeds)) / Double(variants.count * 2))
+                             auditEnd + (realignEnd - auditEnd) * (Double(v * 2 + s) + Double(seed) / Double(sizes.seeds)) / Double(variants.count * 2))
                     let model = try ModelLoader.load(directory: dir, residency: .resident)
                     model.maskExperts(plan.keepFlags)
                     let pool = try ClassificationPool(
@@ -130,7 +146,30 @@ public enum DemoPipeline {
             }
             results.recovery[name] = recovery
         }
-        progress("report", 0.99)
+
+        endStage("realign")
+        // Provenance of a pruned and re-aligned derivative of the standard model, and of the control.
+        if let standardPlan, let control = trained["other-seed"] {
+            let pool = try ClassificationPool(
+                pool: data.sentimentTrain, evaluation: data.sentimentDev, task: data.sentimentTask, tokenizer: tokenizer,
+                maxLength: sizes.sequenceLength, batchSize: 16)
+            results.provenance = try DemoProvenance.run(
+                original: output.appendingPathComponent("models/standard"), plan: standardPlan, otherSeed: control,
+                otherSeedValue: otherSeed, pool: pool, sizes: sizes, output: output
+            ) { progress("provenance", realignEnd + (provenanceEnd - realignEnd) * $0) }
+        }
+
+        endStage("provenance")
+        // The owner's signed log, and what it says about tampered copies.
+        let loraExamples = TrainingData.classification(
+            data.sentimentTrain, prompt: .standard(for: data.sentimentTask), encoder: tokenizer,
+            sequenceLength: sizes.sequenceLength)
+        results.signedLog = try DemoSignedLog.run(
+            original: output.appendingPathComponent("models/standard"), examples: loraExamples, sizes: sizes,
+            output: output
+        ) { progress("signed log", provenanceEnd + (0.995 - provenanceEnd) * $0) }
+        endStage("signed log")
+        progress("report", 0.995)
         return results
     }
 
@@ -138,12 +177,12 @@ public enum DemoPipeline {
     static func trainedModel(
         at dir: URL, tokenizer: Tokenizer, tokenizerDir: URL, data: DemoData, sizes: DemoSizes, seed: UInt64,
         entanglement: EntanglementRegularizer?, progress: (Double) -> Void
-    ) throws -> MoEModel {
+    ) throws -> (model: MoEModel, cached: Bool) {
         let fm = FileManager.default
         let stamp = DemoModelStamp(sizes: sizes, seed: seed, entanglement: entanglement)
         let stampURL = dir.appendingPathComponent("expertlock_demo.json")
         if let cached = try? JSONDecoder().decode(DemoModelStamp.self, from: Data(contentsOf: stampURL)), cached == stamp {
-            return try ModelLoader.load(directory: dir, residency: .resident)
+            return (try ModelLoader.load(directory: dir, residency: .resident), true)
         }
         var config = ModelConfig.preset("tiny", vocabSize: tokenizer.vocabSize, bosTokenId: tokenizer.bosTokenId, eosTokenId: tokenizer.eosTokenId)!
         config.hiddenSize = sizes.hiddenSize
@@ -171,7 +210,7 @@ public enum DemoPipeline {
             try OutputDirectory.copyCompanionFiles(from: tokenizerDir, to: tmp)
             try AtomicFile.write(try JSONEncoder().encode(stamp), to: tmp.appendingPathComponent("expertlock_demo.json"))
         }
-        return model
+        return (model, false)
     }
 
     static func taskProbes(data: DemoData, tokenizer: Tokenizer, sizes: DemoSizes) -> [TaskProbe] {

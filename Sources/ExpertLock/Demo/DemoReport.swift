@@ -10,6 +10,15 @@ public enum DemoReport {
         "entailment": "Entailment classification (accuracy)", "summarization": "Summarization (ROUGE-L F×100)",
     ]
 
+    /// One colour per model in every plot (blue and orange stay apart for colour-blind readers);
+    /// strategies differ by dash.
+    static let modelColors = ["standard": "#1f77b4", "entangled": "#ff7f0e"]
+    /// Axis titles with their units.
+    static let axisLabels = [
+        "perplexity": "perplexity on held-out text", "accuracy": "accuracy on held-out examples (0–1)",
+        "rougeL": "ROUGE-L F-measure (×100)",
+    ]
+
     /// Returns the files written.
     @discardableResult
     public static func write(_ results: DemoResults, to reportDir: URL) throws -> [URL] {
@@ -37,9 +46,18 @@ public enum DemoReport {
         md += "(\(results.entanglement.method.rawValue), strength \(results.entanglement.strength)). "
         md += "Pruning keeps k experts per layer by an attribution criterion computed on the task's own data (the attacker's view), "
         md += "or k random experts (mean ± std over \(results.sizes.seeds) seeds).\n\n"
-        if !results.trainingSeconds.isEmpty {
-            md += "Training time: " + results.trainingSeconds.sorted { $0.key > $1.key }
-                .map { "\($0.key) \(String(format: "%.0f", $0.value)) s" }.joined(separator: ", ")
+        if !results.trainingSeconds.isEmpty || !results.cachedModels.isEmpty {
+            var parts = results.trainingSeconds.sorted { $0.key > $1.key }
+                .map { "\($0.key) \(String(format: "%.0f", $0.value)) s" }
+            if !results.cachedModels.isEmpty {
+                parts.append(results.cachedModels.joined(separator: ", ") + " loaded from `models/` (trained by an earlier run with the same settings)")
+            }
+            md += "Training time: " + parts.joined(separator: ", ")
+            if !results.stageSeconds.isEmpty {
+                md += "; then " + ["audit", "realign", "provenance", "signed log"].compactMap { stage in
+                    results.stageSeconds[stage].map { "\(stage) \(String(format: "%.0f", $0)) s" }
+                }.joined(separator: ", ")
+            }
             md += results.totalSeconds > 0 ? "; whole run \(String(format: "%.0f", results.totalSeconds)) s.\n\n" : ".\n\n"
         }
 
@@ -72,6 +90,7 @@ public enum DemoReport {
             }
             md += "\nArea = mean normalised quality over the fraction of experts kept (soft-ranked pruning; 1 = pruning costs nothing, "
             md += "lower = pruning hurts sooner, i.e. more resistant). Drop = 1 − normalised quality with 2 of 8 experts.\n\n"
+            md += entanglementFinding(results) + "\n\n"
         }
         if !results.recovery.isEmpty {
             md += "## Table 5. Re-alignment of the top-2 pruned model on sentiment (accuracy)\n\n"
@@ -101,14 +120,23 @@ public enum DemoReport {
                     let mean = LearningCurve.mean(runs)
                     series.append(.init(
                         name: "\(name), \(strategy)", points: mean.map { (Double($0.labeled), $0.mean) }, band: mean.map(\.std),
-                        dashed: strategy == "random"))
+                        dashed: strategy == "random", color: modelColors[name]))
+                }
+                if let full {
+                    series.append(.init(
+                        name: "\(name), unpruned", points: [(0, full), (Double(results.sizes.realignBudget), full)],
+                        dotted: true, color: modelColors[name]))
                 }
             }
             try put("recovery-sentiment.svg", SVGLineChart(
-                title: "Re-alignment after pruning to top-2 (sentiment)", xLabel: "labeled examples", yLabel: "accuracy",
+                title: "Re-alignment after pruning to top-2 (sentiment)", xLabel: "labeled examples (oracle labels spent)",
+                yLabel: axisLabels["accuracy"] ?? "accuracy",
                 series: series).render())
             md += "\n![Recovery curves](recovery-sentiment.svg)\n\n"
+            md += recoveryFinding(results) + "\n\n"
         }
+        if let provenance = results.provenance { md += provenanceSection(provenance) }
+        if let signedLog = results.signedLog { md += signedLogSection(signedLog) }
         if let agreement = standard?.tasks["lm"]?.criterionAgreement {
             md += "## Which attribution predicts the damage?\n\n"
             md += "Spearman ρ between each criterion and the measured loss increase of masking each expert alone (LM data, mean over layers): "
@@ -120,21 +148,22 @@ public enum DemoReport {
 
     static func curveSVG(task: String, standard: PrunabilityCurve, entangled: PrunabilityCurve?) -> String {
         var series: [SVGLineChart.Series] = []
-        func add(_ curve: PrunabilityCurve, _ label: String, strategy: String, dashed: Bool) {
+        func add(_ curve: PrunabilityCurve, _ label: String, strategy: String, dashed: Bool, model: String) {
             var e = curve.series(strategy).map { (x: Double($0.k), y: $0.mean, std: $0.std) }
             if !e.contains(where: { $0.x == Double(curve.expertsPerLayer) }) { e.append((Double(curve.expertsPerLayer), curve.full, 0)) }
             series.append(.init(
-                name: label, points: e.map { ($0.x, $0.y) }, band: strategy == "random" ? e.map(\.std) : nil, dashed: dashed))
+                name: label, points: e.map { ($0.x, $0.y) }, band: strategy == "random" ? e.map(\.std) : nil, dashed: dashed,
+                color: modelColors[model]))
         }
-        add(standard, "standard, top-k by soft", strategy: "soft", dashed: false)
-        add(standard, "standard, random", strategy: "random", dashed: true)
+        add(standard, "standard, top-k by soft", strategy: "soft", dashed: false, model: "standard")
+        add(standard, "standard, random", strategy: "random", dashed: true, model: "standard")
         if let entangled {
-            add(entangled, "entangled, top-k by soft", strategy: "soft", dashed: false)
-            add(entangled, "entangled, random", strategy: "random", dashed: true)
+            add(entangled, "entangled, top-k by soft", strategy: "soft", dashed: false, model: "entangled")
+            add(entangled, "entangled, random", strategy: "random", dashed: true, model: "entangled")
         }
         return SVGLineChart(
             title: "Prunability: \(taskTitles[task] ?? task)", xLabel: "experts kept per layer (of \(standard.expertsPerLayer))",
-            yLabel: standard.metricName, series: series, reverseX: true, logY: !standard.higherIsBetter
+            yLabel: axisLabels[standard.metricName] ?? standard.metricName, series: series, reverseX: true, logY: !standard.higherIsBetter
         ).render()
     }
 

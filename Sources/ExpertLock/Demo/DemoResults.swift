@@ -26,7 +26,15 @@ public struct DemoResults: Sendable, Codable {
     /// Sentiment accuracy of each model pruned to its top-2 experts, and learning curves of
     /// re-alignment per strategy (one curve per seed).
     public var recovery: [String: RecoveryResult] = [:]
+    /// Provenance of a pruned, re-aligned derivative and of a model trained from another seed.
+    public var provenance: ProvenanceResult?
+    /// The signed update log: the owner's honest runs and the tampered copies.
+    public var signedLog: SignedLogResult?
     public var trainingSeconds: [String: Double] = [:]
+    /// Models loaded from the output folder's cache (trained by an earlier run with the same settings).
+    public var cachedModels: [String] = []
+    /// Wall time of each stage after training (audit, realign, provenance, signed log).
+    public var stageSeconds: [String: Double] = [:]
     public var totalSeconds: Double = 0
 
     public init(sizes: DemoSizes, seed: UInt64, entanglement: EntanglementRegularizer) {

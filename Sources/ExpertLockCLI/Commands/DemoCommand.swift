@@ -43,6 +43,17 @@ struct DemoCommand: AsyncParsableCommand {
                     headline["\(name).\(task).area_soft"] = result.curve.normalizedArea("soft") ?? NSNull()
                 }
             }
+            for (name, seconds) in results.stageSeconds { headline["seconds.\(name)"] = seconds }
+            if let provenance = results.provenance {
+                for suspect in provenance.suspects {
+                    headline["provenance.\(suspect.name).verdict"] = suspect.report.verdict.rawValue
+                    headline["provenance.\(suspect.name).correct"] = suspect.correct
+                }
+            }
+            if let log = results.signedLog {
+                headline["signed_log.checks"] = log.checks.count
+                headline["signed_log.as_expected"] = log.checks.filter(\.passed).count
+            }
             if output.json {
                 try Console.printJSON(["report": files.map(\.path), "headline": headline])
             } else {
