@@ -35,6 +35,17 @@ public enum OutputDirectory {
         }
     }
 
+    /// Removes the `.<name>.tmp-<random>` folders a killed run writing `url` left behind (for a
+    /// resumed run, which owns `url`). `.old-` folders are kept: one may hold the only copy of a
+    /// previous output when a kill fell between the two renames.
+    public static func removeStaleTemporaries(of url: URL) {
+        let parent = url.deletingLastPathComponent()
+        let prefix = ".\(url.lastPathComponent).tmp-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: parent.path)) ?? [] where name.hasPrefix(prefix) {
+            try? FileManager.default.removeItem(at: parent.appendingPathComponent(name))
+        }
+    }
+
     /// Files of a model folder that describe its tokenizer and generation, copied along with a
     /// derived checkpoint so it stays usable on its own.
     public static let companionFiles = [

@@ -12,6 +12,8 @@ struct AttributeCommand: AsyncParsableCommand {
         discussion: """
             One forward pass over the corpus accumulates per-layer, per-expert sums (memory stays one batch).
             Shards merge exactly: expertlock attribute --merge a.json b.json --out all.json
+            With --out the statistics are saved as the run goes; a killed run continues with --resume and
+            gives the same file bit for bit.
             """)
 
     @Option(help: "Hugging Face model folder.") var model: String?
@@ -27,11 +29,16 @@ struct AttributeCommand: AsyncParsableCommand {
     @Option(parsing: .upToNextOption, help: "Attribution files to merge (instead of running a model).") var merge: [String] = []
     @Option(help: "Output attribution file.") var out: String?
     @Flag(help: "Replace an existing output file.") var overwrite = false
+    @Flag(help: "Continue a killed run from the state saved beside --out (.OUT.state).") var resume = false
+    @Option(help: "With --out: save the statistics every N batches, for --resume.") var saveEvery = 1
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         try await runReportingErrors {
             let attribution: ExpertAttribution
+            if resume && out == nil { throw ArgumentInputError("--resume needs --out (the state is saved beside it)") }
+            if let out, FileManager.default.fileExists(atPath: out) && !overwrite { throw OutputError.exists(out) }
+            if let out, resume { AtomicFile.removeStaleTemporaries(of: URL(fileURLWithPath: out)) }
             if !merge.isEmpty {
                 guard merge.count >= 2 else { throw ArgumentInputError("--merge needs at least two files") }
                 var merged = try ExpertAttribution.read(from: URL(fileURLWithPath: merge[0]))
@@ -47,11 +54,16 @@ struct AttributeCommand: AsyncParsableCommand {
                     model: options, task: task, data: data, ids: ids, format: format, context: context, limit: limit)
                 let batches = CorpusBatches.batches(sequences, batchSize: batch)
                 let progress = ProgressLine("attribute")
-                var result = try Attribution.run(model: loaded, modelPath: model, batches: batches, criterion: criterion) {
-                    done, total, tokens in
+                let report: (Int, Int, Int64) -> Bool = { done, total, tokens in
                     progress.update(done: done, total: total, tokens: tokens)
                     return true
                 }
+                var result = try out.map {
+                    try Attribution.runResumable(
+                        model: loaded, modelPath: model, batches: batches, criterion: criterion,
+                        stateURL: AttributionResumeState.url(forOutput: URL(fileURLWithPath: $0)), resume: resume,
+                        saveEvery: saveEvery, progress: report)
+                } ?? Attribution.run(model: loaded, modelPath: model, batches: batches, criterion: criterion, progress: report)
                 if criterion == .ablation {
                     let subset = CorpusBatches.batches(Array(sequences.prefix(ablationSequences)), batchSize: batch)
                     let ablationProgress = ProgressLine("ablation")
@@ -76,6 +88,7 @@ struct AttributeCommand: AsyncParsableCommand {
                 if FileManager.default.fileExists(atPath: url.path) && !overwrite { throw OutputError.exists(out) }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
                 try AtomicFile.write(data, to: url)
+                try? FileManager.default.removeItem(at: AttributionResumeState.url(forOutput: url))
             }
             if output.json {
                 try Console.printJSON(object)
