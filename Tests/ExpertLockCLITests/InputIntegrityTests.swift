@@ -91,13 +91,23 @@ struct InputIntegrityTests {
             (["train", "--model", model.path, "--ids", ids.path, "--steps", "1", "--out", model.path, "--overwrite"], 2),
             (["lock", "--model", model.path, "--key", key.path, "--out", model.path, "--overwrite"], 2),
             (["sweep", "--model", model.path, "--ids", ids.path, "--keep", "2", "--out", model.path, "--overwrite"], 2),
+            // An output inside the model folder would change it; one holding it would delete it.
+            (["train", "--model", model.path, "--ids", ids.path, "--steps", "1", "--out", path("model/sub")], 2),
+            (["prune", "--model", model.path, "--drop", "0", "--out", path("model/pruned")], 2),
+            (["lock", "--model", model.path, "--key", key.path, "--out", dir.path, "--overwrite"], 2),
+            (["sweep", "--model", model.path, "--ids", ids.path, "--keep", "2", "--out", dir.path, "--overwrite"], 2),
+            (["train", "--config", "tiny", "--ids", ids.path, "--steps", "1", "--out", dir.path, "--overwrite"], 2),
         ]
         for (arguments, status) in runs {
             let run = try CLIRunner.run(arguments)
             #expect(run.status == status, "\(arguments.joined(separator: " ")): \(run.stderr)")
+            // After each command, so a change names the command and the files.
+            for (folder, expected) in [(model, before), (locked, lockedBefore)] {
+                let now = try Self.snapshot(folder)
+                let changed = Set(now.keys).union(expected.keys).filter { now[$0] != expected[$0] }.sorted()
+                #expect(changed.isEmpty, "\(arguments.prefix(2).joined(separator: " ")) changed \(folder.lastPathComponent)/\(changed)")
+            }
         }
-        #expect(try Self.snapshot(model) == before)
-        #expect(try Self.snapshot(locked) == lockedBefore)
     }
 
     @Test func existingOutputIsRefusedWithoutOverwrite() throws {

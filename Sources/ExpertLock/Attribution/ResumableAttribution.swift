@@ -45,7 +45,9 @@ public struct AttributionResumeState: Equatable {
             withUnsafeBytes(of: &v) { hasher.update(bufferPointer: $0) }
         }
         add(modelPath)
-        add((try? JSONEncoder().encode(signature)).map { String(decoding: $0, as: UTF8.self) } ?? "")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]  // key order is otherwise not stable across processes
+        add((try? encoder.encode(signature)).map { String(decoding: $0, as: UTF8.self) } ?? "")
         add(criterion.rawValue)
         add(batches.count)
         for batch in batches {

@@ -37,6 +37,7 @@ struct SweepCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
+            try refuseOutputOverlappingInputs(out, inputs: [modelOptions.model, data, evalData, ids, attribution])
             if FileManager.default.fileExists(atPath: out) && !overwrite { throw OutputError.exists(out) }
             let model = try modelOptions.load()
             let counts = model.moeBlocks.map(\.expertCount)
@@ -104,7 +105,10 @@ struct SweepCommand: AsyncParsableCommand {
                 save: { try SweepResumeState(fingerprint: fingerprint, attribution: ranking, progress: $0).write(to: stateURL) })
             let referenceK = max(1, (counts.min() ?? 1) / 4)
             let resistance = curve.resistance(referenceK: referenceK)
-            try OutputDirectory.write(to: URL(fileURLWithPath: out), overwrite: overwrite, inputs: [modelOptions.url]) { dir in
+            try OutputDirectory.write(
+                to: URL(fileURLWithPath: out), overwrite: overwrite,
+                inputs: [modelOptions.model, data, evalData, ids, attribution].compactMap { $0 }.map { URL(fileURLWithPath: $0) }
+            ) { dir in
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 try AtomicFile.write(try encoder.encode(curve), to: dir.appendingPathComponent("curve.json"))
