@@ -94,6 +94,8 @@ struct InputIntegrityTests {
             // An output inside the model folder would change it; one holding it would delete it.
             (["train", "--model", model.path, "--ids", ids.path, "--steps", "1", "--out", path("model/sub")], 2),
             (["prune", "--model", model.path, "--drop", "0", "--out", path("model/pruned")], 2),
+            (["attribute", "--model", model.path, "--ids", ids.path, "--out", path("model/a.json")], 2),
+            (["attribute", "--model", model.path, "--ids", ids.path, "--out", ids.path, "--overwrite"], 2),
             (["lock", "--model", model.path, "--key", key.path, "--out", dir.path, "--overwrite"], 2),
             (["sweep", "--model", model.path, "--ids", ids.path, "--keep", "2", "--out", dir.path, "--overwrite"], 2),
             (["train", "--config", "tiny", "--ids", ids.path, "--steps", "1", "--out", dir.path, "--overwrite"], 2),

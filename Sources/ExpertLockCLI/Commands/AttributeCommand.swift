@@ -37,6 +37,7 @@ struct AttributeCommand: AsyncParsableCommand {
         try await runReportingErrors {
             let attribution: ExpertAttribution
             if resume && out == nil { throw ArgumentInputError("--resume needs --out (the state is saved beside it)") }
+            if let out { try refuseOutputOverlappingInputs(out, inputs: [model, data, ids] + merge) }
             if let out, FileManager.default.fileExists(atPath: out) && !overwrite { throw OutputError.exists(out) }
             if let out, resume { AtomicFile.removeStaleTemporaries(of: URL(fileURLWithPath: out)) }
             if !merge.isEmpty {
