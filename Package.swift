@@ -40,7 +40,7 @@ let package = Package(
         .executableTarget(
             name: "ExpertLockFuzz",
             dependencies: [
-                "TensorCore", "MoEModels", "ExpertLock",
+                "TensorCore", "MoEModels", "ExpertLock", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ExpertLock
 import Foundation
 import TensorCore
 
@@ -57,4 +58,20 @@ struct ArgumentInputError: InputError {
 struct OutputOptions: ParsableArguments {
     @Flag(name: .long, help: "Print one JSON object on stdout (progress goes to stderr).")
     var json = false
+}
+
+/// Refuses an output folder that is an input, holds an input, or lies inside an input folder:
+/// `--overwrite` deletes the output before writing, and a derived folder written inside a model
+/// folder changes that model. Paths are compared after resolving symbolic links.
+func refuseOutputOverlappingInputs(_ out: String, inputs: [String?]) throws {
+    func resolved(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+    let outPath = resolved(out)
+    for case let input? in inputs {
+        let path = resolved(input)
+        if path == outPath || path.hasPrefix(outPath + "/") || outPath.hasPrefix(path + "/") {
+            throw OutputError.isInput(out)
+        }
+    }
 }

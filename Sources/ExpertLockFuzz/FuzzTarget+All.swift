@@ -17,5 +17,15 @@ extension FuzzTarget {
         FuzzTarget("tokenizer", .json, "tokenizer.json loaded, sample texts encoded and decoded", parse: ParserCalls.tokenizer),
         FuzzTarget("tokenizer-config", .json, "tokenizer_config.json beside a fixed WordLevel tokenizer", setUp: ParserCalls.writeFixedTokenizer, parse: ParserCalls.tokenizerConfig),
         FuzzTarget("token-ids", .json, "token ids file (JSON array or whitespace-separated)") { data, _ in _ = try TokenIdsFile.parse(data, file: "ids.txt") },
+        FuzzTarget("manifest", .json, "expertlock_manifest.json read, then the fixture model verified against it", setUp: ParserCalls.writeModel, parse: ParserCalls.manifest),
+        FuzzTarget("update-log", .jsonLines, "expertlock_update_log.jsonl read, replayed over the seed manifest, written back", setUp: ParserCalls.writeModel, parse: ParserCalls.updateLog),
+        FuzzTarget("signing-key", .text, "key file read as an Ed25519 private key (then signs) and as a public key", parse: ParserCalls.signingKey),
+        FuzzTarget("prompt-template", .json, "classification prompt template loaded, validated, prompts rendered", parse: ParserCalls.promptTemplate),
+        FuzzTarget("trainer-state", .json, "checkpoint-N/trainer_state.json as train --resume reads it", parse: ParserCalls.trainerState),
+        FuzzTarget("realign-state", .json, "realign state-N/state.json checked as realign --resume does", parse: ParserCalls.realignState),
+        FuzzTarget("lora-config", .json, "adapter_config.json beside fixed adapter weights, loaded onto the fixture, which runs", setUp: ParserCalls.writeModelWithAdapter, parse: ParserCalls.loraConfig),
+        FuzzTarget("mask", .json, "expertlock_mask.json beside the fixture model, loaded, which runs", setUp: ParserCalls.writeModel, parse: ParserCalls.mask),
+        FuzzTarget("attribute-state", .json, "attribute --resume state (.OUT.state) read, merged, written back", parse: ParserCalls.attributeState),
+        FuzzTarget("sweep-state", .json, "sweep --resume state (.OUT.sweep-state) read and written back", parse: ParserCalls.sweepState),
     ]
 }

@@ -131,4 +131,24 @@ import Testing
         let b = try Data(contentsOf: dir.appendingPathComponent("killed/model.safetensors"))
         #expect(a == b, "resumed model differs from the uninterrupted one")
     }
+
+    /// A learning rate of 1e30 blows the weights up after one step: the next step's gradient norm
+    /// (or loss) is not finite. Training stops with a message naming the step and the last good
+    /// checkpoint, which is kept intact (and no final model is written).
+    @Test(.enabled(if: executable != nil)) func nonFiniteTrainingStopsAndKeepsTheLastCheckpoint() throws {
+        let dir = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try Self.run([
+            "train", "--config", "tiny", "--ids", dir.appendingPathComponent("ids.json").path, "--steps", "6",
+            "--batch", "2", "--seq", "16", "--save-every", "1", "--warmup", "0", "--lr", "1e30", "--out",
+            dir.appendingPathComponent("blown").path,
+        ])
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.contains("not finite at step 2") && result.stderr.contains("checkpoint-1"), "\(result.stderr)")
+        let checkpoint = dir.appendingPathComponent("blown/checkpoint-1")
+        for name in ["trainer_state.json", "model.safetensors", "optimizer.safetensors"] {
+            #expect(FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent(name).path), "\(name)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("blown/model.safetensors").path))
+    }
 }

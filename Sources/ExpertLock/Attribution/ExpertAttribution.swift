@@ -117,6 +117,10 @@ public enum AttributionError: InputError, Equatable {
     case differentModels(first: String, second: String)
     case mismatch(file: String, reason: String)
     case mergeOverflow(first: String, second: String)
+    /// A resume state file (`AttributionResumeState`) that cannot be read.
+    case badState(file: String, reason: String)
+    /// A resume state written for another model, corpus or setting.
+    case resumeMismatch(file: String, reason: String)
 
     public var description: String {
         switch self {
@@ -125,6 +129,9 @@ public enum AttributionError: InputError, Equatable {
         case .mismatch(let file, let reason): return "\(file): attribution does not belong to this model: \(reason)"
         case .mergeOverflow(let a, let b):
             return "merging the attributions of \(a) and \(b) overflows their statistics (a corrupt file?)"
+        case .badState(let file, let reason): return "\(file): not an attribution resume state: \(reason)"
+        case .resumeMismatch(let file, let reason):
+            return "\(file): cannot resume from this state: \(reason) (run without --resume to start over)"
         }
     }
 }

@@ -82,11 +82,28 @@ public enum PrunabilitySweep {
         }
     }
 
+    /// What a sweep has measured so far: enough to continue it after a kill. Every plan is a pure
+    /// function of the parameters and the attribution, and evaluation keeps no state between
+    /// calls, so skipping the points already measured gives the uninterrupted curve.
+    public struct Progress: Sendable, Codable, Equatable {
+        /// The unpruned model's metric, once measured.
+        public var full: Double?
+        /// Points measured, in plan order.
+        public var points: [CurvePoint]
+        public init(full: Double? = nil, points: [CurvePoint] = []) {
+            self.full = full
+            self.points = points
+        }
+    }
+
     /// `evaluate` returns the task metric of the model as currently masked.
     /// `progress` receives (evaluations done, total) and may return false to stop.
+    /// `resume` skips what an interrupted sweep measured (its points must be a prefix of this
+    /// sweep's plans); `save` receives the progress after every evaluation.
     public static func run(
         model: MoEModel, attribution: ExpertAttribution, metricName: String, higherIsBetter: Bool,
-        parameters: Parameters, evaluate: (MoEModel) throws -> Double, progress: ((Int, Int) -> Bool)? = nil
+        parameters: Parameters, evaluate: (MoEModel) throws -> Double, progress: ((Int, Int) -> Bool)? = nil,
+        resume: Progress? = nil, save: ((Progress) throws -> Void)? = nil
     ) throws -> PrunabilityCurve {
         let counts = attribution.signature.expertsPerLayer
         guard attribution.signature == ModelSignature(model: model) else {
@@ -115,15 +132,29 @@ public enum PrunabilitySweep {
                 plans.append((CurvePoint(k: nil, tau: tau, strategy: c.rawValue, seed: nil, expertsKept: mean, metric: 0), plan))
             }
         }
+        var points = resume?.points ?? []
+        guard points.count <= plans.count,
+            zip(points, plans).allSatisfy({ saved, plan in
+                var planned = plan.0
+                planned.metric = saved.metric
+                return planned == saved
+            })
+        else { throw PruningError.resumeMismatch(reason: "its points are not those of this sweep's plans") }
         defer { model.maskExperts(nil) }
         model.maskExperts(nil)
-        let full = try evaluate(model)
-        var points: [CurvePoint] = []
-        for (i, (point, plan)) in plans.enumerated() {
+        let full: Double
+        if let saved = resume?.full {
+            full = saved
+        } else {
+            full = try evaluate(model)
+            try save?(Progress(full: full, points: points))
+        }
+        for (i, (point, plan)) in plans.enumerated().dropFirst(points.count) {
             model.maskExperts(plan.keepFlags)
             var p = point
             p.metric = try evaluate(model)
             points.append(p)
+            try save?(Progress(full: full, points: points))
             if let progress, !progress(i + 1, plans.count) { break }
         }
         return PrunabilityCurve(metricName: metricName, higherIsBetter: higherIsBetter, expertsPerLayer: n, full: full, points: points)

@@ -136,6 +136,10 @@ public enum PruningError: InputError, Equatable {
     case planMismatch(String)
     /// A plan file that is not a plan (`PruningPlan.read(from:)`).
     case unreadablePlan(file: String, reason: String)
+    /// A sweep's resume state that does not fit this sweep (`PrunabilitySweep.Progress`).
+    case resumeMismatch(reason: String)
+    /// A sweep's resume state file that cannot be read (`SweepResumeState`).
+    case badSweepState(file: String, reason: String)
 
     public var description: String {
         switch self {
@@ -149,6 +153,10 @@ public enum PruningError: InputError, Equatable {
             return "pruning plan does not fit the model: \(reason)"
         case .unreadablePlan(let file, let reason):
             return "\(file): not a pruning plan: \(reason)"
+        case .resumeMismatch(let reason):
+            return "cannot resume the sweep: \(reason) (run without --resume to start over)"
+        case .badSweepState(let file, let reason):
+            return "\(file): not a sweep resume state: \(reason) (run without --resume to start over)"
         }
     }
 }

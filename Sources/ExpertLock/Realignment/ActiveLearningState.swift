@@ -56,7 +56,7 @@ struct ActiveLearningState: Codable, Equatable {
 /// trainable weights or LoRA factors) and `optimizer.safetensors`. A folder is written as
 /// `.state-<n>.partial-<random>` and renamed when complete, then older ones are deleted, so a kill
 /// at any moment leaves at least one complete state (or none before the first save).
-enum ActiveLearningCheckpoint {
+public enum ActiveLearningCheckpoint {
     static let prefix = "state-"
     static let stateFileName = "state.json"
     static let weightsFileName = "trainable.safetensors"
@@ -95,20 +95,41 @@ enum ActiveLearningCheckpoint {
         }
         guard let latest = states(in: directory).last else { return nil }
         let file = latest.url.appendingPathComponent(stateFileName)
+        guard let data = FileManager.default.contents(atPath: file.path) else {
+            throw RealignmentError.badState(file: file.path, reason: "cannot read the file")
+        }
+        let state = try checkedState(
+            data, file: file.path, parameters: parameters, fingerprint: fingerprint, poolSize: poolSize)
+        return (state, latest.url)
+    }
+
+    /// Decodes a `state.json` and checks it belongs to this run and is consistent, as `--resume`
+    /// does before trusting it.
+    static func checkedState(
+        _ data: Data, file: String, parameters: ActiveLearningLoop.Parameters, fingerprint: String, poolSize: Int
+    ) throws -> ActiveLearningState {
         let state: ActiveLearningState
         do {
-            state = try JSONDecoder().decode(ActiveLearningState.self, from: Data(contentsOf: file))
+            state = try JSONDecoder().decode(ActiveLearningState.self, from: data)
         } catch {
-            throw RealignmentError.badState(file: file.path, reason: "not an active-learning state: \(error)")
+            throw RealignmentError.badState(file: file, reason: "not an active-learning state")
         }
         if state.parameters.resumeKey != parameters.resumeKey {
-            throw RealignmentError.resumeMismatch(file: file.path, reason: "it was written with other parameters")
+            throw RealignmentError.resumeMismatch(file: file, reason: "it was written with other parameters")
         }
         if state.fingerprint != fingerprint {
-            throw RealignmentError.resumeMismatch(file: file.path, reason: "it was written for other data or settings")
+            throw RealignmentError.resumeMismatch(file: file, reason: "it was written for other data or settings")
         }
-        try state.validate(file: file.path, poolSize: poolSize)
-        return (state, latest.url)
+        try state.validate(file: file, poolSize: poolSize)
+        return state
+    }
+
+    /// `checkedState` for the fuzzer (`expertlock-fuzz realign-state`), which sees only the public
+    /// API: throws what `--resume` would throw for these bytes.
+    public static func checkStateFile(
+        _ data: Data, file: String, parameters: ActiveLearningLoop.Parameters, fingerprint: String, poolSize: Int
+    ) throws {
+        _ = try checkedState(data, file: file, parameters: parameters, fingerprint: fingerprint, poolSize: poolSize)
     }
 
     /// Writes `state-<sequence>` and removes older states.

@@ -8,9 +8,14 @@ import TensorCore
 public enum OutputDirectory {
     public static func write(to url: URL, overwrite: Bool, inputs: [URL] = [], _ body: (URL) throws -> Void) throws {
         let fm = FileManager.default
+        // The output must neither be an input, nor hold one (replacing it would delete the input),
+        // nor lie inside an input folder (writing it would change that model).
         let target = url.standardizedFileURL.resolvingSymlinksInPath().path
-        for input in inputs where input.standardizedFileURL.resolvingSymlinksInPath().path == target {
-            throw OutputError.isInput(url.path)
+        for input in inputs {
+            let path = input.standardizedFileURL.resolvingSymlinksInPath().path
+            if path == target || path.hasPrefix(target + "/") || target.hasPrefix(path + "/") {
+                throw OutputError.isInput(url.path)
+            }
         }
         if fm.fileExists(atPath: url.path) && !overwrite {
             throw OutputError.exists(url.path)
@@ -32,6 +37,17 @@ public enum OutputDirectory {
         } catch {
             try? fm.removeItem(at: tmp)
             throw error
+        }
+    }
+
+    /// Removes the `.<name>.tmp-<random>` folders a killed run writing `url` left behind (for a
+    /// resumed run, which owns `url`). `.old-` folders are kept: one may hold the only copy of a
+    /// previous output when a kill fell between the two renames.
+    public static func removeStaleTemporaries(of url: URL) {
+        let parent = url.deletingLastPathComponent()
+        let prefix = ".\(url.lastPathComponent).tmp-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: parent.path)) ?? [] where name.hasPrefix(prefix) {
+            try? FileManager.default.removeItem(at: parent.appendingPathComponent(name))
         }
     }
 

@@ -14,6 +14,8 @@ struct AttributeCommand: AsyncParsableCommand {
             Shards merge exactly: expertlock attribute --merge a.json b.json --out all.json
             --stream-layers attributes a checkpoint larger than memory: every batch goes through layer l \
             before layer l+1 is read, so one layer's weights are in memory at a time; the result is the same.
+            With --out the statistics are saved as the run goes; a killed run continues with --resume and
+            gives the same file bit for bit (not with --stream-layers, whose pass is not resumable).
             """)
 
     @Option(help: "Hugging Face model folder.") var model: String?
@@ -30,11 +32,17 @@ struct AttributeCommand: AsyncParsableCommand {
     @Option(help: "Output attribution file.") var out: String?
     @Flag(help: "Replace an existing output file.") var overwrite = false
     @OptionGroup var streaming: StreamingOptions
+    @Flag(help: "Continue a killed run from the state saved beside --out (.OUT.state).") var resume = false
+    @Option(help: "With --out: save the statistics every N batches, for --resume.") var saveEvery = 1
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         try await runReportingErrors {
             let attribution: ExpertAttribution
+            if resume && out == nil { throw ArgumentInputError("--resume needs --out (the state is saved beside it)") }
+            if let out { try refuseOutputOverlappingInputs(out, inputs: [model, data, ids] + merge) }
+            if let out, FileManager.default.fileExists(atPath: out) && !overwrite { throw OutputError.exists(out) }
+            if let out, resume { AtomicFile.removeStaleTemporaries(of: URL(fileURLWithPath: out)) }
             if !merge.isEmpty {
                 guard merge.count >= 2 else { throw ArgumentInputError("--merge needs at least two files") }
                 var merged = try ExpertAttribution.read(from: URL(fileURLWithPath: merge[0]))
@@ -53,17 +61,26 @@ struct AttributeCommand: AsyncParsableCommand {
                     model: options, task: task, data: data, ids: ids, format: format, context: context, limit: limit)
                 let batches = CorpusBatches.batches(sequences, batchSize: batch)
                 let progress = ProgressLine("attribute")
+                let report: (Int, Int, Int64) -> Bool = { done, total, tokens in
+                    progress.update(done: done, total: total, tokens: tokens)
+                    return true
+                }
                 var result: ExpertAttribution
                 if streaming.streamLayers {
+                    guard !resume else {
+                        throw ArgumentInputError("--resume: a --stream-layers pass cannot be resumed; run it again")
+                    }
                     result = try Attribution.runStreaming(
                         model: loaded, modelPath: model, batches: batches, criterion: criterion,
                         parameters: streaming.parameters, progress: streaming.report("attribute"))
+                } else if let out {
+                    result = try Attribution.runResumable(
+                        model: loaded, modelPath: model, batches: batches, criterion: criterion,
+                        stateURL: AttributionResumeState.url(forOutput: URL(fileURLWithPath: out)), resume: resume,
+                        saveEvery: saveEvery, progress: report)
                 } else {
-                    result = try Attribution.run(model: loaded, modelPath: model, batches: batches, criterion: criterion) {
-                        done, total, tokens in
-                        progress.update(done: done, total: total, tokens: tokens)
-                        return true
-                    }
+                    result = try Attribution.run(
+                        model: loaded, modelPath: model, batches: batches, criterion: criterion, progress: report)
                 }
                 Console.progress("peak RSS: \(PeakMemory.residentBytes >> 20) MB")
                 if criterion == .ablation {
@@ -90,6 +107,7 @@ struct AttributeCommand: AsyncParsableCommand {
                 if FileManager.default.fileExists(atPath: url.path) && !overwrite { throw OutputError.exists(out) }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
                 try AtomicFile.write(data, to: url)
+                try? FileManager.default.removeItem(at: AttributionResumeState.url(forOutput: url))
             }
             if output.json {
                 try Console.printJSON(object)

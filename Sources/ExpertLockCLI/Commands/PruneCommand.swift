@@ -78,7 +78,10 @@ struct PruneCommand: AsyncParsableCommand {
             let pruned = try model.keepingExperts(pruningPlan.kept)
             let after = mode == .remove ? ModelSize(model: pruned, bytesPerParameter: bytesPerParameter) : before
             let dtype = try Self.storedDType(source)
-            try OutputDirectory.write(to: URL(fileURLWithPath: out), overwrite: overwrite, inputs: [source]) { tmp in
+            try OutputDirectory.write(
+                to: URL(fileURLWithPath: out), overwrite: overwrite,
+                inputs: [source] + [attribution, plan].compactMap { $0 }.map { URL(fileURLWithPath: $0) }
+            ) { tmp in
                 switch mode {
                 case .remove:
                     try pruned.save(to: tmp, dtype: dtype, configSource: source.appendingPathComponent("config.json"))

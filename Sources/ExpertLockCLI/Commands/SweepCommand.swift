@@ -12,6 +12,7 @@ struct SweepCommand: AsyncParsableCommand {
         discussion: """
             Writes curve.json, curve.csv, table.md and curve.svg into --out. Attribution comes from --attribution FILE,
             or is computed on --data. The metric is measured on --eval-data (default: --data).
+            Progress is saved after every point; a killed sweep continues with --resume and writes the same curve.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -31,10 +32,13 @@ struct SweepCommand: AsyncParsableCommand {
     @Option(help: "Use at most N sequences for attribution and evaluation.") var limit: Int?
     @Option(help: "Output folder.") var out: String
     @Flag(help: "Replace an existing output folder.") var overwrite = false
+    @Flag(help: "Continue a killed sweep at its next point (state saved beside --out as .OUT.sweep-state).") var resume = false
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         try await runReportingErrors {
+            try refuseOutputOverlappingInputs(out, inputs: [modelOptions.model, data, evalData, ids, attribution])
+            if FileManager.default.fileExists(atPath: out) && !overwrite { throw OutputError.exists(out) }
             let model = try modelOptions.load()
             let counts = model.moeBlocks.map(\.expertCount)
             let keeps = try Self.integers(keep, option: "--keep").filter { $0 <= (counts.min() ?? 0) }
@@ -55,8 +59,26 @@ struct SweepCommand: AsyncParsableCommand {
             let metric = try TaskCorpus.metric(
                 model: modelOptions, task: task, data: evalData ?? data, ids: evalData == nil ? ids : nil, format: format,
                 context: context, batch: batch, limit: limit, maxNewTokens: maxNewTokens)
+            let stateURL = SweepResumeState.url(forOutput: URL(fileURLWithPath: out))
+            let fingerprint = SweepResumeState.fingerprint(
+                settings: [
+                    modelOptions.model, task.rawValue, format.rawValue, "\(maxNewTokens)", keeps.map(String.init).joined(separator: ","),
+                    taus.map { "\($0)" }.joined(separator: ","), criteriaList.map(\.rawValue).joined(separator: ","), "\(seeds)",
+                    "\(context)", "\(batch)", "\(limit ?? -1)", data ?? "-", evalData ?? "-", ids ?? "-", attribution ?? "-",
+                ],
+                files: [data, evalData, ids, attribution].compactMap { $0 }.map { URL(fileURLWithPath: $0) })
+            if resume {
+                AtomicFile.removeStaleTemporaries(of: stateURL)
+                OutputDirectory.removeStaleTemporaries(of: URL(fileURLWithPath: out))
+            }
+            let saved = resume ? try SweepResumeState.read(stateURL) : nil
+            if let saved, saved.fingerprint != fingerprint {
+                throw PruningError.badSweepState(file: stateURL.path, reason: "written for other data or options")
+            }
             let ranking: ExpertAttribution
-            if let attribution {
+            if let saved {
+                ranking = saved.attribution
+            } else if let attribution {
                 ranking = try ExpertAttribution.read(from: URL(fileURLWithPath: attribution))
             } else {
                 let p = ProgressLine("attribute")
@@ -67,6 +89,9 @@ struct SweepCommand: AsyncParsableCommand {
                     return true
                 }
             }
+            if saved == nil {
+                try SweepResumeState(fingerprint: fingerprint, attribution: ranking, progress: .init()).write(to: stateURL)
+            }
             let progress = ProgressLine("sweep")
             let curve = try PrunabilitySweep.run(
                 model: model, attribution: ranking, metricName: metric.name, higherIsBetter: metric.higherIsBetter,
@@ -75,10 +100,15 @@ struct SweepCommand: AsyncParsableCommand {
                 progress: { done, total in
                     progress.update(done: done, total: total, tokens: Int64(done))
                     return true
-                })
+                },
+                resume: saved?.progress,
+                save: { try SweepResumeState(fingerprint: fingerprint, attribution: ranking, progress: $0).write(to: stateURL) })
             let referenceK = max(1, (counts.min() ?? 1) / 4)
             let resistance = curve.resistance(referenceK: referenceK)
-            try OutputDirectory.write(to: URL(fileURLWithPath: out), overwrite: overwrite, inputs: [modelOptions.url]) { dir in
+            try OutputDirectory.write(
+                to: URL(fileURLWithPath: out), overwrite: overwrite,
+                inputs: [modelOptions.model, data, evalData, ids, attribution].compactMap { $0 }.map { URL(fileURLWithPath: $0) }
+            ) { dir in
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 try AtomicFile.write(try encoder.encode(curve), to: dir.appendingPathComponent("curve.json"))
@@ -86,6 +116,7 @@ struct SweepCommand: AsyncParsableCommand {
                 try AtomicFile.write(curve.markdownTable(), to: dir.appendingPathComponent("table.md"))
                 try AtomicFile.write(curve.svg(title: "Prunability: \(curve.metricName) vs experts kept"), to: dir.appendingPathComponent("curve.svg"))
             }
+            try? FileManager.default.removeItem(at: stateURL)
             if output.json {
                 try Console.printJSON([
                     "full": curve.full, "metric": curve.metricName, "out": out, "reference_k": referenceK,

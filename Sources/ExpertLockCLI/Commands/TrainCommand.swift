@@ -77,6 +77,10 @@ struct TrainCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let outURL = URL(fileURLWithPath: out)
+            // --overwrite deletes --out: it must neither be, hold nor sit inside an input.
+            try refuseOutputOverlappingInputs(
+                out, inputs: [model, data, ids, tokenizer == "bytes" ? nil : tokenizer, key,
+                              config.flatMap { ModelConfig.presetNames.contains($0) ? nil : $0 }])
             let modelURL = model.map { URL(fileURLWithPath: $0) }
             let encoderFolder = tokenizer.map { $0 == "bytes" ? nil : URL(fileURLWithPath: $0) } ?? modelURL
             let encoder: TextEncoder? =

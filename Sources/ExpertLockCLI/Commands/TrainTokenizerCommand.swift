@@ -55,7 +55,9 @@ struct TrainTokenizerCommand: AsyncParsableCommand {
                 files: data.map { URL(fileURLWithPath: $0) }, parameters: parameters
             ) { Console.progress($0.description) }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            try OutputDirectory.write(to: destination, overwrite: overwrite) { try trained.write(to: $0) }
+            try OutputDirectory.write(to: destination, overwrite: overwrite, inputs: data.map { URL(fileURLWithPath: $0) }) {
+                try trained.write(to: $0)
+            }
             Console.progress(
                 String(format: "trained %@ with %d tokens, %d merges in %.2f s -> %@", model.rawValue,
                        trained.vocabSize, trained.merges.count, seconds, out))

@@ -41,6 +41,18 @@ public final class AtomicFile {
     /// Writes UTF-8 text atomically.
     public static func write(_ text: String, to url: URL) throws { try write(Data(text.utf8), to: url) }
 
+    /// Removes the `<name>.tmp-<random>` files a killed writer of `url` left behind. Only for a
+    /// command that owns `url` (a resumed run): another process writing it now would lose its
+    /// temporary file.
+    public static func removeStaleTemporaries(of url: URL) {
+        let folder = url.deletingLastPathComponent()
+        let prefix = url.lastPathComponent + ".tmp-"
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        for name in names where name.hasPrefix(prefix) {
+            try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+        }
+    }
+
     private init(destination: URL, failure: @escaping (String) -> any Error) throws {
         self.destination = destination
         self.failure = failure
