@@ -5,7 +5,8 @@ Every number in the report is read from files the script wrote under its output 
 train and prune --json outputs, settings.env, times.tsv, commands.log); the findings are sentences
 chosen by those numbers. Standard library only.
 
-    python3 scripts/experiments/format_results.py --out experiments-out --results docs/RESULTS.md --figures docs/figures
+    python3 scripts/experiments/format_results.py --out experiments-out --results docs/RESULTS.md --figures docs/figures \
+        --sst-dev ../shared/data/glue-sst2/dev.tsv
 """
 import argparse
 import json
@@ -63,7 +64,11 @@ class Sweep:
         return metric / self.full if self.higher else self.full / metric
 
     def area(self, strategy="soft", experts=8):
-        """Normalised area under quality vs fraction kept (PrunabilityCurve.normalizedArea)."""
+        """Normalised area under quality vs fraction kept: the sweep's own `resistance` output, else the same
+        computation as PrunabilityCurve.normalizedArea."""
+        reported = (self.resistance or {}).get(strategy, {}).get("normalized_area")
+        if reported is not None:
+            return reported
         xy = sorted((k / experts, self.normalized(self.mean(strategy, k))) for k in self.keeps() if self.values(strategy, k))
         if not xy:
             return None
@@ -71,6 +76,18 @@ class Sweep:
             xy.append((1.0, 1.0))
         area = sum((xy[i][0] - xy[i - 1][0]) * (xy[i][1] + xy[i - 1][1]) / 2 for i in range(1, len(xy)))
         return area / (xy[-1][0] - xy[0][0])
+
+
+def corridor(sweep, strategy="soft", level=0.9):
+    """The smallest k whose normalised quality is at least `level` (None: not even the largest k measured)."""
+    ok = [k for k in sweep.keeps() if sweep.values(strategy, k) and sweep.normalized(sweep.mean(strategy, k)) >= level]
+    return min(ok) if ok else None
+
+
+def corridor_text(sweep, strategy="soft"):
+    k = corridor(sweep, strategy)
+    return (f"the fewest experts that keep ≥ 90% of the quality is k = {k} of 8" if k is not None
+            else "no measured k keeps 90% of the quality")
 
 
 def svg_chart(title, xlabel, ylabel, series, log_y=False, reverse_x=False, width=560, height=340):
@@ -106,7 +123,8 @@ def svg_chart(title, xlabel, ylabel, series, log_y=False, reverse_x=False, width
         yv = y0 + (y1 - y0) * i / 4
         v = 10 ** yv if log_y else yv
         out.append(f'<line x1="{left}" x2="{left + pw}" y1="{Y(v):.1f}" y2="{Y(v):.1f}" stroke="#eee"/>')
-        out.append(f'<text x="{left - 4}" y="{Y(v) + 4:.1f}" text-anchor="end">{v:.3g}</text>')
+        label = f"{v:.0f}" if abs(v) >= 100 else f"{v:.3g}"
+        out.append(f'<text x="{left - 4}" y="{Y(v) + 4:.1f}" text-anchor="end">{label}</text>')
     out.append(f'<text x="{left + pw / 2}" y="{height - 8}" text-anchor="middle">{xlabel}</text>')
     out.append(f'<text x="14" y="{top + ph / 2}" text-anchor="middle" transform="rotate(-90 14 {top + ph / 2})">{ylabel}</text>')
     for i, (name, pts, color, dashed) in enumerate(series):
@@ -144,6 +162,7 @@ def main():
     ap.add_argument("--out", required=True, help="the script's output folder")
     ap.add_argument("--results", required=True, help="Markdown file to write")
     ap.add_argument("--figures", required=True, help="folder for the SVG figures")
+    ap.add_argument("--sst-dev", help="SST-2 dev.tsv, to state the majority-class rate of the evaluated rows")
     args = ap.parse_args()
     out = args.out
     P = lambda *parts: os.path.join(out, *parts)
@@ -173,12 +192,22 @@ def main():
     S = settings
     seeds = S["SEEDS"]
 
+    def majority(n):
+        """Majority-class accuracy of the first n dev rows (the floor a constant answer gets)."""
+        if not args.sst_dev or not os.path.exists(args.sst_dev):
+            return None
+        labels = [line.rstrip("\n").split("\t")[-1] for line in open(args.sst_dev)][1:1 + int(n)]
+        ones = sum(1 for x in labels if x == "1")
+        return max(ones, len(labels) - ones) / max(len(labels), 1)
+
     md = []
     w = md.append
     w("# Results on real data: WikiText-2 and SST-2\n")
     w("Every number in this file was produced by `scripts/experiments/paper_tables.sh` (ExpertLock's own commands) and "
       "formatted by `scripts/experiments/format_results.py` from the JSON files the script wrote. Regenerate with\n")
     w("```sh\nswift build -c release --product expertlock\nscripts/experiments/paper_tables.sh   # resumable; output in experiments-out/\n```\n")
+    w("(`EXPERTLOCK=path/to/expertlock` picks the binary, `OUT=...` the output folder; every budget below is an environment "
+      "variable of the script.)\n")
 
     # ---- setup ----
     params = next(iter(pruned.values()), {}).get("parameters_before")
@@ -193,7 +222,9 @@ def main():
         if t:
             w(f"- `{name}`: {t['steps']} steps × {S['LM_BATCH']} sequences × {S['LM_SEQ']} tokens on WikiText-2 train "
               f"(lr {S['LM_LR']}, cosine, seed {S['SEED']}), {times.get(name, 0) / 60:.0f} min wall, "
-              f"{t['tokens_per_s']:.0f} tokens/s in its last session, final training loss {fmt(t['final_loss'], 3)}"
+              f"{t['tokens_per_s']:.0f} tokens/s in its last session, final total training loss {fmt(t['final_loss'], 3)} (cross-entropy plus router and entanglement terms)"
+              + (f" (resumed from its step-{t['start_step']} checkpoint after an interruption; the wall time of the "
+                 "interrupted session is not counted)" if t.get("start_step") else "")
               + (f"; entangled with `{S['ENTANGLE_METHOD']}` strength {S['ENTANGLE']}" if "entangled" in name else "") + ".")
     for name in ["sst2-standard", "sst2-entangled"]:
         t = trains.get(name)
@@ -233,13 +264,17 @@ def main():
         t, g = sweeps.get(f"sst2-{v}-task"), sweeps.get(f"sst2-{v}-general")
         if not t:
             return
-        w("| experts kept | top-k (SST-2 attribution) | retained | top-k (general attribution) | random | retained (random) |")
-        w("|---:|---:|---:|---:|---:|---:|")
+        w("| experts kept | top-k (SST-2 attribution) | retained | top-k (general attribution) | retained | random | retained |")
+        w("|---:|---:|---:|---:|---:|---:|---:|")
         for k in t.keeps():
             r = t.mean("random", k)
-            w(f"| {k} | {fmt(t.mean('soft', k))} | {100 * t.normalized(t.mean('soft', k)):.0f}% | "
-              f"{fmt(g.mean('soft', k)) if g else '–'} | {pm(t.values('random', k))} | {100 * t.normalized(r):.0f}% |")
-        w(f"\nFull model: SST-2 dev accuracy {fmt(t.full)} (chance 0.509: 444 of 872 dev examples are positive).\n")
+            gk = g.mean("soft", k) if g else None
+            w(f"| {k} | {fmt(t.mean('soft', k), 3)} | {100 * t.normalized(t.mean('soft', k)):.0f}% | "
+              f"{fmt(gk, 3)} | {(f'{100 * t.normalized(gk):.0f}%' if gk is not None else '–')} | "
+              f"{pm(t.values('random', k), 3)} | {100 * t.normalized(r):.0f}% |")
+        m = majority(S["CLS_EVAL"])
+        w(f"\nFull model: accuracy {fmt(t.full, 3)} on the first {S['CLS_EVAL']} SST-2 dev examples"
+          + (f" (a constant answer gets {m:.3f})" if m else "") + ".\n")
 
     cls_table("standard")
 
@@ -329,24 +364,27 @@ def main():
         w(f"![Recovery curves]({rel_fig}/recovery-sst2.svg)\n")
 
     w("## Table 5. Entangled training against re-alignment (SST-2, same pruning and label budget)\n")
-    w("| model | full | top-2 pruned | random, final | entropy, final | recovered (entropy) |")
-    w("|---|---:|---:|---:|---:|---:|")
+    w(f"Accuracy on the first {S['REALIGN_EVAL']} SST-2 dev examples (the re-alignment evaluation set) for every column.\n")
+    w("| model | full | top-2 pruned | random, final | entropy, final | recovered (random) | recovered (entropy) |")
+    w("|---|---:|---:|---:|---:|---:|---:|")
     recovered = {}
     for v in VARIANTS:
-        r, t = realigns.get(v), sweeps.get(f"sst2-{v}-task")
-        if not (r and t):
+        r = realigns.get(v)
+        full_eval = P("pruned", f"sst2-{v}-full-eval.json")
+        if not r or not os.path.exists(full_eval):
             continue
+        full = load(full_eval)["accuracy"]
         rows = {row["strategy"]: row for row in r["report"]["rows"]}
         finals = {s: [run["final"] for run in r["runs"] if run["strategy"] == s] for s in ["random", "entropy"]}
         pruned_acc = rows["entropy"]["after_pruning"]["mean"]
-        ent = statistics.mean(finals["entropy"])
-        gap = t.full - pruned_acc
-        rec = (ent - pruned_acc) / gap if gap > 1e-9 else None
-        recovered[v] = (rec, ent, t.full)
-        w(f"| {v} | {fmt(t.full, 3)} | {fmt(pruned_acc, 3)} | {pm(finals['random'], 3)} | {pm(finals['entropy'], 3)} | "
-          f"{(f'{100 * rec:.0f}%' if rec is not None else '–')} |")
-    w("\nRecovered = (entropy final − pruned) / (full − pruned): the fraction of the accuracy lost to pruning that re-alignment "
-      "won back.\n")
+        gap = full - pruned_acc
+        rec = {s: (statistics.mean(finals[s]) - pruned_acc) / gap if gap > 1e-9 else None for s in finals}
+        recovered[v] = (rec, statistics.mean(finals["entropy"]), full, pruned_acc)
+        cell = lambda x: f"{100 * x:.0f}%" if x is not None else "–"
+        w(f"| {v} | {fmt(full, 3)} | {fmt(pruned_acc, 3)} | {pm(finals['random'], 3)} | {pm(finals['entropy'], 3)} | "
+          f"{cell(rec['random'])} | {cell(rec['entropy'])} |")
+    w("\nRecovered = (final − pruned) / (full − pruned): the fraction of the accuracy lost to pruning that re-alignment won "
+      "back (mean over seeds; – when pruning lost nothing).\n")
 
     # ---- findings ----
     w("## Reading\n")
@@ -360,21 +398,26 @@ def main():
             f"{100 * q.get(2, 0):.0f}% of the full model's quality on WikiText-2 test (perplexity {fmt(g.full)} → "
             f"{fmt(g.mean('soft', 2))}; random: {fmt(g.mean('random', 2))}). "
             + ("That is a wide corridor." if q.get(2, 0) >= 0.9 else "There is no flat corridor on the general corpus: "
-               "general text uses all experts.")
-            + f" Top-k beats random at k=2 by {100 * (q.get(2, 0) - qr.get(2, 0)):.0f} points of normalised quality.")
+               "general text needs more than 2 experts per layer.")
+            + f" Top-k beats random at k=2 by {100 * (q.get(2, 0) - qr.get(2, 0)):.0f} points of normalised quality; "
+            + corridor_text(g) + f" (random: {corridor_text(g, 'random').replace('the fewest experts that keep ≥ 90% of the quality is ', '')}).")
     c = sweeps.get("lm-standard-cyclones")
     cg = sweeps.get("lm-standard-cyclones-by-general")
-    if c:
-        qc = c.normalized(c.mean("soft", 2))
-        findings.append(
-            f"**(1) Corridor, one WikiText topic.** On held-out cyclone articles, top-2 experts by cyclone routing mass keep "
-            f"{100 * qc:.0f}% (perplexity {fmt(c.full)} → {fmt(c.mean('soft', 2))}), against "
-            f"{100 * c.normalized(cg.mean('soft', 2)):.0f}% with experts ranked on the general corpus" if cg else ""
-            ) if cg else None
-        if cg:
-            findings[-1] += (f" and {100 * c.normalized(c.mean('random', 2)):.0f}% for random experts. "
-                             + ("Task-specific attribution opens a corridor the general ranking does not." if qc >= 0.9 else
-                                "Topic-specific attribution does not open a flat corridor for language modelling of a topic either."))
+    if c and cg:
+        qc, qg, qr = (c.normalized(c.mean("soft", 2)), c.normalized(cg.mean("soft", 2)), c.normalized(c.mean("random", 2)))
+        text = (f"**(1) Corridor, one WikiText topic.** On held-out cyclone articles, the top-2 experts by routing mass on "
+                f"cyclone articles keep {100 * qc:.0f}% of the quality (perplexity {fmt(c.full)} → {fmt(c.mean('soft', 2))}), "
+                f"experts ranked on the general corpus {100 * qg:.0f}% ({fmt(cg.mean('soft', 2))}), random experts "
+                f"{100 * qr:.0f}% ({fmt(c.mean('random', 2))}). ")
+        text += f"By topic attribution {corridor_text(c)}; by the general ranking {corridor_text(cg).replace('the fewest experts that keep ≥ 90% of the quality is ', '')}. "
+        if qc >= 0.9:
+            text += "Topic-specific attribution finds a flat corridor here."
+        elif qc > qg + 0.02:
+            text += ("Ranking experts on the topic's own text is better than ranking them on the general corpus, but "
+                     "there is no flat corridor for language modelling of a topic.")
+        else:
+            text += "Ranking on the topic's own text is no better than the general ranking, and there is no flat corridor."
+        findings.append(text)
     t = sweeps.get("sst2-standard-task")
     tg = sweeps.get("sst2-standard-general")
     if t:
@@ -386,12 +429,26 @@ def main():
             findings.append(
                 f"**(1) Corridor, SST-2.** Top-2 experts by SST-2 routing mass keep {100 * q2:.0f}% of the accuracy "
                 f"({fmt(t.full, 3)} → {fmt(t.mean('soft', 2), 3)}; random experts {fmt(t.mean('random', 2), 3)}"
-                + (f"; ranked on the general corpus {fmt(tg.mean('soft', 2), 3)}" if tg else "") + "). "
-                + ("This matches the paper's > 90% corridor for a task-specific attacker." if q2 >= 0.9 else
-                   "This is short of the paper's > 90% corridor."))
+                + (f"; ranked on the general corpus {fmt(tg.mean('soft', 2), 3)}" if tg else "") + "); "
+                + corridor_text(t) + (f" by SST-2 attribution, against {corridor_text(tg).replace('the fewest experts that keep ≥ 90% of the quality is ', '')} by the general ranking" if tg else "") + ". "
+                + ("This matches the paper's > 90% corridor for a task-specific attacker" if q2 >= 0.9 else
+                   "This is short of the paper's > 90% corridor")
+                + (lambda m: (f", but the model is weak: measured above a constant answer ({m:.3f}), top-2 keeps "
+                              f"{100 * (t.mean('soft', 2) - m) / (t.full - m):.0f}% of the margin." if m and t.full > m else "."))(
+                    majority(S["CLS_EVAL"])))
     if std_rows and "random" in std_rows and "entropy" in std_rows:
         rr, er = std_rows["random"], std_rows["entropy"]
-        if rr.get("labels_to_target") and er.get("labels_to_target"):
+        if rr.get("labels_to_target") == 0 and er.get("labels_to_target") == 0:
+            findings.append(
+                f"**(2) Active learning.** The top-2 pruned standard model starts at accuracy "
+                f"{fmt(rr['after_pruning']['mean'], 3)}, already above the target ({fmt(realigns['standard']['report']['target'], 3)}, "
+                f"95% of the best random-sampling mean), so labels-to-target is 0 for both strategies and the paper's "
+                f"label-efficiency claim cannot be tested here. Final accuracy after {rr['labels_used']} labels: entropy "
+                f"{fmt(er['after_fine_tuning']['mean'], 3)} ± {fmt(er['after_fine_tuning']['std'], 3)}, random "
+                f"{fmt(rr['after_fine_tuning']['mean'], 3)} ± {fmt(rr['after_fine_tuning']['std'], 3)}"
+                + (" (the difference is within one standard deviation)." if abs(er['after_fine_tuning']['mean'] - rr['after_fine_tuning']['mean'])
+                   <= max(er['after_fine_tuning']['std'], rr['after_fine_tuning']['std']) else "."))
+        elif rr.get("labels_to_target") and er.get("labels_to_target"):
             saved = 1 - er["labels_to_target"] / rr["labels_to_target"]
             findings.append(
                 f"**(2) Active learning.** On the standard model, entropy sampling reaches the target with "
@@ -414,21 +471,58 @@ def main():
         verdict = ""
         if w_ok:
             change, a_s, a_e = w_ok
-            verdict = (" On WikiText-2 the entangled model is more resistant (lower area) with full perplexity within 5%."
+            verdict = (" On WikiText-2 the entangled model is more resistant (lower area) and its full perplexity is not more "
+                       "than 5% worse than the standard model's"
+                       + (" (it is better; with one training seed per model, part of that gap may be seed variation)."
+                          if change > 0 else ".")
                        if a_e < a_s and change > -0.05 else
                        " On WikiText-2 the entangled model is not more resistant within the 5% perplexity allowance.")
         findings.append(f"**(3) Entangled training, pruning.** `{S['ENTANGLE_METHOD']}` strength {S['ENTANGLE']}: "
                         + "; ".join(parts) + "." + verdict)
-    if len(recovered) == 2 and all(v[0] is not None for v in recovered.values()):
-        rs, re_ = recovered["standard"][0], recovered["entangled"][0]
-        findings.append(
-            f"**(3) Entangled training, recovery.** With the same pruning rule and label budget, entropy re-alignment "
-            f"wins back {100 * rs:.0f}% of the pruning loss on the standard model and {100 * re_:.0f}% on the entangled one "
-            f"(final accuracy {fmt(recovered['standard'][1], 3)} vs {fmt(recovered['entangled'][1], 3)}). "
-            + ("The entangled pruned model recovers less." if re_ < rs else "The entangled pruned model does not recover less."))
+    if len(recovered) == 2:
+        parts = []
+        for v in VARIANTS:
+            rec, ent, full, pruned_acc = recovered[v]
+            parts.append(f"{v}: full {fmt(full, 3)}, top-2 pruned {fmt(pruned_acc, 3)} (−{100 * (full - pruned_acc):.1f} points), "
+                         f"after entropy re-alignment {fmt(ent, 3)}")
+        text = ("**(3) Entangled training, recovery.** Same pruning rule (top-2 by SST-2 routing mass) and label budget: "
+                + "; ".join(parts) + ". ")
+        rs, re_ = recovered["standard"][0]["entropy"], recovered["entangled"][0]["entropy"]
+        n = int(S["REALIGN_EVAL"])
+        noise = max(2 * math.sqrt(full * (1 - full) / n) for _, _, full, _ in recovered.values())
+        small = [v for v in VARIANTS if recovered[v][2] - recovered[v][3] < noise]
+        if small:
+            text += (f"Pruning cost {' and '.join(small)} less than {100 * noise:.0f} points, about two standard errors of an "
+                     f"accuracy on {n} examples, so the recovered fractions divide noise by noise: this run cannot say whether "
+                     "the entangled pruned model recovers less. (On paper, entropy re-alignment won back "
+                     f"{100 * rs:.0f}% of the loss on the standard model and {100 * re_:.0f}% on the entangled one.)" if rs is not None and re_ is not None else
+                     "Pruning cost too little to measure recovery.")
+        elif rs is None or re_ is None:
+            text += "Pruning cost one of the models nothing on this evaluation set, so recovery cannot be compared."
+        else:
+            text += (f"Re-alignment wins back {100 * rs:.0f}% of the pruning loss on the standard model and {100 * re_:.0f}% "
+                     "on the entangled one: " + ("the entangled pruned model recovers less." if re_ < rs else
+                                                  "the entangled pruned model does not recover less."))
+        findings.append(text)
     for f_ in findings:
         if f_:
             w(f_ + "\n")
+
+    # ---- caveats ----
+    lm_tokens = int(S["LM_STEPS"]) * int(S["LM_BATCH"]) * int(S["LM_SEQ"])
+    w("## Limits of this measurement\n")
+    w(f"- Scale. These are {params / 1e6:.1f} M-parameter models trained on {lm_tokens / 1e6:.2f} M tokens "
+      "(a fraction of one WikiText-2 epoch) on 2 shared CPU cores, not Mixtral-8x7B; their experts have had little time to "
+      "specialise, so the absence (or presence) of a corridor here says what happens at this scale only." if params else "- Scale: small models.")
+    w(f"- One training seed per model. The ± of random-expert rows and of re-alignment is over {seeds} pruning / "
+      "re-alignment seeds of the same trained model; variation between training runs is not measured.")
+    w(f"- Accuracy is measured on the first {S['CLS_EVAL']} (sweeps) and {S['REALIGN_EVAL']} (re-alignment) SST-2 dev "
+      "examples; one example is 1/N of accuracy, so differences below a few points are noise.")
+    w("- Labels to target read the mean learning curve by linear interpolation between rounds of "
+      f"{S['REALIGN_BATCH']} labels; the target is 95% of the best random-sampling mean (the `realign` default).")
+    w("- Reproducibility: every step is seeded. Re-running an attribution and a sweep step on the trained models gave "
+      "bit-identical outputs; training is seeded and resumes bit-exactly by design (both language models here were "
+      "interrupted and resumed), but a second full training run was not made within the time budget.\n")
 
     # ---- runtimes and commands ----
     w("## Runtimes\n")
@@ -437,9 +531,19 @@ def main():
     w("|---|---:|")
     for name, sec in times.items():
         w(f"| {name} | {sec} |")
-    w(f"| **total** | **{sum(times.values())}** ({sum(times.values()) / 60:.0f} min) |\n")
+    per = {v: sum(sec for name, sec in times.items() if v in name) for v in VARIANTS}
+    shared = sum(sec for name, sec in times.items() if not any(v in name for v in VARIANTS))
+    w(f"| sum of the standard pipeline | {per['standard']} ({per['standard'] / 60:.0f} min) |")
+    w(f"| sum of the entangled pipeline | {per['entangled']} ({per['entangled'] / 60:.0f} min) |")
+    w(f"| shared steps (tokenizer) | {shared} |\n")
+    w(f"The two pipelines ran side by side, so the wall time of the whole run was about "
+      f"{(shared + max(per.values())) / 60:.0f} min"
+      + (" plus the interrupted first training session (not counted above)" if any(t.get("start_step") for t in trains.values()) else "")
+      + ". Table 5's `eval-sst2-*` steps were added to the script after the first pass and ran on its resumed rerun.\n")
     w("## Exact commands\n")
-    w("As run by the script (paths relative to the repository; `$OUT` = the output folder):\n")
+    w("As run by the script (paths relative to the repository; `$OUT` = the output folder). The data files under "
+      "`$OUT/data` are cut from ../shared/data by the script itself (awk): the cyclone articles by title, and the SST-2 "
+      "owner / attacker rows by row number.\n")
     w("```sh")
     for name, command in commands.items():
         w(command.replace(os.path.abspath(out) + "/", "$OUT/").replace(out + "/", "$OUT/"))

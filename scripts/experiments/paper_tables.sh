@@ -26,21 +26,21 @@ RESULTS_MD=${RESULTS_MD:-$ROOT/docs/RESULTS.md}
 
 # ---- budgets (the whole run must fit about 2 hours on 2 shared cores) ----
 VOCAB=${VOCAB:-4096}            # BPE vocabulary trained on WikiText-2 train
-HIDDEN=${HIDDEN:-256}           # model: Mixtral-style, 8 experts, top-2
+HIDDEN=${HIDDEN:-192}           # model: Mixtral-style, 8 experts, top-2
 LAYERS=${LAYERS:-4}
-INTERMEDIATE=${INTERMEDIATE:-512}
+INTERMEDIATE=${INTERMEDIATE:-384}
 HEADS=${HEADS:-4}
 KV_HEADS=${KV_HEADS:-2}
-LM_STEPS=${LM_STEPS:-500}      # language-model pre-training (both models)
+LM_STEPS=${LM_STEPS:-320}      # language-model pre-training (both models)
 LM_BATCH=${LM_BATCH:-16}
 LM_SEQ=${LM_SEQ:-128}
 LM_LR=${LM_LR:-3e-3}
-LM_WARMUP=${LM_WARMUP:-25}
-SAVE_EVERY=${SAVE_EVERY:-50}
+LM_WARMUP=${LM_WARMUP:-16}
+SAVE_EVERY=${SAVE_EVERY:-40}
 ENTANGLE_METHOD=${ENTANGLE_METHOD:-routing-spread}
 ENTANGLE=${ENTANGLE:-0.5}
 SST_TRAIN_ROWS=${SST_TRAIN_ROWS:-20000}   # owner's SST-2 fine-tuning rows (train.tsv rows 1..N)
-SST_STEPS=${SST_STEPS:-200}
+SST_STEPS=${SST_STEPS:-300}
 SST_BATCH=${SST_BATCH:-16}
 SST_SEQ=${SST_SEQ:-64}
 SST_LR=${SST_LR:-1e-3}
@@ -48,17 +48,17 @@ ATTACK_FIRST_ROW=${ATTACK_FIRST_ROW:-40001}  # attacker's SST-2 rows start here 
 ATTR_ROWS=${ATTR_ROWS:-512}     # attacker's attribution prompts
 POOL_ROWS=${POOL_ROWS:-2000}    # attacker's unlabeled pool (labels = oracle)
 CONTEXT=${CONTEXT:-256}         # perplexity window and attribution sequence length
-LM_ATTR_SEQS=${LM_ATTR_SEQS:-64}   # attribution sequences of $CONTEXT tokens (general corpus)
+LM_ATTR_SEQS=${LM_ATTR_SEQS:-48}   # attribution sequences of $CONTEXT tokens (general corpus)
 LM_EVAL_SEQS=${LM_EVAL_SEQS:-32}   # WikiText-2 test sequences of $CONTEXT tokens per perplexity
-CLS_EVAL=${CLS_EVAL:-436}       # SST-2 dev examples per accuracy in sweeps (the first N of 872)
+CLS_EVAL=${CLS_EVAL:-300}       # SST-2 dev examples per accuracy in sweeps (the first N of 872)
 KEEPS=${KEEPS:-6,4,2,1}         # k = 8 is the full model, measured by every sweep
 SEEDS=${SEEDS:-3}               # random-expert baselines and re-alignment seeds
 REALIGN_BUDGET=${REALIGN_BUDGET:-96}
 REALIGN_BATCH=${REALIGN_BATCH:-16}
-REALIGN_STEPS=${REALIGN_STEPS:-16}
+REALIGN_STEPS=${REALIGN_STEPS:-12}
 REALIGN_LR=${REALIGN_LR:-1e-3}
-REALIGN_CANDIDATES=${REALIGN_CANDIDATES:-192}
-REALIGN_EVAL=${REALIGN_EVAL:-300}
+REALIGN_CANDIDATES=${REALIGN_CANDIDATES:-128}
+REALIGN_EVAL=${REALIGN_EVAL:-256}
 SEED=${SEED:-0}                 # model initialisation and batch order
 
 # ---- the binary ----
@@ -133,7 +133,7 @@ topic_articles() {
   topic_articles "$WIKI/wiki.valid.tokens" "$WIKI/wiki.test.tokens" >"$OUT/data/cyclones-heldout.txt"
 # SST-2: the owner fine-tunes on rows 1..SST_TRAIN_ROWS; the attacker holds other rows (attribution
 # prompts, the unlabeled pool); accuracy is measured on dev.
-sst_rows() { { head -n 1 "$SST/train.tsv"; tail -n +"$(($1 + 1))" "$SST/train.tsv" | head -n "$2"; }; }
+sst_rows() { awk -v first="$1" -v n="$2" 'NR == 1 || (NR > first && NR <= first + n)' "$SST/train.tsv"; }
 [ -s "$OUT/data/sst2-owner.tsv" ] || sst_rows 1 "$SST_TRAIN_ROWS" >"$OUT/data/sst2-owner.tsv"
 [ -s "$OUT/data/sst2-attacker-attribution.tsv" ] ||
   sst_rows "$ATTACK_FIRST_ROW" "$ATTR_ROWS" >"$OUT/data/sst2-attacker-attribution.tsv"
@@ -253,6 +253,10 @@ variant_pipeline() {
   run "prune-sst2-$variant" "$OUT/pruned/sst2-$variant-top2.json" --json-to "$OUT/pruned/sst2-$variant-top2.json" -- \
     "$EXPERTLOCK" prune --model "$OUT/models/sst2-$variant" --attribution "$OUT/attribution/sst2-$variant-task.json" \
     --keep 2 --criterion soft --mode mask --out "$OUT/pruned/sst2-$variant-top2" --overwrite --json
+  # The unpruned model's accuracy on the rows re-alignment is evaluated on (Table 5's "full").
+  run "eval-sst2-$variant" "$OUT/pruned/sst2-$variant-full-eval.json" --json-to "$OUT/pruned/sst2-$variant-full-eval.json" -- \
+    "$EXPERTLOCK" eval --model "$CLS" --task classify --data "$SST/dev.tsv" --limit "$REALIGN_EVAL" --context "$SST_SEQ" \
+    --batch 16 --json
   [ -d "$OUT/realign/$variant" ] && resume=(--resume)
   run "realign-$variant" "$OUT/realign/$variant.json" --json-to "$OUT/realign/$variant.json" -- \
     "$EXPERTLOCK" realign --model "$OUT/pruned/sst2-$variant-top2" --task classify \
@@ -275,6 +279,6 @@ wait "$ENTANGLED_PID" || status=1
 # ---- report ----
 if [ "$REPORT" = 1 ]; then
   python3 "$ROOT/scripts/experiments/format_results.py" --out "$OUT" --results "$RESULTS_MD" \
-    --figures "$(dirname "$RESULTS_MD")/figures"
+    --figures "$(dirname "$RESULTS_MD")/figures" --sst-dev "$SST/dev.tsv"
   echo "wrote $RESULTS_MD" >&2
 fi
