@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# The paper's Tables 1, 2, 4, 5 and Figure 1 on real data (WikiText-2, GLUE SST-2), measured with
+# ExpertLock's own commands only (issue #11, and the WikiText-2 part of issue #7).
+#
+#   scripts/experiments/paper_tables.sh            # everything, then docs/RESULTS.md
+#   EXPERTLOCK=.build-x/release/expertlock OUT=/tmp/exp scripts/experiments/paper_tables.sh
+#
+# Steps: train a BPE tokenizer on WikiText-2 train; train a standard and an entangled 8-expert top-2
+# Mixtral-style MoE on it (language modelling); continue both on SST-2 (classification); attribute
+# experts on the general corpus (WikiText-2 valid), on one WikiText topic (tropical-cyclone articles)
+# and on SST-2 prompts; prunability sweeps (top-k by soft routing mass and k random experts, 3 seeds);
+# prune the SST-2 models to their top-2 SST-2 experts per layer; re-align them with active learning
+# (random vs entropy, 3 seeds); write the tables with scripts/experiments/format_results.py.
+#
+# Resumable: every step is skipped when its output exists, training continues from its latest
+# checkpoint (--resume) and re-alignment from its latest round state. Everything goes under $OUT;
+# every command run is appended to $OUT/commands.log and its wall time to $OUT/times.tsv.
+# Needs ../shared/data (or DATA=...) and python3 for the report only (REPORT=0 skips it).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+DATA=${DATA:-$ROOT/../shared/data}
+OUT=${OUT:-$ROOT/experiments-out}
+REPORT=${REPORT:-1}
+RESULTS_MD=${RESULTS_MD:-$ROOT/docs/RESULTS.md}
+
+# ---- budgets (the whole run must fit about 2 hours on 2 shared cores) ----
+VOCAB=${VOCAB:-4096}            # BPE vocabulary trained on WikiText-2 train
+HIDDEN=${HIDDEN:-192}           # model: Mixtral-style, 8 experts, top-2
+LAYERS=${LAYERS:-4}
+INTERMEDIATE=${INTERMEDIATE:-384}
+HEADS=${HEADS:-4}
+KV_HEADS=${KV_HEADS:-2}
+LM_STEPS=${LM_STEPS:-320}      # language-model pre-training (both models)
+LM_BATCH=${LM_BATCH:-16}
+LM_SEQ=${LM_SEQ:-128}
+LM_LR=${LM_LR:-3e-3}
+LM_WARMUP=${LM_WARMUP:-16}
+SAVE_EVERY=${SAVE_EVERY:-40}
+ENTANGLE_METHOD=${ENTANGLE_METHOD:-routing-spread}
+ENTANGLE=${ENTANGLE:-0.5}
+SST_TRAIN_ROWS=${SST_TRAIN_ROWS:-20000}   # owner's SST-2 fine-tuning rows (train.tsv rows 1..N)
+SST_STEPS=${SST_STEPS:-300}
+SST_BATCH=${SST_BATCH:-16}
+SST_SEQ=${SST_SEQ:-64}
+SST_LR=${SST_LR:-1e-3}
+ATTACK_FIRST_ROW=${ATTACK_FIRST_ROW:-40001}  # attacker's SST-2 rows start here (disjoint from the owner's)
+ATTR_ROWS=${ATTR_ROWS:-512}     # attacker's attribution prompts
+POOL_ROWS=${POOL_ROWS:-2000}    # attacker's unlabeled pool (labels = oracle)
+CONTEXT=${CONTEXT:-256}         # perplexity window and attribution sequence length
+LM_ATTR_SEQS=${LM_ATTR_SEQS:-48}   # attribution sequences of $CONTEXT tokens (general corpus)
+LM_EVAL_SEQS=${LM_EVAL_SEQS:-32}   # WikiText-2 test sequences of $CONTEXT tokens per perplexity
+CLS_EVAL=${CLS_EVAL:-300}       # SST-2 dev examples per accuracy in sweeps (the first N of 872)
+KEEPS=${KEEPS:-6,4,2,1}         # k = 8 is the full model, measured by every sweep
+SEEDS=${SEEDS:-3}               # random-expert baselines and re-alignment seeds
+REALIGN_BUDGET=${REALIGN_BUDGET:-96}
+REALIGN_BATCH=${REALIGN_BATCH:-16}
+REALIGN_STEPS=${REALIGN_STEPS:-12}
+REALIGN_LR=${REALIGN_LR:-1e-3}
+REALIGN_CANDIDATES=${REALIGN_CANDIDATES:-128}
+REALIGN_EVAL=${REALIGN_EVAL:-256}
+SEED=${SEED:-0}                 # model initialisation and batch order
+
+# ---- the binary ----
+EXPERTLOCK=${EXPERTLOCK:-$ROOT/.build/release/expertlock}
+if [ ! -x "$EXPERTLOCK" ]; then
+  echo "building $EXPERTLOCK" >&2
+  (cd "$ROOT" && swift build -c release --product expertlock)
+  EXPERTLOCK=$ROOT/.build/release/expertlock
+fi
+
+WIKI=$DATA/wikitext-2
+SST=$DATA/glue-sst2
+[ -f "$WIKI/wiki.train.tokens" ] && [ -f "$SST/train.tsv" ] || { echo "no data in $DATA" >&2; exit 2; }
+mkdir -p "$OUT"/{data,models,attribution,sweeps,pruned,realign,logs}
+TIMES=$OUT/times.tsv
+COMMANDS=$OUT/commands.log
+
+# Writes the settings once, so the report states the budget the results were made with.
+settings() {
+  for v in VOCAB HIDDEN LAYERS INTERMEDIATE HEADS KV_HEADS LM_STEPS LM_BATCH LM_SEQ LM_LR LM_WARMUP ENTANGLE_METHOD \
+    ENTANGLE SST_TRAIN_ROWS SST_STEPS SST_BATCH SST_SEQ SST_LR ATTACK_FIRST_ROW ATTR_ROWS POOL_ROWS CONTEXT LM_ATTR_SEQS \
+    LM_EVAL_SEQS CLS_EVAL KEEPS SEEDS REALIGN_BUDGET REALIGN_BATCH REALIGN_STEPS REALIGN_LR REALIGN_CANDIDATES \
+    REALIGN_EVAL SEED; do
+    printf '%s=%s\n' "$v" "${!v}"
+  done
+}
+if [ -f "$OUT/settings.env" ]; then
+  if ! diff -q <(settings) "$OUT/settings.env" >/dev/null; then
+    echo "$OUT was made with other budgets (see $OUT/settings.env); use another OUT or delete it" >&2
+    diff <(settings) "$OUT/settings.env" >&2 || true
+    exit 2
+  fi
+else
+  settings >"$OUT/settings.env"
+fi
+
+# run NAME DONE_FILE [--json-to FILE] -- COMMAND...: skipped when DONE_FILE exists; logs the command
+# and its wall time; with --json-to the command's stdout (one JSON object) is written to FILE atomically.
+run() {
+  local name=$1 done_file=$2 json_to=""
+  shift 2
+  if [ "$1" = "--json-to" ]; then json_to=$2; shift 2; fi
+  [ "$1" = "--" ] && shift
+  if [ -e "$done_file" ]; then
+    echo "== $name: done earlier ($done_file)" >&2
+    return 0
+  fi
+  echo "== $name" >&2
+  printf '%s\t%s\n' "$name" "$*" | sed "s#$ROOT/##g" >>"$COMMANDS"
+  local start end
+  start=$(date +%s)
+  if [ -n "$json_to" ]; then
+    "$@" >"$json_to.partial" 2> >(tee -a "$OUT/logs/$name.log" >&2)
+    mv "$json_to.partial" "$json_to"
+  else
+    "$@" 2> >(tee -a "$OUT/logs/$name.log" >&2)
+  fi
+  end=$(date +%s)
+  printf '%s\t%s\n' "$name" "$((end - start))" >>"$TIMES"
+}
+
+# ---- data the experiments read (derived from ../shared/data, under $OUT/data) ----
+# One WikiText topic: the tropical-cyclone articles (titles with hurricane/typhoon/cyclone/tropical).
+# The attacker attributes on those of the train split and is evaluated on those of valid + test.
+topic_articles() {
+  awk 'BEGIN { keep = 0 }
+       /^ = [^=].* = $/ { keep = (tolower($0) ~ /hurricane|typhoon|cyclone|tropical/) }
+       keep { print }' "$@"
+}
+[ -s "$OUT/data/cyclones-train.txt" ] || topic_articles "$WIKI/wiki.train.tokens" >"$OUT/data/cyclones-train.txt"
+[ -s "$OUT/data/cyclones-heldout.txt" ] ||
+  topic_articles "$WIKI/wiki.valid.tokens" "$WIKI/wiki.test.tokens" >"$OUT/data/cyclones-heldout.txt"
+# SST-2: the owner fine-tunes on rows 1..SST_TRAIN_ROWS; the attacker holds other rows (attribution
+# prompts, the unlabeled pool); accuracy is measured on dev.
+sst_rows() { awk -v first="$1" -v n="$2" 'NR == 1 || (NR > first && NR <= first + n)' "$SST/train.tsv"; }
+[ -s "$OUT/data/sst2-owner.tsv" ] || sst_rows 1 "$SST_TRAIN_ROWS" >"$OUT/data/sst2-owner.tsv"
+[ -s "$OUT/data/sst2-attacker-attribution.tsv" ] ||
+  sst_rows "$ATTACK_FIRST_ROW" "$ATTR_ROWS" >"$OUT/data/sst2-attacker-attribution.tsv"
+[ -s "$OUT/data/sst2-attacker-pool.tsv" ] ||
+  sst_rows "$((ATTACK_FIRST_ROW + ATTR_ROWS))" "$POOL_ROWS" >"$OUT/data/sst2-attacker-pool.tsv"
+
+# ---- tokenizer and model config ----
+run tokenizer "$OUT/tokenizer/tokenizer.json" -- \
+  "$EXPERTLOCK" train-tokenizer --data "$WIKI/wiki.train.tokens" --model bpe --vocab-size "$VOCAB" --out "$OUT/tokenizer"
+
+mkdir -p "$OUT/config"
+# <s> = 0 and </s> = 1 in the tokenizers train-tokenizer writes.
+[ -s "$OUT/config/config.json" ] || cat >"$OUT/config/config.json" <<EOF
+{
+  "architectures": ["MixtralForCausalLM"],
+  "model_type": "mixtral",
+  "vocab_size": $VOCAB,
+  "hidden_size": $HIDDEN,
+  "intermediate_size": $INTERMEDIATE,
+  "num_hidden_layers": $LAYERS,
+  "num_attention_heads": $HEADS,
+  "num_key_value_heads": $KV_HEADS,
+  "num_local_experts": 8,
+  "num_experts_per_tok": 2,
+  "hidden_act": "silu",
+  "max_position_embeddings": 1024,
+  "rms_norm_eps": 1e-5,
+  "rope_theta": 10000.0,
+  "router_aux_loss_coef": 0.02,
+  "tie_word_embeddings": false,
+  "bos_token_id": 0,
+  "eos_token_id": 1,
+  "torch_dtype": "float32"
+}
+EOF
+
+# ---- training: language model (standard and entangled), then SST-2 continuation ----
+# train_step NAME OUTDIR ARGS...: resumes from the latest checkpoint of OUTDIR when there is one.
+train_step() {
+  local name=$1 dir=$2
+  shift 2
+  local resume=()
+  if [ ! -e "$OUT/models/$name.json" ]; then
+    if compgen -G "$dir/checkpoint-*" >/dev/null; then
+      resume=(--resume)
+    else
+      rm -rf "$dir" # interrupted before its first checkpoint: start again
+    fi
+  fi
+  run "$name" "$OUT/models/$name.json" --json-to "$OUT/models/$name.json" -- \
+    "$EXPERTLOCK" train "$@" --out "$dir" --save-every "$SAVE_EVERY" --seed "$SEED" --log-every 20 "${resume[@]}" --json
+}
+ENTANGLE_ARGS=(--entangle "$ENTANGLE" --entangle-method "$ENTANGLE_METHOD")
+
+# Everything of one variant (standard or entangled), in order; the two variants are independent and run
+# side by side (the machine has 2 cores).
+variant_pipeline() {
+  local variant=$1
+  local LM=$OUT/models/lm-$variant CLS=$OUT/models/sst2-$variant
+  local extra=() resume=()
+  [ "$variant" = entangled ] && extra=("${ENTANGLE_ARGS[@]}")
+  train_step "lm-$variant" "$OUT/models/lm-$variant" \
+    --config "$OUT/config/config.json" --tokenizer "$OUT/tokenizer" --data "$WIKI/wiki.train.tokens" --task lm \
+    --steps "$LM_STEPS" --batch "$LM_BATCH" --seq "$LM_SEQ" --lr "$LM_LR" --warmup "$LM_WARMUP" "${extra[@]}"
+  train_step "sst2-$variant" "$OUT/models/sst2-$variant" \
+    --model "$OUT/models/lm-$variant" --data "$OUT/data/sst2-owner.tsv" --task classify \
+    --steps "$SST_STEPS" --batch "$SST_BATCH" --seq "$SST_SEQ" --lr "$SST_LR" --warmup 20 "${extra[@]}"
+
+# ---- attribution ----
+  run "attr-lm-$variant-general" "$OUT/attribution/lm-$variant-general.json" -- \
+    "$EXPERTLOCK" attribute --model "$LM" --data "$WIKI/wiki.valid.tokens" --task perplexity --context "$CONTEXT" \
+    --limit "$LM_ATTR_SEQS" --batch 8 --out "$OUT/attribution/lm-$variant-general.json"
+  run "attr-lm-$variant-cyclones" "$OUT/attribution/lm-$variant-cyclones.json" -- \
+    "$EXPERTLOCK" attribute --model "$LM" --data "$OUT/data/cyclones-train.txt" --task perplexity --context "$CONTEXT" \
+    --limit "$LM_ATTR_SEQS" --batch 8 --out "$OUT/attribution/lm-$variant-cyclones.json"
+  run "attr-sst2-$variant-task" "$OUT/attribution/sst2-$variant-task.json" -- \
+    "$EXPERTLOCK" attribute --model "$CLS" --data "$OUT/data/sst2-attacker-attribution.tsv" --task classify \
+    --context "$SST_SEQ" --batch 16 --out "$OUT/attribution/sst2-$variant-task.json"
+  run "attr-sst2-$variant-general" "$OUT/attribution/sst2-$variant-general.json" -- \
+    "$EXPERTLOCK" attribute --model "$CLS" --data "$WIKI/wiki.valid.tokens" --task perplexity --context "$CONTEXT" \
+    --limit "$LM_ATTR_SEQS" --batch 8 --out "$OUT/attribution/sst2-$variant-general.json"
+
+# ---- prunability sweeps (Tables 1, 2 and Figure 1) ----
+  # Table 1 / Figure 1a: WikiText-2 test perplexity, experts ranked on the general corpus.
+  run "sweep-lm-$variant-general" "$OUT/sweeps/lm-$variant-general.json" --json-to "$OUT/sweeps/lm-$variant-general.json" -- \
+    "$EXPERTLOCK" sweep --model "$LM" --task perplexity --data "$WIKI/wiki.valid.tokens" \
+    --eval-data "$WIKI/wiki.test.tokens" --attribution "$OUT/attribution/lm-$variant-general.json" \
+    --criteria soft --keep "$KEEPS" --seeds "$SEEDS" --context "$CONTEXT" --batch 8 --limit "$LM_EVAL_SEQS" \
+    --out "$OUT/sweeps/lm-$variant-general" --overwrite --json
+  # Table 1 / Figure 1b: perplexity on held-out cyclone articles, experts ranked on cyclone articles.
+  run "sweep-lm-$variant-cyclones" "$OUT/sweeps/lm-$variant-cyclones.json" --json-to "$OUT/sweeps/lm-$variant-cyclones.json" -- \
+    "$EXPERTLOCK" sweep --model "$LM" --task perplexity --data "$OUT/data/cyclones-train.txt" \
+    --eval-data "$OUT/data/cyclones-heldout.txt" --attribution "$OUT/attribution/lm-$variant-cyclones.json" \
+    --criteria soft --keep "$KEEPS" --seeds "$SEEDS" --context "$CONTEXT" --batch 8 --limit "$LM_EVAL_SEQS" \
+    --out "$OUT/sweeps/lm-$variant-cyclones" --overwrite --json
+  # The same held-out cyclone perplexity with experts ranked on the general corpus (no random: above).
+  run "sweep-lm-$variant-cyclones-by-general" "$OUT/sweeps/lm-$variant-cyclones-by-general.json" \
+    --json-to "$OUT/sweeps/lm-$variant-cyclones-by-general.json" -- \
+    "$EXPERTLOCK" sweep --model "$LM" --task perplexity --data "$OUT/data/cyclones-train.txt" \
+    --eval-data "$OUT/data/cyclones-heldout.txt" --attribution "$OUT/attribution/lm-$variant-general.json" \
+    --criteria soft --keep "$KEEPS" --seeds 0 --context "$CONTEXT" --batch 8 --limit "$LM_EVAL_SEQS" \
+    --out "$OUT/sweeps/lm-$variant-cyclones-by-general" --overwrite --json
+  # Table 2 / Figure 1c: SST-2 dev accuracy, experts ranked on the attacker's SST-2 prompts.
+  run "sweep-sst2-$variant-task" "$OUT/sweeps/sst2-$variant-task.json" --json-to "$OUT/sweeps/sst2-$variant-task.json" -- \
+    "$EXPERTLOCK" sweep --model "$CLS" --task classify --data "$OUT/data/sst2-attacker-attribution.tsv" \
+    --eval-data "$SST/dev.tsv" --attribution "$OUT/attribution/sst2-$variant-task.json" \
+    --criteria soft --keep "$KEEPS" --seeds "$SEEDS" --context "$SST_SEQ" --batch 16 --limit "$CLS_EVAL" \
+    --out "$OUT/sweeps/sst2-$variant-task" --overwrite --json
+  # Table 2: the same accuracy with experts ranked on the general corpus.
+  run "sweep-sst2-$variant-general" "$OUT/sweeps/sst2-$variant-general.json" --json-to "$OUT/sweeps/sst2-$variant-general.json" -- \
+    "$EXPERTLOCK" sweep --model "$CLS" --task classify --data "$OUT/data/sst2-attacker-attribution.tsv" \
+    --eval-data "$SST/dev.tsv" --attribution "$OUT/attribution/sst2-$variant-general.json" \
+    --criteria soft --keep "$KEEPS" --seeds 0 --context "$SST_SEQ" --batch 16 --limit "$CLS_EVAL" \
+    --out "$OUT/sweeps/sst2-$variant-general" --overwrite --json
+
+# ---- pruning to the top-2 SST-2 experts and re-alignment (Tables 4, 5) ----
+  run "prune-sst2-$variant" "$OUT/pruned/sst2-$variant-top2.json" --json-to "$OUT/pruned/sst2-$variant-top2.json" -- \
+    "$EXPERTLOCK" prune --model "$OUT/models/sst2-$variant" --attribution "$OUT/attribution/sst2-$variant-task.json" \
+    --keep 2 --criterion soft --mode mask --out "$OUT/pruned/sst2-$variant-top2" --overwrite --json
+  # The unpruned model's accuracy on the rows re-alignment is evaluated on (Table 5's "full").
+  run "eval-sst2-$variant" "$OUT/pruned/sst2-$variant-full-eval.json" --json-to "$OUT/pruned/sst2-$variant-full-eval.json" -- \
+    "$EXPERTLOCK" eval --model "$CLS" --task classify --data "$SST/dev.tsv" --limit "$REALIGN_EVAL" --context "$SST_SEQ" \
+    --batch 16 --json
+  [ -d "$OUT/realign/$variant" ] && resume=(--resume)
+  run "realign-$variant" "$OUT/realign/$variant.json" --json-to "$OUT/realign/$variant.json" -- \
+    "$EXPERTLOCK" realign --model "$OUT/pruned/sst2-$variant-top2" --task classify \
+    --pool "$OUT/data/sst2-attacker-pool.tsv" --eval-data "$SST/dev.tsv" --eval-limit "$REALIGN_EVAL" \
+    --budget "$REALIGN_BUDGET" --batch "$REALIGN_BATCH" --strategy random,entropy --seeds "$SEEDS" --seed 0 \
+    --steps "$REALIGN_STEPS" --lr "$REALIGN_LR" --candidates "$REALIGN_CANDIDATES" --seq "$SST_SEQ" --score-batch 16 \
+    --no-model --out "$OUT/realign/$variant" "${resume[@]}" --json
+}
+
+variant_pipeline standard >"$OUT/logs/pipeline-standard.log" 2>&1 &
+STANDARD_PID=$!
+variant_pipeline entangled >"$OUT/logs/pipeline-entangled.log" 2>&1 &
+ENTANGLED_PID=$!
+echo "running both variants; progress in $OUT/logs/pipeline-{standard,entangled}.log" >&2
+status=0
+wait "$STANDARD_PID" || status=1
+wait "$ENTANGLED_PID" || status=1
+[ "$status" = 0 ] || { echo "a variant failed; see $OUT/logs/pipeline-*.log, then rerun to resume" >&2; exit 1; }
+
+# ---- report ----
+if [ "$REPORT" = 1 ]; then
+  python3 "$ROOT/scripts/experiments/format_results.py" --out "$OUT" --results "$RESULTS_MD" \
+    --figures "$(dirname "$RESULTS_MD")/figures" --sst-dev "$SST/dev.tsv"
+  echo "wrote $RESULTS_MD" >&2
+fi
