@@ -33,6 +33,9 @@ struct BenchModelOptions: ParsableArguments {
     /// The model config: a built-in name or a `config.json` file.
     func modelConfig() throws -> ModelConfig {
         if let builtin = BenchModelFactory.builtin(config) { return builtin }
+        guard FileManager.default.fileExists(atPath: config) else {
+            throw ArgumentInputError("\(config): neither a built-in config (A, B) nor an existing config.json")
+        }
         return try ModelConfig.load(from: URL(fileURLWithPath: config))
     }
 }
