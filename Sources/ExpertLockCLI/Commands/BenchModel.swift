@@ -3,7 +3,7 @@ import Foundation
 import MoEModels
 import TensorCore
 
-// What `bench forward` (and later `bench train`) share: the model options, the built-in configs, a
+// What `bench forward` and `bench train` share: the model options, the built-in configs, a
 // random initialisation, the FLOP count and the timing loop. `scripts/bench/pytorch_reference.py`
 // mirrors the configs and the FLOP formula; keep the two in step.
 
@@ -85,6 +85,12 @@ enum BenchModelFactory {
             }
             return Parameter(name: name, value: value, trainable: trainable)
         }
+    }
+
+    /// Next-token targets of a batch: row b*T + t predicts token t + 1; each sequence's last row
+    /// has none (-100, ignored), as transformers' shifted causal-LM loss.
+    static func nextTokenTargets(_ batch: TokenBatch) -> [Int] {
+        (0..<batch.tokenCount).map { r in r % batch.seq == batch.seq - 1 ? -100 : batch.ids[r + 1] }
     }
 
     /// Uniform random token ids [B*T].

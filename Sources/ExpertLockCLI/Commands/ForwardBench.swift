@@ -27,40 +27,105 @@ struct ForwardBench: AsyncParsableCommand {
             let network = try BenchModelFactory.randomModel(config, seed: model.seed)
             let batch = BenchModelFactory.randomBatch(config, batch: model.batch, seq: model.seq, seed: model.seed)
             let flops = BenchFlops(config: config, model: network, batch: model.batch, seq: model.seq)
-            let weightsBytes = 4 * flops.parameters
             let timer = try BenchTimer.measure(warmup: model.warmup, iterations: model.iterations) {
                 _ = try network.forward(batch)
             }
-            let tokens = Double(batch.tokenCount)
-            let result: [String: Any] = [
-                "implementation": "expertlock",
-                "mode": "forward",
-                "config": model.config,
-                "batch": model.batch,
-                "seq": model.seq,
-                "threads": Parallel.threads,
-                "tokens": batch.tokenCount,
-                "warmup": model.warmup,
-                "iterations": model.iterations,
-                "gemm_backend": Gemm.backend.rawValue,
-                "seconds_median": timer.median,
-                "seconds_best": timer.best,
-                "seconds_mean": timer.mean,
-                "cpu_seconds_per_iteration": timer.cpuSecondsPerIteration,
-                "tokens_per_s": tokens / timer.median,
-                "tokens_per_s_best": tokens / timer.best,
-                "flops_per_iteration": flops.forwardFlops,
-                "gflops": flops.forwardFlops / timer.median / 1e9,
-                "params": flops.parameters,
-                "active_params_per_token": flops.activeParametersPerToken,
-                "weights_bytes": weightsBytes,
-                "peak_rss_bytes": PeakMemory.residentBytes(),
-            ]
-            if output.json {
-                try Console.printJSON(result)
-            } else {
-                for (key, value) in result.sorted(by: { $0.key < $1.key }) { print("\(key): \(value)") }
+            let report = BenchReport(
+                mode: "forward", options: model, tokens: batch.tokenCount, flopsPerIteration: flops.forwardFlops,
+                flops: flops, timer: timer)
+            try report.print(json: output.json)
+        }
+    }
+}
+
+/// `expertlock bench train`: one training step of a randomly initialised model, every weight
+/// trainable: forward, next-token cross-entropy, backward, AdamW step (lr 1e-4, weight decay 0.01),
+/// gradients cleared — what `scripts/bench/pytorch_reference.py train` times for transformers.
+struct TrainBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Tokens/s and GFLOP/s of a training step (forward + backward + AdamW) of a random model.",
+        discussion: """
+            With --json prints the same fields as `bench forward`. GFLOPs = 3 × the forward's \
+            (the backward costs two forwards; see BenchFlops).
+            """)
+
+    @OptionGroup var model: BenchModelOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() async throws {
+        try await runReportingErrors {
+            model.applyThreads()
+            let config = try model.modelConfig()
+            let network = try BenchModelFactory.randomModel(config, seed: model.seed, trainable: true)
+            let batch = BenchModelFactory.randomBatch(config, batch: model.batch, seq: model.seq, seed: model.seed)
+            let targets = BenchModelFactory.nextTokenTargets(batch)
+            let flops = BenchFlops(config: config, model: network, batch: model.batch, seq: model.seq)
+            let optimizer = AdamW(
+                parameters: network.parameters.compactMap(\.residentVariable), learningRate: 1e-4, weightDecay: 0.01)
+            var lastLoss: Float = .nan
+            let timer = try BenchTimer.measure(warmup: model.warmup, iterations: model.iterations) {
+                let out = try network.forward(batch)
+                let loss = crossEntropy(out.logits, targets: targets)
+                lastLoss = loss.value.scalar
+                loss.backward()
+                optimizer.step()
+                optimizer.zeroGrad()
             }
+            var report = BenchReport(
+                mode: "train", options: model, tokens: batch.tokenCount, flopsPerIteration: 3 * flops.forwardFlops,
+                flops: flops, timer: timer)
+            report.extra["loss"] = Double(lastLoss)
+            try report.print(json: output.json)
+        }
+    }
+}
+
+/// The JSON object both model benchmarks print (the fields of `pytorch_reference.py`).
+struct BenchReport {
+    let mode: String
+    let options: BenchModelOptions
+    let tokens: Int
+    let flopsPerIteration: Double
+    let flops: BenchFlops
+    let timer: BenchTimer
+    var extra: [String: Any] = [:]
+
+    var fields: [String: Any] {
+        var result: [String: Any] = [
+            "implementation": "expertlock",
+            "mode": mode,
+            "config": options.config,
+            "batch": options.batch,
+            "seq": options.seq,
+            "threads": Parallel.threads,
+            "tokens": tokens,
+            "warmup": options.warmup,
+            "iterations": options.iterations,
+            "gemm_backend": Gemm.backend.rawValue,
+            "seconds_median": timer.median,
+            "seconds_best": timer.best,
+            "seconds_mean": timer.mean,
+            "cpu_seconds_per_iteration": timer.cpuSecondsPerIteration,
+            "tokens_per_s": Double(tokens) / timer.median,
+            "tokens_per_s_best": Double(tokens) / timer.best,
+            "flops_per_iteration": flopsPerIteration,
+            "gflops": flopsPerIteration / timer.median / 1e9,
+            "params": flops.parameters,
+            "active_params_per_token": flops.activeParametersPerToken,
+            "weights_bytes": 4 * flops.parameters,
+            "peak_rss_bytes": PeakMemory.residentBytes(),
+        ]
+        for (key, value) in extra { result[key] = value }
+        return result
+    }
+
+    func print(json: Bool) throws {
+        let result = fields
+        if json {
+            try Console.printJSON(result)
+        } else {
+            for (key, value) in result.sorted(by: { $0.key < $1.key }) { Swift.print("\(key): \(value)") }
         }
     }
 }

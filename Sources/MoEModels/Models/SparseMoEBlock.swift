@@ -72,6 +72,16 @@ public final class SparseMoEBlock {
 
         var slotsByExpert = [[Int]](repeating: [], count: experts.count)
         for (slot, e) in routing.experts.enumerated() { slotsByExpert[e].append(slot) }
+        if canFuseExperts(observer: observer) {
+            // One op for gather, experts, gating and scatter (the same arithmetic as below), whose
+            // backward also runs the experts concurrently.
+            var out = groupedExperts(
+                x, gate: try experts.map { try $0.gate.variable() }, up: try experts.map { try $0.up.variable() },
+                down: try experts.map { try $0.down.variable() }, tokens: slotsByExpert.map { $0.map { $0 / k } },
+                slots: slotsByExpert, weights: routing.weights)
+            out = try addingSharedExpert(to: out, x)
+            return Output(output: out, logits: logits, routed: routed)
+        }
         let flatWeights = reshape(routing.weights, [n * k, 1])  // [N, K] -> [N*K, 1]
 
         // Experts run concurrently, one per worker, busiest first; each expert's products stay
@@ -112,12 +122,25 @@ public final class SparseMoEBlock {
             agreementLoss = ExpertEntanglement.outputDisagreement(
                 stacked: concatRows(outputs), rows: rows.flatMap { $0 }, k: k, batch: batch)
         }
-        if let sharedExpert, let sharedExpertGate {
-            let shared = try sharedExpert.forward(x)  // [N, C]
-            let g = sigmoid(linear(x, try sharedExpertGate.variable()))  // [N, C] -> [N, 1]
-            out = add(out, scaleRows(shared, reshape(g, [n])))
-        }
+        out = try addingSharedExpert(to: out, x)
         return Output(output: out, logits: logits, routed: routed)
+    }
+
+    /// Whether the routed experts can run as one `groupedExperts` op: nothing needs the per-expert
+    /// outputs (an observer, the output-agreement regulariser), no expert has a LoRA adapter, and
+    /// every expert weight is resident (a mapped model converts one expert at a time instead of
+    /// holding the whole layer in Float32).
+    func canFuseExperts(observer: RoutingObserver?) -> Bool {
+        guard observer == nil, entanglement?.outputAgreement != true else { return false }
+        return experts.allSatisfy { e in e.parameters.allSatisfy { $0.adapter == nil && $0.isResident } }
+    }
+
+    /// out + sigmoid(x·w_gate) · shared_expert(x) for Qwen2-MoE's gated shared expert; out otherwise.
+    func addingSharedExpert(to out: Variable, _ x: Variable) throws -> Variable {
+        guard let sharedExpert, let sharedExpertGate else { return out }
+        let shared = try sharedExpert.forward(x)  // [N, C]
+        let g = sigmoid(linear(x, try sharedExpertGate.variable()))  // [N, C] -> [N, 1]
+        return add(out, scaleRows(shared, reshape(g, [x.value.rows])))
     }
 }
 
