@@ -67,6 +67,31 @@ import Testing
         #expect((object["peak_rss_bytes"] as? Int ?? 0) > 0)
     }
 
+    @Test func nextTokenTargetsSkipEachSequencesLastRow() {
+        let batch = TokenBatch(ids: [5, 6, 7, 8, 9, 10], batch: 2, seq: 3)
+        #expect(BenchModelFactory.nextTokenTargets(batch) == [6, 7, -100, 9, 10, -100])
+    }
+
+    @Test(.enabled(if: CLIRunner.executable != nil))
+    func trainPrintsTheFigures() throws {
+        let result = try CLIRunner.run([
+            "bench", "train", "--config", "B", "--batch", "1", "--seq", "8", "--threads", "1", "--warmup", "0",
+            "--iterations", "1", "--json",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["mode"] as? String == "train")
+        for key in ["tokens_per_s", "gflops", "peak_rss_bytes", "seconds_median", "loss"] {
+            #expect(object[key] is NSNumber, "missing \(key)")
+        }
+        // A training step counts three forwards.
+        let forward = BenchFlops(
+            config: try #require(BenchModelFactory.builtin("B")),
+            model: try BenchModelFactory.randomModel(try #require(BenchModelFactory.builtin("B")), seed: 0), batch: 1,
+            seq: 8)
+        #expect(object["flops_per_iteration"] as? Double == 3 * forward.forwardFlops)
+    }
+
     @Test(.enabled(if: CLIRunner.executable != nil))
     func missingConfigFileExitsWithTwo() throws {
         let result = try CLIRunner.run(["bench", "forward", "--config", "/nonexistent/config.json", "--json"])
