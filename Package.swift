@@ -23,7 +23,14 @@ let package = Package(
     targets: [
         .target(
             name: "TensorCore",
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            swiftSettings: [
+                .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+                // Debug builds optimise the numeric core too (-O after SwiftPM's -Onone wins): its
+                // eight-lane SIMD kernels run 10-20x slower unoptimised than even scalar loops, which
+                // made the debug test suite 5x slower. Assertions and preconditions stay on (-O, not
+                // -Ounchecked); the other targets and the tests stay -Onone and debuggable.
+                .unsafeFlags(["-O"], .when(configuration: .debug)),
+            ]
         ),
         .target(name: "MoEModels", dependencies: ["TensorCore"]),
         .target(

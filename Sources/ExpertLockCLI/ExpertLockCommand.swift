@@ -1,4 +1,5 @@
 import ArgumentParser
+import TensorCore
 
 /// The `expertlock` command: one subcommand per verb of the CLI contract (docs: CLI.md).
 @main
@@ -26,4 +27,21 @@ struct ExpertLockCommand: AsyncParsableCommand {
             CorpusCommand.self,
         ]
     )
+
+    /// ArgumentParser's entry point, after one setup step that must precede every other thread:
+    /// glibc binds a thread to a malloc arena at its first allocation, so the heap settings of
+    /// `Heap.keepFreedMemory` only take hold for all threads when made before any exist.
+    static func main() async {
+        Heap.keepFreedMemory()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

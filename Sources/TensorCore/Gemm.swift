@@ -40,9 +40,12 @@ public enum Gemm {
     /// Products below this many multiply-adds run as one single-threaded BLAS call.
     static let parallelThreshold = 1 << 18
 
-    /// Splits C into blocks of rows (or of columns when M is small) and runs one single-threaded
-    /// BLAS call per block in parallel. Inside a parallel region (per-head attention) the call
-    /// stays whole: the caller already occupies the cores.
+    /// Splits C into blocks of rows or of columns and runs one single-threaded BLAS call per block
+    /// in parallel. Each call packs the whole of the operand it does not split, so the split goes
+    /// along the larger output dimension: rows when M ≥ N (every thread packs op(B), [K, N]),
+    /// columns otherwise (every thread packs op(A), [M, K]); an lm_head product [N, C]·[V, C]ᵀ with
+    /// V > N splits its vocabulary. Inside a parallel region (per-head attention, one expert per
+    /// worker) the call stays whole: the caller already occupies the cores.
     static func blasInBlocks(
         _ blas: BLAS, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
@@ -55,7 +58,8 @@ public enum Gemm {
                 beta: beta, c: c, ldc: ldc)
             return
         }
-        if m >= 16 * threads {
+        let splitRows = m >= 16 * threads && (m >= n || n < 64 * threads)
+        if splitRows {
             // Rows lo..<hi of C need rows lo..<hi of op(A).
             Parallel.forEach(m, grain: max(16, parallelThreshold / 2 / max(1, n * k))) { rows in
                 let aBlock = transA ? a + rows.lowerBound : a + rows.lowerBound * lda

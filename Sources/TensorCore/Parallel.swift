@@ -44,6 +44,27 @@ public enum Parallel {
         }
     }
 
+    /// Runs `body(i)` for every i in `order` on up to `threads` workers that each take the next
+    /// item when they finish one (dynamic scheduling): for a few items of unequal cost, such as the
+    /// experts of an MoE layer. Put the costliest first. Serial inside another region.
+    public static func forEachItem(in order: [Int], _ body: (Int) -> Void) {
+        let workers = isSerial || isInsideRegion ? 1 : min(threads, order.count)
+        if workers <= 1 {
+            for i in order { body(i) }
+            return
+        }
+        let next = ItemCounter()
+        withoutActuallyEscaping(body) { escapable in
+            // Every item runs once, on one worker; the body's writes are the caller's to keep disjoint.
+            let shared = UncheckedSendable(escapable)
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                runInsideRegion {
+                    while let position = next.take(below: order.count) { shared.value(order[position]) }
+                }
+            }
+        }
+    }
+
     /// True on a thread that is running a chunk of a parallel region.
     public static var isInsideRegion: Bool { pthread_getspecific(regionKey) != nil }
 
@@ -61,6 +82,21 @@ public enum Parallel {
         pthread_setspecific(regionKey, UnsafeRawPointer(bitPattern: 1))
         body()
         pthread_setspecific(regionKey, previous)
+    }
+}
+
+/// The next unclaimed position of a work list, shared by the workers of `forEachItem`.
+final class ItemCounter: @unchecked Sendable {
+    private var value = 0
+    private let lock = NSLock()
+
+    /// Claims the next position, or nil when all `count` are taken.
+    func take(below count: Int) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard value < count else { return nil }
+        value += 1
+        return value - 1
     }
 }
 

@@ -25,6 +25,23 @@ import Testing
         #expect(hits.allSatisfy { $0 == 1 })
     }
 
+    @Test func forEachItemRunsEveryItemOnceInsideARegion() {
+        var hits = [Int](repeating: 0, count: 9)
+        var inside = [Bool](repeating: false, count: 9)
+        hits.withUnsafeMutableBufferPointer { p in
+            inside.withUnsafeMutableBufferPointer { q in
+                let (p, q) = (p.baseAddress!, q.baseAddress!)
+                Parallel.forEachItem(in: [8, 3, 0, 1, 2, 7, 6, 5, 4]) { i in
+                    p[i] += 1
+                    q[i] = Parallel.isInsideRegion || Parallel.threads == 1
+                }
+            }
+        }
+        #expect(hits == [Int](repeating: 1, count: 9))
+        #expect(inside.allSatisfy { $0 })
+        #expect(!Parallel.isInsideRegion)
+    }
+
     @Test func nestedRegionsRunSerially() {
         var inner = [Bool](repeating: false, count: 4)
         inner.withUnsafeMutableBufferPointer { p in

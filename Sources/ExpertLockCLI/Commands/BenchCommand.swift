@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput: gemm (matrix products), forward, train.",
-        subcommands: [GemmBench.self]
+        subcommands: [GemmBench.self, ForwardBench.self, TrainBench.self]
     )
 }
 

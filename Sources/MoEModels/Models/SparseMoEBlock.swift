@@ -72,34 +72,75 @@ public final class SparseMoEBlock {
 
         var slotsByExpert = [[Int]](repeating: [], count: experts.count)
         for (slot, e) in routing.experts.enumerated() { slotsByExpert[e].append(slot) }
+        if canFuseExperts(observer: observer) {
+            // One op for gather, experts, gating and scatter (the same arithmetic as below), whose
+            // backward also runs the experts concurrently.
+            var out = groupedExperts(
+                x, gate: try experts.map { try $0.gate.variable() }, up: try experts.map { try $0.up.variable() },
+                down: try experts.map { try $0.down.variable() }, tokens: slotsByExpert.map { $0.map { $0 / k } },
+                slots: slotsByExpert, weights: routing.weights)
+            out = try addingSharedExpert(to: out, x)
+            return Output(output: out, logits: logits, routed: routed)
+        }
         let flatWeights = reshape(routing.weights, [n * k, 1])  // [N, K] -> [N*K, 1]
 
+        // Experts run concurrently, one per worker, busiest first; each expert's products stay
+        // whole on its worker (`Gemm` does not split inside a parallel region), so every weight
+        // matrix is packed once instead of once per thread.
+        let active = slotsByExpert.indices.filter { !slotsByExpert[$0].isEmpty }
+        let busiestFirst = active.sorted { slotsByExpert[$0].count > slotsByExpert[$1].count }
+        var results = [Result<Variable, Error>?](repeating: nil, count: experts.count)
+        results.withUnsafeMutableBufferPointer { slotsOut in
+            let slotsOut = UncheckedSendable(slotsOut)
+            Parallel.forEachItem(in: busiestFirst) { e in
+                let slots = slotsByExpert[e]
+                slotsOut.value[e] = Result {
+                    let xe = gatherRows(x, slots.map { $0 / k })  // [N, C] -> [n_e, C]
+                    return try experts[e].forward(xe)  // [n_e, C]
+                }
+            }
+        }
         var outputs: [Variable] = []
-        var rows: [Int] = []
-        for (e, slots) in slotsByExpert.enumerated() where !slots.isEmpty {
+        var rows: [[Int]] = []
+        for e in active {
+            let slots = slotsByExpert[e]
             let tokenRows = slots.map { $0 / k }
-            let xe = gatherRows(x, tokenRows)  // [N, C] -> [n_e, C]
-            let ye = try experts[e].forward(xe)  // [n_e, C]
+            let ye = try results[e]!.get()
             if let observer {
                 observer.observeExpertOutput(
                     layer: layer, expert: e, rows: tokenRows, slots: slots, outputNorms: rowNorms(ye.value), batch: batch)
             }
             let gate = reshape(gatherRows(flatWeights, slots), [slots.count])  // [n_e]
             outputs.append(scaleRows(ye, gate))
-            rows += tokenRows
+            rows.append(tokenRows)
         }
-        let stacked = outputs.isEmpty ? nil : concatRows(outputs)  // [Σ n_e, C]
-        var out = stacked.map { scatterAddRows($0, rows, rowCount: n) }  // [Σ n_e, C] -> [N, C]
-            ?? Variable(Tensor.zeros([n, x.value.lastDim]))
-        if entanglement?.outputAgreement == true, let stacked {
-            agreementLoss = ExpertEntanglement.outputDisagreement(stacked: stacked, rows: rows, k: k, batch: batch)
+        var out = outputs.isEmpty
+            ? Variable(Tensor.zeros([n, x.value.lastDim]))
+            : scatterAddRows(outputs, rows, rowCount: n)  // [n_e, C] per expert -> [N, C]
+        if entanglement?.outputAgreement == true, !outputs.isEmpty {
+            // Stacked only when the regulariser needs the per-token pairs of expert outputs.
+            agreementLoss = ExpertEntanglement.outputDisagreement(
+                stacked: concatRows(outputs), rows: rows.flatMap { $0 }, k: k, batch: batch)
         }
-        if let sharedExpert, let sharedExpertGate {
-            let shared = try sharedExpert.forward(x)  // [N, C]
-            let g = sigmoid(linear(x, try sharedExpertGate.variable()))  // [N, C] -> [N, 1]
-            out = add(out, scaleRows(shared, reshape(g, [n])))
-        }
+        out = try addingSharedExpert(to: out, x)
         return Output(output: out, logits: logits, routed: routed)
+    }
+
+    /// Whether the routed experts can run as one `groupedExperts` op: nothing needs the per-expert
+    /// outputs (an observer, the output-agreement regulariser), no expert has a LoRA adapter, and
+    /// every expert weight is resident (a mapped model converts one expert at a time instead of
+    /// holding the whole layer in Float32).
+    func canFuseExperts(observer: RoutingObserver?) -> Bool {
+        guard observer == nil, entanglement?.outputAgreement != true else { return false }
+        return experts.allSatisfy { e in e.parameters.allSatisfy { $0.adapter == nil && $0.isResident } }
+    }
+
+    /// out + sigmoid(x·w_gate) · shared_expert(x) for Qwen2-MoE's gated shared expert; out otherwise.
+    func addingSharedExpert(to out: Variable, _ x: Variable) throws -> Variable {
+        guard let sharedExpert, let sharedExpertGate else { return out }
+        let shared = try sharedExpert.forward(x)  // [N, C]
+        let g = sigmoid(linear(x, try sharedExpertGate.variable()))  // [N, C] -> [N, 1]
+        return add(out, scaleRows(shared, reshape(g, [x.value.rows])))
     }
 }
 

@@ -103,14 +103,26 @@ struct AttentionLayout {
             b: k + kvOffset(b, h / group), ldb: kvStride, c: s, ldc: length)
     }
 
-    /// Parallel over (b, h): scores, causal softmax (saving log Σ exp when given), O = P·V.
+    /// Query rows per block of the forward: the scores of one block, [64, ≤ T], stay in cache.
+    static let queryBlock = 64
+
+    /// Parallel over (b, h), then over blocks of `queryBlock` query rows: for rows i0..<i1 only the
+    /// keys 0..<i1 can be visible, so the blocks above the diagonal are never computed (about half
+    /// of the q·kᵀ and P·v work at T = 256). Per block: S = scale · Q·Kᵀ [rows, i1], unnormalised
+    /// causal softmax E = exp(S − max) in place, O = E·V, then each output row is divided by its
+    /// Σ exp (saving log Σ exp when given).
     func forward(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
         logSumExp: UnsafeMutablePointer<Float>?
     ) {
+        let block = AttentionLayout.queryBlock
         Parallel.forEach(batch * heads) { items in
-            let p = UnsafeMutablePointer<Float>.allocate(capacity: seq * seq)  // [T, T] scratch per chunk
-            defer { p.deallocate() }
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: block * seq)  // [rows, i1] scratch per chunk
+            let totals = UnsafeMutablePointer<Float>.allocate(capacity: block)
+            defer {
+                p.deallocate()
+                totals.deallocate()
+            }
             for item in items {
                 let (b, h) = (item / heads, item % heads)
                 let length = lengths[b]
@@ -118,22 +130,33 @@ struct AttentionLayout {
                 for t in length..<seq {
                     for d in 0..<headDim { o[t * qStride + d] = 0 }
                 }
-                if length == 0 { continue }
-                scores(q, k, b: b, h: h, into: p)
-                for i in 0..<length {
-                    let row = p + i * length
-                    let m = Kernels.max(row, i + 1)
-                    for j in 0...i { row[j] = exp(row[j] - m) }
-                    let total = Kernels.sum(row, i + 1)
-                    let inverse = 1 / total
-                    for j in 0...i { row[j] *= inverse }
-                    for j in (i + 1)..<length { row[j] = 0 }
-                    logSumExp?[item * seq + i] = m + log(total)
+                let kv = kvOffset(b, h / group)
+                var i0 = 0
+                while i0 < length {
+                    let i1 = Swift.min(length, i0 + block)
+                    let rows = i1 - i0
+                    // S [rows, i1] = scale · Q[i0..<i1] [rows, D] · K[0..<i1]ᵀ [D, i1]
+                    Gemm.sgemm(
+                        transB: true, m: rows, n: i1, k: headDim, alpha: scale, a: q + qOffset(b, h) + i0 * qStride,
+                        lda: qStride, b: k + kv, ldb: kvStride, c: p, ldc: i1)
+                    for r in 0..<rows {
+                        let i = i0 + r
+                        let row = p + r * i1
+                        let m = Kernels.max(row, i + 1)
+                        let total = Kernels.expShifted(row, row, i + 1, shift: m)
+                        for j in (i + 1)..<i1 { row[j] = 0 }
+                        totals[r] = total
+                        logSumExp?[item * seq + i] = m + log(total)
+                    }
+                    // O[i0..<i1] [rows, D] = E [rows, i1] · V[0..<i1] [i1, D], then / Σ exp per row
+                    let oBlock = o + i0 * qStride
+                    Gemm.sgemm(m: rows, n: headDim, k: i1, a: p, lda: i1, b: v + kv, ldb: kvStride, c: oBlock, ldc: qStride)
+                    for r in 0..<rows {
+                        let inverse = 1 / totals[r]
+                        for d in 0..<headDim { oBlock[r * qStride + d] *= inverse }
+                    }
+                    i0 = i1
                 }
-                // O [L, D] = P [L, L] · V [L, D]
-                Gemm.sgemm(
-                    m: length, n: headDim, k: length, a: p, lda: length, b: v + kvOffset(b, h / group), ldb: kvStride,
-                    c: o, ldc: qStride)
             }
         }
     }
@@ -163,7 +186,7 @@ struct AttentionLayout {
                     scores(q, k, b: b, h: h, into: p)
                     for i in 0..<length {
                         let row = p + i * length
-                        for j in 0...i { row[j] = exp(row[j] - lse[i]) }
+                        _ = Kernels.expShifted(row, row, i + 1, shift: lse[i])
                         for j in (i + 1)..<length { row[j] = 0 }
                     }
                     if let dv {

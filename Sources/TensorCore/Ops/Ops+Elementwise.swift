@@ -9,7 +9,7 @@ public func add(_ a: Variable, _ b: Variable) -> Variable {
     let av = a.value
     let bv = b.value
     if av.count == bv.count {
-        let out = av.zipElements(bv, +)
+        let out = av.zipLanes(bv, SumLanes())
         return Variable(out, parents: [a, b]) { g in [a.requiresGrad ? g : nil, b.requiresGrad ? g : nil] }
     }
     let width = av.lastDim
@@ -54,36 +54,40 @@ public func add(_ a: Variable, _ b: Variable) -> Variable {
 public func mul(_ a: Variable, _ b: Variable) -> Variable {
     let av = a.value
     let bv = b.value
-    let out = av.zipElements(bv, *)
+    let out = av.zipLanes(bv, ProductLanes())
     return Variable(out, parents: [a, b]) { g in
-        [a.requiresGrad ? g.zipElements(bv, *) : nil, b.requiresGrad ? g.zipElements(av, *).reshaped(bv.shape) : nil]
+        [
+            a.requiresGrad ? g.zipLanes(bv, ProductLanes()) : nil,
+            b.requiresGrad ? g.zipLanes(av, ProductLanes()).reshaped(bv.shape) : nil,
+        ]
     }
 }
 
 /// a * s for a constant s.
 public func scale(_ a: Variable, _ s: Float) -> Variable {
-    let out = a.value.mapElements { $0 * s }
-    return Variable(out, parents: [a]) { g in [g.mapElements { $0 * s }] }
+    let out = a.value.mapLanes(ScaledLanes(s))
+    return Variable(out, parents: [a]) { g in [g.mapLanes(ScaledLanes(s))] }
 }
 
-@inline(__always) func sigmoidScalar(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
+@inline(__always) func sigmoidScalar(_ x: Float) -> Float { 1 / (1 + Kernels.exp(-x)) }
 
 /// Logistic function 1 / (1 + e^-x). Backward: dy/dx = y (1 - y).
 public func sigmoid(_ x: Variable) -> Variable {
-    let out = x.value.mapElements(sigmoidScalar)
-    return Variable(out, parents: [x]) { g in [g.zipElements(out) { g, y in g * y * (1 - y) }] }
+    let out = x.value.mapLanes(SigmoidLanes())
+    return Variable(out, parents: [x]) { g in [g.zipLanes(out, SigmoidBackwardLanes())] }
 }
 
-@inline(__always) func siluDerivative(_ x: Float) -> Float {
-    let s = sigmoidScalar(x)
+/// d silu / dx = s (1 + x (1 - s)) with s = sigmoid(x), eight lanes.
+@inline(__always) func siluDerivative(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    let s = Kernels.sigmoid(x)
     return s * (1 + x * (1 - s))
 }
 
 /// SiLU (swish): x * sigmoid(x). Backward: s (1 + x (1 - s)).
 public func silu(_ x: Variable) -> Variable {
     let xv = x.value
-    let out = xv.mapElements { $0 * sigmoidScalar($0) }
-    return Variable(out, parents: [x]) { g in [g.zipElements(xv) { g, x in g * siluDerivative(x) }] }
+    let out = xv.mapLanes(SiLULanes())
+    return Variable(out, parents: [x]) { g in [g.zipLanes(xv, SiLUBackwardLanes())] }
 }
 
 /// √(2/π) and the cubic coefficient of the tanh approximation of GELU (PyTorch `approximate="tanh"`).
@@ -110,11 +114,56 @@ public func gelu(_ x: Variable) -> Variable {
 public func swiglu(gate: Variable, up: Variable) -> Variable {
     let gv = gate.value
     let uv = up.value
-    let out = gv.zipElements(uv) { g, u in g * sigmoidScalar(g) * u }
+    let out = gv.zipLanes(uv, SwiGLULanes())
     return Variable(out, parents: [gate, up]) { dy in
         [
-            gate.requiresGrad ? dy.zipElements(gv, uv) { dy, g, u in dy * u * siluDerivative(g) } : nil,
-            up.requiresGrad ? dy.zipElements(gv) { dy, g in dy * g * sigmoidScalar(g) }.reshaped(uv.shape) : nil,
+            gate.requiresGrad ? dy.zipLanes(gv, uv, SwiGLUGateBackwardLanes()) : nil,
+            up.requiresGrad ? dy.zipLanes(gv, SiLULanes2()).reshaped(uv.shape) : nil,
         ]
+    }
+}
+
+// The lane functions of the activations above (see `LaneFunction`).
+
+/// sigmoid(x).
+struct SigmoidLanes: LaneFunction {
+    @inline(__always) func callAsFunction(_ x: SIMD8<Float>) -> SIMD8<Float> { Kernels.sigmoid(x) }
+}
+
+/// g · y (1 − y) for y = sigmoid(x).
+struct SigmoidBackwardLanes: LaneFunction2 {
+    @inline(__always) func callAsFunction(_ g: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> { g * y * (1 - y) }
+}
+
+/// x · sigmoid(x).
+struct SiLULanes: LaneFunction {
+    @inline(__always) func callAsFunction(_ x: SIMD8<Float>) -> SIMD8<Float> { x * Kernels.sigmoid(x) }
+}
+
+/// a · silu(b): the up-projection gradient of SwiGLU, dy · silu(gate).
+struct SiLULanes2: LaneFunction2 {
+    @inline(__always) func callAsFunction(_ dy: SIMD8<Float>, _ g: SIMD8<Float>) -> SIMD8<Float> {
+        dy * g * Kernels.sigmoid(g)
+    }
+}
+
+/// g · silu'(x).
+struct SiLUBackwardLanes: LaneFunction2 {
+    @inline(__always) func callAsFunction(_ g: SIMD8<Float>, _ x: SIMD8<Float>) -> SIMD8<Float> {
+        g * siluDerivative(x)
+    }
+}
+
+/// silu(gate) · up.
+struct SwiGLULanes: LaneFunction2 {
+    @inline(__always) func callAsFunction(_ g: SIMD8<Float>, _ u: SIMD8<Float>) -> SIMD8<Float> {
+        g * Kernels.sigmoid(g) * u
+    }
+}
+
+/// dy · up · silu'(gate).
+struct SwiGLUGateBackwardLanes: LaneFunction3 {
+    @inline(__always) func callAsFunction(_ dy: SIMD8<Float>, _ g: SIMD8<Float>, _ u: SIMD8<Float>) -> SIMD8<Float> {
+        dy * u * siluDerivative(g)
     }
 }

@@ -56,7 +56,7 @@ public func crossEntropy(_ logits: Variable, targets: [Int], ignoreIndex: Int = 
                                     }
                                     let lr = pl + r * vocabulary
                                     let z = pz[r]
-                                    for c in 0..<vocabulary { dr[c] = exp(lr[c] - z) * factor }
+                                    Kernels.lanes(lr, dr, vocabulary, SoftmaxScaledLanes(logSumExp: z, factor: factor))
                                     dr[pt[r]] -= factor
                                 }
                             }
@@ -66,4 +66,15 @@ public func crossEntropy(_ logits: Variable, targets: [Int], ignoreIndex: Int = 
             })
         return [dx]
     }
+}
+
+/// e^(l − log Σ e^l) · factor: the softmax of a logit row, scaled.
+struct SoftmaxScaledLanes: LaneFunction {
+    let logSumExp: SIMD8<Float>
+    let factor: SIMD8<Float>
+    init(logSumExp: Float, factor: Float) {
+        self.logSumExp = SIMD8(repeating: logSumExp)
+        self.factor = SIMD8(repeating: factor)
+    }
+    @inline(__always) func callAsFunction(_ l: SIMD8<Float>) -> SIMD8<Float> { Kernels.exp(l - logSumExp) * factor }
 }

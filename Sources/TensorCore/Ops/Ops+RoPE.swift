@@ -31,37 +31,49 @@ public func rope(_ x: Variable, heads: Int, headDim: Int, positions: [Int], thet
     }
 }
 
-/// The rotation kernel, parallel over rows; one cos/sin scratch row per chunk.
+/// The rotation kernel, parallel over rows. cos and sin are tabulated once per distinct position
+/// ([P, D/2] each; a batch of B sequences of length T needs T rows, not B·T), or per row when the
+/// positions are sparse (a decoding step at position 1000).
 func rotate(
     _ x: Tensor, heads: Int, headDim: Int, positions: [Int], _ inverseFrequencies: [Float], inverse: Bool
 ) -> Tensor {
     let width = x.lastDim
     let half = headDim / 2
+    let maxPosition = positions.max() ?? 0
+    let byPosition = (positions.min() ?? 0) >= 0 && maxPosition < 2 * positions.count
+    let tableRows = byPosition ? maxPosition + 1 : positions.count
+    var table = [Float](repeating: 0, count: tableRows * 2 * half)  // [P, cos | sin]
+    table.withUnsafeMutableBufferPointer { pt in
+        guard let pt = pt.baseAddress else { return }
+        for t in 0..<tableRows {
+            let position = Float(byPosition ? t : positions[t])
+            for i in 0..<half {
+                let angle = position * inverseFrequencies[i]
+                pt[t * 2 * half + i] = cos(angle)
+                pt[t * 2 * half + half + i] = inverse ? -sin(angle) : sin(angle)
+            }
+        }
+    }
     return Tensor(
         shape: x.shape,
         uninitialized: { po in
+            guard !positions.isEmpty else { return }
             let po = po.baseAddress!
             x.withUnsafeBufferPointer { px in
-                inverseFrequencies.withUnsafeBufferPointer { pf in
+                table.withUnsafeBufferPointer { pt in
                     positions.withUnsafeBufferPointer { pp in
                         let px = px.baseAddress!
-                        let pf = pf.baseAddress!
+                        let pt = pt.baseAddress!
                         Parallel.forEach(pp.count, grain: Kernels.grain(rowWidth: width)) { rows in
-                            let table = UnsafeMutablePointer<Float>.allocate(capacity: 2 * half)  // [cos | sin]
-                            defer { table.deallocate() }
                             for r in rows {
-                                let position = Float(pp[r])
-                                for i in 0..<half {
-                                    let angle = position * pf[i]
-                                    table[i] = cos(angle)
-                                    table[half + i] = inverse ? -sin(angle) : sin(angle)
-                                }
+                                let cosines = pt + (byPosition ? pp[r] : r) * 2 * half
+                                let sines = cosines + half
                                 for h in 0..<heads {
                                     let xr = px + r * width + h * headDim
                                     let yr = po + r * width + h * headDim
                                     for i in 0..<half {
-                                        let c = table[i]
-                                        let s = table[half + i]
+                                        let c = cosines[i]
+                                        let s = sines[i]
                                         let a = xr[i]
                                         let b = xr[half + i]
                                         yr[i] = a * c - b * s

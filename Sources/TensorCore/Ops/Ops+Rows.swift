@@ -14,11 +14,25 @@ public func gatherRows(_ table: Variable, _ indices: [Int]) -> Variable {
 /// Sums rows of x into the rows named by `indices`: [n, C] -> [rowCount, C]; rows with equal
 /// index add up (the combine step of an MoE layer). Backward gathers the gradient rows.
 public func scatterAddRows(_ x: Variable, _ indices: [Int], rowCount: Int) -> Variable {
-    let xv = x.value
-    precondition(xv.rows == indices.count, "scatterAddRows: \(xv.shape) has \(xv.rows) rows, \(indices.count) indices")
-    for i in indices { precondition(i >= 0 && i < rowCount, "scatterAddRows: index \(i) outside 0..<\(rowCount)") }
-    let out = scatterAddKernel(xv, indices, rowCount: rowCount, width: xv.lastDim)
-    return Variable(out, parents: [x]) { g in [gatherKernel(g, indices).reshaped(xv.shape)] }
+    scatterAddRows([x], [indices], rowCount: rowCount)
+}
+
+/// Sums the rows of several blocks into one [rowCount, C]: row r of part p goes to row
+/// `indices[p][r]`. The same as `scatterAddRows(concatRows(parts), indices.joined())` without
+/// the stacked copy: the MoE combine step, one part per expert. Backward gathers each part's rows.
+public func scatterAddRows(_ parts: [Variable], _ indices: [[Int]], rowCount: Int) -> Variable {
+    precondition(!parts.isEmpty && parts.count == indices.count, "scatterAddRows: \(parts.count) parts, \(indices.count) index lists")
+    let values = parts.map(\.value)
+    let width = values[0].lastDim
+    for (v, idx) in zip(values, indices) {
+        precondition(v.lastDim == width, "scatterAddRows: widths differ (\(v.shape) vs \(width))")
+        precondition(v.rows == idx.count, "scatterAddRows: \(v.shape) has \(v.rows) rows, \(idx.count) indices")
+        for i in idx { precondition(i >= 0 && i < rowCount, "scatterAddRows: index \(i) outside 0..<\(rowCount)") }
+    }
+    let out = scatterAddKernel(values, indices, rowCount: rowCount, width: width)
+    return Variable(out, parents: parts) { g in
+        zip(values, indices).map { v, idx in gatherKernel(g, idx).reshaped(v.shape) }
+    }
 }
 
 /// Scales each row by its own factor: x [n, C], s [n] (or [n, 1]) -> x[i, :] · s[i].
@@ -70,27 +84,63 @@ func gatherKernel(_ table: Tensor, _ indices: [Int]) -> Tensor {
         })
 }
 
-/// out[indices[i], :] += x[i, :] into zeros [rowCount, C]. Parallel over column chunks, so rows
-/// with equal index never race and each sum runs in index order (deterministic).
+/// out[indices[i], :] += x[i, :] into zeros [rowCount, C].
 func scatterAddKernel(_ x: Tensor, _ indices: [Int], rowCount: Int, width: Int) -> Tensor {
-    var out = Tensor.zeros([rowCount, width])
-    out.withUnsafeMutableBufferPointer { po in
-        let po = po.baseAddress!
-        x.withUnsafeBufferPointer { px in
-            indices.withUnsafeBufferPointer { pi in
-                let px = px.baseAddress!
-                let grainColumns = max(16, 65_536 / max(1, pi.count))
-                Parallel.forEach(width, grain: grainColumns) { cols in
-                    for (r, target) in pi.enumerated() {
-                        let src = px + r * width
-                        let dst = po + target * width
-                        for c in cols { dst[c] += src[c] }
-                    }
-                }
+    scatterAddKernel([x], [indices], rowCount: rowCount, width: width)
+}
+
+/// out[indices[p][i], :] += parts[p][i, :] into zeros [rowCount, C]. The sources of each output row
+/// are listed first (counting sort by target), then rows run in parallel, each summing its sources
+/// in part order and row order: deterministic whatever the thread count, and no two threads write
+/// one row.
+func scatterAddKernel(_ parts: [Tensor], _ indices: [[Int]], rowCount: Int, width: Int) -> Tensor {
+    var start = [Int](repeating: 0, count: rowCount + 1)  // CSR offsets by target row
+    for idx in indices {
+        for t in idx { start[t + 1] += 1 }
+    }
+    for r in 0..<rowCount { start[r + 1] += start[r] }
+    return withBaseAddresses(parts) { bases in
+        var sources = [UnsafePointer<Float>?](repeating: nil, count: start[rowCount])
+        var fill = start
+        for (p, idx) in indices.enumerated() {
+            for (i, t) in idx.enumerated() {
+                sources[fill[t]] = bases[p].map { $0 + i * width }
+                fill[t] += 1
             }
         }
+        return Tensor(
+            shape: [rowCount, width],
+            uninitialized: { po in
+                guard rowCount > 0, width > 0 else { return }
+                let po = po.baseAddress!
+                sources.withUnsafeBufferPointer { ps in
+                    start.withUnsafeBufferPointer { pstart in
+                        Parallel.forEach(rowCount, grain: Kernels.grain(rowWidth: width)) { rows in
+                            for r in rows {
+                                let dst = po + r * width
+                                let (lo, hi) = (pstart[r], pstart[r + 1])
+                                if lo == hi {
+                                    dst.update(repeating: 0, count: width)
+                                    continue
+                                }
+                                dst.update(from: ps[lo]!, count: width)
+                                for s in (lo + 1)..<hi { Kernels.add(ps[s]!, into: dst, width) }
+                            }
+                        }
+                    }
+                }
+            })
     }
-    return out
+}
+
+/// Calls `body` with the base address of every tensor's storage (nil for an empty one), all
+/// valid for the duration of the call.
+func withBaseAddresses<R>(_ tensors: [Tensor], _ body: ([UnsafePointer<Float>?]) -> R) -> R {
+    func pin(_ i: Int, _ collected: [UnsafePointer<Float>?]) -> R {
+        if i == tensors.count { return body(collected) }
+        return tensors[i].withUnsafeBufferPointer { pin(i + 1, collected + [$0.baseAddress]) }
+    }
+    return pin(0, [])
 }
 
 /// out[i, :] = x[i, :] · s[i].

@@ -8,8 +8,7 @@ extension Kernels {
     @inline(__always)
     static func softmaxRow(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
         let m = max(src, n)
-        for c in 0..<n { dst[c] = exp(src[c] - m) }
-        let inverse = 1 / sum(dst, n)
+        let inverse = 1 / expShifted(src, dst, n, shift: m)
         for c in 0..<n { dst[c] *= inverse }
     }
 
@@ -17,9 +16,7 @@ extension Kernels {
     @inline(__always)
     static func logSumExp(_ src: UnsafePointer<Float>, _ n: Int) -> Float {
         let m = max(src, n)
-        var acc: Float = 0
-        for c in 0..<n { acc += exp(src[c] - m) }
-        return m + log(acc)
+        return m + Foundation.log(expShiftedSum(src, n, shift: m))
     }
 }
 
@@ -83,9 +80,7 @@ public func logSoftmax(_ x: Variable) -> Variable {
                         let xr = px + r * width
                         let yr = po + r * width
                         let m = Kernels.max(xr, width)
-                        var acc: Float = 0
-                        for c in 0..<width { acc += exp(xr[c] - m) }
-                        let logSum = log(acc)
+                        let logSum = log(Kernels.expShiftedSum(xr, width, shift: m))
                         for c in 0..<width { yr[c] = xr[c] - m - logSum }
                     }
                 }
@@ -104,12 +99,21 @@ public func logSoftmax(_ x: Variable) -> Variable {
                             for r in rs {
                                 let gr = pg + r * width
                                 let s = Kernels.sum(gr, width)
-                                for c in 0..<width { pdx[r * width + c] = gr[c] - exp(py[r * width + c]) * s }
+                                Kernels.lanes(gr, py + r * width, pdx + r * width, width, LogSoftmaxBackwardLanes(sum: s))
                             }
                         }
                     }
                 }
             })
         return [dx]
+    }
+}
+
+/// g − e^y · Σg for y = log-softmax(x).
+struct LogSoftmaxBackwardLanes: LaneFunction2 {
+    let sum: SIMD8<Float>
+    init(sum: Float) { self.sum = SIMD8(repeating: sum) }
+    @inline(__always) func callAsFunction(_ g: SIMD8<Float>, _ y: SIMD8<Float>) -> SIMD8<Float> {
+        g - Kernels.exp(y) * sum
     }
 }

@@ -101,4 +101,19 @@ import Testing
         let expected = Self.reference(q.value, k.value, v.value, c, scale: 0.25)
         for i in 0..<out.count { #expect(abs(Double(out.data[i]) - expected[i]) <= 1e-5) }
     }
+
+    @Test func severalQueryBlocks() {
+        // T spans three blocks of the forward (64 rows each); one padded sequence ends mid-block.
+        let c = Config(batch: 2, seq: 150, heads: 2, kvHeads: 1, headDim: 4, validLengths: [150, 97])
+        let (q, k, v) = Self.inputs(c, trainable: false)
+        let out = Self.attend(q, k, v, c).value
+        let expected = Self.reference(q.value, k.value, v.value, c, scale: 0.5)
+        for i in 0..<out.count { #expect(abs(Double(out.data[i]) - expected[i]) <= 1e-5) }
+    }
+
+    @Test func gradientAcrossQueryBlocks() {
+        let c = Config(batch: 1, seq: 70, heads: 2, kvHeads: 1, headDim: 2, validLengths: [67])
+        let (q, k, v) = Self.inputs(c, trainable: true)
+        checkGradients([q, k, v]) { Self.attend(q, k, v, c) }
+    }
 }

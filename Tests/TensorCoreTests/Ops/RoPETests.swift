@@ -30,6 +30,17 @@ import Testing
         }
     }
 
+    @Test func batchPositionsMatchRowByRow() {
+        // B sequences of length T repeat positions 0..<T: the kernel tabulates cos/sin per position.
+        let positions = (0..<12).map { $0 % 4 }
+        let x = randomTensor([12, 2 * 8], seed: 84)
+        let y = rope(Variable(x), heads: 2, headDim: 8, positions: positions, theta: 10_000).value
+        for r in 0..<12 {
+            let row = rope(Variable(x.rows(r..<(r + 1))), heads: 2, headDim: 8, positions: [positions[r]], theta: 10_000)
+            #expect(Array(y.data[(r * 16)..<(r * 16 + 16)]) == row.value.data)
+        }
+    }
+
     @Test func positionZeroIsIdentity() {
         let x = randomTensor([1, 8], seed: 82)
         #expect(rope(Variable(x), heads: 2, headDim: 4, positions: [0], theta: 10_000).value == x)

@@ -57,4 +57,25 @@ import Testing
             scatterAddRows(scaleRows(gatherRows(hidden, tokens), gates), tokens, rowCount: 6)
         }
     }
+
+    @Test func scatterAddOfPartsEqualsStackedScatter() {
+        let a = parameter([3, 4], seed: 48)
+        let b = parameter([2, 4], seed: 49)
+        let c = parameter([0, 4], seed: 50)
+        let indices = [[2, 0, 2], [], [5, 2]]
+        let parts = scatterAddRows([a, c, b], indices, rowCount: 6).value
+        let stacked = scatterAddRows(concatRows([a, c, b]), indices.flatMap { $0 }, rowCount: 6).value
+        #expect(parts == stacked)
+        checkGradients([a, b]) { scatterAddRows([a, c, b], indices, rowCount: 6) }
+    }
+
+    @Test func scatterAddIsThreadCountIndependent() {
+        // Many sources per row: the sum order per row must not depend on the chunking.
+        let x = Variable(randomTensor([4000, 40], seed: 51, scale: 3))
+        let indices = (0..<4000).map { ($0 * 7919) % 300 }
+        Parallel.isSerial = true
+        let serial = scatterAddRows(x, indices, rowCount: 310).value
+        Parallel.isSerial = false
+        #expect(scatterAddRows(x, indices, rowCount: 310).value == serial)
+    }
 }
