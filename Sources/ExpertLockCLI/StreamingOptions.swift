@@ -32,17 +32,3 @@ struct StreamingOptions: ParsableArguments {
         { progress in Console.progress("\(label): \(progress)") }
     }
 }
-
-/// The process's peak resident set size (getrusage), for the memory figures commands report.
-enum PeakMemory {
-    static var residentBytes: Int {
-        var usage = rusage()
-        #if os(Linux)
-        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
-        return Int(usage.ru_maxrss) * 1024  // kilobytes on Linux
-        #else
-        guard getrusage(RUSAGE_SELF, &usage) == 0 else { return 0 }
-        return Int(usage.ru_maxrss)  // bytes on macOS
-        #endif
-    }
-}

@@ -178,24 +178,3 @@ struct BenchTimer {
     var best: Double { seconds.min() ?? .nan }
     var mean: Double { seconds.reduce(0, +) / Double(max(1, seconds.count)) }
 }
-
-/// Peak resident set size of this process in bytes (Linux: `VmHWM` of /proc/self/status, else
-/// `getrusage` ru_maxrss, which Linux reports in KiB and macOS in bytes).
-enum PeakMemory {
-    static func residentBytes() -> Int {
-        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
-            for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-                let fields = line.split(separator: " ")
-                if fields.count >= 2, let kib = Int(fields[1]) { return kib * 1024 }
-            }
-        }
-        var usage = rusage()
-        #if canImport(Darwin)
-            getrusage(RUSAGE_SELF, &usage)
-            return Int(usage.ru_maxrss)
-        #else
-            getrusage(RUSAGE_SELF.rawValue, &usage)
-            return Int(usage.ru_maxrss) * 1024
-        #endif
-    }
-}

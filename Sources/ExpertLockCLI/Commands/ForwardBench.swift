@@ -114,7 +114,7 @@ struct BenchReport {
             "params": flops.parameters,
             "active_params_per_token": flops.activeParametersPerToken,
             "weights_bytes": 4 * flops.parameters,
-            "peak_rss_bytes": PeakMemory.residentBytes(),
+            "peak_rss_bytes": PeakMemory.residentBytes,
         ]
         for (key, value) in extra { result[key] = value }
         return result
