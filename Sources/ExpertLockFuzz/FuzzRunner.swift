@@ -19,6 +19,8 @@ struct FuzzRunner {
         /// After a timeout, how long to keep waiting before declaring a hang and exiting.
         var hangLimit = 60.0
         var maxSize = 128 * 1024
+        /// Total bytes of the remembered inputs (seeds included); see `InputPool`.
+        var poolBytes = 32 << 20
         var rssLimitMB = 2048
         var stackSize = 8 << 20
         var crashDirectory = "fuzz/crashes"
@@ -57,7 +59,7 @@ struct FuzzRunner {
         let current = try CurrentInputFile(path: "\(options.crashDirectory)/\(target.name)-current")
         let worker = TimedWorker(stackSize: options.stackSize)
         var mutator = Mutator(seed: options.seed, grammar: target.grammar, corpus: seeds, maxSize: options.maxSize)
-        var pool = seeds
+        var pool = InputPool(seeds: seeds, maxBytes: options.poolBytes)
         var seen: Set<String> = []
         var report = Report(target: target.name, seeds: seeds.count)
         let start = Date()
@@ -90,16 +92,16 @@ struct FuzzRunner {
             switch outcome {
             case .accepted:
                 report.accepted += 1
-                if i >= seeds.count && mutator.below(8) == 0 { remember(input, in: &pool, &mutator) }
+                if i >= seeds.count && mutator.below(8) == 0 { pool.remember(input, &mutator) }
             case .refused(let signature):
                 report.refused += 1
                 report.refusalKinds.insert(signature)
-                if seen.insert(signature).inserted { remember(input, in: &pool, &mutator) }
+                if seen.insert(signature).inserted { pool.remember(input, &mutator) }
             case .unexpectedError(let signature, let description):
                 report.unexpectedCount += 1
                 if report.unexpectedErrors[signature] == nil {
                     report.unexpectedErrors[signature] = "\(description) [saved as \(save(input, as: "unexpected-\(i)"))]"
-                    remember(input, in: &pool, &mutator)
+                    pool.remember(input, &mutator)
                 }
             case .violation(let message):
                 let saved = save(input, as: "violation-\(i)")
@@ -117,8 +119,9 @@ struct FuzzRunner {
                 lastProgress = Date()
                 let elapsed = lastProgress.timeIntervalSince(start)
                 FileHandle.standardError.write(Data(String(
-                    format: "%@: %d inputs, %.0f s, %.0f/s, pool %d, accepted %d, refused %d (%d kinds)\n",
-                    target.name, report.inputs, elapsed, Double(report.inputs) / elapsed, pool.count, report.accepted,
+                    format: "%@: %d inputs, %.0f s, %.0f/s, pool %d (%.1f MB), accepted %d, refused %d (%d kinds)\n",
+                    target.name, report.inputs, elapsed, Double(report.inputs) / elapsed, pool.count,
+                    Double(pool.bytes) / 1_048_576, report.accepted,
                     report.refused, report.refusalKinds.count).utf8))
             }
         }
@@ -126,16 +129,6 @@ struct FuzzRunner {
         report.pool = pool.count
         current.discard()
         return report
-    }
-
-    /// Adds an input that reached something new to the pool; past 1,000 entries it replaces a
-    /// random non-seed entry, so memory stays bounded and seeds always remain.
-    private func remember(_ input: [UInt8], in pool: inout [[UInt8]], _ mutator: inout Mutator) {
-        if pool.count < seeds.count + 1000 {
-            pool.append(input)
-        } else {
-            pool[seeds.count + mutator.below(pool.count - seeds.count)] = input
-        }
     }
 
     private func save(_ input: [UInt8], as suffix: String) -> String {
