@@ -37,6 +37,20 @@ enum TaskCorpus {
         }
     }
 
+    /// The text a perplexity is measured on: a plain-text file whole, or the documents of a JSONL
+    /// `{"text"}` file joined by blank lines (as `BuiltinCorpus` writes them). Shared by `eval` and
+    /// `train --eval-data` so a training log and a later `eval` score the same tokens.
+    static func perplexityText(_ url: URL, format: DataFormat, skipBad: Bool = false, limit: Int? = nil) throws -> String {
+        let resolved = format == .auto ? DatasetLoader.detectFormat(of: url) : format
+        if resolved == .text { return try PlainTextReader.wholeText(of: url) }
+        let (dataset, skipped) = try DatasetLoader.load(url, format: resolved, skipBad: skipBad, limit: limit)
+        if skipped > 0 { Console.progress("skipped \(skipped) malformed row(s) of \(url.path)") }
+        guard case .text(let documents) = dataset else {
+            throw ArgumentInputError("\(url.path): perplexity needs plain text or JSONL {\"text\"} records")
+        }
+        return documents.map(\.text).joined(separator: "\n\n")
+    }
+
     static func classification(_ url: URL, format: DataFormat, limit: Int?) throws -> (ClassificationTask, [ClassificationExample]) {
         let (dataset, _) = try DatasetLoader.load(url, format: format, limit: limit)
         guard case .classification(let task, let examples) = dataset else {

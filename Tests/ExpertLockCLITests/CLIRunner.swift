@@ -14,6 +14,19 @@ enum CLIRunner {
         var stderr: String
     }
 
+    /// Starts the binary with its output discarded (for runs a test kills: a full pipe must not
+    /// stall it before the kill).
+    static func start(_ arguments: [String]) throws -> Process {
+        let process = Process()
+        guard let executable = CLIRunner.executable else { throw CocoaError(.fileNoSuchFile) }
+        process.executableURL = executable
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
     static func run(_ arguments: [String]) throws -> Run {
         let process = Process()
         guard let executable = CLIRunner.executable else { throw CocoaError(.fileNoSuchFile) }

@@ -13,17 +13,6 @@ import Testing
 /// temporary file may be left under the output's name.
 @Suite(.enabled(if: CLIRunner.executable != nil), .serialized)
 struct KillAndResumeTests {
-    /// Starts the binary with output discarded (a full pipe must not stall it before the kill).
-    static func start(_ arguments: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = CLIRunner.executable
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        return process
-    }
-
     /// Runs `arguments`, killing each run after a random delay in (0, 1.2 × `duration`) and
     /// continuing with `--resume`, until a run exits by itself. The first run is killed a random
     /// (0, 0.3 × `duration`) after `state` appears, so at least one kill lands mid-run whatever
@@ -36,7 +25,7 @@ struct KillAndResumeTests {
         }
         var kills = 0
         for attempt in 0..<12 {
-            let process = try start(arguments + (attempt == 0 ? [] : ["--resume"]))
+            let process = try CLIRunner.start(arguments + (attempt == 0 ? [] : ["--resume"]))
             if attempt == 0 {
                 let started = Date().addingTimeInterval(120)
                 while process.isRunning && !FileManager.default.fileExists(atPath: state.path) && Date() < started {
@@ -58,7 +47,7 @@ struct KillAndResumeTests {
             return kills
         }
         // Still not done after 12 runs: one last run without a kill.
-        let process = try start(arguments + ["--resume"])
+        let process = try CLIRunner.start(arguments + ["--resume"])
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         return kills
@@ -108,7 +97,7 @@ struct KillAndResumeTests {
         #expect(left.isEmpty, "\(left)")
         // A state for other data is refused (exit 2) with the state file named.
         let state = dir.appendingPathComponent(".other.json.state")
-        let first = try Self.start(arguments("other.json"))
+        let first = try CLIRunner.start(arguments("other.json"))
         let deadline = Date().addingTimeInterval(60)
         while !FileManager.default.fileExists(atPath: state.path) && first.isRunning && Date() < deadline { usleep(1_000) }
         kill(first.processIdentifier, SIGKILL)

@@ -174,12 +174,7 @@ import Testing
         #expect(straight.status == 0, "\(straight.stderr)")
         let expected = try Self.json(straight.stdout)
 
-        let process = Process()
-        process.executableURL = try #require(CLIRunner.executable)
-        process.arguments = Self.arguments(dir, out: "killed") + ["--save-every", "1"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try CLIRunner.start(Self.arguments(dir, out: "killed") + ["--save-every", "1"])
         let run = dir.appendingPathComponent("killed/entropy-seed5")
         let deadline = Date().addingTimeInterval(300)
         while process.isRunning && Date() < deadline {

@@ -9,36 +9,6 @@ import Testing
 
 /// `expertlock train` end to end, including a run killed with SIGKILL and resumed.
 @Suite struct TrainingCommandTests {
-    static let executable: URL? = {
-        let url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
-            "expertlock")
-        return FileManager.default.isExecutableFile(atPath: url.path) ? url : nil
-    }()
-
-    static func process(_ arguments: [String]) throws -> (Process, Pipe, Pipe) {
-        let process = Process()
-        guard let executable = Self.executable else { throw CocoaError(.fileNoSuchFile) }
-        process.executableURL = executable
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        return (process, out, err)
-    }
-
-    static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let (process, out, err) = try process(arguments)
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (
-            process.terminationStatus, String(decoding: outData, as: UTF8.self),
-            String(decoding: errData, as: UTF8.self)
-        )
-    }
-
     /// A folder with an ids file of a repetitive token stream.
     static func workspace() throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("train-cli-\(UUID().uuidString)")
@@ -57,10 +27,10 @@ import Testing
         ]
     }
 
-    @Test(.enabled(if: executable != nil)) func trainsAndReportsJSON() throws {
+    @Test(.enabled(if: CLIRunner.executable != nil)) func trainsAndReportsJSON() throws {
         let dir = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let result = try Self.run(Self.arguments(dir, out: "model", steps: 10) + ["--json", "--log-every", "5"])
+        let result = try CLIRunner.run(Self.arguments(dir, out: "model", steps: 10) + ["--json", "--log-every", "5"])
         #expect(result.status == 0, "\(result.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect((json["final_loss"] as? Double).map { $0 > 0 && $0 < 10 } == true)
@@ -71,10 +41,10 @@ import Testing
             #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("model/\(name)").path), "\(name)")
         }
         // An existing folder is refused (exit 2) unless --overwrite.
-        let again = try Self.run(Self.arguments(dir, out: "model", steps: 10))
+        let again = try CLIRunner.run(Self.arguments(dir, out: "model", steps: 10))
         #expect(again.status == 2 && again.stderr.contains("--overwrite"))
-        #expect(try Self.run(Self.arguments(dir, out: "model", steps: 10) + ["--overwrite"]).status == 0)
-        let missing = try Self.run([
+        #expect(try CLIRunner.run(Self.arguments(dir, out: "model", steps: 10) + ["--overwrite"]).status == 0)
+        let missing = try CLIRunner.run([
             "train", "--config", "tiny", "--ids", "/nonexistent/ids", "--out", dir.appendingPathComponent("x").path,
         ])
         #expect(missing.status == 2 && missing.stderr.contains("/nonexistent/ids"))
@@ -82,13 +52,13 @@ import Testing
 
     /// --eval-ids measures held-out perplexity at every --eval-every step and after the last one;
     /// on a repetitive stream the held-out perplexity falls as the model learns it.
-    @Test(.enabled(if: executable != nil)) func measuresHeldOutPerplexityDuringTraining() throws {
+    @Test(.enabled(if: CLIRunner.executable != nil)) func measuresHeldOutPerplexityDuringTraining() throws {
         let dir = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
         let heldOut = (0..<120).map { ($0 * 7 + $0 / 5) % 31 }
         let heldOutURL = dir.appendingPathComponent("heldout.json")
         try Data(("[" + heldOut.map(String.init).joined(separator: ",") + "]").utf8).write(to: heldOutURL)
-        let result = try Self.run(
+        let result = try CLIRunner.run(
             Self.arguments(dir, out: "model", steps: 24)
                 + ["--json", "--lr", "0.01", "--eval-ids", heldOutURL.path, "--eval-every", "8"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -100,19 +70,19 @@ import Testing
         #expect(perplexities.last! < perplexities.first!, "\(perplexities)")
         #expect(result.stderr.contains("held-out perplexity"))
         // A held-out file that is not there is an input error naming it.
-        let missing = try Self.run(
+        let missing = try CLIRunner.run(
             Self.arguments(dir, out: "other", steps: 2) + ["--eval-ids", "/nonexistent/heldout.json"])
         #expect(missing.status == 2 && missing.stderr.contains("/nonexistent/heldout.json"))
     }
 
-    @Test(.enabled(if: executable != nil)) func sigkillThenResumeGivesTheSameModel() throws {
+    @Test(.enabled(if: CLIRunner.executable != nil)) func sigkillThenResumeGivesTheSameModel() throws {
         let dir = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
         let steps = 60
-        let straight = try Self.run(Self.arguments(dir, out: "straight", steps: steps))
+        let straight = try CLIRunner.run(Self.arguments(dir, out: "straight", steps: steps))
         #expect(straight.status == 0, "\(straight.stderr)")
 
-        let (process, _, _) = try Self.process(Self.arguments(dir, out: "killed", steps: steps))
+        let process = try CLIRunner.start(Self.arguments(dir, out: "killed", steps: steps))
         let checkpoint = dir.appendingPathComponent("killed/checkpoint-20/trainer_state.json").path
         let deadline = Date().addingTimeInterval(120)
         while !FileManager.default.fileExists(atPath: checkpoint) && process.isRunning && Date() < deadline {
@@ -123,7 +93,7 @@ import Testing
         #expect(process.terminationReason == .uncaughtSignal, "the run finished before it could be killed")
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("killed/model.safetensors").path))
 
-        let resumed = try Self.run(Self.arguments(dir, out: "killed", steps: steps) + ["--resume", "--json"])
+        let resumed = try CLIRunner.run(Self.arguments(dir, out: "killed", steps: steps) + ["--resume", "--json"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any])
         #expect((json["start_step"] as? Int).map { $0 >= 20 && $0 < steps } == true)
@@ -135,10 +105,10 @@ import Testing
     /// A learning rate of 1e30 blows the weights up after one step: the next step's gradient norm
     /// (or loss) is not finite. Training stops with a message naming the step and the last good
     /// checkpoint, which is kept intact (and no final model is written).
-    @Test(.enabled(if: executable != nil)) func nonFiniteTrainingStopsAndKeepsTheLastCheckpoint() throws {
+    @Test(.enabled(if: CLIRunner.executable != nil)) func nonFiniteTrainingStopsAndKeepsTheLastCheckpoint() throws {
         let dir = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let result = try Self.run([
+        let result = try CLIRunner.run([
             "train", "--config", "tiny", "--ids", dir.appendingPathComponent("ids.json").path, "--steps", "6",
             "--batch", "2", "--seq", "16", "--save-every", "1", "--warmup", "0", "--lr", "1e30", "--out",
             dir.appendingPathComponent("blown").path,

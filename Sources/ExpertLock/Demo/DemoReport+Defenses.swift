@@ -89,9 +89,8 @@ extension DemoReport {
         md += "| suspect | how it was made | verdict | original experts named (per layer) | truth | matched similarity | "
         md += "unmatched max | correct |\n|---|---|---|---|---|---:|---:|---|\n"
         for s in p.suspects {
-            let named = s.report.keptExperts.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }.joined(separator: " ")
-            let truth = s.plannedKept.map { $0.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }.joined(separator: " ") }
-                ?? "not derived"
+            let named = expertLists(s.report.keptExperts)
+            let truth = s.plannedKept.map(expertLists) ?? "not derived"
             md += "| \(s.name) (`\(s.folder)`) | \(s.description) | \(s.report.verdict.rawValue) | \(named.isEmpty ? "–" : named) | "
             md += "\(truth) | \(String(format: "%.3f–%.3f", s.lowestMatch, s.highestMatch)) | "
             md += "\(String(format: "%.3f", s.background)) | \(s.correct ? "yes" : "**no**") |\n"
@@ -113,6 +112,11 @@ extension DemoReport {
             md += "(highest matched similarity \(String(format: "%.3f", c.highestMatch))).\n\n"
         }
         return md
+    }
+
+    /// Experts per layer as "[0,5] [2,6]".
+    static func expertLists(_ layers: [[Int]]) -> String {
+        layers.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }.joined(separator: " ")
     }
 
     static func signedLogSection(_ log: DemoResults.SignedLogResult) -> String {

@@ -109,16 +109,7 @@ struct EvalCommand: AsyncParsableCommand {
             tokenIds = try TokenIdsFile.read(ids)
         } else {
             let url = URL(fileURLWithPath: data ?? "")
-            let format = dataFormat == .auto ? DatasetLoader.detectFormat(of: url) : dataFormat
-            let text: String
-            if format == .text {
-                text = try PlainTextReader.wholeText(of: url)
-            } else {
-                guard case .text(let documents) = try loadDataset() else {
-                    throw ArgumentInputError("\(url.path): perplexity needs plain text or JSONL {\"text\"} records")
-                }
-                text = documents.map(\.text).joined(separator: "\n\n")
-            }
+            let text = try TaskCorpus.perplexityText(url, format: dataFormat, skipBad: skipBad, limit: limit)
             let tokenizer = try loadTokenizer()
             Console.progress("tokenizing \(url.lastPathComponent)…")
             tokenIds = tokenizer.encode(text)

@@ -203,17 +203,7 @@ struct TrainCommand: AsyncParsableCommand {
             guard let encoder else {
                 throw ArgumentInputError("\(evalData): held-out text needs --tokenizer DIR (or --tokenizer bytes)")
             }
-            let url = URL(fileURLWithPath: evalData)
-            let format = DatasetLoader.detectFormat(of: url)
-            let text: String
-            if format == .text {
-                text = try PlainTextReader.wholeText(of: url)
-            } else {
-                guard case .text(let documents) = try DatasetLoader.load(url, format: format, limit: nil).0 else {
-                    throw ArgumentInputError("\(evalData): held-out data must be plain text or JSONL {\"text\"} records")
-                }
-                text = documents.map(\.text).joined(separator: "\n\n")
-            }
+            let text = try TaskCorpus.perplexityText(URL(fileURLWithPath: evalData), format: .auto)
             tokens = encoder.encode(text, addSpecialTokens: true)
         } else {
             return nil

@@ -16,19 +16,7 @@ extension Kernels {
         var clamped = x
         clamped.replace(with: low, where: x .< low)
         clamped.replace(with: high, where: x .> high)
-        // n = round(x / ln2): adding 1.5·2^23 leaves n in the low mantissa bits.
-        let magic = SIMD8<Float>(repeating: 12_582_912)
-        let shifted = clamped * 1.442_695_04 + magic
-        let n = shifted - magic
-        var r = clamped - n * 0.693_359_375
-        r = r + n * 2.121_944_4e-4  // ln2 = 0.693359375 − 2.12194440e−4 (Cody–Waite split)
-        var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
-        p = p * r + 1.398_199_950_7e-3
-        p = p * r + 8.333_451_907_3e-3
-        p = p * r + 4.166_579_589_4e-2
-        p = p * r + 1.666_666_545_9e-1
-        p = p * r + 5.000_000_120_1e-1
-        p = p * (r * r) + r + 1
+        let (p, shifted) = reduced(clamped)
         // 2^n as 2^h · 2^(n−h) with h = n/2 (both in [−63, 64]), each from exponent bits, so n
         // may span [−126, 128] without overflowing or flushing a normal result to zero.
         let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
@@ -51,18 +39,7 @@ extension Kernels {
         let low = SIMD8<Float>(repeating: -87.336_54)
         var clamped = x
         clamped.replace(with: low, where: x .< low)
-        let magic = SIMD8<Float>(repeating: 12_582_912)
-        let shifted = clamped * 1.442_695_04 + magic
-        let n = shifted - magic
-        var r = clamped - n * 0.693_359_375
-        r = r + n * 2.121_944_4e-4
-        var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
-        p = p * r + 1.398_199_950_7e-3
-        p = p * r + 8.333_451_907_3e-3
-        p = p * r + 4.166_579_589_4e-2
-        p = p * r + 1.666_666_545_9e-1
-        p = p * r + 5.000_000_120_1e-1
-        p = p * (r * r) + r + 1
+        let (p, shifted) = reduced(clamped)
         // n ∈ [−126, 127]: 2^n is one normal number.
         let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
         var result = p * unsafeBitCast((integer &+ 127) &<< 23, to: SIMD8<Float>.self)
@@ -198,4 +175,24 @@ extension Kernels {
     /// The logistic function 1 / (1 + e^−x), eight lanes.
     @inline(__always)
     static func sigmoid(_ x: SIMD8<Float>) -> SIMD8<Float> { 1 / (1 + exp(-x)) }
+
+    /// The shared core of `exp` and `expNonPositive`: x = n·ln2 + r with n = round(x / ln2) (adding
+    /// 1.5·2^23 leaves n in the low mantissa bits of `shifted`), r by the Cody–Waite split
+    /// ln2 = 0.693359375 − 2.12194440e−4, and e^r by the degree-6 Cephes polynomial.
+    @inline(__always)
+    static func reduced(_ clamped: SIMD8<Float>) -> (polynomial: SIMD8<Float>, shifted: SIMD8<Float>) {
+        let magic = SIMD8<Float>(repeating: 12_582_912)
+        let shifted = clamped * 1.442_695_04 + magic
+        let n = shifted - magic
+        var r = clamped - n * 0.693_359_375
+        r = r + n * 2.121_944_4e-4
+        var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
+        p = p * r + 1.398_199_950_7e-3
+        p = p * r + 8.333_451_907_3e-3
+        p = p * r + 4.166_579_589_4e-2
+        p = p * r + 1.666_666_545_9e-1
+        p = p * r + 5.000_000_120_1e-1
+        p = p * (r * r) + r + 1
+        return (p, shifted)
+    }
 }
