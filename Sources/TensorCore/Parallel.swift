@@ -13,8 +13,12 @@ import Foundation
 /// Tests can force the serial path (`Parallel.isSerial = true`) to compare results. OpenBLAS runs
 /// single-threaded inside these threads (see `BLAS`), so the cores are never oversubscribed.
 public enum Parallel {
-    /// Worker count for Swift kernels (defaults to the active processor count).
-    nonisolated(unsafe) public static var threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    /// Worker count for Swift kernels and matrix products. Defaults to `EXPERTLOCK_THREADS` when
+    /// that is a positive integer, else the active processor count: two jobs sharing a machine
+    /// (two experiment variants side by side) each take their share instead of oversubscribing.
+    nonisolated(unsafe) public static var threads: Int = defaultThreads(
+        environment: ProcessInfo.processInfo.environment,
+        processors: ProcessInfo.processInfo.activeProcessorCount)
     /// When true every kernel runs on the calling thread.
     nonisolated(unsafe) public static var isSerial = false
 
@@ -63,6 +67,14 @@ public enum Parallel {
                 }
             }
         }
+    }
+
+    /// The worker count `EXPERTLOCK_THREADS` asks for (a positive integer), else `processors`.
+    public static func defaultThreads(environment: [String: String], processors: Int) -> Int {
+        if let text = environment["EXPERTLOCK_THREADS"], let n = Int(text.trimmingCharacters(in: .whitespaces)), n > 0 {
+            return n
+        }
+        return max(1, processors)
     }
 
     /// True on a thread that is running a chunk of a parallel region.

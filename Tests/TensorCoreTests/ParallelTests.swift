@@ -14,6 +14,16 @@ import Testing
         return (serial, parallel)
     }
 
+    @Test func threadsComeFromTheEnvironmentWhenItNamesAPositiveCount() {
+        #expect(Parallel.defaultThreads(environment: ["EXPERTLOCK_THREADS": "1"], processors: 8) == 1)
+        #expect(Parallel.defaultThreads(environment: ["EXPERTLOCK_THREADS": " 3 "], processors: 2) == 3)
+        #expect(Parallel.defaultThreads(environment: [:], processors: 2) == 2)
+        for bad in ["0", "-2", "two", ""] {
+            #expect(Parallel.defaultThreads(environment: ["EXPERTLOCK_THREADS": bad], processors: 4) == 4)
+        }
+        #expect(Parallel.defaultThreads(environment: [:], processors: 0) == 1)
+    }
+
     @Test func forEachCoversEveryIndexOnce() {
         var hits = [Int](repeating: 0, count: 1000)
         hits.withUnsafeMutableBufferPointer { p in

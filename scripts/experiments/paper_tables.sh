@@ -26,21 +26,21 @@ RESULTS_MD=${RESULTS_MD:-$ROOT/docs/RESULTS.md}
 
 # ---- budgets (the whole run must fit about 2 hours on 2 shared cores) ----
 VOCAB=${VOCAB:-4096}            # BPE vocabulary trained on WikiText-2 train
-HIDDEN=${HIDDEN:-192}           # model: Mixtral-style, 8 experts, top-2
+HIDDEN=${HIDDEN:-256}           # model: Mixtral-style, 8 experts, top-2
 LAYERS=${LAYERS:-4}
-INTERMEDIATE=${INTERMEDIATE:-384}
+INTERMEDIATE=${INTERMEDIATE:-768}
 HEADS=${HEADS:-4}
 KV_HEADS=${KV_HEADS:-2}
-LM_STEPS=${LM_STEPS:-320}      # language-model pre-training (both models)
+LM_STEPS=${LM_STEPS:-1000}     # language-model pre-training (both models): 2M tokens, about one epoch
 LM_BATCH=${LM_BATCH:-16}
 LM_SEQ=${LM_SEQ:-128}
 LM_LR=${LM_LR:-3e-3}
-LM_WARMUP=${LM_WARMUP:-16}
-SAVE_EVERY=${SAVE_EVERY:-40}
+LM_WARMUP=${LM_WARMUP:-50}
+SAVE_EVERY=${SAVE_EVERY:-100}
 ENTANGLE_METHOD=${ENTANGLE_METHOD:-routing-spread}
 ENTANGLE=${ENTANGLE:-0.5}
 SST_TRAIN_ROWS=${SST_TRAIN_ROWS:-20000}   # owner's SST-2 fine-tuning rows (train.tsv rows 1..N)
-SST_STEPS=${SST_STEPS:-300}
+SST_STEPS=${SST_STEPS:-500}
 SST_BATCH=${SST_BATCH:-16}
 SST_SEQ=${SST_SEQ:-64}
 SST_LR=${SST_LR:-1e-3}
@@ -266,6 +266,8 @@ variant_pipeline() {
     --no-model --out "$OUT/realign/$variant" "${resume[@]}" --json
 }
 
+# One core per variant: two 2-thread processes on 2 cores would wait on each other at every kernel.
+export EXPERTLOCK_THREADS=${EXPERTLOCK_THREADS:-1}
 variant_pipeline standard >"$OUT/logs/pipeline-standard.log" 2>&1 &
 STANDARD_PID=$!
 variant_pipeline entangled >"$OUT/logs/pipeline-entangled.log" 2>&1 &
