@@ -13,7 +13,7 @@ public enum Attribution {
         let collector = AttributionCollector(model: model)
         for (i, batch) in batches.enumerated() {
             collector.countTokens(of: batch)
-            _ = try model.forward(batch, observer: collector)
+            _ = try model.finalHiddenStates(batch, observer: collector)  // routing only: no output head
             if let progress, !progress(i + 1, batches.count, collector.tokens) { break }
         }
         return ExpertAttribution(

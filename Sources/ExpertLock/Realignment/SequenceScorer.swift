@@ -50,21 +50,37 @@ enum SequenceScorer {
         while start < order.count {
             let chunk = Array(order[start..<min(start + max(1, batchSize), order.count)])
             let batch = TokenBatch(padding: chunk.map { sequences[$0].ids }, pad: 0)
-            let out = try model.forward(batch)
-            let logits = out.logits.value  // [B*T, V]
-            let hidden = out.hidden.value  // [B*T, C]
+            let hidden = try model.finalHiddenStates(batch)  // [B*T, C]
+            // The target rows of every sequence of the batch, through the output head in blocks.
+            var rows: [Int] = []
+            var targets: [Int] = []
+            var spans: [Range<Int>] = []
             for (b, index) in chunk.enumerated() {
                 let s = sequences[index]
-                let base = b * batch.seq
-                let rows = (s.firstTarget..<max(s.firstTarget, s.ids.count)).map { base + $0 - 1 }
-                let targets = (s.firstTarget..<max(s.firstTarget, s.ids.count)).map { s.ids[$0] }
-                let lp = TokenLogLikelihood.logProbabilities(logits, rows: rows, targets: targets)
-                let h =
-                    entropy && !rows.isEmpty
-                    ? rows.reduce(0) { $0 + rowEntropy(logits, row: $1) } / Double(rows.count) : 0
+                let first = rows.count
+                for p in s.firstTarget..<max(s.firstTarget, s.ids.count) {
+                    rows.append(b * batch.seq + p - 1)
+                    targets.append(s.ids[p])
+                }
+                spans.append(first..<rows.count)
+            }
+            var logLikelihoods = [Double](repeating: 0, count: rows.count)
+            var entropies = [Double](repeating: 0, count: entropy ? rows.count : 0)
+            try model.logits(rows: rows, of: hidden) { positions, logits in
+                let local = Array(0..<positions.count)
+                let lp = TokenLogLikelihood.logProbabilities(logits, rows: local, targets: Array(targets[positions]))
+                for (i, position) in positions.enumerated() {
+                    logLikelihoods[position] = lp[i]
+                    if entropy { entropies[position] = rowEntropy(logits, row: i) }
+                }
+            }
+            for (b, index) in chunk.enumerated() {
+                let s = sequences[index]
+                let span = spans[b]
+                let h = entropy && !span.isEmpty ? entropies[span].reduce(0, +) / Double(span.count) : 0
                 outputs[index] = Output(
-                    logLikelihood: lp.reduce(0, +), targets: lp.count, meanEntropy: h,
-                    embedding: embeddings ? meanRows(hidden, from: base, count: s.pooledLength) : nil)
+                    logLikelihood: logLikelihoods[span].reduce(0, +), targets: span.count, meanEntropy: h,
+                    embedding: embeddings ? meanRows(hidden, from: b * batch.seq, count: s.pooledLength) : nil)
             }
             start += chunk.count
         }

@@ -6,7 +6,9 @@ extension Classification {
     /// `evaluate`, layer by layer (`LayerStreaming`): the same sequences in the same padded batches
     /// (all classes of `batchSize` examples), every batch through layer l before layer l + 1 is
     /// read, for a checkpoint larger than memory (load it with `WeightResidency.read`). Scores are
-    /// summed in the same order, so the result equals `evaluate`'s. No early stop.
+    /// summed in the same order, so the result equals `evaluate`'s up to rounding (`evaluate` runs a
+    /// long batch through the layers a few sequences at a time; OpenBLAS rounds some rows of a smaller
+    /// product differently, by a few ulp). No early stop.
     public static func evaluateStreaming(
         model: MoEModel, tokenizer: Tokenizer, examples: [ClassificationExample], task: ClassificationTask,
         template: PromptTemplate? = nil, maxLength: Int = 512, batchSize: Int = 8, observer: RoutingObserver? = nil,
@@ -27,8 +29,8 @@ extension Classification {
         var scores: [[Double]] = []
         try LayerStreaming.forward(
             model: model, batches: batches, observer: observer, parameters: streaming,
-            logits: { i, logits in
-                let sums = sums(logits: logits, batch: batches[i], sequences: chunks[i])
+            finalHidden: { i, hidden in
+                let sums = try sums(model: model, hidden: hidden, batch: batches[i], sequences: chunks[i])
                 for e in 0..<(chunks[i].count / classes) {
                     scores.append(Array(sums[(e * classes)..<((e + 1) * classes)]))
                 }

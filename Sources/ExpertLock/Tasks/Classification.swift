@@ -101,12 +101,15 @@ public enum Classification {
     ) throws -> [Double] {
         guard !sequences.isEmpty else { return [] }
         let batch = TokenBatch(padding: sequences.map(\.ids), pad: 0)
-        let logits = try model.forward(batch, observer: observer).logits.value  // [B*T, V]
-        return sums(logits: logits, batch: batch, sequences: sequences)
+        let hidden = try model.finalHiddenStates(batch, observer: observer)  // [B*T, C]
+        return try sums(model: model, hidden: hidden, batch: batch, sequences: sequences)
     }
 
-    /// The per-sequence sums of `logLikelihoods` from the logits of its padded batch.
-    static func sums(logits: Tensor, batch: TokenBatch, sequences: [(ids: [Int], targetStart: Int)]) -> [Double] {
+    /// The per-sequence sums of `logLikelihoods` from the final hidden states of its padded batch
+    /// (the output head runs on the target rows only).
+    static func sums(
+        model: MoEModel, hidden: Tensor, batch: TokenBatch, sequences: [(ids: [Int], targetStart: Int)]
+    ) throws -> [Double] {
         var rows: [Int] = []
         var targets: [Int] = []
         var owner: [Int] = []
@@ -117,7 +120,8 @@ public enum Classification {
                 owner.append(b)
             }
         }
-        let logProbabilities = TokenLogLikelihood.logProbabilities(logits, rows: rows, targets: targets)
+        let logProbabilities = try TokenLogLikelihood.logProbabilities(
+            model: model, hidden: hidden, rows: rows, targets: targets)
         var sums = [Double](repeating: 0, count: sequences.count)
         for (b, lp) in zip(owner, logProbabilities) { sums[b] += lp }
         return sums

@@ -6,7 +6,7 @@ extension Perplexity {
     /// `evaluate`, layer by layer (`LayerStreaming`): the same windows in the same batches, every
     /// batch through layer l before layer l + 1 is read, for a checkpoint larger than memory (load
     /// it with `WeightResidency.read`). Log-likelihoods are added in the same order, so the result
-    /// equals `evaluate`'s. `progress` hears about stages (embedding, layers, output head).
+    /// equals `evaluate`'s up to rounding (see `Classification.evaluateStreaming`). `progress` hears about stages (embedding, layers, output head).
     public static func evaluateStreaming(
         model: MoEModel, ids: [Int], parameters: Parameters = Parameters(), observer: RoutingObserver? = nil,
         streaming: LayerStreaming.Parameters = LayerStreaming.Parameters(),
@@ -18,8 +18,9 @@ extension Perplexity {
         var scored = 0
         try LayerStreaming.forward(
             model: model, batches: groups.map(\.batch), observer: observer, parameters: streaming,
-            logits: { i, logits in
-                let lp = TokenLogLikelihood.logProbabilities(logits, rows: groups[i].rows, targets: groups[i].targets)
+            finalHidden: { i, hidden in
+                let lp = try TokenLogLikelihood.logProbabilities(
+                    model: model, hidden: hidden, rows: groups[i].rows, targets: groups[i].targets)
                 totalNLL -= lp.reduce(0, +)
                 scored += lp.count
             }, progress: progress)

@@ -74,8 +74,9 @@ public enum Perplexity {
         var scored = 0
         var done = 0
         for group in groups {
-            let logits = try model.forward(group.batch, observer: observer).logits.value
-            let lp = TokenLogLikelihood.logProbabilities(logits, rows: group.rows, targets: group.targets)
+            let hidden = try model.finalHiddenStates(group.batch, observer: observer)
+            let lp = try TokenLogLikelihood.logProbabilities(
+                model: model, hidden: hidden, rows: group.rows, targets: group.targets)
             totalNLL -= lp.reduce(0, +)
             scored += lp.count
             done += group.windows

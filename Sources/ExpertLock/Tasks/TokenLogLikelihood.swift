@@ -1,4 +1,5 @@
 import Foundation
+import MoEModels
 import TensorCore
 
 /// Log-probabilities of chosen tokens from a logits matrix, in Double (log-sum-exp), without
@@ -19,6 +20,19 @@ public enum TokenLogLikelihood {
                 return Double(p[base + target] - m) - log(s)
             }
         }
+    }
+
+    /// log p(target | row) for each (row, target) of final hidden states [N, C] (from
+    /// `MoEModel.finalHiddenStates`): the output head runs on those rows only, a block at a time,
+    /// so [N, V] never exists. Equal to `logProbabilities(forward(batch).logits, …)`.
+    public static func logProbabilities(model: MoEModel, hidden: Tensor, rows: [Int], targets: [Int]) throws -> [Double] {
+        precondition(rows.count == targets.count)
+        var out: [Double] = []
+        out.reserveCapacity(rows.count)
+        try model.logits(rows: rows, of: hidden) { positions, logits in
+            out += logProbabilities(logits, rows: Array(0..<positions.count), targets: Array(targets[positions]))
+        }
+        return out
     }
 
     /// Full log-softmax distribution of one row, in Double.

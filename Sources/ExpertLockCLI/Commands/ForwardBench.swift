@@ -6,8 +6,10 @@ import TensorCore
 /// `expertlock bench forward`: inference throughput of a randomly initialised model.
 ///
 /// Inference mode: every weight is frozen, so the ops build no graph and intermediates are freed as
-/// they go out of scope. The reported figures use the median of the timed iterations;
-/// `scripts/bench/pytorch_reference.py forward` prints the same JSON for transformers.
+/// they go out of scope. The output head runs on every row, in blocks of
+/// `MoEModel.scoringBlockRows` rows as eval, sweep and realign consume it (the same products as
+/// one [N, V] logits matrix, without holding it). The reported figures use the median of the timed
+/// iterations; `scripts/bench/pytorch_reference.py forward` prints the same JSON for transformers.
 struct ForwardBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forward",
@@ -28,7 +30,8 @@ struct ForwardBench: AsyncParsableCommand {
             let batch = BenchModelFactory.randomBatch(config, batch: model.batch, seq: model.seq, seed: model.seed)
             let flops = BenchFlops(config: config, model: network, batch: model.batch, seq: model.seq)
             let timer = try BenchTimer.measure(warmup: model.warmup, iterations: model.iterations) {
-                _ = try network.forward(batch)
+                let hidden = try network.finalHiddenStates(batch)
+                try network.logits(rows: Array(0..<batch.tokenCount), of: hidden) { _, _ in }
             }
             let report = BenchReport(
                 mode: "forward", options: model, tokens: batch.tokenCount, flopsPerIteration: flops.forwardFlops,

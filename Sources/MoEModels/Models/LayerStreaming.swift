@@ -38,11 +38,12 @@ public enum LayerStreaming {
     }
 
     /// Runs `batches` through `model`. `observer` sees every routing decision (layer by layer);
-    /// `logits`, when given, receives each batch's next-token logits [N_i, V] in batch order
-    /// (the output head is skipped without it: attribution does not need it).
+    /// `finalHidden`, when given, receives each batch's final hidden states [N_i, C] (after the last
+    /// norm) in batch order, with the output head resident so it may call `model.logits(rows:of:)`
+    /// (the norm and head are skipped without it: attribution does not need them).
     public static func forward(
         model: MoEModel, batches: [TokenBatch], observer: RoutingObserver? = nil, parameters: Parameters = Parameters(),
-        logits: ((Int, Tensor) throws -> Void)? = nil, progress: ((Progress) -> Void)? = nil
+        finalHidden: ((Int, Tensor) throws -> Void)? = nil, progress: ((Progress) -> Void)? = nil
     ) throws {
         let config = model.config
         for batch in batches {
@@ -56,7 +57,7 @@ public enum LayerStreaming {
         let spill = bytes > parameters.activationBudgetBytes
             ? (parameters.spillDirectory ?? FileManager.default.temporaryDirectory) : nil
         let store = try HiddenStateStore(rowCounts: rowCounts, width: config.hiddenSize, spillDirectory: spill)
-        let stages = model.layers.count + (logits == nil ? 1 : 2)
+        let stages = model.layers.count + (finalHidden == nil ? 1 : 2)
         var stage = 0
         func report(_ name: String) {
             stage += 1
@@ -80,13 +81,11 @@ public enum LayerStreaming {
             }
             report("layer \(layer.index)")
         }
-        guard let logits else { return }
+        guard let finalHidden else { return }
         try withStaged([model.finalNorm, model.lmHead]) {
             let norm = try model.finalNorm.variable()
-            let head = try model.lmHead.variable()
             for i in batches.indices {
-                let normed = rmsNorm(Variable(try store.read(i)), weight: norm, eps: config.rmsNormEps)
-                try logits(i, linear(normed, head).value)  // [N, C] -> [N, V]
+                try finalHidden(i, rmsNorm(Variable(try store.read(i)), weight: norm, eps: config.rmsNormEps).value)
             }
         }
         report("output head")

@@ -45,7 +45,13 @@ struct LayerStreamingTests {
         var stages: [String] = []
         try LayerStreaming.forward(
             model: streamed, batches: batches, observer: streamedLog, parameters: parameters,
-            logits: { logits[$0] = $1 }, progress: { stages.append($0.name) })
+            finalHidden: { i, hidden in
+                var values: [Float] = []
+                try streamed.logits(rows: Array(0..<hidden.rows), of: hidden, blockRows: 5) { _, block in
+                    values += block.data
+                }
+                logits[i] = Tensor(shape: [hidden.rows, streamed.config.vocabSize], data: values)
+            }, progress: { stages.append($0.name) })
         #expect(stages.count == streamed.layers.count + 2)
         for (i, e) in expected.enumerated() {
             let got = try #require(logits[i])

@@ -1,0 +1,84 @@
+import TensorCore
+
+// Inference that scores tokens never needs the whole logits matrix: perplexity reads one entry
+// per row, classification a few rows per prompt, attribution none at all. [N, V] in Float32 is the
+// largest allocation of a forward pass (65 MB for 2,048 tokens of an 8,000-word vocabulary, 1.2 GB
+// for Qwen3's 151,936), so these entry points run the output head on the rows asked for, a block
+// at a time. Each row's logits are the same numbers `forward` computes.
+
+extension MoEModel {
+    /// Rows of the output head computed per block by `logits(rows:of:)`: [128, V] at a time.
+    public static let scoringBlockRows = 64
+
+    /// Tokens `finalHiddenStates` runs through the layers at once (whole sequences, at least one):
+    /// a layer's activations are about a dozen [N, C] matrices, 47 MB for 2,048 tokens of width 512
+    /// against 12 MB for 512, while expert products of 512 tokens still run near full speed.
+    public static let scoringPassTokens = 256
+
+    /// The final hidden states [N, C] (after the last norm), without the output head. Inference
+    /// only: no graph is kept. Without an observer the sequences go through the layers in groups of
+    /// about `passTokens` tokens (every row's numbers are the same: sequences do not interact);
+    /// with one, in a single pass, so it hears every layer once per batch as from `forward`.
+    public func finalHiddenStates(
+        _ batch: TokenBatch, observer: RoutingObserver? = nil, passTokens: Int = MoEModel.scoringPassTokens
+    ) throws -> Tensor {
+        for id in batch.ids where id < 0 || id >= config.vocabSize {
+            throw ModelError.tokenOutOfRange(id: id, vocabSize: config.vocabSize)
+        }
+        let perPass = max(1, passTokens / max(1, batch.seq))
+        guard observer == nil, perPass < batch.batch else { return try hiddenPass(batch, observer: observer) }
+        let width = config.hiddenSize
+        var out = Tensor(shape: [batch.tokenCount, width], repeating: 0)
+        var first = 0
+        while first < batch.batch {
+            let sequences = first..<min(batch.batch, first + perPass)
+            let part = TokenBatch(
+                ids: Array(batch.ids[(sequences.lowerBound * batch.seq)..<(sequences.upperBound * batch.seq)]),
+                batch: sequences.count, seq: batch.seq, lengths: batch.lengths.map { Array($0[sequences]) })
+            let hidden = try hiddenPass(part, observer: nil)  // [part N, C]
+            out.withUnsafeMutableBufferPointer { po in
+                hidden.withUnsafeBufferPointer { ph in
+                    (po.baseAddress! + sequences.lowerBound * batch.seq * width).update(
+                        from: ph.baseAddress!, count: ph.count)
+                }
+            }
+            first = sequences.upperBound
+        }
+        return out
+    }
+
+    /// Embeddings, every layer and the final norm for one batch in one pass.
+    func hiddenPass(_ batch: TokenBatch, observer: RoutingObserver?) throws -> Tensor {
+        var h = gatherRows(try embedTokens.variable(), batch.ids)  // [B*T] -> [N, C]
+        for layer in layers {
+            h = try layer.forward(h, batch: batch, cache: nil, observer: observer).0
+        }
+        return rmsNorm(h, weight: try finalNorm.variable(), eps: config.rmsNormEps).value
+    }
+
+    /// Next-token logits of `rows` of `hidden` (final hidden states [N, C]), `blockRows` rows at a
+    /// time: `body(positions, logits)` receives the positions in `rows` of a block and their logits
+    /// [positions.count, V]. Blocks come in order; at most one is alive at a time.
+    public func logits(
+        rows: [Int], of hidden: Tensor, blockRows: Int = MoEModel.scoringBlockRows,
+        _ body: (Range<Int>, Tensor) throws -> Void
+    ) throws {
+        let head = try lmHead.variable()
+        let width = hidden.lastDim
+        var start = 0
+        while start < rows.count {
+            let positions = start..<min(rows.count, start + max(1, blockRows))
+            let block = Array(rows[positions])
+            let selected: Tensor
+            if block.count == hidden.rows && block.first == 0 && block.last == hidden.rows - 1
+                && zip(block, block.dropFirst()).allSatisfy({ $0 + 1 == $1 }) {
+                selected = hidden  // every row in order: no copy
+            } else {
+                selected = gatherRows(Variable(hidden), block).value  // [n, C]
+            }
+            precondition(selected.lastDim == width)
+            try body(positions, linear(Variable(selected), head).value)  // [n, C] -> [n, V]
+            start = positions.upperBound
+        }
+    }
+}
