@@ -48,12 +48,15 @@ extension MoEModel {
     }
 
     /// Embeddings, every layer and the final norm for one batch in one pass.
+    /// Runs in `InferenceMode` (the small-head attention kernel).
     func hiddenPass(_ batch: TokenBatch, observer: RoutingObserver?) throws -> Tensor {
-        var h = gatherRows(try embedTokens.variable(), batch.ids)  // [B*T] -> [N, C]
-        for layer in layers {
-            h = try layer.forward(h, batch: batch, cache: nil, observer: observer).0
+        try InferenceMode.run {
+            var h = gatherRows(try embedTokens.variable(), batch.ids)  // [B*T] -> [N, C]
+            for layer in layers {
+                h = try layer.forward(h, batch: batch, cache: nil, observer: observer).0
+            }
+            return rmsNorm(h, weight: try finalNorm.variable(), eps: config.rmsNormEps).value
         }
-        return rmsNorm(h, weight: try finalNorm.variable(), eps: config.rmsNormEps).value
     }
 
     /// Next-token logits of `rows` of `hidden` (final hidden states [N, C]), `blockRows` rows at a

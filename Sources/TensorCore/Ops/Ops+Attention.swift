@@ -115,6 +115,10 @@ struct AttentionLayout {
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
         logSumExp: UnsafeMutablePointer<Float>?
     ) {
+        if logSumExp == nil && InferenceMode.isActive && fitsSmallHeadKernel {
+            forwardSmallHeads(q: q, k: k, v: v, out: out)
+            return
+        }
         let block = AttentionLayout.queryBlock
         Parallel.forEach(batch * heads) { items in
             let p = UnsafeMutablePointer<Float>.allocate(capacity: block * seq)  // [rows, i1] scratch per chunk

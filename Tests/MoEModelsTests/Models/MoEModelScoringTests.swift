@@ -5,9 +5,9 @@ import TensorCore
 
 /// The scoring entry points (final hidden states, then the output head on chosen rows in blocks)
 /// must give the numbers of the ordinary forward pass: perplexity, classification and attribution
-/// switched to them. One pass over the whole batch is the same computation, bit for bit; fewer rows
-/// per product are not quite: OpenBLAS's edge tiles round differently (up to a few ulp, measured),
-/// so grouped passes and head blocks are held to 1e-5 relative, as the layer-streamed pass.
+/// switched to them. They are not the same computation bit for bit: inference mode takes the
+/// small-head attention kernel, and fewer rows per product round differently in OpenBLAS's edge
+/// tiles (a few ulp, measured), so they are held to 1e-5 relative, as the layer-streamed pass.
 struct MoEModelScoringTests {
     static func batch(vocab: Int) -> TokenBatch {
         var rng = SplitMix64(seed: 11)
@@ -20,7 +20,8 @@ struct MoEModelScoringTests {
         let model = try ModelLoader.load(directory: ModelParityTests.fixture(name))
         let batch = Self.batch(vocab: model.config.vocabSize)
         let out = try model.forward(batch)
-        #expect(try model.finalHiddenStates(batch).data == out.hidden.value.data)
+        let single = try model.finalHiddenStates(batch)
+        #expect(LayerStreamingTests.relativeDifference(single, out.hidden.value) <= 1e-5)
         // In groups of sequences (1 or 2 of the 3 per pass): every row the same.
         for passTokens in [1, 18] {
             let grouped = try model.finalHiddenStates(batch, passTokens: passTokens)

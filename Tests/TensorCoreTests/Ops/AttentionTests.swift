@@ -111,6 +111,39 @@ import Testing
         for i in 0..<out.count { #expect(abs(Double(out.data[i]) - expected[i]) <= 1e-5) }
     }
 
+    /// The register-tiled kernel of inference mode (head sizes 8…64 in steps of 8) against the
+    /// triple loop: full and padded sequences, GQA groups, lengths that are not multiples of 4 or 8.
+    @Test(arguments: [8, 16, 64])
+    func smallHeadKernelInInferenceModeMatchesTripleLoop(headDim: Int) {
+        for c in [
+            Config(batch: 2, seq: 37, heads: 4, kvHeads: 2, headDim: headDim, validLengths: [37, 13]),
+            Config(batch: 1, seq: 9, heads: 2, kvHeads: 1, headDim: headDim),
+            Config(batch: 3, seq: 5, heads: 2, kvHeads: 2, headDim: headDim, validLengths: [0, 1, 5]),
+        ] {
+            let (q, k, v) = Self.inputs(c, trainable: false)
+            let layout = AttentionLayout(
+                batch: c.batch, seq: c.seq, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, scale: 1,
+                lengths: [])
+            #expect(layout.fitsSmallHeadKernel)
+            let out = InferenceMode.run { Self.attend(q, k, v, c).value }
+            let gemmPath = Self.attend(q, k, v, c).value
+            let expected = Self.reference(q.value, k.value, v.value, c, scale: 1 / Double(headDim).squareRoot())
+            for i in 0..<out.count {
+                #expect(abs(Double(out.data[i]) - expected[i]) <= 1e-5, "\(c.testDescription) element \(i)")
+                #expect(abs(out.data[i] - gemmPath.data[i]) <= 1e-5)
+            }
+        }
+        #expect(!InferenceMode.isActive)
+    }
+
+    @Test func trainingKeepsTheGemmPathInsideInferenceMode() {
+        // With a gradient to keep, the forward saves log Σ exp for the backward's recomputation.
+        let c = Config(batch: 1, seq: 12, heads: 2, kvHeads: 1, headDim: 8)
+        let (q, k, v) = Self.inputs(c, trainable: true)
+        let inside = InferenceMode.run { Self.attend(q, k, v, c).value }
+        #expect(inside.data == Self.attend(q, k, v, c).value.data)
+    }
+
     @Test func gradientAcrossQueryBlocks() {
         let c = Config(batch: 1, seq: 70, heads: 2, kvHeads: 1, headDim: 2, validLengths: [67])
         let (q, k, v) = Self.inputs(c, trainable: true)
