@@ -10,23 +10,31 @@ extension MoEModel {
     /// Rows of the output head computed per block by `logits(rows:of:)`: [128, V] at a time.
     public static let scoringBlockRows = 64
 
-    /// Tokens `finalHiddenStates` runs through the layers at once (whole sequences, at least one):
-    /// a layer's activations are about a dozen [N, C] matrices, 47 MB for 2,048 tokens of width 512
-    /// against 12 MB for 512, while expert products of 512 tokens still run near full speed.
-    public static let scoringPassTokens = 256
+    /// Activation bytes `finalHiddenStates` lets one pass through the layers take. A layer keeps
+    /// about a dozen [N, C] Float32 matrices alive (measured: 47 MB for 2,048 tokens of width 512),
+    /// so this is about 250 tokens of width 512 and 2,000 of width 128. Smaller passes cost speed:
+    /// each expert product repacks its weights for fewer rows (width 128 at 256 tokens per pass:
+    /// packing rose from 3% to 15% of the forward).
+    public static let scoringPassBytes = 12 << 20
+
+    /// Tokens per pass for this model's width (see `scoringPassBytes`).
+    public var scoringPassTokens: Int { Swift.max(1, MoEModel.scoringPassBytes / (48 * config.hiddenSize)) }
 
     /// The final hidden states [N, C] (after the last norm), without the output head. Inference
     /// only: no graph is kept. Without an observer the sequences go through the layers in groups of
-    /// about `passTokens` tokens (every row's numbers are the same: sequences do not interact);
+    /// at most `passTokens` tokens (default `scoringPassTokens`; sequences do not interact, so only
+    /// rounding differs);
     /// with one, in a single pass, so it hears every layer once per batch as from `forward`.
     public func finalHiddenStates(
-        _ batch: TokenBatch, observer: RoutingObserver? = nil, passTokens: Int = MoEModel.scoringPassTokens
+        _ batch: TokenBatch, observer: RoutingObserver? = nil, passTokens: Int? = nil
     ) throws -> Tensor {
         for id in batch.ids where id < 0 || id >= config.vocabSize {
             throw ModelError.tokenOutOfRange(id: id, vocabSize: config.vocabSize)
         }
-        let perPass = max(1, passTokens / max(1, batch.seq))
-        guard observer == nil, perPass < batch.batch else { return try hiddenPass(batch, observer: observer) }
+        let most = max(1, (passTokens ?? scoringPassTokens) / max(1, batch.seq))
+        guard observer == nil, most < batch.batch else { return try hiddenPass(batch, observer: observer) }
+        let passes = (batch.batch + most - 1) / most
+        let perPass = (batch.batch + passes - 1) / passes  // groups of equal size, the last no larger
         let width = config.hiddenSize
         var out = Tensor(shape: [batch.tokenCount, width], repeating: 0)
         var first = 0

@@ -107,6 +107,8 @@ extension AttentionLayout {
     }
 
     /// o_r = (Σ_j p_rj · v_j) / Σ_j p_rj for the block's rows (the normaliser sits at rows[r][seq + 7]).
+    /// Sixteen channels per sweep over the keys (eight accumulators for a full block of four rows),
+    /// so each broadcast weight feeds two multiply-adds.
     @inline(__always)
     private func accumulateValues(
         _ rows: UnsafePointer<Float>, count: Int, keys: Int, v: UnsafePointer<Float>, into o: UnsafeMutablePointer<Float>
@@ -114,26 +116,60 @@ extension AttentionLayout {
         let rowStride = seq + 8
         let raw = UnsafeRawPointer(v)
         let out = UnsafeMutableRawPointer(o)
+        func store(_ a: SIMD8<Float>, row r: Int, channel c: Int) {
+            let normalised = a * SIMD8(repeating: rows[r * rowStride + seq + 7])
+            out.storeBytes(of: normalised, toByteOffset: (r * qStride + c) * 4, as: SIMD8<Float>.self)
+        }
         var c = 0
         while c < headDim {
-            // Eight channels at a time, every row of the block in its own register.
-            var acc = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
-            for j in 0..<keys {
-                let vv = raw.loadUnaligned(fromByteOffset: (j * kvStride + c) * 4, as: SIMD8<Float>.self)
-                acc.0 = acc.0.addingProduct(SIMD8(repeating: rows[j]), vv)
-                if count > 1 { acc.1 = acc.1.addingProduct(SIMD8(repeating: rows[rowStride + j]), vv) }
-                if count > 2 { acc.2 = acc.2.addingProduct(SIMD8(repeating: rows[2 * rowStride + j]), vv) }
-                if count > 3 { acc.3 = acc.3.addingProduct(SIMD8(repeating: rows[3 * rowStride + j]), vv) }
+            let pair = c + 8 < headDim  // channels c..<c+16 in one sweep
+            if count == 4 {
+                var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+                var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>()
+                if pair {
+                    for j in 0..<keys {
+                        let v0 = raw.loadUnaligned(fromByteOffset: (j * kvStride + c) * 4, as: SIMD8<Float>.self)
+                        let v1 = raw.loadUnaligned(fromByteOffset: (j * kvStride + c + 8) * 4, as: SIMD8<Float>.self)
+                        let p0 = SIMD8(repeating: rows[j]), p1 = SIMD8(repeating: rows[rowStride + j])
+                        let p2 = SIMD8(repeating: rows[2 * rowStride + j]), p3 = SIMD8(repeating: rows[3 * rowStride + j])
+                        a0 = a0.addingProduct(p0, v0); b0 = b0.addingProduct(p0, v1)
+                        a1 = a1.addingProduct(p1, v0); b1 = b1.addingProduct(p1, v1)
+                        a2 = a2.addingProduct(p2, v0); b2 = b2.addingProduct(p2, v1)
+                        a3 = a3.addingProduct(p3, v0); b3 = b3.addingProduct(p3, v1)
+                    }
+                } else {
+                    for j in 0..<keys {
+                        let v0 = raw.loadUnaligned(fromByteOffset: (j * kvStride + c) * 4, as: SIMD8<Float>.self)
+                        a0 = a0.addingProduct(SIMD8(repeating: rows[j]), v0)
+                        a1 = a1.addingProduct(SIMD8(repeating: rows[rowStride + j]), v0)
+                        a2 = a2.addingProduct(SIMD8(repeating: rows[2 * rowStride + j]), v0)
+                        a3 = a3.addingProduct(SIMD8(repeating: rows[3 * rowStride + j]), v0)
+                    }
+                }
+                store(a0, row: 0, channel: c); store(a1, row: 1, channel: c)
+                store(a2, row: 2, channel: c); store(a3, row: 3, channel: c)
+                if pair {
+                    store(b0, row: 0, channel: c + 8); store(b1, row: 1, channel: c + 8)
+                    store(b2, row: 2, channel: c + 8); store(b3, row: 3, channel: c + 8)
+                }
+            } else {
+                // The last rows of a sequence (fewer than four): one row at a time.
+                for r in 0..<count {
+                    let p = rows + r * rowStride
+                    var a = SIMD8<Float>(), b = SIMD8<Float>()
+                    for j in 0..<keys {
+                        let weight = SIMD8(repeating: p[j])
+                        a = a.addingProduct(weight, raw.loadUnaligned(fromByteOffset: (j * kvStride + c) * 4, as: SIMD8<Float>.self))
+                        if pair {
+                            b = b.addingProduct(
+                                weight, raw.loadUnaligned(fromByteOffset: (j * kvStride + c + 8) * 4, as: SIMD8<Float>.self))
+                        }
+                    }
+                    store(a, row: r, channel: c)
+                    if pair { store(b, row: r, channel: c + 8) }
+                }
             }
-            func store(_ a: SIMD8<Float>, _ r: Int) {
-                let normalised = a * SIMD8(repeating: rows[r * rowStride + seq + 7])
-                out.storeBytes(of: normalised, toByteOffset: (r * qStride + c) * 4, as: SIMD8<Float>.self)
-            }
-            store(acc.0, 0)
-            if count > 1 { store(acc.1, 1) }
-            if count > 2 { store(acc.2, 2) }
-            if count > 3 { store(acc.3, 3) }
-            c += 8
+            c += pair ? 16 : 8
         }
     }
 }
