@@ -65,6 +65,20 @@ import Testing
         }
         #expect(object["tokens"] as? Int == 16)
         #expect((object["peak_rss_bytes"] as? Int ?? 0) > 0)
+        #expect(object["pass_tokens"] as? Int == 16)  // width 128: the whole batch in one pass
+    }
+
+    @Test(.enabled(if: CLIRunner.executable != nil))
+    func forwardRunsInSmallerPassesWhenAsked() throws {
+        let result = try CLIRunner.run([
+            "bench", "forward", "--config", "B", "--batch", "3", "--seq", "8", "--threads", "1", "--warmup", "0",
+            "--iterations", "1", "--pass-tokens", "8", "--json",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(object["pass_tokens"] as? Int == 8)
+        let bad = try CLIRunner.run(["bench", "forward", "--config", "B", "--pass-tokens", "0"])
+        #expect(bad.status != 0 && bad.stderr.contains("--pass-tokens"))
     }
 
     @Test func nextTokenTargetsSkipEachSequencesLastRow() {

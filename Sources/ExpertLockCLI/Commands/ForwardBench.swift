@@ -20,22 +20,30 @@ struct ForwardBench: AsyncParsableCommand {
             """)
 
     @OptionGroup var model: BenchModelOptions
+    @Option(help: "Tokens per pass through the layers (default: what eval uses, about 12 MB of activations).")
+    var passTokens: Int?
     @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if let passTokens, passTokens < 1 { throw ValidationError("--pass-tokens must be at least 1") }
+    }
 
     func run() async throws {
         try await runReportingErrors {
             model.applyThreads()
             let config = try model.modelConfig()
             let network = try BenchModelFactory.randomModel(config, seed: model.seed)
+            let passTokens = passTokens ?? network.scoringPassTokens
             let batch = BenchModelFactory.randomBatch(config, batch: model.batch, seq: model.seq, seed: model.seed)
             let flops = BenchFlops(config: config, model: network, batch: model.batch, seq: model.seq)
             let timer = try BenchTimer.measure(warmup: model.warmup, iterations: model.iterations) {
-                let hidden = try network.finalHiddenStates(batch)
+                let hidden = try network.finalHiddenStates(batch, passTokens: passTokens)
                 try network.logits(rows: Array(0..<batch.tokenCount), of: hidden) { _, _ in }
             }
-            let report = BenchReport(
+            var report = BenchReport(
                 mode: "forward", options: model, tokens: batch.tokenCount, flopsPerIteration: flops.forwardFlops,
                 flops: flops, timer: timer)
+            report.extra["pass_tokens"] = min(passTokens, batch.tokenCount)
             try report.print(json: output.json)
         }
     }
