@@ -9,6 +9,7 @@ chosen by those numbers. Standard library only.
         --sst-dev ../shared/data/glue-sst2/dev.tsv
 """
 import argparse
+import glob
 import json
 import math
 import os
@@ -157,12 +158,52 @@ def curve_points(sweep, strategy):
     return pts
 
 
+def run_values(out):
+    """Every number the tables are made of, keyed by where it comes from: sweep points and full-model
+    values, re-alignment curves and finals, training losses and the unpruned accuracies."""
+    values = {}
+    for path in sorted(glob.glob(os.path.join(out, "sweeps", "*.json"))):
+        name = os.path.basename(path)[:-5]
+        raw = load(path)
+        values[f"{name} full"] = raw["full"]
+        for p_ in raw["curve"]:
+            values[f"{name} {p_['strategy']} k={p_['k']} seed={p_['seed']}"] = p_["metric"]
+    for path in sorted(glob.glob(os.path.join(out, "realign", "*.json"))):
+        name = os.path.basename(path)[:-5]
+        for run in load(path)["runs"]:
+            values[f"realign {name} {run['strategy']} seed={run.get('seed')} final"] = run["final"]
+    for path in sorted(glob.glob(os.path.join(out, "models", "*.json"))):
+        values[f"train {os.path.basename(path)[:-5]} final loss"] = load(path)["final_loss"]
+    for path in sorted(glob.glob(os.path.join(out, "pruned", "*-full-eval.json"))):
+        values[f"eval {os.path.basename(path)[:-5]}"] = load(path)["accuracy"]
+    return values
+
+
+def reproducibility_text(rerun, out):
+    """The caveat on reproducibility: a value-by-value comparison with a second run when there is one."""
+    if not rerun or not os.path.isdir(rerun):
+        return ("- Reproducibility: every step is seeded and the kernels give the same bits whatever the thread count, "
+                "so a rerun of the script on the same build repeats every number; a second full run was not compared here.")
+    a, b = run_values(out), run_values(rerun)
+    common = sorted(set(a) & set(b))
+    same = [k for k in common if a[k] == b[k]]
+    diffs = sorted(((abs(a[k] - b[k]) / max(abs(b[k]), 1e-12), k) for k in common if a[k] != b[k]), reverse=True)
+    text = (f"- Reproducibility: a second full run of the script (`--rerun` folder, the same budgets and seeds) was compared "
+            f"value by value: {len(same)} of {len(common)} numbers behind the tables are identical")
+    if diffs:
+        worst = ", ".join(f"{k}: {fmt(a[k], 4)} vs {fmt(b[k], 4)}" for _, k in diffs[:3])
+        text += f"; the others differ by at most {100 * diffs[0][0]:.2g}% relative ({worst})"
+    missing = len(set(a) ^ set(b))
+    return text + (f"; {missing} values exist in only one of the runs." if missing else ".")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True, help="the script's output folder")
     ap.add_argument("--results", required=True, help="Markdown file to write")
     ap.add_argument("--figures", required=True, help="folder for the SVG figures")
     ap.add_argument("--sst-dev", help="SST-2 dev.tsv, to state the majority-class rate of the evaluated rows")
+    ap.add_argument("--rerun", help="output folder of a second run of the script, compared value by value")
     args = ap.parse_args()
     out = args.out
     P = lambda *parts: os.path.join(out, *parts)
@@ -344,12 +385,15 @@ def main():
         w(f"\nTarget accuracy {fmt(rep['target'], 3)} = {rep['target_rule']}.\n")
         return rows
 
-    w("## Table 4. Re-alignment of the top-2 pruned SST-2 model: active learning vs random labels (standard model)\n")
+    w("## Table 4. Re-alignment of the top-2 pruned SST-2 model: active learning vs random labels\n")
     w(f"The SST-2 model is pruned to its 2 experts per layer with the highest soft routing mass on the attacker's SST-2 prompts "
       f"(mask mode), then its surviving experts are fine-tuned (`--trainable experts`, {S['REALIGN_STEPS']} steps per round, "
       f"lr {S['REALIGN_LR']}) on labels bought {S['REALIGN_BATCH']} per round up to {S['REALIGN_BUDGET']}, chosen at random or by "
       f"predictive entropy over {S['REALIGN_CANDIDATES']} candidates per round; {seeds} seeds per strategy.\n")
+    w("Standard model:\n")
     std_rows = realign_table("standard")
+    w("Entangled model (the same pruning rule and budget):\n")
+    ent_rows = realign_table("entangled")
     curve_series = []
     for v, color in [("standard", "#1f77b4"), ("entangled", "#d62728")]:
         r = realigns.get(v)
@@ -436,32 +480,39 @@ def main():
                 + (lambda m: (f", but the model is weak: measured above a constant answer ({m:.3f}), top-2 keeps "
                               f"{100 * (t.mean('soft', 2) - m) / (t.full - m):.0f}% of the margin." if m and t.full > m else "."))(
                     majority(S["CLS_EVAL"])))
-    if std_rows and "random" in std_rows and "entropy" in std_rows:
-        rr, er = std_rows["random"], std_rows["entropy"]
+    def active_learning_text(v, rows):
+        """Labels-to-target of entropy vs random on one variant, or None when the run cannot test it."""
+        if not rows or "random" not in rows or "entropy" not in rows:
+            return None
+        rr, er = rows["random"], rows["entropy"]
+        final = (f"Final accuracy after {rr['labels_used']} labels: entropy {fmt(er['after_fine_tuning']['mean'], 3)} ± "
+                 f"{fmt(er['after_fine_tuning']['std'], 3)}, random {fmt(rr['after_fine_tuning']['mean'], 3)} ± "
+                 f"{fmt(rr['after_fine_tuning']['std'], 3)}"
+                 + (" (within one standard deviation)." if abs(er['after_fine_tuning']['mean'] - rr['after_fine_tuning']['mean'])
+                    <= max(er['after_fine_tuning']['std'], rr['after_fine_tuning']['std']) else "."))
         if rr.get("labels_to_target") == 0 and er.get("labels_to_target") == 0:
-            findings.append(
-                f"**(2) Active learning.** The top-2 pruned standard model starts at accuracy "
-                f"{fmt(rr['after_pruning']['mean'], 3)}, already above the target ({fmt(realigns['standard']['report']['target'], 3)}, "
-                f"95% of the best random-sampling mean), so labels-to-target is 0 for both strategies and the paper's "
-                f"label-efficiency claim cannot be tested here. Final accuracy after {rr['labels_used']} labels: entropy "
-                f"{fmt(er['after_fine_tuning']['mean'], 3)} ± {fmt(er['after_fine_tuning']['std'], 3)}, random "
-                f"{fmt(rr['after_fine_tuning']['mean'], 3)} ± {fmt(rr['after_fine_tuning']['std'], 3)}"
-                + (" (the difference is within one standard deviation)." if abs(er['after_fine_tuning']['mean'] - rr['after_fine_tuning']['mean'])
-                   <= max(er['after_fine_tuning']['std'], rr['after_fine_tuning']['std']) else "."))
-        elif rr.get("labels_to_target") and er.get("labels_to_target"):
+            return (f"On the {v} model the top-2 pruned model starts at accuracy {fmt(rr['after_pruning']['mean'], 3)}, "
+                    f"already above the target ({fmt(realigns[v]['report']['target'], 3)}), so labels-to-target is 0 for both "
+                    f"strategies and label efficiency cannot be tested on it. " + final), False
+        if rr.get("labels_to_target") and er.get("labels_to_target"):
             saved = 1 - er["labels_to_target"] / rr["labels_to_target"]
-            findings.append(
-                f"**(2) Active learning.** On the standard model, entropy sampling reaches the target with "
-                f"{fmt(er['labels_to_target'], 1)} labels against {fmt(rr['labels_to_target'], 1)} for random sampling "
-                f"({100 * saved:.0f}% {'fewer' if saved >= 0 else 'more'}; the paper reports 40–50% fewer). Final accuracy "
-                f"{fmt(er['after_fine_tuning']['mean'], 3)} ± {fmt(er['after_fine_tuning']['std'], 3)} vs "
-                f"{fmt(rr['after_fine_tuning']['mean'], 3)} ± {fmt(rr['after_fine_tuning']['std'], 3)}."
-                + (" The difference in final accuracy is within one standard deviation."
-                   if abs(er['after_fine_tuning']['mean'] - rr['after_fine_tuning']['mean'])
-                   <= max(er['after_fine_tuning']['std'], rr['after_fine_tuning']['std']) else ""))
-        else:
-            findings.append(f"**(2) Active learning.** Labels to target: entropy "
-                            f"{er.get('labels_to_target') or 'not reached'}, random {rr.get('labels_to_target') or 'not reached'}.")
+            # Spread of the two curves over seeds, averaged over rounds: the resolution of the comparison.
+            spread = statistics.mean([p["std"] for row in (rr, er) for p in row["curve"][1:]] or [0])
+            return (f"On the {v} model (pruned to {fmt(rr['after_pruning']['mean'], 3)}, target "
+                    f"{fmt(realigns[v]['report']['target'], 3)}), entropy sampling reaches the target with "
+                    f"{fmt(er['labels_to_target'], 1)} labels against {fmt(rr['labels_to_target'], 1)} for random sampling "
+                    f"({100 * saved:.0f}% {'fewer' if saved >= 0 else 'more'}; the paper reports 40–50% fewer). Labels come "
+                    f"{S['REALIGN_BATCH']} per round and the seed-to-seed spread of the curves is about "
+                    f"{100 * spread:.1f} points of accuracy, so this is one measurement at a resolution of one round, not a "
+                    f"settled ratio. " + final), True
+        return (f"On the {v} model, labels to target: entropy {er.get('labels_to_target') or 'not reached'}, random "
+                f"{rr.get('labels_to_target') or 'not reached'}. " + final), True
+
+    texts = [active_learning_text(v, rows) for v, rows in (("standard", std_rows), ("entangled", ent_rows))]
+    texts = [t_ for t_ in texts if t_]
+    if texts:
+        findings.append("**(2) Active learning.** " + " ".join(t_[0] for t_ in texts)
+                        + ("" if any(t_[1] for t_ in texts) else " The paper's label-efficiency claim cannot be tested here."))
     if defense:
         parts = []
         for key, (change, a_s, a_e) in defense.items():
@@ -491,7 +542,15 @@ def main():
         n = int(S["REALIGN_EVAL"])
         noise = max(2 * math.sqrt(full * (1 - full) / n) for _, _, full, _ in recovered.values())
         small = [v for v in VARIANTS if recovered[v][2] - recovered[v][3] < noise]
-        if small:
+        if small == ["standard"] and re_ is not None:
+            rec_e, ent_final, full_e, pruned_e = recovered["entangled"]
+            text += (f"Pruning cost the standard model less than {100 * noise:.0f} points (about two standard errors of an "
+                     f"accuracy on {n} examples), so the two recoveries cannot be compared; but the entangled model, which "
+                     f"pruning did hurt, wins back {100 * re_:.0f}% of its loss with entropy sampling "
+                     f"({100 * rec_e['random']:.0f}% with random labels) within {S['REALIGN_BUDGET']} labels"
+                     + (": entanglement made pruning hurt, not recovery fail." if re_ >= 0.8 else
+                        ": the entangled pruned model does not fully recover."))
+        elif small:
             text += (f"Pruning cost {' and '.join(small)} less than {100 * noise:.0f} points, about two standard errors of an "
                      f"accuracy on {n} examples, so the recovered fractions divide noise by noise: this run cannot say whether "
                      "the entangled pruned model recovers less. (On paper, entropy re-alignment won back "
@@ -510,9 +569,11 @@ def main():
 
     # ---- caveats ----
     lm_tokens = int(S["LM_STEPS"]) * int(S["LM_BATCH"]) * int(S["LM_SEQ"])
+    corpus_tokens = trains.get("lm-standard", {}).get("examples", 0) * int(S["LM_SEQ"])
+    epochs = f"{lm_tokens / corpus_tokens:.2f} of an epoch of WikiText-2 train" if corpus_tokens else "under one epoch"
     w("## Limits of this measurement\n")
     w(f"- Scale. These are {params / 1e6:.1f} M-parameter models trained on {lm_tokens / 1e6:.2f} M tokens "
-      "(a fraction of one WikiText-2 epoch) on 2 shared CPU cores, not Mixtral-8x7B; their experts have had little time to "
+      f"({epochs}) on 2 CPU cores, not Mixtral-8x7B; their experts have had little time to "
       "specialise, so the absence (or presence) of a corridor here says what happens at this scale only." if params else "- Scale: small models.")
     w(f"- One training seed per model. The ± of random-expert rows and of re-alignment is over {seeds} pruning / "
       "re-alignment seeds of the same trained model; variation between training runs is not measured.")
@@ -520,9 +581,7 @@ def main():
       "examples; one example is 1/N of accuracy, so differences below a few points are noise.")
     w("- Labels to target read the mean learning curve by linear interpolation between rounds of "
       f"{S['REALIGN_BATCH']} labels; the target is 95% of the best random-sampling mean (the `realign` default).")
-    w("- Reproducibility: every step is seeded. Re-running an attribution and a sweep step on the trained models gave "
-      "bit-identical outputs; training is seeded and resumes bit-exactly by design (both language models here were "
-      "interrupted and resumed), but a second full training run was not made within the time budget.\n")
+    w(reproducibility_text(args.rerun, out) + "\n")
 
     # ---- runtimes and commands ----
     w("## Runtimes\n")
@@ -539,13 +598,15 @@ def main():
     w(f"The two pipelines ran side by side, so the wall time of the whole run was about "
       f"{(shared + max(per.values())) / 60:.0f} min"
       + (" plus the interrupted first training session (not counted above)" if any(t.get("start_step") for t in trains.values()) else "")
-      + ". Table 5's `eval-sst2-*` steps were added to the script after the first pass and ran on its resumed rerun.\n")
+      + ".\n")
     w("## Exact commands\n")
     w("As run by the script (paths relative to the repository; `$OUT` = the output folder). The data files under "
       "`$OUT/data` are cut from ../shared/data by the script itself (awk): the cyclone articles by title, and the SST-2 "
       "owner / attacker rows by row number.\n")
     w("```sh")
     for name, command in commands.items():
+        binary, _, rest = command.partition(" ")
+        command = ("expertlock " + rest) if binary.endswith("/expertlock") else command
         w(command.replace(os.path.abspath(out) + "/", "$OUT/").replace(out + "/", "$OUT/"))
     w("```\n")
     w("Budgets (`settings.env`, all overridable as environment variables of the script):\n")

@@ -4,6 +4,7 @@
 #
 #   scripts/experiments/paper_tables.sh            # everything, then docs/RESULTS.md
 #   EXPERTLOCK=.build-x/release/expertlock OUT=/tmp/exp scripts/experiments/paper_tables.sh
+#   OUT=/tmp/exp2 RERUN=experiments-out scripts/experiments/paper_tables.sh   # a second run, compared with the first
 #
 # Steps: train a BPE tokenizer on WikiText-2 train; train a standard and an entangled 8-expert top-2
 # Mixtral-style MoE on it (language modelling); continue both on SST-2 (classification); attribute
@@ -23,6 +24,7 @@ DATA=${DATA:-$ROOT/../shared/data}
 OUT=${OUT:-$ROOT/experiments-out}
 REPORT=${REPORT:-1}
 RESULTS_MD=${RESULTS_MD:-$ROOT/docs/RESULTS.md}
+RERUN=${RERUN:-}                # output folder of an earlier run to compare with, value by value (optional)
 
 # ---- budgets (the whole run must fit about 2 hours on 2 shared cores) ----
 VOCAB=${VOCAB:-4096}            # BPE vocabulary trained on WikiText-2 train
@@ -281,6 +283,6 @@ wait "$ENTANGLED_PID" || status=1
 # ---- report ----
 if [ "$REPORT" = 1 ]; then
   python3 "$ROOT/scripts/experiments/format_results.py" --out "$OUT" --results "$RESULTS_MD" \
-    --figures "$(dirname "$RESULTS_MD")/figures" --sst-dev "$SST/dev.tsv"
+    --figures "$(dirname "$RESULTS_MD")/figures" --sst-dev "$SST/dev.tsv" ${RERUN:+--rerun "$RERUN"}
   echo "wrote $RESULTS_MD" >&2
 fi
