@@ -179,7 +179,7 @@ def run_values(out):
     return values
 
 
-def reproducibility_text(rerun, out):
+def reproducibility_text(rerun, out, label=""):
     """The caveat on reproducibility: a value-by-value comparison with a second run when there is one."""
     if not rerun or not os.path.isdir(rerun):
         return ("- Reproducibility: every step is seeded and the kernels give the same bits whatever the thread count, "
@@ -188,10 +188,10 @@ def reproducibility_text(rerun, out):
     common = sorted(set(a) & set(b))
     same = [k for k in common if a[k] == b[k]]
     diffs = sorted(((abs(a[k] - b[k]) / max(abs(b[k]), 1e-12), k) for k in common if a[k] != b[k]), reverse=True)
-    text = (f"- Reproducibility: a second full run of the script (`--rerun` folder, the same budgets and seeds) was compared "
-            f"value by value: {len(same)} of {len(common)} numbers behind the tables are identical")
+    text = (f"- Reproducibility: a second full run of the script (the same budgets and seeds{', ' + label if label else ''}) "
+            f"was compared value by value: {len(same)} of {len(common)} numbers behind the tables are identical")
     if diffs:
-        worst = ", ".join(f"{k}: {fmt(a[k], 4)} vs {fmt(b[k], 4)}" for _, k in diffs[:3])
+        worst = ", ".join(f"{k}: {a[k]:.9g} vs {b[k]:.9g}" for _, k in diffs[:3])
         text += f"; the others differ by at most {100 * diffs[0][0]:.2g}% relative ({worst})"
     missing = len(set(a) ^ set(b))
     return text + (f"; {missing} values exist in only one of the runs." if missing else ".")
@@ -204,6 +204,7 @@ def main():
     ap.add_argument("--figures", required=True, help="folder for the SVG figures")
     ap.add_argument("--sst-dev", help="SST-2 dev.tsv, to state the majority-class rate of the evaluated rows")
     ap.add_argument("--rerun", help="output folder of a second run of the script, compared value by value")
+    ap.add_argument("--rerun-label", default="", help="what the --rerun run was, in words (e.g. the build that made it)")
     args = ap.parse_args()
     out = args.out
     P = lambda *parts: os.path.join(out, *parts)
@@ -247,8 +248,9 @@ def main():
     w("Every number in this file was produced by `scripts/experiments/paper_tables.sh` (ExpertLock's own commands) and "
       "formatted by `scripts/experiments/format_results.py` from the JSON files the script wrote. Regenerate with\n")
     w("```sh\nswift build -c release --product expertlock\nscripts/experiments/paper_tables.sh   # resumable; output in experiments-out/\n```\n")
-    w("(`EXPERTLOCK=path/to/expertlock` picks the binary, `OUT=...` the output folder; every budget below is an environment "
-      "variable of the script.)\n")
+    w("(`EXPERTLOCK=path/to/expertlock` picks the binary, `OUT=...` the output folder, `RERUN=folder` compares the "
+      "numbers with those of an earlier run, value by value; every budget below is an environment variable of the script. "
+      "The whole run takes about 40 minutes on 2 idle cores.)\n")
 
     # ---- setup ----
     params = next(iter(pruned.values()), {}).get("parameters_before")
@@ -528,6 +530,17 @@ def main():
                           if change > 0 else ".")
                        if a_e < a_s and change > -0.05 else
                        " On WikiText-2 the entangled model is not more resistant within the 5% perplexity allowance.")
+        eg = sweeps.get("lm-entangled-general")
+        if eg and eg.mean("soft", 2) is not None and eg.values("random", 2):
+            rand = eg.values("random", 2)
+            spread = statistics.stdev(rand) if len(rand) > 1 else 0.0
+            top, mean_r = eg.mean("soft", 2), statistics.mean(rand)
+            better = (top < mean_r) if not eg.higher else (top > mean_r)
+            if not better or abs(top - mean_r) <= spread:
+                verdict += (f" Entanglement also blinds the attacker's ranking: on the entangled model the top-2 experts by "
+                            f"routing mass give perplexity {fmt(top)} against {fmt(mean_r)} ± {fmt(spread)} for random "
+                            "experts, so attribution picks no better than chance (routing spread out over the experts carries "
+                            "little information about which ones matter).")
         findings.append(f"**(3) Entangled training, pruning.** `{S['ENTANGLE_METHOD']}` strength {S['ENTANGLE']}: "
                         + "; ".join(parts) + "." + verdict)
     if len(recovered) == 2:
@@ -581,7 +594,7 @@ def main():
       "examples; one example is 1/N of accuracy, so differences below a few points are noise.")
     w("- Labels to target read the mean learning curve by linear interpolation between rounds of "
       f"{S['REALIGN_BATCH']} labels; the target is 95% of the best random-sampling mean (the `realign` default).")
-    w(reproducibility_text(args.rerun, out) + "\n")
+    w(reproducibility_text(args.rerun, out, args.rerun_label) + "\n")
 
     # ---- runtimes and commands ----
     w("## Runtimes\n")

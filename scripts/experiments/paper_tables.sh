@@ -25,6 +25,7 @@ OUT=${OUT:-$ROOT/experiments-out}
 REPORT=${REPORT:-1}
 RESULTS_MD=${RESULTS_MD:-$ROOT/docs/RESULTS.md}
 RERUN=${RERUN:-}                # output folder of an earlier run to compare with, value by value (optional)
+RERUN_LABEL=${RERUN_LABEL:-}    # what that run was, in words, for the report
 
 # ---- budgets (the whole run must fit about 2 hours on 2 shared cores) ----
 VOCAB=${VOCAB:-4096}            # BPE vocabulary trained on WikiText-2 train
@@ -283,6 +284,6 @@ wait "$ENTANGLED_PID" || status=1
 # ---- report ----
 if [ "$REPORT" = 1 ]; then
   python3 "$ROOT/scripts/experiments/format_results.py" --out "$OUT" --results "$RESULTS_MD" \
-    --figures "$(dirname "$RESULTS_MD")/figures" --sst-dev "$SST/dev.tsv" ${RERUN:+--rerun "$RERUN"}
+    --figures "$(dirname "$RESULTS_MD")/figures" --sst-dev "$SST/dev.tsv" ${RERUN:+--rerun "$RERUN" --rerun-label "$RERUN_LABEL"}
   echo "wrote $RESULTS_MD" >&2
 fi

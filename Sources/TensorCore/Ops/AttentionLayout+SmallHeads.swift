@@ -32,9 +32,7 @@ extension AttentionLayout {
                 let (b, h) = (item / heads, item % heads)
                 let length = lengths[b]
                 let o = out + qOffset(b, h)
-                for t in length..<seq {
-                    for c in 0..<d { o[t * qStride + c] = 0 }
-                }
+                zeroPaddedQueries(o, length: length)
                 if length == 0 { continue }
                 let g = h / group
                 let kv = kvOffset(b, g)

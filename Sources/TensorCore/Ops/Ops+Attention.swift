@@ -103,6 +103,14 @@ struct AttentionLayout {
             b: k + kvOffset(b, h / group), ldb: kvStride, c: s, ldc: length)
     }
 
+    /// Output rows of one head at or past a sequence's valid length are zeros (padding).
+    @inline(__always)
+    func zeroPaddedQueries(_ o: UnsafeMutablePointer<Float>, length: Int) {
+        for t in length..<seq {
+            for d in 0..<headDim { o[t * qStride + d] = 0 }
+        }
+    }
+
     /// Query rows per block of the forward: the scores of one block, [64, ≤ T], stay in cache.
     static let queryBlock = 64
 
@@ -131,9 +139,7 @@ struct AttentionLayout {
                 let (b, h) = (item / heads, item % heads)
                 let length = lengths[b]
                 let o = out + qOffset(b, h)
-                for t in length..<seq {
-                    for d in 0..<headDim { o[t * qStride + d] = 0 }
-                }
+                zeroPaddedQueries(o, length: length)
                 let kv = kvOffset(b, h / group)
                 var i0 = 0
                 while i0 < length {
