@@ -93,31 +93,6 @@ extension Tensor {
                 }
             })
     }
-
-    /// out[i] = f(self[i], a[i], b[i]) with the shape of `self`.
-    @inline(__always)
-    func zipElements(_ a: Tensor, _ b: Tensor, _ f: (Float, Float, Float) -> Float) -> Tensor {
-        precondition(count == a.count && count == b.count, "elementwise: \(shape), \(a.shape), \(b.shape) differ")
-        let n = count
-        return Tensor(
-            shape: shape,
-            uninitialized: { po in
-                guard n > 0 else { return }
-                let po = po.baseAddress!
-                withUnsafeBufferPointer { p0 in
-                    a.withUnsafeBufferPointer { p1 in
-                        b.withUnsafeBufferPointer { p2 in
-                            let p0 = p0.baseAddress!
-                            let p1 = p1.baseAddress!
-                            let p2 = p2.baseAddress!
-                            Parallel.forEach(n, grain: 16_384) { range in
-                                for i in range { po[i] = f(p0[i], p1[i], p2[i]) }
-                            }
-                        }
-                    }
-                }
-            })
-    }
 }
 
 // Vector (eight-lane) versions for kernels that are worth it: transcendental activations.

@@ -220,37 +220,32 @@ variant_pipeline() {
     --limit "$LM_ATTR_SEQS" --batch 8 --out "$OUT/attribution/sst2-$variant-general.json"
 
 # ---- prunability sweeps (Tables 1, 2 and Figure 1) ----
+  # sweep_step NAME MODEL TASK DATA EVAL_DATA ATTRIBUTION SEEDS CONTEXT BATCH LIMIT: top-k by soft routing
+  # mass at every k of $KEEPS (and SEEDS random-expert baselines), measured on EVAL_DATA.
+  sweep_step() {
+    local name=$1
+    run "sweep-$name" "$OUT/sweeps/$name.json" --json-to "$OUT/sweeps/$name.json" -- \
+      "$EXPERTLOCK" sweep --model "$2" --task "$3" --data "$4" --eval-data "$5" --attribution "$6" \
+      --criteria soft --keep "$KEEPS" --seeds "$7" --context "$8" --batch "$9" --limit "${10}" \
+      --out "$OUT/sweeps/$name" --overwrite --json
+  }
+  local A=$OUT/attribution CY_TRAIN=$OUT/data/cyclones-train.txt CY_HELD=$OUT/data/cyclones-heldout.txt
+  local SST_ATTR=$OUT/data/sst2-attacker-attribution.tsv
   # Table 1 / Figure 1a: WikiText-2 test perplexity, experts ranked on the general corpus.
-  run "sweep-lm-$variant-general" "$OUT/sweeps/lm-$variant-general.json" --json-to "$OUT/sweeps/lm-$variant-general.json" -- \
-    "$EXPERTLOCK" sweep --model "$LM" --task perplexity --data "$WIKI/wiki.valid.tokens" \
-    --eval-data "$WIKI/wiki.test.tokens" --attribution "$OUT/attribution/lm-$variant-general.json" \
-    --criteria soft --keep "$KEEPS" --seeds "$SEEDS" --context "$CONTEXT" --batch 8 --limit "$LM_EVAL_SEQS" \
-    --out "$OUT/sweeps/lm-$variant-general" --overwrite --json
+  sweep_step "lm-$variant-general" "$LM" perplexity "$WIKI/wiki.valid.tokens" "$WIKI/wiki.test.tokens" \
+    "$A/lm-$variant-general.json" "$SEEDS" "$CONTEXT" 8 "$LM_EVAL_SEQS"
   # Table 1 / Figure 1b: perplexity on held-out cyclone articles, experts ranked on cyclone articles.
-  run "sweep-lm-$variant-cyclones" "$OUT/sweeps/lm-$variant-cyclones.json" --json-to "$OUT/sweeps/lm-$variant-cyclones.json" -- \
-    "$EXPERTLOCK" sweep --model "$LM" --task perplexity --data "$OUT/data/cyclones-train.txt" \
-    --eval-data "$OUT/data/cyclones-heldout.txt" --attribution "$OUT/attribution/lm-$variant-cyclones.json" \
-    --criteria soft --keep "$KEEPS" --seeds "$SEEDS" --context "$CONTEXT" --batch 8 --limit "$LM_EVAL_SEQS" \
-    --out "$OUT/sweeps/lm-$variant-cyclones" --overwrite --json
+  sweep_step "lm-$variant-cyclones" "$LM" perplexity "$CY_TRAIN" "$CY_HELD" \
+    "$A/lm-$variant-cyclones.json" "$SEEDS" "$CONTEXT" 8 "$LM_EVAL_SEQS"
   # The same held-out cyclone perplexity with experts ranked on the general corpus (no random: above).
-  run "sweep-lm-$variant-cyclones-by-general" "$OUT/sweeps/lm-$variant-cyclones-by-general.json" \
-    --json-to "$OUT/sweeps/lm-$variant-cyclones-by-general.json" -- \
-    "$EXPERTLOCK" sweep --model "$LM" --task perplexity --data "$OUT/data/cyclones-train.txt" \
-    --eval-data "$OUT/data/cyclones-heldout.txt" --attribution "$OUT/attribution/lm-$variant-general.json" \
-    --criteria soft --keep "$KEEPS" --seeds 0 --context "$CONTEXT" --batch 8 --limit "$LM_EVAL_SEQS" \
-    --out "$OUT/sweeps/lm-$variant-cyclones-by-general" --overwrite --json
+  sweep_step "lm-$variant-cyclones-by-general" "$LM" perplexity "$CY_TRAIN" "$CY_HELD" \
+    "$A/lm-$variant-general.json" 0 "$CONTEXT" 8 "$LM_EVAL_SEQS"
   # Table 2 / Figure 1c: SST-2 dev accuracy, experts ranked on the attacker's SST-2 prompts.
-  run "sweep-sst2-$variant-task" "$OUT/sweeps/sst2-$variant-task.json" --json-to "$OUT/sweeps/sst2-$variant-task.json" -- \
-    "$EXPERTLOCK" sweep --model "$CLS" --task classify --data "$OUT/data/sst2-attacker-attribution.tsv" \
-    --eval-data "$SST/dev.tsv" --attribution "$OUT/attribution/sst2-$variant-task.json" \
-    --criteria soft --keep "$KEEPS" --seeds "$SEEDS" --context "$SST_SEQ" --batch 16 --limit "$CLS_EVAL" \
-    --out "$OUT/sweeps/sst2-$variant-task" --overwrite --json
+  sweep_step "sst2-$variant-task" "$CLS" classify "$SST_ATTR" "$SST/dev.tsv" \
+    "$A/sst2-$variant-task.json" "$SEEDS" "$SST_SEQ" 16 "$CLS_EVAL"
   # Table 2: the same accuracy with experts ranked on the general corpus.
-  run "sweep-sst2-$variant-general" "$OUT/sweeps/sst2-$variant-general.json" --json-to "$OUT/sweeps/sst2-$variant-general.json" -- \
-    "$EXPERTLOCK" sweep --model "$CLS" --task classify --data "$OUT/data/sst2-attacker-attribution.tsv" \
-    --eval-data "$SST/dev.tsv" --attribution "$OUT/attribution/sst2-$variant-general.json" \
-    --criteria soft --keep "$KEEPS" --seeds 0 --context "$SST_SEQ" --batch 16 --limit "$CLS_EVAL" \
-    --out "$OUT/sweeps/sst2-$variant-general" --overwrite --json
+  sweep_step "sst2-$variant-general" "$CLS" classify "$SST_ATTR" "$SST/dev.tsv" \
+    "$A/sst2-$variant-general.json" 0 "$SST_SEQ" 16 "$CLS_EVAL"
 
 # ---- pruning to the top-2 SST-2 experts and re-alignment (Tables 4, 5) ----
   run "prune-sst2-$variant" "$OUT/pruned/sst2-$variant-top2.json" --json-to "$OUT/pruned/sst2-$variant-top2.json" -- \

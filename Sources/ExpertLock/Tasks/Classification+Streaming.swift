@@ -15,10 +15,7 @@ extension Classification {
         streaming: LayerStreaming.Parameters = LayerStreaming.Parameters(),
         progress: ((LayerStreaming.Progress) -> Void)? = nil
     ) throws -> ClassificationResult {
-        let template = template ?? PromptTemplate.defaults(for: task)
-        try template.validate(for: task)
-        try TaskError.require(maxLength >= 2, "--context", maxLength, "classification needs at least 2 tokens")
-        try TaskError.require(batchSize >= 1, "--batch", batchSize, "must be at least 1")
+        let template = try validatedTemplate(template, task: task, maxLength: maxLength, batchSize: batchSize)
         let classes = template.verbalizers.count
         let chunks = stride(from: 0, to: examples.count, by: batchSize).map {
             classSequences(

@@ -47,10 +47,7 @@ public enum Classification {
         template: PromptTemplate? = nil, maxLength: Int = 512, batchSize: Int = 8, observer: RoutingObserver? = nil,
         progress: ((Int, Int) -> Bool)? = nil
     ) throws -> ClassificationResult {
-        let template = template ?? PromptTemplate.defaults(for: task)
-        try template.validate(for: task)
-        try TaskError.require(maxLength >= 2, "--context", maxLength, "classification needs at least 2 tokens")
-        try TaskError.require(batchSize >= 1, "--batch", batchSize, "must be at least 1")
+        let template = try validatedTemplate(template, task: task, maxLength: maxLength, batchSize: batchSize)
         let classes = template.verbalizers.count
         var scores: [[Double]] = []
         var tokens = 0
@@ -93,6 +90,18 @@ public enum Classification {
                 prompt.sequence(target: prompt.targetIds(verbalizer, tokenizer: tokenizer), maxLength: maxLength)
             }
         }
+    }
+
+    /// The template to use (the task's default when nil), after checking it and the batch geometry
+    /// the way `evaluate` and `evaluateStreaming` both need.
+    static func validatedTemplate(
+        _ template: PromptTemplate?, task: ClassificationTask, maxLength: Int, batchSize: Int
+    ) throws -> PromptTemplate {
+        let template = template ?? PromptTemplate.defaults(for: task)
+        try template.validate(for: task)
+        try TaskError.require(maxLength >= 2, "--context", maxLength, "classification needs at least 2 tokens")
+        try TaskError.require(batchSize >= 1, "--batch", batchSize, "must be at least 1")
+        return template
     }
 
     /// Σ log p(ids[t] | ids[..<t]) over t ≥ targetStart for each sequence, from one padded forward.

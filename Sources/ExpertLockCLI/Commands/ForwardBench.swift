@@ -43,7 +43,7 @@ struct ForwardBench: AsyncParsableCommand {
             var report = BenchReport(
                 mode: "forward", options: model, tokens: batch.tokenCount, flopsPerIteration: flops.forwardFlops,
                 flops: flops, timer: timer)
-            report.extra["pass_tokens"] = min(passTokens, batch.tokenCount)
+            report.extra["pass_tokens"] = network.sequencesPerPass(batch, passTokens: passTokens) * batch.seq
             try report.print(json: output.json)
         }
     }

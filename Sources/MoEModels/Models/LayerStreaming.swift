@@ -46,11 +46,7 @@ public enum LayerStreaming {
         finalHidden: ((Int, Tensor) throws -> Void)? = nil, progress: ((Progress) -> Void)? = nil
     ) throws {
         let config = model.config
-        for batch in batches {
-            for id in batch.ids where id < 0 || id >= config.vocabSize {
-                throw ModelError.tokenOutOfRange(id: id, vocabSize: config.vocabSize)
-            }
-        }
+        for batch in batches { try model.checkTokens(batch) }
         guard !batches.isEmpty else { return }
         let rowCounts = batches.map(\.tokenCount)
         let bytes = HiddenStateStore.byteCount(rowCounts: rowCounts, width: config.hiddenSize)

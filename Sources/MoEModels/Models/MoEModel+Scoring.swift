@@ -36,13 +36,9 @@ extension MoEModel {
     public func finalHiddenStates(
         _ batch: TokenBatch, observer: RoutingObserver? = nil, passTokens: Int? = nil
     ) throws -> Tensor {
-        for id in batch.ids where id < 0 || id >= config.vocabSize {
-            throw ModelError.tokenOutOfRange(id: id, vocabSize: config.vocabSize)
-        }
-        let most = max(1, (passTokens ?? scoringPassTokens) / max(1, batch.seq))
-        guard observer == nil, most < batch.batch else { return try hiddenPass(batch, observer: observer) }
-        let passes = (batch.batch + most - 1) / most
-        let perPass = (batch.batch + passes - 1) / passes  // groups of equal size, the last no larger
+        try checkTokens(batch)
+        let perPass = sequencesPerPass(batch, passTokens: passTokens)
+        guard observer == nil, perPass < batch.batch else { return try hiddenPass(batch, observer: observer) }
         let width = config.hiddenSize
         var out = Tensor(shape: [batch.tokenCount, width], repeating: 0)
         var first = 0
@@ -61,6 +57,16 @@ extension MoEModel {
             first = sequences.upperBound
         }
         return out
+    }
+
+    /// Sequences per pass of `finalHiddenStates` without an observer: as many whole sequences as fit
+    /// `passTokens` (default `scoringPassTokens`, at least one), evened out so that the passes are of
+    /// equal size and the last is no larger.
+    public func sequencesPerPass(_ batch: TokenBatch, passTokens: Int? = nil) -> Int {
+        let most = max(1, (passTokens ?? scoringPassTokens) / max(1, batch.seq))
+        guard most < batch.batch else { return batch.batch }
+        let passes = (batch.batch + most - 1) / most
+        return (batch.batch + passes - 1) / passes
     }
 
     /// Embeddings, every layer and the final norm for one batch in one pass.

@@ -53,6 +53,14 @@ public final class MoEModel {
         return all
     }
 
+    /// Throws `tokenOutOfRange` for the first id outside the vocabulary: every entry point checks
+    /// before it embeds (a gather out of range would trap).
+    public func checkTokens(_ batch: TokenBatch) throws {
+        for id in batch.ids where id < 0 || id >= config.vocabSize {
+            throw ModelError.tokenOutOfRange(id: id, vocabSize: config.vocabSize)
+        }
+    }
+
     /// The sparse blocks, in layer order.
     public var moeBlocks: [SparseMoEBlock] { layers.compactMap(\.moe) }
 
@@ -76,9 +84,7 @@ public final class MoEModel {
         let recordRouterLogits = options.recordRouterLogits
         let cache = options.cache
         var routed: [Variable] = []
-        for id in batch.ids where id < 0 || id >= config.vocabSize {
-            throw ModelError.tokenOutOfRange(id: id, vocabSize: config.vocabSize)
-        }
+        try checkTokens(batch)
         precondition(
             cache == nil || (batch.batch == 1 && batch.lengths == nil), "a KV cache holds one unpadded sequence")
         let committed = cache?.length ?? 0
