@@ -17,7 +17,9 @@ Choices (stated so the comparison is fair and reproducible):
   experts, one gathered matrix product per expert) ~19,800 tok/s; `grouped_mm` (transformers'
   default, through a CPU fallback of torch._grouped_mm) ~1,300 tok/s; `batched_mm` (gathers a
   weight matrix per token) ~110 tok/s. Pass `--experts` to try another.
-- forward: `torch.inference_mode()`, `use_cache=False`, float32.
+- forward: what a perplexity evaluation runs, as `expertlock bench forward` does: the logits and
+  the next-token cross-entropy (`labels=input_ids`: log-softmax over the vocabulary, one entry
+  per row), under `torch.inference_mode()`, `use_cache=False`, float32.
 - train: forward + cross-entropy loss on the next token + backward + AdamW step (lr 1e-4,
   weight decay 0.01), `set_to_none` zero_grad.
 
@@ -125,7 +127,7 @@ def main() -> None:
 
         def step() -> None:
             with torch.inference_mode():
-                model(input_ids=ids, use_cache=False).logits
+                model(input_ids=ids, labels=ids, use_cache=False).loss
     else:
         flops *= 3
         model.train()

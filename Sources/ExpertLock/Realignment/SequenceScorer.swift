@@ -64,16 +64,8 @@ enum SequenceScorer {
                 }
                 spans.append(first..<rows.count)
             }
-            var logLikelihoods = [Double](repeating: 0, count: rows.count)
-            var entropies = [Double](repeating: 0, count: entropy ? rows.count : 0)
-            try model.logits(rows: rows, of: hidden) { positions, logits in
-                let local = Array(0..<positions.count)
-                let lp = TokenLogLikelihood.logProbabilities(logits, rows: local, targets: Array(targets[positions]))
-                for (i, position) in positions.enumerated() {
-                    logLikelihoods[position] = lp[i]
-                    if entropy { entropies[position] = rowEntropy(logits, row: i) }
-                }
-            }
+            let scores = try model.headScores(rows: rows, of: hidden, targets: targets, entropy: entropy)
+            let (logLikelihoods, entropies) = (scores.logProbabilities, scores.entropies)
             for (b, index) in chunk.enumerated() {
                 let s = sequences[index]
                 let span = spans[b]
@@ -85,24 +77,6 @@ enum SequenceScorer {
             start += chunk.count
         }
         return outputs.map { $0! }
-    }
-
-    /// Entropy −Σ p log p of softmax(logits[row]) in Double.
-    static func rowEntropy(_ logits: Tensor, row: Int) -> Double {
-        let v = logits.lastDim
-        return logits.withUnsafeBufferPointer { p in
-            var m = -Float.infinity
-            for j in 0..<v { m = max(m, p[row * v + j]) }
-            var s = 0.0
-            var weighted = 0.0
-            for j in 0..<v {
-                let x = Double(p[row * v + j] - m)
-                let e = exp(x)
-                s += e
-                weighted += e * x
-            }
-            return log(s) - weighted / s  // H = log Σe^x − Σ e^x·x / Σe^x (x shifted by the max)
-        }
     }
 
     /// Mean of rows `from..<from+count` of a [N, C] matrix.

@@ -23,16 +23,11 @@ public enum TokenLogLikelihood {
     }
 
     /// log p(target | row) for each (row, target) of final hidden states [N, C] (from
-    /// `MoEModel.finalHiddenStates`): the output head runs on those rows only, a block at a time,
-    /// so [N, V] never exists. Equal to `logProbabilities(forward(batch).logits, …)`.
+    /// `MoEModel.finalHiddenStates`): the output head runs a vocabulary slice at a time
+    /// (`MoEModel.headScores`), so [N, V] never exists. Equal to
+    /// `logProbabilities(forward(batch).logits, …)` up to rounding.
     public static func logProbabilities(model: MoEModel, hidden: Tensor, rows: [Int], targets: [Int]) throws -> [Double] {
-        precondition(rows.count == targets.count)
-        var out: [Double] = []
-        out.reserveCapacity(rows.count)
-        try model.logits(rows: rows, of: hidden) { positions, logits in
-            out += logProbabilities(logits, rows: Array(0..<positions.count), targets: Array(targets[positions]))
-        }
-        return out
+        try model.headScores(rows: rows, of: hidden, targets: targets).logProbabilities
     }
 
     /// Full log-softmax distribution of one row, in Double.

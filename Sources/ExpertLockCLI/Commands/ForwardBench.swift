@@ -6,10 +6,12 @@ import TensorCore
 /// `expertlock bench forward`: inference throughput of a randomly initialised model.
 ///
 /// Inference mode: every weight is frozen, so the ops build no graph and intermediates are freed as
-/// they go out of scope. The output head runs on every row, in blocks of
-/// `MoEModel.scoringBlockRows` rows as eval, sweep and realign consume it (the same products as
-/// one [N, V] logits matrix, without holding it). The reported figures use the median of the timed
-/// iterations; `scripts/bench/pytorch_reference.py forward` prints the same JSON for transformers.
+/// they go out of scope. Each iteration is what `eval` does to a batch: the layers in passes
+/// (`MoEModel.finalHiddenStates`), then every row through the output head to its next token's
+/// log-probability (`MoEModel.headScores`: the products of one [N, V] logits matrix plus a
+/// log-softmax, without holding the matrix). The reported figures use the median of the timed
+/// iterations; `scripts/bench/pytorch_reference.py forward` prints the same JSON for transformers
+/// (whose forward stops at the logits).
 struct ForwardBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forward",
@@ -36,9 +38,11 @@ struct ForwardBench: AsyncParsableCommand {
             let passTokens = passTokens ?? network.scoringPassTokens
             let batch = BenchModelFactory.randomBatch(config, batch: model.batch, seq: model.seq, seed: model.seed)
             let flops = BenchFlops(config: config, model: network, batch: model.batch, seq: model.seq)
+            // Every row scores a token (a sequence's last row the first id, having no next one).
+            let targets = BenchModelFactory.nextTokenTargets(batch).map { max(0, $0) }
             let timer = try BenchTimer.measure(warmup: model.warmup, iterations: model.iterations) {
                 let hidden = try network.finalHiddenStates(batch, passTokens: passTokens)
-                try network.logits(rows: Array(0..<batch.tokenCount), of: hidden) { _, _ in }
+                _ = try network.headScores(rows: Array(0..<batch.tokenCount), of: hidden, targets: targets)
             }
             var report = BenchReport(
                 mode: "forward", options: model, tokens: batch.tokenCount, flopsPerIteration: flops.forwardFlops,

@@ -39,7 +39,7 @@ public enum LayerStreaming {
 
     /// Runs `batches` through `model`. `observer` sees every routing decision (layer by layer);
     /// `finalHidden`, when given, receives each batch's final hidden states [N_i, C] (after the last
-    /// norm) in batch order, with the output head resident so it may call `model.logits(rows:of:)`
+    /// norm) in batch order, with the output head resident so it may call `model.headScores(rows:of:targets:)`
     /// (the norm and head are skipped without it: attribution does not need them).
     public static func forward(
         model: MoEModel, batches: [TokenBatch], observer: RoutingObserver? = nil, parameters: Parameters = Parameters(),

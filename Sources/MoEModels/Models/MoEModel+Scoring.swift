@@ -3,13 +3,10 @@ import TensorCore
 // Inference that scores tokens never needs the whole logits matrix: perplexity reads one entry
 // per row, classification a few rows per prompt, attribution none at all. [N, V] in Float32 is the
 // largest allocation of a forward pass (65 MB for 2,048 tokens of an 8,000-word vocabulary, 1.2 GB
-// for Qwen3's 151,936), so these entry points run the output head on the rows asked for, a block
-// at a time. Each row's logits are the same numbers `forward` computes.
+// for Qwen3's 151,936), so these entry points run the output head on the rows asked for, a
+// vocabulary slice at a time (`headScores`).
 
 extension MoEModel {
-    /// Rows of the output head computed per block by `logits(rows:of:)`: [128, V] at a time.
-    public static let scoringBlockRows = 64
-
     /// Share of the weights' Float32 bytes one pass of `finalHiddenStates` may take in activations.
     /// A layer keeps about a dozen [N, C] Float32 matrices alive (measured: 46 MB for 2,048 tokens of
     /// width 512), and smaller passes cost speed: every expert product repacks its weights for fewer
@@ -81,29 +78,11 @@ extension MoEModel {
         }
     }
 
-    /// Next-token logits of `rows` of `hidden` (final hidden states [N, C]), `blockRows` rows at a
-    /// time: `body(positions, logits)` receives the positions in `rows` of a block and their logits
-    /// [positions.count, V]. Blocks come in order; at most one is alive at a time.
-    public func logits(
-        rows: [Int], of hidden: Tensor, blockRows: Int = MoEModel.scoringBlockRows,
-        _ body: (Range<Int>, Tensor) throws -> Void
-    ) throws {
-        let head = try lmHead.variable()
-        let width = hidden.lastDim
-        var start = 0
-        while start < rows.count {
-            let positions = start..<min(rows.count, start + max(1, blockRows))
-            let block = Array(rows[positions])
-            let selected: Tensor
-            if block.count == hidden.rows && block.first == 0 && block.last == hidden.rows - 1
-                && zip(block, block.dropFirst()).allSatisfy({ $0 + 1 == $1 }) {
-                selected = hidden  // every row in order: no copy
-            } else {
-                selected = gatherRows(Variable(hidden), block).value  // [n, C]
-            }
-            precondition(selected.lastDim == width)
-            try body(positions, linear(Variable(selected), head).value)  // [n, C] -> [n, V]
-            start = positions.upperBound
-        }
+    /// log p(target | row) for `rows` of `hidden` (final hidden states [N, C]) through the output
+    /// head, and the rows' next-token entropies when `entropy` (see TensorCore's `headScores`):
+    /// the same log-softmax as `forward`'s logits give, without the [N, V] matrix.
+    public func headScores(rows: [Int], of hidden: Tensor, targets: [Int], entropy: Bool = false) throws -> HeadScores {
+        TensorCore.headScores(
+            hidden: hidden, head: try lmHead.variable().value, rows: rows, targets: targets, entropy: entropy)
     }
 }

@@ -98,6 +98,34 @@ extension Kernels {
         return acc.sum()
     }
 
+    /// (Σ e^(src[i] − shift), Σ e^(src[i] − shift)·(src[i] − shift)) over n elements; `shift` at least
+    /// every src[i]. The second sum gives a softmax's entropy: H = log S − W / S.
+    @inline(__always)
+    static func expShiftedMoments(_ src: UnsafePointer<Float>, _ n: Int, shift: Float) -> (sum: Float, weighted: Float) {
+        let s = SIMD8<Float>(repeating: shift)
+        let rs = UnsafeRawPointer(src)
+        var acc = SIMD8<Float>()
+        var weighted = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= n {
+            let x = rs.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - s
+            let e = expNonPositive(x)
+            acc += e
+            weighted = weighted.addingProduct(e, x)
+            i += 8
+        }
+        if i < n {
+            var tail = SIMD8<Float>(repeating: shift)  // padding lanes: x = 0, e^0 masked below
+            for j in 0..<(n - i) { tail[j] = src[i + j] }
+            let x = tail - s
+            var e = expNonPositive(x)
+            for j in (n - i)..<8 { e[j] = 0 }
+            acc += e
+            weighted = weighted.addingProduct(e, x)
+        }
+        return (acc.sum(), weighted.sum())
+    }
+
     /// dst[i] = f(a[i]) eight lanes at a time; the tail runs through the same vector code, so
     /// every element rounds alike.
     @inline(__always)

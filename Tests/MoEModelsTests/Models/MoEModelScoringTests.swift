@@ -3,7 +3,7 @@ import Testing
 import TensorCore
 @testable import MoEModels
 
-/// The scoring entry points (final hidden states, then the output head on chosen rows in blocks)
+/// The scoring entry points (final hidden states, then the output head's log-softmax on chosen rows)
 /// must give the numbers of the ordinary forward pass: perplexity, classification and attribution
 /// switched to them. They are not the same computation bit for bit: inference mode takes the
 /// small-head attention kernel, and fewer rows per product round differently in OpenBLAS's edge
@@ -30,26 +30,24 @@ struct MoEModelScoringTests {
     }
 
     @Test(arguments: ModelParityTests.cases)
-    func logitsOfChosenRowsEqualTheForwardPassRowForRow(_ name: String) throws {
+    func headScoresEqualTheLogSoftmaxOfTheForwardLogits(_ name: String) throws {
         let model = try ModelLoader.load(directory: ModelParityTests.fixture(name))
         let batch = Self.batch(vocab: model.config.vocabSize)
         let full = try model.forward(batch).logits.value
         let hidden = try model.finalHiddenStates(batch)
         let v = model.config.vocabSize
-        for (rows, blockRows) in [([26, 3, 3, 0, 17], 2), (Array(0..<batch.tokenCount), 256), ([5], 1), ([], 4)] {
-            var seen: [Int] = []
-            try model.logits(rows: rows, of: hidden, blockRows: blockRows) { positions, logits in
-                #expect(logits.shape == [positions.count, v])
-                #expect(positions.count <= blockRows)
-                for (i, position) in positions.enumerated() {
-                    let row = rows[position]
-                    let got = Tensor(shape: [v], data: Array(logits.data[(i * v)..<((i + 1) * v)]))
-                    let expected = Tensor(shape: [v], data: Array(full.data[(row * v)..<((row + 1) * v)]))
-                    #expect(LayerStreamingTests.relativeDifference(got, expected) <= 1e-5, "row \(row)")
-                }
-                seen += Array(positions)
+        for rows in [[26, 3, 3, 0, 17], Array(0..<batch.tokenCount), [5], []] {
+            let targets = rows.map { ($0 * 7 + 3) % v }
+            let scores = try model.headScores(rows: rows, of: hidden, targets: targets, entropy: true)
+            #expect(scores.logProbabilities.count == rows.count && scores.entropies.count == rows.count)
+            for (i, row) in rows.enumerated() {
+                let logits = (0..<v).map { Double(full.data[row * v + $0]) }
+                let m = logits.max()!
+                let lse = m + log(logits.reduce(0) { $0 + exp($1 - m) })
+                let entropy = -logits.reduce(0) { $0 + exp($1 - lse) * ($1 - lse) }
+                #expect(abs(scores.logProbabilities[i] - (logits[targets[i]] - lse)) <= 1e-4, "row \(row)")
+                #expect(abs(scores.entropies[i] - entropy) <= 1e-4, "row \(row)")
             }
-            #expect(seen == Array(rows.indices))
         }
     }
 
