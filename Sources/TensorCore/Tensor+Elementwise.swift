@@ -112,7 +112,11 @@ protocol LaneFunction3 {
 extension Tensor {
     /// Runs `body(lo, hi)` over chunks of the flat buffer whose bounds are multiples of 8.
     @inline(__always)
-    func forEachLaneChunk(_ n: Int, _ body: (Int, Int) -> Void) {
+    func forEachLaneChunk(_ n: Int, _ body: (Int, Int) -> Void) { Tensor.forEachLaneChunk(n, body) }
+
+    /// Runs `body(lo, hi)` over chunks of a flat buffer of `n` elements, bounds multiples of 8.
+    @inline(__always)
+    static func forEachLaneChunk(_ n: Int, _ body: (Int, Int) -> Void) {
         Parallel.forEach((n + 7) / 8, grain: 2048) { range in
             let lo = range.lowerBound * 8
             let hi = Swift.min(n, range.upperBound * 8)
@@ -154,6 +158,20 @@ extension Tensor {
                     }
                 }
             })
+    }
+
+    /// self = f(self, other) in place, eight lanes at a time: `zipLanes` without a second buffer.
+    @inline(__always)
+    mutating func formZipLanes<F: LaneFunction2>(_ other: Tensor, _ f: F) {
+        precondition(count == other.count, "elementwise: \(shape) and \(other.shape) differ in size")
+        let n = count
+        guard n > 0 else { return }
+        withUnsafeMutableBufferPointer { pa in
+            other.withUnsafeBufferPointer { pb in
+                let (pa, pb) = (pa.baseAddress!, pb.baseAddress!)
+                Tensor.forEachLaneChunk(n) { lo, hi in Kernels.lanes(pa + lo, pb + lo, pa + lo, hi - lo, f) }
+            }
+        }
     }
 
     /// out = f(self, a, b) eight lanes at a time, with the shape of `self`.

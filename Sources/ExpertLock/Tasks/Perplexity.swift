@@ -74,9 +74,8 @@ public enum Perplexity {
         var scored = 0
         var done = 0
         for group in groups {
-            let hidden = try model.finalHiddenStates(group.batch, observer: observer)
-            let lp = try TokenLogLikelihood.logProbabilities(
-                model: model, hidden: hidden, rows: group.rows, targets: group.targets)
+            let lp = try model.headScores(group.batch, rows: group.rows, targets: group.targets, observer: observer)
+                .logProbabilities
             totalNLL -= lp.reduce(0, +)
             scored += lp.count
             done += group.windows

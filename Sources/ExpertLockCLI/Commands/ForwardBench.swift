@@ -6,10 +6,10 @@ import TensorCore
 /// `expertlock bench forward`: inference throughput of a randomly initialised model.
 ///
 /// Inference mode: every weight is frozen, so the ops build no graph and intermediates are freed as
-/// they go out of scope. Each iteration is what `eval` does to a batch: the layers in passes
-/// (`MoEModel.finalHiddenStates`), then every row through the output head to its next token's
-/// log-probability (`MoEModel.headScores`: the products of one [N, V] logits matrix plus a
-/// log-softmax, without holding the matrix). The reported figures use the median of the timed
+/// they go out of scope. Each iteration is what `eval` does to a batch (`MoEModel.headScores`):
+/// the layers in passes, and every row of a pass through the output head to its next token's
+/// log-probability (the products of one [N, V] logits matrix plus a log-softmax, without holding
+/// the matrix). The reported figures use the median of the timed
 /// iterations; `scripts/bench/pytorch_reference.py forward` prints the same JSON for transformers
 /// (whose forward stops at the logits).
 struct ForwardBench: AsyncParsableCommand {
@@ -41,8 +41,7 @@ struct ForwardBench: AsyncParsableCommand {
             // Every row scores a token (a sequence's last row the first id, having no next one).
             let targets = BenchModelFactory.nextTokenTargets(batch).map { max(0, $0) }
             let timer = try BenchTimer.measure(warmup: model.warmup, iterations: model.iterations) {
-                let hidden = try network.finalHiddenStates(batch, passTokens: passTokens)
-                _ = try network.headScores(rows: Array(0..<batch.tokenCount), of: hidden, targets: targets)
+                _ = try network.headScores(batch, rows: Array(0..<batch.tokenCount), targets: targets, passTokens: passTokens)
             }
             var report = BenchReport(
                 mode: "forward", options: model, tokens: batch.tokenCount, flopsPerIteration: flops.forwardFlops,

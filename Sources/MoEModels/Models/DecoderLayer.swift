@@ -78,12 +78,19 @@ public final class DecoderLayer {
 
     /// x [N, C] -> ([N, C], the sparse block's router logits [N, E] when sparse).
     /// `cache`: keys and values of earlier positions (inference), extended by this pass.
-    func forward(_ x: Variable, batch: TokenBatch, cache: KVCache? = nil, observer: RoutingObserver?) throws
+    /// Takes `x` as its own (`consuming`): a caller that hands it over with `consume` (the scoring
+    /// pass) lets the input and the attention output go before the experts run, two [N, C]
+    /// matrices fewer at the peak of inference; in training the graph keeps them anyway.
+    func forward(_ x: consuming Variable, batch: TokenBatch, cache: KVCache? = nil, observer: RoutingObserver?) throws
         -> (Variable, SparseMoEBlock.Output?)
     {
-        let attended = try attention.forward(
-            rmsNorm(x, weight: try inputNorm.variable(), eps: eps), batch: batch, cache: cache, layer: index)
-        let h = add(x, attended)
+        let h: Variable
+        do {
+            let attended = try attention.forward(
+                rmsNorm(x, weight: try inputNorm.variable(), eps: eps), batch: batch, cache: cache, layer: index)
+            h = add(x, attended)
+        }
+        _ = consume x
         let normed = rmsNorm(h, weight: try postAttentionNorm.variable(), eps: eps)
         switch feedForward {
         case .sparse(let block):

@@ -33,27 +33,70 @@ extension MoEModel {
     public func finalHiddenStates(
         _ batch: TokenBatch, observer: RoutingObserver? = nil, passTokens: Int? = nil
     ) throws -> Tensor {
+        var whole: Tensor?
+        var out: Tensor?
+        try forEachHiddenPass(batch, observer: observer, passTokens: passTokens) { tokens, hidden in
+            if tokens.count == batch.tokenCount {
+                whole = hidden  // one pass: no copy
+                return
+            }
+            if out == nil { out = Tensor(shape: [batch.tokenCount, hidden.lastDim], repeating: 0) }
+            out!.withUnsafeMutableBufferPointer { po in
+                hidden.withUnsafeBufferPointer { ph in
+                    (po.baseAddress! + tokens.lowerBound * hidden.lastDim).update(from: ph.baseAddress!, count: ph.count)
+                }
+            }
+        }
+        return whole ?? out ?? Tensor.zeros([0, config.hiddenSize])
+    }
+
+    /// Runs `batch` through the layers as `finalHiddenStates` does and hands each pass to
+    /// `body(tokens, hidden)`: the batch rows it covers and their final hidden states [tokens, C].
+    /// Passes come in order; each is dropped when `body` returns.
+    public func forEachHiddenPass(
+        _ batch: TokenBatch, observer: RoutingObserver? = nil, passTokens: Int? = nil,
+        _ body: (Range<Int>, Tensor) throws -> Void
+    ) throws {
         try checkTokens(batch)
-        let perPass = sequencesPerPass(batch, passTokens: passTokens)
-        guard observer == nil, perPass < batch.batch else { return try hiddenPass(batch, observer: observer) }
-        let width = config.hiddenSize
-        var out = Tensor(shape: [batch.tokenCount, width], repeating: 0)
+        let perPass = observer == nil ? sequencesPerPass(batch, passTokens: passTokens) : batch.batch
         var first = 0
         while first < batch.batch {
             let sequences = first..<min(batch.batch, first + perPass)
-            let part = TokenBatch(
-                ids: Array(batch.ids[(sequences.lowerBound * batch.seq)..<(sequences.upperBound * batch.seq)]),
-                batch: sequences.count, seq: batch.seq, lengths: batch.lengths.map { Array($0[sequences]) })
-            let hidden = try hiddenPass(part, observer: nil)  // [part N, C]
-            out.withUnsafeMutableBufferPointer { po in
-                hidden.withUnsafeBufferPointer { ph in
-                    (po.baseAddress! + sequences.lowerBound * batch.seq * width).update(
-                        from: ph.baseAddress!, count: ph.count)
-                }
-            }
+            let part =
+                sequences.count == batch.batch
+                ? batch
+                : TokenBatch(
+                    ids: Array(batch.ids[(sequences.lowerBound * batch.seq)..<(sequences.upperBound * batch.seq)]),
+                    batch: sequences.count, seq: batch.seq, lengths: batch.lengths.map { Array($0[sequences]) })
+            try body(
+                (sequences.lowerBound * batch.seq)..<(sequences.upperBound * batch.seq),
+                try hiddenPass(part, observer: observer))
             first = sequences.upperBound
         }
-        return out
+    }
+
+    /// `headScores(rows:of:targets:)` of `batch`'s final hidden states, pass by pass
+    /// (`forEachHiddenPass`): each pass is scored and dropped, so the batch's [N, C] final hidden
+    /// states never exist at once. `rows` index the batch (b · T + t).
+    public func headScores(
+        _ batch: TokenBatch, rows: [Int], targets: [Int], entropy: Bool = false, observer: RoutingObserver? = nil,
+        passTokens: Int? = nil
+    ) throws -> HeadScores {
+        precondition(rows.count == targets.count, "headScores: \(rows.count) rows, \(targets.count) targets")
+        var scores = HeadScores(
+            logProbabilities: [Double](repeating: 0, count: rows.count),
+            entropies: [Double](repeating: 0, count: entropy ? rows.count : 0))
+        try forEachHiddenPass(batch, observer: observer, passTokens: passTokens) { tokens, hidden in
+            let picked = rows.indices.filter { tokens.contains(rows[$0]) }
+            let part = try headScores(
+                rows: picked.map { rows[$0] - tokens.lowerBound }, of: hidden, targets: picked.map { targets[$0] },
+                entropy: entropy)
+            for (j, i) in picked.enumerated() {
+                scores.logProbabilities[i] = part.logProbabilities[j]
+                if entropy { scores.entropies[i] = part.entropies[j] }
+            }
+        }
+        return scores
     }
 
     /// Sequences per pass of `finalHiddenStates` without an observer: as many whole sequences as fit
@@ -72,7 +115,7 @@ extension MoEModel {
         try InferenceMode.run {
             var h = gatherRows(try embedTokens.variable(), batch.ids)  // [B*T] -> [N, C]
             for layer in layers {
-                h = try layer.forward(h, batch: batch, cache: nil, observer: observer).0
+                h = try layer.forward(consume h, batch: batch, cache: nil, observer: observer).0
             }
             return rmsNorm(h, weight: try finalNorm.variable(), eps: config.rmsNormEps).value
         }

@@ -1,3 +1,5 @@
+import Foundation
+
 // The routed experts of an MoE layer as one op: gather each expert's tokens, run its SwiGLU
 // network, scale by the gate weights and scatter-add back. Forward and backward both run the
 // experts concurrently, one per worker (dynamic, busiest first), each expert's products whole on
@@ -44,6 +46,12 @@ public func groupedExperts(
     let keep = anyRequiresGrad(x, weights) || gate.contains(where: \.requiresGrad) || up.contains(where: \.requiresGrad)
         || down.contains(where: \.requiresGrad)
 
+    if !keep {
+        return Variable(
+            inferenceExperts(
+                xv, gate: gate.map(\.value), up: up.map(\.value), down: down.map(\.value), tokens: tokens, slots: slots,
+                weights: wv, order: busiestFirst))
+    }
     var saved = [ExpertActivations?](repeating: nil, count: experts)  // kept for the backward only
     var scaled = [Tensor](repeating: Tensor.zeros([0]), count: experts)  // w · y per expert
     saved.withUnsafeMutableBufferPointer { savedOut in
@@ -106,6 +114,68 @@ public func groupedExperts(
             : nil
         return [dxTotal, dWeights?.reshaped(wv.shape)] + dGate + dUp + dDown
     }
+}
+
+/// The forward of `groupedExperts` when nothing needs a gradient, in less memory and the same bits.
+/// Each worker's expert writes its SwiGLU hidden over the gate projection and gates its output in
+/// place. With K ≤ 2 every row sums at most two expert outputs, and a + b = b + a exactly, so each
+/// expert adds its rows into the output as it finishes (first contribution copied, second added,
+/// under a lock) instead of all N·K output rows waiting for one scatter: the same numbers as the
+/// scatter in expert order. With K > 2 the order of the sums matters, and the outputs are kept
+/// for that scatter. (Config A, 768 tokens per pass: about 9 MB less at the peak.)
+func inferenceExperts(
+    _ xv: Tensor, gate: [Tensor], up: [Tensor], down: [Tensor], tokens: [[Int]], slots: [[Int]], weights wv: Tensor,
+    order: [Int]
+) -> Tensor {
+    let (n, c) = (xv.rows, xv.lastDim)
+    let pairwise = n == 0 || wv.count <= 2 * n
+    var out = Tensor.zeros(pairwise ? [n, c] : [0])
+    var written = [Bool](repeating: false, count: pairwise ? n : 0)
+    var scaled = [Tensor?](repeating: nil, count: tokens.count)  // K > 2 only
+    let lock = NSLock()
+    out.withUnsafeMutableBufferPointer { po in
+        written.withUnsafeMutableBufferPointer { pw in
+            scaled.withUnsafeMutableBufferPointer { ps in
+                let shared = UncheckedSendable((po.baseAddress, pw.baseAddress, ps))
+                Parallel.forEachItem(in: order) { e in
+                    let (po, pw, ps) = shared.value
+                    var y: Tensor
+                    do {
+                        let xe = gatherKernel(xv, tokens[e])  // [n_e, C]
+                        var h = Gemm.matmul(xe, gate[e], transposeB: true)  // [n_e, I]
+                        h.formZipLanes(Gemm.matmul(xe, up[e], transposeB: true), SwiGLULanes())
+                        y = Gemm.matmul(h, down[e], transposeB: true)  // [n_e, C]
+                    }
+                    wv.withUnsafeBufferPointer { pweights in
+                        y.withUnsafeMutableBufferPointer { py in
+                            for (i, slot) in slots[e].enumerated() {
+                                let f = pweights[slot]
+                                for j in 0..<c { py[i * c + j] *= f }
+                            }
+                            guard pairwise, let po, let pw else { return }
+                            lock.lock()
+                            defer { lock.unlock() }
+                            for (i, t) in tokens[e].enumerated() {
+                                let (src, dst) = (py.baseAddress! + i * c, po + t * c)
+                                if pw[t] {
+                                    Kernels.add(src, into: dst, c)
+                                } else {
+                                    dst.update(from: src, count: c)
+                                    pw[t] = true
+                                }
+                            }
+                        }
+                    }
+                    if !pairwise { ps[e] = y }
+                }
+            }
+        }
+    }
+    if pairwise { return out }
+    let active = scaled.indices.filter { scaled[$0] != nil }
+    return active.isEmpty
+        ? Tensor.zeros([n, c])
+        : scatterAddKernel(active.map { scaled[$0]! }, active.map { tokens[$0] }, rowCount: n, width: c)
 }
 
 /// What one expert's forward keeps for its backward: its input rows, the gate and up projections,

@@ -17,6 +17,11 @@ public struct HeadScores: Sendable, Equatable {
     public var logProbabilities: [Double]
     /// −Σ p log p per row; empty unless requested.
     public var entropies: [Double]
+
+    public init(logProbabilities: [Double], entropies: [Double]) {
+        self.logProbabilities = logProbabilities
+        self.entropies = entropies
+    }
 }
 
 /// Rows per block of `headScores` (the activations gathered for one pass through the head).
