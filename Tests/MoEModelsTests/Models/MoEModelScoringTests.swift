@@ -51,6 +51,32 @@ struct MoEModelScoringTests {
         }
     }
 
+    /// Scoring a batch pass by pass (`headScores(_:rows:targets:)`) gives the scores of its whole
+    /// final hidden states, with rows in any order and spread over the passes; `forEachHiddenPass`
+    /// covers the batch's rows once, in order.
+    @Test(arguments: ModelParityTests.cases)
+    func passByPassScoresEqualTheWholeBatchScores(_ name: String) throws {
+        let model = try ModelLoader.load(directory: ModelParityTests.fixture(name))
+        let batch = Self.batch(vocab: model.config.vocabSize)
+        let hidden = try model.finalHiddenStates(batch)
+        let rows = [26, 3, 3, 0, 17, 9, 8]
+        let targets = rows.map { ($0 * 5 + 1) % model.config.vocabSize }
+        let whole = try model.headScores(rows: rows, of: hidden, targets: targets, entropy: true)
+        for passTokens in [1, 18, 1000] {
+            let passes = try model.headScores(batch, rows: rows, targets: targets, entropy: true, passTokens: passTokens)
+            for i in rows.indices {
+                #expect(abs(passes.logProbabilities[i] - whole.logProbabilities[i]) <= 1e-4, "\(passTokens) tokens per pass")
+                #expect(abs(passes.entropies[i] - whole.entropies[i]) <= 1e-4, "\(passTokens) tokens per pass")
+            }
+            var covered: [Int] = []
+            try model.forEachHiddenPass(batch, passTokens: passTokens) { tokens, part in
+                #expect(part.rows == tokens.count)
+                covered += Array(tokens)
+            }
+            #expect(covered == Array(0..<batch.tokenCount))
+        }
+    }
+
     @Test func finalHiddenStatesRejectTokensOutsideTheVocabulary() throws {
         let model = try ModelLoader.load(directory: ModelParityTests.fixture(ModelParityTests.cases[0]))
         #expect(throws: ModelError.tokenOutOfRange(id: model.config.vocabSize, vocabSize: model.config.vocabSize)) {
