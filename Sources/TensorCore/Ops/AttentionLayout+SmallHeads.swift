@@ -77,6 +77,33 @@ extension AttentionLayout {
         while j < keys {
             // The last vector may read past `keys` (into kt's padding or the next channel's keys):
             // those lanes are written but never read (the softmax covers 0..<visible only).
+            if count == 4 && j + 8 < keys {
+                // Sixteen keys per sweep: eight independent accumulators keep both FMA pipes busy
+                // (four chains would wait on the multiply-add latency). Each lane still sums over
+                // c in order, so the scores are the bits of the eight-key loop below.
+                var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+                var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>()
+                for c in 0..<d {
+                    let k0 = raw.loadUnaligned(fromByteOffset: (c * seq + j) * 4, as: SIMD8<Float>.self)
+                    let k1 = raw.loadUnaligned(fromByteOffset: (c * seq + j + 8) * 4, as: SIMD8<Float>.self)
+                    let q0 = SIMD8(repeating: q[c]), q1 = SIMD8(repeating: q[qStride + c])
+                    let q2 = SIMD8(repeating: q[2 * qStride + c]), q3 = SIMD8(repeating: q[3 * qStride + c])
+                    a0 = a0.addingProduct(q0, k0); b0 = b0.addingProduct(q0, k1)
+                    a1 = a1.addingProduct(q1, k0); b1 = b1.addingProduct(q1, k1)
+                    a2 = a2.addingProduct(q2, k0); b2 = b2.addingProduct(q2, k1)
+                    a3 = a3.addingProduct(q3, k0); b3 = b3.addingProduct(q3, k1)
+                }
+                @inline(__always) func store(_ a: SIMD8<Float>, _ b: SIMD8<Float>, row r: Int) {
+                    out.storeBytes(of: a * scaleVector, toByteOffset: (r * rowStride + j) * 4, as: SIMD8<Float>.self)
+                    out.storeBytes(of: b * scaleVector, toByteOffset: (r * rowStride + j + 8) * 4, as: SIMD8<Float>.self)
+                }
+                store(a0, b0, row: 0)
+                store(a1, b1, row: 1)
+                store(a2, b2, row: 2)
+                store(a3, b3, row: 3)
+                j += 16
+                continue
+            }
             if count == 4 {
                 var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
                 for c in 0..<d {
