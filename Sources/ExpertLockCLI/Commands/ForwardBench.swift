@@ -22,7 +22,7 @@ struct ForwardBench: AsyncParsableCommand {
             """)
 
     @OptionGroup var model: BenchModelOptions
-    @Option(help: "Tokens per pass through the layers (default: what eval uses, about 12 MB of activations).")
+    @Option(help: "Tokens per pass through the layers (default: what eval uses, a tenth of the weights' bytes in activations, at least 12 MB).")
     var passTokens: Int?
     @OptionGroup var output: OutputOptions
 
