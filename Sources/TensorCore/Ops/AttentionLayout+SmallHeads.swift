@@ -81,42 +81,31 @@ extension AttentionLayout {
                 // Sixteen keys per sweep: eight independent accumulators keep both FMA pipes busy
                 // (four chains would wait on the multiply-add latency). Each lane still sums over
                 // c in order, so the scores are the bits of the eight-key loop below.
-                var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-                var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>()
+                var tile = Tile4x16()
                 for c in 0..<d {
-                    let k0 = raw.loadUnaligned(fromByteOffset: (c * seq + j) * 4, as: SIMD8<Float>.self)
-                    let k1 = raw.loadUnaligned(fromByteOffset: (c * seq + j + 8) * 4, as: SIMD8<Float>.self)
-                    let q0 = SIMD8(repeating: q[c]), q1 = SIMD8(repeating: q[qStride + c])
-                    let q2 = SIMD8(repeating: q[2 * qStride + c]), q3 = SIMD8(repeating: q[3 * qStride + c])
-                    a0 = a0.addingProduct(q0, k0); b0 = b0.addingProduct(q0, k1)
-                    a1 = a1.addingProduct(q1, k0); b1 = b1.addingProduct(q1, k1)
-                    a2 = a2.addingProduct(q2, k0); b2 = b2.addingProduct(q2, k1)
-                    a3 = a3.addingProduct(q3, k0); b3 = b3.addingProduct(q3, k1)
+                    tile.add(
+                        q[c], q[qStride + c], q[2 * qStride + c], q[3 * qStride + c],
+                        raw.loadUnaligned(fromByteOffset: (c * seq + j) * 4, as: SIMD8<Float>.self),
+                        raw.loadUnaligned(fromByteOffset: (c * seq + j + 8) * 4, as: SIMD8<Float>.self))
                 }
-                @inline(__always) func store(_ a: SIMD8<Float>, _ b: SIMD8<Float>, row r: Int) {
+                for r in 0..<4 {
+                    let (a, b) = tile.row(r)
                     out.storeBytes(of: a * scaleVector, toByteOffset: (r * rowStride + j) * 4, as: SIMD8<Float>.self)
                     out.storeBytes(of: b * scaleVector, toByteOffset: (r * rowStride + j + 8) * 4, as: SIMD8<Float>.self)
                 }
-                store(a0, b0, row: 0)
-                store(a1, b1, row: 1)
-                store(a2, b2, row: 2)
-                store(a3, b3, row: 3)
                 j += 16
                 continue
             }
             if count == 4 {
-                var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+                var tile = Tile4x16()
                 for c in 0..<d {
-                    let kv = raw.loadUnaligned(fromByteOffset: (c * seq + j) * 4, as: SIMD8<Float>.self)
-                    a0 = a0.addingProduct(SIMD8(repeating: q[c]), kv)
-                    a1 = a1.addingProduct(SIMD8(repeating: q[qStride + c]), kv)
-                    a2 = a2.addingProduct(SIMD8(repeating: q[2 * qStride + c]), kv)
-                    a3 = a3.addingProduct(SIMD8(repeating: q[3 * qStride + c]), kv)
+                    tile.addLow(
+                        q[c], q[qStride + c], q[2 * qStride + c], q[3 * qStride + c],
+                        raw.loadUnaligned(fromByteOffset: (c * seq + j) * 4, as: SIMD8<Float>.self))
                 }
-                out.storeBytes(of: a0 * scaleVector, toByteOffset: j * 4, as: SIMD8<Float>.self)
-                out.storeBytes(of: a1 * scaleVector, toByteOffset: (rowStride + j) * 4, as: SIMD8<Float>.self)
-                out.storeBytes(of: a2 * scaleVector, toByteOffset: (2 * rowStride + j) * 4, as: SIMD8<Float>.self)
-                out.storeBytes(of: a3 * scaleVector, toByteOffset: (3 * rowStride + j) * 4, as: SIMD8<Float>.self)
+                for r in 0..<4 {
+                    out.storeBytes(of: tile.row(r).0 * scaleVector, toByteOffset: (r * rowStride + j) * 4, as: SIMD8<Float>.self)
+                }
             } else {
                 for r in 0..<count {
                     var a = SIMD8<Float>()
@@ -149,33 +138,25 @@ extension AttentionLayout {
         while c < headDim {
             let pair = c + 8 < headDim  // channels c..<c+16 in one sweep
             if count == 4 {
-                var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
-                var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>()
+                var tile = Tile4x16()
                 if pair {
                     for j in 0..<keys {
-                        let v0 = raw.loadUnaligned(fromByteOffset: (j * kvStride + c) * 4, as: SIMD8<Float>.self)
-                        let v1 = raw.loadUnaligned(fromByteOffset: (j * kvStride + c + 8) * 4, as: SIMD8<Float>.self)
-                        let p0 = SIMD8(repeating: rows[j]), p1 = SIMD8(repeating: rows[rowStride + j])
-                        let p2 = SIMD8(repeating: rows[2 * rowStride + j]), p3 = SIMD8(repeating: rows[3 * rowStride + j])
-                        a0 = a0.addingProduct(p0, v0); b0 = b0.addingProduct(p0, v1)
-                        a1 = a1.addingProduct(p1, v0); b1 = b1.addingProduct(p1, v1)
-                        a2 = a2.addingProduct(p2, v0); b2 = b2.addingProduct(p2, v1)
-                        a3 = a3.addingProduct(p3, v0); b3 = b3.addingProduct(p3, v1)
+                        tile.add(
+                            rows[j], rows[rowStride + j], rows[2 * rowStride + j], rows[3 * rowStride + j],
+                            raw.loadUnaligned(fromByteOffset: (j * kvStride + c) * 4, as: SIMD8<Float>.self),
+                            raw.loadUnaligned(fromByteOffset: (j * kvStride + c + 8) * 4, as: SIMD8<Float>.self))
                     }
                 } else {
                     for j in 0..<keys {
-                        let v0 = raw.loadUnaligned(fromByteOffset: (j * kvStride + c) * 4, as: SIMD8<Float>.self)
-                        a0 = a0.addingProduct(SIMD8(repeating: rows[j]), v0)
-                        a1 = a1.addingProduct(SIMD8(repeating: rows[rowStride + j]), v0)
-                        a2 = a2.addingProduct(SIMD8(repeating: rows[2 * rowStride + j]), v0)
-                        a3 = a3.addingProduct(SIMD8(repeating: rows[3 * rowStride + j]), v0)
+                        tile.addLow(
+                            rows[j], rows[rowStride + j], rows[2 * rowStride + j], rows[3 * rowStride + j],
+                            raw.loadUnaligned(fromByteOffset: (j * kvStride + c) * 4, as: SIMD8<Float>.self))
                     }
                 }
-                store(a0, row: 0, channel: c); store(a1, row: 1, channel: c)
-                store(a2, row: 2, channel: c); store(a3, row: 3, channel: c)
-                if pair {
-                    store(b0, row: 0, channel: c + 8); store(b1, row: 1, channel: c + 8)
-                    store(b2, row: 2, channel: c + 8); store(b3, row: 3, channel: c + 8)
+                for r in 0..<4 {
+                    let (a, b) = tile.row(r)
+                    store(a, row: r, channel: c)
+                    if pair { store(b, row: r, channel: c + 8) }
                 }
             } else {
                 // The last rows of a sequence (fewer than four): one row at a time.
@@ -195,6 +176,45 @@ extension AttentionLayout {
                 }
             }
             c += pair ? 16 : 8
+        }
+    }
+}
+
+/// Four rows by sixteen columns of multiply-add accumulators, eight SIMD8 registers: the register
+/// tile of both products of the small-head kernel (query rows × keys for the scores, query rows ×
+/// channels for P·V). Row r holds columns 0..<8 in `a`r and 8..<16 in `b`r; eight independent
+/// chains keep both FMA pipes busy. The sums run in the order of the `add` calls, lane by lane.
+struct Tile4x16 {
+    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+    var b0 = SIMD8<Float>(), b1 = SIMD8<Float>(), b2 = SIMD8<Float>(), b3 = SIMD8<Float>()
+
+    /// Row r += w_r · [v0, v1].
+    @inline(__always)
+    mutating func add(_ w0: Float, _ w1: Float, _ w2: Float, _ w3: Float, _ v0: SIMD8<Float>, _ v1: SIMD8<Float>) {
+        let (p0, p1, p2, p3) = (SIMD8(repeating: w0), SIMD8(repeating: w1), SIMD8(repeating: w2), SIMD8(repeating: w3))
+        a0 = a0.addingProduct(p0, v0); b0 = b0.addingProduct(p0, v1)
+        a1 = a1.addingProduct(p1, v0); b1 = b1.addingProduct(p1, v1)
+        a2 = a2.addingProduct(p2, v0); b2 = b2.addingProduct(p2, v1)
+        a3 = a3.addingProduct(p3, v0); b3 = b3.addingProduct(p3, v1)
+    }
+
+    /// Row r's first eight columns += w_r · v0 (the tile's left half only).
+    @inline(__always)
+    mutating func addLow(_ w0: Float, _ w1: Float, _ w2: Float, _ w3: Float, _ v0: SIMD8<Float>) {
+        a0 = a0.addingProduct(SIMD8(repeating: w0), v0)
+        a1 = a1.addingProduct(SIMD8(repeating: w1), v0)
+        a2 = a2.addingProduct(SIMD8(repeating: w2), v0)
+        a3 = a3.addingProduct(SIMD8(repeating: w3), v0)
+    }
+
+    /// Row r: (columns 0..<8, columns 8..<16).
+    @inline(__always)
+    func row(_ r: Int) -> (SIMD8<Float>, SIMD8<Float>) {
+        switch r {
+        case 0: return (a0, b0)
+        case 1: return (a1, b1)
+        case 2: return (a2, b2)
+        default: return (a3, b3)
         }
     }
 }
