@@ -6,8 +6,9 @@ import PackageDescription
 // The numeric core is compiled for the CPU that builds it (`-target-cpu native`): its SIMD8 kernels
 // (softmax exp, SwiGLU, norms, gathers) then use 256-bit AVX registers instead of the x86-64
 // baseline's 128-bit SSE, which profiling config B showed spending 2.5 ns per exp. ExpertLock is
-// built from source where it runs (Linux; Apple silicon has no wider registers to gain); EXPERTLOCK_PORTABLE=1 builds for the baseline instead (a binary
-// to copy to other machines). Lane arithmetic is the same either way, so results do not change.
+// built from source where it runs (Linux; Apple silicon has no wider registers to gain);
+// EXPERTLOCK_PORTABLE=1 builds for the baseline instead (a binary to copy to other machines). Lane
+// arithmetic is the same either way, so results do not change.
 let nativeCPU: [String] = ProcessInfo.processInfo.environment["EXPERTLOCK_PORTABLE"] == "1" ? [] : ["-target-cpu", "native"]
 
 let package = Package(

@@ -110,10 +110,6 @@ protocol LaneFunction3 {
 }
 
 extension Tensor {
-    /// Runs `body(lo, hi)` over chunks of the flat buffer whose bounds are multiples of 8.
-    @inline(__always)
-    func forEachLaneChunk(_ n: Int, _ body: (Int, Int) -> Void) { Tensor.forEachLaneChunk(n, body) }
-
     /// Runs `body(lo, hi)` over chunks of a flat buffer of `n` elements, bounds multiples of 8.
     @inline(__always)
     static func forEachLaneChunk(_ n: Int, _ body: (Int, Int) -> Void) {
@@ -135,7 +131,7 @@ extension Tensor {
                 let po = po.baseAddress!
                 withUnsafeBufferPointer { px in
                     let px = px.baseAddress!
-                    forEachLaneChunk(n) { lo, hi in Kernels.lanes(px + lo, po + lo, hi - lo, f) }
+                    Tensor.forEachLaneChunk(n) { lo, hi in Kernels.lanes(px + lo, po + lo, hi - lo, f) }
                 }
             })
     }
@@ -154,7 +150,7 @@ extension Tensor {
                     other.withUnsafeBufferPointer { pb in
                         let pa = pa.baseAddress!
                         let pb = pb.baseAddress!
-                        forEachLaneChunk(n) { lo, hi in Kernels.lanes(pa + lo, pb + lo, po + lo, hi - lo, f) }
+                        Tensor.forEachLaneChunk(n) { lo, hi in Kernels.lanes(pa + lo, pb + lo, po + lo, hi - lo, f) }
                     }
                 }
             })
@@ -188,7 +184,7 @@ extension Tensor {
                     a.withUnsafeBufferPointer { p1 in
                         b.withUnsafeBufferPointer { p2 in
                             let (p0, p1, p2) = (p0.baseAddress!, p1.baseAddress!, p2.baseAddress!)
-                            forEachLaneChunk(n) { lo, hi in
+                            Tensor.forEachLaneChunk(n) { lo, hi in
                                 Kernels.lanes(p0 + lo, p1 + lo, p2 + lo, po + lo, hi - lo, f)
                             }
                         }

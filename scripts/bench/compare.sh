@@ -55,8 +55,8 @@ expertlock="$(swift build -c release --scratch-path "$scratch" --show-bin-path)/
 results="$(mktemp)"
 trap 'rm -f "$results"' EXIT
 common=(--batch "$batch" --seq "$seq" --threads "$threads" --warmup "$warmup" --iterations "$iterations")
-tag() {  # adds side, config and round to a JSON object on stdin
-    "$python" -c "import json,sys; r=json.load(sys.stdin); r.update(side='$1', config='$2', round=$3); print(json.dumps(r))"
+tag() {  # adds side, config, mode and round to a JSON object on stdin
+    "$python" -c "import json,sys; r=json.load(sys.stdin); r.update(side='$1', config='$2', mode='$3', round=$4); print(json.dumps(r))"
 }
 for name in $configs; do
     config="$name"
@@ -65,33 +65,27 @@ for name in $configs; do
         for ((round = 1; round <= rounds; round++)); do
             if "$expertlock" bench --help 2>/dev/null | grep -qE "^ +$mode( |$)"; then
                 echo "[$round/$rounds] expertlock bench $mode --config $config ${common[*]}" >&2
-                "$expertlock" bench "$mode" --config "$config" "${common[@]}" --json | tag expertlock "$name" "$round" >>"$results"
+                "$expertlock" bench "$mode" --config "$config" "${common[@]}" --json | tag expertlock "$name" "$mode" "$round" >>"$results"
             else
                 echo "expertlock bench $mode: not implemented yet, PyTorch only" >&2
             fi
             echo "[$round/$rounds] pytorch_reference.py $mode --config $config ${common[*]}" >&2
             "$python" scripts/bench/pytorch_reference.py "$mode" --config "$config" "${common[@]}" 2>/dev/null \
-                | tag pytorch "$name" "$round" >>"$results"
-            if [[ $rounds -gt 1 ]]; then
-                "$expertlock" bench gemm --size 2048 --threads "$threads" --skip-fallback --json \
-                    | tag gemm "$name" "$round" >>"$results"
-            fi
+                | tag pytorch "$name" "$mode" "$round" >>"$results"
+            "$expertlock" bench gemm --size 2048 --threads "$threads" --skip-fallback --json \
+                | tag gemm "$name" "$mode" "$round" >>"$results"
         done
     done
 done
 
-echo "expertlock bench gemm --size 2048 --threads $threads --skip-fallback" >&2
-gemm="$("$expertlock" bench gemm --size 2048 --threads "$threads" --skip-fallback --json)"
-
-"$python" - "$results" "$gemm" <<'EOF'
+"$python" - "$results" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
-final_gemm = json.loads(sys.argv[2])["gflops"]
 runs = {}  # (config, mode) -> side -> [result per round]
-gemms = {}  # (config, round) -> GFLOP/s of the bench gemm after that round's pair
+gemms = {}  # (config, mode, round) -> GFLOP/s of the bench gemm right after that pair
 for r in rows:
     if r["side"] == "gemm":
-        gemms[(r["config"], r["round"])] = r["gflops"]
+        gemms[(r["config"], r["mode"], r["round"])] = r["gflops"]
     else:
         runs.setdefault((r["config"], r["mode"]), {}).setdefault(r["side"], []).append(r)
 median = statistics.median
@@ -114,7 +108,7 @@ for (config, mode), sides in runs.items():
         print(f"{config:<7}{mode:<9}{'ratio':<12}{median(ratios):>10.2f}x  (expertlock / pytorch tokens/s{rounds}{spread})")
         summary[f"{config}/{mode}"]["ratio"] = round(median(ratios), 3)
     if ours and mode == "forward":
-        roof = [gemms.get((config, r["round"]), final_gemm) for r in ours]
+        roof = [gemms[(config, mode, r["round"])] for r in ours]
         share = [r["gflops"] / g for r, g in zip(ours, roof)]
         print(f"{config:<7}{mode:<9}{'roof':<12}{median(share):>10.0%}  of bench gemm ({median(roof):.1f} GFLOP/s)"
               f"; peak RSS {max(r['peak_rss_bytes'] / r['weights_bytes'] for r in ours):.2f}x the weights' bytes")

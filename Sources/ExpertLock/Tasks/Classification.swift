@@ -129,8 +129,7 @@ public enum Classification {
                 owner.append(b)
             }
         }
-        let logProbabilities = try TokenLogLikelihood.logProbabilities(
-            model: model, hidden: hidden, rows: rows, targets: targets)
+        let logProbabilities = try model.headScores(rows: rows, of: hidden, targets: targets).logProbabilities
         var sums = [Double](repeating: 0, count: sequences.count)
         for (b, lp) in zip(owner, logProbabilities) { sums[b] += lp }
         return sums

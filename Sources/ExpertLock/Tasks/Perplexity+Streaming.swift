@@ -6,7 +6,8 @@ extension Perplexity {
     /// `evaluate`, layer by layer (`LayerStreaming`): the same windows in the same batches, every
     /// batch through layer l before layer l + 1 is read, for a checkpoint larger than memory (load
     /// it with `WeightResidency.read`). Log-likelihoods are added in the same order, so the result
-    /// equals `evaluate`'s up to rounding (see `Classification.evaluateStreaming`). `progress` hears about stages (embedding, layers, output head).
+    /// equals `evaluate`'s up to rounding (see `Classification.evaluateStreaming`). `progress` hears
+    /// about stages (embedding, layers, output head).
     public static func evaluateStreaming(
         model: MoEModel, ids: [Int], parameters: Parameters = Parameters(), observer: RoutingObserver? = nil,
         streaming: LayerStreaming.Parameters = LayerStreaming.Parameters(),
@@ -19,8 +20,8 @@ extension Perplexity {
         try LayerStreaming.forward(
             model: model, batches: groups.map(\.batch), observer: observer, parameters: streaming,
             finalHidden: { i, hidden in
-                let lp = try TokenLogLikelihood.logProbabilities(
-                    model: model, hidden: hidden, rows: groups[i].rows, targets: groups[i].targets)
+                let lp = try model.headScores(rows: groups[i].rows, of: hidden, targets: groups[i].targets)
+                    .logProbabilities
                 totalNLL -= lp.reduce(0, +)
                 scored += lp.count
             }, progress: progress)

@@ -1,5 +1,4 @@
 import Foundation
-import MoEModels
 import TensorCore
 
 /// Log-probabilities of chosen tokens from a logits matrix, in Double (log-sum-exp), without
@@ -20,14 +19,6 @@ public enum TokenLogLikelihood {
                 return Double(p[base + target] - m) - log(s)
             }
         }
-    }
-
-    /// log p(target | row) for each (row, target) of final hidden states [N, C] (from
-    /// `MoEModel.finalHiddenStates`): the output head runs a vocabulary slice at a time
-    /// (`MoEModel.headScores`), so [N, V] never exists. Equal to
-    /// `logProbabilities(forward(batch).logits, …)` up to rounding.
-    public static func logProbabilities(model: MoEModel, hidden: Tensor, rows: [Int], targets: [Int]) throws -> [Double] {
-        try model.headScores(rows: rows, of: hidden, targets: targets).logProbabilities
     }
 
     /// Full log-softmax distribution of one row, in Double.

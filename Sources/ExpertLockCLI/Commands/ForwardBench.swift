@@ -9,9 +9,9 @@ import TensorCore
 /// they go out of scope. Each iteration is what `eval` does to a batch (`MoEModel.headScores`):
 /// the layers in passes, and every row of a pass through the output head to its next token's
 /// log-probability (the products of one [N, V] logits matrix plus a log-softmax, without holding
-/// the matrix). The reported figures use the median of the timed
-/// iterations; `scripts/bench/pytorch_reference.py forward` prints the same JSON for transformers
-/// (whose forward stops at the logits).
+/// the matrix). The reported figures use the median of the timed iterations;
+/// `scripts/bench/pytorch_reference.py forward` prints the same JSON for transformers, whose
+/// forward computes the same next-token loss (`labels=`).
 struct ForwardBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forward",

@@ -8,12 +8,12 @@ import TensorCore
 
 extension MoEModel {
     /// Share of the weights' Float32 bytes one pass of `finalHiddenStates` may take in activations.
-    /// A layer keeps about a dozen [N, C] Float32 matrices alive (measured: 46 MB for 2,048 tokens of
-    /// width 512), and smaller passes cost speed: every expert product repacks its weights for fewer
-    /// rows (config A, one thread: 2,048 tokens per pass 1.10 s, 1,024 1.13 s, 512 1.22 s, 256
-    /// 1.28 s per batch). A tenth of the weights keeps peak memory within about 1.25× the weights
-    /// at under 5% of the speed on a 60M-parameter model, and lets a large model (where activations
-    /// are small next to its weights) take whole batches.
+    /// The budget counts 48·C bytes (a dozen [N, C] Float32 matrices) per token; the inference
+    /// path keeps fewer (heaptrack, config A: 15 MB at the peak for 768 tokens of width 512), and
+    /// smaller passes cost speed: every expert product repacks its weights for fewer rows (config
+    /// A, one thread: 2,048 tokens per pass 1.10 s, 1,024 1.13 s, 512 1.22 s, 256 1.28 s per
+    /// batch). A tenth of the weights keeps config A's peak RSS at 1.195× its weights, and lets a
+    /// large model (where activations are small next to its weights) take whole batches.
     public static let scoringPassShare = 0.10
     /// The least a pass may take whatever the model's size (a small model's memory does not matter).
     public static let scoringPassMinimumBytes = 12 << 20

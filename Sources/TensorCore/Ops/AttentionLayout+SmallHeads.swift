@@ -3,7 +3,7 @@
 // With D = 16 (config B: hidden 128, 8 heads) a score product [64, i1] = Q·Kᵀ has 16 multiply-adds
 // per output: OpenBLAS spends its time zeroing C (beta = 0 pass), packing and writing, and the
 // attention core took 20% of the forward for 10% of its FLOPs. Here four query rows at a time take
-// their scores against eight keys per vector from a transposed copy of K, exponentiate them in a
+// their scores against sixteen keys per sweep from a transposed copy of K, exponentiate them in a
 // row buffer that stays in L1, and accumulate P·V straight into registers. Used inside
 // `InferenceMode` only (scoring: eval, sweep, realign's pool scores): a training step keeps the GEMM
 // path, whose backward recomputes the same probabilities from the saved log Σ exp with the same
@@ -63,7 +63,8 @@ extension AttentionLayout {
         }
     }
 
-    /// rows[r * (seq + 8) + j] = scale · q_r · k_j for r < count, j < keys (eight keys per vector).
+    /// rows[r * (seq + 8) + j] = scale · q_r · k_j for r < count, j < keys (sixteen keys per sweep,
+    /// eight for the last ones and for blocks of fewer than four rows).
     @inline(__always)
     private func scoreRows(
         _ q: UnsafePointer<Float>, count: Int, keys: Int, kt: UnsafePointer<Float>, into rows: UnsafeMutablePointer<Float>

@@ -69,10 +69,7 @@ public func groupedExperts(
             }
         }
     }
-    let out =
-        active.isEmpty
-        ? Tensor.zeros([n, c])
-        : scatterAddKernel(active.map { scaled[$0] }, active.map { tokens[$0] }, rowCount: n, width: c)
+    let out = scatterAddKernel(active.map { scaled[$0] }, active.map { tokens[$0] }, rowCount: n, width: c)
     let parents = [x, weights] + gate + up + down
     let activations = saved
     return Variable(out, parents: parents) { g in
@@ -107,10 +104,8 @@ public func groupedExperts(
         }
         let dxTotal =
             x.requiresGrad
-            ? (active.isEmpty
-                ? Tensor.zeros(xv.shape)
-                : scatterAddKernel(active.map { dx[$0] }, active.map { tokens[$0] }, rowCount: n, width: c)
-                    .reshaped(xv.shape))
+            ? scatterAddKernel(active.map { dx[$0] }, active.map { tokens[$0] }, rowCount: n, width: c)
+                .reshaped(xv.shape)
             : nil
         return [dxTotal, dWeights?.reshaped(wv.shape)] + dGate + dUp + dDown
     }
@@ -173,9 +168,7 @@ func inferenceExperts(
     }
     if pairwise { return out }
     let active = scaled.indices.filter { scaled[$0] != nil }
-    return active.isEmpty
-        ? Tensor.zeros([n, c])
-        : scatterAddKernel(active.map { scaled[$0]! }, active.map { tokens[$0] }, rowCount: n, width: c)
+    return scatterAddKernel(active.map { scaled[$0]! }, active.map { tokens[$0] }, rowCount: n, width: c)
 }
 
 /// What one expert's forward keeps for its backward: its input rows, the gate and up projections,

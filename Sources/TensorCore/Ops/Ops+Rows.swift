@@ -89,7 +89,8 @@ func scatterAddKernel(_ x: Tensor, _ indices: [Int], rowCount: Int, width: Int) 
     scatterAddKernel([x], [indices], rowCount: rowCount, width: width)
 }
 
-/// out[indices[p][i], :] += parts[p][i, :] into zeros [rowCount, C]. The sources of each output row
+/// out[indices[p][i], :] += parts[p][i, :] into zeros [rowCount, C] (zeros when there are no
+/// parts: every row without a source is zero). The sources of each output row
 /// are listed first (counting sort by target), then rows run in parallel, each summing its sources
 /// in part order and row order: deterministic whatever the thread count, and no two threads write
 /// one row.
