@@ -1,21 +1,29 @@
-// Inference attention for small heads (D = 8…64 in steps of 8), register-tiled in Swift.
+// Attention for small heads (D = 8…64 in steps of 8), register-tiled in Swift: forward and backward.
 //
 // With D = 16 (config B: hidden 128, 8 heads) a score product [64, i1] = Q·Kᵀ has 16 multiply-adds
 // per output: OpenBLAS spends its time zeroing C (beta = 0 pass), packing and writing, and the
 // attention core took 20% of the forward for 10% of its FLOPs. Here four query rows at a time take
 // their scores against sixteen keys per sweep from a transposed copy of K, exponentiate them in a
-// row buffer that stays in L1, and accumulate P·V straight into registers. Used inside
-// `InferenceMode` only (scoring: eval, sweep, realign's pool scores): a training step keeps the GEMM
-// path, whose backward recomputes the same probabilities from the saved log Σ exp with the same
-// product, even where its attention needs no gradient (frozen first layers).
+// row buffer that stays in L1, and accumulate P·V straight into registers.
+//
+// The backward had the same problem, worse: per (sequence, head) five [T, T]-sized products with
+// K = D or N = D, over the full square instead of the causal triangle (config B's training step spent
+// a fifth of its CPU time in them). Here it recomputes P with the forward's own score kernel (the
+// same bits as the forward's), dP = dO·Vᵀ with the same kernel on a transposed copy of V, and the
+// three products dQ = dS·K, dV = Pᵀ·dO, dK = dSᵀ·Q with the same 4×16 register tile, touching only
+// the triangle j ≤ i.
+
+import Foundation
 
 extension AttentionLayout {
     /// Whether `forwardSmallHeads` handles this geometry.
     var fitsSmallHeadKernel: Bool { headDim % 8 == 0 && headDim >= 8 && headDim <= 64 }
 
-    /// The forward of `forward` without log Σ exp, for `fitsSmallHeadKernel` geometries.
+    /// The forward of `forward` for `fitsSmallHeadKernel` geometries (log Σ exp per query row saved
+    /// when `logSumExp` is given, [B, H, T]).
     func forwardSmallHeads(
-        q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>
+        q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
+        logSumExp: UnsafeMutablePointer<Float>?
     ) {
         let d = headDim
         Parallel.forEach(batch * heads) { items in
@@ -37,9 +45,7 @@ extension AttentionLayout {
                 let g = h / group
                 let kv = kvOffset(b, g)
                 if packed != (b, g) {
-                    for j in 0..<length {
-                        for c in 0..<d { kt[c * seq + j] = k[kv + j * kvStride + c] }
-                    }
+                    transposeHead(k + kv, length: length, into: kt)
                     packed = (b, g)
                 }
                 let qh = q + qOffset(b, h)
@@ -47,7 +53,7 @@ extension AttentionLayout {
                 while i0 < length {
                     let count = Swift.min(4, length - i0)
                     let keys = i0 + count  // keys 0..<keys are visible to some row of the block
-                    scoreRows(qh + i0 * qStride, count: count, keys: keys, kt: kt, into: rows)
+                    scoreRows(qh + i0 * qStride, count: count, keys: keys, kt: kt, scale: scale, into: rows)
                     for r in 0..<count {
                         let row = rows + r * (seq + 8)
                         let visible = i0 + r + 1
@@ -55,6 +61,7 @@ extension AttentionLayout {
                         let total = Kernels.expShifted(row, row, visible, shift: m)
                         for j in visible..<keys { row[j] = 0 }
                         row[seq + 7] = 1 / total  // the row's normaliser, past its keys
+                        logSumExp?[item * seq + i0 + r] = m + log(total)
                     }
                     accumulateValues(rows, count: count, keys: keys, v: v + kv, into: o + i0 * qStride)
                     i0 += count
@@ -64,10 +71,12 @@ extension AttentionLayout {
     }
 
     /// rows[r * (seq + 8) + j] = scale · q_r · k_j for r < count, j < keys (sixteen keys per sweep,
-    /// eight for the last ones and for blocks of fewer than four rows).
+    /// eight for the last ones and for blocks of fewer than four rows). `q` rows are `qStride` apart
+    /// (queries, or output gradients for dP = dO·Vᵀ); kt[c * seq + j] is key (or value) j's channel c.
     @inline(__always)
     private func scoreRows(
-        _ q: UnsafePointer<Float>, count: Int, keys: Int, kt: UnsafePointer<Float>, into rows: UnsafeMutablePointer<Float>
+        _ q: UnsafePointer<Float>, count: Int, keys: Int, kt: UnsafePointer<Float>, scale: Float,
+        into rows: UnsafeMutablePointer<Float>
     ) {
         let d = headDim
         let rowStride = seq + 8
@@ -121,7 +130,16 @@ extension AttentionLayout {
         }
     }
 
-    /// o_r = (Σ_j p_rj · v_j) / Σ_j p_rj for the block's rows (the normaliser sits at rows[r][seq + 7]).
+    /// dst[c * seq + j] = head[j * kvStride + c] for the first `length` keys (or values) of a KV head.
+    @inline(__always)
+    private func transposeHead(_ head: UnsafePointer<Float>, length: Int, into dst: UnsafeMutablePointer<Float>) {
+        for j in 0..<length {
+            for c in 0..<headDim { dst[c * seq + j] = head[j * kvStride + c] }
+        }
+    }
+
+    /// o_r = f_r · Σ_j p_rj · v_j for the block's rows, with the factor f_r at rows[r][seq + 7]: the
+    /// softmax normaliser 1 / Σ_j p_rj in the forward, the score scale for dQ = scale · dS·K.
     /// Sixteen channels per sweep over the keys (eight accumulators for a full block of four rows),
     /// so each broadcast weight feeds two multiply-adds.
     @inline(__always)
@@ -177,6 +195,137 @@ extension AttentionLayout {
                 }
             }
             c += pair ? 16 : 8
+        }
+    }
+
+    /// The backward of `backward` for `fitsSmallHeadKernel` geometries, from the log Σ exp that
+    /// `forwardSmallHeads` saved. Parallel over (b, KV head) like the GEMM path; per query head of
+    /// the group, in blocks of four query rows: P = exp(S − log Σ exp) with the forward's scores,
+    /// dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(P ⊙ dP)) and dQ = scale · dS·K; then, over the whole
+    /// triangle, dV += Pᵀ·dO and dK += scale · dSᵀ·Q. dq, dk, dv must be zero-filled; nil ones
+    /// are skipped.
+    func backwardSmallHeads(
+        q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, gradOut: UnsafePointer<Float>,
+        logSumExp: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>?, dk: UnsafeMutablePointer<Float>?,
+        dv: UnsafeMutablePointer<Float>?
+    ) {
+        let d = headDim
+        let rowStride = seq + 8
+        Parallel.forEach(batch * kvHeads) { items in
+            let kt = UnsafeMutablePointer<Float>.allocate(capacity: d * seq + 8)  // Kᵀ of the (b, KV head)
+            let vt = UnsafeMutablePointer<Float>.allocate(capacity: d * seq + 8)  // Vᵀ
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: seq * rowStride)  // P rows
+            let ds = UnsafeMutablePointer<Float>.allocate(capacity: seq * rowStride)  // dP rows, then dS
+            kt.initialize(repeating: 0, count: d * seq + 8)
+            vt.initialize(repeating: 0, count: d * seq + 8)
+            defer {
+                for buffer in [kt, vt, p, ds] { buffer.deallocate() }
+            }
+            for item in items {
+                let (b, g) = (item / kvHeads, item % kvHeads)
+                let length = lengths[b]
+                if length == 0 { continue }
+                let kvAt = kvOffset(b, g)
+                transposeHead(k + kvAt, length: length, into: kt)
+                transposeHead(v + kvAt, length: length, into: vt)
+                for h in (g * group)..<((g + 1) * group) {
+                    let qAt = qOffset(b, h)
+                    let lse = logSumExp + (b * heads + h) * seq
+                    var i0 = 0
+                    while i0 < length {
+                        let count = Swift.min(4, length - i0)
+                        let keys = i0 + count
+                        // Row i of P and dS is zero past i up to `keys`, which the transposed
+                        // products below rely on (their 4-key tiles start at i0).
+                        let pRows = p + i0 * rowStride
+                        scoreRows(q + qAt + i0 * qStride, count: count, keys: keys, kt: kt, scale: scale, into: pRows)
+                        for r in 0..<count {
+                            let i = i0 + r
+                            let row = pRows + r * rowStride
+                            _ = Kernels.expShifted(row, row, i + 1, shift: lse[i])
+                            for j in (i + 1)..<keys { row[j] = 0 }
+                        }
+                        if dq != nil || dk != nil {
+                            let dRows = ds + i0 * rowStride
+                            scoreRows(gradOut + qAt + i0 * qStride, count: count, keys: keys, kt: vt, scale: 1, into: dRows)
+                            for r in 0..<count {
+                                let i = i0 + r
+                                let (pr, dr) = (pRows + r * rowStride, dRows + r * rowStride)
+                                let s = Kernels.dot(pr, dr, i + 1)
+                                for j in 0...i { dr[j] = pr[j] * (dr[j] - s) }
+                                for j in (i + 1)..<keys { dr[j] = 0 }
+                                dr[seq + 7] = scale  // dQ's factor in accumulateValues
+                            }
+                            if let dq {
+                                accumulateValues(dRows, count: count, keys: keys, v: k + kvAt, into: dq + qAt + i0 * qStride)
+                            }
+                        }
+                        i0 += count
+                    }
+                    if let dv { accumulateTransposed(p, length: length, source: gradOut + qAt, factor: 1, into: dv + kvAt) }
+                    if let dk { accumulateTransposed(ds, length: length, source: q + qAt, factor: scale, into: dk + kvAt) }
+                }
+            }
+        }
+    }
+
+    /// dst_j += factor · Σ_{i ≥ j} w_ij · src_i for the keys j < length of one KV head: dV += Pᵀ·dO
+    /// (w = P, src = dO) and dK += scale · dSᵀ·Q. w rows are `seq + 8` apart and zero past the
+    /// diagonal within each block of four rows; src rows `qStride` apart, dst rows `kvStride`.
+    /// Four keys by sixteen channels per register tile, summing over the query rows in order.
+    @inline(__always)
+    private func accumulateTransposed(
+        _ w: UnsafePointer<Float>, length: Int, source: UnsafePointer<Float>, factor: Float,
+        into dst: UnsafeMutablePointer<Float>
+    ) {
+        let rowStride = seq + 8
+        let raw = UnsafeRawPointer(source)
+        let out = UnsafeMutableRawPointer(dst)
+        let f = SIMD8<Float>(repeating: factor)
+        func add(_ a: SIMD8<Float>, key j: Int, channel c: Int) {
+            let at = (j * kvStride + c) * 4
+            out.storeBytes(of: out.loadUnaligned(fromByteOffset: at, as: SIMD8<Float>.self) + a * f, toByteOffset: at, as: SIMD8<Float>.self)
+        }
+        func load(_ i: Int, _ c: Int) -> SIMD8<Float> {
+            raw.loadUnaligned(fromByteOffset: (i * qStride + c) * 4, as: SIMD8<Float>.self)
+        }
+        var j0 = 0
+        while j0 < length {
+            let count = Swift.min(4, length - j0)
+            var c = 0
+            while c < headDim {
+                let pair = c + 8 < headDim
+                if count == 4 {
+                    var tile = Tile4x16()
+                    for i in j0..<length {
+                        let wi = w + i * rowStride + j0
+                        if pair {
+                            tile.add(wi[0], wi[1], wi[2], wi[3], load(i, c), load(i, c + 8))
+                        } else {
+                            tile.addLow(wi[0], wi[1], wi[2], wi[3], load(i, c))
+                        }
+                    }
+                    for r in 0..<4 {
+                        let (a, b) = tile.row(r)
+                        add(a, key: j0 + r, channel: c)
+                        if pair { add(b, key: j0 + r, channel: c + 8) }
+                    }
+                } else {
+                    // The last keys of a sequence (fewer than four): one key at a time.
+                    for j in j0..<(j0 + count) {
+                        var a = SIMD8<Float>(), b = SIMD8<Float>()
+                        for i in j..<length {
+                            let weight = SIMD8(repeating: w[i * rowStride + j])
+                            a = a.addingProduct(weight, load(i, c))
+                            if pair { b = b.addingProduct(weight, load(i, c + 8)) }
+                        }
+                        add(a, key: j, channel: c)
+                        if pair { add(b, key: j, channel: c + 8) }
+                    }
+                }
+                c += pair ? 16 : 8
+            }
+            j0 += count
         }
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
 
-// Causal self-attention with grouped key/value heads (GQA), one (batch, head) pair at a time
-// through `Gemm.sgemm` on strided views of the projections: no transposes or copies of q, k, v.
-// Like FlashAttention, the forward keeps only log Σ exp per query row; the backward recomputes the
-// probabilities with one extra GEMM instead of storing [B, H, T, T].
+// Causal self-attention with grouped key/value heads (GQA), one (batch, head) pair at a time on
+// strided views of the projections: heads of 8…64 channels (in steps of 8) through the register-tiled
+// kernels of AttentionLayout+SmallHeads, larger or odd ones through `Gemm.sgemm` (no transposes or
+// copies of q, k, v). Like FlashAttention, the forward keeps only log Σ exp per query row; the
+// backward recomputes the probabilities from it instead of storing [B, H, T, T].
 
 /// Causal self-attention. q [N, H*D], k and v [N, Hkv*D] with N = B*T (row b*T + t) -> [N, H*D].
 ///
@@ -28,6 +29,13 @@ public func causalAttention(
         batch: batch, seq: seq, heads: heads, kvHeads: kvHeads, headDim: headDim,
         scale: scale ?? 1 / Float(headDim).squareRoot(),
         lengths: (0..<batch).map { b in min(seq, max(0, validLengths?[b] ?? seq)) })
+    return causalAttention(q: q, k: k, v: v, layout: layout)
+}
+
+/// `causalAttention` on a checked layout (tests pick its kernels through `forcedPath`).
+func causalAttention(q: Variable, k: Variable, v: Variable, layout: AttentionLayout) -> Variable {
+    let (qv, kv, vv) = (q.value, k.value, v.value)
+    let (batch, seq, heads, headDim) = (layout.batch, layout.seq, layout.heads, layout.headDim)
     let keep = anyRequiresGrad(q, k, v)
     var logSumExp = [Float](repeating: 0, count: keep ? batch * heads * seq : 0)  // [B, H, T]
     let out = Tensor(
@@ -86,6 +94,13 @@ struct AttentionLayout {
     let scale: Float
     /// Valid length of each sequence (keys and queries at or past it are padding).
     let lengths: [Int]
+    /// The kernels that run; nil picks `path`'s default.
+    var forcedPath: Path? = nil
+
+    /// Register-tiled Swift kernels for small heads (`fitsSmallHeadKernel`), else GEMMs. The
+    /// forward and the backward take the same path, so the backward recomputes the forward's P.
+    enum Path { case gemm, smallHeads }
+    var path: Path { forcedPath ?? (fitsSmallHeadKernel ? .smallHeads : .gemm) }
 
     var group: Int { heads / kvHeads }
     var qStride: Int { heads * headDim }  // row stride of q, out, dq
@@ -123,8 +138,8 @@ struct AttentionLayout {
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>,
         logSumExp: UnsafeMutablePointer<Float>?
     ) {
-        if logSumExp == nil && InferenceMode.isActive && fitsSmallHeadKernel {
-            forwardSmallHeads(q: q, k: k, v: v, out: out)
+        if path == .smallHeads {
+            forwardSmallHeads(q: q, k: k, v: v, out: out, logSumExp: logSumExp)
             return
         }
         let block = AttentionLayout.queryBlock
@@ -178,6 +193,10 @@ struct AttentionLayout {
         logSumExp: UnsafePointer<Float>, dq: UnsafeMutablePointer<Float>?, dk: UnsafeMutablePointer<Float>?,
         dv: UnsafeMutablePointer<Float>?
     ) {
+        if path == .smallHeads {
+            backwardSmallHeads(q: q, k: k, v: v, gradOut: gradOut, logSumExp: logSumExp, dq: dq, dk: dk, dv: dv)
+            return
+        }
         Parallel.forEach(batch * kvHeads) { items in
             let p = UnsafeMutablePointer<Float>.allocate(capacity: seq * seq)  // P [T, T]
             let ds = UnsafeMutablePointer<Float>.allocate(capacity: seq * seq)  // dP, then dS [T, T]

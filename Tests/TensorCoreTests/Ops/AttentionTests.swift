@@ -111,37 +111,76 @@ import Testing
         for i in 0..<out.count { #expect(abs(Double(out.data[i]) - expected[i]) <= 1e-5) }
     }
 
-    /// The register-tiled kernel of inference mode (head sizes 8…64 in steps of 8) against the
-    /// triple loop: full and padded sequences, GQA groups, lengths that are not multiples of 4 or 8.
-    @Test(arguments: [8, 16, 64])
-    func smallHeadKernelInInferenceModeMatchesTripleLoop(headDim: Int) {
-        for c in [
+    /// Geometries for the register-tiled small-head kernels: full and padded sequences, GQA groups,
+    /// lengths that are not multiples of 4 or 8, an empty sequence.
+    static func smallHeadConfigs(headDim: Int) -> [Config] {
+        [
             Config(batch: 2, seq: 37, heads: 4, kvHeads: 2, headDim: headDim, validLengths: [37, 13]),
             Config(batch: 1, seq: 9, heads: 2, kvHeads: 1, headDim: headDim),
             Config(batch: 3, seq: 5, heads: 2, kvHeads: 2, headDim: headDim, validLengths: [0, 1, 5]),
-        ] {
+        ]
+    }
+
+    /// `attend` on the kernels of `path` (the public function picks them by head size).
+    static func attend(_ q: Variable, _ k: Variable, _ v: Variable, _ c: Config, path: AttentionLayout.Path) -> Variable {
+        let layout = AttentionLayout(
+            batch: c.batch, seq: c.seq, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
+            scale: 1 / Float(c.headDim).squareRoot(),
+            lengths: (0..<c.batch).map { b in c.validLengths?[b] ?? c.seq }, forcedPath: path)
+        return causalAttention(q: q, k: k, v: v, layout: layout)
+    }
+
+    /// The register-tiled kernel (head sizes 8…64 in steps of 8) against the triple loop and the
+    /// GEMM path, with and without a gradient to keep (which only adds the saved log Σ exp).
+    @Test(arguments: [8, 16, 24, 64])
+    func smallHeadKernelMatchesTripleLoopAndGemmPath(headDim: Int) {
+        for c in Self.smallHeadConfigs(headDim: headDim) {
             let (q, k, v) = Self.inputs(c, trainable: false)
             let layout = AttentionLayout(
                 batch: c.batch, seq: c.seq, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, scale: 1,
                 lengths: [])
-            #expect(layout.fitsSmallHeadKernel)
-            let out = InferenceMode.run { Self.attend(q, k, v, c).value }
-            let gemmPath = Self.attend(q, k, v, c).value
+            #expect(layout.path == .smallHeads)
+            let out = Self.attend(q, k, v, c).value
+            let gemmPath = Self.attend(q, k, v, c, path: .gemm).value
             let expected = Self.reference(q.value, k.value, v.value, c, scale: 1 / Double(headDim).squareRoot())
             for i in 0..<out.count {
                 #expect(abs(Double(out.data[i]) - expected[i]) <= 1e-5, "\(c.testDescription) element \(i)")
                 #expect(abs(out.data[i] - gemmPath.data[i]) <= 1e-5)
             }
+            let (qt, kt, vt) = Self.inputs(c, trainable: true)
+            #expect(Self.attend(qt, kt, vt, c).value.data == out.data, "saving log Σ exp changes no bit")
+            #expect(InferenceMode.run { Self.attend(q, k, v, c).value.data } == out.data)
         }
-        #expect(!InferenceMode.isActive)
     }
 
-    @Test func trainingKeepsTheGemmPathInsideInferenceMode() {
-        // With a gradient to keep, the forward saves log Σ exp for the backward's recomputation.
-        let c = Config(batch: 1, seq: 12, heads: 2, kvHeads: 1, headDim: 8)
+    /// The small-head backward (tiled dP, dS, and the transposed products over the causal triangle)
+    /// against the GEMM path's backward on the same output gradient.
+    @Test(arguments: [8, 16, 24, 64])
+    func smallHeadBackwardMatchesGemmPath(headDim: Int) {
+        for c in Self.smallHeadConfigs(headDim: headDim) {
+            let seed = randomTensor([c.batch * c.seq, c.heads * c.headDim], seed: 95)
+            var gradients: [[Tensor]] = []
+            for path in [AttentionLayout.Path.smallHeads, .gemm] {
+                let (q, k, v) = Self.inputs(c, trainable: true)
+                Self.attend(q, k, v, c, path: path).backward(seed: seed)
+                gradients.append([q, k, v].map { $0.grad ?? Tensor.zeros($0.shape) })
+            }
+            for (name, (tiled, gemm)) in zip(["dq", "dk", "dv"], zip(gradients[0], gradients[1])) {
+                let largest = gemm.data.map { abs($0) }.max() ?? 0
+                for i in 0..<gemm.count {
+                    #expect(
+                        abs(tiled.data[i] - gemm.data[i]) <= 1e-5 * max(1, largest),
+                        "\(c.testDescription) \(name)[\(i)]: \(tiled.data[i]) vs \(gemm.data[i])")
+                }
+            }
+        }
+    }
+
+    @Test(arguments: [8, 16])
+    func smallHeadGradient(headDim: Int) {
+        let c = Config(batch: 2, seq: 7, heads: 2, kvHeads: 1, headDim: headDim, validLengths: [7, 5])
         let (q, k, v) = Self.inputs(c, trainable: true)
-        let inside = InferenceMode.run { Self.attend(q, k, v, c).value }
-        #expect(inside.data == Self.attend(q, k, v, c).value.data)
+        checkGradients([q, k, v]) { Self.attend(q, k, v, c) }
     }
 
     @Test func gradientAcrossQueryBlocks() {
