@@ -75,7 +75,7 @@ public final class Trainer {
         parameters.entanglement?.prepare(model: model, options: &options, seed: parameters.seed, step: step)
         defer { if parameters.entanglement != nil { model.setEntanglement(nil) } }
         let out = try model.forward(batch.tokens, options: options)
-        let lm = crossEntropy(out.logits, targets: batch.targets, ignoreIndex: TrainingBatch.ignoreIndex)
+        let lm = out.languageModelLoss(targets: batch.targets, ignoreIndex: TrainingBatch.ignoreIndex)
         var total = lm
         if let penalty = parameters.entanglement?.penalty(model: model, output: out) { total = add(total, penalty) }
         if let aux = out.auxiliaryLoss { total = add(total, scale(aux, loadBalancingCoefficient)) }

@@ -80,7 +80,7 @@ struct TrainBench: AsyncParsableCommand {
             var lastLoss: Float = .nan
             let timer = try BenchTimer.measure(warmup: model.warmup, iterations: model.iterations) {
                 let out = try network.forward(batch)
-                let loss = crossEntropy(out.logits, targets: targets)
+                let loss = out.languageModelLoss(targets: targets)
                 lastLoss = loss.value.scalar
                 loss.backward()
                 optimizer.step()

@@ -2,8 +2,11 @@ import TensorCore
 
 /// What a forward pass returns.
 public struct ForwardOutput {
-    /// Next-token logits [N, V] (a graph node when parameters are trainable).
-    public var logits: Variable
+    /// The output head [V, C] the logits come from.
+    public var head: Variable
+    /// Next-token logits [N, V] (a graph node when parameters are trainable), computed on access:
+    /// training takes its loss from `languageModelLoss`, which never builds all of them.
+    public var logits: Variable { linear(hidden, head) }
     /// Raw router logits [N, E_l] of each sparse layer, in layer order (as transformers'
     /// `output_router_logits`); empty unless requested.
     public var routerLogits: [Tensor]
@@ -15,6 +18,12 @@ public struct ForwardOutput {
     public var routerZLoss: Variable? = nil
     /// Mean routing-entropy shortfall below `ForwardOptions.routingEntropyFloor` (entanglement).
     public var routingSpreadLoss: Variable? = nil
+
+    /// Mean next-token cross-entropy over `targets` (one per row; `ignoreIndex` rows count for
+    /// nothing): `crossEntropy(logits, …)` a chunk of rows at a time (`linearCrossEntropy`).
+    public func languageModelLoss(targets: [Int], ignoreIndex: Int = -100) -> Variable {
+        linearCrossEntropy(hidden, weight: head, targets: targets, ignoreIndex: ignoreIndex)
+    }
 }
 
 /// A decoder-only Mixture-of-Experts transformer of one of the supported families.
@@ -104,8 +113,7 @@ public final class MoEModel {
         }
         cache?.advance(by: batch.seq)
         let normed = rmsNorm(h, weight: try finalNorm.variable(), eps: config.rmsNormEps)
-        let logits = linear(normed, try lmHead.variable())  // [N, C] -> [N, V]
-        var output = ForwardOutput(logits: logits, routerLogits: routerLogits, hidden: normed)
+        var output = ForwardOutput(head: try lmHead.variable(), routerLogits: routerLogits, hidden: normed)
         if !routed.isEmpty {
             let rows = RouterLosses.validRows(batch)
             if options.loadBalancingLoss {
