@@ -38,47 +38,46 @@ public func linearCrossEntropy(
     xv.withUnsafeBufferPointer { px in
         wv.withUnsafeBufferPointer { pw in
             rowLoss.withUnsafeMutableBufferPointer { ploss in
-                targets.withUnsafeBufferPointer { pt in
-                    withMutablePointer(&dx) { pdx in
-                        withMutablePointer(&dw) { pdw in
-                            let (px, pw, ploss, pt) = (px.baseAddress!, pw.baseAddress!, ploss.baseAddress!, pt.baseAddress!)
-                            var start = 0
-                            while start < rows {
-                                let n = min(chunk, rows - start)
-                                let xChunk = px + start * width
-                                // logits [n, V] = X rows [n, C] · Wᵀ
-                                Gemm.sgemm(
-                                    transB: true, m: n, n: vocabulary, k: width, a: xChunk, lda: width, b: pw,
-                                    ldb: width, c: logits, ldc: vocabulary)
-                                Parallel.forEach(n, grain: Kernels.grain(rowWidth: vocabulary)) { rs in
-                                    for r in rs {
-                                        let row = logits + r * vocabulary
-                                        let target = pt[start + r]
-                                        if target == ignoreIndex || factor == 0 {
-                                            for c in 0..<vocabulary { row[c] = 0 }
-                                            continue
-                                        }
-                                        let z = Kernels.logSumExp(row, vocabulary)
-                                        ploss[start + r] = z - row[target]
-                                        if pdx == nil && pdw == nil { continue }
-                                        Kernels.lanes(row, row, vocabulary, SoftmaxScaledLanes(logSumExp: z, factor: factor))
-                                        row[target] -= factor
+                withMutablePointer(&dx) { pdx in
+                    withMutablePointer(&dw) { pdw in
+                        let (px, pw, ploss) = (px.baseAddress!, pw.baseAddress!, ploss.baseAddress!)
+                        var start = 0
+                        while start < rows {
+                            let n = min(chunk, rows - start)
+                            let xChunk = px + start * width
+                            // logits [n, V] = X rows [n, C] · Wᵀ
+                            Gemm.sgemm(
+                                transB: true, m: n, n: vocabulary, k: width, a: xChunk, lda: width, b: pw,
+                                ldb: width, c: logits, ldc: vocabulary)
+                            Parallel.forEach(n, grain: Kernels.grain(rowWidth: vocabulary)) { rs in
+                                for r in rs {
+                                    let row = logits + r * vocabulary
+                                    let target = targets[start + r]
+                                    if target == ignoreIndex || factor == 0 {
+                                        for c in 0..<vocabulary { row[c] = 0 }
+                                        continue
                                     }
+                                    let z = Kernels.logSumExp(row, vocabulary)
+                                    ploss[start + r] = z - row[target]
+                                    if pdx == nil && pdw == nil { continue }
+                                    Kernels.lanes(
+                                        row, row, vocabulary, SoftmaxScaledLanes(logSumExp: z, factor: factor))
+                                    row[target] -= factor
                                 }
-                                if let pdx {
-                                    // dX rows [n, C] = dlogits [n, V] · W [V, C]
-                                    Gemm.sgemm(
-                                        m: n, n: width, k: vocabulary, a: logits, lda: vocabulary, b: pw, ldb: width,
-                                        c: pdx + start * width, ldc: width)
-                                }
-                                if let pdw {
-                                    // dW [V, C] += dlogitsᵀ [V, n] · X rows [n, C]
-                                    Gemm.sgemm(
-                                        transA: true, m: vocabulary, n: width, k: n, a: logits, lda: vocabulary,
-                                        b: xChunk, ldb: width, beta: start == 0 ? 0 : 1, c: pdw, ldc: width)
-                                }
-                                start += n
                             }
+                            if let pdx {
+                                // dX rows [n, C] = dlogits [n, V] · W [V, C]
+                                Gemm.sgemm(
+                                    m: n, n: width, k: vocabulary, a: logits, lda: vocabulary, b: pw, ldb: width,
+                                    c: pdx + start * width, ldc: width)
+                            }
+                            if let pdw {
+                                // dW [V, C] += dlogitsᵀ [V, n] · X rows [n, C]
+                                Gemm.sgemm(
+                                    transA: true, m: vocabulary, n: width, k: n, a: logits, lda: vocabulary,
+                                    b: xChunk, ldb: width, beta: start == 0 ? 0 : 1, c: pdw, ldc: width)
+                            }
+                            start += n
                         }
                     }
                 }
