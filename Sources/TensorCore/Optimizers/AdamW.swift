@@ -62,15 +62,11 @@ public final class AdamW: Optimizer {
                     v.withUnsafeMutableBufferPointer { pv in
                         grad.withUnsafeBufferPointer { pg in
                             let (pp, pm, pv, pg) = (pp.baseAddress!, pm.baseAddress!, pv.baseAddress!, pg.baseAddress!)
+                            let update = AdamWLanes(
+                                decay: decay, oneMinusBeta1: oneMinusBeta1, beta2: beta2f, oneMinusBeta2: oneMinusBeta2,
+                                correction2: correction2, eps: epsf, stepSize: stepSize)
                             Parallel.forEach(n, grain: 16_384) { range in
-                                for j in range {
-                                    let g = pg[j]
-                                    pp[j] *= decay
-                                    pm[j] += oneMinusBeta1 * (g - pm[j])
-                                    pv[j] = pv[j] * beta2f + oneMinusBeta2 * g * g
-                                    let denominator = pv[j].squareRoot() / correction2 + epsf
-                                    pp[j] += stepSize * pm[j] / denominator
-                                }
+                                update.apply(p: pp, m: pm, v: pv, g: pg, range)
                             }
                         }
                     }
@@ -109,5 +105,53 @@ public final class AdamW: Optimizer {
         secondMoments = parts.map { $0["exp_avg_sq"] }
         steps = parts.map { Int($0["step"]?.scalar ?? 0) }
         stepCount = Int(state["step_count"]?.scalar ?? 0)
+    }
+}
+
+/// The AdamW update of PyTorch's single-tensor loop, eight lanes at a time: the same IEEE operations
+/// in the same order on each lane as the scalar expression (no contraction into FMAs), so the bits
+/// are the scalar loop's. Explicit vectors because the compiler cannot rule out that p, m, v and g
+/// overlap and kept the loop scalar (4% of config B's training step, at a quarter of the memory
+/// bandwidth this memory-bound update should reach).
+struct AdamWLanes {
+    let decay, oneMinusBeta1, beta2, oneMinusBeta2, correction2, eps, stepSize: Float
+
+    @inline(__always)
+    func callAsFunction(
+        _ p: inout SIMD8<Float>, _ m: inout SIMD8<Float>, _ v: inout SIMD8<Float>, _ g: SIMD8<Float>
+    ) {
+        p *= SIMD8(repeating: decay)
+        m += SIMD8(repeating: oneMinusBeta1) * (g - m)
+        v = v * SIMD8(repeating: beta2) + SIMD8(repeating: oneMinusBeta2) * g * g
+        let denominator = v.squareRoot() / SIMD8(repeating: correction2) + SIMD8(repeating: eps)
+        p += SIMD8(repeating: stepSize) * m / denominator
+    }
+
+    /// Updates p, m, v in place over `range` (a tail of fewer than eight goes through one padded vector).
+    func apply(
+        p: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
+        g: UnsafePointer<Float>, _ range: Range<Int>
+    ) {
+        func load(_ x: UnsafePointer<Float>, _ j: Int) -> SIMD8<Float> {
+            UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)
+        }
+        func store(_ x: SIMD8<Float>, _ to: UnsafeMutablePointer<Float>, _ j: Int) {
+            UnsafeMutableRawPointer(to + j).storeBytes(of: x, as: SIMD8<Float>.self)
+        }
+        var j = range.lowerBound
+        while j + 8 <= range.upperBound {
+            var (pj, mj, vj) = (load(p, j), load(m, j), load(v, j))
+            self(&pj, &mj, &vj, load(g, j))
+            store(pj, p, j)
+            store(mj, m, j)
+            store(vj, v, j)
+            j += 8
+        }
+        let tail = range.upperBound - j
+        guard tail > 0 else { return }
+        var (pj, mj, vj, gj) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
+        for l in 0..<tail { (pj[l], mj[l], vj[l], gj[l]) = (p[j + l], m[j + l], v[j + l], g[j + l]) }
+        self(&pj, &mj, &vj, gj)
+        for l in 0..<tail { (p[j + l], m[j + l], v[j + l]) = (pj[l], mj[l], vj[l]) }
     }
 }

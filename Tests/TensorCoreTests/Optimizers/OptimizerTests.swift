@@ -75,6 +75,38 @@ struct OptimizerFixture: Decodable {
         #expect(optimizer.stepCount == c.steps.count)
     }
 
+    /// The eight-lane update gives the bits of PyTorch's scalar expression, tail lanes included.
+    @Test func adamWLanesEqualTheScalarExpressionBitForBit() {
+        let n = 21  // two full vectors and a tail of five
+        let update = AdamWLanes(
+            decay: 1 - 1e-3 * 0.01, oneMinusBeta1: 0.1, beta2: 0.999, oneMinusBeta2: 0.001, correction2: 0.0447,
+            eps: 1e-8, stepSize: -1e-3 / 0.1)
+        let start = (0..<4).map { k in randomTensor([n], seed: UInt64(60 + k)).data }
+        var (p, m, v, g) = (start[0], start[1], start[2].map { $0 * $0 }, start[3])
+        var (ps, ms, vs) = (p, m, v)
+        for j in 0..<n {
+            let gj = g[j]
+            ps[j] *= update.decay
+            ms[j] += update.oneMinusBeta1 * (gj - ms[j])
+            vs[j] = vs[j] * update.beta2 + update.oneMinusBeta2 * gj * gj
+            let denominator = vs[j].squareRoot() / update.correction2 + update.eps
+            ps[j] += update.stepSize * ms[j] / denominator
+        }
+        p.withUnsafeMutableBufferPointer { pp in
+            m.withUnsafeMutableBufferPointer { pm in
+                v.withUnsafeMutableBufferPointer { pv in
+                    g.withUnsafeMutableBufferPointer { pg in
+                        update.apply(p: pp.baseAddress!, m: pm.baseAddress!, v: pv.baseAddress!, g: pg.baseAddress!, 0..<n)
+                    }
+                }
+            }
+        }
+        #expect(p == ps)
+        #expect(m == ms)
+        #expect(v == vs)
+        #expect(p != start[0])
+    }
+
     @Test func resumedAdamWContinuesBitExactly() throws {
         let c = try OptimizerFixture.load().adamw[0]
         let straight = Self.adamW(c, Self.parameters(c.shapes, c.initial))
