@@ -4,7 +4,7 @@ import Testing
 
 @testable import MoEModels
 
-/// The gradient of a whole model's training loss (cross-entropy + load balancing + z-loss, LoRA
+/// The gradient of a whole model's training loss (chunked cross-entropy + load balancing + z-loss, LoRA
 /// adapters attached, padding in the batch) against central finite differences.
 struct ModelGradientTests {
     @Test func wholeModelLossMatchesFiniteDifferences() throws {
@@ -30,7 +30,7 @@ struct ModelGradientTests {
         func loss() throws -> (Variable, [[Int]]) {
             let out = try model.forward(
                 batch, options: ForwardOptions(recordRouterLogits: true, loadBalancingLoss: true, routerZLoss: true))
-            let ce = crossEntropy(out.logits, targets: targets)
+            let ce = out.languageModelLoss(targets: targets)  // what Trainer takes
             let total = add(
                 add(ce, scale(try #require(out.auxiliaryLoss), 0.5)), scale(try #require(out.routerZLoss), 0.1))
             let choices = out.routerLogits.map { topKRouting(Variable($0), k: 2, normalize: false).experts }
