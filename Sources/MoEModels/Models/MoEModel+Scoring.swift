@@ -110,15 +110,12 @@ extension MoEModel {
     }
 
     /// Embeddings, every layer and the final norm for one batch in one pass.
-    /// Runs in `InferenceMode` (the small-head attention kernel).
     func hiddenPass(_ batch: TokenBatch, observer: RoutingObserver?) throws -> Tensor {
-        try InferenceMode.run {
-            var h = gatherRows(try embedTokens.variable(), batch.ids)  // [B*T] -> [N, C]
-            for layer in layers {
-                h = try layer.forward(consume h, batch: batch, cache: nil, observer: observer).0
-            }
-            return rmsNorm(h, weight: try finalNorm.variable(), eps: config.rmsNormEps).value
+        var h = gatherRows(try embedTokens.variable(), batch.ids)  // [B*T] -> [N, C]
+        for layer in layers {
+            h = try layer.forward(consume h, batch: batch, cache: nil, observer: observer).0
         }
+        return rmsNorm(h, weight: try finalNorm.variable(), eps: config.rmsNormEps).value
     }
 
     /// log p(target | row) for `rows` of `hidden` (final hidden states [N, C]) through the output

@@ -16,7 +16,7 @@
 import Foundation
 
 extension AttentionLayout {
-    /// Whether `forwardSmallHeads` handles this geometry.
+    /// Whether `forwardSmallHeads` and `backwardSmallHeads` handle this geometry.
     var fitsSmallHeadKernel: Bool { headDim % 8 == 0 && headDim >= 8 && headDim <= 64 }
 
     /// The forward of `forward` for `fitsSmallHeadKernel` geometries (log Σ exp per query row saved

@@ -23,10 +23,7 @@ public func linearCrossEntropy(
     let (rows, width, vocabulary) = (xv.rows, xv.lastDim, wv.shape[0])
     precondition(wv.shape[1] == width, "linearCrossEntropy: input \(xv.shape) does not match weight \(wv.shape)")
     precondition(targets.count == rows, "linearCrossEntropy: \(rows) rows but \(targets.count) targets")
-    for t in targets where t != ignoreIndex {
-        precondition(t >= 0 && t < vocabulary, "linearCrossEntropy: target \(t) outside 0..<\(vocabulary)")
-    }
-    let counted = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
+    let counted = countedTargets(targets, vocabulary: vocabulary, ignoreIndex: ignoreIndex, caller: "linearCrossEntropy")
     let factor: Float = counted == 0 ? 0 : 1 / Float(counted)
     let (needsX, needsWeight) = (x.requiresGrad, weight.requiresGrad)
     var dx = needsX ? Tensor.zeros([rows, width]) : nil
@@ -60,9 +57,8 @@ public func linearCrossEntropy(
                                     let z = Kernels.logSumExp(row, vocabulary)
                                     ploss[start + r] = z - row[target]
                                     if pdx == nil && pdw == nil { continue }
-                                    Kernels.lanes(
-                                        row, row, vocabulary, SoftmaxScaledLanes(logSumExp: z, factor: factor))
-                                    row[target] -= factor
+                                    softmaxGradientRow(
+                                        row, row, vocabulary, logSumExp: z, target: target, factor: factor)
                                 }
                             }
                             if let pdx {
@@ -84,10 +80,7 @@ public func linearCrossEntropy(
             }
         }
     }
-    var total: Float = 0
-    for l in rowLoss { total += l }
-    let loss = counted == 0 ? 0 : total / Float(counted)
-    return Variable(Tensor(scalar: loss), parents: [x, weight]) { g in
+    return Variable(Tensor(scalar: meanLoss(rowLoss, counted: counted)), parents: [x, weight]) { g in
         let s = g.scalar
         return [dx.map { s == 1 ? $0 : $0 * s }, dw.map { s == 1 ? $0 : $0 * s }]
     }

@@ -12,10 +12,7 @@ public func crossEntropy(_ logits: Variable, targets: [Int], ignoreIndex: Int = 
     let vocabulary = lv.lastDim
     let rows = lv.rows
     precondition(targets.count == rows, "crossEntropy: \(rows) rows of logits but \(targets.count) targets")
-    for t in targets where t != ignoreIndex {
-        precondition(t >= 0 && t < vocabulary, "crossEntropy: target \(t) outside 0..<\(vocabulary)")
-    }
-    let counted = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
+    let counted = countedTargets(targets, vocabulary: vocabulary, ignoreIndex: ignoreIndex, caller: "crossEntropy")
     var logSumExp = [Float](repeating: 0, count: rows)  // [N]
     var rowLoss = [Float](repeating: 0, count: rows)  // [N]
     lv.withUnsafeBufferPointer { pl in
@@ -34,10 +31,7 @@ public func crossEntropy(_ logits: Variable, targets: [Int], ignoreIndex: Int = 
             }
         }
     }
-    var total: Float = 0
-    for l in rowLoss { total += l }
-    let loss = counted == 0 ? 0 : total / Float(counted)
-    return Variable(Tensor(scalar: loss), parents: [logits]) { g in
+    return Variable(Tensor(scalar: meanLoss(rowLoss, counted: counted)), parents: [logits]) { g in
         let factor = counted == 0 ? 0 : g.scalar / Float(counted)
         let dx = Tensor(
             shape: lv.shape,
@@ -54,10 +48,9 @@ public func crossEntropy(_ logits: Variable, targets: [Int], ignoreIndex: Int = 
                                         for c in 0..<vocabulary { dr[c] = 0 }
                                         continue
                                     }
-                                    let lr = pl + r * vocabulary
-                                    let z = pz[r]
-                                    Kernels.lanes(lr, dr, vocabulary, SoftmaxScaledLanes(logSumExp: z, factor: factor))
-                                    dr[pt[r]] -= factor
+                                    softmaxGradientRow(
+                                        pl + r * vocabulary, dr, vocabulary, logSumExp: pz[r], target: pt[r],
+                                        factor: factor)
                                 }
                             }
                         }
@@ -66,6 +59,33 @@ public func crossEntropy(_ logits: Variable, targets: [Int], ignoreIndex: Int = 
             })
         return [dx]
     }
+}
+
+/// The rows of a cross-entropy that count (targets other than `ignoreIndex`), after checking that
+/// every counted target lies in 0..<vocabulary.
+func countedTargets(_ targets: [Int], vocabulary: Int, ignoreIndex: Int, caller: String) -> Int {
+    for t in targets where t != ignoreIndex {
+        precondition(t >= 0 && t < vocabulary, "\(caller): target \(t) outside 0..<\(vocabulary)")
+    }
+    return targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
+}
+
+/// The mean of per-row losses over the counted rows, summed in row order (0 when none count).
+func meanLoss(_ rowLoss: [Float], counted: Int) -> Float {
+    var total: Float = 0
+    for l in rowLoss { total += l }
+    return counted == 0 ? 0 : total / Float(counted)
+}
+
+/// dst = (softmax(src) − onehot(target)) · factor for one row of logits with log Σ exp `logSumExp`:
+/// the gradient of that row's cross-entropy scaled by `factor`. src and dst may be the same row.
+@inline(__always)
+func softmaxGradientRow(
+    _ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, _ vocabulary: Int, logSumExp: Float,
+    target: Int, factor: Float
+) {
+    Kernels.lanes(src, dst, vocabulary, SoftmaxScaledLanes(logSumExp: logSumExp, factor: factor))
+    dst[target] -= factor
 }
 
 /// e^(l − log Σ e^l) · factor: the softmax of a logit row, scaled.

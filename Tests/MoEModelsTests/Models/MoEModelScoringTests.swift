@@ -5,9 +5,9 @@ import TensorCore
 
 /// The scoring entry points (final hidden states, then the output head's log-softmax on chosen rows)
 /// must give the numbers of the ordinary forward pass: perplexity, classification and attribution
-/// switched to them. They are not the same computation bit for bit: inference mode takes the
-/// small-head attention kernel, and fewer rows per product round differently in OpenBLAS's edge
-/// tiles (a few ulp, measured), so they are held to 1e-5 relative, as the layer-streamed pass.
+/// switched to them. They are not the same computation bit for bit: fewer rows per product round
+/// differently in OpenBLAS's edge tiles (a few ulp, measured), so they are held to 1e-5 relative,
+/// as the layer-streamed pass.
 struct MoEModelScoringTests {
     static func batch(vocab: Int) -> TokenBatch {
         var rng = SplitMix64(seed: 11)
