@@ -547,7 +547,7 @@ def main():
         parts = []
         for v in VARIANTS:
             rec, ent, full, pruned_acc = recovered[v]
-            parts.append(f"{v}: full {fmt(full, 3)}, top-2 pruned {fmt(pruned_acc, 3)} (−{100 * (full - pruned_acc):.1f} points), "
+            parts.append(f"{v}: full {fmt(full, 3)}, top-2 pruned {fmt(pruned_acc, 3)} ({100 * (pruned_acc - full):+.1f} points), "
                          f"after entropy re-alignment {fmt(ent, 3)}")
         text = ("**(3) Entangled training, recovery.** Same pruning rule (top-2 by SST-2 routing mass) and label budget: "
                 + "; ".join(parts) + ". ")
