@@ -26,6 +26,7 @@ public func linearCrossEntropy(
     let counted = countedTargets(targets, vocabulary: vocabulary, ignoreIndex: ignoreIndex, caller: "linearCrossEntropy")
     let factor: Float = counted == 0 ? 0 : 1 / Float(counted)
     let (needsX, needsWeight) = (x.requiresGrad, weight.requiresGrad)
+    let needsGradient = needsX || needsWeight
     var dx = needsX ? Tensor.zeros([rows, width]) : nil
     var dw = needsWeight ? Tensor.zeros([vocabulary, width]) : nil
     var rowLoss = [Float](repeating: 0, count: rows)
@@ -50,13 +51,15 @@ public func linearCrossEntropy(
                                 for r in rs {
                                     let row = logits + r * vocabulary
                                     let target = targets[start + r]
-                                    if target == ignoreIndex || factor == 0 {
-                                        for c in 0..<vocabulary { row[c] = 0 }
+                                    // An ignored row adds nothing to the loss or, zeroed, to the gradients.
+                                    // (No row counts exactly when factor is 0.)
+                                    if target == ignoreIndex {
+                                        if needsGradient { for c in 0..<vocabulary { row[c] = 0 } }
                                         continue
                                     }
                                     let z = Kernels.logSumExp(row, vocabulary)
                                     ploss[start + r] = z - row[target]
-                                    if pdx == nil && pdw == nil { continue }
+                                    if !needsGradient { continue }
                                     softmaxGradientRow(
                                         row, row, vocabulary, logSumExp: z, target: target, factor: factor)
                                 }
