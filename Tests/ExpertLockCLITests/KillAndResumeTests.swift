@@ -137,4 +137,44 @@ struct KillAndResumeTests {
         let again = try CLIRunner.run(arguments("straight"))
         #expect(again.status == 2 && again.stderr.contains("--overwrite"))
     }
+
+    /// A kill that falls after the output is in place but before the state is deleted leaves both
+    /// (this once failed `sweepKilledAtRandomThenResumedEqualsOneRun`: the resumed run refused its own
+    /// output). Made here on purpose: a run killed once its state exists, then the finished output
+    /// put in place. --resume must finish (status 0) with the same files and no state left; a run
+    /// without --resume still refuses the folder.
+    @Test(arguments: ["sweep", "attribute"])
+    func killBetweenOutputAndStateRemovalResumes(command: String) throws {
+        let (dir, model, ids) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fm = FileManager.default
+        func arguments(_ out: String) -> [String] {
+            let common = ["--model", model.path, "--ids", ids.path, "--out", dir.appendingPathComponent(out).path]
+            return command == "sweep"
+                ? ["sweep", "--context", "32", "--limit", "40", "--keep", "4,3,2,1", "--seeds", "3"] + common
+                : ["attribute", "--context", "16", "--batch", "1"] + common
+        }
+        let straight = try CLIRunner.run(arguments("straight"))
+        #expect(straight.status == 0, "\(straight.stderr)")
+        let killed = dir.appendingPathComponent("killed")
+        let state = dir.appendingPathComponent(command == "sweep" ? ".killed.sweep-state" : ".killed.state")
+        let first = try CLIRunner.start(arguments("killed"))
+        let deadline = Date().addingTimeInterval(60)
+        while !fm.fileExists(atPath: state.path) && first.isRunning && Date() < deadline { usleep(200) }
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        try #require(fm.fileExists(atPath: state.path), "the run finished before its state could be caught")
+        try fm.copyItem(at: dir.appendingPathComponent("straight"), to: killed)
+        let refused = try CLIRunner.run(arguments("killed"))
+        #expect(refused.status == 2 && refused.stderr.contains("--overwrite"), "\(refused.stderr)")
+        let resumed = try CLIRunner.run(arguments("killed") + ["--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(!fm.fileExists(atPath: state.path))
+        let files = command == "sweep" ? ["curve.json", "curve.csv", "table.md"] : [""]
+        for file in files {
+            let a = try Data(contentsOf: dir.appendingPathComponent("straight").appendingPathComponent(file))
+            let b = try Data(contentsOf: killed.appendingPathComponent(file))
+            #expect(a == b, "\(file) differs")
+        }
+    }
 }

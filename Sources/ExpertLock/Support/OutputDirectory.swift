@@ -40,6 +40,19 @@ public enum OutputDirectory {
         }
     }
 
+    /// Whether a run may replace `output`, decided before it does any work: an existing output is
+    /// refused (`OutputError.exists`) unless `overwrite`, or unless the run resumes and its own
+    /// resume `state` is still beside the output. A kill that falls between writing the output and
+    /// deleting the state leaves both, and the output is then this run's: the resumed run writes it
+    /// again instead of refusing it. (Resumable commands check here first, so no state is ever
+    /// written beside an output the run does not own.)
+    public static func mayReplace(_ output: URL, overwrite: Bool, resumingFrom state: URL?) throws -> Bool {
+        let fm = FileManager.default
+        if overwrite || !fm.fileExists(atPath: output.path) { return overwrite }
+        if let state, fm.fileExists(atPath: state.path) { return true }
+        throw OutputError.exists(output.path)
+    }
+
     /// Removes the `.<name>.tmp-<random>` folders a killed run writing `url` left behind (for a
     /// resumed run, which owns `url`). `.old-` folders are kept: one may hold the only copy of a
     /// previous output when a kill fell between the two renames.

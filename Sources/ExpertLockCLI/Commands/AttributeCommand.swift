@@ -41,7 +41,11 @@ struct AttributeCommand: AsyncParsableCommand {
             let attribution: ExpertAttribution
             if resume && out == nil { throw ArgumentInputError("--resume needs --out (the state is saved beside it)") }
             if let out { try refuseOutputOverlappingInputs(out, inputs: [model, data, ids] + merge) }
-            if let out, FileManager.default.fileExists(atPath: out) && !overwrite { throw OutputError.exists(out) }
+            let replace = try out.map {
+                let url = URL(fileURLWithPath: $0)
+                return try OutputDirectory.mayReplace(
+                    url, overwrite: overwrite, resumingFrom: resume ? AttributionResumeState.url(forOutput: url) : nil)
+            } ?? overwrite
             if let out, resume { AtomicFile.removeStaleTemporaries(of: URL(fileURLWithPath: out)) }
             if !merge.isEmpty {
                 guard merge.count >= 2 else { throw ArgumentInputError("--merge needs at least two files") }
@@ -104,7 +108,7 @@ struct AttributeCommand: AsyncParsableCommand {
             }
             if let out {
                 let url = URL(fileURLWithPath: out)
-                if FileManager.default.fileExists(atPath: url.path) && !overwrite { throw OutputError.exists(out) }
+                if FileManager.default.fileExists(atPath: url.path) && !replace { throw OutputError.exists(out) }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
                 try AtomicFile.write(data, to: url)
                 try? FileManager.default.removeItem(at: AttributionResumeState.url(forOutput: url))

@@ -38,7 +38,9 @@ struct SweepCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             try refuseOutputOverlappingInputs(out, inputs: [modelOptions.model, data, evalData, ids, attribution])
-            if FileManager.default.fileExists(atPath: out) && !overwrite { throw OutputError.exists(out) }
+            let stateURL = SweepResumeState.url(forOutput: URL(fileURLWithPath: out))
+            let replace = try OutputDirectory.mayReplace(
+                URL(fileURLWithPath: out), overwrite: overwrite, resumingFrom: resume ? stateURL : nil)
             let model = try modelOptions.load()
             let counts = model.moeBlocks.map(\.expertCount)
             let keeps = try Self.integers(keep, option: "--keep").filter { $0 <= (counts.min() ?? 0) }
@@ -59,7 +61,6 @@ struct SweepCommand: AsyncParsableCommand {
             let metric = try TaskCorpus.metric(
                 model: modelOptions, task: task, data: evalData ?? data, ids: evalData == nil ? ids : nil, format: format,
                 context: context, batch: batch, limit: limit, maxNewTokens: maxNewTokens)
-            let stateURL = SweepResumeState.url(forOutput: URL(fileURLWithPath: out))
             let fingerprint = SweepResumeState.fingerprint(
                 settings: [
                     modelOptions.model, task.rawValue, format.rawValue, "\(maxNewTokens)", keeps.map(String.init).joined(separator: ","),
@@ -106,7 +107,7 @@ struct SweepCommand: AsyncParsableCommand {
             let referenceK = max(1, (counts.min() ?? 1) / 4)
             let resistance = curve.resistance(referenceK: referenceK)
             try OutputDirectory.write(
-                to: URL(fileURLWithPath: out), overwrite: overwrite,
+                to: URL(fileURLWithPath: out), overwrite: replace,
                 inputs: [modelOptions.model, data, evalData, ids, attribution].compactMap { $0 }.map { URL(fileURLWithPath: $0) }
             ) { dir in
                 let encoder = JSONEncoder()
