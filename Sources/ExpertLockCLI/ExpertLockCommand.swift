@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import TensorCore
 
 /// The `expertlock` command: one subcommand per verb of the CLI contract (docs: CLI.md).
@@ -41,6 +42,12 @@ struct ExpertLockCommand: AsyncParsableCommand {
                 try command.run()
             }
         } catch {
+            // The contract (CLI.md) gives bad arguments exit code 2, as every other input error;
+            // ArgumentParser's own code for them is 64 (EX_USAGE). Help and clean exits keep theirs.
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                exit(withError: ExitCode(2))
+            }
             exit(withError: error)
         }
     }

@@ -5,7 +5,7 @@ import MoEModels
 /// `--model DIR` and how to hold its weights.
 struct ModelOptions: ParsableArguments {
     @Option(help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json).") var model: String
-    @Option(help: "Weights in memory: automatic (F32 resident, BF16/F16 mapped), resident or mapped.")
+    @Option(help: "Weights in memory: automatic (F32 resident, BF16/F16 mapped), resident, mapped or read (pread on use, nothing mapped).")
     var residency: WeightResidency = .automatic
 
     var url: URL { URL(fileURLWithPath: model) }

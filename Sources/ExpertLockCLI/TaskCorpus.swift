@@ -20,7 +20,7 @@ enum TaskCorpus {
         let tokenizer = try model.tokenizer()
         switch task {
         case .perplexity:
-            let text = try PlainTextReader.wholeText(of: url)
+            let text = try perplexityText(url, format: format)  // JSONL {"text"} records as `eval` reads them
             return Array(CorpusBatches.chunks(tokenizer.encode(text), length: context).prefix(limit ?? .max))
         case .classify:
             let (task, examples) = try classification(url, format: format, limit: limit)

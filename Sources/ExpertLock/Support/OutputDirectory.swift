@@ -81,6 +81,41 @@ public enum OutputDirectory {
     }
 }
 
+/// An existing output moved out of the way while a run that builds its output in place replaces
+/// it (train and realign keep their checkpoints in the output folder, so they cannot write it
+/// elsewhere and rename it in at the end). `--overwrite` renames the old folder to a hidden sibling
+/// `.NAME.replaced-<random>` instead of deleting it: a run that fails gives it back (`restore`), a
+/// killed one leaves it beside the new folder, and only a finished run deletes it (`discard`).
+public struct ReplacedOutput: Sendable {
+    public let original: URL
+    /// Where the old output now is (nil: there was none).
+    public let aside: URL?
+
+    /// Renames `url`, when it exists, to its hidden sibling.
+    public static func setAside(_ url: URL) throws -> ReplacedOutput {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: url.path) else { return ReplacedOutput(original: url, aside: nil) }
+        let aside = url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).replaced-\(UInt32.random(in: 0...UInt32.max))")
+        try fm.moveItem(at: url, to: aside)
+        return ReplacedOutput(original: url, aside: aside)
+    }
+
+    /// The run failed: its partial output goes, the old one comes back under its name.
+    public func restore() {
+        guard let aside else { return }
+        let fm = FileManager.default
+        try? fm.removeItem(at: original)
+        try? fm.moveItem(at: aside, to: original)
+    }
+
+    /// The run finished: the old output is no longer needed.
+    public func discard() {
+        guard let aside else { return }
+        try? FileManager.default.removeItem(at: aside)
+    }
+}
+
 public enum OutputError: InputError, Equatable {
     case exists(String)
     case isInput(String)

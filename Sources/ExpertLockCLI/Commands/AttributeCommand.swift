@@ -11,10 +11,13 @@ struct AttributeCommand: AsyncParsableCommand {
         abstract: "Score every expert over a corpus: soft routing mass, top-k frequency, REAP, measured ablation.",
         discussion: """
             One forward pass over the corpus accumulates per-layer, per-expert sums (memory stays one batch).
+
             Shards merge exactly: expertlock attribute --merge a.json b.json --out all.json
+
             --stream-layers attributes a checkpoint larger than memory: every batch goes through layer l \
             before layer l+1 is read, so one layer's weights are in memory at a time; the result is the same.
-            With --out the statistics are saved as the run goes; a killed run continues with --resume and
+
+            With --out the statistics are saved as the run goes; a killed run continues with --resume and \
             gives the same file bit for bit (not with --stream-layers, whose pass is not resumable).
             """)
 

@@ -8,7 +8,7 @@ struct DemoCommand: AsyncParsableCommand {
         commandName: "demo",
         abstract: "Train a standard and an entangled MoE on the built-in corpus, audit both, write a report.",
         discussion: """
-            Trained models are cached in --out/models, so a rerun skips training. The report is --out/report/README.md
+            Trained models are cached in --out/models, so a rerun skips training. The report is --out/report/README.md \
             with SVG plots and results.json. --quick is the smoke test (a smaller corpus and model, a few minutes).
             """)
 

@@ -10,8 +10,8 @@ struct PruneCommand: AsyncParsableCommand {
         commandName: "prune",
         abstract: "Keep the top-k experts (per layer or global), those above a threshold, or drop a list; write the result.",
         discussion: """
-            --mode remove slices expert tensors and router rows and rewrites config.json: with the same number of
-            experts in every layer the result loads in Hugging Face transformers. --mode mask keeps the weights and
+            --mode remove slices expert tensors and router rows and rewrites config.json: with the same number of \
+            experts in every layer the result loads in Hugging Face transformers. --mode mask keeps the weights and \
             writes expertlock_mask.json, which ExpertLock's routers obey (transformers ignores it).
             """)
 
@@ -30,7 +30,7 @@ struct PruneCommand: AsyncParsableCommand {
     @Flag(help: "Replace an existing output folder.") var overwrite = false
     @OptionGroup var output: OutputOptions
 
-    enum PruneMode: String, ExpressibleByArgument { case remove, mask }
+    enum PruneMode: String, ExpressibleByArgument, CaseIterable { case remove, mask }
 
     func run() async throws {
         try await runReportingErrors {
@@ -41,6 +41,11 @@ struct PruneCommand: AsyncParsableCommand {
             let rules = [keep != nil && !random, threshold != nil, drop != nil, plan != nil, random].filter { $0 }.count
             guard rules == 1 else {
                 throw ArgumentInputError("choose exactly one of --keep, --threshold, --drop, --plan, --random (with --keep)")
+            }
+            if scope == .global && (keep == nil || random) {
+                // Only ranked top-k has a global form (a budget of K × layers over the pooled
+                // ranking); a threshold is on each layer's share, and the other rules name experts.
+                throw ArgumentInputError("--scope global goes with --keep K (ranked); --threshold is on each layer's share")
             }
             func loadAttribution() throws -> ExpertAttribution {
                 guard let attribution else { throw ArgumentInputError("--keep and --threshold need --attribution FILE") }

@@ -65,6 +65,10 @@ struct RealignCommand: AsyncParsableCommand {
 
     func validate() throws {
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+        if modelOptions.residency == .mapped || modelOptions.residency == .read {
+            // Re-alignment trains the model, and training needs every weight in Float32 in memory.
+            throw ValidationError("--residency \(modelOptions.residency.rawValue): realign trains the model, its weights must be resident")
+        }
         if seeds < 1 { throw ValidationError("--seeds must be at least 1") }
         if !(targetFraction > 0 && targetFraction <= 1) { throw ValidationError("--target-fraction must be in (0, 1]") }
     }
@@ -72,16 +76,14 @@ struct RealignCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             let outURL = URL(fileURLWithPath: out)
-            // --out is a working folder (--overwrite deletes it): it must neither be nor hold an input.
-            let outPath = outURL.standardizedFileURL.resolvingSymlinksInPath().path
-            for input in [modelOptions.model, pool, evalData] + (tokenizer.map { [$0] } ?? [])
-                + (template.map { [$0] } ?? [])
-            {
-                let path = URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath().path
-                if path == outPath || path.hasPrefix(outPath + "/") { throw OutputError.isInput(out) }
-            }
+            // --out is a working folder (--overwrite replaces it): it must neither be, hold nor sit
+            // inside an input (a run writing into a model folder would change that model).
+            try refuseOutputOverlappingInputs(out, inputs: [modelOptions.model, pool, evalData, tokenizer, template])
             let strategies = try parseStrategies()
-            if overwrite { try? FileManager.default.removeItem(at: outURL) }
+            // The old output is kept aside until this run finishes (given back if it fails).
+            let replaced = overwrite ? try ReplacedOutput.setAside(outURL) : nil
+            var finished = false
+            defer { if let replaced { finished ? replaced.discard() : replaced.restore() } }
             let existing = (try? FileManager.default.contentsOfDirectory(atPath: outURL.path)) ?? []
             if !resume && existing.contains(where: { !$0.hasPrefix(".") }) {
                 throw RealignmentError.outputExists(path: outURL.path)
@@ -95,6 +97,7 @@ struct RealignCommand: AsyncParsableCommand {
             }
             let report = RealignmentReport(results: results, targetFraction: targetFraction, reference: reference)
             try writeReport(report, results: results, to: outURL)
+            finished = true
             if output.json {
                 try printJSON(results: results, report: report, out: outURL)
             } else {

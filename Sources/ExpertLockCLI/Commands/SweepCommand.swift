@@ -10,8 +10,9 @@ struct SweepCommand: AsyncParsableCommand {
         commandName: "sweep",
         abstract: "Prunability curve: the task metric after keeping k experts per layer (ranked by attribution, and at random).",
         discussion: """
-            Writes curve.json, curve.csv, table.md and curve.svg into --out. Attribution comes from --attribution FILE,
-            or is computed on --data. The metric is measured on --eval-data (default: --data).
+            Writes curve.json, curve.csv, table.md and curve.svg into --out. Attribution comes from --attribution FILE \
+            (then --data is not needed), or is computed on --data. The metric is measured on --eval-data (default: --data).
+
             Progress is saved after every point; a killed sweep continues with --resume and writes the same curve.
             """)
 
@@ -43,7 +44,14 @@ struct SweepCommand: AsyncParsableCommand {
                 URL(fileURLWithPath: out), overwrite: overwrite, resumingFrom: resume ? stateURL : nil)
             let model = try modelOptions.load()
             let counts = model.moeBlocks.map(\.expertCount)
-            let keeps = try Self.integers(keep, option: "--keep").filter { $0 <= (counts.min() ?? 0) }
+            let fewest = counts.min() ?? 0
+            let requested = try Self.integers(keep, option: "--keep")
+            let keeps = requested.filter { $0 <= fewest }
+            let skipped = requested.filter { $0 > fewest }
+            if !skipped.isEmpty {
+                Console.progress(
+                    "note: --keep \(skipped.map(String.init).joined(separator: ",")) skipped: the smallest sparse layer has \(fewest) experts")
+            }
             let taus = try thresholds.isEmpty ? [] : thresholds.split(separator: ",").map { part -> Double in
                 guard let t = Double(part.trimmingCharacters(in: .whitespaces)) else {
                     throw ArgumentInputError("--thresholds: '\(part)' is not a number")
@@ -56,8 +64,6 @@ struct SweepCommand: AsyncParsableCommand {
                 }
                 return c
             }
-            let attributionSequences = try TaskCorpus.sequences(
-                model: modelOptions, task: task, data: data, ids: ids, format: format, context: context, limit: limit)
             let metric = try TaskCorpus.metric(
                 model: modelOptions, task: task, data: evalData ?? data, ids: evalData == nil ? ids : nil, format: format,
                 context: context, batch: batch, limit: limit, maxNewTokens: maxNewTokens)
@@ -82,6 +88,9 @@ struct SweepCommand: AsyncParsableCommand {
             } else if let attribution {
                 ranking = try ExpertAttribution.read(from: URL(fileURLWithPath: attribution))
             } else {
+                // Read only here: with --attribution FILE (or a saved state) no attribution data is needed.
+                let attributionSequences = try TaskCorpus.sequences(
+                    model: modelOptions, task: task, data: data, ids: ids, format: format, context: context, limit: limit)
                 let p = ProgressLine("attribute")
                 ranking = try Attribution.run(
                     model: model, modelPath: modelOptions.model, batches: CorpusBatches.batches(attributionSequences, batchSize: batch)

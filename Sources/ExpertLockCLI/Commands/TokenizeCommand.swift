@@ -28,7 +28,11 @@ struct TokenizeCommand: AsyncParsableCommand {
                 guard FileManager.default.fileExists(atPath: text) else {
                     throw ArgumentInputError("\(text): no such file")
                 }
-                data = try Data(contentsOf: URL(fileURLWithPath: text))
+                do {
+                    data = try Data(contentsOf: URL(fileURLWithPath: text))
+                } catch {
+                    throw ArgumentInputError("\(text): cannot be read (\(error.localizedDescription))")  // a folder, say
+                }
             }
             guard let content = String(validating: data, as: UTF8.self) else {
                 throw ArgumentInputError("\(text == "-" ? "standard input" : text): not valid UTF-8")

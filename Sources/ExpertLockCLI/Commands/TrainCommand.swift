@@ -24,7 +24,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Use only the first N documents or examples.") var limit: Int?
     @Option(help: "Token ids for --task lm: a JSON array or whitespace-separated integers.") var ids: String?
     @Option(help: "Vocabulary size of a preset trained on --ids (default: largest id + 1).") var vocabSize: Int?
-    @Option(help: "Task: lm, classify or summarize.") var task: TrainingTask = .languageModeling
+    @Option(help: "Task: lm (or perplexity), classify or summarize.") var task: TrainingTask = .languageModeling
     @Option(help: "Tokenizer folder (tokenizer.json), or 'bytes' for the built-in byte-level encoder.") var tokenizer:
         String?
     @Option(help: "Optimizer steps.") var steps = 200
@@ -119,7 +119,10 @@ struct TrainCommand: AsyncParsableCommand {
                 network = try MoEModel.randomlyInitialized(config: resolved, seed: seed)
             }
 
-            if overwrite { try? FileManager.default.removeItem(at: outURL) }
+            // The old output is kept aside until this run finishes (given back if it fails).
+            let replaced = overwrite ? try ReplacedOutput.setAside(outURL) : nil
+            var finished = false
+            defer { if let replaced { finished ? replaced.discard() : replaced.restore() } }
             var parameters = Training.Parameters()
             parameters.steps = steps
             parameters.batchSize = batch
@@ -174,6 +177,7 @@ struct TrainCommand: AsyncParsableCommand {
                 let entry = try lock.finish(output: outURL, examples: examples, steps: result.steps)
                 Console.progress("signed update \(entry.index) (\(entry.update)) into \(UpdateLog.fileName)")
             }
+            finished = true
 
             if output.json {
                 try Console.printJSON(
@@ -245,6 +249,11 @@ func loadTextEncoder(directory: URL) throws -> TextEncoder? {
     return try Tokenizer.load(directory: directory)
 }
 
-extension TrainingTask: ExpressibleByArgument {}
+extension TrainingTask: ExpressibleByArgument {
+    /// Also `perplexity`, the name `eval`, `attribute`, `sweep` and `realign` give the language-modeling task.
+    public init?(argument: String) {
+        self.init(rawValue: argument == "perplexity" ? TrainingTask.languageModeling.rawValue : argument)
+    }
+}
 extension TrainableSubset: ExpressibleByArgument {}
 extension EntanglementRegularizer.Method: ExpressibleByArgument {}
