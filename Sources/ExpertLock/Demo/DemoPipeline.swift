@@ -30,11 +30,36 @@ public enum DemoPipeline {
         var evaluate: (MoEModel) throws -> Double
     }
 
+    /// The file that marks a folder as a demo's output.
+    static let stamp = ".expertlock-demo"
+
+    /// Makes `output` the demo's folder: created when missing, taken when empty or already a demo's
+    /// (stamped, or holding a cached demo model from before the stamp), refused otherwise. A rerun
+    /// reuses the cached models and replaces the demo's own subfolders, so a folder with other
+    /// files in it must never be taken.
+    static func claimOutput(_ output: URL) throws {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: output.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw OutputError.notOwned(output.path, by: "expertlock demo") }
+            let names = try fm.contentsOfDirectory(atPath: output.path)
+            let models = output.appendingPathComponent("models")
+            let cached = ((try? fm.contentsOfDirectory(atPath: models.path)) ?? []).contains {
+                fm.fileExists(atPath: models.appendingPathComponent($0).appendingPathComponent("expertlock_demo.json").path)
+            }
+            if !names.isEmpty && !names.contains(stamp) && !cached {
+                throw OutputError.notOwned(output.path, by: "expertlock demo")
+            }
+        }
+        try fm.createDirectory(at: output, withIntermediateDirectories: true)
+        try AtomicFile.write(Data("expertlock demo output\n".utf8), to: output.appendingPathComponent(stamp))
+    }
+
     public static func run(output: URL, parameters: Parameters, progress: Progress) throws -> DemoResults {
         let sizes = parameters.sizes
         let data = DemoData(sizes: sizes, seed: parameters.seed)
         let fm = FileManager.default
-        try fm.createDirectory(at: output, withIntermediateDirectories: true)
+        try claimOutput(output)
 
         progress("tokenizer", 0.01)
         let tokenizerDir = output.appendingPathComponent("tokenizer")

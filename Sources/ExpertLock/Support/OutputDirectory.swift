@@ -119,8 +119,12 @@ public struct ReplacedOutput: Sendable {
 public enum OutputError: InputError, Equatable {
     case exists(String)
     case isInput(String)
+    /// A folder a command would add to and delete parts of, holding files it did not write.
+    case notOwned(String, by: String)
     public var description: String {
         switch self {
+        case .notOwned(let path, let command):
+            return "\(path): not empty and not a folder \(command) wrote; choose another output folder (nothing was changed)"
         case .exists(let path): return "\(path): already exists (pass --overwrite to replace it)"
         case .isInput(let path): return "\(path): is an input of this command; choose another output folder"
         }

@@ -54,6 +54,7 @@ struct GemmBench: AsyncParsableCommand {
             }
             result["fallback_gflops"] = skipFallback ? NSNull() : measure(.swift, repeats: 1)
             result["gflops"] = result["blas_gflops"] is Double ? result["blas_gflops"]! : result["fallback_gflops"]!
+            result["peak_rss_bytes"] = PeakMemory.residentBytes
             if output.json {
                 try Console.printJSON(result)
             } else {

@@ -18,7 +18,7 @@ struct EvalCommand: AsyncParsableCommand {
             {"document","summary"}; greedy decoding until EOS or a newline, ROUGE-1/2/L F-measure ×100.
             With --json prints perplexity {"perplexity","nll","tokens"}, classify {"accuracy","examples"}, \
             summarize {"rouge1","rouge2","rougeL","examples"}, each with "tokens_per_s", "seconds" and \
-            "peak_rss_mb". --stream-layers (perplexity, classify) evaluates a checkpoint larger than memory \
+            "peak_rss_bytes" (and "peak_rss_mb"). --stream-layers (perplexity, classify) evaluates a checkpoint larger than memory \
             layer by layer with the same result.
             """)
 
@@ -60,6 +60,7 @@ struct EvalCommand: AsyncParsableCommand {
             case .summarize: result = try evaluateSummarization(loaded)
             }
             result["seconds"] = Date().timeIntervalSince(started)
+            result["peak_rss_bytes"] = PeakMemory.residentBytes  // the name `bench` uses
             result["peak_rss_mb"] = PeakMemory.residentBytes >> 20
             if output.json {
                 try Console.printJSON(result)
