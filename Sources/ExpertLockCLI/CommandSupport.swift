@@ -64,9 +64,7 @@ struct OutputOptions: ParsableArguments {
 /// `--overwrite` deletes the output before writing, and a derived folder written inside a model
 /// folder changes that model. Paths are compared after resolving symbolic links.
 func refuseOutputOverlappingInputs(_ out: String, inputs: [String?]) throws {
-    func resolved(_ path: String) -> String {
-        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
-    }
+    func resolved(_ path: String) -> String { OutputDirectory.resolvedPath(URL(fileURLWithPath: path)) }
     let outPath = resolved(out)
     for case let input? in inputs {
         let path = resolved(input)

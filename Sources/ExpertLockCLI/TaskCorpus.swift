@@ -10,6 +10,17 @@ enum TaskCorpus {
     static func sequences(
         model: ModelOptions, task: TaskName, data: String?, ids: String?, format: DataFormat, context: Int, limit: Int?
     ) throws -> [[Int]] {
+        let all = try readSequences(model: model, task: task, data: data, ids: ids, format: format, context: context, limit: limit)
+        // An empty corpus would give every expert the same share, and a ranking by index.
+        guard all.reduce(0, { $0 + $1.count }) >= 2 else {
+            throw ArgumentInputError("\(ids ?? data ?? "the data"): fewer than 2 tokens to score (an empty file, or no usable example)")
+        }
+        return all
+    }
+
+    private static func readSequences(
+        model: ModelOptions, task: TaskName, data: String?, ids: String?, format: DataFormat, context: Int, limit: Int?
+    ) throws -> [[Int]] {
         guard context >= 2 else { throw ArgumentInputError("--context must be at least 2") }
         if let ids {
             let all = try TokenIdsFile.read(ids)

@@ -135,4 +135,96 @@ struct CLIContractTests {
         let hidden = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }
         #expect(hidden.isEmpty, "\(hidden)")
     }
+
+    static func perplexity(_ model: String, _ data: String) throws -> Double {
+        let run = try CLIRunner.run(["eval", "--model", model, "--task", "perplexity", "--data", data, "--context", "16", "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+        return try #require(object?["nll"] as? Double)
+    }
+
+    /// A folder `train --trainable lora` wrote is the base plus its adapter: every command loads
+    /// the adapted model (the merged twin scores the same), and training it further continues the
+    /// adapter instead of starting a fresh one.
+    @Test func savedAdaptersAreLoaded() throws {
+        let dir = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let lora = ["train", "--model", path("model"), "--data", path("text.txt"), "--trainable", "lora", "--lr", "1e-2",
+                    "--steps", "20", "--batch", "2", "--seq", "16"]
+        #expect(try CLIRunner.run(lora + ["--out", path("adapted")]).status == 0)
+        #expect(try CLIRunner.run(lora + ["--merge-lora", "--out", path("merged")]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: path("adapted/adapter_model.safetensors")))
+        let base = try Self.perplexity(path("model"), path("text.txt"))
+        let adapted = try Self.perplexity(path("adapted"), path("text.txt"))
+        let merged = try Self.perplexity(path("merged"), path("text.txt"))
+        #expect(abs(adapted - base) > 1e-4, "base \(base), adapted \(adapted)")
+        #expect(abs(adapted - merged) < 1e-4 * abs(merged), "adapted \(adapted), merged \(merged)")
+        // Pruning the adapted model keeps the adapter's effect (merged into the pruned weights).
+        #expect(try CLIRunner.run(["prune", "--model", path("adapted"), "--drop", "7", "--out", path("p-adapted")]).status == 0)
+        #expect(try CLIRunner.run(["prune", "--model", path("merged"), "--drop", "7", "--out", path("p-merged")]).status == 0)
+        let prunedAdapted = try Self.perplexity(path("p-adapted"), path("text.txt"))
+        let prunedMerged = try Self.perplexity(path("p-merged"), path("text.txt"))
+        #expect(abs(prunedAdapted - prunedMerged) < 1e-4 * abs(prunedMerged))
+    }
+
+    /// Pruning decisions come from the attribution file as written: its own criterion by default,
+    /// no ablation ranking without ablation scores, no empty corpus, no masked expert revived.
+    @Test func pruningFollowsTheAttributionAndTheMask() throws {
+        let dir = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        func json(_ run: CLIRunner.Run) throws -> [String: Any] {
+            try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        }
+        #expect(try CLIRunner.run(["attribute", "--model", path("model"), "--data", path("text.txt"), "--context", "16",
+                                   "--criterion", "reap", "--out", path("reap.json")]).status == 0)
+        let byFile = try CLIRunner.run(["prune", "--model", path("model"), "--attribution", path("reap.json"), "--keep", "2",
+                                        "--out", path("p1"), "--json"])
+        #expect(byFile.status == 0, "\(byFile.stderr)")
+        #expect((try json(byFile)["rule"] as? String)?.contains("reap") == true, "\(byFile.stdout)")
+        let ablation = try CLIRunner.run(["prune", "--model", path("model"), "--attribution", path("reap.json"), "--keep", "2",
+                                          "--criterion", "ablation", "--out", path("p2")])
+        #expect(ablation.status == 2 && ablation.stderr.contains("no ablation scores"), "\(ablation.stderr)")
+
+        try Data().write(to: dir.appendingPathComponent("empty.txt"))
+        let empty = try CLIRunner.run(["attribute", "--model", path("model"), "--data", path("empty.txt"), "--context", "16", "--json"])
+        #expect(empty.status == 2 && empty.stderr.contains("empty.txt"), "\(empty.stderr)")
+
+        // Mask-prune to 4 experts, then: a plan reviving a masked expert is refused; training
+        // the masked model keeps its mask.
+        let masked = try CLIRunner.run(["prune", "--model", path("model"), "--attribution", path("reap.json"), "--keep", "4",
+                                        "--mode", "mask", "--out", path("masked"), "--json"])
+        #expect(masked.status == 0, "\(masked.stderr)")
+        let kept = try #require(try json(masked)["kept"] as? [[Int]])
+        let gone = try #require((0..<8).first { !kept[0].contains($0) })
+        let revive = try CLIRunner.run(["prune", "--model", path("masked"), "--drop", "\(kept[0][0])", "--out", path("p3")])
+        #expect(revive.status == 2 && revive.stderr.contains("mask-pruned"), "kept \(kept), gone \(gone): \(revive.stderr)")
+        #expect(try CLIRunner.run(["train", "--model", path("masked"), "--data", path("text.txt"), "--steps", "1", "--batch", "2",
+                                   "--seq", "16", "--out", path("masked-trained")]).status == 0)
+        let mask = try Data(contentsOf: dir.appendingPathComponent("masked-trained/expertlock_mask.json"))
+        #expect(try Data(contentsOf: dir.appendingPathComponent("masked/expertlock_mask.json")) == mask)
+    }
+
+    /// An output reached through a symbolic link to an input folder is inside that input; a
+    /// public key is not a signing key.
+    @Test func symlinkedOutputsAndPublicKeysAreRefused() throws {
+        let dir = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        try FileManager.default.createSymbolicLink(atPath: path("link"), withDestinationPath: path("model"))
+        let before = try InputIntegrityTests.snapshot(dir.appendingPathComponent("model"))
+        for arguments in [
+            ["prune", "--model", path("model"), "--drop", "0", "--out", path("link/sub")],
+            ["attribute", "--model", path("model"), "--data", path("text.txt"), "--context", "16", "--out", path("link/a.json")],
+        ] {
+            let run = try CLIRunner.run(arguments)
+            #expect(run.status == 2 && run.stderr.contains("is an input"), "\(arguments[0]): \(run.stderr)")
+        }
+        #expect(try InputIntegrityTests.snapshot(dir.appendingPathComponent("model")) == before)
+        #expect(try CLIRunner.run(["keygen", "--out", path("keys/owner")]).status == 0)
+        let wrong = try CLIRunner.run(["lock", "--model", path("model"), "--key", path("keys/owner.pub"), "--out", path("locked")])
+        #expect(wrong.status == 2 && wrong.stderr.contains("public key"), "\(wrong.stderr)")
+        #expect(try CLIRunner.run(["lock", "--model", path("model"), "--key", path("keys/owner"), "--out", path("locked")]).status == 0)
+    }
 }

@@ -111,12 +111,11 @@ public enum SelectiveRealignment {
             output: URL, examples: [TrainingExample], steps: Int, trainable: TrainableSubset = .lora,
             date: Date = Date()
         ) throws -> UpdateLogEntry {
-            // Training does not write the mask of a masked model; the locked mask goes along.
+            // The locked mask goes along byte for byte (saving a masked model writes the same
+            // experts, but in its own formatting, which the manifest would count as a change).
             let mask = input.appendingPathComponent(ExpertMaskFile.fileName)
             let outputMask = output.appendingPathComponent(ExpertMaskFile.fileName)
-            if let data = FileManager.default.contents(atPath: mask.path),
-                !FileManager.default.fileExists(atPath: outputMask.path)
-            {
+            if let data = FileManager.default.contents(atPath: mask.path) {
                 try AtomicFile.write(data, to: outputMask)
             }
             let outputTensors = try CheckpointTensors(directory: output)

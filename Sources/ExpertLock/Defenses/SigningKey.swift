@@ -34,13 +34,27 @@ public enum SigningKey {
         return key.publicKey
     }
 
+    /// The two files have the same format, so 32 bytes of a public key would read as a valid
+    /// private key and sign under an unrelated identity: a `.pub` file is refused, and a private
+    /// key must match the public key beside it when there is one.
     public static func readPrivateKey(_ url: URL) throws -> Curve25519.Signing.PrivateKey {
+        if url.path.hasSuffix(publicKeySuffix) {
+            throw DefenseError.badKey(file: url.path, reason: "a public key (\(publicKeySuffix)); pass the private key file")
+        }
         let raw = try readKeyBytes(url)
+        let key: Curve25519.Signing.PrivateKey
         do {
-            return try Curve25519.Signing.PrivateKey(rawRepresentation: raw)
+            key = try Curve25519.Signing.PrivateKey(rawRepresentation: raw)
         } catch {
             throw DefenseError.badKey(file: url.path, reason: "not an Ed25519 private key")
         }
+        let publicURL = URL(fileURLWithPath: url.path + publicKeySuffix)
+        if FileManager.default.fileExists(atPath: publicURL.path),
+            try readPublicKey(publicURL).rawRepresentation != key.publicKey.rawRepresentation
+        {
+            throw DefenseError.badKey(file: url.path, reason: "does not match its public key \(publicURL.path)")
+        }
+        return key
     }
 
     public static func readPublicKey(_ url: URL) throws -> Curve25519.Signing.PublicKey {

@@ -10,9 +10,9 @@ public enum OutputDirectory {
         let fm = FileManager.default
         // The output must neither be an input, nor hold one (replacing it would delete the input),
         // nor lie inside an input folder (writing it would change that model).
-        let target = url.standardizedFileURL.resolvingSymlinksInPath().path
+        let target = resolvedPath(url)
         for input in inputs {
-            let path = input.standardizedFileURL.resolvingSymlinksInPath().path
+            let path = resolvedPath(input)
             if path == target || path.hasPrefix(target + "/") || target.hasPrefix(path + "/") {
                 throw OutputError.isInput(url.path)
             }
@@ -38,6 +38,22 @@ public enum OutputDirectory {
             try? fm.removeItem(at: tmp)
             throw error
         }
+    }
+
+    /// The absolute path of `url` with every symbolic link resolved, also for a path that does not
+    /// exist yet (an output about to be written): Foundation's `resolvingSymlinksInPath` leaves
+    /// such a path as it is, so `link/new` with `link` → a model folder would not be seen as inside
+    /// the model. The nearest existing ancestor is resolved and the rest appended.
+    public static func resolvedPath(_ url: URL) -> String {
+        var existing = url.standardizedFileURL
+        var rest: [String] = []
+        while !FileManager.default.fileExists(atPath: existing.path) && existing.path != "/" {
+            rest.insert(existing.lastPathComponent, at: 0)
+            existing = existing.deletingLastPathComponent()
+        }
+        var resolved = existing.resolvingSymlinksInPath()
+        for part in rest { resolved.appendPathComponent(part) }
+        return resolved.standardizedFileURL.path
     }
 
     /// Whether a run may replace `output`, decided before it does any work: an existing output is
@@ -98,6 +114,9 @@ public struct ReplacedOutput: Sendable {
         let aside = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).replaced-\(UInt32.random(in: 0...UInt32.max))")
         try fm.moveItem(at: url, to: aside)
+        // Said on stderr: a kill (or Ctrl-C) before the run finishes leaves the old output there.
+        FileHandle.standardError.write(
+            Data("moved the existing \(url.path) to \(aside.path) until this run finishes\n".utf8))
         return ReplacedOutput(original: url, aside: aside)
     }
 

@@ -40,6 +40,11 @@ public final class Trainer {
             try TrainingCheckpoint.restoreWeights(of: model, from: checkpoint, lora: parameters.trainable == .lora)
             restoredStep = try TrainingCheckpoint.readState(checkpoint).globalStep
         }
+        if parameters.trainable != .lora && !model.loraAdapters.isEmpty {
+            // Training other weights under a saved adapter: the adapter becomes part of the base
+            // first, so the model trained (and saved) is the adapted one, not the bare base.
+            try model.mergeLoRA()
+        }
         for p in model.parameters { try p.setTrainable(false) }
         var trainable: [Parameter]
         if parameters.trainable == .lora {

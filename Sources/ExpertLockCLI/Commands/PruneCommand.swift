@@ -22,7 +22,8 @@ struct PruneCommand: AsyncParsableCommand {
     @Option(help: "Drop these experts in every layer, e.g. \"0,3\".") var drop: String?
     @Option(help: "A pruning plan JSON file ({\"kept\": [[...] per layer], ...}).") var plan: String?
     @Option(help: "layer or global.") var scope: PruningPlan.Scope = .layer
-    @Option(help: "soft, frequency, reap or ablation.") var criterion: AttributionCriterion = .soft
+    @Option(help: "soft, frequency, reap or ablation (default: the criterion the attribution file was written with).")
+    var criterion: AttributionCriterion?
     @Flag(help: "Keep --keep experts per layer chosen at random (baseline).") var random = false
     @Option(help: "Seed for --random.") var seed: UInt64 = 0
     @Option(help: "remove or mask.") var mode: PruneMode = .remove
@@ -54,16 +55,24 @@ struct PruneCommand: AsyncParsableCommand {
                     throw AttributionError.mismatch(
                         file: attribution, reason: "made on a model with experts \(a.signature.expertsPerLayer) in layers \(a.signature.sparseLayers)")
                 }
+                if (criterion ?? a.criterion) == .ablation && a.ablation == nil {
+                    throw ArgumentInputError(
+                        "\(attribution): holds no ablation scores (write them with attribute --criterion ablation)")
+                }
                 return a
             }
+            // The criterion asked for, else the one the file was written with.
+            func ranked(_ a: ExpertAttribution) -> AttributionCriterion { criterion ?? a.criterion }
             let pruningPlan: PruningPlan
             if random {
                 guard let keep else { throw ArgumentInputError("--random needs --keep K") }
                 pruningPlan = try PruningPlan.random(expertsPerLayer: counts, k: keep, seed: seed, minimumPerLayer: k)
             } else if let keep {
-                pruningPlan = try PruningPlan.topK(try loadAttribution(), k: keep, scope: scope, criterion: criterion, minimumPerLayer: k)
+                let a = try loadAttribution()
+                pruningPlan = try PruningPlan.topK(a, k: keep, scope: scope, criterion: ranked(a), minimumPerLayer: k)
             } else if let threshold {
-                pruningPlan = try PruningPlan.threshold(try loadAttribution(), tau: threshold, criterion: criterion, minimumPerLayer: k)
+                let a = try loadAttribution()
+                pruningPlan = try PruningPlan.threshold(a, tau: threshold, criterion: ranked(a), minimumPerLayer: k)
             } else if let drop {
                 let experts = try drop.split(separator: ",").map { part -> Int in
                     guard let e = Int(part.trimmingCharacters(in: .whitespaces)) else {
@@ -76,10 +85,23 @@ struct PruneCommand: AsyncParsableCommand {
                 pruningPlan = try PruningPlan.read(from: URL(fileURLWithPath: plan ?? ""))
             }
             try pruningPlan.validate(for: signature, minimumPerLayer: k)
+            // A mask-pruned model's masked experts are gone as far as its owner is concerned: a
+            // plan may narrow the mask, never bring one of them back.
+            for (l, block) in model.moeBlocks.enumerated() {
+                guard let keepMask = block.keep else { continue }
+                let revived = pruningPlan.kept[l].filter { !keepMask[$0] }
+                if !revived.isEmpty {
+                    throw ArgumentInputError(
+                        "\(modelOptions.model): is mask-pruned (\(ExpertMaskFile.fileName)) and the plan keeps masked "
+                            + "experts \(revived) of sparse layer \(l); rank with an attribution of this model, or prune the original")
+                }
+            }
 
             let source = modelOptions.url
             let bytesPerParameter = try Self.bytesPerParameter(source)
             let before = ModelSize(model: model, bytesPerParameter: bytesPerParameter)
+            // A saved LoRA adapter is part of the model: the pruned checkpoint carries it merged.
+            if !model.loraAdapters.isEmpty { try model.mergeLoRA() }
             let pruned = try model.keepingExperts(pruningPlan.kept)
             let after = mode == .remove ? ModelSize(model: pruned, bytesPerParameter: bytesPerParameter) : before
             let dtype = try Self.storedDType(source)

@@ -195,6 +195,8 @@ struct RealignCommand: AsyncParsableCommand {
             try OutputDirectory.copyCompanionFiles(from: source, to: tmp)
             let mask = source.appendingPathComponent(ExpertMaskFile.fileName)
             if FileManager.default.fileExists(atPath: mask.path) {
+                // The input's own bytes (saving a masked model writes the same mask in its own words).
+                try? FileManager.default.removeItem(at: tmp.appendingPathComponent(ExpertMaskFile.fileName))
                 try FileManager.default.copyItem(at: mask, to: tmp.appendingPathComponent(ExpertMaskFile.fileName))
             }
         }

@@ -21,6 +21,15 @@ extension MoEModel {
         } else {
             try AtomicFile.write(Data((JSONText.pretty(huggingFaceConfigObject(dtype: dtype)) + "\n").utf8), to: configURL)
         }
+        // A mask-pruned model stays masked when saved (training or re-aligning it must not bring
+        // the masked experts back).
+        let blocks = moeBlocks
+        if blocks.contains(where: { $0.keep != nil }) {
+            let kept = blocks.map { block in
+                block.keep.map { keep in keep.indices.filter { keep[$0] } } ?? Array(0..<block.expertCount)
+            }
+            try ExpertMaskFile.write(kept: kept, to: directory)
+        }
     }
 
     /// config.json as transformers writes it: the family's keys, `architectures`, and floats kept

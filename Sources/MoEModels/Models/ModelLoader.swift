@@ -36,6 +36,11 @@ public enum ModelLoader {
         }
         try resolver.checkAllUsed(tiedEmbeddings: config.tieWordEmbeddings)
         try ExpertMaskFile.apply(in: directory, to: model)
+        // A folder `train --trainable lora` wrote (without --merge-lora) is the base plus its
+        // adapter: every command sees the adapted model, as PEFT's loader gives it.
+        if FileManager.default.fileExists(atPath: directory.appendingPathComponent(MoEModel.adapterConfigFileName).path) {
+            try model.loadLoRA(from: directory)
+        }
         return model
     }
 }
