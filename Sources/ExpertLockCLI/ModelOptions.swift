@@ -29,10 +29,13 @@ final class ProgressLine {
     let start = Date()
     private var lastPrint = Date.distantPast
     let quiet: Bool
+    /// What `update`'s count measures, per second ("tokens", or a sweep's "points").
+    let unit: String
 
-    init(_ label: String, quiet: Bool = false) {
+    init(_ label: String, quiet: Bool = false, unit: String = "tokens") {
         self.label = label
         self.quiet = quiet
+        self.unit = unit
     }
 
     func update(done: Int, total: Int, tokens: Int64, force: Bool = false) {
@@ -43,7 +46,7 @@ final class ProgressLine {
         let elapsed = now.timeIntervalSince(start)
         let rate = elapsed > 0 ? Double(tokens) / elapsed : 0
         let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
-        Console.progress(String(format: "%@: %d/%d, %.0f tokens/s, ETA %.0fs", label, done, total, rate, eta))
+        Console.progress(String(format: "%@: %d/%d, %.\(rate < 10 ? 2 : 0)f %@/s, ETA %.0fs", label, done, total, rate, unit, eta))
     }
 }
 extension WeightResidency: ExpressibleByArgument {}

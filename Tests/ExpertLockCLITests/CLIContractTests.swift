@@ -227,4 +227,33 @@ struct CLIContractTests {
         #expect(wrong.status == 2 && wrong.stderr.contains("public key"), "\(wrong.stderr)")
         #expect(try CLIRunner.run(["lock", "--model", path("model"), "--key", path("keys/owner"), "--out", path("locked")]).status == 0)
     }
+
+    /// A checkpoint with NaN weights gives an error, not a plausible figure (a NaN score loses
+    /// every comparison, so classification picked class 0 and reported its share as accuracy).
+    @Test func nonFiniteScoresAreAnError() throws {
+        let dir = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        try FileManager.default.copyItem(atPath: path("model"), toPath: path("nan"))
+        let weights = dir.appendingPathComponent("nan/model.safetensors")
+        var data = try Data(contentsOf: weights)
+        let length = Int(data.prefix(8).withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) })
+        let header = try #require(try JSONSerialization.jsonObject(with: data[8..<(8 + length)]) as? [String: Any])
+        let norm = try #require(header["model.norm.weight"] as? [String: Any])
+        #expect(norm["dtype"] as? String == "F32")
+        let offsets = try #require(norm["data_offsets"] as? [Int])
+        let nan = withUnsafeBytes(of: Float.nan.bitPattern.littleEndian) { Data($0) }
+        for at in stride(from: 8 + length + offsets[0], to: 8 + length + offsets[1], by: 4) {
+            data.replaceSubrange(at..<(at + 4), with: nan)
+        }
+        try data.write(to: weights)
+        try Data("sentence\tlabel\nthe expert keeps\t1\nof eight tokens\t0\n".utf8).write(to: dir.appendingPathComponent("dev.tsv"))
+        for arguments in [
+            ["eval", "--model", path("nan"), "--task", "classify", "--data", path("dev.tsv"), "--json"],
+            ["eval", "--model", path("nan"), "--task", "perplexity", "--data", path("text.txt"), "--context", "16", "--json"],
+        ] {
+            let run = try CLIRunner.run(arguments)
+            #expect(run.status == 2 && run.stderr.contains("not finite") && run.stdout.isEmpty, "\(arguments[3]): \(run.stderr)")
+        }
+    }
 }

@@ -45,6 +45,7 @@ public struct AttributionResumeState: Equatable {
             withUnsafeBytes(of: &v) { hasher.update(bufferPointer: $0) }
         }
         add(modelPath)
+        add(ModelFolderIdentity.fingerprint(of: URL(fileURLWithPath: modelPath)))  // the same path may hold other weights
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]  // key order is otherwise not stable across processes
         add((try? encoder.encode(signature)).map { String(decoding: $0, as: UTF8.self) } ?? "")

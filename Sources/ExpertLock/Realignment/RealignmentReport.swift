@@ -59,18 +59,24 @@ public struct RealignmentReport: Sendable, Codable, Equatable {
             let values = curve.map(\.mean).filter(\.isFinite)
             return higher ? values.max() : values.min()
         }
+        // "95% of X" for accuracy and ROUGE; "X / 95%" for perplexity, where lower is better.
+        func rule(_ what: String, _ value: Double) -> String {
+            higher
+                ? "\(Self.percent(targetFraction)) of \(what) \(Self.format(value))"
+                : "\(what) \(Self.format(value)) / \(Self.percent(targetFraction))"
+        }
         let referenceValue: Double
         if let reference {
             referenceValue = reference
-            targetRule = "\(Self.percent(targetFraction)) of the reference \(Self.format(reference))"
+            targetRule = rule("the reference", reference)
         } else if let random = curves[.random], let b = best(random) {
             referenceValue = b
-            targetRule = "\(Self.percent(targetFraction)) of the best random-sampling mean \(Self.format(b))"
+            targetRule = rule("the best random-sampling mean", b)
         } else {
             referenceValue = curves.values.compactMap(best).reduce(higher ? -Double.infinity : .infinity) {
                 higher ? max($0, $1) : min($0, $1)
             }
-            targetRule = "\(Self.percent(targetFraction)) of the best mean \(Self.format(referenceValue))"
+            targetRule = rule("the best mean", referenceValue)
         }
         target = higher ? targetFraction * referenceValue : referenceValue / targetFraction
         let target = self.target

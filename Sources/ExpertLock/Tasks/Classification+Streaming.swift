@@ -33,6 +33,6 @@ extension Classification {
                 }
             }, progress: progress)
         let tokens = chunks.reduce(0) { $0 + $1.reduce(0) { $0 + $1.ids.count } }
-        return result(scores: scores, examples: examples, tokens: tokens)
+        return try result(scores: scores, examples: examples, tokens: tokens)
     }
 }

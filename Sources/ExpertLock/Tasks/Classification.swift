@@ -61,11 +61,13 @@ public enum Classification {
             start += chunk.count
             if let progress, !progress(start, examples.count) { break }
         }
-        return result(scores: scores, examples: examples, tokens: tokens)
+        return try result(scores: scores, examples: examples, tokens: tokens)
     }
 
     /// Accuracy, predictions and probabilities from the class scores of the first `scores.count` examples.
-    static func result(scores: [[Double]], examples: [ClassificationExample], tokens: Int) -> ClassificationResult {
+    static func result(scores: [[Double]], examples: [ClassificationExample], tokens: Int) throws -> ClassificationResult {
+        // A NaN score would lose every comparison and make argmax pick class 0: a plausible accuracy.
+        guard scores.allSatisfy({ $0.allSatisfy(\.isFinite) }) else { throw TaskError.nonFinite(what: "class log-likelihoods") }
         let predictions = scores.map(argmax)
         var labeled = 0
         var correct = 0

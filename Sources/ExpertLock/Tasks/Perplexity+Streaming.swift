@@ -26,6 +26,7 @@ extension Perplexity {
                 scored += lp.count
             }, progress: progress)
         let mean = totalNLL / Double(max(scored, 1))
+        guard mean.isFinite else { throw TaskError.nonFinite(what: "token log-probabilities") }
         return Result(perplexity: exp(mean), nll: mean, tokens: scored)
     }
 }

@@ -82,6 +82,7 @@ public enum Perplexity {
             if let progress, !progress(done, total, scored) { break }
         }
         let mean = totalNLL / Double(max(scored, 1))
+        guard mean.isFinite else { throw TaskError.nonFinite(what: "token log-probabilities") }
         return Result(perplexity: exp(mean), nll: mean, tokens: scored)
     }
 }

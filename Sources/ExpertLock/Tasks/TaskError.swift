@@ -4,11 +4,15 @@ import TensorCore
 public enum TaskError: InputError, Equatable {
     case badSetting(name: String, value: Int, requirement: String)
     case noExamples
+    /// The model's scores are NaN or infinite (a checkpoint with non-finite weights, say): no
+    /// accuracy or perplexity is reported from them.
+    case nonFinite(what: String)
 
     public var description: String {
         switch self {
         case .badSetting(let name, let value, let requirement): "\(name) \(value): \(requirement)"
         case .noExamples: "the data set has no examples for this task"
+        case .nonFinite(let what): "the model's \(what) are not finite (NaN or infinite): check its weights"
         }
     }
 

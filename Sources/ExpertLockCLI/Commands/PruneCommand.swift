@@ -20,7 +20,7 @@ struct PruneCommand: AsyncParsableCommand {
     @Option(help: "Keep K experts per layer (or K × layers with --scope global).") var keep: Int?
     @Option(help: "Keep experts whose per-layer share A_i ≥ T.") var threshold: Double?
     @Option(help: "Drop these experts in every layer, e.g. \"0,3\".") var drop: String?
-    @Option(help: "A pruning plan JSON file ({\"kept\": [[...] per layer], ...}).") var plan: String?
+    @Option(help: "A pruning plan JSON file: {\"kept\": [[experts] per sparse layer], \"originalCounts\": [experts per sparse layer], \"rule\": \"any text\"}.") var plan: String?
     @Option(help: "layer or global.") var scope: PruningPlan.Scope = .layer
     @Option(help: "soft, frequency, reap or ablation (default: the criterion the attribution file was written with).")
     var criterion: AttributionCriterion?
@@ -46,7 +46,9 @@ struct PruneCommand: AsyncParsableCommand {
             if scope == .global && (keep == nil || random) {
                 // Only ranked top-k has a global form (a budget of K × layers over the pooled
                 // ranking); a threshold is on each layer's share, and the other rules name experts.
-                throw ArgumentInputError("--scope global goes with --keep K (ranked); --threshold is on each layer's share")
+                throw ArgumentInputError(
+                    "--scope global goes with --keep K ranked by an attribution (thresholds are on each layer's share; "
+                        + "--drop, --plan and --random name experts per layer)")
             }
             func loadAttribution() throws -> ExpertAttribution {
                 guard let attribution else { throw ArgumentInputError("--keep and --threshold need --attribution FILE") }

@@ -69,7 +69,7 @@ struct SweepCommand: AsyncParsableCommand {
                 context: context, batch: batch, limit: limit, maxNewTokens: maxNewTokens)
             let fingerprint = SweepResumeState.fingerprint(
                 settings: [
-                    modelOptions.model, task.rawValue, format.rawValue, "\(maxNewTokens)", keeps.map(String.init).joined(separator: ","),
+                    modelOptions.model, ModelFolderIdentity.fingerprint(of: modelOptions.url), task.rawValue, format.rawValue, "\(maxNewTokens)", keeps.map(String.init).joined(separator: ","),
                     taus.map { "\($0)" }.joined(separator: ","), criteriaList.map(\.rawValue).joined(separator: ","), "\(seeds)",
                     "\(context)", "\(batch)", "\(limit ?? -1)", data ?? "-", evalData ?? "-", ids ?? "-", attribution ?? "-",
                 ],
@@ -102,7 +102,7 @@ struct SweepCommand: AsyncParsableCommand {
             if saved == nil {
                 try SweepResumeState(fingerprint: fingerprint, attribution: ranking, progress: .init()).write(to: stateURL)
             }
-            let progress = ProgressLine("sweep")
+            let progress = ProgressLine("sweep", unit: "points")
             let curve = try PrunabilitySweep.run(
                 model: model, attribution: ranking, metricName: metric.name, higherIsBetter: metric.higherIsBetter,
                 parameters: .init(keeps: keeps, thresholds: taus, criteria: criteriaList, randomSeeds: seeds),
