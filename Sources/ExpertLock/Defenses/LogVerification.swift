@@ -43,6 +43,9 @@ public struct TensorDifference: Codable, Sendable, Equatable {
         case expertMasked = "expert_masked"
         /// `expertlock_mask.json` was added, removed or changed in a way that names no expert.
         case maskChanged = "mask_changed"
+        /// The tokenizer files are not the locked ones (a swapped vocabulary changes what every
+        /// token id means without touching a tensor).
+        case tokenizerChanged = "tokenizer_changed"
     }
 
     public var kind: Kind

@@ -92,6 +92,12 @@ public enum LogVerifier {
                 at: 0)
         }
         differences += maskDifferences(directory: directory, expected: manifest.maskSHA256)
+        if let locked = manifest.tokenizerSHA256, CheckpointTensors.tokenizerSHA256(directory: directory) != locked {
+            differences.append(
+                TensorDifference(
+                    .tokenizerChanged, tensor: "tokenizer.json",
+                    detail: "the tokenizer files are not the locked ones (token ids would mean other text)"))
+        }
         let checked = Set(expected.keys).union(actual.keys).count
         let report = LogVerification(
             valid: problems.isEmpty && differences.isEmpty, manifestSignatureValid: manifestValid,

@@ -20,6 +20,10 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     /// SHA-256 of `expertlock_mask.json` when the locked model has one: masking prunes experts
     /// without changing any tensor, so the mask is part of what is locked.
     public var maskSHA256: String?
+    /// SHA-256 of the tokenizer files (`CheckpointTensors.tokenizerSHA256`) when the locked model
+    /// has them; nil in manifests written before tokenizers were locked, whose signatures cover
+    /// the same message as before.
+    public var tokenizerSHA256: String?
     /// ISO 8601 time of locking (UTC).
     public var created: String
     /// Base64 of the owner's 32-byte Ed25519 public key.
@@ -34,6 +38,7 @@ public struct ModelManifest: Codable, Sendable, Equatable {
         case modelType = "model_type"
         case configSHA256 = "config_sha256"
         case maskSHA256 = "mask_sha256"
+        case tokenizerSHA256 = "tokenizer_sha256"
         case created
         case publicKey = "public_key"
         case tensors, signature
@@ -49,6 +54,7 @@ public struct ModelManifest: Codable, Sendable, Equatable {
             format: currentFormat, modelType: config.modelType,
             configSHA256: try CheckpointTensors.configSHA256(directory: directory),
             maskSHA256: CheckpointTensors.maskSHA256(directory: directory),
+            tokenizerSHA256: CheckpointTensors.tokenizerSHA256(directory: directory),
             created: timestamp(created), publicKey: SigningKey.text(key.publicKey),
             tensors: records.values.sorted { $0.name < $1.name }, signature: "")
         manifest.signature = try key.signature(for: manifest.signedMessage).base64EncodedString()
@@ -62,6 +68,10 @@ public struct ModelManifest: Codable, Sendable, Equatable {
         m.append(modelType)
         m.append(configSHA256)
         m.append(maskSHA256 ?? "")
+        if let tokenizerSHA256 {  // absent from older manifests: their message is unchanged
+            m.append("tokenizer")
+            m.append(tokenizerSHA256)
+        }
         m.append(created)
         m.append(publicKey)
         m.append(tensors.count)

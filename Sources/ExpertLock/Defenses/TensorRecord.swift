@@ -169,6 +169,26 @@ extension CheckpointTensors {
         return sha256Hex(try encoder.encode(config))
     }
 
+    /// The files that define what the model's token ids mean, hashed with the lock.
+    public static let tokenizerFiles = [
+        "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "vocab.json", "merges.txt",
+    ]
+
+    /// SHA-256 over the folder's tokenizer files (each name, length and bytes, in `tokenizerFiles`
+    /// order; nil: the folder has none).
+    public static func tokenizerSHA256(directory: URL) -> String? {
+        var message = Data()
+        var any = false
+        for name in tokenizerFiles {
+            guard let data = FileManager.default.contents(atPath: directory.appendingPathComponent(name).path) else {
+                continue
+            }
+            any = true
+            message += Data((name + "\u{0}\(data.count)\u{0}").utf8) + data
+        }
+        return any ? sha256Hex(message) : nil
+    }
+
     /// SHA-256 of the folder's `expertlock_mask.json` (nil: no mask).
     public static func maskSHA256(directory: URL) -> String? {
         FileManager.default.contents(atPath: directory.appendingPathComponent(ExpertMaskFile.fileName).path)

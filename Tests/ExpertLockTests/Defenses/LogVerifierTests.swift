@@ -83,6 +83,36 @@ struct LogVerifierTests {
         #expect(report.differences.first?.layer == 0 && report.differences.first?.expert == 2)
     }
 
+    /// The tokenizer is part of the lock: the same tensors under a vocabulary with two ids swapped
+    /// are another model. A manifest without a tokenizer hash (older, or a folder with none)
+    /// leaves it unchecked.
+    @Test func aSwappedTokenizerIsNamed() throws {
+        let root = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let original = root.appendingPathComponent("original")
+        try TrainingFixtures.microModel(vocab: LockedFixture.vocab, seed: 7).save(to: original)
+        let vocabulary = (0..<LockedFixture.vocab).map { "\"w\($0)\": \($0)" }.joined(separator: ", ")
+        try Data("{\"model\": {\"type\": \"WordLevel\", \"vocab\": {\(vocabulary)}}}".utf8)
+            .write(to: original.appendingPathComponent("tokenizer.json"))
+        let keyURL = root.appendingPathComponent("owner.key")
+        try SigningKey.generate(to: keyURL)
+        let key = try SigningKey.readPrivateKey(keyURL)
+        let locked = root.appendingPathComponent("locked")
+        try SelectiveRealignment.lock(model: original, key: key, output: locked)
+        func verify() throws -> LogVerification {
+            try LogVerifier.verify(
+                model: locked, manifest: try ModelManifest.read(locked.appendingPathComponent(ModelManifest.fileName)),
+                log: try UpdateLog.read(directory: locked), publicKey: key.publicKey)
+        }
+        #expect(try verify().valid)
+        let swapped = vocabulary.replacingOccurrences(of: "\"w1\": 1,", with: "\"w1\": 2,")
+            .replacingOccurrences(of: "\"w2\": 2,", with: "\"w2\": 1,")
+        try Data("{\"model\": {\"type\": \"WordLevel\", \"vocab\": {\(swapped)}}}".utf8)
+            .write(to: locked.appendingPathComponent("tokenizer.json"))
+        let report = try verify()
+        #expect(!report.valid && report.differences.map(\.kind) == [.tokenizerChanged], "\(report.differences)")
+    }
+
     @Test func honestLoRARunsVerifyAdapterAndMerged() throws {
         let fixture = try LockedFixture()
         defer { fixture.remove() }
