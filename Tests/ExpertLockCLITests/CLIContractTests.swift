@@ -256,4 +256,22 @@ struct CLIContractTests {
             #expect(run.status == 2 && run.stderr.contains("not finite") && run.stdout.isEmpty, "\(arguments[3]): \(run.stderr)")
         }
     }
+
+    /// Shards merge only when they come from the same weights: a model and another of the same
+    /// shapes (here: trained from another seed) are refused, where the signature alone agreed.
+    @Test func shardsOfAnotherModelDoNotMerge() throws {
+        let dir = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        #expect(try CLIRunner.run(["train", "--config", "tiny", "--tokenizer", path("tok"), "--data", path("text.txt"),
+                                   "--steps", "1", "--batch", "2", "--seq", "16", "--seed", "9", "--out", path("other")]).status == 0)
+        for (model, out) in [("model", "a.json"), ("model", "b.json"), ("other", "c.json")] {
+            let run = try CLIRunner.run(["attribute", "--model", path(model), "--data", path("text.txt"), "--context", "16",
+                                         "--limit", "4", "--out", path(out)])
+            #expect(run.status == 0, "\(run.stderr)")
+        }
+        #expect(try CLIRunner.run(["attribute", "--merge", path("a.json"), path("b.json"), "--json"]).status == 0)
+        let foreign = try CLIRunner.run(["attribute", "--merge", path("a.json"), path("c.json"), "--json"])
+        #expect(foreign.status == 2 && foreign.stderr.contains("different models"), "\(foreign.stderr)")
+    }
 }

@@ -26,11 +26,13 @@ extension ExpertAttribution {
             ]
         }
         let signatureObject = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(signature))) ?? [:]
-        return [
+        var object: [String: Any] = [
             "model": model, "tokens": tokens, "layers": layers, "criterion": criterion.rawValue,
             "global_ranking": globalRanking(criterion: criterion).map { [signature.sparseLayers[$0.layer], $0.expert] },
             "signature": signatureObject, "format": "expertlock-attribution-1",
         ]
+        if let modelFingerprint { object["model_fingerprint"] = modelFingerprint }
+        return object
     }
 
     public func write(to url: URL) throws {
@@ -88,8 +90,10 @@ extension ExpertAttribution {
             statistics.append(row)
             ablation.append(ablationRow)
         }
-        return ExpertAttribution(
+        var attribution = ExpertAttribution(
             model: root["model"] as? String ?? "", signature: signature, tokens: tokens, statistics: statistics,
             criterion: criterion, ablation: hasAblation ? ablation : nil)
+        attribution.modelFingerprint = root["model_fingerprint"] as? String  // absent from older files
+        return attribution
     }
 }

@@ -40,6 +40,9 @@ public struct ExpertAttribution: Sendable, Equatable {
     public var criterion: AttributionCriterion
     /// Measured loss increase of masking each expert alone (criterion `ablation`), when measured.
     public var ablation: [[Double]]?
+    /// `ModelFolderIdentity` of the model folder the statistics come from, when known: shards of
+    /// two models with the same shapes (a model and its fine-tuned copy) must not merge.
+    public var modelFingerprint: String?
 
     public init(model: String, signature: ModelSignature, tokens: Int64, statistics: [[ExpertStatistics]],
                 criterion: AttributionCriterion = .soft, ablation: [[Double]]? = nil) {
@@ -88,6 +91,9 @@ public struct ExpertAttribution: Sendable, Equatable {
         guard other.signature == signature else {
             throw AttributionError.differentModels(first: model, second: other.model)
         }
+        if let mine = modelFingerprint, let theirs = other.modelFingerprint, mine != theirs {
+            throw AttributionError.differentModels(first: model, second: other.model)  // same shapes, other weights
+        }
         // Sums read from files can be anything up to Int64.max: overflow is an error, not a trap.
         func add(_ a: Int64, _ b: Int64) throws -> Int64 {
             let (sum, overflow) = a.addingReportingOverflow(b)
@@ -107,6 +113,7 @@ public struct ExpertAttribution: Sendable, Equatable {
             }
         }
         out.ablation = nil  // measured drops do not add
+        out.modelFingerprint = modelFingerprint ?? other.modelFingerprint
         return out
     }
 }

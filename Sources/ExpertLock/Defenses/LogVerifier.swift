@@ -174,8 +174,9 @@ public enum LogVerifier {
                 continue
             }
         }
-        out += expertLevel(expected: expected, actual: actual)
-        return out
+        // The expert-level reading first ("expert 3 of layer 0 is gone", "expert 4 is now 3"): it
+        // explains the per-tensor differences that follow, which a removal gives by the dozen.
+        return expertLevel(expected: expected, actual: actual) + out
     }
 
     /// Removed and moved experts per layer, from the per-expert tensors (content matched by hash)

@@ -98,6 +98,7 @@ struct AttributeCommand: AsyncParsableCommand {
                         return true
                     }
                 }
+                result.modelFingerprint = ModelFolderIdentity.fingerprint(of: URL(fileURLWithPath: model))
                 attribution = result
             }
             var object = attribution.jsonObject()
