@@ -274,4 +274,19 @@ struct CLIContractTests {
         let foreign = try CLIRunner.run(["attribute", "--merge", path("a.json"), path("c.json"), "--json"])
         #expect(foreign.status == 2 && foreign.stderr.contains("different models"), "\(foreign.stderr)")
     }
+
+    /// Provenance reads a mask-pruned suspect as the model its routers run: the masked experts are
+    /// not counted as kept.
+    @Test func provenanceHonoursTheSuspectsMask() throws {
+        let dir = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        #expect(try CLIRunner.run(["prune", "--model", path("model"), "--drop", "0,5", "--mode", "mask", "--out",
+                                   path("masked")]).status == 0)
+        let run = try CLIRunner.run(["provenance", "--original", path("model"), "--suspect", path("masked"), "--json"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let kept = try #require((object["kept_experts"] ?? (object["report"] as? [String: Any])?["kept_experts"]) as? [[Int]])
+        #expect(kept == [[1, 2, 3, 4, 6, 7], [1, 2, 3, 4, 6, 7]], "\(run.stdout.prefix(400))")
+    }
 }

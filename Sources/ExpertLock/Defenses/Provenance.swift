@@ -123,7 +123,11 @@ public enum Provenance {
             guard let reference = originalBlocks[block.layer] else {
                 throw DefenseError.incomparable(reason: "layer \(block.layer) is sparse in the suspect only")
             }
-            let similarity = try similarityMatrix(original: reference, suspect: block)
+            // Experts a mask hides (`prune --mode mask`) are not part of the suspect's model: they
+            // are left out, so a mask-pruned copy keeps only the experts its routers can choose.
+            let active = (0..<block.expertCount).filter { block.keep?[$0] ?? true }
+            let allRows = try similarityMatrix(original: reference, suspect: block)
+            let similarity = active.map { allRows[$0] }
             let assignment = ExpertAssignment.maximize(similarity)
             var matches: [ExpertMatch] = []
             var background: Float = -1
@@ -131,7 +135,8 @@ public enum Provenance {
                 let o = assignment[s]
                 matches.append(
                     ExpertMatch(
-                        suspectExpert: s, originalExpert: o, similarity: row[o], verdict: thresholds.verdict(row[o])))
+                        suspectExpert: active[s], originalExpert: o, similarity: row[o],
+                        verdict: thresholds.verdict(row[o])))
                 for (j, value) in row.enumerated() where j != o { background = max(background, value) }
             }
             let verdicts = matches.map(\.verdict)

@@ -47,6 +47,7 @@ struct TrainTokenizerCommand: AsyncParsableCommand {
                 model: model, vocabSize: vocabSize, minFrequency: minFrequency, addBosToken: addBos,
                 wordSplit: wordSplit, individualDigits: individualDigits)
             let destination = URL(fileURLWithPath: out)
+            try refuseOutputOverlappingInputs(out, inputs: data)  // before the training, not after
             if FileManager.default.fileExists(atPath: destination.path) && !overwrite {
                 throw OutputError.exists(destination.path)  // before the training, not after
             }
