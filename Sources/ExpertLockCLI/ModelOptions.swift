@@ -19,7 +19,16 @@ struct ModelOptions: ParsableArguments {
         guard FileManager.default.fileExists(atPath: url.appendingPathComponent("tokenizer.json").path) else {
             throw ArgumentInputError("\(model): no tokenizer.json in the model folder (pass token ids with --ids instead)")
         }
-        return try Tokenizer.load(directory: url)
+        let tokenizer = try Tokenizer.load(directory: url)
+        // A tokenizer with more ids than the model's embedding rows (another model's tokenizer.json)
+        // fails later on some token id; name the two files now.
+        if let config = try? ModelConfig.load(from: url.appendingPathComponent("config.json")),
+            tokenizer.vocabSize > config.vocabSize
+        {
+            throw ArgumentInputError(
+                "\(model)/tokenizer.json: has \(tokenizer.vocabSize) token ids but config.json's vocab_size is \(config.vocabSize) (a tokenizer of another model?)")
+        }
+        return tokenizer
     }
 }
 

@@ -76,6 +76,16 @@ struct CLIContractTests {
                                         path("text.txt"), "--out", path("model/realigned")])
         #expect(inside.status == 2 && inside.stderr.contains("is an input"), "\(inside.stderr)")
         #expect(!FileManager.default.fileExists(atPath: path("model/realigned")))
+        // Another model's tokenizer (217 ids for a 32-word model) is named before any token is scored.
+        try FileManager.default.copyItem(atPath: path("model"), toPath: path("foreign"))
+        try FileManager.default.removeItem(atPath: path("foreign/tokenizer.json"))
+        try FileManager.default.copyItem(
+            at: CLIRunner.packageRoot.appendingPathComponent("Tests/MoEModelsTests/Fixtures/tokenizers/wordlevel/tokenizer.json"),
+            to: dir.appendingPathComponent("foreign/tokenizer.json"))
+        let foreign = try CLIRunner.run(["attribute", "--model", path("foreign"), "--data", path("text.txt"), "--json"])
+        #expect(foreign.status == 2 && foreign.stderr.contains("vocab_size"), "\(foreign.stderr)")
+        let folderData = try CLIRunner.run(["eval", "--model", path("model"), "--task", "classify", "--data", path("tok")])
+        #expect(folderData.status == 2 && folderData.stderr.contains("is a folder"), "\(folderData.stderr)")
     }
 
     /// `attribute` and `sweep` read `--task perplexity` data as `eval` does: JSONL `{"text"}`

@@ -56,6 +56,11 @@ struct TextFile {
     let text: String
 
     init(_ url: URL) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            // Foundation's own message for this is "error 256".
+            throw DatasetError.unreadable(file: url.path, reason: "is a folder, not a data file")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: url)
