@@ -84,6 +84,10 @@ struct CLIContractTests {
             to: dir.appendingPathComponent("foreign/tokenizer.json"))
         let foreign = try CLIRunner.run(["attribute", "--model", path("foreign"), "--data", path("text.txt"), "--json"])
         #expect(foreign.status == 2 && foreign.stderr.contains("vocab_size"), "\(foreign.stderr)")
+        try Data("{\"text\": \"the expert\", \"label\": \"positive\"}\n{\"text\": \"two tokens\", \"label\": \"positive\"}\n".utf8)
+            .write(to: dir.appendingPathComponent("one-label.jsonl"))
+        let oneLabel = try CLIRunner.run(["eval", "--model", path("model"), "--task", "classify", "--data", path("one-label.jsonl")])
+        #expect(oneLabel.status == 2 && oneLabel.stderr.contains("labelled 'positive'"), "\(oneLabel.stderr)")
         let folderData = try CLIRunner.run(["eval", "--model", path("model"), "--task", "classify", "--data", path("tok")])
         #expect(folderData.status == 2 && folderData.stderr.contains("is a folder"), "\(folderData.stderr)")
     }

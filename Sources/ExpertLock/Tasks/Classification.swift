@@ -99,6 +99,9 @@ public enum Classification {
     static func validatedTemplate(
         _ template: PromptTemplate?, task: ClassificationTask, maxLength: Int, batchSize: Int
     ) throws -> PromptTemplate {
+        if template == nil && task.name == .custom && task.labelNames.count == 1 {
+            throw TaskError.singleLabel(name: task.labelNames[0])  // the default template's message would not say why
+        }
         let template = template ?? PromptTemplate.defaults(for: task)
         try template.validate(for: task)
         try TaskError.require(maxLength >= 2, "--context", maxLength, "classification needs at least 2 tokens")

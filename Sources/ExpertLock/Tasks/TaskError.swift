@@ -7,11 +7,17 @@ public enum TaskError: InputError, Equatable {
     /// The model's scores are NaN or infinite (a checkpoint with non-finite weights, say): no
     /// accuracy or perplexity is reported from them.
     case nonFinite(what: String)
+    /// A custom classification data set whose rows all carry one label: its other labels (and
+    /// their verbalizers) cannot be known from it.
+    case singleLabel(name: String)
 
     public var description: String {
         switch self {
         case .badSetting(let name, let value, let requirement): "\(name) \(value): \(requirement)"
         case .noExamples: "the data set has no examples for this task"
+        case .singleLabel(let name):
+            "every example of the data is labelled '\(name)': classification needs the other labels too "
+                + "(pass --template with one verbalizer per label, or data with every label)"
         case .nonFinite(let what): "the model's \(what) are not finite (NaN or infinite): check its weights"
         }
     }
