@@ -177,4 +177,29 @@ struct KillAndResumeTests {
             #expect(a == b, "\(file) differs")
         }
     }
+
+    /// The other side of that window: a kill after the state is deleted leaves only the finished
+    /// output. --resume with the same arguments recognises the run's own result (its fingerprint
+    /// is inside) and reports it unchanged (status 0); other arguments, or no --resume, are refused.
+    @Test(arguments: ["sweep", "attribute"])
+    func resumeAfterTheStateWasDeletedReportsTheFinishedRun(command: String) throws {
+        let (dir, model, ids) = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func arguments(context: String) -> [String] {
+            let common = ["--model", model.path, "--ids", ids.path, "--out", dir.appendingPathComponent("out").path, "--json"]
+            return command == "sweep"
+                ? ["sweep", "--context", context, "--limit", "40", "--keep", "4,2", "--seeds", "1"] + common
+                : ["attribute", "--context", context, "--batch", "1"] + common
+        }
+        let finished = try CLIRunner.run(arguments(context: "16"))
+        #expect(finished.status == 0, "\(finished.stderr)")
+        let before = try InputIntegrityTests.snapshot(dir)
+        let resumed = try CLIRunner.run(arguments(context: "16") + ["--resume"])
+        #expect(resumed.status == 0 && resumed.stderr.contains("nothing to resume"), "\(resumed.stderr)")
+        #expect(resumed.stdout == finished.stdout)
+        #expect(try InputIntegrityTests.snapshot(dir) == before)
+        let other = try CLIRunner.run(arguments(context: "8") + ["--resume"])
+        #expect(other.status == 2 && other.stderr.contains("--overwrite"), "\(other.stderr)")
+        #expect(try CLIRunner.run(arguments(context: "16")).status == 2)
+    }
 }

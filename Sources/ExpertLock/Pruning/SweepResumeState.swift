@@ -29,6 +29,11 @@ public struct SweepResumeState: Equatable {
 
     /// SHA-256 over the settings (in order) and the bytes of each input file (a missing file
     /// counts as empty): a state written for other data or options is refused on resume.
+    /// The hidden file in a finished sweep's folder holding its run's fingerprint: a `--resume`
+    /// that finds the folder without its state knows it by this (a kill fell after the state was
+    /// deleted) and reports the finished curve instead of refusing the folder.
+    public static let runMarkerName = ".expertlock-sweep"
+
     public static func fingerprint(settings: [String], files: [URL]) -> String {
         var hasher = SHA256()
         for text in settings { hasher.update(data: Data((text + "\u{0}").utf8)) }

@@ -44,11 +44,22 @@ struct AttributeCommand: AsyncParsableCommand {
             let attribution: ExpertAttribution
             if resume && out == nil { throw ArgumentInputError("--resume needs --out (the state is saved beside it)") }
             if let out { try refuseOutputOverlappingInputs(out, inputs: [model, data, ids] + merge) }
-            let replace = try out.map {
+            // A kill after the finished file is in place and its state deleted leaves only the file:
+            // `--resume` recognises it by its `run_fingerprint` (checked once the batches are known)
+            // instead of refusing its own result.
+            let fm = FileManager.default
+            let maybeFinished = out.map { out in
+                let url = URL(fileURLWithPath: out)
+                return resume && !overwrite && merge.isEmpty && fm.fileExists(atPath: url.path)
+                    && !fm.fileExists(atPath: AttributionResumeState.url(forOutput: url).path)
+            } ?? false
+            let replace = maybeFinished ? false : try out.map {
                 let url = URL(fileURLWithPath: $0)
                 return try OutputDirectory.mayReplace(
                     url, overwrite: overwrite, resumingFrom: resume ? AttributionResumeState.url(forOutput: url) : nil)
             } ?? overwrite
+            var runFingerprint: String?
+            var finished: [String: Any]?
             if let out, resume { AtomicFile.removeStaleTemporaries(of: URL(fileURLWithPath: out)) }
             if !merge.isEmpty {
                 guard merge.count >= 2 else { throw ArgumentInputError("--merge needs at least two files") }
@@ -67,13 +78,28 @@ struct AttributeCommand: AsyncParsableCommand {
                 let sequences = try TaskCorpus.sequences(
                     model: options, task: task, data: data, ids: ids, format: format, context: context, limit: limit)
                 let batches = CorpusBatches.batches(sequences, batchSize: batch)
+                if out != nil && !streaming.streamLayers {
+                    runFingerprint = AttributionResumeState.fingerprint(
+                        modelPath: model, signature: ModelSignature(model: loaded), criterion: criterion, batches: batches)
+                }
+                if maybeFinished, let out {
+                    let existing = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))))
+                        as? [String: Any]
+                    guard let existing, let runFingerprint, existing["run_fingerprint"] as? String == runFingerprint else {
+                        throw OutputError.exists(out)
+                    }
+                    Console.progress("\(out): an earlier run of this attribution finished it; nothing to resume")
+                    finished = existing
+                }
                 let progress = ProgressLine("attribute")
                 let report: (Int, Int, Int64) -> Bool = { done, total, tokens in
                     progress.update(done: done, total: total, tokens: tokens)
                     return true
                 }
                 var result: ExpertAttribution
-                if streaming.streamLayers {
+                if finished != nil {
+                    result = try ExpertAttribution.read(from: URL(fileURLWithPath: out!))
+                } else if streaming.streamLayers {
                     guard !resume else {
                         throw ArgumentInputError("--resume: a --stream-layers pass cannot be resumed; run it again")
                     }
@@ -90,7 +116,7 @@ struct AttributeCommand: AsyncParsableCommand {
                         model: loaded, modelPath: model, batches: batches, criterion: criterion, progress: report)
                 }
                 Console.progress("peak RSS: \(PeakMemory.residentBytes >> 20) MB")
-                if criterion == .ablation {
+                if criterion == .ablation && finished == nil {
                     let subset = CorpusBatches.batches(Array(sequences.prefix(ablationSequences)), batchSize: batch)
                     let ablationProgress = ProgressLine("ablation")
                     result.ablation = try AblationImportance.measure(model: loaded, batches: subset) { done, total in
@@ -98,11 +124,11 @@ struct AttributeCommand: AsyncParsableCommand {
                         return true
                     }
                 }
-                result.modelFingerprint = ModelFolderIdentity.fingerprint(of: URL(fileURLWithPath: model))
+                if finished == nil { result.modelFingerprint = ModelFolderIdentity.fingerprint(of: URL(fileURLWithPath: model)) }
                 attribution = result
             }
-            var object = attribution.jsonObject()
-            if let ablation = attribution.ablation {
+            var object = finished ?? attribution.jsonObject()
+            if finished == nil, let ablation = attribution.ablation {
                 var agreement: [String: Double] = [:]
                 for c in [AttributionCriterion.soft, .frequency, .reap] {
                     let rhos = zip(attribution.scores(c), ablation).map { RankCorrelation.spearman($0, $1) }
@@ -110,7 +136,8 @@ struct AttributeCommand: AsyncParsableCommand {
                 }
                 object["criterion_agreement_spearman"] = agreement
             }
-            if let out {
+            if finished == nil, let runFingerprint { object["run_fingerprint"] = runFingerprint }
+            if let out, finished == nil {
                 let url = URL(fileURLWithPath: out)
                 if FileManager.default.fileExists(atPath: url.path) && !replace { throw OutputError.exists(out) }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])

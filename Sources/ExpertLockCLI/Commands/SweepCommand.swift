@@ -40,8 +40,14 @@ struct SweepCommand: AsyncParsableCommand {
         try await runReportingErrors {
             try refuseOutputOverlappingInputs(out, inputs: [modelOptions.model, data, evalData, ids, attribution])
             let stateURL = SweepResumeState.url(forOutput: URL(fileURLWithPath: out))
-            let replace = try OutputDirectory.mayReplace(
-                URL(fileURLWithPath: out), overwrite: overwrite, resumingFrom: resume ? stateURL : nil)
+            let outURL = URL(fileURLWithPath: out)
+            let fm = FileManager.default
+            // A kill after the finished output is in place and its state deleted leaves only the
+            // output: `--resume` then recognises it by the run marker inside (checked below, once the
+            // fingerprint is known) instead of refusing its own result.
+            let maybeFinished = resume && !overwrite && fm.fileExists(atPath: outURL.path) && !fm.fileExists(atPath: stateURL.path)
+            let replace = maybeFinished
+                ? false : try OutputDirectory.mayReplace(outURL, overwrite: overwrite, resumingFrom: resume ? stateURL : nil)
             let model = try modelOptions.load()
             let counts = model.moeBlocks.map(\.expertCount)
             let fewest = counts.min() ?? 0
@@ -74,59 +80,78 @@ struct SweepCommand: AsyncParsableCommand {
                     "\(context)", "\(batch)", "\(limit ?? -1)", data ?? "-", evalData ?? "-", ids ?? "-", attribution ?? "-",
                 ],
                 files: [data, evalData, ids, attribution].compactMap { $0 }.map { URL(fileURLWithPath: $0) })
-            if resume {
+            let marker = outURL.appendingPathComponent(SweepResumeState.runMarkerName)
+            let finished: PrunabilityCurve?
+            if maybeFinished {
+                guard (try? String(contentsOf: marker, encoding: .utf8)) == fingerprint else { throw OutputError.exists(out) }
+                finished = try JSONDecoder().decode(
+                    PrunabilityCurve.self, from: Data(contentsOf: outURL.appendingPathComponent("curve.json")))
+                Console.progress("\(out): an earlier run of this sweep finished it; nothing to resume")
+            } else {
+                finished = nil
+            }
+            if resume && finished == nil {
                 AtomicFile.removeStaleTemporaries(of: stateURL)
                 OutputDirectory.removeStaleTemporaries(of: URL(fileURLWithPath: out))
             }
-            let saved = resume ? try SweepResumeState.read(stateURL) : nil
+            let saved = resume && finished == nil ? try SweepResumeState.read(stateURL) : nil
             if let saved, saved.fingerprint != fingerprint {
                 throw PruningError.badSweepState(file: stateURL.path, reason: "written for other data or options")
             }
-            let ranking: ExpertAttribution
-            if let saved {
-                ranking = saved.attribution
-            } else if let attribution {
-                ranking = try ExpertAttribution.read(from: URL(fileURLWithPath: attribution))
+            let curve: PrunabilityCurve
+            if let finished {
+                curve = finished
             } else {
-                // Read only here: with --attribution FILE (or a saved state) no attribution data is needed.
-                let attributionSequences = try TaskCorpus.sequences(
-                    model: modelOptions, task: task, data: data, ids: ids, format: format, context: context, limit: limit)
-                let p = ProgressLine("attribute")
-                ranking = try Attribution.run(
-                    model: model, modelPath: modelOptions.model, batches: CorpusBatches.batches(attributionSequences, batchSize: batch)
-                ) { done, total, tokens in
-                    p.update(done: done, total: total, tokens: tokens)
-                    return true
+                let ranking: ExpertAttribution
+                if let saved {
+                    ranking = saved.attribution
+                } else if let attribution {
+                    ranking = try ExpertAttribution.read(from: URL(fileURLWithPath: attribution))
+                } else {
+                    // Read only here: with --attribution FILE (or a saved state) no attribution data is needed.
+                    let attributionSequences = try TaskCorpus.sequences(
+                        model: modelOptions, task: task, data: data, ids: ids, format: format, context: context, limit: limit)
+                    let p = ProgressLine("attribute")
+                    ranking = try Attribution.run(
+                        model: model, modelPath: modelOptions.model, batches: CorpusBatches.batches(attributionSequences, batchSize: batch)
+                    ) { done, total, tokens in
+                        p.update(done: done, total: total, tokens: tokens)
+                        return true
+                    }
                 }
+                if saved == nil {
+                    try SweepResumeState(fingerprint: fingerprint, attribution: ranking, progress: .init()).write(to: stateURL)
+                }
+                let progress = ProgressLine("sweep", unit: "points")
+                let computed = try PrunabilitySweep.run(
+                    model: model, attribution: ranking, metricName: metric.name, higherIsBetter: metric.higherIsBetter,
+                    parameters: .init(keeps: keeps, thresholds: taus, criteria: criteriaList, randomSeeds: seeds),
+                    evaluate: metric.evaluate,
+                    progress: { done, total in
+                        progress.update(done: done, total: total, tokens: Int64(done))
+                        return true
+                    },
+                    resume: saved?.progress,
+                    save: { try SweepResumeState(fingerprint: fingerprint, attribution: ranking, progress: $0).write(to: stateURL) })
+                try OutputDirectory.write(
+                    to: URL(fileURLWithPath: out), overwrite: replace,
+                    inputs: [modelOptions.model, data, evalData, ids, attribution].compactMap { $0 }.map { URL(fileURLWithPath: $0) }
+                ) { dir in
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    try AtomicFile.write(try encoder.encode(computed), to: dir.appendingPathComponent("curve.json"))
+                    try AtomicFile.write(computed.csv(), to: dir.appendingPathComponent("curve.csv"))
+                    try AtomicFile.write(computed.markdownTable(), to: dir.appendingPathComponent("table.md"))
+                    try AtomicFile.write(
+                        computed.svg(title: "Prunability: \(computed.metricName) vs experts kept"),
+                        to: dir.appendingPathComponent("curve.svg"))
+                    try AtomicFile.write(Data(fingerprint.utf8), to: dir.appendingPathComponent(SweepResumeState.runMarkerName))
+                }
+                try? FileManager.default.removeItem(at: stateURL)
+                curve = computed
             }
-            if saved == nil {
-                try SweepResumeState(fingerprint: fingerprint, attribution: ranking, progress: .init()).write(to: stateURL)
-            }
-            let progress = ProgressLine("sweep", unit: "points")
-            let curve = try PrunabilitySweep.run(
-                model: model, attribution: ranking, metricName: metric.name, higherIsBetter: metric.higherIsBetter,
-                parameters: .init(keeps: keeps, thresholds: taus, criteria: criteriaList, randomSeeds: seeds),
-                evaluate: metric.evaluate,
-                progress: { done, total in
-                    progress.update(done: done, total: total, tokens: Int64(done))
-                    return true
-                },
-                resume: saved?.progress,
-                save: { try SweepResumeState(fingerprint: fingerprint, attribution: ranking, progress: $0).write(to: stateURL) })
             let referenceK = max(1, (counts.min() ?? 1) / 4)
             let resistance = curve.resistance(referenceK: referenceK)
-            try OutputDirectory.write(
-                to: URL(fileURLWithPath: out), overwrite: replace,
-                inputs: [modelOptions.model, data, evalData, ids, attribution].compactMap { $0 }.map { URL(fileURLWithPath: $0) }
-            ) { dir in
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try AtomicFile.write(try encoder.encode(curve), to: dir.appendingPathComponent("curve.json"))
-                try AtomicFile.write(curve.csv(), to: dir.appendingPathComponent("curve.csv"))
-                try AtomicFile.write(curve.markdownTable(), to: dir.appendingPathComponent("table.md"))
-                try AtomicFile.write(curve.svg(title: "Prunability: \(curve.metricName) vs experts kept"), to: dir.appendingPathComponent("curve.svg"))
-            }
-            try? FileManager.default.removeItem(at: stateURL)
             if output.json {
                 try Console.printJSON([
                     "full": curve.full, "metric": curve.metricName, "out": out, "reference_k": referenceK,
