@@ -78,7 +78,7 @@ struct AttributeCommand: AsyncParsableCommand {
                 let sequences = try TaskCorpus.sequences(
                     model: options, task: task, data: data, ids: ids, format: format, context: context, limit: limit)
                 let batches = CorpusBatches.batches(sequences, batchSize: batch)
-                if out != nil && !streaming.streamLayers {
+                if out != nil {  // in streamed files too: the two paths write the same file
                     runFingerprint = AttributionResumeState.fingerprint(
                         modelPath: model, signature: ModelSignature(model: loaded), criterion: criterion, batches: batches)
                 }
