@@ -75,7 +75,8 @@ struct SweepCommand: AsyncParsableCommand {
                 context: context, batch: batch, limit: limit, maxNewTokens: maxNewTokens)
             let fingerprint = SweepResumeState.fingerprint(
                 settings: [
-                    modelOptions.model, ModelFolderIdentity.fingerprint(of: modelOptions.url), task.rawValue, format.rawValue, "\(maxNewTokens)", keeps.map(String.init).joined(separator: ","),
+                    modelOptions.model, ModelFolderIdentity.fingerprint(of: modelOptions.url), task.rawValue,
+                    format.rawValue, "\(maxNewTokens)", keeps.map(String.init).joined(separator: ","),
                     taus.map { "\($0)" }.joined(separator: ","), criteriaList.map(\.rawValue).joined(separator: ","), "\(seeds)",
                     "\(context)", "\(batch)", "\(limit ?? -1)", data ?? "-", evalData ?? "-", ids ?? "-", attribution ?? "-",
                 ],
