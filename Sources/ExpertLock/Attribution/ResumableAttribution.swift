@@ -33,11 +33,12 @@ public struct AttributionResumeState: Equatable {
         output.deletingLastPathComponent().appendingPathComponent(".\(output.lastPathComponent).state")
     }
 
-    /// SHA-256 of everything a result depends on: the model's path and shape, the criterion, and
-    /// every token id of every batch in order (which covers data, task, format, context, limit and
-    /// batch size).
-    public static func fingerprint(modelPath: String, signature: ModelSignature, criterion: AttributionCriterion,
-                                   batches: [TokenBatch]) -> String {
+    /// SHA-256 of everything a result depends on: the model's path, contents
+    /// (`modelIdentity`, its `ModelFolderIdentity`: the same path may hold other weights) and
+    /// shape, the criterion, and every token id of every batch in order (which covers data, task,
+    /// format, context, limit and batch size).
+    public static func fingerprint(modelPath: String, modelIdentity: String, signature: ModelSignature,
+                                   criterion: AttributionCriterion, batches: [TokenBatch]) -> String {
         var hasher = SHA256()
         func add(_ text: String) { hasher.update(data: Data((text + "\u{0}").utf8)) }
         func add(_ value: Int) {
@@ -45,7 +46,7 @@ public struct AttributionResumeState: Equatable {
             withUnsafeBytes(of: &v) { hasher.update(bufferPointer: $0) }
         }
         add(modelPath)
-        add(ModelFolderIdentity.fingerprint(of: URL(fileURLWithPath: modelPath)))  // the same path may hold other weights
+        add(modelIdentity)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]  // key order is otherwise not stable across processes
         add((try? encoder.encode(signature)).map { String(decoding: $0, as: UTF8.self) } ?? "")
@@ -99,14 +100,17 @@ public struct AttributionResumeState: Equatable {
 extension Attribution {
     /// `run`, saving the statistics to `stateURL` every `saveEvery` batches and, when `resume`,
     /// continuing from the state found there. The state file is removed by the caller once the
-    /// output is written (`AttributionResumeState.url(forOutput:)`).
+    /// output is written (`AttributionResumeState.url(forOutput:)`). `fingerprint`: the run's
+    /// `AttributionResumeState.fingerprint`, when the caller has computed it already.
     public static func runResumable(
         model: MoEModel, modelPath: String, batches: [TokenBatch], criterion: AttributionCriterion = .soft,
-        stateURL: URL, resume: Bool, saveEvery: Int = 1, progress: ((Int, Int, Int64) -> Bool)? = nil
+        stateURL: URL, resume: Bool, saveEvery: Int = 1, fingerprint: String? = nil,
+        progress: ((Int, Int, Int64) -> Bool)? = nil
     ) throws -> ExpertAttribution {
         let signature = ModelSignature(model: model)
-        let fingerprint = AttributionResumeState.fingerprint(
-            modelPath: modelPath, signature: signature, criterion: criterion, batches: batches)
+        let fingerprint = fingerprint ?? AttributionResumeState.fingerprint(
+            modelPath: modelPath, modelIdentity: ModelFolderIdentity.fingerprint(of: URL(fileURLWithPath: modelPath)),
+            signature: signature, criterion: criterion, batches: batches)
         AtomicFile.removeStaleTemporaries(of: stateURL)
         var done = 0
         var total = ExpertAttribution(

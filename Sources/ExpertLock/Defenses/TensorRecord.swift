@@ -169,10 +169,9 @@ extension CheckpointTensors {
         return sha256Hex(try encoder.encode(config))
     }
 
-    /// The files that define what the model's token ids mean, hashed with the lock.
-    public static let tokenizerFiles = [
-        "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "vocab.json", "merges.txt",
-    ]
+    /// The files that define what the model's token ids mean, hashed with the lock: the companion
+    /// files a derived checkpoint carries, but the generation settings.
+    public static let tokenizerFiles = OutputDirectory.companionFiles.filter { $0 != "generation_config.json" }
 
     /// SHA-256 over the folder's tokenizer files (each name, length and bytes, in `tokenizerFiles`
     /// order; nil: the folder has none).

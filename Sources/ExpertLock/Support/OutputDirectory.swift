@@ -69,6 +69,16 @@ public enum OutputDirectory {
         throw OutputError.exists(output.path)
     }
 
+    /// Whether a resumed run may be looking at its own finished output: it exists and its resume
+    /// `state` does not (a kill fell after the state was deleted). The run then compares the run
+    /// fingerprint the output carries with its own before taking it; without `--resume` (state
+    /// nil) or with `overwrite` it is never so.
+    public static func mayBeFinished(_ output: URL, overwrite: Bool, resumingFrom state: URL?) -> Bool {
+        guard let state, !overwrite else { return false }
+        let fm = FileManager.default
+        return fm.fileExists(atPath: output.path) && !fm.fileExists(atPath: state.path)
+    }
+
     /// Removes the `.<name>.tmp-<random>` folders a killed run writing `url` left behind (for a
     /// resumed run, which owns `url`). `.old-` folders are kept: one may hold the only copy of a
     /// previous output when a kill fell between the two renames.

@@ -47,17 +47,12 @@ struct AttributeCommand: AsyncParsableCommand {
             // A kill after the finished file is in place and its state deleted leaves only the file:
             // `--resume` recognises it by its `run_fingerprint` (checked once the batches are known)
             // instead of refusing its own result.
-            let fm = FileManager.default
-            let maybeFinished = out.map { out in
-                let url = URL(fileURLWithPath: out)
-                return resume && !overwrite && merge.isEmpty && fm.fileExists(atPath: url.path)
-                    && !fm.fileExists(atPath: AttributionResumeState.url(forOutput: url).path)
-            } ?? false
-            let replace = maybeFinished ? false : try out.map {
-                let url = URL(fileURLWithPath: $0)
-                return try OutputDirectory.mayReplace(
-                    url, overwrite: overwrite, resumingFrom: resume ? AttributionResumeState.url(forOutput: url) : nil)
-            } ?? overwrite
+            let outURL = out.map { URL(fileURLWithPath: $0) }
+            let state = outURL.flatMap { resume ? AttributionResumeState.url(forOutput: $0) : nil }
+            let maybeFinished =
+                merge.isEmpty && outURL.map { OutputDirectory.mayBeFinished($0, overwrite: overwrite, resumingFrom: state) } == true
+            let replace = maybeFinished
+                ? false : try outURL.map { try OutputDirectory.mayReplace($0, overwrite: overwrite, resumingFrom: state) } ?? overwrite
             var runFingerprint: String?
             var finished: [String: Any]?
             if let out, resume { AtomicFile.removeStaleTemporaries(of: URL(fileURLWithPath: out)) }
@@ -78,9 +73,11 @@ struct AttributeCommand: AsyncParsableCommand {
                 let sequences = try TaskCorpus.sequences(
                     model: options, task: task, data: data, ids: ids, format: format, context: context, limit: limit)
                 let batches = CorpusBatches.batches(sequences, batchSize: batch)
+                let modelIdentity = ModelFolderIdentity.fingerprint(of: URL(fileURLWithPath: model))
                 if out != nil {  // in streamed files too: the two paths write the same file
                     runFingerprint = AttributionResumeState.fingerprint(
-                        modelPath: model, signature: ModelSignature(model: loaded), criterion: criterion, batches: batches)
+                        modelPath: model, modelIdentity: modelIdentity, signature: ModelSignature(model: loaded),
+                        criterion: criterion, batches: batches)
                 }
                 if maybeFinished, let out {
                     let existing = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))))
@@ -110,7 +107,7 @@ struct AttributeCommand: AsyncParsableCommand {
                     result = try Attribution.runResumable(
                         model: loaded, modelPath: model, batches: batches, criterion: criterion,
                         stateURL: AttributionResumeState.url(forOutput: URL(fileURLWithPath: out)), resume: resume,
-                        saveEvery: saveEvery, progress: report)
+                        saveEvery: saveEvery, fingerprint: runFingerprint, progress: report)
                 } else {
                     result = try Attribution.run(
                         model: loaded, modelPath: model, batches: batches, criterion: criterion, progress: report)
@@ -124,7 +121,7 @@ struct AttributeCommand: AsyncParsableCommand {
                         return true
                     }
                 }
-                if finished == nil { result.modelFingerprint = ModelFolderIdentity.fingerprint(of: URL(fileURLWithPath: model)) }
+                if finished == nil { result.modelFingerprint = modelIdentity }
                 attribution = result
             }
             var object = finished ?? attribution.jsonObject()

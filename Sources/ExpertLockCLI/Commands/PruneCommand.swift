@@ -50,6 +50,8 @@ struct PruneCommand: AsyncParsableCommand {
                     "--scope global goes with --keep K ranked by an attribution (thresholds are on each layer's share; "
                         + "--drop, --plan and --random name experts per layer)")
             }
+            // The criterion asked for, else the one the file was written with.
+            func ranked(_ a: ExpertAttribution) -> AttributionCriterion { criterion ?? a.criterion }
             func loadAttribution() throws -> ExpertAttribution {
                 guard let attribution else { throw ArgumentInputError("--keep and --threshold need --attribution FILE") }
                 let a = try ExpertAttribution.read(from: URL(fileURLWithPath: attribution))
@@ -57,14 +59,12 @@ struct PruneCommand: AsyncParsableCommand {
                     throw AttributionError.mismatch(
                         file: attribution, reason: "made on a model with experts \(a.signature.expertsPerLayer) in layers \(a.signature.sparseLayers)")
                 }
-                if (criterion ?? a.criterion) == .ablation && a.ablation == nil {
+                if ranked(a) == .ablation && a.ablation == nil {
                     throw ArgumentInputError(
                         "\(attribution): holds no ablation scores (write them with attribute --criterion ablation)")
                 }
                 return a
             }
-            // The criterion asked for, else the one the file was written with.
-            func ranked(_ a: ExpertAttribution) -> AttributionCriterion { criterion ?? a.criterion }
             let pruningPlan: PruningPlan
             if random {
                 guard let keep else { throw ArgumentInputError("--random needs --keep K") }

@@ -185,20 +185,14 @@ struct RealignCommand: AsyncParsableCommand {
         return result
     }
 
-    /// The re-aligned model as a Hugging Face folder (F32, LoRA adapters as PEFT files), with the
-    /// input's expert mask and tokenizer files, written into place all at once.
+    /// The re-aligned model as a Hugging Face folder (F32, LoRA adapters as PEFT files), with its
+    /// expert mask (`save` writes it) and the input's tokenizer files, written into place all at once.
     func saveModel(_ model: MoEModel, to url: URL) throws {
         let source = modelOptions.url
         try OutputDirectory.write(to: url, overwrite: true) { tmp in
             try model.save(to: tmp, dtype: .f32, configSource: source.appendingPathComponent("config.json"))
             try model.saveLoRA(to: tmp, baseModel: source.path)
             try OutputDirectory.copyCompanionFiles(from: source, to: tmp)
-            let mask = source.appendingPathComponent(ExpertMaskFile.fileName)
-            if FileManager.default.fileExists(atPath: mask.path) {
-                // The input's own bytes (saving a masked model writes the same mask in its own words).
-                try? FileManager.default.removeItem(at: tmp.appendingPathComponent(ExpertMaskFile.fileName))
-                try FileManager.default.copyItem(at: mask, to: tmp.appendingPathComponent(ExpertMaskFile.fileName))
-            }
         }
     }
 

@@ -39,13 +39,12 @@ struct SweepCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             try refuseOutputOverlappingInputs(out, inputs: [modelOptions.model, data, evalData, ids, attribution])
-            let stateURL = SweepResumeState.url(forOutput: URL(fileURLWithPath: out))
             let outURL = URL(fileURLWithPath: out)
-            let fm = FileManager.default
+            let stateURL = SweepResumeState.url(forOutput: outURL)
             // A kill after the finished output is in place and its state deleted leaves only the
             // output: `--resume` then recognises it by the run marker inside (checked below, once the
             // fingerprint is known) instead of refusing its own result.
-            let maybeFinished = resume && !overwrite && fm.fileExists(atPath: outURL.path) && !fm.fileExists(atPath: stateURL.path)
+            let maybeFinished = OutputDirectory.mayBeFinished(outURL, overwrite: overwrite, resumingFrom: resume ? stateURL : nil)
             let replace = maybeFinished
                 ? false : try OutputDirectory.mayReplace(outURL, overwrite: overwrite, resumingFrom: resume ? stateURL : nil)
             let model = try modelOptions.load()
@@ -93,7 +92,7 @@ struct SweepCommand: AsyncParsableCommand {
             }
             if resume && finished == nil {
                 AtomicFile.removeStaleTemporaries(of: stateURL)
-                OutputDirectory.removeStaleTemporaries(of: URL(fileURLWithPath: out))
+                OutputDirectory.removeStaleTemporaries(of: outURL)
             }
             let saved = resume && finished == nil ? try SweepResumeState.read(stateURL) : nil
             if let saved, saved.fingerprint != fingerprint {
@@ -135,7 +134,7 @@ struct SweepCommand: AsyncParsableCommand {
                     resume: saved?.progress,
                     save: { try SweepResumeState(fingerprint: fingerprint, attribution: ranking, progress: $0).write(to: stateURL) })
                 try OutputDirectory.write(
-                    to: URL(fileURLWithPath: out), overwrite: replace,
+                    to: outURL, overwrite: replace,
                     inputs: [modelOptions.model, data, evalData, ids, attribution].compactMap { $0 }.map { URL(fileURLWithPath: $0) }
                 ) { dir in
                     let encoder = JSONEncoder()
