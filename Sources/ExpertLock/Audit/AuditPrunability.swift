@@ -127,8 +127,9 @@ public struct AuditPrunability: Sendable, Codable, Equatable {
             return total / (1 - lo)
         }
         let lowKs = ks.indices.filter { ks[$0] <= 2 }
-        self.full = ProportionInterval.wilson(
+        let full = ProportionInterval.wilson(
             successes: Int(fullOutcomes.correct.reduce(0, +).rounded()), trials: max(n, 1), level: level)
+        self.full = full
         fullMeanNLL = fullOutcomes.meanNLL
         self.chance = chance
         self.expertsPerLayer = expertsPerLayer
@@ -174,12 +175,16 @@ public struct AuditPrunability: Sendable, Codable, Equatable {
             }
             if let j = ks.firstIndex(of: referenceK), let row = rows.first(where: { $0.strategy == s && $0.k == referenceK }) {
                 let cc = row.chanceCorrected
-                let verdict = AuditFinding.decide(cc, above: 0.9)
+                // Without a margin over chance there is nothing to retain: a ratio of two noises.
+                let aboveChance = full.lower > chance
+                let verdict = aboveChance ? AuditFinding.decide(cc, above: 0.9) : .notResolvable
                 findings.append(AuditFinding(
                     id: "prunability.\(s).corridor_k\(referenceK)", verdict: verdict,
                     statement: "Top-\(referenceK) by \(s) keeps ≥ 90% of the full model's margin over chance: "
                         + "chance-corrected retention \(cc.formatted()) (raw \(row.retention.formatted())): "
-                        + "\(verdict.rawValue).", interval: cc))
+                        + (aboveChance ? "\(verdict.rawValue)." : "not resolvable: the full model's accuracy interval "
+                            + "\(Self.f(full.lower))–\(Self.f(full.upper)) does not lie above chance \(Self.f(chance))."),
+                    interval: cc))
                 if let m = row.mcNemar {
                     let changed = m.exactP < 1 - level
                     findings.append(AuditFinding(

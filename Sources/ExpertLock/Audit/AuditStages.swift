@@ -1,5 +1,6 @@
 import Foundation
 import MoEModels
+import TensorCore
 
 /// The audit's saved stages: one JSON file per completed stage in `stages/`, written atomically,
 /// beside a fingerprint of the inputs and settings. A resumed audit loads what is there; a fresh
@@ -52,7 +53,7 @@ struct AuditStages {
 }
 
 /// Why an audit cannot run or continue.
-public enum AuditError: Error, CustomStringConvertible, Equatable {
+public enum AuditError: InputError, Equatable {
     case exists(path: String)
     case resumeMismatch(file: String, reason: String)
     case unsupported(reason: String)
@@ -116,7 +117,7 @@ extension AuditPipeline {
                         + "recovered \(recovered.formatted("%.2f")) of the loss: \(verdict.rawValue)."
                     : "Recovery by \(strategy.rawValue) is not resolvable: pruning cost no accuracy the paired test "
                         + "resolves, so there is no loss to win back.",
-                interval: recovered))
+                interval: hurt ? recovered : nil))
         }
         return findings
     }
