@@ -9,7 +9,8 @@ import Foundation
 /// seed set in round 0, the same training batches) and are scored on the same evaluation examples,
 /// so one resample draws one set of seed indices and one set of example indices for both sides.
 ///
-/// When the seed set every strategy shares is already enough to reach the target (in any seed),
+/// When the seed set every strategy shares is already enough to reach the target (in any seed; with
+/// no seed set, when the pruned model reaches it before any label),
 /// the two strategies are identical up to that point by construction and the comparison says
 /// nothing about label efficiency: the verdict is "not resolvable at this round size" and no ratio
 /// is given. A smaller seed set (`--initial`) or a higher target resolves it.
@@ -175,16 +176,20 @@ public struct LabelEfficiency: Sendable, Codable, Equatable {
         comparisons = order.indices.filter { $0 != randomIndex }.map { i in
             let area = interval { f, s in mean(f.area[i], s) - mean(f.area[randomIndex], s) }
             let name = order[i].rawValue
-            let inSeedSet = seedSet > 0
-                ? common.indices.filter { k in [i, randomIndex].contains { (full.labels[$0][k] ?? .infinity) <= Double(seedSet) } }
-                : []
+            // Reached within the shared seed set (or, without one, by the pruned model before any label).
+            let inSeedSet = common.indices.filter { k in
+                [i, randomIndex].contains { (full.labels[$0][k] ?? .infinity) <= Double(seedSet) }
+            }
             if !inSeedSet.isEmpty {
+                let whereReached = seedSet > 0
+                    ? "within the \(seedSet)-label seed set both strategies share"
+                    : "by the pruned model before any label"
                 return Comparison(
                     strategy: order[i], verdict: .notResolvable,
                     statement: "\(name) vs random: not resolvable at this round size. In \(inSeedSet.count) of "
-                        + "\(common.count) seeds the target \(Self.format(full.target)) is reached within the "
-                        + "\(seedSet)-label seed set both strategies share, so their labels-to-target are equal by "
-                        + "construction; no ratio is given. Area difference \(area.formatted("%+.4f")).",
+                        + "\(common.count) seeds the target \(Self.format(full.target)) is reached \(whereReached), "
+                        + "so their labels-to-target are equal by construction; no ratio is given. Area difference "
+                        + "\(area.formatted("%+.4f")).",
                     labelsSaved: nil, savedFraction: nil, areaDifference: area)
             }
             let bothMissing = full.labels[i].allSatisfy { $0 == nil } && full.labels[randomIndex].allSatisfy { $0 == nil }

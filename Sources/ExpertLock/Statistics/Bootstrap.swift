@@ -23,6 +23,40 @@ public struct BootstrapInterval: Sendable, Codable, Equatable {
         self.undefined = undefined
     }
 
+    enum CodingKeys: String, CodingKey {
+        case estimate, lower, upper, level, resamples, undefined
+    }
+
+    // An end may be ±∞ (a target some resamples never reach): written as the strings "inf",
+    // "-inf" and "nan", as results.json writes non-finite figures, so every JSON encoder accepts it.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        for (key, value) in [(CodingKeys.estimate, estimate), (.lower, lower), (.upper, upper)] {
+            if value.isFinite { try c.encode(value, forKey: key) } else {
+                try c.encode(value.isNaN ? "nan" : value > 0 ? "inf" : "-inf", forKey: key)
+            }
+        }
+        try c.encode(level, forKey: .level)
+        try c.encode(resamples, forKey: .resamples)
+        try c.encode(undefined, forKey: .undefined)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func number(_ key: CodingKeys) throws -> Double {
+            if let value = try? c.decode(Double.self, forKey: key) { return value }
+            switch try c.decode(String.self, forKey: key) {
+            case "inf": return .infinity
+            case "-inf": return -.infinity
+            default: return .nan
+            }
+        }
+        self.init(
+            estimate: try number(.estimate), lower: try number(.lower), upper: try number(.upper),
+            level: try c.decode(Double.self, forKey: .level), resamples: try c.decode(Int.self, forKey: .resamples),
+            undefined: try c.decode(Int.self, forKey: .undefined))
+    }
+
     /// Whether the interval excludes `value` (e.g. 0 for a difference).
     public func excludes(_ value: Double) -> Bool { lower > value || upper < value }
 

@@ -80,3 +80,12 @@ import Testing
         #expect(abs(Bootstrap.quantile(sorted: sorted, 0.9) - 6.8) < 1e-12)
     }
 }
+
+@Suite struct BootstrapIntervalCodingTests {
+    @Test func infiniteEndsRoundTripThroughJSON() throws {
+        let interval = BootstrapInterval(estimate: 3, lower: -.infinity, upper: .infinity, level: 0.9, resamples: 7)
+        let data = try JSONEncoder().encode(interval)
+        #expect(String(decoding: data, as: UTF8.self).contains("\"inf\""))
+        #expect(try JSONDecoder().decode(BootstrapInterval.self, from: data) == interval)
+    }
+}
