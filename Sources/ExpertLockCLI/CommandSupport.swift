@@ -16,6 +16,12 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
     } catch let error as ValidationError {
         throw error
     } catch {
+        // File-system failures (permission denied, disk full) are the user's environment: exit 2
+        // with the path and the cause, as `OutputDirectory.write` reports them on the output.
+        if let cause = FileSystemFailure.cause(of: error) {
+            Console.error("error: \(FileSystemFailure.path(of: error).map { "\($0): " } ?? "")\(cause)")
+            throw ExitCode(2)
+        }
         Console.error("error: \(error)")
         throw ExitCode(1)
     }

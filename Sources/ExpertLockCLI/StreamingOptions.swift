@@ -27,8 +27,18 @@ struct StreamingOptions: ParsableArguments {
         try ModelLoader.load(directory: URL(fileURLWithPath: directory), residency: .read)
     }
 
-    /// Prints each finished stage on stderr.
+    /// Prints each finished stage on stderr with the time since the pass began and an ETA from
+    /// the stages left (stages take about the same time: one layer's weights and every batch).
     func report(_ label: String) -> (LayerStreaming.Progress) -> Void {
-        { progress in Console.progress("\(label): \(progress)") }
+        let start = Date()
+        return { progress in
+            Console.progress(Self.line(label, progress, elapsed: Date().timeIntervalSince(start)))
+        }
+    }
+
+    static func line(_ label: String, _ progress: LayerStreaming.Progress, elapsed: Double) -> String {
+        let left = progress.stages - progress.stage
+        let eta = progress.stage > 0 ? ProgressMeter.duration(elapsed / Double(progress.stage) * Double(left)) : "unknown"
+        return "\(label): \(progress), \(ProgressMeter.duration(elapsed)) elapsed, ETA \(eta)"
     }
 }

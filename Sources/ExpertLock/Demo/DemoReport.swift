@@ -30,8 +30,7 @@ public enum DemoReport {
             try AtomicFile.write(text, to: url)
             files.append(url)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let encoder = JSONFileStyle.encoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let json = try encoder.encode(results)
         try AtomicFile.write(json, to: reportDir.appendingPathComponent("results.json"))
@@ -173,14 +172,17 @@ public enum DemoReport {
         guard let two = c.series("soft").first(where: { $0.k == 2 }), let random = c.series("random").first(where: { $0.k == 2 }) else {
             return ""
         }
-        let kept = c.normalized(two.mean), keptRandom = c.normalized(random.mean)
-        if c.metricName == "accuracy" && c.full < 0.55 {
+        let chanceCorrected = c.chanceLevel != nil && c.higherIsBetter
+        let kept = c.retention(two.mean) ?? 0, keptRandom = c.retention(random.mean) ?? 0
+        if c.metricName == "accuracy" && c.full < (c.chanceLevel ?? 0.5) + 0.05 {
             return "**Finding (\(task)).** The full model is at chance level on this task (accuracy \(fmt(c.full))) after this "
                 + "training budget, so its pruning curve says nothing about prunability; a longer run is needed before drawing "
                 + "a conclusion here."
         }
         var text = "**Finding (\(task)).** Keeping the top-2 of \(c.expertsPerLayer) experts by soft attribution retains "
-        text += "\(String(format: "%.0f", 100 * kept))% of the full model's quality (\(c.metricName) \(fmt(c.full)) → \(fmt(two.mean))), "
+        text += "\(String(format: "%.0f", 100 * kept))% of the full model's \(chanceCorrected ? "gain over chance" : "quality") "
+        text += "(\(c.metricName) \(fmt(c.full)) → \(fmt(two.mean))"
+        text += chanceCorrected ? ", chance \(fmt(c.chanceLevel))), " : "), "
         text += "against \(String(format: "%.0f", 100 * keptRandom))% for random experts. "
         text += kept >= 0.9
             ? "That is the paper's *wide corridor*: task-specific attribution finds a small expert subset that carries the task. "

@@ -1,4 +1,5 @@
 import Foundation
+import MoEModels
 import TensorCore
 
 /// Creates an output folder all at once: its files are written into a hidden temporary folder
@@ -20,6 +21,17 @@ public enum OutputDirectory {
         if fm.fileExists(atPath: url.path) && !overwrite {
             throw OutputError.exists(url.path)
         }
+        // A file-system failure anywhere below (the parent read-only, the disk full) is reported
+        // on the user's output path with its cause, not on the hidden temporary folder.
+        do {
+            try writeThroughTemporary(to: url, body)
+        } catch {
+            throw FileSystemFailure.mapping(error, to: url.path)
+        }
+    }
+
+    private static func writeThroughTemporary(to url: URL, _ body: (URL) throws -> Void) throws {
+        let fm = FileManager.default
         let parent = url.deletingLastPathComponent()
         try fm.createDirectory(at: parent, withIntermediateDirectories: true)
         let tmp = parent.appendingPathComponent(".\(url.lastPathComponent).tmp-\(UInt32.random(in: 0...UInt32.max))")
@@ -101,7 +113,7 @@ public enum OutputDirectory {
         for name in companionFiles {
             let from = source.appendingPathComponent(name)
             if FileManager.default.fileExists(atPath: from.path) {
-                try FileManager.default.copyItem(at: from, to: destination.appendingPathComponent(name))
+                try FileCopy.copy(from: from, to: destination.appendingPathComponent(name))
             }
         }
     }

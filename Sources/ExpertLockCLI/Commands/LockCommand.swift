@@ -14,7 +14,8 @@ struct LockCommand: AsyncParsableCommand {
             With --json prints {"output", "manifest", "tensors", "config_sha256", "public_key"}.
             """)
 
-    @Option(help: "Hugging Face model folder to lock.") var model: String
+    @Option(help: "Hugging Face model folder to lock.", transform: ModelPath.folder)
+    var model: String
     @Option(help: "The owner's private key (from `expertlock keygen`).") var key: String
     @Option(help: "Output folder: the locked model.") var out: String
     @Flag(help: "Replace an existing output folder.") var overwrite = false
