@@ -51,6 +51,20 @@ public struct FileSystemFailure: InputError, Equatable {
         }
     }
 
+    /// The path to name for a failure on `path` in a command writing `output`: the output itself
+    /// when `path` is it, lies inside it, or is one of its hidden working files beside it
+    /// (`.NAME.tmp-…`, `.NAME.state`); otherwise `path` (an input, say), or `output` when the error
+    /// names no path.
+    public static func userPath(for path: String?, output: String?) -> String? {
+        guard let output else { return path }
+        guard let path else { return output }
+        let out = URL(fileURLWithPath: output).standardizedFileURL
+        let failed = URL(fileURLWithPath: path).standardizedFileURL.path
+        let hiddenSibling = out.deletingLastPathComponent().appendingPathComponent("." + out.lastPathComponent).path
+        if failed == out.path || failed.hasPrefix(out.path + "/") || failed.hasPrefix(hiddenSibling) { return output }
+        return path
+    }
+
     /// `error` as a failure on `userPath` when it is a file-system error (else `error` itself).
     public static func mapping(_ error: any Error, to userPath: String) -> any Error {
         if error is any InputError { return error }

@@ -33,6 +33,13 @@ public enum OutputDirectory {
     private static func writeThroughTemporary(to url: URL, _ body: (URL) throws -> Void) throws {
         let fm = FileManager.default
         let parent = url.deletingLastPathComponent()
+        // Foundation reports a file where a folder should be as "file exists": say what it is.
+        var ancestor = parent.standardizedFileURL
+        while !fm.fileExists(atPath: ancestor.path) && ancestor.path != "/" { ancestor = ancestor.deletingLastPathComponent() }
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: ancestor.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw FileSystemFailure(path: url.path, cause: "\(ancestor.path) is a file, not a folder")
+        }
         try fm.createDirectory(at: parent, withIntermediateDirectories: true)
         let tmp = parent.appendingPathComponent(".\(url.lastPathComponent).tmp-\(UInt32.random(in: 0...UInt32.max))")
         try fm.createDirectory(at: tmp, withIntermediateDirectories: true)

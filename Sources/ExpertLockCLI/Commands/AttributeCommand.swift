@@ -54,7 +54,7 @@ struct AttributeCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await runReportingErrors {
+        try await runReportingErrors(output: out) {
             let attribution: ExpertAttribution
             if resume && out == nil { throw ArgumentInputError("--resume needs --out (the state is saved beside it)") }
             if let out { try refuseOutputOverlappingInputs(out, inputs: [model, data, ids] + merge) }

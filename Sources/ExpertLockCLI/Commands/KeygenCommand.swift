@@ -19,7 +19,7 @@ struct KeygenCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await runReportingErrors {
+        try await runReportingErrors(output: out) {
             let url = URL(fileURLWithPath: out)
             let publicKey = try SigningKey.generate(to: url, overwrite: overwrite)
             let publicPath = url.path + SigningKey.publicKeySuffix

@@ -22,7 +22,7 @@ struct LockCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await runReportingErrors {
+        try await runReportingErrors(output: out) {
             let signingKey = try SigningKey.readPrivateKey(URL(fileURLWithPath: key))
             let outURL = URL(fileURLWithPath: out)
             let manifest = try SelectiveRealignment.lock(

@@ -40,7 +40,7 @@ struct PruneCommand: AsyncParsableCommand {
     enum PruneMode: String, ExpressibleByArgument, CaseIterable { case remove, mask }
 
     func run() async throws {
-        try await runReportingErrors {
+        try await runReportingErrors(output: out) {
             let model = try modelOptions.load()
             let signature = ModelSignature(model: model)
             let identity = ModelFolderIdentity.fingerprint(of: modelOptions.url)

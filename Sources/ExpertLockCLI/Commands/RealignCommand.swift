@@ -84,7 +84,7 @@ struct RealignCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await runReportingErrors {
+        try await runReportingErrors(output: out) {
             let outURL = URL(fileURLWithPath: out)
             // --out is a working folder (--overwrite replaces it): it must neither be, hold nor sit
             // inside an input (a run writing into a model folder would change that model).

@@ -47,7 +47,7 @@ struct SweepCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await runReportingErrors {
+        try await runReportingErrors(output: out) {
             try refuseOutputOverlappingInputs(out, inputs: [modelOptions.model, data, evalData, ids, attribution])
             let outURL = URL(fileURLWithPath: out)
             let stateURL = SweepResumeState.url(forOutput: outURL)

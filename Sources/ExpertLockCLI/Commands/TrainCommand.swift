@@ -83,7 +83,7 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await runReportingErrors {
+        try await runReportingErrors(output: out) {
             let outURL = URL(fileURLWithPath: out)
             // --overwrite deletes --out: it must neither be, hold nor sit inside an input.
             try refuseOutputOverlappingInputs(
