@@ -4,7 +4,9 @@ import MoEModels
 
 /// `--model DIR` and how to hold its weights.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json).", transform: ModelPath.folder)
+    @Option(
+        help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json).",
+        transform: ModelPath.folder)
     var model: String
     @Option(help: "Weights in memory: automatic (F32 resident, BF16/F16 mapped), resident, mapped or read (pread on use, nothing mapped).")
     var residency: WeightResidency = .automatic

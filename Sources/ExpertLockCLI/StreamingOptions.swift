@@ -32,13 +32,14 @@ struct StreamingOptions: ParsableArguments {
     func report(_ label: String) -> (LayerStreaming.Progress) -> Void {
         let start = Date()
         return { progress in
-            Console.progress(Self.line(label, progress, elapsed: Date().timeIntervalSince(start)))
+            Console.progress(Self.line(
+                label, stage: progress.stage, of: progress.stages, name: progress.name,
+                elapsed: Date().timeIntervalSince(start)))
         }
     }
 
-    static func line(_ label: String, _ progress: LayerStreaming.Progress, elapsed: Double) -> String {
-        let left = progress.stages - progress.stage
-        let eta = progress.stage > 0 ? ProgressMeter.duration(elapsed / Double(progress.stage) * Double(left)) : "unknown"
-        return "\(label): \(progress), \(ProgressMeter.duration(elapsed)) elapsed, ETA \(eta)"
+    static func line(_ label: String, stage: Int, of stages: Int, name: String, elapsed: Double) -> String {
+        let eta = stage > 0 ? ProgressMeter.duration(elapsed / Double(stage) * Double(stages - stage)) : "unknown"
+        return "\(label): \(name) (\(stage)/\(stages)), \(ProgressMeter.duration(elapsed)) elapsed, ETA \(eta)"
     }
 }

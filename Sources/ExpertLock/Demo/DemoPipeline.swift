@@ -95,6 +95,7 @@ public enum DemoPipeline {
 
         let probes = taskProbes(data: data, tokenizer: tokenizer, sizes: sizes)
         var results = DemoResults(sizes: sizes, seed: parameters.seed, entanglement: parameters.entanglement)
+        results.machine = .current
         results.trainingSeconds = trainingSeconds
         results.cachedModels = cachedModels
         var stageStart = Date()

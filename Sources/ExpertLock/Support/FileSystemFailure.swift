@@ -52,7 +52,7 @@ public struct FileSystemFailure: InputError, Equatable {
     }
 
     /// The path to name for a failure on `path` in a command writing `output`: the output itself
-    /// when `path` is it, lies inside it, or is one of its hidden working files beside it
+    /// when `path` is it, lies inside it, is a folder on its way, or is one of its hidden working files beside it
     /// (`.NAME.tmp-…`, `.NAME.state`); otherwise `path` (an input, say), or `output` when the error
     /// names no path.
     public static func userPath(for path: String?, output: String?) -> String? {
@@ -61,7 +61,11 @@ public struct FileSystemFailure: InputError, Equatable {
         let out = URL(fileURLWithPath: output).standardizedFileURL
         let failed = URL(fileURLWithPath: path).standardizedFileURL.path
         let hiddenSibling = out.deletingLastPathComponent().appendingPathComponent("." + out.lastPathComponent).path
-        if failed == out.path || failed.hasPrefix(out.path + "/") || failed.hasPrefix(hiddenSibling) { return output }
+        if failed == out.path || failed.hasPrefix(out.path + "/") || failed.hasPrefix(hiddenSibling)
+            || out.path.hasPrefix(failed + "/")  // a folder on the way to the output
+        {
+            return output
+        }
         return path
     }
 

@@ -26,7 +26,9 @@ struct EvalCommand: AsyncParsableCommand {
         case perplexity, classify, summarize
     }
 
-    @Option(help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json).", transform: ModelPath.folder)
+    @Option(
+        help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json).",
+        transform: ModelPath.folder)
     var model: String
     @Option(help: "Folder with tokenizer.json (and tokenizer_config.json); default: the model folder.")
     var tokenizer: String?
@@ -41,7 +43,9 @@ struct EvalCommand: AsyncParsableCommand {
         transform: OptionRange.int(atLeast: 2))
     var context: Int?
     @OptionGroup var longContext: LongContextOption
-    @Option(parsing: .unconditional, help: "Perplexity window stride (default: --context).", transform: OptionRange.int(atLeast: 1))
+    @Option(
+        parsing: .unconditional, help: "Perplexity window stride (default: --context).",
+        transform: OptionRange.int(atLeast: 1))
     var stride: Int?
     @Option(
         parsing: .unconditional, help: "Use at most N examples (for perplexity: the first N tokens).",

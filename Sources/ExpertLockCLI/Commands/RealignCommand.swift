@@ -26,21 +26,29 @@ struct RealignCommand: AsyncParsableCommand {
     @Option(help: "classify, perplexity or summarize.") var task: TaskName = .classify
     @Option(help: "Unlabeled pool with the oracle's labels (GLUE .tsv, .jsonl or text).") var pool: String
     @Option(help: "Pool layout: auto, text, glue or jsonl.") var poolFormat: DataFormat = .auto
-    @Option(parsing: .unconditional, help: "Use only the first N pool examples.", transform: OptionRange.int(atLeast: 1))
+    @Option(
+        parsing: .unconditional, help: "Use only the first N pool examples.",
+        transform: OptionRange.int(atLeast: 1))
     var poolLimit: Int?
     @Option(help: "Held-out data evaluated after every round.") var evalData: String
     @Option(help: "Held-out data layout: auto, text, glue or jsonl.") var evalFormat: DataFormat = .auto
-    @Option(parsing: .unconditional, help: "Use only the first N held-out examples (documents for perplexity).", transform: OptionRange.int(atLeast: 1))
+    @Option(
+        parsing: .unconditional, help: "Use only the first N held-out examples (documents for perplexity).",
+        transform: OptionRange.int(atLeast: 1))
     var evalLimit: Int?
     @Option(help: "Tokenizer folder, or 'bytes' for the byte-level encoder (default: the model folder).")
     var tokenizer: String?
     @Option(help: "Classification prompt template: JSON {\"template\": \"...{text}...\", \"verbalizers\": [...]}.")
     var template: String?
-    @Option(parsing: .unconditional, help: "Labels in all (B), the initial set included.", transform: OptionRange.int(atLeast: 1))
+    @Option(
+        parsing: .unconditional, help: "Labels in all (B), the initial set included.",
+        transform: OptionRange.int(atLeast: 1))
     var budget = 256
     @Option(parsing: .unconditional, help: "Labels per round (b).", transform: OptionRange.int(atLeast: 1))
     var batch = 32
-    @Option(parsing: .unconditional, help: "Random labels before the first query (n0; default: --batch).", transform: OptionRange.int(atLeast: 1))
+    @Option(
+        parsing: .unconditional, help: "Random labels before the first query (n0; default: --batch).",
+        transform: OptionRange.int(atLeast: 1))
     var initial: Int?
     @Option(help: "random, entropy, margin, least-confidence, nll, coreset or badge; comma-separated for several runs.")
     var strategy = "entropy"
@@ -51,7 +59,9 @@ struct RealignCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Examples per optimizer step.", transform: OptionRange.int(atLeast: 1))
     var trainBatch = 8
     @Option(help: "Longest sequence in tokens (prompts are truncated from the left).") var seq = 256
-    @Option(parsing: .unconditional, help: "Examples per forward pass when scoring and evaluating.", transform: OptionRange.int(atLeast: 1))
+    @Option(
+        parsing: .unconditional, help: "Examples per forward pass when scoring and evaluating.",
+        transform: OptionRange.int(atLeast: 1))
     var scoreBatch = 8
     @Option(help: "Score a seeded random subset of N unlabeled examples per round (default: all).") var candidates: Int?
     @Option(help: "AdamW weight decay (matrices only).") var weightDecay: Float = 0.01
@@ -60,9 +70,13 @@ struct RealignCommand: AsyncParsableCommand {
     @Option(help: "LoRA alpha (scale alpha/rank).") var loraAlpha: Float = 16
     @Option(help: "LoRA targets: attention, experts or both, comma-separated.") var loraTargets = "attention,experts"
     @Option(help: "Seed of the first run.") var seed: UInt64 = 0
-    @Option(parsing: .unconditional, help: "Runs per strategy, seeds --seed, --seed + 1, ….", transform: OptionRange.int(atLeast: 1))
+    @Option(
+        parsing: .unconditional, help: "Runs per strategy, seeds --seed, --seed + 1, ….",
+        transform: OptionRange.int(atLeast: 1))
     var seeds = 1
-    @Option(parsing: .unconditional, help: "Also save the state every N steps within a round.", transform: OptionRange.int(atLeast: 1))
+    @Option(
+        parsing: .unconditional, help: "Also save the state every N steps within a round.",
+        transform: OptionRange.int(atLeast: 1))
     var saveEvery: Int?
     @Option(help: "Labels-to-target: the target is this fraction of the reference.") var targetFraction = 0.95
     @Option(help: "Reference metric for the target (e.g. the unpruned model's; default: best random mean).")

@@ -19,7 +19,9 @@ struct SweepCommand: AsyncParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "perplexity (metric: perplexity), classify (accuracy) or summarize (ROUGE-L F×100).") var task: TaskName = .perplexity
     @Option(help: "Data format: auto, text, glue, jsonl.") var format: DataFormat = .auto
-    @Option(parsing: .unconditional, help: "Summaries: most tokens generated per example.", transform: OptionRange.int(atLeast: 1))
+    @Option(
+        parsing: .unconditional, help: "Summaries: most tokens generated per example.",
+        transform: OptionRange.int(atLeast: 1))
     var maxNewTokens = 48
     @Option(help: "Attribution data (task data the attacker has).") var data: String?
     @Option(help: "Evaluation data (default: --data).") var evalData: String?

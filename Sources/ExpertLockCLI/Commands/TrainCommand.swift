@@ -22,7 +22,9 @@ struct TrainCommand: AsyncParsableCommand {
     var model: String?
     @Option(help: "Training data file (plain text, GLUE .tsv or .jsonl).") var data: String?
     @Option(help: "Data layout: auto, text, glue or jsonl.") var format: DataFormat = .auto
-    @Option(parsing: .unconditional, help: "Use only the first N documents or examples.", transform: OptionRange.int(atLeast: 1))
+    @Option(
+        parsing: .unconditional, help: "Use only the first N documents or examples.",
+        transform: OptionRange.int(atLeast: 1))
     var limit: Int?
     @Option(help: "Token ids for --task lm: a JSON array or whitespace-separated integers.") var ids: String?
     @Option(help: "Vocabulary size of a preset trained on --ids (default: largest id + 1).") var vocabSize: Int?
@@ -64,7 +66,9 @@ struct TrainCommand: AsyncParsableCommand {
     var evalData: String?
     @Option(help: "Held-out token ids (a JSON array or whitespace-separated integers) instead of --eval-data.")
     var evalIds: String?
-    @Option(parsing: .unconditional, help: "Measure held-out perplexity every N steps (default: 50).", transform: OptionRange.int(atLeast: 1))
+    @Option(
+        parsing: .unconditional, help: "Measure held-out perplexity every N steps (default: 50).",
+        transform: OptionRange.int(atLeast: 1))
     var evalEvery = 50
     @Option(help: "Score at most N held-out tokens (default: 20000).") var evalTokens = 20000
     @Option(help: "Output folder.") var out: String
