@@ -8,7 +8,8 @@ struct LockCommand: AsyncParsableCommand {
         commandName: "lock",
         abstract: "Copy a model folder to --out and add a manifest of every tensor's SHA-256, signed with --key.",
         discussion: """
-            The locked model is the copied folder plus expertlock_manifest.json (the input is never modified). \
+            The locked model is the copied folder plus expertlock_manifest.json (the input is never modified: \
+            files are copied, or cloned copy-on-write where the file system can, never hard-linked). \
             Train it only with `expertlock train --model OUT --key KEY --trainable lora`, which appends signed entries \
             to expertlock_update_log.jsonl in the trained folder; check any copy with `expertlock log verify`. \
             With --json prints {"output", "manifest", "tensors", "config_sha256", "public_key"}.
