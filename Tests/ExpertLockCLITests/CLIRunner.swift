@@ -59,7 +59,7 @@ enum CLIRunner {
     /// Runs the binary and sends it SIGINT (Ctrl-C) once `marker` has appeared on its stderr.
     static func runInterrupted(_ arguments: [String], after marker: String, timeout: TimeInterval = 120) throws -> Run {
         let process = Process()
-        guard let executable = CLIRunner.executable else { throw CocoaError(.fileNoSuchFile) }
+        guard let executable = CLIRunner.executable else { throw MissingBinary() }
         process.executableURL = executable
         process.arguments = arguments
         let out = Pipe()

@@ -3,7 +3,7 @@ import Testing
 
 /// What a first real user hit (issue 23), through the built binary: each test is one numbered item
 /// of the issue and fails on the build the issue was filed against.
-@Suite(.enabled(if: CLIRunner.executable != nil))
+@Suite(.enabled(if: CLIRunner.isAvailable))
 struct FirstUserCommandTests {
     /// The CLI contract workspace, plus `other/`: a model of the same shape from another seed.
     static func workspace() throws -> URL {
