@@ -47,7 +47,13 @@ struct HumanSummary {
         s >= 60 ? ProgressMeter.duration(s) : String(format: "%.1f s", s)
     }
 
-    static func megabytes(_ bytes: Int) -> String { "\(count(bytes >> 20)) MB" }
+    /// Bytes in the largest unit that keeps one digit before the point (binary units: 1 MB = 2^20 bytes).
+    static func megabytes(_ bytes: Int) -> String {
+        let b = Double(bytes)
+        if b >= 1_073_741_824 { return String(format: "%.1f GB", b / 1_073_741_824) }
+        if b >= 1_048_576 { return String(format: "%.1f MB", b / 1_048_576) }
+        return String(format: "%.1f KB", b / 1024)
+    }
 }
 
 extension EvalCommand {
@@ -63,14 +69,18 @@ extension EvalCommand {
             if let tokens = int("tokens") { summary.add("scored tokens", count(tokens)) }
         case .classify:
             if let a = double("accuracy") {
-                let labeled = int("labeled").map { " (\(count(Int((a * Double($0)).rounded()))) of \(count($0)) labelled)" } ?? ""
+                let labeled = int("labeled").map { n in
+                    " (\(count(Int((a * Double(n)).rounded()))) of \(count(n)) labelled)"
+                } ?? ""
                 summary.add("accuracy", number(a) + labeled)
             }
             if let task = result["task"] as? String { summary.add("task", task) }
             if let n = int("examples") { summary.add("examples", count(n)) }
         case .summarize:
             for key in ["rouge1", "rouge2", "rougeL"] {
-                if let r = double(key) { summary.add(key.replacingOccurrences(of: "rouge", with: "ROUGE-") + " F", number(r)) }
+                if let r = double(key) {
+                    summary.add(key.replacingOccurrences(of: "rouge", with: "ROUGE-") + " F", number(r))
+                }
             }
             if let n = int("examples") { summary.add("examples", count(n)) }
         }

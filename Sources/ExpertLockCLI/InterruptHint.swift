@@ -17,7 +17,8 @@ enum InterruptHint {
 
     /// Installs the handler for a command that continues with `--resume` (`what` names its state).
     static func install(command: String, what: String) {
-        let text = "\ninterrupted: \(what) is saved; run the same `expertlock \(command)` command with --resume to continue\n"
+        let text = "\ninterrupted: \(what) is saved; run the same `expertlock \(command)` command with --resume "
+            + "to continue\n"
         message = strdup(text)
         length = text.utf8.count
         signal(SIGINT) { _ in

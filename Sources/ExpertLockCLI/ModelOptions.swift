@@ -30,8 +30,8 @@ struct ModelOptions: ParsableArguments {
         let file = folder.appendingPathComponent("tokenizer.json")
         guard FileManager.default.fileExists(atPath: file.path) else {
             throw ArgumentInputError(
-                "\(folder.path): no tokenizer.json in the \(folder == model ? "model " : "")folder (pass token ids with "
-                    + "--ids instead, or --tokenizer DIR)")
+                "\(folder.path): no tokenizer.json in the \(folder == model ? "model " : "")folder "
+                    + "(pass token ids with --ids instead, or --tokenizer DIR)")
         }
         let tokenizer = try Tokenizer.load(directory: folder)
         let configFile = model.appendingPathComponent("config.json")

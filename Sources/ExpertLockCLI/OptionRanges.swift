@@ -15,7 +15,9 @@ enum OptionRange {
             guard let value = Int(text.trimmingCharacters(in: .whitespaces)) else {
                 throw ValidationError("'\(text)' is not an integer")
             }
-            guard value >= minimum else { throw ValidationError("\(value) is out of range: must be at least \(minimum)") }
+            guard value >= minimum else {
+                throw ValidationError("\(value) is out of range: must be at least \(minimum)")
+            }
             return value
         }
     }
@@ -34,13 +36,17 @@ enum OptionRange {
     }
 
     /// A comma-separated list whose every entry is in `range` (`sweep --thresholds`).
-    static func doubles(_ list: String, option: String, in range: ClosedRange<Double>, why: String = "") throws -> [Double] {
+    static func doubles(
+        _ list: String, option: String, in range: ClosedRange<Double>, why: String = ""
+    ) throws -> [Double] {
         try list.split(separator: ",").map { part in
             guard let value = Double(part.trimmingCharacters(in: .whitespaces)), value.isFinite else {
                 throw ArgumentInputError("\(option): '\(part)' is not a number")
             }
             guard range.contains(value) else {
-                throw ArgumentInputError("\(option): \(value) is out of range: must be from \(range.lowerBound) to \(range.upperBound)\(why)")
+                throw ArgumentInputError(
+                    "\(option): \(value) is out of range: must be from \(range.lowerBound) to "
+                        + "\(range.upperBound)\(why)")
             }
             return value
         }
@@ -69,14 +75,16 @@ struct LongContextOption: ParsableArguments {
         if let requested {
             if requested > limit && !allowLongContext {
                 throw ArgumentInputError(
-                    "--context \(requested): \(configURL.path) has max_position_embeddings \(limit); positions beyond it "
-                        + "were never trained (scores there are not the model's, and cost grows with the square of the "
-                        + "window). Use --context \(limit) or less, or pass --allow-long-context if the model extrapolates")
+                    "--context \(requested): \(configURL.path) has max_position_embeddings \(limit); positions "
+                        + "beyond it were never trained (scores there are not the model's, and cost grows with the "
+                        + "square of the window). Use --context \(limit) or less, or pass --allow-long-context if the "
+                        + "model extrapolates")
             }
             return requested
         }
         if defaultValue > limit {
-            Console.progress("note: context \(limit) (the model's max_position_embeddings) instead of the default \(defaultValue)")
+            Console.progress(
+                "note: context \(limit) (the model's max_position_embeddings) instead of the default \(defaultValue)")
             return limit
         }
         return defaultValue

@@ -24,7 +24,8 @@ enum TaskCorpus {
     static func requireScorable(_ ids: [Int], file: String, vocabSize: Int, fromIds: Bool) throws {
         guard ids.count >= 2 else {
             throw ArgumentInputError(
-                "\(file): \(ids.count) token\(ids.count == 1 ? "" : "s") \(fromIds ? "in the ids file" : "after tokenization"); "
+                "\(file): \(ids.count) token\(ids.count == 1 ? "" : "s") "
+                    + "\(fromIds ? "in the ids file" : "after tokenization"); "
                     + "perplexity needs at least 2 (an empty file, or --limit too small?)")
         }
         try requireInVocabulary(ids, file: file, vocabSize: vocabSize)
@@ -44,7 +45,8 @@ enum TaskCorpus {
         guard context >= 2 else { throw ArgumentInputError("--context must be at least 2") }
         if let ids {
             let all = try TokenIdsFile.read(ids)
-            if let vocabSize = (try? ModelConfig.load(from: model.url.appendingPathComponent("config.json")))?.vocabSize {
+            let config = try? ModelConfig.load(from: model.url.appendingPathComponent("config.json"))
+            if let vocabSize = config?.vocabSize {
                 try requireInVocabulary(all, file: ids, vocabSize: vocabSize)
             }
             return Array(CorpusBatches.chunks(all, length: context).prefix(limit ?? .max))

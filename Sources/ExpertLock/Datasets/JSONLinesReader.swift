@@ -69,7 +69,8 @@ public enum JSONLinesReader {
                         throw file.error(
                             line: line.number,
                             "missing key: expected \"text\", \"text\" and \"label\", \"premise\", \"hypothesis\" and "
-                                + "\"label\" (MNLI), \"question\", \"sentence\" and \"label\" (QNLI), or \"document\" and \"summary\"")
+                                + "\"label\" (MNLI), \"question\", \"sentence\" and \"label\" (QNLI), "
+                                + "or \"document\" and \"summary\"")
                     }
                     shape = detected
                 }
@@ -98,7 +99,8 @@ public enum JSONLinesReader {
                 rows.map { SummarizationExample(id: $0.id, document: $0.text, summary: $0.second ?? "") })
         case .classification(_, _, let task?):
             dataset = .classification(
-                task, rows.map { ClassificationExample(id: $0.id, text: $0.text, textPair: $0.second, label: $0.taskLabel) })
+                task,
+                rows.map { ClassificationExample(id: $0.id, text: $0.text, textPair: $0.second, label: $0.taskLabel) })
         case .classification(_, _, nil):
             dataset = classification(rows)
         }
@@ -170,7 +172,8 @@ public enum JSONLinesReader {
             case .integer(let i) where task.labelNames.indices.contains(i): label = i
             case .string(let s) where task.labelIndex(of: s) != nil: label = task.labelIndex(of: s)
             default:
-                let names = task.labelNames.enumerated().map { "\($0.offset) or \"\($0.element)\"" }.joined(separator: ", ")
+                let names = task.labelNames.enumerated().map { "\($0.offset) or \"\($0.element)\"" }
+                    .joined(separator: ", ")
                 throw file.error(line: number, "\"label\" must be \(names) (-1: unlabelled)")
             }
             return Row(id: id, text: text, second: second, taskLabel: label)

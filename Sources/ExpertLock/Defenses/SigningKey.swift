@@ -71,7 +71,8 @@ public enum SigningKey {
         let file = try readKeyFile(url)
         if file.kind == .publicKey {
             throw DefenseError.badKey(
-                file: url.path, reason: "is a public key (its header says \(Kind.publicKey.rawValue)); pass the private key "
+                file: url.path,
+                reason: "is a public key (its header says \(Kind.publicKey.rawValue)); pass the private key "
                     + "file (KEY, not KEY\(publicKeySuffix))")
         }
         if file.kind == nil && url.path.hasSuffix(publicKeySuffix) {
@@ -99,7 +100,8 @@ public enum SigningKey {
         let file = try readKeyFile(url)
         if file.kind == .privateKey {
             throw DefenseError.badKey(
-                file: url.path, reason: "is a private key (its header says \(Kind.privateKey.rawValue)); pass the public "
+                file: url.path,
+                reason: "is a private key (its header says \(Kind.privateKey.rawValue)); pass the public "
                     + "key file (KEY\(publicKeySuffix)), and keep this one secret")
         }
         if file.kind == nil, let asPrivate = try? Curve25519.Signing.PrivateKey(rawRepresentation: file.bytes),
@@ -107,7 +109,8 @@ public enum SigningKey {
             beside.bytes == asPrivate.publicKey.rawRepresentation
         {
             throw DefenseError.badKey(
-                file: url.path, reason: "is the private key of \(url.path)\(publicKeySuffix); pass that public key file instead")
+                file: url.path,
+                reason: "is the private key of \(url.path)\(publicKeySuffix); pass that public key file instead")
         }
         do {
             return try Curve25519.Signing.PublicKey(rawRepresentation: file.bytes)

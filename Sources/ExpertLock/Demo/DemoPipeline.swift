@@ -210,7 +210,9 @@ public enum DemoPipeline {
         let fm = FileManager.default
         let stamp = DemoModelStamp(sizes: sizes, seed: seed, entanglement: entanglement)
         let stampURL = dir.appendingPathComponent("expertlock_demo.json")
-        if let cached = try? JSONFileStyle.decode(DemoModelStamp.self, from: Data(contentsOf: stampURL)), cached == stamp {
+        if let cached = try? JSONFileStyle.decode(DemoModelStamp.self, from: Data(contentsOf: stampURL)),
+            cached == stamp
+        {
             return (try ModelLoader.load(directory: dir, residency: .resident), true)
         }
         var config = ModelConfig.preset("tiny", vocabSize: tokenizer.vocabSize, bosTokenId: tokenizer.bosTokenId, eosTokenId: tokenizer.eosTokenId)!
@@ -237,7 +239,9 @@ public enum DemoPipeline {
         try OutputDirectory.write(to: dir, overwrite: true) { tmp in
             try model.save(to: tmp, dtype: .f32)
             try OutputDirectory.copyCompanionFiles(from: tokenizerDir, to: tmp)
-            try AtomicFile.write(try JSONFileStyle.encoder(pretty: false).encode(stamp), to: tmp.appendingPathComponent("expertlock_demo.json"))
+            try AtomicFile.write(
+                try JSONFileStyle.encoder(pretty: false).encode(stamp),
+                to: tmp.appendingPathComponent("expertlock_demo.json"))
         }
         return (model, false)
     }

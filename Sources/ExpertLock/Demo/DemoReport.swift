@@ -180,7 +180,8 @@ public enum DemoReport {
     /// products differ, and a finding near its threshold can change with them.
     public static func excerpt(_ results: DemoResults) -> String {
         let machine = results.machine ?? .current
-        var md = "Seed \(results.seed), \(machine.threads) thread\(machine.threads == 1 ? "" : "s") on \(machine.description) "
+        let threads = "\(machine.threads) thread\(machine.threads == 1 ? "" : "s")"
+        var md = "Seed \(results.seed), \(threads) on \(machine.description) "
         md += "(`expertlock demo`, report/excerpt.md):\n\n"
         if let standard = results.models["standard"], let entangled = results.models["entangled"] {
             md += defenseTable(standard: standard, entangled: entangled) + "\n"
@@ -190,7 +191,9 @@ public enum DemoReport {
             md += recoveryTable(results) + "\n"
             md += "> " + recoveryFinding(results) + "\n\n"
         }
-        if let p = results.provenance, let finding = paragraph(startingWith: "**Finding (provenance).**", in: provenanceSection(p)) {
+        if let p = results.provenance,
+            let finding = paragraph(startingWith: "**Finding (provenance).**", in: provenanceSection(p))
+        {
             md += "> " + finding + "\n\n"
         }
         if let log = results.signedLog,
@@ -236,7 +239,8 @@ public enum DemoReport {
                 + "a conclusion here."
         }
         var text = "**Finding (\(task)).** Keeping the top-2 of \(c.expertsPerLayer) experts by soft attribution retains "
-        text += "\(String(format: "%.0f", 100 * kept))% of the full model's \(chanceCorrected ? "gain over chance" : "quality") "
+        text += "\(String(format: "%.0f", 100 * kept))% of the full model's "
+        text += "\(chanceCorrected ? "gain over chance" : "quality") "
         text += "(\(c.metricName) \(fmt(c.full)) → \(fmt(two.mean))"
         text += chanceCorrected ? ", chance \(fmt(c.chanceLevel))), " : "), "
         text += "against \(String(format: "%.0f", 100 * keptRandom))% for random experts. "

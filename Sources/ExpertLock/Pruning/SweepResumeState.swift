@@ -86,7 +86,9 @@ public struct SweepResumeState: Equatable {
         let stored: Stored
         do {
             let strategy = coders().1.nonConformingFloatDecodingStrategy
-            stored = try JSONFileStyle.decode(Stored.self, from: data) { $0.nonConformingFloatDecodingStrategy = strategy }
+            stored = try JSONFileStyle.decode(Stored.self, from: data) {
+                $0.nonConformingFloatDecodingStrategy = strategy
+            }
         } catch _ {
             throw PruningError.badSweepState(file: file, reason: "malformed JSON, or a field missing or of the wrong type")
         }

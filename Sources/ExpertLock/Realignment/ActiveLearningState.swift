@@ -147,7 +147,8 @@ public enum ActiveLearningCheckpoint {
                 (name: $0.key, tensor: $0.value)
             }
             try SafeTensorsWriter.write(moments, dtype: .f32, to: staging.appendingPathComponent(optimizerFileName))
-            try AtomicFile.write(try JSONFileStyle.encoder().encode(state), to: staging.appendingPathComponent(stateFileName))
+            try AtomicFile.write(
+                try JSONFileStyle.encoder().encode(state), to: staging.appendingPathComponent(stateFileName))
             if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
             try fm.moveItem(at: staging, to: final)
         } catch {

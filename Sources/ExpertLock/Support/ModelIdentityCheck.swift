@@ -34,8 +34,8 @@ public struct ModelIdentityError: InputError, Equatable {
 
     public var description: String {
         "\(file): \(kind) was made on another model than \(model) (its model_fingerprint "
-            + "\(recorded.prefix(12))… differs from this model's \(actual.prefix(12))…; the shapes agree, the weights "
-            + "or config do not); compute it again on \(model)"
+            + "\(recorded.prefix(12))… differs from this model's \(actual.prefix(12))…; the shapes agree, "
+            + "the weights or config do not); compute it again on \(model)"
     }
 }
 
@@ -47,8 +47,9 @@ extension ExpertAttribution {
         guard signature == expected else {
             throw AttributionError.mismatch(
                 file: file,
-                reason: "made on a model with experts \(signature.expertsPerLayer) in layers \(signature.sparseLayers), "
-                    + "this one has \(expected.expertsPerLayer) in layers \(expected.sparseLayers)")
+                reason: "made on a model with experts \(signature.expertsPerLayer) in layers "
+                    + "\(signature.sparseLayers), this one has \(expected.expertsPerLayer) in layers "
+                    + "\(expected.sparseLayers)")
         }
         try ModelIdentityCheck.check(
             "the attribution", file: file, recorded: modelFingerprint, model: directory, identity: identity)

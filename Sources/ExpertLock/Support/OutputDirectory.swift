@@ -35,7 +35,9 @@ public enum OutputDirectory {
         let parent = url.deletingLastPathComponent()
         // Foundation reports a file where a folder should be as "file exists": say what it is.
         var ancestor = parent.standardizedFileURL
-        while !fm.fileExists(atPath: ancestor.path) && ancestor.path != "/" { ancestor = ancestor.deletingLastPathComponent() }
+        while !fm.fileExists(atPath: ancestor.path) && ancestor.path != "/" {
+            ancestor = ancestor.deletingLastPathComponent()
+        }
         var isDirectory: ObjCBool = false
         if fm.fileExists(atPath: ancestor.path, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw FileSystemFailure(path: url.path, cause: "\(ancestor.path) is a file, not a folder")

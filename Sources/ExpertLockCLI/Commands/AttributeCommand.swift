@@ -28,14 +28,16 @@ struct AttributeCommand: AsyncParsableCommand {
     @Option(help: "perplexity (language modeling text), classify or summarize.") var task: TaskName = .perplexity
     @Option(help: "Data format: auto, text, glue, jsonl.") var format: DataFormat = .auto
     @Option(
-        parsing: .unconditional, help: "Tokens per sequence for text corpora (default 512, at most max_position_embeddings).",
+        parsing: .unconditional,
+        help: "Tokens per sequence for text corpora (default 512, at most max_position_embeddings).",
         transform: OptionRange.int(atLeast: 2))
     var context: Int?
     @OptionGroup var longContext: LongContextOption
     @Option(parsing: .unconditional, help: "Sequences per forward pass.", transform: OptionRange.int(atLeast: 1))
     var batch = 4
     @Option(
-        parsing: .unconditional, help: "Use at most N examples (text: N sequences).", transform: OptionRange.int(atLeast: 1))
+        parsing: .unconditional, help: "Use at most N examples (text: N sequences).",
+        transform: OptionRange.int(atLeast: 1))
     var limit: Int?
     @Option(help: "Ranking written to the file: soft, frequency, reap or ablation.") var criterion: AttributionCriterion = .soft
     @Option(

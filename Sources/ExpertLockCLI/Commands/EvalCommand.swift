@@ -39,7 +39,10 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Data format: auto (from the file name), text, glue or jsonl.") var format = "auto"
     @Option(
         parsing: .unconditional,
-        help: "Window length for perplexity, longest sequence otherwise (default 512; 1024 for summarize; at most the model's max_position_embeddings).",
+        help: """
+            Window length for perplexity, longest sequence otherwise (default 512; 1024 for summarize; at most the \
+            model's max_position_embeddings).
+            """,
         transform: OptionRange.int(atLeast: 2))
     var context: Int?
     @OptionGroup var longContext: LongContextOption

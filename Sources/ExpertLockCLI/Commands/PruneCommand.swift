@@ -26,7 +26,12 @@ struct PruneCommand: AsyncParsableCommand {
         transform: OptionRange.double(0...1, why: " (A_i is a share of the layer's routing, which sums to 1)"))
     var threshold: Double?
     @Option(help: "Drop these experts in every layer, e.g. \"0,3\".") var drop: String?
-    @Option(help: "A pruning plan JSON file: {\"kept\": [[experts] per sparse layer], \"original_counts\": [experts per sparse layer], \"rule\": \"any text\"} (prune writes one as pruning_plan.json).") var plan: String?
+    @Option(
+        help: """
+            A pruning plan JSON file: {"kept": [[experts] per sparse layer], "original_counts": [experts per sparse \
+            layer], "rule": "any text"} (prune writes one as pruning_plan.json).
+            """)
+    var plan: String?
     @Option(help: "layer or global.") var scope: PruningPlan.Scope = .layer
     @Option(help: "soft, frequency, reap or ablation (default: the criterion the attribution file was written with).")
     var criterion: AttributionCriterion?
@@ -144,7 +149,8 @@ struct PruneCommand: AsyncParsableCommand {
                 // Said on stderr whatever the output format: the result is not what most users expect.
                 Console.progress(
                     "warning: \(out): layers keep different numbers of experts (\(pruningPlan.kept.map(\.count))); "
-                        + "ExpertLock loads it, Hugging Face transformers cannot (one num_local_experts for all layers). "
+                        + "ExpertLock loads it, Hugging Face transformers cannot (one num_local_experts for all "
+                        + "layers). "
                         + "Use --scope layer, or --mode mask, for a checkpoint transformers loads")
             }
             if output.json {
@@ -154,11 +160,15 @@ struct PruneCommand: AsyncParsableCommand {
                 for (l, kept) in pruningPlan.kept.enumerated() {
                     summary.add("layer \(signature.sparseLayers[l])", "kept \(kept.count) of \(counts[l]): \(kept)")
                 }
-                summary.add("parameters", "\(HumanSummary.count(before.parameters)) → \(HumanSummary.count(after.parameters))")
-                summary.add("bytes", "\(HumanSummary.megabytes(before.bytes)) → \(HumanSummary.megabytes(after.bytes))")
+                func change(_ a: String, _ b: String) -> String { "\(a) → \(b)" }
+                summary.add(
+                    "parameters", change(HumanSummary.count(before.parameters), HumanSummary.count(after.parameters)))
+                summary.add("bytes", change(HumanSummary.megabytes(before.bytes), HumanSummary.megabytes(after.bytes)))
                 summary.add(
                     "active per token",
-                    "\(HumanSummary.count(before.activeParametersPerToken)) → \(HumanSummary.count(after.activeParametersPerToken))")
+                    change(
+                        HumanSummary.count(before.activeParametersPerToken),
+                        HumanSummary.count(after.activeParametersPerToken)))
                 summary.add("loadable by transformers", mode == .remove && pruningPlan.isUniform ? "yes" : "no")
                 summary.note("wrote \(out)")
                 print(summary.render(), terminator: "")

@@ -33,7 +33,8 @@ struct SweepCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Random-pruning seeds (baseline).", transform: OptionRange.int(atLeast: 0))
     var seeds = 3
     @Option(
-        parsing: .unconditional, help: "Tokens per sequence / perplexity window (default 256, at most max_position_embeddings).",
+        parsing: .unconditional,
+        help: "Tokens per sequence / perplexity window (default 256, at most max_position_embeddings).",
         transform: OptionRange.int(atLeast: 2))
     var context: Int?
     @OptionGroup var longContext: LongContextOption
@@ -72,7 +73,8 @@ struct SweepCommand: AsyncParsableCommand {
                     "note: --keep \(skipped.map(String.init).joined(separator: ",")) skipped: the smallest sparse layer has \(fewest) experts")
             }
             let taus = try OptionRange.doubles(
-                thresholds, option: "--thresholds", in: 0...1, why: " (a threshold is on a layer's share, which sums to 1)")
+                thresholds, option: "--thresholds", in: 0...1,
+                why: " (a threshold is on a layer's share, which sums to 1)")
             let context = try longContext.context(context, default: 256, model: modelOptions.model)
             let criteriaList = try criteria.split(separator: ",").map { part -> AttributionCriterion in
                 guard let c = AttributionCriterion(rawValue: part.trimmingCharacters(in: .whitespaces)), c != .ablation else {
@@ -120,7 +122,8 @@ struct SweepCommand: AsyncParsableCommand {
                     ranking = saved.attribution
                 } else if let attribution {
                     ranking = try ExpertAttribution.read(from: URL(fileURLWithPath: attribution))
-                    try ranking.checkBelongs(to: model, directory: modelOptions.url, file: attribution, identity: identity)
+                    try ranking.checkBelongs(
+                        to: model, directory: modelOptions.url, file: attribution, identity: identity)
                 } else {
                     // Read only here: with --attribution FILE (or a saved state) no attribution data is needed.
                     let attributionSequences = try TaskCorpus.sequences(
@@ -137,7 +140,9 @@ struct SweepCommand: AsyncParsableCommand {
                     try SweepResumeState(fingerprint: fingerprint, attribution: ranking, progress: .init()).write(to: stateURL)
                 }
                 let progress = ProgressLine("sweep", unit: "points")
-                if let saved { progress.resumed(done: saved.progress.points.count, tokens: Int64(saved.progress.points.count)) }
+                if let saved {
+                    progress.resumed(done: saved.progress.points.count, tokens: Int64(saved.progress.points.count))
+                }
                 let computed = try PrunabilitySweep.run(
                     model: model, attribution: ranking, metricName: metric.name, higherIsBetter: metric.higherIsBetter,
                     parameters: .init(keeps: keeps, thresholds: taus, criteria: criteriaList, randomSeeds: seeds),

@@ -169,7 +169,9 @@ struct TrainCommand: AsyncParsableCommand {
                     Console.progress("note: --resume: no checkpoint in \(outURL.path); starting from the beginning")
                 }
             }
-            if saveEvery != nil { InterruptHint.install(command: "train", what: "the latest checkpoint (--save-every)") }
+            if saveEvery != nil {
+                InterruptHint.install(command: "train", what: "the latest checkpoint (--save-every)")
+            }
             let result = try Training.train(
                 model: network, examples: examples, parameters: parameters, output: destination, resume: resume
             ) { progress in

@@ -25,7 +25,9 @@ public enum FileCopy {
         if clonefile(source.path, destination.path, 0) == 0 { return .cloned }
         #endif
         let input = open(source.path, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw FileCopyError(file: source.path, reason: "cannot open: \(FileMapping.errnoText())") }
+        guard input >= 0 else {
+            throw FileCopyError(file: source.path, reason: "cannot open: \(FileMapping.errnoText())")
+        }
         defer { close(input) }
         var info = stat()
         guard fstat(input, &info) == 0 else {

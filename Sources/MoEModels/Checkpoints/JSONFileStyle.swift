@@ -61,6 +61,7 @@ public enum JSONFileStyle {
     static func camelCase(_ key: String) -> String {
         let parts = key.split(separator: "_")
         guard parts.count > 1, !key.hasPrefix("_"), !key.hasSuffix("_") else { return key }
-        return parts[0].lowercased() + parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst().lowercased() }.joined()
+        let rest = parts.dropFirst().map { $0.prefix(1).uppercased() + $0.dropFirst().lowercased() }
+        return parts[0].lowercased() + rest.joined()
     }
 }
