@@ -38,7 +38,7 @@ import Testing
         return dir
     }
 
-    @Test(.enabled(if: CLIRunner.executable != nil)) func writesOneReportAndResumes() throws {
+    @Test(.enabled(if: CLIRunner.isAvailable)) func writesOneReportAndResumes() throws {
         let dir = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
