@@ -17,7 +17,14 @@ enum UnigramFixtures {
         let prefix_decodes: [TokenizerFixtures.PrefixDecode]
     }
 
+    struct NumberCase: Decodable {
+        let text: String
+        /// The double's bits in big-endian hex; nil where the library refuses the number.
+        let bits: String?
+    }
+
     struct Expected: Decodable {
+        let numbers: [NumberCase]
         let texts: [String]
         let random_texts: [String]
         let emoji_text: Int
