@@ -96,7 +96,9 @@ enum JSONNumber {
     }
 
     /// serde_json's `f64_from_parts` without `float_roundtrip`.
-    private static func fromParts(_ positive: Bool, _ significand: UInt64, _ exponent: Int32) throws(Failure) -> Double {
+    private static func fromParts(
+        _ positive: Bool, _ significand: UInt64, _ exponent: Int32
+    ) throws(Failure) -> Double {
         var f = Double(significand)  // round to nearest, ties to even, as Rust's `as`
         var exponent = exponent
         while true {

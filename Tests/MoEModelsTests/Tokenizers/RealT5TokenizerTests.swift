@@ -65,7 +65,8 @@ struct RealT5TokenizerTests {
         let reference = try #require(try UnigramFixtures.realExpected.wikitext)
         let file = TokenizerFixtures.sharedData.appendingPathComponent(reference.file)
         try #require(FileManager.default.fileExists(atPath: file.path))
-        let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = try String(contentsOf: file, encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false)
         let t5 = try Self.load()
         for (index, expected) in zip(reference.line_indices, reference.ids) {
             #expect(t5.encode(String(lines[index]) + "\n") == expected, "wiki.valid.tokens line \(index)")

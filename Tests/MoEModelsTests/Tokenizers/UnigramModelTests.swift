@@ -48,7 +48,8 @@ import Testing
     @Test func byteFallbackReplacesAFusedUnknownPiece() throws {
         let bytes = (0..<256).map { String(format: #"["<0x%02X>", 0.0]"#, $0) }.joined(separator: ", ")
         let vocab = #"[["<unk>", 0.0], \#(bytes), ["a", -1.0]]"#
-        let tokenizer = try load(#"{"model": {"type": "Unigram", "unk_id": 0, "byte_fallback": true, "vocab": \#(vocab)}}"#)
+        let tokenizer = try load(
+            #"{"model": {"type": "Unigram", "unk_id": 0, "byte_fallback": true, "vocab": \#(vocab)}}"#)
         // "é!" is one unknown piece: its three UTF-8 bytes, each <0xXX> at id byte + 1.
         #expect(tokenizer.encode("aé!a") == [257, 0xC3 + 1, 0xA9 + 1, 0x21 + 1, 257])
         // The literal spelling of a byte token is an ordinary vocabulary match.
@@ -135,7 +136,8 @@ import Testing
             let error = try loadError(
                 #"""
                 {"model": {"type": "WordLevel", "vocab": {"a": 0}},
-                 "normalizer": {"type": "Sequence", "normalizers": [{"type": "Precompiled", "precompiled_charsmap": "\#(charsmap)"}]}}
+                 "normalizer": {"type": "Sequence", "normalizers": [
+                   {"type": "Precompiled", "precompiled_charsmap": "\#(charsmap)"}]}}
                 """#)
             guard case .invalidField(_, let field, _) = error else {
                 Issue.record("\(charsmap): \(error)")
@@ -143,7 +145,8 @@ import Testing
             }
             #expect(field == "normalizer.normalizers[0].precompiled_charsmap", "\(charsmap)")
         }
-        let missing = try loadError(#"{"model": {"type": "WordLevel", "vocab": {}}, "normalizer": {"type": "Precompiled"}}"#)
+        let missing = try loadError(
+            #"{"model": {"type": "WordLevel", "vocab": {}}, "normalizer": {"type": "Precompiled"}}"#)
         #expect(missing == .missingField(file: missing.file, field: "normalizer.precompiled_charsmap"))
     }
 }

@@ -27,7 +27,9 @@ import Testing
         let tokenizer = try Tokenizer.load(directory: UnigramFixtures.directory(name))
         for (index, reference) in fixture.cases.enumerated() {
             let decoded = tokenizer.decode(reference.ids)
-            #expect(TokenizerFixtures.same(decoded, reference.decoded), "\(name) text \(index): \(decoded.debugDescription)")
+            #expect(
+                TokenizerFixtures.same(decoded, reference.decoded),
+                "\(name) text \(index): \(decoded.debugDescription)")
             let skipped = tokenizer.decode(reference.ids, skipSpecialTokens: true)
             #expect(
                 TokenizerFixtures.same(skipped, reference.decoded_skip_special),
