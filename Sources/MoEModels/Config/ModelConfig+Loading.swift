@@ -58,9 +58,9 @@ extension ModelConfig {
             let keys = [family.expertCountKeys.declared, family.expertCountKeys.alias].filter { object[$0] != nil }
             for key in keys.isEmpty ? [family.expertCountKeys.declared] : keys { object[key] = numExperts }
         }
-        object[CodingKeys.expertsPerLayer.rawValue] = expertsPerLayer
+        object["expertlock_experts_per_layer"] = expertsPerLayer
         // A layer pruned below top-k routes to every expert it has left.
-        if let numExpertsPerToken { object[CodingKeys.numExpertsPerToken.rawValue] = numExpertsPerToken }
+        if let numExpertsPerToken { object["num_experts_per_tok"] = numExpertsPerToken }
         let text = JSONText.pretty(object) + "\n"
 
         let destinationFile = Self.configFile(destination)

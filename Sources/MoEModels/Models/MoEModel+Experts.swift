@@ -26,26 +26,23 @@ extension MoEModel {
         var byName: [String: Parameter] = [:]
         for p in parameters { byName[p.name] = p }
         let layerPosition = Dictionary(uniqueKeysWithValues: blocks.enumerated().map { ($1.layer, $0) })
-        let sparseName = family.sparseBlockName
         return try MoEModel(config: config) { name, shape in
-            // model.layers.L.<block>.experts.X.<proj>.weight -> expert kept[l][X] of the original.
-            let parts = name.split(separator: ".").map(String.init)
-            if parts.count >= 6, parts[0] == "model", parts[3] == sparseName, let layer = Int(parts[2]),
-               let l = layerPosition[layer] {
-                if parts[4] == "experts", let x = Int(parts[5]) {
-                    var original = parts
-                    original[5] = String(kept[l][x])
-                    guard let p = byName[original.joined(separator: ".")] else {
-                        throw ModelError.missingTensor(file: "pruned model", name: name)
-                    }
-                    return p.renamed(name)
-                }
-                if parts[4] == "gate", let router = byName[name] {
-                    return try router.selectingRows(kept[l], name: name)
-                }
+            func original(_ name: String) throws -> Parameter {
+                guard let p = byName[name] else { throw ModelError.missingTensor(file: "pruned model", name: name) }
+                return p
             }
-            guard let p = byName[name] else { throw ModelError.missingTensor(file: "pruned model", name: name) }
-            return p
+            switch TensorName(parsing: name) {
+            case let .expert(layer, _, x, _, _) where layerPosition[layer] != nil:
+                // Expert x of the pruned layer is expert kept[l][x] of the original.
+                let parsed = TensorName(parsing: name)
+                return try original(parsed.renumbered(kept[layerPosition[layer]!][x]).text).renamed(name)
+            case let .router(layer, _) where layerPosition[layer] != nil:
+                return try original(name).selectingRows(kept[layerPosition[layer]!], name: name)
+            case let .routerBias(layer, _) where layerPosition[layer] != nil:
+                return try original(name).selectingRows(kept[layerPosition[layer]!], name: name)
+            default:
+                return try original(name)
+            }
         }
     }
 

@@ -97,7 +97,7 @@ public final class MoEModel {
         precondition(
             cache == nil || (batch.batch == 1 && batch.lengths == nil), "a KV cache holds one unpadded sequence")
         let committed = cache?.length ?? 0
-        var h = gatherRows(try embedTokens.variable(), batch.ids)  // [B*T] -> [N, C]
+        var h = try embedded(batch)  // [B*T] -> [N, C]
         var routerLogits: [Tensor] = []
         for layer in layers {
             let out: Variable, logits: SparseMoEBlock.Output?
@@ -112,7 +112,7 @@ public final class MoEModel {
             if options.needsRouterLogits, let logits { routed.append(logits.routed) }
         }
         cache?.advance(by: batch.seq)
-        let normed = rmsNorm(h, weight: try finalNorm.variable(), eps: config.rmsNormEps)
+        let normed = try normalized(h)
         var output = ForwardOutput(head: try lmHead.variable(), routerLogits: routerLogits, hidden: normed)
         if !routed.isEmpty {
             let rows = RouterLosses.validRows(batch)
@@ -126,6 +126,19 @@ public final class MoEModel {
             }
         }
         return output
+    }
+}
+
+/// The forward skeleton every pass shares (the full pass, the scoring pass, layer streaming):
+/// `embedded` → each `DecoderLayer.forward` in order → `normalized` → the head. The passes differ only
+/// in what they keep (graph, router logits, KV cache) and in their order over batches and layers.
+extension MoEModel {
+    /// Token embeddings of a batch: ids [B*T] -> [N, C].
+    func embedded(_ batch: TokenBatch) throws -> Variable { gatherRows(try embedTokens.variable(), batch.ids) }
+
+    /// The final norm: [N, C] -> [N, C].
+    func normalized(_ h: Variable) throws -> Variable {
+        rmsNorm(h, weight: try finalNorm.variable(), eps: config.rmsNormEps)
     }
 }
 

@@ -83,17 +83,12 @@ final class TensorResolver {
     /// transformers 5 keeps experts as 3-D tensors: gate_up_proj [E, 2I, C] (gate rows first) and
     /// down_proj [E, C, I]. A per-expert name is served by slicing expert e out of them.
     private func fusedExpertSlice(name: String, shape: [Int]) throws -> (() throws -> Tensor)? {
-        let parts = name.split(separator: ".").map(String.init)
-        // model.layers.L.<block>.experts.X.<proj>.weight
-        guard parts.count == 8, parts[0] == "model", parts[1] == "layers", parts[4] == "experts",
-              let expert = Int(parts[5]), parts[7] == "weight" else { return nil }
-        let proj = parts[6]
-        let base = "model.layers.\(parts[2]).mlp.experts"
+        guard case let .expert(layer, _, expert, proj, "weight") = TensorName(parsing: name) else { return nil }
         let isGate = proj == "gate_proj" || proj == "w1"
         let isUp = proj == "up_proj" || proj == "w3"
         let isDown = proj == "down_proj" || proj == "w2"
         guard isGate || isUp || isDown else { return nil }
-        let fusedName = isDown ? "\(base).down_proj" : "\(base).gate_up_proj"
+        let fusedName = TensorName.fusedExperts(layer: layer, block: "mlp", projection: isDown ? "down_proj" : "gate_up_proj").text
         guard let info = checkpoint.info(fusedName) else { return nil }
         let rowsPerExpert = isDown ? shape[0] : 2 * shape[0]
         guard info.shape.count == 3, info.shape[1] == rowsPerExpert, info.shape[2] == shape[1], expert < info.shape[0] else {

@@ -1,0 +1,9 @@
+extension ModelFamily {
+    /// Every family ExpertLock implements, one line each.
+    static let registered: [any FamilyDefinition.Type] = [
+        Mixtral.self,
+        Qwen2Moe.self,
+        Qwen3Moe.self,
+        Olmoe.self,
+    ]
+}
