@@ -5,5 +5,6 @@ extension ModelFamily {
         Qwen2Moe.self,
         Qwen3Moe.self,
         Olmoe.self,
+        DeepseekV3.self,
     ]
 }

@@ -23,10 +23,40 @@ extension MoEModel {
         // A layer left with fewer experts than top-k routes to all of them (as masking does); with
         // uniform counts config.json says so, otherwise each layer clamps its own top-k.
         if Set(counts).count == 1 { config.numExpertsPerToken = min(config.numExpertsPerToken, counts[0]) }
+        var notes: [String] = []
+        if let router = config.router, router.groups > 1 {
+            // The pruned model must route as the masked original: each group keeps its place when
+            // every group loses the same experts; a limit that picks every group is no limit.
+            let perGroup = blocks.map { $0.expertCount / router.groups }
+            let even = zip(kept, perGroup).allSatisfy { keptLayer, size in
+                let counts = (0..<router.groups).map { g in keptLayer.filter { $0 / size == g }.count }
+                return Set(counts).count == 1 && counts[0] >= (router.groupRanking == .topTwoSum ? 2 : 1)
+            }
+            if even {
+                notes.append("group-limited routing kept: every group of every layer keeps as many experts "
+                    + "(n_group \(router.groups), topk_group \(router.topkGroup))")
+            } else if router.topkGroup == router.groups {
+                config.router?.groups = 1
+                config.router?.topkGroup = 1
+                notes.append("n_group \(router.groups) and topk_group \(router.topkGroup) rewritten to 1 and 1: the "
+                    + "groups are uneven after pruning, and a limit that keeps every group selects as no limit does")
+            } else {
+                throw ModelError.unsupported(
+                    file: "pruning plan",
+                    feature: "removing experts unevenly from \(router.groups) routing groups with topk_group "
+                        + "\(router.topkGroup) (the pruned model would route otherwise than the masked original; drop "
+                        + "as many experts from each group, or use --mode mask)")
+            }
+        }
+        if !skippedTensors.isEmpty {
+            config.nextTokenPredictionLayers = 0
+            notes.append("multi-token-prediction layers not written (\(skippedTensors.count) tensors; "
+                + "num_nextn_predict_layers set to 0): they were not loaded, so their experts cannot be pruned with the rest")
+        }
         var byName: [String: Parameter] = [:]
         for p in parameters { byName[p.name] = p }
         let layerPosition = Dictionary(uniqueKeysWithValues: blocks.enumerated().map { ($1.layer, $0) })
-        return try MoEModel(config: config) { name, shape in
+        let pruned = try MoEModel(config: config) { name, shape in
             func original(_ name: String) throws -> Parameter {
                 guard let p = byName[name] else { throw ModelError.missingTensor(file: "pruned model", name: name) }
                 return p
@@ -44,6 +74,8 @@ extension MoEModel {
                 return try original(name)
             }
         }
+        pruned.notes = notes
+        return pruned
     }
 
     /// Restricts every router to the flagged experts (`keep[l][e]`), or lifts the restriction (nil).

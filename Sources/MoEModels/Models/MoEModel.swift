@@ -36,6 +36,11 @@ public final class MoEModel {
     public let finalNorm: Parameter
     /// The output projection [V, C]; the embedding matrix itself when embeddings are tied.
     public let lmHead: Parameter
+    /// What loading or pruning decided that the user should hear (the load or prune report): a family
+    /// taken from `architectures`, multi-token-prediction layers skipped, routing groups rewritten.
+    public var notes: [String] = []
+    /// Checkpoint tensors skipped on purpose (multi-token-prediction layers), named in `notes`.
+    public var skippedTensors: [String] = []
 
     /// Builds the model, asking `parameters` for every weight by its Hugging Face name.
     public init(config: ModelConfig, parameters p: ParameterFactory) throws {

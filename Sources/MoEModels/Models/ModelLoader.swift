@@ -34,7 +34,17 @@ public enum ModelLoader {
         let model = try MoEModel(config: config) { name, shape in
             try resolver.parameter(name: name, shape: shape, resident: keepResident)
         }
-        try resolver.checkAllUsed(tiedEmbeddings: config.tieWordEmbeddings)
+        // Multi-token-prediction layers follow the decoder layers; they do not take part in next-token
+        // logits (transformers 5.25 ignores them too), so they are skipped on purpose and named.
+        let mtp = config.numHiddenLayers..<(config.numHiddenLayers + max(0, config.nextTokenPredictionLayers))
+        let skipped = checkpoint.tensorNames.filter { TensorName.layerIndex($0).map(mtp.contains) ?? false }
+        try resolver.checkAllUsed(tiedEmbeddings: config.tieWordEmbeddings, skipping: Set(skipped))
+        if let alias = config.familyAlias { model.notes.append(alias) }
+        if !skipped.isEmpty {
+            model.skippedTensors = skipped.sorted()
+            model.notes.append("skipped \(skipped.count) tensors of multi-token-prediction layer(s) \(mtp.lowerBound)"
+                + "..<\(mtp.upperBound): they predict further tokens and take no part in next-token logits")
+        }
         try ExpertMaskFile.apply(in: directory, to: model)
         // A folder `train --trainable lora` wrote (without --merge-lora) is the base plus its
         // adapter: every command sees the adapted model, as PEFT's loader gives it.
@@ -102,9 +112,9 @@ final class TensorResolver {
         return { try checkpoint.rows(of: fusedName, rowLength: shape[1], range: rowOffset..<(rowOffset + shape[0]), shape: shape) }
     }
 
-    func checkAllUsed(tiedEmbeddings: Bool) throws {
+    func checkAllUsed(tiedEmbeddings: Bool, skipping skipped: Set<String> = []) throws {
         let leftover = checkpoint.tensorNames.filter { name in
-            !used.contains(name) && !name.hasSuffix("rotary_emb.inv_freq") && !(tiedEmbeddings && name == "lm_head.weight")
+            !used.contains(name) && !skipped.contains(name) && !name.hasSuffix("rotary_emb.inv_freq") && !(tiedEmbeddings && name == "lm_head.weight")
         }
         if !leftover.isEmpty {
             throw ModelError.unexpectedTensors(file: checkpoint.directory.path, names: leftover)

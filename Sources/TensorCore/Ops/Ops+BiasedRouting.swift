@@ -5,8 +5,8 @@ import Foundation
 // selection-only bias (`e_score_correction_bias`, ERNIE's `moe_statics`), optionally within the best
 // `topkGroup` of `groups` contiguous expert groups; the weights are the chosen s (not s + b),
 // renormalised or not, times `scaling` (`routed_scaling_factor`).
-// Traps, as transformers: experts of the groups not chosen get choice score 0 (`masked_fill(.., 0.0)`),
-// not -inf; DeepSeek-V3 ranks groups by the sum of their two best choice scores, DeepSeek-V2 by the best.
+// Traps, as transformers 5.25: experts of the groups not chosen get choice score -inf (4.x filled 0.0);
+// DeepSeek-V3 ranks groups by the sum of their two best choice scores, DeepSeek-V2 by the best.
 
 /// How scores are made from router logits.
 public enum RouterScoring: Sendable, Equatable {
@@ -85,7 +85,7 @@ public func biasedTopKRouting(
                 }
             }
             let best = Set(topIndices(groupScores, router.topkGroup))
-            for j in 0..<e where !best.contains(j / perGroup) { choice[j] = 0 }
+            for j in 0..<e where !best.contains(j / perGroup) { choice[j] = -.infinity }
         }
         let picked = topIndices(choice, k)
         var total: Float = 0
