@@ -6,5 +6,6 @@ extension ModelFamily {
         Qwen3Moe.self,
         Olmoe.self,
         DeepseekV3.self,
+        Glm4Moe.self,
     ]
 }

@@ -16,6 +16,16 @@ enum Fixtures {
         "qwen3_moe_f32_headdim", "qwen3_moe_bf16_bias_tied", "olmoe_f32_mha", "olmoe_bf16_gqa_clip_norm",
     ]
 
+    /// A checkpoint of a family added as components, made by scripts/fixtures/make_family_fixtures.py.
+    static func family(_ name: String) -> URL {
+        packageRoot.appendingPathComponent("Tests/MoEModelsTests/Fixtures/families/\(name)")
+    }
+
+    static let familyCases = [
+        "deepseek_v3_f32_qlora_groups", "deepseek_v3_bf16_yarn_shared2", "glm4_moe_f32_partial_qknorm_groups",
+        "glm4_moe_bf16_mqa_full_rotary",
+    ]
+
     /// ../shared/data beside the package, when present.
     static let sharedData: URL? = {
         let url = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data")

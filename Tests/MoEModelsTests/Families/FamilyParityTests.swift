@@ -7,7 +7,8 @@ import TensorCore
 /// tiny random-init checkpoints made by scripts/fixtures/make_family_fixtures.py (see CASES there).
 struct FamilyParityTests {
     static let cases = [
-        "deepseek_v3_f32_qlora_groups", "deepseek_v3_bf16_yarn_shared2",
+        "deepseek_v3_f32_qlora_groups", "deepseek_v3_bf16_yarn_shared2", "glm4_moe_f32_partial_qknorm_groups",
+        "glm4_moe_bf16_mqa_full_rotary",
     ]
 
     struct Expected: Decodable {
