@@ -7,5 +7,7 @@ extension ModelFamily {
         Olmoe.self,
         DeepseekV3.self,
         Glm4Moe.self,
+        DeepseekV2.self,
+        Glm4MoeLite.self,
     ]
 }

@@ -23,7 +23,8 @@ enum Fixtures {
 
     static let familyCases = [
         "deepseek_v3_f32_qlora_groups", "deepseek_v3_bf16_yarn_shared2", "glm4_moe_f32_partial_qknorm_groups",
-        "glm4_moe_bf16_mqa_full_rotary",
+        "glm4_moe_bf16_mqa_full_rotary", "deepseek_v2_f32_greedy_qlora_dense", "deepseek_v2_bf16_grouped_yarn",
+        "glm4_moe_lite_f32_qlora_groups", "glm4_moe_lite_bf16_dense_last_yarn",
     ]
 
     /// ../shared/data beside the package, when present.
