@@ -8,7 +8,7 @@ import MoEModels
 ///     model.layers.L.mlp.experts.gate_up_proj          all experts of a layer (transformers-5 fused
 ///     model.layers.L.mlp.experts.down_proj             layout; dimension 0 is the expert)
 ///     model.layers.L.<block>.gate.weight               the router [E, C]; row e scores expert e
-///     model.layers.L.<block>.gate.e_score_correction_bias  the router's selection bias [E] (a router row each)
+///     model.layers.L.<block>.…e_score_correction_bias  the router's selection bias (a router row per expert)
 ///     base_model.model.<weight module>.lora_{A,B}.weight   a LoRA factor of that weight
 ///
 /// `<block>` is `block_sparse_moe` (Mixtral) or `mlp` (every other family).
@@ -38,7 +38,7 @@ public enum TensorRole: Equatable, Sendable {
             self = .expert(layer: layer, expert: expert)
         case let .fusedExperts(layer, _, _):
             self = .fusedExperts(layer: layer)
-        case let .router(layer, _), let .routerBias(layer, _):
+        case let .router(layer, _), let .routerBias(layer, _, _):
             self = .router(layer: layer)
         case let .attention(layer, module, suffix)
         where ["q_proj", "k_proj", "v_proj", "o_proj"].contains(module) && suffix == "weight":

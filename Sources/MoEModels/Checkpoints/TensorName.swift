@@ -5,7 +5,8 @@
 ///     model.layers.L.<block>.experts.<gate_up_proj|down_proj>  all experts of a layer (transformers-5 fused
 ///                                                           layout; dimension 0 is the expert)
 ///     model.layers.L.<block>.gate.weight                    the router [E, C]; row e scores expert e
-///     model.layers.L.<block>.gate.e_score_correction_bias   the router's selection bias [E]
+///     model.layers.L.<block>.<path>e_score_correction_bias  the router's selection bias [E] or [1, E]
+///                                                           (path `gate.`, `moe_statics.` (ERNIE) or none (MiniMax))
 ///     model.layers.L.self_attn.<module>.<suffix>            an attention part
 ///
 /// `<block>` is `block_sparse_moe` (Mixtral) or `mlp` (every other family); `<suffix>` is `weight`, or
@@ -14,7 +15,8 @@ public enum TensorName: Equatable, Sendable {
     case expert(layer: Int, block: String, expert: Int, projection: String, suffix: String)
     case fusedExperts(layer: Int, block: String, projection: String)
     case router(layer: Int, block: String)
-    case routerBias(layer: Int, block: String)
+    /// `path`: the bias's name inside the block (`gate.e_score_correction_bias`, …).
+    case routerBias(layer: Int, block: String, path: String)
     case attention(layer: Int, module: String, suffix: String)
     case other(String)
 
@@ -36,12 +38,10 @@ public enum TensorName: Equatable, Sendable {
             } else {
                 self = .other(name)
             }
-        } else if Self.sparseBlocks.contains(block) && parts.count == 6 && parts[4] == "gate" {
-            switch parts[5] {
-            case "weight": self = .router(layer: layer, block: block)
-            case "e_score_correction_bias": self = .routerBias(layer: layer, block: block)
-            default: self = .other(name)
-            }
+        } else if Self.sparseBlocks.contains(block) && parts.count == 6 && parts[4] == "gate" && parts[5] == "weight" {
+            self = .router(layer: layer, block: block)
+        } else if Self.sparseBlocks.contains(block) && parts.last == "e_score_correction_bias" && parts.count <= 7 {
+            self = .routerBias(layer: layer, block: block, path: parts[4...].joined(separator: "."))
         } else if block == "self_attn", parts.count == 6 {
             self = .attention(layer: layer, module: parts[4], suffix: parts[5])
         } else {
@@ -56,7 +56,7 @@ public enum TensorName: Equatable, Sendable {
             "\(Self.layerPrefix(layer)).\(block).experts.\(expert).\(projection).\(suffix)"
         case let .fusedExperts(layer, block, projection): "\(Self.layerPrefix(layer)).\(block).experts.\(projection)"
         case let .router(layer, block): "\(Self.layerPrefix(layer)).\(block).gate.weight"
-        case let .routerBias(layer, block): "\(Self.layerPrefix(layer)).\(block).gate.e_score_correction_bias"
+        case let .routerBias(layer, block, path): "\(Self.layerPrefix(layer)).\(block).\(path)"
         case let .attention(layer, module, suffix): "\(Self.layerPrefix(layer)).self_attn.\(module).\(suffix)"
         case let .other(name): name
         }
@@ -65,7 +65,7 @@ public enum TensorName: Equatable, Sendable {
     /// The decoder layer the tensor belongs to (nil for embeddings, final norm, head).
     public var layer: Int? {
         switch self {
-        case .expert(let l, _, _, _, _), .fusedExperts(let l, _, _), .router(let l, _), .routerBias(let l, _),
+        case .expert(let l, _, _, _, _), .fusedExperts(let l, _, _), .router(let l, _), .routerBias(let l, _, _),
             .attention(let l, _, _):
             l
         case .other(let name): Self.layerIndex(name)

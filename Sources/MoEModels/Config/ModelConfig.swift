@@ -70,8 +70,9 @@ public struct ModelConfig: Sendable, Equatable {
     public var rotaryScaling: RotaryScaling = .none
     /// Share of each head's channels that rotate (GLM-4.5: 0.5).
     public var partialRotaryFactor: Double = 1
-    /// DeepSeek's `rope_interleave`: rotated pairs are adjacent channels.
-    public var ropeInterleave = false
+    /// Which channels a rotary pair joins: `rotate_half` (most), adjacent (DeepSeek `rope_interleave`),
+    /// or ERNIE's angles.
+    public var rotaryLayout: RotaryLayout = .half
     /// GLM-4.5 `use_qk_norm`.
     public var useQKNorm = false
     /// Multi-head latent attention (DeepSeek-V2/V3, GLM-4.7-Flash); nil: grouped-query attention.
@@ -186,7 +187,7 @@ public struct ModelConfig: Sendable, Equatable {
     /// The model's rotary embedding (inverse frequencies and scaling) from its rope settings.
     public var rotaryEmbedding: RotaryEmbedding {
         RotaryEmbedding(
-            dim: rotaryDim, theta: ropeTheta, scaling: rotaryScaling, layout: ropeInterleave ? .interleaved : .half,
+            dim: rotaryDim, theta: ropeTheta, scaling: rotaryScaling, layout: rotaryLayout,
             headDim: latentAttention?.qkRopeHeadDim ?? headDim)
     }
 

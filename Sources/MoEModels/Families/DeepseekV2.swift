@@ -28,7 +28,7 @@ enum DeepseekV2: FamilyDefinition {
             keys, defaults: defaults, expertCountKeys: expertCountKeys, interleave: true, moeIntermediate: 1407,
             firstDense: 0
         ) { keys, config in
-            config.ropeInterleave = true  // V2 has no `rope_interleave` key: its rotation is always complex pairs
+            config.rotaryLayout = .interleaved  // V2 has no `rope_interleave` key: its rotation is always complex pairs
             config.normTopKProb = false
             config.sharedExpertIntermediateSize = config.moeIntermediateSize * (try keys.int("n_shared_experts") ?? 2)
             let method = try keys.string("topk_method") ?? "greedy"

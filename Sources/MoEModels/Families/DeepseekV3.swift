@@ -50,7 +50,7 @@ enum DeepseekV3: FamilyDefinition {
             vHeadDim: try keys.int("v_head_dim") ?? vHeadDim)
         config.latentAttention = latent
         config.headDim = latent.qkRopeHeadDim
-        config.ropeInterleave = try keys.bool("rope_interleave") ?? interleave
+        config.rotaryLayout = try keys.bool("rope_interleave") ?? interleave ? .interleaved : .half
         config.moeIntermediateSize = try keys.int("moe_intermediate_size") ?? moeIntermediate
         config.sharedExpertIntermediateSize = config.moeIntermediateSize * (try keys.int("n_shared_experts") ?? 1)
         config.firstDenseLayers = try keys.int("first_k_dense_replace") ?? firstDense
@@ -73,7 +73,7 @@ enum DeepseekV3: FamilyDefinition {
         try keys.set("qk_nope_head_dim", latent.qkNopeHeadDim)
         try keys.set("qk_rope_head_dim", latent.qkRopeHeadDim)
         try keys.set("v_head_dim", latent.vHeadDim)
-        try keys.set("rope_interleave", config.ropeInterleave)
+        try keys.set("rope_interleave", config.rotaryLayout == .interleaved)
         try keys.set("moe_intermediate_size", config.moeIntermediateSize)
         try keys.set("n_shared_experts", config.sharedExpertIntermediateSize / max(1, config.moeIntermediateSize))
         try keys.set("first_k_dense_replace", config.firstDenseLayers)

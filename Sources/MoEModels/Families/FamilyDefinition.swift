@@ -53,8 +53,10 @@ struct FamilyLayout: Sendable {
     /// Always-on shared expert(s) inside the sparse block (nil: none), and its sigmoid gate (nil: ungated).
     var sharedExpert: String? = nil
     var sharedExpertGate: String? = nil
-    /// The router's selection-only bias [E] inside the sparse block (nil: none).
+    /// The router's selection-only bias inside the sparse block (nil: none), stored as [E] or, with
+    /// `routerSelectionBiasIsRow`, as [1, E] (ERNIE's `moe_statics`).
     var routerSelectionBias: String? = nil
+    var routerSelectionBiasIsRow = false
 }
 
 /// Checks one condition of `validate`, throwing `ConfigError.invalid` naming the file.

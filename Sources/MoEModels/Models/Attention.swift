@@ -48,9 +48,10 @@ public final class Attention: SelfAttention {
             qNorm = try p("\(prefix).q_norm.weight", [d])
             kNorm = try p("\(prefix).k_norm.weight", [d])
         case .fullProjection:
-            // OLMoE sizes k_norm as (hidden / heads) * kv_heads, which equals Hkv*D when D = C/H.
-            qNorm = try p("\(prefix).q_norm.weight", [c])
-            kNorm = try p("\(prefix).k_norm.weight", [(c / h) * kv])
+            // OLMoE sizes them hidden and (hidden / heads) × kv_heads, which are H*D and Hkv*D as its
+            // validation requires D = C/H; MiniMax-M2's head_dim is its own.
+            qNorm = try p("\(prefix).q_norm.weight", [h * d])
+            kNorm = try p("\(prefix).k_norm.weight", [kv * d])
         }
     }
 

@@ -48,7 +48,9 @@ public final class DecoderLayer {
             let i = config.moeIntermediateSize
             let names = layout.expertProjections
             let router = try p("\(block).gate.weight", [e, c])
-            let bias = try layout.routerSelectionBias.map { try p("\(block).\($0)", [e]) }
+            let bias = try layout.routerSelectionBias.map {
+                try p("\(block).\($0)", layout.routerSelectionBiasIsRow ? [1, e] : [e])
+            }
             let experts = try (0..<e).map { x in
                 Expert(
                     gate: try p(TensorName.expert(layer: index, block: layout.sparseBlock, expert: x, projection: names.gate), [i, c]),

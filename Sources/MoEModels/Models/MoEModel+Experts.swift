@@ -68,8 +68,8 @@ extension MoEModel {
                 return try original(parsed.renumbered(kept[layerPosition[layer]!][x]).text).renamed(name)
             case let .router(layer, _) where layerPosition[layer] != nil:
                 return try original(name).selectingRows(kept[layerPosition[layer]!], name: name)
-            case let .routerBias(layer, _) where layerPosition[layer] != nil:
-                return try original(name).selectingRows(kept[layerPosition[layer]!], name: name)
+            case let .routerBias(layer, _, _) where layerPosition[layer] != nil:
+                return try original(name).selectingEntries(kept[layerPosition[layer]!], name: name)
             default:
                 return try original(name)
             }

@@ -21,11 +21,12 @@ enum Fixtures {
         packageRoot.appendingPathComponent("Tests/MoEModelsTests/Fixtures/families/\(name)")
     }
 
-    static let familyCases = [
-        "deepseek_v3_f32_qlora_groups", "deepseek_v3_bf16_yarn_shared2", "glm4_moe_f32_partial_qknorm_groups",
-        "glm4_moe_bf16_mqa_full_rotary", "deepseek_v2_f32_greedy_qlora_dense", "deepseek_v2_bf16_grouped_yarn",
-        "glm4_moe_lite_f32_qlora_groups", "glm4_moe_lite_bf16_dense_last_yarn",
-    ]
+    /// Every family fixture the script wrote (adding cases to the script adds them here).
+    static let familyCases: [String] = {
+        let root = packageRoot.appendingPathComponent("Tests/MoEModelsTests/Fixtures/families")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return names.filter { !$0.hasPrefix(".") && !$0.hasPrefix("_") }.sorted()
+    }()
 
     /// ../shared/data beside the package, when present.
     static let sharedData: URL? = {

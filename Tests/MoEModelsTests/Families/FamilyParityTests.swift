@@ -6,11 +6,21 @@ import TensorCore
 /// Golden tests of the families added as components (DeepSeek-V3, GLM-4.5, …) against transformers 5.25 on
 /// tiny random-init checkpoints made by scripts/fixtures/make_family_fixtures.py (see CASES there).
 struct FamilyParityTests {
-    static let cases = [
-        "deepseek_v3_f32_qlora_groups", "deepseek_v3_bf16_yarn_shared2", "glm4_moe_f32_partial_qknorm_groups",
-        "glm4_moe_bf16_mqa_full_rotary", "deepseek_v2_f32_greedy_qlora_dense", "deepseek_v2_bf16_grouped_yarn",
-        "glm4_moe_lite_f32_qlora_groups", "glm4_moe_lite_bf16_dense_last_yarn",
-    ]
+    /// Every fixture folder the script wrote: adding a family's cases to the script adds them here.
+    static let cases: [String] = {
+        let root = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("families")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return names.filter { !$0.hasPrefix(".") && !$0.hasPrefix("_") }.sorted()
+    }()
+
+    @Test func everyFamilyAddedAsComponentsHasFixtures() {
+        let families = Set(Self.cases.compactMap { name in
+            ModelFamily.allCases.map(\.rawValue).filter { name.hasPrefix($0 + "_") }.max { $0.count < $1.count }
+        })
+        let added = ModelFamily.allCases.map(\.rawValue).filter { !["mixtral", "qwen2_moe", "qwen3_moe", "olmoe"].contains($0) }
+        #expect(families == Set(added), "fixtures cover \(families.sorted()), families \(added)")
+        #expect(Self.cases.count >= 2 * added.count)
+    }
 
     struct Expected: Decodable {
         struct Routing: Decodable {
@@ -48,9 +58,7 @@ struct FamilyParityTests {
         let model = try ModelLoader.load(directory: Self.fixture(name))
         let choices = Choices()
         let out = try model.forward(TokenBatch(expected.ids), observer: choices, recordRouterLogits: true)
-        let logitError = ModelParityTests.maxDifference(out.logits.value, expected.logits)
-        print("\(name): max logit error \(logitError)")
-        #expect(logitError <= 1e-4, "\(name): logits")
+        #expect(ModelParityTests.maxDifference(out.logits.value, expected.logits) <= 1e-4, "\(name): logits")
         #expect(out.routerLogits.count == expected.routing.count)
         #expect(choices.layers.count == expected.routing.count)
         for (l, reference) in expected.routing.enumerated() where l < out.routerLogits.count && l < choices.layers.count {
