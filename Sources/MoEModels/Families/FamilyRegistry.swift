@@ -9,5 +9,6 @@ extension ModelFamily {
         Glm4Moe.self,
         DeepseekV2.self,
         Glm4MoeLite.self,
+        MinimaxM2.self,
     ]
 }
