@@ -70,8 +70,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var rotaryScaling: RotaryScaling = .none
     /// Share of each head's channels that rotate (GLM-4.5: 0.5).
     public var partialRotaryFactor: Double = 1
-    /// Which channels a rotary pair joins: `rotate_half` (most), adjacent (DeepSeek `rope_interleave`),
-    /// or ERNIE's angles.
+    /// Which channels a rotary pair joins: `rotate_half`'s (most) or adjacent ones (DeepSeek
+    /// `rope_interleave`, ERNIE).
     public var rotaryLayout: RotaryLayout = .half
     /// GLM-4.5 `use_qk_norm`.
     public var useQKNorm = false

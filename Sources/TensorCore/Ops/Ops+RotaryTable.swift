@@ -13,19 +13,14 @@ public enum RotaryLayout: Sendable, Equatable {
     /// Channel 2i with 2i + 1 (DeepSeek's `rope_interleave`). transformers permutes q and k to the half
     /// layout first; a permutation shared by queries and keys leaves every attention score unchanged.
     case interleaved
-    /// ERNIE-4.5: channel i with i + rotaryDim/2 as `rotate_half`, but channel j takes the angle of
-    /// frequency ⌊j/2⌋ (`cos[..., :D/2].repeat_interleave(2)`), so the two channels of a pair turn by
-    /// different angles: y_a = a·cos θ_a − b·sin θ_a, y_b = b·cos θ_b + a·sin θ_b (not a rotation).
-    case halfPairedAngles
 }
 
 /// Rotates the first `rotaryDim` channels of every head by its position, leaving the rest as they are.
 /// x [N, H*D]; row r has position `positions[r]`; `inverseFrequencies` [rotaryDim/2] -> [N, H*D].
 ///
-/// For pair (a, b) with angles θ_a, θ_b (both pos·inv_freq[i] but in `.halfPairedAngles`):
-/// y_a = s·(a·cos θ_a − b·sin θ_a), y_b = s·(b·cos θ_b + a·sin θ_b), s = `attentionScaling`. Backward is the
-/// transpose: dx_a = s·(g_a·cos θ_a + g_b·sin θ_b), dx_b = s·(g_b·cos θ_b − g_a·sin θ_a); passed-through
-/// channels pass their gradient.
+/// For pair (a, b) with angle θ = pos·inv_freq[i]: y_a = s·(a·cos θ − b·sin θ), y_b = s·(b·cos θ + a·sin θ),
+/// s = `attentionScaling`. Backward is the transpose: dx_a = s·(g_a·cos θ + g_b·sin θ),
+/// dx_b = s·(g_b·cos θ − g_a·sin θ); passed-through channels pass their gradient.
 public func rope(
     _ x: Variable, heads: Int, headDim: Int, positions: [Int], inverseFrequencies: [Float],
     attentionScaling: Float = 1, rotaryDim: Int? = nil, layout: RotaryLayout = .half
@@ -89,18 +84,12 @@ struct RotaryTable {
                                     let base = r * width + h * headDim
                                     for i in 0..<half {
                                         let (ia, ib) = layout == .interleaved ? (2 * i, 2 * i + 1) : (i, i + half)
-                                        let (fa, fb) = layout == .halfPairedAngles ? (ia / 2, ib / 2) : (i, i)
-                                        let (ca, sa) = (pc[r * half + fa], ps[r * half + fa])
-                                        let (cb, sb) = (pc[r * half + fb], ps[r * half + fb])
+                                        let c = pc[r * half + i]
+                                        let s = inverse ? -ps[r * half + i] : ps[r * half + i]
                                         let a = px[base + ia]
                                         let b = px[base + ib]
-                                        if inverse {
-                                            po.value[base + ia] = a * ca + b * sb
-                                            po.value[base + ib] = b * cb - a * sa
-                                        } else {
-                                            po.value[base + ia] = a * ca - b * sa
-                                            po.value[base + ib] = b * cb + a * sb
-                                        }
+                                        po.value[base + ia] = a * c - b * s
+                                        po.value[base + ib] = b * c + a * s
                                     }
                                     for j in rotaryDim..<headDim { po.value[base + j] = px[base + j] }
                                 }
