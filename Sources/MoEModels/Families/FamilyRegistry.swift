@@ -10,5 +10,6 @@ extension ModelFamily {
         DeepseekV2.self,
         Glm4MoeLite.self,
         MinimaxM2.self,
+        Ernie45Moe.self,
     ]
 }
