@@ -76,7 +76,8 @@ struct ConfigReader {
     /// The keys every family shares, with `d` for absent ones. The family then sets what differs.
     func common(_ d: FamilyDefaults, expertCountKeys: (declared: String, alias: String)) throws -> ModelConfig {
         let heads = try required("num_attention_heads")
-        let kvHeads: Int? = try isExplicitNull("num_key_value_heads") ? heads : int("num_key_value_heads") ?? d.numKeyValueHeads
+        let kvHeads: Int? =
+            try isExplicitNull("num_key_value_heads") ? heads : int("num_key_value_heads") ?? d.numKeyValueHeads
         let rope = try ropeObject()
         var config = ModelConfig(
             modelType: modelType,
@@ -104,7 +105,6 @@ struct ConfigReader {
             expertsPerLayer: try ints("expertlock_experts_per_layer"),
             torchDtype: try string("dtype") ?? string("torch_dtype"),
             hiddenAct: try string("hidden_act") ?? "silu")
-        config.architectures = try strings("architectures") ?? []
         if let (object, key) = rope { config.rotaryScaling = try object.scaling(file: file, key: key) }
         let partial = try rope?.0.partialRotaryFactor ?? double("partial_rotary_factor")
         if let partial { config.partialRotaryFactor = partial }
@@ -130,7 +130,8 @@ struct RopeObject: Decodable {
         case ropeTheta = "rope_theta", ropeType = "rope_type", type, factor
         case originalMaxPositionEmbeddings = "original_max_position_embeddings"
         case betaFast = "beta_fast", betaSlow = "beta_slow", mscale, mscaleAllDim = "mscale_all_dim"
-        case attentionFactor = "attention_factor", lowFreqFactor = "low_freq_factor", highFreqFactor = "high_freq_factor"
+        case attentionFactor = "attention_factor"
+        case lowFreqFactor = "low_freq_factor", highFreqFactor = "high_freq_factor"
         case partialRotaryFactor = "partial_rotary_factor", truncate
     }
 

@@ -25,6 +25,8 @@ extension ModelConfig: Codable {
             throw ConfigError.unknownModelType(file: file, modelType: modelType)
         }
         self = try family.definition.decode(ConfigReader(c: c, file: file, modelType: modelType))
+        // Kept only when it chose the family: a config's identity (`lock`'s hash) is otherwise unchanged.
+        if family.rawValue != modelType { self.architectures = architectures }
     }
 
     /// Writes the keys the family's transformers config declares (v5 spelling), plus

@@ -62,13 +62,15 @@ extension ModelConfig {
         // A layer pruned below top-k routes to every expert it has left.
         if let numExpertsPerToken { object["num_experts_per_tok"] = numExpertsPerToken }
         // Group-limited routing rewritten by pruning (uneven groups whose limit selected every group).
-        if let router, let before = original.router, router.groups != before.groups || router.topkGroup != before.topkGroup {
+        if let router, let before = original.router,
+           router.groups != before.groups || router.topkGroup != before.topkGroup {
             object["n_group"] = router.groups
             object["topk_group"] = router.topkGroup
         }
         // Multi-token-prediction layers the model did not carry over are not in the new checkpoint.
         if nextTokenPredictionLayers != original.nextTokenPredictionLayers {
-            object[object["num_mtp_layers"] != nil ? "num_mtp_layers" : "num_nextn_predict_layers"] = nextTokenPredictionLayers
+            let key = object["num_mtp_layers"] != nil ? "num_mtp_layers" : "num_nextn_predict_layers"
+            object[key] = nextTokenPredictionLayers
         }
         let text = JSONText.pretty(object) + "\n"
 

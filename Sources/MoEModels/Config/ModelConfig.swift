@@ -225,9 +225,11 @@ public struct ModelConfig: Sendable, Equatable {
                 try check(experts % router.groups == 0,
                           "n_group \(router.groups) does not divide the \(experts) experts of layer \(layer)")
                 try check(router.groups == 1 || experts / router.groups >= 2 || router.groupRanking == .best,
-                          "groups of \(experts / router.groups) expert in layer \(layer): group scores sum the best two")
+                          "groups of \(experts / router.groups) expert in layer \(layer): "
+                              + "group scores sum the best two")
                 try check(numExpertsPerToken <= router.topkGroup * (experts / router.groups),
-                          "num_experts_per_tok \(numExpertsPerToken) is more than topk_group \(router.topkGroup) groups hold")
+                          "num_experts_per_tok \(numExpertsPerToken) is more than topk_group "
+                              + "\(router.topkGroup) groups hold")
             }
         }
         for layer in mlpOnlyLayers {

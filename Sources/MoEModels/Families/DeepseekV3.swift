@@ -12,8 +12,11 @@ import TensorCore
 enum DeepseekV3: FamilyDefinition {
     static let modelType = "deepseek_v3"
     static let architecture = "DeepseekV3ForCausalLM"
+    /// Kimi-K2 (`kimi_k2`) and other remote-code checkpoints reuse this class.
+    static let reusedUnderOtherModelTypes = true
     static let expertCountKeys = (declared: "n_routed_experts", alias: "num_local_experts")
-    static let layout = FamilyLayout(sharedExpert: "shared_experts", routerSelectionBias: "gate.e_score_correction_bias")
+    static let layout = FamilyLayout(
+        sharedExpert: "shared_experts", routerSelectionBias: "gate.e_score_correction_bias")
 
     /// `DeepseekV3Config` defaults.
     static let defaults = FamilyDefaults(
@@ -21,7 +24,9 @@ enum DeepseekV3: FamilyDefinition {
         normTopKProb: true, bosTokenId: 0, eosTokenId: 1)
 
     static func decode(_ keys: ConfigReader) throws -> ModelConfig {
-        try decodeDeepseek(keys, defaults: defaults, expertCountKeys: expertCountKeys, interleave: true) { keys, config in
+        try decodeDeepseek(
+            keys, defaults: defaults, expertCountKeys: expertCountKeys, interleave: true
+        ) { keys, config in
             config.router = BiasedRouter(
                 scoring: .sigmoid, groups: try keys.int("n_group") ?? 8, topkGroup: try keys.int("topk_group") ?? 4,
                 groupRanking: .topTwoSum, normalize: config.normTopKProb, normalizationEpsilon: 1e-20,
@@ -39,7 +44,8 @@ enum DeepseekV3: FamilyDefinition {
     ) throws -> ModelConfig {
         if keys.has("quantization_config"), !(try keys.isExplicitNull("quantization_config")) {
             throw ConfigError.invalidValue(
-                file: keys.file, key: "quantization_config", reason: "quantized (FP8) checkpoints are not implemented yet")
+                file: keys.file, key: "quantization_config",
+                reason: "quantized (FP8) checkpoints are not implemented yet")
         }
         var config = try keys.common(defaults, expertCountKeys: expertCountKeys)
         let latent = LatentAttentionConfig(
@@ -98,7 +104,8 @@ enum DeepseekV3: FamilyDefinition {
         try check(config.numKeyValueHeads == config.numAttentionHeads,
                   "latent attention has one key per head: num_key_value_heads must equal num_attention_heads")
         try check(config.sharedExpertIntermediateSize % max(1, config.moeIntermediateSize) == 0,
-                  "shared experts of \(config.sharedExpertIntermediateSize) are not a multiple of moe_intermediate_size")
+                  "shared experts of \(config.sharedExpertIntermediateSize) are not a multiple of "
+                      + "moe_intermediate_size")
     }
 
     /// Dense MLP in the first `first_k_dense_replace` layers, the sparse block after.

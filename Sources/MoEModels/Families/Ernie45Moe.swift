@@ -25,7 +25,8 @@ enum Ernie45Moe: FamilyDefinition {
         var config = try keys.common(defaults, expertCountKeys: expertCountKeys)
         if try keys.bool("use_bias") ?? false {
             throw ConfigError.invalidValue(
-                file: keys.file, key: "use_bias", reason: "biases on ERNIE's projections and experts are not implemented")
+                file: keys.file, key: "use_bias",
+                reason: "biases on ERNIE's projections and experts are not implemented")
         }
         config.numExpertsPerToken = try keys.expertCount((declared: "moe_k", alias: "num_experts_per_tok")) ?? 6
         config.tieWordEmbeddings = try keys.bool("tie_word_embeddings") ?? true

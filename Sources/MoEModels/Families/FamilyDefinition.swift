@@ -6,6 +6,9 @@ protocol FamilyDefinition: Sendable {
     static var modelType: String { get }
     /// The transformers causal-LM class (`architectures` entry).
     static var architecture: String { get }
+    /// Whether checkpoints ship this architecture under their own `model_type` (remote code), so that
+    /// `architectures` may name the family (`ModelFamily.resolve`).
+    static var reusedUnderOtherModelTypes: Bool { get }
     /// The key the config class declares for the routed-expert count, then the other spelling it accepts.
     static var expertCountKeys: (declared: String, alias: String) { get }
     /// Tensor names of the layer parts.
@@ -25,6 +28,7 @@ protocol FamilyDefinition: Sendable {
 }
 
 extension FamilyDefinition {
+    static var reusedUnderOtherModelTypes: Bool { false }
     static var expertCountKeys: (declared: String, alias: String) { ("num_experts", "num_local_experts") }
     static var layout: FamilyLayout { FamilyLayout() }
     static func encode(_ config: ModelConfig, into keys: inout ConfigWriter) throws {}

@@ -13,7 +13,8 @@ enum MinimaxM2: FamilyDefinition {
     static let architecture = "MiniMaxM2ForCausalLM"
     static let expertCountKeys = (declared: "num_local_experts", alias: "num_experts")
     static let layout = FamilyLayout(
-        sparseBlock: "block_sparse_moe", expertProjections: ("w1", "w3", "w2"), routerSelectionBias: "e_score_correction_bias")
+        sparseBlock: "block_sparse_moe", expertProjections: ("w1", "w3", "w2"),
+        routerSelectionBias: "e_score_correction_bias")
 
     /// `MiniMaxM2Config` defaults (`default_theta` 5e6).
     static let defaults = FamilyDefaults(

@@ -19,12 +19,16 @@ public struct ModelFamily: Sendable, Hashable, CustomStringConvertible {
         self.init(definition)
     }
 
-    /// The family for a config: its `model_type`, else the family whose causal-LM class the config's
-    /// `architectures` names (Kimi-K2 says `kimi_k2` and `DeepseekV3ForCausalLM`).
+    /// The family for a config: its `model_type`, else a family that other checkpoints reuse under their
+    /// own `model_type` when the config's `architectures` names its causal-LM class (Kimi-K2 says
+    /// `kimi_k2` and `DeepseekV3ForCausalLM`). Other families are not guessed from `architectures`: an
+    /// unknown `model_type` beside `MixtralForCausalLM` is a broken config, as transformers finds it.
     public static func resolve(modelType: String, architectures: [String]) -> ModelFamily? {
         if let family = ModelFamily(rawValue: modelType) { return family }
         for name in architectures {
-            if let definition = registered.first(where: { $0.architecture == name }) { return ModelFamily(definition) }
+            if let definition = registered.first(where: { $0.architecture == name && $0.reusedUnderOtherModelTypes }) {
+                return ModelFamily(definition)
+            }
         }
         return nil
     }

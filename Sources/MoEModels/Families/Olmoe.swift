@@ -30,7 +30,8 @@ enum Olmoe: FamilyDefinition {
         // `multipliedReportingOverflow`: both are positive here but may be as large as the file says.
         let (heads, overflow) = config.headDim.multipliedReportingOverflow(by: config.numAttentionHeads)
         try check(!overflow && heads == config.hiddenSize,
-                  "OLMoE needs head_dim × num_attention_heads = hidden_size, got \(config.headDim) × \(config.numAttentionHeads)")
+                  "OLMoE needs head_dim × num_attention_heads = hidden_size, got \(config.headDim) × "
+                      + "\(config.numAttentionHeads)")
     }
 
     static func attentionOutputBias(_ config: ModelConfig) -> Bool { config.attentionBias }

@@ -37,7 +37,8 @@ public final class DecoderLayer {
         eps = config.rmsNormEps
         inputNorm = try p("\(prefix).input_layernorm.weight", [c])
         if let latent = config.latentAttention {
-            selfAttention = try LatentAttention(config: config, shape: latent, parameters: p, prefix: "\(prefix).self_attn")
+            selfAttention = try LatentAttention(
+                config: config, shape: latent, parameters: p, prefix: "\(prefix).self_attn")
         } else {
             selfAttention = try Attention(config: config, parameters: p, prefix: "\(prefix).self_attn")
         }
@@ -52,10 +53,12 @@ public final class DecoderLayer {
                 try p("\(block).\($0)", layout.routerSelectionBiasIsRow ? [1, e] : [e])
             }
             let experts = try (0..<e).map { x in
-                Expert(
-                    gate: try p(TensorName.expert(layer: index, block: layout.sparseBlock, expert: x, projection: names.gate), [i, c]),
-                    up: try p(TensorName.expert(layer: index, block: layout.sparseBlock, expert: x, projection: names.up), [i, c]),
-                    down: try p(TensorName.expert(layer: index, block: layout.sparseBlock, expert: x, projection: names.down), [c, i]))
+                func name(_ projection: String) -> String {
+                    TensorName.expert(layer: index, block: layout.sparseBlock, expert: x, projection: projection)
+                }
+                return Expert(
+                    gate: try p(name(names.gate), [i, c]), up: try p(name(names.up), [i, c]),
+                    down: try p(name(names.down), [c, i]))
             }
             var shared: Expert?
             var sharedGate: Parameter?

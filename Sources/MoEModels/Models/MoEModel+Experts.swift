@@ -51,7 +51,8 @@ extension MoEModel {
         if !skippedTensors.isEmpty {
             config.nextTokenPredictionLayers = 0
             notes.append("multi-token-prediction layers not written (\(skippedTensors.count) tensors; "
-                + "num_nextn_predict_layers set to 0): they were not loaded, so their experts cannot be pruned with the rest")
+                + "num_nextn_predict_layers set to 0): they were not loaded, so their experts cannot be pruned "
+                + "with the rest")
         }
         var byName: [String: Parameter] = [:]
         for p in parameters { byName[p.name] = p }

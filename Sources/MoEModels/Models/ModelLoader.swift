@@ -98,7 +98,8 @@ final class TensorResolver {
         let isUp = proj == "up_proj" || proj == "w3"
         let isDown = proj == "down_proj" || proj == "w2"
         guard isGate || isUp || isDown else { return nil }
-        let fusedName = TensorName.fusedExperts(layer: layer, block: "mlp", projection: isDown ? "down_proj" : "gate_up_proj").text
+        let fusedName = TensorName.fusedExperts(
+            layer: layer, block: "mlp", projection: isDown ? "down_proj" : "gate_up_proj").text
         guard let info = checkpoint.info(fusedName) else { return nil }
         let rowsPerExpert = isDown ? shape[0] : 2 * shape[0]
         guard info.shape.count == 3, info.shape[1] == rowsPerExpert, info.shape[2] == shape[1], expert < info.shape[0] else {
@@ -114,7 +115,8 @@ final class TensorResolver {
 
     func checkAllUsed(tiedEmbeddings: Bool, skipping skipped: Set<String> = []) throws {
         let leftover = checkpoint.tensorNames.filter { name in
-            !used.contains(name) && !skipped.contains(name) && !name.hasSuffix("rotary_emb.inv_freq") && !(tiedEmbeddings && name == "lm_head.weight")
+            !used.contains(name) && !skipped.contains(name) && !name.hasSuffix("rotary_emb.inv_freq")
+                && !(tiedEmbeddings && name == "lm_head.weight")
         }
         if !leftover.isEmpty {
             throw ModelError.unexpectedTensors(file: checkpoint.directory.path, names: leftover)

@@ -115,7 +115,8 @@ public func biasedTopKRouting(
         let dScores = Tensor(shape: lv.shape, data: ds)
         switch router.scoring {
         case .sigmoid:
-            return [Tensor(shape: lv.shape, data: (0..<ds.count).map { ds[$0] * scores.data[$0] * (1 - scores.data[$0]) })]
+            let s = scores.data
+            return [Tensor(shape: lv.shape, data: (0..<ds.count).map { ds[$0] * s[$0] * (1 - s[$0]) })]
         case .softmax:
             return [softmaxBackward(dScores, probabilities: scores).reshaped(lv.shape)]
         }

@@ -18,8 +18,8 @@ public enum RotaryLayout: Sendable, Equatable {
 /// Rotates the first `rotaryDim` channels of every head by its position, leaving the rest as they are.
 /// x [N, H*D]; row r has position `positions[r]`; `inverseFrequencies` [rotaryDim/2] -> [N, H*D].
 ///
-/// For pair (a, b) with angle θ = pos·inv_freq[i]: y_a = s·(a·cos θ − b·sin θ), y_b = s·(b·cos θ + a·sin θ),
-/// s = `attentionScaling`. Backward is the transpose: dx_a = s·(g_a·cos θ + g_b·sin θ),
+/// For pair (a, b) with angle θ = pos·inv_freq[i]: y_a = s·(a·cos θ − b·sin θ),
+/// y_b = s·(b·cos θ + a·sin θ), s = `attentionScaling`. Backward is the transpose: dx_a = s·(g_a·cos θ + g_b·sin θ),
 /// dx_b = s·(g_b·cos θ − g_a·sin θ); passed-through channels pass their gradient.
 public func rope(
     _ x: Variable, heads: Int, headDim: Int, positions: [Int], inverseFrequencies: [Float],
