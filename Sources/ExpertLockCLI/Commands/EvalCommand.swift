@@ -20,13 +20,16 @@ struct EvalCommand: AsyncParsableCommand {
             summarize {"rouge1","rouge2","rougeL","examples"}, each with "tokens_per_s", "seconds" and \
             "peak_rss_bytes" (and "peak_rss_mb"). --stream-layers (perplexity, classify) evaluates a checkpoint larger than memory \
             layer by layer with the same result.
+            Shards (perplexity): --shard I/N (I from 0) scores the I-th of N contiguous slices of the window \
+            batches and --out writes their exact partial sums; eval --task perplexity --merge FILES --out F \
+            adds them in batch order: F equals the --out file of one run byte for byte (docs/SHARDS.md).
             """)
 
     enum Task: String, ExpressibleByArgument, CaseIterable {
         case perplexity, classify, summarize
     }
 
-    @Option(help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json).") var model: String
+    @Option(help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json).") var model: String?
     @Option(help: "Folder with tokenizer.json (and tokenizer_config.json); default: the model folder.")
     var tokenizer: String?
     @Option(help: "perplexity, classify or summarize.") var task: Task
@@ -44,17 +47,26 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Most tokens generated per summary.") var maxNewTokens = 64
     @Option(help: "Sequences per forward pass (windows for perplexity, examples for classify).") var batch: Int?
     @Flag(inversion: .prefixedNo, help: "Porter stemming in ROUGE (rouge-score's use_stemmer).") var stemmer = true
+    @Option(help: "Perplexity: only shard I of N (I from 0), a contiguous slice of the window batches.") var shard: String?
+    @Option(help: "Perplexity: write the result with its exact per-batch partial sums to FILE (for --merge).")
+    var out: String?
+    @Option(parsing: .upToNextOption, help: "Perplexity: merge the --out files of all N shards (no model needed).")
+    var merge: [String] = []
+    @Flag(help: "Replace an existing --out file.") var overwrite = false
     @OptionGroup var streaming: StreamingOptions
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         try await runReportingErrors {
+            if !merge.isEmpty { return try runMerge() }
             try validateOptions()
+            let model = self.model ?? ""
             let started = Date()
             let loaded = try streaming.streamLayers
                 ? streaming.load(model) : ModelLoader.load(directory: URL(fileURLWithPath: model))
             var result: [String: Any]
             switch task {
+            case .perplexity where out != nil || shard != nil: result = try evaluatePerplexityShard(loaded)
             case .perplexity: result = try evaluatePerplexity(loaded)
             case .classify: result = try evaluateClassification(loaded)
             case .summarize: result = try evaluateSummarization(loaded)
@@ -71,6 +83,14 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     func validateOptions() throws {
+        guard model != nil else { throw ArgumentInputError("eval needs --model (or --merge FILES)") }
+        if task != .perplexity && (shard != nil || out != nil) {
+            throw ArgumentInputError("--shard and --out work with --task perplexity")
+        }
+        if streaming.streamLayers && (shard != nil || out != nil) {
+            throw ArgumentInputError("--shard and --out do not work with --stream-layers yet")
+        }
+        if let out { try refuseOutputOverlappingInputs(out, inputs: [model, data, ids, tokenizer]) }
         if task == .perplexity {
             guard (data == nil) != (ids == nil) else {
                 throw ArgumentInputError("perplexity needs one of --data or --ids")
@@ -92,7 +112,7 @@ struct EvalCommand: AsyncParsableCommand {
     var dataFormat: DataFormat { DataFormat(rawValue: format) ?? .auto }
 
     func loadTokenizer() throws -> Tokenizer {
-        try Tokenizer.load(directory: URL(fileURLWithPath: tokenizer ?? model))
+        try Tokenizer.load(directory: URL(fileURLWithPath: tokenizer ?? model ?? ""))
     }
 
     func loadDataset() throws -> Dataset {
@@ -105,17 +125,7 @@ struct EvalCommand: AsyncParsableCommand {
     // MARK: - Tasks
 
     func evaluatePerplexity(_ model: MoEModel) throws -> [String: Any] {
-        var tokenIds: [Int]
-        if let ids {
-            tokenIds = try TokenIdsFile.read(ids)
-        } else {
-            let url = URL(fileURLWithPath: data ?? "")
-            let text = try TaskCorpus.perplexityText(url, format: dataFormat, skipBad: skipBad, limit: limit)
-            let tokenizer = try loadTokenizer()
-            Console.progress("tokenizing \(url.lastPathComponent)…")
-            tokenIds = tokenizer.encode(text)
-        }
-        if let limit { tokenIds = Array(tokenIds.prefix(limit)) }
+        let tokenIds = try perplexityIds()
         let parameters = Perplexity.Parameters(context: context ?? 512, stride: stride, batchSize: batch ?? 4)
         let meter = ProgressMeter(unit: "windows")
         var processed = 0
@@ -137,6 +147,22 @@ struct EvalCommand: AsyncParsableCommand {
             "perplexity": result.perplexity, "nll": result.nll, "tokens": result.tokens,
             "tokens_per_s": Double(processed) / meter.elapsed,
         ]
+    }
+
+    /// The token ids perplexity is measured on (`--ids`, or `--data` tokenized), cut to `--limit`.
+    func perplexityIds() throws -> [Int] {
+        var tokenIds: [Int]
+        if let ids {
+            tokenIds = try TokenIdsFile.read(ids)
+        } else {
+            let url = URL(fileURLWithPath: data ?? "")
+            let text = try TaskCorpus.perplexityText(url, format: dataFormat, skipBad: skipBad, limit: limit)
+            let tokenizer = try loadTokenizer()
+            Console.progress("tokenizing \(url.lastPathComponent)…")
+            tokenIds = tokenizer.encode(text)
+        }
+        if let limit { tokenIds = Array(tokenIds.prefix(limit)) }
+        return tokenIds
     }
 
     func evaluateClassification(_ model: MoEModel) throws -> [String: Any] {
