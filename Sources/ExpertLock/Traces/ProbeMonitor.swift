@@ -108,8 +108,8 @@ public enum ProbeMonitor {
             }
             let whole = score(mine[...])
             var detected: Int?
-            if parameters.online {
-                for n in max(1, parameters.minRequests)...max(1, mine.count) where n <= mine.count {
+            if parameters.online, mine.count >= max(1, parameters.minRequests) {
+                for n in max(1, parameters.minRequests)...mine.count {
                     if score(mine[..<n]).score >= parameters.threshold { detected = n; break }
                 }
             }

@@ -80,7 +80,8 @@ enum RoutedExpertsArray {
         case "uint16", "<u2", "u2": (width, signed) = (2, false)
         default: throw Failure(reason: "routed experts of dtype '\(dtype ?? "")' (expected an integer type)")
         }
-        let perToken = width * shape.layers * shape.topK
+        // A declared shape is checked first (it names what is wrong); raw bytes must hold whole tokens.
+        let perToken = declaredShape == nil ? width * shape.layers * shape.topK : width
         guard perToken > 0, bytes.count % perToken == 0 else {
             throw Failure(reason: "\(bytes.count) bytes of routed experts is not a whole number of tokens "
                 + "(\(shape.layers) layers × top-\(shape.topK) × \(width)-byte ids; truncated, or another model?)")
@@ -97,7 +98,8 @@ enum RoutedExpertsArray {
                 throw Failure(reason: "\(declared[1]) layers where the model has \(l) sparse layers")
             }
             guard declared[2] == k else { throw Failure(reason: "top-\(declared[2]) where the model routes top-\(k)") }
-            guard declared[0] >= 0, declared[0] * l * k == values.count else {
+            let (claimed, overflow) = declared[0].multipliedReportingOverflow(by: l * k)
+            guard declared[0] >= 0, !overflow, claimed == values.count else {
                 throw Failure(reason: "shape \(declared) does not match \(values.count) ids (truncated?)")
             }
         }

@@ -1,5 +1,6 @@
 import Foundation
 import MoEModels
+import TensorCore
 
 /// Reads routing traces in the forms serving engines produce them (docs/TRACES.md):
 ///
@@ -114,7 +115,7 @@ public enum RouterLogitsDump {
 
     public static func read(_ url: URL, shape: RoutingShape) throws -> [RoutingTrace] {
         let file: SafeTensorsFile
-        do { file = try SafeTensorsFile(url: url, access: .read) } catch let error as SafeTensorsError {
+        do { file = try SafeTensorsFile(url: url, access: .read) } catch let error as InputError {
             throw RoutingTraceError.unreadable(file: url.path, reason: error.description)
         }
         guard file.metadata["format"] == format else {
@@ -153,7 +154,10 @@ public enum RouterLogitsDump {
                 }
                 tokens = info.shape[0]
                 let values: [Float]
-                do { values = try file.tensor(name).data } catch let error as SafeTensorsError {
+                guard info.dtype == .f32 || info.dtype == .f16 || info.dtype == .bf16 else {
+                    throw failure("\(name) is \(info.dtype.rawValue), expected F32, F16 or BF16 logits")
+                }
+                do { values = try file.tensor(name).data } catch let error as InputError {
                     throw failure(error.description)
                 }
                 guard values.allSatisfy(\.isFinite) else { throw failure("\(name) holds non-finite logits") }
