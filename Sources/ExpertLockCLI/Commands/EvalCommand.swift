@@ -77,7 +77,7 @@ struct EvalCommand: AsyncParsableCommand {
             if output.json {
                 try Console.printJSON(result)
             } else {
-                for key in result.keys.sorted() { print("\(key): \(result[key]!)") }
+                for key in result.keys.sorted() where key != "partials" { print("\(key): \(result[key]!)") }
             }
         }
     }

@@ -41,6 +41,7 @@ struct TraceCommand: AsyncParsableCommand {
             let recorder = RoutingRecorder(model: loaded)
             var lines: [String] = []
             let progress = ProgressLine("trace")
+            var tokens: Int64 = 0
             for start in stride(from: 0, to: parsed.count, by: batch) {
                 let group = Array(parsed[start..<min(start + batch, parsed.count)])
                 let tokenBatch = TokenBatch(padding: group.map(\.ids), pad: 0)
@@ -49,7 +50,8 @@ struct TraceCommand: AsyncParsableCommand {
                 for (b, request) in group.enumerated() {
                     lines.append(try line(request, experts: recorder.experts(sequence: b, length: request.ids.count)))
                 }
-                progress.update(done: min(start + batch, parsed.count), total: parsed.count, tokens: 0)
+                tokens += Int64(group.reduce(0) { $0 + $1.ids.count })
+                progress.update(done: min(start + batch, parsed.count), total: parsed.count, tokens: tokens)
             }
             try AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: URL(fileURLWithPath: out))
             Console.progress("wrote \(parsed.count) traces to \(out)")
