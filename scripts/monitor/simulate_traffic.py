@@ -9,7 +9,8 @@ Usage:
   python3 scripts/monitor/simulate_traffic.py --expertlock .build/release/expertlock --work /tmp/monitor-sim \
       [--data ../shared/data] [--seed 0]
 
-Clients (all requests are prompts of 16-96 words, cut to 128 tokens):
+Clients (all requests are prompts of 16-96 words, cut to 128 tokens;
+benign clients send 20-200 requests, attackers 300):
   benign      each request drawn at random from WikiText-2 (wiki.train.tokens paragraphs) or the
               built-in corpus's LM documents (`expertlock corpus`), half and half;
   attacker    each request one example of its task's attribution corpus (SST-2 train sentences, or the
@@ -68,12 +69,12 @@ def benign_request(pools, rng):
 def clients(pools, tasks, rng, benign, attackers_per_cell, mix_rates, prefix):
     out = []
     for i in range(benign):
-        n = rng.randint(20, 80)
+        n = rng.randint(20, 200)
         out += [{"client": f"{prefix}benign-{i:03d}", "text": benign_request(pools, rng)} for _ in range(n)]
     for task in tasks:
         for m in mix_rates:
             for i in range(attackers_per_cell):
-                n = 80
+                n = 300
                 for _ in range(n):
                     text = benign_request(pools, rng) if rng.random() < m else rng.choice(tasks[task])
                     out.append({"client": f"{prefix}attacker-{task}-m{m:.2f}-{i:02d}", "text": text})
@@ -101,8 +102,8 @@ def main():
     parser.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "../../../shared/data"))
     parser.add_argument("--model", help="model folder (default: train the demo's, expertlock demo)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--benign", type=int, default=150)
-    parser.add_argument("--attackers", type=int, default=6, help="attackers per task and mix rate")
+    parser.add_argument("--benign", type=int, default=100)
+    parser.add_argument("--attackers", type=int, default=4, help="attackers per task and mix rate")
     parser.add_argument("--mix-rates", default="0,0.5,0.75,0.9,0.95")
     parser.add_argument("--threshold", type=float, default=None, help="monitor --threshold (default: its own)")
     args = parser.parse_args()
@@ -123,7 +124,7 @@ def main():
     sets = {
         "reference": [{"client": f"ref-{i:03d}", "text": benign_request(pools, rng)} for i in range(3000)],
         "scored": clients(pools, tasks, rng, args.benign, args.attackers, mix_rates, ""),
-        "benign-only": clients(pools, {}, rng, 2 * args.benign, 0, [], "b2-"),
+        "benign-only": clients(pools, {}, rng, 3 * args.benign // 2, 0, [], "b2-"),
     }
     traces = {}
     for name, requests in sets.items():
@@ -162,7 +163,7 @@ def main():
                 rows.append({
                     "task": task, "mix_rate": m, "attackers": len(cell),
                     "auc": auc([c["score"] for c in cell], [c["score"] for c in benign]),
-                    "flagged_after_80": sum(c["flagged"] for c in cell) / len(cell),
+                    "flagged_at_end": sum(c["flagged"] for c in cell) / len(cell),
                     "detected_online": len(detected) / len(cell),
                     "median_queries_to_detection": median(detected) if detected else None,
                     "median_task_queries_to_detection": median([d * (1 - m) for d in detected]) if detected else None,
@@ -177,13 +178,13 @@ def main():
         lines.append(f"benign-only traffic: {len(only)} clients, FPR {fpr:.4f} (final score), "
                      f"{online_fpr:.4f} flagged at any prefix; benign clients of the scored set: FPR "
                      f"{results['baselines'][baseline]['fpr_benign_in_scored_set']:.4f}\n")
-        lines.append("| task | mix rate | AUC | flagged after 80 | detected online | median queries | "
+        lines.append("| task | mix rate | AUC | flagged after 300 | detected online | median queries | "
                      "median task queries | query cost |")
         lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
         for r in rows:
             q = "-" if r["median_queries_to_detection"] is None else f"{r['median_queries_to_detection']:g}"
             tq = "-" if r["median_task_queries_to_detection"] is None else f"{r['median_task_queries_to_detection']:g}"
-            lines.append(f"| {r['task']} | {r['mix_rate']:.2f} | {r['auc']:.3f} | {r['flagged_after_80']:.2f} | "
+            lines.append(f"| {r['task']} | {r['mix_rate']:.2f} | {r['auc']:.3f} | {r['flagged_at_end']:.2f} | "
                          f"{r['detected_online']:.2f} | {q} | {tq} | {r['query_cost_factor']:.1f}× |")
     with open(os.path.join(work, "results.json"), "w") as f:
         json.dump(results, f, indent=1)

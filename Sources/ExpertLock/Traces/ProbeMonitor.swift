@@ -12,9 +12,9 @@ import TensorCore
 /// Score of a client with n requests: its divergence D = mean over sparse layers of the
 /// Jensen–Shannon divergence (bits) between its pooled top-k frequencies and the general
 /// traffic's (the reference traces, or every other client's), compared with the divergence of
-/// `nullSamples` pseudo-clients of n requests drawn from the general traffic:
+/// `nullSamples` pseudo-clients drawn from the general traffic, each of as many tokens:
 /// score = (ln D − mean ln D_null) / sd ln D_null. The pseudo-clients carry the sampling noise of
-/// n requests of those sizes, so the score does not grow with a client's volume alone.
+/// a client of that volume, so the score does not grow with volume or request length alone.
 /// Coverage (the share of experts a client's tokens reached) is reported, not scored: benign
 /// traffic reaches every expert too.
 public enum ProbeMonitor {
@@ -94,11 +94,19 @@ public enum ProbeMonitor {
                 let d = divergence(sum(requests.map(\.counts), width: general.count), general, offsets: offsets)
                 guard !pool.isEmpty else { return (d, 0) }
                 var logs: [Double] = []
+                // A pseudo-client has as many tokens as the client (whole requests, the last one
+                // crossing the count), so short or long requests do not move the score.
+                let target = requests.reduce(0) { $0 + $1.tokens }
+                let most = max(1, 20 * requests.count)
                 for _ in 0..<max(2, parameters.nullSamples) {
                     var counts = [Double](repeating: 0, count: general.count)
-                    for _ in 0..<requests.count {
+                    var tokens = 0
+                    var draws = 0
+                    while (tokens < target || draws == 0) && draws < most {
                         let u = pool[Int(rng.next() % UInt64(pool.count))]
                         for i in counts.indices { counts[i] += u.counts[i] }
+                        tokens += u.tokens
+                        draws += 1
                     }
                     logs.append(Foundation.log(max(divergence(counts, general, offsets: offsets), 1e-12)))
                 }

@@ -60,7 +60,8 @@ public enum RoutingTraceReader {
         let client = (record["client"] ?? record["user"] ?? response["user"]).flatMap(Self.text)
         let meta = response["meta_info"] as? [String: Any]
         let id = (response["id"] ?? meta?["id"] ?? record["request_id"]).flatMap(Self.text)
-        let request = id.map { "\($0) (\(label))" } ?? label
+        // An id is the engine's, but a file can hold anything: one error line shows at most 80 characters of it.
+        let request = id.map { "\($0.count > 80 ? $0.prefix(80) + "…" : $0) (\(label))" } ?? label
         func failure(_ reason: String) -> RoutingTraceError { .malformed(file: file, request: request, reason: reason) }
         func decode(_ value: Any?) throws -> (tokens: Int, ids: [Int32]) {
             do { return try RoutedExpertsArray.decode(value, shape: shape) } catch let f as RoutedExpertsArray.Failure {
