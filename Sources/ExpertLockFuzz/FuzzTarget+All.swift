@@ -20,6 +20,7 @@ extension FuzzTarget {
         FuzzTarget("manifest", .json, "expertlock_manifest.json read, then the fixture model verified against it", setUp: ParserCalls.writeModel, parse: ParserCalls.manifest),
         FuzzTarget("update-log", .jsonLines, "expertlock_update_log.jsonl read, replayed over the seed manifest, written back", setUp: ParserCalls.writeModel, parse: ParserCalls.updateLog),
         FuzzTarget("signing-key", .text, "key file read as an Ed25519 private key (then signs) and as a public key", parse: ParserCalls.signingKey),
+        FuzzTarget("typed-key", .text, "typed key file (header naming private/public): kinds never swap, write-back equal", parse: ParserCalls.typedKey),
         FuzzTarget("prompt-template", .json, "classification prompt template loaded, validated, prompts rendered", parse: ParserCalls.promptTemplate),
         FuzzTarget("trainer-state", .json, "checkpoint-N/trainer_state.json as train --resume reads it", parse: ParserCalls.trainerState),
         FuzzTarget("realign-state", .json, "realign state-N/state.json checked as realign --resume does", parse: ParserCalls.realignState),

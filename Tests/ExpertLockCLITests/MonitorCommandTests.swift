@@ -3,7 +3,7 @@ import Testing
 
 /// `trace` writes engine-style traces that `attribute --traces` reads back to the model run's
 /// frequencies, and `monitor` scores the clients of a traffic file.
-@Suite(.enabled(if: CLIRunner.executable != nil))
+@Suite(.enabled(if: CLIRunner.isAvailable))
 struct MonitorCommandTests {
     /// Requests of two kinds of client: "mixed" ones over many token ranges, a "probe" on one range.
     static func requests(in work: URL) throws -> URL {

@@ -3,7 +3,7 @@ import Testing
 
 /// `--shard I/N`: three shards run as separate processes (at the same time) and merged give the
 /// bytes of one run, for `attribute` and for perplexity `eval`; an incomplete set is refused.
-@Suite(.enabled(if: CLIRunner.executable != nil))
+@Suite(.enabled(if: CLIRunner.isAvailable))
 struct ShardCommandTests {
     static func idsFile(in work: URL, count: Int = 230) throws -> String {
         let ids = work.appendingPathComponent("ids.txt")

@@ -4,7 +4,7 @@ import Testing
 /// `attribute --traces` on traces made by scripts/fixtures/make_trace_fixtures.py from transformers'
 /// router logits: the engines' encodings give the frequency `attribute` computes on the same tokens,
 /// the logits dump its soft mass; malformed traces exit 2 naming the file and the request.
-@Suite(.enabled(if: CLIRunner.executable != nil))
+@Suite(.enabled(if: CLIRunner.isAvailable))
 struct TraceAttributionCommandTests {
     static let cases = ["mixtral_f32_gqa2", "qwen2_moe_f32_shared_dense"]
 

@@ -55,10 +55,10 @@ enum PerplexityFile {
 
 extension EvalCommand {
     /// Perplexity through exact per-batch partials: one shard's with `--shard`, every batch's otherwise.
-    func evaluatePerplexityShard(_ model: MoEModel) throws -> [String: Any] {
+    func evaluatePerplexityShard(_ model: MoEModel, context: Int) throws -> [String: Any] {
         let shard = try self.shard.map(Shard.init(parsing:))
-        let tokenIds = try perplexityIds()
-        let parameters = Perplexity.Parameters(context: context ?? 512, stride: stride, batchSize: batch ?? 4)
+        let tokenIds = try perplexityIds(vocabSize: model.config.vocabSize)
+        let parameters = Perplexity.Parameters(context: context, stride: stride, batchSize: batch ?? 4)
         let batches = try Perplexity.batchCount(ids: tokenIds, parameters: parameters)
         let meter = ProgressMeter(unit: "batches")
         let partials = try Perplexity.partials(model: model, ids: tokenIds, parameters: parameters, shard: shard) {
