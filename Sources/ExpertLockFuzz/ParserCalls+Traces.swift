@@ -7,8 +7,9 @@ import MoEModels
 /// safetensors dumps. The model is the fixture `mixtral_f32_gqa2` (2 sparse layers of 4 experts,
 /// top-2), whose traces `scripts/fixtures/make_trace_fixtures.py` wrote as the seeds.
 extension ParserCalls {
-    static let traceShape: RoutingShape? = try? RoutingShape(config: ModelConfig.load(
-        from: packageRoot.appendingPathComponent("Tests/MoEModelsTests/Fixtures/models/mixtral_f32_gqa2")))
+    static let traceShape: RoutingShape? = try? RoutingShape(
+        config: ModelConfig.load(
+            from: packageRoot.appendingPathComponent("Tests/MoEModelsTests/Fixtures/models/mixtral_f32_gqa2")))
 
     static func shapeForTraces() throws -> RoutingShape {
         guard let traceShape else { throw InvariantViolation("the fixture model mixtral_f32_gqa2 is missing") }
@@ -31,8 +32,10 @@ extension ParserCalls {
     /// What must hold for accepted traces: every token counted top-k times per layer, the
     /// attribution written and read back equal, and the monitor scores them.
     static func checkTraces(_ traces: [RoutingTrace], shape: RoutingShape) throws {
-        let attribution = try TraceAttribution.attribute(traces: traces, shape: shape, modelPath: "m", criterion: .frequency)
-        for row in attribution.statistics where row.map(\.frequency).reduce(0, +) != attribution.tokens * Int64(shape.topK) {
+        let attribution = try TraceAttribution.attribute(
+            traces: traces, shape: shape, modelPath: "m", criterion: .frequency)
+        for row in attribution.statistics
+        where row.map(\.frequency).reduce(0, +) != attribution.tokens * Int64(shape.topK) {
             throw InvariantViolation("frequencies do not add up to tokens × top-k")
         }
         let text = try JSONSerialization.data(withJSONObject: attribution.jsonObject(), options: [.sortedKeys])

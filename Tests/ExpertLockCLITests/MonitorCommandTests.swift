@@ -10,14 +10,15 @@ struct MonitorCommandTests {
         var lines: [String] = []
         var state: UInt64 = 7
         func next() -> Int {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Int(state >> 33)
         }
         for client in 0..<6 {
             for r in 0..<12 {
                 let base = client < 5 ? next() % 40 : 44
                 let ids = (0..<16).map { _ in (base + next() % 4) % 48 }
-                lines.append(#"{"client": "\#(client < 5 ? "mixed" : "probe")-\#(client)", "id": "r\#(client)-\#(r)", "ids": \#(ids)}"#)
+                let name = "\(client < 5 ? "mixed" : "probe")-\(client)"
+                lines.append(#"{"client": "\#(name)", "id": "r\#(client)-\#(r)", "ids": \#(ids)}"#)
             }
         }
         let url = work.appendingPathComponent("requests.jsonl")
@@ -32,8 +33,10 @@ struct MonitorCommandTests {
         let model = CLIRunner.modelFixture("qwen2_moe_bf16_norm_tied").path
         let requests = try Self.requests(in: work)
         let traces = work.appendingPathComponent("traces.jsonl").path
-        let run = try CLIRunner.run(["trace", "--model", model, "--requests", requests.path, "--format", format,
-                                     "--batch", "5", "--out", traces])
+        let run = try CLIRunner.run([
+            "trace", "--model", model, "--requests", requests.path, "--format", format,
+            "--batch", "5", "--out", traces,
+        ])
         #expect(run.status == 0, "\(run.stderr)")
         // The same ids, one request per sequence, attributed by the model itself.
         let text = try String(contentsOf: requests, encoding: .utf8)
@@ -60,21 +63,31 @@ struct MonitorCommandTests {
         defer { try? FileManager.default.removeItem(at: work) }
         let model = CLIRunner.modelFixture("qwen2_moe_bf16_norm_tied").path
         let traces = work.appendingPathComponent("traces.jsonl").path
-        #expect(try CLIRunner.run(["trace", "--model", model, "--requests", Self.requests(in: work).path, "--out", traces]).status == 0)
+        #expect(
+            try CLIRunner.run(["trace", "--model", model, "--requests", Self.requests(in: work).path, "--out", traces])
+                .status == 0)
         let report = work.appendingPathComponent("report.json").path
-        let run = try CLIRunner.run(["monitor", "--model", model, "--traces", traces, "--min-requests", "4",
-                                     "--null-samples", "30", "--out", report, "--json"])
+        let run = try CLIRunner.run([
+            "monitor", "--model", model, "--traces", traces, "--min-requests", "4",
+            "--null-samples", "30", "--out", report, "--json",
+        ])
         #expect(run.status == 0, "\(run.stderr)")
-        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any] ?? [:]
+        let object =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any]
+            ?? [:]
         let clients = object["clients"] as? [[String: Any]] ?? []
         #expect(clients.count == 6)
-        #expect(clients.allSatisfy { $0["requests"] as? Int == 12 && $0["score"] is Double && $0["coverage"] is Double })
+        #expect(
+            clients.allSatisfy { $0["requests"] as? Int == 12 && $0["score"] is Double && $0["coverage"] is Double })
         let probe = clients.first { $0["client"] as? String == "probe-5" }
-        let others = clients.filter { ($0["client"] as? String)?.hasPrefix("mixed") == true }.compactMap { $0["score"] as? Double }
+        let others = clients.filter { ($0["client"] as? String)?.hasPrefix("mixed") == true }.compactMap {
+            $0["score"] as? Double
+        }
         #expect((probe?["score"] as? Double ?? -1) > others.max() ?? .infinity, "\(clients)")
         // A request without a client cannot be grouped.
         let anonymous = work.appendingPathComponent("anonymous.jsonl").path
-        try Data(#"{"id": "x", "prompt_routed_experts": [[[0, 1], [2, 3]]]}"#.utf8).write(to: URL(fileURLWithPath: anonymous))
+        try Data(#"{"id": "x", "prompt_routed_experts": [[[0, 1], [2, 3]]]}"#.utf8).write(
+            to: URL(fileURLWithPath: anonymous))
         let refused = try CLIRunner.run(["monitor", "--model", model, "--traces", anonymous])
         #expect(refused.status == 2)
         #expect(refused.stderr.contains("anonymous.jsonl") && refused.stderr.contains("client"), "\(refused.stderr)")

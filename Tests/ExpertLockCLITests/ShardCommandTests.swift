@@ -26,11 +26,14 @@ struct ShardCommandTests {
     func threeAttributeShardsMergeToOneRunByteForByte(_ name: String) throws {
         let work = try CLIRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
-        let common = ["attribute", "--model", CLIRunner.modelFixture(name).path, "--ids", try Self.idsFile(in: work),
-                      "--context", "20", "--batch", "2"]
+        let common = [
+            "attribute", "--model", CLIRunner.modelFixture(name).path, "--ids", try Self.idsFile(in: work),
+            "--context", "20", "--batch", "2",
+        ]
         let one = work.appendingPathComponent("one.json").path
         let shards = (0..<3).map { work.appendingPathComponent("shard\($0).json").path }
-        try Self.runConcurrently([common + ["--out", one]] + (0..<3).map { common + ["--shard", "\($0)/3", "--out", shards[$0]] })
+        try Self.runConcurrently(
+            [common + ["--out", one]] + (0..<3).map { common + ["--shard", "\($0)/3", "--out", shards[$0]] })
         let merged = work.appendingPathComponent("merged.json").path
         let run = try CLIRunner.run(["attribute", "--merge"] + shards.reversed() + ["--out", merged])
         #expect(run.status == 0, "\(run.stderr)")
@@ -45,13 +48,18 @@ struct ShardCommandTests {
     @Test func threePerplexityShardsMergeToOneRunByteForByte() throws {
         let work = try CLIRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
-        let common = ["eval", "--model", CLIRunner.modelFixture("mixtral_bf16_tied_mqa").path, "--task", "perplexity",
-                      "--ids", try Self.idsFile(in: work), "--context", "24", "--stride", "16", "--batch", "2"]
+        let common = [
+            "eval", "--model", CLIRunner.modelFixture("mixtral_bf16_tied_mqa").path, "--task", "perplexity",
+            "--ids", try Self.idsFile(in: work), "--context", "24", "--stride", "16", "--batch", "2",
+        ]
         let one = work.appendingPathComponent("one.json").path
         let shards = (0..<3).map { work.appendingPathComponent("ppl\($0).json").path }
-        try Self.runConcurrently([common + ["--out", one]] + (0..<3).map { common + ["--shard", "\($0)/3", "--out", shards[$0]] })
+        try Self.runConcurrently(
+            [common + ["--out", one]] + (0..<3).map { common + ["--shard", "\($0)/3", "--out", shards[$0]] })
         let merged = work.appendingPathComponent("merged.json").path
-        let run = try CLIRunner.run(["eval", "--task", "perplexity", "--merge", shards[2], shards[0], shards[1], "--out", merged])
+        let run = try CLIRunner.run([
+            "eval", "--task", "perplexity", "--merge", shards[2], shards[0], shards[1], "--out", merged,
+        ])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(try Self.bytes(merged) == Self.bytes(one))
         // The file's perplexity is the ordinary run's, bit for bit.
@@ -71,10 +79,13 @@ struct ShardCommandTests {
         let common = ["attribute", "--model", model, "--ids", ids, "--context", "20"]
         let files = (0..<3).map { work.appendingPathComponent("s\($0).json").path }
         let other = work.appendingPathComponent("other.json").path
-        try Self.runConcurrently((0..<3).map { common + ["--shard", "\($0)/3", "--out", files[$0]] }
-            + [common + ["--context", "10", "--shard", "2/3", "--out", other]])
-        for (set, reason) in [([files[0], files[1]], "missing"), ([files[0], files[1], files[1], files[2]], "twice"),
-                              ([files[0], files[1], other], "different runs")] {
+        try Self.runConcurrently(
+            (0..<3).map { common + ["--shard", "\($0)/3", "--out", files[$0]] }
+                + [common + ["--context", "10", "--shard", "2/3", "--out", other]])
+        for (set, reason) in [
+            ([files[0], files[1]], "missing"), ([files[0], files[1], files[1], files[2]], "twice"),
+            ([files[0], files[1], other], "different runs"),
+        ] {
             let run = try CLIRunner.run(["attribute", "--merge"] + set + ["--json"])
             #expect(run.status == 2, "\(run.stderr)")
             #expect(run.stderr.contains(reason), "\(run.stderr)")

@@ -40,11 +40,14 @@ struct TraceAttributionCommandTests {
         let work = try CLIRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
         let reference = try Self.modelRun(name, in: work)
-        for (file, kind) in [("vllm.jsonl", "vllm"), ("vllm-npy.json", "vllm"), ("sglang.jsonl", "sglang"),
-                             ("dump.safetensors", "router_logits")] {
+        for (file, kind) in [
+            ("vllm.jsonl", "vllm"), ("vllm-npy.json", "vllm"), ("sglang.jsonl", "sglang"),
+            ("dump.safetensors", "router_logits"),
+        ] {
             let out = work.appendingPathComponent("\(file).attr.json").path
             let run = try CLIRunner.run([
-                "attribute", "--model", CLIRunner.modelFixture(name).path, "--traces", Self.fixture(name, file), "--out", out,
+                "attribute", "--model", CLIRunner.modelFixture(name).path, "--traces", Self.fixture(name, file),
+                "--out", out,
             ])
             #expect(run.status == 0, "\(file): \(run.stderr)")
             let traced = try Self.json(out)
@@ -66,14 +69,16 @@ struct TraceAttributionCommandTests {
         let reference = try Self.modelRun(name, in: work)
         let out = work.appendingPathComponent("dump.json").path
         let run = try CLIRunner.run([
-            "attribute", "--model", CLIRunner.modelFixture(name).path, "--traces", Self.fixture(name, "dump.safetensors"),
+            "attribute", "--model", CLIRunner.modelFixture(name).path, "--traces",
+            Self.fixture(name, "dump.safetensors"),
             "--out", out,
         ])
         #expect(run.status == 0, "\(run.stderr)")
         let traced = try Self.json(out)
         let tokens = Double(reference["tokens"] as? Int ?? 1)
         for key in ["soft_mass", "share"] {
-            let a = Self.table(traced, key), b = Self.table(reference, key)
+            let a = Self.table(traced, key)
+            let b = Self.table(reference, key)
             #expect(a.count == b.count && a.count > 0)
             for (rowA, rowB) in zip(a, b) {
                 #expect(rowA.count == rowB.count)
@@ -94,7 +99,10 @@ struct TraceAttributionCommandTests {
         let traced = work.appendingPathComponent("t.json").path
         let merged = work.appendingPathComponent("m.json").path
         let model = CLIRunner.modelFixture(name).path
-        #expect(try CLIRunner.run(["attribute", "--model", model, "--traces", Self.fixture(name, "sglang.jsonl"), "--out", traced]).status == 0)
+        #expect(
+            try CLIRunner.run([
+                "attribute", "--model", model, "--traces", Self.fixture(name, "sglang.jsonl"), "--out", traced,
+            ]).status == 0)
         let run = try CLIRunner.run([
             "attribute", "--merge", work.appendingPathComponent("model.json").path, traced, "--out", merged,
         ])
@@ -135,7 +143,9 @@ struct TraceAttributionCommandTests {
             String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
         }
         var oneLayerMissing = try record(vllm[1])
-        oneLayerMissing["prompt_routed_experts"] = (oneLayerMissing["prompt_routed_experts"] as? [[[Int]]] ?? []).map { [$0[0]] }
+        oneLayerMissing["prompt_routed_experts"] = (oneLayerMissing["prompt_routed_experts"] as? [[[Int]]] ?? []).map {
+            [$0[0]]
+        }
         var outOfRange = try record(vllm[1])
         var rows = outOfRange["prompt_routed_experts"] as? [[[Int]]] ?? []
         rows[2][1][0] = 4  // 4 experts: ids 0...3
@@ -163,7 +173,8 @@ struct TraceAttributionCommandTests {
             let run = try CLIRunner.run(["attribute", "--model", CLIRunner.modelFixture(name).path, "--traces", path])
             #expect(run.status == 2, "\(file): \(run.stderr)")
             let message = run.stderr.split(separator: "\n").last.map(String.init) ?? ""
-            #expect(message.contains(path) && message.contains(request) && message.contains(reason), "\(file): \(message)")
+            #expect(
+                message.contains(path) && message.contains(request) && message.contains(reason), "\(file): \(message)")
         }
         // A dump of another model's layer count.
         let other = try CLIRunner.run([

@@ -47,7 +47,8 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
             let twice = Dictionary(grouping: seen, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted()
             throw ShardError.incomplete(
                 files: files,
-                reason: missing.isEmpty ? "shard(s) \(twice.map { "\($0)/\(n)" }.joined(separator: ", ")) given twice"
+                reason: missing.isEmpty
+                    ? "shard(s) \(twice.map { "\($0)/\(n)" }.joined(separator: ", ")) given twice"
                     : "shard(s) \(missing.map { "\($0)/\(n)" }.joined(separator: ", ")) missing")
         }
     }
@@ -64,7 +65,8 @@ public enum ShardError: InputError, Equatable {
         case .syntax(let text): return "--shard \(text): expected I/N, e.g. 0/4 (I from 0 to N-1)"
         case .outOfRange(let i, let n): return "--shard \(i)/\(n): need N ≥ 1 and 0 ≤ I < N"
         case .incomplete(let files, let reason): return "cannot merge \(files.joined(separator: ", ")): \(reason)"
-        case .differentRuns(let a, let b): return "\(a) and \(b) are shards of different runs (model, data or settings differ)"
+        case .differentRuns(let a, let b):
+            return "\(a) and \(b) are shards of different runs (model, data or settings differ)"
         }
     }
 }

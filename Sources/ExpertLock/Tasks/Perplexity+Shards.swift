@@ -36,7 +36,8 @@ extension Perplexity {
         let range = shard?.range(of: groups.count) ?? 0..<groups.count
         var out: [Partial] = []
         for i in range {
-            let lp = try model.headScores(groups[i].batch, rows: groups[i].rows, targets: groups[i].targets).logProbabilities
+            let lp = try model.headScores(groups[i].batch, rows: groups[i].rows, targets: groups[i].targets)
+                .logProbabilities
             out.append(Partial(batch: i, logLikelihood: lp.reduce(0, +), tokens: lp.count))
             progress?(out.count, range.count)
         }

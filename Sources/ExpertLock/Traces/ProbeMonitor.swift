@@ -118,13 +118,18 @@ public enum ProbeMonitor {
             var detected: Int?
             if parameters.online, mine.count >= max(1, parameters.minRequests) {
                 for n in max(1, parameters.minRequests)...mine.count {
-                    if score(mine[..<n]).score >= parameters.threshold { detected = n; break }
+                    if score(mine[..<n]).score >= parameters.threshold {
+                        detected = n
+                        break
+                    }
                 }
             }
             let pooled = sum(mine.map(\.counts), width: general.count)
-            let coverage = (0..<shape.layers).map { l in
-                Double((offsets[l]..<offsets[l + 1]).filter { pooled[$0] > 0 }.count) / Double(offsets[l + 1] - offsets[l])
-            }.reduce(0, +) / Double(max(shape.layers, 1))
+            let coverage =
+                (0..<shape.layers).map { l in
+                    Double((offsets[l]..<offsets[l + 1]).filter { pooled[$0] > 0 }.count)
+                        / Double(offsets[l + 1] - offsets[l])
+                }.reduce(0, +) / Double(max(shape.layers, 1))
             return ClientScore(
                 client: client, requests: mine.count, tokens: mine.reduce(0) { $0 + $1.tokens },
                 divergence: whole.divergence, score: whole.score,
@@ -145,11 +150,14 @@ public enum ProbeMonitor {
         let layers = offsets.count - 1
         for l in 0..<layers {
             let range = offsets[l]..<offsets[l + 1]
-            let sp = range.reduce(0.0) { $0 + p[$1] }, sq = range.reduce(0.0) { $0 + q[$1] }
+            let sp = range.reduce(0.0) { $0 + p[$1] }
+            let sq = range.reduce(0.0) { $0 + q[$1] }
             guard sp > 0, sq > 0 else { continue }
             var js = 0.0
             for i in range {
-                let a = p[i] / sp, b = q[i] / sq, m = (a + b) / 2
+                let a = p[i] / sp
+                let b = q[i] / sq
+                let m = (a + b) / 2
                 if a > 0 { js += 0.5 * a * Foundation.log2(a / m) }
                 if b > 0 { js += 0.5 * b * Foundation.log2(b / m) }
             }

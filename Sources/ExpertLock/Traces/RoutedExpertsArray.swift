@@ -29,14 +29,16 @@ enum RoutedExpertsArray {
             let declared = (object["shape"] as? [Any])?.compactMap { ($0 as? NSNumber)?.intValue }
             (tokens, ids) = try base64(data, dtype: object["dtype"] as? String, declaredShape: declared, shape: shape)
         default:
-            throw Failure(reason: "routed experts are neither an array, a base64 string nor a {data, dtype, shape} object")
+            throw Failure(
+                reason: "routed experts are neither an array, a base64 string nor a {data, dtype, shape} object")
         }
         try checkRange(ids, shape: shape)
         return (tokens, ids)
     }
 
     private static func nestedArray(_ rows: [Any], shape: RoutingShape) throws -> (Int, [Int32]) {
-        let l = shape.layers, k = shape.topK
+        let l = shape.layers
+        let k = shape.topK
         var ids: [Int32] = []
         ids.reserveCapacity(rows.count * l * k)
         for (t, row) in rows.enumerated() {
@@ -83,17 +85,22 @@ enum RoutedExpertsArray {
         // A declared shape is checked first (it names what is wrong); raw bytes must hold whole tokens.
         let perToken = declaredShape == nil ? width * shape.layers * shape.topK : width
         guard perToken > 0, bytes.count % perToken == 0 else {
-            throw Failure(reason: "\(bytes.count) bytes of routed experts is not a whole number of tokens "
-                + "(\(shape.layers) layers × top-\(shape.topK) × \(width)-byte ids; truncated, or another model?)")
+            throw Failure(
+                reason: "\(bytes.count) bytes of routed experts is not a whole number of tokens "
+                    + "(\(shape.layers) layers × top-\(shape.topK) × \(width)-byte ids; "
+                    + "truncated, or another model?)")
         }
         let values = NumpyArray.integers(bytes, width: width, signed: signed)
         return try reshaped(values, declared: declaredShape, shape: shape)
     }
 
     private static func reshaped(_ values: [Int64], declared: [Int]?, shape: RoutingShape) throws -> (Int, [Int32]) {
-        let l = shape.layers, k = shape.topK
+        let l = shape.layers
+        let k = shape.topK
         if let declared {
-            guard declared.count == 3 else { throw Failure(reason: "routed experts of shape \(declared), not [T, L, K]") }
+            guard declared.count == 3 else {
+                throw Failure(reason: "routed experts of shape \(declared), not [T, L, K]")
+            }
             guard declared[1] == l else {
                 throw Failure(reason: "\(declared[1]) layers where the model has \(l) sparse layers")
             }
@@ -116,13 +123,15 @@ enum RoutedExpertsArray {
     }
 
     private static func checkRange(_ ids: [Int32], shape: RoutingShape) throws {
-        let l = shape.layers, k = shape.topK
+        let l = shape.layers
+        let k = shape.topK
         let counts = shape.signature.expertsPerLayer
         for (i, id) in ids.enumerated() {
             let layer = (i / k) % l
             if id < 0 || Int(id) >= counts[layer] {
-                throw Failure(reason: "token \(i / (l * k)): expert id \(id) out of range in sparse layer "
-                    + "\(shape.signature.sparseLayers[layer]) (\(counts[layer]) experts)")
+                throw Failure(
+                    reason: "token \(i / (l * k)): expert id \(id) out of range in sparse layer "
+                        + "\(shape.signature.sparseLayers[layer]) (\(counts[layer]) experts)")
             }
         }
     }
@@ -139,15 +148,20 @@ enum NumpyArray {
         let major = b[6]
         let headerStart = major == 1 ? 10 : 12
         guard major >= 1, major <= 3, b.count >= headerStart else { throw Failure(reason: ".npy version \(major)") }
-        let headerLength = major == 1
+        let headerLength =
+            major == 1
             ? Int(b[8]) | Int(b[9]) << 8
             : Int(b[8]) | Int(b[9]) << 8 | Int(b[10]) << 16 | Int(b[11]) << 24
-        guard headerLength >= 0, headerStart + headerLength <= b.count else { throw Failure(reason: ".npy header truncated") }
+        guard headerLength >= 0, headerStart + headerLength <= b.count else {
+            throw Failure(reason: ".npy header truncated")
+        }
         let header = String(decoding: b[headerStart..<(headerStart + headerLength)], as: UTF8.self)
-        guard let descr = quoted(after: "'descr':", in: header) else { throw Failure(reason: ".npy header without descr") }
+        guard let descr = quoted(after: "'descr':", in: header) else {
+            throw Failure(reason: ".npy header without descr")
+        }
         guard !header.contains("'fortran_order': True") else { throw Failure(reason: ".npy in Fortran order") }
         guard let open = header.range(of: "'shape': ("),
-              let close = header[open.upperBound...].firstIndex(of: ")")
+            let close = header[open.upperBound...].firstIndex(of: ")")
         else { throw Failure(reason: ".npy header without shape") }
         let shape = header[open.upperBound..<close].split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.compactMap { Int($0) }
@@ -163,7 +177,8 @@ enum NumpyArray {
         }
         let data = bytes.dropFirst(headerStart + headerLength)
         let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: max($1, 0)).partialValue }
-        guard shape.allSatisfy({ $0 >= 0 }), count.multipliedReportingOverflow(by: width).partialValue == data.count else {
+        guard shape.allSatisfy({ $0 >= 0 }), count.multipliedReportingOverflow(by: width).partialValue == data.count
+        else {
             throw Failure(reason: ".npy data of \(data.count) bytes does not fill shape \(shape) (truncated?)")
         }
         return (shape, integers(Data(data), width: width, signed: signed))

@@ -1,6 +1,6 @@
 import Foundation
-import TensorCore
 import MoEModels
+import TensorCore
 
 /// One request's routing as a serving engine hands it out: for every token the engine ran
 /// through the model, the experts each sparse layer chose, and, when the trace carries router
@@ -22,8 +22,10 @@ public struct RoutingTrace: Sendable, Equatable {
     /// Router logits per sparse layer, [T, E] each; nil when the trace holds ids only.
     public var logits: [[Float]]?
 
-    public init(request: String, client: String?, format: RoutingTraceFormat, tokens: Int, layers: Int, topK: Int,
-                experts: [Int32], logits: [[Float]]? = nil) {
+    public init(
+        request: String, client: String?, format: RoutingTraceFormat, tokens: Int, layers: Int, topK: Int,
+        experts: [Int32], logits: [[Float]]? = nil
+    ) {
         self.request = request
         self.client = client
         self.format = format

@@ -55,7 +55,9 @@ public enum RoutingTraceReader {
     }
 
     /// The traces of one record (one per request; one per choice for SGLang's OpenAI API).
-    static func traces(in record: [String: Any], label: String, file: String, shape: RoutingShape) throws -> [RoutingTrace] {
+    static func traces(in record: [String: Any], label: String, file: String, shape: RoutingShape) throws
+        -> [RoutingTrace]
+    {
         let response = record["response"] as? [String: Any] ?? record
         let client = (record["client"] ?? record["user"] ?? response["user"]).flatMap(Self.text)
         let meta = response["meta_info"] as? [String: Any]
@@ -68,9 +70,12 @@ public enum RoutingTraceReader {
                 throw failure(f.reason)
             }
         }
-        func trace(_ format: RoutingTraceFormat, _ parts: [(tokens: Int, ids: [Int32])], suffix: String = "") -> RoutingTrace {
-            RoutingTrace(request: request + suffix, client: client, format: format, tokens: parts.reduce(0) { $0 + $1.tokens },
-                         layers: shape.layers, topK: shape.topK, experts: parts.flatMap(\.ids))
+        func trace(_ format: RoutingTraceFormat, _ parts: [(tokens: Int, ids: [Int32])], suffix: String = "")
+            -> RoutingTrace
+        {
+            RoutingTrace(
+                request: request + suffix, client: client, format: format, tokens: parts.reduce(0) { $0 + $1.tokens },
+                layers: shape.layers, topK: shape.topK, experts: parts.flatMap(\.ids))
         }
         let choices = response["choices"] as? [[String: Any]] ?? []
         if let meta, meta.keys.contains("routed_experts") {
@@ -93,11 +98,13 @@ public enum RoutingTraceReader {
             // The prompt is routed once, whatever the number of choices; each choice adds its own tokens.
             return [trace(.vllm, [try decode(prompt)] + (try choiceValues.map { try decode($0) }))]
         }
-        throw failure("no routed experts (vLLM: prompt_routed_experts, choices[].routed_experts; "
-            + "SGLang: meta_info.routed_experts, choices[].sgl_ext.routed_experts)")
+        throw failure(
+            "no routed experts (vLLM: prompt_routed_experts, choices[].routed_experts; "
+                + "SGLang: meta_info.routed_experts, choices[].sgl_ext.routed_experts)")
     }
 
-    static let disabled = "routed experts are null (was the server started with --enable-return-routed-experts, "
+    static let disabled =
+        "routed experts are null (was the server started with --enable-return-routed-experts, "
         + "and for SGLang the request sent with return_routed_experts?)"
 
     private static func text(_ value: Any) -> String? {
@@ -126,7 +133,7 @@ public enum RouterLogitsDump {
         for name in file.tensorNames {
             let parts = name.split(separator: ".", omittingEmptySubsequences: false)
             guard parts.count == 5, parts[0] == "request", parts[2] == "layer", parts[4] == "router_logits",
-                  let l = Int(parts[3])
+                let l = Int(parts[3])
             else { continue }
             byRequest[String(parts[1]), default: [:]][l] = name
         }
@@ -137,9 +144,12 @@ public enum RouterLogitsDump {
         let names = byRequest.keys.sorted { (Int($0) ?? .max, $0) < (Int($1) ?? .max, $1) }
         return try names.map { r in
             let layers = byRequest[r]!
-            func failure(_ reason: String) -> RoutingTraceError { .malformed(file: url.path, request: r, reason: reason) }
+            func failure(_ reason: String) -> RoutingTraceError {
+                .malformed(file: url.path, request: r, reason: reason)
+            }
             guard layers.count == shape.layers, layers.keys.sorted() == Array(0..<shape.layers) else {
-                throw failure("router logits for \(layers.count) layers where the model has \(shape.layers) sparse layers")
+                throw failure(
+                    "router logits for \(layers.count) layers where the model has \(shape.layers) sparse layers")
             }
             var logits: [[Float]] = []
             var tokens: Int?
@@ -171,11 +181,14 @@ public enum RouterLogitsDump {
                 for token in 0..<t {
                     let row = logits[l][(token * e)..<(token * e + e)]
                     let chosen = TopK.indices(row, k: shape.topK)
-                    for (s, index) in chosen.enumerated() { ids[(token * shape.layers + l) * shape.topK + s] = Int32(index) }
+                    for (s, index) in chosen.enumerated() {
+                        ids[(token * shape.layers + l) * shape.topK + s] = Int32(index)
+                    }
                 }
             }
-            return RoutingTrace(request: r, client: nil, format: .routerLogits, tokens: t, layers: shape.layers,
-                                topK: shape.topK, experts: ids, logits: logits)
+            return RoutingTrace(
+                request: r, client: nil, format: .routerLogits, tokens: t, layers: shape.layers,
+                topK: shape.topK, experts: ids, logits: logits)
         }
     }
 }

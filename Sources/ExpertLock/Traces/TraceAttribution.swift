@@ -25,7 +25,9 @@ public enum TraceAttribution {
                 for t in 0..<trace.tokens {
                     for id in trace.experts(token: t, layer: l) { row[Int(id)].frequency += 1 }
                 }
-                if withLogits, let logits = trace.logits { addSoftMass(logits[l], tokens: trace, shape: shape, layer: l, into: &row) }
+                if withLogits, let logits = trace.logits {
+                    addSoftMass(logits[l], tokens: trace, shape: shape, layer: l, into: &row)
+                }
                 statistics[l] = row
             }
         }
@@ -36,7 +38,9 @@ public enum TraceAttribution {
         guard source.criteria.contains(chosen) else {
             throw RoutingTraceError.unreadable(
                 file: files.joined(separator: ", "),
-                reason: "--criterion \(chosen.rawValue) needs \(chosen == .soft ? "router logits" : "the model's weights"); "
+                reason:
+                    "--criterion \(chosen.rawValue) needs "
+                    + "\(chosen == .soft ? "router logits" : "the model's weights"); "
                     + "these traces support \(source.criteria.map(\.rawValue).joined(separator: ", "))")
         }
         var attribution = ExpertAttribution(
@@ -48,7 +52,8 @@ public enum TraceAttribution {
     /// Adds softmax(logits) of every token to the soft mass and the (renormalised) probabilities
     /// of its chosen experts to the gate mass, in Double, as fixed point.
     private static func addSoftMass(
-        _ logits: [Float], tokens trace: RoutingTrace, shape: RoutingShape, layer l: Int, into row: inout [ExpertStatistics]
+        _ logits: [Float], tokens trace: RoutingTrace, shape: RoutingShape, layer l: Int,
+        into row: inout [ExpertStatistics]
     ) {
         let e = row.count
         var p = [Double](repeating: 0, count: e)
@@ -56,8 +61,14 @@ public enum TraceAttribution {
             let z = logits[(t * e)..<(t * e + e)]
             let m = Double(z.max() ?? 0)
             var sum = 0.0
-            for (j, v) in z.enumerated() { p[j] = Foundation.exp(Double(v) - m); sum += p[j] }
-            for j in 0..<e { p[j] /= sum; row[j].softMassFixed += ExpertStatistics.fixedProbability(p[j]) }
+            for (j, v) in z.enumerated() {
+                p[j] = Foundation.exp(Double(v) - m)
+                sum += p[j]
+            }
+            for j in 0..<e {
+                p[j] /= sum
+                row[j].softMassFixed += ExpertStatistics.fixedProbability(p[j])
+            }
             let chosen = trace.experts(token: t, layer: l).map { Int($0) }
             let norm = shape.normTopKProb ? chosen.reduce(0.0) { $0 + p[$1] } : 1
             for j in chosen { row[j].gateMassFixed += ExpertStatistics.fixedProbability(p[j] / norm) }
@@ -97,7 +108,7 @@ public struct AttributionSource: Sendable, Equatable {
 
     init?(json: Any?) {
         guard let object = json as? [String: Any], let kinds = object["kinds"] as? [String],
-              let names = object["criteria"] as? [String], let requests = (object["requests"] as? NSNumber)?.intValue
+            let names = object["criteria"] as? [String], let requests = (object["requests"] as? NSNumber)?.intValue
         else { return nil }
         let criteria = names.compactMap(AttributionCriterion.init(rawValue:))
         guard criteria.count == names.count, requests >= 0 else { return nil }

@@ -13,9 +13,14 @@ extension AttributeCommand {
         guard !resume, !streaming.streamLayers else {
             throw ArgumentInputError("--traces reads no model weights: drop --resume and --stream-layers")
         }
-        guard let model else { throw ArgumentInputError("--traces needs --model (a folder with the model's config.json)") }
+        guard let model else {
+            throw ArgumentInputError("--traces needs --model (a folder with the model's config.json)")
+        }
         if let out { try refuseOutputOverlappingInputs(out, inputs: [model] + traces) }
-        let replace = try out.map { try OutputDirectory.mayReplace(URL(fileURLWithPath: $0), overwrite: overwrite, resumingFrom: nil) }
+        let replace =
+            try out.map {
+                try OutputDirectory.mayReplace(URL(fileURLWithPath: $0), overwrite: overwrite, resumingFrom: nil)
+            }
             ?? overwrite
         let folder = URL(fileURLWithPath: model)
         let shape = RoutingShape(config: try ModelConfig.load(from: folder))
@@ -38,17 +43,20 @@ extension AttributeCommand {
         if let out {
             let url = URL(fileURLWithPath: out)
             if FileManager.default.fileExists(atPath: url.path) && !replace { throw OutputError.exists(out) }
-            try AtomicFile.write(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted]), to: url)
+            try AtomicFile.write(
+                try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted]), to: url)
         }
         if output.json {
             try Console.printJSON(object)
         } else {
             let formats = attribution.source?.kinds.joined(separator: ", ") ?? ""
-            Console.progress("\(selected.count) requests (\(formats)), \(attribution.tokens) tokens; criteria: "
-                + (attribution.source?.criteria.map(\.rawValue).joined(separator: ", ") ?? ""))
+            Console.progress(
+                "\(selected.count) requests (\(formats)), \(attribution.tokens) tokens; criteria: "
+                    + (attribution.source?.criteria.map(\.rawValue).joined(separator: ", ") ?? ""))
             for (l, layer) in attribution.shares(attribution.criterion).enumerated() {
-                print("layer \(attribution.signature.sparseLayers[l]): "
-                    + layer.map { String(format: "%.3f", $0) }.joined(separator: " "))
+                print(
+                    "layer \(attribution.signature.sparseLayers[l]): "
+                        + layer.map { String(format: "%.3f", $0) }.joined(separator: " "))
             }
             if let out { print("wrote \(out)") }
         }
@@ -65,7 +73,9 @@ enum ShardFiles {
         var run: String?
         var unsharded: String?
         for file in files {
-            let object = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file)))) as? [String: Any]
+            let object =
+                (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))))
+                as? [String: Any]
             guard let spec = object?["shard"] as? String else {
                 unsharded = file
                 continue
@@ -76,7 +86,10 @@ enum ShardFiles {
             run = fingerprint
         }
         guard !shards.isEmpty else { return nil }
-        if let unsharded { throw ShardError.incomplete(files: files, reason: "\(unsharded) is not a shard (--shard I/N) of the others' run") }
+        if let unsharded {
+            throw ShardError.incomplete(
+                files: files, reason: "\(unsharded) is not a shard (--shard I/N) of the others' run")
+        }
         try Shard.checkComplete(shards, files: files)
         return run
     }

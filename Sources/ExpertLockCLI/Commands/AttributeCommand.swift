@@ -46,14 +46,20 @@ struct AttributeCommand: AsyncParsableCommand {
         parsing: .unconditional, help: "Use at most N examples (text: N sequences).",
         transform: OptionRange.int(atLeast: 1))
     var limit: Int?
-    @Option(help: "Ranking written to the file: soft, frequency, reap or ablation (default: soft; with --traces the first the traces support).")
+    @Option(
+        help: """
+            Ranking written to the file: soft, frequency, reap or ablation (default: soft; with --traces the first \
+            the traces support).
+            """)
     var criterion: AttributionCriterion?
     @Option(
         parsing: .unconditional, help: "With --criterion ablation: sequences used for each masked-expert pass.",
         transform: OptionRange.int(atLeast: 1))
     var ablationSequences = 16
     @Option(parsing: .upToNextOption, help: "Attribution files to merge (instead of running a model).") var merge: [String] = []
-    @Option(parsing: .upToNextOption, help: "Routing traces to attribute instead of running the model (vLLM/SGLang JSON or JSONL, router-logits .safetensors).")
+    @Option(
+        parsing: .upToNextOption,
+        help: "Routing traces to attribute instead of the model (vLLM/SGLang JSON(L), router-logits .safetensors).")
     var traces: [String] = []
     @Option(help: "Only shard I of N (I from 0): a contiguous slice of the batches (of the requests with --traces).")
     var shard: String?
@@ -73,7 +79,8 @@ struct AttributeCommand: AsyncParsableCommand {
             let criterion = self.criterion ?? .soft
             let shard = try self.shard.map(Shard.init(parsing:))
             if shard != nil && criterion == .ablation {
-                throw ArgumentInputError("--shard: measured ablation drops do not add across shards (use another --criterion)")
+                throw ArgumentInputError(
+                    "--shard: measured ablation drops do not add across shards (use another --criterion)")
             }
             let attribution: ExpertAttribution
             if resume && out == nil { throw ArgumentInputError("--resume needs --out (the state is saved beside it)") }
@@ -157,7 +164,8 @@ struct AttributeCommand: AsyncParsableCommand {
                     result = try Attribution.runResumable(
                         model: loaded, modelPath: model, batches: batches, criterion: criterion,
                         stateURL: AttributionResumeState.url(forOutput: URL(fileURLWithPath: out)), resume: resume,
-                        saveEvery: saveEvery, fingerprint: runFingerprint.map { fp in shard.map { "\(fp) shard \($0)" } ?? fp },
+                        saveEvery: saveEvery,
+                        fingerprint: runFingerprint.map { fp in shard.map { "\(fp) shard \($0)" } ?? fp },
                         progress: report)
                 } else {
                     result = try Attribution.run(

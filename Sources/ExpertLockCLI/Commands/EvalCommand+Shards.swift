@@ -19,8 +19,10 @@ enum PerplexityFile {
             "format": format, "model": model, "run_fingerprint": runFingerprint, "context": context, "stride": stride,
             "batches": batches,
             "partials": partials.sorted { $0.batch < $1.batch }.map { p -> [String: Any] in
-                ["batch": p.batch, "log_likelihood": p.logLikelihood, "tokens": p.tokens,
-                 "log_likelihood_bits": String(format: "%016llx", p.logLikelihood.bitPattern)]
+                [
+                    "batch": p.batch, "log_likelihood": p.logLikelihood, "tokens": p.tokens,
+                    "log_likelihood_bits": String(format: "%016llx", p.logLikelihood.bitPattern),
+                ]
             },
         ]
         if let shard {
@@ -36,16 +38,19 @@ enum PerplexityFile {
 
     /// A shard file's partials, checked.
     static func read(_ file: String) throws -> (object: [String: Any], partials: [Perplexity.Partial]) {
-        func fail(_ reason: String) -> ArgumentInputError { ArgumentInputError("\(file): not a perplexity shard file: \(reason)") }
+        func fail(_ reason: String) -> ArgumentInputError {
+            ArgumentInputError("\(file): not a perplexity shard file: \(reason)")
+        }
         guard let data = FileManager.default.contents(atPath: file) else { throw fail("cannot read the file") }
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-              object["format"] as? String == format
+            object["format"] as? String == format
         else { throw fail("'format' is not \(format)") }
         guard let rows = object["partials"] as? [[String: Any]] else { throw fail("no 'partials'") }
         let partials = try rows.map { row -> Perplexity.Partial in
-            guard let batch = (row["batch"] as? NSNumber)?.intValue, let tokens = (row["tokens"] as? NSNumber)?.intValue,
-                  let hex = row["log_likelihood_bits"] as? String, hex.count == 16, let bits = UInt64(hex, radix: 16),
-                  batch >= 0, tokens >= 0
+            guard let batch = (row["batch"] as? NSNumber)?.intValue,
+                let tokens = (row["tokens"] as? NSNumber)?.intValue,
+                let hex = row["log_likelihood_bits"] as? String, hex.count == 16, let bits = UInt64(hex, radix: 16),
+                batch >= 0, tokens >= 0
             else { throw fail("a malformed partial") }
             return Perplexity.Partial(batch: batch, logLikelihood: Double(bitPattern: bits), tokens: tokens)
         }
@@ -79,7 +84,8 @@ extension EvalCommand {
     func runFingerprint(ids: [Int], parameters: Perplexity.Parameters) -> String {
         var hasher = SHA256()
         let modelPath = model ?? ""
-        let settings = "perplexity\u{0}\(modelPath)\u{0}"
+        let settings =
+            "perplexity\u{0}\(modelPath)\u{0}"
             + "\(ModelFolderIdentity.fingerprint(of: URL(fileURLWithPath: modelPath)))\u{0}"
             + "\(parameters.context) \(parameters.stride ?? parameters.context) \(parameters.batchSize)\u{0}"
         hasher.update(data: Data(settings.utf8))
@@ -111,11 +117,12 @@ extension EvalCommand {
         let partials = files.flatMap(\.partials)
         let first = files[0].object
         guard let batches = (first["batches"] as? NSNumber)?.intValue,
-              partials.map(\.batch).sorted() == Array(0..<batches)
+            partials.map(\.batch).sorted() == Array(0..<batches)
         else { throw ShardError.incomplete(files: merge, reason: "the shards' batches do not cover the run once") }
         let object = try PerplexityFile.object(
             model: first["model"] as? String ?? "", runFingerprint: first["run_fingerprint"] as? String ?? "",
-            context: (first["context"] as? NSNumber)?.intValue ?? 0, stride: (first["stride"] as? NSNumber)?.intValue ?? 0,
+            context: (first["context"] as? NSNumber)?.intValue ?? 0,
+            stride: (first["stride"] as? NSNumber)?.intValue ?? 0,
             batches: batches, partials: partials, shard: nil)
         if let out { try write(object, to: out) }
         if output.json {
@@ -129,6 +136,7 @@ extension EvalCommand {
     private func write(_ object: [String: Any], to out: String) throws {
         let url = URL(fileURLWithPath: out)
         if FileManager.default.fileExists(atPath: url.path) && !overwrite { throw OutputError.exists(out) }
-        try AtomicFile.write(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted]), to: url)
+        try AtomicFile.write(
+            try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted]), to: url)
     }
 }

@@ -67,7 +67,8 @@ struct EvalCommand: AsyncParsableCommand {
         transform: OptionRange.int(atLeast: 1))
     var batch: Int?
     @Flag(inversion: .prefixedNo, help: "Porter stemming in ROUGE (rouge-score's use_stemmer).") var stemmer = true
-    @Option(help: "Perplexity: only shard I of N (I from 0), a contiguous slice of the window batches.") var shard: String?
+    @Option(help: "Perplexity: only shard I of N (I from 0), a contiguous slice of the window batches.")
+    var shard: String?
     @Option(help: "Perplexity: write the result with its exact per-batch partial sums to FILE (for --merge).")
     var out: String?
     @Option(parsing: .upToNextOption, help: "Perplexity: merge the --out files of all N shards (no model needed).")
@@ -87,7 +88,8 @@ struct EvalCommand: AsyncParsableCommand {
                 ? streaming.load(model) : ModelLoader.load(directory: URL(fileURLWithPath: model))
             var result: [String: Any]
             switch task {
-            case .perplexity where out != nil || shard != nil: result = try evaluatePerplexityShard(loaded, context: context)
+            case .perplexity where out != nil || shard != nil:
+                result = try evaluatePerplexityShard(loaded, context: context)
             case .perplexity: result = try evaluatePerplexity(loaded, context: context)
             case .classify: result = try evaluateClassification(loaded, context: context)
             case .summarize: result = try evaluateSummarization(loaded, context: context)
@@ -132,7 +134,8 @@ struct EvalCommand: AsyncParsableCommand {
 
     func loadTokenizer() throws -> Tokenizer {
         let model = self.model ?? ""
-        return try ModelOptions.tokenizer(folder: URL(fileURLWithPath: tokenizer ?? model), model: URL(fileURLWithPath: model))
+        return try ModelOptions.tokenizer(
+            folder: URL(fileURLWithPath: tokenizer ?? model), model: URL(fileURLWithPath: model))
     }
 
     func loadDataset() throws -> Dataset {

@@ -21,14 +21,19 @@ struct MonitorCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "Model folder (only config.json is read).") var model: String
-    @Option(parsing: .upToNextOption, help: "Routing traces of the traffic to score (JSON or JSONL).") var traces: [String]
-    @Option(parsing: .upToNextOption, help: "Traces of known-general traffic to compare with (default: the other clients).")
+    @Option(parsing: .upToNextOption, help: "Routing traces of the traffic to score (JSON or JSONL).") var traces:
+        [String]
+    @Option(
+        parsing: .upToNextOption, help: "Traces of known-general traffic to compare with (default: the other clients).")
     var reference: [String] = []
     @Option(help: "Score at which a client is flagged.") var threshold = ProbeMonitor.Parameters().threshold
-    @Option(help: "Fewest requests before a client can be flagged.") var minRequests = ProbeMonitor.Parameters().minRequests
-    @Option(help: "Pseudo-clients drawn from the general traffic per score.") var nullSamples = ProbeMonitor.Parameters().nullSamples
+    @Option(help: "Fewest requests before a client can be flagged.") var minRequests = ProbeMonitor.Parameters()
+        .minRequests
+    @Option(help: "Pseudo-clients drawn from the general traffic per score.") var nullSamples =
+        ProbeMonitor.Parameters().nullSamples
     @Option(help: "Seed of the pseudo-client draws.") var seed: UInt64 = 0
-    @Flag(help: "Skip scoring every prefix of each client's requests (no detected_after_requests).") var noOnline = false
+    @Flag(help: "Skip scoring every prefix of each client's requests (no detected_after_requests).") var noOnline =
+        false
     @Option(help: "Write the JSON report to FILE.") var out: String?
     @Flag(help: "Replace an existing --out file.") var overwrite = false
     @OptionGroup var output: OutputOptions
@@ -54,7 +59,9 @@ struct MonitorCommand: AsyncParsableCommand {
                 traffic += read
             }
             var referenceTraces: [RoutingTrace] = []
-            for file in reference { referenceTraces += try RoutingTraceReader.read(URL(fileURLWithPath: file), shape: shape) }
+            for file in reference {
+                referenceTraces += try RoutingTraceReader.read(URL(fileURLWithPath: file), shape: shape)
+            }
             var parameters = ProbeMonitor.Parameters()
             parameters.threshold = threshold
             parameters.minRequests = minRequests
@@ -62,7 +69,8 @@ struct MonitorCommand: AsyncParsableCommand {
             parameters.seed = seed
             parameters.online = !noOnline
             let scores = ProbeMonitor.scores(
-                traces: traffic, shape: shape, reference: reference.isEmpty ? nil : referenceTraces, parameters: parameters)
+                traces: traffic, shape: shape, reference: reference.isEmpty ? nil : referenceTraces,
+                parameters: parameters)
             let clients: [[String: Any]] = scores.map { s in
                 var row: [String: Any] = [
                     "client": s.client, "requests": s.requests, "tokens": s.tokens, "divergence": s.divergence,
@@ -73,7 +81,8 @@ struct MonitorCommand: AsyncParsableCommand {
             }
             let report: [String: Any] = [
                 "format": "expertlock-monitor-1", "threshold": threshold, "min_requests": minRequests,
-                "null_samples": nullSamples, "seed": seed, "baseline": reference.isEmpty ? "other clients" : "reference",
+                "null_samples": nullSamples, "seed": seed,
+                "baseline": reference.isEmpty ? "other clients" : "reference",
                 "requests": traffic.count, "clients": clients, "flagged": scores.filter(\.flagged).map(\.client),
             ]
             if let out {

@@ -85,7 +85,8 @@ struct TraceCommand: AsyncParsableCommand {
             }
             ids = Array(ids.prefix(context))
             guard !ids.isEmpty else { continue }
-            out.append(Request(id: object["id"] as? String ?? "req-\(n + 1)", client: object["client"] as? String, ids: ids))
+            out.append(
+                Request(id: object["id"] as? String ?? "req-\(n + 1)", client: object["client"] as? String, ids: ids))
         }
         guard !out.isEmpty else { throw ArgumentInputError("\(requests): no requests") }
         return out
@@ -96,14 +97,25 @@ struct TraceCommand: AsyncParsableCommand {
         var object: [String: Any]
         switch format {
         case .vllm:
-            object = ["id": request.id, "prompt_token_ids": request.ids, "prompt_routed_experts": experts, "choices": []]
+            object = [
+                "id": request.id, "prompt_token_ids": request.ids, "prompt_routed_experts": experts, "choices": [],
+            ]
         case .sglang:
             var raw = Data()
-            for token in experts { for layer in token { for e in layer { withUnsafeBytes(of: Int32(e).littleEndian) { raw.append(contentsOf: $0) } } } }
-            object = ["meta_info": ["id": request.id, "prompt_tokens": request.ids.count, "routed_experts": raw.base64EncodedString()]]
+            for token in experts {
+                for layer in token {
+                    for e in layer { withUnsafeBytes(of: Int32(e).littleEndian) { raw.append(contentsOf: $0) } }
+                }
+            }
+            object = [
+                "meta_info": [
+                    "id": request.id, "prompt_tokens": request.ids.count, "routed_experts": raw.base64EncodedString(),
+                ]
+            ]
         }
         if let client = request.client { object["client"] = client }
-        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        return String(
+            decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
     }
 }
 
@@ -129,7 +141,9 @@ final class RoutingRecorder: RoutingObserver {
         chosen[l] = experts
     }
 
-    func observeExpertOutput(layer: Int, expert: Int, rows: [Int], slots: [Int], outputNorms: [Float], batch: TokenBatch) {}
+    func observeExpertOutput(
+        layer: Int, expert: Int, rows: [Int], slots: [Int], outputNorms: [Float], batch: TokenBatch
+    ) {}
 
     /// [T, L, K] of sequence `b` of the batch (its first `length` tokens; row = b · seq + t).
     func experts(sequence b: Int, length: Int) -> [[[Int]]] {

@@ -1,6 +1,7 @@
 import Foundation
 import MoEModels
 import Testing
+
 @testable import ExpertLock
 
 /// Partials of shards, combined in batch order, are `evaluate`'s result bit for bit.
@@ -14,7 +15,8 @@ struct PerplexityShardTests {
         let batches = try Perplexity.batchCount(ids: ids, parameters: parameters)
         for count in [1, 2, 3, batches] {
             let parts = try (0..<count).flatMap {
-                try Perplexity.partials(model: model, ids: ids, parameters: parameters, shard: try Shard(index: $0, count: count))
+                try Perplexity.partials(
+                    model: model, ids: ids, parameters: parameters, shard: try Shard(index: $0, count: count))
             }
             #expect(parts.map(\.batch) == Array(0..<batches))
             let combined = try Perplexity.combine(parts.reversed())

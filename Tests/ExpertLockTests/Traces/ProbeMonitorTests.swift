@@ -2,15 +2,17 @@ import Foundation
 import MoEModels
 import TensorCore
 import Testing
+
 @testable import ExpertLock
 
 /// The monitor on synthetic traffic whose routing is pinned: four "topics", each a distribution
 /// over 8 experts; benign clients draw each request's topic at random, attackers stay on one.
 struct ProbeMonitorTests {
     static let shape = RoutingShape(
-        signature: ModelSignature(config: ModelConfig(
-            modelType: "mixtral", vocabSize: 10, hiddenSize: 8, intermediateSize: 8, numHiddenLayers: 2,
-            numAttentionHeads: 2, numExperts: 8)),
+        signature: ModelSignature(
+            config: ModelConfig(
+                modelType: "mixtral", vocabSize: 10, hiddenSize: 8, intermediateSize: 8, numHiddenLayers: 2,
+                numAttentionHeads: 2, numExperts: 8)),
         topK: 2, normTopKProb: true)
 
     /// A request of `tokens` tokens whose top-2 experts come from `topic` (experts 2·topic, 2·topic+1
@@ -24,7 +26,8 @@ struct ProbeMonitorTests {
                 ids += [Int32(first), Int32(second)]
             }
         }
-        return RoutingTrace(request: "r", client: client, format: .vllm, tokens: tokens, layers: 2, topK: 2, experts: ids)
+        return RoutingTrace(
+            request: "r", client: client, format: .vllm, tokens: tokens, layers: 2, topK: 2, experts: ids)
     }
 
     static func traffic(benign: Int, attackers: Int, requests: Int, seed: UInt64) -> [RoutingTrace] {
@@ -45,7 +48,8 @@ struct ProbeMonitorTests {
         var parameters = ProbeMonitor.Parameters()
         parameters.nullSamples = 60
         let scores = ProbeMonitor.scores(
-            traces: Self.traffic(benign: 20, attackers: 3, requests: 30, seed: 1), shape: Self.shape, parameters: parameters)
+            traces: Self.traffic(benign: 20, attackers: 3, requests: 30, seed: 1), shape: Self.shape,
+            parameters: parameters)
         let attackers = scores.filter { $0.client.hasPrefix("attacker") }
         let benign = scores.filter { $0.client.hasPrefix("benign") }
         #expect(attackers.count == 3 && benign.count == 20)

@@ -1,6 +1,7 @@
 import Foundation
 import MoEModels
 import Testing
+
 @testable import ExpertLock
 
 /// The trace forms of scripts/fixtures/make_trace_fixtures.py read to the same expert ids, and the
@@ -8,7 +9,9 @@ import Testing
 struct RoutingTraceReaderTests {
     static let name = "mixtral_f32_gqa2"
     static let folder = Fixtures.packageRoot.appendingPathComponent("Tests/ExpertLockTests/Fixtures/traces/\(name)")
-    static func shape() throws -> RoutingShape { RoutingShape(config: try ModelConfig.load(from: Fixtures.model(name))) }
+    static func shape() throws -> RoutingShape {
+        RoutingShape(config: try ModelConfig.load(from: Fixtures.model(name)))
+    }
 
     @Test func everyEncodingGivesTheSameExperts() throws {
         let shape = try Self.shape()
