@@ -15,6 +15,8 @@ extension FuzzTarget {
         FuzzTarget("attribution", .json, "attribution file read, written back, merged with itself", parse: ParserCalls.attribution),
         FuzzTarget("plan", .json, "pruning plan JSON validated against a 2-layer, 4-expert model", parse: ParserCalls.plan),
         FuzzTarget("tokenizer", .json, "tokenizer.json loaded, sample texts encoded and decoded", parse: ParserCalls.tokenizer),
+        FuzzTarget("tokenizer-unigram", .json, "Unigram tokenizer.json (Precompiled, Metaspace, byte fallback) loaded, texts encoded and decoded", parse: ParserCalls.unigramTokenizer),
+        FuzzTarget("precompiled-charsmap", .binary, "raw SentencePiece charsmap in T5's pipeline, texts encoded and decoded", parse: ParserCalls.precompiledCharsmap),
         FuzzTarget("tokenizer-config", .json, "tokenizer_config.json beside a fixed WordLevel tokenizer", setUp: ParserCalls.writeFixedTokenizer, parse: ParserCalls.tokenizerConfig),
         FuzzTarget("token-ids", .json, "token ids file (JSON array or whitespace-separated)") { data, _ in _ = try TokenIdsFile.parse(data, file: "ids.txt") },
         FuzzTarget("manifest", .json, "expertlock_manifest.json read, then the fixture model verified against it", setUp: ParserCalls.writeModel, parse: ParserCalls.manifest),
