@@ -117,6 +117,24 @@ struct TraceAttributionCommandTests {
         #expect(Self.table(object, "frequency") == single.map { $0.map { $0 * 2 } })
     }
 
+    @Test func pruneRanksATraceFileByWhatItSupports() throws {
+        let name = "mixtral_f32_gqa2"
+        let work = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: work) }
+        let model = CLIRunner.modelFixture(name).path
+        let traced = work.appendingPathComponent("t.json").path
+        let made = try CLIRunner.run([
+            "attribute", "--model", model, "--traces", Self.fixture(name, "vllm.jsonl"), "--out", traced,
+        ])
+        #expect(made.status == 0, "\(made.stderr)")
+        let common = ["prune", "--model", model, "--attribution", traced, "--keep", "2", "--mode", "mask"]
+        let soft = try CLIRunner.run(common + ["--criterion", "soft", "--out", work.appendingPathComponent("a").path])
+        #expect(soft.status == 2)
+        #expect(soft.stderr.contains("routing traces") && soft.stderr.contains("frequency"), "\(soft.stderr)")
+        let byFrequency = try CLIRunner.run(common + ["--out", work.appendingPathComponent("b").path])
+        #expect(byFrequency.status == 0, "\(byFrequency.stderr)")
+    }
+
     @Test func softMassFromIdsAloneIsRefused() throws {
         let name = "mixtral_f32_gqa2"
         let run = try CLIRunner.run([
