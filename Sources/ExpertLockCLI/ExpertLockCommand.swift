@@ -28,6 +28,7 @@ struct ExpertLockCommand: AsyncParsableCommand {
             ProvenanceCommand.self,
             RealignCommand.self,
             CorpusCommand.self,
+            AuditCommand.self,
         ]
     )
 

@@ -79,8 +79,15 @@ struct RealignCommand: AsyncParsableCommand {
         transform: OptionRange.int(atLeast: 1))
     var saveEvery: Int?
     @Option(help: "Labels-to-target: the target is this fraction of the reference.") var targetFraction = 0.95
-    @Option(help: "Reference metric for the target (e.g. the unpruned model's; default: best random mean).")
-    var reference: Double?
+    @Option(
+        help: """
+            Reference for the target: the unpruned model's folder (evaluated on --eval-data; its per-example outcomes \
+            enter the intervals) or a number (default: the best random-sampling mean).
+            """)
+    var reference: String?
+    @Option(help: "Fine-tuning schedule: restart (from the pruned weights each round, cosine decay) or continued.")
+    var schedule: FineTuningSchedule = .restart
+    @Option(help: "Bootstrap resamples of the report's intervals.") var resamples = 1000
     @Flag(help: "Do not save the re-aligned models.") var noModel = false
     @Option(help: "Output folder.") var out: String
     @Flag(help: "Continue the runs in --out from their latest state.") var resume = false
@@ -94,6 +101,7 @@ struct RealignCommand: AsyncParsableCommand {
             throw ValidationError("--residency \(modelOptions.residency.rawValue): realign trains the model, its weights must be resident")
         }
         if seeds < 1 { throw ValidationError("--seeds must be at least 1") }
+        if resamples < 10 { throw ValidationError("--resamples must be at least 10") }
         if !(targetFraction > 0 && targetFraction <= 1) { throw ValidationError("--target-fraction must be in (0, 1]") }
     }
 
@@ -102,7 +110,7 @@ struct RealignCommand: AsyncParsableCommand {
             let outURL = URL(fileURLWithPath: out)
             // --out is a working folder (--overwrite replaces it): it must neither be, hold nor sit
             // inside an input (a run writing into a model folder would change that model).
-            try refuseOutputOverlappingInputs(out, inputs: [modelOptions.model, pool, evalData, tokenizer, template])
+            try refuseOutputOverlappingInputs(out, inputs: [modelOptions.model, pool, evalData, tokenizer, template, reference])
             let strategies = try parseStrategies()
             // The old output is kept aside until this run finishes (given back if it fails).
             let replaced = overwrite ? try ReplacedOutput.setAside(outURL) : nil
@@ -123,7 +131,10 @@ struct RealignCommand: AsyncParsableCommand {
                     results.append(try runOne(strategy: strategy, seed: seed + s, task: activeTask, out: outURL))
                 }
             }
-            let report = RealignmentReport(results: results, targetFraction: targetFraction, reference: reference)
+            let (referenceValue, referenceOutcomes) = try evaluateReference(task: activeTask)
+            let report = RealignmentReport(
+                results: results, targetFraction: targetFraction, reference: referenceValue,
+                referenceOutcomes: referenceOutcomes, resamples: resamples)
             try writeReport(report, results: results, to: outURL)
             finished = true
             if output.json {
@@ -166,7 +177,20 @@ struct RealignCommand: AsyncParsableCommand {
         p.candidatesPerRound = candidates
         p.seed = seed
         p.saveEvery = saveEvery
+        p.schedule = schedule
         return p
+    }
+
+    /// --reference as a number, or the metric (and per-example outcomes) of the model in that folder.
+    func evaluateReference(task: ActiveLearningTask) throws -> (Double?, [Double]?) {
+        guard let reference else { return (nil, nil) }
+        if let value = Double(reference) { return (value, nil) }
+        guard FileManager.default.fileExists(atPath: URL(fileURLWithPath: reference).appendingPathComponent("config.json").path)
+        else { throw ArgumentInputError("--reference: '\(reference)' is neither a number nor a model folder") }
+        Console.progress("evaluating the reference model \(reference)")
+        let model = try ModelLoader.load(directory: URL(fileURLWithPath: reference), residency: .automatic)
+        let (metric, outcomes) = try task.evaluateWithOutcomes(model: model)
+        return (metric, outcomes)
     }
 
     func parseLoRATargets() throws -> [LoRATarget] {
