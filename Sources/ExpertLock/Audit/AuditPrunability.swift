@@ -200,7 +200,7 @@ public struct AuditPrunability: Sendable, Codable, Equatable {
                                 : "not resolvable: the full model's accuracy interval "
                                     + "\(Self.f(full.lower))–\(Self.f(full.upper)) does not lie above chance "
                                     + "\(Self.f(chance))."),
-                        interval: cc))
+                        interval: aboveChance ? cc : nil))  // a ratio whose denominator crosses 0
                 if let m = row.mcNemar {
                     let changed = m.exactP < 1 - level
                     findings.append(

@@ -53,7 +53,10 @@ public enum AuditReport {
         md += "| ---: | --- | ---: | --- | --- | --- | --- | ---: |\n"
         for row in p.rows {
             md += "| \(row.k) | \(row.strategy) | \(row.subsets) | \(row.accuracy.formatted()) | "
-            md += "\(row.retention.formatted()) | \(row.chanceCorrected.formatted()) | \(row.deltaNLL.formatted()) | "
+            // Chance-corrected retention is a ratio whose denominator crosses 0 when the full model
+            // is not above chance: no interval is meaningful then.
+            let corrected = p.full.lower > p.chance ? row.chanceCorrected.formatted() : "– (full model at chance)"
+            md += "\(row.retention.formatted()) | \(corrected) | \(row.deltaNLL.formatted()) | "
             md += "\(row.mcNemar.map { String(format: "%.3g", $0.exactP) } ?? "–") |\n"
         }
         md += "\n| strategy | ratio area | ΔNLL area | retention at k ≤ 2 |\n| --- | --- | --- | --- |\n"
