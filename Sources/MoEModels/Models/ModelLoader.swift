@@ -38,7 +38,9 @@ public enum ModelLoader {
         // logits (transformers 5.25 ignores them too), so they are skipped on purpose and named.
         let mtp = config.numHiddenLayers..<(config.numHiddenLayers + max(0, config.nextTokenPredictionLayers))
         let skipped = checkpoint.tensorNames.filter { TensorName.layerIndex($0).map(mtp.contains) ?? false }
-        try resolver.checkAllUsed(tiedEmbeddings: config.tieWordEmbeddings, skipping: Set(skipped))
+        // A shared MLP of size 0 contributes nothing: its weights are accepted only when they are empty.
+        let empty = model.emptySharedExpertTensors.map(\.name).filter { checkpoint.info($0)?.elementCount == 0 }
+        try resolver.checkAllUsed(tiedEmbeddings: config.tieWordEmbeddings, skipping: Set(skipped + empty))
         if let alias = config.familyAlias { model.notes.append(alias) }
         if !skipped.isEmpty {
             model.skippedTensors = skipped.sorted()
