@@ -72,6 +72,14 @@ struct PruneCommand: AsyncParsableCommand {
                     throw ArgumentInputError(
                         "\(attribution): holds no ablation scores (write them with attribute --criterion ablation)")
                 }
+                // Routing traces support only some criteria (docs/TRACES.md); the others' sums are empty.
+                if let source = a.source, !source.criteria.contains(ranked(a)) {
+                    let kinds = source.kinds.joined(separator: ", ")
+                    let supported = source.criteria.map(\.rawValue).joined(separator: ", ")
+                    throw ArgumentInputError(
+                        "\(attribution): made from routing traces (\(kinds)), it supports --criterion \(supported), "
+                            + "not \(ranked(a).rawValue)")
+                }
                 return a
             }
             let pruningPlan: PruningPlan
