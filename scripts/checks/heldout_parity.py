@@ -185,7 +185,8 @@ def check(family, seed, dtype, cli, work):
     ev = run(cli, ["eval", "--model", path, "--task", "perplexity", "--ids", ids_file, "--context", str(context),
                    "--stride", str(stride), "--json"])
     result["perplexity_rel"] = abs(ev["perplexity"] - ref_ppl) / ref_ppl
-    experts = cfg.get("n_routed_experts") or cfg.get("num_local_experts") or cfg.get("moe_num_experts")
+    experts = (cfg.get("n_routed_experts") or cfg.get("num_local_experts") or cfg.get("moe_num_experts")
+               or cfg.get("num_experts"))  # qwen2_moe, qwen3_moe, olmoe
     drop = f"1,{experts - 1}"
     removed, masked = path + "-removed", path + "-masked"
     for d in (removed, masked):
