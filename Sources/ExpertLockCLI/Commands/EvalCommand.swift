@@ -44,6 +44,7 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Most tokens generated per summary.") var maxNewTokens = 64
     @Option(help: "Sequences per forward pass (windows for perplexity, examples for classify).") var batch: Int?
     @Flag(inversion: .prefixedNo, help: "Porter stemming in ROUGE (rouge-score's use_stemmer).") var stemmer = true
+    @OptionGroup var precision: PrecisionOptions
     @OptionGroup var streaming: StreamingOptions
     @OptionGroup var output: OutputOptions
 
@@ -51,8 +52,8 @@ struct EvalCommand: AsyncParsableCommand {
         try await runReportingErrors {
             try validateOptions()
             let started = Date()
-            let loaded = try streaming.streamLayers
-                ? streaming.load(model) : ModelLoader.load(directory: URL(fileURLWithPath: model))
+            let loaded = precision.apply(to: try streaming.streamLayers
+                ? streaming.load(model) : ModelLoader.load(directory: URL(fileURLWithPath: model)))
             var result: [String: Any]
             switch task {
             case .perplexity: result = try evaluatePerplexity(loaded)

@@ -111,7 +111,8 @@ extension MoEModel {
 
     /// Embeddings, every layer and the final norm for one batch in one pass.
     func hiddenPass(_ batch: TokenBatch, observer: RoutingObserver?) throws -> Tensor {
-        var h = gatherRows(try embedTokens.variable(), batch.ids)  // [B*T] -> [N, C]
+        // A bfloat16 embedding is looked up in place: only the batch's rows become Float32.
+        var h = Variable(try embedTokens.gatherRows(batch.ids))  // [B*T] -> [N, C]
         for layer in layers {
             h = try layer.forward(consume h, batch: batch, cache: nil, observer: observer).0
         }
@@ -122,7 +123,12 @@ extension MoEModel {
     /// head, and the rows' next-token entropies when `entropy` (see TensorCore's `headScores`):
     /// the same log-softmax as `forward`'s logits give, without the [N, V] matrix.
     public func headScores(rows: [Int], of hidden: Tensor, targets: [Int], entropy: Bool = false) throws -> HeadScores {
-        TensorCore.headScores(
+        if let stored = try lmHead.storedMatrix() {
+            return TensorCore.headScores(
+                hidden: hidden, storedHead: stored, precision: lmHead.precision, rows: rows, targets: targets,
+                entropy: entropy)
+        }
+        return TensorCore.headScores(
             hidden: hidden, head: try lmHead.variable().value, rows: rows, targets: targets, entropy: entropy)
     }
 }
