@@ -1,4 +1,5 @@
 import CTensorKernels
+import Foundation
 
 /// Matrix products with bfloat16 weights as stored in the checkpoint: C[M, N] = beta·C + A[M, K]·Wᵀ,
 /// W [N, K] in the `nn.Linear` layout, A in Float32, in either `Precision`. W is read where it lies
@@ -24,10 +25,13 @@ public enum StoredGemm {
 
     /// What the CPU supports.
     public static let detected = Kernel(rawValue: Int(el_kernel_level())) ?? .portable
-    /// Forces a lower kernel (tests run the fallbacks on a CPU that has more); nil: `detected`.
-    nonisolated(unsafe) public static var forcedKernel: Kernel?
-    /// The kernel products use now: `detected`, or the lower of it and `forcedKernel`.
-    public static var kernel: Kernel { min(forcedKernel ?? detected, detected) }
+    /// The kernel products use: `detected`, or a lower one named by `EXPERTLOCK_KERNEL` (`portable`,
+    /// `avx512`; to compare the paths on one machine). Tests pass a kernel to each call instead.
+    public static let kernel: Kernel = {
+        let name = ProcessInfo.processInfo.environment["EXPERTLOCK_KERNEL"] ?? ""
+        let asked = Kernel.allCases.first { "\($0)" == name } ?? detected
+        return min(asked, detected)
+    }()
 
     /// Weight rows widened per `Gemm.sgemm` call on the portable path (64 × K Float32: 512 KB at K = 2048).
     static let portableBlockRows = 64
@@ -35,7 +39,9 @@ public enum StoredGemm {
     static let parallelThreshold = 1 << 18
 
     /// y = x·Wᵀ (+ bias): x [.., K] (leading dimensions flattened), W [N, K] -> [.., N].
-    public static func linear(_ x: Tensor, _ w: BF16Matrix, bias: Tensor? = nil, precision: Precision) -> Tensor {
+    public static func linear(
+        _ x: Tensor, _ w: BF16Matrix, bias: Tensor? = nil, precision: Precision, kernel: Kernel = kernel
+    ) -> Tensor {
         precondition(x.lastDim == w.columns, "StoredGemm.linear: input \(x.shape) for weight [\(w.rows), \(w.columns)]")
         if let bias { precondition(bias.count == w.rows, "StoredGemm.linear: bias \(bias.shape) for \(w.rows) outputs") }
         let (m, n) = (x.rows, w.rows)
@@ -51,7 +57,7 @@ public enum StoredGemm {
             x.withUnsafeBufferPointer { px in
                 multiply(
                     m: m, a: px.baseAddress!, lda: w.columns, weights: w, precision: precision, beta: bias == nil ? 0 : 1,
-                    c: po, ldc: n)
+                    c: po, ldc: n, kernel: kernel)
             }
         }
     }
@@ -59,26 +65,26 @@ public enum StoredGemm {
     /// C[M, N] = beta·C + A[M, K]·Wᵀ for the whole of W [N, K].
     public static func multiply(
         m: Int, a: UnsafePointer<Float>, lda: Int, weights w: BF16Matrix, precision: Precision, beta: Float = 0,
-        c: UnsafeMutablePointer<Float>, ldc: Int
+        c: UnsafeMutablePointer<Float>, ldc: Int, kernel: Kernel = kernel
     ) {
         withExtendedLifetime(w.owner) {
             multiply(
                 m: m, n: w.rows, k: w.columns, a: a, lda: lda, b: w.base, ldb: w.columns, precision: precision,
-                beta: beta, c: c, ldc: ldc)
+                beta: beta, c: c, ldc: ldc, kernel: kernel)
         }
     }
 
     /// C[M, N] = beta·C + A[M, K]·Bᵀ, B [N, K] bfloat16 with row stride `ldb`.
     public static func multiply(
         m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<UInt16>, ldb: Int,
-        precision: Precision, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+        precision: Precision, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, kernel: Kernel = kernel
     ) {
+        precondition(kernel <= detected, "StoredGemm: kernel \(kernel) on a CPU that has \(detected)")
         if m == 0 || n == 0 { return }
         if k == 0 {
             Gemm.scaleC(m: m, n: n, beta: beta, c: c, ldc: ldc)
             return
         }
-        let kernel = self.kernel
         withLeftOperand(m: m, k: k, a: a, lda: lda, precision: precision, kernel: kernel) { left in
             let threads = Parallel.isSerial || Parallel.isInsideRegion ? 1 : Parallel.threads
             if threads <= 1 || m * n * k < parallelThreshold || n < 32 {
