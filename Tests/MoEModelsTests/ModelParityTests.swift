@@ -74,7 +74,7 @@ struct ModelParityTests {
     /// them (the activations really are rounded). Measured once (transformers 5.25, torch 2.15, the model
     /// itself in bfloat16, eager experts): transformers' own bf16 logits are 0.03-0.07 from its f32 ones
     /// on these four fixtures (|logit| ≤ 4.2), ExpertLock's bf16 ones 0.017-0.15 from f32 and 0.04-0.10
-X
+    /// from transformers' bf16 (mixtral_bf16_tied_mqa the largest).
     @Test(arguments: ["mixtral_bf16_tied_mqa", "qwen2_moe_bf16_norm_tied", "qwen3_moe_bf16_bias_tied",
                       "olmoe_bf16_gqa_clip_norm"])
     func bf16PrecisionStaysNearTransformersF32(_ name: String) throws {
