@@ -17,7 +17,7 @@ import Foundation
 /// groups of about `rowsPerGroup` rows (default 2N), so at most about 2N rows of outputs are alive.
 public func storedExperts(
     _ x: Tensor, gate: [BF16Matrix], up: [BF16Matrix], down: [BF16Matrix], tokens: [[Int]], slots: [[Int]],
-    weights: Tensor, precision: Precision, rowsPerGroup: Int? = nil
+    weights: Tensor, precision: Precision, rowsPerGroup: Int? = nil, kernel: StoredGemm.Kernel = StoredGemm.kernel
 ) -> Tensor {
     let (n, c) = (x.rows, x.lastDim)
     let experts = tokens.count
@@ -41,7 +41,7 @@ public func storedExperts(
         guard !group.isEmpty else { return }
         let part = storedExpertGroup(
             x, group, gate: gate, up: up, down: down, tokens: tokens, slots: slots, weights: weights,
-            precision: precision)
+            precision: precision, kernel: kernel)
         out.add(part)
         group.removeAll(keepingCapacity: true)
         rows = 0
@@ -59,7 +59,7 @@ public func storedExperts(
 /// summed in expert order.
 func storedExpertGroup(
     _ x: Tensor, _ group: [Int], gate: [BF16Matrix], up: [BF16Matrix], down: [BF16Matrix], tokens: [[Int]],
-    slots: [[Int]], weights: Tensor, precision: Precision
+    slots: [[Int]], weights: Tensor, precision: Precision, kernel: StoredGemm.Kernel
 ) -> Tensor {
     let c = x.lastDim
     var outputs = [Tensor](repeating: Tensor.zeros([0]), count: group.count)
@@ -69,9 +69,9 @@ func storedExpertGroup(
         Parallel.forEachItem(in: busiestFirst) { position in
             let e = group[position]
             let xe = gatherKernel(x, tokens[e])  // [N, C] -> [n_e, C]
-            var h = StoredGemm.linear(xe, gate[e], precision: precision)  // [n_e, I]
-            h.formZipLanes(StoredGemm.linear(xe, up[e], precision: precision), SwiGLULanes())
-            var y = StoredGemm.linear(h, down[e], precision: precision)  // [n_e, C]
+            var h = StoredGemm.linear(xe, gate[e], precision: precision, kernel: kernel)  // [n_e, I]
+            h.formZipLanes(StoredGemm.linear(xe, up[e], precision: precision, kernel: kernel), SwiGLULanes())
+            var y = StoredGemm.linear(h, down[e], precision: precision, kernel: kernel)  // [n_e, C]
             weights.withUnsafeBufferPointer { pw in
                 y.withUnsafeMutableBufferPointer { py in
                     for (i, slot) in slots[e].enumerated() {
