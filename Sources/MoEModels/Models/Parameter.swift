@@ -65,6 +65,7 @@ public final class Parameter {
         let value = try tensor()
         resident = Variable(value, requiresGrad: trainable, name: name)
         residentIsSourceCopy = load != nil
+        roundedBF16 = nil
     }
 
     /// Drops the in-memory copy of a frozen parameter whose values are still those of its source
@@ -74,6 +75,7 @@ public final class Parameter {
         guard residentIsSourceCopy, resident?.requiresGrad != true else { return }
         resident = nil
         residentIsSourceCopy = false
+        roundedBF16 = nil
     }
 
     /// Replaces the values (shape must match). Used by optimizers' callers, pruning and tests.
