@@ -10,7 +10,7 @@ import Foundation
 /// Parallel-for over the outermost loop of a kernel.
 ///
 /// Kernels split their rows into chunks and run them with `DispatchQueue.concurrentPerform`.
-/// Tests can force the serial path (`Parallel.isSerial = true`) to compare results. OpenBLAS runs
+/// Tests can force the serial path for themselves (`Parallel.withSerial { … }`) to compare results. OpenBLAS runs
 /// single-threaded inside these threads (see `BLAS`), so the cores are never oversubscribed.
 public enum Parallel {
     /// Worker count for Swift kernels and matrix products. Defaults to `EXPERTLOCK_THREADS` when
@@ -19,8 +19,20 @@ public enum Parallel {
     nonisolated(unsafe) public static var threads: Int = defaultThreads(
         environment: ProcessInfo.processInfo.environment,
         processors: ProcessInfo.processInfo.activeProcessorCount)
-    /// When true every kernel runs on the calling thread.
-    nonisolated(unsafe) public static var isSerial = false
+    /// Set by `withSerial` for the calling task and everything it calls: a test that compares the
+    /// serial path with the parallel one forces it for itself only. A process-wide switch would
+    /// also serialise (or un-serialise) suites running beside it, so a serial-vs-parallel test
+    /// could end up comparing parallel with parallel.
+    @TaskLocal public static var forcedSerial = false
+
+    /// Whether kernels called from here run on the calling thread (`withSerial`).
+    @inlinable public static var isSerial: Bool { forcedSerial }
+
+    /// Runs `body` with every kernel it calls on the calling thread: the reference order of
+    /// operations, for tests that compare it with the parallel one.
+    public static func withSerial<R>(_ body: () throws -> R) rethrows -> R {
+        try $forcedSerial.withValue(true) { try body() }
+    }
 
     /// Runs `body` over `0..<count` split into contiguous ranges; ranges are disjoint so the
     /// body may write to disjoint output rows without synchronisation.

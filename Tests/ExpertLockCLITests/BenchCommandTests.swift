@@ -52,7 +52,7 @@ import Testing
         #expect(batch.tokenCount == 10 && batch.ids.allSatisfy { (0..<2000).contains($0) })
     }
 
-    @Test(.enabled(if: CLIRunner.executable != nil))
+    @Test(.enabled(if: CLIRunner.isAvailable))
     func forwardPrintsTheFigures() throws {
         let result = try CLIRunner.run([
             "bench", "forward", "--config", "B", "--batch", "1", "--seq", "16", "--threads", "1", "--warmup", "0",
@@ -68,7 +68,7 @@ import Testing
         #expect(object["pass_tokens"] as? Int == 16)  // width 128: the whole batch in one pass
     }
 
-    @Test(.enabled(if: CLIRunner.executable != nil))
+    @Test(.enabled(if: CLIRunner.isAvailable))
     func forwardRunsInSmallerPassesWhenAsked() throws {
         let result = try CLIRunner.run([
             "bench", "forward", "--config", "B", "--batch", "3", "--seq", "8", "--threads", "1", "--warmup", "0",
@@ -86,7 +86,7 @@ import Testing
         #expect(BenchModelFactory.nextTokenTargets(batch) == [6, 7, -100, 9, 10, -100])
     }
 
-    @Test(.enabled(if: CLIRunner.executable != nil))
+    @Test(.enabled(if: CLIRunner.isAvailable))
     func trainPrintsTheFigures() throws {
         let result = try CLIRunner.run([
             "bench", "train", "--config", "B", "--batch", "1", "--seq", "8", "--threads", "1", "--warmup", "0",
@@ -106,7 +106,7 @@ import Testing
         #expect(object["flops_per_iteration"] as? Double == 3 * forward.forwardFlops)
     }
 
-    @Test(.enabled(if: CLIRunner.executable != nil))
+    @Test(.enabled(if: CLIRunner.isAvailable))
     func missingConfigFileExitsWithTwo() throws {
         let result = try CLIRunner.run(["bench", "forward", "--config", "/nonexistent/config.json", "--json"])
         #expect(result.status == 2)

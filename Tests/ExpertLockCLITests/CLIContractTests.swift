@@ -4,7 +4,7 @@ import Testing
 /// The rules of the CLI contract (CLI.md) that hold across commands: exit code 2 for bad
 /// arguments as for bad input files, options that mean the same in every command, and outputs
 /// that a failed `--overwrite` run does not lose.
-@Suite(.enabled(if: CLIRunner.executable != nil))
+@Suite(.enabled(if: CLIRunner.isAvailable))
 struct CLIContractTests {
     /// A folder with a word-level tokenizer and a tiny model trained on the same text for one
     /// step (`model/` holds config.json, the weights and tokenizer.json), plus that text as

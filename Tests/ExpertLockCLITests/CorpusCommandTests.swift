@@ -3,7 +3,7 @@ import Testing
 
 /// `expertlock corpus`: the built-in corpus as files, the same bytes for the same seed.
 @Suite struct CorpusCommandTests {
-    @Test(.enabled(if: CLIRunner.executable != nil)) func writesEveryFileDeterministically() throws {
+    @Test(.enabled(if: CLIRunner.isAvailable)) func writesEveryFileDeterministically() throws {
         let dir = try CLIRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let first = dir.appendingPathComponent("a")

@@ -7,7 +7,7 @@ import Testing
         try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
     }
 
-    @Test(.enabled(if: CLIRunner.executable != nil)) func ownerWorkflow() throws {
+    @Test(.enabled(if: CLIRunner.isAvailable)) func ownerWorkflow() throws {
         let dir = try CLIRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }

@@ -3,7 +3,7 @@ import Testing
 
 /// `expertlock forward` end to end: parity with transformers through the binary, and every kind of broken
 /// checkpoint giving exit code 2 with a message that names the file and the problem.
-@Suite(.enabled(if: CLIRunner.executable != nil))
+@Suite(.enabled(if: CLIRunner.isAvailable))
 struct ForwardCommandTests {
     struct Expected: Decodable {
         let ids: [Int]

@@ -3,7 +3,7 @@ import Testing
 
 /// Every command that reads a model leaves the model's files byte-identical (and adds none), even
 /// when it writes a derived checkpoint or fails.
-@Suite(.enabled(if: CLIRunner.executable != nil))
+@Suite(.enabled(if: CLIRunner.isAvailable))
 struct InputIntegrityTests {
     /// Every file under `dir` (sub-folders included) by relative path, with its bytes.
     static func snapshot(_ dir: URL) throws -> [String: Data] {

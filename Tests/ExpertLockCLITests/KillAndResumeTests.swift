@@ -11,7 +11,7 @@ import Testing
 /// until they finish: the result must equal an uninterrupted run byte for byte (attribution sums
 /// are fixed-point integers; sweep points are pure functions of the plan), and no state or
 /// temporary file may be left under the output's name.
-@Suite(.enabled(if: CLIRunner.executable != nil), .serialized)
+@Suite(.enabled(if: CLIRunner.isAvailable), .serialized)
 struct KillAndResumeTests {
     /// Runs `arguments`, killing each run after a random delay in (0, 1.2 × `duration`) and
     /// continuing with `--resume`, until a run exits by itself. The first run is killed a random

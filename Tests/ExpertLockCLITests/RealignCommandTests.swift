@@ -54,7 +54,7 @@ import Testing
         try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
     }
 
-    @Test(.enabled(if: CLIRunner.executable != nil)) func reportsTheLearningCurveAsJSON() throws {
+    @Test(.enabled(if: CLIRunner.isAvailable)) func reportsTheLearningCurveAsJSON() throws {
         let dir = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
         let result = try CLIRunner.run(Self.arguments(dir, out: "run") + ["--json"])
@@ -99,7 +99,7 @@ import Testing
 
     /// A mask-mode pruned model (expertlock_mask.json) re-aligns; the re-aligned model keeps the mask;
     /// the input folder stays byte-identical and can be neither the output nor inside it.
-    @Test(.enabled(if: CLIRunner.executable != nil)) func realignsAMaskedModelAndLeavesTheInputUntouched() throws {
+    @Test(.enabled(if: CLIRunner.isAvailable)) func realignsAMaskedModelAndLeavesTheInputUntouched() throws {
         let dir = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
         let masked = dir.appendingPathComponent("masked")
@@ -126,7 +126,7 @@ import Testing
     }
 
     /// Language modelling (perplexity, lower is better) and summarization pools through the CLI.
-    @Test(.enabled(if: CLIRunner.executable != nil)) func textTasks() throws {
+    @Test(.enabled(if: CLIRunner.isAvailable)) func textTasks() throws {
         let dir = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
         let words = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far"]
@@ -167,7 +167,7 @@ import Testing
         return nil
     }
 
-    @Test(.enabled(if: CLIRunner.executable != nil)) func sigkillMidRoundThenResumeEqualsTheUninterruptedRun() throws {
+    @Test(.enabled(if: CLIRunner.isAvailable)) func sigkillMidRoundThenResumeEqualsTheUninterruptedRun() throws {
         let dir = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
         let straight = try CLIRunner.run(Self.arguments(dir, out: "straight") + ["--json"])

@@ -22,7 +22,7 @@ import Testing
         #expect(try RougeCommand.readLines(empty, role: "predictions") == [])
     }
 
-    @Test(.enabled(if: CLIRunner.executable != nil))
+    @Test(.enabled(if: CLIRunner.isAvailable))
     func printsMeansAsJSON() throws {
         // rouge-score: pair 1 scores 1.0 everywhere; pair 2 ("a b c d" vs "d c b a") rouge1 1.0,
         // rouge2 0, rougeL 0.25.
@@ -38,7 +38,7 @@ import Testing
         #expect(abs((object["rougeL"]?["recall"] ?? 0) - 0.625) < 1e-12)
     }
 
-    @Test(.enabled(if: CLIRunner.executable != nil))
+    @Test(.enabled(if: CLIRunner.isAvailable))
     func mismatchedLineCountsExitWithTwoNamingBothFiles() throws {
         let predictions = try Self.temporaryFile("pred.txt", "one\ntwo\n")
         let references = try Self.temporaryFile("ref.txt", "one\n")
@@ -47,7 +47,7 @@ import Testing
         #expect(result.stderr.contains(predictions) && result.stderr.contains(references))
     }
 
-    @Test(.enabled(if: CLIRunner.executable != nil))
+    @Test(.enabled(if: CLIRunner.isAvailable))
     func missingFileExitsWithTwo() throws {
         let references = try Self.temporaryFile("ref.txt", "one\n")
         let result = try CLIRunner.run(["rouge", "--predictions", "/nonexistent/pred.txt", "--references", references])

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `--stream-layers` gives the files and figures of the ordinary run, and refuses what cannot stream.
-@Suite(.enabled(if: CLIRunner.executable != nil))
+@Suite(.enabled(if: CLIRunner.isAvailable))
 struct StreamLayersCommandTests {
     static func idsFile(in work: URL) throws -> URL {
         let ids = work.appendingPathComponent("ids.txt")

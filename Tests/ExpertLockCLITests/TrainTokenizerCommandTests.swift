@@ -6,7 +6,7 @@ import Testing
     static let trainText = CLIRunner.packageRoot.appendingPathComponent(
         "Tests/MoEModelsTests/Fixtures/tokenizer-training/train.txt").path
 
-    @Test(.enabled(if: CLIRunner.executable != nil))
+    @Test(.enabled(if: CLIRunner.isAvailable))
     func writesTokenizerAndPrintsJSON() throws {
         let dir = try CLIRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -27,7 +27,7 @@ import Testing
         #expect(try CLIRunner.run(arguments + ["--overwrite"]).status == 0)
     }
 
-    @Test(.enabled(if: CLIRunner.executable != nil))
+    @Test(.enabled(if: CLIRunner.isAvailable))
     func badInputExitsWithTwo() throws {
         let dir = try CLIRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

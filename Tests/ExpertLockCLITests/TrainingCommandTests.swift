@@ -27,7 +27,7 @@ import Testing
         ]
     }
 
-    @Test(.enabled(if: CLIRunner.executable != nil)) func trainsAndReportsJSON() throws {
+    @Test(.enabled(if: CLIRunner.isAvailable)) func trainsAndReportsJSON() throws {
         let dir = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
         let result = try CLIRunner.run(Self.arguments(dir, out: "model", steps: 10) + ["--json", "--log-every", "5"])
@@ -52,7 +52,7 @@ import Testing
 
     /// --eval-ids measures held-out perplexity at every --eval-every step and after the last one;
     /// on a repetitive stream the held-out perplexity falls as the model learns it.
-    @Test(.enabled(if: CLIRunner.executable != nil)) func measuresHeldOutPerplexityDuringTraining() throws {
+    @Test(.enabled(if: CLIRunner.isAvailable)) func measuresHeldOutPerplexityDuringTraining() throws {
         let dir = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
         let heldOut = (0..<120).map { ($0 * 7 + $0 / 5) % 31 }
@@ -75,7 +75,7 @@ import Testing
         #expect(missing.status == 2 && missing.stderr.contains("/nonexistent/heldout.json"))
     }
 
-    @Test(.enabled(if: CLIRunner.executable != nil)) func sigkillThenResumeGivesTheSameModel() throws {
+    @Test(.enabled(if: CLIRunner.isAvailable)) func sigkillThenResumeGivesTheSameModel() throws {
         let dir = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
         let steps = 60
@@ -105,7 +105,7 @@ import Testing
     /// A learning rate of 1e30 blows the weights up after one step: the next step's gradient norm
     /// (or loss) is not finite. Training stops with a message naming the step and the last good
     /// checkpoint, which is kept intact (and no final model is written).
-    @Test(.enabled(if: CLIRunner.executable != nil)) func nonFiniteTrainingStopsAndKeepsTheLastCheckpoint() throws {
+    @Test(.enabled(if: CLIRunner.isAvailable)) func nonFiniteTrainingStopsAndKeepsTheLastCheckpoint() throws {
         let dir = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
         let result = try CLIRunner.run([

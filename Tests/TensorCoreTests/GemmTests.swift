@@ -79,7 +79,7 @@ import Testing
         Self.expectClose(Self.run(Self.swiftKernel, t, o), Self.reference(t, o), t)
     }
 
-    @Test(.enabled(if: BLAS.shared != nil), arguments: cases)
+    @Test(.enabled(if: BLAS.shared != nil, "needs a system BLAS"), arguments: cases)
     func blasAgreesWithSwiftKernel(t: Case) throws {
         let blas = try #require(BLAS.shared)
         let o = Operands(t)
@@ -97,7 +97,7 @@ import Testing
 
     /// Large enough to be split into blocks: by rows (M large) and by columns (M small).
     @Test(
-        .enabled(if: BLAS.shared != nil),
+        .enabled(if: BLAS.shared != nil, "needs a system BLAS"),
         arguments: [
             Case(m: 200, n: 70, k: 64, transA: true, transB: false, beta: 1),
             Case(m: 3, n: 2000, k: 128, transA: false, transB: true, alpha: 2),

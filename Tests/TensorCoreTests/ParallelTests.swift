@@ -3,13 +3,12 @@ import Testing
 @testable import TensorCore
 
 /// Serial and parallel runs of the kernels must agree exactly: every output element is computed by
-/// one thread in a fixed order, whatever the chunking. The suite toggles the global
-/// `Parallel.isSerial`, which other suites may observe only as a change of speed.
-@Suite(.serialized) struct ParallelTests {
+/// one thread in a fixed order, whatever the chunking. The serial run is forced for this test's task
+/// only (`Parallel.withSerial`), so suites running beside it keep their own mode.
+@Suite struct ParallelTests {
     static func bothWays<T: Equatable>(_ body: () -> T) -> (serial: T, parallel: T) {
-        Parallel.isSerial = true
-        let serial = body()
-        Parallel.isSerial = false
+        let serial = Parallel.withSerial { body() }
+        #expect(!Parallel.isSerial, "the serial override must end with its scope")
         let parallel = body()
         return (serial, parallel)
     }

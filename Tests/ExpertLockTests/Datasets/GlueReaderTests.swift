@@ -92,7 +92,7 @@ import Testing
         #expect(try DatasetLoader.load(url, limit: 2).0.count == 2)
     }
 
-    @Test(.enabled(if: DatasetFiles.shared("glue-sst2/dev.tsv") != nil))
+    @Test(.enabled(if: DatasetFiles.shared("glue-sst2/dev.tsv") != nil, "needs ../shared/data"))
     func readsRealSST2Dev() throws {
         let url = try #require(DatasetFiles.shared("glue-sst2/dev.tsv"))
         let (dataset, skipped) = try DatasetLoader.load(url)

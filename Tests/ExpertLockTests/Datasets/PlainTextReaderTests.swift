@@ -44,7 +44,7 @@ import Testing
         #expect(throws: DatasetError.notUTF8(file: url.path)) { try DatasetLoader.load(url) }
     }
 
-    @Test(.enabled(if: DatasetFiles.shared("wikitext-2/wiki.test.tokens") != nil))
+    @Test(.enabled(if: DatasetFiles.shared("wikitext-2/wiki.test.tokens") != nil, "needs ../shared/data"))
     func readsRealWikiTextTest() throws {
         let url = try #require(DatasetFiles.shared("wikitext-2/wiki.test.tokens"))
         let whole = try PlainTextReader.wholeText(of: url)

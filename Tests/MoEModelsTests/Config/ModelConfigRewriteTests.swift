@@ -80,7 +80,7 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: TestSupport.sharedDataExists("configs/mixtral-8x7b-v0.1/config.json")))
+    @Test(.enabled(if: TestSupport.sharedDataExists("configs/mixtral-8x7b-v0.1/config.json"), "needs ../shared/data"))
     func rewritesTheRealMixtralConfig() throws {
         let source = TestSupport.sharedData.appendingPathComponent("configs/mixtral-8x7b-v0.1")
         try TestSupport.withTemporaryDirectory { dir in

@@ -58,7 +58,7 @@ import Testing
         #expect(try ModelConfig.decode(data) == config)
     }
 
-    @Test(.enabled(if: TestSupport.sharedDataExists("configs/mixtral-8x7b-v0.1/config.json")))
+    @Test(.enabled(if: TestSupport.sharedDataExists("configs/mixtral-8x7b-v0.1/config.json"), "needs ../shared/data"))
     func decodesRealMixtral() throws {
         let c = try ModelConfig.load(from: TestSupport.sharedData.appendingPathComponent("configs/mixtral-8x7b-v0.1/config.json"))
         #expect(c.family == .mixtral)
@@ -71,7 +71,7 @@ import Testing
         #expect(c.sparseLayers == Array(0..<32) && c.sharedExpertIntermediateSize == 0)
     }
 
-    @Test(.enabled(if: TestSupport.sharedDataExists("configs/qwen3-30b-a3b/config.json")))
+    @Test(.enabled(if: TestSupport.sharedDataExists("configs/qwen3-30b-a3b/config.json"), "needs ../shared/data"))
     func decodesRealQwen3() throws {
         let c = try ModelConfig.load(from: TestSupport.sharedData.appendingPathComponent("configs/qwen3-30b-a3b"))
         #expect(c.family == .qwen3Moe)

@@ -5,7 +5,7 @@ import Testing
 
 /// The real Mixtral and Qwen3 tokenizers from ../shared/data against transformers' AutoTokenizer
 /// (ids recorded by the fixture script); skipped when the data is absent.
-@Suite(.enabled(if: TokenizerFixtures.realDataAvailable, "../shared/data/tokenizers is absent"))
+@Suite(.enabled(if: TokenizerFixtures.realDataAvailable, "needs ../shared/data/tokenizers"))
 struct RealTokenizerTests {
     @Test func smoke() throws {
         let mixtral = try Tokenizer.load(

@@ -73,9 +73,7 @@ import Testing
         // Many sources per row: the sum order per row must not depend on the chunking.
         let x = Variable(randomTensor([4000, 40], seed: 51, scale: 3))
         let indices = (0..<4000).map { ($0 * 7919) % 300 }
-        Parallel.isSerial = true
-        let serial = scatterAddRows(x, indices, rowCount: 310).value
-        Parallel.isSerial = false
+        let serial = Parallel.withSerial { scatterAddRows(x, indices, rowCount: 310).value }
         #expect(scatterAddRows(x, indices, rowCount: 310).value == serial)
     }
 }

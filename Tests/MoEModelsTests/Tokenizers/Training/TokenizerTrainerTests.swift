@@ -167,7 +167,7 @@ enum TrainingFixtures {
         #expect(throws: TokenizerTrainingError.self) { try TokenizerTrainer.train(files: [], parameters: .init()) }
     }
 
-    @Test(.enabled(if: TestSupport.sharedDataExists("wikitext-2/wiki.valid.tokens")))
+    @Test(.enabled(if: TestSupport.sharedDataExists("wikitext-2/wiki.valid.tokens"), "needs ../shared/data"))
     func trainsOnWikiText() throws {
         let file = TestSupport.sharedData.appendingPathComponent("wikitext-2/wiki.valid.tokens")
         let trained = try TokenizerTrainer.train(files: [file], parameters: .init(vocabSize: 2048))
