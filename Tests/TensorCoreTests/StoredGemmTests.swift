@@ -103,7 +103,7 @@ import Testing
             for precision in Precision.allCases {
                 let parallel = Self.run(t, o, precision, kernel)
                 var serial: [Float] = []
-                Parallel.runInsideRegion { serial = Self.run(t, o, precision, kernel) }  // this thread only
+                serial = Parallel.withSerial { Self.run(t, o, precision, kernel) }
                 #expect(parallel == serial, "\(kernel) \(precision)")
             }
         }

@@ -60,7 +60,7 @@ import Testing
         for precision in Precision.allCases {
             let parallel = layer.stored(precision, kernel: StoredGemm.kernel)
             var serial = Tensor.zeros([0])
-            Parallel.runInsideRegion { serial = layer.stored(precision, kernel: StoredGemm.kernel) }
+            serial = Parallel.withSerial { layer.stored(precision, kernel: StoredGemm.kernel) }
             #expect(parallel == serial)
         }
     }
