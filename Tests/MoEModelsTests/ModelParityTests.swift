@@ -58,15 +58,7 @@ struct ModelParityTests {
         #expect(resident.parameters.allSatisfy { $0.isResident })
         let a = try mapped.forward(TokenBatch(expected.ids)).logits.value
         let b = try resident.forward(TokenBatch(expected.ids)).logits.value
-        if name.contains("bf16") {
-            // The mapped model's products read the stored bfloat16 weights in place (StoredGemm), the
-            // resident model's run BLAS on their Float32 copies: the same exact products, summed in
-            // another order.
-            #expect(a.maxAbsDifference(b) <= 1e-5)
-            #expect(a.maxAbsDifference(b) > 0 || StoredGemm.kernel == .portable)
-        } else {
-            #expect(a == b)
-        }
+        #expect(a == b)
     }
 
     /// `--precision bf16` on the BF16 fixtures: every weight product with both operands in bfloat16. The

@@ -17,7 +17,8 @@ public final class Parameter {
     /// The weight as stored, when the checkpoint holds it in bfloat16: products read it in place
     /// (`StoredGemm`) instead of converting it to Float32 on every use.
     private let storedBF16: (() throws -> BF16Matrix)?
-    /// A bfloat16 copy of resident Float32 values, made on first use in `.bf16` precision.
+    /// The bfloat16 matrix of a resident weight: its stored bits, or its Float32 values rounded in `.bf16`
+    /// precision; made on first use, dropped with the values.
     private var roundedBF16: BF16Matrix?
     /// A LoRA update applied on top of this weight wherever it is used as a projection (nil: none).
     public var adapter: LoRAAdapter?
@@ -102,15 +103,20 @@ public final class Parameter {
     public var elementCount: Int { Tensor.count(of: shape) }
 
     /// The bfloat16 matrix inference products read, or nil when they use the Float32 values: a weight the
-    /// checkpoint stores in bfloat16 and that is not resident (either precision; `.f32` widens it inside
-    /// the product), or in `.bf16` precision a frozen resident weight (rounded once and kept).
+    /// checkpoint stores in bfloat16 whose values are still the stored ones (mapped, or made resident
+    /// from the file: layer streaming gets the products of the mapped model, bit for bit), in either
+    /// precision (`.f32` widens it inside the product); or in `.bf16` precision any other frozen
+    /// resident weight, rounded once and kept.
     public func storedMatrix() throws -> BF16Matrix? {
-        if let resident {
-            guard precision == .bf16, !resident.requiresGrad, shape.count == 2 else { return nil }
-            if roundedBF16 == nil { roundedBF16 = BF16Matrix(rounding: resident.value) }
+        guard let resident else { return try storedBF16?() }
+        guard !resident.requiresGrad, shape.count == 2 else { return nil }
+        if residentIsSourceCopy, let storedBF16 {
+            if roundedBF16 == nil { roundedBF16 = try storedBF16() }  // the stored bits: the resident values
             return roundedBF16
         }
-        return try storedBF16?()
+        guard precision == .bf16 else { return nil }
+        if roundedBF16 == nil { roundedBF16 = BF16Matrix(rounding: resident.value) }
+        return roundedBF16
     }
 
     /// Rows `ids` of a matrix [R, C] in Float32 (an embedding lookup, no graph): from the stored
@@ -129,7 +135,7 @@ extension Parameter {
             p.resident = resident
             return p
         }
-        return Parameter(name: newName, shape: shape, load: load!)
+        return Parameter(name: newName, shape: shape, load: load!, bf16: storedBF16)
     }
 
     /// Rows `rows` of a 2-D parameter (router rows of kept experts), as a new parameter.
