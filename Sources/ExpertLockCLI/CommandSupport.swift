@@ -4,8 +4,11 @@ import Foundation
 import TensorCore
 
 /// Runs a command body, mapping input errors to exit code 2 with a one-line message on stderr and
-/// any other error to exit code 1 (the contract in CLI.md).
-func runReportingErrors(_ body: () async throws -> Void) async throws {
+/// any other error to exit code 1 (the contract in CLI.md). File-system failures (permission
+/// denied, disk full, a missing folder) exit with 2 too, named by `output` (the path the user gave
+/// for the command's output, where the failed write was going; a state or temporary file beside
+/// it is the command's business, not the user's) or else by the path the error names.
+func runReportingErrors(output: String? = nil, _ body: () async throws -> Void) async throws {
     do {
         try await body()
     } catch let error as InputError {
@@ -16,6 +19,13 @@ func runReportingErrors(_ body: () async throws -> Void) async throws {
     } catch let error as ValidationError {
         throw error
     } catch {
+        // File-system failures (permission denied, disk full) are the user's environment: exit 2
+        // with the path and the cause, as `OutputDirectory.write` reports them on the output.
+        if let cause = FileSystemFailure.cause(of: error) {
+            let path = FileSystemFailure.userPath(for: FileSystemFailure.path(of: error), output: output)
+            Console.error("error: \(path.map { "\($0): cannot write: " } ?? "")\(cause)")
+            throw ExitCode(2)
+        }
         Console.error("error: \(error)")
         throw ExitCode(1)
     }

@@ -26,6 +26,7 @@ struct ExpertLockCommand: AsyncParsableCommand {
             ProvenanceCommand.self,
             RealignCommand.self,
             CorpusCommand.self,
+            AuditCommand.self,
         ]
     )
 

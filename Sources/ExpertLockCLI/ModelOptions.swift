@@ -4,7 +4,10 @@ import MoEModels
 
 /// `--model DIR` and how to hold its weights.
 struct ModelOptions: ParsableArguments {
-    @Option(help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json).") var model: String
+    @Option(
+        help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json).",
+        transform: ModelPath.folder)
+    var model: String
     @Option(help: "Weights in memory: automatic (F32 resident, BF16/F16 mapped), resident, mapped or read (pread on use, nothing mapped).")
     var residency: WeightResidency = .automatic
     @OptionGroup var precisionOptions: PrecisionOptions
@@ -17,30 +20,46 @@ struct ModelOptions: ParsableArguments {
 
     /// The model folder's tokenizer; a clear error when it has none.
     func tokenizer() throws -> Tokenizer {
-        guard FileManager.default.fileExists(atPath: url.appendingPathComponent("tokenizer.json").path) else {
-            throw ArgumentInputError("\(model): no tokenizer.json in the model folder (pass token ids with --ids instead)")
-        }
-        let tokenizer = try Tokenizer.load(directory: url)
-        // A tokenizer with more ids than the model's embedding rows (another model's tokenizer.json)
-        // fails later on some token id; name the two files now.
-        if let config = try? ModelConfig.load(from: url.appendingPathComponent("config.json")),
-            tokenizer.vocabSize > config.vocabSize
-        {
+        try Self.tokenizer(folder: url, model: url)
+    }
+
+    /// The tokenizer in `folder` for the model in `model`, checked against it: a tokenizer with
+    /// more ids than the model's embedding rows (another model's tokenizer.json) would fail later
+    /// on some token id with no file named ("token id 3838 is outside the vocabulary"); this names
+    /// the two files and says what to do.
+    static func tokenizer(folder: URL, model: URL) throws -> Tokenizer {
+        let file = folder.appendingPathComponent("tokenizer.json")
+        guard FileManager.default.fileExists(atPath: file.path) else {
             throw ArgumentInputError(
-                "\(model)/tokenizer.json: has \(tokenizer.vocabSize) token ids but config.json's vocab_size is \(config.vocabSize) (a tokenizer of another model?)")
+                "\(folder.path): no tokenizer.json in the \(folder == model ? "model " : "")folder "
+                    + "(pass token ids with --ids instead, or --tokenizer DIR)")
+        }
+        let tokenizer = try Tokenizer.load(directory: folder)
+        let configFile = model.appendingPathComponent("config.json")
+        if let config = try? ModelConfig.load(from: configFile), tokenizer.vocabSize > config.vocabSize {
+            throw ArgumentInputError(
+                "\(file.path): has \(tokenizer.vocabSize) token ids but \(configFile.path) has vocab_size "
+                    + "\(config.vocabSize): the tokenizer is not this model's (pass the model's own tokenizer with "
+                    + "--tokenizer DIR, or the folder it was trained with)")
         }
         return tokenizer
     }
 }
 
 /// Progress lines on stderr with rate and ETA, at most a few per second.
+///
+/// Rate and ETA count only the work this process did: a resumed run starts with batches (and
+/// tokens) done by the killed one, and counting them over this run's seconds gave "27859174
+/// tokens/s, ETA 0s" right after `--resume`. `resumed(done:tokens:)` sets that starting point.
 final class ProgressLine {
     let label: String
-    let start = Date()
+    private(set) var start = Date()
     private var lastPrint = Date.distantPast
     let quiet: Bool
     /// What `update`'s count measures, per second ("tokens", or a sweep's "points").
     let unit: String
+    private var baseDone = 0
+    private var baseTokens: Int64 = 0
 
     init(_ label: String, quiet: Bool = false, unit: String = "tokens") {
         self.label = label
@@ -48,15 +67,50 @@ final class ProgressLine {
         self.unit = unit
     }
 
+    /// The work a resumed run starts from (done by an earlier process): excluded from rate and ETA.
+    func resumed(done: Int, tokens: Int64) {
+        baseDone = done
+        baseTokens = tokens
+        start = Date()
+    }
+
     func update(done: Int, total: Int, tokens: Int64, force: Bool = false) {
         guard !quiet else { return }
         let now = Date()
         guard force || now.timeIntervalSince(lastPrint) > 0.5 || done == total else { return }
         lastPrint = now
-        let elapsed = now.timeIntervalSince(start)
-        let rate = elapsed > 0 ? Double(tokens) / elapsed : 0
-        let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
-        Console.progress(String(format: "%@: %d/%d, %.\(rate < 10 ? 2 : 0)f %@/s, ETA %.0fs", label, done, total, rate, unit, eta))
+        Console.progress(Self.line(
+            label: label, done: done, total: total, unit: unit, elapsed: now.timeIntervalSince(start),
+            doneHere: done - baseDone, unitsHere: tokens - baseTokens))
+    }
+
+    /// "label: 3/10, 1200 tokens/s, 4s elapsed, ETA 9s"; the ETA is "unknown" until this process
+    /// has finished some work to time.
+    static func line(
+        label: String, done: Int, total: Int, unit: String, elapsed: Double, doneHere: Int, unitsHere: Int64
+    ) -> String {
+        let rate = elapsed > 0 && doneHere > 0 ? Double(unitsHere) / elapsed : 0
+        let eta = doneHere > 0 ? ProgressMeter.duration(elapsed / Double(doneHere) * Double(total - done)) : "unknown"
+        return String(format: "%@: %d/%d, %.\(rate < 10 ? 2 : 0)f %@/s, ", label, done, total, rate, unit)
+            + "\(ProgressMeter.duration(elapsed)) elapsed, ETA \(eta)"
     }
 }
+
 extension WeightResidency: ExpressibleByArgument {}
+
+/// What `--model` (and `--original`, `--suspect`) name: a model folder. A path to the folder's
+/// `config.json` (or one of its `.safetensors` files), which users paste from a file browser or
+/// from transformers' `from_pretrained` docs, names its folder: reading `dir/config.json/config.json`
+/// would only fail.
+enum ModelPath {
+    /// `path`, or its parent when `path` is an existing file named config.json or *.safetensors.
+    @Sendable static func folder(_ path: String) -> String {
+        var isDirectory: ObjCBool = false
+        let url = URL(fileURLWithPath: path)
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+            url.lastPathComponent == "config.json" || url.pathExtension == "safetensors"
+        else { return path }
+        let parent = url.deletingLastPathComponent().path
+        return parent.isEmpty ? "." : parent
+    }
+}

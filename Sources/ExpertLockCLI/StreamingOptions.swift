@@ -27,8 +27,19 @@ struct StreamingOptions: ParsableArguments {
         try ModelLoader.load(directory: URL(fileURLWithPath: directory), residency: .read)
     }
 
-    /// Prints each finished stage on stderr.
+    /// Prints each finished stage on stderr with the time since the pass began and an ETA from
+    /// the stages left (stages take about the same time: one layer's weights and every batch).
     func report(_ label: String) -> (LayerStreaming.Progress) -> Void {
-        { progress in Console.progress("\(label): \(progress)") }
+        let start = Date()
+        return { progress in
+            Console.progress(Self.line(
+                label, stage: progress.stage, of: progress.stages, name: progress.name,
+                elapsed: Date().timeIntervalSince(start)))
+        }
+    }
+
+    static func line(_ label: String, stage: Int, of stages: Int, name: String, elapsed: Double) -> String {
+        let eta = stage > 0 ? ProgressMeter.duration(elapsed / Double(stage) * Double(stages - stage)) : "unknown"
+        return "\(label): \(name) (\(stage)/\(stages)), \(ProgressMeter.duration(elapsed)) elapsed, ETA \(eta)"
     }
 }

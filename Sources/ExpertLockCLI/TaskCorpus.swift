@@ -18,12 +18,37 @@ enum TaskCorpus {
         return all
     }
 
+    /// The ids a perplexity scores, checked where they meet the model, naming their file: at least
+    /// two tokens (an empty or whitespace-only file has none), and every id inside the model's
+    /// vocabulary (ids written with another tokenizer).
+    static func requireScorable(_ ids: [Int], file: String, vocabSize: Int, fromIds: Bool) throws {
+        guard ids.count >= 2 else {
+            throw ArgumentInputError(
+                "\(file): \(ids.count) token\(ids.count == 1 ? "" : "s") "
+                    + "\(fromIds ? "in the ids file" : "after tokenization"); "
+                    + "perplexity needs at least 2 (an empty file, or --limit too small?)")
+        }
+        try requireInVocabulary(ids, file: file, vocabSize: vocabSize)
+    }
+
+    static func requireInVocabulary(_ ids: [Int], file: String, vocabSize: Int) throws {
+        if let bad = ids.first(where: { $0 < 0 || $0 >= vocabSize }) {
+            throw ArgumentInputError(
+                "\(file): token id \(bad) is outside the model's vocabulary (0..<\(vocabSize)): the ids were made with "
+                    + "another tokenizer (tokenize with this model's tokenizer.json: expertlock tokenize --model DIR)")
+        }
+    }
+
     private static func readSequences(
         model: ModelOptions, task: TaskName, data: String?, ids: String?, format: DataFormat, context: Int, limit: Int?
     ) throws -> [[Int]] {
         guard context >= 2 else { throw ArgumentInputError("--context must be at least 2") }
         if let ids {
             let all = try TokenIdsFile.read(ids)
+            let config = try? ModelConfig.load(from: model.url.appendingPathComponent("config.json"))
+            if let vocabSize = config?.vocabSize {
+                try requireInVocabulary(all, file: ids, vocabSize: vocabSize)
+            }
             return Array(CorpusBatches.chunks(all, length: context).prefix(limit ?? .max))
         }
         guard let data else { throw ArgumentInputError("pass --data FILE or --ids FILE") }

@@ -42,6 +42,8 @@ enum InputGrammar: String, Sendable {
     case tsv
     /// Free text in lines and paragraphs.
     case text
+    /// Raw bytes: the generic mutations, plus little-endian 32-bit words worth trying.
+    case binary
 }
 
 /// A property that must hold for every accepted input did not: a bug, reported like a crash.

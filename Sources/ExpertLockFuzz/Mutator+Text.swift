@@ -200,6 +200,21 @@ extension Mutator {
 
     // MARK: - Dictionary
 
+    /// 32-bit words that steer binary formats (SentencePiece's double-array units: leaf flag, the
+    /// offset-shift flag, labels, sizes).
+    static let binaryWords: [UInt32] = [
+        0, 1, 4, 0xFF, 0x100, 0x200, 0x400, 0x1_0000, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 0xFFFF_FC00,
+        0x0000_0461, 0x0000_0561, 0x0001_0000 | 0x100,
+    ]
+
+    /// Overwrites four bytes at a multiple of four with a word of `binaryWords` (or a random one).
+    mutating func setWord(_ bytes: inout [UInt8]) {
+        guard bytes.count >= 4 else { return insertRandomBytes(&bytes) }
+        let at = below(bytes.count / 4) * 4
+        let word = below(4) == 0 ? UInt32(truncatingIfNeeded: rng.next()) : pick(Self.binaryWords)
+        for k in 0..<4 { bytes[at + k] = UInt8(truncatingIfNeeded: word >> (8 * UInt32(k))) }
+    }
+
     static func dictionary(for grammar: InputGrammar, corpus: [[UInt8]]) -> [[UInt8]] {
         var tokens: Set<[UInt8]> = [
             Array("\n".utf8), Array("\r\n".utf8), Array("\r".utf8), Array("\t".utf8), Array(" ".utf8),
@@ -214,6 +229,8 @@ extension Mutator {
             ["sentence", "label", "sentence1", "sentence2", "gold_label", "question", "index", "idx", "\t\t"].forEach { tokens.insert(Array($0.utf8)) }
         case .text:
             ["= Title =", "= = Section = =", "=", "==", " = = = ", "\n\n"].forEach { tokens.insert(Array($0.utf8)) }
+        case .binary:
+            for word in binaryWords { tokens.insert(withUnsafeBytes(of: word.littleEndian, Array.init)) }
         }
         for entry in corpus {
             if grammar == .tsv || grammar == .text {

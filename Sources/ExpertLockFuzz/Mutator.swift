@@ -50,7 +50,12 @@ struct Mutator {
         case 9: truncate(&bytes)
         case 10, 11, 12: insertToken(&bytes)
         case 13, 14, 15: replaceNumber(&bytes)
-        case 16, 17: if grammar == .tsv || grammar == .text { replaceLineOrField(&bytes, partner) } else { replaceJSONValue(&bytes, partner) }
+        case 16, 17:
+            switch grammar {
+            case .tsv, .text: replaceLineOrField(&bytes, partner)
+            case .binary: setWord(&bytes)
+            default: replaceJSONValue(&bytes, partner)
+            }
         case 18: swapLines(&bytes)
         default: copyRangeWithin(&bytes)
         }

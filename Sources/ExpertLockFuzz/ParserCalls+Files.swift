@@ -80,6 +80,32 @@ extension ParserCalls {
         _ = try SigningKey.readPublicKey(url)
     }
 
+    /// A typed key file (issue 23): parsed; a typed file written back reads back the same kind and
+    /// bytes; a file typed public is never accepted as a private key, nor one typed private as a
+    /// public key; an accepted private key signs a message its public key verifies.
+    static func typedKey(_ data: Data, _ scratch: FuzzScratch) throws {
+        let parsed = try SigningKey.parseKeyFile(data, file: "key")
+        let url = try scratch.write(data, to: "key")
+        if let kind = parsed.kind {
+            let back = try SigningKey.parseKeyFile(SigningKey.fileContents(kind, key: parsed.bytes), file: "copy")
+            guard back == parsed else { throw InvariantViolation("a typed key file changes in a write-back") }
+        }
+        let asPrivate = try? SigningKey.readPrivateKey(url)
+        if parsed.kind == .publicKey && asPrivate != nil {
+            throw InvariantViolation("a file typed as a public key was accepted as a private key")
+        }
+        if let key = asPrivate {
+            let message = Data("expertlock fuzz".utf8)
+            guard key.publicKey.isValidSignature(try key.signature(for: message), for: message) else {
+                throw InvariantViolation("an accepted private key's signature does not verify")
+            }
+        }
+        let asPublic = try? SigningKey.readPublicKey(url)
+        if parsed.kind == .privateKey && asPublic != nil {
+            throw InvariantViolation("a file typed as a private key was accepted as a public key")
+        }
+    }
+
     // MARK: - Prompt template
 
     static func promptTemplate(_ data: Data, _ scratch: FuzzScratch) throws {

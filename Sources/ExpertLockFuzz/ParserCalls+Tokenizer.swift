@@ -12,12 +12,42 @@ extension ParserCalls {
         "12345 3.14 -7", String(repeating: "ab", count: 200), "",
     ]
 
+    /// What SentencePiece normalization and Unigram segmentation meet beyond `sampleTexts`: "\r\n"
+    /// (one grapheme cluster), combining marks, emoji sequences, compatibility forms, controls, a
+    /// long run of one character and runs of spaces.
+    static let unigramTexts = sampleTexts + [
+        "a\r\nb\rc", "e\u{301}n\u{303}A\u{30A} \u{0}\u{85}\u{200B}x", "👍🏽👩🏾‍💻🇯🇵 ☃ ﬁ ½ Ａ ﾊﾞ ①",
+        "हिन्दी क्षत्रिय ภาษาไทย 한국어", String(repeating: "-", count: 300), "  two   spaces  <0x41>",
+    ]
+
     static func tokenizer(_ data: Data, _ scratch: FuzzScratch) throws {
         exercise(try Tokenizer(tokenizerJSON: scratch.write(data, to: "tokenizer.json")))
     }
 
-    static func exercise(_ tokenizer: Tokenizer) {
-        for text in sampleTexts {
+    static func unigramTokenizer(_ data: Data, _ scratch: FuzzScratch) throws {
+        exercise(try Tokenizer(tokenizerJSON: scratch.write(data, to: "tokenizer.json")), texts: unigramTexts)
+    }
+
+    /// T5's pipeline around a fuzzed `precompiled_charsmap`, given as raw bytes and base64-encoded
+    /// here, so that every input reaches the double-array walk instead of stopping at base64.
+    static func precompiledCharsmap(_ data: Data, _ scratch: FuzzScratch) throws {
+        let json = #"""
+            {"normalizer": {"type": "Sequence", "normalizers": [
+               {"type": "Precompiled", "precompiled_charsmap": "\#(data.base64EncodedString())"},
+               {"type": "Strip", "strip_left": false, "strip_right": true},
+               {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": "▁"}]},
+             "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true},
+             "decoder": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true},
+             "model": {"type": "Unigram", "unk_id": 2, "byte_fallback": true, "vocab": [
+               ["<pad>", 0.0], ["</s>", 0.0], ["<unk>", 0.0], ["<0x41>", 0.0], ["▁", -2.0], ["a", -3.0], ["b", -3.5],
+               ["▁a", -4.0], ["-", -5.129043102264404], ["---", -12.130167007446289], ["é", -6.0], ["N", -6.5]]}}
+            """#
+        let tokenizer = try Tokenizer(tokenizerJSON: scratch.write(Data(json.utf8), to: "tokenizer.json"))
+        exercise(tokenizer, texts: unigramTexts)
+    }
+
+    static func exercise(_ tokenizer: Tokenizer, texts: [String] = sampleTexts) {
+        for text in texts {
             let ids = tokenizer.encode(text)
             _ = tokenizer.encode(text, addSpecialTokens: false)
             _ = tokenizer.decode(ids)

@@ -56,6 +56,49 @@ enum CLIRunner {
             stderr: String(decoding: errData, as: UTF8.self))
     }
 
+    /// Runs the binary and sends it SIGINT (Ctrl-C) once `marker` has appeared on its stderr.
+    static func runInterrupted(_ arguments: [String], after marker: String, timeout: TimeInterval = 120) throws -> Run {
+        let process = Process()
+        guard let executable = CLIRunner.executable else { throw MissingBinary() }
+        process.executableURL = executable
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let collected = Collected()
+        err.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if collected.append(data, marker: marker) { process.interrupt() }
+        }
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        err.fileHandleForReading.readabilityHandler = nil
+        let rest = err.fileHandleForReading.readDataToEndOfFile()
+        _ = collected.append(rest, marker: marker)
+        return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: collected.text)
+    }
+
+    /// Stderr as it arrives; `append` says when `marker` first shows up.
+    final class Collected: @unchecked Sendable {
+        private let lock = NSLock()
+        private var data = Data()
+        private var seen = false
+        var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+
+        func append(_ more: Data, marker: String) -> Bool {
+            lock.withLock {
+                data.append(more)
+                guard !seen, String(decoding: data, as: UTF8.self).contains(marker) else { return false }
+                seen = true
+                return true
+            }
+        }
+    }
 
     /// The package root, from this file's path.
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -50,7 +50,10 @@ public enum DatasetLoader {
     }
 }
 
-/// A UTF-8 file in memory with its lines (split on "\n", a trailing "\r" removed, 1-based numbers).
+/// A UTF-8 file in memory with its lines (1-based numbers): the one reader of every text data file
+/// (plain text, GLUE TSV, JSON Lines). Newlines are universal: "\r\n" (Windows) and a lone "\r"
+/// (classic Mac OS, some exports) become "\n" when the file is read, so a corpus tokenizes to the
+/// same ids whichever line ends it was saved with (a kept "\r" is a token of its own).
 struct TextFile {
     let path: String
     let text: String
@@ -74,11 +77,29 @@ struct TextFile {
         self.path = path
         guard var text = String(data: data, encoding: .utf8) else { throw DatasetError.notUTF8(file: path) }
         if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
-        self.text = text
+        self.text = Self.universalNewlines(text)
     }
 
-    /// Every line with its number. Split on bytes, not Characters: Swift treats "\r\n" as one
-    /// Character, so splitting a String on "\n" would miss Windows line ends.
+    /// `text` with "\r\n" and lone "\r" replaced by "\n" (bytes, so "\r\n" as one Character does
+    /// not hide a line end); the text is returned unchanged, without copying, when it has no "\r".
+    static func universalNewlines(_ text: String) -> String {
+        guard text.utf8.contains(UInt8(ascii: "\r")) else { return text }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var previousWasCR = false
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: "\r") {
+                bytes.append(UInt8(ascii: "\n"))
+                previousWasCR = true
+                continue
+            }
+            if !(byte == UInt8(ascii: "\n") && previousWasCR) { bytes.append(byte) }
+            previousWasCR = false
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Every line with its number. Split on bytes, not Characters (the text holds no "\r" here).
     var lines: [(number: Int, text: Substring)] {
         text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated().map {
             index, bytes in

@@ -3,18 +3,29 @@ import Foundation
 /// JSON Lines files: one object per line, blank lines ignored. The first usable row decides the
 /// shape of the whole file:
 /// - `{"document": ..., "summary": ...}` -> summarization;
-/// - `{"text": ..., "label": ...}` -> classification (task `custom`; labels all integers, or all strings);
+/// - `{"premise": ..., "hypothesis": ..., "label": ...}` -> MNLI (its usual public JSONL form, as the
+///   Hugging Face `glue/mnli` and `multi_nli` exports write it; label 0/1/2 or its name, -1 unlabelled);
+/// - `{"question": ..., "sentence": ..., "label": ...}` -> QNLI, likewise;
+/// - `{"text": ..., "label": ...}` -> classification (task `custom`; labels all integers, or all strings),
+///   with `"text_pair"` as the second text of a pair task when present;
 /// - `{"text": ...}` -> text documents.
 /// An integer `id` (or `idx`) key becomes the example id; other keys are ignored.
 public enum JSONLinesReader {
-    enum Shape {
-        case text, classification, summarization
+    enum Shape: Equatable {
+        case text, summarization
+        /// Labelled examples: the keys of the text and of the pair's second text, and the GLUE
+        /// task the keys name (nil: a custom task whose labels the file defines).
+        case classification(text: String, pair: String?, task: ClassificationTask?)
 
         init?(_ object: [String: JSONValue]) {
             if object["document"] != nil && object["summary"] != nil {
                 self = .summarization
+            } else if object["premise"] != nil && object["hypothesis"] != nil && object["label"] != nil {
+                self = .classification(text: "premise", pair: "hypothesis", task: .mnli)
+            } else if object["question"] != nil && object["sentence"] != nil && object["label"] != nil {
+                self = .classification(text: "question", pair: "sentence", task: .qnli)
             } else if object["text"] != nil && object["label"] != nil {
-                self = .classification
+                self = .classification(text: "text", pair: object["text_pair"] != nil ? "text_pair" : nil, task: nil)
             } else if object["text"] != nil {
                 self = .text
             } else {
@@ -38,6 +49,8 @@ public enum JSONLinesReader {
         var text: String
         var second: String?
         var label: RawLabel?
+        /// The label's index in a GLUE task's `labelNames` (MNLI, QNLI), nil when unlabelled.
+        var taskLabel: Int?
     }
 
     static func read(_ file: TextFile, skipBad: Bool, limit: Int?) throws -> (Dataset, skipped: Int) {
@@ -55,7 +68,9 @@ public enum JSONLinesReader {
                     guard let detected = Shape(object) else {
                         throw file.error(
                             line: line.number,
-                            "missing key: expected \"text\", \"text\" and \"label\", or \"document\" and \"summary\"")
+                            "missing key: expected \"text\", \"text\" and \"label\", \"premise\", \"hypothesis\" and "
+                                + "\"label\" (MNLI), \"question\", \"sentence\" and \"label\" (QNLI), "
+                                + "or \"document\" and \"summary\"")
                     }
                     shape = detected
                 }
@@ -82,7 +97,11 @@ public enum JSONLinesReader {
         case .summarization:
             dataset = .summarization(
                 rows.map { SummarizationExample(id: $0.id, document: $0.text, summary: $0.second ?? "") })
-        case .classification:
+        case .classification(_, _, let task?):
+            dataset = .classification(
+                task,
+                rows.map { ClassificationExample(id: $0.id, text: $0.text, textPair: $0.second, label: $0.taskLabel) })
+        case .classification(_, _, nil):
             dataset = classification(rows)
         }
         return (dataset, collector.skipped)
@@ -107,7 +126,7 @@ public enum JSONLinesReader {
                 case .name(let n): indexOfName[n]
                 case nil: nil
                 }
-            return ClassificationExample(id: row.id, text: row.text, label: label)
+            return ClassificationExample(id: row.id, text: row.text, textPair: row.second, label: label)
         }
         return .classification(ClassificationTask(name: .custom, labelNames: names), examples)
     }
@@ -144,8 +163,23 @@ public enum JSONLinesReader {
             return Row(id: id, text: try string("text"))
         case .summarization:
             return Row(id: id, text: try string("document"), second: try string("summary"))
-        case .classification:
-            let text = try string("text")
+        case .classification(let textKey, let pairKey, let task?):
+            let text = try string(textKey)
+            let second = try pairKey.map { try string($0) }
+            let label: Int?
+            switch object["label"] {
+            case .integer(-1): label = nil  // Hugging Face's unlabelled (test) rows
+            case .integer(let i) where task.labelNames.indices.contains(i): label = i
+            case .string(let s) where task.labelIndex(of: s) != nil: label = task.labelIndex(of: s)
+            default:
+                let names = task.labelNames.enumerated().map { "\($0.offset) or \"\($0.element)\"" }
+                    .joined(separator: ", ")
+                throw file.error(line: number, "\"label\" must be \(names) (-1: unlabelled)")
+            }
+            return Row(id: id, text: text, second: second, taskLabel: label)
+        case .classification(let textKey, let pairKey, nil):
+            let text = try string(textKey)
+            let second = try pairKey.map { try string($0) }
             let label: RawLabel
             switch object["label"] {
             case nil:
@@ -157,7 +191,7 @@ public enum JSONLinesReader {
             default:
                 throw file.error(line: number, "\"label\" must be an integer from 0 to \(maxClasses - 1) or a string")
             }
-            return Row(id: id, text: text, label: label)
+            return Row(id: id, text: text, second: second, label: label)
         }
     }
 }

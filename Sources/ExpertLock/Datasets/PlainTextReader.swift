@@ -3,7 +3,8 @@ import Foundation
 /// Plain text such as WikiText (`wiki.test.tokens`, `wiki.test.raw`): the whole file is one text
 /// for perplexity, and its paragraphs are documents for attribution corpora and unlabeled pools.
 public enum PlainTextReader {
-    /// The file's text exactly as stored (a leading byte-order mark removed), for perplexity.
+    /// The file's text as stored (a leading byte-order mark removed, line ends made "\n": CRLF and
+    /// lone CR files give the ids of the LF file), for perplexity.
     public static func wholeText(of url: URL) throws -> String {
         try TextFile(url).text
     }

@@ -37,12 +37,10 @@ public enum SelectiveRealignment {
                 guard !name.hasPrefix("."), !skipped.contains(name),
                     fm.fileExists(atPath: source.path, isDirectory: &isDirectory), !isDirectory.boolValue
                 else { continue }
-                let destination = staging.appendingPathComponent(name)
-                do {
-                    try fm.linkItem(at: source, to: destination)
-                } catch {
-                    try fm.copyItem(at: source, to: destination)
-                }
+                // A copy (a copy-on-write clone where the file system can), never a hard link:
+                // the locked copy's bytes must not be the input's, or training it would change
+                // the input model.
+                try FileCopy.copy(from: source, to: staging.appendingPathComponent(name))
             }
             let signed = try ModelManifest.create(directory: staging, key: key, created: date)
             try signed.write(to: staging.appendingPathComponent(ModelManifest.fileName))

@@ -27,6 +27,8 @@ public enum DemoPipeline {
         var thresholds: [Double]
         /// Sequences (prompt + target) the attacker attributes on.
         var attributionSequences: [[Int]]
+        /// Accuracy of guessing (1 / classes) for classification tasks, nil otherwise.
+        var chanceLevel: Double? = nil
         var evaluate: (MoEModel) throws -> Double
     }
 
@@ -93,6 +95,7 @@ public enum DemoPipeline {
 
         let probes = taskProbes(data: data, tokenizer: tokenizer, sizes: sizes)
         var results = DemoResults(sizes: sizes, seed: parameters.seed, entanglement: parameters.entanglement)
+        results.machine = .current
         results.trainingSeconds = trainingSeconds
         results.cachedModels = cachedModels
         var stageStart = Date()
@@ -113,13 +116,14 @@ public enum DemoPipeline {
                 if probe.name == "lm" {
                     attribution.ablation = try AblationImportance.measure(model: model, batches: Array(batches.prefix(4)))
                 }
-                let curve = try PrunabilitySweep.run(
+                var curve = try PrunabilitySweep.run(
                     model: model, attribution: attribution, metricName: probe.metricName,
                     higherIsBetter: probe.higherIsBetter,
                     parameters: .init(
                         keeps: parameters.keeps, thresholds: probe.thresholds, criteria: probe.criteria,
                         randomSeeds: sizes.seeds),
                     evaluate: probe.evaluate)
+                curve.chanceLevel = probe.chanceLevel
                 modelResult.tasks[probe.name] = DemoResults.TaskResult(
                     attributionShares: attribution.shares(.soft), curve: curve,
                     criterionAgreement: attribution.ablation.map { ablation in
@@ -206,7 +210,9 @@ public enum DemoPipeline {
         let fm = FileManager.default
         let stamp = DemoModelStamp(sizes: sizes, seed: seed, entanglement: entanglement)
         let stampURL = dir.appendingPathComponent("expertlock_demo.json")
-        if let cached = try? JSONDecoder().decode(DemoModelStamp.self, from: Data(contentsOf: stampURL)), cached == stamp {
+        if let cached = try? JSONFileStyle.decode(DemoModelStamp.self, from: Data(contentsOf: stampURL)),
+            cached == stamp
+        {
             return (try ModelLoader.load(directory: dir, residency: .resident), true)
         }
         var config = ModelConfig.preset("tiny", vocabSize: tokenizer.vocabSize, bosTokenId: tokenizer.bosTokenId, eosTokenId: tokenizer.eosTokenId)!
@@ -233,7 +239,9 @@ public enum DemoPipeline {
         try OutputDirectory.write(to: dir, overwrite: true) { tmp in
             try model.save(to: tmp, dtype: .f32)
             try OutputDirectory.copyCompanionFiles(from: tokenizerDir, to: tmp)
-            try AtomicFile.write(try JSONEncoder().encode(stamp), to: tmp.appendingPathComponent("expertlock_demo.json"))
+            try AtomicFile.write(
+                try JSONFileStyle.encoder(pretty: false).encode(stamp),
+                to: tmp.appendingPathComponent("expertlock_demo.json"))
         }
         return (model, false)
     }
@@ -254,7 +262,7 @@ public enum DemoPipeline {
             }
             return TaskProbe(
                 name: name, metricName: "accuracy", higherIsBetter: true, criteria: [.soft, .reap], thresholds: [],
-                attributionSequences: sequences
+                attributionSequences: sequences, chanceLevel: 1 / Double(max(task.labelNames.count, 1))
             ) { m in
                 try Classification.evaluate(
                     model: m, tokenizer: tokenizer, examples: dev, task: task, maxLength: length, batchSize: 16).accuracy

@@ -30,8 +30,7 @@ public enum DemoReport {
             try AtomicFile.write(text, to: url)
             files.append(url)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let encoder = JSONFileStyle.encoder()
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let json = try encoder.encode(results)
         try AtomicFile.write(json, to: reportDir.appendingPathComponent("results.json"))
@@ -81,13 +80,7 @@ public enum DemoReport {
         // Defense comparison.
         if let standard, let entangled {
             md += "## Defense: standard vs entangled training\n\n"
-            md += "| task | metric | full standard | full entangled | area standard | area entangled | drop at k=2 standard | drop at k=2 entangled |\n"
-            md += "|---|---|---:|---:|---:|---:|---:|---:|\n"
-            for task in DemoResults.taskOrder {
-                guard let s = standard.tasks[task]?.curve, let e = entangled.tasks[task]?.curve else { continue }
-                md += "| \(task) | \(s.metricName) | \(fmt(s.full)) | \(fmt(e.full)) | \(fmt(s.normalizedArea("soft"))) | "
-                md += "\(fmt(e.normalizedArea("soft"))) | \(fmt(s.drop(at: 2, strategy: "soft"))) | \(fmt(e.drop(at: 2, strategy: "soft"))) |\n"
-            }
+            md += defenseTable(standard: standard, entangled: entangled)
             md += "\nArea = mean normalised quality over the fraction of experts kept (soft-ranked pruning; 1 = pruning costs nothing, "
             md += "lower = pruning hurts sooner, i.e. more resistant). Drop = 1 − normalised quality with 2 of 8 experts.\n\n"
             md += entanglementFinding(results) + "\n\n"
@@ -97,24 +90,11 @@ public enum DemoReport {
             md += "Each model is pruned to the 2 experts per layer with the highest soft share on sentiment data, then its surviving "
             md += "experts are fine-tuned on \(results.sizes.realignBudget) labels chosen at random or by entropy (pool-based active "
             md += "learning, \(results.sizes.realignBatch) per round, \(results.sizes.seeds) seeds, mean ± std).\n\n"
-            md += "| model | full | pruned, 0 labels | random, \(results.sizes.realignBudget) labels | entropy, \(results.sizes.realignBudget) labels | labels to reach random's final (entropy) |\n"
-            md += "|---|---:|---:|---:|---:|---:|\n"
+            md += recoveryTable(results)
             var series: [SVGLineChart.Series] = []
             for name in ["standard", "entangled"] {
                 guard let r = results.recovery[name] else { continue }
                 let full = results.models[name]?.tasks["sentiment"]?.curve.full
-                func final(_ strategy: String) -> (mean: Double, std: Double)? {
-                    guard let runs = r.runs[strategy], !runs.isEmpty else { return nil }
-                    return LearningCurve.meanAndStd(runs.compactMap { $0.last?.metric })
-                }
-                let random = final("random"), entropy = final("entropy")
-                var reach = "–"
-                if let random, let runs = r.runs["entropy"] {
-                    let needed = runs.compactMap { LearningCurve.labelsToReach(random.mean, in: $0, higherIsBetter: true) }
-                    reach = needed.isEmpty ? "not reached" : String(format: "%.0f", needed.reduce(0, +) / Double(needed.count))
-                }
-                md += "| \(name) | \(fmt(full)) | \(fmt(r.pruned)) | \(random.map { "\(fmt($0.mean)) ± \(fmt($0.std))" } ?? "–") | "
-                md += "\(entropy.map { "\(fmt($0.mean)) ± \(fmt($0.std))" } ?? "–") | \(reach) |\n"
                 for strategy in ["random", "entropy"] {
                     guard let runs = r.runs[strategy] else { continue }
                     let mean = LearningCurve.mean(runs)
@@ -143,7 +123,85 @@ public enum DemoReport {
             md += agreement.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.2f", $0.value))" }.joined(separator: ", ") + ".\n\n"
         }
         try put("README.md", md)
+        try put("excerpt.md", excerpt(results))
         return files
+    }
+
+    /// The paragraph of `text` that begins with `marker`, up to the next blank line.
+    static func paragraph(startingWith marker: String, in text: String) -> String? {
+        guard let start = text.range(of: marker) else { return nil }
+        let rest = text[start.lowerBound...]
+        let end = rest.range(of: "\n\n")?.lowerBound ?? rest.endIndex
+        return String(rest[..<end]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The defense comparison table (standard vs entangled, per task).
+    static func defenseTable(standard: DemoResults.ModelResult, entangled: DemoResults.ModelResult) -> String {
+        var md = "| task | metric | full standard | full entangled | area standard | area entangled | "
+        md += "drop at k=2 standard | drop at k=2 entangled |\n"
+        md += "|---|---|---:|---:|---:|---:|---:|---:|\n"
+        for task in DemoResults.taskOrder {
+            guard let s = standard.tasks[task]?.curve, let e = entangled.tasks[task]?.curve else { continue }
+            md += "| \(task) | \(s.metricName) | \(fmt(s.full)) | \(fmt(e.full)) | \(fmt(s.normalizedArea("soft"))) | "
+            md += "\(fmt(e.normalizedArea("soft"))) | \(fmt(s.drop(at: 2, strategy: "soft"))) | "
+            md += "\(fmt(e.drop(at: 2, strategy: "soft"))) |\n"
+        }
+        return md
+    }
+
+    /// Table 5: re-alignment of the two top-2 pruned models.
+    static func recoveryTable(_ results: DemoResults) -> String {
+        let budget = results.sizes.realignBudget
+        var md = "| model | full | pruned, 0 labels | random, \(budget) labels | entropy, \(budget) labels | "
+        md += "labels to reach random's final (entropy) |\n"
+        md += "|---|---:|---:|---:|---:|---:|\n"
+        for name in ["standard", "entangled"] {
+            guard let r = results.recovery[name] else { continue }
+            let full = results.models[name]?.tasks["sentiment"]?.curve.full
+            func final(_ strategy: String) -> (mean: Double, std: Double)? {
+                guard let runs = r.runs[strategy], !runs.isEmpty else { return nil }
+                return LearningCurve.meanAndStd(runs.compactMap { $0.last?.metric })
+            }
+            let random = final("random"), entropy = final("entropy")
+            var reach = "–"
+            if let random, let runs = r.runs["entropy"] {
+                let needed = runs.compactMap { LearningCurve.labelsToReach(random.mean, in: $0, higherIsBetter: true) }
+                reach = needed.isEmpty ? "not reached" : String(format: "%.0f", needed.reduce(0, +) / Double(needed.count))
+            }
+            md += "| \(name) | \(fmt(full)) | \(fmt(r.pruned)) | \(random.map { "\(fmt($0.mean)) ± \(fmt($0.std))" } ?? "–") | "
+            md += "\(entropy.map { "\(fmt($0.mean)) ± \(fmt($0.std))" } ?? "–") | \(reach) |\n"
+        }
+        return md
+    }
+
+    /// report/excerpt.md: the headline tables and findings of this run, which the project README
+    /// quotes verbatim (so the README shows what the demo prints, not a hand-copied older run),
+    /// labelled with the machine and thread count: across thread counts the last bits of matrix
+    /// products differ, and a finding near its threshold can change with them.
+    public static func excerpt(_ results: DemoResults) -> String {
+        let machine = results.machine ?? .current
+        let threads = "\(machine.threads) thread\(machine.threads == 1 ? "" : "s")"
+        var md = "Seed \(results.seed), \(threads) on \(machine.description) "
+        md += "(`expertlock demo`, report/excerpt.md):\n\n"
+        if let standard = results.models["standard"], let entangled = results.models["entangled"] {
+            md += defenseTable(standard: standard, entangled: entangled) + "\n"
+            md += "> " + entanglementFinding(results) + "\n\n"
+        }
+        if !results.recovery.isEmpty {
+            md += recoveryTable(results) + "\n"
+            md += "> " + recoveryFinding(results) + "\n\n"
+        }
+        if let p = results.provenance,
+            let finding = paragraph(startingWith: "**Finding (provenance).**", in: provenanceSection(p))
+        {
+            md += "> " + finding + "\n\n"
+        }
+        if let log = results.signedLog,
+            let finding = paragraph(startingWith: "**Finding (signed log).**", in: signedLogSection(log))
+        {
+            md += "> " + finding + "\n"
+        }
+        return md
     }
 
     static func curveSVG(task: String, standard: PrunabilityCurve, entangled: PrunabilityCurve?) -> String {
@@ -173,14 +231,18 @@ public enum DemoReport {
         guard let two = c.series("soft").first(where: { $0.k == 2 }), let random = c.series("random").first(where: { $0.k == 2 }) else {
             return ""
         }
-        let kept = c.normalized(two.mean), keptRandom = c.normalized(random.mean)
-        if c.metricName == "accuracy" && c.full < 0.55 {
+        let chanceCorrected = c.chanceLevel != nil && c.higherIsBetter
+        let kept = c.retention(two.mean) ?? 0, keptRandom = c.retention(random.mean) ?? 0
+        if c.metricName == "accuracy" && c.full < (c.chanceLevel ?? 0.5) + 0.05 {
             return "**Finding (\(task)).** The full model is at chance level on this task (accuracy \(fmt(c.full))) after this "
                 + "training budget, so its pruning curve says nothing about prunability; a longer run is needed before drawing "
                 + "a conclusion here."
         }
         var text = "**Finding (\(task)).** Keeping the top-2 of \(c.expertsPerLayer) experts by soft attribution retains "
-        text += "\(String(format: "%.0f", 100 * kept))% of the full model's quality (\(c.metricName) \(fmt(c.full)) → \(fmt(two.mean))), "
+        text += "\(String(format: "%.0f", 100 * kept))% of the full model's "
+        text += "\(chanceCorrected ? "gain over chance" : "quality") "
+        text += "(\(c.metricName) \(fmt(c.full)) → \(fmt(two.mean))"
+        text += chanceCorrected ? ", chance \(fmt(c.chanceLevel))), " : "), "
         text += "against \(String(format: "%.0f", 100 * keptRandom))% for random experts. "
         text += kept >= 0.9
             ? "That is the paper's *wide corridor*: task-specific attribution finds a small expert subset that carries the task. "

@@ -36,6 +36,8 @@ public struct DemoResults: Sendable, Codable {
     /// Wall time of each stage after training (audit, realign, provenance, signed log).
     public var stageSeconds: [String: Double] = [:]
     public var totalSeconds: Double = 0
+    /// Where the run ran (threads, cores, processor), as report/excerpt.md labels it.
+    public var machine: DemoMachine?
 
     public init(sizes: DemoSizes, seed: UInt64, entanglement: EntanglementRegularizer) {
         self.sizes = sizes

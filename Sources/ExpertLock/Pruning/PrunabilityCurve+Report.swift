@@ -9,13 +9,14 @@ extension PrunabilityCurve {
     }
 
     /// A Markdown table shaped like the paper's Tables 1–3: one row per k (experts kept per layer),
-    /// one column per strategy (random as mean ± std over seeds), the full model first.
+    /// one column per strategy (random as mean ± std over seeds), the full model first, once, as
+    /// "8 (full)": a measured point that keeps every expert is the full model and is not repeated.
     public func markdownTable() -> String {
         let names = strategies
         var rows = ["| experts kept | " + names.joined(separator: " | ") + " |",
                     "|---:|" + names.map { _ in "---:" }.joined(separator: "|") + "|"]
         rows.append("| \(expertsPerLayer) (full) | " + names.map { _ in Self.format(full) }.joined(separator: " | ") + " |")
-        let ks = Set(points.compactMap(\.k)).sorted(by: >)
+        let ks = Set(points.compactMap(\.k)).filter { $0 != expertsPerLayer }.sorted(by: >)
         for k in ks {
             let cells = names.map { s -> String in
                 guard let e = series(s).first(where: { $0.k == k }) else { return "–" }
@@ -72,6 +73,24 @@ extension PrunabilityCurve {
             out[s] = entry
         }
         return out
+    }
+
+    /// The resistance figures as a Markdown table, one row per strategy in the order measured (the
+    /// sweep's headline, printed and written to table.md the same way every run).
+    public func resistanceMarkdown(referenceK: Int) -> String {
+        var rows = [
+            "Resistance: normalised area under the quality curve (1 = pruning costs nothing; lower = quality falls "
+                + "sooner, more resistant) and drop at k = \(referenceK) (1 − normalised quality).",
+            "",
+            "| strategy | normalised area | drop at k=\(referenceK) |",
+            "|---|---:|---:|",
+        ]
+        for s in strategies {
+            let area = normalizedArea(s).map(Self.format) ?? "–"
+            let d = drop(at: referenceK, strategy: s).map(Self.format) ?? "–"
+            rows.append("| \(s) | \(area) | \(d) |")
+        }
+        return rows.joined(separator: "\n") + "\n"
     }
 
     static func format(_ x: Double) -> String {

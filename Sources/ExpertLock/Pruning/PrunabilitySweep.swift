@@ -24,6 +24,19 @@ public struct PrunabilityCurve: Sendable, Codable, Equatable {
     /// The unpruned model's metric.
     public var full: Double
     public var points: [CurvePoint]
+    /// The metric of guessing (accuracy 1 / classes) when the task has one: quality is then
+    /// retained only above it (`retention`).
+    public var chanceLevel: Double? = nil
+
+    /// The share of the full model's quality a metric keeps, corrected for chance when the task has
+    /// a chance level: (metric − chance) / (full − chance), so a pruned model at chance keeps 0%
+    /// (a plain ratio would say an accuracy of 0.50 against 0.68 "retains 74%"); otherwise
+    /// `normalized`. Nil when the full model itself is not above chance.
+    public func retention(_ metric: Double) -> Double? {
+        guard let chance = chanceLevel, higherIsBetter else { return normalized(metric) }
+        guard full > chance, metric.isFinite else { return nil }
+        return (metric - chance) / (full - chance)
+    }
 
     /// Quality relative to the full model in (0, 1]-ish: metric/full when higher is better,
     /// full/metric for perplexity-like metrics.

@@ -1,7 +1,10 @@
 import Foundation
+import MoEModels
 
 /// A plan file (`prune --plan FILE`): the JSON `PruningPlan`'s `Codable` conformance writes,
-/// `{"kept": [[e, ...] per sparse layer], "originalCounts": [n per sparse layer], "rule": "..."}`.
+/// `{"kept": [[e, ...] per sparse layer], "original_counts": [n per sparse layer], "rule": "...",
+/// "model_fingerprint": "..."}` (snake_case as every file ExpertLock writes; files of older builds
+/// spell `originalCounts` and are still read).
 /// Reading only checks the shape of the file; `validate(for:minimumPerLayer:)` checks it against
 /// the model it is applied to.
 extension PruningPlan {
@@ -16,7 +19,7 @@ extension PruningPlan {
     public static func decode(_ data: Data, file: String) throws -> PruningPlan {
         let plan: PruningPlan
         do {
-            plan = try JSONDecoder().decode(PruningPlan.self, from: data)
+            plan = try JSONFileStyle.decode(PruningPlan.self, from: data)
         } catch let error as DecodingError {
             throw PruningError.unreadablePlan(file: file, reason: reason(error))
         } catch {
@@ -27,7 +30,9 @@ extension PruningPlan {
                 file: file, reason: "'kept' has \(plan.kept.count) layers but 'originalCounts' has \(plan.originalCounts.count)")
         }
         // Through the memberwise init, which sorts each layer's kept experts.
-        return PruningPlan(kept: plan.kept, originalCounts: plan.originalCounts, rule: plan.rule)
+        var sorted = PruningPlan(kept: plan.kept, originalCounts: plan.originalCounts, rule: plan.rule)
+        sorted.modelFingerprint = plan.modelFingerprint
+        return sorted
     }
 
     private static func reason(_ error: DecodingError) -> String {

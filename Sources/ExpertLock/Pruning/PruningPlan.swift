@@ -11,6 +11,9 @@ public struct PruningPlan: Sendable, Equatable, Codable {
     public var originalCounts: [Int]
     /// A human-readable statement of the rule, for reports.
     public var rule: String
+    /// `ModelFolderIdentity` of the model the plan was made for, when known (`prune` records its
+    /// input's): `prune --plan` refuses a plan of another model (`ModelIdentityCheck`).
+    public var modelFingerprint: String?
 
     public init(kept: [[Int]], originalCounts: [Int], rule: String) {
         self.kept = kept.map { $0.sorted() }

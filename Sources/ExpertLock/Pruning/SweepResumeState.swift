@@ -57,8 +57,7 @@ public struct SweepResumeState: Equatable {
 
     static func coders() -> (JSONEncoder, JSONDecoder) {
         let (inf, negInf, nan) = ("inf", "-inf", "nan")
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let encoder = JSONFileStyle.encoder(pretty: false)
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: inf, negativeInfinity: negInf, nan: nan)
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: inf, negativeInfinity: negInf, nan: nan)
@@ -86,7 +85,10 @@ public struct SweepResumeState: Equatable {
     public static func decode(_ data: Data, file: String) throws -> SweepResumeState {
         let stored: Stored
         do {
-            stored = try coders().1.decode(Stored.self, from: data)
+            let strategy = coders().1.nonConformingFloatDecodingStrategy
+            stored = try JSONFileStyle.decode(Stored.self, from: data) {
+                $0.nonConformingFloatDecodingStrategy = strategy
+            }
         } catch _ {
             throw PruningError.badSweepState(file: file, reason: "malformed JSON, or a field missing or of the wrong type")
         }

@@ -13,118 +13,17 @@ import TensorCore
 /// distinct pool examples are labeled. The learning curve has a point before any label (the
 /// pruned model) and one after each round.
 ///
-/// One `Trainer` serves the whole run: weights and AdamW moments carry over from round to round
-/// (continued fine-tuning, not a restart per round). The learning rate is constant: rounds are
-/// short, and a rate that depends on no step counter keeps resumption to weights and moments.
-/// Round r trains on batches `TrainingSampler(seed: f(seed, r)).indices(step: s)` of the labeled
+/// Fine-tuning follows `Parameters.schedule`: by default every round restarts from the pruned
+/// weights with fresh AdamW moments and a cosine-decayed rate over the round's steps (`.restart`);
+/// `.continued` keeps one trainer, its weights and moments, at a constant rate for the whole run.
+/// Every evaluation also keeps the per-example outcomes a task reports (correctness for
+/// classification), which the report's bootstrap intervals resample. Round r trains on batches `TrainingSampler(seed: f(seed, r)).indices(step: s)` of the labeled
 /// examples, so the data order is a pure function of (seed, round, step).
 ///
 /// With a state directory the run saves its state after every round (and every `saveEvery`
 /// steps within a round); `resume` continues from the latest save so that the labeled set, the
 /// curve and the weights equal an uninterrupted run's.
 public enum ActiveLearningLoop {
-    public struct Parameters: Sendable, Codable, Equatable {
-        public var strategy: QueryStrategy = .entropy
-        /// B: labels in all, the initial seed set included.
-        public var budget = 256
-        /// b: labels per round after the seed set.
-        public var batchSize = 32
-        /// n0: random labels before the first query (0: the strategy picks from the start).
-        public var initialSize = 32
-        /// Optimizer steps per round, on everything labeled so far.
-        public var stepsPerRound = 20
-        /// Examples per optimizer step.
-        public var trainingBatchSize = 8
-        /// Constant AdamW learning rate. 1e-4 suits a pretrained model; a tiny model trained from
-        /// scratch takes about 1e-3.
-        public var learningRate: Float = 1e-4
-        /// AdamW decoupled weight decay (matrices only).
-        public var weightDecay: Float = 0.01
-        /// Global gradient-norm clipping (nil: none).
-        public var gradientClipNorm: Float? = 1.0
-        /// Load-balancing loss coefficient (nil: the config's `router_aux_loss_coef`; 0: off).
-        public var loadBalancingCoefficient: Float? = nil
-        /// What is fine-tuned (the paper: the surviving experts).
-        public var trainable: TrainableSubset = .experts
-        public var lora = LoRAOptions()
-        /// Score only this many unlabeled examples per round, a seeded random subset (nil: the
-        /// whole pool). Bounds the cost of a round on a large pool.
-        public var candidatesPerRound: Int? = nil
-        /// Seed of the seed set, random picks, candidate subsets, batch order and LoRA init.
-        public var seed: UInt64 = 0
-        /// Also save the state every this many steps within a round (nil: after rounds only).
-        public var saveEvery: Int? = nil
-
-        public init() {}
-
-        enum CodingKeys: String, CodingKey {
-            case strategy, budget, seed, trainable, lora
-            case batchSize = "batch_size"
-            case initialSize = "initial_size"
-            case stepsPerRound = "steps_per_round"
-            case trainingBatchSize = "training_batch_size"
-            case learningRate = "learning_rate"
-            case weightDecay = "weight_decay"
-            case gradientClipNorm = "gradient_clip_norm"
-            case loadBalancingCoefficient = "load_balancing_coefficient"
-            case candidatesPerRound = "candidates_per_round"
-            case saveEvery = "save_every"
-        }
-
-        public func validate() throws {
-            func check(_ ok: Bool, _ reason: String) throws {
-                if !ok { throw RealignmentError.invalidParameter(reason) }
-            }
-            try check(budget >= 1, "budget must be at least 1, got \(budget)")
-            try check(batchSize >= 1, "batch must be at least 1, got \(batchSize)")
-            try check(initialSize >= 0, "initial seed set must not be negative, got \(initialSize)")
-            try check(stepsPerRound >= 1, "steps per round must be at least 1, got \(stepsPerRound)")
-            try check(trainingBatchSize >= 1, "training batch must be at least 1, got \(trainingBatchSize)")
-            try check(candidatesPerRound.map { $0 >= 1 } ?? true, "candidates per round must be at least 1")
-            try check(saveEvery.map { $0 >= 1 } ?? true, "save-every must be at least 1")
-            try training.validate()
-        }
-
-        /// Labels of each round: n0 (capped at B), then b until B is spent.
-        public var roundSizes: [Int] {
-            var sizes: [Int] = []
-            var total = 0
-            if initialSize > 0 {
-                sizes.append(min(initialSize, budget))
-                total = sizes[0]
-            }
-            while total < budget {
-                sizes.append(min(batchSize, budget - total))
-                total += sizes.last!
-            }
-            return sizes
-        }
-
-        /// The trainer's settings: constant learning rate (no warm-up, no decay).
-        public var training: Training.Parameters {
-            var p = Training.Parameters()
-            p.steps = max(1, roundSizes.count * stepsPerRound)
-            p.batchSize = trainingBatchSize
-            p.learningRate = learningRate
-            p.warmupSteps = 0
-            p.minimumLearningRateRatio = 1
-            p.weightDecay = weightDecay
-            p.gradientClipNorm = gradientClipNorm
-            p.loadBalancingCoefficient = loadBalancingCoefficient
-            p.seed = seed
-            p.trainable = trainable
-            p.lora = lora
-            return p
-        }
-
-        /// The settings a resumed run must share (not how often it saves).
-        var resumeKey: Parameters {
-            var p = self
-            p.saveEvery = nil
-            return p
-        }
-    }
-
     /// What the callback sees: after the first evaluation, after each training step, and at the end
     /// of each round.
     public struct Progress: Sendable, CustomStringConvertible {
@@ -181,6 +80,26 @@ public enum ActiveLearningLoop {
         /// The round this invocation started from (0 for a fresh run).
         public var startRound: Int
         public var seconds: Double
+        /// Labels of the random seed set every strategy shares in round 0 (0: none; nil: a result
+        /// written before the field existed).
+        public var seedSetSize: Int?
+
+        public init(
+            strategy: QueryStrategy, seed: UInt64, metric: RealignmentMetric, curve: [LearningCurvePoint],
+            labeled: [Int], labeledIDs: [Int], completed: Bool, startRound: Int, seconds: Double,
+            seedSetSize: Int? = nil
+        ) {
+            self.strategy = strategy
+            self.seed = seed
+            self.metric = metric
+            self.curve = curve
+            self.labeled = labeled
+            self.labeledIDs = labeledIDs
+            self.completed = completed
+            self.startRound = startRound
+            self.seconds = seconds
+            self.seedSetSize = seedSetSize
+        }
 
         /// The metric of the pruned model, before re-alignment.
         public var afterPruning: Double { curve.first?.metric ?? .nan }
@@ -191,6 +110,7 @@ public enum ActiveLearningLoop {
             case strategy, seed, metric, curve, labeled, completed, seconds
             case labeledIDs = "labeled_ids"
             case startRound = "start_round"
+            case seedSetSize = "seed_set_size"
         }
     }
 
@@ -215,11 +135,26 @@ public enum ActiveLearningLoop {
                 stateDirectory, resume: resume, parameters: parameters, fingerprint: task.fingerprint,
                 poolSize: task.poolSize)
         }
+        // The pruned weights (LoRA: the freshly attached adapters), to restart from every round.
+        if training.trainable == .lora && model.loraAdapters.isEmpty {
+            model.attachLoRA(
+                to: training.lora.targetParameters(of: model), rank: training.lora.rank, alpha: training.lora.alpha,
+                seed: training.seed)
+        }
+        let restartFrom: [(Parameter, Tensor)] =
+            parameters.fineTuning == .restart
+            ? try (training.trainable == .lora
+                ? model.loraAdapters.flatMap(\.parameters) : training.trainable.parameters(of: model)).map {
+                    ($0, try $0.tensor())
+                } : []
         if let restored {
             try ActiveLearningCheckpoint.restoreWeights(from: restored.url, into: model, training: training)
         }
-        let trainer = try Trainer(model: model, parameters: training)
-        if let restored { try ActiveLearningCheckpoint.restoreOptimizer(from: restored.url, into: trainer.optimizer) }
+        var trainer = try Trainer(model: model, parameters: training)
+        if let restored {
+            try ActiveLearningCheckpoint.restoreOptimizer(from: restored.url, into: trainer.optimizer)
+            if parameters.fineTuning == .restart { trainer.step = restored.state.stepInRound }
+        }
 
         var state =
             restored?.state
@@ -250,13 +185,19 @@ public enum ActiveLearningLoop {
             Result(
                 strategy: parameters.strategy, seed: parameters.seed, metric: task.metric, curve: state.curve,
                 labeled: state.labeled, labeledIDs: state.labeled.map(task.poolID), completed: completed,
-                startRound: startRound, seconds: clock.elapsed)
+                startRound: startRound, seconds: clock.elapsed,
+                seedSetSize: parameters.initialSize > 0 ? sizes[0] : 0)
+        }
+        func evaluate(labeled: Int) throws {
+            let (metric, outcomes) = try clock.measure(.evaluation) {
+                try task.evaluateWithOutcomes(model: try model.inferenceView())
+            }
+            state.curve.append(LearningCurvePoint(labeled: labeled, metric: metric, outcomes: outcomes))
+            lastMetric = metric
         }
 
         if state.curve.isEmpty {
-            let metric = try clock.measure(.evaluation) { try task.evaluate(model: try model.inferenceView()) }
-            state.curve.append(LearningCurvePoint(labeled: 0, metric: metric))
-            lastMetric = metric
+            try evaluate(labeled: 0)
             if report(.evaluated) == .stop { return result(completed: false) }
         }
         while state.round < sizes.count {
@@ -273,6 +214,10 @@ public enum ActiveLearningLoop {
                     "a selection must be new, distinct examples")
                 state.labeled += picks
                 trainingSet += picks.flatMap(task.labeledExamples)
+                if parameters.fineTuning == .restart {
+                    for (p, value) in restartFrom { p.assign(value) }
+                    trainer = try Trainer(model: model, parameters: training)
+                }
             }
             if !trainingSet.isEmpty {
                 let sampler = TrainingSampler(
@@ -292,9 +237,7 @@ public enum ActiveLearningLoop {
                     if midRound && disposition == .stop { return result(completed: false) }
                 }
             }
-            let metric = try clock.measure(.evaluation) { try task.evaluate(model: try model.inferenceView()) }
-            state.curve.append(LearningCurvePoint(labeled: state.labeled.count, metric: metric))
-            lastMetric = metric
+            try evaluate(labeled: state.labeled.count)
             state.round += 1
             state.stepInRound = 0
             state.finished = state.round == sizes.count

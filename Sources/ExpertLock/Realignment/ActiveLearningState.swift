@@ -110,7 +110,7 @@ public enum ActiveLearningCheckpoint {
     ) throws -> ActiveLearningState {
         let state: ActiveLearningState
         do {
-            state = try JSONDecoder().decode(ActiveLearningState.self, from: data)
+            state = try JSONFileStyle.decode(ActiveLearningState.self, from: data)
         } catch {
             throw RealignmentError.badState(file: file, reason: "not an active-learning state")
         }
@@ -147,9 +147,8 @@ public enum ActiveLearningCheckpoint {
                 (name: $0.key, tensor: $0.value)
             }
             try SafeTensorsWriter.write(moments, dtype: .f32, to: staging.appendingPathComponent(optimizerFileName))
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try AtomicFile.write(try encoder.encode(state), to: staging.appendingPathComponent(stateFileName))
+            try AtomicFile.write(
+                try JSONFileStyle.encoder().encode(state), to: staging.appendingPathComponent(stateFileName))
             if fm.fileExists(atPath: final.path) { try fm.removeItem(at: final) }
             try fm.moveItem(at: staging, to: final)
         } catch {

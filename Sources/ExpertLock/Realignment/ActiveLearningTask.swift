@@ -23,8 +23,18 @@ public protocol ActiveLearningTask {
     var metric: RealignmentMetric { get }
     /// The metric on the held-out data.
     func evaluate(model: MoEModel) throws -> Double
+    /// The metric and, when it is a mean over examples, each example's outcome (same order every
+    /// call), which bootstrap intervals over the evaluation set need.
+    func evaluateWithOutcomes(model: MoEModel) throws -> (metric: Double, outcomes: [Double]?)
     /// Identifies the pool, the held-out data and the task settings; a resumed run must match it.
     var fingerprint: String { get }
+}
+
+extension ActiveLearningTask {
+    /// Tasks whose metric is no mean over examples (perplexity pools tokens) report none.
+    public func evaluateWithOutcomes(model: MoEModel) throws -> (metric: Double, outcomes: [Double]?) {
+        (try evaluate(model: model), nil)
+    }
 }
 
 /// The held-out metric of a task and which way is better.

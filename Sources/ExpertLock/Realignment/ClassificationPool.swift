@@ -162,13 +162,21 @@ public struct ClassificationPool: ActiveLearningTask {
         }
     }
 
-    public func evaluate(model: MoEModel) throws -> Double {
+    public func evaluate(model: MoEModel) throws -> Double { try evaluateWithOutcomes(model: model).metric }
+
+    /// Accuracy and each held-out example's correctness (1 or 0).
+    public func evaluateWithOutcomes(model: MoEModel) throws -> (metric: Double, outcomes: [Double]?) {
+        let predictions: [Int]
+        let accuracy: Double
         if let tokenizer {
-            return try Classification.evaluate(
+            let r = try Classification.evaluate(
                 model: model, tokenizer: tokenizer, examples: evaluation, task: task, template: template,
-                maxLength: maxLength, batchSize: batchSize
-            ).accuracy
+                maxLength: maxLength, batchSize: batchSize)
+            (predictions, accuracy) = (r.predictions, r.accuracy)
+        } else {
+            let r = try scorer.evaluate(model: model, examples: evaluation, batchSize: batchSize)
+            (predictions, accuracy) = (r.predictions, r.accuracy)
         }
-        return try scorer.evaluate(model: model, examples: evaluation, batchSize: batchSize).accuracy
+        return (accuracy, zip(evaluation, predictions).map { $0.label == $1 ? 1 : 0 })
     }
 }

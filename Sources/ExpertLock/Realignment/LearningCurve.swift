@@ -1,13 +1,17 @@
 import Foundation
 
-/// One point of a learning curve: the metric after `labeled` labels.
+/// One point of a learning curve: the metric after `labeled` labels, and the per-example outcomes
+/// it is the mean of, when the task reports them (classification: 1 correct, 0 wrong), so that a
+/// report can resample the evaluation set.
 public struct LearningCurvePoint: Sendable, Codable, Equatable {
     public var labeled: Int
     public var metric: Double
+    public var outcomes: [Double]?
 
-    public init(labeled: Int, metric: Double) {
+    public init(labeled: Int, metric: Double, outcomes: [Double]? = nil) {
         self.labeled = labeled
         self.metric = metric
+        self.outcomes = outcomes
     }
 }
 

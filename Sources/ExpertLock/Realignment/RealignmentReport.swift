@@ -42,13 +42,23 @@ public struct RealignmentReport: Sendable, Codable, Equatable {
     /// How the target was set, for the report.
     public var targetRule: String
     public var rows: [Row]
+    /// Per-seed labels-to-target, areas and paired bootstrap comparisons against random sampling
+    /// (nil without a random baseline run with the same seeds).
+    public var efficiency: LabelEfficiency?
 
     enum CodingKeys: String, CodingKey {
-        case metric, target, rows
+        case metric, target, rows, efficiency
         case targetRule = "target_rule"
     }
 
-    public init(results: [ActiveLearningLoop.Result], targetFraction: Double = 0.95, reference: Double? = nil) {
+    /// `referenceOutcomes`: the reference model's per-example outcomes on the evaluation set (e.g.
+    /// the unpruned model's correctness), so the target's own evaluation noise enters the intervals;
+    /// its mean is the reference.
+    public init(
+        results: [ActiveLearningLoop.Result], targetFraction: Double = 0.95, reference: Double? = nil,
+        referenceOutcomes: [Double]? = nil, resamples: Int = 1000
+    ) {
+        let reference = referenceOutcomes.map { $0.reduce(0, +) / Double(max($0.count, 1)) } ?? reference
         metric = results.first?.metric ?? .accuracy
         let higher = metric.higherIsBetter
         var order: [QueryStrategy] = []
@@ -86,6 +96,16 @@ public struct RealignmentReport: Sendable, Codable, Equatable {
                 higherIsBetter: higher)
         }
         let randomLabels = curves[.random].flatMap(toTarget)
+        let rule: LabelEfficiency.TargetRule =
+            referenceOutcomes.map { .reference(outcomes: $0, fraction: targetFraction) }
+            ?? (reference != nil ? .fixed(self.target) : .bestRandom(fraction: targetFraction))
+        let efficiency = LabelEfficiency(results: results, rule: rule, resamples: resamples)
+        self.efficiency = efficiency
+        // Random's own "+0" is no measurement either when a comparison with it is not resolvable.
+        func resolvable(_ strategy: QueryStrategy) -> Bool {
+            let comparisons = efficiency?.comparisons.filter { strategy == .random || $0.strategy == strategy } ?? []
+            return !comparisons.contains { $0.verdict == .notResolvable }
+        }
         rows = groups.map { strategy, runs in
             let curve = curves[strategy] ?? []
             let (pm, ps) = LearningCurve.meanAndStd(runs.map(\.afterPruning))
@@ -94,7 +114,8 @@ public struct RealignmentReport: Sendable, Codable, Equatable {
             return Row(
                 strategy: strategy, runs: runs.count, afterPruning: Statistic(mean: pm, std: ps),
                 afterFineTuning: Statistic(mean: fm, std: fs), labelsUsed: runs.map(\.labeled.count).max() ?? 0,
-                labelsToTarget: labels, labelsSaved: randomLabels.flatMap { r in labels.map { r - $0 } }, curve: curve)
+                labelsToTarget: labels, labelsSaved: resolvable(strategy) ? randomLabels.flatMap { r in labels.map { r - $0 } } : nil,
+                curve: curve)
         }
     }
 
@@ -107,12 +128,15 @@ public struct RealignmentReport: Sendable, Codable, Equatable {
             let cells = [
                 row.strategy.rawValue, "\(row.runs)", Self.format(row.afterPruning), Self.format(row.afterFineTuning),
                 "\(row.labelsUsed)", row.labelsToTarget.map { String(format: "%.1f", $0) } ?? "not reached",
-                row.labelsSaved.map { String(format: "%+.1f", $0 == 0 ? 0 : $0) } ?? "–",
+                row.labelsSaved.map { String(format: "%+.1f", $0 == 0 ? 0 : $0) }
+                    ?? (efficiency?.comparisons.first { $0.strategy == row.strategy }?.verdict == .notResolvable
+                        ? "not resolvable" : "–"),
             ]
             text += "| " + cells.joined(separator: " | ") + " |\n"
         }
         text += "\nMetric: \(metric.name) (\(metric.higherIsBetter ? "higher" : "lower") is better); "
         text += "target \(Self.format(target)) = \(targetRule).\n"
+        if let efficiency { text += "\n" + efficiency.markdown() }
         return text
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import MoEModels
 import TensorCore
 
 /// Creates an output folder all at once: its files are written into a hidden temporary folder
@@ -20,7 +21,27 @@ public enum OutputDirectory {
         if fm.fileExists(atPath: url.path) && !overwrite {
             throw OutputError.exists(url.path)
         }
+        // A file-system failure anywhere below (the parent read-only, the disk full) is reported
+        // on the user's output path with its cause, not on the hidden temporary folder.
+        do {
+            try writeThroughTemporary(to: url, body)
+        } catch {
+            throw FileSystemFailure.mapping(error, to: url.path)
+        }
+    }
+
+    private static func writeThroughTemporary(to url: URL, _ body: (URL) throws -> Void) throws {
+        let fm = FileManager.default
         let parent = url.deletingLastPathComponent()
+        // Foundation reports a file where a folder should be as "file exists": say what it is.
+        var ancestor = parent.standardizedFileURL
+        while !fm.fileExists(atPath: ancestor.path) && ancestor.path != "/" {
+            ancestor = ancestor.deletingLastPathComponent()
+        }
+        var isDirectory: ObjCBool = false
+        if fm.fileExists(atPath: ancestor.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw FileSystemFailure(path: url.path, cause: "\(ancestor.path) is a file, not a folder")
+        }
         try fm.createDirectory(at: parent, withIntermediateDirectories: true)
         let tmp = parent.appendingPathComponent(".\(url.lastPathComponent).tmp-\(UInt32.random(in: 0...UInt32.max))")
         try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
@@ -101,7 +122,7 @@ public enum OutputDirectory {
         for name in companionFiles {
             let from = source.appendingPathComponent(name)
             if FileManager.default.fileExists(atPath: from.path) {
-                try FileManager.default.copyItem(at: from, to: destination.appendingPathComponent(name))
+                try FileCopy.copy(from: from, to: destination.appendingPathComponent(name))
             }
         }
     }

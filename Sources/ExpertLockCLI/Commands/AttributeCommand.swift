@@ -21,27 +21,43 @@ struct AttributeCommand: AsyncParsableCommand {
             gives the same file bit for bit (not with --stream-layers, whose pass is not resumable).
             """)
 
-    @Option(help: "Hugging Face model folder.") var model: String?
+    @Option(help: "Hugging Face model folder.", transform: ModelPath.folder)
+    var model: String?
     @Option(help: "Data file (text, GLUE TSV or JSONL).") var data: String?
     @Option(help: "Token ids instead of --data: a JSON array or whitespace-separated integers.") var ids: String?
     @Option(help: "perplexity (language modeling text), classify or summarize.") var task: TaskName = .perplexity
     @Option(help: "Data format: auto, text, glue, jsonl.") var format: DataFormat = .auto
-    @Option(help: "Tokens per sequence for text corpora.") var context = 512
-    @Option(help: "Sequences per forward pass.") var batch = 4
-    @Option(help: "Use at most N examples (text: N sequences).") var limit: Int?
+    @Option(
+        parsing: .unconditional,
+        help: "Tokens per sequence for text corpora (default 512, at most max_position_embeddings).",
+        transform: OptionRange.int(atLeast: 2))
+    var context: Int?
+    @OptionGroup var longContext: LongContextOption
+    @Option(parsing: .unconditional, help: "Sequences per forward pass.", transform: OptionRange.int(atLeast: 1))
+    var batch = 4
+    @Option(
+        parsing: .unconditional, help: "Use at most N examples (text: N sequences).",
+        transform: OptionRange.int(atLeast: 1))
+    var limit: Int?
     @Option(help: "Ranking written to the file: soft, frequency, reap or ablation.") var criterion: AttributionCriterion = .soft
-    @Option(help: "With --criterion ablation: sequences used for each masked-expert pass.") var ablationSequences = 16
+    @Option(
+        parsing: .unconditional, help: "With --criterion ablation: sequences used for each masked-expert pass.",
+        transform: OptionRange.int(atLeast: 1))
+    var ablationSequences = 16
     @Option(parsing: .upToNextOption, help: "Attribution files to merge (instead of running a model).") var merge: [String] = []
     @Option(help: "Output attribution file.") var out: String?
     @Flag(help: "Replace an existing output file.") var overwrite = false
     @OptionGroup var precision: PrecisionOptions
     @OptionGroup var streaming: StreamingOptions
     @Flag(help: "Continue a killed run from the state saved beside --out (.OUT.state).") var resume = false
-    @Option(help: "With --out: save the statistics every N batches, for --resume.") var saveEvery = 1
+    @Option(
+        parsing: .unconditional, help: "With --out: save the statistics every N batches, for --resume.",
+        transform: OptionRange.int(atLeast: 1))
+    var saveEvery = 1
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await runReportingErrors {
+        try await runReportingErrors(output: out) {
             let attribution: ExpertAttribution
             if resume && out == nil { throw ArgumentInputError("--resume needs --out (the state is saved beside it)") }
             if let out { try refuseOutputOverlappingInputs(out, inputs: [model, data, ids] + merge) }
@@ -67,6 +83,7 @@ struct AttributeCommand: AsyncParsableCommand {
             } else {
                 guard let model else { throw ArgumentInputError("attribute needs --model (or --merge FILES)") }
                 let options = try ModelOptions.parse(["--model", model])
+                let context = try longContext.context(context, default: 512, model: model)
                 if streaming.streamLayers && criterion == .ablation {
                     throw ArgumentInputError("--criterion ablation runs the model once per expert; it does not stream (drop --stream-layers)")
                 }
@@ -92,6 +109,14 @@ struct AttributeCommand: AsyncParsableCommand {
                     finished = existing
                 }
                 let progress = ProgressLine("attribute")
+                if let out, !streaming.streamLayers, finished == nil {
+                    let stateURL = AttributionResumeState.url(forOutput: URL(fileURLWithPath: out))
+                    ResumeNote.missingState(stateURL, resume: resume)
+                    if resume, let saved = try? AttributionResumeState.read(stateURL) {
+                        progress.resumed(done: saved.batchesDone, tokens: saved.partial.tokens)
+                    }
+                    InterruptHint.install(command: "attribute", what: "the attribution so far")
+                }
                 let report: (Int, Int, Int64) -> Bool = { done, total, tokens in
                     progress.update(done: done, total: total, tokens: tokens)
                     return true

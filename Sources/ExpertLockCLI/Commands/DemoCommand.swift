@@ -18,7 +18,7 @@ struct DemoCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await runReportingErrors {
+        try await runReportingErrors(output: out) {
             let start = Date()
             var parameters = DemoPipeline.Parameters(quick: quick)
             parameters.seed = seed

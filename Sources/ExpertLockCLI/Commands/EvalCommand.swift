@@ -26,7 +26,10 @@ struct EvalCommand: AsyncParsableCommand {
         case perplexity, classify, summarize
     }
 
-    @Option(help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json).") var model: String
+    @Option(
+        help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json).",
+        transform: ModelPath.folder)
+    var model: String
     @Option(help: "Folder with tokenizer.json (and tokenizer_config.json); default: the model folder.")
     var tokenizer: String?
     @Option(help: "perplexity, classify or summarize.") var task: Task
@@ -34,15 +37,32 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(help: "Token ids for perplexity instead of --data: a JSON array or whitespace-separated integers.")
     var ids: String?
     @Option(help: "Data format: auto (from the file name), text, glue or jsonl.") var format = "auto"
-    @Option(help: "Window length for perplexity, longest sequence otherwise (default 512; 1024 for summarize).")
+    @Option(
+        parsing: .unconditional,
+        help: """
+            Window length for perplexity, longest sequence otherwise (default 512; 1024 for summarize; at most the \
+            model's max_position_embeddings).
+            """,
+        transform: OptionRange.int(atLeast: 2))
     var context: Int?
-    @Option(help: "Perplexity window stride (default: --context).") var stride: Int?
-    @Option(help: "Use at most N examples (for perplexity: the first N tokens).") var limit: Int?
+    @OptionGroup var longContext: LongContextOption
+    @Option(
+        parsing: .unconditional, help: "Perplexity window stride (default: --context).",
+        transform: OptionRange.int(atLeast: 1))
+    var stride: Int?
+    @Option(
+        parsing: .unconditional, help: "Use at most N examples (for perplexity: the first N tokens).",
+        transform: OptionRange.int(atLeast: 1))
+    var limit: Int?
     @Flag(help: "Skip malformed data rows (counted on stderr) instead of failing.") var skipBad = false
     @Option(help: "Classification prompt template: JSON {\"template\": \"...{text}...\", \"verbalizers\": [...]}.")
     var template: String?
-    @Option(help: "Most tokens generated per summary.") var maxNewTokens = 64
-    @Option(help: "Sequences per forward pass (windows for perplexity, examples for classify).") var batch: Int?
+    @Option(parsing: .unconditional, help: "Most tokens generated per summary.", transform: OptionRange.int(atLeast: 1))
+    var maxNewTokens = 64
+    @Option(
+        parsing: .unconditional, help: "Sequences per forward pass (windows for perplexity, examples for classify).",
+        transform: OptionRange.int(atLeast: 1))
+    var batch: Int?
     @Flag(inversion: .prefixedNo, help: "Porter stemming in ROUGE (rouge-score's use_stemmer).") var stemmer = true
     @OptionGroup var precision: PrecisionOptions
     @OptionGroup var streaming: StreamingOptions
@@ -52,13 +72,14 @@ struct EvalCommand: AsyncParsableCommand {
         try await runReportingErrors {
             try validateOptions()
             let started = Date()
+            let context = try longContext.context(context, default: task == .summarize ? 1024 : 512, model: model)
             let loaded = precision.apply(to: try streaming.streamLayers
                 ? streaming.load(model) : ModelLoader.load(directory: URL(fileURLWithPath: model)))
             var result: [String: Any]
             switch task {
-            case .perplexity: result = try evaluatePerplexity(loaded)
-            case .classify: result = try evaluateClassification(loaded)
-            case .summarize: result = try evaluateSummarization(loaded)
+            case .perplexity: result = try evaluatePerplexity(loaded, context: context)
+            case .classify: result = try evaluateClassification(loaded, context: context)
+            case .summarize: result = try evaluateSummarization(loaded, context: context)
             }
             result["seconds"] = Date().timeIntervalSince(started)
             result["peak_rss_bytes"] = PeakMemory.residentBytes  // the name `bench` uses
@@ -66,7 +87,7 @@ struct EvalCommand: AsyncParsableCommand {
             if output.json {
                 try Console.printJSON(result)
             } else {
-                for key in result.keys.sorted() { print("\(key): \(result[key]!)") }
+                print(Self.summary(result, task: task, model: model, data: data ?? ids ?? "").render(), terminator: "")
             }
         }
     }
@@ -86,14 +107,12 @@ struct EvalCommand: AsyncParsableCommand {
         if streaming.streamLayers && task == .summarize {
             throw ArgumentInputError("--stream-layers works with --task perplexity and classify (summarize decodes token by token)")
         }
-        if let limit, limit < 1 { throw ArgumentInputError("--limit \(limit): must be at least 1") }
-        if let batch, batch < 1 { throw ArgumentInputError("--batch \(batch): must be at least 1") }
     }
 
     var dataFormat: DataFormat { DataFormat(rawValue: format) ?? .auto }
 
     func loadTokenizer() throws -> Tokenizer {
-        try Tokenizer.load(directory: URL(fileURLWithPath: tokenizer ?? model))
+        try ModelOptions.tokenizer(folder: URL(fileURLWithPath: tokenizer ?? model), model: URL(fileURLWithPath: model))
     }
 
     func loadDataset() throws -> Dataset {
@@ -105,7 +124,7 @@ struct EvalCommand: AsyncParsableCommand {
 
     // MARK: - Tasks
 
-    func evaluatePerplexity(_ model: MoEModel) throws -> [String: Any] {
+    func evaluatePerplexity(_ model: MoEModel, context: Int) throws -> [String: Any] {
         var tokenIds: [Int]
         if let ids {
             tokenIds = try TokenIdsFile.read(ids)
@@ -117,7 +136,9 @@ struct EvalCommand: AsyncParsableCommand {
             tokenIds = tokenizer.encode(text)
         }
         if let limit { tokenIds = Array(tokenIds.prefix(limit)) }
-        let parameters = Perplexity.Parameters(context: context ?? 512, stride: stride, batchSize: batch ?? 4)
+        let source = ids ?? data ?? ""
+        try TaskCorpus.requireScorable(tokenIds, file: source, vocabSize: model.config.vocabSize, fromIds: ids != nil)
+        let parameters = Perplexity.Parameters(context: context, stride: stride, batchSize: batch ?? 4)
         let meter = ProgressMeter(unit: "windows")
         var processed = 0
         let result = streaming.streamLayers
@@ -140,7 +161,7 @@ struct EvalCommand: AsyncParsableCommand {
         ]
     }
 
-    func evaluateClassification(_ model: MoEModel) throws -> [String: Any] {
+    func evaluateClassification(_ model: MoEModel, context: Int) throws -> [String: Any] {
         let path = data ?? ""
         guard case .classification(let classificationTask, let examples) = try loadDataset() else {
             throw ArgumentInputError(
@@ -158,11 +179,11 @@ struct EvalCommand: AsyncParsableCommand {
         let result = streaming.streamLayers
             ? try Classification.evaluateStreaming(
                 model: model, tokenizer: tokenizer, examples: examples, task: classificationTask,
-                template: promptTemplate, maxLength: context ?? 512, batchSize: batch ?? 8,
+                template: promptTemplate, maxLength: context, batchSize: batch ?? 8,
                 streaming: streaming.parameters, progress: streaming.report("classify"))
             : try Classification.evaluate(
                 model: model, tokenizer: tokenizer, examples: examples, task: classificationTask,
-                template: promptTemplate, maxLength: context ?? 512, batchSize: batch ?? 8
+                template: promptTemplate, maxLength: context, batchSize: batch ?? 8
             ) { done, total in
                 meter.update(done, of: total)
                 return true
@@ -174,7 +195,7 @@ struct EvalCommand: AsyncParsableCommand {
         ]
     }
 
-    func evaluateSummarization(_ model: MoEModel) throws -> [String: Any] {
+    func evaluateSummarization(_ model: MoEModel, context: Int) throws -> [String: Any] {
         let path = data ?? ""
         guard case .summarization(let examples) = try loadDataset() else {
             throw ArgumentInputError("\(path): --task summarize needs JSONL records with \"document\" and \"summary\"")
@@ -184,7 +205,7 @@ struct EvalCommand: AsyncParsableCommand {
         let meter = ProgressMeter(unit: "examples")
         let result = try Summarization.evaluate(
             model: model, tokenizer: tokenizer, examples: examples, maxNewTokens: maxNewTokens,
-            maxLength: context ?? 1024, useStemmer: stemmer
+            maxLength: context, useStemmer: stemmer
         ) { done, total in
             meter.update(done, of: total)
             return true

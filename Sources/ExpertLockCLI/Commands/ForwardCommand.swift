@@ -11,7 +11,8 @@ struct ForwardCommand: AsyncParsableCommand {
         abstract: "Run one forward pass and print logits and router logits.",
         discussion: "With --json prints {\"logits\": [[...] per position], \"router_logits\": [[[...] per position] per MoE layer]}.")
 
-    @Option(help: "Hugging Face model folder (config.json, *.safetensors).") var model: String
+    @Option(help: "Hugging Face model folder (config.json, *.safetensors).", transform: ModelPath.folder)
+    var model: String
     @Option(help: "Token ids: a file holding a JSON array of integers or whitespace-separated integers.") var ids: String
     @Option(help: "Weights in memory: automatic (F32 resident, BF16/F16 mapped), resident or mapped.")
     var residency: WeightResidency = .automatic

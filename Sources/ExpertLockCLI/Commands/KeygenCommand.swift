@@ -8,7 +8,10 @@ struct KeygenCommand: AsyncParsableCommand {
         commandName: "keygen",
         abstract: "Create an Ed25519 key pair: KEY (private, mode 0600) and KEY.pub.",
         discussion: """
-            Each file holds the 32-byte key as one line of base64 (files of 32 raw bytes are accepted when reading). \
+            Each file holds a header line naming its kind (expertlock-key: ed25519-private or ed25519-public), then \
+            the 32-byte key as one line of base64, so the two cannot be swapped: a public key given as --key, or a \
+            private key as --public-key, is refused. Header-less files of older builds (one base64 line, or 32 raw \
+            bytes) are still read. \
             Keep KEY secret: whoever holds it can sign updates of your locked models. Give KEY.pub to verifiers \
             (`expertlock log verify --public-key KEY.pub`). Existing files are refused unless --overwrite. \
             With --json prints {"private_key", "public_key", "public_key_base64"}.
@@ -19,7 +22,7 @@ struct KeygenCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await runReportingErrors {
+        try await runReportingErrors(output: out) {
             let url = URL(fileURLWithPath: out)
             let publicKey = try SigningKey.generate(to: url, overwrite: overwrite)
             let publicPath = url.path + SigningKey.publicKeySuffix

@@ -8,20 +8,22 @@ struct LockCommand: AsyncParsableCommand {
         commandName: "lock",
         abstract: "Copy a model folder to --out and add a manifest of every tensor's SHA-256, signed with --key.",
         discussion: """
-            The locked model is the copied folder plus expertlock_manifest.json (the input is never modified). \
+            The locked model is the copied folder plus expertlock_manifest.json (the input is never modified: \
+            files are copied, or cloned copy-on-write where the file system can, never hard-linked). \
             Train it only with `expertlock train --model OUT --key KEY --trainable lora`, which appends signed entries \
             to expertlock_update_log.jsonl in the trained folder; check any copy with `expertlock log verify`. \
             With --json prints {"output", "manifest", "tensors", "config_sha256", "public_key"}.
             """)
 
-    @Option(help: "Hugging Face model folder to lock.") var model: String
+    @Option(help: "Hugging Face model folder to lock.", transform: ModelPath.folder)
+    var model: String
     @Option(help: "The owner's private key (from `expertlock keygen`).") var key: String
     @Option(help: "Output folder: the locked model.") var out: String
     @Flag(help: "Replace an existing output folder.") var overwrite = false
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await runReportingErrors {
+        try await runReportingErrors(output: out) {
             let signingKey = try SigningKey.readPrivateKey(URL(fileURLWithPath: key))
             let outURL = URL(fileURLWithPath: out)
             let manifest = try SelectiveRealignment.lock(

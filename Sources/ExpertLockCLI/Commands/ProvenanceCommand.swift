@@ -17,8 +17,10 @@ struct ProvenanceCommand: AsyncParsableCommand {
             "mean_similarity", "background_maximum", "verdict"}], "thresholds"}.
             """)
 
-    @Option(help: "The original model folder.") var original: String
-    @Option(help: "The suspect model folder.") var suspect: String
+    @Option(help: "The original model folder.", transform: ModelPath.folder)
+    var original: String
+    @Option(help: "The suspect model folder.", transform: ModelPath.folder)
+    var suspect: String
     @Option(help: "Similarity at or above which an expert is derived.") var derived: Float = 0.5
     @Option(help: "Similarity below which experts are unrelated.") var unrelated: Float = 0.2
     @OptionGroup var output: OutputOptions

@@ -17,10 +17,21 @@ struct PruneCommand: AsyncParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Attribution file (from `expertlock attribute`), needed by --keep and --threshold.") var attribution: String?
-    @Option(help: "Keep K experts per layer (or K × layers with --scope global).") var keep: Int?
-    @Option(help: "Keep experts whose per-layer share A_i ≥ T.") var threshold: Double?
+    @Option(
+        parsing: .unconditional, help: "Keep K experts per layer (or K × layers with --scope global).",
+        transform: OptionRange.int(atLeast: 1))
+    var keep: Int?
+    @Option(
+        parsing: .unconditional, help: "Keep experts whose per-layer share A_i ≥ T (0 ≤ T ≤ 1).",
+        transform: OptionRange.double(0...1, why: " (A_i is a share of the layer's routing, which sums to 1)"))
+    var threshold: Double?
     @Option(help: "Drop these experts in every layer, e.g. \"0,3\".") var drop: String?
-    @Option(help: "A pruning plan JSON file: {\"kept\": [[experts] per sparse layer], \"originalCounts\": [experts per sparse layer], \"rule\": \"any text\"}.") var plan: String?
+    @Option(
+        help: """
+            A pruning plan JSON file: {"kept": [[experts] per sparse layer], "original_counts": [experts per sparse \
+            layer], "rule": "any text"} (prune writes one as pruning_plan.json).
+            """)
+    var plan: String?
     @Option(help: "layer or global.") var scope: PruningPlan.Scope = .layer
     @Option(help: "soft, frequency, reap or ablation (default: the criterion the attribution file was written with).")
     var criterion: AttributionCriterion?
@@ -34,9 +45,10 @@ struct PruneCommand: AsyncParsableCommand {
     enum PruneMode: String, ExpressibleByArgument, CaseIterable { case remove, mask }
 
     func run() async throws {
-        try await runReportingErrors {
+        try await runReportingErrors(output: out) {
             let model = try modelOptions.load()
             let signature = ModelSignature(model: model)
+            let identity = ModelFolderIdentity.fingerprint(of: modelOptions.url)
             let counts = signature.expertsPerLayer
             let k = 1  // a layer may keep fewer experts than top-k: it then routes to all it has
             let rules = [keep != nil && !random, threshold != nil, drop != nil, plan != nil, random].filter { $0 }.count
@@ -55,10 +67,7 @@ struct PruneCommand: AsyncParsableCommand {
             func loadAttribution() throws -> ExpertAttribution {
                 guard let attribution else { throw ArgumentInputError("--keep and --threshold need --attribution FILE") }
                 let a = try ExpertAttribution.read(from: URL(fileURLWithPath: attribution))
-                guard a.signature == signature else {
-                    throw AttributionError.mismatch(
-                        file: attribution, reason: "made on a model with experts \(a.signature.expertsPerLayer) in layers \(a.signature.sparseLayers)")
-                }
+                try a.checkBelongs(to: model, directory: modelOptions.url, file: attribution, identity: identity)
                 if ranked(a) == .ablation && a.ablation == nil {
                     throw ArgumentInputError(
                         "\(attribution): holds no ablation scores (write them with attribute --criterion ablation)")
@@ -84,7 +93,11 @@ struct PruneCommand: AsyncParsableCommand {
                 }
                 pruningPlan = try PruningPlan.drop(experts, expertsPerLayer: counts, minimumPerLayer: k)
             } else {
-                pruningPlan = try PruningPlan.read(from: URL(fileURLWithPath: plan ?? ""))
+                let file = plan ?? ""
+                pruningPlan = try PruningPlan.read(from: URL(fileURLWithPath: file))
+                try ModelIdentityCheck.check(
+                    "the pruning plan", file: file, recorded: pruningPlan.modelFingerprint, model: modelOptions.url,
+                    identity: identity)
             }
             try pruningPlan.validate(for: signature, minimumPerLayer: k)
             // A mask-pruned model's masked experts are gone as far as its owner is concerned: a
@@ -119,7 +132,9 @@ struct PruneCommand: AsyncParsableCommand {
                     try ExpertMaskFile.write(kept: pruningPlan.kept, to: tmp)
                 }
                 try OutputDirectory.copyCompanionFiles(from: source, to: tmp)
-                let planData = try JSONEncoder().encode(pruningPlan)
+                var recorded = pruningPlan
+                recorded.modelFingerprint = identity  // the plan is of the input model, not of the output
+                let planData = try JSONFileStyle.encoder().encode(recorded)
                 try AtomicFile.write(planData, to: tmp.appendingPathComponent("pruning_plan.json"))
             }
             let result: [String: Any] = [
@@ -130,11 +145,33 @@ struct PruneCommand: AsyncParsableCommand {
                 "active_parameters_per_token_after": after.activeParametersPerToken,
                 "loadable_by_transformers": mode == .remove && pruningPlan.isUniform,
             ]
+            if mode == .remove && !pruningPlan.isUniform {
+                // Said on stderr whatever the output format: the result is not what most users expect.
+                Console.progress(
+                    "warning: \(out): layers keep different numbers of experts (\(pruningPlan.kept.map(\.count))); "
+                        + "ExpertLock loads it, Hugging Face transformers cannot (one num_local_experts for all "
+                        + "layers). "
+                        + "Use --scope layer, or --mode mask, for a checkpoint transformers loads")
+            }
             if output.json {
                 try Console.printJSON(result)
             } else {
-                print("\(pruningPlan.rule): kept \(pruningPlan.kept)")
-                print("parameters \(before.parameters) -> \(after.parameters), wrote \(out)")
+                var summary = HumanSummary("prune: \(pruningPlan.rule)")
+                for (l, kept) in pruningPlan.kept.enumerated() {
+                    summary.add("layer \(signature.sparseLayers[l])", "kept \(kept.count) of \(counts[l]): \(kept)")
+                }
+                func change(_ a: String, _ b: String) -> String { "\(a) → \(b)" }
+                summary.add(
+                    "parameters", change(HumanSummary.count(before.parameters), HumanSummary.count(after.parameters)))
+                summary.add("bytes", change(HumanSummary.megabytes(before.bytes), HumanSummary.megabytes(after.bytes)))
+                summary.add(
+                    "active per token",
+                    change(
+                        HumanSummary.count(before.activeParametersPerToken),
+                        HumanSummary.count(after.activeParametersPerToken)))
+                summary.add("loadable by transformers", mode == .remove && pruningPlan.isUniform ? "yes" : "no")
+                summary.note("wrote \(out)")
+                print(summary.render(), terminator: "")
             }
         }
     }

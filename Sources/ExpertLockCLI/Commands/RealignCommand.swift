@@ -26,25 +26,43 @@ struct RealignCommand: AsyncParsableCommand {
     @Option(help: "classify, perplexity or summarize.") var task: TaskName = .classify
     @Option(help: "Unlabeled pool with the oracle's labels (GLUE .tsv, .jsonl or text).") var pool: String
     @Option(help: "Pool layout: auto, text, glue or jsonl.") var poolFormat: DataFormat = .auto
-    @Option(help: "Use only the first N pool examples.") var poolLimit: Int?
+    @Option(
+        parsing: .unconditional, help: "Use only the first N pool examples.",
+        transform: OptionRange.int(atLeast: 1))
+    var poolLimit: Int?
     @Option(help: "Held-out data evaluated after every round.") var evalData: String
     @Option(help: "Held-out data layout: auto, text, glue or jsonl.") var evalFormat: DataFormat = .auto
-    @Option(help: "Use only the first N held-out examples (documents for perplexity).") var evalLimit: Int?
+    @Option(
+        parsing: .unconditional, help: "Use only the first N held-out examples (documents for perplexity).",
+        transform: OptionRange.int(atLeast: 1))
+    var evalLimit: Int?
     @Option(help: "Tokenizer folder, or 'bytes' for the byte-level encoder (default: the model folder).")
     var tokenizer: String?
     @Option(help: "Classification prompt template: JSON {\"template\": \"...{text}...\", \"verbalizers\": [...]}.")
     var template: String?
-    @Option(help: "Labels in all (B), the initial set included.") var budget = 256
-    @Option(help: "Labels per round (b).") var batch = 32
-    @Option(help: "Random labels before the first query (n0; default: --batch).") var initial: Int?
+    @Option(
+        parsing: .unconditional, help: "Labels in all (B), the initial set included.",
+        transform: OptionRange.int(atLeast: 1))
+    var budget = 256
+    @Option(parsing: .unconditional, help: "Labels per round (b).", transform: OptionRange.int(atLeast: 1))
+    var batch = 32
+    @Option(
+        parsing: .unconditional, help: "Random labels before the first query (n0; default: --batch).",
+        transform: OptionRange.int(atLeast: 1))
+    var initial: Int?
     @Option(help: "random, entropy, margin, least-confidence, nll, coreset or badge; comma-separated for several runs.")
     var strategy = "entropy"
     @Option(help: "What is fine-tuned: experts, experts+router, all or lora.") var trainable: TrainableSubset = .experts
-    @Option(help: "Optimizer steps per round.") var steps = 20
+    @Option(parsing: .unconditional, help: "Optimizer steps per round.", transform: OptionRange.int(atLeast: 1))
+    var steps = 20
     @Option(help: "Constant AdamW learning rate.") var lr: Float = 1e-4
-    @Option(help: "Examples per optimizer step.") var trainBatch = 8
+    @Option(parsing: .unconditional, help: "Examples per optimizer step.", transform: OptionRange.int(atLeast: 1))
+    var trainBatch = 8
     @Option(help: "Longest sequence in tokens (prompts are truncated from the left).") var seq = 256
-    @Option(help: "Examples per forward pass when scoring and evaluating.") var scoreBatch = 8
+    @Option(
+        parsing: .unconditional, help: "Examples per forward pass when scoring and evaluating.",
+        transform: OptionRange.int(atLeast: 1))
+    var scoreBatch = 8
     @Option(help: "Score a seeded random subset of N unlabeled examples per round (default: all).") var candidates: Int?
     @Option(help: "AdamW weight decay (matrices only).") var weightDecay: Float = 0.01
     @Option(help: "Load-balancing loss coefficient (default: the config's; 0: off).") var auxCoef: Float?
@@ -52,11 +70,24 @@ struct RealignCommand: AsyncParsableCommand {
     @Option(help: "LoRA alpha (scale alpha/rank).") var loraAlpha: Float = 16
     @Option(help: "LoRA targets: attention, experts or both, comma-separated.") var loraTargets = "attention,experts"
     @Option(help: "Seed of the first run.") var seed: UInt64 = 0
-    @Option(help: "Runs per strategy, seeds --seed, --seed + 1, ….") var seeds = 1
-    @Option(help: "Also save the state every N steps within a round.") var saveEvery: Int?
+    @Option(
+        parsing: .unconditional, help: "Runs per strategy, seeds --seed, --seed + 1, ….",
+        transform: OptionRange.int(atLeast: 1))
+    var seeds = 1
+    @Option(
+        parsing: .unconditional, help: "Also save the state every N steps within a round.",
+        transform: OptionRange.int(atLeast: 1))
+    var saveEvery: Int?
     @Option(help: "Labels-to-target: the target is this fraction of the reference.") var targetFraction = 0.95
-    @Option(help: "Reference metric for the target (e.g. the unpruned model's; default: best random mean).")
-    var reference: Double?
+    @Option(
+        help: """
+            Reference for the target: the unpruned model's folder (evaluated on --eval-data; its per-example outcomes \
+            enter the intervals) or a number (default: the best random-sampling mean).
+            """)
+    var reference: String?
+    @Option(help: "Fine-tuning schedule: restart (from the pruned weights each round, cosine decay) or continued.")
+    var schedule: FineTuningSchedule = .restart
+    @Option(help: "Bootstrap resamples of the report's intervals.") var resamples = 1000
     @Flag(help: "Do not save the re-aligned models.") var noModel = false
     @Option(help: "Output folder.") var out: String
     @Flag(help: "Continue the runs in --out from their latest state.") var resume = false
@@ -70,15 +101,16 @@ struct RealignCommand: AsyncParsableCommand {
             throw ValidationError("--residency \(modelOptions.residency.rawValue): realign trains the model, its weights must be resident")
         }
         if seeds < 1 { throw ValidationError("--seeds must be at least 1") }
+        if resamples < 10 { throw ValidationError("--resamples must be at least 10") }
         if !(targetFraction > 0 && targetFraction <= 1) { throw ValidationError("--target-fraction must be in (0, 1]") }
     }
 
     func run() async throws {
-        try await runReportingErrors {
+        try await runReportingErrors(output: out) {
             let outURL = URL(fileURLWithPath: out)
             // --out is a working folder (--overwrite replaces it): it must neither be, hold nor sit
             // inside an input (a run writing into a model folder would change that model).
-            try refuseOutputOverlappingInputs(out, inputs: [modelOptions.model, pool, evalData, tokenizer, template])
+            try refuseOutputOverlappingInputs(out, inputs: [modelOptions.model, pool, evalData, tokenizer, template, reference])
             let strategies = try parseStrategies()
             // The old output is kept aside until this run finishes (given back if it fails).
             let replaced = overwrite ? try ReplacedOutput.setAside(outURL) : nil
@@ -88,6 +120,10 @@ struct RealignCommand: AsyncParsableCommand {
             if !resume && existing.contains(where: { !$0.hasPrefix(".") }) {
                 throw RealignmentError.outputExists(path: outURL.path)
             }
+            if resume && !existing.contains(where: { !$0.hasPrefix(".") }) {
+                Console.progress("note: --resume: no saved state in \(outURL.path); starting from the beginning")
+            }
+            InterruptHint.install(command: "realign", what: "every finished round")
             let activeTask = try makeTask()
             var results: [ActiveLearningLoop.Result] = []
             for strategy in strategies {
@@ -95,7 +131,10 @@ struct RealignCommand: AsyncParsableCommand {
                     results.append(try runOne(strategy: strategy, seed: seed + s, task: activeTask, out: outURL))
                 }
             }
-            let report = RealignmentReport(results: results, targetFraction: targetFraction, reference: reference)
+            let (referenceValue, referenceOutcomes) = try evaluateReference(task: activeTask)
+            let report = RealignmentReport(
+                results: results, targetFraction: targetFraction, reference: referenceValue,
+                referenceOutcomes: referenceOutcomes, resamples: resamples)
             try writeReport(report, results: results, to: outURL)
             finished = true
             if output.json {
@@ -138,7 +177,20 @@ struct RealignCommand: AsyncParsableCommand {
         p.candidatesPerRound = candidates
         p.seed = seed
         p.saveEvery = saveEvery
+        p.schedule = schedule
         return p
+    }
+
+    /// --reference as a number, or the metric (and per-example outcomes) of the model in that folder.
+    func evaluateReference(task: ActiveLearningTask) throws -> (Double?, [Double]?) {
+        guard let reference else { return (nil, nil) }
+        if let value = Double(reference) { return (value, nil) }
+        guard FileManager.default.fileExists(atPath: URL(fileURLWithPath: reference).appendingPathComponent("config.json").path)
+        else { throw ArgumentInputError("--reference: '\(reference)' is neither a number nor a model folder") }
+        Console.progress("evaluating the reference model \(reference)")
+        let model = try ModelLoader.load(directory: URL(fileURLWithPath: reference), residency: .automatic)
+        let (metric, outcomes) = try task.evaluateWithOutcomes(model: model)
+        return (metric, outcomes)
     }
 
     func parseLoRATargets() throws -> [LoRATarget] {
@@ -159,7 +211,7 @@ struct RealignCommand: AsyncParsableCommand {
         let runURL = out.appendingPathComponent("\(strategy.rawValue)-seed\(seed)")
         let resultURL = runURL.appendingPathComponent("result.json")
         if resume, let data = FileManager.default.contents(atPath: resultURL.path),
-            let done = try? JSONDecoder().decode(ActiveLearningLoop.Result.self, from: data)
+            let done = try? JSONFileStyle.decode(ActiveLearningLoop.Result.self, from: data)
         {
             Console.progress("realign \(strategy.rawValue) seed \(seed): done earlier (\(resultURL.path))")
             return done
@@ -182,9 +234,7 @@ struct RealignCommand: AsyncParsableCommand {
             return .more
         }
         if !noModel { try saveModel(model, to: runURL.appendingPathComponent("model")) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(result), to: resultURL)
+        try AtomicFile.write(try JSONFileStyle.encoder().encode(result), to: resultURL)
         return result
     }
 
@@ -200,9 +250,7 @@ struct RealignCommand: AsyncParsableCommand {
     }
 
     func writeReport(_ report: RealignmentReport, results: [ActiveLearningLoop.Result], to out: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(report), to: out.appendingPathComponent("report.json"))
+        try AtomicFile.write(try JSONFileStyle.encoder().encode(report), to: out.appendingPathComponent("report.json"))
         try AtomicFile.write(report.markdown(), to: out.appendingPathComponent("report.md"))
         try AtomicFile.write(report.svg(), to: out.appendingPathComponent("curve.svg"))
     }
@@ -218,7 +266,7 @@ struct RealignCommand: AsyncParsableCommand {
                 "output": out.appendingPathComponent("\(r.strategy.rawValue)-seed\(r.seed)").path,
             ]
         }
-        let reportObject = try JSONSerialization.jsonObject(with: JSONEncoder().encode(report))
+        let reportObject = try JSONSerialization.jsonObject(with: JSONFileStyle.encoder().encode(report))
         var object: [String: Any] = [
             "runs": runs, "report": reportObject, "metric": report.metric.name, "output": out.path,
         ]

@@ -19,7 +19,10 @@ struct SweepCommand: AsyncParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "perplexity (metric: perplexity), classify (accuracy) or summarize (ROUGE-L F×100).") var task: TaskName = .perplexity
     @Option(help: "Data format: auto, text, glue, jsonl.") var format: DataFormat = .auto
-    @Option(help: "Summaries: most tokens generated per example.") var maxNewTokens = 48
+    @Option(
+        parsing: .unconditional, help: "Summaries: most tokens generated per example.",
+        transform: OptionRange.int(atLeast: 1))
+    var maxNewTokens = 48
     @Option(help: "Attribution data (task data the attacker has).") var data: String?
     @Option(help: "Evaluation data (default: --data).") var evalData: String?
     @Option(help: "Token ids for attribution and evaluation instead of text.") var ids: String?
@@ -27,17 +30,27 @@ struct SweepCommand: AsyncParsableCommand {
     @Option(help: "Experts kept per layer, comma-separated.") var keep = "8,6,4,2,1"
     @Option(help: "Thresholds τ on the per-layer share, comma-separated.") var thresholds = ""
     @Option(help: "Attribution criteria, comma-separated (soft, frequency, reap).") var criteria = "soft,frequency,reap"
-    @Option(help: "Random-pruning seeds (baseline).") var seeds = 3
-    @Option(help: "Tokens per sequence / perplexity window.") var context = 256
-    @Option(help: "Sequences per forward pass.") var batch = 4
-    @Option(help: "Use at most N sequences for attribution and evaluation.") var limit: Int?
+    @Option(parsing: .unconditional, help: "Random-pruning seeds (baseline).", transform: OptionRange.int(atLeast: 0))
+    var seeds = 3
+    @Option(
+        parsing: .unconditional,
+        help: "Tokens per sequence / perplexity window (default 256, at most max_position_embeddings).",
+        transform: OptionRange.int(atLeast: 2))
+    var context: Int?
+    @OptionGroup var longContext: LongContextOption
+    @Option(parsing: .unconditional, help: "Sequences per forward pass.", transform: OptionRange.int(atLeast: 1))
+    var batch = 4
+    @Option(
+        parsing: .unconditional, help: "Use at most N sequences for attribution and evaluation.",
+        transform: OptionRange.int(atLeast: 1))
+    var limit: Int?
     @Option(help: "Output folder.") var out: String
     @Flag(help: "Replace an existing output folder.") var overwrite = false
     @Flag(help: "Continue a killed sweep at its next point (state saved beside --out as .OUT.sweep-state).") var resume = false
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
-        try await runReportingErrors {
+        try await runReportingErrors(output: out) {
             try refuseOutputOverlappingInputs(out, inputs: [modelOptions.model, data, evalData, ids, attribution])
             let outURL = URL(fileURLWithPath: out)
             let stateURL = SweepResumeState.url(forOutput: outURL)
@@ -48,7 +61,9 @@ struct SweepCommand: AsyncParsableCommand {
             let replace = maybeFinished
                 ? false : try OutputDirectory.mayReplace(outURL, overwrite: overwrite, resumingFrom: resume ? stateURL : nil)
             let model = try modelOptions.load()
+            let identity = ModelFolderIdentity.fingerprint(of: modelOptions.url)
             let counts = model.moeBlocks.map(\.expertCount)
+            let referenceK = max(1, (counts.min() ?? 1) / 4)
             let fewest = counts.min() ?? 0
             let requested = try Self.integers(keep, option: "--keep")
             let keeps = requested.filter { $0 <= fewest }
@@ -57,12 +72,10 @@ struct SweepCommand: AsyncParsableCommand {
                 Console.progress(
                     "note: --keep \(skipped.map(String.init).joined(separator: ",")) skipped: the smallest sparse layer has \(fewest) experts")
             }
-            let taus = try thresholds.isEmpty ? [] : thresholds.split(separator: ",").map { part -> Double in
-                guard let t = Double(part.trimmingCharacters(in: .whitespaces)) else {
-                    throw ArgumentInputError("--thresholds: '\(part)' is not a number")
-                }
-                return t
-            }
+            let taus = try OptionRange.doubles(
+                thresholds, option: "--thresholds", in: 0...1,
+                why: " (a threshold is on a layer's share, which sums to 1)")
+            let context = try longContext.context(context, default: 256, model: modelOptions.model)
             let criteriaList = try criteria.split(separator: ",").map { part -> AttributionCriterion in
                 guard let c = AttributionCriterion(rawValue: part.trimmingCharacters(in: .whitespaces)), c != .ablation else {
                     throw ArgumentInputError("--criteria: '\(part)' is not soft, frequency or reap")
@@ -74,7 +87,7 @@ struct SweepCommand: AsyncParsableCommand {
                 context: context, batch: batch, limit: limit, maxNewTokens: maxNewTokens)
             let fingerprint = SweepResumeState.fingerprint(
                 settings: [
-                    modelOptions.model, ModelFolderIdentity.fingerprint(of: modelOptions.url), task.rawValue,
+                    modelOptions.model, identity, task.rawValue,
                     format.rawValue, "\(maxNewTokens)", keeps.map(String.init).joined(separator: ","),
                     taus.map { "\($0)" }.joined(separator: ","), criteriaList.map(\.rawValue).joined(separator: ","), "\(seeds)",
                     "\(context)", "\(batch)", "\(limit ?? -1)", data ?? "-", evalData ?? "-", ids ?? "-", attribution ?? "-",
@@ -84,7 +97,7 @@ struct SweepCommand: AsyncParsableCommand {
             let finished: PrunabilityCurve?
             if maybeFinished {
                 guard (try? String(contentsOf: marker, encoding: .utf8)) == fingerprint else { throw OutputError.exists(out) }
-                finished = try JSONDecoder().decode(
+                finished = try JSONFileStyle.decode(
                     PrunabilityCurve.self, from: Data(contentsOf: outURL.appendingPathComponent("curve.json")))
                 Console.progress("\(out): an earlier run of this sweep finished it; nothing to resume")
             } else {
@@ -94,7 +107,9 @@ struct SweepCommand: AsyncParsableCommand {
                 AtomicFile.removeStaleTemporaries(of: stateURL)
                 OutputDirectory.removeStaleTemporaries(of: outURL)
             }
+            if finished == nil { ResumeNote.missingState(stateURL, resume: resume) }
             let saved = resume && finished == nil ? try SweepResumeState.read(stateURL) : nil
+            InterruptHint.install(command: "sweep", what: "every finished point")
             if let saved, saved.fingerprint != fingerprint {
                 throw PruningError.badSweepState(file: stateURL.path, reason: "written for other data or options")
             }
@@ -107,6 +122,8 @@ struct SweepCommand: AsyncParsableCommand {
                     ranking = saved.attribution
                 } else if let attribution {
                     ranking = try ExpertAttribution.read(from: URL(fileURLWithPath: attribution))
+                    try ranking.checkBelongs(
+                        to: model, directory: modelOptions.url, file: attribution, identity: identity)
                 } else {
                     // Read only here: with --attribution FILE (or a saved state) no attribution data is needed.
                     let attributionSequences = try TaskCorpus.sequences(
@@ -123,6 +140,9 @@ struct SweepCommand: AsyncParsableCommand {
                     try SweepResumeState(fingerprint: fingerprint, attribution: ranking, progress: .init()).write(to: stateURL)
                 }
                 let progress = ProgressLine("sweep", unit: "points")
+                if let saved {
+                    progress.resumed(done: saved.progress.points.count, tokens: Int64(saved.progress.points.count))
+                }
                 let computed = try PrunabilitySweep.run(
                     model: model, attribution: ranking, metricName: metric.name, higherIsBetter: metric.higherIsBetter,
                     parameters: .init(keeps: keeps, thresholds: taus, criteria: criteriaList, randomSeeds: seeds),
@@ -137,11 +157,12 @@ struct SweepCommand: AsyncParsableCommand {
                     to: outURL, overwrite: replace,
                     inputs: [modelOptions.model, data, evalData, ids, attribution].compactMap { $0 }.map { URL(fileURLWithPath: $0) }
                 ) { dir in
-                    let encoder = JSONEncoder()
-                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                    try AtomicFile.write(try encoder.encode(computed), to: dir.appendingPathComponent("curve.json"))
+                    try AtomicFile.write(
+                        try JSONFileStyle.encoder().encode(computed), to: dir.appendingPathComponent("curve.json"))
                     try AtomicFile.write(computed.csv(), to: dir.appendingPathComponent("curve.csv"))
-                    try AtomicFile.write(computed.markdownTable(), to: dir.appendingPathComponent("table.md"))
+                    try AtomicFile.write(
+                        computed.markdownTable() + "\n" + computed.resistanceMarkdown(referenceK: referenceK),
+                        to: dir.appendingPathComponent("table.md"))
                     try AtomicFile.write(
                         computed.svg(title: "Prunability: \(computed.metricName) vs experts kept"),
                         to: dir.appendingPathComponent("curve.svg"))
@@ -150,7 +171,6 @@ struct SweepCommand: AsyncParsableCommand {
                 try? FileManager.default.removeItem(at: stateURL)
                 curve = computed
             }
-            let referenceK = max(1, (counts.min() ?? 1) / 4)
             let resistance = curve.resistance(referenceK: referenceK)
             if output.json {
                 try Console.printJSON([
@@ -162,7 +182,8 @@ struct SweepCommand: AsyncParsableCommand {
                 ])
             } else {
                 print(curve.markdownTable())
-                print("resistance (normalised area; lower = steeper): \(resistance)")
+                print(curve.resistanceMarkdown(referenceK: referenceK))
+                print("wrote \(out) (curve.json, curve.csv, table.md, curve.svg)")
             }
         }
     }

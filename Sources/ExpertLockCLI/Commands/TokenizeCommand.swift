@@ -13,7 +13,10 @@ struct TokenizeCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "Model or tokenizer folder (tokenizer.json, optional tokenizer_config.json).") var model: String
+    @Option(
+        help: "Model or tokenizer folder (tokenizer.json, optional tokenizer_config.json).",
+        transform: ModelPath.folder)
+    var model: String
     @Option(help: "UTF-8 text file to tokenize as one sequence, or - for standard input.") var text: String
     @Flag(name: .customLong("no-special-tokens"), help: "Do not add BOS/EOS or other special tokens.")
     var noSpecialTokens = false

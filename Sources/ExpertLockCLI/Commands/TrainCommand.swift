@@ -18,20 +18,27 @@ struct TrainCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "Preset (tiny, small) or config.json to initialise a new model from.") var config: String?
-    @Option(help: "Hugging Face model folder to continue training.") var model: String?
+    @Option(help: "Hugging Face model folder to continue training.", transform: ModelPath.folder)
+    var model: String?
     @Option(help: "Training data file (plain text, GLUE .tsv or .jsonl).") var data: String?
     @Option(help: "Data layout: auto, text, glue or jsonl.") var format: DataFormat = .auto
-    @Option(help: "Use only the first N documents or examples.") var limit: Int?
+    @Option(
+        parsing: .unconditional, help: "Use only the first N documents or examples.",
+        transform: OptionRange.int(atLeast: 1))
+    var limit: Int?
     @Option(help: "Token ids for --task lm: a JSON array or whitespace-separated integers.") var ids: String?
     @Option(help: "Vocabulary size of a preset trained on --ids (default: largest id + 1).") var vocabSize: Int?
     @Option(help: "Task: lm (or perplexity), classify or summarize.") var task: TrainingTask = .languageModeling
     @Option(help: "Tokenizer folder (tokenizer.json), or 'bytes' for the built-in byte-level encoder.") var tokenizer:
         String?
-    @Option(help: "Optimizer steps.") var steps = 200
-    @Option(help: "Examples per step.") var batch = 8
+    @Option(parsing: .unconditional, help: "Optimizer steps.", transform: OptionRange.int(atLeast: 1))
+    var steps = 200
+    @Option(parsing: .unconditional, help: "Examples per step.", transform: OptionRange.int(atLeast: 1))
+    var batch = 8
     @Option(help: "Sequence length in tokens.") var seq = 128
     @Option(help: "Peak learning rate.") var lr: Float = 1e-3
-    @Option(help: "Linear warm-up steps.") var warmup = 10
+    @Option(parsing: .unconditional, help: "Linear warm-up steps.", transform: OptionRange.int(atLeast: 0))
+    var warmup = 10
     @Option(help: "Cosine floor as a fraction of the peak learning rate.") var minLrRatio: Float = 0.1
     @Option(help: "AdamW weight decay (matrices only).") var weightDecay: Float = 0.01
     @Option(help: "Gradient-norm clipping threshold (0: off).") var clip: Float = 1.0
@@ -50,14 +57,19 @@ struct TrainCommand: AsyncParsableCommand {
     @Flag(help: "Merge LoRA adapters into the weights in the final save.") var mergeLora = false
     @Option(help: "Owner's private key: train a locked --model (--trainable lora only) and sign the update log.")
     var key: String?
-    @Option(help: "Checkpoint every N steps.") var saveEvery: Int?
+    @Option(parsing: .unconditional, help: "Checkpoint every N steps.", transform: OptionRange.int(atLeast: 1))
+    var saveEvery: Int?
     @Option(help: "Checkpoints kept.") var keepCheckpoints = 1
-    @Option(help: "Print progress every N steps.") var logEvery = 10
+    @Option(parsing: .unconditional, help: "Print progress every N steps.", transform: OptionRange.int(atLeast: 1))
+    var logEvery = 10
     @Option(help: "Held-out text (plain text or JSONL {\"text\"}) whose perplexity is measured during training.")
     var evalData: String?
     @Option(help: "Held-out token ids (a JSON array or whitespace-separated integers) instead of --eval-data.")
     var evalIds: String?
-    @Option(help: "Measure held-out perplexity every N steps (default: 50).") var evalEvery = 50
+    @Option(
+        parsing: .unconditional, help: "Measure held-out perplexity every N steps (default: 50).",
+        transform: OptionRange.int(atLeast: 1))
+    var evalEvery = 50
     @Option(help: "Score at most N held-out tokens (default: 20000).") var evalTokens = 20000
     @Option(help: "Output folder.") var out: String
     @Flag(help: "Continue from the latest checkpoint in --out.") var resume = false
@@ -75,7 +87,7 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await runReportingErrors {
+        try await runReportingErrors(output: out) {
             let outURL = URL(fileURLWithPath: out)
             // --overwrite deletes --out: it must neither be, hold nor sit inside an input.
             try refuseOutputOverlappingInputs(
@@ -151,6 +163,15 @@ struct TrainCommand: AsyncParsableCommand {
             var evalHistory: [HeldOutEvaluation.Point] = []
             var evalFailure: Error?
             let every = max(1, logEvery)
+            if resume {
+                let entries = (try? FileManager.default.contentsOfDirectory(atPath: outURL.path)) ?? []
+                if !entries.contains(where: { $0.hasPrefix("checkpoint-") }) {
+                    Console.progress("note: --resume: no checkpoint in \(outURL.path); starting from the beginning")
+                }
+            }
+            if saveEvery != nil {
+                InterruptHint.install(command: "train", what: "the latest checkpoint (--save-every)")
+            }
             let result = try Training.train(
                 model: network, examples: examples, parameters: parameters, output: destination, resume: resume
             ) { progress in

@@ -42,7 +42,7 @@ struct TrainTokenizerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await runReportingErrors {
+        try await runReportingErrors(output: out) {
             let parameters = TokenizerTrainer.Parameters(
                 model: model, vocabSize: vocabSize, minFrequency: minFrequency, addBosToken: addBos,
                 wordSplit: wordSplit, individualDigits: individualDigits)

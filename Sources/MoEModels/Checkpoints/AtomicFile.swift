@@ -59,7 +59,8 @@ public final class AtomicFile {
         let suffix = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         temporaryPath = destination.path + ".tmp-" + suffix
         fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw failure("cannot create \(temporaryPath): \(FileMapping.errnoText())") }
+        // The reason names no temporary file: the user named `destination`, the error names it.
+        guard fd >= 0 else { throw failure(FileMapping.errnoText()) }
     }
 
     deinit { abandon() }
@@ -88,12 +89,12 @@ public final class AtomicFile {
     }
 
     private func commit() throws {
-        guard fsync(fd) == 0 else { throw failure("fsync: \(FileMapping.errnoText())") }
+        guard fsync(fd) == 0 else { throw failure(FileMapping.errnoText()) }
         let closed = close(fd)
         fd = -1
-        guard closed == 0 else { throw failure("close: \(FileMapping.errnoText())") }
+        guard closed == 0 else { throw failure(FileMapping.errnoText()) }
         guard rename(temporaryPath, destination.path) == 0 else {
-            throw failure("rename \(temporaryPath): \(FileMapping.errnoText())")
+            throw failure(FileMapping.errnoText())
         }
         finished = true
         // Make the rename durable; a failure here leaves a correct file, so it is not an error.

@@ -150,7 +150,8 @@ public enum ModelError: InputError, Equatable {
             let shown = names.prefix(5).joined(separator: ", ")
             return "\(file): \(names.count) tensor(s) the model does not use: \(shown)\(names.count > 5 ? ", …" : "")"
         case .tokenOutOfRange(let id, let vocabSize):
-            return "token id \(id) is outside the vocabulary (0..<\(vocabSize))"
+            return "token id \(id) is outside the model's vocabulary (0..<\(vocabSize)): the ids come from another "
+                + "model's tokenizer (compare tokenizer.json with config.json's vocab_size)"
         case .unsupported(let file, let feature):
             return "\(file): \(feature) is not supported"
         }

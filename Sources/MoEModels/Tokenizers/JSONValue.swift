@@ -167,27 +167,15 @@ struct JSONParser {
 
     private mutating func parseNumber() throws(JSONParseError) -> JSONValue {
         let start = position
-        if bytes[position] == UInt8(ascii: "-") { position += 1 }
-        func digits(_ p: inout Int, _ bytes: [UInt8]) -> Int {
-            let s = p
-            while p < bytes.count, bytes[p] >= UInt8(ascii: "0"), bytes[p] <= UInt8(ascii: "9") { p += 1 }
-            return p - s
+        do {
+            return .number(try JSONNumber.read(bytes, &position))
+        } catch .invalid {
+            position = start
+            throw error("invalid number")
+        } catch {
+            position = start
+            throw self.error("number out of range")
         }
-        guard digits(&position, bytes) > 0 else { throw error("invalid number") }
-        if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
-            position += 1
-            guard digits(&position, bytes) > 0 else { throw error("invalid number") }
-        }
-        if position < bytes.count, bytes[position] | 0x20 == UInt8(ascii: "e") {
-            position += 1
-            if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") {
-                position += 1
-            }
-            guard digits(&position, bytes) > 0 else { throw error("invalid number") }
-        }
-        let text = String(decoding: bytes[start..<position], as: UTF8.self)
-        guard let value = Double(text) else { throw error("invalid number") }
-        return .number(value)
     }
 
     private mutating func parseHex4() throws(JSONParseError) -> UInt32 {

@@ -19,6 +19,8 @@ indirect enum Normalizer {
     case StripAccents
     /// Maps each UTF-8 byte to its byte-level scalar.
     case ByteLevel
+    /// SentencePiece's compiled normalization rules (T5, mT5, XLM-R): see `PrecompiledCharsmap`.
+    case Precompiled(PrecompiledCharsmap)
 
     static func parse(_ field: JSONField) throws -> Normalizer {
         let type = try field.typeName()
@@ -40,6 +42,7 @@ indirect enum Normalizer {
                 left: try field.bool("strip_left", default: true), right: try field.bool("strip_right", default: true))
         case "StripAccents": return .StripAccents
         case "ByteLevel": return .ByteLevel
+        case "Precompiled": return .Precompiled(try PrecompiledCharsmap(field))
         default:
             throw field.unknownType(type, stage: "normalizer")
         }
@@ -54,7 +57,11 @@ indirect enum Normalizer {
         case .NFD:
             return Self.unicodeNormalized(text, below: 0xC0) { $0.decomposedStringWithCanonicalMapping }
         case .NFKC:
-            return Self.unicodeNormalized(text, below: 0xA0) { $0.precomposedStringWithCompatibilityMapping }
+            // NFKC is NFKD then canonical composition. Spelled so because Foundation's own NFKC on
+            // Linux leaves half-width voiced marks uncomposed ("ｷﾞ" gives キ + U+3099, not ギ).
+            return Self.unicodeNormalized(text, below: 0xA0) {
+                $0.decomposedStringWithCompatibilityMapping.precomposedStringWithCanonicalMapping
+            }
         case .NFKD:
             return Self.unicodeNormalized(text, below: 0xA0) { $0.decomposedStringWithCompatibilityMapping }
         case .Lowercase:
@@ -95,6 +102,8 @@ indirect enum Normalizer {
             }[...]
         case .ByteLevel:
             return ByteLevelAlphabet.encode(text)[...]
+        case .Precompiled(let charsmap):
+            return charsmap.normalize(text)
         }
     }
 

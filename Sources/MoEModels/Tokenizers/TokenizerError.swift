@@ -14,7 +14,7 @@ public enum TokenizerError: InputError, Equatable {
     /// A key holds a value of the wrong kind or out of range.
     case invalidField(file: String, field: String, expected: String)
     /// A pipeline stage names a `type` this implementation does not know (or does not support, such
-    /// as the Unigram model or the Precompiled normalizer).
+    /// as the CTC decoder).
     case unknownType(file: String, field: String, type: String)
     /// A merge, an added token or a special token refers to a token that is not in the vocabulary.
     case tokenNotInVocabulary(file: String, field: String, token: String)

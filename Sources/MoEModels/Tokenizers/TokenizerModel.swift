@@ -4,6 +4,7 @@ enum TokenizerModel {
     case BPE(BPEModel)
     case WordLevel(WordLevelModel)
     case WordPiece(WordPieceModel)
+    case Unigram(UnigramModel)
 
     static func parse(_ field: JSONField) throws -> TokenizerModel {
         let type: String
@@ -23,6 +24,7 @@ enum TokenizerModel {
         case "BPE": return .BPE(try BPEModel(field))
         case "WordLevel": return .WordLevel(try WordLevelModel(field))
         case "WordPiece": return .WordPiece(try WordPieceModel(field))
+        case "Unigram": return .Unigram(try UnigramModel(field))
         default: throw field.unknownType(type, stage: "model")
         }
     }
@@ -32,6 +34,7 @@ enum TokenizerModel {
         case .BPE(let m): return m.vocabulary
         case .WordLevel(let m): return m.vocabulary
         case .WordPiece(let m): return m.vocabulary
+        case .Unigram(let m): return m.vocabulary
         }
     }
 
@@ -40,6 +43,7 @@ enum TokenizerModel {
         case .BPE(let m): m.tokenize(word, into: &ids)
         case .WordLevel(let m): m.tokenize(word, into: &ids)
         case .WordPiece(let m): m.tokenize(word, into: &ids)
+        case .Unigram(let m): m.tokenize(word, into: &ids)
         }
     }
 }

@@ -35,6 +35,41 @@ import Testing
         #expect(examples2.map(\.label) == [1, 0])
     }
 
+    /// Issue 23, item 11: MNLI in its usual public JSONL form (premise, hypothesis, label as an
+    /// index or a name, -1 unlabelled), QNLI likewise, and text_pair as a custom pair's second text.
+    @Test func readsMNLIAndQNLIAndPairs() throws {
+        let mnli = try DatasetFiles.write(
+            "mnli.jsonl",
+            "{\"premise\":\"p1\",\"hypothesis\":\"h1\",\"label\":2,\"idx\":4}\n"
+                + "{\"premise\":\"p2\",\"hypothesis\":\"h2\",\"label\":\"neutral\"}\n"
+                + "{\"premise\":\"p3\",\"hypothesis\":\"h3\",\"label\":-1}\n")
+        guard case .classification(let task, let examples) = try DatasetLoader.load(mnli).0 else {
+            Issue.record("expected classification")
+            return
+        }
+        #expect(task == .mnli)
+        #expect(examples == [
+            ClassificationExample(id: 4, text: "p1", textPair: "h1", label: 2),
+            ClassificationExample(id: 1, text: "p2", textPair: "h2", label: 1),
+            ClassificationExample(id: 2, text: "p3", textPair: "h3", label: nil),
+        ])
+        let bad = try DatasetFiles.write("bad.jsonl", "{\"premise\":\"p\",\"hypothesis\":\"h\",\"label\":7}\n")
+        #expect(throws: DatasetError.self) { try DatasetLoader.load(bad) }
+        let qnli = try DatasetFiles.write(
+            "qnli.jsonl", "{\"question\":\"q\",\"sentence\":\"s\",\"label\":\"not_entailment\"}\n")
+        guard case .classification(let qTask, let qExamples) = try DatasetLoader.load(qnli).0 else {
+            Issue.record("expected classification")
+            return
+        }
+        #expect(qTask == .qnli && qExamples == [ClassificationExample(id: 0, text: "q", textPair: "s", label: 1)])
+        let pairs = try DatasetFiles.write("e.jsonl", "{\"text\":\"a\",\"text_pair\":\"b\",\"label\":1}\n")
+        guard case .classification(_, let pExamples) = try DatasetLoader.load(pairs).0 else {
+            Issue.record("expected classification")
+            return
+        }
+        #expect(pExamples.first?.textPair == "b")
+    }
+
     @Test func readsSummarization() throws {
         let url = try DatasetFiles.write("s.jsonl", "{\"document\":\"long text\",\"summary\":\"short\"}\r\n")
         guard case .summarization(let examples) = try DatasetLoader.load(url).0 else {
@@ -55,7 +90,8 @@ import Testing
         ("{\"text\":3}\n", 1, "\"text\" must be a string"),
         (
             "{\"title\":\"a\"}\n", 1,
-            "missing key: expected \"text\", \"text\" and \"label\", or \"document\" and \"summary\""
+            "missing key: expected \"text\", \"text\" and \"label\", \"premise\", \"hypothesis\" and \"label\" (MNLI), "
+                + "\"question\", \"sentence\" and \"label\" (QNLI), or \"document\" and \"summary\""
         ),
         ("[{\"text\":\"a\"}]\n", 1, "expected one JSON object per line (JSON Lines), found an array"),
         ("{\"document\":\"a\",\"summary\":\"b\"}\n{\"document\":\"c\"}\n", 2, "missing key \"summary\""),

@@ -23,6 +23,25 @@ import Testing
         #expect(try DatasetLoader.load(url, limit: 1).0.count == 1)
     }
 
+    /// Issue 23, item 2: a corpus saved with CRLF or lone CR line ends reads as the LF file, whole
+    /// and as documents (a kept "\r" tokenizes as a token of its own and changes the perplexity).
+    @Test func lineEndsAreUniversal() throws {
+        let lf = "= A =\n\nalpha beta\ngamma\n\ndelta\n"
+        let crlf = try DatasetFiles.write("crlf.txt", lf.replacingOccurrences(of: "\n", with: "\r\n"))
+        let cr = try DatasetFiles.write("cr.txt", lf.replacingOccurrences(of: "\n", with: "\r"))
+        for url in [crlf, cr] {
+            #expect(try PlainTextReader.wholeText(of: url) == lf, "\(url.lastPathComponent)")
+            guard case .text(let documents) = try DatasetLoader.load(url).0 else {
+                Issue.record("expected text")
+                continue
+            }
+            #expect(documents.map(\.text) == ["alpha beta\ngamma", "delta"])
+        }
+        // A lone CR ends a JSONL record too.
+        let records = try DatasetFiles.write("r.jsonl", "{\"text\": \"a\"}\r{\"text\": \"b\"}\r")
+        #expect(try DatasetLoader.load(records).0.count == 2)
+    }
+
     @Test func autoDetectsFromExtension() {
         #expect(DatasetLoader.detectFormat(of: URL(fileURLWithPath: "/d/dev_matched.tsv")) == .glue)
         #expect(DatasetLoader.detectFormat(of: URL(fileURLWithPath: "/d/x.jsonl")) == .jsonl)

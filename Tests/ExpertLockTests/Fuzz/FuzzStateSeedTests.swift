@@ -14,7 +14,7 @@ struct FuzzStateSeedTests {
 
     @Test func everyTargetHasSeeds() {
         for target in [
-            "manifest", "update-log", "signing-key", "prompt-template", "trainer-state", "realign-state", "lora-config",
+            "manifest", "update-log", "signing-key", "typed-key", "prompt-template", "trainer-state", "realign-state", "lora-config",
             "mask", "attribute-state", "sweep-state",
         ] {
             #expect(!Self.seeds(target).isEmpty, "\(target)")
@@ -39,6 +39,20 @@ struct FuzzStateSeedTests {
         for name in ["fuzz-key.pub", "raw-public-32-bytes"] {
             _ = try SigningKey.readPublicKey(FuzzCorpusTests.corpus.appendingPathComponent("signing-key/\(name)"))
         }
+    }
+
+    /// The typed seeds read as their kind and are refused as the other (issue 23, item 5).
+    @Test func typedKeySeedsReadAsTheirKind() throws {
+        func url(_ name: String) -> URL { FuzzCorpusTests.corpus.appendingPathComponent("typed-key/\(name)") }
+        _ = try SigningKey.readPrivateKey(url("private"))
+        #expect(throws: DefenseError.self) { try SigningKey.readPublicKey(url("private")) }
+        for name in ["public", "public-crlf"] {
+            _ = try SigningKey.readPublicKey(url(name))
+            #expect(throws: DefenseError.self) { try SigningKey.readPrivateKey(url(name)) }
+        }
+        _ = try SigningKey.readPrivateKey(url("legacy-private"))
+        _ = try SigningKey.readPublicKey(url("legacy-raw-public"))
+        #expect(throws: DefenseError.self) { try SigningKey.readPublicKey(url("unknown-kind")) }
     }
 
     @Test(arguments: seeds("prompt-template"))

@@ -46,4 +46,46 @@ struct PrunabilitySweepTests {
         #expect(abs(curve.normalizedArea("soft")! - expected) < 1e-12)
         #expect(abs(curve.drop(at: 2, strategy: "soft")! - 0.5) < 1e-12)
     }
+
+    /// Issue 23, item 17: the full model appears once, as "8 (full)", not again as a measured "8"
+    /// row; and an accuracy at chance keeps 0% of the full model's gain over chance.
+    @Test func fullRowOnceAndChanceCorrectedRetention() {
+        let points = [8, 2].flatMap { k in
+            ["soft", "random"].map {
+                CurvePoint(k: k, tau: nil, strategy: $0, seed: nil, expertsKept: Double(k), metric: k == 8 ? 0.68 : 0.5)
+            }
+        }
+        var curve = PrunabilityCurve(metricName: "accuracy", higherIsBetter: true, expertsPerLayer: 8, full: 0.68, points: points)
+        let rows = curve.markdownTable().split(separator: "\n").map(String.init)
+        #expect(rows.filter { $0.hasPrefix("| 8 ") } == ["| 8 (full) | 0.680 | 0.680 |"], "\(rows)")
+        #expect(rows.contains { $0.hasPrefix("| 2 |") })
+        #expect(abs(curve.retention(0.5)! - 0.5 / 0.68) < 1e-12)  // no chance level: the plain ratio
+        curve.chanceLevel = 0.5
+        #expect(curve.retention(0.5) == 0)
+        #expect(abs(curve.retention(0.59)! - 0.5) < 1e-12)
+        curve.full = 0.5
+        #expect(curve.retention(0.5) == nil)  // the full model itself at chance: nothing to retain
+    }
+
+    /// Issue 23, item 18: curve.json and plan files are written in snake_case, and files of older
+    /// builds, in camelCase, are still read.
+    @Test func jsonKeysAreSnakeCaseAndOldFilesRead() throws {
+        let curve = PrunabilityCurve(
+            metricName: "accuracy", higherIsBetter: true, expertsPerLayer: 4, full: 0.7,
+            points: [CurvePoint(k: 2, tau: nil, strategy: "soft", seed: nil, expertsKept: 2, metric: 0.6)])
+        let text = String(decoding: try JSONFileStyle.encoder().encode(curve), as: UTF8.self)
+        #expect(text.contains("\"metric_name\"") && text.contains("\"experts_kept\"") && !text.contains("metricName"))
+        #expect(try JSONFileStyle.decode(PrunabilityCurve.self, from: Data(text.utf8)) == curve)
+        let old = try JSONEncoder().encode(curve)  // camelCase, as older builds wrote curve.json
+        #expect(String(decoding: old, as: UTF8.self).contains("metricName"))
+        #expect(try JSONFileStyle.decode(PrunabilityCurve.self, from: old) == curve)
+        let oldPlan = #"{"kept": [[0, 2]], "originalCounts": [4], "rule": "r"}"#
+        let plan = try PruningPlan.decode(Data(oldPlan.utf8), file: "old.json")
+        #expect(plan.originalCounts == [4] && plan.modelFingerprint == nil)
+        var withIdentity = plan
+        withIdentity.modelFingerprint = "abc"
+        let written = String(decoding: try JSONFileStyle.encoder().encode(withIdentity), as: UTF8.self)
+        #expect(written.contains("\"original_counts\"") && written.contains("\"model_fingerprint\""))
+        #expect(try PruningPlan.decode(Data(written.utf8), file: "new.json") == withIdentity)
+    }
 }

@@ -144,3 +144,41 @@ struct ActiveLearningLoopTests {
         #expect(throws: RealignmentError.self) { try RealignmentFixtures.classificationTask(pool: unlabeled) }
     }
 }
+
+/// The restart schedule: a round's model is the pruned model fine-tuned on that round's labels
+/// alone, whatever came before.
+struct FineTuningScheduleTests {
+    @Test func restartRoundEqualsTrainingFromThePrunedWeights() throws {
+        let task = try RealignmentFixtures.classificationTask()
+        var p = RealignmentFixtures.parameters(.random)
+        p.stepsPerRound = 3
+        #expect(p.fineTuning == .restart)
+        let model = try RealignmentFixtures.model()
+        let result = try ActiveLearningLoop.run(model: model, task: task, parameters: p)
+        // Again by hand: the pruned weights, one trainer, the last round's batches of all labels.
+        let reference = try RealignmentFixtures.model()
+        let trainer = try Trainer(model: reference, parameters: p.training)
+        let examples = result.labeled.flatMap(task.labeledExamples)
+        let sampler = TrainingSampler(
+            count: examples.count, batchSize: p.trainingBatchSize,
+            seed: QueryStrategy.derivedSeed(p.seed, purpose: 4, round: p.roundSizes.count - 1))
+        for step in 0..<p.stepsPerRound { _ = try trainer.step(sampler.indices(step: step).map { examples[$0] }) }
+        #expect(try RealignmentFixtures.weights(reference) == RealignmentFixtures.weights(model))
+        // The learning rate decays within a round (cosine to 10%).
+        #expect(trainer.schedule.learningRate(at: 0) == p.learningRate)
+        #expect(abs(trainer.schedule.learningRate(at: p.stepsPerRound) - 0.1 * p.learningRate) < 1e-9)
+    }
+
+    @Test func continuedScheduleStillCarriesWeightsOver() throws {
+        let task = try RealignmentFixtures.classificationTask()
+        var p = RealignmentFixtures.parameters(.random)
+        p.schedule = .continued
+        let continued = try RealignmentFixtures.model()
+        let a = try ActiveLearningLoop.run(model: continued, task: task, parameters: p)
+        p.schedule = .restart
+        let restarted = try RealignmentFixtures.model()
+        let b = try ActiveLearningLoop.run(model: restarted, task: task, parameters: p)
+        #expect(a.labeled == b.labeled)  // random picks do not depend on the weights
+        #expect(try RealignmentFixtures.weights(continued) != RealignmentFixtures.weights(restarted))
+    }
+}

@@ -25,7 +25,29 @@ struct FuzzCorpusTests {
         }
     }
 
+    @Test(arguments: seeds("tokenizer-unigram"))
+    func unigramTokenizerSeedLoads(_ seed: String) throws {
+        let tokenizer = try Tokenizer(tokenizerJSON: Self.corpus.appendingPathComponent(seed))
+        #expect(!tokenizer.encode("Hello world").isEmpty)
+    }
+
+    /// The target base64-encodes the raw charsmap into a tokenizer.json; so does this test.
+    @Test(arguments: seeds("precompiled-charsmap"))
+    func charsmapSeedLoads(_ seed: String) throws {
+        let charsmap = try Data(contentsOf: Self.corpus.appendingPathComponent(seed)).base64EncodedString()
+        let json = #"""
+            {"model": {"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0], ["a", -1.0]]},
+             "normalizer": {"type": "Precompiled", "precompiled_charsmap": "\#(charsmap)"}}
+            """#
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("charsmap-\(UUID().uuidString).json")
+        try Data(json.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        _ = try Tokenizer(tokenizerJSON: file)
+    }
+
     @Test func everyTargetHasSeeds() {
-        for target in ["safetensors", "safetensors-index", "config"] { #expect(!Self.seeds(target).isEmpty, "\(target)") }
+        for target in ["safetensors", "safetensors-index", "config", "tokenizer-unigram", "precompiled-charsmap"] {
+            #expect(!Self.seeds(target).isEmpty, "\(target)")
+        }
     }
 }

@@ -47,8 +47,8 @@ import Testing
     }
 
     @Test func unknownModelType() throws {
-        let error = try loadError(#"{"model": {"type": "Unigram", "vocab": [["a", 0.0]]}}"#)
-        #expect(error.description.contains("Unigram"))
+        let error = try loadError(#"{"model": {"type": "Hypergram", "vocab": [["a", 0.0]]}}"#)
+        #expect(error.description.contains("Hypergram"))
         #expect(error.description.contains("model"))
     }
 
@@ -65,7 +65,7 @@ import Testing
     }
 
     @Test func unknownNormalizerDecoderAndPostProcessor() throws {
-        for (key, value) in [("normalizer", "Precompiled"), ("decoder", "CTC"), ("post_processor", "Nope")] {
+        for (key, value) in [("normalizer", "BertNormalizer"), ("decoder", "CTC"), ("post_processor", "Nope")] {
             let error = try loadError(#"{"model": \#(bpe), "\#(key)": {"type": "\#(value)"}}"#)
             #expect(error.description.contains(value))
             #expect(error.description.contains(key))

@@ -1,0 +1,99 @@
+import Foundation
+import MoEModels
+
+/// The audit's report: `README.md` (findings first, each with its interval, then the tables),
+/// `prunability.svg`, `recovery.svg` and `results.json`, written atomically into one folder.
+public enum AuditReport {
+    /// Writes the report files and returns their paths.
+    @discardableResult
+    public static func write(_ results: AuditPipeline.Results, to directory: URL) throws -> [URL] {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let files: [(String, Data)] = [
+            ("README.md", Data(markdown(results).utf8)),
+            ("prunability.svg", Data(prunabilitySVG(results).utf8)),
+            ("recovery.svg", Data(results.realignment.svg(title: "Re-alignment of the top-\(results.plan.kept.first?.count ?? 0) model").utf8)),
+            ("results.json", try encoder.encode(results)),
+        ]
+        return try files.map { name, data in
+            let url = directory.appendingPathComponent(name)
+            try AtomicFile.write(data, to: url)
+            return url
+        }
+    }
+
+    public static func markdown(_ r: AuditPipeline.Results) -> String {
+        let p = r.prunability
+        let level = String(format: "%g%%", r.parameters.level * 100)
+        var md = "# Audit of \(r.model) on \(r.task)\n\n"
+        md += "Evaluation: all \(r.evaluationExamples) examples of the evaluation file; pool: \(r.poolExamples) "
+        md += "examples. Intervals are \(level) percentile bootstrap intervals (\(r.parameters.resamples) resamples, "
+        md += "seeded) over the evaluation examples, and over random subsets or re-alignment seeds first where "
+        md += "there are several (two-stage); paired comparisons reuse the same indices on both sides. Full model: "
+        md += "accuracy \(f(p.full.estimate)) (Wilson \(f(p.full.lower))–\(f(p.full.upper))), a constant answer "
+        md += "gets \(f(p.chance)).\n\n## Findings\n\n"
+        md += "| finding | verdict | interval | p |\n| --- | --- | --- | ---: |\n"
+        for finding in r.findings {
+            md += "| \(finding.statement) | \(finding.verdict.rawValue) | "
+            md += "\(finding.interval?.formatted("%.3f") ?? "–") | \(finding.pValue.map { String(format: "%.3g", $0) } ?? "–") |\n"
+        }
+        md += "\n## Prunability\n\n![prunability](prunability.svg)\n\n"
+        md += "| k | strategy | subsets | accuracy | retention | chance-corrected retention | ΔNLL | McNemar p vs full |\n"
+        md += "| ---: | --- | ---: | --- | --- | --- | --- | ---: |\n"
+        for row in p.rows {
+            md += "| \(row.k) | \(row.strategy) | \(row.subsets) | \(row.accuracy.formatted()) | "
+            md += "\(row.retention.formatted()) | \(row.chanceCorrected.formatted()) | \(row.deltaNLL.formatted()) | "
+            md += "\(row.mcNemar.map { String(format: "%.3g", $0.exactP) } ?? "–") |\n"
+        }
+        md += "\n| strategy | ratio area | ΔNLL area | retention at k ≤ 2 |\n| --- | --- | --- | --- |\n"
+        for s in p.summaries {
+            md += "| \(s.strategy) | \(s.area.formatted()) | \(s.nllArea.formatted()) | \(s.lowK?.formatted() ?? "–") |\n"
+        }
+        md += "\nRatio area: mean retention over the fraction of experts kept (1 = pruning costs nothing; lower = "
+        md += "more resistant). ΔNLL area: mean increase of the gold label's NLL over the same range (higher = more "
+        md += "resistant). "
+        md += p.crossings.isEmpty
+            ? "No attribution-ranked curve crosses random's mean curve.\n"
+            : "Crossings: " + p.crossings.joined(separator: "; ") + ".\n"
+        md += "\n## Pruning and re-alignment\n\n"
+        md += "The attacker keeps the top \(r.plan.kept.first?.count ?? 0) experts per layer by \(r.pruneCriterion) "
+        md += "(kept: \(r.plan.kept)), accuracy \(f(r.pruned.accuracy)), then re-aligns the surviving experts "
+        md += "(\(r.parameters.realign.budget) labels, seed set \(r.parameters.realign.initialSize), "
+        md += "\(r.parameters.realign.batchSize) per round, candidates: "
+        md += "\(r.parameters.realign.candidatesPerRound.map { "\($0) per round" } ?? "the whole pool"), "
+        md += "\(r.parameters.realign.stepsPerRound) steps per round, lr \(r.parameters.realign.learningRate), "
+        md += "schedule \(r.parameters.realign.fineTuning.rawValue): every round restarts from the pruned weights and "
+        md += "decays the rate by a cosine to 10%, \(r.parameters.realignSeeds) seeds).\n\n"
+        md += "![recovery](recovery.svg)\n\n" + r.realignment.markdown()
+        md += "\n## Provenance\n\nVerdict on the re-aligned derivative: **\(r.provenance.verdict.rawValue)**; "
+        md += "kept experts per layer \(r.provenance.keptExperts).\n\n## Time\n\n"
+        md += r.seconds.keys.sorted().map { "\($0) \(String(format: "%.0f", r.seconds[$0]!)) s" }.joined(separator: ", ")
+        return md + "\n"
+    }
+
+    static func prunabilitySVG(_ r: AuditPipeline.Results) -> String {
+        let p = r.prunability
+        var names: [String] = []
+        for row in p.rows where !names.contains(row.strategy) { names.append(row.strategy) }
+        let series = names.map { name -> SVGLineChart.Series in
+            let rows = p.rows.filter { $0.strategy == name }.sorted { $0.k < $1.k }
+            var points = rows.map { (x: Double($0.k), y: $0.accuracy.estimate) }
+            var band: [Double]? = rows.map { ($0.accuracy.upper - $0.accuracy.lower) / 2 }
+            points.append((Double(p.expertsPerLayer), p.full.estimate))
+            band?.append((p.full.upper - p.full.lower) / 2)
+            return SVGLineChart.Series(
+                name: name == "random" ? "random (\(r.parameters.randomSubsets) subsets)" : "top-k by \(name)",
+                points: points, band: band, dashed: name == "random")
+        }
+        return SVGLineChart(
+            title: "Prunability: accuracy vs experts kept (bands: \(String(format: "%g%%", r.parameters.level * 100)) intervals)",
+            xLabel: "experts kept per layer (of \(p.expertsPerLayer))", yLabel: "accuracy", series: series,
+            reverseX: true
+        ).render()
+    }
+
+    static func f(_ x: Double) -> String { String(format: "%.3f", x) }
+}

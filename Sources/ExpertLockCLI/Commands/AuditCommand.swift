@@ -1,0 +1,148 @@
+import ArgumentParser
+import ExpertLock
+import Foundation
+import MoEModels
+
+/// `expertlock audit`: the paper's whole study on the user's own checkpoint, one report in which
+/// every finding carries its interval (AuditPipeline in the library does the work).
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Audit a checkpoint: attribution → prunability sweep → prune → re-align → provenance, with intervals.",
+        discussion: """
+            --task classify. --data is the attacker's pool (attribution on its first --attribution-examples rows, \
+            active learning over all of it), --eval-data the held-out set (every row by default). Writes --out/report/ \
+            (README.md, prunability.svg, recovery.svg, results.json); --out/stages/ and --out/realign/ hold what is \
+            measured as it completes, so a killed audit continues with --resume. Progress and ETA go to stderr; \
+            --json prints one object with the report paths and every finding.
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Task: classify.") var task: TaskName = .classify
+    @Option(help: "Attacker's data: the unlabeled pool with the oracle's labels (GLUE .tsv or .jsonl).") var data: String
+    @Option(help: "Held-out evaluation data (all of it is used unless --eval-limit).") var evalData: String
+    @Option(help: "Use only the first N pool rows (default: all).") var poolLimit: Int?
+    @Option(help: "Use only the first N evaluation rows (default: all).") var evalLimit: Int?
+    @Option(help: "Experts kept per layer in the sweep, comma-separated.") var keep = "6,4,2,1"
+    @Option(help: "Random expert subsets per k.") var randomSubsets = 10
+    @Option(help: "Experts per layer the attacker keeps (default: a quarter).") var pruneK: Int?
+    @Option(help: "Pool rows the attacker attributes on.") var attributionExamples = 512
+    @Option(help: "Re-alignment strategies, comma-separated (random is the baseline).") var strategy = "random,entropy"
+    @Option(help: "Re-alignment seeds per strategy.") var seeds = 3
+    @Option(help: "Labels in all.") var budget = 96
+    @Option(help: "Labels per round.") var batch = 16
+    @Option(help: "Random seed set every strategy shares in round 0 (0: none).") var initial = 16
+    @Option(help: "Score a seeded random subset of N unlabeled examples per round (default: the whole pool).")
+    var candidates: Int?
+    @Option(help: "Optimizer steps per round.") var steps = 10
+    @Option(help: "Peak learning rate.") var lr: Float = 1e-3
+    @Option(help: "Fine-tuning schedule: restart (from the pruned weights each round) or continued.")
+    var schedule: FineTuningSchedule = .restart
+    @Option(help: "Longest sequence in tokens.") var seq = 128
+    @Option(help: "Bootstrap resamples.") var resamples = 1000
+    @Option(help: "Output folder.") var out: String
+    @Flag(help: "Continue the audit in --out.") var resume = false
+    @Flag(help: "Replace an existing --out folder.") var overwrite = false
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+        if task != .classify { throw ValidationError("--task: audit supports classify for now") }
+        if seeds < 1 || randomSubsets < 1 || budget < 1 || batch < 1 || initial < 0 || steps < 1 || resamples < 10 {
+            throw ValidationError("--seeds, --random-subsets, --budget, --batch, --steps must be ≥ 1, --initial ≥ 0, --resamples ≥ 10")
+        }
+    }
+
+    func run() async throws {
+        try await runReportingErrors {
+            try refuseOutputOverlappingInputs(out, inputs: [modelOptions.model, data, evalData])
+            let outURL = URL(fileURLWithPath: out)
+            let fm = FileManager.default
+            if overwrite && fm.fileExists(atPath: outURL.path) { try fm.removeItem(at: outURL) }
+            let existing = (try? fm.contentsOfDirectory(atPath: outURL.path)) ?? []
+            if !resume && existing.contains(where: { !$0.hasPrefix(".") }) { throw OutputError.exists(out) }
+            let parameters = try makeParameters()
+            let inputs = try makeInputs()
+            let start = Date()
+            var lastPrint = Date.distantPast
+            var lastStage = ""
+            let results = try AuditPipeline.run(inputs, parameters: parameters, output: outURL, resume: resume) {
+                stage, fraction in
+                let now = Date()
+                guard stage != lastStage && now.timeIntervalSince(lastPrint) >= 1 || now.timeIntervalSince(lastPrint) >= 5
+                else { return }
+                lastStage = stage
+                lastPrint = now
+                let elapsed = now.timeIntervalSince(start)
+                let eta = fraction > 0.02 ? elapsed / fraction * (1 - fraction) : .nan
+                Console.progress(
+                    String(format: "audit %3.0f%%  elapsed %.0fs  ETA %@  %@", 100 * fraction, elapsed,
+                           eta.isFinite ? String(format: "%.0fs", eta) : "?", stage))
+            }
+            let files = try AuditReport.write(results, to: outURL.appendingPathComponent("report"))
+            if output.json {
+                let encoder = JSONEncoder()
+                encoder.nonConformingFloatEncodingStrategy = .convertToString(
+                    positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+                let findings = try JSONSerialization.jsonObject(with: encoder.encode(results.findings))
+                try Console.printJSON([
+                    "report": files.map(\.path), "findings": findings, "seconds": Date().timeIntervalSince(start),
+                ])
+            } else {
+                for finding in results.findings { print("[\(finding.verdict.rawValue)] \(finding.statement)") }
+                print("report: \(files[0].path)")
+            }
+        }
+    }
+
+    func makeParameters() throws -> AuditPipeline.Parameters {
+        var p = AuditPipeline.Parameters()
+        p.keeps = try SweepCommand.integers(keep, option: "--keep")
+        p.randomSubsets = randomSubsets
+        p.pruneK = pruneK ?? 0
+        p.attributionExamples = attributionExamples
+        p.strategies = try strategy.split(separator: ",").map { part in
+            let name = part.trimmingCharacters(in: .whitespaces)
+            guard let s = QueryStrategy(rawValue: name) else {
+                throw ArgumentInputError("--strategy: '\(name)' is not a query strategy")
+            }
+            return s
+        }
+        guard p.strategies.contains(.random) else {
+            throw ArgumentInputError("--strategy: random must be one of them (the baseline)")
+        }
+        p.realignSeeds = seeds
+        p.realign.budget = budget
+        p.realign.batchSize = batch
+        p.realign.initialSize = initial
+        p.realign.candidatesPerRound = candidates
+        p.realign.stepsPerRound = steps
+        p.realign.learningRate = lr
+        p.realign.schedule = schedule
+        p.maxLength = seq
+        p.resamples = resamples
+        return p
+    }
+
+    func makeInputs() throws -> AuditPipeline.Inputs {
+        let tokenizer = try modelOptions.tokenizer()
+        let (poolSet, _) = try DatasetLoader.load(URL(fileURLWithPath: data), format: .auto, limit: poolLimit)
+        let (evalSet, _) = try DatasetLoader.load(URL(fileURLWithPath: evalData), format: .auto, limit: evalLimit)
+        guard case .classification(let classes, let pool) = poolSet else {
+            throw ArgumentInputError("\(data): holds no classification examples (text and label)")
+        }
+        guard case .classification(_, let evaluation) = evalSet else {
+            throw ArgumentInputError("\(evalData): holds no classification examples (text and label)")
+        }
+        var f = [modelOptions.model, data, evalData, "\(poolLimit ?? -1)", "\(evalLimit ?? -1)"]
+        for path in [data, evalData] {
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+            f.append("\((attributes?[.size] as? Int) ?? -1)")
+        }
+        return AuditPipeline.Inputs(
+            modelDirectory: modelOptions.url, tokenizer: tokenizer, task: classes, pool: pool, evaluation: evaluation,
+            fingerprint: f.joined(separator: "|"))
+    }
+}
+
+extension FineTuningSchedule: ExpressibleByArgument {}

@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+
+/// `expertlock audit` end to end on a tiny model: one JSON object, a report whose findings carry
+/// intervals, the "not resolvable" verdict when the shared seed set reaches the target, and a
+/// resumed audit that reuses its stages.
+@Suite struct AuditCommandTests {
+    /// SST-2-shaped files and a tiny model with a word-level tokenizer trained on them.
+    static func workspace() throws -> URL {
+        let dir = try CLIRunner.temporaryDirectory()
+        let positive = ["good", "great", "fine", "nice", "happy", "lovely"]
+        let negative = ["bad", "awful", "poor", "sad", "ugly", "dull"]
+        var state: UInt64 = 3
+        func next(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        func write(_ name: String, rows: Int) throws {
+            var text = "sentence\tlabel\n"
+            for _ in 0..<rows {
+                let label = next(2)
+                text += (0..<3).map { _ in (label == 1 ? positive : negative)[next(6)] }.joined(separator: " ")
+                text += "\t\(label)\n"
+            }
+            try Data(text.utf8).write(to: dir.appendingPathComponent(name))
+        }
+        try write("pool.tsv", rows: 40)
+        try write("dev.tsv", rows: 16)
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        for arguments in [
+            ["train-tokenizer", "--data", path("pool.tsv"), "--model", "wordlevel", "--vocab-size", "64", "--out", path("tok")],
+            ["train", "--config", "tiny", "--tokenizer", path("tok"), "--data", path("pool.tsv"), "--task", "classify",
+             "--steps", "1", "--batch", "2", "--seq", "24", "--out", path("model")],
+        ] {
+            let run = try CLIRunner.run(arguments)
+            guard run.status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: ["stderr": run.stderr]) }
+        }
+        return dir
+    }
+
+    @Test(.enabled(if: CLIRunner.isAvailable)) func writesOneReportAndResumes() throws {
+        let dir = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let arguments = [
+            "audit", "--model", path("model"), "--data", path("pool.tsv"), "--eval-data", path("dev.tsv"),
+            "--keep", "2,1", "--random-subsets", "2", "--seeds", "2", "--budget", "8", "--batch", "4", "--initial", "4",
+            "--steps", "1", "--seq", "24", "--resamples", "50", "--attribution-examples", "8", "--out", path("audit"),
+            "--json",
+        ]
+        let first = try CLIRunner.run(arguments)
+        #expect(first.status == 0, "\(first.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any])
+        let reports = try #require(object["report"] as? [String])
+        #expect(reports.map { URL(fileURLWithPath: $0).lastPathComponent }.sorted()
+            == ["README.md", "prunability.svg", "recovery.svg", "results.json"])
+        for file in reports { #expect(FileManager.default.fileExists(atPath: file)) }
+        let findings = try #require(object["findings"] as? [[String: Any]])
+        #expect(findings.count > 5)
+        #expect(first.stderr.contains("ETA"))
+        // The model is barely trained: whatever the target, the comparison is either not resolvable or
+        // carries an interval; every finding but the provenance verdict has one.
+        for finding in findings where (finding["id"] as? String) != "provenance.derivative" {
+            let isRecoveryWithoutLoss = (finding["verdict"] as? String) == "not resolvable"
+                && ((finding["id"] as? String) ?? "").hasPrefix("recovery.")
+            #expect(finding["interval"] != nil || isRecoveryWithoutLoss, "\(finding["id"] ?? "")")
+        }
+        // A second invocation without --resume refuses the folder; with it, reuses every stage.
+        let refused = try CLIRunner.run(arguments)
+        #expect(refused.status == 2)
+        let resumed = try CLIRunner.run(arguments + ["--resume"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let again = try #require(try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any])
+        #expect(NSArray(array: again["findings"] as? [Any] ?? []) == NSArray(array: findings))
+    }
+}
