@@ -91,10 +91,13 @@ public enum StoredGemm {
                 serial(left, m: m, n: n, k: k, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, kernel: kernel)
                 return
             }
-            // Columns of C in units of 16 (four tiles of the kernels), each worker its own rows of B.
+            // Columns of C in units of four tiles of the C kernels, or of the portable path's panel (its
+            // BLAS calls then cover the same columns serial or parallel: the same bits), each worker
+            // its own rows of B.
+            let unit = kernel == .portable ? portableBlockRows : 16
             let shared = UncheckedSendable(c)
-            Parallel.forEach((n + 15) / 16) { units in
-                let (j0, j1) = (units.lowerBound * 16, min(n, units.upperBound * 16))
+            Parallel.forEach((n + unit - 1) / unit) { units in
+                let (j0, j1) = (units.lowerBound * unit, min(n, units.upperBound * unit))
                 serial(
                     left, m: m, n: j1 - j0, k: k, b: b + j0 * ldb, ldb: ldb, beta: beta, c: shared.value + j0, ldc: ldc,
                     kernel: kernel)
