@@ -11,6 +11,8 @@ struct ExpertLockCommand: AsyncParsableCommand {
         subcommands: [
             ForwardCommand.self,
             AttributeCommand.self,
+            TraceCommand.self,
+            MonitorCommand.self,
             PruneCommand.self,
             SweepCommand.self,
             BenchCommand.self,

@@ -30,5 +30,14 @@ extension FuzzTarget {
         FuzzTarget("mask", .json, "expertlock_mask.json beside the fixture model, loaded, which runs", setUp: ParserCalls.writeModel, parse: ParserCalls.mask),
         FuzzTarget("attribute-state", .json, "attribute --resume state (.OUT.state) read, merged, written back", parse: ParserCalls.attributeState),
         FuzzTarget("sweep-state", .json, "sweep --resume state (.OUT.sweep-state) read and written back", parse: ParserCalls.sweepState),
+        FuzzTarget(
+            "trace-vllm", .jsonLines, "vLLM responses with routed experts (nested arrays, base64 .npy), attributed",
+            parse: ParserCalls.engineTrace),
+        FuzzTarget(
+            "trace-sglang", .jsonLines, "SGLang responses with base64 int32 routed experts, attributed and monitored",
+            parse: ParserCalls.engineTrace),
+        FuzzTarget(
+            "trace-router-logits", .safetensors, "router-logit safetensors dump, top-k taken, attributed and monitored",
+            parse: ParserCalls.routerLogitTrace),
     ]
 }

@@ -28,9 +28,15 @@ import Testing
         try write("dev.tsv", rows: 16)
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
         for arguments in [
-            ["train-tokenizer", "--data", path("pool.tsv"), "--model", "wordlevel", "--vocab-size", "64", "--out", path("tok")],
-            ["train", "--config", "tiny", "--tokenizer", path("tok"), "--data", path("pool.tsv"), "--task", "classify",
-             "--steps", "1", "--batch", "2", "--seq", "24", "--out", path("model")],
+            [
+                "train-tokenizer", "--data", path("pool.tsv"), "--model", "wordlevel", "--vocab-size", "64", "--out",
+                path("tok"),
+            ],
+            [
+                "train", "--config", "tiny", "--tokenizer", path("tok"), "--data", path("pool.tsv"), "--task",
+                "classify",
+                "--steps", "1", "--batch", "2", "--seq", "24", "--out", path("model"),
+            ],
         ] {
             let run = try CLIRunner.run(arguments)
             guard run.status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: ["stderr": run.stderr]) }
@@ -52,8 +58,9 @@ import Testing
         #expect(first.status == 0, "\(first.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any])
         let reports = try #require(object["report"] as? [String])
-        #expect(reports.map { URL(fileURLWithPath: $0).lastPathComponent }.sorted()
-            == ["README.md", "prunability.svg", "recovery.svg", "results.json"])
+        #expect(
+            reports.map { URL(fileURLWithPath: $0).lastPathComponent }.sorted()
+                == ["README.md", "prunability.svg", "recovery.svg", "results.json"])
         for file in reports { #expect(FileManager.default.fileExists(atPath: file)) }
         let findings = try #require(object["findings"] as? [[String: Any]])
         #expect(findings.count > 5)
@@ -61,7 +68,8 @@ import Testing
         // The model is barely trained: whatever the target, the comparison is either not resolvable or
         // carries an interval; every finding but the provenance verdict has one.
         for finding in findings where (finding["id"] as? String) != "provenance.derivative" {
-            let isRecoveryWithoutLoss = (finding["verdict"] as? String) == "not resolvable"
+            let isRecoveryWithoutLoss =
+                (finding["verdict"] as? String) == "not resolvable"
                 && ((finding["id"] as? String) ?? "").hasPrefix("recovery.")
             #expect(finding["interval"] != nil || isRecoveryWithoutLoss, "\(finding["id"] ?? "")")
         }

@@ -32,6 +32,7 @@ extension ExpertAttribution {
             "signature": signatureObject, "format": "expertlock-attribution-1",
         ]
         if let modelFingerprint { object["model_fingerprint"] = modelFingerprint }
+        if let source { object["source"] = source.jsonObject() }
         return object
     }
 
@@ -94,6 +95,10 @@ extension ExpertAttribution {
             model: root["model"] as? String ?? "", signature: signature, tokens: tokens, statistics: statistics,
             criterion: criterion, ablation: hasAblation ? ablation : nil)
         attribution.modelFingerprint = root["model_fingerprint"] as? String  // absent from older files
+        if root["source"] != nil {
+            guard let source = AttributionSource(json: root["source"]) else { throw fail("malformed 'source'") }
+            attribution.source = source
+        }
         return attribution
     }
 }

@@ -43,6 +43,9 @@ public struct ExpertAttribution: Sendable, Equatable {
     /// `ModelFolderIdentity` of the model folder the statistics come from, when known: shards of
     /// two models with the same shapes (a model and its fine-tuned copy) must not merge.
     public var modelFingerprint: String?
+    /// Where the statistics come from when not (only) from a model run: routing traces
+    /// (`TraceAttribution`). nil: a model run.
+    public var source: AttributionSource?
 
     public init(model: String, signature: ModelSignature, tokens: Int64, statistics: [[ExpertStatistics]],
                 criterion: AttributionCriterion = .soft, ablation: [[Double]]? = nil) {
@@ -114,6 +117,20 @@ public struct ExpertAttribution: Sendable, Equatable {
         }
         out.ablation = nil  // measured drops do not add
         out.modelFingerprint = modelFingerprint ?? other.modelFingerprint
+        if source != nil || other.source != nil {
+            // A sum one side lacks would be partial: it is cleared, and the criterion is one both support.
+            let merged = (source ?? .model).merged(with: other.source ?? .model)
+            out.source = merged
+            out.statistics = out.statistics.map { row in
+                row.map { s in
+                    var s = s
+                    if !merged.criteria.contains(.soft) { s.softMassFixed = 0; s.gateMassFixed = 0 }
+                    if !merged.criteria.contains(.reap) { s.reapSumFixed = 0 }
+                    return s
+                }
+            }
+            if !merged.criteria.contains(out.criterion) { out.criterion = merged.criteria.first ?? .frequency }
+        }
         return out
     }
 }

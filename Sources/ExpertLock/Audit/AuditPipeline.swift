@@ -56,7 +56,8 @@ public enum AuditPipeline {
         public var seconds: [String: Double]
 
         enum CodingKeys: String, CodingKey {
-            case model, task, parameters, prunability, plan, pruned, realignment, recovery, provenance, findings, seconds
+            case model, task, parameters, prunability, plan, pruned, realignment, recovery, provenance, findings,
+                seconds
             case evaluationExamples = "evaluation_examples"
             case poolExamples = "pool_examples"
             case pruneCriterion = "prune_criterion"
@@ -94,8 +95,9 @@ public enum AuditPipeline {
         _ inputs: Inputs, parameters: Parameters, output: URL, resume: Bool,
         progress: (String, Double) -> Void = { _, _ in }
     ) throws -> Results {
-        let stages = try AuditStages(directory: output.appendingPathComponent("stages"), resume: resume,
-                                     fingerprint: inputs.fingerprint + "|" + String(describing: parameters))
+        let stages = try AuditStages(
+            directory: output.appendingPathComponent("stages"), resume: resume,
+            fingerprint: inputs.fingerprint + "|" + String(describing: parameters))
         let model = try ModelLoader.load(directory: inputs.modelDirectory, residency: .resident)
         let counts = model.moeBlocks.map(\.expertCount)
         guard let fewest = counts.min(), fewest >= 2 else {
@@ -106,7 +108,10 @@ public enum AuditPipeline {
         var seconds: [String: Double] = stages.load("seconds") ?? [:]
         func timed<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
             let start = Date()
-            defer { seconds[name, default: 0] += Date().timeIntervalSince(start); try? stages.save("seconds", seconds) }
+            defer {
+                seconds[name, default: 0] += Date().timeIntervalSince(start)
+                try? stages.save("seconds", seconds)
+            }
             return try body()
         }
         let evaluate = { (m: MoEModel) throws -> ClassificationOutcomes in
@@ -115,10 +120,23 @@ public enum AuditPipeline {
                 template: inputs.template, maxLength: parameters.maxLength, batchSize: parameters.batchSize)
             return ClassificationOutcomes(r, examples: inputs.evaluation)
         }
-        // Stage weights for the ETA: sweep points and re-alignment runs dominate.
+        // ETA in units of one pass over the evaluation set: a sweep point is one; attribution passes
+        // over its examples (once more per expert for ablation); a re-alignment run evaluates once per
+        // round, and an uncertainty strategy also scores its candidates every round after the seed
+        // set, which on a whole pool costs far more than the evaluations.
         let sweepPoints = keeps.count * (parameters.criteria.count + parameters.randomSubsets) + 1
-        let runs = parameters.strategies.count * parameters.realignSeeds
-        let total = Double(sweepPoints + 4 + runs * 8)
+        let evaluationSize = Double(max(1, inputs.evaluation.count))
+        let attributionCost =
+            Double(min(parameters.attributionExamples, inputs.pool.count)) / evaluationSize
+            * Double(1 + (parameters.criteria.contains(.ablation) ? counts.reduce(0, +) : 0))
+        let rounds = parameters.realign.roundSizes.count
+        let scoringRounds = rounds - (parameters.realign.initialSize > 0 ? 1 : 0)
+        let candidates = Double(min(parameters.realign.candidatesPerRound ?? inputs.pool.count, inputs.pool.count))
+        func runCost(_ strategy: QueryStrategy) -> Double {
+            Double(rounds + 1) + (strategy == .random ? 0 : Double(scoringRounds) * candidates / evaluationSize)
+        }
+        let runsCost = parameters.strategies.reduce(0) { $0 + runCost($1) } * Double(parameters.realignSeeds)
+        let total = attributionCost + Double(sweepPoints + 1) + runsCost
         var done = 0.0
         func advance(_ stage: String, by amount: Double) {
             done += amount
@@ -144,7 +162,7 @@ public enum AuditPipeline {
                 return a
             }
         }
-        advance("attribution", by: 3)
+        advance("attribution", by: attributionCost)
 
         // 2. Sweep: the full model, each criterion's top-k and random subsets per k.
         let full: ClassificationOutcomes = try stages.cached("full") { try timed("sweep") { try evaluate(model) } }
@@ -154,11 +172,16 @@ public enum AuditPipeline {
         var plans: [(String, Int, UInt64?, PruningPlan)] = []
         for k in keeps {
             for c in parameters.criteria {
-                plans.append((c.rawValue, k, nil, try PruningPlan.topK(attribution, k: k, criterion: c, minimumPerLayer: 1)))
+                plans.append(
+                    (c.rawValue, k, nil, try PruningPlan.topK(attribution, k: k, criterion: c, minimumPerLayer: 1)))
             }
             for s in 0..<parameters.randomSubsets {
                 let seed = subsetSeed &+ UInt64(s) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(k)
-                plans.append(("random", k, seed, try PruningPlan.random(expertsPerLayer: counts, k: k, seed: seed, minimumPerLayer: 1)))
+                plans.append(
+                    (
+                        "random", k, seed,
+                        try PruningPlan.random(expertsPerLayer: counts, k: k, seed: seed, minimumPerLayer: 1)
+                    ))
             }
         }
         advance("sweep", by: Double(min(points.count, plans.count)))
@@ -189,6 +212,7 @@ public enum AuditPipeline {
             defer { model.maskExperts(nil) }
             return try evaluate(model)
         }
+        advance("pruned model", by: 1)
 
         // 4. Re-align random vs uncertainty, each run resumable in its own folder.
         let activeTask = try ClassificationPool(
@@ -202,7 +226,7 @@ public enum AuditPipeline {
                 let last = strategy == parameters.strategies.last && s == 0
                 if let done: ActiveLearningLoop.Result = stages.load("realign-\(name)"), !(last && provenance == nil) {
                     results.append(done)
-                    advance("realign \(name)", by: 8)
+                    advance("realign \(name)", by: runCost(strategy))
                     continue
                 }
                 var p = parameters.realign
@@ -217,15 +241,19 @@ public enum AuditPipeline {
                         model: derivative, task: activeTask, parameters: p, stateDirectory: runDirectory, resume: true
                     ) { step in
                         let fraction = Double(step.labeled) / Double(max(1, p.budget))
-                        progress("realign \(name): \(step.description)", min(1, (base + 8 * fraction) / total))
+                        progress(
+                            "realign \(name): \(step.description)",
+                            min(1, (base + runCost(strategy) * fraction) / total))
                         return .more
                     }
                 }
                 try stages.save("realign-\(name)", result)
                 results.append(result)
-                advance("realign \(name)", by: 8)
+                advance("realign \(name)", by: runCost(strategy))
                 if last {
-                    let report = try timed("provenance") { try Provenance.compare(original: model, suspect: derivative) }
+                    let report = try timed("provenance") {
+                        try Provenance.compare(original: model, suspect: derivative)
+                    }
                     try stages.save("provenance", report)
                     provenance = report
                 }
@@ -245,18 +273,23 @@ public enum AuditPipeline {
                 case .notResolved, .notReached: .notResolved
                 case .notResolvable: .notResolvable
                 }
-            findings.append(AuditFinding(
-                id: "realignment.\(c.strategy.rawValue).fewer_labels", verdict: verdict, statement: c.statement,
-                interval: c.labelsSaved ?? c.areaDifference))
+            findings.append(
+                AuditFinding(
+                    id: "realignment.\(c.strategy.rawValue).fewer_labels", verdict: verdict, statement: c.statement,
+                    interval: c.labelsSaved ?? c.areaDifference))
         }
-        guard let provenance else { throw RealignmentError.invalidParameter("no re-alignment run to check provenance on") }
-        findings.append(AuditFinding(
-            id: "provenance.derivative", verdict: provenance.verdict == .derived ? .supported : .refuted,
-            statement: "The re-aligned top-\(pruneK) derivative is recognised as derived from the audited model: "
-                + "verdict \(provenance.verdict.rawValue), kept experts \(provenance.keptExperts)."))
+        guard let provenance else {
+            throw RealignmentError.invalidParameter("no re-alignment run to check provenance on")
+        }
+        findings.append(
+            AuditFinding(
+                id: "provenance.derivative", verdict: provenance.verdict == .derived ? .supported : .refuted,
+                statement: "The re-aligned top-\(pruneK) derivative is recognised as derived from the audited model: "
+                    + "verdict \(provenance.verdict.rawValue), kept experts \(provenance.keptExperts)."))
         progress("report", 1)
         return Results(
-            model: inputs.modelDirectory.path, task: inputs.task.name.rawValue, evaluationExamples: inputs.evaluation.count,
+            model: inputs.modelDirectory.path, task: inputs.task.name.rawValue,
+            evaluationExamples: inputs.evaluation.count,
             poolExamples: inputs.pool.count, parameters: parameters, prunability: prunability, plan: plan,
             pruneCriterion: criterion.rawValue, pruned: pruned, realignment: realignment, recovery: recovery,
             provenance: provenance, findings: findings, seconds: seconds)

@@ -82,7 +82,8 @@ public struct AuditPrunability: Sendable, Codable, Equatable {
         for p in points where !strategies.contains(p.strategy) { strategies.append(p.strategy) }
         let ks = Set(points.map(\.k)).sorted(by: >)
         // grid[strategy][k position][subset] = outcomes
-        let grid = strategies.map { s in ks.map { k in points.filter { $0.strategy == s && $0.k == k }.map(\.outcomes) } }
+        let grid = strategies.map { s in ks.map { k in points.filter { $0.strategy == s && $0.k == k }.map(\.outcomes) }
+        }
         let subsets = max(1, grid.flatMap { $0.map(\.count) }.max() ?? 1)
 
         struct Aggregate {
@@ -104,7 +105,8 @@ public struct AuditPrunability: Sendable, Codable, Equatable {
                 return picks.reduce(0) { $0 + mean(runs[$1].nll, e) } / Double(picks.count)
             }
             return Aggregate(
-                accuracy: acc, nll: nll, fullAccuracy: mean(fullOutcomes.correct, e), fullNLL: mean(fullOutcomes.nll, e))
+                accuracy: acc, nll: nll, fullAccuracy: mean(fullOutcomes.correct, e), fullNLL: mean(fullOutcomes.nll, e)
+            )
         }
         let all = Array(0..<n)
         let estimates = strategies.indices.map { aggregate($0, Array(0..<subsets), all) }
@@ -142,7 +144,10 @@ public struct AuditPrunability: Sendable, Codable, Equatable {
                         k: k, strategy: s, subsets: grid[i][j].count, accuracy: interval { $0[i].accuracy[j] },
                         retention: interval { retention($0[i], j) }, chanceCorrected: interval { corrected($0[i], j) },
                         deltaNLL: interval { $0[i].nll[j] - $0[i].fullNLL },
-                        mcNemar: single.map { McNemarTest(first: fullOutcomes.correct.map { $0 > 0.5 }, second: $0.correct.map { $0 > 0.5 }) }))
+                        mcNemar: single.map {
+                            McNemarTest(
+                                first: fullOutcomes.correct.map { $0 > 0.5 }, second: $0.correct.map { $0 > 0.5 })
+                        }))
             }
         }
         self.rows = rows
@@ -151,7 +156,8 @@ public struct AuditPrunability: Sendable, Codable, Equatable {
                 strategy: strategies[i],
                 area: interval { a in area(ks.indices.map { retention(a[i], $0) }, atFull: 1) },
                 nllArea: interval { a in area(ks.indices.map { a[i].nll[$0] - a[i].fullNLL }, atFull: 0) },
-                lowK: lowKs.isEmpty ? nil : interval { a in lowKs.reduce(0) { $0 + retention(a[i], $1) } / Double(lowKs.count) })
+                lowK: lowKs.isEmpty
+                    ? nil : interval { a in lowKs.reduce(0) { $0 + retention(a[i], $1) } / Double(lowKs.count) })
         }
         var crossings: [String] = []
         var findings: [AuditFinding] = []
@@ -164,36 +170,49 @@ public struct AuditPrunability: Sendable, Codable, Equatable {
                         "top-k by \(s) is \(d[j] > 0 ? "above" : "below") random from k = \(ks[j]) "
                             + "(\(d[j - 1] > 0 ? "above" : "below") at k = \(ks[j - 1]))")
                 }
-                let gap = interval { a in area(ks.indices.map { retention(a[i], $0) }, atFull: 1)
-                    - area(ks.indices.map { retention(a[r], $0) }, atFull: 1) }
+                let gap = interval { a in
+                    area(ks.indices.map { retention(a[i], $0) }, atFull: 1)
+                        - area(ks.indices.map { retention(a[r], $0) }, atFull: 1)
+                }
                 let verdict = AuditFinding.decide(gap, above: 0)
-                findings.append(AuditFinding(
-                    id: "prunability.\(s).beats_random", verdict: verdict,
-                    statement: "Top-k by \(s) keeps more quality than random experts (ratio area difference "
-                        + "\(gap.formatted("%+.3f")), paired over examples and random subsets): \(verdict.rawValue).",
-                    interval: gap))
+                findings.append(
+                    AuditFinding(
+                        id: "prunability.\(s).beats_random", verdict: verdict,
+                        statement: "Top-k by \(s) keeps more quality than random experts (ratio area difference "
+                            + "\(gap.formatted("%+.3f")), paired over examples and random subsets): "
+                            + "\(verdict.rawValue).",
+                        interval: gap))
             }
-            if let j = ks.firstIndex(of: referenceK), let row = rows.first(where: { $0.strategy == s && $0.k == referenceK }) {
+            if let j = ks.firstIndex(of: referenceK),
+                let row = rows.first(where: { $0.strategy == s && $0.k == referenceK })
+            {
                 let cc = row.chanceCorrected
                 // Without a margin over chance there is nothing to retain: a ratio of two noises.
                 let aboveChance = full.lower > chance
                 let verdict = aboveChance ? AuditFinding.decide(cc, above: 0.9) : .notResolvable
-                findings.append(AuditFinding(
-                    id: "prunability.\(s).corridor_k\(referenceK)", verdict: verdict,
-                    statement: "Top-\(referenceK) by \(s) keeps ≥ 90% of the full model's margin over chance: "
-                        + "chance-corrected retention \(cc.formatted()) (raw \(row.retention.formatted())): "
-                        + (aboveChance ? "\(verdict.rawValue)." : "not resolvable: the full model's accuracy interval "
-                            + "\(Self.f(full.lower))–\(Self.f(full.upper)) does not lie above chance \(Self.f(chance))."),
-                    interval: cc))
+                findings.append(
+                    AuditFinding(
+                        id: "prunability.\(s).corridor_k\(referenceK)", verdict: verdict,
+                        statement: "Top-\(referenceK) by \(s) keeps ≥ 90% of the full model's margin over chance: "
+                            + "chance-corrected retention \(cc.formatted()) (raw \(row.retention.formatted())): "
+                            + (aboveChance
+                                ? "\(verdict.rawValue)."
+                                : "not resolvable: the full model's accuracy interval "
+                                    + "\(Self.f(full.lower))–\(Self.f(full.upper)) does not lie above chance "
+                                    + "\(Self.f(chance))."),
+                        interval: cc))
                 if let m = row.mcNemar {
                     let changed = m.exactP < 1 - level
-                    findings.append(AuditFinding(
-                        id: "prunability.\(s).mcnemar_k\(referenceK)", verdict: changed ? .supported : .notResolved,
-                        statement: "Pruning to top-\(referenceK) by \(s) changes accuracy (\(Self.f(estimates[i].fullAccuracy)) → "
-                            + "\(Self.f(estimates[i].accuracy[j]))): exact McNemar b = \(m.b), c = \(m.c), p = "
-                            + "\(String(format: "%.3g", m.exactP)) (mid-p \(String(format: "%.3g", m.midP))): "
-                            + "\(changed ? "supported" : "not resolved").",
-                        interval: row.accuracy, pValue: m.exactP))
+                    findings.append(
+                        AuditFinding(
+                            id: "prunability.\(s).mcnemar_k\(referenceK)", verdict: changed ? .supported : .notResolved,
+                            statement:
+                                "Pruning to top-\(referenceK) by \(s) changes accuracy "
+                                + "(\(Self.f(estimates[i].fullAccuracy)) → "
+                                + "\(Self.f(estimates[i].accuracy[j]))): exact McNemar b = \(m.b), c = \(m.c), p = "
+                                + "\(String(format: "%.3g", m.exactP)) (mid-p \(String(format: "%.3g", m.midP))): "
+                                + "\(changed ? "supported" : "not resolved").",
+                            interval: row.accuracy, pValue: m.exactP))
                 }
             }
         }

@@ -15,7 +15,13 @@ public enum AuditReport {
         let files: [(String, Data)] = [
             ("README.md", Data(markdown(results).utf8)),
             ("prunability.svg", Data(prunabilitySVG(results).utf8)),
-            ("recovery.svg", Data(results.realignment.svg(title: "Re-alignment of the top-\(results.plan.kept.first?.count ?? 0) model").utf8)),
+            (
+                "recovery.svg",
+                Data(
+                    results.realignment.svg(
+                        title: "Re-alignment of the top-\(results.plan.kept.first?.count ?? 0) model"
+                    ).utf8)
+            ),
             ("results.json", try encoder.encode(results)),
         ]
         return try files.map { name, data in
@@ -38,10 +44,12 @@ public enum AuditReport {
         md += "| finding | verdict | interval | p |\n| --- | --- | --- | ---: |\n"
         for finding in r.findings {
             md += "| \(finding.statement) | \(finding.verdict.rawValue) | "
-            md += "\(finding.interval?.formatted("%.3f") ?? "–") | \(finding.pValue.map { String(format: "%.3g", $0) } ?? "–") |\n"
+            md += "\(finding.interval?.formatted("%.3f") ?? "–") | "
+            md += "\(finding.pValue.map { String(format: "%.3g", $0) } ?? "–") |\n"
         }
         md += "\n## Prunability\n\n![prunability](prunability.svg)\n\n"
-        md += "| k | strategy | subsets | accuracy | retention | chance-corrected retention | ΔNLL | McNemar p vs full |\n"
+        md += "| k | strategy | subsets | accuracy | retention | chance-corrected retention | ΔNLL "
+        md += "| McNemar p vs full |\n"
         md += "| ---: | --- | ---: | --- | --- | --- | --- | ---: |\n"
         for row in p.rows {
             md += "| \(row.k) | \(row.strategy) | \(row.subsets) | \(row.accuracy.formatted()) | "
@@ -50,12 +58,14 @@ public enum AuditReport {
         }
         md += "\n| strategy | ratio area | ΔNLL area | retention at k ≤ 2 |\n| --- | --- | --- | --- |\n"
         for s in p.summaries {
-            md += "| \(s.strategy) | \(s.area.formatted()) | \(s.nllArea.formatted()) | \(s.lowK?.formatted() ?? "–") |\n"
+            md += "| \(s.strategy) | \(s.area.formatted()) | \(s.nllArea.formatted()) "
+            md += "| \(s.lowK?.formatted() ?? "–") |\n"
         }
         md += "\nRatio area: mean retention over the fraction of experts kept (1 = pruning costs nothing; lower = "
         md += "more resistant). ΔNLL area: mean increase of the gold label's NLL over the same range (higher = more "
         md += "resistant). "
-        md += p.crossings.isEmpty
+        md +=
+            p.crossings.isEmpty
             ? "No attribution-ranked curve crosses random's mean curve.\n"
             : "Crossings: " + p.crossings.joined(separator: "; ") + ".\n"
         md += "\n## Pruning and re-alignment\n\n"
@@ -70,7 +80,8 @@ public enum AuditReport {
         md += "![recovery](recovery.svg)\n\n" + r.realignment.markdown()
         md += "\n## Provenance\n\nVerdict on the re-aligned derivative: **\(r.provenance.verdict.rawValue)**; "
         md += "kept experts per layer \(r.provenance.keptExperts).\n\n## Time\n\n"
-        md += r.seconds.keys.sorted().map { "\($0) \(String(format: "%.0f", r.seconds[$0]!)) s" }.joined(separator: ", ")
+        md += r.seconds.keys.sorted().map { "\($0) \(String(format: "%.0f", r.seconds[$0]!)) s" }.joined(
+            separator: ", ")
         return md + "\n"
     }
 
@@ -89,7 +100,8 @@ public enum AuditReport {
                 points: points, band: band, dashed: name == "random")
         }
         return SVGLineChart(
-            title: "Prunability: accuracy vs experts kept (bands: \(String(format: "%g%%", r.parameters.level * 100)) intervals)",
+            title: "Prunability: accuracy vs experts kept (bands: \(String(format: "%g%%", r.parameters.level * 100))"
+                + " intervals)",
             xLabel: "experts kept per layer (of \(p.expertsPerLayer))", yLabel: "accuracy", series: series,
             reverseX: true
         ).render()

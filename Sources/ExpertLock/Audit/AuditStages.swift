@@ -104,20 +104,22 @@ extension AuditPipeline {
                 return (s.reduce(0) { $0 + mean(finals[$1], e) } / Double(s.count) - p) / (f - p)
             }
             let budget = results.first { $0.strategy == strategy }?.curve.last?.labeled ?? 0
-            findings.append(AuditFinding(
-                id: "recovery.\(strategy.rawValue).final", verdict: .measured,
-                statement: "After \(budget) labels by \(strategy.rawValue): accuracy \(final.formatted()) "
-                    + "(\(finals.count) seeds; full \(AuditPrunability.f(full.accuracy)), pruned "
-                    + "\(AuditPrunability.f(pruned.accuracy))).", interval: final))
+            findings.append(
+                AuditFinding(
+                    id: "recovery.\(strategy.rawValue).final", verdict: .measured,
+                    statement: "After \(budget) labels by \(strategy.rawValue): accuracy \(final.formatted()) "
+                        + "(\(finals.count) seeds; full \(AuditPrunability.f(full.accuracy)), pruned "
+                        + "\(AuditPrunability.f(pruned.accuracy))).", interval: final))
             let verdict: AuditFinding.Verdict = hurt ? AuditFinding.decide(recovered, above: 0.5) : .notResolvable
-            findings.append(AuditFinding(
-                id: "recovery.\(strategy.rawValue).half_of_loss", verdict: verdict,
-                statement: hurt
-                    ? "Re-alignment by \(strategy.rawValue) wins back at least half of the accuracy pruning cost: "
-                        + "recovered \(recovered.formatted("%.2f")) of the loss: \(verdict.rawValue)."
-                    : "Recovery by \(strategy.rawValue) is not resolvable: pruning cost no accuracy the paired test "
-                        + "resolves, so there is no loss to win back.",
-                interval: hurt ? recovered : nil))
+            findings.append(
+                AuditFinding(
+                    id: "recovery.\(strategy.rawValue).half_of_loss", verdict: verdict,
+                    statement: hurt
+                        ? "Re-alignment by \(strategy.rawValue) wins back at least half of the accuracy pruning cost: "
+                            + "recovered \(recovered.formatted("%.2f")) of the loss: \(verdict.rawValue)."
+                        : "Recovery by \(strategy.rawValue) is not resolvable: pruning cost no accuracy the paired "
+                            + "test resolves, so there is no loss to win back.",
+                    interval: hurt ? recovered : nil))
         }
         return findings
     }

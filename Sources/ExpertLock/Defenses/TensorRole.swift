@@ -1,16 +1,17 @@
 import MoEModels
 
-/// What a checkpoint tensor is, read from its Hugging Face name, so a difference can be reported
-/// as "expert 3 of layer 1" or "router rows 2, 5" rather than as a bare tensor name. Names are
+/// What a checkpoint tensor is, read from its Hugging Face name (`TensorName`), so a difference can be
+/// reported as "expert 3 of layer 1" or "router rows 2, 5" rather than as a bare tensor name. Names are
 /// parsed rather than looked up in a loaded model because a tampered checkpoint may not load.
 ///
 ///     model.layers.L.<block>.experts.E.<proj>.weight   one expert's projection (per-expert layout)
 ///     model.layers.L.mlp.experts.gate_up_proj          all experts of a layer (transformers-5 fused
 ///     model.layers.L.mlp.experts.down_proj             layout; dimension 0 is the expert)
 ///     model.layers.L.<block>.gate.weight               the router [E, C]; row e scores expert e
+///     model.layers.L.<block>.…e_score_correction_bias  the router's selection bias (a router row per expert)
 ///     base_model.model.<weight module>.lora_{A,B}.weight   a LoRA factor of that weight
 ///
-/// `<block>` is `block_sparse_moe` (Mixtral) or `mlp` (Qwen2-MoE, Qwen3-MoE, OLMoE).
+/// `<block>` is `block_sparse_moe` (Mixtral) or `mlp` (every other family).
 public enum TensorRole: Equatable, Sendable {
     case expert(layer: Int, expert: Int)
     case fusedExperts(layer: Int)
@@ -32,28 +33,17 @@ public enum TensorRole: Equatable, Sendable {
             self = .adapter(of: .other)
             return
         }
-        let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count >= 5, parts[0] == "model", parts[1] == "layers", let layer = Int(parts[2]) else {
-            self = .other
-            return
-        }
-        let sparse = parts[3] == "block_sparse_moe" || parts[3] == "mlp"
-        if sparse && parts[4] == "experts" {
-            if parts.count == 8, let expert = Int(parts[5]), parts[7] == "weight" {
-                self = .expert(layer: layer, expert: expert)
-            } else if parts.count == 6, parts[5] == "gate_up_proj" || parts[5] == "down_proj" {
-                self = .fusedExperts(layer: layer)
-            } else {
-                self = .other
-            }
-        } else if sparse && parts.count == 6 && parts[4] == "gate" && parts[5] == "weight" {
+        switch TensorName(parsing: name) {
+        case let .expert(layer, _, expert, _, suffix) where suffix == "weight":
+            self = .expert(layer: layer, expert: expert)
+        case let .fusedExperts(layer, _, _):
+            self = .fusedExperts(layer: layer)
+        case let .router(layer, _), let .routerBias(layer, _, _):
             self = .router(layer: layer)
-        } else if parts[3] == "self_attn", parts.count == 6,
-            ["q_proj", "k_proj", "v_proj", "o_proj"].contains(parts[4]),
-            parts[5] == "weight"
-        {
+        case let .attention(layer, module, suffix)
+        where ["q_proj", "k_proj", "v_proj", "o_proj"].contains(module) && suffix == "weight":
             self = .attentionProjection(layer: layer)
-        } else {
+        default:
             self = .other
         }
     }

@@ -29,6 +29,7 @@ enum DemoProvenance {
         parameters.initialSize = min(parameters.initialSize, parameters.budget)
         parameters.candidatesPerRound = 4 * parameters.batchSize
         parameters.seed = 1
+        parameters.schedule = .continued  // as the committed demo excerpt was measured (DemoPipeline)
         let realigned = try ActiveLearningLoop.run(model: derivative, task: pool, parameters: parameters) { p in
             progress(0.9 * Double(p.round * p.steps + p.step) / Double(max(1, p.rounds * p.steps)))
             return .more

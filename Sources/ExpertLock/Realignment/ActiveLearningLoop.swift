@@ -17,8 +17,9 @@ import TensorCore
 /// weights with fresh AdamW moments and a cosine-decayed rate over the round's steps (`.restart`);
 /// `.continued` keeps one trainer, its weights and moments, at a constant rate for the whole run.
 /// Every evaluation also keeps the per-example outcomes a task reports (correctness for
-/// classification), which the report's bootstrap intervals resample. Round r trains on batches `TrainingSampler(seed: f(seed, r)).indices(step: s)` of the labeled
-/// examples, so the data order is a pure function of (seed, round, step).
+/// classification), which the report's bootstrap intervals resample. Round r trains on batches
+/// `TrainingSampler(seed: f(seed, r)).indices(step: s)` of the labeled examples, so the data order
+/// is a pure function of (seed, round, step).
 ///
 /// With a state directory the run saves its state after every round (and every `saveEvery`
 /// steps within a round); `resume` continues from the latest save so that the labeled set, the

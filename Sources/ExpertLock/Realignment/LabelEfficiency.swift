@@ -120,7 +120,9 @@ public struct LabelEfficiency: Sendable, Codable, Equatable {
                 guard perExample, let o = p.outcomes else { return p.metric }
                 return e.reduce(0) { $0 + o[$1] } / Double(e.count)
             }
-            let tables = runs.map { $0.map { r in r.curve.map { LearningCurvePoint(labeled: $0.labeled, metric: value($0)) } } }
+            let tables = runs.map {
+                $0.map { r in r.curve.map { LearningCurvePoint(labeled: $0.labeled, metric: value($0)) } }
+            }
             let target: Double
             switch rule {
             case .fixed(let v): target = v
@@ -135,11 +137,15 @@ public struct LabelEfficiency: Sendable, Codable, Equatable {
             return Figures(
                 target: target,
                 labels: tables.map { $0.map { LearningCurve.labelsToReach(target, in: $0, higherIsBetter: higher) } },
-                area: tables.map { $0.map(Self.meanOverLabels) }, final: tables.map { $0.map { $0.last?.metric ?? .nan } })
+                area: tables.map { $0.map(Self.meanOverLabels) },
+                final: tables.map { $0.map { $0.last?.metric ?? .nan } })
         }
         func mean(_ xs: [Double?], _ s: [Int]) -> Double? {
             var total = 0.0
-            for i in s { guard let x = xs[i] else { return nil }; total += x }
+            for i in s {
+                guard let x = xs[i] else { return nil }
+                total += x
+            }
             return total / Double(s.count)
         }
         func mean(_ xs: [Double], _ s: [Int]) -> Double { s.reduce(0) { $0 + xs[$1] } / Double(s.count) }
@@ -181,7 +187,8 @@ public struct LabelEfficiency: Sendable, Codable, Equatable {
                 [i, randomIndex].contains { (full.labels[$0][k] ?? .infinity) <= Double(seedSet) }
             }
             if !inSeedSet.isEmpty {
-                let whereReached = seedSet > 0
+                let whereReached =
+                    seedSet > 0
                     ? "within the \(seedSet)-label seed set both strategies share"
                     : "by the pruned model before any label"
                 return Comparison(
@@ -192,7 +199,8 @@ public struct LabelEfficiency: Sendable, Codable, Equatable {
                         + "\(area.formatted("%+.4f")).",
                     labelsSaved: nil, savedFraction: nil, areaDifference: area)
             }
-            let bothMissing = full.labels[i].allSatisfy { $0 == nil } && full.labels[randomIndex].allSatisfy { $0 == nil }
+            let bothMissing =
+                full.labels[i].allSatisfy { $0 == nil } && full.labels[randomIndex].allSatisfy { $0 == nil }
             if bothMissing || reached.isEmpty {
                 return Comparison(
                     strategy: order[i], verdict: .notReached,
@@ -206,7 +214,8 @@ public struct LabelEfficiency: Sendable, Codable, Equatable {
                 return d / r
             }
             let verdict: Verdict = labels.lower > 0 ? .fewerLabels : labels.upper < 0 ? .moreLabels : .notResolved
-            let what = verdict == .notResolved
+            let what =
+                verdict == .notResolved
                 ? "the \(Self.percent(level)) interval includes 0" : "the \(Self.percent(level)) interval excludes 0"
             return Comparison(
                 strategy: order[i], verdict: verdict,
@@ -223,7 +232,9 @@ public struct LabelEfficiency: Sendable, Codable, Equatable {
             return curve.first?.metric ?? .nan
         }
         var area = 0.0
-        for (a, b) in zip(curve, curve.dropFirst()) { area += Double(b.labeled - a.labeled) * (a.metric + b.metric) / 2 }
+        for (a, b) in zip(curve, curve.dropFirst()) {
+            area += Double(b.labeled - a.labeled) * (a.metric + b.metric) / 2
+        }
         return area / Double(last.labeled - first.labeled)
     }
 
@@ -231,7 +242,9 @@ public struct LabelEfficiency: Sendable, Codable, Equatable {
     public func markdown() -> String {
         var text = "Labels to target per seed (target \(target.formatted("%.4f")); seeds "
         text += "\(seeds.map(String.init).joined(separator: ", ")); shared seed set \(seedSetSize) labels; "
-        text += examples > 1 ? "intervals: two-stage bootstrap over seeds and \(examples) evaluation examples, "
+        text +=
+            examples > 1
+            ? "intervals: two-stage bootstrap over seeds and \(examples) evaluation examples, "
             : "intervals: bootstrap over seeds, "
         text += "\(Self.percent(target.level)), \(target.resamples) resamples):\n\n"
         text += "| strategy | " + seeds.map { "seed \($0)" }.joined(separator: " | ")

@@ -114,7 +114,8 @@ public struct RealignmentReport: Sendable, Codable, Equatable {
             return Row(
                 strategy: strategy, runs: runs.count, afterPruning: Statistic(mean: pm, std: ps),
                 afterFineTuning: Statistic(mean: fm, std: fs), labelsUsed: runs.map(\.labeled.count).max() ?? 0,
-                labelsToTarget: labels, labelsSaved: resolvable(strategy) ? randomLabels.flatMap { r in labels.map { r - $0 } } : nil,
+                labelsToTarget: labels,
+                labelsSaved: resolvable(strategy) ? randomLabels.flatMap { r in labels.map { r - $0 } } : nil,
                 curve: curve)
         }
     }

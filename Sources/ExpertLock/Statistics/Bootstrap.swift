@@ -32,7 +32,9 @@ public struct BootstrapInterval: Sendable, Codable, Equatable {
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         for (key, value) in [(CodingKeys.estimate, estimate), (.lower, lower), (.upper, upper)] {
-            if value.isFinite { try c.encode(value, forKey: key) } else {
+            if value.isFinite {
+                try c.encode(value, forKey: key)
+            } else {
                 try c.encode(value.isNaN ? "nan" : value > 0 ? "inf" : "-inf", forKey: key)
             }
         }

@@ -63,8 +63,7 @@ public struct LoRAOptions: Sendable, Codable, Equatable {
         var out: [Parameter] = []
         for layer in model.layers {
             if targets.contains(.attention) {
-                let a = layer.attention
-                out += [a.qProj, a.kProj, a.vProj, a.oProj]
+                out += layer.selfAttention.projections
             }
             if targets.contains(.experts), let block = layer.moe {
                 for e in TrainableSubset.keptExperts(block) { out += block.experts[e].parameters }

@@ -12,7 +12,14 @@ struct AttributeCommand: AsyncParsableCommand {
         discussion: """
             One forward pass over the corpus accumulates per-layer, per-expert sums (memory stays one batch).
 
-            Shards merge exactly: expertlock attribute --merge a.json b.json --out all.json
+            Shards merge exactly: expertlock attribute --merge a.json b.json --out all.json. --shard I/N \
+            (I from 0) attributes the I-th of N contiguous slices of the batches; merging the N files gives \
+            one run's file byte for byte (docs/SHARDS.md: Slurm, Kubernetes, Ray).
+
+            --traces FILE... attributes from serving engines' routing traces instead of running the model \
+            (vLLM --enable-return-routed-experts, SGLang return_routed_experts, a transformers router-logits \
+            .safetensors dump; docs/TRACES.md): --model then needs only config.json. Expert ids give \
+            frequency; router logits also soft mass. The file says so in "source".
 
             --stream-layers attributes a checkpoint larger than memory: every batch goes through layer l \
             before layer l+1 is read, so one layer's weights are in memory at a time; the result is the same.
@@ -39,12 +46,23 @@ struct AttributeCommand: AsyncParsableCommand {
         parsing: .unconditional, help: "Use at most N examples (text: N sequences).",
         transform: OptionRange.int(atLeast: 1))
     var limit: Int?
-    @Option(help: "Ranking written to the file: soft, frequency, reap or ablation.") var criterion: AttributionCriterion = .soft
+    @Option(
+        help: """
+            Ranking written to the file: soft, frequency, reap or ablation (default: soft; with --traces the first \
+            the traces support).
+            """)
+    var criterion: AttributionCriterion?
     @Option(
         parsing: .unconditional, help: "With --criterion ablation: sequences used for each masked-expert pass.",
         transform: OptionRange.int(atLeast: 1))
     var ablationSequences = 16
     @Option(parsing: .upToNextOption, help: "Attribution files to merge (instead of running a model).") var merge: [String] = []
+    @Option(
+        parsing: .upToNextOption,
+        help: "Routing traces to attribute instead of the model (vLLM/SGLang JSON(L), router-logits .safetensors).")
+    var traces: [String] = []
+    @Option(help: "Only shard I of N (I from 0): a contiguous slice of the batches (of the requests with --traces).")
+    var shard: String?
     @Option(help: "Output attribution file.") var out: String?
     @Flag(help: "Replace an existing output file.") var overwrite = false
     @OptionGroup var precision: PrecisionOptions
@@ -58,6 +76,13 @@ struct AttributeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors(output: out) {
+            if !traces.isEmpty { return try runTraces() }
+            let criterion = self.criterion ?? .soft
+            let shard = try self.shard.map(Shard.init(parsing:))
+            if shard != nil && criterion == .ablation {
+                throw ArgumentInputError(
+                    "--shard: measured ablation drops do not add across shards (use another --criterion)")
+            }
             let attribution: ExpertAttribution
             if resume && out == nil { throw ArgumentInputError("--resume needs --out (the state is saved beside it)") }
             if let out { try refuseOutputOverlappingInputs(out, inputs: [model, data, ids] + merge) }
@@ -72,9 +97,11 @@ struct AttributeCommand: AsyncParsableCommand {
                 ? false : try outURL.map { try OutputDirectory.mayReplace($0, overwrite: overwrite, resumingFrom: state) } ?? overwrite
             var runFingerprint: String?
             var finished: [String: Any]?
+            var mergedRun: String?
             if let out, resume { AtomicFile.removeStaleTemporaries(of: URL(fileURLWithPath: out)) }
             if !merge.isEmpty {
                 guard merge.count >= 2 else { throw ArgumentInputError("--merge needs at least two files") }
+                mergedRun = try ShardFiles.completeRun(merge)
                 var merged = try ExpertAttribution.read(from: URL(fileURLWithPath: merge[0]))
                 for file in merge.dropFirst() {
                     merged = try merged.merged(with: try ExpertAttribution.read(from: URL(fileURLWithPath: file)))
@@ -90,19 +117,24 @@ struct AttributeCommand: AsyncParsableCommand {
                 let loaded = precision.apply(to: try streaming.streamLayers ? streaming.load(model) : options.load())
                 let sequences = try TaskCorpus.sequences(
                     model: options, task: task, data: data, ids: ids, format: format, context: context, limit: limit)
-                let batches = CorpusBatches.batches(sequences, batchSize: batch)
+                let allBatches = CorpusBatches.batches(sequences, batchSize: batch)
+                // A shard is a slice of the whole run's batches: each batch is the one a single run
+                // forms, so its statistics are the same bits.
+                let batches = shard.map { Array(allBatches[$0.range(of: allBatches.count)]) } ?? allBatches
                 let modelIdentity = ModelFolderIdentity.fingerprint(of: URL(fileURLWithPath: model))
-                if out != nil {  // in streamed files too: the two paths write the same file
+                if out != nil || shard != nil {  // in streamed files too: the two paths write the same file
                     runFingerprint = AttributionResumeState.fingerprint(
                         // A bf16 run's statistics differ from f32's, so does its fingerprint (f32 runs keep theirs).
                         modelPath: model + (precision.precision == .f32 ? "" : "\u{0}precision=bf16"),
                         modelIdentity: modelIdentity, signature: ModelSignature(model: loaded),
-                        criterion: criterion, batches: batches)
+                        criterion: criterion, batches: allBatches)
                 }
                 if maybeFinished, let out {
                     let existing = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))))
                         as? [String: Any]
-                    guard let existing, let runFingerprint, existing["run_fingerprint"] as? String == runFingerprint else {
+                    guard let existing, let runFingerprint, existing["run_fingerprint"] as? String == runFingerprint,
+                          existing["shard"] as? String == shard?.description
+                    else {
                         throw OutputError.exists(out)
                     }
                     Console.progress("\(out): an earlier run of this attribution finished it; nothing to resume")
@@ -135,7 +167,9 @@ struct AttributeCommand: AsyncParsableCommand {
                     result = try Attribution.runResumable(
                         model: loaded, modelPath: model, batches: batches, criterion: criterion,
                         stateURL: AttributionResumeState.url(forOutput: URL(fileURLWithPath: out)), resume: resume,
-                        saveEvery: saveEvery, fingerprint: runFingerprint, progress: report)
+                        saveEvery: saveEvery,
+                        fingerprint: runFingerprint.map { fp in shard.map { "\(fp) shard \($0)" } ?? fp },
+                        progress: report)
                 } else {
                     result = try Attribution.run(
                         model: loaded, modelPath: model, batches: batches, criterion: criterion, progress: report)
@@ -162,6 +196,8 @@ struct AttributeCommand: AsyncParsableCommand {
                 object["criterion_agreement_spearman"] = agreement
             }
             if finished == nil, let runFingerprint { object["run_fingerprint"] = runFingerprint }
+            if finished == nil, let shard { object["shard"] = shard.description }
+            if let mergedRun { object["run_fingerprint"] = mergedRun }  // all N shards: one run's file
             if let out, finished == nil {
                 let url = URL(fileURLWithPath: out)
                 if FileManager.default.fileExists(atPath: url.path) && !replace { throw OutputError.exists(out) }

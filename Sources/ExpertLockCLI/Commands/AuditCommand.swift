@@ -8,7 +8,7 @@ import MoEModels
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "Audit a checkpoint: attribution → prunability sweep → prune → re-align → provenance, with intervals.",
+        abstract: "Audit a checkpoint: attribution → sweep → prune → re-align → provenance, with intervals.",
         discussion: """
             --task classify. --data is the attacker's pool (attribution on its first --attribution-examples rows, \
             active learning over all of it), --eval-data the held-out set (every row by default). Writes --out/report/ \
@@ -19,7 +19,8 @@ struct AuditCommand: AsyncParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Task: classify.") var task: TaskName = .classify
-    @Option(help: "Attacker's data: the unlabeled pool with the oracle's labels (GLUE .tsv or .jsonl).") var data: String
+    @Option(help: "Attacker's data: the unlabeled pool with the oracle's labels (GLUE .tsv or .jsonl).") var data:
+        String
     @Option(help: "Held-out evaluation data (all of it is used unless --eval-limit).") var evalData: String
     @Option(help: "Use only the first N pool rows (default: all).") var poolLimit: Int?
     @Option(help: "Use only the first N evaluation rows (default: all).") var evalLimit: Int?
@@ -49,7 +50,9 @@ struct AuditCommand: AsyncParsableCommand {
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
         if task != .classify { throw ValidationError("--task: audit supports classify for now") }
         if seeds < 1 || randomSubsets < 1 || budget < 1 || batch < 1 || initial < 0 || steps < 1 || resamples < 10 {
-            throw ValidationError("--seeds, --random-subsets, --budget, --batch, --steps must be ≥ 1, --initial ≥ 0, --resamples ≥ 10")
+            throw ValidationError(
+                "--seeds, --random-subsets, --budget, --batch, --steps must be ≥ 1, --initial ≥ 0, "
+                    + "--resamples ≥ 10")
         }
     }
 
@@ -69,15 +72,17 @@ struct AuditCommand: AsyncParsableCommand {
             let results = try AuditPipeline.run(inputs, parameters: parameters, output: outURL, resume: resume) {
                 stage, fraction in
                 let now = Date()
-                guard stage != lastStage && now.timeIntervalSince(lastPrint) >= 1 || now.timeIntervalSince(lastPrint) >= 5
+                guard
+                    stage != lastStage && now.timeIntervalSince(lastPrint) >= 1 || now.timeIntervalSince(lastPrint) >= 5
                 else { return }
                 lastStage = stage
                 lastPrint = now
                 let elapsed = now.timeIntervalSince(start)
                 let eta = fraction > 0.02 ? elapsed / fraction * (1 - fraction) : .nan
                 Console.progress(
-                    String(format: "audit %3.0f%%  elapsed %.0fs  ETA %@  %@", 100 * fraction, elapsed,
-                           eta.isFinite ? String(format: "%.0fs", eta) : "?", stage))
+                    String(
+                        format: "audit %3.0f%%  elapsed %.0fs  ETA %@  %@", 100 * fraction, elapsed,
+                        eta.isFinite ? String(format: "%.0fs", eta) : "?", stage))
             }
             let files = try AuditReport.write(results, to: outURL.appendingPathComponent("report"))
             if output.json {

@@ -57,8 +57,17 @@ struct DemoCommand: AsyncParsableCommand {
             if output.json {
                 try Console.printJSON(["report": files.map(\.path), "headline": headline])
             } else {
-                print("report: \(outURL.appendingPathComponent("report/README.md").path)")
-                for key in headline.keys.sorted() { print("\(key): \(headline[key]!)") }
+                var summary = HumanSummary("demo: report in \(outURL.appendingPathComponent("report/README.md").path)")
+                for key in headline.keys.sorted() {
+                    let value = headline[key]!
+                    if let number = value as? Double {
+                        summary.add(key, key.hasPrefix("seconds") ? HumanSummary.seconds(number) : HumanSummary.number(number))
+                    } else {
+                        summary.add(key, "\(value)")
+                    }
+                }
+                summary.note("headline tables and findings: \(outURL.appendingPathComponent("report/excerpt.md").path)")
+                print(summary.render(), terminator: "")
             }
         }
     }

@@ -20,6 +20,9 @@ struct EvalCommand: AsyncParsableCommand {
             summarize {"rouge1","rouge2","rougeL","examples"}, each with "tokens_per_s", "seconds" and \
             "peak_rss_bytes" (and "peak_rss_mb"). --stream-layers (perplexity, classify) evaluates a checkpoint larger than memory \
             layer by layer with the same result.
+            Shards (perplexity): --shard I/N (I from 0) scores the I-th of N contiguous slices of the window \
+            batches and --out writes their exact partial sums; eval --task perplexity --merge FILES --out F \
+            adds them in batch order: F equals the --out file of one run byte for byte (docs/SHARDS.md).
             """)
 
     enum Task: String, ExpressibleByArgument, CaseIterable {
@@ -29,7 +32,7 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(
         help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json).",
         transform: ModelPath.folder)
-    var model: String
+    var model: String?
     @Option(help: "Folder with tokenizer.json (and tokenizer_config.json); default: the model folder.")
     var tokenizer: String?
     @Option(help: "perplexity, classify or summarize.") var task: Task
@@ -65,18 +68,29 @@ struct EvalCommand: AsyncParsableCommand {
     var batch: Int?
     @Flag(inversion: .prefixedNo, help: "Porter stemming in ROUGE (rouge-score's use_stemmer).") var stemmer = true
     @OptionGroup var precision: PrecisionOptions
+    @Option(help: "Perplexity: only shard I of N (I from 0), a contiguous slice of the window batches.")
+    var shard: String?
+    @Option(help: "Perplexity: write the result with its exact per-batch partial sums to FILE (for --merge).")
+    var out: String?
+    @Option(parsing: .upToNextOption, help: "Perplexity: merge the --out files of all N shards (no model needed).")
+    var merge: [String] = []
+    @Flag(help: "Replace an existing --out file.") var overwrite = false
     @OptionGroup var streaming: StreamingOptions
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         try await runReportingErrors {
+            if !merge.isEmpty { return try runMerge() }
             try validateOptions()
+            guard let model else { throw ArgumentInputError("eval needs --model (or --merge FILES)") }
             let started = Date()
             let context = try longContext.context(context, default: task == .summarize ? 1024 : 512, model: model)
             let loaded = precision.apply(to: try streaming.streamLayers
                 ? streaming.load(model) : ModelLoader.load(directory: URL(fileURLWithPath: model)))
             var result: [String: Any]
             switch task {
+            case .perplexity where out != nil || shard != nil:
+                result = try evaluatePerplexityShard(loaded, context: context)
             case .perplexity: result = try evaluatePerplexity(loaded, context: context)
             case .classify: result = try evaluateClassification(loaded, context: context)
             case .summarize: result = try evaluateSummarization(loaded, context: context)
@@ -93,6 +107,14 @@ struct EvalCommand: AsyncParsableCommand {
     }
 
     func validateOptions() throws {
+        guard let model else { throw ArgumentInputError("eval needs --model (or --merge FILES)") }
+        if task != .perplexity && (shard != nil || out != nil) {
+            throw ArgumentInputError("--shard and --out work with --task perplexity")
+        }
+        if streaming.streamLayers && (shard != nil || out != nil) {
+            throw ArgumentInputError("--shard and --out do not work with --stream-layers yet")
+        }
+        if let out { try refuseOutputOverlappingInputs(out, inputs: [model, data, ids, tokenizer]) }
         if task == .perplexity {
             guard (data == nil) != (ids == nil) else {
                 throw ArgumentInputError("perplexity needs one of --data or --ids")
@@ -112,7 +134,9 @@ struct EvalCommand: AsyncParsableCommand {
     var dataFormat: DataFormat { DataFormat(rawValue: format) ?? .auto }
 
     func loadTokenizer() throws -> Tokenizer {
-        try ModelOptions.tokenizer(folder: URL(fileURLWithPath: tokenizer ?? model), model: URL(fileURLWithPath: model))
+        let model = self.model ?? ""
+        return try ModelOptions.tokenizer(
+            folder: URL(fileURLWithPath: tokenizer ?? model), model: URL(fileURLWithPath: model))
     }
 
     func loadDataset() throws -> Dataset {
@@ -124,7 +148,8 @@ struct EvalCommand: AsyncParsableCommand {
 
     // MARK: - Tasks
 
-    func evaluatePerplexity(_ model: MoEModel, context: Int) throws -> [String: Any] {
+    /// The token ids perplexity is measured on (`--ids`, or `--data` tokenized), cut to `--limit`, checked.
+    func perplexityIds(vocabSize: Int) throws -> [Int] {
         var tokenIds: [Int]
         if let ids {
             tokenIds = try TokenIdsFile.read(ids)
@@ -137,7 +162,12 @@ struct EvalCommand: AsyncParsableCommand {
         }
         if let limit { tokenIds = Array(tokenIds.prefix(limit)) }
         let source = ids ?? data ?? ""
-        try TaskCorpus.requireScorable(tokenIds, file: source, vocabSize: model.config.vocabSize, fromIds: ids != nil)
+        try TaskCorpus.requireScorable(tokenIds, file: source, vocabSize: vocabSize, fromIds: ids != nil)
+        return tokenIds
+    }
+
+    func evaluatePerplexity(_ model: MoEModel, context: Int) throws -> [String: Any] {
+        let tokenIds = try perplexityIds(vocabSize: model.config.vocabSize)
         let parameters = Perplexity.Parameters(context: context, stride: stride, batchSize: batch ?? 4)
         let meter = ProgressMeter(unit: "windows")
         var processed = 0

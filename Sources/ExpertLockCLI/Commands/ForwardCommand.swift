@@ -27,8 +27,9 @@ struct ForwardCommand: AsyncParsableCommand {
             let logits = rowsAsArrays(result.logits.value)
             let router = result.routerLogits.map(rowsAsArrays)
             if output.json {
-                try Console.printJSON(["logits": logits, "router_logits": router])
+                try Console.printJSON(["logits": logits, "router_logits": router, "load_report": loaded.notes])
             } else {
+                for note in loaded.notes { print("load: \(note)") }
                 let top = logits.map { row in row.indices.max { row[$0] < row[$1] } ?? 0 }
                 print("positions: \(tokenIds.count), vocabulary: \(loaded.config.vocabSize), MoE layers: \(router.count)")
                 print("argmax next token per position: \(top)")

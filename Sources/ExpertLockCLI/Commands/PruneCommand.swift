@@ -72,6 +72,14 @@ struct PruneCommand: AsyncParsableCommand {
                     throw ArgumentInputError(
                         "\(attribution): holds no ablation scores (write them with attribute --criterion ablation)")
                 }
+                // Routing traces support only some criteria (docs/TRACES.md); the others' sums are empty.
+                if let source = a.source, !source.criteria.contains(ranked(a)) {
+                    let kinds = source.kinds.joined(separator: ", ")
+                    let supported = source.criteria.map(\.rawValue).joined(separator: ", ")
+                    throw ArgumentInputError(
+                        "\(attribution): made from routing traces (\(kinds)), it supports --criterion \(supported), "
+                            + "not \(ranked(a).rawValue)")
+                }
                 return a
             }
             let pruningPlan: PruningPlan
@@ -117,7 +125,8 @@ struct PruneCommand: AsyncParsableCommand {
             let before = ModelSize(model: model, bytesPerParameter: bytesPerParameter)
             // A saved LoRA adapter is part of the model: the pruned checkpoint carries it merged.
             if !model.loraAdapters.isEmpty { try model.mergeLoRA() }
-            let pruned = try model.keepingExperts(pruningPlan.kept)
+            // Masking keeps every weight: only removal has to rebuild (and may refuse uneven routing groups).
+            let pruned = mode == .remove ? try model.keepingExperts(pruningPlan.kept) : model
             let after = mode == .remove ? ModelSize(model: pruned, bytesPerParameter: bytesPerParameter) : before
             let dtype = try Self.storedDType(source)
             try OutputDirectory.write(
@@ -144,6 +153,7 @@ struct PruneCommand: AsyncParsableCommand {
                 "active_parameters_per_token_before": before.activeParametersPerToken,
                 "active_parameters_per_token_after": after.activeParametersPerToken,
                 "loadable_by_transformers": mode == .remove && pruningPlan.isUniform,
+                "notes": mode == .remove ? model.notes + pruned.notes : model.notes,
             ]
             if mode == .remove && !pruningPlan.isUniform {
                 // Said on stderr whatever the output format: the result is not what most users expect.
@@ -170,6 +180,7 @@ struct PruneCommand: AsyncParsableCommand {
                         HumanSummary.count(before.activeParametersPerToken),
                         HumanSummary.count(after.activeParametersPerToken)))
                 summary.add("loadable by transformers", mode == .remove && pruningPlan.isUniform ? "yes" : "no")
+                for note in mode == .remove ? model.notes + pruned.notes : model.notes { summary.note(note) }
                 summary.note("wrote \(out)")
                 print(summary.render(), terminator: "")
             }

@@ -110,7 +110,8 @@ struct RealignCommand: AsyncParsableCommand {
             let outURL = URL(fileURLWithPath: out)
             // --out is a working folder (--overwrite replaces it): it must neither be, hold nor sit
             // inside an input (a run writing into a model folder would change that model).
-            try refuseOutputOverlappingInputs(out, inputs: [modelOptions.model, pool, evalData, tokenizer, template, reference])
+            try refuseOutputOverlappingInputs(
+                out, inputs: [modelOptions.model, pool, evalData, tokenizer, template, reference])
             let strategies = try parseStrategies()
             // The old output is kept aside until this run finishes (given back if it fails).
             let replaced = overwrite ? try ReplacedOutput.setAside(outURL) : nil
@@ -185,8 +186,10 @@ struct RealignCommand: AsyncParsableCommand {
     func evaluateReference(task: ActiveLearningTask) throws -> (Double?, [Double]?) {
         guard let reference else { return (nil, nil) }
         if let value = Double(reference) { return (value, nil) }
-        guard FileManager.default.fileExists(atPath: URL(fileURLWithPath: reference).appendingPathComponent("config.json").path)
-        else { throw ArgumentInputError("--reference: '\(reference)' is neither a number nor a model folder") }
+        let config = URL(fileURLWithPath: reference).appendingPathComponent("config.json")
+        guard FileManager.default.fileExists(atPath: config.path) else {
+            throw ArgumentInputError("--reference: '\(reference)' is neither a number nor a model folder")
+        }
         Console.progress("evaluating the reference model \(reference)")
         let model = try ModelLoader.load(directory: URL(fileURLWithPath: reference), residency: .automatic)
         let (metric, outcomes) = try task.evaluateWithOutcomes(model: model)

@@ -58,9 +58,20 @@ extension ModelConfig {
             let keys = [family.expertCountKeys.declared, family.expertCountKeys.alias].filter { object[$0] != nil }
             for key in keys.isEmpty ? [family.expertCountKeys.declared] : keys { object[key] = numExperts }
         }
-        object[CodingKeys.expertsPerLayer.rawValue] = expertsPerLayer
+        object["expertlock_experts_per_layer"] = expertsPerLayer
         // A layer pruned below top-k routes to every expert it has left.
-        if let numExpertsPerToken { object[CodingKeys.numExpertsPerToken.rawValue] = numExpertsPerToken }
+        if let numExpertsPerToken { object["num_experts_per_tok"] = numExpertsPerToken }
+        // Group-limited routing rewritten by pruning (uneven groups whose limit selected every group).
+        if let router, let before = original.router,
+           router.groups != before.groups || router.topkGroup != before.topkGroup {
+            object["n_group"] = router.groups
+            object["topk_group"] = router.topkGroup
+        }
+        // Multi-token-prediction layers the model did not carry over are not in the new checkpoint.
+        if nextTokenPredictionLayers != original.nextTokenPredictionLayers {
+            let key = object["num_mtp_layers"] != nil ? "num_mtp_layers" : "num_nextn_predict_layers"
+            object[key] = nextTokenPredictionLayers
+        }
         let text = JSONText.pretty(object) + "\n"
 
         let destinationFile = Self.configFile(destination)

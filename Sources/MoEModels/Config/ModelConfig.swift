@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// The architecture of a Mixture-of-Experts checkpoint, decoded from its Hugging Face `config.json`.
 ///
@@ -60,6 +61,31 @@ public struct ModelConfig: Sendable, Equatable {
     public var torchDtype: String?
     public var hiddenAct: String
 
+    // Component options: each family's file decides which of these it reads (see `Families/`).
+
+    /// `architectures` of config.json; a `model_type` ExpertLock does not know loads as the family
+    /// whose causal-LM class this names (Kimi-K2: `kimi_k2` with `DeepseekV3ForCausalLM`).
+    public var architectures: [String] = []
+    /// Rope scaling beyond the base (`rope_parameters` / `rope_scaling`).
+    public var rotaryScaling: RotaryScaling = .none
+    /// Share of each head's channels that rotate (GLM-4.5: 0.5).
+    public var partialRotaryFactor: Double = 1
+    /// Which channels a rotary pair joins: `rotate_half`'s (most) or adjacent ones (DeepSeek
+    /// `rope_interleave`, ERNIE).
+    public var rotaryLayout: RotaryLayout = .half
+    /// GLM-4.5 `use_qk_norm`.
+    public var useQKNorm = false
+    /// Multi-head latent attention (DeepSeek-V2/V3, GLM-4.7-Flash); nil: grouped-query attention.
+    public var latentAttention: LatentAttentionConfig?
+    /// A router whose choice and weights differ (sigmoid or softmax scores, selection bias, groups,
+    /// scaling); nil: softmax over the experts, then top-k (Mixtral, Qwen, OLMoE).
+    public var router: BiasedRouter?
+    /// DeepSeek / GLM `first_k_dense_replace`: the first layers have a dense MLP.
+    public var firstDenseLayers = 0
+    /// Multi-token-prediction layers stored after the decoder layers (`num_nextn_predict_layers`).
+    /// They do not take part in next-token logits; the loader skips them on purpose and says so.
+    public var nextTokenPredictionLayers = 0
+
     /// A config built in code (tests, presets). Parameters left out take generic values, not a
     /// family's transformers defaults; call `validate()` before use.
     public init(
@@ -103,8 +129,16 @@ public struct ModelConfig: Sendable, Equatable {
         self.hiddenAct = hiddenAct
     }
 
-    /// The family, or nil for a `modelType` ExpertLock does not implement.
-    public var family: ModelFamily? { ModelFamily(rawValue: modelType) }
+    /// The family, or nil for a `modelType` ExpertLock does not implement (`architectures` is the
+    /// fallback: see `ModelFamily.resolve`).
+    public var family: ModelFamily? { ModelFamily.resolve(modelType: modelType, architectures: architectures) }
+
+    /// "kimi_k2 (loaded as deepseek_v3: architectures names DeepseekV3ForCausalLM)" when the family
+    /// came from `architectures`; nil when `model_type` named it.
+    public var familyAlias: String? {
+        guard let family, family.rawValue != modelType else { return nil }
+        return "model_type '\(modelType)' loaded as \(family.rawValue) (architectures names \(family.architecture))"
+    }
 
     /// Whether layer `layer` has a router and experts. Qwen (as `Qwen*MoeDecoderLayer`): not in
     /// `mlpOnlyLayers`, experts exist, and `(layer + 1) % decoderSparseStep == 0`. Mixtral and
@@ -114,12 +148,7 @@ public struct ModelConfig: Sendable, Equatable {
     }
 
     private func isSparseLayer(_ layer: Int, isDense: (Int) -> Bool) -> Bool {
-        switch family {
-        case .qwen2Moe, .qwen3Moe:
-            !isDense(layer) && numExperts > 0 && decoderSparseStep > 0 && (layer + 1) % decoderSparseStep == 0
-        default:
-            true
-        }
+        family?.definition.isSparseLayer(layer, config: self, isDense: isDense) ?? true
     }
 
     /// Indices of the sparse layers. `mlp_only_layers` goes through a set: a list as long as
@@ -144,20 +173,29 @@ public struct ModelConfig: Sendable, Equatable {
 
     /// Bias on the attention output projection: Qwen3-MoE and OLMoE put `attention_bias` on
     /// `o_proj` too; Qwen2-MoE's `qkv_bias` leaves `o_proj` without one.
-    public var attentionOutputBias: Bool {
-        switch family {
-        case .qwen3Moe, .olmoe: attentionBias
-        default: false
-        }
+    public var attentionOutputBias: Bool { family?.definition.attentionOutputBias(self) ?? false }
+
+    /// Where queries and keys are normalised (a family choice, GLM-4.5's depends on `use_qk_norm`).
+    public var qkNorm: QKNorm { family?.definition.qkNorm(self) ?? .none }
+
+    /// Channels rotated at the start of each attention head.
+    public var rotaryDim: Int {
+        if let latentAttention { return latentAttention.qkRopeHeadDim }
+        return Int(Double(headDim) * partialRotaryFactor)
+    }
+
+    /// The model's rotary embedding (inverse frequencies and scaling) from its rope settings.
+    public var rotaryEmbedding: RotaryEmbedding {
+        RotaryEmbedding(
+            dim: rotaryDim, theta: ropeTheta, scaling: rotaryScaling, layout: rotaryLayout,
+            headDim: latentAttention?.qkRopeHeadDim ?? headDim)
     }
 
     /// Throws `ConfigError.invalid` when the values cannot describe a model.
     public func validate() throws { try validate(file: "config") }
 
     func validate(file: String) throws {
-        func check(_ condition: Bool, _ reason: @autoclosure () -> String) throws {
-            if !condition { throw ConfigError.invalid(file: file, reason: reason()) }
-        }
+        let check = ConfigCheck(file: file)
         guard let family else { throw ConfigError.unknownModelType(file: file, modelType: modelType) }
         for (key, value) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
                              ("expert intermediate size", moeIntermediateSize), ("num_hidden_layers", numHiddenLayers),
@@ -173,14 +211,27 @@ public struct ModelConfig: Sendable, Equatable {
         try check(sharedExpertIntermediateSize >= 0, "shared_expert_intermediate_size must not be negative")
         try check(rmsNormEps > 0 && rmsNormEps.isFinite, "rms_norm_eps must be positive, got \(rmsNormEps)")
         try check(ropeTheta > 0 && ropeTheta.isFinite, "rope_theta must be positive, got \(ropeTheta)")
-        try check(numExperts >= (family == .qwen2Moe || family == .qwen3Moe ? 0 : 1),
-                  "\(family.expertCountKeys.declared) must be positive, got \(numExperts)")
-        try check(family != .mixtral || normTopKProb, "Mixtral always renormalises the top-k weights")
-        // OLMoE's q_norm spans hidden_size, so its heads must tile the hidden size exactly.
-        // `multipliedReportingOverflow`: both are positive here but may be as large as the file says.
-        let (heads, overflow) = headDim.multipliedReportingOverflow(by: numAttentionHeads)
-        try check(family != .olmoe || (!overflow && heads == hiddenSize),
-                  "OLMoE needs head_dim × num_attention_heads = hidden_size, got \(headDim) × \(numAttentionHeads)")
+        try check(rotaryDim % 2 == 0 && rotaryDim > 0,
+                  "the rotary dimension \(rotaryDim) (head_dim × partial_rotary_factor) must be even and positive")
+        try check(numExperts >= 0, "\(family.expertCountKeys.declared) must not be negative, got \(numExperts)")
+        // Every family here builds its MLPs and experts as SwiGLU: another activation would be ignored.
+        try check(hiddenAct == "silu", "hidden_act '\(hiddenAct)' is not implemented (the experts are SwiGLU: silu)")
+        try family.definition.validate(self, check)
+        if let router {
+            try check(router.groups >= 1 && router.topkGroup >= 1 && router.topkGroup <= router.groups,
+                      "topk_group \(router.topkGroup) must be between 1 and n_group \(router.groups)")
+            for layer in sparseLayers {
+                let experts = expertsPerLayer?[layer] ?? numExperts
+                try check(experts % router.groups == 0,
+                          "n_group \(router.groups) does not divide the \(experts) experts of layer \(layer)")
+                try check(router.groups == 1 || experts / router.groups >= 2 || router.groupRanking == .best,
+                          "groups of \(experts / router.groups) expert in layer \(layer): "
+                              + "group scores sum the best two")
+                try check(numExpertsPerToken <= router.topkGroup * (experts / router.groups),
+                          "num_experts_per_tok \(numExpertsPerToken) is more than topk_group "
+                              + "\(router.topkGroup) groups hold")
+            }
+        }
         for layer in mlpOnlyLayers {
             try check((0..<numHiddenLayers).contains(layer), "mlp_only_layers names layer \(layer) of \(numHiddenLayers)")
         }

@@ -25,7 +25,7 @@ public final class KVCache {
 
     /// An empty cache for `model`.
     public init(model: MoEModel) {
-        layers = model.layers.map { LayerEntry(width: $0.attention.kvHeads * $0.attention.headDim) }
+        layers = model.layers.map { LayerEntry(width: $0.selfAttention.cacheWidth) }
     }
 
     /// Reserves room for `tokens` positions in every layer (avoids regrowing during decoding).
@@ -68,7 +68,8 @@ public final class KVCache {
     /// q [n, H*D] at positions `length ..< length + n`; the layer's keys and values [length + n,
     /// Hkv*D] -> [n, H*D]. Query i sees keys j ≤ length + i (causal within the new block). Same
     /// arithmetic as `causalAttention` (scores by GEMM, softmax in Float, P·V by GEMM), no graph.
-    func attend(layer: Int, queries q: Tensor, heads: Int, kvHeads: Int, headDim: Int) -> Tensor {
+    /// `scale`: the softmax scale (nil: 1/√D; latent attention passes its own).
+    func attend(layer: Int, queries q: Tensor, heads: Int, kvHeads: Int, headDim: Int, scale: Float? = nil) -> Tensor {
         let entry = layers[layer]
         let n = q.rows
         let total = entry.rows  // L = length + n
@@ -78,7 +79,7 @@ public final class KVCache {
         let group = heads / kvHeads
         let qStride = heads * headDim
         let kvStride = kvHeads * headDim
-        let scale = 1 / Float(headDim).squareRoot()
+        let scale = scale ?? 1 / Float(headDim).squareRoot()
         return Tensor(shape: [n, qStride]) { po in
             let out = po.baseAddress!
             q.withUnsafeBufferPointer { pq in

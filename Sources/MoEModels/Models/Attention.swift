@@ -1,24 +1,37 @@
 import TensorCore
 
-/// Causal self-attention with grouped KV heads, RoPE and the families' optional q/k norms.
-/// Shapes: x [N, C] -> q [N, H*D], k and v [N, Hkv*D] -> [N, C].
-public final class Attention {
+/// A decoder layer's attention: grouped-query (`Attention`) or multi-head latent (`LatentAttention`).
+public protocol SelfAttention: AnyObject {
+    /// Every weight, in checkpoint order.
+    var parameters: [Parameter] { get }
+    /// The weights LoRA may adapt (`LoRATarget.attention`).
+    var projections: [Parameter] { get }
+    /// Floats per token one layer of a KV cache holds (keys, and as many for values).
+    var cacheWidth: Int { get }
+    /// x [N, C] -> [N, C]. With `cache` (one sequence, no padding) the new tokens sit at positions
+    /// `cache.length…`, their keys and values are appended to layer `layer` and attend over all it holds.
+    func forward(_ x: Variable, batch: TokenBatch, cache: KVCache?, layer: Int) throws -> Variable
+}
+
+/// Causal self-attention with grouped KV heads, RoPE (full or partial, any scaling) and the families'
+/// optional q/k norms. Shapes: x [N, C] -> q [N, H*D], k and v [N, Hkv*D] -> [N, C].
+public final class Attention: SelfAttention {
     public let qProj: Parameter, kProj: Parameter, vProj: Parameter, oProj: Parameter
     public let qBias: Parameter?, kBias: Parameter?, vBias: Parameter?, oBias: Parameter?
     public let qNorm: Parameter?, kNorm: Parameter?
     let qkNorm: QKNorm
     let heads: Int, kvHeads: Int, headDim: Int
-    let ropeTheta: Double
+    let rotary: RotaryEmbedding
     let eps: Float
     let clipQKV: Float?
 
-    init(config: ModelConfig, family: ModelFamily, parameters p: ParameterFactory, prefix: String) throws {
+    init(config: ModelConfig, parameters p: ParameterFactory, prefix: String) throws {
         let c = config.hiddenSize, h = config.numAttentionHeads, kv = config.numKeyValueHeads, d = config.headDim
         heads = h; kvHeads = kv; headDim = d
-        ropeTheta = config.ropeTheta
+        rotary = config.rotaryEmbedding
         eps = config.rmsNormEps
         clipQKV = config.clipQKV
-        qkNorm = family.qkNorm
+        qkNorm = config.qkNorm
         qProj = try p("\(prefix).q_proj.weight", [h * d, c])
         kProj = try p("\(prefix).k_proj.weight", [kv * d, c])
         vProj = try p("\(prefix).v_proj.weight", [kv * d, c])
@@ -28,26 +41,28 @@ public final class Attention {
         kBias = qkvBias ? try p("\(prefix).k_proj.bias", [kv * d]) : nil
         vBias = qkvBias ? try p("\(prefix).v_proj.bias", [kv * d]) : nil
         oBias = config.attentionOutputBias ? try p("\(prefix).o_proj.bias", [c]) : nil
-        switch family.qkNorm {
+        switch qkNorm {
         case .none:
             qNorm = nil; kNorm = nil
         case .perHead:
             qNorm = try p("\(prefix).q_norm.weight", [d])
             kNorm = try p("\(prefix).k_norm.weight", [d])
         case .fullProjection:
-            // OLMoE sizes k_norm as (hidden / heads) * kv_heads, which equals Hkv*D when D = C/H.
-            qNorm = try p("\(prefix).q_norm.weight", [c])
-            kNorm = try p("\(prefix).k_norm.weight", [(c / h) * kv])
+            // OLMoE sizes them hidden and (hidden / heads) × kv_heads, which are H*D and Hkv*D as its
+            // validation requires D = C/H; MiniMax-M2's head_dim is its own.
+            qNorm = try p("\(prefix).q_norm.weight", [h * d])
+            kNorm = try p("\(prefix).k_norm.weight", [kv * d])
         }
     }
 
-    var parameters: [Parameter] {
+    public var parameters: [Parameter] {
         [qProj, qBias, kProj, kBias, vProj, vBias, oProj, oBias, qNorm, kNorm].compactMap { $0 }
     }
 
-    /// With `cache` (one sequence, no padding) the new tokens sit at positions `cache.length…`, their
-    /// keys and values are appended to layer `layer` of the cache and attend over all it holds.
-    func forward(_ x: Variable, batch: TokenBatch, cache: KVCache? = nil, layer: Int = 0) throws -> Variable {
+    public var projections: [Parameter] { [qProj, kProj, vProj, oProj] }
+    public var cacheWidth: Int { kvHeads * headDim }
+
+    public func forward(_ x: Variable, batch: TokenBatch, cache: KVCache? = nil, layer: Int = 0) throws -> Variable {
         var q = try qProj.project(x, bias: qBias)  // [N, C] -> [N, H*D]
         var k = try kProj.project(x, bias: kBias)  // [N, C] -> [N, Hkv*D]
         var v = try vProj.project(x, bias: vBias)  // [N, C] -> [N, Hkv*D]
@@ -68,8 +83,8 @@ public final class Attention {
             q = clamp(q, limit: clipQKV); k = clamp(k, limit: clipQKV); v = clamp(v, limit: clipQKV)
         }
         let positions = cache?.positions(count: n) ?? batch.positions
-        q = rope(q, heads: heads, headDim: headDim, positions: positions, theta: ropeTheta)
-        k = rope(k, heads: kvHeads, headDim: headDim, positions: positions, theta: ropeTheta)
+        q = rotary.apply(q, heads: heads, headDim: headDim, positions: positions)
+        k = rotary.apply(k, heads: kvHeads, headDim: headDim, positions: positions)
         let attended: Variable
         if let cache {
             // Inference path: no graph; queries attend over the cached keys and the new block.

@@ -10,48 +10,70 @@ public enum FeedForward {
     case dense(Expert)
 }
 
-/// One pre-norm decoder layer: h = x + attn(norm(x)); out = h + ffn(norm(h)).
+/// One pre-norm decoder layer: h = x + attn(norm(x)); out = h + ffn(norm(h)). The skeleton every
+/// family shares; the family's `FamilyLayout` names the parts and its config picks the components
+/// (grouped or latent attention, the router kind, shared experts, dense layers).
 public final class DecoderLayer {
     public let index: Int
     public let inputNorm: Parameter
-    public let attention: Attention
+    public let selfAttention: any SelfAttention
     public let postAttentionNorm: Parameter
     public let feedForward: FeedForward
     let eps: Float
 
+    /// The grouped-query attention of this layer (every family but the latent-attention ones).
+    public var attention: Attention {
+        guard let attention = selfAttention as? Attention else {
+            preconditionFailure("layer \(index) has latent attention; use selfAttention")
+        }
+        return attention
+    }
+
     init(index: Int, config: ModelConfig, family: ModelFamily, parameters p: ParameterFactory) throws {
         self.index = index
-        let prefix = "model.layers.\(index)"
+        let prefix = TensorName.layerPrefix(index)
         let c = config.hiddenSize
+        let layout = family.definition.layout
         eps = config.rmsNormEps
         inputNorm = try p("\(prefix).input_layernorm.weight", [c])
-        attention = try Attention(config: config, family: family, parameters: p, prefix: "\(prefix).self_attn")
+        if let latent = config.latentAttention {
+            selfAttention = try LatentAttention(
+                config: config, shape: latent, parameters: p, prefix: "\(prefix).self_attn")
+        } else {
+            selfAttention = try Attention(config: config, parameters: p, prefix: "\(prefix).self_attn")
+        }
         postAttentionNorm = try p("\(prefix).post_attention_layernorm.weight", [c])
         if config.isSparseLayer(index) {
-            let block = "\(prefix).\(family.sparseBlockName)"
+            let block = "\(prefix).\(layout.sparseBlock)"
             let e = config.expertCount(layer: index)
             let i = config.moeIntermediateSize
-            let names = family.expertProjectionNames
+            let names = layout.expertProjections
             let router = try p("\(block).gate.weight", [e, c])
+            let bias = try layout.routerSelectionBias.map {
+                try p("\(block).\($0)", layout.routerSelectionBiasIsRow ? [1, e] : [e])
+            }
             let experts = try (0..<e).map { x in
-                Expert(
-                    gate: try p("\(block).experts.\(x).\(names.gate).weight", [i, c]),
-                    up: try p("\(block).experts.\(x).\(names.up).weight", [i, c]),
-                    down: try p("\(block).experts.\(x).\(names.down).weight", [c, i]))
+                func name(_ projection: String) -> String {
+                    TensorName.expert(layer: index, block: layout.sparseBlock, expert: x, projection: projection)
+                }
+                return Expert(
+                    gate: try p(name(names.gate), [i, c]), up: try p(name(names.up), [i, c]),
+                    down: try p(name(names.down), [c, i]))
             }
             var shared: Expert?
             var sharedGate: Parameter?
-            if family.hasSharedExpert && config.sharedExpertIntermediateSize > 0 {
+            if let name = layout.sharedExpert, config.sharedExpertIntermediateSize > 0 {
                 let s = config.sharedExpertIntermediateSize
                 shared = Expert(
-                    gate: try p("\(block).shared_expert.gate_proj.weight", [s, c]),
-                    up: try p("\(block).shared_expert.up_proj.weight", [s, c]),
-                    down: try p("\(block).shared_expert.down_proj.weight", [c, s]))
-                sharedGate = try p("\(block).shared_expert_gate.weight", [1, c])
+                    gate: try p("\(block).\(name).gate_proj.weight", [s, c]),
+                    up: try p("\(block).\(name).up_proj.weight", [s, c]),
+                    down: try p("\(block).\(name).down_proj.weight", [c, s]))
+                sharedGate = try layout.sharedExpertGate.map { try p("\(block).\($0).weight", [1, c]) }
             }
             feedForward = .sparse(SparseMoEBlock(
                 layer: index, router: router, experts: experts, sharedExpert: shared, sharedExpertGate: sharedGate,
-                topK: min(config.numExpertsPerToken, e), normalizeTopK: config.normTopKProb))
+                topK: min(config.numExpertsPerToken, e), normalizeTopK: config.normTopKProb,
+                biasedRouter: config.router, selectionBias: bias))
         } else {
             let i = config.intermediateSize
             feedForward = .dense(Expert(
@@ -68,7 +90,7 @@ public final class DecoderLayer {
     }
 
     var parameters: [Parameter] {
-        var all = [inputNorm] + attention.parameters + [postAttentionNorm]
+        var all = [inputNorm] + selfAttention.parameters + [postAttentionNorm]
         switch feedForward {
         case .sparse(let block): all += block.parameters
         case .dense(let mlp): all += mlp.parameters
@@ -86,7 +108,7 @@ public final class DecoderLayer {
     {
         let h: Variable
         do {
-            let attended = try attention.forward(
+            let attended = try selfAttention.forward(
                 rmsNorm(x, weight: try inputNorm.variable(), eps: eps), batch: batch, cache: cache, layer: index)
             h = add(x, attended)
         }

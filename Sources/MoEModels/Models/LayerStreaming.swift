@@ -61,9 +61,8 @@ public enum LayerStreaming {
         }
 
         try withStaged([model.embedTokens]) {
-            let embedding = try model.embedTokens.variable()
             for (i, batch) in batches.enumerated() {
-                try store.write(i, gatherRows(embedding, batch.ids).value)  // [B*T] -> [N, C]
+                try store.write(i, model.embedded(batch).value)  // [B*T] -> [N, C]
             }
         }
         report("embeddings")
@@ -79,9 +78,8 @@ public enum LayerStreaming {
         }
         guard let finalHidden else { return }
         try withStaged([model.finalNorm, model.lmHead]) {
-            let norm = try model.finalNorm.variable()
             for i in batches.indices {
-                try finalHidden(i, rmsNorm(Variable(try store.read(i)), weight: norm, eps: config.rmsNormEps).value)
+                try finalHidden(i, model.normalized(Variable(try store.read(i))).value)
             }
         }
         report("output head")

@@ -42,7 +42,11 @@ extension MoEModel {
         object["dtype"] = dtype == .bf16 ? "bfloat16" : dtype == .f16 ? "float16" : "float32"
         object["rms_norm_eps"] = decimal(config.rmsNormEps)
         object["router_aux_loss_coef"] = decimal(config.routerAuxLossCoef)
-        object["rope_parameters"] = ["rope_theta": config.ropeTheta, "rope_type": config.ropeType]
+        var rope = config.rotaryScaling.parameters
+        rope["rope_theta"] = config.ropeTheta
+        rope["rope_type"] = config.ropeType
+        if config.partialRotaryFactor != 1 { rope["partial_rotary_factor"] = config.partialRotaryFactor }
+        object["rope_parameters"] = rope
         object["initializer_range"] = 0.02
         if let clip = config.clipQKV { object["clip_qkv"] = decimal(clip) }
         return object

@@ -111,12 +111,11 @@ extension MoEModel {
 
     /// Embeddings, every layer and the final norm for one batch in one pass.
     func hiddenPass(_ batch: TokenBatch, observer: RoutingObserver?) throws -> Tensor {
-        // A bfloat16 embedding is looked up in place: only the batch's rows become Float32.
-        var h = Variable(try embedTokens.gatherRows(batch.ids))  // [B*T] -> [N, C]
+        var h = try embedded(batch)  // [B*T] -> [N, C]
         for layer in layers {
             h = try layer.forward(consume h, batch: batch, cache: nil, observer: observer).0
         }
-        return rmsNorm(h, weight: try finalNorm.variable(), eps: config.rmsNormEps).value
+        return try normalized(h).value
     }
 
     /// log p(target | row) for `rows` of `hidden` (final hidden states [N, C]) through the output

@@ -36,6 +36,11 @@ public final class MoEModel {
     public let finalNorm: Parameter
     /// The output projection [V, C]; the embedding matrix itself when embeddings are tied.
     public let lmHead: Parameter
+    /// What loading or pruning decided that the user should hear (the load or prune report): a family
+    /// taken from `architectures`, multi-token-prediction layers skipped, routing groups rewritten.
+    public var notes: [String] = []
+    /// Checkpoint tensors skipped on purpose (multi-token-prediction layers), named in `notes`.
+    public var skippedTensors: [String] = []
 
     /// Builds the model, asking `parameters` for every weight by its Hugging Face name.
     public init(config: ModelConfig, parameters p: ParameterFactory) throws {
@@ -97,7 +102,7 @@ public final class MoEModel {
         precondition(
             cache == nil || (batch.batch == 1 && batch.lengths == nil), "a KV cache holds one unpadded sequence")
         let committed = cache?.length ?? 0
-        var h = gatherRows(try embedTokens.variable(), batch.ids)  // [B*T] -> [N, C]
+        var h = try embedded(batch)  // [B*T] -> [N, C]
         var routerLogits: [Tensor] = []
         for layer in layers {
             let out: Variable, logits: SparseMoEBlock.Output?
@@ -112,7 +117,7 @@ public final class MoEModel {
             if options.needsRouterLogits, let logits { routed.append(logits.routed) }
         }
         cache?.advance(by: batch.seq)
-        let normed = rmsNorm(h, weight: try finalNorm.variable(), eps: config.rmsNormEps)
+        let normed = try normalized(h)
         var output = ForwardOutput(head: try lmHead.variable(), routerLogits: routerLogits, hidden: normed)
         if !routed.isEmpty {
             let rows = RouterLosses.validRows(batch)
@@ -126,6 +131,24 @@ public final class MoEModel {
             }
         }
         return output
+    }
+}
+
+/// The forward skeleton every pass shares (the full pass, the scoring pass, layer streaming):
+/// `embedded` → each `DecoderLayer.forward` in order → `normalized` → the head. The passes differ only
+/// in what they keep (graph, router logits, KV cache) and in their order over batches and layers.
+extension MoEModel {
+    /// Token embeddings of a batch: ids [B*T] -> [N, C].
+    /// A frozen embedding is looked up without a graph, a bfloat16 one in place: only the batch's rows
+    /// become Float32.
+    func embedded(_ batch: TokenBatch) throws -> Variable {
+        embedTokens.isTrainable
+            ? gatherRows(try embedTokens.variable(), batch.ids) : Variable(try embedTokens.gatherRows(batch.ids))
+    }
+
+    /// The final norm: [N, C] -> [N, C].
+    func normalized(_ h: Variable) throws -> Variable {
+        rmsNorm(h, weight: try finalNorm.variable(), eps: config.rmsNormEps)
     }
 }
 

@@ -34,7 +34,17 @@ public enum ModelLoader {
         let model = try MoEModel(config: config) { name, shape in
             try resolver.parameter(name: name, shape: shape, resident: keepResident)
         }
-        try resolver.checkAllUsed(tiedEmbeddings: config.tieWordEmbeddings)
+        // Multi-token-prediction layers follow the decoder layers; they do not take part in next-token
+        // logits (transformers 5.25 ignores them too), so they are skipped on purpose and named.
+        let mtp = config.numHiddenLayers..<(config.numHiddenLayers + max(0, config.nextTokenPredictionLayers))
+        let skipped = checkpoint.tensorNames.filter { TensorName.layerIndex($0).map(mtp.contains) ?? false }
+        try resolver.checkAllUsed(tiedEmbeddings: config.tieWordEmbeddings, skipping: Set(skipped))
+        if let alias = config.familyAlias { model.notes.append(alias) }
+        if !skipped.isEmpty {
+            model.skippedTensors = skipped.sorted()
+            model.notes.append("skipped \(skipped.count) tensors of multi-token-prediction layer(s) \(mtp.lowerBound)"
+                + "..<\(mtp.upperBound): they predict further tokens and take no part in next-token logits")
+        }
         try ExpertMaskFile.apply(in: directory, to: model)
         // A folder `train --trainable lora` wrote (without --merge-lora) is the base plus its
         // adapter: every command sees the adapted model, as PEFT's loader gives it.
@@ -94,17 +104,13 @@ final class TensorResolver {
     /// transformers 5 keeps experts as 3-D tensors: gate_up_proj [E, 2I, C] (gate rows first) and
     /// down_proj [E, C, I]. A per-expert name is served by slicing expert e out of them.
     private func fusedExpertSlice(name: String, shape: [Int]) throws -> Source? {
-        let parts = name.split(separator: ".").map(String.init)
-        // model.layers.L.<block>.experts.X.<proj>.weight
-        guard parts.count == 8, parts[0] == "model", parts[1] == "layers", parts[4] == "experts",
-              let expert = Int(parts[5]), parts[7] == "weight" else { return nil }
-        let proj = parts[6]
-        let base = "model.layers.\(parts[2]).mlp.experts"
+        guard case let .expert(layer, _, expert, proj, "weight") = TensorName(parsing: name) else { return nil }
         let isGate = proj == "gate_proj" || proj == "w1"
         let isUp = proj == "up_proj" || proj == "w3"
         let isDown = proj == "down_proj" || proj == "w2"
         guard isGate || isUp || isDown else { return nil }
-        let fusedName = isDown ? "\(base).down_proj" : "\(base).gate_up_proj"
+        let fusedName = TensorName.fusedExperts(
+            layer: layer, block: "mlp", projection: isDown ? "down_proj" : "gate_up_proj").text
         guard let info = checkpoint.info(fusedName) else { return nil }
         let rowsPerExpert = isDown ? shape[0] : 2 * shape[0]
         guard info.shape.count == 3, info.shape[1] == rowsPerExpert, info.shape[2] == shape[1], expert < info.shape[0] else {
@@ -121,9 +127,10 @@ final class TensorResolver {
         )
     }
 
-    func checkAllUsed(tiedEmbeddings: Bool) throws {
+    func checkAllUsed(tiedEmbeddings: Bool, skipping skipped: Set<String> = []) throws {
         let leftover = checkpoint.tensorNames.filter { name in
-            !used.contains(name) && !name.hasSuffix("rotary_emb.inv_freq") && !(tiedEmbeddings && name == "lm_head.weight")
+            !used.contains(name) && !skipped.contains(name) && !name.hasSuffix("rotary_emb.inv_freq")
+                && !(tiedEmbeddings && name == "lm_head.weight")
         }
         if !leftover.isEmpty {
             throw ModelError.unexpectedTensors(file: checkpoint.directory.path, names: leftover)

@@ -138,6 +138,18 @@ extension Parameter {
         return Parameter(name: newName, shape: shape, load: load!, bf16: storedBF16)
     }
 
+    /// Entries `entries` of a vector stored as [E] or [1, E] (a router's selection bias), as a new parameter.
+    public func selectingEntries(_ entries: [Int], name newName: String) throws -> Parameter {
+        precondition(shape.last == elementCount, "\(name): selectingEntries needs a vector, shape \(shape)")
+        let newShape = shape.dropLast() + [entries.count]
+        let select: (Tensor) -> Tensor = { t in Tensor(shape: Array(newShape), data: entries.map { t.data[$0] }) }
+        if let resident {
+            return Parameter(name: newName, value: select(resident.value), trainable: resident.requiresGrad)
+        }
+        let source = load!
+        return Parameter(name: newName, shape: Array(newShape), load: { select(try source()) })
+    }
+
     /// Rows `rows` of a 2-D parameter (router rows of kept experts), as a new parameter.
     public func selectingRows(_ rows: [Int], name newName: String) throws -> Parameter {
         precondition(shape.count == 2, "\(name): selectingRows needs a matrix, shape \(shape)")

@@ -1,7 +1,7 @@
 import TensorCore
 
 /// The sparse feed-forward block: a router picks K of E experts per token, the chosen experts'
-/// outputs are summed with the router's weights (plus Qwen2-MoE's gated shared expert).
+/// outputs are summed with the router's weights (plus the family's shared experts, gated or not).
 ///
 /// Experts run grouped: the tokens routed to an expert are gathered into one [n_e, C] matrix and go
 /// through that expert in one product per projection; the outputs are stacked and scattered back
@@ -11,12 +11,19 @@ public final class SparseMoEBlock {
     /// Router ("gate") weight [E, C]; row e scores expert e.
     public let router: Parameter
     public let experts: [Expert]
+    /// Always-on shared expert(s) (Qwen2-MoE `shared_expert`, DeepSeek/GLM `shared_experts`: n of them
+    /// fused into one MLP of n × the expert size).
     public let sharedExpert: Expert?
-    /// Qwen2-MoE's shared-expert gate [1, C]: sigmoid(x·w) scales the shared expert's output.
+    /// Qwen2-MoE's shared-expert gate [1, C]: sigmoid(x·w) scales the shared expert's output (nil: ungated).
     public let sharedExpertGate: Parameter?
     public let topK: Int
     /// Renormalise the K chosen probabilities to sum to 1 (Mixtral always; others `norm_topk_prob`).
     public let normalizeTopK: Bool
+    /// A router whose choice and weights differ (sigmoid scores, selection bias, groups, scaling);
+    /// nil: softmax over the experts, then top-k.
+    public let biasedRouter: BiasedRouter?
+    /// The selection-only bias [E] of a biased router (`e_score_correction_bias`; nil: none).
+    public let selectionBias: Parameter?
     /// Experts the router may choose (nil: all). `prune --mode mask` sets this.
     public var keep: [Bool]?
     /// Entanglement regularisation during training (nil: none); see `ExpertEntanglement`.
@@ -25,7 +32,9 @@ public final class SparseMoEBlock {
     public internal(set) var agreementLoss: Variable?
 
     init(layer: Int, router: Parameter, experts: [Expert], sharedExpert: Expert?, sharedExpertGate: Parameter?,
-         topK: Int, normalizeTopK: Bool) {
+         topK: Int, normalizeTopK: Bool, biasedRouter: BiasedRouter? = nil, selectionBias: Parameter? = nil) {
+        self.biasedRouter = biasedRouter
+        self.selectionBias = selectionBias
         self.layer = layer
         self.router = router
         self.experts = experts
@@ -39,6 +48,7 @@ public final class SparseMoEBlock {
 
     var parameters: [Parameter] {
         var all = [router]
+        if let selectionBias { all.append(selectionBias) }
         for e in experts { all += e.parameters }
         if let sharedExpert { all += sharedExpert.parameters }
         if let sharedExpertGate { all.append(sharedExpertGate) }
@@ -63,9 +73,16 @@ public final class SparseMoEBlock {
         let k = min(topK, allowed.map { $0.filter { $0 }.count } ?? topK)
         let logits = linear(x, try router.variable())  // [N, C] -> [N, E]
         let routed = allowed.map { maskColumns(logits, keep: $0) } ?? logits
-        // Trap: softmax over all experts first, then top-k, then optional renormalisation
-        // (transformers' *TopKRouter); Mixtral always renormalises.
-        let routing = topKRouting(routed, k: k, normalize: normalizeTopK)  // weights [N, K], experts [N*K]
+        let routing: Routing  // weights [N, K], experts [N*K]
+        if let biasedRouter {
+            routing = biasedTopKRouting(
+                biasedRouter.scoring == .softmax ? routed : logits, router: biasedRouter, k: k,
+                selectionBias: try selectionBias?.tensor().data, keep: allowed)
+        } else {
+            // Trap: softmax over all experts first, then top-k, then optional renormalisation
+            // (transformers' *TopKRouter); Mixtral always renormalises.
+            routing = topKRouting(routed, k: k, normalize: normalizeTopK)
+        }
         observer?.observeRouting(
             layer: layer, probabilities: routing.probabilities, experts: routing.experts,
             weights: routing.weights.value, batch: batch)
@@ -164,10 +181,12 @@ public final class SparseMoEBlock {
         return (gate, up, down, first.gate.precision)
     }
 
-    /// out + sigmoid(x·w_gate) · shared_expert(x) for Qwen2-MoE's gated shared expert; out otherwise.
+    /// out + sigmoid(x·w_gate) · shared_expert(x) for Qwen2-MoE's gated shared expert, out + shared(x)
+    /// for an ungated one; out otherwise.
     func addingSharedExpert(to out: Variable, _ x: Variable) throws -> Variable {
-        guard let sharedExpert, let sharedExpertGate else { return out }
+        guard let sharedExpert else { return out }
         let shared = try sharedExpert.forward(x)  // [N, C]
+        guard let sharedExpertGate else { return add(out, shared) }
         let g = sigmoid(linear(x, try sharedExpertGate.variable()))  // [N, C] -> [N, 1]
         return add(out, scaleRows(shared, reshape(g, [x.value.rows])))
     }

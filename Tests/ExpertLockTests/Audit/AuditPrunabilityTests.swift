@@ -61,7 +61,9 @@ struct AuditPrunabilityTests {
     }
 
     @Test func majorityShareIsAConstantAnswer() {
-        let examples = [1, 1, 0, 1].enumerated().map { ClassificationExample(id: $0.offset, text: "x", label: $0.element) }
+        let examples = [1, 1, 0, 1].enumerated().map {
+            ClassificationExample(id: $0.offset, text: "x", label: $0.element)
+        }
         #expect(AuditPipeline.majorityShare(examples) == 0.75)
     }
 }

@@ -103,7 +103,8 @@ struct LabelEfficiencyTests {
         for strategy in [QueryStrategy.random, .entropy] {
             var p = RealignmentFixtures.parameters(strategy)
             p.stepsPerRound = 2
-            results.append(try ActiveLearningLoop.run(model: try RealignmentFixtures.model(), task: task, parameters: p))
+            results.append(
+                try ActiveLearningLoop.run(model: try RealignmentFixtures.model(), task: task, parameters: p))
         }
         #expect(results[0].labeled.prefix(4) == results[1].labeled.prefix(4))
         #expect(results[0].curve.prefix(2) == results[1].curve.prefix(2))

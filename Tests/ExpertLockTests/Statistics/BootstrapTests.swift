@@ -6,8 +6,9 @@ import Testing
 @Suite struct BootstrapTests {
     @Test func indicesMatchThePythonStream() throws {
         let b = try #require(StatisticsFixture.shared).bootstrap
-        #expect(Bootstrap.indices(count: b.mean.values.count, resamples: b.mean.resamples, seed: b.mean.seed)
-            == b.mean.indices)
+        #expect(
+            Bootstrap.indices(count: b.mean.values.count, resamples: b.mean.resamples, seed: b.mean.seed)
+                == b.mean.indices)
         let h = b.hierarchical
         let two = Bootstrap.hierarchicalIndices(
             seeds: h.values.count, examples: h.values[0].count, resamples: h.resamples, seed: h.seed)
@@ -62,7 +63,8 @@ import Testing
     @Test func deterministicAndSeedSensitive() {
         let values = (0..<30).map { Double($0 % 4) }
         #expect(Bootstrap.mean(values, seed: 3) == Bootstrap.mean(values, seed: 3))
-        #expect(Bootstrap.indices(count: 30, resamples: 5, seed: 3) != Bootstrap.indices(count: 30, resamples: 5, seed: 4))
+        #expect(
+            Bootstrap.indices(count: 30, resamples: 5, seed: 3) != Bootstrap.indices(count: 30, resamples: 5, seed: 4))
     }
 
     @Test func undefinedReplicatesCountAsInfinite() {

@@ -16,6 +16,18 @@ enum Fixtures {
         "qwen3_moe_f32_headdim", "qwen3_moe_bf16_bias_tied", "olmoe_f32_mha", "olmoe_bf16_gqa_clip_norm",
     ]
 
+    /// A checkpoint of a family added as components, made by scripts/fixtures/make_family_fixtures.py.
+    static func family(_ name: String) -> URL {
+        packageRoot.appendingPathComponent("Tests/MoEModelsTests/Fixtures/families/\(name)")
+    }
+
+    /// Every family fixture the script wrote (adding cases to the script adds them here).
+    static let familyCases: [String] = {
+        let root = packageRoot.appendingPathComponent("Tests/MoEModelsTests/Fixtures/families")
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return names.filter { !$0.hasPrefix(".") && !$0.hasPrefix("_") }.sorted()
+    }()
+
     /// ../shared/data beside the package, when present.
     static let sharedData: URL? = {
         let url = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data")

@@ -1,0 +1,72 @@
+/// What a family file states: its names, how its config.json reads, and how its layers differ from the
+/// shared decoder skeleton (`DecoderLayer`: norm → attention → norm → dense MLP or sparse block).
+/// Everything a family shares with others lives in the component files (`Components/`, `Models/`).
+protocol FamilyDefinition: Sendable {
+    /// `model_type` in config.json.
+    static var modelType: String { get }
+    /// The transformers causal-LM class (`architectures` entry).
+    static var architecture: String { get }
+    /// Whether checkpoints ship this architecture under their own `model_type` (remote code), so that
+    /// `architectures` may name the family (`ModelFamily.resolve`).
+    static var reusedUnderOtherModelTypes: Bool { get }
+    /// The key the config class declares for the routed-expert count, then the other spelling it accepts.
+    static var expertCountKeys: (declared: String, alias: String) { get }
+    /// Tensor names of the layer parts.
+    static var layout: FamilyLayout { get }
+    /// config.json → `ModelConfig`, with this family's transformers defaults for absent keys.
+    static func decode(_ keys: ConfigReader) throws -> ModelConfig
+    /// The family's own keys (the shared ones are written by `ModelConfig.encode`).
+    static func encode(_ config: ModelConfig, into keys: inout ConfigWriter) throws
+    /// Refuses values the family cannot honour or that describe no model of it.
+    static func validate(_ config: ModelConfig, _ check: ConfigCheck) throws
+    /// Whether `layer` has a router and experts.
+    static func isSparseLayer(_ layer: Int, config: ModelConfig, isDense: (Int) -> Bool) -> Bool
+    /// Bias on the attention output projection.
+    static func attentionOutputBias(_ config: ModelConfig) -> Bool
+    /// Where queries and keys are normalised.
+    static func qkNorm(_ config: ModelConfig) -> QKNorm
+}
+
+extension FamilyDefinition {
+    static var reusedUnderOtherModelTypes: Bool { false }
+    static var expertCountKeys: (declared: String, alias: String) { ("num_experts", "num_local_experts") }
+    static var layout: FamilyLayout { FamilyLayout() }
+    static func encode(_ config: ModelConfig, into keys: inout ConfigWriter) throws {}
+    static func validate(_ config: ModelConfig, _ check: ConfigCheck) throws {}
+    static func isSparseLayer(_ layer: Int, config: ModelConfig, isDense: (Int) -> Bool) -> Bool { true }
+    static func attentionOutputBias(_ config: ModelConfig) -> Bool { false }
+    static func qkNorm(_ config: ModelConfig) -> QKNorm { .none }
+}
+
+/// Where a family normalises queries and keys before RoPE.
+public enum QKNorm: Sendable, Equatable {
+    /// No q/k normalisation (Mixtral, Qwen2-MoE).
+    case none
+    /// RMSNorm over each head's `headDim` slice, weight [D] (Qwen3-MoE, GLM-4.5 `use_qk_norm`).
+    case perHead
+    /// RMSNorm over the whole projection, weights [H*D] and [Hkv*D] (OLMoE).
+    case fullProjection
+}
+
+/// The Hugging Face names of a decoder layer's parts, relative to `model.layers.L.`.
+struct FamilyLayout: Sendable {
+    /// The sparse block: `mlp`, or Mixtral's `block_sparse_moe`.
+    var sparseBlock = "mlp"
+    /// One expert's projections (gate, up, down).
+    var expertProjections = (gate: "gate_proj", up: "up_proj", down: "down_proj")
+    /// Always-on shared expert(s) inside the sparse block (nil: none), and its sigmoid gate (nil: ungated).
+    var sharedExpert: String? = nil
+    var sharedExpertGate: String? = nil
+    /// The router's selection-only bias inside the sparse block (nil: none), stored as [E] or, with
+    /// `routerSelectionBiasIsRow`, as [1, E] (ERNIE's `moe_statics`).
+    var routerSelectionBias: String? = nil
+    var routerSelectionBiasIsRow = false
+}
+
+/// Checks one condition of `validate`, throwing `ConfigError.invalid` naming the file.
+struct ConfigCheck {
+    let file: String
+    func callAsFunction(_ condition: Bool, _ reason: @autoclosure () -> String) throws {
+        if !condition { throw ConfigError.invalid(file: file, reason: reason()) }
+    }
+}

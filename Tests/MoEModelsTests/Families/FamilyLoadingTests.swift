@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+import TensorCore
+@testable import MoEModels
+
+/// What loading and pruning the new families decides beyond the numbers: aliases through `architectures`,
+/// multi-token-prediction layers, routing groups, and the configs refused as bad input.
+struct FamilyLoadingTests {
+    static let deepseek = "deepseek_v3_f32_qlora_groups"
+
+    /// A copy of a fixture with `edit` applied to its config.json.
+    static func withCopy<R>(_ name: String, edit: (inout [String: Any]) -> Void, _ body: (URL) throws -> R) throws -> R {
+        try TestSupport.withTemporaryDirectory { dir in
+            let source = FamilyParityTests.fixture(name)
+            for file in ["model.safetensors", "expected.json"] {
+                try FileManager.default.copyItem(at: source.appendingPathComponent(file), to: dir.appendingPathComponent(file))
+            }
+            var object = try TestSupport.readJSON(source.appendingPathComponent("config.json"))
+            edit(&object)
+            try JSONSerialization.data(withJSONObject: object).write(to: dir.appendingPathComponent("config.json"))
+            return try body(dir)
+        }
+    }
+
+    /// Kimi-K2 says `model_type: kimi_k2` with `DeepseekV3ForCausalLM`: it loads as DeepSeek-V3 and says so.
+    @Test func architecturesAliasLoadsAsDeepseekV3() throws {
+        let expected = try FamilyParityTests.expected(Self.deepseek)
+        try Self.withCopy(Self.deepseek, edit: { $0["model_type"] = "kimi_k2" }) { dir in
+            let model = try ModelLoader.load(directory: dir)
+            #expect(model.family.rawValue == "deepseek_v3")
+            #expect(model.config.modelType == "kimi_k2")
+            #expect(model.notes.contains { $0.contains("kimi_k2") && $0.contains("deepseek_v3") })
+            let logits = try model.forward(TokenBatch(expected.ids)).logits.value
+            #expect(ModelParityTests.maxDifference(logits, expected.logits) <= 1e-4)
+        }
+        try Self.withCopy(Self.deepseek, edit: { $0["model_type"] = "kimi_k2"; $0["architectures"] = ["OtherForCausalLM"] }) { dir in
+            #expect(throws: ConfigError.self) { try ModelLoader.load(directory: dir) }
+        }
+    }
+
+    /// Tensors of a multi-token-prediction layer (`model.layers.<num_hidden_layers>.…`) are skipped and named;
+    /// a pruned copy leaves them out, says so, and sets num_nextn_predict_layers to 0.
+    @Test func multiTokenPredictionLayersAreSkippedOnPurpose() throws {
+        try Self.withCopy(Self.deepseek, edit: { $0["num_nextn_predict_layers"] = 1 }) { dir in
+            let layers = 3
+            try SafeTensorsWriter.write(
+                [("model.layers.\(layers).eh_proj.weight", Tensor(shape: [2, 2], repeating: 1))], dtype: .f32,
+                to: dir.appendingPathComponent("model-mtp.safetensors"))
+            let model = try ModelLoader.load(directory: dir)
+            #expect(model.skippedTensors == ["model.layers.\(layers).eh_proj.weight"])
+            #expect(model.notes.contains { $0.contains("multi-token-prediction") })
+            let kept = model.moeBlocks.map { Array(0..<($0.expertCount - 2)) + [$0.expertCount - 1] }
+            let pruned = try model.keepingExperts(kept.map { Array($0.prefix(2)) + Array($0.suffix(4)) })
+            #expect(pruned.notes.contains { $0.contains("num_nextn_predict_layers set to 0") })
+            #expect(pruned.config.nextTokenPredictionLayers == 0)
+        }
+        // Without the key, the same tensor is one the model does not use.
+        try Self.withCopy(Self.deepseek, edit: { $0["num_nextn_predict_layers"] = 0 }) { dir in
+            try SafeTensorsWriter.write(
+                [("model.layers.3.eh_proj.weight", Tensor(shape: [2, 2], repeating: 1))], dtype: .f32,
+                to: dir.appendingPathComponent("model-mtp.safetensors"))
+            #expect(throws: ModelError.self) { try ModelLoader.load(directory: dir) }
+        }
+    }
+
+    /// Removal keeps group-limited routing exact: even groups stay, uneven ones are refused unless the
+    /// limit selects every group (then n_group and topk_group become 1).
+    @Test func pruningKeepsGroupLimitedRoutingExact() throws {
+        let model = try ModelLoader.load(directory: FamilyParityTests.fixture(Self.deepseek))  // 8 experts, 2 groups, top-1 group
+        let even = try model.keepingExperts(model.moeBlocks.map { _ in [0, 2, 3, 4, 5, 6] })
+        #expect(even.config.router?.groups == 2 && even.notes.contains { $0.contains("group-limited routing kept") })
+        #expect(throws: ModelError.self) { try model.keepingExperts(model.moeBlocks.map { _ in [0, 1, 2, 4, 5] }) }
+        try Self.withCopy(Self.deepseek, edit: { $0["topk_group"] = 2 }) { dir in
+            let all = try ModelLoader.load(directory: dir)
+            let ids = try FamilyParityTests.expected(Self.deepseek).ids
+            let kept = all.moeBlocks.map { _ in [0, 1, 2, 4, 5] }
+            let pruned = try all.keepingExperts(kept)
+            #expect(pruned.config.router?.groups == 1 && pruned.config.router?.topkGroup == 1)
+            all.maskExperts(all.moeBlocks.map { b in (0..<b.expertCount).map { [0, 1, 2, 4, 5].contains($0) } })
+            let a = try all.forward(TokenBatch(ids)).logits.value
+            let b = try pruned.forward(TokenBatch(ids)).logits.value
+            #expect(zip(a.data, b.data).allSatisfy { abs($0 - $1) <= 1e-5 })
+        }
+    }
+
+    /// Bad input stays bad input: each is a ConfigError naming config.json and the problem.
+    @Test(arguments: [
+        (#"{"rope_parameters": {"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 2.0}}"#, "rope type 'dynamic'"),
+        (#"{"rope_parameters": {"rope_type": "yarn", "rope_theta": 10000.0}}"#, "yarn rope needs it"),
+        (#"{"n_group": 3}"#, "n_group 3 does not divide the 8 experts"),
+        (#"{"topk_group": 3}"#, "topk_group 3 must be between 1 and n_group 2"),
+        (#"{"num_key_value_heads": 2}"#, "num_key_value_heads must equal num_attention_heads"),
+        (#"{"hidden_act": "gelu"}"#, "hidden_act 'gelu' is not implemented"),
+        (#"{"quantization_config": {"quant_method": "fp8"}}"#, "not implemented yet"),
+    ])
+    func badConfigsAreRefused(_ json: String, _ message: String) throws {
+        let change = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        try Self.withCopy(Self.deepseek, edit: { for (k, v) in change { $0[k] = v } }) { dir in
+            let error = try #require(throws: ConfigError.self) { try ModelLoader.load(directory: dir) }
+            #expect(error.description.contains("config.json") && error.description.contains(message), "\(error)")
+        }
+    }
+}
