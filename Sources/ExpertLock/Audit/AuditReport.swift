@@ -75,8 +75,11 @@ public enum AuditReport {
         md += "\(r.parameters.realign.batchSize) per round, candidates: "
         md += "\(r.parameters.realign.candidatesPerRound.map { "\($0) per round" } ?? "the whole pool"), "
         md += "\(r.parameters.realign.stepsPerRound) steps per round, lr \(r.parameters.realign.learningRate), "
-        md += "schedule \(r.parameters.realign.fineTuning.rawValue): every round restarts from the pruned weights and "
-        md += "decays the rate by a cosine to 10%, \(r.parameters.realignSeeds) seeds).\n\n"
+        md += "schedule \(r.parameters.realign.fineTuning.rawValue): "
+        md += r.parameters.realign.fineTuning == .restart
+            ? "every round restarts from the pruned weights and decays the rate by a cosine to 10%, "
+            : "weights and AdamW moments carry over between rounds at a constant rate, "
+        md += "\(r.parameters.realignSeeds) seeds).\n\n"
         md += "![recovery](recovery.svg)\n\n" + r.realignment.markdown()
         md += "\n## Provenance\n\nVerdict on the re-aligned derivative: **\(r.provenance.verdict.rawValue)**; "
         md += "kept experts per layer \(r.provenance.keptExperts).\n\n## Time\n\n"

@@ -37,8 +37,8 @@ struct AuditCommand: AsyncParsableCommand {
     var candidates: Int?
     @Option(help: "Optimizer steps per round.") var steps = 10
     @Option(help: "Peak learning rate.") var lr: Float = 1e-3
-    @Option(help: "Fine-tuning schedule: restart (from the pruned weights each round) or continued.")
-    var schedule: FineTuningSchedule = .restart
+    @Option(help: "Fine-tuning schedule: continued (weights carry over) or restart (from the pruned weights).")
+    var schedule: FineTuningSchedule = .continued
     @Option(help: "Longest sequence in tokens.") var seq = 128
     @Option(help: "Bootstrap resamples.") var resamples = 1000
     @Option(help: "Output folder.") var out: String

@@ -85,8 +85,8 @@ struct RealignCommand: AsyncParsableCommand {
             enter the intervals) or a number (default: the best random-sampling mean).
             """)
     var reference: String?
-    @Option(help: "Fine-tuning schedule: restart (from the pruned weights each round, cosine decay) or continued.")
-    var schedule: FineTuningSchedule = .restart
+    @Option(help: "Fine-tuning schedule: continued (weights carry over) or restart (from the pruned weights, cosine).")
+    var schedule: FineTuningSchedule = .continued
     @Option(help: "Bootstrap resamples of the report's intervals.") var resamples = 1000
     @Flag(help: "Do not save the re-aligned models.") var noModel = false
     @Option(help: "Output folder.") var out: String
