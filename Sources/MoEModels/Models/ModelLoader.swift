@@ -70,14 +70,25 @@ final class TensorResolver {
 
     func parameter(name: String, shape: [Int], resident: Bool) throws -> Parameter {
         let source = try resolve(name: name, shape: shape)
-        let parameter = Parameter(name: name, shape: shape, load: source)
+        let parameter = Parameter(name: name, shape: shape, load: source.load, bf16: source.bf16)
         if resident { try parameter.makeResident() }
         return parameter
     }
 
     /// A loader for `name`: the tensor itself, Mixtral's transformers-5 name (`mlp` for
     /// `block_sparse_moe`), or one expert's slice of a fused `experts.gate_up_proj` / `down_proj`.
-    private func resolve(name: String, shape: [Int]) throws -> () throws -> Tensor {
+    /// How a parameter reads its values: converted to Float32, and in place when stored as a bfloat16 matrix.
+    typealias Source = (load: () throws -> Tensor, bf16: (() throws -> BF16Matrix)?)
+
+    /// The stored bfloat16 rows `firstRow..<firstRow + shape[0]` of `name`, when it is a BF16 matrix.
+    private func bf16Source(_ name: String, firstRow: Int, shape: [Int]) -> (() throws -> BF16Matrix)? {
+        guard shape.count == 2, checkpoint.info(name)?.dtype == .bf16, let file = checkpoint.file(containing: name) else {
+            return nil
+        }
+        return { try file.bf16Matrix(name, firstRow: firstRow, rows: shape[0], columns: shape[1]) }
+    }
+
+    private func resolve(name: String, shape: [Int]) throws -> Source {
         for candidate in [name, name.replacingOccurrences(of: ".block_sparse_moe.", with: ".mlp.")] {
             if let info = checkpoint.info(candidate) {
                 guard info.shape == shape else {
@@ -85,7 +96,7 @@ final class TensorResolver {
                 }
                 used.insert(candidate)
                 let checkpoint = self.checkpoint
-                return { try checkpoint.tensor(candidate) }
+                return ({ try checkpoint.tensor(candidate) }, bf16Source(candidate, firstRow: 0, shape: shape))
             }
         }
         if let fused = try fusedExpertSlice(name: name, shape: shape) { return fused }
@@ -94,7 +105,7 @@ final class TensorResolver {
 
     /// transformers 5 keeps experts as 3-D tensors: gate_up_proj [E, 2I, C] (gate rows first) and
     /// down_proj [E, C, I]. A per-expert name is served by slicing expert e out of them.
-    private func fusedExpertSlice(name: String, shape: [Int]) throws -> (() throws -> Tensor)? {
+    private func fusedExpertSlice(name: String, shape: [Int]) throws -> Source? {
         guard case let .expert(layer, _, expert, proj, "weight") = TensorName(parsing: name) else { return nil }
         let isGate = proj == "gate_proj" || proj == "w1"
         let isUp = proj == "up_proj" || proj == "w3"
@@ -112,7 +123,10 @@ final class TensorResolver {
         used.insert(fusedName)
         let rowOffset = expert * rowsPerExpert + (isUp ? shape[0] : 0)
         let checkpoint = self.checkpoint
-        return { try checkpoint.rows(of: fusedName, rowLength: shape[1], range: rowOffset..<(rowOffset + shape[0]), shape: shape) }
+        return (
+            { try checkpoint.rows(of: fusedName, rowLength: shape[1], range: rowOffset..<(rowOffset + shape[0]), shape: shape) },
+            bf16Source(fusedName, firstRow: rowOffset, shape: shape)
+        )
     }
 
     func checkAllUsed(tiedEmbeddings: Bool, skipping skipped: Set<String> = []) throws {
