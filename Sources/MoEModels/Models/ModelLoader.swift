@@ -180,8 +180,10 @@ public enum ExpertMaskFile {
         var flags: [[Bool]] = []
         for (l, row) in kept.enumerated() {
             let n = blocks[l].expertCount
-            guard row.allSatisfy({ $0 >= 0 && $0 < n }), Set(row).count >= blocks[l].topK else {
-                throw ModelError.unsupported(file: url.path, feature: "layer \(l) mask \(row) (needs ≥ top-k valid expert indices)")
+            // Fewer than top-k is a mask `prune --mode mask` writes: the router then picks every expert left.
+            guard !row.isEmpty, row.allSatisfy({ $0 >= 0 && $0 < n }) else {
+                throw ModelError.unsupported(
+                    file: url.path, feature: "layer \(l) mask \(row) (needs one or more valid expert indices)")
             }
             let set = Set(row)
             flags.append((0..<n).map { set.contains($0) })
