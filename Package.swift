@@ -30,8 +30,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
+        // AVX-512 (BF16) matrix-product kernels in C, chosen at run time; on other CPUs TensorCore's portable
+        // path runs. Optimised in debug builds too, like TensorCore (tests run the kernels at real sizes).
+        .target(name: "CTensorKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(
             name: "TensorCore",
+            dependencies: ["CTensorKernels"],
             swiftSettings: [
                 .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
                 // Debug builds optimise the numeric core too (-O after SwiftPM's -Onone wins): its

@@ -10,11 +10,12 @@ struct ModelOptions: ParsableArguments {
     var model: String
     @Option(help: "Weights in memory: automatic (F32 resident, BF16/F16 mapped), resident, mapped or read (pread on use, nothing mapped).")
     var residency: WeightResidency = .automatic
+    @OptionGroup var precisionOptions: PrecisionOptions
 
     var url: URL { URL(fileURLWithPath: model) }
 
     func load() throws -> MoEModel {
-        try ModelLoader.load(directory: url, residency: residency)
+        precisionOptions.apply(to: try ModelLoader.load(directory: url, residency: residency))
     }
 
     /// The model folder's tokenizer; a clear error when it has none.

@@ -65,6 +65,7 @@ struct AttributeCommand: AsyncParsableCommand {
     var shard: String?
     @Option(help: "Output attribution file.") var out: String?
     @Flag(help: "Replace an existing output file.") var overwrite = false
+    @OptionGroup var precision: PrecisionOptions
     @OptionGroup var streaming: StreamingOptions
     @Flag(help: "Continue a killed run from the state saved beside --out (.OUT.state).") var resume = false
     @Option(
@@ -113,7 +114,7 @@ struct AttributeCommand: AsyncParsableCommand {
                 if streaming.streamLayers && criterion == .ablation {
                     throw ArgumentInputError("--criterion ablation runs the model once per expert; it does not stream (drop --stream-layers)")
                 }
-                let loaded = try streaming.streamLayers ? streaming.load(model) : options.load()
+                let loaded = precision.apply(to: try streaming.streamLayers ? streaming.load(model) : options.load())
                 let sequences = try TaskCorpus.sequences(
                     model: options, task: task, data: data, ids: ids, format: format, context: context, limit: limit)
                 let allBatches = CorpusBatches.batches(sequences, batchSize: batch)
@@ -123,7 +124,9 @@ struct AttributeCommand: AsyncParsableCommand {
                 let modelIdentity = ModelFolderIdentity.fingerprint(of: URL(fileURLWithPath: model))
                 if out != nil || shard != nil {  // in streamed files too: the two paths write the same file
                     runFingerprint = AttributionResumeState.fingerprint(
-                        modelPath: model, modelIdentity: modelIdentity, signature: ModelSignature(model: loaded),
+                        // A bf16 run's statistics differ from f32's, so does its fingerprint (f32 runs keep theirs).
+                        modelPath: model + (precision.precision == .f32 ? "" : "\u{0}precision=bf16"),
+                        modelIdentity: modelIdentity, signature: ModelSignature(model: loaded),
                         criterion: criterion, batches: allBatches)
                 }
                 if maybeFinished, let out {

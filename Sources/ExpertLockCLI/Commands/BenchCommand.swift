@@ -13,7 +13,7 @@ struct BenchCommand: AsyncParsableCommand {
 
 /// GFLOP/s of C = A·B at n×n×n for the BLAS path and the Swift fallback.
 struct GemmBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "gemm", abstract: "GFLOP/s of square sgemm.")
+    static let configuration = CommandConfiguration(commandName: "gemm", abstract: "GFLOP/s of square sgemm, and of products with BF16 weights in f32 and bf16.")
 
     @Option(help: "Matrix size n (C = A·B with n×n matrices).") var size = 2048
     @Option(help: "Repetitions (the best is reported).") var repeats = 3
@@ -53,6 +53,18 @@ struct GemmBench: AsyncParsableCommand {
                 result["blas_library"] = NSNull()
             }
             result["fallback_gflops"] = skipFallback ? NSNull() : measure(.swift, repeats: 1)
+            // Products with bfloat16 weights as the models store them (StoredGemm: A·Wᵀ, W [n, n]).
+            let weights = BF16Matrix(rounding: b)
+            for precision in Precision.allCases {
+                var best = Double.infinity
+                for _ in 0..<repeats {
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    _ = StoredGemm.linear(a, weights, precision: precision)
+                    best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                }
+                result["bf16_weights_\(precision.rawValue)_gflops"] = flops / best / 1e9
+            }
+            result["bf16_weights_kernel"] = "\(StoredGemm.kernel)"
             result["gflops"] = result["blas_gflops"] is Double ? result["blas_gflops"]! : result["fallback_gflops"]!
             result["peak_rss_bytes"] = PeakMemory.residentBytes
             if output.json {

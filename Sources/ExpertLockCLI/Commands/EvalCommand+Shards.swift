@@ -88,6 +88,7 @@ extension EvalCommand {
             "perplexity\u{0}\(modelPath)\u{0}"
             + "\(ModelFolderIdentity.fingerprint(of: URL(fileURLWithPath: modelPath)))\u{0}"
             + "\(parameters.context) \(parameters.stride ?? parameters.context) \(parameters.batchSize)\u{0}"
+            + (precision.precision == .f32 ? "" : "precision=bf16\u{0}")  // bf16 shards never merge with f32 ones
         hasher.update(data: Data(settings.utf8))
         ids.map { Int64($0).littleEndian }.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         return hasher.finalize().map { String(format: "%02x", $0) }.joined()

@@ -67,6 +67,7 @@ struct EvalCommand: AsyncParsableCommand {
         transform: OptionRange.int(atLeast: 1))
     var batch: Int?
     @Flag(inversion: .prefixedNo, help: "Porter stemming in ROUGE (rouge-score's use_stemmer).") var stemmer = true
+    @OptionGroup var precision: PrecisionOptions
     @Option(help: "Perplexity: only shard I of N (I from 0), a contiguous slice of the window batches.")
     var shard: String?
     @Option(help: "Perplexity: write the result with its exact per-batch partial sums to FILE (for --merge).")
@@ -84,8 +85,8 @@ struct EvalCommand: AsyncParsableCommand {
             guard let model else { throw ArgumentInputError("eval needs --model (or --merge FILES)") }
             let started = Date()
             let context = try longContext.context(context, default: task == .summarize ? 1024 : 512, model: model)
-            let loaded = try streaming.streamLayers
-                ? streaming.load(model) : ModelLoader.load(directory: URL(fileURLWithPath: model))
+            let loaded = precision.apply(to: try streaming.streamLayers
+                ? streaming.load(model) : ModelLoader.load(directory: URL(fileURLWithPath: model)))
             var result: [String: Any]
             switch task {
             case .perplexity where out != nil || shard != nil:

@@ -16,12 +16,13 @@ struct ForwardCommand: AsyncParsableCommand {
     @Option(help: "Token ids: a file holding a JSON array of integers or whitespace-separated integers.") var ids: String
     @Option(help: "Weights in memory: automatic (F32 resident, BF16/F16 mapped), resident or mapped.")
     var residency: WeightResidency = .automatic
+    @OptionGroup var precision: PrecisionOptions
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         try await runReportingErrors {
             let tokenIds = try TokenIdsFile.read(ids)
-            let loaded = try ModelLoader.load(directory: URL(fileURLWithPath: model), residency: residency)
+            let loaded = precision.apply(to: try ModelLoader.load(directory: URL(fileURLWithPath: model), residency: residency))
             let result = try loaded.forward(TokenBatch(tokenIds), recordRouterLogits: true)
             let logits = rowsAsArrays(result.logits.value)
             let router = result.routerLogits.map(rowsAsArrays)

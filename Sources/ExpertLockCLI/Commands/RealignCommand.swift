@@ -219,6 +219,9 @@ struct RealignCommand: AsyncParsableCommand {
             Console.progress("realign \(strategy.rawValue) seed \(seed): done earlier (\(resultURL.path))")
             return done
         }
+        guard modelOptions.precisionOptions.precision == .f32 else {
+            throw ArgumentInputError("--precision bf16: realign fine-tunes the model, and training computes in f32")
+        }
         let model = try ModelLoader.load(directory: modelOptions.url, residency: .resident)
         Console.progress("realign \(strategy.rawValue) seed \(seed) → \(runURL.path)")
         var lastPrint = Date.distantPast

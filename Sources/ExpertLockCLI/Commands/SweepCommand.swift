@@ -91,7 +91,7 @@ struct SweepCommand: AsyncParsableCommand {
                     format.rawValue, "\(maxNewTokens)", keeps.map(String.init).joined(separator: ","),
                     taus.map { "\($0)" }.joined(separator: ","), criteriaList.map(\.rawValue).joined(separator: ","), "\(seeds)",
                     "\(context)", "\(batch)", "\(limit ?? -1)", data ?? "-", evalData ?? "-", ids ?? "-", attribution ?? "-",
-                ],
+                ] + (modelOptions.precisionOptions.precision == .f32 ? [] : ["precision=bf16"]),  // f32 runs keep theirs
                 files: [data, evalData, ids, attribution].compactMap { $0 }.map { URL(fileURLWithPath: $0) })
             let marker = outURL.appendingPathComponent(SweepResumeState.runMarkerName)
             let finished: PrunabilityCurve?

@@ -80,6 +80,30 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return try withExtendedLifetime(mapping) { try body(bytes, info) }
     }
 
+    /// Rows `firstRow..<firstRow + rows` of a bfloat16 tensor viewed as [*, columns], as a `BF16Matrix`
+    /// that points into the mapping (no copy; it keeps this file open). Read access, or a data section
+    /// misaligned for 16-bit loads, gets a copy of those rows' bytes instead.
+    public func bf16Matrix(_ name: String, firstRow: Int, rows: Int, columns: Int) throws -> BF16Matrix {
+        try withRawBytes(name) { bytes, info in
+            guard info.dtype == .bf16 else {
+                throw SafeTensorsError.invalidTensor(file: url.path, tensor: name, reason: "\(info.dtype.rawValue), not BF16")
+            }
+            let (start, count) = (firstRow * columns * 2, rows * columns)
+            guard firstRow >= 0, start + count * 2 <= bytes.count, let base = bytes.baseAddress else {
+                throw SafeTensorsError.invalidTensor(
+                    file: url.path, tensor: name, reason: "rows \(firstRow)..<\(firstRow + rows) of width \(columns)")
+            }
+            let first = base + start
+            if mapping != nil, Int(bitPattern: first) % MemoryLayout<UInt16>.alignment == 0 {
+                return BF16Matrix(
+                    rows: rows, columns: columns, base: first.assumingMemoryBound(to: UInt16.self), owner: self)
+            }
+            var bits = [UInt16](repeating: 0, count: count)
+            bits.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: first, count: count * 2)) }
+            return BF16Matrix(rows: rows, columns: columns, bits: bits)
+        }
+    }
+
     /// The tensor's bytes as a `StoredTensor` that points into the mapping (no copy); with `rows`,
     /// only those indices of the first dimension (a router's rows, a fused expert tensor's experts).
     /// The `Data` keeps the mapping alive and must not be mutated in place.

@@ -13,7 +13,7 @@ enum DeepseekV2: FamilyDefinition {
     static let modelType = "deepseek_v2"
     static let architecture = "DeepseekV2ForCausalLM"
     static let expertCountKeys = (declared: "n_routed_experts", alias: "num_experts")
-    static let layout = FamilyLayout(sharedExpert: "shared_experts")
+    static let layout = FamilyLayout(sharedExpert: "shared_experts", sharedExpertBuiltWhenAbsent: true)
 
     /// `DeepseekV2Config` defaults (`num_experts_per_tok` has none: the router cannot run without it).
     static let defaults = FamilyDefaults(

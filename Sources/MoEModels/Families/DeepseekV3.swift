@@ -16,7 +16,8 @@ enum DeepseekV3: FamilyDefinition {
     static let reusedUnderOtherModelTypes = true
     static let expertCountKeys = (declared: "n_routed_experts", alias: "num_local_experts")
     static let layout = FamilyLayout(
-        sharedExpert: "shared_experts", routerSelectionBias: "gate.e_score_correction_bias")
+        sharedExpert: "shared_experts", routerSelectionBias: "gate.e_score_correction_bias",
+        sharedExpertBuiltWhenAbsent: true)
 
     /// `DeepseekV3Config` defaults.
     static let defaults = FamilyDefaults(

@@ -61,6 +61,10 @@ struct FamilyLayout: Sendable {
     /// `routerSelectionBiasIsRow`, as [1, E] (ERNIE's `moe_statics`).
     var routerSelectionBias: String? = nil
     var routerSelectionBiasIsRow = false
+    /// Whether transformers builds the shared MLP even when the config counts no shared experts (DeepSeek,
+    /// GLM: `n_shared_experts: 0` gives an MLP of intermediate size 0), so its checkpoints carry zero-element
+    /// gate/up/down weights that loading accepts and saving writes back (`MoEModel.emptySharedExpertTensors`).
+    var sharedExpertBuiltWhenAbsent = false
 }
 
 /// Checks one condition of `validate`, throwing `ConfigError.invalid` naming the file.

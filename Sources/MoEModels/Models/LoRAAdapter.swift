@@ -64,7 +64,13 @@ extension Parameter {
     /// This weight used as a projection: x·Wᵀ (+ bias), plus the adapter's (α/r)·(x·Aᵀ)·Bᵀ when one
     /// is attached. x [n, in] -> [n, out].
     func project(_ x: Variable, bias: Parameter? = nil) throws -> Variable {
-        let y = linear(x, try variable(), bias: try bias?.variable())
+        let y: Variable
+        if !x.requiresGrad, !isTrainable, let stored = try storedMatrix() {
+            // Inference: the product reads the stored bfloat16 weight (`precision`), no Float32 copy.
+            y = Variable(StoredGemm.linear(x.value, stored, bias: try bias?.tensor(), precision: precision))
+        } else {
+            y = linear(x, try variable(), bias: try bias?.variable())
+        }
         guard let adapter else { return y }
         let down = linear(x, try adapter.a.variable())  // [n, in] -> [n, r]
         let up = linear(down, try adapter.b.variable())  // [n, r] -> [n, out]

@@ -12,6 +12,7 @@ extension MoEModel {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var tensors: [(name: String, tensor: Tensor)] = []
         for p in parameters { tensors.append((p.name, try p.tensor())) }
+        for (name, shape) in emptySharedExpertTensors { tensors.append((name, Tensor(shape: shape))) }
         try SafeTensorsWriter.writeCheckpoint(tensors, dtype: dtype, to: directory, maxShardBytes: maxShardBytes)
         let configURL = directory.appendingPathComponent("config.json")
         if let configSource {
@@ -29,6 +30,23 @@ extension MoEModel {
                 block.keep.map { keep in keep.indices.filter { keep[$0] } } ?? Array(0..<block.expertCount)
             }
             try ExpertMaskFile.write(kept: kept, to: directory)
+        }
+    }
+
+    /// The zero-element weights transformers keeps for a shared MLP of intermediate size 0 (DeepSeek and GLM
+    /// with `n_shared_experts: 0`), in every sparse layer. The model has no parameters for them (they change
+    /// no output); loading accepts them when empty, and saving writes them back so that transformers loads
+    /// the folder without missing keys (it would otherwise report them and initialise them, to nothing).
+    var emptySharedExpertTensors: [(name: String, shape: [Int])] {
+        let layout = family.definition.layout
+        guard let shared = layout.sharedExpert, layout.sharedExpertBuiltWhenAbsent,
+              config.sharedExpertIntermediateSize == 0
+        else { return [] }
+        let c = config.hiddenSize
+        return layers.filter { $0.moe != nil }.flatMap { layer -> [(name: String, shape: [Int])] in
+            let mlp = "\(TensorName.layerPrefix(layer.index)).\(layout.sparseBlock).\(shared)"
+            return [("\(mlp).gate_proj.weight", [0, c]), ("\(mlp).up_proj.weight", [0, c]),
+                    ("\(mlp).down_proj.weight", [c, 0])]
         }
     }
 

@@ -122,7 +122,12 @@ extension MoEModel {
     /// head, and the rows' next-token entropies when `entropy` (see TensorCore's `headScores`):
     /// the same log-softmax as `forward`'s logits give, without the [N, V] matrix.
     public func headScores(rows: [Int], of hidden: Tensor, targets: [Int], entropy: Bool = false) throws -> HeadScores {
-        TensorCore.headScores(
+        if let stored = try lmHead.storedMatrix() {
+            return TensorCore.headScores(
+                hidden: hidden, storedHead: stored, precision: lmHead.precision, rows: rows, targets: targets,
+                entropy: entropy)
+        }
+        return TensorCore.headScores(
             hidden: hidden, head: try lmHead.variable().value, rows: rows, targets: targets, entropy: entropy)
     }
 }

@@ -139,7 +139,12 @@ public final class MoEModel {
 /// in what they keep (graph, router logits, KV cache) and in their order over batches and layers.
 extension MoEModel {
     /// Token embeddings of a batch: ids [B*T] -> [N, C].
-    func embedded(_ batch: TokenBatch) throws -> Variable { gatherRows(try embedTokens.variable(), batch.ids) }
+    /// A frozen embedding is looked up without a graph, a bfloat16 one in place: only the batch's rows
+    /// become Float32.
+    func embedded(_ batch: TokenBatch) throws -> Variable {
+        embedTokens.isTrainable
+            ? gatherRows(try embedTokens.variable(), batch.ids) : Variable(try embedTokens.gatherRows(batch.ids))
+    }
 
     /// The final norm: [N, C] -> [N, C].
     func normalized(_ h: Variable) throws -> Variable {

@@ -38,7 +38,9 @@ public enum ModelLoader {
         // logits (transformers 5.25 ignores them too), so they are skipped on purpose and named.
         let mtp = config.numHiddenLayers..<(config.numHiddenLayers + max(0, config.nextTokenPredictionLayers))
         let skipped = checkpoint.tensorNames.filter { TensorName.layerIndex($0).map(mtp.contains) ?? false }
-        try resolver.checkAllUsed(tiedEmbeddings: config.tieWordEmbeddings, skipping: Set(skipped))
+        // A shared MLP of size 0 contributes nothing: its weights are accepted only when they are empty.
+        let empty = model.emptySharedExpertTensors.map(\.name).filter { checkpoint.info($0)?.elementCount == 0 }
+        try resolver.checkAllUsed(tiedEmbeddings: config.tieWordEmbeddings, skipping: Set(skipped + empty))
         if let alias = config.familyAlias { model.notes.append(alias) }
         if !skipped.isEmpty {
             model.skippedTensors = skipped.sorted()
@@ -68,14 +70,25 @@ final class TensorResolver {
 
     func parameter(name: String, shape: [Int], resident: Bool) throws -> Parameter {
         let source = try resolve(name: name, shape: shape)
-        let parameter = Parameter(name: name, shape: shape, load: source)
+        let parameter = Parameter(name: name, shape: shape, load: source.load, bf16: source.bf16)
         if resident { try parameter.makeResident() }
         return parameter
     }
 
     /// A loader for `name`: the tensor itself, Mixtral's transformers-5 name (`mlp` for
     /// `block_sparse_moe`), or one expert's slice of a fused `experts.gate_up_proj` / `down_proj`.
-    private func resolve(name: String, shape: [Int]) throws -> () throws -> Tensor {
+    /// How a parameter reads its values: converted to Float32, and in place when stored as a bfloat16 matrix.
+    typealias Source = (load: () throws -> Tensor, bf16: (() throws -> BF16Matrix)?)
+
+    /// The stored bfloat16 rows `firstRow..<firstRow + shape[0]` of `name`, when it is a BF16 matrix.
+    private func bf16Source(_ name: String, firstRow: Int, shape: [Int]) -> (() throws -> BF16Matrix)? {
+        guard shape.count == 2, checkpoint.info(name)?.dtype == .bf16, let file = checkpoint.file(containing: name) else {
+            return nil
+        }
+        return { try file.bf16Matrix(name, firstRow: firstRow, rows: shape[0], columns: shape[1]) }
+    }
+
+    private func resolve(name: String, shape: [Int]) throws -> Source {
         for candidate in [name, name.replacingOccurrences(of: ".block_sparse_moe.", with: ".mlp.")] {
             if let info = checkpoint.info(candidate) {
                 guard info.shape == shape else {
@@ -83,7 +96,7 @@ final class TensorResolver {
                 }
                 used.insert(candidate)
                 let checkpoint = self.checkpoint
-                return { try checkpoint.tensor(candidate) }
+                return ({ try checkpoint.tensor(candidate) }, bf16Source(candidate, firstRow: 0, shape: shape))
             }
         }
         if let fused = try fusedExpertSlice(name: name, shape: shape) { return fused }
@@ -92,7 +105,7 @@ final class TensorResolver {
 
     /// transformers 5 keeps experts as 3-D tensors: gate_up_proj [E, 2I, C] (gate rows first) and
     /// down_proj [E, C, I]. A per-expert name is served by slicing expert e out of them.
-    private func fusedExpertSlice(name: String, shape: [Int]) throws -> (() throws -> Tensor)? {
+    private func fusedExpertSlice(name: String, shape: [Int]) throws -> Source? {
         guard case let .expert(layer, _, expert, proj, "weight") = TensorName(parsing: name) else { return nil }
         let isGate = proj == "gate_proj" || proj == "w1"
         let isUp = proj == "up_proj" || proj == "w3"
@@ -110,7 +123,10 @@ final class TensorResolver {
         used.insert(fusedName)
         let rowOffset = expert * rowsPerExpert + (isUp ? shape[0] : 0)
         let checkpoint = self.checkpoint
-        return { try checkpoint.rows(of: fusedName, rowLength: shape[1], range: rowOffset..<(rowOffset + shape[0]), shape: shape) }
+        return (
+            { try checkpoint.rows(of: fusedName, rowLength: shape[1], range: rowOffset..<(rowOffset + shape[0]), shape: shape) },
+            bf16Source(fusedName, firstRow: rowOffset, shape: shape)
+        )
     }
 
     func checkAllUsed(tiedEmbeddings: Bool, skipping skipped: Set<String> = []) throws {
@@ -164,8 +180,10 @@ public enum ExpertMaskFile {
         var flags: [[Bool]] = []
         for (l, row) in kept.enumerated() {
             let n = blocks[l].expertCount
-            guard row.allSatisfy({ $0 >= 0 && $0 < n }), Set(row).count >= blocks[l].topK else {
-                throw ModelError.unsupported(file: url.path, feature: "layer \(l) mask \(row) (needs ≥ top-k valid expert indices)")
+            // Fewer than top-k is a mask `prune --mode mask` writes: the router then picks every expert left.
+            guard !row.isEmpty, row.allSatisfy({ $0 >= 0 && $0 < n }) else {
+                throw ModelError.unsupported(
+                    file: url.path, feature: "layer \(l) mask \(row) (needs one or more valid expert indices)")
             }
             let set = Set(row)
             flags.append((0..<n).map { set.contains($0) })

@@ -14,8 +14,16 @@ public final class Parameter {
     /// The resident values are the source's, unchanged (`makeResident`), so they may be released.
     private var residentIsSourceCopy = false
     private let load: (() throws -> Tensor)?
+    /// The weight as stored, when the checkpoint holds it in bfloat16: products read it in place
+    /// (`StoredGemm`) instead of converting it to Float32 on every use.
+    private let storedBF16: (() throws -> BF16Matrix)?
+    /// The bfloat16 matrix of a resident weight: its stored bits, or its Float32 values rounded in `.bf16`
+    /// precision; made on first use, dropped with the values.
+    private var roundedBF16: BF16Matrix?
     /// A LoRA update applied on top of this weight wherever it is used as a projection (nil: none).
     public var adapter: LoRAAdapter?
+    /// The arithmetic of inference products with this weight (`MoEModel.setPrecision`).
+    public var precision: Precision = .f32
 
     /// A parameter held in memory.
     public init(name: String, value: Tensor, trainable: Bool = false) {
@@ -23,14 +31,19 @@ public final class Parameter {
         self.shape = value.shape
         self.resident = Variable(value, requiresGrad: trainable, name: name)
         self.load = nil
+        self.storedBF16 = nil
     }
 
-    /// A parameter read from its source on every use (memory-mapped checkpoint).
-    public init(name: String, shape: [Int], load: @escaping () throws -> Tensor) {
+    /// A parameter read from its source on every use (memory-mapped checkpoint); `bf16` lends the
+    /// stored bfloat16 matrix when there is one.
+    public init(
+        name: String, shape: [Int], load: @escaping () throws -> Tensor, bf16: (() throws -> BF16Matrix)? = nil
+    ) {
         self.name = name
         self.shape = shape
         self.resident = nil
         self.load = load
+        self.storedBF16 = shape.count == 2 ? bf16 : nil
     }
 
     /// Whether the Float32 values are held in memory.
@@ -53,6 +66,7 @@ public final class Parameter {
         let value = try tensor()
         resident = Variable(value, requiresGrad: trainable, name: name)
         residentIsSourceCopy = load != nil
+        roundedBF16 = nil
     }
 
     /// Drops the in-memory copy of a frozen parameter whose values are still those of its source
@@ -62,6 +76,7 @@ public final class Parameter {
         guard residentIsSourceCopy, resident?.requiresGrad != true else { return }
         resident = nil
         residentIsSourceCopy = false
+        roundedBF16 = nil
     }
 
     /// Replaces the values (shape must match). Used by optimizers' callers, pruning and tests.
@@ -70,6 +85,7 @@ public final class Parameter {
         let keep = trainable ?? (resident?.requiresGrad ?? false)
         resident = Variable(value, requiresGrad: keep, name: name)
         residentIsSourceCopy = false
+        roundedBF16 = nil
     }
 
     /// Marks a resident parameter trainable or frozen (a frozen one builds no graph).
@@ -85,6 +101,30 @@ public final class Parameter {
     public var residentVariable: Variable? { resident }
 
     public var elementCount: Int { Tensor.count(of: shape) }
+
+    /// The bfloat16 matrix inference products read, or nil when they use the Float32 values: a weight the
+    /// checkpoint stores in bfloat16 whose values are still the stored ones (mapped, or made resident
+    /// from the file: layer streaming gets the products of the mapped model, bit for bit), in either
+    /// precision (`.f32` widens it inside the product); or in `.bf16` precision any other frozen
+    /// resident weight, rounded once and kept.
+    public func storedMatrix() throws -> BF16Matrix? {
+        guard let resident else { return try storedBF16?() }
+        guard !resident.requiresGrad, shape.count == 2 else { return nil }
+        if residentIsSourceCopy, let storedBF16 {
+            if roundedBF16 == nil { roundedBF16 = try storedBF16() }  // the stored bits: the resident values
+            return roundedBF16
+        }
+        guard precision == .bf16 else { return nil }
+        if roundedBF16 == nil { roundedBF16 = BF16Matrix(rounding: resident.value) }
+        return roundedBF16
+    }
+
+    /// Rows `ids` of a matrix [R, C] in Float32 (an embedding lookup, no graph): from the stored
+    /// bfloat16 rows when there are any, without converting the rest of the matrix.
+    public func gatherRows(_ ids: [Int]) throws -> Tensor {
+        if resident == nil, let stored = try storedBF16?() { return stored.gatherRows(ids) }
+        return TensorCore.gatherRows(try variable(), ids).value
+    }
 }
 
 extension Parameter {
@@ -95,7 +135,7 @@ extension Parameter {
             p.resident = resident
             return p
         }
-        return Parameter(name: newName, shape: shape, load: load!)
+        return Parameter(name: newName, shape: shape, load: load!, bf16: storedBF16)
     }
 
     /// Entries `entries` of a vector stored as [E] or [1, E] (a router's selection bias), as a new parameter.

@@ -89,6 +89,15 @@ public final class SparseMoEBlock {
 
         var slotsByExpert = [[Int]](repeating: [], count: experts.count)
         for (slot, e) in routing.experts.enumerated() { slotsByExpert[e].append(slot) }
+        if let stored = try storedExpertWeights(x, routing.weights, observer: observer) {
+            // Inference from the stored bfloat16 weights: the layer's experts as one parallel job.
+            var out = Variable(storedExperts(
+                x.value, gate: stored.gate, up: stored.up, down: stored.down,
+                tokens: slotsByExpert.map { $0.map { $0 / k } }, slots: slotsByExpert, weights: routing.weights.value,
+                precision: stored.precision))
+            out = try addingSharedExpert(to: out, x)
+            return Output(output: out, logits: logits, routed: routed)
+        }
         if canFuseExperts(observer: observer) {
             // One op for gather, experts, gating and scatter (the same arithmetic as below), whose
             // backward also runs the experts concurrently.
@@ -150,6 +159,26 @@ public final class SparseMoEBlock {
     func canFuseExperts(observer: RoutingObserver?) -> Bool {
         guard observer == nil, entanglement?.outputAgreement != true else { return false }
         return experts.allSatisfy { e in e.parameters.allSatisfy { $0.adapter == nil && $0.isResident } }
+    }
+
+    /// The experts' stored bfloat16 matrices, when the pass is inference (nothing needs a gradient or the
+    /// per-expert outputs) and every expert weight has one (`Parameter.storedMatrix`); nil otherwise.
+    func storedExpertWeights(_ x: Variable, _ weights: Variable, observer: RoutingObserver?) throws
+        -> (gate: [BF16Matrix], up: [BF16Matrix], down: [BF16Matrix], precision: Precision)?
+    {
+        guard observer == nil, entanglement?.outputAgreement != true, !x.requiresGrad, !weights.requiresGrad,
+            let first = experts.first
+        else { return nil }
+        var gate: [BF16Matrix] = [], up: [BF16Matrix] = [], down: [BF16Matrix] = []
+        for e in experts {
+            guard e.parameters.allSatisfy({ $0.adapter == nil && !$0.isTrainable }),
+                let g = try e.gate.storedMatrix(), let u = try e.up.storedMatrix(), let d = try e.down.storedMatrix()
+            else { return nil }
+            gate.append(g)
+            up.append(u)
+            down.append(d)
+        }
+        return (gate, up, down, first.gate.precision)
     }
 
     /// out + sigmoid(x·w_gate) · shared_expert(x) for Qwen2-MoE's gated shared expert, out + shared(x)

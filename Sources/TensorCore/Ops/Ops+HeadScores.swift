@@ -34,8 +34,39 @@ public let headVocabularyBlock = 512
 /// target in 0..<V. Equal to log-softmax of the full logits up to rounding: each vocabulary slice
 /// sums e^(x − m) in Float from its own maximum m, rescaled into a Double running sum.
 public func headScores(hidden: Tensor, head: Tensor, rows: [Int], targets: [Int], entropy: Bool = false) -> HeadScores {
-    let (c, v) = (hidden.lastDim, head.rows)
+    let c = hidden.lastDim
     precondition(head.rank == 2 && head.lastDim == c, "headScores: head \(head.shape) for hidden width \(c)")
+    return head.withUnsafeBufferPointer { pw in
+        let pw = pw.baseAddress!
+        return headScores(hidden: hidden, vocabulary: head.rows, rows: rows, targets: targets, entropy: entropy) {
+            m, a, v0, width, logits in
+            Gemm.sgemm(transB: true, m: m, n: width, k: c, a: a, lda: c, b: pw + v0 * c, ldb: c, c: logits, ldc: width)
+        }
+    }
+}
+
+/// `headScores` with the head as stored in bfloat16 [V, C], its products in `precision` (`StoredGemm`).
+public func headScores(
+    hidden: Tensor, storedHead head: BF16Matrix, precision: Precision, rows: [Int], targets: [Int], entropy: Bool = false
+) -> HeadScores {
+    let c = hidden.lastDim
+    precondition(head.columns == c, "headScores: head [\(head.rows), \(head.columns)] for hidden width \(c)")
+    return withExtendedLifetime(head.owner) {
+        headScores(hidden: hidden, vocabulary: head.rows, rows: rows, targets: targets, entropy: entropy) {
+            m, a, v0, width, logits in
+            StoredGemm.multiply(
+                m: m, n: width, k: c, a: a, lda: c, b: head.base + v0 * c, ldb: c, precision: precision, c: logits,
+                ldc: width)
+        }
+    }
+}
+
+/// The scoring loop; `product(m, a, v0, width, logits)` writes logits [m, width] = a [m, C] · head[v0..<v0+width]ᵀ.
+func headScores(
+    hidden: Tensor, vocabulary v: Int, rows: [Int], targets: [Int], entropy: Bool,
+    product: (Int, UnsafePointer<Float>, Int, Int, UnsafeMutablePointer<Float>) -> Void
+) -> HeadScores {
+    let c = hidden.lastDim
     precondition(rows.count == targets.count, "headScores: \(rows.count) rows, \(targets.count) targets")
     for r in rows { precondition(r >= 0 && r < hidden.rows, "headScores: row \(r) outside 0..<\(hidden.rows)") }
     for t in targets { precondition(t >= 0 && t < v, "headScores: target \(t) outside 0..<\(v)") }
@@ -53,8 +84,8 @@ public func headScores(hidden: Tensor, head: Tensor, rows: [Int], targets: [Int]
     // Per row of a block: the running maximum m, Σ e^(x−m), Σ e^(x−m)·(x−m), the target's logit.
     var state = [HeadRowState](repeating: HeadRowState(), count: rowBlock)
     hidden.withUnsafeBufferPointer { ph in
-        head.withUnsafeBufferPointer { pw in
-            let (ph, pw) = (ph.baseAddress!, pw.baseAddress!)
+        do {
+            let ph = ph.baseAddress!
             var start = 0
             while start < rows.count {
                 let block = start..<min(rows.count, start + rowBlock)
@@ -71,9 +102,7 @@ public func headScores(hidden: Tensor, head: Tensor, rows: [Int], targets: [Int]
                 var v0 = 0
                 while v0 < v {
                     let width = min(headVocabularyBlock, v - v0)
-                    Gemm.sgemm(
-                        transB: true, m: block.count, n: width, k: c, a: a, lda: c, b: pw + v0 * c, ldb: c,
-                        c: logits, ldc: width)
+                    product(block.count, a, v0, width, logits)
                     state.withUnsafeMutableBufferPointer { ps in
                         let (ps, out) = (UncheckedSendable(ps), UncheckedSendable(logits))
                         Parallel.forEach(block.count, grain: Kernels.grain(rowWidth: 4 * width)) { range in

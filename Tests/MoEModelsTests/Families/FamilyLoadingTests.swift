@@ -83,6 +83,41 @@ struct FamilyLoadingTests {
         }
     }
 
+    /// `n_shared_experts: 0`: transformers still builds the shared MLP, with intermediate size 0, and saves its
+    /// zero-element weights. They load (only when empty), change nothing, and a saved copy carries them again.
+    @Test func emptySharedExpertTensorsLoadAndAreWrittenBack() throws {
+        let ids = try FamilyParityTests.expected(Self.deepseek).ids
+        try Self.withCopy(Self.deepseek, edit: { $0["n_shared_experts"] = 0 }) { dir in
+            let file = dir.appendingPathComponent("model.safetensors")
+            let source = try SafeTensorsCheckpoint(directory: dir)
+            let routed = try source.tensorNames.filter { !$0.contains(".shared_experts.") }
+                .map { ($0, try source.tensor($0)) }
+            let c = 32, sparse = [1, 2]
+            func shared(_ shapes: [String: [Int]]) -> [(String, Tensor)] {
+                sparse.flatMap { l in
+                    shapes.map { ("model.layers.\(l).mlp.shared_experts.\($0.key).weight", Tensor(shape: $0.value)) }
+                }
+            }
+            let empty = ["gate_proj": [0, c], "up_proj": [0, c], "down_proj": [c, 0]]
+            try SafeTensorsWriter.write(routed, dtype: .f32, to: file)
+            let without = try ModelLoader.load(directory: dir).forward(TokenBatch(ids)).logits.value
+            try SafeTensorsWriter.write(routed + shared(empty), dtype: .f32, to: file)
+            let model = try ModelLoader.load(directory: dir)
+            #expect(try model.forward(TokenBatch(ids)).logits.value.data == without.data)
+            try TestSupport.withTemporaryDirectory { out in
+                try model.save(to: out, dtype: .f32, configSource: dir.appendingPathComponent("config.json"))
+                let saved = try SafeTensorsCheckpoint(directory: out)
+                for (name, tensor) in shared(empty) { #expect(saved.info(name)?.shape == tensor.shape, "\(name)") }
+                let reloaded = try ModelLoader.load(directory: out)
+                #expect(try reloaded.forward(TokenBatch(ids)).logits.value.data == without.data)
+            }
+            // A shared expert with weights where config.json says there is none is still refused.
+            try SafeTensorsWriter.write(routed + shared(["gate_proj": [1, c], "up_proj": [0, c], "down_proj": [c, 0]]),
+                                        dtype: .f32, to: file)
+            #expect(throws: ModelError.self) { try ModelLoader.load(directory: dir) }
+        }
+    }
+
     /// Bad input stays bad input: each is a ConfigError naming config.json and the problem.
     @Test(arguments: [
         (#"{"rope_parameters": {"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 2.0}}"#, "rope type 'dynamic'"),

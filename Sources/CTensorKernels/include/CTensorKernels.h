@@ -1,0 +1,37 @@
+// x86-64 AVX-512 matrix-product kernels for BF16 weights, chosen at run time (TensorCore's `StoredGemm`).
+//
+// Every kernel computes C[M, N] = beta·C + A[M, K] · B[N, K]ᵀ, all row-major, with B a weight matrix in
+// the Hugging Face `nn.Linear` layout [out, in] stored as bfloat16. Both operands are read along K,
+// their contiguous dimension ("dot form"): no operand is packed or converted, so a weight matrix is
+// read straight from the memory-mapped checkpoint. The kernels are single-threaded; the caller splits
+// the work. On other CPUs (or builds) `el_kernel_level` returns 0 and the caller uses its portable path.
+#ifndef C_TENSOR_KERNELS_H
+#define C_TENSOR_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// 2: AVX512-BF16 (vdpbf16ps) and AVX-512F/BW/VL; 1: AVX-512F/BW/VL only; 0: neither (or not x86-64).
+int el_kernel_level(void);
+
+/// A bf16 [M, K] (lda), B bf16 [N, K] (ldb): products of bf16 pairs (vdpbf16ps), F32 accumulation.
+/// Needs level 2.
+void el_gemm_bf16_nt(long m, long n, long k, const uint16_t *a, long lda, const uint16_t *b, long ldb, float beta,
+                     float *c, long ldc);
+
+/// A float [M, K] (lda), B bf16 [N, K] (ldb) widened to F32 in registers: exact F32 products and FMA
+/// accumulation. Needs level ≥ 1.
+void el_gemm_f32_bf16_nt(long m, long n, long k, const float *a, long lda, const uint16_t *b, long ldb, float beta,
+                         float *c, long ldc);
+
+/// Float32 → bfloat16, round to nearest even (vcvtneps2bf16; NaN stays NaN). Needs level 2.
+void el_f32_to_bf16(const float *src, uint16_t *dst, long count);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
