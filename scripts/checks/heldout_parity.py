@@ -28,6 +28,9 @@ import torch
 import transformers
 from transformers import AutoConfig, AutoModelForCausalLM
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
+import make_model_fixtures as fixtures  # noqa: E402
+
 
 def draw_config(family, rng):
     """A random small config of `family` with the options that could go wrong switched at random."""
@@ -114,17 +117,11 @@ def draw_config(family, rng):
 
 
 def randomize(model, seed):
-    g = torch.Generator().manual_seed(seed)
+    """make_model_fixtures' re-initialisation (unit-scale activations, decisive routing), plus nonzero
+    selection biases: a zero bias would hide a router that adds it to the weights or forgets it."""
+    fixtures.randomize(model, seed)
+    g = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
-        for name, p in model.named_parameters():
-            if p.ndim == 1 and "norm" in name:
-                p.copy_(1.0 + 0.2 * torch.randn(p.shape, generator=g))
-            elif p.ndim == 1:
-                p.copy_(0.1 * torch.randn(p.shape, generator=g))
-            else:
-                fan_in = p.shape[-1]
-                scale = 3.0 if name.endswith("gate.weight") and "shared" not in name else 1.0
-                p.copy_(scale * torch.randn(p.shape, generator=g) / fan_in ** 0.5)
         for name, b in model.named_buffers():
             if "e_score_correction_bias" in name or "moe_statics" in name:
                 b.copy_(0.1 * torch.randn(b.shape, generator=g))
