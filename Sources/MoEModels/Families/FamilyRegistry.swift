@@ -11,5 +11,6 @@ extension ModelFamily {
         Glm4MoeLite.self,
         MinimaxM2.self,
         Ernie45Moe.self,
+        Qwen3Next.self,
     ]
 }

@@ -20,6 +20,8 @@ public final class DecoderLayer {
     public let postAttentionNorm: Parameter
     public let feedForward: FeedForward
     let eps: Float
+    /// The layer norms' weights are stored zero-centred (`ModelConfig.zeroCenteredNorms`).
+    let zeroCenteredNorms: Bool
 
     /// The grouped-query attention of this layer (every family but the latent-attention ones).
     public var attention: Attention {
@@ -35,8 +37,11 @@ public final class DecoderLayer {
         let c = config.hiddenSize
         let layout = family.definition.layout
         eps = config.rmsNormEps
+        zeroCenteredNorms = config.zeroCenteredNorms
         inputNorm = try p("\(prefix).input_layernorm.weight", [c])
-        if let latent = config.latentAttention {
+        if let linear = config.linearAttention, linear.isLinear(index) {
+            selfAttention = try GatedDeltaNet(config: config, shape: linear, parameters: p, prefix: "\(prefix).linear_attn")
+        } else if let latent = config.latentAttention {
             selfAttention = try LatentAttention(
                 config: config, shape: latent, parameters: p, prefix: "\(prefix).self_attn")
         } else {
@@ -69,6 +74,9 @@ public final class DecoderLayer {
                     up: try p("\(block).\(name).up_proj.weight", [s, c]),
                     down: try p("\(block).\(name).down_proj.weight", [c, s]))
                 sharedGate = try layout.sharedExpertGate.map { try p("\(block).\($0).weight", [1, c]) }
+            } else if layout.sharedExpertBuiltWhenAbsent, let gate = layout.sharedExpertGate {
+                // A gate over a shared MLP of size 0 scales nothing; kept so that saving writes it back.
+                sharedGate = try p("\(block).\(gate).weight", [1, c])
             }
             feedForward = .sparse(SparseMoEBlock(
                 layer: index, router: router, experts: experts, sharedExpert: shared, sharedExpertGate: sharedGate,
@@ -109,11 +117,11 @@ public final class DecoderLayer {
         let h: Variable
         do {
             let attended = try selfAttention.forward(
-                rmsNorm(x, weight: try inputNorm.variable(), eps: eps), batch: batch, cache: cache, layer: index)
+                rmsNorm(x, weight: try inputNorm.normWeight(zeroCentered: zeroCenteredNorms), eps: eps), batch: batch, cache: cache, layer: index)
             h = add(x, attended)
         }
         _ = consume x
-        let normed = rmsNorm(h, weight: try postAttentionNorm.variable(), eps: eps)
+        let normed = rmsNorm(h, weight: try postAttentionNorm.normWeight(zeroCentered: zeroCenteredNorms), eps: eps)
         switch feedForward {
         case .sparse(let block):
             let routed = try block.forward(normed, batch: batch, observer: observer)

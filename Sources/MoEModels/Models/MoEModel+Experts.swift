@@ -75,6 +75,10 @@ extension MoEModel {
                 return try original(name)
             }
         }
+        pruned.otherTowerTensors = otherTowerTensors
+        if !otherTowerTensors.isEmpty {
+            notes.append("\(otherTowerTensors.count) tensors of other towers (vision) written back unchanged")
+        }
         pruned.notes = notes
         return pruned
     }

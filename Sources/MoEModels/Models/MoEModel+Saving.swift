@@ -11,8 +11,12 @@ extension MoEModel {
     ) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var tensors: [(name: String, tensor: Tensor)] = []
-        for p in parameters { tensors.append((p.name, try p.tensor())) }
-        for (name, shape) in emptySharedExpertTensors { tensors.append((name, Tensor(shape: shape))) }
+        let prefix = family.definition.layout.languageModelPrefix
+        for p in parameters { tensors.append((Self.checkpointName(p.name, languageModelPrefix: prefix), try p.tensor())) }
+        for (name, shape) in emptySharedExpertTensors {
+            tensors.append((Self.checkpointName(name, languageModelPrefix: prefix), Tensor(shape: shape)))
+        }
+        for p in otherTowerTensors { tensors.append((p.name, try p.tensor())) }
         try SafeTensorsWriter.writeCheckpoint(tensors, dtype: dtype, to: directory, maxShardBytes: maxShardBytes)
         let configURL = directory.appendingPathComponent("config.json")
         if let configSource {

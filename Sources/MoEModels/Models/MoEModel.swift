@@ -41,6 +41,8 @@ public final class MoEModel {
     public var notes: [String] = []
     /// Checkpoint tensors skipped on purpose (multi-token-prediction layers), named in `notes`.
     public var skippedTensors: [String] = []
+    /// The other towers of a multimodal checkpoint (Qwen3.5-MoE's vision encoder), read only to be written back.
+    public var otherTowerTensors: [Parameter] = []
 
     /// Builds the model, asking `parameters` for every weight by its Hugging Face name.
     public init(config: ModelConfig, parameters p: ParameterFactory) throws {
@@ -146,9 +148,16 @@ extension MoEModel {
             ? gatherRows(try embedTokens.variable(), batch.ids) : Variable(try embedTokens.gatherRows(batch.ids))
     }
 
+    /// The checkpoint's name of weight `name` when the language model sits under `languageModelPrefix`
+    /// (`model.embed_tokens.weight` -> `model.language_model.embed_tokens.weight`; `lm_head.weight` unchanged).
+    static func checkpointName(_ name: String, languageModelPrefix: String?) -> String {
+        guard let prefix = languageModelPrefix, name.hasPrefix("model.") else { return name }
+        return prefix + name.dropFirst("model".count)
+    }
+
     /// The final norm: [N, C] -> [N, C].
     func normalized(_ h: Variable) throws -> Variable {
-        rmsNorm(h, weight: try finalNorm.variable(), eps: config.rmsNormEps)
+        rmsNorm(h, weight: try finalNorm.normWeight(zeroCentered: config.zeroCenteredNorms), eps: config.rmsNormEps)
     }
 }
 

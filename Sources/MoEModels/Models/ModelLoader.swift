@@ -23,7 +23,8 @@ public enum ModelLoader {
         let configURL = directory.appendingPathComponent("config.json")
         let config = try ModelConfig.load(from: configURL)
         let checkpoint = try SafeTensorsCheckpoint(directory: directory, access: residency == .read ? .read : .mapped)
-        let resolver = TensorResolver(checkpoint: checkpoint)
+        let layout = config.family?.definition.layout ?? FamilyLayout()
+        let resolver = TensorResolver(checkpoint: checkpoint, languageModelPrefix: layout.languageModelPrefix)
         let keepResident: Bool
         switch residency {
         case .resident: keepResident = true
@@ -40,7 +41,19 @@ public enum ModelLoader {
         let skipped = checkpoint.tensorNames.filter { TensorName.layerIndex($0).map(mtp.contains) ?? false }
         // A shared MLP of size 0 contributes nothing: its weights are accepted only when they are empty.
         let empty = model.emptySharedExpertTensors.map(\.name).filter { checkpoint.info($0)?.elementCount == 0 }
-        try resolver.checkAllUsed(tiedEmbeddings: config.tieWordEmbeddings, skipping: Set(skipped + empty))
+        // The other towers of a multimodal checkpoint (a vision encoder) are kept aside, unread, for saving.
+        let towers = checkpoint.tensorNames.filter { name in layout.otherTowers.contains { name.hasPrefix($0) } }
+        try resolver.checkAllUsed(tiedEmbeddings: config.tieWordEmbeddings, skipping: Set(skipped + empty + towers))
+        if !towers.isEmpty {
+            model.otherTowerTensors = try towers.sorted().map { name in
+                let info = checkpoint.info(name)!
+                return Parameter(name: name, shape: info.shape, load: { try checkpoint.tensor(name) })
+            }
+            let counts = Dictionary(grouping: towers) { name in layout.otherTowers.first { name.hasPrefix($0) }! }
+            let listed = counts.keys.sorted().map { "\($0)* (\(counts[$0]!.count))" }.joined(separator: ", ")
+            model.notes.append("skipped \(towers.count) tensors of other towers: \(listed); only the language model "
+                + "is read (they are written back unchanged when the model is saved)")
+        }
         if let alias = config.familyAlias { model.notes.append(alias) }
         if !skipped.isEmpty {
             model.skippedTensors = skipped.sorted()
@@ -61,8 +74,16 @@ public enum ModelLoader {
 final class TensorResolver {
     let checkpoint: SafeTensorsCheckpoint
     private(set) var used = Set<String>()
+    /// `FamilyLayout.languageModelPrefix`: the checkpoint's name for the model's `model.*` weights.
+    let languageModelPrefix: String?
 
-    init(checkpoint: SafeTensorsCheckpoint) { self.checkpoint = checkpoint }
+    init(checkpoint: SafeTensorsCheckpoint, languageModelPrefix: String? = nil) {
+        self.checkpoint = checkpoint
+        self.languageModelPrefix = languageModelPrefix
+    }
+
+    /// The checkpoint's name of the model's weight `name`.
+    func stored(_ name: String) -> String { MoEModel.checkpointName(name, languageModelPrefix: languageModelPrefix) }
 
     private func fileName(_ name: String) -> String {
         checkpoint.file(containing: name)?.url.lastPathComponent ?? checkpoint.directory.lastPathComponent
@@ -89,7 +110,7 @@ final class TensorResolver {
     }
 
     private func resolve(name: String, shape: [Int]) throws -> Source {
-        for candidate in [name, name.replacingOccurrences(of: ".block_sparse_moe.", with: ".mlp.")] {
+        for candidate in [stored(name), stored(name.replacingOccurrences(of: ".block_sparse_moe.", with: ".mlp."))] {
             if let info = checkpoint.info(candidate) {
                 guard info.shape == shape else {
                     throw ModelError.shapeMismatch(file: fileName(candidate), name: candidate, expected: shape, actual: info.shape)
@@ -100,7 +121,7 @@ final class TensorResolver {
             }
         }
         if let fused = try fusedExpertSlice(name: name, shape: shape) { return fused }
-        throw ModelError.missingTensor(file: checkpoint.directory.path, name: name)
+        throw ModelError.missingTensor(file: checkpoint.directory.path, name: stored(name))
     }
 
     /// transformers 5 keeps experts as 3-D tensors: gate_up_proj [E, 2I, C] (gate rows first) and
@@ -111,8 +132,8 @@ final class TensorResolver {
         let isUp = proj == "up_proj" || proj == "w3"
         let isDown = proj == "down_proj" || proj == "w2"
         guard isGate || isUp || isDown else { return nil }
-        let fusedName = TensorName.fusedExperts(
-            layer: layer, block: "mlp", projection: isDown ? "down_proj" : "gate_up_proj").text
+        let fusedName = stored(TensorName.fusedExperts(
+            layer: layer, block: "mlp", projection: isDown ? "down_proj" : "gate_up_proj").text)
         guard let info = checkpoint.info(fusedName) else { return nil }
         let rowsPerExpert = isDown ? shape[0] : 2 * shape[0]
         guard info.shape.count == 3, info.shape[1] == rowsPerExpert, info.shape[2] == shape[1], expert < info.shape[0] else {
