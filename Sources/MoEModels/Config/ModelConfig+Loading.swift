@@ -53,7 +53,10 @@ extension ModelConfig {
         guard let family = original.family else {
             throw ConfigError.unknownModelType(file: sourceFile.path, modelType: original.modelType)
         }
-        var object = try Self.jsonObject(try Data(contentsOf: sourceFile), file: sourceFile.path)
+        var root = try Self.jsonObject(try Data(contentsOf: sourceFile), file: sourceFile.path)
+        // A multimodal config keeps the language model's keys in `text_config`: they are patched there.
+        let nestedKey = family.definition.nestedConfigKey
+        var object = nestedKey.flatMap { root[$0] as? [String: Any] } ?? root
         if let numExperts {
             let keys = [family.expertCountKeys.declared, family.expertCountKeys.alias].filter { object[$0] != nil }
             for key in keys.isEmpty ? [family.expertCountKeys.declared] : keys { object[key] = numExperts }
@@ -72,7 +75,8 @@ extension ModelConfig {
             let key = object["num_mtp_layers"] != nil ? "num_mtp_layers" : "num_nextn_predict_layers"
             object[key] = nextTokenPredictionLayers
         }
-        let text = JSONText.pretty(object) + "\n"
+        if let nestedKey { root[nestedKey] = object } else { root = object }
+        let text = JSONText.pretty(root) + "\n"
 
         let destinationFile = Self.configFile(destination)
         let patched = try Self.decode(Data(text.utf8), file: destinationFile.path)

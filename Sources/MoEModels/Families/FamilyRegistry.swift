@@ -12,5 +12,6 @@ extension ModelFamily {
         MinimaxM2.self,
         Ernie45Moe.self,
         Qwen3Next.self,
+        Qwen35Moe.self,
     ]
 }
