@@ -93,6 +93,8 @@ public struct ModelConfig: Sendable, Equatable {
     /// A sigmoid gate on each attention head's output, its logits stored after the head's queries in
     /// `q_proj` (Qwen3-Next's gated attention: q_proj is [H·2D, C]).
     public var attentionOutputGate = false
+    /// `quantization_config` of an FP8 checkpoint (block-scaled `float8_e4m3fn` weights); nil: not quantized.
+    public var fp8: FP8Quantization?
 
     /// A config built in code (tests, presets). Parameters left out take generic values, not a
     /// family's transformers defaults; call `validate()` before use.
