@@ -187,9 +187,8 @@ public enum AuditPipeline {
         advance("sweep", by: Double(min(points.count, plans.count)))
         for (strategy, k, seed, plan) in plans.dropFirst(points.count) {
             try timed("sweep") {
-                model.maskExperts(plan.keepFlags)
-                defer { model.maskExperts(nil) }
-                points.append(AuditSweepPoint(k: k, strategy: strategy, seed: seed, outcomes: try evaluate(model)))
+                let outcomes = try evaluate(model.masked(plan.keepFlags))
+                points.append(AuditSweepPoint(k: k, strategy: strategy, seed: seed, outcomes: outcomes))
                 try stages.save("sweep", points)
             }
             advance("sweep k=\(k) \(strategy)", by: 1)
@@ -208,9 +207,7 @@ public enum AuditPipeline {
         let criterion = AttributionCriterion(rawValue: ranked.first ?? "soft") ?? .soft
         let plan = try PruningPlan.topK(attribution, k: pruneK, criterion: criterion, minimumPerLayer: 1)
         let pruned: ClassificationOutcomes = try stages.cached("pruned") {
-            model.maskExperts(plan.keepFlags)
-            defer { model.maskExperts(nil) }
-            return try evaluate(model)
+            try evaluate(model.masked(plan.keepFlags))
         }
         advance("pruned model", by: 1)
 

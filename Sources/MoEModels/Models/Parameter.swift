@@ -73,7 +73,7 @@ public final class Parameter {
     /// (layer streaming releases a layer's weights this way once every batch went through it).
     /// A parameter without a source, assigned new values, or trainable keeps them.
     public func releaseResident() {
-        guard residentIsSourceCopy, resident?.requiresGrad != true else { return }
+        guard residentIsSourceCopy, resident?.recordsGradient != true else { return }
         resident = nil
         residentIsSourceCopy = false
         roundedBF16 = nil
@@ -82,7 +82,7 @@ public final class Parameter {
     /// Replaces the values (shape must match). Used by optimizers' callers, pruning and tests.
     public func assign(_ value: Tensor, trainable: Bool? = nil) {
         precondition(value.shape == shape, "\(name): assigning \(value.shape) to \(shape)")
-        let keep = trainable ?? (resident?.requiresGrad ?? false)
+        let keep = trainable ?? (resident?.recordsGradient ?? false)
         resident = Variable(value, requiresGrad: keep, name: name)
         residentIsSourceCopy = false
         roundedBF16 = nil
@@ -91,11 +91,11 @@ public final class Parameter {
     /// Marks a resident parameter trainable or frozen (a frozen one builds no graph).
     public func setTrainable(_ trainable: Bool) throws {
         if resident == nil { try makeResident(trainable: trainable); return }
-        if resident!.requiresGrad != trainable { resident = Variable(resident!.value, requiresGrad: trainable, name: name) }
+        if resident!.recordsGradient != trainable { resident = Variable(resident!.value, requiresGrad: trainable, name: name) }
     }
 
     /// True when the parameter takes part in training (its leaf requires a gradient).
-    public var isTrainable: Bool { resident?.requiresGrad ?? false }
+    public var isTrainable: Bool { resident?.recordsGradient ?? false }
 
     /// The resident leaf, for optimizers (nil when mapped).
     public var residentVariable: Variable? { resident }
@@ -109,7 +109,7 @@ public final class Parameter {
     /// resident weight, rounded once and kept.
     public func storedMatrix() throws -> BF16Matrix? {
         guard let resident else { return try storedBF16?() }
-        guard !resident.requiresGrad, shape.count == 2 else { return nil }
+        guard !resident.recordsGradient, shape.count == 2 else { return nil }
         if residentIsSourceCopy, let storedBF16 {
             if roundedBF16 == nil { roundedBF16 = try storedBF16() }  // the stored bits: the resident values
             return roundedBF16
@@ -128,6 +128,30 @@ public final class Parameter {
 }
 
 extension Parameter {
+    /// An independent parameter with the same values, trainability, precision and adapter (copied too):
+    /// writing either leaves the other as it was (tensors are copy-on-write).
+    public func copy() -> Parameter {
+        let p: Parameter
+        if let load {
+            p = Parameter(name: name, shape: shape, load: load, bf16: storedBF16)
+            if let resident {
+                p.resident = Variable(resident.value, requiresGrad: resident.recordsGradient, name: name)
+                p.residentIsSourceCopy = residentIsSourceCopy
+                p.roundedBF16 = roundedBF16
+            }
+        } else {
+            p = Parameter(name: name, value: resident!.value, trainable: resident!.recordsGradient)
+            p.roundedBF16 = roundedBF16
+        }
+        p.precision = precision
+        if let adapter {
+            p.adapter = LoRAAdapter(
+                baseName: adapter.baseName, alpha: adapter.alpha, a: (try? adapter.a.tensor())!,
+                b: (try? adapter.b.tensor())!, trainable: adapter.a.isTrainable)
+        }
+        return p
+    }
+
     /// The same values under another name (sharing the resident leaf or the mapped source).
     public func renamed(_ newName: String) -> Parameter {
         if let resident {
@@ -144,7 +168,7 @@ extension Parameter {
         let newShape = shape.dropLast() + [entries.count]
         let select: (Tensor) -> Tensor = { t in Tensor(shape: Array(newShape), data: entries.map { t.data[$0] }) }
         if let resident {
-            return Parameter(name: newName, value: select(resident.value), trainable: resident.requiresGrad)
+            return Parameter(name: newName, value: select(resident.value), trainable: resident.recordsGradient)
         }
         let source = load!
         return Parameter(name: newName, shape: Array(newShape), load: { select(try source()) })
@@ -163,7 +187,7 @@ extension Parameter {
             }
         }
         if let resident {
-            return Parameter(name: newName, value: select(resident.value), trainable: resident.requiresGrad)
+            return Parameter(name: newName, value: select(resident.value), trainable: resident.recordsGradient)
         }
         let source = load!
         return Parameter(name: newName, shape: newShape, load: { select(try source()) })
