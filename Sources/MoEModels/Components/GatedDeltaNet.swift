@@ -11,7 +11,7 @@ import TensorCore
 ///
 /// Shapes: x [N, C] -> q, k [N, Hk*Dk], v, z [N, Hv*Dv], b, a, g, β [N, Hv] -> [N, C]. With a cache the layer
 /// keeps a `RecurrentState` (the convolution's last inputs and the delta rule's state) instead of keys.
-public final class GatedDeltaNet: SelfAttention {
+public final class GatedDeltaNet: SequenceMixer {
     public let shape: LinearAttentionConfig
     /// qwen3_next: [in_proj_qkvz, in_proj_ba]; qwen3_5: [in_proj_qkv, in_proj_z, in_proj_b, in_proj_a].
     public let inputProjections: [Parameter]
