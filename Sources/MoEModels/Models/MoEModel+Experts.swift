@@ -67,7 +67,7 @@ extension MoEModel {
                 // Expert x of the pruned layer is expert kept[l][x] of the original.
                 let parsed = TensorName(parsing: name)
                 return try original(parsed.renumbered(kept[layerPosition[layer]!][x]).text).renamed(name)
-            case let .router(layer, _) where layerPosition[layer] != nil:
+            case let .router(layer, _, _) where layerPosition[layer] != nil:
                 return try original(name).selectingRows(kept[layerPosition[layer]!], name: name)
             case let .routerBias(layer, _, _) where layerPosition[layer] != nil:
                 return try original(name).selectingEntries(kept[layerPosition[layer]!], name: name)
@@ -76,6 +76,7 @@ extension MoEModel {
             }
         }
         pruned.notes = notes
+        pruned.quantizedExperts = quantizedExperts?.keeping(kept, layers: blocks.map(\.layer))
         return pruned
     }
 

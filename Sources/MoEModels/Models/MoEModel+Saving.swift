@@ -13,7 +13,13 @@ extension MoEModel {
         var tensors: [(name: String, tensor: Tensor)] = []
         for p in parameters { tensors.append((p.name, try p.tensor())) }
         for (name, shape) in emptySharedExpertTensors { tensors.append((name, Tensor(shape: shape))) }
-        try SafeTensorsWriter.writeCheckpoint(tensors, dtype: dtype, to: directory, maxShardBytes: maxShardBytes)
+        if let layout = family.definition.layout.fusedExperts {
+            // The family's checkpoints hold experts fused (gpt-oss, Llama-4): transformers reads only that layout.
+            let stored = try fusedCheckpointTensors(tensors, layout: layout, dtype: dtype)
+            try SafeTensorsWriter.writeCheckpoint(stored, to: directory, maxShardBytes: maxShardBytes)
+        } else {
+            try SafeTensorsWriter.writeCheckpoint(tensors, dtype: dtype, to: directory, maxShardBytes: maxShardBytes)
+        }
         let configURL = directory.appendingPathComponent("config.json")
         if let configSource {
             try config.rewritten(

@@ -41,6 +41,8 @@ public final class MoEModel {
     public var notes: [String] = []
     /// Checkpoint tensors skipped on purpose (multi-token-prediction layers), named in `notes`.
     public var skippedTensors: [String] = []
+    /// The MXFP4 checkpoint the experts were dequantised from (nil: not quantised), for byte-exact pruning.
+    public var quantizedExperts: QuantizedExpertSource?
 
     /// Builds the model, asking `parameters` for every weight by its Hugging Face name.
     public init(config: ModelConfig, parameters p: ParameterFactory) throws {

@@ -1,0 +1,258 @@
+import Foundation
+import TensorCore
+
+// Experts stored fused on disk: all experts of a layer in 3-D tensors whose dimension 0 is the expert.
+// The model keeps one `Expert` per index (so routing masks, attribution, LoRA and pruning see experts);
+// the loader serves each expert's matrices from the fused tensors, one expert at a time, and the saver
+// packs them back into the layout the checkpoint had. Ports:
+// - transformers 5 conversions (Qwen3.5-MoE, Mixtral, Qwen): gate_up_proj [E, 2I, C] (gate rows first),
+//   down_proj [E, C, I];
+// - gpt-oss (`GptOssExperts`) and Llama-4 (`Llama4TextExperts`): x @ W, so gate_up_proj [E, C, 2I] and
+//   down_proj [E, I, C]; gpt-oss interleaves gate and up columns (`gate_up[..., ::2]`, `[..., 1::2]`),
+//   Llama-4 chunks them (gate first); gpt-oss adds `gate_up_proj_bias` [E, 2I] and `down_proj_bias` [E, C];
+// - MXFP4 (transformers' integrations/mxfp4.py): `<proj>_blocks` [E, R, C/32, 16] holds two E2M1 codes per
+//   byte (low nibble first) of output row r, `<proj>_scales` [E, R, C/32] an E8M0 exponent (bias 127) per
+//   32 values; R is the output (2I interleaved rows, or C), so the blocks are in the [out, in] orientation.
+
+/// How a family stores its experts fused.
+public struct FusedExpertLayout: Sendable, Equatable {
+    /// Which dimension of a fused tensor comes after the expert.
+    public enum Orientation: Sendable {
+        /// [E, out, in]: gate_up_proj [E, 2I, C], down_proj [E, C, I].
+        case outputsFirst
+        /// [E, in, out] (the expert computes x @ W): gate_up_proj [E, C, 2I], down_proj [E, I, C].
+        case inputsFirst
+    }
+
+    /// Where gate and up sit along gate_up's output dimension.
+    public enum GateUp: Sendable {
+        /// Gate first, then up (`chunk(2)`).
+        case halves
+        /// Gate at even, up at odd positions (gpt-oss).
+        case interleaved
+    }
+
+    public var orientation: Orientation
+    public var gateUp: GateUp
+    /// `gate_up_proj_bias` and `down_proj_bias` (gpt-oss).
+    public var biases = false
+
+    /// transformers 5's own fused layout (what the loader reads for every family that has none of its own).
+    public static let transformers = FusedExpertLayout(orientation: .outputsFirst, gateUp: .halves)
+
+    /// Output position of channel `i` of the gate (or up) projection inside gate_up's 2I outputs.
+    func gateUpIndex(_ i: Int, up: Bool, intermediate: Int) -> Int {
+        switch gateUp {
+        case .halves: up ? intermediate + i : i
+        case .interleaved: up ? 2 * i + 1 : 2 * i
+        }
+    }
+}
+
+/// MXFP4 decoding (transformers' `_convert_moe_packed_tensors`).
+public enum MXFP4 {
+    /// The E2M1 value of each 4-bit code (`FP4_VALUES`).
+    public static let values: [Float] = [0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3, -4, -6]
+    /// Values per scale.
+    public static let group = 32
+
+    /// Rows `rows` of expert `expert` as Float32 [rows.count, G*32], from blocks [E, R, G, 16] and scales [E, R, G].
+    static func rows(
+        _ rows: [Int], expert: Int, blocks: UnsafeRawBufferPointer, scales: UnsafeRawBufferPointer, outputs: Int,
+        groups: Int
+    ) -> Tensor {
+        let width = groups * group
+        return Tensor(shape: [rows.count, width]) { out in
+            for (n, r) in rows.enumerated() {
+                let row = expert * outputs + r
+                for g in 0..<groups {
+                    let scale = Float(sign: .plus, exponent: Int(scales[row * groups + g]) - 127, significand: 1)
+                    for b in 0..<(group / 2) {
+                        let byte = blocks[(row * groups + g) * (group / 2) + b]
+                        out[n * width + g * group + 2 * b] = values[Int(byte & 0x0F)] * scale
+                        out[n * width + g * group + 2 * b + 1] = values[Int(byte >> 4)] * scale
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension TensorResolver {
+    /// One expert's matrix or bias of a per-expert name (`experts.E.gate_proj.weight`, `.bias`), served
+    /// from the layer's fused tensors in `layout` (BF16/F32, or MXFP4 blocks and scales).
+    func fusedExpertSource(name: String, shape: [Int], layout: FusedExpertLayout) throws -> Source? {
+        guard case let .expert(layer, block, e, projection, suffix) = TensorName(parsing: name),
+              ["gate_proj", "up_proj", "down_proj", "w1", "w3", "w2"].contains(projection)
+        else { return nil }
+        let isDown = projection == "down_proj" || projection == "w2"
+        let isUp = projection == "up_proj" || projection == "w3"
+        let fused = TensorName.fusedExperts(layer: layer, block: block, projection: isDown ? "down_proj" : "gate_up_proj")
+        let base = fused.text
+        let checkpoint = self.checkpoint
+        func claim(_ tensor: String, _ expected: [Int]) throws -> TensorInfo? {
+            guard let info = checkpoint.info(tensor) else { return nil }
+            guard info.shape.count == expected.count, e < info.shape[0], Array(info.shape.dropFirst()) == Array(expected.dropFirst())
+            else {
+                throw ModelError.shapeMismatch(
+                    file: fileName(tensor), name: tensor, expected: [Swift.max(info.shape.first ?? 0, e + 1)]
+                        + expected.dropFirst(), actual: info.shape)
+            }
+            markUsed(tensor)
+            return info
+        }
+        if suffix == "bias" {
+            // gate_up_proj_bias [E, 2I] or down_proj_bias [E, C]: entries of expert e.
+            let i = shape[0]
+            let width = isDown ? i : 2 * i
+            guard layout.biases, try claim(base + "_bias", [0, width]) != nil else { return nil }
+            let picks = isDown ? Array(0..<i) : (0..<i).map { layout.gateUpIndex($0, up: isUp, intermediate: i) }
+            return ({
+                let row = try checkpoint.rows(of: base + "_bias", rowLength: width, range: e..<(e + 1), shape: [width])
+                return Tensor(shape: shape, data: picks.map { row.data[$0] })
+            }, nil)
+        }
+        guard suffix == "weight" else { return nil }
+        let (outputs, inputs) = (shape[0], shape[1])  // the per-expert matrix [out, in]
+        let fusedOutputs = isDown ? outputs : 2 * outputs
+        let picks = isDown ? Array(0..<outputs) : (0..<outputs).map {
+            layout.gateUpIndex($0, up: isUp, intermediate: outputs)
+        }
+        if let blocksInfo = try claim(base + "_blocks", [0, fusedOutputs, inputs / MXFP4.group, MXFP4.group / 2]) {
+            guard inputs % MXFP4.group == 0, try claim(base + "_scales", [0, fusedOutputs, inputs / MXFP4.group]) != nil,
+                  let file = checkpoint.file(containing: base + "_blocks"),
+                  let scalesFile = checkpoint.file(containing: base + "_scales")
+            else { throw ModelError.missingTensor(file: checkpoint.directory.path, name: base + "_scales") }
+            guard blocksInfo.dtype == .u8 else {
+                throw ModelError.unsupported(file: fileName(base + "_blocks"), feature: "MXFP4 blocks of dtype \(blocksInfo.dtype)")
+            }
+            // Dequantised on use, one expert's rows at a time (never a whole layer).
+            return ({
+                try file.withRawBytes(base + "_blocks") { blocks, _ in
+                    try scalesFile.withRawBytes(base + "_scales") { scales, _ in
+                        MXFP4.rows(picks, expert: e, blocks: blocks, scales: scales, outputs: fusedOutputs,
+                                   groups: inputs / MXFP4.group)
+                    }
+                }
+            }, nil)
+        }
+        switch layout.orientation {
+        case .outputsFirst:
+            guard try claim(base, [0, fusedOutputs, inputs]) != nil else { return nil }
+            let rows = picks.map { e * fusedOutputs + $0 }
+            let contiguous = rows.last.map { $0 - rows[0] + 1 == rows.count } ?? true
+            return ({
+                let first = rows[0]
+                let slab = try checkpoint.rows(of: base, rowLength: inputs, range: first..<(first + (rows.last! - first + 1)),
+                                               shape: [rows.last! - first + 1, inputs])
+                return contiguous ? slab.reshaped(shape) : gatherRows(Variable(slab), rows.map { $0 - first }).value
+            }, contiguous ? bf16Source(base, firstRow: rows[0], shape: shape) : nil)
+        case .inputsFirst:
+            guard try claim(base, [0, inputs, fusedOutputs]) != nil else { return nil }
+            return ({
+                // Expert e's [in, fused outputs] slab, transposed into [out, in] for the picked outputs.
+                let slab = try checkpoint.rows(
+                    of: base, rowLength: fusedOutputs, range: (e * inputs)..<((e + 1) * inputs),
+                    shape: [inputs, fusedOutputs])
+                return Tensor(shape: shape) { out in
+                    for (o, column) in picks.enumerated() {
+                        for c in 0..<inputs { out[o * inputs + c] = slab.data[c * fusedOutputs + column] }
+                    }
+                }
+            }, nil)
+        }
+    }
+}
+
+/// The MXFP4 bytes a model's experts came from, so that saving (pruning) copies each kept expert's
+/// blocks and scales byte for byte instead of re-quantising.
+public struct QuantizedExpertSource: @unchecked Sendable {
+    let checkpoint: SafeTensorsCheckpoint
+    /// For each sparse layer (by layer index), the original expert index of each current expert.
+    var origin: [Int: [Int]]
+
+    /// The source with only `kept[l]` of the experts of sparse layer `layers[l]`.
+    func keeping(_ kept: [[Int]], layers: [Int]) -> QuantizedExpertSource {
+        var copy = self
+        for (l, layer) in layers.enumerated() { copy.origin[layer] = kept[l].map { origin[layer]![$0] } }
+        return copy
+    }
+}
+
+extension MoEModel {
+    /// The model's tensors for a checkpoint in the family's fused layout: each sparse layer's per-expert
+    /// matrices and biases packed into gate_up_proj / down_proj (+ `_bias`), or, for an MXFP4 source whose
+    /// experts hold their loaded values, the kept experts' `_blocks` and `_scales` sliced from the source.
+    func fusedCheckpointTensors(_ tensors: [(name: String, tensor: Tensor)], layout: FusedExpertLayout, dtype: DType)
+        throws -> [StoredTensor]
+    {
+        var perExpert: [String: Tensor] = [:]
+        var stored: [StoredTensor] = []
+        for (name, tensor) in tensors {
+            if case .expert = TensorName(parsing: name) { perExpert[name] = tensor; continue }
+            stored.append(try StoredTensor(name: name, tensor: tensor, dtype: dtype))
+        }
+        for layer in layers {
+            guard let block = layer.moe else { continue }
+            let blockName = family.definition.layout.sparseBlock
+            let names = family.definition.layout.expertProjections
+            let e = block.expertCount, i = config.moeIntermediateSize, c = config.hiddenSize
+            func part(_ x: Int, _ projection: String, _ suffix: String = "weight") -> Tensor {
+                perExpert[TensorName.expert(layer: layer.index, block: blockName, expert: x, projection: projection, suffix: suffix).text]!
+            }
+            let gateUp = TensorName.fusedExperts(layer: layer.index, block: blockName, projection: "gate_up_proj").text
+            let down = TensorName.fusedExperts(layer: layer.index, block: blockName, projection: "down_proj").text
+            if let source = quantizedExperts, let origin = source.origin[layer.index],
+               block.experts.allSatisfy({ $0.parameters.allSatisfy(\.holdsSourceValues) }) {
+                for name in [gateUp, down].flatMap({ [$0 + "_blocks", $0 + "_scales"] }) {
+                    guard let file = source.checkpoint.file(containing: name) else {
+                        throw ModelError.missingTensor(file: source.checkpoint.directory.path, name: name)
+                    }
+                    let slices = try origin.map { try file.storedTensor(name, rows: $0..<($0 + 1)) }
+                    var shape = slices.first?.shape ?? []
+                    if !shape.isEmpty { shape[0] = origin.count }
+                    stored.append(StoredTensor(name: name, dtype: .u8, shape: shape, bytes: slices.reduce(Data()) { $0 + $1.bytes }))
+                }
+            } else if quantizedExperts != nil {
+                throw ModelError.unsupported(
+                    file: "layer \(layer.index)", feature: "saving changed MXFP4 experts (re-quantisation)")
+            } else {
+                let inputsFirst = layout.orientation == .inputsFirst
+                var gu = [Float](repeating: 0, count: e * 2 * i * c), dn = [Float](repeating: 0, count: e * c * i)
+                for x in 0..<e {
+                    let g = part(x, names.gate), u = part(x, names.up), d = part(x, names.down)
+                    for r in 0..<i {
+                        let (gr, ur) = (layout.gateUpIndex(r, up: false, intermediate: i), layout.gateUpIndex(r, up: true, intermediate: i))
+                        for k in 0..<c {
+                            let (gAt, uAt) = inputsFirst ? ((x * c + k) * 2 * i + gr, (x * c + k) * 2 * i + ur)
+                                : ((x * 2 * i + gr) * c + k, (x * 2 * i + ur) * c + k)
+                            gu[gAt] = g.data[r * c + k]
+                            gu[uAt] = u.data[r * c + k]
+                        }
+                    }
+                    for o in 0..<c {
+                        for k in 0..<i { dn[inputsFirst ? (x * i + k) * c + o : (x * c + o) * i + k] = d.data[o * i + k] }
+                    }
+                }
+                stored.append(try StoredTensor(
+                    name: gateUp, tensor: Tensor(shape: inputsFirst ? [e, c, 2 * i] : [e, 2 * i, c], data: gu), dtype: dtype))
+                stored.append(try StoredTensor(
+                    name: down, tensor: Tensor(shape: inputsFirst ? [e, i, c] : [e, c, i], data: dn), dtype: dtype))
+            }
+            if layout.biases {
+                var gub = [Float](repeating: 0, count: e * 2 * i), db = [Float](repeating: 0, count: e * c)
+                for x in 0..<e {
+                    let g = part(x, names.gate, "bias"), u = part(x, names.up, "bias"), d = part(x, names.down, "bias")
+                    for r in 0..<i {
+                        gub[x * 2 * i + layout.gateUpIndex(r, up: false, intermediate: i)] = g.data[r]
+                        gub[x * 2 * i + layout.gateUpIndex(r, up: true, intermediate: i)] = u.data[r]
+                    }
+                    for o in 0..<c { db[x * c + o] = d.data[o] }
+                }
+                stored.append(try StoredTensor(name: gateUp + "_bias", tensor: Tensor(shape: [e, 2 * i], data: gub), dtype: dtype))
+                stored.append(try StoredTensor(name: down + "_bias", tensor: Tensor(shape: [e, c], data: db), dtype: dtype))
+            }
+        }
+        return stored
+    }
+}
