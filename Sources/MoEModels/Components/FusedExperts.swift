@@ -107,10 +107,11 @@ extension TensorResolver {
             let width = isDown ? i : 2 * i
             guard layout.biases, try claim(base + "_bias", [0, width]) != nil else { return nil }
             let picks = isDown ? Array(0..<i) : (0..<i).map { layout.gateUpIndex($0, up: isUp, intermediate: i) }
+            let dtype = checkpoint.info(base + "_bias")!.dtype
             return ({
                 let row = try checkpoint.rows(of: base + "_bias", rowLength: width, range: e..<(e + 1), shape: [width])
                 return Tensor(shape: shape, data: picks.map { row.data[$0] })
-            }, nil)
+            }, nil, nil, dtype)
         }
         guard suffix == "weight" else { return nil }
         let (outputs, inputs) = (shape[0], shape[1])  // the per-expert matrix [out, in]
@@ -134,11 +135,11 @@ extension TensorResolver {
                                    groups: inputs / MXFP4.group)
                     }
                 }
-            }, nil)
+            }, nil, nil, .u8)
         }
         switch layout.orientation {
         case .outputsFirst:
-            guard try claim(base, [0, fusedOutputs, inputs]) != nil else { return nil }
+            guard let info = try claim(base, [0, fusedOutputs, inputs]) else { return nil }
             let rows = picks.map { e * fusedOutputs + $0 }
             let contiguous = rows.last.map { $0 - rows[0] + 1 == rows.count } ?? true
             return ({
@@ -146,9 +147,9 @@ extension TensorResolver {
                 let slab = try checkpoint.rows(of: base, rowLength: inputs, range: first..<(first + (rows.last! - first + 1)),
                                                shape: [rows.last! - first + 1, inputs])
                 return contiguous ? slab.reshaped(shape) : gatherRows(Variable(slab), rows.map { $0 - first }).value
-            }, contiguous ? bf16Source(base, firstRow: rows[0], shape: shape) : nil)
+            }, contiguous ? bf16Source(base, firstRow: rows[0], shape: shape) : nil, nil, info.dtype)
         case .inputsFirst:
-            guard try claim(base, [0, inputs, fusedOutputs]) != nil else { return nil }
+            guard let info = try claim(base, [0, inputs, fusedOutputs]) else { return nil }
             return ({
                 // Expert e's [in, fused outputs] slab, transposed into [out, in] for the picked outputs.
                 let slab = try checkpoint.rows(
@@ -159,7 +160,7 @@ extension TensorResolver {
                         for c in 0..<inputs { out[o * inputs + c] = slab.data[c * fusedOutputs + column] }
                     }
                 }
-            }, nil)
+            }, nil, nil, info.dtype)
         }
     }
 }
@@ -180,38 +181,33 @@ public struct QuantizedExpertSource: @unchecked Sendable {
 }
 
 extension MoEModel {
-    /// The model's tensors for a checkpoint in the family's fused layout: each sparse layer's per-expert
-    /// matrices and biases packed into gate_up_proj / down_proj (+ `_bias`), or, for an MXFP4 source whose
-    /// experts hold their loaded values, the kept experts' `_blocks` and `_scales` sliced from the source.
-    func fusedCheckpointTensors(_ tensors: [(name: String, tensor: Tensor)], layout: FusedExpertLayout, dtype: DType)
-        throws -> [StoredTensor]
-    {
-        var perExpert: [String: Tensor] = [:]
-        var stored: [StoredTensor] = []
-        for (name, tensor) in tensors {
-            if case .expert = TensorName(parsing: name) { perExpert[name] = tensor; continue }
-            stored.append(try StoredTensor(name: name, tensor: tensor, dtype: dtype))
-        }
+    /// Each sparse layer's experts packed into the family's fused layout: gate_up_proj / down_proj (+ `_bias`)
+    /// from the per-expert values, or, for an MXFP4 source whose experts still hold their loaded values, the kept
+    /// experts' `_blocks` and `_scales` copied from the source byte for byte. `keepStoredDTypes` (pruning): the
+    /// dtype the source stored them in; otherwise `dtype`.
+    func fusedCheckpointTensors(layout: FusedExpertLayout, dtype: DType, keepStoredDTypes: Bool) throws -> [PendingTensor] {
+        var pending: [PendingTensor] = []
+        let blockName = family.definition.layout.sparseBlock
         for layer in layers {
-            guard let block = layer.moe else { continue }
-            let blockName = family.definition.layout.sparseBlock
-            let names = family.definition.layout.expertProjections
-            let e = block.expertCount, i = config.moeIntermediateSize, c = config.hiddenSize
-            func part(_ x: Int, _ projection: String, _ suffix: String = "weight") -> Tensor {
-                perExpert[TensorName.expert(layer: layer.index, block: blockName, expert: x, projection: projection, suffix: suffix).text]!
+            guard let block = layer.moe, let first = block.experts.first else { continue }
+            let e = block.expertCount, i = first.intermediateSize, c = config.hiddenSize
+            func stored(_ p: Parameter?) -> DType {
+                let own = p?.sourceDType.flatMap { keepStoredDTypes && $0.isConvertibleToFloat ? $0 : nil }
+                return own ?? dtype
             }
             let gateUp = TensorName.fusedExperts(layer: layer.index, block: blockName, projection: "gate_up_proj").text
             let down = TensorName.fusedExperts(layer: layer.index, block: blockName, projection: "down_proj").text
-            if let source = quantizedExperts, let origin = source.origin[layer.index],
-               block.experts.allSatisfy({ $0.parameters.allSatisfy(\.holdsSourceValues) }) {
+            let unchanged = block.experts.allSatisfy { $0.parameters.allSatisfy(\.holdsSourceValues) }
+            if let source = quantizedExperts, let origin = source.origin[layer.index], unchanged {
                 for name in [gateUp, down].flatMap({ [$0 + "_blocks", $0 + "_scales"] }) {
                     guard let file = source.checkpoint.file(containing: name) else {
                         throw ModelError.missingTensor(file: source.checkpoint.directory.path, name: name)
                     }
                     let slices = try origin.map { try file.storedTensor(name, rows: $0..<($0 + 1)) }
-                    var shape = slices.first?.shape ?? []
-                    if !shape.isEmpty { shape[0] = origin.count }
-                    stored.append(StoredTensor(name: name, dtype: .u8, shape: shape, bytes: slices.reduce(Data()) { $0 + $1.bytes }))
+                    var shape = slices[0].shape
+                    shape[0] = origin.count
+                    pending.append(.stored(StoredTensor(
+                        name: name, dtype: slices[0].dtype, shape: shape, bytes: slices.reduce(Data()) { $0 + $1.bytes })))
                 }
             } else if quantizedExperts != nil {
                 throw ModelError.unsupported(
@@ -219,40 +215,38 @@ extension MoEModel {
             } else {
                 let inputsFirst = layout.orientation == .inputsFirst
                 var gu = [Float](repeating: 0, count: e * 2 * i * c), dn = [Float](repeating: 0, count: e * c * i)
-                for x in 0..<e {
-                    let g = part(x, names.gate), u = part(x, names.up), d = part(x, names.down)
+                for (x, expert) in block.experts.enumerated() {
+                    let g = try expert.gate.tensor(), u = try expert.up.tensor(), d = try expert.down.tensor()
                     for r in 0..<i {
-                        let (gr, ur) = (layout.gateUpIndex(r, up: false, intermediate: i), layout.gateUpIndex(r, up: true, intermediate: i))
+                        let gr = layout.gateUpIndex(r, up: false, intermediate: i)
+                        let ur = layout.gateUpIndex(r, up: true, intermediate: i)
                         for k in 0..<c {
-                            let (gAt, uAt) = inputsFirst ? ((x * c + k) * 2 * i + gr, (x * c + k) * 2 * i + ur)
-                                : ((x * 2 * i + gr) * c + k, (x * 2 * i + ur) * c + k)
-                            gu[gAt] = g.data[r * c + k]
-                            gu[uAt] = u.data[r * c + k]
+                            gu[inputsFirst ? (x * c + k) * 2 * i + gr : (x * 2 * i + gr) * c + k] = g.data[r * c + k]
+                            gu[inputsFirst ? (x * c + k) * 2 * i + ur : (x * 2 * i + ur) * c + k] = u.data[r * c + k]
                         }
                     }
                     for o in 0..<c {
                         for k in 0..<i { dn[inputsFirst ? (x * i + k) * c + o : (x * c + o) * i + k] = d.data[o * i + k] }
                     }
                 }
-                stored.append(try StoredTensor(
-                    name: gateUp, tensor: Tensor(shape: inputsFirst ? [e, c, 2 * i] : [e, 2 * i, c], data: gu), dtype: dtype))
-                stored.append(try StoredTensor(
-                    name: down, tensor: Tensor(shape: inputsFirst ? [e, i, c] : [e, c, i], data: dn), dtype: dtype))
+                pending.append(.float(
+                    gateUp, Tensor(shape: inputsFirst ? [e, c, 2 * i] : [e, 2 * i, c], data: gu), stored(first.gate)))
+                pending.append(.float(down, Tensor(shape: inputsFirst ? [e, i, c] : [e, c, i], data: dn), stored(first.down)))
             }
-            if layout.biases {
-                var gub = [Float](repeating: 0, count: e * 2 * i), db = [Float](repeating: 0, count: e * c)
-                for x in 0..<e {
-                    let g = part(x, names.gate, "bias"), u = part(x, names.up, "bias"), d = part(x, names.down, "bias")
-                    for r in 0..<i {
-                        gub[x * 2 * i + layout.gateUpIndex(r, up: false, intermediate: i)] = g.data[r]
-                        gub[x * 2 * i + layout.gateUpIndex(r, up: true, intermediate: i)] = u.data[r]
-                    }
-                    for o in 0..<c { db[x * c + o] = d.data[o] }
+            guard layout.biases else { continue }
+            var gub = [Float](repeating: 0, count: e * 2 * i), db = [Float](repeating: 0, count: e * c)
+            for (x, expert) in block.experts.enumerated() {
+                guard let gb = expert.gateBias, let ub = expert.upBias, let dbp = expert.downBias else { continue }
+                let g = try gb.tensor(), u = try ub.tensor(), d = try dbp.tensor()
+                for r in 0..<i {
+                    gub[x * 2 * i + layout.gateUpIndex(r, up: false, intermediate: i)] = g.data[r]
+                    gub[x * 2 * i + layout.gateUpIndex(r, up: true, intermediate: i)] = u.data[r]
                 }
-                stored.append(try StoredTensor(name: gateUp + "_bias", tensor: Tensor(shape: [e, 2 * i], data: gub), dtype: dtype))
-                stored.append(try StoredTensor(name: down + "_bias", tensor: Tensor(shape: [e, c], data: db), dtype: dtype))
+                for o in 0..<c { db[x * c + o] = d.data[o] }
             }
+            pending.append(.float(gateUp + "_bias", Tensor(shape: [e, 2 * i], data: gub), stored(first.gateBias)))
+            pending.append(.float(down + "_bias", Tensor(shape: [e, c], data: db), stored(first.downBias)))
         }
-        return stored
+        return pending
     }
 }

@@ -100,6 +100,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var expertActivation: ExpertActivation = .swiglu
     /// Llama-4: the routing weight scales the expert's input, not its output.
     public var routingScalesExpertInput = false
+    /// `quantization_config` of an FP8 checkpoint (block-scaled `float8_e4m3fn` weights); nil: not quantized.
+    public var fp8: FP8Quantization?
 
     /// A config built in code (tests, presets). Parameters left out take generic values, not a
     /// family's transformers defaults; call `validate()` before use.
