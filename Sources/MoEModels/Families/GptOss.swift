@@ -40,12 +40,6 @@ enum GptOss: FamilyDefinition {
         config.attentionSinks = true
         config.expertActivation = .clampedSwiGLU(
             alpha: Float(try keys.double("swiglu_alpha") ?? 1.702), limit: Float(try keys.double("swiglu_limit") ?? 7))
-        if let quantization = try keys.c.decodeIfPresent(QuantizationMethod.self, forKey: AnyKey("quantization_config")),
-           quantization.quantMethod != "mxfp4" {
-            throw ConfigError.invalidValue(
-                file: keys.file, key: "quantization_config.quant_method",
-                reason: "'\(quantization.quantMethod ?? "none")' is not implemented (gpt-oss reads mxfp4)")
-        }
         return config
     }
 
@@ -66,10 +60,4 @@ enum GptOss: FamilyDefinition {
     }
 
     static func attentionOutputBias(_ config: ModelConfig) -> Bool { config.attentionBias }
-}
-
-/// `quantization_config` as far as a family needs it: which method.
-struct QuantizationMethod: Decodable {
-    var quantMethod: String?
-    enum CodingKeys: String, CodingKey { case quantMethod = "quant_method" }
 }

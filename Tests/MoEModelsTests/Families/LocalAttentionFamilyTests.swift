@@ -130,7 +130,7 @@ struct LocalAttentionFamilyTests {
         #expect(config.rotaryScaling == .yarn(GptOss.defaultYarn) && config.ropeTheta == 150_000)
         #expect(config.expertActivation == .clampedSwiGLU(alpha: 1.702, limit: 7))
         #expect(config.attentionSinks && config.attentionBias && config.headDim == 64)
-        let quantized = keys.replacingOccurrences(of: "}", with: #", "quantization_config": {"quant_method": "fp8"}}"#)
+        let quantized = keys.replacingOccurrences(of: "}", with: #", "quantization_config": {"quant_method": "awq"}}"#)
         #expect(throws: ConfigError.self) { try JSONDecoder().decode(ModelConfig.self, from: Data(quantized.utf8)) }
     }
 
