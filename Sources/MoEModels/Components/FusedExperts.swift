@@ -87,12 +87,13 @@ extension TensorResolver {
         else { return nil }
         let isDown = projection == "down_proj" || projection == "w2"
         let isUp = projection == "up_proj" || projection == "w3"
-        let fused = TensorName.fusedExperts(layer: layer, block: block, projection: isDown ? "down_proj" : "gate_up_proj")
-        let base = fused.text
+        let base = TensorName.fusedExperts(
+            layer: layer, block: block, projection: isDown ? "down_proj" : "gate_up_proj").text
         let checkpoint = self.checkpoint
         func claim(_ tensor: String, _ expected: [Int]) throws -> TensorInfo? {
             guard let info = checkpoint.info(tensor) else { return nil }
-            guard info.shape.count == expected.count, e < info.shape[0], Array(info.shape.dropFirst()) == Array(expected.dropFirst())
+            guard info.shape.count == expected.count, e < info.shape[0],
+                  Array(info.shape.dropFirst()) == Array(expected.dropFirst())
             else {
                 throw ModelError.shapeMismatch(
                     file: fileName(tensor), name: tensor, expected: [Swift.max(info.shape.first ?? 0, e + 1)]
@@ -120,12 +121,14 @@ extension TensorResolver {
             layout.gateUpIndex($0, up: isUp, intermediate: outputs)
         }
         if let blocksInfo = try claim(base + "_blocks", [0, fusedOutputs, inputs / MXFP4.group, MXFP4.group / 2]) {
-            guard inputs % MXFP4.group == 0, try claim(base + "_scales", [0, fusedOutputs, inputs / MXFP4.group]) != nil,
+            guard inputs % MXFP4.group == 0,
+                  try claim(base + "_scales", [0, fusedOutputs, inputs / MXFP4.group]) != nil,
                   let file = checkpoint.file(containing: base + "_blocks"),
                   let scalesFile = checkpoint.file(containing: base + "_scales")
             else { throw ModelError.missingTensor(file: checkpoint.directory.path, name: base + "_scales") }
             guard blocksInfo.dtype == .u8 else {
-                throw ModelError.unsupported(file: fileName(base + "_blocks"), feature: "MXFP4 blocks of dtype \(blocksInfo.dtype)")
+                throw ModelError.unsupported(
+                    file: fileName(base + "_blocks"), feature: "MXFP4 blocks of dtype \(blocksInfo.dtype)")
             }
             // Dequantised on use, one expert's rows at a time (never a whole layer).
             return ({
@@ -144,8 +147,9 @@ extension TensorResolver {
             let contiguous = rows.last.map { $0 - rows[0] + 1 == rows.count } ?? true
             return ({
                 let first = rows[0]
-                let slab = try checkpoint.rows(of: base, rowLength: inputs, range: first..<(first + (rows.last! - first + 1)),
-                                               shape: [rows.last! - first + 1, inputs])
+                let span = rows.last! - first + 1
+                let slab = try checkpoint.rows(
+                    of: base, rowLength: inputs, range: first..<(first + span), shape: [span, inputs])
                 return contiguous ? slab.reshaped(shape) : gatherRows(Variable(slab), rows.map { $0 - first }).value
             }, contiguous ? bf16Source(base, firstRow: rows[0], shape: shape) : nil, nil, info.dtype)
         case .inputsFirst:
@@ -185,7 +189,9 @@ extension MoEModel {
     /// from the per-expert values, or, for an MXFP4 source whose experts still hold their loaded values, the kept
     /// experts' `_blocks` and `_scales` copied from the source byte for byte. `keepStoredDTypes` (pruning): the
     /// dtype the source stored them in; otherwise `dtype`.
-    func fusedCheckpointTensors(layout: FusedExpertLayout, dtype: DType, keepStoredDTypes: Bool) throws -> [PendingTensor] {
+    func fusedCheckpointTensors(layout: FusedExpertLayout, dtype: DType, keepStoredDTypes: Bool) throws
+        -> [PendingTensor]
+    {
         var pending: [PendingTensor] = []
         let blockName = family.definition.layout.sparseBlock
         for layer in layers {
@@ -206,8 +212,8 @@ extension MoEModel {
                     let slices = try origin.map { try file.storedTensor(name, rows: $0..<($0 + 1)) }
                     var shape = slices[0].shape
                     shape[0] = origin.count
-                    pending.append(.stored(StoredTensor(
-                        name: name, dtype: slices[0].dtype, shape: shape, bytes: slices.reduce(Data()) { $0 + $1.bytes })))
+                    let bytes = slices.reduce(Data()) { $0 + $1.bytes }
+                    pending.append(.stored(StoredTensor(name: name, dtype: slices[0].dtype, shape: shape, bytes: bytes)))
                 }
             } else if quantizedExperts != nil {
                 throw ModelError.unsupported(
@@ -226,12 +232,15 @@ extension MoEModel {
                         }
                     }
                     for o in 0..<c {
-                        for k in 0..<i { dn[inputsFirst ? (x * i + k) * c + o : (x * c + o) * i + k] = d.data[o * i + k] }
+                        for k in 0..<i {
+                            dn[inputsFirst ? (x * i + k) * c + o : (x * c + o) * i + k] = d.data[o * i + k]
+                        }
                     }
                 }
                 pending.append(.float(
                     gateUp, Tensor(shape: inputsFirst ? [e, c, 2 * i] : [e, 2 * i, c], data: gu), stored(first.gate)))
-                pending.append(.float(down, Tensor(shape: inputsFirst ? [e, i, c] : [e, c, i], data: dn), stored(first.down)))
+                pending.append(.float(
+                    down, Tensor(shape: inputsFirst ? [e, i, c] : [e, c, i], data: dn), stored(first.down)))
             }
             guard layout.biases else { continue }
             var gub = [Float](repeating: 0, count: e * 2 * i), db = [Float](repeating: 0, count: e * c)

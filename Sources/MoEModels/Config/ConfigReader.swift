@@ -120,7 +120,7 @@ struct ConfigReader {
         func refuse(_ key: String, _ reason: String) -> ConfigError {
             .invalidValue(file: file, key: "quantization_config.\(key)", reason: reason)
         }
-        // gpt-oss's MXFP4 experts are read (and pruned byte for byte) by its fused-expert layout (`FusedExperts.swift`).
+        // gpt-oss's MXFP4 experts are read (and pruned byte for byte) by its fused layout (`FusedExperts.swift`).
         if q.quantMethod == "mxfp4" && modelType == GptOss.modelType { return nil }
         guard q.quantMethod == "fp8" else {
             throw refuse("quant_method", "'\(q.quantMethod ?? "null")' is not implemented (fp8 is; mxfp4 for gpt-oss)")

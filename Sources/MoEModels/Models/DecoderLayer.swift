@@ -56,8 +56,9 @@ public final class DecoderLayer {
             }
             let experts = try (0..<e).map { x in
                 func name(_ projection: String, _ suffix: String = "weight") -> String {
-                    TensorName.expert(layer: index, block: layout.sparseBlock, expert: x, projection: projection, suffix: suffix)
-                        .text
+                    TensorName.expert(
+                        layer: index, block: layout.sparseBlock, expert: x, projection: projection, suffix: suffix
+                    ).text
                 }
                 let biases = expertBiases
                     ? (try p(name(names.gate, "bias"), [i]), try p(name(names.up, "bias"), [i]),

@@ -44,6 +44,7 @@ public final class Expert {
 public enum ExpertActivation: Sendable, Equatable {
     /// silu(gate) · up.
     case swiglu
-    /// gpt-oss: (clamp(up, ±limit) + 1) · g · sigmoid(α·g) with g = min(gate, limit) (`swiglu_alpha`, `swiglu_limit`).
+    /// gpt-oss: (clamp(up, ±limit) + 1) · g · sigmoid(α·g) with g = min(gate, limit)
+    /// (`swiglu_alpha`, `swiglu_limit`).
     case clampedSwiGLU(alpha: Float, limit: Float)
 }

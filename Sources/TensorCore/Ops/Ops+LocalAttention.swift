@@ -176,8 +176,8 @@ struct LocalAttention {
                     band(q, k, b: b, h: h, i0: i0, i1: i1, lo: lo, into: p, logSumExp: nil, saveTo: lse)
                     // O[i0..<i1] [rows, D] = P [rows, width] · V[lo..<i1] [width, D]
                     Gemm.sgemm(
-                        m: i1 - i0, n: headDim, k: width, a: p, lda: width, b: v + kvOffset(b, h / group) + lo * kvStride,
-                        ldb: kvStride, c: o + i0 * qStride, ldc: qStride)
+                        m: i1 - i0, n: headDim, k: width, a: p, lda: width,
+                        b: v + kvOffset(b, h / group) + lo * kvStride, ldb: kvStride, c: o + i0 * qStride, ldc: qStride)
                     i0 = i1
                 }
             }
@@ -216,8 +216,8 @@ struct LocalAttention {
                                 // dV[lo..<i1] [width, D] += Pᵀ [width, rows] · dO[i0..<i1] [rows, D]
                                 Gemm.sgemm(
                                     transA: true, m: width, n: headDim, k: rows, a: p, lda: width,
-                                    b: gradOut + qAt + i0 * qStride, ldb: qStride, beta: 1, c: dv + kvAt + lo * kvStride,
-                                    ldc: kvStride)
+                                    b: gradOut + qAt + i0 * qStride, ldb: qStride, beta: 1,
+                                    c: dv + kvAt + lo * kvStride, ldc: kvStride)
                             }
                             // dP [rows, width] = dO[i0..<i1] · V[lo..<i1]ᵀ
                             Gemm.sgemm(

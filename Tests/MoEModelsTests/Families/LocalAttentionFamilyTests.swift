@@ -14,7 +14,8 @@ struct LocalAttentionFamilyTests {
     static let root = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
 
     static let windowCases: [String] = {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("windows").path)) ?? []
+        let folder = root.appendingPathComponent("windows").path
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         return names.filter { !$0.hasPrefix(".") && !$0.hasPrefix("_") }.sorted()
     }()
 
@@ -38,7 +39,8 @@ struct LocalAttentionFamilyTests {
     }
 
     static func expected(_ name: String) throws -> Expected {
-        try JSONDecoder().decode(Expected.self, from: Data(contentsOf: url(name).appendingPathComponent("expected.json")))
+        let data = try Data(contentsOf: url(name).appendingPathComponent("expected.json"))
+        return try JSONDecoder().decode(Expected.self, from: data)
     }
 
     @Test func fixturesCoverEveryVariant() {
@@ -78,7 +80,9 @@ struct LocalAttentionFamilyTests {
         let model = try ModelLoader.load(directory: Self.url(name))
         let output = try Generator.greedy(model: model, prompt: expected.prompt, maxNewTokens: expected.tokens.count)
         #expect(output.tokens == expected.tokens, "\(name)")
-        let worst = zip(output.logits, expected.logits).map { zip($0, $1).map { abs(Double($0) - $1) }.max() ?? 0 }.max()
+        let worst = zip(output.logits, expected.logits).map { ours, theirs in
+            zip(ours, theirs).map { abs(Double($0) - $1) }.max() ?? 0
+        }.max()
         #expect((worst ?? .infinity) <= 1e-4, "\(name): logits differ by \(worst ?? .infinity)")
         // The prompt (6 tokens) and the 12 new ones cross every window and chunk: recomputing agrees.
         let recomputed = try Generator.greedy(
@@ -101,7 +105,8 @@ struct LocalAttentionFamilyTests {
         #expect(Set(before.tensorNames) == Set(after.tensorNames), "same tensor names: the layout is kept")
         var compared = 0
         for name in before.tensorNames where name.contains("experts.") {
-            let original = try #require(before.file(containing: name)), pruned = try #require(after.file(containing: name))
+            let original = try #require(before.file(containing: name))
+            let pruned = try #require(after.file(containing: name))
             #expect(after.info(name)?.dtype == before.info(name)?.dtype, "\(name)")
             for (row, expert) in kept[0].enumerated() {
                 let a = try original.storedTensor(name, rows: expert..<(expert + 1)).bytes
@@ -142,7 +147,8 @@ struct LocalAttentionFamilyTests {
         let config = try JSONDecoder().decode(ModelConfig.self, from: Data(keys.utf8))
         // no_rope_layers: every 4th layer is NoPE (full attention), the others chunked by 8192.
         #expect(config.ropeLayers == [true, true, true, false])
-        #expect((0..<4).map(config.attentionSpan) == [.chunked(size: 8192), .chunked(size: 8192), .chunked(size: 8192), .full])
+        let chunk = AttentionSpan.chunked(size: 8192)
+        #expect((0..<4).map(config.attentionSpan) == [chunk, chunk, chunk, .full])
         #expect(config.sparseLayers == [1, 3] && config.intermediateSize == 16384 && config.moeIntermediateSize == 4)
         #expect(config.qkNorm == .l2AfterRotary && config.queryTemperature == QueryTemperature(scale: 0.1, floor: 8192))
     }
