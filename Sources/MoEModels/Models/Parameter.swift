@@ -1,3 +1,4 @@
+import Foundation
 import TensorCore
 
 /// One named weight of a model: its Hugging Face tensor name, its shape, and where its values live.
@@ -100,7 +101,7 @@ public final class Parameter {
     /// (layer streaming releases a layer's weights this way once every batch went through it).
     /// A parameter without a source, assigned new values, or trainable keeps them.
     public func releaseResident() {
-        guard residentIsSourceCopy, resident?.requiresGrad != true else { return }
+        guard residentIsSourceCopy, resident?.recordsGradient != true else { return }
         resident = nil
         residentIsSourceCopy = false
         roundedBF16 = nil
@@ -109,7 +110,7 @@ public final class Parameter {
     /// Replaces the values (shape must match). Used by optimizers' callers, pruning and tests.
     public func assign(_ value: Tensor, trainable: Bool? = nil) {
         precondition(value.shape == shape, "\(name): assigning \(value.shape) to \(shape)")
-        let keep = trainable ?? (resident?.requiresGrad ?? false)
+        let keep = trainable ?? (resident?.recordsGradient ?? false)
         resident = Variable(value, requiresGrad: keep, name: name)
         residentIsSourceCopy = false
         roundedBF16 = nil
@@ -118,11 +119,11 @@ public final class Parameter {
     /// Marks a resident parameter trainable or frozen (a frozen one builds no graph).
     public func setTrainable(_ trainable: Bool) throws {
         if resident == nil { try makeResident(trainable: trainable); return }
-        if resident!.requiresGrad != trainable { resident = Variable(resident!.value, requiresGrad: trainable, name: name) }
+        if resident!.recordsGradient != trainable { resident = Variable(resident!.value, requiresGrad: trainable, name: name) }
     }
 
     /// True when the parameter takes part in training (its leaf requires a gradient).
-    public var isTrainable: Bool { resident?.requiresGrad ?? false }
+    public var isTrainable: Bool { resident?.recordsGradient ?? false }
 
     /// The resident leaf, for optimizers (nil when mapped).
     public var residentVariable: Variable? { resident }
@@ -136,7 +137,7 @@ public final class Parameter {
     /// resident weight, rounded once and kept.
     public func storedMatrix() throws -> BF16Matrix? {
         guard let resident else { return try storedBF16?() }
-        guard !resident.requiresGrad, shape.count == 2 else { return nil }
+        guard !resident.recordsGradient, shape.count == 2 else { return nil }
         if residentIsSourceCopy, let storedBF16 {
             if roundedBF16 == nil { roundedBF16 = try storedBF16() }  // the stored bits: the resident values
             return roundedBF16
@@ -155,6 +156,31 @@ public final class Parameter {
 }
 
 extension Parameter {
+    /// An independent parameter with the same values, trainability, precision and adapter (copied too):
+    /// writing either leaves the other as it was (tensors are copy-on-write).
+    public func copy() -> Parameter {
+        let p: Parameter
+        if let load {
+            p = Parameter(name: name, shape: shape, load: load, bf16: storedBF16, stored: storedTensors)
+            if let resident {
+                p.resident = Variable(resident.value, requiresGrad: resident.recordsGradient, name: name)
+                p.residentIsSourceCopy = residentIsSourceCopy
+                p.roundedBF16 = roundedBF16
+            }
+        } else {
+            p = Parameter(name: name, value: resident!.value, trainable: resident!.recordsGradient)
+            p.roundedBF16 = roundedBF16
+        }
+        p.precision = precision
+        p.sourceDType = sourceDType
+        if let adapter {
+            p.adapter = LoRAAdapter(
+                baseName: adapter.baseName, alpha: adapter.alpha, a: (try? adapter.a.tensor())!,
+                b: (try? adapter.b.tensor())!, trainable: adapter.a.isTrainable)
+        }
+        return p
+    }
+
     /// The same values under another name (sharing the resident leaf or the mapped source).
     public func renamed(_ newName: String) -> Parameter {
         let p: Parameter
@@ -170,14 +196,17 @@ extension Parameter {
         return p
     }
 
-    /// Entries `entries` of a vector stored as [E] or [1, E] (a router's selection bias), as a new parameter.
-    public func selectingEntries(_ entries: [Int], name newName: String) throws -> Parameter {
+    /// Entries `entries` of a vector stored as [E] or [1, E] (a router's selection bias), as a new parameter;
+    /// a nil entry takes `fill` (a dead expert slot).
+    public func selectingEntries(_ entries: [Int?], fill: Float = 0, name newName: String) throws -> Parameter {
         precondition(shape.last == elementCount, "\(name): selectingEntries needs a vector, shape \(shape)")
         let newShape = shape.dropLast() + [entries.count]
-        let select: (Tensor) -> Tensor = { t in Tensor(shape: Array(newShape), data: entries.map { t.data[$0] }) }
+        let select: (Tensor) -> Tensor = { t in
+            Tensor(shape: Array(newShape), data: entries.map { $0.map { t.data[$0] } ?? fill })
+        }
         let p: Parameter
         if let resident {
-            p = Parameter(name: newName, value: select(resident.value), trainable: resident.requiresGrad)
+            p = Parameter(name: newName, value: select(resident.value), trainable: resident.recordsGradient)
         } else {
             let source = load!
             p = Parameter(name: newName, shape: Array(newShape), load: { select(try source()) })
@@ -186,24 +215,45 @@ extension Parameter {
         return p
     }
 
-    /// Rows `rows` of a 2-D parameter (router rows of kept experts), as a new parameter.
-    public func selectingRows(_ rows: [Int], name newName: String) throws -> Parameter {
+    /// Rows `rows` of a 2-D parameter (router rows of kept experts), as a new parameter; a nil row is zeros.
+    public func selectingRows(_ rows: [Int?], name newName: String) throws -> Parameter {
         precondition(shape.count == 2, "\(name): selectingRows needs a matrix, shape \(shape)")
         let width = shape[1]
         let newShape = [rows.count, width]
         let select: (Tensor) -> Tensor = { t in
             Tensor(shape: newShape) { out in
                 for (i, r) in rows.enumerated() {
+                    guard let r else { continue }  // Tensor(shape:) starts at zero
                     for j in 0..<width { out[i * width + j] = t.data[r * width + j] }
                 }
             }
         }
         let p: Parameter
         if let resident {
-            p = Parameter(name: newName, value: select(resident.value), trainable: resident.requiresGrad)
+            p = Parameter(name: newName, value: select(resident.value), trainable: resident.recordsGradient)
         } else {
             let source = load!
             p = Parameter(name: newName, shape: newShape, load: { select(try source()) })
+        }
+        p.sourceDType = sourceDType
+        return p
+    }
+}
+
+extension Parameter {
+    /// A dead expert slot shaped as this expert weight: zeros, in the same stored dtype; for an FP8 weight
+    /// zero bytes with unit scales (what transformers' quantizer makes of zeros).
+    func deadSlot(named newName: String, fp8: FP8Quantization?) -> Parameter {
+        let zeros = Tensor(shape: shape)
+        let p: Parameter
+        if isStoredQuantized, let fp8, shape.count == 2 {
+            let (bytes, scales) = fp8.quantize(zeros)
+            p = Parameter(name: newName, shape: shape, load: { zeros }, stored: {
+                [StoredTensor(name: newName, dtype: .f8e4m3, shape: zeros.shape, bytes: Data(bytes)),
+                 try StoredTensor(name: FP8Quantization.scaleName(of: newName), tensor: scales, dtype: .f32)]
+            })
+        } else {
+            p = Parameter(name: newName, shape: shape, load: { zeros })
         }
         p.sourceDType = sourceDType
         return p
