@@ -11,6 +11,8 @@ extension ModelFamily {
         Glm4MoeLite.self,
         MinimaxM2.self,
         Ernie45Moe.self,
+        GptOss.self,
+        Llama4Text.self,
         Qwen3Next.self,
         Qwen35Moe.self,
     ]

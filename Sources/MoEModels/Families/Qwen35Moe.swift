@@ -14,8 +14,8 @@ enum Qwen35Moe: FamilyDefinition {
     static let architecture = "Qwen3_5MoeForConditionalGeneration"
     static let nestedConfigKey: String? = "text_config"
     static let layout = FamilyLayout(
-        sharedExpert: "shared_expert", sharedExpertGate: "shared_expert_gate", languageModelPrefix: "model.language_model",
-        otherTowers: ["model.visual.", "mtp."])
+        fusedExperts: .transformers, sharedExpert: "shared_expert", sharedExpertGate: "shared_expert_gate",
+        languageModelPrefix: "model.language_model", otherTowers: ["model.visual.", "mtp."])
 
     /// `Qwen3_5MoeTextConfig` defaults (it has no dense MLP: `intermediate_size` is not one of its keys).
     static let defaults = FamilyDefaults(

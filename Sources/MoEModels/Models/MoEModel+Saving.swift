@@ -20,7 +20,9 @@ extension MoEModel {
         // A wrapped language model (Qwen3.5-MoE) writes its weights under the checkpoint's prefix.
         let prefix = family.definition.layout.languageModelPrefix
         func named(_ name: String) -> String { Self.checkpointName(name, languageModelPrefix: prefix) }
+        let fused = family.definition.layout.fusedExperts
         for p in parameters {
+            if fused != nil, case .expert = TensorName(parsing: p.name) { continue }  // packed below
             if let stored = try p.unchangedStoredTensors() {
                 tensors += stored.map { .stored($0.renamed(named($0.name))) }
             } else if p.isStoredQuantized, let fp8 = config.fp8 {
@@ -33,6 +35,11 @@ extension MoEModel {
             }
         }
         for (name, shape) in emptySharedExpertTensors { tensors.append(.float(named(name), Tensor(shape: shape), dtype)) }
+        if let fused {
+            // The family's checkpoints hold experts fused (gpt-oss, Llama-4): transformers reads only that layout.
+            tensors += try fusedCheckpointTensors(layout: fused, dtype: dtype, keepStoredDTypes: keepStoredDTypes)
+                .map { $0.renamed(named($0.name)) }
+        }
         // The other towers of a multimodal checkpoint, in the dtype they were stored in.
         for p in otherTowerTensors { tensors.append(.float(p.name, try p.tensor(), p.sourceDType ?? dtype)) }
         try SafeTensorsWriter.writeCheckpoint(pending: tensors, to: directory, maxShardBytes: maxShardBytes)

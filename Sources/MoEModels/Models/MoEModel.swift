@@ -47,6 +47,8 @@ public final class MoEModel {
     public var skippedTensors: [String] = []
     /// The other towers of a multimodal checkpoint (Qwen3.5-MoE's vision encoder), read only to be written back.
     public var otherTowerTensors: [Parameter] = []
+    /// The MXFP4 checkpoint the experts were dequantised from (nil: not quantised), for byte-exact pruning.
+    public var quantizedExperts: QuantizedExpertSource?
     /// The experts a mask-pruned checkpoint leaves routable (its `expertlock_mask.json`, or
     /// `prune --mode mask`), one list of flags per sparse layer; nil: all. Part of what the model is,
     /// like its config: a pass that tries another mask passes it in `ForwardOptions.expertMask`.
