@@ -59,7 +59,12 @@ public final class GatedDeltaNet: SequenceMixer {
         let r = s.valueHeads / s.keyHeads
         let (dk, dv) = (s.keyHeadDim, s.valueHeadDim)
         let group = 2 * dk + 2 * r * dv
-        var q: [Int] = [], k: [Int] = [], v: [Int] = [], z: [Int] = [], b: [Int] = [], a: [Int] = []
+        var q: [Int] = []
+        var k: [Int] = []
+        var v: [Int] = []
+        var z: [Int] = []
+        var b: [Int] = []
+        var a: [Int] = []
         for g in 0..<s.keyHeads {
             q += (0..<dk).map { g * group + $0 }
             k += (0..<dk).map { g * group + dk + $0 }
@@ -79,7 +84,10 @@ public final class GatedDeltaNet: SequenceMixer {
         let s = shape
         let n = batch.tokenCount
         let (kd, vd) = (s.keyHeads * s.keyHeadDim, s.valueHeads * s.valueHeadDim)
-        let mixed: Variable, z: Variable, b: Variable, a: Variable
+        let mixed: Variable
+        let z: Variable
+        let b: Variable
+        let a: Variable
         if let columns {
             let qkvz = try inputProjections[0].project(x)  // [N, C] -> [N, 2Hk·Dk + 2Hv·Dv]
             let ba = try inputProjections[1].project(x)  // [N, C] -> [N, 2Hv]
@@ -93,9 +101,10 @@ public final class GatedDeltaNet: SequenceMixer {
         }
         let weight = reshape(try conv.variable(), [s.convChannels, s.convKernel])
         var state = cache.map { cache in
-            cache.recurrentStates[layer] ?? RecurrentState(
-                convolution: [Float](repeating: 0, count: (s.convKernel - 1) * s.convChannels),
-                delta: [Float](repeating: 0, count: s.valueHeads * s.keyHeadDim * s.valueHeadDim))
+            cache.recurrentStates[layer]
+                ?? RecurrentState(
+                    convolution: [Float](repeating: 0, count: (s.convKernel - 1) * s.convChannels),
+                    delta: [Float](repeating: 0, count: s.valueHeads * s.keyHeadDim * s.valueHeadDim))
         }
         let convolved: Variable
         if state != nil {
@@ -122,8 +131,10 @@ public final class GatedDeltaNet: SequenceMixer {
         if let cache, var current = state {
             // As transformers: one token after a filled state takes the recurrent form, anything else the chunked.
             if batch.seq == 1 && cache.recurrentStates[layer] != nil {
-                core = Variable(GatedDeltaRule.recurrent(
-                    q: q.value, k: k.value, v: v.value, g: g.value, beta: beta.value, shape: rule, state: &current.delta))
+                core = Variable(
+                    GatedDeltaRule.recurrent(
+                        q: q.value, k: k.value, v: v.value, g: g.value, beta: beta.value, shape: rule,
+                        state: &current.delta))
             } else {
                 let run = GatedDeltaRule.chunked(
                     q: q.value, k: k.value, v: v.value, g: g.value, beta: beta.value, shape: rule,

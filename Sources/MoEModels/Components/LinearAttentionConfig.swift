@@ -22,7 +22,9 @@ public struct LinearAttentionConfig: Sendable, Equatable {
 
     public static let linear = "linear_attention", full = "full_attention"
 
-    public func isLinear(_ layer: Int) -> Bool { layerTypes.indices.contains(layer) && layerTypes[layer] == Self.linear }
+    public func isLinear(_ layer: Int) -> Bool {
+        layerTypes.indices.contains(layer) && layerTypes[layer] == Self.linear
+    }
 
     /// Channels through the convolution: q, k and v.
     public var convChannels: Int { 2 * keyHeads * keyHeadDim + valueHeads * valueHeadDim }
@@ -31,7 +33,8 @@ public struct LinearAttentionConfig: Sendable, Equatable {
     /// three linear layers then one full one (`full_attention_interval`, 4).
     static func decode(_ keys: ConfigReader, layers: Int, projections: Projections) throws -> LinearAttentionConfig {
         let interval = try keys.int("full_attention_interval") ?? 4
-        let types = try keys.strings("layer_types")
+        let types =
+            try keys.strings("layer_types")
             ?? (0..<layers).map { (interval > 0 && ($0 + 1) % interval == 0) ? full : linear }
         return LinearAttentionConfig(
             layerTypes: types, keyHeads: try keys.int("linear_num_key_heads") ?? 16,
@@ -53,15 +56,19 @@ public struct LinearAttentionConfig: Sendable, Equatable {
     func validate(layers: Int, _ check: ConfigCheck) throws {
         try check(layerTypes.count == layers, "layer_types has \(layerTypes.count) entries for \(layers) layers")
         for (l, type) in layerTypes.enumerated() {
-            try check(type == Self.linear || type == Self.full,
-                      "layer_types[\(l)] '\(type)' is neither \(Self.linear) nor \(Self.full)")
+            try check(
+                type == Self.linear || type == Self.full,
+                "layer_types[\(l)] '\(type)' is neither \(Self.linear) nor \(Self.full)")
         }
-        for (key, value) in [("linear_num_key_heads", keyHeads), ("linear_num_value_heads", valueHeads),
-                             ("linear_key_head_dim", keyHeadDim), ("linear_value_head_dim", valueHeadDim),
-                             ("linear_conv_kernel_dim", convKernel)] {
+        for (key, value) in [
+            ("linear_num_key_heads", keyHeads), ("linear_num_value_heads", valueHeads),
+            ("linear_key_head_dim", keyHeadDim), ("linear_value_head_dim", valueHeadDim),
+            ("linear_conv_kernel_dim", convKernel),
+        ] {
             try check(value > 0, "\(key) must be positive, got \(value)")
         }
-        try check(valueHeads % keyHeads == 0,
-                  "linear_num_value_heads \(valueHeads) is not a multiple of linear_num_key_heads \(keyHeads)")
+        try check(
+            valueHeads % keyHeads == 0,
+            "linear_num_value_heads \(valueHeads) is not a multiple of linear_num_key_heads \(keyHeads)")
     }
 }

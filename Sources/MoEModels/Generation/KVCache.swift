@@ -67,7 +67,8 @@ public final class KVCache {
 
     /// Marks `count` new positions as held by every layer (end of a forward pass).
     func advance(by count: Int) {
-        precondition(layers.allSatisfy { $0.width == 0 || $0.rows == length + count }, "KVCache: a layer missed the pass")
+        precondition(
+            layers.allSatisfy { $0.width == 0 || $0.rows == length + count }, "KVCache: a layer missed the pass")
         recurrentStates.merge(pendingStates) { _, new in new }
         pendingStates = [:]
         length += count

@@ -101,8 +101,10 @@ public final class Attention: SequenceMixer {
             break
         case .perHead:
             // Trap: Qwen3 normalises each head separately (weight [D]), before RoPE.
-            q = reshape(rmsNorm(reshape(q, [n * heads, headDim]), weight: try qNorm!.normWeight(zeroCentered: zeroCenteredNorms), eps: eps), [n, heads * headDim])
-            k = reshape(rmsNorm(reshape(k, [n * kvHeads, headDim]), weight: try kNorm!.normWeight(zeroCentered: zeroCenteredNorms), eps: eps), [n, kvHeads * headDim])
+            let qWeight = try qNorm!.normWeight(zeroCentered: zeroCenteredNorms)
+            let kWeight = try kNorm!.normWeight(zeroCentered: zeroCenteredNorms)
+            q = reshape(rmsNorm(reshape(q, [n * heads, headDim]), weight: qWeight, eps: eps), [n, heads * headDim])
+            k = reshape(rmsNorm(reshape(k, [n * kvHeads, headDim]), weight: kWeight, eps: eps), [n, kvHeads * headDim])
         case .fullProjection:
             // Trap: OLMoE normalises the whole projection (weight [H*D]), before the head split.
             q = rmsNorm(q, weight: try qNorm!.variable(), eps: eps)

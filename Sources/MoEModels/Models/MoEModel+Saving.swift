@@ -27,14 +27,17 @@ extension MoEModel {
                 tensors += stored.map { .stored($0.renamed(named($0.name))) }
             } else if p.isStoredQuantized, let fp8 = config.fp8 {
                 let (bytes, scales) = fp8.quantize(try p.tensor())
-                tensors.append(.stored(StoredTensor(name: named(p.name), dtype: .f8e4m3, shape: p.shape, bytes: Data(bytes))))
+                tensors.append(
+                    .stored(StoredTensor(name: named(p.name), dtype: .f8e4m3, shape: p.shape, bytes: Data(bytes))))
                 tensors.append(.float(named(FP8Quantization.scaleName(of: p.name)), scales, .f32))
             } else {
                 let own = p.sourceDType.flatMap { keepStoredDTypes && $0.isConvertibleToFloat ? $0 : nil }
                 tensors.append(.float(named(p.name), try p.tensor(), own ?? dtype))
             }
         }
-        for (name, shape) in emptySharedExpertTensors { tensors.append(.float(named(name), Tensor(shape: shape), dtype)) }
+        for (name, shape) in emptySharedExpertTensors {
+            tensors.append(.float(named(name), Tensor(shape: shape), dtype))
+        }
         if let fused {
             // The family's checkpoints hold experts fused (gpt-oss, Llama-4): transformers reads only that layout.
             tensors += try fusedCheckpointTensors(layout: fused, dtype: dtype, keepStoredDTypes: keepStoredDTypes)

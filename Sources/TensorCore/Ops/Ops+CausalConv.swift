@@ -7,7 +7,8 @@ import Foundation
 /// x [B*T, C], weight [C, K] -> [B*T, C]. Backward: dx[t − (K−1) + j, c] += w[c, j] dy[t, c];
 /// dw[c, j] += x[t − (K−1) + j, c] dy[t, c].
 public func causalDepthwiseConv(_ x: Variable, weight: Variable, batch: Int, seq: Int) -> Variable {
-    let xv = x.value, wv = weight.value
+    let xv = x.value
+    let wv = weight.value
     let out = CausalConv.forward(xv, weight: wv, batch: batch, seq: seq)
     return Variable(out, parents: [x, weight]) { g in
         let (c, kernel) = (xv.lastDim, wv.lastDim)
@@ -50,7 +51,8 @@ public enum CausalConv {
     /// x [B*T, C], weight [C, K] -> [B*T, C].
     public static func forward(_ x: Tensor, weight: Tensor, batch: Int, seq: Int) -> Tensor {
         let (c, kernel) = (x.lastDim, weight.lastDim)
-        precondition(x.rows == batch * seq && weight.shape == [c, kernel], "causalDepthwiseConv: \(x.shape) \(weight.shape)")
+        precondition(
+            x.rows == batch * seq && weight.shape == [c, kernel], "causalDepthwiseConv: \(x.shape) \(weight.shape)")
         var out = [Float](repeating: 0, count: x.count)
         let (xd, wd) = (x.data, weight.data)
         out.withUnsafeMutableBufferPointer { po in
@@ -104,7 +106,9 @@ public func gatherColumns(_ x: Variable, _ indices: [Int]) -> Variable {
 /// Gated DeltaNet's log decay g = −exp(A_log) · softplus(a + dt_bias), per value head: a [N, H], dtBias and
 /// aLog [H] -> [N, H]. Softplus as torch's (β 1, threshold 20: the identity above 20).
 public func gatedDecay(_ a: Variable, dtBias: Variable, aLog: Variable) -> Variable {
-    let av = a.value, dt = dtBias.value, al = aLog.value
+    let av = a.value
+    let dt = dtBias.value
+    let al = aLog.value
     let (rows, h) = (av.rows, av.lastDim)
     precondition(dt.count == h && al.count == h, "gatedDecay: \(dt.shape), \(al.shape) for \(av.shape)")
     var out = [Float](repeating: 0, count: av.count)
@@ -120,7 +124,8 @@ public func gatedDecay(_ a: Variable, dtBias: Variable, aLog: Variable) -> Varia
     let value = Tensor(shape: av.shape, data: out)
     return Variable(value, parents: [a, dtBias, aLog]) { g in
         var da = [Float](repeating: 0, count: av.count)
-        var ddt = [Float](repeating: 0, count: h), dal = [Float](repeating: 0, count: h)
+        var ddt = [Float](repeating: 0, count: h)
+        var dal = [Float](repeating: 0, count: h)
         for r in 0..<rows {
             for j in 0..<h {
                 let i = r * h + j
@@ -129,6 +134,8 @@ public func gatedDecay(_ a: Variable, dtBias: Variable, aLog: Variable) -> Varia
                 dal[j] += out[i] * g.data[i]  // d/dA_log of −e^A_log·sp is the value itself
             }
         }
-        return [Tensor(shape: av.shape, data: da), Tensor(shape: dt.shape, data: ddt), Tensor(shape: al.shape, data: dal)]
+        return [
+            Tensor(shape: av.shape, data: da), Tensor(shape: dt.shape, data: ddt), Tensor(shape: al.shape, data: dal),
+        ]
     }
 }

@@ -15,8 +15,12 @@ public struct DeltaRuleShape: Sendable, Equatable {
 
     public init(batch: Int, seq: Int, keyHeads: Int, valueHeads: Int, keyDim: Int, valueDim: Int) {
         precondition(keyHeads > 0 && valueHeads % keyHeads == 0, "value heads must be a multiple of key heads")
-        self.batch = batch; self.seq = seq; self.keyHeads = keyHeads; self.valueHeads = valueHeads
-        self.keyDim = keyDim; self.valueDim = valueDim
+        self.batch = batch
+        self.seq = seq
+        self.keyHeads = keyHeads
+        self.valueHeads = valueHeads
+        self.keyDim = keyDim
+        self.valueDim = valueDim
     }
 
     /// Floats of the state of one sequence: Hv × Dk × Dv.
@@ -58,7 +62,11 @@ public enum GatedDeltaRule {
         precondition(state.count == s.batch * s.stateSize, "gatedDeltaRule: initial state of \(state.count) floats")
         var saved = [Float](repeating: 0, count: keepChunkStates ? s.batch * hv * chunks * dk * dv : 0)
         var out = [Float](repeating: 0, count: s.batch * t * hv * dv)
-        let qd = q.data, kd = k.data, vd = v.data, gd = g.data, bd = beta.data
+        let qd = q.data
+        let kd = k.data
+        let vd = v.data
+        let gd = g.data
+        let bd = beta.data
         state.withUnsafeMutableBufferPointer { ps in
             out.withUnsafeMutableBufferPointer { po in
                 saved.withUnsafeMutableBufferPointer { pk in
@@ -72,9 +80,11 @@ public enum GatedDeltaRule {
                             let S = ps.value.baseAddress! + item * dk * dv
                             for c in 0..<chunks {
                                 if keepChunkStates {
-                                    (pk.value.baseAddress! + (item * chunks + c) * dk * dv).update(from: S, count: dk * dv)
+                                    (pk.value.baseAddress! + (item * chunks + c) * dk * dv).update(
+                                        from: S, count: dk * dv)
                                 }
-                                let t0 = c * chunkSize, len = min(chunkSize, t - t0)
+                                let t0 = c * chunkSize
+                                let len = min(chunkSize, t - t0)
                                 func row(_ i: Int) -> Int { b * t + t0 + i }
                                 func key(_ i: Int) -> Int { row(i) * hk * dk + kh * dk }
                                 func value(_ i: Int) -> Int { row(i) * hv * dv + h * dv }
@@ -84,7 +94,8 @@ public enum GatedDeltaRule {
                                     gam[i] = acc
                                 }
                                 // The UT transform solved by forward substitution: v_new = (I + T)⁻¹ (βv − β e^γ k S),
-                                // T strictly lower: v_new_i is the part of the value the decayed state does not predict.
+                                // T strictly lower: v_new_i is the part of the value the decayed state does not
+                                // predict.
                                 for i in 0..<len {
                                     let bi = bd[row(i) * hv + h]
                                     let eg = Foundation.exp(gam[i])
@@ -149,7 +160,8 @@ public enum GatedDeltaRule {
                 for step in 0..<t {
                     let r = b * t + step
                     let (kq, vo) = (r * hk * dk + kh * dk, r * hv * dv + h * dv)
-                    let decay = Foundation.exp(g.data[r * hv + h]), bt = beta.data[r * hv + h]
+                    let decay = Foundation.exp(g.data[r * hv + h])
+                    let bt = beta.data[r * hv + h]
                     for x in 0..<(dk * dv) { state[base + x] *= decay }
                     for e in 0..<dv { kv[e] = 0 }
                     for d in 0..<dk {
@@ -176,8 +188,10 @@ public enum GatedDeltaRule {
     ) -> (q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor) {
         let (dk, dv, hv, hk, t) = (s.keyDim, s.valueDim, s.valueHeads, s.keyHeads, s.seq)
         let chunks = (t + chunkSize - 1) / chunkSize
-        var dq = [Float](repeating: 0, count: q.count), dkey = [Float](repeating: 0, count: k.count)
-        var dval = [Float](repeating: 0, count: v.count), dg = [Float](repeating: 0, count: g.count)
+        var dq = [Float](repeating: 0, count: q.count)
+        var dkey = [Float](repeating: 0, count: k.count)
+        var dval = [Float](repeating: 0, count: v.count)
+        var dg = [Float](repeating: 0, count: g.count)
         var dbeta = [Float](repeating: 0, count: beta.count)
         let (qd, kd, vd, gd, bd, od) = (q.data, k.data, v.data, g.data, beta.data, grad.data)
         dq.withUnsafeMutableBufferPointer { pq in
@@ -190,7 +204,8 @@ public enum GatedDeltaRule {
                             Parallel.forEach(s.batch * hk) { range in
                                 var states = [Float](repeating: 0, count: (chunkSize + 1) * dk * dv)
                                 var dS = [Float](repeating: 0, count: dk * dv)
-                                var kv = [Float](repeating: 0, count: dv), delta = [Float](repeating: 0, count: dv)
+                                var kv = [Float](repeating: 0, count: dv)
+                                var delta = [Float](repeating: 0, count: dv)
                                 var dDelta = [Float](repeating: 0, count: dv)
                                 let (pq, pk, pv, pg, pb) = out.value
                                 for item in range {
@@ -198,7 +213,8 @@ public enum GatedDeltaRule {
                                     for h in (kh * s.group)..<((kh + 1) * s.group) {
                                         for x in dS.indices { dS[x] = 0 }
                                         for c in stride(from: chunks - 1, through: 0, by: -1) {
-                                            let t0 = c * chunkSize, len = min(chunkSize, t - t0)
+                                            let t0 = c * chunkSize
+                                            let len = min(chunkSize, t - t0)
                                             let start = ((b * hv + h) * chunks + c) * dk * dv
                                             for x in 0..<(dk * dv) { states[x] = chunkStates[start + x] }
                                             func rows(_ i: Int) -> (r: Int, key: Int, value: Int) {
@@ -208,23 +224,30 @@ public enum GatedDeltaRule {
                                             // Replay: states[i + 1] is the state after step i.
                                             for i in 0..<len {
                                                 let (r, kq, vo) = rows(i)
-                                                let decay = Foundation.exp(gd[r * hv + h]), bt = bd[r * hv + h]
-                                                let s0 = i * dk * dv, s1 = (i + 1) * dk * dv
+                                                let decay = Foundation.exp(gd[r * hv + h])
+                                                let bt = bd[r * hv + h]
+                                                let s0 = i * dk * dv
+                                                let s1 = (i + 1) * dk * dv
                                                 for e in 0..<dv { kv[e] = 0 }
                                                 for d in 0..<dk {
-                                                    for e in 0..<dv { kv[e] += decay * states[s0 + d * dv + e] * kd[kq + d] }
+                                                    for e in 0..<dv {
+                                                        kv[e] += decay * states[s0 + d * dv + e] * kd[kq + d]
+                                                    }
                                                 }
                                                 for d in 0..<dk {
                                                     for e in 0..<dv {
-                                                        states[s1 + d * dv + e] = decay * states[s0 + d * dv + e]
+                                                        states[s1 + d * dv + e] =
+                                                            decay * states[s0 + d * dv + e]
                                                             + kd[kq + d] * bt * (vd[vo + e] - kv[e])
                                                     }
                                                 }
                                             }
                                             for i in stride(from: len - 1, through: 0, by: -1) {
                                                 let (r, kq, vo) = rows(i)
-                                                let decay = Foundation.exp(gd[r * hv + h]), bt = bd[r * hv + h]
-                                                let s0 = i * dk * dv, s1 = (i + 1) * dk * dv
+                                                let decay = Foundation.exp(gd[r * hv + h])
+                                                let bt = bd[r * hv + h]
+                                                let s0 = i * dk * dv
+                                                let s1 = (i + 1) * dk * dv
                                                 // o = S1ᵀq: dS1 += q doᵀ, dq = S1 do.
                                                 for d in 0..<dk {
                                                     var acc: Float = 0
@@ -236,7 +259,9 @@ public enum GatedDeltaRule {
                                                 }
                                                 for e in 0..<dv { kv[e] = 0 }
                                                 for d in 0..<dk {
-                                                    for e in 0..<dv { kv[e] += decay * states[s0 + d * dv + e] * kd[kq + d] }
+                                                    for e in 0..<dv {
+                                                        kv[e] += decay * states[s0 + d * dv + e] * kd[kq + d]
+                                                    }
                                                 }
                                                 for e in 0..<dv { delta[e] = bt * (vd[vo + e] - kv[e]) }
                                                 // S1 = A + k δᵀ: dk += dS1 δ, dδ = dS1ᵀ k.

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TensorCore
+import Testing
 
 @testable import MoEModels
 
@@ -30,7 +30,8 @@ struct HybridFamilyTests {
     func greedyDecodingWithStateCacheMatchesGenerate(_ name: String) throws {
         let reference = try Self.generation(name)
         let model = try ModelLoader.load(directory: FamilyParityTests.fixture(name))
-        let cached = try Generator.greedy(model: model, prompt: reference.prompt, maxNewTokens: reference.generated.count)
+        let cached = try Generator.greedy(
+            model: model, prompt: reference.prompt, maxNewTokens: reference.generated.count)
         #expect(cached.tokens == reference.generated, "\(name): cached")
         let full = try Generator.greedy(
             model: model, prompt: reference.prompt, maxNewTokens: reference.generated.count, useCache: false)
@@ -104,8 +105,10 @@ struct HybridFamilyTests {
             }
         }
         // Every part of Gated DeltaNet and of the gated attention was probed.
-        for part in ["in_proj_qkvz", "in_proj_ba", "conv1d", "dt_bias", "A_log", "linear_attn.norm", "out_proj",
-                     "self_attn.q_proj", "self_attn.q_norm", "input_layernorm", "model.norm"] {
+        for part in [
+            "in_proj_qkvz", "in_proj_ba", "conv1d", "dt_bias", "A_log", "linear_attn.norm", "out_proj",
+            "self_attn.q_proj", "self_attn.q_norm", "input_layernorm", "model.norm",
+        ] {
             #expect(checked.contains { $0.contains(part) }, "\(name): \(part) not checked")
         }
     }
@@ -113,7 +116,13 @@ struct HybridFamilyTests {
     /// `layer_types` defaults to three linear layers then a full one; a wrong list or head split is refused.
     @Test func layerTypesAndBadConfigs() throws {
         let name = "qwen3_next_bf16_noshared_conv3"
-        try FamilyLoadingTests.withCopy(name, edit: { $0["layer_types"] = nil; $0["num_hidden_layers"] = 3 }) { dir in
+        try FamilyLoadingTests.withCopy(
+            name,
+            edit: {
+                $0["layer_types"] = nil
+                $0["num_hidden_layers"] = 3
+            }
+        ) { dir in
             let config = try ModelConfig.load(from: dir)
             #expect(config.linearAttention?.layerTypes == ["linear_attention", "linear_attention", "linear_attention"])
         }
