@@ -10,10 +10,14 @@ public final class AttributionCollector: RoutingObserver {
     public private(set) var tokens: Int64 = 0
     private let position: [Int: Int]
 
-    public init(model: MoEModel) {
-        let blocks = model.moeBlocks
-        layerIndices = blocks.map(\.layer)
-        statistics = blocks.map { [ExpertStatistics](repeating: ExpertStatistics(), count: $0.expertCount) }
+    public convenience init(model: MoEModel) {
+        self.init(layerIndices: model.moeBlocks.map(\.layer), expertCounts: model.moeBlocks.map(\.expertCount))
+    }
+
+    /// Statistics for sparse layers named by their model layer index (an encoder-decoder numbers both stacks).
+    public init(layerIndices: [Int], expertCounts: [Int]) {
+        self.layerIndices = layerIndices
+        statistics = expertCounts.map { [ExpertStatistics](repeating: ExpertStatistics(), count: $0) }
         position = Dictionary(uniqueKeysWithValues: layerIndices.enumerated().map { ($1, $0) })
     }
 

@@ -118,8 +118,21 @@ public enum PrunabilitySweep {
         parameters: Parameters, evaluate: (MoEModel) throws -> Double, progress: ((Int, Int) -> Bool)? = nil,
         resume: Progress? = nil, save: ((Progress) throws -> Void)? = nil
     ) throws -> PrunabilityCurve {
+        try run(
+            signature: ModelSignature(model: model), mask: { model.maskExperts($0) }, attribution: attribution,
+            metricName: metricName, higherIsBetter: higherIsBetter, parameters: parameters,
+            evaluate: { try evaluate(model) }, progress: progress, resume: resume, save: save)
+    }
+
+    /// The same for any model that can mask experts (an encoder-decoder too): `mask(nil)` unmasks,
+    /// `mask(flags)` keeps `flags[l][e]` of sparse layer l; `evaluate` measures the model as masked.
+    public static func run(
+        signature: ModelSignature, mask: ([[Bool]]?) -> Void, attribution: ExpertAttribution, metricName: String,
+        higherIsBetter: Bool, parameters: Parameters, evaluate: () throws -> Double,
+        progress: ((Int, Int) -> Bool)? = nil, resume: Progress? = nil, save: ((Progress) throws -> Void)? = nil
+    ) throws -> PrunabilityCurve {
         let counts = attribution.signature.expertsPerLayer
-        guard attribution.signature == ModelSignature(model: model) else {
+        guard attribution.signature == signature else {
             throw AttributionError.mismatch(file: attribution.model, reason: "made on another model")
         }
         let n = counts.max() ?? 0
@@ -153,19 +166,19 @@ public enum PrunabilitySweep {
                 return planned == saved
             })
         else { throw PruningError.resumeMismatch(reason: "its points are not those of this sweep's plans") }
-        defer { model.maskExperts(nil) }
-        model.maskExperts(nil)
+        defer { mask(nil) }
+        mask(nil)
         let full: Double
         if let saved = resume?.full {
             full = saved
         } else {
-            full = try evaluate(model)
+            full = try evaluate()
             try save?(Progress(full: full, points: points))
         }
         for (i, (point, plan)) in plans.enumerated().dropFirst(points.count) {
-            model.maskExperts(plan.keepFlags)
+            mask(plan.keepFlags)
             var p = point
-            p.metric = try evaluate(model)
+            p.metric = try evaluate()
             points.append(p)
             try save?(Progress(full: full, points: points))
             if let progress, !progress(i + 1, plans.count) { break }
