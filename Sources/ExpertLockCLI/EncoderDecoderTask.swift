@@ -15,8 +15,10 @@ struct EncoderDecoderTask {
 
     /// Loads `data` for `task` (classify: a GLUE/JSONL classification file; summarize: JSONL document/summary;
     /// perplexity: text, scored as the decoder's target loss on each document's second half).
-    init(model: SwitchTransformersModel, folder: URL, task: TaskName, data: String, format: DataFormat, limit: Int?,
-         maxNewTokens: Int = 48, maxTokens: Int = 256) throws {
+    init(
+        model: SwitchTransformersModel, folder: URL, task: TaskName, data: String, format: DataFormat, limit: Int?,
+        maxNewTokens: Int = 48, maxTokens: Int = 256
+    ) throws {
         self.model = model
         tokenizer = try ModelOptions.tokenizer(folder: folder, model: folder)
         self.task = task
@@ -44,13 +46,16 @@ struct EncoderDecoderTask {
         switch dataset {
         case .classification(let t, let examples):
             return examples.compactMap { e in
-                e.label.map { TextToText.Pair(
-                    source: tokenizer.encode(TextToText.prompt(t, e)), target: tokenizer.encode(t.labelNames[$0])) }
+                e.label.map {
+                    TextToText.Pair(
+                        source: tokenizer.encode(TextToText.prompt(t, e)), target: tokenizer.encode(t.labelNames[$0]))
+                }
             }
         case .summarization(let examples):
             return examples.map {
-                TextToText.Pair(source: Array(tokenizer.encode("summarize: " + $0.document).suffix(maxTokens)),
-                                target: tokenizer.encode($0.summary))
+                TextToText.Pair(
+                    source: Array(tokenizer.encode("summarize: " + $0.document).suffix(maxTokens)),
+                    target: tokenizer.encode($0.summary))
             }
         case .text(let documents):
             return TextToText.halves(documents, tokenizer: tokenizer, maxTokens: maxTokens)

@@ -70,7 +70,8 @@ public enum TextToText {
 
     /// Mean negative log-likelihood per target token over the pairs (the "target loss").
     public static func targetLoss(_ model: SwitchTransformersModel, pairs: [Pair]) throws -> Double {
-        var total = 0.0, tokens = 0
+        var total = 0.0
+        var tokens = 0
         for pair in pairs where !pair.target.isEmpty {
             total -= try logLikelihoods(model, source: pair.source, targets: [pair.target])[0]
             tokens += pair.target.count
@@ -89,7 +90,8 @@ public enum TextToText {
                 model, encoderIds: tokenizer.encode("summarize: " + example.document), maxNewTokens: maxNewTokens)
             predictions.append(tokenizer.decode(Array(ids.dropFirst()), skipSpecialTokens: true))
         }
-        let scores = RougeScorer(useStemmer: true).meanScores(targets: examples.map(\.summary), predictions: predictions)
+        let scores = RougeScorer(useStemmer: true).meanScores(
+            targets: examples.map(\.summary), predictions: predictions)
         return (scores.mapValues { $0.fmeasure * 100 }, predictions)
     }
 

@@ -10,7 +10,8 @@ struct ForwardCommand: AsyncParsableCommand {
         commandName: "forward",
         abstract: "Run one forward pass and print logits and router logits.",
         discussion: """
-            With --json prints {"logits": [[...] per position], "router_logits": [[[...] per position] per MoE layer]}. \
+            With --json prints {"logits": [[...] per position], "router_logits": [[[...] per position] per MoE \
+            layer]}. \
             Encoder-decoder models (switch_transformers) run the encoder on --ids and the decoder on --decoder-ids; \
             "logits" are the decoder's, "router_logits" every sparse layer's (encoder first), named in \
             "router_layers" ("encoder.1", "decoder.1"); --generate N adds greedy decoding from --ids.
@@ -65,7 +66,9 @@ extension ForwardCommand {
         var object: [String: Any] = ["router_layers": loaded.config.sparseLayers.map(\.description)]
         if let decoderIds {
             let decoder = try TokenIdsFile.read(decoderIds)
-            guard !encoderIds.isEmpty, !decoder.isEmpty else { throw ArgumentInputError("--ids and --decoder-ids must not be empty") }
+            guard !encoderIds.isEmpty, !decoder.isEmpty else {
+                throw ArgumentInputError("--ids and --decoder-ids must not be empty")
+            }
             let out = try loaded.forward(encoderIds: [encoderIds], decoderIds: [decoder], recordRouterLogits: true)
             object["logits"] = rowsAsArrays(out.logits.value)
             object["router_logits"] = out.routerLogits.map(rowsAsArrays)

@@ -16,13 +16,15 @@ extension PruneCommand {
         let names = model.config.sparseLayers.map(\.description)
         let rules = [keep != nil && !random, threshold != nil, drop != nil, plan != nil, random].filter { $0 }.count
         guard rules == 1 else {
-            throw ArgumentInputError("choose exactly one of --keep, --threshold, --drop, --plan, --random (with --keep)")
+            throw ArgumentInputError(
+                "choose exactly one of --keep, --threshold, --drop, --plan, --random (with --keep)")
         }
         func loadAttribution() throws -> ExpertAttribution {
             guard let attribution else { throw ArgumentInputError("--keep and --threshold need --attribution FILE") }
             let a = try ExpertAttribution.read(from: URL(fileURLWithPath: attribution))
             guard a.signature == signature else {
-                throw ArgumentInputError("\(attribution): made on another model (sparse layers \(a.signature.sparseLayers))")
+                throw ArgumentInputError(
+                    "\(attribution): made on another model (sparse layers \(a.signature.sparseLayers))")
             }
             return a
         }
@@ -32,10 +34,12 @@ extension PruneCommand {
             pruningPlan = try PruningPlan.random(expertsPerLayer: counts, k: keep, seed: seed, minimumPerLayer: 1)
         } else if let keep {
             let a = try loadAttribution()
-            pruningPlan = try PruningPlan.topK(a, k: keep, scope: scope, criterion: criterion ?? a.criterion, minimumPerLayer: 1)
+            pruningPlan = try PruningPlan.topK(
+                a, k: keep, scope: scope, criterion: criterion ?? a.criterion, minimumPerLayer: 1)
         } else if let threshold {
             let a = try loadAttribution()
-            pruningPlan = try PruningPlan.threshold(a, tau: threshold, criterion: criterion ?? a.criterion, minimumPerLayer: 1)
+            pruningPlan = try PruningPlan.threshold(
+                a, tau: threshold, criterion: criterion ?? a.criterion, minimumPerLayer: 1)
         } else if let drop {
             let experts = try drop.split(separator: ",").map { part -> Int in
                 guard let e = Int(part.trimmingCharacters(in: .whitespaces)) else {
@@ -63,7 +67,8 @@ extension PruneCommand {
             try OutputDirectory.copyCompanionFiles(from: source, to: tmp)
             var recorded = pruningPlan
             recorded.modelFingerprint = identity
-            try AtomicFile.write(try JSONFileStyle.encoder().encode(recorded), to: tmp.appendingPathComponent("pruning_plan.json"))
+            try AtomicFile.write(
+                try JSONFileStyle.encoder().encode(recorded), to: tmp.appendingPathComponent("pruning_plan.json"))
         }
         let expertParameters = 2 * model.config.dModel * model.config.dFF
         let removed = mode == .remove ? zip(counts, pruningPlan.kept).map { $0 - $1.count }.reduce(0, +) : 0

@@ -49,7 +49,8 @@ public final class RelativeAttention {
         outputs.reserveCapacity(heads)
         for h in 0..<heads {
             let columns = (h * headDim)..<((h + 1) * headDim)
-            var scores = matmul(sliceColumns(queries, columns), sliceColumns(keys, columns), transposeB: true)  // [T, S]
+            // [T, D] x [S, D]ᵀ -> [T, S], not scaled by 1/√D
+            var scores = matmul(sliceColumns(queries, columns), sliceColumns(keys, columns), transposeB: true)
             if let bias { scores = add(scores, bias[h]) }
             if let mask { scores = add(scores, mask) }
             outputs.append(matmul(softmax(scores), sliceColumns(values, columns)))  // [T, S] -> [T, D]

@@ -41,7 +41,8 @@ public struct RelativePositionBias {
         for q in queryPositions {
             for k in 0..<keys {
                 indices.append(
-                    Self.bucket(relative: k - q, bidirectional: bidirectional, buckets: buckets, maxDistance: maxDistance))
+                    Self.bucket(
+                        relative: k - q, bidirectional: bidirectional, buckets: buckets, maxDistance: maxDistance))
             }
         }
         let values = gatherRows(try table.variable(), indices)  // [buckets, H] -> [T*S, H]

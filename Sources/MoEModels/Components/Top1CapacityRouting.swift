@@ -100,7 +100,8 @@ public final class SwitchSparseMLP {
         // Observers see the router's decision (its argmax and weight), dropped or not: attribution measures
         // what the router prefers; capacity is a property of the batch, not of the expert.
         observer?.observeRouting(
-            layer: layer, probabilities: routing.probabilities, experts: routing.experts, weights: routing.weights.value,
+            layer: layer, probabilities: routing.probabilities, experts: routing.experts,
+            weights: routing.weights.value,
             batch: sequence)
         var parts: [Variable] = []
         var indices: [[Int]] = []
@@ -109,7 +110,8 @@ public final class SwitchSparseMLP {
             if let observer {
                 let c = out.value.lastDim
                 let norms = (0..<tokens.count).map { r in
-                    (0..<c).reduce(Float(0)) { $0 + out.value.data[r * c + $1] * out.value.data[r * c + $1] }.squareRoot()
+                    (0..<c).reduce(Float(0)) { $0 + out.value.data[r * c + $1] * out.value.data[r * c + $1] }
+                        .squareRoot()
                 }
                 observer.observeExpertOutput(
                     layer: layer, expert: e, rows: tokens, slots: tokens, outputNorms: norms, batch: sequence)
@@ -117,7 +119,8 @@ public final class SwitchSparseMLP {
             parts.append(scaleRows(out, gatherRows(routing.weights, tokens)))
             indices.append(tokens)
         }
-        let output = parts.isEmpty
+        let output =
+            parts.isEmpty
             ? Variable(Tensor.zeros(x.value.shape)) : scatterAddRows(parts, indices, rowCount: t)
         return Output(output: output, logits: logits, routed: routed, chosen: chosen)
     }

@@ -38,17 +38,31 @@ public struct SwitchTransformersConfig: Codable, Sendable, Equatable {
     public var expertsPerLayer: [Int]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case vocabSize = "vocab_size", dModel = "d_model", dKV = "d_kv", dFF = "d_ff"
-        case expertCapacity = "expert_capacity", numLayers = "num_layers"
-        case numSparseEncoderLayers = "num_sparse_encoder_layers", numDecoderLayers = "num_decoder_layers"
-        case numSparseDecoderLayers = "num_sparse_decoder_layers", numHeads = "num_heads", numExperts = "num_experts"
-        case routerBias = "router_bias", routerJitterNoise = "router_jitter_noise", routerDtype = "router_dtype"
+        case vocabSize = "vocab_size"
+        case dModel = "d_model"
+        case dKV = "d_kv"
+        case dFF = "d_ff"
+        case expertCapacity = "expert_capacity"
+        case numLayers = "num_layers"
+        case numSparseEncoderLayers = "num_sparse_encoder_layers"
+        case numDecoderLayers = "num_decoder_layers"
+        case numSparseDecoderLayers = "num_sparse_decoder_layers"
+        case numHeads = "num_heads"
+        case numExperts = "num_experts"
+        case routerBias = "router_bias"
+        case routerJitterNoise = "router_jitter_noise"
+        case routerDtype = "router_dtype"
         case relativeAttentionNumBuckets = "relative_attention_num_buckets"
         case relativeAttentionMaxDistance = "relative_attention_max_distance"
-        case layerNormEpsilon = "layer_norm_epsilon", routerZLossCoef = "router_z_loss_coef"
-        case routerAuxLossCoef = "router_aux_loss_coef", denseActFn = "dense_act_fn", padTokenId = "pad_token_id"
-        case eosTokenId = "eos_token_id", decoderStartTokenId = "decoder_start_token_id"
-        case tieWordEmbeddings = "tie_word_embeddings", expertsPerLayer = "expertlock_experts_per_layer"
+        case layerNormEpsilon = "layer_norm_epsilon"
+        case routerZLossCoef = "router_z_loss_coef"
+        case routerAuxLossCoef = "router_aux_loss_coef"
+        case denseActFn = "dense_act_fn"
+        case padTokenId = "pad_token_id"
+        case eosTokenId = "eos_token_id"
+        case decoderStartTokenId = "decoder_start_token_id"
+        case tieWordEmbeddings = "tie_word_embeddings"
+        case expertsPerLayer = "expertlock_experts_per_layer"
     }
 
     public init() {}
@@ -72,7 +86,8 @@ public struct SwitchTransformersConfig: Codable, Sendable, Equatable {
         expertCapacity = try value(.expertCapacity, d.expertCapacity)
         numLayers = try value(.numLayers, d.numLayers)
         numSparseEncoderLayers = try value(.numSparseEncoderLayers, d.numSparseEncoderLayers)
-        numDecoderLayers = c.contains(.numDecoderLayers) ? try c.decodeIfPresent(Int.self, forKey: .numDecoderLayers) : 12
+        numDecoderLayers =
+            c.contains(.numDecoderLayers) ? try c.decodeIfPresent(Int.self, forKey: .numDecoderLayers) : 12
         numSparseDecoderLayers = try value(.numSparseDecoderLayers, d.numSparseDecoderLayers)
         numHeads = try value(.numHeads, d.numHeads)
         numExperts = try value(.numExperts, d.numExperts)
@@ -116,7 +131,9 @@ public struct SwitchTransformersConfig: Codable, Sendable, Equatable {
     }
 
     /// A block's index over both stacks: encoder blocks 0..<num_layers, then the decoder's.
-    public func flatIndex(_ layer: SwitchLayerID) -> Int { layer.stack == .encoder ? layer.block : numLayers + layer.block }
+    public func flatIndex(_ layer: SwitchLayerID) -> Int {
+        layer.stack == .encoder ? layer.block : numLayers + layer.block
+    }
 
     /// The feed-forward activation (`dense_act_fn`, transformers' ACT2FN names this port computes).
     public var activation: FeedForwardActivation? { FeedForwardActivation(rawValue: denseActFn) }
@@ -128,14 +145,21 @@ public struct SwitchTransformersConfig: Codable, Sendable, Equatable {
         try check(numLayers > 0 && decoderLayerCount > 0, "num_layers and num_decoder_layers must be positive")
         try check(numExperts > 0, "num_experts must be positive")
         try check(expertCapacity >= 0, "expert_capacity must not be negative")
-        try check(numSparseEncoderLayers >= 0 && numSparseDecoderLayers >= 0, "sparse layer counts must not be negative")
-        try check(relativeAttentionNumBuckets >= 2 && relativeAttentionMaxDistance > 0, "relative attention sizes")
+        try check(
+            numSparseEncoderLayers >= 0 && numSparseDecoderLayers >= 0, "sparse layer counts must not be negative")
+        // Trap: the logarithmic buckets divide by log(max_distance / max_exact) (max_exact = buckets / 2 in the
+        // decoder): at or below max_exact they go negative or infinite, and transformers indexes out of range.
+        try check(relativeAttentionNumBuckets >= 4, "relative_attention_num_buckets must be at least 4")
+        try check(
+            relativeAttentionMaxDistance > relativeAttentionNumBuckets / 2,
+            "relative_attention_max_distance must exceed relative_attention_num_buckets / 2 (the exact buckets)")
         try check(activation != nil, "dense_act_fn '\(denseActFn)' is not supported (relu, gelu_new, silu)")
         try check(!routerBias, "router_bias true is not supported (no released checkpoint has it)")
         try check(routerDtype == "float32", "router_dtype '\(routerDtype)' is not supported (float32)")
         if let expertsPerLayer {
-            try check(expertsPerLayer.count == sparseLayers.count && expertsPerLayer.allSatisfy { $0 > 0 },
-                      "expertlock_experts_per_layer needs one positive count per sparse layer")
+            try check(
+                expertsPerLayer.count == sparseLayers.count && expertsPerLayer.allSatisfy { $0 > 0 },
+                "expertlock_experts_per_layer needs one positive count per sparse layer")
         }
     }
 
@@ -158,7 +182,8 @@ public struct SwitchTransformersConfig: Codable, Sendable, Equatable {
     /// The `model_type` of a config file, nil when it has none or is unreadable.
     public static func modelType(at url: URL) -> String? {
         guard let data = FileManager.default.contents(atPath: ModelConfig.configFile(url).path),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else { return nil }
         return object["model_type"] as? String
     }
 

@@ -14,7 +14,8 @@ extension SwitchTransformersModel {
         let config = try SwitchTransformersConfig.load(from: directory)
         let checkpoint = try SafeTensorsCheckpoint(directory: directory, access: residency == .read ? .read : .mapped)
         let resolver = TensorResolver(checkpoint: checkpoint)
-        let resident = residency == .resident
+        let resident =
+            residency == .resident
             || (residency == .automatic && checkpoint.tensorNames.allSatisfy { checkpoint.info($0)?.dtype == .f32 })
         let model = try SwitchTransformersModel(config: config) { name, shape in
             try resolver.parameter(name: name, shape: shape, resident: resident)
@@ -44,12 +45,15 @@ extension SwitchTransformersModel {
         let layers = config.sparseLayers
         guard kept.count == layers.count else {
             throw ModelError.unsupported(
-                file: source.path, feature: "a plan of \(kept.count) layers for a model with \(layers.count) sparse layers")
+                file: source.path,
+                feature: "a plan of \(kept.count) layers for a model with \(layers.count) sparse layers")
         }
         for (l, experts) in kept.enumerated() {
             let n = config.expertCount(sparseLayer: l)
-            guard !experts.isEmpty, experts.allSatisfy({ $0 >= 0 && $0 < n }), Set(experts).count == experts.count else {
-                throw ModelError.unsupported(file: source.path, feature: "layer \(layers[l]) keeping \(experts) of \(n) experts")
+            guard !experts.isEmpty, experts.allSatisfy({ $0 >= 0 && $0 < n }), Set(experts).count == experts.count
+            else {
+                throw ModelError.unsupported(
+                    file: source.path, feature: "layer \(layers[l]) keeping \(experts) of \(n) experts")
             }
         }
         let checkpoint = try SafeTensorsCheckpoint(directory: source, access: .mapped)
@@ -80,9 +84,10 @@ extension SwitchTransformersModel {
             // Router rows: one stored row per kept expert, in the plan's order.
             let parts = try rows.map { try file.storedTensor(name, rows: $0..<($0 + 1)) }
             let info = parts[0]
-            tensors.append(StoredTensor(
-                name: name, dtype: info.dtype, shape: [rows.count] + info.shape.dropFirst(),
-                bytes: parts.reduce(into: Data()) { $0.append($1.bytes) }))
+            tensors.append(
+                StoredTensor(
+                    name: name, dtype: info.dtype, shape: [rows.count] + info.shape.dropFirst(),
+                    bytes: parts.reduce(into: Data()) { $0.append($1.bytes) }))
         }
         tensors.sort { $0.name < $1.name }
         try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: true)
@@ -94,7 +99,7 @@ extension SwitchTransformersModel {
     static func writeConfig(source: URL, to destination: URL, expertsPerLayer counts: [Int]) throws {
         let file = ModelConfig.configFile(source)
         guard let data = FileManager.default.contents(atPath: file.path),
-              var object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            var object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         else { throw ConfigError.unreadable(file: file.path, reason: "not a JSON object") }
         if let first = counts.first, counts.allSatisfy({ $0 == first }) {
             object["num_experts"] = first
@@ -119,7 +124,8 @@ extension SwitchTransformersModel {
         try Self.writeConfig(source: configSource, to: directory, expertsPerLayer: sparseBlocks.map(\.expertCount))
         if sparseBlocks.contains(where: { $0.keep != nil }) {
             try ExpertMaskFile.write(
-                kept: sparseBlocks.map { b in b.keep.map { k in k.indices.filter { k[$0] } } ?? Array(0..<b.expertCount) },
+                kept: sparseBlocks.map { b in b.keep.map { k in k.indices.filter { k[$0] } } ?? Array(0..<b.expertCount)
+                },
                 to: directory)
         }
     }
@@ -131,9 +137,11 @@ extension ExpertMaskFile {
         guard let data = FileManager.default.contents(atPath: url.path) else { return }
         let blocks = model.sparseBlocks
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-              let kept = root["kept"] as? [[Int]], kept.count == blocks.count,
-              zip(kept, blocks).allSatisfy({ row, b in !row.isEmpty && row.allSatisfy { $0 >= 0 && $0 < b.expertCount } })
-        else { throw ModelError.unsupported(file: url.path, feature: "a mask that is not one expert list per sparse layer") }
+            let kept = root["kept"] as? [[Int]], kept.count == blocks.count,
+            zip(kept, blocks).allSatisfy({ row, b in !row.isEmpty && row.allSatisfy { $0 >= 0 && $0 < b.expertCount } })
+        else {
+            throw ModelError.unsupported(file: url.path, feature: "a mask that is not one expert list per sparse layer")
+        }
         model.maskExperts(zip(kept, blocks).map { row, b in (0..<b.expertCount).map(Set(row).contains) })
     }
 }

@@ -20,8 +20,10 @@ public final class SwitchBlock {
         return all
     }
 
-    init(stack: SwitchStack, index i: Int, config c: SwitchTransformersConfig, sparseLayer: Int?,
-         parameters p: ParameterFactory) throws {
+    init(
+        stack: SwitchStack, index i: Int, config c: SwitchTransformersConfig, sparseLayer: Int?,
+        parameters p: ParameterFactory
+    ) throws {
         let attention = SwitchNames.selfAttention(stack, i)
         selfAttention = try RelativeAttention(
             prefix: "\(attention).SelfAttention", dModel: c.dModel, heads: c.numHeads, headDim: c.dKV, parameters: p)
@@ -42,8 +44,9 @@ public final class SwitchBlock {
             let id = SwitchLayerID(stack: stack, block: i)
             let e = c.expertCount(sparseLayer: sparseLayer)
             let experts = try (0..<e).map {
-                try DenseActDense(prefix: "\(ff).mlp.experts.expert_\($0)", dModel: c.dModel, dFF: c.dFF,
-                                  activation: activation, parameters: p)
+                try DenseActDense(
+                    prefix: "\(ff).mlp.experts.expert_\($0)", dModel: c.dModel, dFF: c.dFF,
+                    activation: activation, parameters: p)
             }
             sparse = SwitchSparseMLP(
                 layer: c.flatIndex(id), id: id, router: try p(SwitchNames.router(id), [e, c.dModel]), experts: experts,
@@ -51,8 +54,9 @@ public final class SwitchBlock {
             dense = nil
         } else {
             sparse = nil
-            dense = try DenseActDense(prefix: "\(ff).mlp", dModel: c.dModel, dFF: c.dFF, activation: activation,
-                                      parameters: p)
+            dense = try DenseActDense(
+                prefix: "\(ff).mlp", dModel: c.dModel, dFF: c.dFF, activation: activation,
+                parameters: p)
         }
     }
 }
@@ -71,12 +75,14 @@ public final class SwitchStackModel {
         let sparse = c.sparseBlocks(stack)
         let count = stack == .encoder ? c.numLayers : c.decoderLayerCount
         blocks = try (0..<count).map { i in
-            try SwitchBlock(stack: stack, index: i, config: c, sparseLayer: sparse.firstIndex(of: i).map { firstSparseLayer + $0 },
-                            parameters: p)
+            try SwitchBlock(
+                stack: stack, index: i, config: c, sparseLayer: sparse.firstIndex(of: i).map { firstSparseLayer + $0 },
+                parameters: p)
         }
         positionBias = RelativePositionBias(
-            table: try p("\(SwitchNames.selfAttention(stack, 0)).SelfAttention.relative_attention_bias.weight",
-                         [c.relativeAttentionNumBuckets, c.numHeads]),
+            table: try p(
+                "\(SwitchNames.selfAttention(stack, 0)).SelfAttention.relative_attention_bias.weight",
+                [c.relativeAttentionNumBuckets, c.numHeads]),
             buckets: c.relativeAttentionNumBuckets, maxDistance: c.relativeAttentionMaxDistance,
             bidirectional: stack == .encoder)
         finalNorm = try p(SwitchNames.finalNorm(stack), [c.dModel])
@@ -150,7 +156,8 @@ public final class SwitchTransformersModel {
     }
 
     func norm(_ x: Variable, _ weight: Parameter) throws -> Variable {
-        rmsNorm(x, weight: try weight.variable(), eps: Float(config.layerNormEpsilon))  // T5 LayerNorm: no mean, no bias
+        // T5 LayerNorm: no mean subtracted, no bias.
+        rmsNorm(x, weight: try weight.variable(), eps: Float(config.layerNormEpsilon))
     }
 
     /// Runs one stack over one sequence. Decoder: `memory` is the encoder output, `cache` continues a decoding.
@@ -168,10 +175,13 @@ public final class SwitchTransformersModel {
         var routed: [SwitchSparseMLP.Output] = []
         for (l, block) in stack.blocks.enumerated() {
             let normed = try norm(h, block.selfAttentionNorm)
-            var keys = try block.selfAttention.k.project(normed), values = try block.selfAttention.v.project(normed)
+            var keys = try block.selfAttention.k.project(normed)
+            var values = try block.selfAttention.v.project(normed)
             if let cache { (keys, values) = cache.appendSelf(layer: l, keys: keys.value, values: values.value) }
-            h = add(h, try block.selfAttention.attend(
-                normed, keys: keys, values: values, bias: bias, causalOffset: stack.stack == .decoder ? past : nil))
+            h = add(
+                h,
+                try block.selfAttention.attend(
+                    normed, keys: keys, values: values, bias: bias, causalOffset: stack.stack == .decoder ? past : nil))
             if let cross = block.crossAttention, let crossNorm = block.crossAttentionNorm, let memory {
                 let kv: (keys: Variable, values: Variable)
                 if let cache, let k = cache.crossKeys[l], let v = cache.crossValues[l] {
@@ -181,8 +191,10 @@ public final class SwitchTransformersModel {
                     cache?.crossKeys[l] = kv.keys
                     cache?.crossValues[l] = kv.values
                 }
-                h = add(h, try cross.attend(
-                    try norm(h, crossNorm), keys: kv.keys, values: kv.values, bias: nil, causalOffset: nil))
+                h = add(
+                    h,
+                    try cross.attend(
+                        try norm(h, crossNorm), keys: kv.keys, values: kv.values, bias: nil, causalOffset: nil))
             }
             let normedFF = try norm(h, block.feedForwardNorm)
             if let sparse = block.sparse {
@@ -228,11 +240,14 @@ public final class SwitchTransformersModel {
         encoderIds: [[Int]], decoderIds: [[Int]], observer: RoutingObserver? = nil, recordRouterLogits: Bool = false,
         routerLosses: Bool = false
     ) throws -> Seq2SeqOutput {
-        precondition(encoderIds.count == decoderIds.count && !encoderIds.isEmpty, "one decoder sequence per encoder one")
+        precondition(
+            encoderIds.count == decoderIds.count && !encoderIds.isEmpty, "one decoder sequence per encoder one")
         for ids in encoderIds + decoderIds { try checkTokens(ids) }
-        var encoderRows: [Variable] = [], decoderRows: [Variable] = []
+        var encoderRows: [Variable] = []
+        var decoderRows: [Variable] = []
         var logits = [[Variable]](repeating: [], count: sparseBlocks.count)
-        var zLoss: Variable?, auxLoss: Variable?
+        var zLoss: Variable?
+        var auxLoss: Variable?
         for (source, target) in zip(encoderIds, decoderIds) {
             let (memory, encoderRouted) = try run(encoder, ids: source, memory: nil, cache: nil, observer: observer)
             let (hidden, decoderRouted) = try run(decoder, ids: target, memory: memory, cache: nil, observer: observer)
@@ -241,7 +256,9 @@ public final class SwitchTransformersModel {
             for (i, out) in (encoderRouted + decoderRouted).enumerated() { logits[i].append(out.logits) }
             if routerLosses {
                 // transformers adds them per stack, and only for a stack whose sparse step is above 1.
-                for (routed, step) in [(encoderRouted, config.encoderSparseStep), (decoderRouted, config.decoderSparseStep)]
+                for (routed, step) in [
+                    (encoderRouted, config.encoderSparseStep), (decoderRouted, config.decoderSparseStep),
+                ]
                 where step > 1 && !routed.isEmpty {
                     let z = RouterLosses.zLoss(routed.map(\.routed), rows: nil)
                     let aux = RouterLosses.loadBalancing(routed.map(\.routed), topK: 1, rows: nil)

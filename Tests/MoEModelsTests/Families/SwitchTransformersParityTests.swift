@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TensorCore
+import Testing
+
 @testable import MoEModels
 
 /// Golden tests of `switch_transformers` against transformers 5.25 on tiny random-init checkpoints made by
@@ -48,11 +49,14 @@ struct SwitchTransformersParityTests {
     }
 
     static func check(_ model: SwitchTransformersModel, _ pair: Expected.Pair, tolerance: Double = 1e-4) throws {
-        let out = try model.forward(encoderIds: [pair.encoder_ids], decoderIds: [pair.decoder_ids], recordRouterLogits: true)
+        let out = try model.forward(
+            encoderIds: [pair.encoder_ids], decoderIds: [pair.decoder_ids], recordRouterLogits: true)
         #expect(maxDifference(out.logits.value, pair.logits) < tolerance)
         if let hidden = pair.encoder_hidden { #expect(maxDifference(out.encoderHidden.value, hidden) < tolerance) }
         #expect(out.routerLogits.count == pair.router_logits.count)
-        for (mine, theirs) in zip(out.routerLogits, pair.router_logits) { #expect(maxDifference(mine, theirs) < tolerance) }
+        for (mine, theirs) in zip(out.routerLogits, pair.router_logits) {
+            #expect(maxDifference(mine, theirs) < tolerance)
+        }
     }
 
     @Test(arguments: cases)
@@ -99,8 +103,10 @@ struct SwitchTransformersParityTests {
         let tables = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [[String: Any]])
         #expect(tables.count == 8)
         for table in tables {
-            let buckets = try #require(table["buckets"] as? Int), distance = try #require(table["max_distance"] as? Int)
-            let bidirectional = try #require(table["bidirectional"] as? Bool), from = try #require(table["relative_from"] as? Int)
+            let buckets = try #require(table["buckets"] as? Int)
+            let distance = try #require(table["max_distance"] as? Int)
+            let bidirectional = try #require(table["bidirectional"] as? Bool)
+            let from = try #require(table["relative_from"] as? Int)
             let values = TestSupport.ints(table["values"])
             let mine = values.indices.map {
                 RelativePositionBias.bucket(
@@ -110,4 +116,3 @@ struct SwitchTransformersParityTests {
         }
     }
 }
-
