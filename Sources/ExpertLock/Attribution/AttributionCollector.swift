@@ -13,15 +13,19 @@ public final class AttributionCollector: RoutingObserver {
     public let softMassIsApplied: [Bool]
 
     public convenience init(model: MoEModel) {
-        self.init(layerIndices: model.moeBlocks.map(\.layer), expertCounts: model.moeBlocks.map(\.expertCount))
+        let blocks = model.moeBlocks
+        self.init(
+            layerIndices: blocks.map(\.layer), expertCounts: blocks.map(\.expertCount),
+            softMassIsApplied: blocks.map { $0.biasedRouter != nil })
     }
 
     /// Statistics for sparse layers named by their model layer index (an encoder-decoder numbers both stacks).
-    public init(layerIndices: [Int], expertCounts: [Int]) {
+    /// `softMassIsApplied[l]`: layer l's soft mass is its applied routing weight (nil: softmax routers, all false).
+    public init(layerIndices: [Int], expertCounts: [Int], softMassIsApplied: [Bool]? = nil) {
         self.layerIndices = layerIndices
         statistics = expertCounts.map { [ExpertStatistics](repeating: ExpertStatistics(), count: $0) }
         position = Dictionary(uniqueKeysWithValues: layerIndices.enumerated().map { ($1, $0) })
-        softMassIsApplied = blocks.map { $0.biasedRouter != nil }
+        self.softMassIsApplied = softMassIsApplied ?? layerIndices.map { _ in false }
     }
 
     /// Counts the valid tokens of a batch (call once per batch; layers see the same tokens).
