@@ -84,13 +84,17 @@ public enum PrunabilitySweep {
         public var thresholds: [Double] = []
         public var criteria: [AttributionCriterion] = [.soft]
         public var randomSeeds: Int = 3
+        /// Seed of the first random subset (the others follow it): pass one per model and task, so two
+        /// sweeps do not share their random baselines by construction.
+        public var firstRandomSeed: UInt64 = 0
         public var scope: PruningPlan.Scope = .layer
         public init(keeps: [Int], thresholds: [Double] = [], criteria: [AttributionCriterion] = [.soft], randomSeeds: Int = 3,
-                    scope: PruningPlan.Scope = .layer) {
+                    firstRandomSeed: UInt64 = 0, scope: PruningPlan.Scope = .layer) {
             self.keeps = keeps
             self.thresholds = thresholds
             self.criteria = criteria
             self.randomSeeds = randomSeeds
+            self.firstRandomSeed = firstRandomSeed
             self.scope = scope
         }
     }
@@ -119,16 +123,16 @@ public enum PrunabilitySweep {
         resume: Progress? = nil, save: ((Progress) throws -> Void)? = nil
     ) throws -> PrunabilityCurve {
         try run(
-            signature: ModelSignature(model: model), mask: { model.maskExperts($0) }, attribution: attribution,
-            metricName: metricName, higherIsBetter: higherIsBetter, parameters: parameters,
-            evaluate: { try evaluate(model) }, progress: progress, resume: resume, save: save)
+            signature: ModelSignature(model: model), attribution: attribution, metricName: metricName,
+            higherIsBetter: higherIsBetter, parameters: parameters, evaluate: { try evaluate(model.masked($0)) },
+            progress: progress, resume: resume, save: save)
     }
 
-    /// The same for any model that can mask experts (an encoder-decoder too): `mask(nil)` unmasks,
-    /// `mask(flags)` keeps `flags[l][e]` of sparse layer l; `evaluate` measures the model as masked.
+    /// The same for any model that can mask experts (an encoder-decoder too): `evaluate(flags)` measures the model
+    /// keeping `flags[l][e]` of sparse layer l (nil: every expert).
     public static func run(
-        signature: ModelSignature, mask: ([[Bool]]?) -> Void, attribution: ExpertAttribution, metricName: String,
-        higherIsBetter: Bool, parameters: Parameters, evaluate: () throws -> Double,
+        signature: ModelSignature, attribution: ExpertAttribution, metricName: String,
+        higherIsBetter: Bool, parameters: Parameters, evaluate: ([[Bool]]?) throws -> Double,
         progress: ((Int, Int) -> Bool)? = nil, resume: Progress? = nil, save: ((Progress) throws -> Void)? = nil
     ) throws -> PrunabilityCurve {
         let counts = attribution.signature.expertsPerLayer
@@ -146,9 +150,10 @@ public enum PrunabilitySweep {
                 let plan = try PruningPlan.topK(attribution, k: k, scope: parameters.scope, criterion: c, minimumPerLayer: 1)
                 plans.append((CurvePoint(k: k, tau: nil, strategy: c.rawValue, seed: nil, expertsKept: Double(k), metric: 0), plan))
             }
-            for s in 0..<parameters.randomSeeds {
-                let plan = try PruningPlan.random(expertsPerLayer: counts, k: k, seed: UInt64(s), minimumPerLayer: 1)
-                plans.append((CurvePoint(k: k, tau: nil, strategy: "random", seed: UInt64(s), expertsKept: Double(k), metric: 0), plan))
+            for s in 0..<UInt64(parameters.randomSeeds) {
+                let seed = parameters.firstRandomSeed &+ s
+                let plan = try PruningPlan.random(expertsPerLayer: counts, k: k, seed: seed, minimumPerLayer: 1)
+                plans.append((CurvePoint(k: k, tau: nil, strategy: "random", seed: seed, expertsKept: Double(k), metric: 0), plan))
             }
         }
         for tau in parameters.thresholds {
@@ -166,19 +171,16 @@ public enum PrunabilitySweep {
                 return planned == saved
             })
         else { throw PruningError.resumeMismatch(reason: "its points are not those of this sweep's plans") }
-        defer { mask(nil) }
-        mask(nil)
         let full: Double
         if let saved = resume?.full {
             full = saved
         } else {
-            full = try evaluate()
+            full = try evaluate(nil)
             try save?(Progress(full: full, points: points))
         }
         for (i, (point, plan)) in plans.enumerated().dropFirst(points.count) {
-            mask(plan.keepFlags)
             var p = point
-            p.metric = try evaluate()
+            p.metric = try evaluate(plan.keepFlags)
             points.append(p)
             try save?(Progress(full: full, points: points))
             if let progress, !progress(i + 1, plans.count) { break }

@@ -52,11 +52,16 @@ extension SweepCommand {
             }
         }
         let progress = ProgressLine("sweep", unit: "points")
+        let all = signature.expertsPerLayer.map { [Bool](repeating: true, count: $0) }
+        defer { model.maskExperts(all) }
         let curve = try PrunabilitySweep.run(
             signature: signature,
-            mask: { model.maskExperts($0 ?? signature.expertsPerLayer.map { [Bool](repeating: true, count: $0) }) },
             attribution: ranking, metricName: evaluation.metricName, higherIsBetter: evaluation.higherIsBetter,
-            parameters: .init(keeps: keeps, criteria: criteriaList, randomSeeds: seeds), evaluate: evaluation.evaluate,
+            parameters: .init(keeps: keeps, criteria: criteriaList, randomSeeds: seeds),
+            evaluate: { flags in
+                model.maskExperts(flags ?? all)
+                return try evaluation.evaluate()
+            },
             progress: { done, total in
                 progress.update(done: done, total: total, tokens: Int64(done))
                 return true
