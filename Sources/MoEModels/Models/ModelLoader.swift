@@ -38,8 +38,12 @@ public enum ModelLoader {
         // logits (transformers 5.25 ignores them too), so they are skipped on purpose and named.
         let mtp = config.numHiddenLayers..<(config.numHiddenLayers + max(0, config.nextTokenPredictionLayers))
         let skipped = checkpoint.tensorNames.filter { TensorName.layerIndex($0).map(mtp.contains) ?? false }
-        // A shared MLP of size 0 contributes nothing: its weights are accepted only when they are empty.
-        let empty = model.emptySharedExpertTensors.map(\.name).filter { checkpoint.info($0)?.elementCount == 0 }
+        // A shared MLP of size 0 contributes nothing: its weights are accepted only when they are empty (its
+        // Qwen2-MoE gate, which multiplies that zero output, with its shape [1, C]).
+        let empty = model.emptySharedExpertTensors.filter { name, shape in
+            guard let info = checkpoint.info(name) else { return false }
+            return info.elementCount == 0 || (shape.first == 1 && info.shape == shape)
+        }.map(\.name)
         try resolver.checkAllUsed(tiedEmbeddings: config.tieWordEmbeddings, skipping: Set(skipped + empty))
         if let alias = config.familyAlias { model.notes.append(alias) }
         if !skipped.isEmpty {

@@ -160,3 +160,64 @@ struct FamilyLoadingTests {
         }
     }
 }
+
+extension FamilyLoadingTests {
+    /// ERNIE names top-k `moe_k`: a checkpoint pruned below it gets `moe_k` rewritten (not a second, conflicting
+    /// `num_experts_per_tok`), and loads back.
+    @Test func ernieRewritesMoeKWhenPrunedBelowIt() throws {
+        let name = "ernie4_5_moe_f32_shared2_interval"
+        let source = FamilyParityTests.fixture(name)
+        let model = try ModelLoader.load(directory: source)
+        #expect(model.config.numExpertsPerToken == 2)
+        try TestSupport.withTemporaryDirectory { dir in
+            try model.keepingExperts(model.moeBlocks.map { _ in [3] })
+                .save(to: dir, dtype: .f32, configSource: source.appendingPathComponent("config.json"))
+            let config = try TestSupport.readJSON(dir.appendingPathComponent("config.json"))
+            #expect(config["moe_k"] as? Int == 1 && config["moe_num_experts"] as? Int == 1)
+            #expect(config["num_experts_per_tok"] == nil)
+            #expect(try ModelLoader.load(directory: dir).config.numExpertsPerToken == 1)
+        }
+    }
+}
+
+extension FamilyLoadingTests {
+    /// Qwen2-MoE with `shared_expert_intermediate_size: 0`: transformers builds an empty shared MLP and its gate
+    /// [1, C] (whose sigmoid scales a zero output). The checkpoint loads, computes as one without those tensors,
+    /// and a saved copy carries them again (the gate as zeros: it multiplies nothing).
+    @Test func qwen2MoeWithoutSharedExpertLoads() throws {
+        try TestSupport.withTemporaryDirectory { dir in
+            let source = TestSupport.fixtures.appendingPathComponent("models/qwen2_moe_f32_shared_dense")
+            var config = try TestSupport.readJSON(source.appendingPathComponent("config.json"))
+            config["shared_expert_intermediate_size"] = 0
+            try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("config.json"))
+            let checkpoint = try SafeTensorsCheckpoint(directory: source)
+            let kept = try checkpoint.tensorNames.filter { !$0.contains(".shared_expert") }.map { ($0, try checkpoint.tensor($0)) }
+            let file = dir.appendingPathComponent("model.safetensors")
+            try SafeTensorsWriter.write(kept, dtype: .f32, to: file)
+            let ids = [1, 5, 9, 2, 7]
+            let without = try ModelLoader.load(directory: dir).forward(TokenBatch(ids)).logits.value
+            let c = config["hidden_size"] as! Int
+            let sparse = try ModelLoader.load(directory: dir).moeBlocks.map(\.layer)
+            let extra = sparse.flatMap { l -> [(String, Tensor)] in
+                let mlp = "model.layers.\(l).mlp"
+                return [("\(mlp).shared_expert.gate_proj.weight", Tensor(shape: [0, c])),
+                        ("\(mlp).shared_expert.up_proj.weight", Tensor(shape: [0, c])),
+                        ("\(mlp).shared_expert.down_proj.weight", Tensor(shape: [c, 0])),
+                        ("\(mlp).shared_expert_gate.weight", Tensor(shape: [1, c], data: (0..<c).map { Float($0) / 7 }))]
+            }
+            try SafeTensorsWriter.write(kept + extra, dtype: .f32, to: file)
+            let model = try ModelLoader.load(directory: dir)
+            #expect(try model.forward(TokenBatch(ids)).logits.value.data == without.data)
+            try TestSupport.withTemporaryDirectory { out in
+                try model.save(to: out, dtype: .f32)
+                let saved = try SafeTensorsCheckpoint(directory: out)
+                for (name, tensor) in extra { #expect(saved.info(name)?.shape == tensor.shape, "\(name)") }
+                #expect(try ModelLoader.load(directory: out).forward(TokenBatch(ids)).logits.value.data == without.data)
+            }
+            // A gate of another shape is still a tensor the model does not use.
+            try SafeTensorsWriter.write(kept + extra.dropLast() + [("model.layers.\(sparse.last!).mlp.shared_expert_gate.weight",
+                                                                    Tensor(shape: [2, c]))], dtype: .f32, to: file)
+            #expect(throws: ModelError.self) { try ModelLoader.load(directory: dir) }
+        }
+    }
+}
