@@ -153,8 +153,17 @@ struct FamilyLoadingTests {
         (#"{"quantization_config": {"quant_method": "fp8", "weight_block_size": [128]}}"#, "two positive integers"),
     ])
     func badConfigsAreRefused(_ json: String, _ message: String) throws {
+        try refused(Self.deepseek, json, message)
+    }
+
+    /// DeepSeek-V2 with `mlp_bias` (biases it would otherwise ignore).
+    @Test func deepseekV2MlpBiasIsRefused() throws {
+        try refused("deepseek_v2_f32_greedy_qlora_dense", #"{"mlp_bias": true}"#, "MLP biases are not implemented")
+    }
+
+    func refused(_ fixture: String, _ json: String, _ message: String) throws {
         let change = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
-        try Self.withCopy(Self.deepseek, edit: { for (k, v) in change { $0[k] = v } }) { dir in
+        try Self.withCopy(fixture, edit: { for (k, v) in change { $0[k] = v } }) { dir in
             let error = try #require(throws: ConfigError.self) { try ModelLoader.load(directory: dir) }
             #expect(error.description.contains("config.json") && error.description.contains(message), "\(error)")
         }
