@@ -67,6 +67,12 @@ struct FamilyLoadingTests {
     /// slots (zero router row and weights, selection bias -inf) so that every group keeps its place; a limit that
     /// selects every group becomes n_group = topk_group = 1; a softmax router (DeepSeek-V2) is refused.
     @Test func pruningKeepsGroupLimitedRoutingExact() throws {
+        // Serial: another test changing `Parallel.threads` meanwhile must not change the reduction order between
+        // the passes compared (the masked routing is not protected against near-ties as the fixture's is).
+        try Parallel.withSerial { try checkPruningKeepsGroupLimitedRoutingExact() }
+    }
+
+    func checkPruningKeepsGroupLimitedRoutingExact() throws {
         let model = try ModelLoader.load(directory: FamilyParityTests.fixture(Self.deepseek))  // 8 experts, 2 groups, top-1 group
         let ids = try FamilyParityTests.expected(Self.deepseek).ids
         let even = try model.keepingExperts(model.moeBlocks.map { _ in [0, 2, 3, 4, 5, 6] })
@@ -78,13 +84,15 @@ struct FamilyLoadingTests {
             model.maskExperts(model.moeBlocks.map { b in (0..<b.expertCount).map { keep.contains($0) } })
             let masked = try model.forward(TokenBatch(ids)).logits.value
             model.maskExperts(nil)
-            #expect(zip(masked.data, try padded.forward(TokenBatch(ids)).logits.value.data).allSatisfy { abs($0 - $1) <= 1e-5 })
+            let removed = try padded.forward(TokenBatch(ids)).logits.value
+            #expect(masked.maxAbsDifference(removed) <= 1e-5, "\(keep): \(masked.maxAbsDifference(removed))")
             // Saved and loaded back (the -inf selection bias survives the file).
             try TestSupport.withTemporaryDirectory { dir in
                 try padded.save(to: dir, dtype: .f32)
                 let reloaded = try ModelLoader.load(directory: dir)
                 #expect(reloaded.moeBlocks.map(\.expertCount) == padded.moeBlocks.map(\.expertCount))
-                #expect(try reloaded.forward(TokenBatch(ids)).logits.value.data == padded.forward(TokenBatch(ids)).logits.value.data)
+                let again = try reloaded.forward(TokenBatch(ids)).logits.value
+                #expect(again.maxAbsDifference(removed) <= 1e-6, "\(keep): \(again.maxAbsDifference(removed))")
             }
         }
         // A chosen group could hold fewer than top-k (3) experts: the masked original would then pick among -inf.
