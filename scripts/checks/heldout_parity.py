@@ -217,9 +217,13 @@ def fp8_bytes_kept(original, pruned, slots):
     return checked
 
 
-def check(family, seed, dtype, cli, work, fp8=False):
+def check(family, seed, dtype, cli, work, fp8=False, groups8=False):
     rng = random.Random(seed)
     cfg = draw_config(family, rng)
+    if groups8:  # DeepSeek-V3's real grouping: 8 groups, the best 4 chosen
+        experts = rng.choice([16, 32])
+        key = "n_routed_experts"
+        cfg.update({key: experts, "n_group": 8, "topk_group": 4, "num_experts_per_tok": rng.choice([2, 3, 4])})
     config = AutoConfig.for_model(family, **cfg)
     config._attn_implementation = "eager"
     config._experts_implementation = "eager"
@@ -286,13 +290,14 @@ def main():
     ap.add_argument("--expertlock", default=".build/release/expertlock")
     ap.add_argument("--keep-dirs", action="store_true")
     ap.add_argument("--fp8", action="store_true", help="quantize to the published FP8 layout first")
+    ap.add_argument("--groups8", action="store_true", help="n_group 8, topk_group 4 (16 or 32 experts)")
     args = ap.parse_args()
     torch.set_grad_enabled(False)
     work = tempfile.mkdtemp(prefix="heldout-")
     failures = 0
     for seed in args.seeds:
         try:
-            r = check(args.family, seed, args.dtype, args.expertlock, work, fp8=args.fp8)
+            r = check(args.family, seed, args.dtype, args.expertlock, work, fp8=args.fp8, groups8=args.groups8)
             ok = r["forward_max_abs"] <= 1e-4 and r["perplexity_rel"] <= 1e-4 and r["pruned_reload_max_abs"] <= 1e-4
         except Exception as e:  # a refusal or crash is a failure of the check, reported as such
             r, ok = {"family": args.family, "seed": seed, "error": str(e)[-600:]}, False
