@@ -122,8 +122,21 @@ public enum PrunabilitySweep {
         parameters: Parameters, evaluate: (MoEModel) throws -> Double, progress: ((Int, Int) -> Bool)? = nil,
         resume: Progress? = nil, save: ((Progress) throws -> Void)? = nil
     ) throws -> PrunabilityCurve {
+        try run(
+            signature: ModelSignature(model: model), attribution: attribution, metricName: metricName,
+            higherIsBetter: higherIsBetter, parameters: parameters, evaluate: { try evaluate(model.masked($0)) },
+            progress: progress, resume: resume, save: save)
+    }
+
+    /// The same for any model that can mask experts (an encoder-decoder too): `evaluate(flags)` measures the model
+    /// keeping `flags[l][e]` of sparse layer l (nil: every expert).
+    public static func run(
+        signature: ModelSignature, attribution: ExpertAttribution, metricName: String,
+        higherIsBetter: Bool, parameters: Parameters, evaluate: ([[Bool]]?) throws -> Double,
+        progress: ((Int, Int) -> Bool)? = nil, resume: Progress? = nil, save: ((Progress) throws -> Void)? = nil
+    ) throws -> PrunabilityCurve {
         let counts = attribution.signature.expertsPerLayer
-        guard attribution.signature == ModelSignature(model: model) else {
+        guard attribution.signature == signature else {
             throw AttributionError.mismatch(file: attribution.model, reason: "made on another model")
         }
         let n = counts.max() ?? 0
@@ -162,12 +175,12 @@ public enum PrunabilitySweep {
         if let saved = resume?.full {
             full = saved
         } else {
-            full = try evaluate(model.masked(nil))
+            full = try evaluate(nil)
             try save?(Progress(full: full, points: points))
         }
         for (i, (point, plan)) in plans.enumerated().dropFirst(points.count) {
             var p = point
-            p.metric = try evaluate(model.masked(plan.keepFlags))
+            p.metric = try evaluate(plan.keepFlags)
             points.append(p)
             try save?(Progress(full: full, points: points))
             if let progress, !progress(i + 1, plans.count) { break }

@@ -46,6 +46,7 @@ struct PruneCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors(output: out) {
+            if SwitchTransformersModel.isSwitchCheckpoint(modelOptions.url) { return try runEncoderDecoder() }
             let model = try modelOptions.load()
             let signature = ModelSignature(model: model)
             let identity = ModelFolderIdentity.fingerprint(of: modelOptions.url)
