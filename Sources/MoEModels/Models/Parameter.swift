@@ -1,3 +1,4 @@
+import Foundation
 import TensorCore
 
 /// One named weight of a model: its Hugging Face tensor name, its shape, and where its values live.
@@ -20,6 +21,11 @@ public final class Parameter {
     /// The bfloat16 matrix of a resident weight: its stored bits, or its Float32 values rounded in `.bf16`
     /// precision; made on first use, dropped with the values.
     private var roundedBF16: BF16Matrix?
+    /// The tensors holding this weight as stored, for a weight whose stored form Float32 cannot give back
+    /// (an FP8 matrix and its block scales): saving copies them while the values are still the stored ones.
+    private let storedTensors: (() throws -> [StoredTensor])?
+    /// The dtype the checkpoint stores this weight in (nil: made in memory); `prune` writes it back in it.
+    public var sourceDType: DType?
     /// A LoRA update applied on top of this weight wherever it is used as a projection (nil: none).
     public var adapter: LoRAAdapter?
     /// The arithmetic of inference products with this weight (`MoEModel.setPrecision`).
@@ -32,18 +38,36 @@ public final class Parameter {
         self.resident = Variable(value, requiresGrad: trainable, name: name)
         self.load = nil
         self.storedBF16 = nil
+        self.storedTensors = nil
     }
 
     /// A parameter read from its source on every use (memory-mapped checkpoint); `bf16` lends the
-    /// stored bfloat16 matrix when there is one.
+    /// stored bfloat16 matrix when there is one; `stored` gives the stored tensors saving copies (FP8).
     public init(
-        name: String, shape: [Int], load: @escaping () throws -> Tensor, bf16: (() throws -> BF16Matrix)? = nil
+        name: String, shape: [Int], load: @escaping () throws -> Tensor, bf16: (() throws -> BF16Matrix)? = nil,
+        stored: (() throws -> [StoredTensor])? = nil
     ) {
         self.name = name
         self.shape = shape
         self.resident = nil
         self.load = load
         self.storedBF16 = shape.count == 2 ? bf16 : nil
+        self.storedTensors = stored
+    }
+
+    /// Whether the weight is kept in a stored form Float32 cannot give back (FP8 with block scales).
+    public var isStoredQuantized: Bool { storedTensors != nil }
+
+    /// The stored tensors (the FP8 weight under this name, then its `weight_scale_inv`), while the values are
+    /// still the stored ones; nil for a weight without such a form or whose values were changed.
+    public func unchangedStoredTensors() throws -> [StoredTensor]? {
+        guard let storedTensors, resident == nil || residentIsSourceCopy else { return nil }
+        let tensors = try storedTensors()
+        guard let weight = tensors.first else { return tensors }
+        // Renamed experts (pruning) carry the stored bytes under their new name.
+        return tensors.map { t in
+            t.name == weight.name ? t.renamed(name) : t.renamed(name + t.name.dropFirst(weight.name.count))
+        }
     }
 
     /// Whether the Float32 values are held in memory.
@@ -130,42 +154,79 @@ public final class Parameter {
 extension Parameter {
     /// The same values under another name (sharing the resident leaf or the mapped source).
     public func renamed(_ newName: String) -> Parameter {
+        let p: Parameter
         if let resident {
-            let p = Parameter(name: newName, shape: shape, load: { resident.value })
+            p = Parameter(name: newName, shape: shape, load: { resident.value },
+                          stored: residentIsSourceCopy ? storedTensors : nil)
             p.resident = resident
-            return p
+            p.residentIsSourceCopy = residentIsSourceCopy
+        } else {
+            p = Parameter(name: newName, shape: shape, load: load!, bf16: storedBF16, stored: storedTensors)
         }
-        return Parameter(name: newName, shape: shape, load: load!, bf16: storedBF16)
+        p.sourceDType = sourceDType
+        return p
     }
 
-    /// Entries `entries` of a vector stored as [E] or [1, E] (a router's selection bias), as a new parameter.
-    public func selectingEntries(_ entries: [Int], name newName: String) throws -> Parameter {
+    /// Entries `entries` of a vector stored as [E] or [1, E] (a router's selection bias), as a new parameter;
+    /// a nil entry takes `fill` (a dead expert slot).
+    public func selectingEntries(_ entries: [Int?], fill: Float = 0, name newName: String) throws -> Parameter {
         precondition(shape.last == elementCount, "\(name): selectingEntries needs a vector, shape \(shape)")
         let newShape = shape.dropLast() + [entries.count]
-        let select: (Tensor) -> Tensor = { t in Tensor(shape: Array(newShape), data: entries.map { t.data[$0] }) }
-        if let resident {
-            return Parameter(name: newName, value: select(resident.value), trainable: resident.requiresGrad)
+        let select: (Tensor) -> Tensor = { t in
+            Tensor(shape: Array(newShape), data: entries.map { $0.map { t.data[$0] } ?? fill })
         }
-        let source = load!
-        return Parameter(name: newName, shape: Array(newShape), load: { select(try source()) })
+        let p: Parameter
+        if let resident {
+            p = Parameter(name: newName, value: select(resident.value), trainable: resident.requiresGrad)
+        } else {
+            let source = load!
+            p = Parameter(name: newName, shape: Array(newShape), load: { select(try source()) })
+        }
+        p.sourceDType = sourceDType
+        return p
     }
 
-    /// Rows `rows` of a 2-D parameter (router rows of kept experts), as a new parameter.
-    public func selectingRows(_ rows: [Int], name newName: String) throws -> Parameter {
+    /// Rows `rows` of a 2-D parameter (router rows of kept experts), as a new parameter; a nil row is zeros.
+    public func selectingRows(_ rows: [Int?], name newName: String) throws -> Parameter {
         precondition(shape.count == 2, "\(name): selectingRows needs a matrix, shape \(shape)")
         let width = shape[1]
         let newShape = [rows.count, width]
         let select: (Tensor) -> Tensor = { t in
             Tensor(shape: newShape) { out in
                 for (i, r) in rows.enumerated() {
+                    guard let r else { continue }  // Tensor(shape:) starts at zero
                     for j in 0..<width { out[i * width + j] = t.data[r * width + j] }
                 }
             }
         }
+        let p: Parameter
         if let resident {
-            return Parameter(name: newName, value: select(resident.value), trainable: resident.requiresGrad)
+            p = Parameter(name: newName, value: select(resident.value), trainable: resident.requiresGrad)
+        } else {
+            let source = load!
+            p = Parameter(name: newName, shape: newShape, load: { select(try source()) })
         }
-        let source = load!
-        return Parameter(name: newName, shape: newShape, load: { select(try source()) })
+        p.sourceDType = sourceDType
+        return p
+    }
+}
+
+extension Parameter {
+    /// A dead expert slot shaped as this expert weight: zeros, in the same stored dtype; for an FP8 weight
+    /// zero bytes with unit scales (what transformers' quantizer makes of zeros).
+    func deadSlot(named newName: String, fp8: FP8Quantization?) -> Parameter {
+        let zeros = Tensor(shape: shape)
+        let p: Parameter
+        if isStoredQuantized, let fp8, shape.count == 2 {
+            let (bytes, scales) = fp8.quantize(zeros)
+            p = Parameter(name: newName, shape: shape, load: { zeros }, stored: {
+                [StoredTensor(name: newName, dtype: .f8e4m3, shape: zeros.shape, bytes: Data(bytes)),
+                 try StoredTensor(name: FP8Quantization.scaleName(of: newName), tensor: scales, dtype: .f32)]
+            })
+        } else {
+            p = Parameter(name: newName, shape: shape, load: { zeros })
+        }
+        p.sourceDType = sourceDType
+        return p
     }
 }
