@@ -7,7 +7,9 @@ import Foundation
 ///
 /// The code that runs is chosen once, at run time:
 /// - `avx512bf16` (x86-64 with AVX512-BF16: AMD Zen 4/5, Intel Cooper Lake, Sapphire Rapids): bf16
-///   products through `vdpbf16ps`; f32 products through AVX-512 FMA on weights widened in registers.
+///   products through `vdpbf16ps` (A packed once per product into bf16 pairs from `packedMinimumRows`
+///   rows on, the weights broadcast in place); f32 products through AVX-512 FMA on weights widened in
+///   registers.
 /// - `avx512` (AVX-512 without BF16): f32 as above; bf16 rounds A to bfloat16 and runs the f32 kernel,
 ///   which computes the same products (a product of two bfloat16 values is exact in Float32).
 /// - `portable` (any other CPU, Apple silicon included): `portableBlockRows` weight rows at a time are
