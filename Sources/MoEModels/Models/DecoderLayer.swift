@@ -46,7 +46,6 @@ public final class DecoderLayer {
         if config.isSparseLayer(index) {
             let block = "\(prefix).\(layout.sparseBlock)"
             let e = config.expertCount(layer: index)
-            let i = config.moeIntermediateSize
             let names = layout.expertProjections
             let router = try p("\(block).gate.weight", [e, c])
             let bias = try layout.routerSelectionBias.map {
@@ -56,6 +55,7 @@ public final class DecoderLayer {
                 func name(_ projection: String) -> String {
                     TensorName.expert(layer: index, block: layout.sparseBlock, expert: x, projection: projection)
                 }
+                let i = config.expertIntermediateSize(layer: index, expert: x)  // inner pruning may vary it
                 return Expert(
                     gate: try p(name(names.gate), [i, c]), up: try p(name(names.up), [i, c]),
                     down: try p(name(names.down), [c, i]))

@@ -67,6 +67,7 @@ public final class SparseMoEBlock {
 
     func forward(_ x: Variable, batch: TokenBatch, observer: RoutingObserver?) throws -> Output {
         let n = x.value.rows
+        observer?.observeBlockInput(layer: layer, input: x.value, batch: batch)
         // Training-time expert dropout (entanglement) narrows the routable set further.
         let allowed = entanglement?.dropoutKeep(layer: layer, experts: experts.count, topK: topK, base: keep) ?? keep
         // With experts masked below top-k, route to every expert left (what removal does).
