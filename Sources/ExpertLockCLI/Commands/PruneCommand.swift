@@ -140,9 +140,9 @@ struct PruneCommand: AsyncParsableCommand {
             ) { tmp in
                 switch mode {
                 case .remove:
-                    try pruned.save(to: tmp, dtype: dtype, configSource: source.appendingPathComponent("config.json"))
+                    try pruned.save(to: tmp, dtype: dtype, configSource: source.appendingPathComponent("config.json"), keepStoredDTypes: true)
                 case .mask:
-                    try model.save(to: tmp, dtype: dtype, configSource: source.appendingPathComponent("config.json"))
+                    try model.save(to: tmp, dtype: dtype, configSource: source.appendingPathComponent("config.json"), keepStoredDTypes: true)
                     try ExpertMaskFile.write(kept: pruningPlan.kept, to: tmp)
                 }
                 try OutputDirectory.copyCompanionFiles(from: source, to: tmp)

@@ -3,8 +3,9 @@
 /// ExpertLock computes in Float32, so only `f32`, `f16` and `bf16` convert to a `Tensor`. The
 /// integer and double types are listed so that checkpoints carrying them (position ids, step
 /// counters, quantisation scales) still open and can be copied byte for byte when pruning;
-/// reading one as Float32 is refused with `SafeTensorsError.notConvertible`. Other safetensors
-/// dtypes (U16/U32/U64, the F8 variants) are refused when the header is read.
+/// reading one as Float32 is refused with `SafeTensorsError.notConvertible`. `F8_E4M3` holds the
+/// weights of FP8 checkpoints (`FP8Quantization`): the loader dequantizes them with their block scales.
+/// Other safetensors dtypes (U16/U32/U64, F8_E5M2) are refused when the header is read.
 public enum DType: String, Sendable, Codable, CaseIterable {
     case f32 = "F32"
     case f16 = "F16"
@@ -16,6 +17,8 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     case i8 = "I8"
     case u8 = "U8"
     case bool = "BOOL"
+    /// `float8_e4m3fn`.
+    case f8e4m3 = "F8_E4M3"
 
     /// Bytes per element.
     public var byteSize: Int {
@@ -23,7 +26,7 @@ public enum DType: String, Sendable, Codable, CaseIterable {
         case .f64, .i64: 8
         case .f32, .i32: 4
         case .f16, .bf16, .i16: 2
-        case .i8, .u8, .bool: 1
+        case .i8, .u8, .bool, .f8e4m3: 1
         }
     }
 

@@ -37,6 +37,8 @@ public enum SafeTensorsError: InputError, Equatable {
     /// A tensor handed to `SafeTensorsWriter` that cannot be written as asked.
     case invalidTensor(file: String, tensor: String, reason: String)
     case writeFailed(file: String, reason: String)
+    /// A quantized tensor that cannot be read as its config says (an FP8 weight without its scale, …).
+    case unreadableQuantized(file: String, tensor: String, reason: String)
 
     public var description: String {
         switch self {
@@ -95,6 +97,8 @@ public enum SafeTensorsError: InputError, Equatable {
             "\(file): weight_map puts tensor '\(tensor)' in '\(shard)', which does not contain it"
         case let .indexUnlistedTensor(file, tensor, shard):
             "\(file): shard '\(shard)' holds tensor '\(tensor)', which weight_map does not list there"
+        case let .unreadableQuantized(file, tensor, reason):
+            "\(file): tensor '\(tensor)' \(reason)"
         case let .invalidTensor(file, tensor, reason):
             "\(file): cannot write tensor '\(tensor)': \(reason)"
         case let .writeFailed(file, reason):

@@ -46,7 +46,8 @@ public enum SafeTensorsWriter {
 
     // MARK: - Implementation
 
-    private static func writeCheckpoint(pending: [PendingTensor], to directory: URL, maxShardBytes: Int) throws {
+    /// Tensors converted from Float32 next to tensors already encoded (an FP8 model's weights), in the given order.
+    static func writeCheckpoint(pending: [PendingTensor], to directory: URL, maxShardBytes: Int) throws {
         try validate(pending, file: directory.path)
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

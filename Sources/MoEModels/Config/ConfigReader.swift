@@ -110,7 +110,49 @@ struct ConfigReader {
         if let (object, key) = rope { config.rotaryScaling = try object.scaling(file: file, key: key) }
         let partial = try rope?.0.partialRotaryFactor ?? double("partial_rotary_factor")
         if let partial { config.partialRotaryFactor = partial }
+        config.fp8 = try fp8Quantization()
         return config
+    }
+
+    /// `quantization_config`: block-scaled FP8 (`quant_method: fp8`) is read; every other method, format or
+    /// option would change the weights' meaning and is refused by name.
+    func fp8Quantization() throws -> FP8Quantization? {
+        guard has("quantization_config"), !(try isExplicitNull("quantization_config")) else { return nil }
+        let q = try c.decode(QuantizationObject.self, forKey: AnyKey("quantization_config"))
+        func refuse(_ key: String, _ reason: String) -> ConfigError {
+            .invalidValue(file: file, key: "quantization_config.\(key)", reason: reason)
+        }
+        guard q.quantMethod == "fp8" else {
+            throw refuse("quant_method", "'\(q.quantMethod ?? "null")' is not implemented (fp8 is)")
+        }
+        if let fmt = q.fmt, fmt != "e4m3" { throw refuse("fmt", "'\(fmt)' is not implemented (e4m3 is)") }
+        if let scheme = q.activationScheme, scheme.lowercased() != "dynamic" {
+            throw refuse("activation_scheme", "'\(scheme)' activation scales are not implemented (dynamic is)")
+        }
+        if let format = q.scaleFmt, format != "float" {
+            throw refuse("scale_fmt", "'\(format)' scales are not implemented (float is)")
+        }
+        if let expert = q.expertDtype, expert != "fp8" { throw refuse("expert_dtype", "'\(expert)' is not implemented") }
+        let block = q.weightBlockSize ?? [128, 128]
+        guard block.count == 2, block.allSatisfy({ $0 > 0 }) else {
+            throw refuse("weight_block_size", "must be two positive integers, got \(block)")
+        }
+        return FP8Quantization(blockSize: block)
+    }
+}
+
+/// The `quantization_config` object, as transformers' `FineGrainedFP8Config` reads it.
+struct QuantizationObject: Codable {
+    var quantMethod: String?
+    var fmt: String?
+    var activationScheme: String?
+    var weightBlockSize: [Int]?
+    var scaleFmt: String? = nil
+    var expertDtype: String? = nil
+
+    enum CodingKeys: String, CodingKey {
+        case quantMethod = "quant_method", fmt, activationScheme = "activation_scheme"
+        case weightBlockSize = "weight_block_size", scaleFmt = "scale_fmt", expertDtype = "expert_dtype"
     }
 }
 

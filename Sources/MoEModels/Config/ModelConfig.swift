@@ -89,6 +89,8 @@ public struct ModelConfig: Sendable, Equatable {
     /// Multi-token-prediction layers stored after the decoder layers (`num_nextn_predict_layers`).
     /// They do not take part in next-token logits; the loader skips them on purpose and says so.
     public var nextTokenPredictionLayers = 0
+    /// `quantization_config` of an FP8 checkpoint (block-scaled `float8_e4m3fn` weights); nil: not quantized.
+    public var fp8: FP8Quantization?
 
     /// A config built in code (tests, presets). Parameters left out take generic values, not a
     /// family's transformers defaults; call `validate()` before use.

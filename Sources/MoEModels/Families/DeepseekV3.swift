@@ -43,11 +43,6 @@ enum DeepseekV3: FamilyDefinition {
         nopeHeadDim: Int = 128, moeIntermediate: Int = 2048, firstDense: Int = 3,
         router: (ConfigReader, inout ModelConfig) throws -> Void
     ) throws -> ModelConfig {
-        if keys.has("quantization_config"), !(try keys.isExplicitNull("quantization_config")) {
-            throw ConfigError.invalidValue(
-                file: keys.file, key: "quantization_config",
-                reason: "quantized (FP8) checkpoints are not implemented yet")
-        }
         var config = try keys.common(defaults, expertCountKeys: expertCountKeys)
         let latent = LatentAttentionConfig(
             qLoraRank: try keys.isExplicitNull("q_lora_rank") ? nil : try keys.int("q_lora_rank") ?? qLoraRank,

@@ -6,14 +6,31 @@ extension MoEModel {
     /// layout that transformers 4 and 5 both load (sharded above `maxShardBytes`), written atomically.
     /// With `configSource` (the original config.json) every key it has is kept and only the expert
     /// counts are patched; otherwise the config is written from `config`.
+    ///
+    /// With `keepStoredDTypes` (pruning) each weight read from a checkpoint is written in the dtype it was stored
+    /// in, and `dtype` applies to the others: a BF16 checkpoint's Float32 selection bias stays Float32. FP8
+    /// weights (`FP8Quantization`) are written as stored, bytes and scales unchanged, while their values are the
+    /// stored ones; changed ones (training, a merged LoRA) are quantized again as transformers' `Fp8Quantize` does.
     public func save(
-        to directory: URL, dtype: DType = .f32, configSource: URL? = nil, maxShardBytes: Int = 2_000_000_000
+        to directory: URL, dtype: DType = .f32, configSource: URL? = nil, maxShardBytes: Int = 2_000_000_000,
+        keepStoredDTypes: Bool = false
     ) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        var tensors: [(name: String, tensor: Tensor)] = []
-        for p in parameters { tensors.append((p.name, try p.tensor())) }
-        for (name, shape) in emptySharedExpertTensors { tensors.append((name, Tensor(shape: shape))) }
-        try SafeTensorsWriter.writeCheckpoint(tensors, dtype: dtype, to: directory, maxShardBytes: maxShardBytes)
+        var tensors: [PendingTensor] = []
+        for p in parameters {
+            if let stored = try p.unchangedStoredTensors() {
+                tensors += stored.map { .stored($0) }
+            } else if p.isStoredQuantized, let fp8 = config.fp8 {
+                let (bytes, scales) = fp8.quantize(try p.tensor())
+                tensors.append(.stored(StoredTensor(name: p.name, dtype: .f8e4m3, shape: p.shape, bytes: Data(bytes))))
+                tensors.append(.float(FP8Quantization.scaleName(of: p.name), scales, .f32))
+            } else {
+                let own = p.sourceDType.flatMap { keepStoredDTypes && $0.isConvertibleToFloat ? $0 : nil }
+                tensors.append(.float(p.name, try p.tensor(), own ?? dtype))
+            }
+        }
+        for (name, shape) in emptySharedExpertTensors { tensors.append(.float(name, Tensor(shape: shape), dtype)) }
+        try SafeTensorsWriter.writeCheckpoint(pending: tensors, to: directory, maxShardBytes: maxShardBytes)
         let configURL = directory.appendingPathComponent("config.json")
         if let configSource {
             try config.rewritten(

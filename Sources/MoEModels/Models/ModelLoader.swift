@@ -23,7 +23,7 @@ public enum ModelLoader {
         let configURL = directory.appendingPathComponent("config.json")
         let config = try ModelConfig.load(from: configURL)
         let checkpoint = try SafeTensorsCheckpoint(directory: directory, access: residency == .read ? .read : .mapped)
-        let resolver = TensorResolver(checkpoint: checkpoint)
+        let resolver = TensorResolver(checkpoint: checkpoint, fp8: config.fp8)
         let keepResident: Bool
         switch residency {
         case .resident: keepResident = true
@@ -60,9 +60,14 @@ public enum ModelLoader {
 /// Maps a parameter's Hugging Face name to the bytes that hold it.
 final class TensorResolver {
     let checkpoint: SafeTensorsCheckpoint
+    /// The block scaling of `F8_E4M3` weights (config.json's `quantization_config`), nil when it has none.
+    let fp8: FP8Quantization?
     private(set) var used = Set<String>()
 
-    init(checkpoint: SafeTensorsCheckpoint) { self.checkpoint = checkpoint }
+    init(checkpoint: SafeTensorsCheckpoint, fp8: FP8Quantization? = nil) {
+        self.checkpoint = checkpoint
+        self.fp8 = fp8
+    }
 
     private func fileName(_ name: String) -> String {
         checkpoint.file(containing: name)?.url.lastPathComponent ?? checkpoint.directory.lastPathComponent
@@ -70,15 +75,19 @@ final class TensorResolver {
 
     func parameter(name: String, shape: [Int], resident: Bool) throws -> Parameter {
         let source = try resolve(name: name, shape: shape)
-        let parameter = Parameter(name: name, shape: shape, load: source.load, bf16: source.bf16)
+        let parameter = Parameter(name: name, shape: shape, load: source.load, bf16: source.bf16, stored: source.stored)
+        parameter.sourceDType = source.dtype
         if resident { try parameter.makeResident() }
         return parameter
     }
 
     /// A loader for `name`: the tensor itself, Mixtral's transformers-5 name (`mlp` for
     /// `block_sparse_moe`), or one expert's slice of a fused `experts.gate_up_proj` / `down_proj`.
-    /// How a parameter reads its values: converted to Float32, and in place when stored as a bfloat16 matrix.
-    typealias Source = (load: () throws -> Tensor, bf16: (() throws -> BF16Matrix)?)
+    /// How a parameter reads its values: converted to Float32, in place when stored as a bfloat16 matrix, and
+    /// the stored bytes that saving copies unchanged (an FP8 weight and its scales).
+    typealias Source = (
+        load: () throws -> Tensor, bf16: (() throws -> BF16Matrix)?, stored: (() throws -> [StoredTensor])?, dtype: DType
+    )
 
     /// The stored bfloat16 rows `firstRow..<firstRow + shape[0]` of `name`, when it is a BF16 matrix.
     private func bf16Source(_ name: String, firstRow: Int, shape: [Int]) -> (() throws -> BF16Matrix)? {
@@ -95,8 +104,9 @@ final class TensorResolver {
                     throw ModelError.shapeMismatch(file: fileName(candidate), name: candidate, expected: shape, actual: info.shape)
                 }
                 used.insert(candidate)
+                if info.dtype == .f8e4m3 { return try fp8Source(candidate, shape: shape) }
                 let checkpoint = self.checkpoint
-                return ({ try checkpoint.tensor(candidate) }, bf16Source(candidate, firstRow: 0, shape: shape))
+                return ({ try checkpoint.tensor(candidate) }, bf16Source(candidate, firstRow: 0, shape: shape), nil, info.dtype)
             }
         }
         if let fused = try fusedExpertSlice(name: name, shape: shape) { return fused }
@@ -120,13 +130,52 @@ final class TensorResolver {
                 file: fileName(fusedName), name: fusedName,
                 expected: [max(info.shape.first ?? 0, expert + 1), rowsPerExpert, shape[1]], actual: info.shape)
         }
+        if info.dtype == .f8e4m3 {
+            throw SafeTensorsError.unreadableQuantized(
+                file: checkpoint.file(containing: fusedName)?.url.path ?? fileName(fusedName), tensor: fusedName,
+                reason: "fused F8_E4M3 experts are not implemented (per-expert FP8 weights, as published, are)")
+        }
         used.insert(fusedName)
         let rowOffset = expert * rowsPerExpert + (isUp ? shape[0] : 0)
         let checkpoint = self.checkpoint
         return (
             { try checkpoint.rows(of: fusedName, rowLength: shape[1], range: rowOffset..<(rowOffset + shape[0]), shape: shape) },
-            bf16Source(fusedName, firstRow: rowOffset, shape: shape)
+            bf16Source(fusedName, firstRow: rowOffset, shape: shape), nil, info.dtype
         )
+    }
+
+    /// An `F8_E4M3` weight: dequantized with its `weight_scale_inv` block grid each time it is used (one
+    /// matrix at a time, never the whole checkpoint), its stored bytes and scales kept for saving unchanged.
+    private func fp8Source(_ name: String, shape: [Int]) throws -> Source {
+        let file = checkpoint.file(containing: name)?.url.path ?? checkpoint.directory.path
+        func refuse(_ reason: String) -> SafeTensorsError { .unreadableQuantized(file: file, tensor: name, reason: reason) }
+        guard let fp8 else {
+            throw refuse("is F8_E4M3 but config.json has no quantization_config (quant_method fp8) to scale it")
+        }
+        guard shape.count == 2 else { throw refuse("F8_E4M3 weights are matrices, this one has shape \(shape)") }
+        let scaleName = FP8Quantization.scaleName(of: name)
+        guard let scale = checkpoint.info(scaleName) else {
+            throw refuse("is F8_E4M3 without its scale tensor '\(scaleName)'")
+        }
+        let grid = fp8.scaleShape(of: shape)
+        guard scale.dtype.isConvertibleToFloat, scale.shape == grid else {
+            throw SafeTensorsError.unreadableQuantized(
+                file: checkpoint.file(containing: scaleName)?.url.path ?? file, tensor: scaleName,
+                reason: "\(scale.dtype.rawValue) \(scale.shape): the scales of \(shape) in blocks of \(fp8.blockSize) "
+                    + "are F32/BF16/F16 \(grid)")
+        }
+        used.insert(scaleName)
+        let checkpoint = self.checkpoint
+        guard let weights = checkpoint.file(containing: name), let scales = checkpoint.file(containing: scaleName) else {
+            throw ModelError.missingTensor(file: checkpoint.directory.path, name: name)
+        }
+        let load = {
+            let s = try scales.tensor(scaleName)
+            return try weights.withRawBytes(name) { bytes, _ in
+                fp8.dequantize(bytes, rows: 0..<shape[0], columns: shape[1], scales: s)
+            }
+        }
+        return (load, nil, { [try weights.storedTensor(name), try scales.storedTensor(scaleName)] }, .f8e4m3)
     }
 
     func checkAllUsed(tiedEmbeddings: Bool, skipping skipped: Set<String> = []) throws {

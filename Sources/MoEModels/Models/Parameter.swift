@@ -20,6 +20,11 @@ public final class Parameter {
     /// The bfloat16 matrix of a resident weight: its stored bits, or its Float32 values rounded in `.bf16`
     /// precision; made on first use, dropped with the values.
     private var roundedBF16: BF16Matrix?
+    /// The tensors holding this weight as stored, for a weight whose stored form Float32 cannot give back
+    /// (an FP8 matrix and its block scales): saving copies them while the values are still the stored ones.
+    private let storedTensors: (() throws -> [StoredTensor])?
+    /// The dtype the checkpoint stores this weight in (nil: made in memory); `prune` writes it back in it.
+    public var sourceDType: DType?
     /// A LoRA update applied on top of this weight wherever it is used as a projection (nil: none).
     public var adapter: LoRAAdapter?
     /// The arithmetic of inference products with this weight (`MoEModel.setPrecision`).
@@ -32,18 +37,36 @@ public final class Parameter {
         self.resident = Variable(value, requiresGrad: trainable, name: name)
         self.load = nil
         self.storedBF16 = nil
+        self.storedTensors = nil
     }
 
     /// A parameter read from its source on every use (memory-mapped checkpoint); `bf16` lends the
-    /// stored bfloat16 matrix when there is one.
+    /// stored bfloat16 matrix when there is one; `stored` gives the stored tensors saving copies (FP8).
     public init(
-        name: String, shape: [Int], load: @escaping () throws -> Tensor, bf16: (() throws -> BF16Matrix)? = nil
+        name: String, shape: [Int], load: @escaping () throws -> Tensor, bf16: (() throws -> BF16Matrix)? = nil,
+        stored: (() throws -> [StoredTensor])? = nil
     ) {
         self.name = name
         self.shape = shape
         self.resident = nil
         self.load = load
         self.storedBF16 = shape.count == 2 ? bf16 : nil
+        self.storedTensors = stored
+    }
+
+    /// Whether the weight is kept in a stored form Float32 cannot give back (FP8 with block scales).
+    public var isStoredQuantized: Bool { storedTensors != nil }
+
+    /// The stored tensors (the FP8 weight under this name, then its `weight_scale_inv`), while the values are
+    /// still the stored ones; nil for a weight without such a form or whose values were changed.
+    public func unchangedStoredTensors() throws -> [StoredTensor]? {
+        guard let storedTensors, resident == nil || residentIsSourceCopy else { return nil }
+        let tensors = try storedTensors()
+        guard let weight = tensors.first else { return tensors }
+        // Renamed experts (pruning) carry the stored bytes under their new name.
+        return tensors.map { t in
+            t.name == weight.name ? t.renamed(name) : t.renamed(name + t.name.dropFirst(weight.name.count))
+        }
     }
 
     /// Whether the Float32 values are held in memory.
@@ -130,12 +153,17 @@ public final class Parameter {
 extension Parameter {
     /// The same values under another name (sharing the resident leaf or the mapped source).
     public func renamed(_ newName: String) -> Parameter {
+        let p: Parameter
         if let resident {
-            let p = Parameter(name: newName, shape: shape, load: { resident.value })
+            p = Parameter(name: newName, shape: shape, load: { resident.value },
+                          stored: residentIsSourceCopy ? storedTensors : nil)
             p.resident = resident
-            return p
+            p.residentIsSourceCopy = residentIsSourceCopy
+        } else {
+            p = Parameter(name: newName, shape: shape, load: load!, bf16: storedBF16, stored: storedTensors)
         }
-        return Parameter(name: newName, shape: shape, load: load!, bf16: storedBF16)
+        p.sourceDType = sourceDType
+        return p
     }
 
     /// Entries `entries` of a vector stored as [E] or [1, E] (a router's selection bias), as a new parameter.
@@ -143,11 +171,15 @@ extension Parameter {
         precondition(shape.last == elementCount, "\(name): selectingEntries needs a vector, shape \(shape)")
         let newShape = shape.dropLast() + [entries.count]
         let select: (Tensor) -> Tensor = { t in Tensor(shape: Array(newShape), data: entries.map { t.data[$0] }) }
+        let p: Parameter
         if let resident {
-            return Parameter(name: newName, value: select(resident.value), trainable: resident.requiresGrad)
+            p = Parameter(name: newName, value: select(resident.value), trainable: resident.requiresGrad)
+        } else {
+            let source = load!
+            p = Parameter(name: newName, shape: Array(newShape), load: { select(try source()) })
         }
-        let source = load!
-        return Parameter(name: newName, shape: Array(newShape), load: { select(try source()) })
+        p.sourceDType = sourceDType
+        return p
     }
 
     /// Rows `rows` of a 2-D parameter (router rows of kept experts), as a new parameter.
@@ -162,10 +194,14 @@ extension Parameter {
                 }
             }
         }
+        let p: Parameter
         if let resident {
-            return Parameter(name: newName, value: select(resident.value), trainable: resident.requiresGrad)
+            p = Parameter(name: newName, value: select(resident.value), trainable: resident.requiresGrad)
+        } else {
+            let source = load!
+            p = Parameter(name: newName, shape: newShape, load: { select(try source()) })
         }
-        let source = load!
-        return Parameter(name: newName, shape: newShape, load: { select(try source()) })
+        p.sourceDType = sourceDType
+        return p
     }
 }

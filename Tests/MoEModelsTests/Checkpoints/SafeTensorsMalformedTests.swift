@@ -52,8 +52,8 @@ import Testing
         Case("unknown dtype", header: "{" + entry("x", "Q4") + "}", data: sixteen) {
             .unsupportedDType(file: $0, tensor: "x", dtype: "Q4")
         },
-        Case("F8 dtype not supported", header: "{" + entry("x", "F8_E4M3", offsets: "[0,4]") + "}", data: sixteen) {
-            .unsupportedDType(file: $0, tensor: "x", dtype: "F8_E4M3")
+        Case("F8_E5M2 dtype not supported", header: "{" + entry("x", "F8_E5M2", offsets: "[0,4]") + "}", data: sixteen) {
+            .unsupportedDType(file: $0, tensor: "x", dtype: "F8_E5M2")
         },
         Case("fractional dimension", header: "{" + entry("x", shape: "[2.5]") + "}", data: sixteen) {
             .invalidField(file: $0, tensor: "x", field: "shape", reason: "is not a list of integers")

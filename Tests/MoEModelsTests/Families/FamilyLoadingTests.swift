@@ -126,7 +126,10 @@ struct FamilyLoadingTests {
         (#"{"topk_group": 3}"#, "topk_group 3 must be between 1 and n_group 2"),
         (#"{"num_key_value_heads": 2}"#, "num_key_value_heads must equal num_attention_heads"),
         (#"{"hidden_act": "gelu"}"#, "hidden_act 'gelu' is not implemented"),
-        (#"{"quantization_config": {"quant_method": "fp8"}}"#, "not implemented yet"),
+        (#"{"quantization_config": {"quant_method": "gptq"}}"#, "quantization_config.quant_method"),
+        (#"{"quantization_config": {"quant_method": "fp8", "activation_scheme": "static"}}"#, "'static' activation"),
+        (#"{"quantization_config": {"quant_method": "fp8", "scale_fmt": "ue8m0"}}"#, "'ue8m0' scales"),
+        (#"{"quantization_config": {"quant_method": "fp8", "weight_block_size": [128]}}"#, "two positive integers"),
     ])
     func badConfigsAreRefused(_ json: String, _ message: String) throws {
         let change = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
