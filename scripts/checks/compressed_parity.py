@@ -93,7 +93,14 @@ def check(family, seed, cli, work, tolerance):
             row["max_abs"] = diff
             row["status"] = "ok" if diff <= tolerance else "MISMATCH"
         else:
-            row["status"] = "ok (ExpertLock only)" if name.endswith("per-expert") else "NOT loadable"
+            shared = cfg.get("n_shared_experts") or cfg.get("moe_num_shared_experts") or 0
+            if name.endswith("per-expert"):
+                row["status"] = "ok (ExpertLock only)"
+            elif shared and family in ("deepseek_v3", "deepseek_v2", "glm4_moe", "ernie4_5_moe"):
+                # the shared MLP is moe_intermediate_size × n_shared: no key states a size that does not divide it
+                row["status"] = "ok (ExpertLock only: shared experts are moe_intermediate_size × n_shared)"
+            else:
+                row["status"] = "NOT loadable"
         rows.append(row)
     return rows
 

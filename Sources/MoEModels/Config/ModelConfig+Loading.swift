@@ -72,7 +72,8 @@ extension ModelConfig {
             let key = object["num_mtp_layers"] != nil ? "num_mtp_layers" : "num_nextn_predict_layers"
             object[key] = nextTokenPredictionLayers
         }
-        try patchExpertSizes(&object, file: sourceFile.path)
+        // Errors name the file being written: the patched config is its content.
+        try patchExpertSizes(&object, file: Self.configFile(destination).path)
         let text = JSONText.pretty(object) + "\n"
 
         let destinationFile = Self.configFile(destination)

@@ -28,6 +28,11 @@ extension MoEModel {
         let blocks = moeBlocks
         precondition(layers.count == blocks.count, "replacingExperts: \(layers.count) layers for \(blocks.count)")
         var config = self.config
+        if config.fp8 != nil {
+            // New expert weights would be written in float beside a quantization_config that says FP8.
+            throw ModelError.unsupported(
+                file: "expert replacement", feature: "merging or inner-pruning an FP8 checkpoint (dequantize it first)")
+        }
         let counts = layers.map(\.experts.count)
         if counts.contains(0) {
             throw ModelError.unsupported(file: "expert replacement", feature: "a sparse layer without experts")
