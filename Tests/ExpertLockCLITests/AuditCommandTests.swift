@@ -82,4 +82,50 @@ import Testing
         let again = try #require(try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any])
         #expect(NSArray(array: again["findings"] as? [Any] ?? []) == NSArray(array: findings))
     }
+
+    /// `--defense`: a second (defended) model attacked the same way; the report gets the table with
+    /// the best attacker (greedy search among the candidates), drop, recovery and AUROC per model.
+    @Test(.enabled(if: CLIRunner.isAvailable)) func defenseAddsTheAttackerTable() throws {
+        let dir = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let train = try CLIRunner.run([
+            "train", "--config", "tiny", "--tokenizer", path("tok"), "--data", path("pool.tsv"), "--task", "classify",
+            "--steps", "1", "--batch", "2", "--seq", "24", "--seed", "1", "--entangle", "0.3", "--entangle-method",
+            "expert-dropout", "--out", path("defended"),
+        ])
+        #expect(train.status == 0, "\(train.stderr)")
+        let run = try CLIRunner.run([
+            "audit", "--model", path("model"), "--defense", path("defended"), "--data", path("pool.tsv"),
+            "--eval-data", path("dev.tsv"), "--keep", "2,1", "--random-subsets", "2", "--seeds", "1", "--budget", "8",
+            "--batch", "4", "--initial", "4", "--steps", "1", "--seq", "24", "--resamples", "50",
+            "--attribution-examples", "8", "--strategy", "random", "--out", path("audit"), "--json",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let findings = try #require(object["findings"] as? [[String: Any]])
+        #expect(findings.contains { ($0["id"] as? String) == "defense.defended.resists_best_attacker" })
+        #expect(findings.contains { (($0["id"] as? String) ?? "").hasPrefix("calibration.") })
+        let results = try #require(
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: dir.appendingPathComponent("audit/report/results.json"))) as? [String: Any])
+        let rows = try #require(results["defenses"] as? [[String: Any]])
+        #expect(rows.map { $0["model"] as? String } == ["model", "defended"])
+        for row in rows {
+            for key in ["best_attacker", "area", "drop", "auroc_full", "auroc_pruned", "refit_accuracy_pruned"] {
+                #expect(row[key] != nil, "\(key)")
+            }
+        }
+        #expect(rows[1]["quality_cost"] != nil && rows[0]["quality_cost"] == nil)
+        let strategies = Set(
+            ((results["prunability"] as? [String: Any])?["rows"] as? [[String: Any]] ?? []).compactMap {
+                $0["strategy"] as? String
+            })
+        #expect(strategies == ["soft", "frequency", "reap", "ablation", "greedy", "random"])
+        let readme = try String(contentsOf: dir.appendingPathComponent("audit/report/README.md"), encoding: .utf8)
+        #expect(readme.contains("## Defenses against the adaptive attacker"))
+        #expect(readme.contains("## Calibration control"))
+        #expect(
+            FileManager.default.fileExists(atPath: path("audit/defenses/0-defended/report/README.md")))
+    }
 }

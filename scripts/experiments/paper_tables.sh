@@ -6,15 +6,23 @@
 #   EXPERTLOCK=.build-x/release/expertlock OUT=/tmp/exp scripts/experiments/paper_tables.sh
 #   OUT=/tmp/exp2 RERUN=experiments-out scripts/experiments/paper_tables.sh   # a second run, compared with the first
 #
-# Steps: train a BPE tokenizer on WikiText-2 train; train a standard and an entangled 8-expert top-2
-# Mixtral-style MoE on it (language modelling); continue both on SST-2 (classification); attribute
-# experts on the general corpus (WikiText-2 valid), on one WikiText topic (tropical-cyclone articles)
-# and on SST-2 prompts; prunability sweeps (top-k by soft routing mass and k random experts, 3 seeds);
-# prune the SST-2 models to their top-2 SST-2 experts per layer; re-align them with active learning
-# (random vs entropy, 3 seeds); write the tables with scripts/experiments/format_results.py.
+# Steps: train a BPE tokenizer on WikiText-2 train; for each training seed (TRAIN_SEEDS, 3 by default)
+# train a standard and an entangled 8-expert top-2 Mixtral-style MoE on it (language modelling);
+# continue both on SST-2 (classification); attribute experts on the general corpus (WikiText-2 valid),
+# on one WikiText topic (tropical-cyclone articles) and on SST-2 prompts; prunability sweeps (top-k by
+# soft routing mass and k random experts, random subsets drawn per model and task); prune the SST-2
+# models to their top-2 SST-2 experts per layer; re-align them with active learning (random vs entropy,
+# 3 seeds, target relative to the unpruned model, the whole pool scored); write docs/RESULTS.md with
+# scripts/experiments/format_results.py (mean ± SD over training seeds, each finding with its interval).
+# RESULTS.md is written only by this script: edit the generator, never the file.
+#
+# Evaluation sets: SST-2 accuracy on the whole dev set (872 rows); perplexity on whole articles sampled
+# across the WikiText-2 test file (every EVERY_NTH-th article, 15 of its 60 by default), and on the
+# whole held-out cyclone file.
 #
 # Resumable: every step is skipped when its output exists, training continues from its latest
-# checkpoint (--resume) and re-alignment from its latest round state. Everything goes under $OUT;
+# checkpoint (--resume) and re-alignment from its latest round state. Everything goes under $OUT
+# (per training seed under $OUT/seed-N);
 # every command run is appended to $OUT/commands.log and its wall time to $OUT/times.tsv.
 # Needs ../shared/data (or DATA=...) and python3 for the report only (REPORT=0 skips it).
 set -euo pipefail
@@ -52,17 +60,17 @@ ATTR_ROWS=${ATTR_ROWS:-512}     # attacker's attribution prompts
 POOL_ROWS=${POOL_ROWS:-2000}    # attacker's unlabeled pool (labels = oracle)
 CONTEXT=${CONTEXT:-256}         # perplexity window and attribution sequence length
 LM_ATTR_SEQS=${LM_ATTR_SEQS:-48}   # attribution sequences of $CONTEXT tokens (general corpus)
-LM_EVAL_SEQS=${LM_EVAL_SEQS:-32}   # WikiText-2 test sequences of $CONTEXT tokens per perplexity
-CLS_EVAL=${CLS_EVAL:-300}       # SST-2 dev examples per accuracy in sweeps (the first N of 872)
+EVERY_NTH=${EVERY_NTH:-4}       # perplexity on every N-th article of WikiText-2 test (whole articles)
 KEEPS=${KEEPS:-6,4,2,1}         # k = 8 is the full model, measured by every sweep
-SEEDS=${SEEDS:-3}               # random-expert baselines and re-alignment seeds
+SEEDS=${SEEDS:-3}               # re-alignment seeds per strategy
+LM_RANDOM=${LM_RANDOM:-5}       # random-expert subsets per k in perplexity sweeps (drawn per model and task)
+CLS_RANDOM=${CLS_RANDOM:-10}    # random-expert subsets per k in SST-2 sweeps (drawn per model and task)
 REALIGN_BUDGET=${REALIGN_BUDGET:-96}
 REALIGN_BATCH=${REALIGN_BATCH:-16}
 REALIGN_STEPS=${REALIGN_STEPS:-12}
 REALIGN_LR=${REALIGN_LR:-1e-3}
-REALIGN_CANDIDATES=${REALIGN_CANDIDATES:-128}
-REALIGN_EVAL=${REALIGN_EVAL:-256}
-SEED=${SEED:-0}                 # model initialisation and batch order
+REALIGN_INITIAL=${REALIGN_INITIAL:-16}   # labels of the random seed set every strategy starts from
+TRAIN_SEEDS=${TRAIN_SEEDS:-0,1,2}        # model initialisation and batch order: one pair of models per seed
 
 # ---- the binary ----
 EXPERTLOCK=${EXPERTLOCK:-$ROOT/.build/release/expertlock}
@@ -75,7 +83,7 @@ fi
 WIKI=$DATA/wikitext-2
 SST=$DATA/glue-sst2
 [ -f "$WIKI/wiki.train.tokens" ] && [ -f "$SST/train.tsv" ] || { echo "no data in $DATA" >&2; exit 2; }
-mkdir -p "$OUT"/{data,models,attribution,sweeps,pruned,realign,logs}
+mkdir -p "$OUT"/{data,logs}
 TIMES=$OUT/times.tsv
 COMMANDS=$OUT/commands.log
 
@@ -83,8 +91,8 @@ COMMANDS=$OUT/commands.log
 settings() {
   for v in VOCAB HIDDEN LAYERS INTERMEDIATE HEADS KV_HEADS LM_STEPS LM_BATCH LM_SEQ LM_LR LM_WARMUP ENTANGLE_METHOD \
     ENTANGLE SST_TRAIN_ROWS SST_STEPS SST_BATCH SST_SEQ SST_LR ATTACK_FIRST_ROW ATTR_ROWS POOL_ROWS CONTEXT LM_ATTR_SEQS \
-    LM_EVAL_SEQS CLS_EVAL KEEPS SEEDS REALIGN_BUDGET REALIGN_BATCH REALIGN_STEPS REALIGN_LR REALIGN_CANDIDATES \
-    REALIGN_EVAL SEED; do
+    EVERY_NTH KEEPS SEEDS LM_RANDOM CLS_RANDOM REALIGN_BUDGET REALIGN_BATCH REALIGN_STEPS REALIGN_LR REALIGN_INITIAL \
+    TRAIN_SEEDS; do
     printf '%s=%s\n' "$v" "${!v}"
   done
 }
@@ -134,6 +142,10 @@ topic_articles() {
 [ -s "$OUT/data/cyclones-train.txt" ] || topic_articles "$WIKI/wiki.train.tokens" >"$OUT/data/cyclones-train.txt"
 [ -s "$OUT/data/cyclones-heldout.txt" ] ||
   topic_articles "$WIKI/wiki.valid.tokens" "$WIKI/wiki.test.tokens" >"$OUT/data/cyclones-heldout.txt"
+# Whole articles sampled across WikiText-2 test: every EVERY_NTH-th article, from the first.
+[ -s "$OUT/data/wikitext-test-sampled.txt" ] ||
+  awk -v n="$EVERY_NTH" '/^ = [^=].* = $/ { a++ } a > 0 && (a - 1) % n == 0 { print }' "$WIKI/wiki.test.tokens" \
+    >"$OUT/data/wikitext-test-sampled.txt"
 # SST-2: the owner fine-tunes on rows 1..SST_TRAIN_ROWS; the attacker holds other rows (attribution
 # prompts, the unlabeled pool); accuracy is measured on dev.
 sst_rows() { awk -v first="$1" -v n="$2" 'NR == 1 || (NR > first && NR <= first + n)' "$SST/train.tsv"; }
@@ -174,107 +186,119 @@ mkdir -p "$OUT/config"
 EOF
 
 # ---- training: language model (standard and entangled), then SST-2 continuation ----
-# train_step NAME OUTDIR ARGS...: resumes from the latest checkpoint of OUTDIR when there is one.
-train_step() {
-  local name=$1 dir=$2
-  shift 2
-  local resume=()
-  if [ ! -e "$OUT/models/$name.json" ]; then
-    if compgen -G "$dir/checkpoint-*" >/dev/null; then
-      resume=(--resume)
-    else
-      rm -rf "$dir" # interrupted before its first checkpoint: start again
-    fi
-  fi
-  run "$name" "$OUT/models/$name.json" --json-to "$OUT/models/$name.json" -- \
-    "$EXPERTLOCK" train "$@" --out "$dir" --save-every "$SAVE_EVERY" --seed "$SEED" --log-every 20 "${resume[@]}" --json
-}
-ENTANGLE_ARGS=(--entangle "$ENTANGLE" --entangle-method "$ENTANGLE_METHOD")
-
-# Everything of one variant (standard or entangled), in order; the two variants are independent and run
-# side by side (the machine has 2 cores).
+# Everything of one training seed and one variant (standard or entangled), in order, under $OUT/seed-N;
+# the two variants of a seed are independent and run side by side (the machine has 2 cores).
 variant_pipeline() {
-  local variant=$1
-  local LM=$OUT/models/lm-$variant CLS=$OUT/models/sst2-$variant
+  local seed=$1 variant=$2
+  local S_OUT=$OUT/seed-$seed
+  local LM=$S_OUT/models/lm-$variant CLS=$S_OUT/models/sst2-$variant P="s$seed"
   local extra=() resume=()
+  mkdir -p "$S_OUT"/{models,attribution,sweeps,pruned,realign}
   [ "$variant" = entangled ] && extra=("${ENTANGLE_ARGS[@]}")
-  train_step "lm-$variant" "$OUT/models/lm-$variant" \
+
+  # train_step NAME ARGS...: trains $S_OUT/models/NAME, resuming from its latest checkpoint when there is one.
+  train_step() {
+    local name=$1 dir=$S_OUT/models/$1
+    shift
+    local resume=()
+    if [ ! -e "$S_OUT/models/$name.json" ]; then
+      if compgen -G "$dir/checkpoint-*" >/dev/null; then
+        resume=(--resume)
+      else
+        rm -rf "$dir" # interrupted before its first checkpoint: start again
+      fi
+    fi
+    run "$P-$name" "$S_OUT/models/$name.json" --json-to "$S_OUT/models/$name.json" -- \
+      "$EXPERTLOCK" train "$@" --out "$dir" --save-every "$SAVE_EVERY" --seed "$seed" --log-every 20 "${resume[@]}" --json
+  }
+  train_step "lm-$variant" \
     --config "$OUT/config/config.json" --tokenizer "$OUT/tokenizer" --data "$WIKI/wiki.train.tokens" --task lm \
     --steps "$LM_STEPS" --batch "$LM_BATCH" --seq "$LM_SEQ" --lr "$LM_LR" --warmup "$LM_WARMUP" "${extra[@]}"
-  train_step "sst2-$variant" "$OUT/models/sst2-$variant" \
-    --model "$OUT/models/lm-$variant" --data "$OUT/data/sst2-owner.tsv" --task classify \
+  train_step "sst2-$variant" \
+    --model "$LM" --data "$OUT/data/sst2-owner.tsv" --task classify \
     --steps "$SST_STEPS" --batch "$SST_BATCH" --seq "$SST_SEQ" --lr "$SST_LR" --warmup 20 "${extra[@]}"
 
 # ---- attribution ----
-  run "attr-lm-$variant-general" "$OUT/attribution/lm-$variant-general.json" -- \
+  local A=$S_OUT/attribution
+  run "$P-attr-lm-$variant-general" "$A/lm-$variant-general.json" -- \
     "$EXPERTLOCK" attribute --model "$LM" --data "$WIKI/wiki.valid.tokens" --task perplexity --context "$CONTEXT" \
-    --limit "$LM_ATTR_SEQS" --batch 8 --out "$OUT/attribution/lm-$variant-general.json"
-  run "attr-lm-$variant-cyclones" "$OUT/attribution/lm-$variant-cyclones.json" -- \
+    --limit "$LM_ATTR_SEQS" --batch 8 --out "$A/lm-$variant-general.json"
+  run "$P-attr-lm-$variant-cyclones" "$A/lm-$variant-cyclones.json" -- \
     "$EXPERTLOCK" attribute --model "$LM" --data "$OUT/data/cyclones-train.txt" --task perplexity --context "$CONTEXT" \
-    --limit "$LM_ATTR_SEQS" --batch 8 --out "$OUT/attribution/lm-$variant-cyclones.json"
-  run "attr-sst2-$variant-task" "$OUT/attribution/sst2-$variant-task.json" -- \
+    --limit "$LM_ATTR_SEQS" --batch 8 --out "$A/lm-$variant-cyclones.json"
+  run "$P-attr-sst2-$variant-task" "$A/sst2-$variant-task.json" -- \
     "$EXPERTLOCK" attribute --model "$CLS" --data "$OUT/data/sst2-attacker-attribution.tsv" --task classify \
-    --context "$SST_SEQ" --batch 16 --out "$OUT/attribution/sst2-$variant-task.json"
-  run "attr-sst2-$variant-general" "$OUT/attribution/sst2-$variant-general.json" -- \
+    --context "$SST_SEQ" --batch 16 --out "$A/sst2-$variant-task.json"
+  run "$P-attr-sst2-$variant-general" "$A/sst2-$variant-general.json" -- \
     "$EXPERTLOCK" attribute --model "$CLS" --data "$WIKI/wiki.valid.tokens" --task perplexity --context "$CONTEXT" \
-    --limit "$LM_ATTR_SEQS" --batch 8 --out "$OUT/attribution/sst2-$variant-general.json"
+    --limit "$LM_ATTR_SEQS" --batch 8 --out "$A/sst2-$variant-general.json"
 
 # ---- prunability sweeps (Tables 1, 2 and Figure 1) ----
-  # sweep_step NAME MODEL TASK DATA EVAL_DATA ATTRIBUTION SEEDS CONTEXT BATCH LIMIT: top-k by soft routing
-  # mass at every k of $KEEPS (and SEEDS random-expert baselines), measured on EVAL_DATA.
+  # sweep_step NAME MODEL TASK DATA EVAL_DATA ATTRIBUTION RANDOM CONTEXT BATCH: top-k by soft routing mass at
+  # every k of $KEEPS (and RANDOM random-expert subsets per k, their seeds drawn from the name and the
+  # training seed, so every model and task gets its own), measured on the whole of EVAL_DATA.
   sweep_step() {
     local name=$1
-    run "sweep-$name" "$OUT/sweeps/$name.json" --json-to "$OUT/sweeps/$name.json" -- \
+    local first_random
+    first_random=$(printf '%s' "$name-$seed" | cksum | cut -d' ' -f1)
+    run "$P-sweep-$name" "$S_OUT/sweeps/$name.json" --json-to "$S_OUT/sweeps/$name.json" -- \
       "$EXPERTLOCK" sweep --model "$2" --task "$3" --data "$4" --eval-data "$5" --attribution "$6" \
-      --criteria soft --keep "$KEEPS" --seeds "$7" --context "$8" --batch "$9" --limit "${10}" \
-      --out "$OUT/sweeps/$name" --overwrite --json
+      --criteria soft --keep "$KEEPS" --seeds "$7" --random-seed "$first_random" --context "$8" --batch "$9" \
+      --out "$S_OUT/sweeps/$name" --overwrite --json
   }
-  local A=$OUT/attribution CY_TRAIN=$OUT/data/cyclones-train.txt CY_HELD=$OUT/data/cyclones-heldout.txt
-  local SST_ATTR=$OUT/data/sst2-attacker-attribution.tsv
-  # Table 1 / Figure 1a: WikiText-2 test perplexity, experts ranked on the general corpus.
-  sweep_step "lm-$variant-general" "$LM" perplexity "$WIKI/wiki.valid.tokens" "$WIKI/wiki.test.tokens" \
-    "$A/lm-$variant-general.json" "$SEEDS" "$CONTEXT" 8 "$LM_EVAL_SEQS"
+  local CY_TRAIN=$OUT/data/cyclones-train.txt CY_HELD=$OUT/data/cyclones-heldout.txt
+  local SST_ATTR=$OUT/data/sst2-attacker-attribution.tsv WT_TEST=$OUT/data/wikitext-test-sampled.txt
+  # Table 1 / Figure 1a: WikiText-2 test perplexity (sampled articles), experts ranked on the general corpus.
+  sweep_step "lm-$variant-general" "$LM" perplexity "$WIKI/wiki.valid.tokens" "$WT_TEST" \
+    "$A/lm-$variant-general.json" "$LM_RANDOM" "$CONTEXT" 8
   # Table 1 / Figure 1b: perplexity on held-out cyclone articles, experts ranked on cyclone articles.
   sweep_step "lm-$variant-cyclones" "$LM" perplexity "$CY_TRAIN" "$CY_HELD" \
-    "$A/lm-$variant-cyclones.json" "$SEEDS" "$CONTEXT" 8 "$LM_EVAL_SEQS"
+    "$A/lm-$variant-cyclones.json" "$LM_RANDOM" "$CONTEXT" 8
   # The same held-out cyclone perplexity with experts ranked on the general corpus (no random: above).
   sweep_step "lm-$variant-cyclones-by-general" "$LM" perplexity "$CY_TRAIN" "$CY_HELD" \
-    "$A/lm-$variant-general.json" 0 "$CONTEXT" 8 "$LM_EVAL_SEQS"
+    "$A/lm-$variant-general.json" 0 "$CONTEXT" 8
   # Table 2 / Figure 1c: SST-2 dev accuracy, experts ranked on the attacker's SST-2 prompts.
   sweep_step "sst2-$variant-task" "$CLS" classify "$SST_ATTR" "$SST/dev.tsv" \
-    "$A/sst2-$variant-task.json" "$SEEDS" "$SST_SEQ" 16 "$CLS_EVAL"
+    "$A/sst2-$variant-task.json" "$CLS_RANDOM" "$SST_SEQ" 16
   # Table 2: the same accuracy with experts ranked on the general corpus.
   sweep_step "sst2-$variant-general" "$CLS" classify "$SST_ATTR" "$SST/dev.tsv" \
-    "$A/sst2-$variant-general.json" 0 "$SST_SEQ" 16 "$CLS_EVAL"
+    "$A/sst2-$variant-general.json" 0 "$SST_SEQ" 16
 
 # ---- pruning to the top-2 SST-2 experts and re-alignment (Tables 4, 5) ----
-  run "prune-sst2-$variant" "$OUT/pruned/sst2-$variant-top2.json" --json-to "$OUT/pruned/sst2-$variant-top2.json" -- \
-    "$EXPERTLOCK" prune --model "$OUT/models/sst2-$variant" --attribution "$OUT/attribution/sst2-$variant-task.json" \
-    --keep 2 --criterion soft --mode mask --out "$OUT/pruned/sst2-$variant-top2" --overwrite --json
-  # The unpruned model's accuracy on the rows re-alignment is evaluated on (Table 5's "full").
-  run "eval-sst2-$variant" "$OUT/pruned/sst2-$variant-full-eval.json" --json-to "$OUT/pruned/sst2-$variant-full-eval.json" -- \
-    "$EXPERTLOCK" eval --model "$CLS" --task classify --data "$SST/dev.tsv" --limit "$REALIGN_EVAL" --context "$SST_SEQ" \
-    --batch 16 --json
-  [ -d "$OUT/realign/$variant" ] && resume=(--resume)
-  run "realign-$variant" "$OUT/realign/$variant.json" --json-to "$OUT/realign/$variant.json" -- \
-    "$EXPERTLOCK" realign --model "$OUT/pruned/sst2-$variant-top2" --task classify \
-    --pool "$OUT/data/sst2-attacker-pool.tsv" --eval-data "$SST/dev.tsv" --eval-limit "$REALIGN_EVAL" \
-    --budget "$REALIGN_BUDGET" --batch "$REALIGN_BATCH" --strategy random,entropy --seeds "$SEEDS" --seed 0 \
-    --steps "$REALIGN_STEPS" --lr "$REALIGN_LR" --candidates "$REALIGN_CANDIDATES" --seq "$SST_SEQ" --score-batch 16 \
-    --no-model --out "$OUT/realign/$variant" "${resume[@]}" --json
+  run "$P-prune-sst2-$variant" "$S_OUT/pruned/sst2-$variant-top2.json" \
+    --json-to "$S_OUT/pruned/sst2-$variant-top2.json" -- \
+    "$EXPERTLOCK" prune --model "$CLS" --attribution "$A/sst2-$variant-task.json" \
+    --keep 2 --criterion soft --mode mask --out "$S_OUT/pruned/sst2-$variant-top2" --overwrite --json
+  # The unpruned model's accuracy on the whole dev set (Table 5's "full").
+  run "$P-eval-sst2-$variant" "$S_OUT/pruned/sst2-$variant-full-eval.json" \
+    --json-to "$S_OUT/pruned/sst2-$variant-full-eval.json" -- \
+    "$EXPERTLOCK" eval --model "$CLS" --task classify --data "$SST/dev.tsv" --context "$SST_SEQ" --batch 16 --json
+  [ -d "$S_OUT/realign/$variant" ] && resume=(--resume)
+  # The target is relative to the unpruned model (--reference), measured on the same dev rows; entropy
+  # scores the whole pool every round.
+  run "$P-realign-$variant" "$S_OUT/realign/$variant.json" --json-to "$S_OUT/realign/$variant.json" -- \
+    "$EXPERTLOCK" realign --model "$S_OUT/pruned/sst2-$variant-top2" --task classify \
+    --pool "$OUT/data/sst2-attacker-pool.tsv" --eval-data "$SST/dev.tsv" --reference "$CLS" \
+    --budget "$REALIGN_BUDGET" --batch "$REALIGN_BATCH" --initial "$REALIGN_INITIAL" --strategy random,entropy \
+    --seeds "$SEEDS" --seed 0 --steps "$REALIGN_STEPS" --lr "$REALIGN_LR" --seq "$SST_SEQ" --score-batch 16 \
+    --no-model --out "$S_OUT/realign/$variant" "${resume[@]}" --json
 }
+ENTANGLE_ARGS=(--entangle "$ENTANGLE" --entangle-method "$ENTANGLE_METHOD")
 
 # One core per variant: two 2-thread processes on 2 cores would wait on each other at every kernel.
 export EXPERTLOCK_THREADS=${EXPERTLOCK_THREADS:-1}
-variant_pipeline standard >"$OUT/logs/pipeline-standard.log" 2>&1 &
-STANDARD_PID=$!
-variant_pipeline entangled >"$OUT/logs/pipeline-entangled.log" 2>&1 &
-ENTANGLED_PID=$!
-echo "running both variants; progress in $OUT/logs/pipeline-{standard,entangled}.log" >&2
-status=0
-wait "$STANDARD_PID" || status=1
-wait "$ENTANGLED_PID" || status=1
-[ "$status" = 0 ] || { echo "a variant failed; see $OUT/logs/pipeline-*.log, then rerun to resume" >&2; exit 1; }
+IFS=, read -r -a TRAIN_SEED_LIST <<<"$TRAIN_SEEDS"
+for seed in "${TRAIN_SEED_LIST[@]}"; do
+  variant_pipeline "$seed" standard >>"$OUT/logs/pipeline-s$seed-standard.log" 2>&1 &
+  STANDARD_PID=$!
+  variant_pipeline "$seed" entangled >>"$OUT/logs/pipeline-s$seed-entangled.log" 2>&1 &
+  ENTANGLED_PID=$!
+  echo "training seed $seed: both variants; progress in $OUT/logs/pipeline-s$seed-{standard,entangled}.log" >&2
+  status=0
+  wait "$STANDARD_PID" || status=1
+  wait "$ENTANGLED_PID" || status=1
+  [ "$status" = 0 ] || { echo "a variant failed; see $OUT/logs/pipeline-s$seed-*.log, then rerun to resume" >&2; exit 1; }
+done
 
 # ---- report ----
 if [ "$REPORT" = 1 ]; then

@@ -17,8 +17,10 @@ extension Attribution {
         for batch in batches { collector.countTokens(of: batch) }
         try LayerStreaming.forward(
             model: model, batches: batches, observer: collector, parameters: parameters, progress: progress)
-        return ExpertAttribution(
+        var attribution = ExpertAttribution(
             model: modelPath, signature: ModelSignature(model: model), tokens: collector.tokens,
             statistics: collector.statistics, criterion: criterion)
+        attribution.softMassIsApplied = collector.softMassIsApplied
+        return attribution
     }
 }

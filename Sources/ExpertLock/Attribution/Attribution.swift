@@ -16,8 +16,10 @@ public enum Attribution {
             _ = try model.finalHiddenStates(batch, observer: collector)  // routing only: no output head
             if let progress, !progress(i + 1, batches.count, collector.tokens) { break }
         }
-        return ExpertAttribution(
+        var attribution = ExpertAttribution(
             model: modelPath, signature: ModelSignature(model: model), tokens: collector.tokens,
             statistics: collector.statistics, criterion: criterion)
+        attribution.softMassIsApplied = collector.softMassIsApplied
+        return attribution
     }
 }

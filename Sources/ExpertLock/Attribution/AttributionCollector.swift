@@ -9,12 +9,15 @@ public final class AttributionCollector: RoutingObserver {
     public let layerIndices: [Int]
     public private(set) var tokens: Int64 = 0
     private let position: [Int: Int]
+    /// Per sparse layer: the soft mass is the applied routing weight (a biased router), not the probability.
+    public let softMassIsApplied: [Bool]
 
     public init(model: MoEModel) {
         let blocks = model.moeBlocks
         layerIndices = blocks.map(\.layer)
         statistics = blocks.map { [ExpertStatistics](repeating: ExpertStatistics(), count: $0.expertCount) }
         position = Dictionary(uniqueKeysWithValues: layerIndices.enumerated().map { ($1, $0) })
+        softMassIsApplied = blocks.map { $0.biasedRouter != nil }
     }
 
     /// Counts the valid tokens of a batch (call once per batch; layers see the same tokens).
@@ -27,14 +30,21 @@ public final class AttributionCollector: RoutingObserver {
         let e = probabilities.lastDim
         let k = weights.lastDim
         var stats = statistics[l]
+        let applied = softMassIsApplied[l]
         probabilities.withUnsafeBufferPointer { p in
             weights.withUnsafeBufferPointer { w in
                 for row in 0..<probabilities.rows where batch.isValid(row: row) {
-                    for j in 0..<e { stats[j].softMassFixed += ExpertStatistics.fixedProbability(p[row * e + j]) }
+                    for j in 0..<e {
+                        let affinity = ExpertStatistics.fixedProbability(p[row * e + j])
+                        stats[j].affinityMassFixed += affinity
+                        if !applied { stats[j].softMassFixed += affinity }
+                    }
                     for s in 0..<k {
                         let expert = experts[row * k + s]
+                        let weight = ExpertStatistics.fixedProbability(w[row * k + s])
                         stats[expert].frequency += 1
-                        stats[expert].gateMassFixed += ExpertStatistics.fixedProbability(w[row * k + s])
+                        stats[expert].gateMassFixed += weight
+                        if applied { stats[expert].softMassFixed += weight }
                     }
                 }
             }

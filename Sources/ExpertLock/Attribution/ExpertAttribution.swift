@@ -46,6 +46,9 @@ public struct ExpertAttribution: Sendable, Equatable {
     /// Where the statistics come from when not (only) from a model run: routing traces
     /// (`TraceAttribution`). nil: a model run.
     public var source: AttributionSource?
+    /// Per sparse layer, whether soft mass is the applied routing weight (biased routers) rather than the
+    /// softmax probability (`AttributionCollector.softMassIsApplied`); nil when unknown (older files, traces).
+    public var softMassIsApplied: [Bool]?
 
     public init(model: String, signature: ModelSignature, tokens: Int64, statistics: [[ExpertStatistics]],
                 criterion: AttributionCriterion = .soft, ablation: [[Double]]? = nil) {
@@ -70,6 +73,19 @@ public struct ExpertAttribution: Sendable, Equatable {
             let positive = row.map { max($0, 0) }
             let total = positive.reduce(0, +)
             return total > 0 ? positive.map { $0 / total } : row.map { _ in 1 / Double(max(row.count, 1)) }
+        }
+    }
+
+    /// Per layer, each expert's share of the routing weight the router applied (after selection,
+    /// renormalisation and routed scaling) and its share of the pre-selection affinities (softmax
+    /// probabilities, or sigmoid scores without the selection bias). Each sums to 1 per layer.
+    public func appliedShares() -> [[Double]] { Self.normalized(statistics.map { $0.map(\.gateMass) }) }
+    public func affinityShares() -> [[Double]] { Self.normalized(statistics.map { $0.map(\.affinityMass) }) }
+
+    static func normalized(_ rows: [[Double]]) -> [[Double]] {
+        rows.map { row in
+            let total = row.reduce(0, +)
+            return total > 0 ? row.map { $0 / total } : row.map { _ in 1 / Double(max(row.count, 1)) }
         }
     }
 
@@ -112,6 +128,7 @@ public struct ExpertAttribution: Sendable, Equatable {
                 s.frequency = try add(a.frequency, b.frequency)
                 s.gateMassFixed = try add(a.gateMassFixed, b.gateMassFixed)
                 s.reapSumFixed = try add(a.reapSumFixed, b.reapSumFixed)
+                s.affinityMassFixed = try add(a.affinityMassFixed, b.affinityMassFixed)
                 return s
             }
         }
@@ -124,7 +141,7 @@ public struct ExpertAttribution: Sendable, Equatable {
             out.statistics = out.statistics.map { row in
                 row.map { s in
                     var s = s
-                    if !merged.criteria.contains(.soft) { s.softMassFixed = 0; s.gateMassFixed = 0 }
+                    if !merged.criteria.contains(.soft) { s.softMassFixed = 0; s.gateMassFixed = 0; s.affinityMassFixed = 0 }
                     if !merged.criteria.contains(.reap) { s.reapSumFixed = 0 }
                     return s
                 }

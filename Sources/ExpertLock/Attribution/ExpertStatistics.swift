@@ -5,8 +5,15 @@
 /// whole corpus bit for bit, whatever the batch order. The resolution (2.3e-10 per token for a
 /// probability) is far below anything a ranking can see.
 public struct ExpertStatistics: Sendable, Equatable, Codable {
-    /// Σ_t p_ti: the router probability of this expert summed over all tokens (soft gate mass).
+    /// Soft mass, summed over all tokens. For a softmax → top-k router (Mixtral, Qwen, OLMoE) the dense softmax
+    /// probability p_ti (the paper's soft mass); for a router whose choice differs from its weights (sigmoid
+    /// scores with a selection bias, groups, routed scaling: DeepSeek-V2/V3, GLM, MiniMax, ERNIE) the routing
+    /// weight it actually applies (0 where the expert is not chosen), since its scores are not a distribution
+    /// and the bias, not the score, decides the choice. Per layer its shares sum to 1 either way.
     public var softMassFixed: Int64 = 0
+    /// Σ_t of the router's pre-selection score of this expert (softmax probability, or sigmoid score without
+    /// the selection bias): the affinity the router has for the expert before it chooses.
+    public var affinityMassFixed: Int64 = 0
     /// Number of (token, slot) pairs that chose this expert (hard top-k frequency).
     public var frequency: Int64 = 0
     /// Σ over routed tokens of the gate weight g_ti actually applied.
@@ -21,6 +28,7 @@ public struct ExpertStatistics: Sendable, Equatable, Codable {
 
     public var softMass: Double { Double(softMassFixed) / Self.probabilityScale }
     public var gateMass: Double { Double(gateMassFixed) / Self.probabilityScale }
+    public var affinityMass: Double { Double(affinityMassFixed) / Self.probabilityScale }
     public var reapSum: Double { Double(reapSumFixed) / Self.normScale }
     /// REAP score: mean over routed tokens of gate × ‖output‖ (0 for an expert never chosen).
     public var reap: Double { frequency == 0 ? 0 : reapSum / Double(frequency) }
@@ -34,13 +42,28 @@ public struct ExpertStatistics: Sendable, Equatable, Codable {
         s.frequency += b.frequency
         s.gateMassFixed += b.gateMassFixed
         s.reapSumFixed += b.reapSumFixed
+        s.affinityMassFixed += b.affinityMassFixed
         return s
+    }
+
+    enum CodingKeys: String, CodingKey { case softMassFixed, affinityMassFixed, frequency, gateMassFixed, reapSumFixed }
+
+    /// States saved before the affinity sum existed read it as the soft mass, which it then was.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        softMassFixed = try c.decode(Int64.self, forKey: .softMassFixed)
+        affinityMassFixed = try c.decodeIfPresent(Int64.self, forKey: .affinityMassFixed) ?? softMassFixed
+        frequency = try c.decode(Int64.self, forKey: .frequency)
+        gateMassFixed = try c.decode(Int64.self, forKey: .gateMassFixed)
+        reapSumFixed = try c.decode(Int64.self, forKey: .reapSumFixed)
     }
 }
 
 /// How an expert's importance is scored.
 public enum AttributionCriterion: String, Sendable, Codable, CaseIterable {
-    /// Soft routing mass A_i = Σ_t g_ti / Σ_j Σ_t g_tj (the paper's eq. for attribution).
+    /// Soft routing mass A_i = Σ_t g_ti / Σ_j Σ_t g_tj (the paper's eq. for attribution); g is the softmax
+    /// probability, or the applied routing weight for routers whose choice differs from their weights (see
+    /// `ExpertStatistics.softMassFixed`).
     case soft
     /// Hard top-k selection frequency (the paper's eq. 1).
     case frequency

@@ -117,6 +117,7 @@ extension Attribution {
             model: modelPath, signature: signature, tokens: 0,
             statistics: model.moeBlocks.map { [ExpertStatistics](repeating: ExpertStatistics(), count: $0.expertCount) },
             criterion: criterion)
+        total.softMassIsApplied = AttributionCollector(model: model).softMassIsApplied
         if resume, let state = try AttributionResumeState.read(stateURL) {
             guard state.fingerprint == fingerprint, state.totalBatches == batches.count,
                 state.partial.signature == signature

@@ -46,18 +46,26 @@ public struct ClassificationOutcomes: Sendable, Codable, Equatable {
     public var correct: [Double]
     /// −log p(gold label) under the softmax over the class scores (nats).
     public var nll: [Double]
+    /// Class log-likelihoods per example, kept where a threshold-free measure needs them (AUROC).
+    public var scores: [[Double]]?
+    /// Gold labels, kept with `scores`.
+    public var labels: [Int]?
 
     public var accuracy: Double { correct.reduce(0, +) / Double(max(correct.count, 1)) }
     public var meanNLL: Double { nll.reduce(0, +) / Double(max(nll.count, 1)) }
 
-    public init(correct: [Double], nll: [Double]) {
+    public init(correct: [Double], nll: [Double], scores: [[Double]]? = nil, labels: [Int]? = nil) {
         self.correct = correct
         self.nll = nll
+        self.scores = scores
+        self.labels = labels
     }
 
-    /// Outcomes of `Classification.evaluate` on labeled examples.
-    public init(_ result: ClassificationResult, examples: [ClassificationExample]) {
+    /// Outcomes of `Classification.evaluate` on labeled examples (`keepScores`: also the class scores).
+    public init(_ result: ClassificationResult, examples: [ClassificationExample], keepScores: Bool = false) {
         correct = zip(examples, result.predictions).map { $0.label == $1 ? 1 : 0 }
         nll = zip(examples, result.probabilities).map { e, p in -log(max(p[e.label ?? 0], 1e-300)) }
+        scores = keepScores ? result.scores : nil
+        labels = keepScores ? examples.map { $0.label ?? 0 } : nil
     }
 }

@@ -12,6 +12,13 @@ public enum AuditPipeline {
         /// Experts kept per layer in the sweep (those above the smallest layer are skipped).
         public var keeps = [6, 4, 2, 1]
         public var criteria: [AttributionCriterion] = [.soft, .frequency, .reap, .ablation]
+        /// Adds the greedy loss-based subset search per layer (`greedy`) to the attackers.
+        public var greedySearch = true
+        /// Pool examples whose mean gold-label NLL the greedy search minimises.
+        public var greedyExamples = 128
+        /// Pool examples (after the attribution ones' start: the first N) the calibration control
+        /// re-fits the decision threshold on.
+        public var calibrationExamples = 256
         /// Random subsets per k (drawn per model and task).
         public var randomSubsets = 10
         /// k of the attacker's pruned model (0: a quarter of the experts, at least 1).
@@ -48,19 +55,28 @@ public enum AuditPipeline {
         public var prunability: AuditPrunability
         public var plan: PruningPlan
         public var pruneCriterion: String
+        /// The full and the pruned model on the evaluation set, example by example (with class scores).
+        public var full: ClassificationOutcomes?
         public var pruned: ClassificationOutcomes
+        /// The greedy search's elimination order per layer (last = kept alone), when run.
+        public var greedyOrder: [[Int]]?
+        /// AUROC before/after pruning and accuracy after re-fitting only the threshold.
+        public var calibration: CalibrationControl?
         public var realignment: RealignmentReport
         public var recovery: [AuditFinding]
         public var provenance: Provenance.Report
         public var findings: [AuditFinding]
         public var seconds: [String: Double]
+        /// `audit --defense`: the audited model (first) and each defended model against their best attacker.
+        public var defenses: [AuditDefenseRow]?
 
         enum CodingKeys: String, CodingKey {
-            case model, task, parameters, prunability, plan, pruned, realignment, recovery, provenance, findings,
-                seconds
+            case model, task, parameters, prunability, plan, full, pruned, realignment, recovery, provenance, findings,
+                seconds, defenses
             case evaluationExamples = "evaluation_examples"
             case poolExamples = "pool_examples"
             case pruneCriterion = "prune_criterion"
+            case greedyOrder = "greedy_order"
         }
     }
 
@@ -114,21 +130,28 @@ public enum AuditPipeline {
             }
             return try body()
         }
-        let evaluate = { (m: MoEModel) throws -> ClassificationOutcomes in
+        let evaluateOn = { (m: MoEModel, examples: [ClassificationExample], keepScores: Bool) in
             let r = try Classification.evaluate(
-                model: m, tokenizer: inputs.tokenizer, examples: inputs.evaluation, task: inputs.task,
+                model: m, tokenizer: inputs.tokenizer, examples: examples, task: inputs.task,
                 template: inputs.template, maxLength: parameters.maxLength, batchSize: parameters.batchSize)
-            return ClassificationOutcomes(r, examples: inputs.evaluation)
+            return ClassificationOutcomes(r, examples: examples, keepScores: keepScores)
         }
+        let evaluate = { (m: MoEModel) throws -> ClassificationOutcomes in
+            try evaluateOn(m, inputs.evaluation, false)
+        }
+        let labeledPool = inputs.pool.filter { $0.label != nil }
+        let greedyExamples = Array(labeledPool.prefix(parameters.greedySearch ? parameters.greedyExamples : 0))
         // ETA in units of one pass over the evaluation set: a sweep point is one; attribution passes
         // over its examples (once more per expert for ablation); a re-alignment run evaluates once per
         // round, and an uncertainty strategy also scores its candidates every round after the seed
         // set, which on a whole pool costs far more than the evaluations.
-        let sweepPoints = keeps.count * (parameters.criteria.count + parameters.randomSubsets) + 1
+        let attackers = parameters.criteria.count + (parameters.greedySearch ? 1 : 0)
+        let sweepPoints = keeps.count * (attackers + parameters.randomSubsets) + 1
         let evaluationSize = Double(max(1, inputs.evaluation.count))
         let attributionCost =
             Double(min(parameters.attributionExamples, inputs.pool.count)) / evaluationSize
             * Double(1 + (parameters.criteria.contains(.ablation) ? counts.reduce(0, +) : 0))
+            + Double(greedyExamples.count) / evaluationSize * Double(counts.reduce(0) { $0 + $1 * ($1 + 1) / 2 - 1 })
         let rounds = parameters.realign.roundSizes.count
         let scoringRounds = rounds - (parameters.realign.initialSize > 0 ? 1 : 0)
         let candidates = Double(min(parameters.realign.candidatesPerRound ?? inputs.pool.count, inputs.pool.count))
@@ -136,7 +159,9 @@ public enum AuditPipeline {
             Double(rounds + 1) + (strategy == .random ? 0 : Double(scoringRounds) * candidates / evaluationSize)
         }
         let runsCost = parameters.strategies.reduce(0) { $0 + runCost($1) } * Double(parameters.realignSeeds)
-        let total = attributionCost + Double(sweepPoints + 1) + runsCost
+        let total =
+            attributionCost + Double(sweepPoints + 1)
+            + Double(min(parameters.calibrationExamples, inputs.pool.count)) / evaluationSize + runsCost
         var done = 0.0
         func advance(_ stage: String, by amount: Double) {
             done += amount
@@ -162,10 +187,23 @@ public enum AuditPipeline {
                 return a
             }
         }
+        // The greedy search: the attacker who measures the task loss of each candidate subset.
+        var greedyOrder: [[Int]]? = nil
+        if !greedyExamples.isEmpty {
+            greedyOrder = try stages.cached("greedy") {
+                try timed("greedy search") {
+                    try GreedySubsetSearch.eliminationOrder(model: model) { m in
+                        try evaluateOn(m, greedyExamples, false).meanNLL
+                    }
+                }
+            }
+        }
         advance("attribution", by: attributionCost)
 
         // 2. Sweep: the full model, each criterion's top-k and random subsets per k.
-        let full: ClassificationOutcomes = try stages.cached("full") { try timed("sweep") { try evaluate(model) } }
+        let full: ClassificationOutcomes = try stages.cached("full") {
+            try timed("sweep") { try evaluateOn(model, inputs.evaluation, true) }
+        }
         advance("full model", by: 1)
         var points: [AuditSweepPoint] = stages.load("sweep") ?? []
         let subsetSeed = stableSeed(inputs.fingerprint + ModelFolderIdentity.fingerprint(of: inputs.modelDirectory))
@@ -174,6 +212,9 @@ public enum AuditPipeline {
             for c in parameters.criteria {
                 plans.append(
                     (c.rawValue, k, nil, try PruningPlan.topK(attribution, k: k, criterion: c, minimumPerLayer: 1)))
+            }
+            if let greedyOrder {
+                plans.append(("greedy", k, nil, try GreedySubsetSearch.plan(order: greedyOrder, k: k)))
             }
             for s in 0..<parameters.randomSubsets {
                 let seed = subsetSeed &+ UInt64(s) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(k)
@@ -200,19 +241,42 @@ public enum AuditPipeline {
             level: parameters.level, resamples: parameters.resamples)
 
         // 3. Prune: the attacker's best criterion at k (highest accuracy at k, then area).
-        let ranked = parameters.criteria.map(\.rawValue).sorted { a, b in
+        // The adaptive attacker: every criterion and the greedy search compete; the one whose pruned
+        // model keeps the most accuracy at k is the attacker the defense must withstand.
+        let names = parameters.criteria.map(\.rawValue) + (greedyOrder == nil ? [] : ["greedy"])
+        let ranked = names.sorted { a, b in
             let ra = prunability.rows.first { $0.strategy == a && $0.k == pruneK }?.accuracy.estimate ?? -1
             let rb = prunability.rows.first { $0.strategy == b && $0.k == pruneK }?.accuracy.estimate ?? -1
             return ra > rb
         }
-        let criterion = AttributionCriterion(rawValue: ranked.first ?? "soft") ?? .soft
-        let plan = try PruningPlan.topK(attribution, k: pruneK, criterion: criterion, minimumPerLayer: 1)
+        let criterion = ranked.first ?? "soft"
+        let plan =
+            if criterion == "greedy", let greedyOrder {
+                try GreedySubsetSearch.plan(order: greedyOrder, k: pruneK)
+            } else {
+                try PruningPlan.topK(
+                    attribution, k: pruneK, criterion: AttributionCriterion(rawValue: criterion) ?? .soft,
+                    minimumPerLayer: 1)
+            }
         let pruned: ClassificationOutcomes = try stages.cached("pruned") {
             model.maskExperts(plan.keepFlags)
             defer { model.maskExperts(nil) }
-            return try evaluate(model)
+            return try evaluateOn(model, inputs.evaluation, true)
         }
-        advance("pruned model", by: 1)
+        // Calibration control: the pruned model on labelled pool examples, to re-fit its threshold.
+        let fitExamples = Array(labeledPool.prefix(parameters.calibrationExamples))
+        var calibration: CalibrationControl? = nil
+        if !fitExamples.isEmpty {
+            let prunedFit: ClassificationOutcomes = try stages.cached("pruned-fit") {
+                model.maskExperts(plan.keepFlags)
+                defer { model.maskExperts(nil) }
+                return try evaluateOn(model, fitExamples, true)
+            }
+            calibration = CalibrationControl(
+                full: full, pruned: pruned, prunedFit: prunedFit, level: parameters.level,
+                resamples: parameters.resamples)
+        }
+        advance("pruned model", by: 1 + Double(fitExamples.count) / evaluationSize)
 
         // 4. Re-align random vs uncertainty, each run resumable in its own folder.
         let activeTask = try ClassificationPool(
@@ -265,6 +329,7 @@ public enum AuditPipeline {
         let recovery = recoveryFindings(
             results: results, full: full, pruned: pruned, level: parameters.level, resamples: parameters.resamples)
         var findings = prunability.findings + recovery
+        if let calibration { findings.append(calibration.finding(criterion: criterion, k: pruneK)) }
         for c in realignment.efficiency?.comparisons ?? [] {
             let verdict: AuditFinding.Verdict =
                 switch c.verdict {
@@ -291,7 +356,8 @@ public enum AuditPipeline {
             model: inputs.modelDirectory.path, task: inputs.task.name.rawValue,
             evaluationExamples: inputs.evaluation.count,
             poolExamples: inputs.pool.count, parameters: parameters, prunability: prunability, plan: plan,
-            pruneCriterion: criterion.rawValue, pruned: pruned, realignment: realignment, recovery: recovery,
+            pruneCriterion: criterion, full: full, pruned: pruned, greedyOrder: greedyOrder, calibration: calibration,
+            realignment: realignment, recovery: recovery,
             provenance: provenance, findings: findings, seconds: seconds)
     }
 

@@ -71,6 +71,26 @@ public enum AuditReport {
             p.crossings.isEmpty
             ? "No attribution-ranked curve crosses random's mean curve.\n"
             : "Crossings: " + p.crossings.joined(separator: "; ") + ".\n"
+        if let c = r.calibration {
+            md += "\n## Calibration control\n\n"
+            md += "Threshold-free: AUROC of the label log-odds (macro one-vs-rest) on the evaluation set, full "
+            md += "\(c.aurocFull.formatted()), top-\(r.plan.kept.first?.count ?? 0) by \(r.pruneCriterion) "
+            md += "\(c.aurocPruned.formatted()) (drop \(c.aurocDrop.formatted("%+.3f"))). Re-fitting only the decision "
+            md += "threshold (biases \(c.biases.map { String(format: "%+.3f", $0) }.joined(separator: ", ")) on "
+            md += "\(c.fitExamples) labelled pool examples, not the evaluation set) moves the pruned accuracy "
+            md += "\(c.accuracyPruned.formatted()) → \(c.refitAccuracyPruned.formatted()). A pruned model that still "
+            md += "ranks well and recovers with the threshold alone lost a threshold, not the task.\n"
+        }
+        if let rows = r.defenses {
+            md += "\n## Defenses against the adaptive attacker\n\n"
+            md += "Each model is attacked by every criterion ("
+            md += r.parameters.criteria.map(\.rawValue).joined(separator: ", ")
+            md += r.parameters.greedySearch ? " and the greedy loss-based subset search per layer" : ""
+            md += "); the best attacker is the one whose top-k keeps the most accuracy at k; its pruned model is "
+            md += "re-aligned (random labels). Quality cost: the first row's full accuracy minus the row's, paired "
+            md += "over examples. Every defended model has its own full report in `defenses/`.\n\n"
+            md += AuditDefenseRow.markdown(rows)
+        }
         md += "\n## Pruning and re-alignment\n\n"
         md += "The attacker keeps the top \(r.plan.kept.first?.count ?? 0) experts per layer by \(r.pruneCriterion) "
         md += "(kept: \(r.plan.kept)), accuracy \(f(r.pruned.accuracy)), then re-aligns the surviving experts "

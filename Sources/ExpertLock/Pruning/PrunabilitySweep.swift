@@ -84,16 +84,20 @@ public enum PrunabilitySweep {
         public var thresholds: [Double] = []
         public var criteria: [AttributionCriterion] = [.soft]
         public var randomSeeds: Int = 3
+        /// Seed of the first random subset (the others follow it): pass one per model and task, so two
+        /// sweeps do not share their random baselines by construction.
+        public var firstRandomSeed: UInt64 = 0
         public var scope: PruningPlan.Scope = .layer
         /// Merging methods measured at the same k as removal (strategy "merge <method>"; needs a calibration).
         public var merges: [ExpertMerging.Method] = []
         public init(keeps: [Int], thresholds: [Double] = [], criteria: [AttributionCriterion] = [.soft], randomSeeds: Int = 3,
-                    scope: PruningPlan.Scope = .layer, merges: [ExpertMerging.Method] = []) {
+                    firstRandomSeed: UInt64 = 0, scope: PruningPlan.Scope = .layer, merges: [ExpertMerging.Method] = []) {
             self.merges = merges
             self.keeps = keeps
             self.thresholds = thresholds
             self.criteria = criteria
             self.randomSeeds = randomSeeds
+            self.firstRandomSeed = firstRandomSeed
             self.scope = scope
         }
     }
@@ -137,9 +141,10 @@ public enum PrunabilitySweep {
                 let plan = try PruningPlan.topK(attribution, k: k, scope: parameters.scope, criterion: c, minimumPerLayer: 1)
                 plans.append((CurvePoint(k: k, tau: nil, strategy: c.rawValue, seed: nil, expertsKept: Double(k), metric: 0), plan))
             }
-            for s in 0..<parameters.randomSeeds {
-                let plan = try PruningPlan.random(expertsPerLayer: counts, k: k, seed: UInt64(s), minimumPerLayer: 1)
-                plans.append((CurvePoint(k: k, tau: nil, strategy: "random", seed: UInt64(s), expertsKept: Double(k), metric: 0), plan))
+            for s in 0..<UInt64(parameters.randomSeeds) {
+                let seed = parameters.firstRandomSeed &+ s
+                let plan = try PruningPlan.random(expertsPerLayer: counts, k: k, seed: seed, minimumPerLayer: 1)
+                plans.append((CurvePoint(k: k, tau: nil, strategy: "random", seed: seed, expertsKept: Double(k), metric: 0), plan))
             }
         }
         for tau in parameters.thresholds {

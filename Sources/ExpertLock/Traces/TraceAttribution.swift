@@ -68,6 +68,7 @@ public enum TraceAttribution {
             for j in 0..<e {
                 p[j] /= sum
                 row[j].softMassFixed += ExpertStatistics.fixedProbability(p[j])
+                row[j].affinityMassFixed += ExpertStatistics.fixedProbability(p[j])
             }
             let chosen = trace.experts(token: t, layer: l).map { Int($0) }
             let norm = shape.normTopKProb ? chosen.reduce(0.0) { $0 + p[$1] } : 1

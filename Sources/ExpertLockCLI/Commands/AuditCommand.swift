@@ -14,7 +14,10 @@ struct AuditCommand: AsyncParsableCommand {
             active learning over all of it), --eval-data the held-out set (every row by default). Writes --out/report/ \
             (README.md, prunability.svg, recovery.svg, results.json); --out/stages/ and --out/realign/ hold what is \
             measured as it completes, so a killed audit continues with --resume. Progress and ETA go to stderr; \
-            --json prints one object with the report paths and every finding.
+            --json prints one object with the report paths and every finding. --defense DIR (repeatable) audits \
+            a defended model the same way (same tokenizer, data and settings, in --out/defenses/NAME/) and adds a \
+            table comparing, for the audited model and each defense, the best attacker's area, drop at k, recovery \
+            and AUROC before and after pruning.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -41,6 +44,8 @@ struct AuditCommand: AsyncParsableCommand {
     var schedule: FineTuningSchedule = .continued
     @Option(help: "Longest sequence in tokens.") var seq = 128
     @Option(help: "Bootstrap resamples.") var resamples = 1000
+    @Option(help: "A defended model folder to attack the same way and compare with (repeatable; same tokenizer).")
+    var defense: [String] = []
     @Option(help: "Output folder.") var out: String
     @Flag(help: "Continue the audit in --out.") var resume = false
     @Flag(help: "Replace an existing --out folder.") var overwrite = false
@@ -58,7 +63,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            try refuseOutputOverlappingInputs(out, inputs: [modelOptions.model, data, evalData])
+            try refuseOutputOverlappingInputs(out, inputs: [modelOptions.model, data, evalData] + defense)
             let outURL = URL(fileURLWithPath: out)
             let fm = FileManager.default
             if overwrite && fm.fileExists(atPath: outURL.path) { try fm.removeItem(at: outURL) }
@@ -69,8 +74,10 @@ struct AuditCommand: AsyncParsableCommand {
             let start = Date()
             var lastPrint = Date.distantPast
             var lastStage = ""
-            let results = try AuditPipeline.run(inputs, parameters: parameters, output: outURL, resume: resume) {
-                stage, fraction in
+            let parts = Double(1 + defense.count)
+            var part = 0.0
+            let progress = { (stage: String, partFraction: Double) in
+                let fraction = (part + partFraction) / parts
                 let now = Date()
                 guard
                     stage != lastStage && now.timeIntervalSince(lastPrint) >= 1 || now.timeIntervalSince(lastPrint) >= 5
@@ -83,6 +90,27 @@ struct AuditCommand: AsyncParsableCommand {
                     String(
                         format: "audit %3.0f%%  elapsed %.0fs  ETA %@  %@", 100 * fraction, elapsed,
                         eta.isFinite ? String(format: "%.0fs", eta) : "?", stage))
+            }
+            var results = try AuditPipeline.run(
+                inputs, parameters: parameters, output: outURL, resume: resume, progress: progress)
+            if !defense.isEmpty {
+                var rows = [AuditDefenseRow(model: modelOptions.url.lastPathComponent, results: results, baseline: nil)]
+                for (i, path) in defense.enumerated() {
+                    part = Double(i + 1)
+                    let url = URL(fileURLWithPath: path)
+                    let name = url.lastPathComponent
+                    var defended = inputs
+                    defended.modelDirectory = url
+                    defended.fingerprint += "|defense=" + path
+                    let folder = outURL.appendingPathComponent("defenses").appendingPathComponent("\(i)-\(name)")
+                    let r = try AuditPipeline.run(
+                        defended, parameters: parameters, output: folder, resume: resume
+                    ) { stage, fraction in progress("defense \(name): \(stage)", fraction) }
+                    try AuditReport.write(r, to: folder.appendingPathComponent("report"))
+                    rows.append(AuditDefenseRow(model: name, results: r, baseline: results))
+                    results.findings.append(rows[i + 1].finding(against: rows[0]))
+                }
+                results.defenses = rows
             }
             let files = try AuditReport.write(results, to: outURL.appendingPathComponent("report"))
             if output.json {

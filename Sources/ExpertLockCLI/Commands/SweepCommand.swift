@@ -37,6 +37,11 @@ struct SweepCommand: AsyncParsableCommand {
     var seeds = 3
     @Option(
         parsing: .unconditional,
+        help: "Seed of the first random subset (the others follow); give each model and task its own.",
+        transform: OptionRange.int(atLeast: 0))
+    var randomSeed = 0
+    @Option(
+        parsing: .unconditional,
         help: "Tokens per sequence / perplexity window (default 256, at most max_position_embeddings).",
         transform: OptionRange.int(atLeast: 2))
     var context: Int?
@@ -102,7 +107,8 @@ struct SweepCommand: AsyncParsableCommand {
                 settings: [
                     modelOptions.model, identity, task.rawValue,
                     format.rawValue, "\(maxNewTokens)", keeps.map(String.init).joined(separator: ","),
-                    taus.map { "\($0)" }.joined(separator: ","), criteriaList.map(\.rawValue).joined(separator: ","), "\(seeds)",
+                    taus.map { "\($0)" }.joined(separator: ","), criteriaList.map(\.rawValue).joined(separator: ","),
+                    "\(seeds)" + (randomSeed == 0 ? "" : "@\(randomSeed)"),
                     "\(context)", "\(batch)", "\(limit ?? -1)", data ?? "-", evalData ?? "-", ids ?? "-", attribution ?? "-",
                 ] + mergeSetting + (modelOptions.precisionOptions.precision == .f32 ? [] : ["precision=bf16"]),  // f32 runs keep theirs
                 files: [data, evalData, ids, attribution].compactMap { $0 }.map { URL(fileURLWithPath: $0) })
@@ -164,8 +170,8 @@ struct SweepCommand: AsyncParsableCommand {
                 }
                 let computed = try PrunabilitySweep.run(
                     model: model, attribution: ranking, metricName: metric.name, higherIsBetter: metric.higherIsBetter,
-                    parameters: .init(
-                        keeps: keeps, thresholds: taus, criteria: criteriaList, randomSeeds: seeds, merges: merges),
+                    parameters: .init(keeps: keeps, thresholds: taus, criteria: criteriaList, randomSeeds: seeds,
+                        firstRandomSeed: UInt64(randomSeed), merges: merges),
                     evaluate: metric.evaluate,
                     progress: { done, total in
                         progress.update(done: done, total: total, tokens: Int64(done))

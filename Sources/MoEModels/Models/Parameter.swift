@@ -1,3 +1,4 @@
+import Foundation
 import TensorCore
 
 /// One named weight of a model: its Hugging Face tensor name, its shape, and where its values live.
@@ -166,11 +167,14 @@ extension Parameter {
         return p
     }
 
-    /// Entries `entries` of a vector stored as [E] or [1, E] (a router's selection bias), as a new parameter.
-    public func selectingEntries(_ entries: [Int], name newName: String) throws -> Parameter {
+    /// Entries `entries` of a vector stored as [E] or [1, E] (a router's selection bias), as a new parameter;
+    /// a nil entry takes `fill` (a dead expert slot).
+    public func selectingEntries(_ entries: [Int?], fill: Float = 0, name newName: String) throws -> Parameter {
         precondition(shape.last == elementCount, "\(name): selectingEntries needs a vector, shape \(shape)")
         let newShape = shape.dropLast() + [entries.count]
-        let select: (Tensor) -> Tensor = { t in Tensor(shape: Array(newShape), data: entries.map { t.data[$0] }) }
+        let select: (Tensor) -> Tensor = { t in
+            Tensor(shape: Array(newShape), data: entries.map { $0.map { t.data[$0] } ?? fill })
+        }
         let p: Parameter
         if let resident {
             p = Parameter(name: newName, value: select(resident.value), trainable: resident.requiresGrad)
@@ -182,14 +186,15 @@ extension Parameter {
         return p
     }
 
-    /// Rows `rows` of a 2-D parameter (router rows of kept experts), as a new parameter.
-    public func selectingRows(_ rows: [Int], name newName: String) throws -> Parameter {
+    /// Rows `rows` of a 2-D parameter (router rows of kept experts), as a new parameter; a nil row is zeros.
+    public func selectingRows(_ rows: [Int?], name newName: String) throws -> Parameter {
         precondition(shape.count == 2, "\(name): selectingRows needs a matrix, shape \(shape)")
         let width = shape[1]
         let newShape = [rows.count, width]
         let select: (Tensor) -> Tensor = { t in
             Tensor(shape: newShape) { out in
                 for (i, r) in rows.enumerated() {
+                    guard let r else { continue }  // Tensor(shape:) starts at zero
                     for j in 0..<width { out[i * width + j] = t.data[r * width + j] }
                 }
             }
@@ -200,6 +205,26 @@ extension Parameter {
         } else {
             let source = load!
             p = Parameter(name: newName, shape: newShape, load: { select(try source()) })
+        }
+        p.sourceDType = sourceDType
+        return p
+    }
+}
+
+extension Parameter {
+    /// A dead expert slot shaped as this expert weight: zeros, in the same stored dtype; for an FP8 weight
+    /// zero bytes with unit scales (what transformers' quantizer makes of zeros).
+    func deadSlot(named newName: String, fp8: FP8Quantization?) -> Parameter {
+        let zeros = Tensor(shape: shape)
+        let p: Parameter
+        if isStoredQuantized, let fp8, shape.count == 2 {
+            let (bytes, scales) = fp8.quantize(zeros)
+            p = Parameter(name: newName, shape: shape, load: { zeros }, stored: {
+                [StoredTensor(name: newName, dtype: .f8e4m3, shape: zeros.shape, bytes: Data(bytes)),
+                 try StoredTensor(name: FP8Quantization.scaleName(of: newName), tensor: scales, dtype: .f32)]
+            })
+        } else {
+            p = Parameter(name: newName, shape: shape, load: { zeros })
         }
         p.sourceDType = sourceDType
         return p

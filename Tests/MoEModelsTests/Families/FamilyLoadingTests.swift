@@ -63,16 +63,34 @@ struct FamilyLoadingTests {
         }
     }
 
-    /// Removal keeps group-limited routing exact: even groups stay, uneven ones are refused unless the
-    /// limit selects every group (then n_group and topk_group become 1).
+    /// Removal keeps group-limited routing exact: even groups stay; uneven ones with a sigmoid router get dead
+    /// slots (zero router row and weights, selection bias -inf) so that every group keeps its place; a limit that
+    /// selects every group becomes n_group = topk_group = 1; a softmax router (DeepSeek-V2) is refused.
     @Test func pruningKeepsGroupLimitedRoutingExact() throws {
         let model = try ModelLoader.load(directory: FamilyParityTests.fixture(Self.deepseek))  // 8 experts, 2 groups, top-1 group
+        let ids = try FamilyParityTests.expected(Self.deepseek).ids
         let even = try model.keepingExperts(model.moeBlocks.map { _ in [0, 2, 3, 4, 5, 6] })
         #expect(even.config.router?.groups == 2 && even.notes.contains { $0.contains("group-limited routing kept") })
+        for keep in [[0, 1, 2, 4, 5, 6, 7], [0, 1, 2, 3, 4, 6, 7], [4, 5, 6, 7]] {  // top-3, groups of 4
+            let padded = try model.keepingExperts(model.moeBlocks.map { _ in keep })
+            #expect(padded.config.router?.groups == 2 && padded.config.router?.topkGroup == 1)
+            #expect(padded.notes.contains { $0.contains("dead slot") }, "\(padded.notes)")
+            model.maskExperts(model.moeBlocks.map { b in (0..<b.expertCount).map { keep.contains($0) } })
+            let masked = try model.forward(TokenBatch(ids)).logits.value
+            model.maskExperts(nil)
+            #expect(zip(masked.data, try padded.forward(TokenBatch(ids)).logits.value.data).allSatisfy { abs($0 - $1) <= 1e-5 })
+            // Saved and loaded back (the -inf selection bias survives the file).
+            try TestSupport.withTemporaryDirectory { dir in
+                try padded.save(to: dir, dtype: .f32)
+                let reloaded = try ModelLoader.load(directory: dir)
+                #expect(reloaded.moeBlocks.map(\.expertCount) == padded.moeBlocks.map(\.expertCount))
+                #expect(try reloaded.forward(TokenBatch(ids)).logits.value.data == padded.forward(TokenBatch(ids)).logits.value.data)
+            }
+        }
+        // A chosen group could hold fewer than top-k (3) experts: the masked original would then pick among -inf.
         #expect(throws: ModelError.self) { try model.keepingExperts(model.moeBlocks.map { _ in [0, 1, 2, 4, 5] }) }
         try Self.withCopy(Self.deepseek, edit: { $0["topk_group"] = 2 }) { dir in
             let all = try ModelLoader.load(directory: dir)
-            let ids = try FamilyParityTests.expected(Self.deepseek).ids
             let kept = all.moeBlocks.map { _ in [0, 1, 2, 4, 5] }
             let pruned = try all.keepingExperts(kept)
             #expect(pruned.config.router?.groups == 1 && pruned.config.router?.topkGroup == 1)
@@ -81,6 +99,9 @@ struct FamilyLoadingTests {
             let b = try pruned.forward(TokenBatch(ids)).logits.value
             #expect(zip(a.data, b.data).allSatisfy { abs($0 - $1) <= 1e-5 })
         }
+        // DeepSeek-V2 ranks softmax scores: a dead slot would take a share of the softmax; refused.
+        let v2 = try ModelLoader.load(directory: FamilyParityTests.fixture("deepseek_v2_bf16_grouped_yarn"))
+        #expect(throws: ModelError.self) { try v2.keepingExperts(v2.moeBlocks.map { _ in [0, 1, 2, 4, 5, 6, 7] }) }
     }
 
     /// `n_shared_experts: 0`: transformers still builds the shared MLP, with intermediate size 0, and saves its
