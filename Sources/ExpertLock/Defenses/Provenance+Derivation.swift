@@ -106,7 +106,7 @@ extension Provenance {
         }
         let originalBlocks = Dictionary(original.moeBlocks.map { ($0.layer, $0) }, uniquingKeysWith: { a, _ in a })
         var layers: [LayerDerivation] = []
-        for block in suspect.moeBlocks {
+        for (l, block) in suspect.moeBlocks.enumerated() {
             guard let reference = originalBlocks[block.layer] else {
                 throw DefenseError.incomparable(reason: "layer \(block.layer) is sparse in the suspect only")
             }
@@ -119,7 +119,7 @@ extension Provenance {
                 chance = max(chance, null.similarity)
             }
             chance = min(chance, 0.99)
-            let active = (0..<block.expertCount).filter { block.keep?[$0] ?? true }
+            let active = (0..<block.expertCount).filter { suspect.expertMask?[l][$0] ?? true }
             var origins: [ExpertOrigin] = []
             for s in active {
                 let expert = block.experts[s]

@@ -177,23 +177,19 @@ public enum PrunabilitySweep {
                 return planned == saved
             })
         else { throw PruningError.resumeMismatch(reason: "its points are not those of this sweep's plans") }
-        defer { model.maskExperts(nil) }
-        model.maskExperts(nil)
         let full: Double
         if let saved = resume?.full {
             full = saved
         } else {
-            full = try evaluate(model)
+            full = try evaluate(model.masked(nil))
             try save?(Progress(full: full, points: points))
         }
         for (i, (point, action)) in actions.enumerated().dropFirst(points.count) {
             var p = point
             switch action {
             case .mask(let plan):
-                model.maskExperts(plan.keepFlags)
-                p.metric = try evaluate(model)
+                p.metric = try evaluate(model.masked(plan.keepFlags))
             case .merge(let method, let k):
-                model.maskExperts(nil)
                 let plan = try ExpertMerging.plan(model: model, calibration: calibration!, method: method, k: k)
                 p.metric = try evaluate(try ExpertMerging.apply(plan, to: model))
             }

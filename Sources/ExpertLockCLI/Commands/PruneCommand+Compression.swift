@@ -17,7 +17,7 @@ extension PruneCommand {
             throw ArgumentInputError("--merge and --inner-keep need calibration data: --data FILE or --ids FILE")
         }
         let model = try modelOptions.load()
-        if model.moeBlocks.contains(where: { $0.keep != nil }) {
+        if model.expertMask != nil {
             throw ArgumentInputError(
                 "\(modelOptions.model): is mask-pruned (\(ExpertMaskFile.fileName)); merge or inner-prune the original")
         }

@@ -25,7 +25,7 @@ public final class KVCache {
 
     /// An empty cache for `model`.
     public init(model: MoEModel) {
-        layers = model.layers.map { LayerEntry(width: $0.selfAttention.cacheWidth) }
+        layers = model.layers.map { LayerEntry(width: $0.mixer.cacheWidth) }
     }
 
     /// Reserves room for `tokens` positions in every layer (avoids regrowing during decoding).

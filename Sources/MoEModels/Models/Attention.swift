@@ -1,7 +1,8 @@
 import TensorCore
 
-/// A decoder layer's attention: grouped-query (`Attention`) or multi-head latent (`LatentAttention`).
-public protocol SelfAttention: AnyObject {
+/// The token-mixing half of a decoder layer (attention, or a linear-attention or recurrent layer):
+/// what `DecoderLayer` needs of it.
+public protocol SequenceMixer: AnyObject {
     /// Every weight, in checkpoint order.
     var parameters: [Parameter] { get }
     /// The weights LoRA may adapt (`LoRATarget.attention`).
@@ -15,7 +16,7 @@ public protocol SelfAttention: AnyObject {
 
 /// Causal self-attention with grouped KV heads, RoPE (full or partial, any scaling) and the families'
 /// optional q/k norms. Shapes: x [N, C] -> q [N, H*D], k and v [N, Hkv*D] -> [N, C].
-public final class Attention: SelfAttention {
+public final class Attention: SequenceMixer {
     public let qProj: Parameter, kProj: Parameter, vProj: Parameter, oProj: Parameter
     public let qBias: Parameter?, kBias: Parameter?, vBias: Parameter?, oBias: Parameter?
     public let qNorm: Parameter?, kNorm: Parameter?

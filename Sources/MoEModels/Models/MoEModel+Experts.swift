@@ -122,8 +122,10 @@ extension MoEModel {
         }
     }
 
-    /// Restricts every router to the flagged experts (`keep[l][e]`), or lifts the restriction (nil).
+    /// Restricts every router to the flagged experts (`keep[l][e]`), or lifts the restriction (nil):
+    /// sets `expertMask`, what the model is from now on (a mask-pruned model). To try a mask for one
+    /// pass, pass it in `ForwardOptions.expertMask`, or use `masked(_:)`.
     public func maskExperts(_ keep: [[Bool]]?) {
-        for (l, block) in moeBlocks.enumerated() { block.keep = keep?[l] }
+        expertMask = keep
     }
 }

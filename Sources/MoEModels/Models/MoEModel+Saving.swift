@@ -41,12 +41,8 @@ extension MoEModel {
         }
         // A mask-pruned model stays masked when saved (training or re-aligning it must not bring
         // the masked experts back).
-        let blocks = moeBlocks
-        if blocks.contains(where: { $0.keep != nil }) {
-            let kept = blocks.map { block in
-                block.keep.map { keep in keep.indices.filter { keep[$0] } } ?? Array(0..<block.expertCount)
-            }
-            try ExpertMaskFile.write(kept: kept, to: directory)
+        if let expertMask {
+            try ExpertMaskFile.write(kept: expertMask.map { keep in keep.indices.filter { keep[$0] } }, to: directory)
         }
     }
 

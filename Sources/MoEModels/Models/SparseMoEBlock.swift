@@ -24,13 +24,6 @@ public final class SparseMoEBlock {
     public let biasedRouter: BiasedRouter?
     /// The selection-only bias [E] of a biased router (`e_score_correction_bias`; nil: none).
     public let selectionBias: Parameter?
-    /// Experts the router may choose (nil: all). `prune --mode mask` sets this.
-    public var keep: [Bool]?
-    /// Entanglement regularisation during training (nil: none); see `ExpertEntanglement`.
-    public var entanglement: ExpertEntanglement?
-    /// The output-agreement penalty of the last forward pass, when `entanglement` asks for it.
-    public internal(set) var agreementLoss: Variable?
-
     init(layer: Int, router: Parameter, experts: [Expert], sharedExpert: Expert?, sharedExpertGate: Parameter?,
          topK: Int, normalizeTopK: Bool, biasedRouter: BiasedRouter? = nil, selectionBias: Parameter? = nil) {
         self.biasedRouter = biasedRouter
@@ -61,15 +54,21 @@ public final class SparseMoEBlock {
         var output: Variable
         /// Raw router logits [N, E] (as transformers reports them).
         var logits: Variable
-        /// The logits the router chose from (`keep` applied): the router losses use these.
+        /// The logits the router chose from (the pass's mask applied): the router losses use these.
         var routed: Variable
+        /// The gated outputs of the routed experts, when the pass asked for them.
+        var expertOutputs: ExpertOutputs? = nil
     }
 
-    func forward(_ x: Variable, batch: TokenBatch, observer: RoutingObserver?) throws -> Output {
+    /// One pass through the block. `allowed`: the experts the router may choose this pass (nil: all);
+    /// a pruning mask, or a training-time draw. `recordExpertOutputs` keeps the gated output of every
+    /// routed expert (and so takes the per-expert path).
+    func forward(
+        _ x: Variable, batch: TokenBatch, observer: RoutingObserver?, allowed: [Bool]? = nil,
+        recordExpertOutputs: Bool = false
+    ) throws -> Output {
         let n = x.value.rows
         observer?.observeBlockInput(layer: layer, input: x.value, batch: batch)
-        // Training-time expert dropout (entanglement) narrows the routable set further.
-        let allowed = entanglement?.dropoutKeep(layer: layer, experts: experts.count, topK: topK, base: keep) ?? keep
         // With experts masked below top-k, route to every expert left (what removal does).
         let k = min(topK, allowed.map { $0.filter { $0 }.count } ?? topK)
         let logits = linear(x, try router.variable())  // [N, C] -> [N, E]
@@ -90,7 +89,7 @@ public final class SparseMoEBlock {
 
         var slotsByExpert = [[Int]](repeating: [], count: experts.count)
         for (slot, e) in routing.experts.enumerated() { slotsByExpert[e].append(slot) }
-        if let stored = try storedExpertWeights(x, routing.weights, observer: observer) {
+        if !recordExpertOutputs, let stored = try storedExpertWeights(x, routing.weights, observer: observer) {
             // Inference from the stored bfloat16 weights: the layer's experts as one parallel job.
             var out = Variable(storedExperts(
                 x.value, gate: stored.gate, up: stored.up, down: stored.down,
@@ -99,7 +98,7 @@ public final class SparseMoEBlock {
             out = try addingSharedExpert(to: out, x)
             return Output(output: out, logits: logits, routed: routed)
         }
-        if canFuseExperts(observer: observer) {
+        if !recordExpertOutputs, canFuseExperts(observer: observer) {
             // One op for gather, experts, gating and scatter (the same arithmetic as below), whose
             // backward also runs the experts concurrently.
             var out = groupedExperts(
@@ -144,21 +143,21 @@ public final class SparseMoEBlock {
         var out = outputs.isEmpty
             ? Variable(Tensor.zeros([n, x.value.lastDim]))
             : scatterAddRows(outputs, rows, rowCount: n)  // [n_e, C] per expert -> [N, C]
-        if entanglement?.outputAgreement == true, !outputs.isEmpty {
-            // Stacked only when the regulariser needs the per-token pairs of expert outputs.
-            agreementLoss = ExpertEntanglement.outputDisagreement(
-                stacked: concatRows(outputs), rows: rows.flatMap { $0 }, k: k, batch: batch)
-        }
         out = try addingSharedExpert(to: out, x)
-        return Output(output: out, logits: logits, routed: routed)
+        var result = Output(output: out, logits: logits, routed: routed)
+        if recordExpertOutputs, !outputs.isEmpty {
+            // Stacked only when asked: a penalty on the per-token pairs of expert outputs needs them.
+            result.expertOutputs = ExpertOutputs(stacked: concatRows(outputs), rows: rows.flatMap { $0 }, k: k)
+        }
+        return result
     }
 
-    /// Whether the routed experts can run as one `groupedExperts` op: nothing needs the per-expert
-    /// outputs (an observer, the output-agreement regulariser), no expert has a LoRA adapter, and
+    /// Whether the routed experts can run as one `groupedExperts` op: no observer needs the per-expert
+    /// outputs, no expert has a LoRA adapter, and
     /// every expert weight is resident (a mapped model converts one expert at a time instead of
     /// holding the whole layer in Float32).
     func canFuseExperts(observer: RoutingObserver?) -> Bool {
-        guard observer == nil, entanglement?.outputAgreement != true else { return false }
+        guard observer == nil else { return false }
         return experts.allSatisfy { e in e.parameters.allSatisfy { $0.adapter == nil && $0.isResident } }
     }
 
@@ -167,7 +166,7 @@ public final class SparseMoEBlock {
     func storedExpertWeights(_ x: Variable, _ weights: Variable, observer: RoutingObserver?) throws
         -> (gate: [BF16Matrix], up: [BF16Matrix], down: [BF16Matrix], precision: Precision)?
     {
-        guard observer == nil, entanglement?.outputAgreement != true, !x.requiresGrad, !weights.requiresGrad,
+        guard observer == nil, !x.requiresGrad, !weights.requiresGrad,
             let first = experts.first
         else { return nil }
         var gate: [BF16Matrix] = [], up: [BF16Matrix] = [], down: [BF16Matrix] = []
@@ -191,6 +190,16 @@ public final class SparseMoEBlock {
         let g = sigmoid(linear(x, try sharedExpertGate.variable()))  // [N, C] -> [N, 1]
         return add(out, scaleRows(shared, reshape(g, [x.value.rows])))
     }
+}
+
+/// The gated outputs of the experts one sparse layer routed a batch to (`ForwardOptions.recordExpertOutputs`).
+public struct ExpertOutputs {
+    /// Every routed (token, expert) pair's gated output [Σ n_e, C], expert by expert (graph nodes).
+    public var stacked: Variable
+    /// The token row of each row of `stacked`.
+    public var rows: [Int]
+    /// Experts per token in this pass (top-k, or fewer when a mask leaves fewer).
+    public var k: Int
 }
 
 /// ‖row‖₂ of each row of x [n, C].
