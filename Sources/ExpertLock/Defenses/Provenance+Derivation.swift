@@ -242,7 +242,7 @@ extension Provenance {
     /// "int8 (per-row)" when every row of every projection is a multiple of max|row| / 127; "fp8-e4m3
     /// (per-row)" or "(per-tensor)" when every value divided by amax / 448 is an e4m3 number; nil otherwise.
     static func quantizationGrid(_ expert: Expert) throws -> String? {
-        let matrices = try expert.parameters.map { try $0.tensor() }
+        let matrices = try [expert.gate, expert.up, expert.down].map { try $0.tensor() }
         func rows(_ t: Tensor) -> [ArraySlice<Float>] {
             (0..<t.rows).map { t.data[($0 * t.lastDim)..<(($0 + 1) * t.lastDim)] }
         }
@@ -278,7 +278,7 @@ extension Provenance {
     static func reducedRank(_ expert: Expert) throws -> Int? {
         var largest = 0
         var full = 0
-        for p in expert.parameters {
+        for p in [expert.gate, expert.up, expert.down] {
             let t = try p.tensor()
             let (r, c) = (t.rows, t.lastDim)
             let small = min(r, c)

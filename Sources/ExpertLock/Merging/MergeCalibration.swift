@@ -26,6 +26,11 @@ public struct MergeCalibration: Sendable {
 
     /// Runs the model over `batches` (no graph) and computes the statistics.
     public static func run(model: MoEModel, batches: [TokenBatch], maxTokens: Int = 4096) throws -> MergeCalibration {
+        if !model.expertsCanBeRebuilt {
+            throw ModelError.unsupported(
+                file: "merge calibration", feature: "merging or inner-pruning \(model.family.rawValue) experts (FP8, "
+                    + "fused tensors, biases or a clamped activation)")
+        }
         let recorder = BlockInputRecorder(layers: model.moeBlocks.map(\.layer), maxTokens: maxTokens)
         for batch in batches where !recorder.isFull {
             _ = try model.finalHiddenStates(batch, observer: recorder)

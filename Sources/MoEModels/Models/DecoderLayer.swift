@@ -42,25 +42,32 @@ public final class DecoderLayer {
             mixer = try LatentAttention(
                 config: config, shape: latent, parameters: p, prefix: "\(prefix).self_attn")
         } else {
-            mixer = try Attention(config: config, parameters: p, prefix: "\(prefix).self_attn")
+            mixer = try Attention(config: config, layer: index, parameters: p, prefix: "\(prefix).self_attn")
         }
         postAttentionNorm = try p("\(prefix).post_attention_layernorm.weight", [c])
         if config.isSparseLayer(index) {
             let block = "\(prefix).\(layout.sparseBlock)"
             let e = config.expertCount(layer: index)
             let names = layout.expertProjections
-            let router = try p("\(block).gate.weight", [e, c])
+            let router = try p("\(block).\(layout.router).weight", [e, c])
+            let routerBias = layout.routerBias ? try p("\(block).\(layout.router).bias", [e]) : nil
+            let expertBiases = layout.fusedExperts?.biases ?? false
             let bias = try layout.routerSelectionBias.map {
                 try p("\(block).\($0)", layout.routerSelectionBiasIsRow ? [1, e] : [e])
             }
             let experts = try (0..<e).map { x in
-                func name(_ projection: String) -> String {
-                    TensorName.expert(layer: index, block: layout.sparseBlock, expert: x, projection: projection)
+                func name(_ projection: String, _ suffix: String = "weight") -> String {
+                    TensorName.expert(
+                        layer: index, block: layout.sparseBlock, expert: x, projection: projection, suffix: suffix
+                    ).text
                 }
                 let i = config.expertIntermediateSize(layer: index, expert: x)  // inner pruning may vary it
+                let biases = expertBiases
+                    ? (try p(name(names.gate, "bias"), [i]), try p(name(names.up, "bias"), [i]),
+                       try p(name(names.down, "bias"), [c])) : nil
                 return Expert(
                     gate: try p(name(names.gate), [i, c]), up: try p(name(names.up), [i, c]),
-                    down: try p(name(names.down), [c, i]))
+                    down: try p(name(names.down), [c, i]), biases: biases, activation: config.expertActivation)
             }
             var shared: Expert?
             var sharedGate: Parameter?
@@ -75,13 +82,14 @@ public final class DecoderLayer {
             feedForward = .sparse(SparseMoEBlock(
                 layer: index, router: router, experts: experts, sharedExpert: shared, sharedExpertGate: sharedGate,
                 topK: min(config.numExpertsPerToken, e), normalizeTopK: config.normTopKProb,
-                biasedRouter: config.router, selectionBias: bias))
+                biasedRouter: config.router, selectionBias: bias, routerBias: routerBias,
+                scalesExpertInput: config.routingScalesExpertInput))
         } else {
             let i = config.intermediateSize
             feedForward = .dense(Expert(
-                gate: try p("\(prefix).mlp.gate_proj.weight", [i, c]),
-                up: try p("\(prefix).mlp.up_proj.weight", [i, c]),
-                down: try p("\(prefix).mlp.down_proj.weight", [c, i])))
+                gate: try p("\(prefix).\(layout.denseBlock).gate_proj.weight", [i, c]),
+                up: try p("\(prefix).\(layout.denseBlock).up_proj.weight", [i, c]),
+                down: try p("\(prefix).\(layout.denseBlock).down_proj.weight", [c, i])))
         }
     }
 

@@ -16,6 +16,13 @@ public struct SparseLayerWeights {
 }
 
 extension MoEModel {
+    /// Whether `replacingExperts` can rebuild this model's experts: plain SwiGLU experts (no biases, no
+    /// clamp) stored one tensor per expert and projection, in float (not FP8).
+    public var expertsCanBeRebuilt: Bool {
+        config.fp8 == nil && family.definition.layout.fusedExperts == nil
+            && moeBlocks.allSatisfy { $0.experts.allSatisfy(\.isPlainSwiGLU) }
+    }
+
     /// A model whose routed experts and routers are `layers` (one entry per sparse layer, in order);
     /// everything else is shared with this model. Expert counts and intermediate sizes follow the new
     /// weights: one count and one size everywhere keep config.json in transformers' form, otherwise the
@@ -32,6 +39,12 @@ extension MoEModel {
             // New expert weights would be written in float beside a quantization_config that says FP8.
             throw ModelError.unsupported(
                 file: "expert replacement", feature: "merging or inner-pruning an FP8 checkpoint (dequantize it first)")
+        }
+        if !expertsCanBeRebuilt {
+            // gpt-oss's biased, clamped experts and fused expert tensors are not rebuilt expert by expert here.
+            throw ModelError.unsupported(
+                file: "expert replacement", feature: "merging or inner-pruning \(family.rawValue) experts (fused "
+                    + "tensors, biases or a clamped activation)")
         }
         let counts = layers.map(\.experts.count)
         if counts.contains(0) {
@@ -83,7 +96,7 @@ extension MoEModel {
                 case layout.up: return try made(weights.up)
                 default: return try made(weights.down)
                 }
-            case let .router(layer, _) where position[layer] != nil:
+            case let .router(layer, _, _) where position[layer] != nil:
                 return try made(layers[position[layer]!].router)
             case let .routerBias(layer, _, _) where position[layer] != nil:
                 guard let bias = layers[position[layer]!].selectionBias else {

@@ -45,6 +45,8 @@ public final class MoEModel {
     public var notes: [String] = []
     /// Checkpoint tensors skipped on purpose (multi-token-prediction layers), named in `notes`.
     public var skippedTensors: [String] = []
+    /// The MXFP4 checkpoint the experts were dequantised from (nil: not quantised), for byte-exact pruning.
+    public var quantizedExperts: QuantizedExpertSource?
     /// The experts a mask-pruned checkpoint leaves routable (its `expertlock_mask.json`, or
     /// `prune --mode mask`), one list of flags per sparse layer; nil: all. Part of what the model is,
     /// like its config: a pass that tries another mask passes it in `ForwardOptions.expertMask`.

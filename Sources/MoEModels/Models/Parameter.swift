@@ -73,6 +73,10 @@ public final class Parameter {
     /// Whether the Float32 values are held in memory.
     public var isResident: Bool { resident != nil }
 
+    /// Whether the values are still those of the source the parameter was loaded from (mapped, or made
+    /// resident unchanged): a saver may then copy the source's bytes (MXFP4 experts) instead of the values.
+    public var holdsSourceValues: Bool { load != nil && (resident == nil || residentIsSourceCopy) }
+
     /// The value as a graph leaf. For a mapped parameter this converts from the stored dtype now;
     /// the caller drops it after use.
     public func variable() throws -> Variable {

@@ -10,6 +10,11 @@ public final class SparseMoEBlock {
     public let layer: Int
     /// Router ("gate") weight [E, C]; row e scores expert e.
     public let router: Parameter
+    /// gpt-oss's router bias [E], added to the logits (nil: none).
+    public let routerBias: Parameter?
+    /// Llama-4: each chosen expert runs on its input scaled by the routing weight, and its output is
+    /// added unscaled (`Llama4TextMoe`); otherwise the output is scaled.
+    public let scalesExpertInput: Bool
     public let experts: [Expert]
     /// Always-on shared expert(s) (Qwen2-MoE `shared_expert`, DeepSeek/GLM `shared_experts`: n of them
     /// fused into one MLP of n × the expert size).
@@ -25,7 +30,10 @@ public final class SparseMoEBlock {
     /// The selection-only bias [E] of a biased router (`e_score_correction_bias`; nil: none).
     public let selectionBias: Parameter?
     init(layer: Int, router: Parameter, experts: [Expert], sharedExpert: Expert?, sharedExpertGate: Parameter?,
-         topK: Int, normalizeTopK: Bool, biasedRouter: BiasedRouter? = nil, selectionBias: Parameter? = nil) {
+         topK: Int, normalizeTopK: Bool, biasedRouter: BiasedRouter? = nil, selectionBias: Parameter? = nil,
+         routerBias: Parameter? = nil, scalesExpertInput: Bool = false) {
+        self.routerBias = routerBias
+        self.scalesExpertInput = scalesExpertInput
         self.biasedRouter = biasedRouter
         self.selectionBias = selectionBias
         self.layer = layer
@@ -41,6 +49,7 @@ public final class SparseMoEBlock {
 
     var parameters: [Parameter] {
         var all = [router]
+        if let routerBias { all.append(routerBias) }
         if let selectionBias { all.append(selectionBias) }
         for e in experts { all += e.parameters }
         if let sharedExpert { all += sharedExpert.parameters }
@@ -71,7 +80,7 @@ public final class SparseMoEBlock {
         observer?.observeBlockInput(layer: layer, input: x.value, batch: batch)
         // With experts masked below top-k, route to every expert left (what removal does).
         let k = min(topK, allowed.map { $0.filter { $0 }.count } ?? topK)
-        let logits = linear(x, try router.variable())  // [N, C] -> [N, E]
+        let logits = linear(x, try router.variable(), bias: try routerBias?.variable())  // [N, C] -> [N, E]
         let routed = allowed.map { maskColumns(logits, keep: $0) } ?? logits
         let routing: Routing  // weights [N, K], experts [N*K]
         if let biasedRouter {
@@ -121,7 +130,8 @@ public final class SparseMoEBlock {
             Parallel.forEachItem(in: busiestFirst) { e in
                 let slots = slotsByExpert[e]
                 slotsOut.value[e] = Result {
-                    let xe = gatherRows(x, slots.map { $0 / k })  // [N, C] -> [n_e, C]
+                    var xe = gatherRows(x, slots.map { $0 / k })  // [N, C] -> [n_e, C]
+                    if scalesExpertInput { xe = scaleRows(xe, reshape(gatherRows(flatWeights, slots), [slots.count])) }
                     return try experts[e].forward(xe)  // [n_e, C]
                 }
             }
@@ -137,7 +147,7 @@ public final class SparseMoEBlock {
                     layer: layer, expert: e, rows: tokenRows, slots: slots, outputNorms: rowNorms(ye.value), batch: batch)
             }
             let gate = reshape(gatherRows(flatWeights, slots), [slots.count])  // [n_e]
-            outputs.append(scaleRows(ye, gate))
+            outputs.append(scalesExpertInput ? ye : scaleRows(ye, gate))
             rows.append(tokenRows)
         }
         var out = outputs.isEmpty
@@ -157,7 +167,7 @@ public final class SparseMoEBlock {
     /// every expert weight is resident (a mapped model converts one expert at a time instead of
     /// holding the whole layer in Float32).
     func canFuseExperts(observer: RoutingObserver?) -> Bool {
-        guard observer == nil else { return false }
+        guard observer == nil, computesPlainExperts else { return false }
         return experts.allSatisfy { e in e.parameters.allSatisfy { $0.adapter == nil && $0.isResident } }
     }
 
@@ -166,7 +176,7 @@ public final class SparseMoEBlock {
     func storedExpertWeights(_ x: Variable, _ weights: Variable, observer: RoutingObserver?) throws
         -> (gate: [BF16Matrix], up: [BF16Matrix], down: [BF16Matrix], precision: Precision)?
     {
-        guard observer == nil, !x.requiresGrad, !weights.requiresGrad,
+        guard observer == nil, !x.requiresGrad, !weights.requiresGrad, computesPlainExperts,
             let first = experts.first
         else { return nil }
         var gate: [BF16Matrix] = [], up: [BF16Matrix] = [], down: [BF16Matrix] = []
@@ -180,6 +190,9 @@ public final class SparseMoEBlock {
         }
         return (gate, up, down, first.gate.precision)
     }
+
+    /// Whether the experts are what the one-op kernels compute: weight · silu(gate(x)) · up(x), no biases.
+    var computesPlainExperts: Bool { !scalesExpertInput && experts.allSatisfy(\.isPlainSwiGLU) }
 
     /// out + sigmoid(x·w_gate) · shared_expert(x) for Qwen2-MoE's gated shared expert, out + shared(x)
     /// for an ungated one; out otherwise.
