@@ -126,8 +126,30 @@ public enum PrunabilitySweep {
         parameters: Parameters, evaluate: (MoEModel) throws -> Double, progress: ((Int, Int) -> Bool)? = nil,
         resume: Progress? = nil, save: ((Progress) throws -> Void)? = nil, calibration: MergeCalibration? = nil
     ) throws -> PrunabilityCurve {
+        try withoutActuallyEscaping(evaluate) { evaluate in
+            try run(
+                signature: ModelSignature(model: model), attribution: attribution, metricName: metricName,
+                higherIsBetter: higherIsBetter, parameters: parameters, evaluate: { try evaluate(model.masked($0)) },
+                progress: progress, resume: resume, save: save,
+                evaluateMerge: calibration.map { calibration in
+                    { method, k in
+                        let plan = try ExpertMerging.plan(model: model, calibration: calibration, method: method, k: k)
+                        return try evaluate(try ExpertMerging.apply(plan, to: model))
+                    }
+                })
+        }
+    }
+
+    /// The same for any model that can mask experts (an encoder-decoder too): `evaluate(flags)` measures the model
+    /// keeping `flags[l][e]` of sparse layer l (nil: every expert).
+    public static func run(
+        signature: ModelSignature, attribution: ExpertAttribution, metricName: String,
+        higherIsBetter: Bool, parameters: Parameters, evaluate: ([[Bool]]?) throws -> Double,
+        progress: ((Int, Int) -> Bool)? = nil, resume: Progress? = nil, save: ((Progress) throws -> Void)? = nil,
+        evaluateMerge: ((ExpertMerging.Method, Int) throws -> Double)? = nil
+    ) throws -> PrunabilityCurve {
         let counts = attribution.signature.expertsPerLayer
-        guard attribution.signature == ModelSignature(model: model) else {
+        guard attribution.signature == signature else {
             throw AttributionError.mismatch(file: attribution.model, reason: "made on another model")
         }
         let n = counts.max() ?? 0
@@ -159,7 +181,7 @@ public enum PrunabilitySweep {
             case merge(ExpertMerging.Method, Int)
         }
         var actions = plans.map { ($0.0, Action.mask($0.1)) }
-        if !parameters.merges.isEmpty && calibration == nil {
+        if !parameters.merges.isEmpty && evaluateMerge == nil {
             throw PruningError.planMismatch("merge points need a calibration pass")
         }
         for k in keeps {
@@ -181,17 +203,14 @@ public enum PrunabilitySweep {
         if let saved = resume?.full {
             full = saved
         } else {
-            full = try evaluate(model.masked(nil))
+            full = try evaluate(nil)
             try save?(Progress(full: full, points: points))
         }
         for (i, (point, action)) in actions.enumerated().dropFirst(points.count) {
             var p = point
             switch action {
-            case .mask(let plan):
-                p.metric = try evaluate(model.masked(plan.keepFlags))
-            case .merge(let method, let k):
-                let plan = try ExpertMerging.plan(model: model, calibration: calibration!, method: method, k: k)
-                p.metric = try evaluate(try ExpertMerging.apply(plan, to: model))
+            case .mask(let plan): p.metric = try evaluate(plan.keepFlags)
+            case .merge(let method, let k): p.metric = try evaluateMerge!(method, k)
             }
             points.append(p)
             try save?(Progress(full: full, points: points))

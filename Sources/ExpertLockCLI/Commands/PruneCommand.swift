@@ -51,6 +51,7 @@ struct PruneCommand: AsyncParsableCommand {
                 try runCompression(attack)
                 return
             }
+            if SwitchTransformersModel.isSwitchCheckpoint(modelOptions.url) { return try runEncoderDecoder() }
             let model = try modelOptions.load()
             let signature = ModelSignature(model: model)
             let identity = ModelFolderIdentity.fingerprint(of: modelOptions.url)

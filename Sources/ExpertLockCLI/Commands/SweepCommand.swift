@@ -60,6 +60,7 @@ struct SweepCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors(output: out) {
             try refuseOutputOverlappingInputs(out, inputs: [modelOptions.model, data, evalData, ids, attribution])
+            if SwitchTransformersModel.isSwitchCheckpoint(modelOptions.url) { return try runEncoderDecoder() }
             let outURL = URL(fileURLWithPath: out)
             let stateURL = SweepResumeState.url(forOutput: outURL)
             // A kill after the finished output is in place and its state deleted leaves only the
