@@ -40,12 +40,17 @@ struct PruneCommand: AsyncParsableCommand {
     @Option(help: "remove or mask.") var mode: PruneMode = .remove
     @Option(help: "Output folder.") var out: String
     @Flag(help: "Replace an existing output folder.") var overwrite = false
+    @OptionGroup var compression: CompressionOptions
     @OptionGroup var output: OutputOptions
 
     enum PruneMode: String, ExpressibleByArgument, CaseIterable { case remove, mask }
 
     func run() async throws {
         try await runReportingErrors(output: out) {
+            if let attack = try compression.attack(keep: keep) {
+                try runCompression(attack)
+                return
+            }
             if SwitchTransformersModel.isSwitchCheckpoint(modelOptions.url) { return try runEncoderDecoder() }
             let model = try modelOptions.load()
             let signature = ModelSignature(model: model)
@@ -135,9 +140,13 @@ struct PruneCommand: AsyncParsableCommand {
             ) { tmp in
                 switch mode {
                 case .remove:
-                    try pruned.save(to: tmp, dtype: dtype, configSource: source.appendingPathComponent("config.json"), keepStoredDTypes: true)
+                    try pruned.save(
+                        to: tmp, dtype: dtype, configSource: source.appendingPathComponent("config.json"),
+                        keepStoredDTypes: true)
                 case .mask:
-                    try model.save(to: tmp, dtype: dtype, configSource: source.appendingPathComponent("config.json"), keepStoredDTypes: true)
+                    try model.save(
+                        to: tmp, dtype: dtype, configSource: source.appendingPathComponent("config.json"),
+                        keepStoredDTypes: true)
                     try ExpertMaskFile.write(kept: pruningPlan.kept, to: tmp)
                 }
                 try OutputDirectory.copyCompanionFiles(from: source, to: tmp)

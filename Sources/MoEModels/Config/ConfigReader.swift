@@ -113,6 +113,8 @@ struct ConfigReader {
             expertsPerLayer: try ints("expertlock_experts_per_layer"),
             torchDtype: try string("dtype") ?? string("torch_dtype"),
             hiddenAct: try string("hidden_act") ?? "silu")
+        config.expertIntermediateSizes = try c.decodeIfPresent(
+            [[Int]].self, forKey: AnyKey("expertlock_expert_intermediate_sizes"))
         if let (object, key) = rope { config.rotaryScaling = try object.scaling(file: file, key: key) }
         let partial = try rope?.0.partialRotaryFactor ?? double("partial_rotary_factor")
         if let partial { config.partialRotaryFactor = partial }
@@ -140,7 +142,9 @@ struct ConfigReader {
         if let format = q.scaleFmt, format != "float" {
             throw refuse("scale_fmt", "'\(format)' scales are not implemented (float is)")
         }
-        if let expert = q.expertDtype, expert != "fp8" { throw refuse("expert_dtype", "'\(expert)' is not implemented") }
+        if let expert = q.expertDtype, expert != "fp8" {
+            throw refuse("expert_dtype", "'\(expert)' is not implemented")
+        }
         let block = q.weightBlockSize ?? [128, 128]
         guard block.count == 2, block.allSatisfy({ $0 > 0 }) else {
             throw refuse("weight_block_size", "must be two positive integers, got \(block)")

@@ -53,7 +53,6 @@ public final class DecoderLayer {
         if config.isSparseLayer(index) {
             let block = "\(prefix).\(layout.sparseBlock)"
             let e = config.expertCount(layer: index)
-            let i = config.moeIntermediateSize
             let names = layout.expertProjections
             let router = try p("\(block).\(layout.router).weight", [e, c])
             let routerBias = layout.routerBias ? try p("\(block).\(layout.router).bias", [e]) : nil
@@ -67,6 +66,7 @@ public final class DecoderLayer {
                         layer: index, block: layout.sparseBlock, expert: x, projection: projection, suffix: suffix
                     ).text
                 }
+                let i = config.expertIntermediateSize(layer: index, expert: x)  // inner pruning may vary it
                 let biases = expertBiases
                     ? (try p(name(names.gate, "bias"), [i]), try p(name(names.up, "bias"), [i]),
                        try p(name(names.down, "bias"), [c])) : nil
@@ -83,9 +83,6 @@ public final class DecoderLayer {
                     up: try p("\(block).\(name).up_proj.weight", [s, c]),
                     down: try p("\(block).\(name).down_proj.weight", [c, s]))
                 sharedGate = try layout.sharedExpertGate.map { try p("\(block).\($0).weight", [1, c]) }
-            } else if layout.sharedExpertBuiltWhenAbsent, let gate = layout.sharedExpertGate {
-                // A gate over a shared MLP of size 0 scales nothing; kept so that saving writes it back.
-                sharedGate = try p("\(block).\(gate).weight", [1, c])
             }
             feedForward = .sparse(SparseMoEBlock(
                 layer: index, router: router, experts: experts, sharedExpert: shared, sharedExpertGate: sharedGate,
