@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 """Held-out check of the hybrid linear-attention families (qwen3_next, qwen3_5_moe): random checkpoints with sizes,
 seeds and options make_hybrid_fixtures.py's cases do not have, built by its `build` (transformers 5.25), then
-`expertlock forward --json` against transformers' logits, and `expertlock forward` on the checkpoint
-`expertlock prune --drop 1,N-1 --mode remove` writes against transformers' logits of that same checkpoint.
+  1. `expertlock forward --json` against transformers' logits (max abs difference);
+  2. `expertlock eval --task perplexity` (context 16, stride 5) against the sliding-window recipe run with
+     transformers (relative difference);
+  3. `expertlock forward` on the checkpoint `expertlock prune --drop 1,N-1 --mode remove` writes against
+     transformers' logits of that same checkpoint (max abs difference);
+  4. greedy decoding with the state cache, 20 new tokens after the whole input (the fixtures decode 12 after 7):
+     `expertlock forward --generate 20` against transformers' `generate(use_cache=True, do_sample=False)`, as saved
+     and with an end token (heldout_generation.py; Qwen3.5-MoE's in config.json's text_config).
 
 Usage: python3 scripts/checks/heldout_hybrid.py --expertlock .build/debug/expertlock [--out DIR]
-Prints one line per variant; exits 1 when a difference is above 1e-4.
+Prints one line per variant; exits 1 when a difference is above 1e-4 or a token differs.
 """
 import argparse
 import json
@@ -15,8 +21,10 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "fixtures"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 import make_hybrid_fixtures as fixtures  # noqa: E402
+
+import heldout_generation as generation  # noqa: E402  (beside this script)
 
 ROPE = fixtures.ROPE
 VARIANTS = [
@@ -46,14 +54,27 @@ VARIANTS = [
 ]
 
 
+def run(expertlock, args):
+    p = subprocess.run([expertlock] + args, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:3])}: exit {p.returncode}: {p.stderr.strip()}")
+    return json.loads(p.stdout) if "--json" in args else None
+
+
 def forward(expertlock, model, ids):
-    ids_file = os.path.join(model, "ids.txt")
-    with open(ids_file, "w") as f:
-        f.write(" ".join(map(str, ids)))
-    out = subprocess.run([expertlock, "forward", "--model", model, "--ids", ids_file, "--json"], check=True,
-                         capture_output=True, text=True).stdout
+    ids_file = model.rstrip("/") + "_ids.json"
+    json.dump(ids, open(ids_file, "w"))
+    out = run(expertlock, ["forward", "--model", model, "--ids", ids_file, "--json"])
     os.remove(ids_file)
-    return torch.tensor(json.loads(out)["logits"], dtype=torch.float64)
+    return torch.tensor(out["logits"], dtype=torch.float64)
+
+
+def load(case):
+    """transformers' model of a folder of this case, as the fixture script reloads it."""
+    model_cls = (fixtures.Qwen3_5MoeForConditionalGeneration if case["family"] == "qwen3_5_moe"
+                 else fixtures.Qwen3NextForCausalLM)
+    return lambda folder: model_cls.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager",
+                                                    experts_implementation="eager").eval()
 
 
 def main():
@@ -69,15 +90,25 @@ def main():
         expected = json.load(open(os.path.join(path, "expected.json")))
         ours = forward(args.expertlock, path, expected["ids"])
         logits = float((ours - torch.tensor(expected["logits"], dtype=torch.float64)).abs().max())
+        entry = next(e for e in expected["perplexity"] if (e["context"], e["stride"]) == (16, 5))
+        reference = float(torch.tensor(entry["nll_sum"] / entry["tokens"], dtype=torch.float64).exp())
+        ppl_file = path.rstrip("/") + "_ppl_ids.json"
+        json.dump(expected["perplexity_ids"], open(ppl_file, "w"))
+        ev = run(args.expertlock, ["eval", "--model", path, "--task", "perplexity", "--ids", ppl_file, "--context",
+                                   "16", "--stride", "5", "--json"])
+        os.remove(ppl_file)
+        perplexity = abs(ev["perplexity"] - reference) / reference
         pruned = os.path.join(args.out, "_pruned_" + case["name"])
         n = case["cfg"]["num_experts"]
-        subprocess.run([args.expertlock, "prune", "--model", path, "--drop", f"1,{n - 1}", "--mode", "remove",
-                        "--out", pruned, "--overwrite"], check=True, capture_output=True)
+        run(args.expertlock, ["prune", "--model", path, "--drop", f"1,{n - 1}", "--mode", "remove", "--out", pruned,
+                              "--overwrite"])
         ours_pruned = forward(args.expertlock, pruned, expected["ids"])
         pruned_diff = float((ours_pruned - torch.tensor(expected["pruned_logits"], dtype=torch.float64)).abs().max())
-        worst = max(worst, logits, pruned_diff)
-        print(f"{case['name']}: forward vs transformers {logits:.2e}, pruned checkpoint (transformers) vs "
-              f"expertlock {pruned_diff:.2e}", flush=True)
+        decoded, decoding = generation.check(args.expertlock, path, load(case), expected["ids"], 20,
+                                             case["cfg"]["vocab_size"], nested=case["family"] == "qwen3_5_moe")
+        worst = max(worst, logits, perplexity, pruned_diff, 0.0 if decoded else float("inf"))
+        print(f"{case['name']}: forward vs transformers {logits:.2e}, perplexity (16/5) rel {perplexity:.2e}, "
+              f"pruned checkpoint (transformers) vs expertlock {pruned_diff:.2e}; {decoding}", flush=True)
     sys.exit(1 if worst > 1e-4 else 0)
 
 
