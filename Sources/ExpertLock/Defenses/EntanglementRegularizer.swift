@@ -18,6 +18,10 @@ public struct EntanglementRegularizer: Sendable, Codable, Equatable {
         /// Each step, hide each expert from its router with probability `strength` (top-k always
         /// left): no single expert becomes the sole carrier of a skill.
         case expertDropout = "expert-dropout"
+        /// Pruning-aware adversarial training (`PruningAdversary`): each step also runs the batch
+        /// through a sub-model pruned the way attackers prune and raises its loss, up to a margin above
+        /// the full model's (strength weights that hinge).
+        case pruningAdversarial = "pruning-adversarial"
     }
 
     public var method: Method
@@ -46,15 +50,19 @@ public struct EntanglementRegularizer: Sendable, Codable, Equatable {
             options.routingEntropyFloor = Self.entropyFloor(experts: e, topK: model.config.numExpertsPerToken)
         case .expertDropout:
             model.setEntanglement(ExpertEntanglement(dropoutRate: strength, seed: seed &+ UInt64(step) &* 0x2545_F491))
+        case .pruningAdversarial:
+            model.setEntanglement(nil)
+            options.recordRouterLogits = true  // the step's attacker ranks experts by this batch's routing
         }
     }
 
-    /// The weighted regularisation term of the step (nil for dropout, which acts on routing).
+    /// The weighted regularisation term of the step (nil for dropout, which acts on routing, and for the
+    /// pruning adversary, which needs a second forward pass: `Trainer.loss` adds it).
     public func penalty(model: MoEModel, output: ForwardOutput) -> Variable? {
         switch method {
         case .outputAgreement: return model.collectAgreementLoss().map { scale($0, strength) }
         case .routingSpread: return output.routingSpreadLoss.map { scale($0, strength) }
-        case .expertDropout: return nil
+        case .expertDropout, .pruningAdversarial: return nil
         }
     }
 
