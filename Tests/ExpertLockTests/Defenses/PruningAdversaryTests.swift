@@ -101,7 +101,8 @@ struct PruningAdversaryTests {
                 let down = try losses()
                 leaf.value.data[i] = original
                 // A perturbation that changes which experts the sub-model keeps or routes to is a kink.
-                let upDraw = PruningAdversary.draw(routerLogits: up.logits, batch: batch.tokens, topK: 2, seed: 5, step: 0)
+                let upDraw = PruningAdversary.draw(
+                    routerLogits: up.logits, batch: batch.tokens, topK: 2, seed: 5, step: 0)
                 let downDraw = PruningAdversary.draw(
                     routerLogits: down.logits, batch: batch.tokens, topK: 2, seed: 5, step: 0)
                 guard upDraw == draw, downDraw == draw else { continue }
@@ -111,7 +112,8 @@ struct PruningAdversaryTests {
                 let numeric = (f(up) - f(down)) / (2 * h)
                 let analytic = grad.data[i]
                 #expect(
-                    abs(numeric - analytic) <= 3e-3 + 3e-2 * abs(analytic), "\(p.name)[\(i)]: \(numeric) vs \(analytic)")
+                    abs(numeric - analytic) <= 3e-3 + 3e-2 * abs(analytic),
+                    "\(p.name)[\(i)]: \(numeric) vs \(analytic)")
                 checked += 1
             }
         }

@@ -38,7 +38,8 @@ struct ExpertEntanglementTests {
             let down = ExpertEntanglement.outputDisagreement(stacked: x, rows: rows, k: 2, batch: batch)!.value.scalar
             x.value.data[i] = original
             let numeric = (up - down) / (2 * h)
-            #expect(abs(numeric - g.data[i]) <= 2e-3 + 2e-2 * abs(g.data[i]), "element \(i): \(numeric) vs \(g.data[i])")
+            #expect(
+                abs(numeric - g.data[i]) <= 2e-3 + 2e-2 * abs(g.data[i]), "element \(i): \(numeric) vs \(g.data[i])")
         }
     }
 }
