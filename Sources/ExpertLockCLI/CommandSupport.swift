@@ -1,6 +1,7 @@
 import ArgumentParser
 import ExpertLock
 import Foundation
+import MoEModels
 import TensorCore
 
 /// Runs a command body, mapping input errors to exit code 2 with a one-line message on stderr and

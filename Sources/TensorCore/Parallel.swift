@@ -49,13 +49,14 @@ public enum Parallel {
         }
         let chunks = workers
         let step = (count + chunks - 1) / chunks
+        let noGradients = Variable.gradientsDisabled
         withoutActuallyEscaping(body) { escapable in
             // The chunks write disjoint rows, so sharing the closure across threads is safe.
             let shared = UncheckedSendable(escapable)
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
                 let lo = c * step
                 let hi = min(count, lo + step)
-                if lo < hi { runInsideRegion { shared.value(lo..<hi) } }
+                if lo < hi { runInsideRegion(noGradients: noGradients) { shared.value(lo..<hi) } }
             }
         }
     }
@@ -70,11 +71,12 @@ public enum Parallel {
             return
         }
         let next = ItemCounter()
+        let noGradients = Variable.gradientsDisabled
         withoutActuallyEscaping(body) { escapable in
             // Every item runs once, on one worker; the body's writes are the caller's to keep disjoint.
             let shared = UncheckedSendable(escapable)
             DispatchQueue.concurrentPerform(iterations: workers) { _ in
-                runInsideRegion {
+                runInsideRegion(noGradients: noGradients) {
                     while let position = next.take(below: order.count) { shared.value(order[position]) }
                 }
             }
@@ -99,12 +101,13 @@ public enum Parallel {
         return key
     }()
 
-    /// Runs `body` with the current thread marked as inside a parallel region.
+    /// Runs `body` with the current thread marked as inside a parallel region, in the caller's
+    /// gradient mode (`withoutGradients` is per thread; workers take the mode of the region's caller).
     @usableFromInline
-    static func runInsideRegion(_ body: () -> Void) {
+    static func runInsideRegion(noGradients: Bool = false, _ body: () -> Void) {
         let previous = pthread_getspecific(regionKey)
         pthread_setspecific(regionKey, UnsafeRawPointer(bitPattern: 1))
-        body()
+        Variable.withGradientsDisabled(noGradients, body)
         pthread_setspecific(regionKey, previous)
     }
 }

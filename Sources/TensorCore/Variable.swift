@@ -1,3 +1,9 @@
+#if canImport(Darwin)
+    import Darwin
+#elseif canImport(Glibc)
+    import Glibc
+#endif
+
 /// A node of the reverse-mode autodiff graph: a tensor value, its gradient, and how to send a
 /// gradient back to the nodes it was computed from.
 ///
@@ -10,8 +16,12 @@ public final class Variable {
     public var value: Tensor
     /// The accumulated gradient (nil until `backward` reaches this node).
     public var grad: Tensor?
-    /// True for trainable parameters and for every node computed from one.
-    public let requiresGrad: Bool
+    /// True for trainable parameters and for every node computed from one, outside a
+    /// `withoutGradients` scope; inside one, false for every node, so ops take their inference paths.
+    public var requiresGrad: Bool { recordsGradient && !Variable.gradientsDisabled }
+    /// Whether this node was made to take part in training (a trainable leaf, or a node recorded
+    /// from one), whatever the current scope: what a parameter is, as opposed to what a pass records.
+    public let recordsGradient: Bool
     /// Optional name (Hugging Face tensor name for parameters), for messages and optimizers.
     public var name: String?
 
@@ -22,7 +32,7 @@ public final class Variable {
     /// A leaf: a parameter (`requiresGrad: true`) or a constant input.
     public init(_ value: Tensor, requiresGrad: Bool = false, name: String? = nil) {
         self.value = value
-        self.requiresGrad = requiresGrad
+        self.recordsGradient = requiresGrad
         self.name = name
         self.parents = []
         self.backwardRule = nil
@@ -32,7 +42,7 @@ public final class Variable {
     public init(_ value: Tensor, parents: [Variable], backward: @escaping (Tensor) -> [Tensor?]) {
         self.value = value
         let needs = parents.contains { $0.requiresGrad }
-        self.requiresGrad = needs
+        self.recordsGradient = needs
         self.name = nil
         self.parents = needs ? parents : []
         self.backwardRule = needs ? backward : nil
@@ -90,4 +100,35 @@ public final class Variable {
 
     /// Clears the gradient (optimizers call this after a step).
     public func zeroGrad() { grad = nil }
+}
+
+// The no-gradient scope: inference between training steps (scoring a pool, evaluating) runs on the
+// trainable model itself, records no graph and takes the frozen-weight kernels, instead of a frozen
+// copy of the model. Scoped to the calling thread and carried into `Parallel` workers, so a test
+// training beside it in the same process keeps its gradients.
+extension Variable {
+    /// Whether the calling thread is inside `withoutGradients`.
+    public static var gradientsDisabled: Bool { pthread_getspecific(noGradientKey) != nil }
+
+    /// Thread-local marker of a `withoutGradients` scope (a pthread key: cheap, works on GCD threads).
+    static let noGradientKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// Runs `body` with `disabled` as the calling thread's gradient mode, restoring the previous one.
+    static func withGradientsDisabled<R>(_ disabled: Bool, _ body: () throws -> R) rethrows -> R {
+        let previous = pthread_getspecific(noGradientKey)
+        pthread_setspecific(noGradientKey, disabled ? UnsafeRawPointer(bitPattern: 1) : nil)
+        defer { pthread_setspecific(noGradientKey, previous) }
+        return try body()
+    }
+}
+
+/// Runs `body` without recording a graph: every node it computes has `requiresGrad == false`, even
+/// from trainable parameters, so ops keep nothing for a backward pass and frozen-weight paths apply.
+/// Values are those of the same ops on frozen copies of the parameters.
+public func withoutGradients<R>(_ body: () throws -> R) rethrows -> R {
+    try Variable.withGradientsDisabled(true, body)
 }

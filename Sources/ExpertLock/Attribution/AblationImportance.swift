@@ -17,7 +17,6 @@ public enum AblationImportance {
         let total = blocks.map(\.expertCount).reduce(0, +)
         var done = 0
         var drops: [[Double]] = []
-        defer { model.maskExperts(nil) }
         for (l, block) in blocks.enumerated() {
             var row: [Double] = []
             for e in 0..<block.expertCount {
@@ -26,9 +25,7 @@ public enum AblationImportance {
                 } else {
                     var keep = blocks.map { [Bool](repeating: true, count: $0.expertCount) }
                     keep[l][e] = false
-                    model.maskExperts(keep)
-                    row.append(try meanNLL(model: model, batches: batches) - base)
-                    model.maskExperts(nil)
+                    row.append(try meanNLL(model: model.masked(keep), batches: batches) - base)
                 }
                 done += 1
                 if let progress, !progress(done, total) { return drops + [row] }

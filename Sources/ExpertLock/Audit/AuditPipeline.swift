@@ -228,9 +228,8 @@ public enum AuditPipeline {
         advance("sweep", by: Double(min(points.count, plans.count)))
         for (strategy, k, seed, plan) in plans.dropFirst(points.count) {
             try timed("sweep") {
-                model.maskExperts(plan.keepFlags)
-                defer { model.maskExperts(nil) }
-                points.append(AuditSweepPoint(k: k, strategy: strategy, seed: seed, outcomes: try evaluate(model)))
+                let outcomes = try evaluate(model.masked(plan.keepFlags))
+                points.append(AuditSweepPoint(k: k, strategy: strategy, seed: seed, outcomes: outcomes))
                 try stages.save("sweep", points)
             }
             advance("sweep k=\(k) \(strategy)", by: 1)
@@ -259,18 +258,14 @@ public enum AuditPipeline {
                     minimumPerLayer: 1)
             }
         let pruned: ClassificationOutcomes = try stages.cached("pruned") {
-            model.maskExperts(plan.keepFlags)
-            defer { model.maskExperts(nil) }
-            return try evaluateOn(model, inputs.evaluation, true)
+            try evaluateOn(model.masked(plan.keepFlags), inputs.evaluation, true)
         }
         // Calibration control: the pruned model on labelled pool examples, to re-fit its threshold.
         let fitExamples = Array(labeledPool.prefix(parameters.calibrationExamples))
         var calibration: CalibrationControl? = nil
         if !fitExamples.isEmpty {
             let prunedFit: ClassificationOutcomes = try stages.cached("pruned-fit") {
-                model.maskExperts(plan.keepFlags)
-                defer { model.maskExperts(nil) }
-                return try evaluateOn(model, fitExamples, true)
+                try evaluateOn(model.masked(plan.keepFlags), fitExamples, true)
             }
             calibration = CalibrationControl(
                 full: full, pruned: pruned, prunedFit: prunedFit, level: parameters.level,

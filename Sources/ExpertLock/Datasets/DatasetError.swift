@@ -1,4 +1,5 @@
 import Foundation
+import MoEModels
 import TensorCore
 
 /// A data file that cannot be used as given; the description names the file (and line) and the

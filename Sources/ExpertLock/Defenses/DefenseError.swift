@@ -1,4 +1,5 @@
 import Foundation
+import MoEModels
 import TensorCore
 
 /// Why a defense command cannot do its work with the files it was given; each case names the file

@@ -12,7 +12,7 @@ public struct EntanglementRegularizer: Sendable, Codable, Equatable {
         case outputAgreement = "output-agreement"
         /// Penalise routing concentrated per example: the load-balancing loss of each sequence on its own
         /// plus the per-token entropy shortfall below a floor halfway between log K and log E
-        /// (`RouterLosses.routingSpread`): every example, so every task, routes through overlapping
+        /// (`ExpertEntanglement.routingSpread`): every example, so every task, routes through overlapping
         /// expert sets instead of a private few.
         case routingSpread = "routing-spread"
         /// Each step, hide each expert from its router with probability `strength` (top-k always
@@ -38,30 +38,36 @@ public struct EntanglementRegularizer: Sendable, Codable, Equatable {
         Float((log(Double(max(topK, 1))) + log(Double(max(experts, 1)))) / 2)
     }
 
-    /// Forward options and model hooks for one training step (`step` seeds expert dropout, so a
-    /// resumed run drops the same experts as an uninterrupted one).
+    /// The forward options of one training step (`step` seeds expert dropout, so a resumed run drops
+    /// the same experts as an uninterrupted one). Nothing is set on the model.
     public func prepare(model: MoEModel, options: inout ForwardOptions, seed: UInt64, step: Int) {
         switch method {
         case .outputAgreement:
-            model.setEntanglement(ExpertEntanglement(outputAgreement: true))
+            ExpertEntanglement(outputAgreement: true).apply(to: &options, model: model)
         case .routingSpread:
-            model.setEntanglement(nil)
-            let e = model.moeBlocks.map(\.expertCount).max() ?? 1
-            options.routingEntropyFloor = Self.entropyFloor(experts: e, topK: model.config.numExpertsPerToken)
+            options.recordRoutedLogits = true
         case .expertDropout:
-            model.setEntanglement(ExpertEntanglement(dropoutRate: strength, seed: seed &+ UInt64(step) &* 0x2545_F491))
+            ExpertEntanglement(dropoutRate: strength, seed: seed &+ UInt64(step) &* 0x2545_F491)
+                .apply(to: &options, model: model)
         case .pruningAdversarial:
-            model.setEntanglement(nil)
             options.recordRouterLogits = true  // the step's attacker ranks experts by this batch's routing
         }
     }
 
-    /// The weighted regularisation term of the step (nil for dropout, which acts on routing, and for the
-    /// pruning adversary, which needs a second forward pass: `Trainer.loss` adds it).
-    public func penalty(model: MoEModel, output: ForwardOutput) -> Variable? {
+    /// The weighted regularisation term of the step whose pass `prepare` set up (nil for dropout,
+    /// which acts on routing, and for the pruning adversary, which needs a second forward pass:
+    /// `Trainer.loss` adds it).
+    public func penalty(model: MoEModel, output: ForwardOutput, batch: TokenBatch) -> Variable? {
         switch method {
-        case .outputAgreement: return model.collectAgreementLoss().map { scale($0, strength) }
-        case .routingSpread: return output.routingSpreadLoss.map { scale($0, strength) }
+        case .outputAgreement:
+            return ExpertEntanglement.agreementLoss(output, batch: batch).map { scale($0, strength) }
+        case .routingSpread:
+            guard !output.routedLogits.isEmpty else { return nil }
+            let e = model.moeBlocks.map(\.expertCount).max() ?? 1
+            let floor = Self.entropyFloor(experts: e, topK: model.config.numExpertsPerToken)
+            let spread = ExpertEntanglement.routingSpread(
+                output.routedLogits, topK: model.config.numExpertsPerToken, batch: batch, entropyFloor: floor)
+            return scale(spread, strength)
         case .expertDropout, .pruningAdversarial: return nil
         }
     }

@@ -119,13 +119,13 @@ public enum Provenance {
         }
         let originalBlocks = Dictionary(original.moeBlocks.map { ($0.layer, $0) }, uniquingKeysWith: { a, _ in a })
         var layers: [LayerReport] = []
-        for block in suspect.moeBlocks {
+        for (l, block) in suspect.moeBlocks.enumerated() {
             guard let reference = originalBlocks[block.layer] else {
                 throw DefenseError.incomparable(reason: "layer \(block.layer) is sparse in the suspect only")
             }
             // Experts a mask hides (`prune --mode mask`) are not part of the suspect's model: they
             // are left out, so a mask-pruned copy keeps only the experts its routers can choose.
-            let active = (0..<block.expertCount).filter { block.keep?[$0] ?? true }
+            let active = (0..<block.expertCount).filter { suspect.expertMask?[l][$0] ?? true }
             let allRows = try similarityMatrix(original: reference, suspect: block)
             let similarity = active.map { allRows[$0] }
             let assignment = ExpertAssignment.maximize(similarity)

@@ -75,7 +75,8 @@ public enum PruningAdversary {
     }
 
     /// The step's term for `Trainer.loss`: draws the sub-model from `output`'s router logits, runs the
-    /// batch through it (masks combined with any the model already has) and returns the penalty.
+    /// batch through it (its mask combined with the model's own `expertMask`, for this pass only) and
+    /// returns the penalty.
     static func term(
         model: MoEModel, batch: TrainingBatch, output: ForwardOutput, fullLoss: Float, strength: Float,
         seed: UInt64, step: Int
@@ -83,15 +84,13 @@ public enum PruningAdversary {
         let d = draw(
             routerLogits: output.routerLogits, batch: batch.tokens, topK: model.config.numExpertsPerToken, seed: seed,
             step: step)
-        let previous = model.moeBlocks.map(\.keep)
-        defer { for (block, keep) in zip(model.moeBlocks, previous) { block.keep = keep } }
-        for (l, block) in model.moeBlocks.enumerated() {
-            let own = previous[l] ?? [Bool](repeating: true, count: block.expertCount)
-            var keep = zip(own, d.keep[l]).map { $0 && $1 }
-            if !keep.contains(true) { keep = own }  // never an empty layer
-            block.keep = keep
+        var options = ForwardOptions()
+        options.expertMask = model.moeBlocks.enumerated().map { l, block in
+            let own = model.expertMask?[l] ?? [Bool](repeating: true, count: block.expertCount)
+            let keep = zip(own, d.keep[l]).map { $0 && $1 }
+            return keep.contains(true) ? keep : own  // never an empty layer
         }
-        let pruned = try model.forward(batch.tokens, options: ForwardOptions())
+        let pruned = try model.forward(batch.tokens, options: options)
         let prunedLoss = pruned.languageModelLoss(targets: batch.targets, ignoreIndex: TrainingBatch.ignoreIndex)
         return penalty(prunedLoss: prunedLoss, fullLoss: fullLoss, strength: strength)
     }

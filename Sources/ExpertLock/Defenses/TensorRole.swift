@@ -38,7 +38,7 @@ public enum TensorRole: Equatable, Sendable {
             self = .expert(layer: layer, expert: expert)
         case let .fusedExperts(layer, _, _):
             self = .fusedExperts(layer: layer)
-        case let .router(layer, _), let .routerBias(layer, _, _):
+        case let .router(layer, _, _), let .routerBias(layer, _, _):
             self = .router(layer: layer)
         case let .attention(layer, module, suffix)
         where ["q_proj", "k_proj", "v_proj", "o_proj"].contains(module) && suffix == "weight":

@@ -140,6 +140,10 @@ public enum DemoPipeline {
         // Re-alignment (the paper's Tables 4–6): prune each model to its top-2 sentiment experts, then
         // fine-tune the survivors on labels chosen at random or by entropy, same budget, several seeds.
         let sentiment = probes.first { $0.name == "sentiment" }!
+        // One pool for every run: a value, tokenized once.
+        let sentimentPool = try ClassificationPool(
+            pool: data.sentimentTrain, evaluation: data.sentimentDev, task: data.sentimentTask, tokenizer: tokenizer,
+            maxLength: sizes.sequenceLength, batchSize: 16)
         var standardPlan: PruningPlan?
         for (v, (name, _)) in variants.enumerated() {
             let dir = output.appendingPathComponent("models/\(name)")
@@ -155,11 +159,7 @@ public enum DemoPipeline {
                 for seed in 0..<sizes.seeds {
                     progress("realign \(name): \(strategy.rawValue) seed \(seed)",
                              auditEnd + (realignEnd - auditEnd) * (Double(v * 2 + s) + Double(seed) / Double(sizes.seeds)) / Double(variants.count * 2))
-                    let model = try ModelLoader.load(directory: dir, residency: .resident)
-                    model.maskExperts(plan.keepFlags)
-                    let pool = try ClassificationPool(
-                        pool: data.sentimentTrain, evaluation: data.sentimentDev, task: data.sentimentTask,
-                        tokenizer: tokenizer, maxLength: sizes.sequenceLength, batchSize: 16)
+                    let model = try base.copy()  // masked like `base`; trained on its own
                     var p = ActiveLearningLoop.Parameters()
                     p.strategy = strategy
                     p.budget = sizes.realignBudget
@@ -172,7 +172,7 @@ public enum DemoPipeline {
                     // continued schedule; the demo keeps it until that excerpt is regenerated.
                     p.schedule = .continued
                     p.seed = UInt64(seed)
-                    finals.append(try ActiveLearningLoop.run(model: model, task: pool, parameters: p).curve)
+                    finals.append(try ActiveLearningLoop.run(model: model, task: sentimentPool, parameters: p).curve)
                 }
                 recovery.runs[strategy.rawValue] = finals
             }
@@ -182,12 +182,9 @@ public enum DemoPipeline {
         endStage("realign")
         // Provenance of a pruned and re-aligned derivative of the standard model, and of the control.
         if let standardPlan, let control = trained["other-seed"] {
-            let pool = try ClassificationPool(
-                pool: data.sentimentTrain, evaluation: data.sentimentDev, task: data.sentimentTask, tokenizer: tokenizer,
-                maxLength: sizes.sequenceLength, batchSize: 16)
             results.provenance = try DemoProvenance.run(
                 original: output.appendingPathComponent("models/standard"), plan: standardPlan, otherSeed: control,
-                otherSeedValue: otherSeed, pool: pool, sizes: sizes, output: output
+                otherSeedValue: otherSeed, pool: sentimentPool, sizes: sizes, output: output
             ) { progress("provenance", realignEnd + (provenanceEnd - realignEnd) * $0) }
         }
 

@@ -158,19 +158,16 @@ public enum PrunabilitySweep {
                 return planned == saved
             })
         else { throw PruningError.resumeMismatch(reason: "its points are not those of this sweep's plans") }
-        defer { model.maskExperts(nil) }
-        model.maskExperts(nil)
         let full: Double
         if let saved = resume?.full {
             full = saved
         } else {
-            full = try evaluate(model)
+            full = try evaluate(model.masked(nil))
             try save?(Progress(full: full, points: points))
         }
         for (i, (point, plan)) in plans.enumerated().dropFirst(points.count) {
-            model.maskExperts(plan.keepFlags)
             var p = point
-            p.metric = try evaluate(model)
+            p.metric = try evaluate(model.masked(plan.keepFlags))
             points.append(p)
             try save?(Progress(full: full, points: points))
             if let progress, !progress(i + 1, plans.count) { break }

@@ -191,7 +191,7 @@ public enum ActiveLearningLoop {
         }
         func evaluate(labeled: Int) throws {
             let (metric, outcomes) = try clock.measure(.evaluation) {
-                try task.evaluateWithOutcomes(model: try model.inferenceView())
+                try withoutGradients { try task.evaluateWithOutcomes(model: model) }
             }
             state.curve.append(LearningCurvePoint(labeled: labeled, metric: metric, outcomes: outcomes))
             lastMetric = metric
@@ -268,13 +268,17 @@ public enum ActiveLearningLoop {
         var scores: [PoolScore] = []
         var labeledEmbeddings: [[Float]] = []
         if strategy != .random {
-            let view = try model.inferenceView()
-            scores = try task.score(
-                model: view, indices: candidates, predictions: strategy.needsPredictions,
-                embeddings: strategy.needsEmbeddings)
-            if strategy == .coreset && !labeled.isEmpty {
-                labeledEmbeddings = try task.score(model: view, indices: labeled, predictions: false, embeddings: true)
-                    .map { $0.embedding ?? [] }
+            // Scored on the trainable model itself: the scope records no graph and takes the
+            // frozen-weight kernels.
+            try withoutGradients {
+                scores = try task.score(
+                    model: model, indices: candidates, predictions: strategy.needsPredictions,
+                    embeddings: strategy.needsEmbeddings)
+                if strategy == .coreset && !labeled.isEmpty {
+                    labeledEmbeddings = try task.score(
+                        model: model, indices: labeled, predictions: false, embeddings: true
+                    ).map { $0.embedding ?? [] }
+                }
             }
         }
         return try strategy.select(

@@ -1,4 +1,5 @@
 import Foundation
+import MoEModels
 import TensorCore
 
 /// Why a re-alignment run cannot start or resume; each case names the setting or file concerned.

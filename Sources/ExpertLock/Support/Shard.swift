@@ -1,4 +1,5 @@
 import Foundation
+import MoEModels
 import TensorCore
 
 /// `--shard I/N`: the I-th of N deterministic slices of a run's work items (batches of sequences,

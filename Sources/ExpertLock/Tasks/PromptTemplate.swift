@@ -1,4 +1,5 @@
 import Foundation
+import MoEModels
 import TensorCore
 
 /// How a classification example is put to a language model, lm-evaluation-harness style: a prompt

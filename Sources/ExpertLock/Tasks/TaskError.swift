@@ -1,3 +1,4 @@
+import MoEModels
 import TensorCore
 
 /// Task settings that cannot work (they come from the command line, so they are input errors).

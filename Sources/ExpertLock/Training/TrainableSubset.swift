@@ -19,17 +19,17 @@ public enum TrainableSubset: String, Sendable, Codable, CaseIterable {
         case .lora: return []
         case .experts, .expertsAndRouter:
             var out: [Parameter] = []
-            for block in model.moeBlocks {
+            for (l, block) in model.moeBlocks.enumerated() {
                 if self == .expertsAndRouter { out.append(block.router) }
-                for e in Self.keptExperts(block) { out += block.experts[e].parameters }
+                for e in Self.keptExperts(model, sparseLayer: l) { out += block.experts[e].parameters }
             }
             return out
         }
     }
 
-    /// Indices of the experts a block's router may choose.
-    static func keptExperts(_ block: SparseMoEBlock) -> [Int] {
-        block.experts.indices.filter { block.keep?[$0] ?? true }
+    /// Indices of the experts the router of sparse layer `l` (in layer order) may choose.
+    static func keptExperts(_ model: MoEModel, sparseLayer l: Int) -> [Int] {
+        model.moeBlocks[l].experts.indices.filter { model.expertMask?[l][$0] ?? true }
     }
 }
 
@@ -61,12 +61,18 @@ public struct LoRAOptions: Sendable, Codable, Equatable {
     /// The weights that receive an adapter.
     public func targetParameters(of model: MoEModel) -> [Parameter] {
         var out: [Parameter] = []
+        var sparseLayer = 0
         for layer in model.layers {
             if targets.contains(.attention) {
-                out += layer.selfAttention.projections
+                out += layer.mixer.projections
             }
-            if targets.contains(.experts), let block = layer.moe {
-                for e in TrainableSubset.keptExperts(block) { out += block.experts[e].parameters }
+            if let block = layer.moe {
+                if targets.contains(.experts) {
+                    for e in TrainableSubset.keptExperts(model, sparseLayer: sparseLayer) {
+                        out += block.experts[e].parameters
+                    }
+                }
+                sparseLayer += 1
             }
         }
         return out

@@ -78,11 +78,10 @@ public final class Trainer {
         var options = ForwardOptions(
             loadBalancingLoss: loadBalancingCoefficient > 0, routerZLoss: parameters.zLossCoefficient > 0)
         parameters.entanglement?.prepare(model: model, options: &options, seed: parameters.seed, step: step)
-        defer { if parameters.entanglement != nil { model.setEntanglement(nil) } }
         let out = try model.forward(batch.tokens, options: options)
         let lm = out.languageModelLoss(targets: batch.targets, ignoreIndex: TrainingBatch.ignoreIndex)
         var total = lm
-        if let penalty = parameters.entanglement?.penalty(model: model, output: out) { total = add(total, penalty) }
+        if let penalty = parameters.entanglement?.penalty(model: model, output: out, batch: batch.tokens) { total = add(total, penalty) }
         if let e = parameters.entanglement, e.method == .pruningAdversarial,
             let term = try PruningAdversary.term(
                 model: model, batch: batch, output: out, fullLoss: lm.value.scalar, strength: e.strength,

@@ -1,4 +1,5 @@
 import Foundation
+import MoEModels
 import TensorCore
 
 /// Why a training run cannot start or had to stop; each case names the file or step concerned.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ExpertLock
 import Foundation
+import MoEModels
 
 /// `expertlock corpus`: writes the built-in multi-domain corpus as data files, so every command
 /// (train, eval, attribute, sweep, realign) can be tried on it without a download, and so the

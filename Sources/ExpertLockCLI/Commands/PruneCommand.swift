@@ -110,8 +110,7 @@ struct PruneCommand: AsyncParsableCommand {
             try pruningPlan.validate(for: signature, minimumPerLayer: k)
             // A mask-pruned model's masked experts are gone as far as its owner is concerned: a
             // plan may narrow the mask, never bring one of them back.
-            for (l, block) in model.moeBlocks.enumerated() {
-                guard let keepMask = block.keep else { continue }
+            for (l, keepMask) in (model.expertMask ?? []).enumerated() {
                 let revived = pruningPlan.kept[l].filter { !keepMask[$0] }
                 if !revived.isEmpty {
                     throw ArgumentInputError(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ExpertLock
 import Foundation
+import MoEModels
 
 /// `expertlock rouge`: ROUGE-1/2/L of prediction lines against reference lines, the numbers
 /// Google's rouge-score gives (docs: CLI.md).

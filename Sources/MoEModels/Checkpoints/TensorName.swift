@@ -14,14 +14,15 @@
 public enum TensorName: Equatable, Sendable {
     case expert(layer: Int, block: String, expert: Int, projection: String, suffix: String)
     case fusedExperts(layer: Int, block: String, projection: String)
-    case router(layer: Int, block: String)
+    /// `module`: `gate` (most families) or `router` (gpt-oss, Llama-4).
+    case router(layer: Int, block: String, module: String = "gate")
     /// `path`: the bias's name inside the block (`gate.e_score_correction_bias`, …).
     case routerBias(layer: Int, block: String, path: String)
     case attention(layer: Int, module: String, suffix: String)
     case other(String)
 
     /// The names sparse blocks take in the families ExpertLock reads.
-    public static let sparseBlocks: Set<String> = ["mlp", "block_sparse_moe"]
+    public static let sparseBlocks: Set<String> = ["mlp", "block_sparse_moe", "feed_forward"]
 
     public init(parsing name: String) {
         let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
@@ -33,13 +34,18 @@ public enum TensorName: Equatable, Sendable {
         if Self.sparseBlocks.contains(block) && parts[4] == "experts" {
             if parts.count == 8, let expert = Int(parts[5]) {
                 self = .expert(layer: layer, block: block, expert: expert, projection: parts[6], suffix: parts[7])
-            } else if parts.count == 6, parts[5] == "gate_up_proj" || parts[5] == "down_proj" {
+            } else if parts.count == 6, ["gate_up_proj", "down_proj"].contains(where: parts[5].hasPrefix) {
+                // Also gpt-oss's `_bias`, and MXFP4's `_blocks` and `_scales`: dimension 0 is the expert.
                 self = .fusedExperts(layer: layer, block: block, projection: parts[5])
             } else {
                 self = .other(name)
             }
-        } else if Self.sparseBlocks.contains(block) && parts.count == 6 && parts[4] == "gate" && parts[5] == "weight" {
-            self = .router(layer: layer, block: block)
+        } else if Self.sparseBlocks.contains(block) && parts.count == 6 && ["gate", "router"].contains(parts[4])
+            && parts[5] == "weight"
+        {
+            self = .router(layer: layer, block: block, module: parts[4])
+        } else if Self.sparseBlocks.contains(block) && parts.count == 6 && parts[4] == "router" && parts[5] == "bias" {
+            self = .routerBias(layer: layer, block: block, path: "router.bias")
         } else if Self.sparseBlocks.contains(block) && parts.last == "e_score_correction_bias" && parts.count <= 7 {
             self = .routerBias(layer: layer, block: block, path: parts[4...].joined(separator: "."))
         } else if block == "self_attn", parts.count == 6 {
@@ -55,7 +61,7 @@ public enum TensorName: Equatable, Sendable {
         case let .expert(layer, block, expert, projection, suffix):
             "\(Self.layerPrefix(layer)).\(block).experts.\(expert).\(projection).\(suffix)"
         case let .fusedExperts(layer, block, projection): "\(Self.layerPrefix(layer)).\(block).experts.\(projection)"
-        case let .router(layer, block): "\(Self.layerPrefix(layer)).\(block).gate.weight"
+        case let .router(layer, block, module): "\(Self.layerPrefix(layer)).\(block).\(module).weight"
         case let .routerBias(layer, block, path): "\(Self.layerPrefix(layer)).\(block).\(path)"
         case let .attention(layer, module, suffix): "\(Self.layerPrefix(layer)).self_attn.\(module).\(suffix)"
         case let .other(name): name
@@ -65,7 +71,7 @@ public enum TensorName: Equatable, Sendable {
     /// The decoder layer the tensor belongs to (nil for embeddings, final norm, head).
     public var layer: Int? {
         switch self {
-        case .expert(let l, _, _, _, _), .fusedExperts(let l, _, _), .router(let l, _), .routerBias(let l, _, _),
+        case .expert(let l, _, _, _, _), .fusedExperts(let l, _, _), .router(let l, _, _), .routerBias(let l, _, _),
             .attention(let l, _, _):
             l
         case .other(let name): Self.layerIndex(name)

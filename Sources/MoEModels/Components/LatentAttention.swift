@@ -8,7 +8,7 @@ import TensorCore
 
 /// Multi-head latent attention. Shapes: x [N, C] -> q [N, H*(P+R)], latent [N, L+R] -> k, v -> [N, C]
 /// with P = qk_nope_head_dim, R = qk_rope_head_dim, L = kv_lora_rank, V = v_head_dim.
-public final class LatentAttention: SelfAttention {
+public final class LatentAttention: SequenceMixer {
     /// `q_proj` [H*(P+R), C] without q LoRA; else `q_a_proj` [Q, C], `q_a_layernorm` [Q], `q_b_proj` [H*(P+R), Q].
     public let qProj: Parameter?
     public let qAProj: Parameter?, qABias: Parameter?, qANorm: Parameter?, qBProj: Parameter?

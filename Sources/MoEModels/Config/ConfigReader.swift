@@ -120,8 +120,10 @@ struct ConfigReader {
         func refuse(_ key: String, _ reason: String) -> ConfigError {
             .invalidValue(file: file, key: "quantization_config.\(key)", reason: reason)
         }
+        // gpt-oss's MXFP4 experts are read (and pruned byte for byte) by its fused layout (`FusedExperts.swift`).
+        if q.quantMethod == "mxfp4" && modelType == GptOss.modelType { return nil }
         guard q.quantMethod == "fp8" else {
-            throw refuse("quant_method", "'\(q.quantMethod ?? "null")' is not implemented (fp8 is)")
+            throw refuse("quant_method", "'\(q.quantMethod ?? "null")' is not implemented (fp8 is; mxfp4 for gpt-oss)")
         }
         if let fmt = q.fmt, fmt != "e4m3" { throw refuse("fmt", "'\(fmt)' is not implemented (e4m3 is)") }
         if let scheme = q.activationScheme, scheme.lowercased() != "dynamic" {

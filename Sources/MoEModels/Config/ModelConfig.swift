@@ -85,6 +85,21 @@ public struct ModelConfig: Sendable, Equatable {
     /// Multi-token-prediction layers stored after the decoder layers (`num_nextn_predict_layers`).
     /// They do not take part in next-token logits; the loader skips them on purpose and says so.
     public var nextTokenPredictionLayers = 0
+    /// `layer_types` (gpt-oss, Qwen2-MoE, Llama-4): "full_attention", "sliding_attention" (`slidingWindow`)
+    /// or "chunked_attention" (`attentionChunkSize`) per layer; nil: every layer as `slidingWindow` says.
+    public var layerTypes: [String]?
+    /// Llama-4 `attention_chunk_size`: a chunked layer's queries see only their own chunk.
+    public var attentionChunkSize: Int?
+    /// gpt-oss: one learned sink logit per head joins every softmax (`self_attn.sinks`).
+    public var attentionSinks = false
+    /// Llama-4 `no_rope_layers` (1 = rotates): false marks a NoPE layer; nil: every layer rotates.
+    public var ropeLayers: [Bool]?
+    /// Llama-4 temperature tuning of the NoPE layers' queries (`attn_temperature_tuning`); nil: none.
+    public var queryTemperature: QueryTemperature?
+    /// How experts combine gate and up (gpt-oss clamps its SwiGLU).
+    public var expertActivation: ExpertActivation = .swiglu
+    /// Llama-4: the routing weight scales the expert's input, not its output.
+    public var routingScalesExpertInput = false
     /// `quantization_config` of an FP8 checkpoint (block-scaled `float8_e4m3fn` weights); nil: not quantized.
     public var fp8: FP8Quantization?
 
@@ -193,6 +208,18 @@ public struct ModelConfig: Sendable, Equatable {
             headDim: latentAttention?.qkRopeHeadDim ?? headDim)
     }
 
+    /// Which keys layer `layer`'s queries see (`layer_types` with `sliding_window` / `attention_chunk_size`).
+    public func attentionSpan(layer: Int) -> AttentionSpan {
+        switch layerTypes?[layer] {
+        case "full_attention": .full
+        case "chunked_attention": attentionChunkSize.map { .chunked(size: $0) } ?? .full
+        default: slidingWindow.map { .sliding(window: $0) } ?? .full
+        }
+    }
+
+    /// Whether layer `layer` applies the rotary embedding (false: a Llama-4 NoPE layer).
+    public func rotates(layer: Int) -> Bool { ropeLayers?[layer] ?? true }
+
     /// Throws `ConfigError.invalid` when the values cannot describe a model.
     public func validate() throws { try validate(file: "config") }
 
@@ -237,6 +264,22 @@ public struct ModelConfig: Sendable, Equatable {
         for layer in mlpOnlyLayers {
             try check((0..<numHiddenLayers).contains(layer), "mlp_only_layers names layer \(layer) of \(numHiddenLayers)")
         }
+        if let layerTypes {
+            try check(layerTypes.count == numHiddenLayers,
+                      "layer_types has \(layerTypes.count) entries for \(numHiddenLayers) layers")
+            for type in Set(layerTypes) {
+                try check(["full_attention", "sliding_attention", "chunked_attention"].contains(type),
+                          "layer_types entry '\(type)' is not implemented (full, sliding or chunked attention)")
+            }
+        }
+        if let slidingWindow { try check(slidingWindow >= 1, "sliding_window must be positive, got \(slidingWindow)") }
+        if let attentionChunkSize {
+            try check(attentionChunkSize >= 1, "attention_chunk_size must be positive, got \(attentionChunkSize)")
+        }
+        if let ropeLayers {
+            try check(ropeLayers.count == numHiddenLayers,
+                      "no_rope_layers has \(ropeLayers.count) entries for \(numHiddenLayers) layers")
+        }
         if let expertsPerLayer {
             try check(expertsPerLayer.count == numHiddenLayers,
                       "expertlock_experts_per_layer has \(expertsPerLayer.count) entries for \(numHiddenLayers) layers")
@@ -247,5 +290,17 @@ public struct ModelConfig: Sendable, Equatable {
             try check(numExpertsPerToken >= 1 && numExpertsPerToken <= experts,
                       "num_experts_per_tok \(numExpertsPerToken) does not fit the \(experts) experts of layer \(layer)")
         }
+    }
+}
+
+/// Llama-4's attention temperature tuning: NoPE layers scale query position p by
+/// 1 + `scale` · log1p(floor((p + 1) / `floor`)) (`attn_scale`, `floor_scale`).
+public struct QueryTemperature: Sendable, Equatable {
+    public var scale: Double
+    public var floor: Double
+
+    /// The factor of the query at position `position`, in Float32 as torch computes it.
+    public func factor(position: Int) -> Float {
+        Float(log1p(Double(Float((Float(position) + 1) / Float(floor)).rounded(.down)))) * Float(scale) + 1
     }
 }

@@ -46,12 +46,22 @@ public enum QKNorm: Sendable, Equatable {
     case perHead
     /// RMSNorm over the whole projection, weights [H*D] and [Hkv*D] (OLMoE).
     case fullProjection
+    /// Weightless RMSNorm (an L2 norm) of each head after RoPE, on rotating layers only (Llama-4 `use_qk_norm`).
+    case l2AfterRotary
 }
 
 /// The Hugging Face names of a decoder layer's parts, relative to `model.layers.L.`.
 struct FamilyLayout: Sendable {
-    /// The sparse block: `mlp`, or Mixtral's `block_sparse_moe`.
+    /// The sparse block: `mlp`, Mixtral's `block_sparse_moe`, Llama-4's `feed_forward`.
     var sparseBlock = "mlp"
+    /// A dense layer's MLP: `mlp`, Llama-4's `feed_forward`.
+    var denseBlock = "mlp"
+    /// The router inside the sparse block: `gate`, or `router` (gpt-oss, Llama-4).
+    var router = "gate"
+    /// gpt-oss: the router has a bias [E] (`router.bias`) added to its logits.
+    var routerBias = false
+    /// How the family's checkpoints store experts fused (nil: per expert, or transformers 5's conversion).
+    var fusedExperts: FusedExpertLayout? = nil
     /// One expert's projections (gate, up, down).
     var expertProjections = (gate: "gate_proj", up: "up_proj", down: "down_proj")
     /// Always-on shared expert(s) inside the sparse block (nil: none), and its sigmoid gate (nil: ungated).

@@ -11,5 +11,7 @@ extension ModelFamily {
         Glm4MoeLite.self,
         MinimaxM2.self,
         Ernie45Moe.self,
+        GptOss.self,
+        Llama4Text.self,
     ]
 }

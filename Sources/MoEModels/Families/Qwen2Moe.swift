@@ -21,6 +21,14 @@ enum Qwen2Moe: FamilyDefinition {
         config.sharedExpertIntermediateSize = try keys.int("shared_expert_intermediate_size") ?? 5632
         // Qwen saves `sliding_window: 0` when `use_sliding_window` is false.
         config.slidingWindow = try keys.bool("use_sliding_window") ?? false ? keys.int("sliding_window") : nil
+        if config.slidingWindow != nil {
+            // Trap: only layers i with (i + 1) odd below `max_window_layers` slide (`Qwen2MoeConfig`), unless
+            // config.json lists `layer_types` (transformers 5 saves them); Qwen3-MoE slides every layer.
+            let below = try keys.int("max_window_layers") ?? 28
+            config.layerTypes = try keys.strings("layer_types") ?? (0..<config.numHiddenLayers).map {
+                ($0 + 1) % 2 == 1 && $0 < below ? "sliding_attention" : "full_attention"
+            }
+        }
         return config
     }
 
@@ -28,6 +36,7 @@ enum Qwen2Moe: FamilyDefinition {
         try Qwen3Moe.encodeQwenKeys(config, into: &keys)
         try keys.set("shared_expert_intermediate_size", config.sharedExpertIntermediateSize)
         try keys.set("qkv_bias", config.attentionBias)
+        try keys.setIfPresent("layer_types", config.layerTypes)
     }
 
     static func isSparseLayer(_ layer: Int, config: ModelConfig, isDense: (Int) -> Bool) -> Bool {

@@ -25,7 +25,7 @@ public final class KVCache {
 
     /// An empty cache for `model`.
     public init(model: MoEModel) {
-        layers = model.layers.map { LayerEntry(width: $0.selfAttention.cacheWidth) }
+        layers = model.layers.map { LayerEntry(width: $0.mixer.cacheWidth) }
     }
 
     /// Reserves room for `tokens` positions in every layer (avoids regrowing during decoding).
@@ -68,8 +68,14 @@ public final class KVCache {
     /// q [n, H*D] at positions `length ..< length + n`; the layer's keys and values [length + n,
     /// Hkv*D] -> [n, H*D]. Query i sees keys j ≤ length + i (causal within the new block). Same
     /// arithmetic as `causalAttention` (scores by GEMM, softmax in Float, P·V by GEMM), no graph.
-    /// `scale`: the softmax scale (nil: 1/√D; latent attention passes its own).
-    func attend(layer: Int, queries q: Tensor, heads: Int, kvHeads: Int, headDim: Int, scale: Float? = nil) -> Tensor {
+    /// `scale`: the softmax scale (nil: 1/√D; latent attention passes its own). `span`: a sliding window
+    /// or a chunk narrows what query i sees to keys [span.firstKey(length + i), length + i] (every key stays
+    /// cached: the mask, not the cache, decides, as transformers' masks do). `sinks` [H]: one more logit
+    /// per head in each softmax denominator (gpt-oss).
+    func attend(
+        layer: Int, queries q: Tensor, heads: Int, kvHeads: Int, headDim: Int, scale: Float? = nil,
+        span: AttentionSpan = .full, sinks: [Float]? = nil
+    ) -> Tensor {
         let entry = layers[layer]
         let n = q.rows
         let total = entry.rows  // L = length + n
@@ -99,15 +105,17 @@ public final class KVCache {
                                 for i in 0..<n {
                                     let row = s + i * total
                                     let visible = start + i + 1
-                                    var m = -Float.infinity
-                                    for j in 0..<visible { m = max(m, row[j]) }
-                                    var sum: Float = 0
-                                    for j in 0..<visible {
+                                    let first = span.firstKey(start + i)
+                                    var m = sinks?[h] ?? -Float.infinity
+                                    for j in first..<visible { m = max(m, row[j]) }
+                                    var sum: Float = sinks.map { exp($0[h] - m) } ?? 0
+                                    for j in first..<visible {
                                         row[j] = exp(row[j] - m)
                                         sum += row[j]
                                     }
                                     let inverse = 1 / sum
-                                    for j in 0..<visible { row[j] *= inverse }
+                                    for j in 0..<first { row[j] = 0 }
+                                    for j in first..<visible { row[j] *= inverse }
                                     for j in visible..<total { row[j] = 0 }
                                 }
                                 // O_h [n, D] = P [n, L] · V_g [L, D]

@@ -1,7 +1,8 @@
 import TensorCore
 
-/// A decoder layer's attention: grouped-query (`Attention`) or multi-head latent (`LatentAttention`).
-public protocol SelfAttention: AnyObject {
+/// The token-mixing half of a decoder layer (attention, or a linear-attention or recurrent layer):
+/// what `DecoderLayer` needs of it.
+public protocol SequenceMixer: AnyObject {
     /// Every weight, in checkpoint order.
     var parameters: [Parameter] { get }
     /// The weights LoRA may adapt (`LoRATarget.attention`).
@@ -13,25 +14,37 @@ public protocol SelfAttention: AnyObject {
     func forward(_ x: Variable, batch: TokenBatch, cache: KVCache?, layer: Int) throws -> Variable
 }
 
-/// Causal self-attention with grouped KV heads, RoPE (full or partial, any scaling) and the families'
-/// optional q/k norms. Shapes: x [N, C] -> q [N, H*D], k and v [N, Hkv*D] -> [N, C].
-public final class Attention: SelfAttention {
+/// Causal self-attention with grouped KV heads, RoPE (full or partial, any scaling; none on a NoPE layer),
+/// the families' optional q/k norms, a sliding-window or chunked span and gpt-oss's sinks.
+/// Shapes: x [N, C] -> q [N, H*D], k and v [N, Hkv*D] -> [N, C].
+public final class Attention: SequenceMixer {
     public let qProj: Parameter, kProj: Parameter, vProj: Parameter, oProj: Parameter
     public let qBias: Parameter?, kBias: Parameter?, vBias: Parameter?, oBias: Parameter?
     public let qNorm: Parameter?, kNorm: Parameter?
     let qkNorm: QKNorm
     let heads: Int, kvHeads: Int, headDim: Int
-    let rotary: RotaryEmbedding
+    /// nil on a NoPE layer (Llama-4 `no_rope_layers`).
+    let rotary: RotaryEmbedding?
     let eps: Float
     let clipQKV: Float?
+    /// The keys each query sees (sliding window, chunk, or all earlier ones).
+    public let span: AttentionSpan
+    /// gpt-oss's learned sink logit per head [H] (nil: none).
+    public let sinks: Parameter?
+    /// Llama-4's query temperature, on NoPE layers only.
+    let queryTemperature: QueryTemperature?
 
-    init(config: ModelConfig, parameters p: ParameterFactory, prefix: String) throws {
+    init(config: ModelConfig, layer: Int, parameters p: ParameterFactory, prefix: String) throws {
         let c = config.hiddenSize, h = config.numAttentionHeads, kv = config.numKeyValueHeads, d = config.headDim
         heads = h; kvHeads = kv; headDim = d
-        rotary = config.rotaryEmbedding
+        let rotates = config.rotates(layer: layer)
+        rotary = rotates ? config.rotaryEmbedding : nil
+        queryTemperature = rotates ? nil : config.queryTemperature
+        span = config.attentionSpan(layer: layer)
         eps = config.rmsNormEps
         clipQKV = config.clipQKV
-        qkNorm = config.qkNorm
+        // Trap: Llama-4 builds its L2 q/k norm on rotating layers only.
+        qkNorm = config.qkNorm == .l2AfterRotary && !rotates ? .none : config.qkNorm
         qProj = try p("\(prefix).q_proj.weight", [h * d, c])
         kProj = try p("\(prefix).k_proj.weight", [kv * d, c])
         vProj = try p("\(prefix).v_proj.weight", [kv * d, c])
@@ -42,7 +55,7 @@ public final class Attention: SelfAttention {
         vBias = qkvBias ? try p("\(prefix).v_proj.bias", [kv * d]) : nil
         oBias = config.attentionOutputBias ? try p("\(prefix).o_proj.bias", [c]) : nil
         switch qkNorm {
-        case .none:
+        case .none, .l2AfterRotary:
             qNorm = nil; kNorm = nil
         case .perHead:
             qNorm = try p("\(prefix).q_norm.weight", [d])
@@ -53,10 +66,11 @@ public final class Attention: SelfAttention {
             qNorm = try p("\(prefix).q_norm.weight", [h * d])
             kNorm = try p("\(prefix).k_norm.weight", [kv * d])
         }
+        sinks = config.attentionSinks ? try p("\(prefix).sinks", [h]) : nil
     }
 
     public var parameters: [Parameter] {
-        [qProj, qBias, kProj, kBias, vProj, vBias, oProj, oBias, qNorm, kNorm].compactMap { $0 }
+        [qProj, qBias, kProj, kBias, vProj, vBias, oProj, oBias, qNorm, kNorm, sinks].compactMap { $0 }
     }
 
     public var projections: [Parameter] { [qProj, kProj, vProj, oProj] }
@@ -68,7 +82,7 @@ public final class Attention: SelfAttention {
         var v = try vProj.project(x, bias: vBias)  // [N, C] -> [N, Hkv*D]
         let n = batch.tokenCount
         switch qkNorm {
-        case .none:
+        case .none, .l2AfterRotary:
             break
         case .perHead:
             // Trap: Qwen3 normalises each head separately (weight [D]), before RoPE.
@@ -83,18 +97,30 @@ public final class Attention: SelfAttention {
             q = clamp(q, limit: clipQKV); k = clamp(k, limit: clipQKV); v = clamp(v, limit: clipQKV)
         }
         let positions = cache?.positions(count: n) ?? batch.positions
-        q = rotary.apply(q, heads: heads, headDim: headDim, positions: positions)
-        k = rotary.apply(k, heads: kvHeads, headDim: headDim, positions: positions)
+        if let rotary {
+            q = rotary.apply(q, heads: heads, headDim: headDim, positions: positions)
+            k = rotary.apply(k, heads: kvHeads, headDim: headDim, positions: positions)
+            if qkNorm == .l2AfterRotary {
+                // Trap: Llama-4 normalises after RoPE, each head, without a weight (`Llama4TextL2Norm`).
+                let ones = Variable(Tensor(shape: [headDim], repeating: 1))
+                q = reshape(rmsNorm(reshape(q, [n * heads, headDim]), weight: ones, eps: eps), [n, heads * headDim])
+                k = reshape(rmsNorm(reshape(k, [n * kvHeads, headDim]), weight: ones, eps: eps), [n, kvHeads * headDim])
+            }
+        } else if let queryTemperature {
+            q = scaleRows(q, Variable(Tensor(shape: [n], data: positions.map(queryTemperature.factor))))
+        }
         let attended: Variable
         if let cache {
             // Inference path: no graph; queries attend over the cached keys and the new block.
             cache.append(layer: layer, keys: k.value, values: v.value)
             attended = Variable(
-                cache.attend(layer: layer, queries: q.value, heads: heads, kvHeads: kvHeads, headDim: headDim))
+                cache.attend(
+                    layer: layer, queries: q.value, heads: heads, kvHeads: kvHeads, headDim: headDim, span: span,
+                    sinks: try sinks?.tensor().data))
         } else {
             attended = causalAttention(
                 q: q, k: k, v: v, batch: batch.batch, seq: batch.seq, heads: heads, kvHeads: kvHeads,
-                headDim: headDim, validLengths: batch.lengths)  // -> [N, H*D]
+                headDim: headDim, validLengths: batch.lengths, span: span, sinks: try sinks?.variable())  // -> [N, H*D]
         }
         return try oProj.project(attended, bias: oBias)  // [N, H*D] -> [N, C]
     }

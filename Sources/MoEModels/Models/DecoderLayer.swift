@@ -16,15 +16,17 @@ public enum FeedForward {
 public final class DecoderLayer {
     public let index: Int
     public let inputNorm: Parameter
-    public let selfAttention: any SelfAttention
+    /// The token mixer: grouped-query or latent attention today; any `SequenceMixer` (a linear-attention
+    /// or recurrent layer) fits the same slot.
+    public let mixer: any SequenceMixer
     public let postAttentionNorm: Parameter
     public let feedForward: FeedForward
     let eps: Float
 
     /// The grouped-query attention of this layer (every family but the latent-attention ones).
     public var attention: Attention {
-        guard let attention = selfAttention as? Attention else {
-            preconditionFailure("layer \(index) has latent attention; use selfAttention")
+        guard let attention = mixer as? Attention else {
+            preconditionFailure("layer \(index) has another token mixer; use mixer")
         }
         return attention
     }
@@ -37,10 +39,10 @@ public final class DecoderLayer {
         eps = config.rmsNormEps
         inputNorm = try p("\(prefix).input_layernorm.weight", [c])
         if let latent = config.latentAttention {
-            selfAttention = try LatentAttention(
+            mixer = try LatentAttention(
                 config: config, shape: latent, parameters: p, prefix: "\(prefix).self_attn")
         } else {
-            selfAttention = try Attention(config: config, parameters: p, prefix: "\(prefix).self_attn")
+            mixer = try Attention(config: config, layer: index, parameters: p, prefix: "\(prefix).self_attn")
         }
         postAttentionNorm = try p("\(prefix).post_attention_layernorm.weight", [c])
         if config.isSparseLayer(index) {
@@ -48,17 +50,24 @@ public final class DecoderLayer {
             let e = config.expertCount(layer: index)
             let i = config.moeIntermediateSize
             let names = layout.expertProjections
-            let router = try p("\(block).gate.weight", [e, c])
+            let router = try p("\(block).\(layout.router).weight", [e, c])
+            let routerBias = layout.routerBias ? try p("\(block).\(layout.router).bias", [e]) : nil
+            let expertBiases = layout.fusedExperts?.biases ?? false
             let bias = try layout.routerSelectionBias.map {
                 try p("\(block).\($0)", layout.routerSelectionBiasIsRow ? [1, e] : [e])
             }
             let experts = try (0..<e).map { x in
-                func name(_ projection: String) -> String {
-                    TensorName.expert(layer: index, block: layout.sparseBlock, expert: x, projection: projection)
+                func name(_ projection: String, _ suffix: String = "weight") -> String {
+                    TensorName.expert(
+                        layer: index, block: layout.sparseBlock, expert: x, projection: projection, suffix: suffix
+                    ).text
                 }
+                let biases = expertBiases
+                    ? (try p(name(names.gate, "bias"), [i]), try p(name(names.up, "bias"), [i]),
+                       try p(name(names.down, "bias"), [c])) : nil
                 return Expert(
                     gate: try p(name(names.gate), [i, c]), up: try p(name(names.up), [i, c]),
-                    down: try p(name(names.down), [c, i]))
+                    down: try p(name(names.down), [c, i]), biases: biases, activation: config.expertActivation)
             }
             var shared: Expert?
             var sharedGate: Parameter?
@@ -73,13 +82,14 @@ public final class DecoderLayer {
             feedForward = .sparse(SparseMoEBlock(
                 layer: index, router: router, experts: experts, sharedExpert: shared, sharedExpertGate: sharedGate,
                 topK: min(config.numExpertsPerToken, e), normalizeTopK: config.normTopKProb,
-                biasedRouter: config.router, selectionBias: bias))
+                biasedRouter: config.router, selectionBias: bias, routerBias: routerBias,
+                scalesExpertInput: config.routingScalesExpertInput))
         } else {
             let i = config.intermediateSize
             feedForward = .dense(Expert(
-                gate: try p("\(prefix).mlp.gate_proj.weight", [i, c]),
-                up: try p("\(prefix).mlp.up_proj.weight", [i, c]),
-                down: try p("\(prefix).mlp.down_proj.weight", [c, i])))
+                gate: try p("\(prefix).\(layout.denseBlock).gate_proj.weight", [i, c]),
+                up: try p("\(prefix).\(layout.denseBlock).up_proj.weight", [i, c]),
+                down: try p("\(prefix).\(layout.denseBlock).down_proj.weight", [c, i])))
         }
     }
 
@@ -90,7 +100,7 @@ public final class DecoderLayer {
     }
 
     var parameters: [Parameter] {
-        var all = [inputNorm] + selfAttention.parameters + [postAttentionNorm]
+        var all = [inputNorm] + mixer.parameters + [postAttentionNorm]
         switch feedForward {
         case .sparse(let block): all += block.parameters
         case .dense(let mlp): all += mlp.parameters
@@ -103,12 +113,14 @@ public final class DecoderLayer {
     /// Takes `x` as its own (`consuming`): a caller that hands it over with `consume` (the scoring
     /// pass) lets the input and the attention output go before the experts run, two [N, C]
     /// matrices fewer at the peak of inference; in training the graph keeps them anyway.
-    func forward(_ x: consuming Variable, batch: TokenBatch, cache: KVCache? = nil, observer: RoutingObserver?) throws
-        -> (Variable, SparseMoEBlock.Output?)
-    {
+    /// `allowed` and `recordExpertOutputs` go to the sparse block (`SparseMoEBlock.forward`).
+    func forward(
+        _ x: consuming Variable, batch: TokenBatch, cache: KVCache? = nil, observer: RoutingObserver?,
+        allowed: [Bool]? = nil, recordExpertOutputs: Bool = false
+    ) throws -> (Variable, SparseMoEBlock.Output?) {
         let h: Variable
         do {
-            let attended = try selfAttention.forward(
+            let attended = try mixer.forward(
                 rmsNorm(x, weight: try inputNorm.variable(), eps: eps), batch: batch, cache: cache, layer: index)
             h = add(x, attended)
         }
@@ -116,7 +128,8 @@ public final class DecoderLayer {
         let normed = rmsNorm(h, weight: try postAttentionNorm.variable(), eps: eps)
         switch feedForward {
         case .sparse(let block):
-            let routed = try block.forward(normed, batch: batch, observer: observer)
+            let routed = try block.forward(
+                normed, batch: batch, observer: observer, allowed: allowed, recordExpertOutputs: recordExpertOutputs)
             return (add(h, routed.output), routed)
         case .dense(let mlp):
             return (add(h, try mlp.forward(normed)), nil)

@@ -7,8 +7,8 @@ import TensorCore
 /// how a checkpoint larger than the memory allowed is attributed or evaluated; with the model
 /// loaded as `WeightResidency.read` nothing of the checkpoint is mapped either.
 ///
-/// Each batch meets exactly the computation of `MoEModel.forward` (same layers, same kernels, same
-/// order within the batch), so its logits and routing decisions are the same; only the order in
+/// Each batch meets exactly the computation of `MoEModel.forward` (the same skeleton parts: `embedded`,
+/// `layerStep`, `normalized`; same kernels, same order within the batch), so its logits and routing decisions are the same; only the order in
 /// which the observer hears about (layer, batch) pairs changes: all batches of layer l, then l + 1.
 /// Inference only: no KV cache, no router losses, no graph.
 ///
@@ -66,11 +66,13 @@ public enum LayerStreaming {
             }
         }
         report("embeddings")
+        let options = ForwardOptions(observer: observer)
+        let masks = model.layerMasks(options)
         for layer in model.layers {
             try withStaged(layer.parameters) {
                 for (i, batch) in batches.enumerated() {
                     let h = Variable(try store.read(i))
-                    let (out, _) = try layer.forward(h, batch: batch, cache: nil, observer: observer)
+                    let (out, _) = try model.layerStep(layer, h, batch: batch, options: options, masks: masks)
                     try store.write(i, out.value)
                 }
             }

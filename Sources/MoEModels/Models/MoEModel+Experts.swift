@@ -48,7 +48,7 @@ extension MoEModel {
                     return try original(parsed.renumbered(0).text).deadSlot(named: name, fp8: config.fp8)
                 }
                 return try original(parsed.renumbered(from).text).renamed(name)
-            case let .router(layer, _) where layerPosition[layer] != nil:
+            case let .router(layer, _, _) where layerPosition[layer] != nil:
                 return try original(name).selectingRows(slots[layerPosition[layer]!], name: name)
             case let .routerBias(layer, _, _) where layerPosition[layer] != nil:
                 // A dead slot's selection bias is -inf: its choice score is what masking gives a masked expert.
@@ -58,6 +58,8 @@ extension MoEModel {
             }
         }
         pruned.notes = notes
+        // MXFP4 sources (gpt-oss) have no routing groups, hence no dead slots.
+        pruned.quantizedExperts = quantizedExperts?.keeping(slots.map { $0.compactMap { $0 } }, layers: blocks.map(\.layer))
         return pruned
     }
 
@@ -122,8 +124,10 @@ extension MoEModel {
         }
     }
 
-    /// Restricts every router to the flagged experts (`keep[l][e]`), or lifts the restriction (nil).
+    /// Restricts every router to the flagged experts (`keep[l][e]`), or lifts the restriction (nil):
+    /// sets `expertMask`, what the model is from now on (a mask-pruned model). To try a mask for one
+    /// pass, pass it in `ForwardOptions.expertMask`, or use `masked(_:)`.
     public func maskExperts(_ keep: [[Bool]]?) {
-        for (l, block) in moeBlocks.enumerated() { block.keep = keep?[l] }
+        expertMask = keep
     }
 }

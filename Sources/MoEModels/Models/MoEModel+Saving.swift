@@ -17,7 +17,9 @@ extension MoEModel {
     ) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var tensors: [PendingTensor] = []
+        let fused = family.definition.layout.fusedExperts
         for p in parameters {
+            if fused != nil, case .expert = TensorName(parsing: p.name) { continue }  // packed below
             if let stored = try p.unchangedStoredTensors() {
                 tensors += stored.map { .stored($0) }
             } else if p.isStoredQuantized, let fp8 = config.fp8 {
@@ -30,6 +32,10 @@ extension MoEModel {
             }
         }
         for (name, shape) in emptySharedExpertTensors { tensors.append(.float(name, Tensor(shape: shape), dtype)) }
+        if let fused {
+            // The family's checkpoints hold experts fused (gpt-oss, Llama-4): transformers reads only that layout.
+            tensors += try fusedCheckpointTensors(layout: fused, dtype: dtype, keepStoredDTypes: keepStoredDTypes)
+        }
         try SafeTensorsWriter.writeCheckpoint(pending: tensors, to: directory, maxShardBytes: maxShardBytes)
         let configURL = directory.appendingPathComponent("config.json")
         if let configSource {
@@ -41,12 +47,8 @@ extension MoEModel {
         }
         // A mask-pruned model stays masked when saved (training or re-aligning it must not bring
         // the masked experts back).
-        let blocks = moeBlocks
-        if blocks.contains(where: { $0.keep != nil }) {
-            let kept = blocks.map { block in
-                block.keep.map { keep in keep.indices.filter { keep[$0] } } ?? Array(0..<block.expertCount)
-            }
-            try ExpertMaskFile.write(kept: kept, to: directory)
+        if let expertMask {
+            try ExpertMaskFile.write(kept: expertMask.map { keep in keep.indices.filter { keep[$0] } }, to: directory)
         }
     }
 

@@ -111,11 +111,7 @@ extension MoEModel {
 
     /// Embeddings, every layer and the final norm for one batch in one pass.
     func hiddenPass(_ batch: TokenBatch, observer: RoutingObserver?) throws -> Tensor {
-        var h = try embedded(batch)  // [B*T] -> [N, C]
-        for layer in layers {
-            h = try layer.forward(consume h, batch: batch, cache: nil, observer: observer).0
-        }
-        return try normalized(h).value
+        try normalized(throughLayers(batch, options: ForwardOptions(observer: observer))).value
     }
 
     /// log p(target | row) for `rows` of `hidden` (final hidden states [N, C]) through the output

@@ -16,8 +16,12 @@ public struct ForwardOutput {
     public var auxiliaryLoss: Variable? = nil
     /// The ST-MoE router z-loss (a graph node), when `ForwardOptions` asks for it.
     public var routerZLoss: Variable? = nil
-    /// Mean routing-entropy shortfall below `ForwardOptions.routingEntropyFloor` (entanglement).
-    public var routingSpreadLoss: Variable? = nil
+    /// The logits each sparse layer's router chose from (mask applied), graph nodes in layer order,
+    /// when `ForwardOptions.recordRoutedLogits` asks for them.
+    public var routedLogits: [Variable] = []
+    /// Each sparse layer's gated expert outputs, in layer order (nil for a layer that routed nothing),
+    /// when `ForwardOptions.recordExpertOutputs` asks for them.
+    public var expertOutputs: [ExpertOutputs?] = []
 
     /// Mean next-token cross-entropy over `targets` (one per row; `ignoreIndex` rows count for
     /// nothing): `crossEntropy(logits, …)` a chunk of rows at a time (`linearCrossEntropy`).
@@ -41,6 +45,12 @@ public final class MoEModel {
     public var notes: [String] = []
     /// Checkpoint tensors skipped on purpose (multi-token-prediction layers), named in `notes`.
     public var skippedTensors: [String] = []
+    /// The MXFP4 checkpoint the experts were dequantised from (nil: not quantised), for byte-exact pruning.
+    public var quantizedExperts: QuantizedExpertSource?
+    /// The experts a mask-pruned checkpoint leaves routable (its `expertlock_mask.json`, or
+    /// `prune --mode mask`), one list of flags per sparse layer; nil: all. Part of what the model is,
+    /// like its config: a pass that tries another mask passes it in `ForwardOptions.expertMask`.
+    public var expertMask: [[Bool]]?
 
     /// Builds the model, asking `parameters` for every weight by its Hugging Face name.
     public init(config: ModelConfig, parameters p: ParameterFactory) throws {
@@ -56,6 +66,42 @@ public final class MoEModel {
         finalNorm = try p("model.norm.weight", [config.hiddenSize])
         lmHead = config.tieWordEmbeddings
             ? embedTokens : try p("lm_head.weight", [config.vocabSize, config.hiddenSize])
+    }
+
+    /// The same layers under other header fields (`masked`): weights are shared, not copied.
+    private init(sharing other: MoEModel) {
+        config = other.config
+        family = other.family
+        embedTokens = other.embedTokens
+        layers = other.layers
+        finalNorm = other.finalNorm
+        lmHead = other.lmHead
+        notes = other.notes
+        skippedTensors = other.skippedTensors
+        expertMask = other.expertMask
+    }
+
+    /// This model with `mask` as its `expertMask`, sharing every weight (nothing is copied): a pruning
+    /// candidate evaluated beside the full model, without setting a mask on it and undoing it after.
+    public func masked(_ mask: [[Bool]]?) -> MoEModel {
+        let view = MoEModel(sharing: self)
+        view.expertMask = mask
+        return view
+    }
+
+    /// An independent model with the same values: training either leaves the other as it was. Values
+    /// are shared copy-on-write until one side writes them; a mapped weight keeps reading its file.
+    public func copy() throws -> MoEModel {
+        var byName: [String: Parameter] = [:]
+        for p in parameters { byName[p.name] = p }
+        let copied = try MoEModel(config: config) { name, _ in
+            guard let p = byName[name] else { throw ModelError.missingTensor(file: "model copy", name: name) }
+            return p.copy()
+        }
+        copied.notes = notes
+        copied.skippedTensors = skippedTensors
+        copied.expertMask = expertMask
+        return copied
     }
 
     /// Every parameter once, in checkpoint order (a tied lm_head is not repeated).
@@ -94,61 +140,36 @@ public final class MoEModel {
 
     /// Runs the model on a batch with the router losses `options` asks for (training).
     public func forward(_ batch: TokenBatch, options: ForwardOptions) throws -> ForwardOutput {
-        let observer = options.observer
-        let recordRouterLogits = options.recordRouterLogits
         let cache = options.cache
-        var routed: [Variable] = []
         try checkTokens(batch)
         precondition(
             cache == nil || (batch.batch == 1 && batch.lengths == nil), "a KV cache holds one unpadded sequence")
         let committed = cache?.length ?? 0
-        var h = try embedded(batch)  // [B*T] -> [N, C]
-        var routerLogits: [Tensor] = []
-        for layer in layers {
-            let out: Variable, logits: SparseMoEBlock.Output?
-            do {
-                (out, logits) = try layer.forward(h, batch: batch, cache: cache, observer: observer)
-            } catch {
-                cache?.truncate(to: committed)  // keep the cache consistent for the caller
-                throw error
+        var routerLogits: [Tensor] = [], routed: [Variable] = [], expertOutputs: [ExpertOutputs?] = []
+        let h: Variable
+        do {
+            h = try throughLayers(batch, options: options) { routing in
+                if options.recordRouterLogits { routerLogits.append(routing.logits.value) }
+                if options.needsRoutedLogits { routed.append(routing.routed) }
+                if options.recordExpertOutputs { expertOutputs.append(routing.expertOutputs) }
             }
-            h = out
-            if recordRouterLogits, let logits { routerLogits.append(logits.logits.value) }
-            if options.needsRouterLogits, let logits { routed.append(logits.routed) }
+        } catch {
+            cache?.truncate(to: committed)  // keep the cache consistent for the caller
+            throw error
         }
         cache?.advance(by: batch.seq)
         let normed = try normalized(h)
         var output = ForwardOutput(head: try lmHead.variable(), routerLogits: routerLogits, hidden: normed)
+        if options.recordRoutedLogits { output.routedLogits = routed }
+        output.expertOutputs = expertOutputs
         if !routed.isEmpty {
             let rows = RouterLosses.validRows(batch)
             if options.loadBalancingLoss {
                 output.auxiliaryLoss = RouterLosses.loadBalancing(routed, topK: config.numExpertsPerToken, rows: rows)
             }
             if options.routerZLoss { output.routerZLoss = RouterLosses.zLoss(routed, rows: rows) }
-            if let floor = options.routingEntropyFloor {
-                output.routingSpreadLoss = RouterLosses.routingSpread(
-                    routed, topK: config.numExpertsPerToken, batch: batch, entropyFloor: floor)
-            }
         }
         return output
-    }
-}
-
-/// The forward skeleton every pass shares (the full pass, the scoring pass, layer streaming):
-/// `embedded` → each `DecoderLayer.forward` in order → `normalized` → the head. The passes differ only
-/// in what they keep (graph, router logits, KV cache) and in their order over batches and layers.
-extension MoEModel {
-    /// Token embeddings of a batch: ids [B*T] -> [N, C].
-    /// A frozen embedding is looked up without a graph, a bfloat16 one in place: only the batch's rows
-    /// become Float32.
-    func embedded(_ batch: TokenBatch) throws -> Variable {
-        embedTokens.isTrainable
-            ? gatherRows(try embedTokens.variable(), batch.ids) : Variable(try embedTokens.gatherRows(batch.ids))
-    }
-
-    /// The final norm: [N, C] -> [N, C].
-    func normalized(_ h: Variable) throws -> Variable {
-        rmsNorm(h, weight: try finalNorm.variable(), eps: config.rmsNormEps)
     }
 }
 

@@ -23,7 +23,8 @@ public enum ModelLoader {
         let configURL = directory.appendingPathComponent("config.json")
         let config = try ModelConfig.load(from: configURL)
         let checkpoint = try SafeTensorsCheckpoint(directory: directory, access: residency == .read ? .read : .mapped)
-        let resolver = TensorResolver(checkpoint: checkpoint, fp8: config.fp8)
+        let resolver = TensorResolver(
+            checkpoint: checkpoint, fp8: config.fp8, fusedLayout: config.family?.definition.layout.fusedExperts)
         let keepResident: Bool
         switch residency {
         case .resident: keepResident = true
@@ -42,6 +43,13 @@ public enum ModelLoader {
         let empty = model.emptySharedExpertTensors.map(\.name).filter { checkpoint.info($0)?.elementCount == 0 }
         try resolver.checkAllUsed(tiedEmbeddings: config.tieWordEmbeddings, skipping: Set(skipped + empty))
         if let alias = config.familyAlias { model.notes.append(alias) }
+        if resolver.used.contains(where: { $0.hasSuffix("_blocks") }) {
+            // Pruning copies the kept experts' MXFP4 bytes from here instead of re-quantising them.
+            model.quantizedExperts = QuantizedExpertSource(
+                checkpoint: checkpoint, origin: Dictionary(uniqueKeysWithValues: model.moeBlocks.map {
+                    ($0.layer, Array(0..<$0.expertCount))
+                }))
+        }
         if !skipped.isEmpty {
             model.skippedTensors = skipped.sorted()
             model.notes.append("skipped \(skipped.count) tensors of multi-token-prediction layer(s) \(mtp.lowerBound)"
@@ -62,14 +70,19 @@ final class TensorResolver {
     let checkpoint: SafeTensorsCheckpoint
     /// The block scaling of `F8_E4M3` weights (config.json's `quantization_config`), nil when it has none.
     let fp8: FP8Quantization?
+    /// The family's own fused-expert layout (nil: per-expert tensors or transformers 5's conversion).
+    let fusedLayout: FusedExpertLayout?
     private(set) var used = Set<String>()
 
-    init(checkpoint: SafeTensorsCheckpoint, fp8: FP8Quantization? = nil) {
+    init(checkpoint: SafeTensorsCheckpoint, fp8: FP8Quantization? = nil, fusedLayout: FusedExpertLayout? = nil) {
         self.checkpoint = checkpoint
         self.fp8 = fp8
+        self.fusedLayout = fusedLayout
     }
 
-    private func fileName(_ name: String) -> String {
+    func markUsed(_ name: String) { used.insert(name) }
+
+    func fileName(_ name: String) -> String {
         checkpoint.file(containing: name)?.url.lastPathComponent ?? checkpoint.directory.lastPathComponent
     }
 
@@ -90,7 +103,7 @@ final class TensorResolver {
     )
 
     /// The stored bfloat16 rows `firstRow..<firstRow + shape[0]` of `name`, when it is a BF16 matrix.
-    private func bf16Source(_ name: String, firstRow: Int, shape: [Int]) -> (() throws -> BF16Matrix)? {
+    func bf16Source(_ name: String, firstRow: Int, shape: [Int]) -> (() throws -> BF16Matrix)? {
         guard shape.count == 2, checkpoint.info(name)?.dtype == .bf16, let file = checkpoint.file(containing: name) else {
             return nil
         }
@@ -108,6 +121,9 @@ final class TensorResolver {
                 let checkpoint = self.checkpoint
                 return ({ try checkpoint.tensor(candidate) }, bf16Source(candidate, firstRow: 0, shape: shape), nil, info.dtype)
             }
+        }
+        if let fusedLayout, let fused = try fusedExpertSource(name: name, shape: shape, layout: fusedLayout) {
+            return fused
         }
         if let fused = try fusedExpertSlice(name: name, shape: shape) { return fused }
         throw ModelError.missingTensor(file: checkpoint.directory.path, name: name)

@@ -73,6 +73,10 @@ public final class Parameter {
     /// Whether the Float32 values are held in memory.
     public var isResident: Bool { resident != nil }
 
+    /// Whether the values are still those of the source the parameter was loaded from (mapped, or made
+    /// resident unchanged): a saver may then copy the source's bytes (MXFP4 experts) instead of the values.
+    public var holdsSourceValues: Bool { load != nil && (resident == nil || residentIsSourceCopy) }
+
     /// The value as a graph leaf. For a mapped parameter this converts from the stored dtype now;
     /// the caller drops it after use.
     public func variable() throws -> Variable {
@@ -97,7 +101,7 @@ public final class Parameter {
     /// (layer streaming releases a layer's weights this way once every batch went through it).
     /// A parameter without a source, assigned new values, or trainable keeps them.
     public func releaseResident() {
-        guard residentIsSourceCopy, resident?.requiresGrad != true else { return }
+        guard residentIsSourceCopy, resident?.recordsGradient != true else { return }
         resident = nil
         residentIsSourceCopy = false
         roundedBF16 = nil
@@ -106,7 +110,7 @@ public final class Parameter {
     /// Replaces the values (shape must match). Used by optimizers' callers, pruning and tests.
     public func assign(_ value: Tensor, trainable: Bool? = nil) {
         precondition(value.shape == shape, "\(name): assigning \(value.shape) to \(shape)")
-        let keep = trainable ?? (resident?.requiresGrad ?? false)
+        let keep = trainable ?? (resident?.recordsGradient ?? false)
         resident = Variable(value, requiresGrad: keep, name: name)
         residentIsSourceCopy = false
         roundedBF16 = nil
@@ -115,11 +119,11 @@ public final class Parameter {
     /// Marks a resident parameter trainable or frozen (a frozen one builds no graph).
     public func setTrainable(_ trainable: Bool) throws {
         if resident == nil { try makeResident(trainable: trainable); return }
-        if resident!.requiresGrad != trainable { resident = Variable(resident!.value, requiresGrad: trainable, name: name) }
+        if resident!.recordsGradient != trainable { resident = Variable(resident!.value, requiresGrad: trainable, name: name) }
     }
 
     /// True when the parameter takes part in training (its leaf requires a gradient).
-    public var isTrainable: Bool { resident?.requiresGrad ?? false }
+    public var isTrainable: Bool { resident?.recordsGradient ?? false }
 
     /// The resident leaf, for optimizers (nil when mapped).
     public var residentVariable: Variable? { resident }
@@ -133,7 +137,7 @@ public final class Parameter {
     /// resident weight, rounded once and kept.
     public func storedMatrix() throws -> BF16Matrix? {
         guard let resident else { return try storedBF16?() }
-        guard !resident.requiresGrad, shape.count == 2 else { return nil }
+        guard !resident.recordsGradient, shape.count == 2 else { return nil }
         if residentIsSourceCopy, let storedBF16 {
             if roundedBF16 == nil { roundedBF16 = try storedBF16() }  // the stored bits: the resident values
             return roundedBF16
@@ -152,6 +156,31 @@ public final class Parameter {
 }
 
 extension Parameter {
+    /// An independent parameter with the same values, trainability, precision and adapter (copied too):
+    /// writing either leaves the other as it was (tensors are copy-on-write).
+    public func copy() -> Parameter {
+        let p: Parameter
+        if let load {
+            p = Parameter(name: name, shape: shape, load: load, bf16: storedBF16, stored: storedTensors)
+            if let resident {
+                p.resident = Variable(resident.value, requiresGrad: resident.recordsGradient, name: name)
+                p.residentIsSourceCopy = residentIsSourceCopy
+                p.roundedBF16 = roundedBF16
+            }
+        } else {
+            p = Parameter(name: name, value: resident!.value, trainable: resident!.recordsGradient)
+            p.roundedBF16 = roundedBF16
+        }
+        p.precision = precision
+        p.sourceDType = sourceDType
+        if let adapter {
+            p.adapter = LoRAAdapter(
+                baseName: adapter.baseName, alpha: adapter.alpha, a: (try? adapter.a.tensor())!,
+                b: (try? adapter.b.tensor())!, trainable: adapter.a.isTrainable)
+        }
+        return p
+    }
+
     /// The same values under another name (sharing the resident leaf or the mapped source).
     public func renamed(_ newName: String) -> Parameter {
         let p: Parameter
@@ -177,7 +206,7 @@ extension Parameter {
         }
         let p: Parameter
         if let resident {
-            p = Parameter(name: newName, value: select(resident.value), trainable: resident.requiresGrad)
+            p = Parameter(name: newName, value: select(resident.value), trainable: resident.recordsGradient)
         } else {
             let source = load!
             p = Parameter(name: newName, shape: Array(newShape), load: { select(try source()) })
@@ -201,7 +230,7 @@ extension Parameter {
         }
         let p: Parameter
         if let resident {
-            p = Parameter(name: newName, value: select(resident.value), trainable: resident.requiresGrad)
+            p = Parameter(name: newName, value: select(resident.value), trainable: resident.recordsGradient)
         } else {
             let source = load!
             p = Parameter(name: newName, shape: newShape, load: { select(try source()) })

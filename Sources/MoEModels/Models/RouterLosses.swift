@@ -3,39 +3,11 @@
 import Foundation
 import TensorCore
 
-/// What a forward pass computes besides the logits.
-public struct ForwardOptions {
-    /// Sees every routing decision (attribution).
-    public var observer: RoutingObserver?
-    /// Keep each sparse layer's raw router logits in `ForwardOutput.routerLogits`.
-    public var recordRouterLogits: Bool
-    /// Compute `ForwardOutput.auxiliaryLoss`, the load-balancing loss, as a graph node.
-    public var loadBalancingLoss: Bool
-    /// Compute `ForwardOutput.routerZLoss` as a graph node.
-    public var routerZLoss: Bool
-    /// Compute `ForwardOutput.routingSpreadLoss` with this entropy floor (nats), as a graph node.
-    public var routingEntropyFloor: Float? = nil
-    /// Keys and values of earlier positions (inference with one unpadded sequence), extended by the pass.
-    public var cache: KVCache? = nil
-
-    public init(
-        observer: RoutingObserver? = nil, recordRouterLogits: Bool = false, loadBalancingLoss: Bool = false,
-        routerZLoss: Bool = false
-    ) {
-        self.observer = observer
-        self.recordRouterLogits = recordRouterLogits
-        self.loadBalancingLoss = loadBalancingLoss
-        self.routerZLoss = routerZLoss
-    }
-
-    var needsRouterLogits: Bool { loadBalancingLoss || routerZLoss || routingEntropyFloor != nil }
-}
-
 /// Auxiliary losses on the router logits of every sparse layer, over the real (non-padding) tokens.
 ///
 /// Trap: transformers concatenates the router logits of all layers *before* averaging, so f and P
 /// below are means over (layer, token) pairs, not a sum of per-layer losses. The logits used are the
-/// ones the router chooses from: with `keep` masking, masked experts have probability 0 and are never
+/// ones the router chooses from: with an expert mask, masked experts have probability 0 and are never
 /// chosen (identical to transformers when nothing is masked).
 public enum RouterLosses {
     /// Rows of the batch that are real tokens; nil when there is no padding.
@@ -50,28 +22,6 @@ public enum RouterLosses {
     /// logits: per sparse layer [N, E]; rows: the tokens counted (nil: all). -> scalar [].
     /// Layers with different expert counts (non-uniform pruning) cannot be pooled: the loss is then
     /// the mean of each layer's own loss.
-    /// The routing-spread penalty of entangled training: the load-balancing loss of each sequence on
-    /// its own (mean over sequences), which, unlike the batch-level loss, forbids a sequence — a task
-    /// example — from concentrating on a few experts; plus the mean shortfall of per-token routing
-    /// entropy below `entropyFloor`. Standard load balancing lets domains specialise on disjoint
-    /// experts as long as the batch as a whole is balanced; this does not.
-    public static func routingSpread(_ logits: [Variable], topK: Int, batch: TokenBatch, entropyFloor: Float) -> Variable {
-        var total: Variable?
-        for b in 0..<batch.batch {
-            let length = batch.lengths?[b] ?? batch.seq
-            guard length > 0 else { continue }
-            let rows = Array((b * batch.seq)..<(b * batch.seq + length))
-            let loss = loadBalancing(logits, topK: topK, rows: rows)
-            total = total.map { add($0, loss) } ?? loss
-        }
-        var spread = scale(total ?? Variable(Tensor(scalar: 0)), 1 / Float(max(batch.batch, 1)))
-        let valid = validRows(batch)
-        for layer in logits {
-            spread = add(spread, scale(routingEntropyShortfall(layer, floor: entropyFloor, rows: valid), 1 / Float(logits.count)))
-        }
-        return spread
-    }
-
     public static func loadBalancing(_ logits: [Variable], topK: Int, rows: [Int]?) -> Variable {
         guard let first = logits.first else { return Variable(Tensor(scalar: 0)) }
         if logits.allSatisfy({ $0.value.lastDim == first.value.lastDim }) {

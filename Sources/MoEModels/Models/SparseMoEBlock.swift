@@ -10,6 +10,11 @@ public final class SparseMoEBlock {
     public let layer: Int
     /// Router ("gate") weight [E, C]; row e scores expert e.
     public let router: Parameter
+    /// gpt-oss's router bias [E], added to the logits (nil: none).
+    public let routerBias: Parameter?
+    /// Llama-4: each chosen expert runs on its input scaled by the routing weight, and its output is
+    /// added unscaled (`Llama4TextMoe`); otherwise the output is scaled.
+    public let scalesExpertInput: Bool
     public let experts: [Expert]
     /// Always-on shared expert(s) (Qwen2-MoE `shared_expert`, DeepSeek/GLM `shared_experts`: n of them
     /// fused into one MLP of n × the expert size).
@@ -24,15 +29,11 @@ public final class SparseMoEBlock {
     public let biasedRouter: BiasedRouter?
     /// The selection-only bias [E] of a biased router (`e_score_correction_bias`; nil: none).
     public let selectionBias: Parameter?
-    /// Experts the router may choose (nil: all). `prune --mode mask` sets this.
-    public var keep: [Bool]?
-    /// Entanglement regularisation during training (nil: none); see `ExpertEntanglement`.
-    public var entanglement: ExpertEntanglement?
-    /// The output-agreement penalty of the last forward pass, when `entanglement` asks for it.
-    public internal(set) var agreementLoss: Variable?
-
     init(layer: Int, router: Parameter, experts: [Expert], sharedExpert: Expert?, sharedExpertGate: Parameter?,
-         topK: Int, normalizeTopK: Bool, biasedRouter: BiasedRouter? = nil, selectionBias: Parameter? = nil) {
+         topK: Int, normalizeTopK: Bool, biasedRouter: BiasedRouter? = nil, selectionBias: Parameter? = nil,
+         routerBias: Parameter? = nil, scalesExpertInput: Bool = false) {
+        self.routerBias = routerBias
+        self.scalesExpertInput = scalesExpertInput
         self.biasedRouter = biasedRouter
         self.selectionBias = selectionBias
         self.layer = layer
@@ -48,6 +49,7 @@ public final class SparseMoEBlock {
 
     var parameters: [Parameter] {
         var all = [router]
+        if let routerBias { all.append(routerBias) }
         if let selectionBias { all.append(selectionBias) }
         for e in experts { all += e.parameters }
         if let sharedExpert { all += sharedExpert.parameters }
@@ -61,17 +63,23 @@ public final class SparseMoEBlock {
         var output: Variable
         /// Raw router logits [N, E] (as transformers reports them).
         var logits: Variable
-        /// The logits the router chose from (`keep` applied): the router losses use these.
+        /// The logits the router chose from (the pass's mask applied): the router losses use these.
         var routed: Variable
+        /// The gated outputs of the routed experts, when the pass asked for them.
+        var expertOutputs: ExpertOutputs? = nil
     }
 
-    func forward(_ x: Variable, batch: TokenBatch, observer: RoutingObserver?) throws -> Output {
+    /// One pass through the block. `allowed`: the experts the router may choose this pass (nil: all);
+    /// a pruning mask, or a training-time draw. `recordExpertOutputs` keeps the gated output of every
+    /// routed expert (and so takes the per-expert path).
+    func forward(
+        _ x: Variable, batch: TokenBatch, observer: RoutingObserver?, allowed: [Bool]? = nil,
+        recordExpertOutputs: Bool = false
+    ) throws -> Output {
         let n = x.value.rows
-        // Training-time expert dropout (entanglement) narrows the routable set further.
-        let allowed = entanglement?.dropoutKeep(layer: layer, experts: experts.count, topK: topK, base: keep) ?? keep
         // With experts masked below top-k, route to every expert left (what removal does).
         let k = min(topK, allowed.map { $0.filter { $0 }.count } ?? topK)
-        let logits = linear(x, try router.variable())  // [N, C] -> [N, E]
+        let logits = linear(x, try router.variable(), bias: try routerBias?.variable())  // [N, C] -> [N, E]
         let routed = allowed.map { maskColumns(logits, keep: $0) } ?? logits
         let routing: Routing  // weights [N, K], experts [N*K]
         if let biasedRouter {
@@ -89,7 +97,7 @@ public final class SparseMoEBlock {
 
         var slotsByExpert = [[Int]](repeating: [], count: experts.count)
         for (slot, e) in routing.experts.enumerated() { slotsByExpert[e].append(slot) }
-        if let stored = try storedExpertWeights(x, routing.weights, observer: observer) {
+        if !recordExpertOutputs, let stored = try storedExpertWeights(x, routing.weights, observer: observer) {
             // Inference from the stored bfloat16 weights: the layer's experts as one parallel job.
             var out = Variable(storedExperts(
                 x.value, gate: stored.gate, up: stored.up, down: stored.down,
@@ -98,7 +106,7 @@ public final class SparseMoEBlock {
             out = try addingSharedExpert(to: out, x)
             return Output(output: out, logits: logits, routed: routed)
         }
-        if canFuseExperts(observer: observer) {
+        if !recordExpertOutputs, canFuseExperts(observer: observer) {
             // One op for gather, experts, gating and scatter (the same arithmetic as below), whose
             // backward also runs the experts concurrently.
             var out = groupedExperts(
@@ -121,7 +129,8 @@ public final class SparseMoEBlock {
             Parallel.forEachItem(in: busiestFirst) { e in
                 let slots = slotsByExpert[e]
                 slotsOut.value[e] = Result {
-                    let xe = gatherRows(x, slots.map { $0 / k })  // [N, C] -> [n_e, C]
+                    var xe = gatherRows(x, slots.map { $0 / k })  // [N, C] -> [n_e, C]
+                    if scalesExpertInput { xe = scaleRows(xe, reshape(gatherRows(flatWeights, slots), [slots.count])) }
                     return try experts[e].forward(xe)  // [n_e, C]
                 }
             }
@@ -137,27 +146,27 @@ public final class SparseMoEBlock {
                     layer: layer, expert: e, rows: tokenRows, slots: slots, outputNorms: rowNorms(ye.value), batch: batch)
             }
             let gate = reshape(gatherRows(flatWeights, slots), [slots.count])  // [n_e]
-            outputs.append(scaleRows(ye, gate))
+            outputs.append(scalesExpertInput ? ye : scaleRows(ye, gate))
             rows.append(tokenRows)
         }
         var out = outputs.isEmpty
             ? Variable(Tensor.zeros([n, x.value.lastDim]))
             : scatterAddRows(outputs, rows, rowCount: n)  // [n_e, C] per expert -> [N, C]
-        if entanglement?.outputAgreement == true, !outputs.isEmpty {
-            // Stacked only when the regulariser needs the per-token pairs of expert outputs.
-            agreementLoss = ExpertEntanglement.outputDisagreement(
-                stacked: concatRows(outputs), rows: rows.flatMap { $0 }, k: k, batch: batch)
-        }
         out = try addingSharedExpert(to: out, x)
-        return Output(output: out, logits: logits, routed: routed)
+        var result = Output(output: out, logits: logits, routed: routed)
+        if recordExpertOutputs, !outputs.isEmpty {
+            // Stacked only when asked: a penalty on the per-token pairs of expert outputs needs them.
+            result.expertOutputs = ExpertOutputs(stacked: concatRows(outputs), rows: rows.flatMap { $0 }, k: k)
+        }
+        return result
     }
 
-    /// Whether the routed experts can run as one `groupedExperts` op: nothing needs the per-expert
-    /// outputs (an observer, the output-agreement regulariser), no expert has a LoRA adapter, and
+    /// Whether the routed experts can run as one `groupedExperts` op: no observer needs the per-expert
+    /// outputs, no expert has a LoRA adapter, and
     /// every expert weight is resident (a mapped model converts one expert at a time instead of
     /// holding the whole layer in Float32).
     func canFuseExperts(observer: RoutingObserver?) -> Bool {
-        guard observer == nil, entanglement?.outputAgreement != true else { return false }
+        guard observer == nil, computesPlainExperts else { return false }
         return experts.allSatisfy { e in e.parameters.allSatisfy { $0.adapter == nil && $0.isResident } }
     }
 
@@ -166,7 +175,7 @@ public final class SparseMoEBlock {
     func storedExpertWeights(_ x: Variable, _ weights: Variable, observer: RoutingObserver?) throws
         -> (gate: [BF16Matrix], up: [BF16Matrix], down: [BF16Matrix], precision: Precision)?
     {
-        guard observer == nil, entanglement?.outputAgreement != true, !x.requiresGrad, !weights.requiresGrad,
+        guard observer == nil, !x.requiresGrad, !weights.requiresGrad, computesPlainExperts,
             let first = experts.first
         else { return nil }
         var gate: [BF16Matrix] = [], up: [BF16Matrix] = [], down: [BF16Matrix] = []
@@ -181,6 +190,9 @@ public final class SparseMoEBlock {
         return (gate, up, down, first.gate.precision)
     }
 
+    /// Whether the experts are what the one-op kernels compute: weight · silu(gate(x)) · up(x), no biases.
+    var computesPlainExperts: Bool { !scalesExpertInput && experts.allSatisfy(\.isPlainSwiGLU) }
+
     /// out + sigmoid(x·w_gate) · shared_expert(x) for Qwen2-MoE's gated shared expert, out + shared(x)
     /// for an ungated one; out otherwise.
     func addingSharedExpert(to out: Variable, _ x: Variable) throws -> Variable {
@@ -190,6 +202,16 @@ public final class SparseMoEBlock {
         let g = sigmoid(linear(x, try sharedExpertGate.variable()))  // [N, C] -> [N, 1]
         return add(out, scaleRows(shared, reshape(g, [x.value.rows])))
     }
+}
+
+/// The gated outputs of the experts one sparse layer routed a batch to (`ForwardOptions.recordExpertOutputs`).
+public struct ExpertOutputs {
+    /// Every routed (token, expert) pair's gated output [Σ n_e, C], expert by expert (graph nodes).
+    public var stacked: Variable
+    /// The token row of each row of `stacked`.
+    public var rows: [Int]
+    /// Experts per token in this pass (top-k, or fewer when a mask leaves fewer).
+    public var k: Int
 }
 
 /// ‖row‖₂ of each row of x [n, C].

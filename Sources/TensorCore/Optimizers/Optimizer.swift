@@ -27,7 +27,7 @@ extension Optimizer {
 }
 
 /// A problem with optimizer state being restored (a checkpoint that does not fit the model).
-public enum OptimizerError: InputError, Equatable {
+public enum OptimizerError: Error, CustomStringConvertible, Equatable {
     case unknownKey(String)
     case missingKey(String)
     case shapeMismatch(key: String, expected: [Int], actual: [Int])

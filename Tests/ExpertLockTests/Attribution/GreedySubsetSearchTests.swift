@@ -23,7 +23,7 @@ struct GreedySubsetSearchTests {
             evaluations += 1
             var total = 0.0
             for (l, block) in m.moeBlocks.enumerated() {
-                let keep = block.keep ?? [Bool](repeating: true, count: block.expertCount)
+                let keep = m.expertMask?[l] ?? [Bool](repeating: true, count: block.expertCount)
                 for e in keep.indices where !keep[e] { total += cost[l][e] }
                 if l == 0 && !keep[1] && !keep[2] { total += 100 }
             }
@@ -39,7 +39,7 @@ struct GreedySubsetSearchTests {
         // with 2 already gone, so 0 goes and 1 is the one kept, against the order of its own cost.
         #expect(counts[0] == 4)
         #expect(order[0] == [3, 2, 0, 1])
-        #expect(model.moeBlocks.allSatisfy { $0.keep == nil }, "the model is left unmasked")
+        #expect(model.expertMask == nil, "the model is left unmasked")
         // Nested plans: the last k of each order.
         let plan = try GreedySubsetSearch.plan(order: order, k: 2)
         #expect(plan.kept == order.map { Array($0.suffix(2)).sorted() })

@@ -1,4 +1,5 @@
 import Foundation
+import MoEModels
 import Testing
 
 @testable import ExpertLock

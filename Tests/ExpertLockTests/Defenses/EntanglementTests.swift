@@ -17,7 +17,8 @@ struct EntanglementTests {
         return (try Trainer(model: model, parameters: parameters), TrainingFixtures.tokenExamples(vocab: 20, count: 16, length: 16, seed: 3))
     }
 
-    /// Each method trains with a finite loss that includes its penalty, and leaves no hooks behind.
+    /// Each method trains with a finite loss that includes its penalty, and leaves no mask behind (the draws
+    /// and the recorded outputs are per pass: the model has no place to keep them).
     @Test(arguments: EntanglementRegularizer.Method.allCases)
     func trainsWithEachMethod(_ method: EntanglementRegularizer.Method) throws {
         let (trainer, examples) = try Self.trainer(method, strength: method == .expertDropout ? 0.5 : 1)
@@ -35,7 +36,7 @@ struct EntanglementTests {
             let r = try trainer.step(Array(examples[(i * 3)..<(i * 3 + 4)]))
             #expect(r.loss.isFinite)
         }
-        #expect(trainer.model.moeBlocks.allSatisfy { $0.entanglement == nil && $0.keep == nil })
+        #expect(trainer.model.expertMask == nil)
     }
 
     /// Output agreement pulls routed experts' outputs together as training goes on.
@@ -43,10 +44,10 @@ struct EntanglementTests {
         let (trainer, examples) = try Self.trainer(.outputAgreement, strength: 5, steps: 60)
         let batch = TrainingBatch(Array(examples.prefix(4)), pad: 0)
         func disagreement() throws -> Float {
-            trainer.model.setEntanglement(ExpertEntanglement(outputAgreement: true))
-            defer { trainer.model.setEntanglement(nil) }
-            _ = try trainer.model.forward(batch.tokens)
-            return trainer.model.collectAgreementLoss()!.value.scalar
+            var options = ForwardOptions()
+            ExpertEntanglement(outputAgreement: true).apply(to: &options, model: trainer.model)
+            let output = try trainer.model.forward(batch.tokens, options: options)
+            return ExpertEntanglement.agreementLoss(output, batch: batch.tokens)!.value.scalar
         }
         let before = try disagreement()
         for i in 0..<40 { _ = try trainer.step(Array(examples[(i % 4 * 3)..<(i % 4 * 3 + 4)])) }

@@ -119,6 +119,6 @@ struct PruningAdversaryTests {
         }
         #expect(checked > model.parameters.count)
         // The model is left as it was: no mask, no hooks.
-        #expect(model.moeBlocks.allSatisfy { $0.keep == nil && $0.entanglement == nil })
+        #expect(model.expertMask == nil)
     }
 }

@@ -28,7 +28,7 @@ struct PrunabilitySweepTests {
         // Keeping every expert is the full model, whatever the ranking.
         for p in curve.points where p.k == 8 { #expect(abs(p.metric - curve.full) / curve.full < 1e-9) }
         // The model is left unmasked.
-        #expect(model.moeBlocks.allSatisfy { $0.keep == nil })
+        #expect(model.expertMask == nil)
         let area = try #require(curve.normalizedArea("soft"))
         #expect(area > 0 && area.isFinite)
         #expect(curve.markdownTable().contains("| 8 (full) |"))

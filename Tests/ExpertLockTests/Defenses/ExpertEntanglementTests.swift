@@ -1,8 +1,9 @@
 import Foundation
+import MoEModels
 import TensorCore
 import Testing
 
-@testable import MoEModels
+@testable import ExpertLock
 
 /// The output-agreement penalty: invariant to scaling every expert output (its normaliser is in
 /// the graph), and its gradient matches finite differences.

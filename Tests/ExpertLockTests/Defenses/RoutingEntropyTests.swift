@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TensorCore
+@testable import ExpertLock
 
 struct RoutingEntropyTests {
     /// Gradient against central differences (Double accumulation), with some rows above the floor.

@@ -1,4 +1,5 @@
 import Foundation
+import TensorCore
 
 /// Mean shortfall of routing entropy below a floor: (1/n) Σ_t max(0, floor − H(softmax(x_t))) over
 /// the rows `rows` (all rows when nil). x [N, E] -> scalar.

@@ -1,15 +1,16 @@
+import MoEModels
 import TensorCore
 
-/// Training-time hooks of the entangled-expert defenses inside a sparse block.
+/// What the entangled-expert defenses add to a training step's forward pass and loss, computed
+/// here from what the pass returns (the model holds no defense state).
 ///
 /// - Expert dropout: each training step, each layer hides a random subset of its experts from the
 ///   router (at rate `dropoutRate`, always leaving top-k), so no single expert can become the sole
-///   carrier of a skill: the others must learn to cover for it.
+///   carrier of a skill: the others must learn to cover for it. The draw is the step's expert mask.
 /// - Output agreement: the outputs of the experts a token is routed to are pulled together (mean
 ///   squared difference of each pair, relative to their mean squared norm), so several experts carry
 ///   the same features.
-/// The third method, routing spread, needs only the router logits and lives in the loss
-/// (`routingEntropyShortfall`).
+/// The third method, routing spread, needs only the routed logits (`routingSpread`).
 public struct ExpertEntanglement: Sendable, Equatable {
     public var dropoutRate: Float
     public var outputAgreement: Bool
@@ -37,6 +38,29 @@ public struct ExpertEntanglement: Sendable, Equatable {
         return keep
     }
 
+    /// The forward options of a step: the dropout draw as the pass's expert mask (over the model's own
+    /// mask), and the expert outputs kept when output agreement needs them.
+    public func apply(to options: inout ForwardOptions, model: MoEModel) {
+        if outputAgreement { options.recordExpertOutputs = true }
+        guard dropoutRate > 0 else { return }
+        let blocks = model.moeBlocks
+        options.expertMask = blocks.enumerated().map { i, block in
+            dropoutKeep(layer: block.layer, experts: block.expertCount, topK: block.topK, base: model.expertMask?[i])
+                ?? [Bool](repeating: true, count: block.expertCount)
+        }
+    }
+
+    /// The mean over sparse layers of `outputDisagreement` for a pass run with `recordExpertOutputs`
+    /// (nil when no layer routed a token to two experts).
+    public static func agreementLoss(_ output: ForwardOutput, batch: TokenBatch) -> Variable? {
+        let losses = output.expertOutputs.compactMap { layer in
+            layer.flatMap { outputDisagreement(stacked: $0.stacked, rows: $0.rows, k: $0.k, batch: batch) }
+        }
+        guard var total = losses.first else { return nil }
+        for l in losses.dropFirst() { total = add(total, l) }
+        return scale(total, 1 / Float(losses.count))
+    }
+
     /// Mean over pairs of ‖y_a − y_b‖², divided by the mean ‖y‖² of all the gated expert outputs of
     /// the layer, for the K gated expert outputs of each real token. `stacked` [Σ n_e, C] holds expert
     /// outputs in `rows` order.
@@ -59,22 +83,27 @@ public struct ExpertEntanglement: Sendable, Equatable {
             scale(sum(mul(stacked, stacked)), 1 / Float(max(stacked.value.rows, 1))), Variable(Tensor(scalar: 1e-6)))
         return divide(scale(sum(mul(difference, difference)), 1 / Float(first.count)), energy)
     }
-}
 
-extension MoEModel {
-    /// Installs (or removes, with nil) entanglement hooks on every sparse block.
-    public func setEntanglement(_ entanglement: ExpertEntanglement?) {
-        for block in moeBlocks {
-            block.entanglement = entanglement
-            block.agreementLoss = nil
+    /// The routing-spread penalty of entangled training: the load-balancing loss of each sequence on
+    /// its own (mean over sequences), which, unlike the batch-level loss, forbids a sequence — a task
+    /// example — from concentrating on a few experts; plus the mean shortfall of per-token routing
+    /// entropy below `entropyFloor`. Standard load balancing lets domains specialise on disjoint
+    /// experts as long as the batch as a whole is balanced; this does not.
+    public static func routingSpread(_ logits: [Variable], topK: Int, batch: TokenBatch, entropyFloor: Float) -> Variable {
+        var total: Variable?
+        for b in 0..<batch.batch {
+            let length = batch.lengths?[b] ?? batch.seq
+            guard length > 0 else { continue }
+            let rows = Array((b * batch.seq)..<(b * batch.seq + length))
+            let loss = RouterLosses.loadBalancing(logits, topK: topK, rows: rows)
+            total = total.map { add($0, loss) } ?? loss
         }
+        var spread = scale(total ?? Variable(Tensor(scalar: 0)), 1 / Float(max(batch.batch, 1)))
+        let valid = RouterLosses.validRows(batch)
+        for layer in logits {
+            spread = add(spread, scale(routingEntropyShortfall(layer, floor: entropyFloor, rows: valid), 1 / Float(logits.count)))
+        }
+        return spread
     }
 
-    /// Mean of the sparse blocks' output-agreement penalties from the last forward pass.
-    public func collectAgreementLoss() -> Variable? {
-        let losses = moeBlocks.compactMap(\.agreementLoss)
-        guard var total = losses.first else { return nil }
-        for l in losses.dropFirst() { total = add(total, l) }
-        return scale(total, 1 / Float(losses.count))
-    }
 }
