@@ -44,7 +44,7 @@ struct HumanSummary {
     }
 
     static func seconds(_ s: Double) -> String {
-        s >= 60 ? ProgressMeter.duration(s) : String(format: "%.1f s", s)
+        s >= 60 ? ProgressLine.duration(s) : String(format: "%.1f s", s)
     }
 
     /// Bytes in the largest unit that keeps one digit before the point (binary units: 1 MB = 2^20 bytes).

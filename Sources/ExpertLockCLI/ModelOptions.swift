@@ -46,56 +46,6 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
-/// Progress lines on stderr with rate and ETA, at most a few per second.
-///
-/// Rate and ETA count only the work this process did: a resumed run starts with batches (and
-/// tokens) done by the killed one, and counting them over this run's seconds gave "27859174
-/// tokens/s, ETA 0s" right after `--resume`. `resumed(done:tokens:)` sets that starting point.
-final class ProgressLine {
-    let label: String
-    private(set) var start = Date()
-    private var lastPrint = Date.distantPast
-    let quiet: Bool
-    /// What `update`'s count measures, per second ("tokens", or a sweep's "points").
-    let unit: String
-    private var baseDone = 0
-    private var baseTokens: Int64 = 0
-
-    init(_ label: String, quiet: Bool = false, unit: String = "tokens") {
-        self.label = label
-        self.quiet = quiet
-        self.unit = unit
-    }
-
-    /// The work a resumed run starts from (done by an earlier process): excluded from rate and ETA.
-    func resumed(done: Int, tokens: Int64) {
-        baseDone = done
-        baseTokens = tokens
-        start = Date()
-    }
-
-    func update(done: Int, total: Int, tokens: Int64, force: Bool = false) {
-        guard !quiet else { return }
-        let now = Date()
-        guard force || now.timeIntervalSince(lastPrint) > 0.5 || done == total else { return }
-        lastPrint = now
-        Console.progress(Self.line(
-            label: label, done: done, total: total, unit: unit, elapsed: now.timeIntervalSince(start),
-            doneHere: done - baseDone, unitsHere: tokens - baseTokens))
-    }
-
-    /// "label: 3/10, 1200 tokens/s, 4s elapsed, ETA 9s"; the ETA is "unknown" until this process
-    /// has finished some work to time.
-    static func line(
-        label: String, done: Int, total: Int, unit: String, elapsed: Double, doneHere: Int, unitsHere: Int64
-    ) -> String {
-        let rate = elapsed > 0 && doneHere > 0 ? Double(unitsHere) / elapsed : 0
-        let eta = doneHere > 0 ? ProgressMeter.duration(elapsed / Double(doneHere) * Double(total - done)) : "unknown"
-        return String(format: "%@: %d/%d, %.\(rate < 10 ? 2 : 0)f %@/s, ", label, done, total, rate, unit)
-            + "\(ProgressMeter.duration(elapsed)) elapsed, ETA \(eta)"
-    }
-}
-
 extension WeightResidency: ExpressibleByArgument {}
 
 /// What `--model` (and `--original`, `--suspect`) name: a model folder. A path to the folder's

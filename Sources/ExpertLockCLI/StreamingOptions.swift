@@ -39,7 +39,7 @@ struct StreamingOptions: ParsableArguments {
     }
 
     static func line(_ label: String, stage: Int, of stages: Int, name: String, elapsed: Double) -> String {
-        let eta = stage > 0 ? ProgressMeter.duration(elapsed / Double(stage) * Double(stages - stage)) : "unknown"
-        return "\(label): \(name) (\(stage)/\(stages)), \(ProgressMeter.duration(elapsed)) elapsed, ETA \(eta)"
+        let eta = stage > 0 ? ProgressLine.duration(elapsed / Double(stage) * Double(stages - stage)) : "unknown"
+        return "\(label): \(name) (\(stage)/\(stages)), \(ProgressLine.duration(elapsed)) elapsed, ETA \(eta)"
     }
 }

@@ -12,12 +12,20 @@ public final class AttributionCollector: RoutingObserver {
     /// Per sparse layer: the soft mass is the applied routing weight (a biased router), not the probability.
     public let softMassIsApplied: [Bool]
 
-    public init(model: MoEModel) {
+    public convenience init(model: MoEModel) {
         let blocks = model.moeBlocks
-        layerIndices = blocks.map(\.layer)
-        statistics = blocks.map { [ExpertStatistics](repeating: ExpertStatistics(), count: $0.expertCount) }
+        self.init(
+            layerIndices: blocks.map(\.layer), expertCounts: blocks.map(\.expertCount),
+            softMassIsApplied: blocks.map { $0.biasedRouter != nil })
+    }
+
+    /// Statistics for sparse layers named by their model layer index (an encoder-decoder numbers both stacks).
+    /// `softMassIsApplied[l]`: layer l's soft mass is its applied routing weight (nil: softmax routers, all false).
+    public init(layerIndices: [Int], expertCounts: [Int], softMassIsApplied: [Bool]? = nil) {
+        self.layerIndices = layerIndices
+        statistics = expertCounts.map { [ExpertStatistics](repeating: ExpertStatistics(), count: $0) }
         position = Dictionary(uniqueKeysWithValues: layerIndices.enumerated().map { ($1, $0) })
-        softMassIsApplied = blocks.map { $0.biasedRouter != nil }
+        self.softMassIsApplied = softMassIsApplied ?? layerIndices.map { _ in false }
     }
 
     /// Counts the valid tokens of a batch (call once per batch; layers see the same tokens).

@@ -14,7 +14,7 @@ import MoEModels
 /// Cost per layer of E experts: E + (E − 1) + … + 2 loss evaluations (35 for E = 8).
 public enum GreedySubsetSearch {
     /// order[l] lists sparse layer l's experts in the order the search removes them (the last is the
-    /// one it keeps alone). `loss` measures the model as currently masked (lower is better); ties
+    /// one it keeps alone). `loss` measures a masked view of the model (`masked`: lower is better); ties
     /// remove the lowest index. `progress` receives (evaluations done, total).
     public static func eliminationOrder(
         model: MoEModel, loss: (MoEModel) throws -> Double, progress: ((Int, Int) -> Void)? = nil
@@ -22,7 +22,6 @@ public enum GreedySubsetSearch {
         let counts = model.moeBlocks.map(\.expertCount)
         let total = counts.reduce(0) { $0 + max(0, $1 * ($1 + 1) / 2 - 1) }
         var done = 0
-        defer { model.maskExperts(nil) }
         var orders: [[Int]] = []
         for (l, n) in counts.enumerated() {
             var kept = Array(0..<n)
@@ -32,8 +31,7 @@ public enum GreedySubsetSearch {
                 for e in kept {
                     var flags = counts.map { [Bool](repeating: true, count: $0) }
                     for r in removed + [e] { flags[l][r] = false }
-                    model.maskExperts(flags)
-                    let value = try loss(model)
+                    let value = try loss(model.masked(flags))
                     done += 1
                     progress?(done, total)
                     // A NaN loss (a diverged sub-model) must not win: it compares false both ways.
@@ -41,7 +39,6 @@ public enum GreedySubsetSearch {
                         best = (e, value)
                     }
                 }
-                model.maskExperts(nil)
                 removed.append(best!.expert)
                 kept.removeAll { $0 == best!.expert }
             }

@@ -88,8 +88,11 @@ public enum PrunabilitySweep {
         /// sweeps do not share their random baselines by construction.
         public var firstRandomSeed: UInt64 = 0
         public var scope: PruningPlan.Scope = .layer
+        /// Merging methods measured at the same k as removal (strategy "merge <method>"; needs a calibration).
+        public var merges: [ExpertMerging.Method] = []
         public init(keeps: [Int], thresholds: [Double] = [], criteria: [AttributionCriterion] = [.soft], randomSeeds: Int = 3,
-                    firstRandomSeed: UInt64 = 0, scope: PruningPlan.Scope = .layer) {
+                    firstRandomSeed: UInt64 = 0, scope: PruningPlan.Scope = .layer, merges: [ExpertMerging.Method] = []) {
+            self.merges = merges
             self.keeps = keeps
             self.thresholds = thresholds
             self.criteria = criteria
@@ -116,14 +119,37 @@ public enum PrunabilitySweep {
     /// `evaluate` returns the task metric of the model as currently masked.
     /// `progress` receives (evaluations done, total) and may return false to stop.
     /// `resume` skips what an interrupted sweep measured (its points must be a prefix of this
-    /// sweep's plans); `save` receives the progress after every evaluation.
+    /// sweep's plans); `save` receives the progress after every evaluation. Merge points (after every
+    /// removal point) evaluate the merged model, built from `calibration`, at each k.
     public static func run(
         model: MoEModel, attribution: ExpertAttribution, metricName: String, higherIsBetter: Bool,
         parameters: Parameters, evaluate: (MoEModel) throws -> Double, progress: ((Int, Int) -> Bool)? = nil,
-        resume: Progress? = nil, save: ((Progress) throws -> Void)? = nil
+        resume: Progress? = nil, save: ((Progress) throws -> Void)? = nil, calibration: MergeCalibration? = nil
+    ) throws -> PrunabilityCurve {
+        try withoutActuallyEscaping(evaluate) { evaluate in
+            try run(
+                signature: ModelSignature(model: model), attribution: attribution, metricName: metricName,
+                higherIsBetter: higherIsBetter, parameters: parameters, evaluate: { try evaluate(model.masked($0)) },
+                progress: progress, resume: resume, save: save,
+                evaluateMerge: calibration.map { calibration in
+                    { method, k in
+                        let plan = try ExpertMerging.plan(model: model, calibration: calibration, method: method, k: k)
+                        return try evaluate(try ExpertMerging.apply(plan, to: model))
+                    }
+                })
+        }
+    }
+
+    /// The same for any model that can mask experts (an encoder-decoder too): `evaluate(flags)` measures the model
+    /// keeping `flags[l][e]` of sparse layer l (nil: every expert).
+    public static func run(
+        signature: ModelSignature, attribution: ExpertAttribution, metricName: String,
+        higherIsBetter: Bool, parameters: Parameters, evaluate: ([[Bool]]?) throws -> Double,
+        progress: ((Int, Int) -> Bool)? = nil, resume: Progress? = nil, save: ((Progress) throws -> Void)? = nil,
+        evaluateMerge: ((ExpertMerging.Method, Int) throws -> Double)? = nil
     ) throws -> PrunabilityCurve {
         let counts = attribution.signature.expertsPerLayer
-        guard attribution.signature == ModelSignature(model: model) else {
+        guard attribution.signature == signature else {
             throw AttributionError.mismatch(file: attribution.model, reason: "made on another model")
         }
         let n = counts.max() ?? 0
@@ -150,9 +176,24 @@ public enum PrunabilitySweep {
                 plans.append((CurvePoint(k: nil, tau: tau, strategy: c.rawValue, seed: nil, expertsKept: mean, metric: 0), plan))
             }
         }
+        enum Action {
+            case mask(PruningPlan)
+            case merge(ExpertMerging.Method, Int)
+        }
+        var actions = plans.map { ($0.0, Action.mask($0.1)) }
+        if !parameters.merges.isEmpty && evaluateMerge == nil {
+            throw PruningError.planMismatch("merge points need a calibration pass")
+        }
+        for k in keeps {
+            for method in parameters.merges {
+                let point = CurvePoint(
+                    k: k, tau: nil, strategy: "merge \(method.rawValue)", seed: nil, expertsKept: Double(k), metric: 0)
+                actions.append((point, .merge(method, k)))
+            }
+        }
         var points = resume?.points ?? []
-        guard points.count <= plans.count,
-            zip(points, plans).allSatisfy({ saved, plan in
+        guard points.count <= actions.count,
+            zip(points, actions).allSatisfy({ saved, plan in
                 var planned = plan.0
                 planned.metric = saved.metric
                 return planned == saved
@@ -162,15 +203,18 @@ public enum PrunabilitySweep {
         if let saved = resume?.full {
             full = saved
         } else {
-            full = try evaluate(model.masked(nil))
+            full = try evaluate(nil)
             try save?(Progress(full: full, points: points))
         }
-        for (i, (point, plan)) in plans.enumerated().dropFirst(points.count) {
+        for (i, (point, action)) in actions.enumerated().dropFirst(points.count) {
             var p = point
-            p.metric = try evaluate(model.masked(plan.keepFlags))
+            switch action {
+            case .mask(let plan): p.metric = try evaluate(plan.keepFlags)
+            case .merge(let method, let k): p.metric = try evaluateMerge!(method, k)
+            }
             points.append(p)
             try save?(Progress(full: full, points: points))
-            if let progress, !progress(i + 1, plans.count) { break }
+            if let progress, !progress(i + 1, actions.count) { break }
         }
         return PrunabilityCurve(metricName: metricName, higherIsBetter: higherIsBetter, expertsPerLayer: n, full: full, points: points)
     }

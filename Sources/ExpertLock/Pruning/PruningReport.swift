@@ -12,9 +12,11 @@ public struct ModelSize: Sendable, Codable, Equatable {
         var expertTotal = 0
         var activeExperts = 0
         for block in model.moeBlocks {
-            let perExpert = block.experts.first.map { $0.parameters.map(\.elementCount).reduce(0, +) } ?? 0
-            expertTotal += perExpert * block.expertCount
-            activeExperts += perExpert * min(block.topK, block.expertCount)
+            // Inner pruning may leave experts of different sizes: active counts take their mean.
+            let sizes = block.experts.map { $0.parameters.map(\.elementCount).reduce(0, +) }
+            let layerTotal = sizes.reduce(0, +)
+            expertTotal += layerTotal
+            activeExperts += block.expertCount == 0 ? 0 : layerTotal * min(block.topK, block.expertCount) / block.expertCount
         }
         for p in model.parameters { total += p.elementCount }
         parameters = total

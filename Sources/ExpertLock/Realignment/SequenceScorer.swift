@@ -38,7 +38,7 @@ enum SequenceScorer {
         var meanNLL: Double { targets > 0 ? -logLikelihood / Double(targets) : 0 }
     }
 
-    /// Scores `sequences` through `model` (use an inference view while training), `batchSize`
+    /// Scores `sequences` through `model` (inside `withoutGradients` while training), `batchSize`
     /// sequences per forward pass. Sequences are batched in order of length so padding stays small;
     /// outputs come back in input order.
     static func score(

@@ -109,6 +109,9 @@ struct AttributeCommand: AsyncParsableCommand {
                 attribution = merged
             } else {
                 guard let model else { throw ArgumentInputError("attribute needs --model (or --merge FILES)") }
+                if SwitchTransformersModel.isSwitchCheckpoint(URL(fileURLWithPath: model)) {
+                    return try runEncoderDecoder(model: model, criterion: criterion)
+                }
                 let options = try ModelOptions.parse(["--model", model])
                 let context = try longContext.context(context, default: 512, model: model)
                 if streaming.streamLayers && criterion == .ablation {

@@ -65,11 +65,10 @@ extension EvalCommand {
         let tokenIds = try perplexityIds(vocabSize: model.config.vocabSize)
         let parameters = Perplexity.Parameters(context: context, stride: stride, batchSize: batch ?? 4)
         let batches = try Perplexity.batchCount(ids: tokenIds, parameters: parameters)
-        let meter = ProgressMeter(unit: "batches")
+        let meter = ProgressLine("perplexity", unit: "batches")
         let partials = try Perplexity.partials(model: model, ids: tokenIds, parameters: parameters, shard: shard) {
             meter.update($0, of: $1)
         }
-        meter.finish()
         let modelPath = self.model ?? ""
         var object = try PerplexityFile.object(
             model: modelPath, runFingerprint: runFingerprint(ids: tokenIds, parameters: parameters),

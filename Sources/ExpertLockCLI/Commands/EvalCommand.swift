@@ -169,7 +169,7 @@ struct EvalCommand: AsyncParsableCommand {
     func evaluatePerplexity(_ model: MoEModel, context: Int) throws -> [String: Any] {
         let tokenIds = try perplexityIds(vocabSize: model.config.vocabSize)
         let parameters = Perplexity.Parameters(context: context, stride: stride, batchSize: batch ?? 4)
-        let meter = ProgressMeter(unit: "windows")
+        let meter = ProgressLine("perplexity", unit: "windows")
         var processed = 0
         let result = streaming.streamLayers
             ? try Perplexity.evaluateStreaming(
@@ -184,7 +184,6 @@ struct EvalCommand: AsyncParsableCommand {
         for window in Perplexity.windows(count: tokenIds.count, context: parameters.context, stride: stride) {
             processed += window.end - window.begin
         }
-        meter.finish()
         return [
             "perplexity": result.perplexity, "nll": result.nll, "tokens": result.tokens,
             "tokens_per_s": Double(processed) / meter.elapsed,
@@ -205,7 +204,7 @@ struct EvalCommand: AsyncParsableCommand {
             promptTemplate = loaded
         }
         let tokenizer = try loadTokenizer()
-        let meter = ProgressMeter(unit: "examples")
+        let meter = ProgressLine("classify", unit: "examples")
         let result = streaming.streamLayers
             ? try Classification.evaluateStreaming(
                 model: model, tokenizer: tokenizer, examples: examples, task: classificationTask,
@@ -218,7 +217,6 @@ struct EvalCommand: AsyncParsableCommand {
                 meter.update(done, of: total)
                 return true
             }
-        meter.finish()
         return [
             "accuracy": result.accuracy, "examples": result.examples, "labeled": result.labeled,
             "task": classificationTask.name.rawValue, "tokens_per_s": Double(result.tokens) / meter.elapsed,
@@ -232,7 +230,7 @@ struct EvalCommand: AsyncParsableCommand {
         }
         guard !examples.isEmpty else { throw TaskError.noExamples }
         let tokenizer = try loadTokenizer()
-        let meter = ProgressMeter(unit: "examples")
+        let meter = ProgressLine("summarize", unit: "examples")
         let result = try Summarization.evaluate(
             model: model, tokenizer: tokenizer, examples: examples, maxNewTokens: maxNewTokens,
             maxLength: context, useStemmer: stemmer
@@ -240,48 +238,9 @@ struct EvalCommand: AsyncParsableCommand {
             meter.update(done, of: total)
             return true
         }
-        meter.finish()
         return [
             "rouge1": result.rouge1, "rouge2": result.rouge2, "rougeL": result.rougeL, "examples": result.examples,
             "tokens_per_s": Double(result.generatedTokens) / meter.elapsed,
         ]
-    }
-}
-
-/// Progress with an ETA on stderr: at most one line a second (rewritten in place on a terminal).
-final class ProgressMeter {
-    let unit: String
-    let start = Date()
-    private var lastReport = Date.distantPast
-    private var lastLine = ""
-    private let terminal = isatty(STDERR_FILENO) != 0
-
-    init(unit: String) { self.unit = unit }
-
-    var elapsed: Double { max(Date().timeIntervalSince(start), 1e-9) }
-
-    func update(_ done: Int, of total: Int) {
-        let now = Date()
-        guard now.timeIntervalSince(lastReport) >= 1 || done == total else { return }
-        lastReport = now
-        let seconds = elapsed
-        let remaining = done > 0 ? seconds / Double(done) * Double(total - done) : 0
-        lastLine = "\(done)/\(total) \(unit), \(Self.duration(seconds)) elapsed, ETA \(Self.duration(remaining))"
-        if terminal {
-            FileHandle.standardError.write(Data(("\r" + lastLine + "\u{1B}[K").utf8))
-        } else {
-            Console.progress(lastLine)
-        }
-    }
-
-    func finish() {
-        if terminal && !lastLine.isEmpty { FileHandle.standardError.write(Data("\n".utf8)) }
-    }
-
-    static func duration(_ seconds: Double) -> String {
-        let s = Int(seconds.rounded())
-        return s >= 3600
-            ? "\(s / 3600)h\(String(format: "%02d", s / 60 % 60))m"
-            : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
     }
 }

@@ -15,6 +15,11 @@ struct ProvenanceCommand: AsyncParsableCommand {
             bands are calibrated in the Provenance doc comment. With --json prints {"verdict", "kept_experts", \
             "layers": [{"layer", "matches": [{"suspect_expert", "original_expert", "similarity", "verdict"}], \
             "mean_similarity", "background_maximum", "verdict"}], "thresholds"}.
+
+            --explain also says, per suspect expert, which originals it was made from: channel-aligned \
+            non-negative mixing weights over the originals (merges), a channel subset (inner pruning), a permuted \
+            copy, re-quantised (int8, FP8) or low-rank copies, judged on a chance-corrected score ("derivation"). \
+            --probe FILE (token ids) adds a routing fingerprint: which experts fire on the probe ("routing").
             """)
 
     @Option(help: "The original model folder.", transform: ModelPath.folder)
@@ -23,6 +28,10 @@ struct ProvenanceCommand: AsyncParsableCommand {
     var suspect: String
     @Option(help: "Similarity at or above which an expert is derived.") var derived: Float = 0.5
     @Option(help: "Similarity below which experts are unrelated.") var unrelated: Float = 0.2
+    @Flag(help: "Explain each suspect expert: merge weights, channel subsets, permuted or re-quantised copies.")
+    var explain = false
+    @Option(help: "Probe token ids (a JSON array or whitespace-separated integers) for a routing fingerprint.")
+    var probe: String?
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
@@ -32,8 +41,23 @@ struct ProvenanceCommand: AsyncParsableCommand {
             let b = try ModelLoader.load(directory: URL(fileURLWithPath: suspect), residency: .mapped)
             let report = try Provenance.compare(
                 original: a, suspect: b, thresholds: Provenance.Thresholds(derived: derived, unrelated: unrelated))
+            let derivation = explain
+                ? try Provenance.explain(
+                    original: a, suspect: b, thresholds: Provenance.Thresholds(derived: derived, unrelated: unrelated))
+                : nil
+            let routing = try probe.map { file in
+                let ids = try TokenIdsFile.read(file)
+                for id in ids where id < 0 || id >= min(a.config.vocabSize, b.config.vocabSize) {
+                    throw ArgumentInputError("\(file): token id \(id) is outside a model's vocabulary")
+                }
+                let batches = CorpusBatches.batches(CorpusBatches.chunks(ids, length: 256), batchSize: 4)
+                return try RoutingFingerprint.compare(original: a, suspect: b, probes: batches)
+            }
             if output.json {
-                try Console.printJSON(encodable: report)
+                var object = try Self.jsonObject(report)
+                if let derivation { object["derivation"] = try Self.jsonObject(derivation) }
+                if let routing { object["routing"] = try Self.jsonObject(routing) }
+                try Console.printJSON(object)
                 return
             }
             print("verdict: \(report.verdict.rawValue)")
@@ -43,6 +67,25 @@ struct ProvenanceCommand: AsyncParsableCommand {
                 }
                 print("  layer \(layer.layer): \(layer.verdict.rawValue); " + pairs.joined(separator: ", "))
             }
+            for layer in derivation?.layers ?? [] {
+                print("  layer \(layer.layer) derivation (chance \(String(format: "%.3f", Double(layer.chance)))):")
+                for e in layer.experts {
+                    let sources = e.sources.map { "\($0.originalExpert)×\(String(format: "%.2f", $0.weight))" }
+                    let extras = [e.quantization, e.rank.map { "rank \($0)" }].compactMap { $0 }
+                    print("    \(e.suspectExpert): \(e.kind.rawValue) of " + sources.joined(separator: " + ")
+                        + " (score \(String(format: "%.3f", Double(e.score))), \(e.verdict.rawValue))"
+                        + (extras.isEmpty ? "" : "; " + extras.joined(separator: ", ")))
+                }
+            }
+            if let routing {
+                print("  routing fingerprint over \(routing.tokens) probe tokens: mean correlation "
+                    + String(format: "%.3f", Double(routing.meanCorrelation)))
+            }
         }
+    }
+
+    /// An Encodable value as a JSON object, to combine several reports in one output.
+    static func jsonObject<T: Encodable>(_ value: T) throws -> [String: Any] {
+        (try JSONSerialization.jsonObject(with: JSONEncoder().encode(value)) as? [String: Any]) ?? [:]
     }
 }

@@ -40,12 +40,18 @@ struct PruneCommand: AsyncParsableCommand {
     @Option(help: "remove or mask.") var mode: PruneMode = .remove
     @Option(help: "Output folder.") var out: String
     @Flag(help: "Replace an existing output folder.") var overwrite = false
+    @OptionGroup var compression: CompressionOptions
     @OptionGroup var output: OutputOptions
 
     enum PruneMode: String, ExpressibleByArgument, CaseIterable { case remove, mask }
 
     func run() async throws {
         try await runReportingErrors(output: out) {
+            if let attack = try compression.attack(keep: keep) {
+                try runCompression(attack)
+                return
+            }
+            if SwitchTransformersModel.isSwitchCheckpoint(modelOptions.url) { return try runEncoderDecoder() }
             let model = try modelOptions.load()
             let signature = ModelSignature(model: model)
             let identity = ModelFolderIdentity.fingerprint(of: modelOptions.url)

@@ -66,9 +66,7 @@ struct RealignCommand: AsyncParsableCommand {
     @Option(help: "Score a seeded random subset of N unlabeled examples per round (default: all).") var candidates: Int?
     @Option(help: "AdamW weight decay (matrices only).") var weightDecay: Float = 0.01
     @Option(help: "Load-balancing loss coefficient (default: the config's; 0: off).") var auxCoef: Float?
-    @Option(help: "LoRA rank.") var loraRank = 8
-    @Option(help: "LoRA alpha (scale alpha/rank).") var loraAlpha: Float = 16
-    @Option(help: "LoRA targets: attention, experts or both, comma-separated.") var loraTargets = "attention,experts"
+    @OptionGroup var lora: LoRAArguments
     @Option(help: "Seed of the first run.") var seed: UInt64 = 0
     @Option(
         parsing: .unconditional, help: "Runs per strategy, seeds --seed, --seed + 1, ….",
@@ -174,7 +172,7 @@ struct RealignCommand: AsyncParsableCommand {
         p.weightDecay = weightDecay
         p.loadBalancingCoefficient = auxCoef
         p.trainable = trainable
-        p.lora = LoRAOptions(rank: loraRank, alpha: loraAlpha, targets: try parseLoRATargets())
+        p.lora = try lora.options()
         p.candidatesPerRound = candidates
         p.seed = seed
         p.saveEvery = saveEvery
@@ -194,16 +192,6 @@ struct RealignCommand: AsyncParsableCommand {
         let model = try ModelLoader.load(directory: URL(fileURLWithPath: reference), residency: .automatic)
         let (metric, outcomes) = try task.evaluateWithOutcomes(model: model)
         return (metric, outcomes)
-    }
-
-    func parseLoRATargets() throws -> [LoRATarget] {
-        try loraTargets.split(separator: ",").map { part in
-            let name = part.trimmingCharacters(in: .whitespaces)
-            guard let target = LoRATarget(rawValue: name) else {
-                throw ArgumentInputError("--lora-targets: '\(name)' is not one of attention, experts")
-            }
-            return target
-        }
     }
 
     /// One strategy and seed in `out/<strategy>-seed<S>`: skipped when its result.json exists and

@@ -30,6 +30,9 @@ struct SweepCommand: AsyncParsableCommand {
     @Option(help: "Experts kept per layer, comma-separated.") var keep = "8,6,4,2,1"
     @Option(help: "Thresholds τ on the per-layer share, comma-separated.") var thresholds = ""
     @Option(help: "Attribution criteria, comma-separated (soft, frequency, reap).") var criteria = "soft,frequency,reap"
+    @Option(
+        help: "Also merge to each k by these methods (hc-smoe, reap-aligned, comma-separated): merge vs removal on one plot.")
+    var merge = ""
     @Option(parsing: .unconditional, help: "Random-pruning seeds (baseline).", transform: OptionRange.int(atLeast: 0))
     var seeds = 3
     @Option(
@@ -57,6 +60,7 @@ struct SweepCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors(output: out) {
             try refuseOutputOverlappingInputs(out, inputs: [modelOptions.model, data, evalData, ids, attribution])
+            if SwitchTransformersModel.isSwitchCheckpoint(modelOptions.url) { return try runEncoderDecoder() }
             let outURL = URL(fileURLWithPath: out)
             let stateURL = SweepResumeState.url(forOutput: outURL)
             // A kill after the finished output is in place and its state deleted leaves only the
@@ -87,9 +91,19 @@ struct SweepCommand: AsyncParsableCommand {
                 }
                 return c
             }
+            let merges = try merge.split(separator: ",").map { part -> ExpertMerging.Method in
+                guard let m = ExpertMerging.Method(rawValue: part.trimmingCharacters(in: .whitespaces)) else {
+                    throw ArgumentInputError("--merge: '\(part)' is not hc-smoe or reap-aligned")
+                }
+                return m
+            }
+            if !merges.isEmpty && data == nil && ids == nil {
+                throw ArgumentInputError("--merge calibrates on --data or --ids")
+            }
             let metric = try TaskCorpus.metric(
                 model: modelOptions, task: task, data: evalData ?? data, ids: evalData == nil ? ids : nil, format: format,
                 context: context, batch: batch, limit: limit, maxNewTokens: maxNewTokens)
+            let mergeSetting: [String] = merges.isEmpty ? [] : ["merge=" + merges.map(\.rawValue).joined(separator: ",")]
             let fingerprint = SweepResumeState.fingerprint(
                 settings: [
                     modelOptions.model, identity, task.rawValue,
@@ -97,7 +111,7 @@ struct SweepCommand: AsyncParsableCommand {
                     taus.map { "\($0)" }.joined(separator: ","), criteriaList.map(\.rawValue).joined(separator: ","),
                     "\(seeds)" + (randomSeed == 0 ? "" : "@\(randomSeed)"),
                     "\(context)", "\(batch)", "\(limit ?? -1)", data ?? "-", evalData ?? "-", ids ?? "-", attribution ?? "-",
-                ] + (modelOptions.precisionOptions.precision == .f32 ? [] : ["precision=bf16"]),  // f32 runs keep theirs
+                ] + mergeSetting + (modelOptions.precisionOptions.precision == .f32 ? [] : ["precision=bf16"]),  // f32 runs keep theirs
                 files: [data, evalData, ids, attribution].compactMap { $0 }.map { URL(fileURLWithPath: $0) })
             let marker = outURL.appendingPathComponent(SweepResumeState.runMarkerName)
             let finished: PrunabilityCurve?
@@ -145,6 +159,12 @@ struct SweepCommand: AsyncParsableCommand {
                 if saved == nil {
                     try SweepResumeState(fingerprint: fingerprint, attribution: ranking, progress: .init()).write(to: stateURL)
                 }
+                // Merging calibrates on the attribution data (expert outputs and REAP saliencies).
+                let calibration = merges.isEmpty ? nil : try MergeCalibration.run(
+                    model: model, batches: CorpusBatches.batches(
+                        try TaskCorpus.sequences(
+                            model: modelOptions, task: task, data: data, ids: ids, format: format, context: context,
+                            limit: limit), batchSize: batch))
                 let progress = ProgressLine("sweep", unit: "points")
                 if let saved {
                     progress.resumed(done: saved.progress.points.count, tokens: Int64(saved.progress.points.count))
@@ -152,14 +172,15 @@ struct SweepCommand: AsyncParsableCommand {
                 let computed = try PrunabilitySweep.run(
                     model: model, attribution: ranking, metricName: metric.name, higherIsBetter: metric.higherIsBetter,
                     parameters: .init(keeps: keeps, thresholds: taus, criteria: criteriaList, randomSeeds: seeds,
-                        firstRandomSeed: UInt64(randomSeed)),
+                        firstRandomSeed: UInt64(randomSeed), merges: merges),
                     evaluate: metric.evaluate,
                     progress: { done, total in
                         progress.update(done: done, total: total, tokens: Int64(done))
                         return true
                     },
                     resume: saved?.progress,
-                    save: { try SweepResumeState(fingerprint: fingerprint, attribution: ranking, progress: $0).write(to: stateURL) })
+                    save: { try SweepResumeState(fingerprint: fingerprint, attribution: ranking, progress: $0).write(to: stateURL) },
+                    calibration: calibration)
                 try OutputDirectory.write(
                     to: outURL, overwrite: replace,
                     inputs: [modelOptions.model, data, evalData, ids, attribution].compactMap { $0 }.map { URL(fileURLWithPath: $0) }

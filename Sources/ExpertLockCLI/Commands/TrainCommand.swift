@@ -51,9 +51,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Entanglement method: output-agreement, routing-spread or expert-dropout.")
     var entangleMethod: EntanglementRegularizer.Method = .routingSpread
     @Option(help: "What trains: experts, experts+router, all or lora.") var trainable: TrainableSubset = .all
-    @Option(help: "LoRA rank.") var loraRank = 8
-    @Option(help: "LoRA alpha (scale alpha/rank).") var loraAlpha: Float = 16
-    @Option(help: "LoRA targets: attention, experts or both, comma-separated.") var loraTargets = "attention,experts"
+    @OptionGroup var lora: LoRAArguments
     @Flag(help: "Merge LoRA adapters into the weights in the final save.") var mergeLora = false
     @Option(help: "Owner's private key: train a locked --model (--trainable lora only) and sign the update log.")
     var key: String?
@@ -149,8 +147,7 @@ struct TrainCommand: AsyncParsableCommand {
             parameters.seed = seed
             parameters.entanglement = entangle.map { EntanglementRegularizer(method: entangleMethod, strength: $0) }
             parameters.trainable = trainable
-            parameters.lora = LoRAOptions(
-                rank: loraRank, alpha: loraAlpha, targets: try parseTargets(loraTargets), merge: mergeLora)
+            parameters.lora = try lora.options(merge: mergeLora)
             parameters.saveEvery = saveEvery
             parameters.keepCheckpoints = keepCheckpoints
 
@@ -238,16 +235,6 @@ struct TrainCommand: AsyncParsableCommand {
             return try HeldOutEvaluation(ids: tokens, context: seq, every: evalEvery)
         } catch {
             throw ArgumentInputError("\(evalData ?? evalIds ?? ""): \(error)")
-        }
-    }
-
-    func parseTargets(_ text: String) throws -> [LoRATarget] {
-        try text.split(separator: ",").map { part in
-            let name = part.trimmingCharacters(in: .whitespaces)
-            guard let target = LoRATarget(rawValue: name) else {
-                throw ArgumentInputError("--lora-targets: '\(name)' is not one of attention, experts")
-            }
-            return target
         }
     }
 

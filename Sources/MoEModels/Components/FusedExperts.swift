@@ -213,7 +213,8 @@ extension MoEModel {
                     var shape = slices[0].shape
                     shape[0] = origin.count
                     let bytes = slices.reduce(Data()) { $0 + $1.bytes }
-                    pending.append(.stored(StoredTensor(name: name, dtype: slices[0].dtype, shape: shape, bytes: bytes)))
+                    pending.append(.stored(StoredTensor(
+                        name: name, dtype: slices[0].dtype, shape: shape, bytes: bytes)))
                 }
             } else if quantizedExperts != nil {
                 throw ModelError.unsupported(

@@ -105,6 +105,8 @@ struct ConfigReader {
             expertsPerLayer: try ints("expertlock_experts_per_layer"),
             torchDtype: try string("dtype") ?? string("torch_dtype"),
             hiddenAct: try string("hidden_act") ?? "silu")
+        config.expertIntermediateSizes = try c.decodeIfPresent(
+            [[Int]].self, forKey: AnyKey("expertlock_expert_intermediate_sizes"))
         if let (object, key) = rope { config.rotaryScaling = try object.scaling(file: file, key: key) }
         let partial = try rope?.0.partialRotaryFactor ?? double("partial_rotary_factor")
         if let partial { config.partialRotaryFactor = partial }

@@ -51,6 +51,7 @@ extension ModelConfig: Codable {
         try w.setIfPresent("dtype", torchDtype)
         try w.set("hidden_act", hiddenAct)
         try w.setIfPresent("expertlock_experts_per_layer", expertsPerLayer)
+        try w.setIfPresent("expertlock_expert_intermediate_sizes", expertIntermediateSizes)
         if !architectures.isEmpty { try w.set("architectures", architectures) }
         try w.set("rope_parameters", RopeParametersOut(theta: ropeTheta, type: ropeType, scaling: rotaryScaling,
                                                         partialRotaryFactor: partialRotaryFactor))

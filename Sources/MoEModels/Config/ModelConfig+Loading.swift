@@ -72,6 +72,8 @@ extension ModelConfig {
             let key = object["num_mtp_layers"] != nil ? "num_mtp_layers" : "num_nextn_predict_layers"
             object[key] = nextTokenPredictionLayers
         }
+        // Errors name the file being written: the patched config is its content.
+        try patchExpertSizes(&object, file: Self.configFile(destination).path)
         let text = JSONText.pretty(object) + "\n"
 
         let destinationFile = Self.configFile(destination)
@@ -80,6 +82,45 @@ extension ModelConfig {
             try $0.write(text)
         }
         return patched
+    }
+
+    /// Writes inner-pruned expert sizes: one size for every expert goes to the family's own key (the
+    /// first of `moe_intermediate_size`, `moe_intermediate_size` with the shared-expert multiple
+    /// rescaled, or `intermediate_size` when every layer is sparse) that decodes to this config, so
+    /// transformers loads it; sizes that differ, or a size no key can state (DeepSeek's shared experts
+    /// are `moe_intermediate_size` × `n_shared_experts`), go to `expertlock_expert_intermediate_sizes`.
+    private func patchExpertSizes(_ object: inout [String: Any], file: String) throws {
+        let key = "expertlock_expert_intermediate_sizes"
+        object[key] = nil
+        let base = try Self.decode(Data((JSONText.pretty(object) + "\n").utf8), file: file)
+        if let sizes = expertIntermediateSizes {
+            object[key] = sizes
+            return
+        }
+        let size = moeIntermediateSize
+        guard size != base.moeIntermediateSize else { return }
+        var candidates: [[String: Any]] = [["moe_intermediate_size": size]]
+        let shared = base.sharedExpertIntermediateSize
+        for multiple in ["n_shared_experts", "moe_num_shared_experts"] where shared > 0 && shared % size == 0 {
+            candidates.append(["moe_intermediate_size": size, multiple: shared / size])
+        }
+        candidates.append(["intermediate_size": size])
+        for patch in candidates {
+            var trial = object
+            for (k, v) in patch { trial[k] = v }
+            guard let d = try? Self.decode(Data((JSONText.pretty(trial) + "\n").utf8), file: file) else { continue }
+            let denseUnchanged = d.intermediateSize == base.intermediateSize
+                || base.sparseLayers.count == base.numHiddenLayers
+            if d.moeIntermediateSize == size && d.sharedExpertIntermediateSize == shared && denseUnchanged
+                && d.numExperts == base.numExperts && d.expertIntermediateSizes == nil
+            {
+                object = trial
+                return
+            }
+        }
+        let sparse = Set(base.sparseLayers)
+        object[key] = (0..<base.numHiddenLayers).map { sparse.contains($0) ? Array(repeating: size, count:
+            base.expertCount(layer: $0)) : [] }
     }
 
     // MARK: - Helpers

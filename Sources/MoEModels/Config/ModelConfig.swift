@@ -57,6 +57,10 @@ public struct ModelConfig: Sendable, Equatable {
     /// ExpertLock's own `expertlock_experts_per_layer`, written for non-uniformly pruned
     /// checkpoints: one count per layer (entries of dense layers are ignored); nil = `numExperts`.
     public var expertsPerLayer: [Int]?
+    /// ExpertLock's own `expertlock_expert_intermediate_sizes`, written for checkpoints whose experts were
+    /// inner-pruned to different sizes: per layer (empty for dense layers), one size per expert; nil =
+    /// every expert has `moeIntermediateSize`.
+    public var expertIntermediateSizes: [[Int]]? = nil
     /// `dtype` (transformers 5) or `torch_dtype` (4.x), e.g. "bfloat16".
     public var torchDtype: String?
     public var hiddenAct: String
@@ -188,6 +192,15 @@ public struct ModelConfig: Sendable, Equatable {
         return numExperts
     }
 
+    /// The intermediate size of expert `expert` of sparse layer `layer` (inner pruning may leave
+    /// experts of different sizes; `expertIntermediateSizes`).
+    public func expertIntermediateSize(layer: Int, expert: Int) -> Int {
+        if let sizes = expertIntermediateSizes, sizes.indices.contains(layer), sizes[layer].indices.contains(expert) {
+            return sizes[layer][expert]
+        }
+        return moeIntermediateSize
+    }
+
     /// Bias on the attention output projection: Qwen3-MoE and OLMoE put `attention_bias` on
     /// `o_proj` too; Qwen2-MoE's `qkv_bias` leaves `o_proj` without one.
     public var attentionOutputBias: Bool { family?.definition.attentionOutputBias(self) ?? false }
@@ -283,6 +296,18 @@ public struct ModelConfig: Sendable, Equatable {
         if let expertsPerLayer {
             try check(expertsPerLayer.count == numHiddenLayers,
                       "expertlock_experts_per_layer has \(expertsPerLayer.count) entries for \(numHiddenLayers) layers")
+        }
+        if let sizes = expertIntermediateSizes {
+            try check(sizes.count == numHiddenLayers,
+                      "expertlock_expert_intermediate_sizes has \(sizes.count) entries for \(numHiddenLayers) layers")
+            for layer in sparseLayers {
+                let experts = expertsPerLayer?[layer] ?? numExperts
+                try check(sizes[layer].count == experts,
+                          "expertlock_expert_intermediate_sizes lists \(sizes[layer].count) sizes for the \(experts) "
+                              + "experts of layer \(layer)")
+                try check(sizes[layer].allSatisfy { $0 >= 1 },
+                          "expertlock_expert_intermediate_sizes: layer \(layer) has an expert without channels")
+            }
         }
         // Not `expertCount(layer:)`, which re-checks sparsity through `mlp_only_layers` per layer.
         for layer in sparseLayers {

@@ -48,7 +48,6 @@ public final class DecoderLayer {
         if config.isSparseLayer(index) {
             let block = "\(prefix).\(layout.sparseBlock)"
             let e = config.expertCount(layer: index)
-            let i = config.moeIntermediateSize
             let names = layout.expertProjections
             let router = try p("\(block).\(layout.router).weight", [e, c])
             let routerBias = layout.routerBias ? try p("\(block).\(layout.router).bias", [e]) : nil
@@ -62,6 +61,7 @@ public final class DecoderLayer {
                         layer: index, block: layout.sparseBlock, expert: x, projection: projection, suffix: suffix
                     ).text
                 }
+                let i = config.expertIntermediateSize(layer: index, expert: x)  // inner pruning may vary it
                 let biases = expertBiases
                     ? (try p(name(names.gate, "bias"), [i]), try p(name(names.up, "bias"), [i]),
                        try p(name(names.down, "bias"), [c])) : nil

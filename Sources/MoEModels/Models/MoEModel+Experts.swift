@@ -59,7 +59,8 @@ extension MoEModel {
         }
         pruned.notes = notes
         // MXFP4 sources (gpt-oss) have no routing groups, hence no dead slots.
-        pruned.quantizedExperts = quantizedExperts?.keeping(slots.map { $0.compactMap { $0 } }, layers: blocks.map(\.layer))
+        pruned.quantizedExperts = quantizedExperts?.keeping(
+            slots.map { $0.compactMap { $0 } }, layers: blocks.map(\.layer))
         return pruned
     }
 

@@ -77,6 +77,7 @@ public final class SparseMoEBlock {
         recordExpertOutputs: Bool = false
     ) throws -> Output {
         let n = x.value.rows
+        observer?.observeBlockInput(layer: layer, input: x.value, batch: batch)
         // With experts masked below top-k, route to every expert left (what removal does).
         let k = min(topK, allowed.map { $0.filter { $0 }.count } ?? topK)
         let logits = linear(x, try router.variable(), bias: try routerBias?.variable())  // [N, C] -> [N, E]

@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+
+/// The audit commands on switch_transformers folders (encoder-decoder): forward with decoder ids, attribute over
+/// both stacks, prune by that attribution, and a sweep, on the fixtures of scripts/fixtures/make_switch_*.py.
+@Suite(.enabled(if: CLIRunner.isAvailable)) struct EncoderDecoderCommandTests {
+    static let switchFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("MoEModelsTests/Fixtures/switch")
+    static var trained: URL { switchFixtures.appendingPathComponent("switch_sst2_trained") }
+
+    static func json(_ run: CLIRunner.Run) throws -> [String: Any] {
+        #expect(run.status == 0, "\(run.stderr)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+    }
+
+    @Test func forwardPrintsDecoderLogitsAndNamedRouterLogitsAsTransformers() throws {
+        let folder = Self.switchFixtures.appendingPathComponent("switch_f32_cap2_tied")
+        let expected = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("expected.json")))
+                as? [String: Any])
+        let pair = try #require((expected["cases"] as? [[String: Any]])?.first)
+        let dir = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let enc = dir.appendingPathComponent("enc.json")
+        let dec = dir.appendingPathComponent("dec.json")
+        try JSONSerialization.data(withJSONObject: pair["encoder_ids"]!).write(to: enc)
+        try JSONSerialization.data(withJSONObject: pair["decoder_ids"]!).write(to: dec)
+        let out = try Self.json(
+            try CLIRunner.run([
+                "forward", "--model", folder.path, "--ids", enc.path, "--decoder-ids", dec.path, "--generate", "12",
+                "--json",
+            ]))
+        #expect(out["router_layers"] as? [String] == ["encoder.1", "encoder.3", "decoder.1"])
+        let logits = try #require(out["logits"] as? [[Double]])
+        let theirs = try #require(pair["logits"] as? [[Double]])
+        #expect(logits.count == theirs.count)
+        let worst = zip(logits.joined(), theirs.joined()).map { abs($0 - $1) }.max() ?? 1
+        #expect(worst < 1e-4)
+        let router = try #require(out["router_logits"] as? [[[Double]]])
+        let theirRouter = try #require(pair["router_logits"] as? [[[Double]]])
+        #expect(router.count == 3)
+        for (a, b) in zip(router, theirRouter) {
+            #expect((zip(a.joined(), b.joined()).map { abs($0 - $1) }.max() ?? 1) < 1e-4)
+        }
+        let generated = try #require((expected["generated"] as? [[String: Any]])?.first?["sequence"] as? [Int])
+        #expect(out["generated"] as? [Int] == generated)
+    }
+
+    @Test func forwardWithoutDecoderIdsIsAnInputError() throws {
+        let dir = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let enc = dir.appendingPathComponent("enc.json")
+        try Data("[5, 6, 1]".utf8).write(to: enc)
+        let run = try CLIRunner.run(["forward", "--model", Self.trained.path, "--ids", enc.path, "--json"])
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("--decoder-ids"))
+    }
+
+    /// attribute → prune --keep by that attribution → forward on the pruned folder; and a sweep with its curve.
+    @Test func attributePruneAndSweepRunOverBothStacks() throws {
+        let dir = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let attribution = dir.appendingPathComponent("attribution.json")
+        let attributed = try Self.json(
+            try CLIRunner.run([
+                "attribute", "--model", Self.trained.path, "--task", "classify", "--data",
+                Self.trained.appendingPathComponent("pool.tsv").path, "--out", attribution.path, "--json",
+            ]))
+        let layers = try #require(attributed["layers"] as? [[String: Any]])
+        #expect(layers.compactMap { $0["name"] as? String } == ["encoder.1", "decoder.1"])
+        let pruned = dir.appendingPathComponent("pruned")
+        let prune = try Self.json(
+            try CLIRunner.run([
+                "prune", "--model", Self.trained.path, "--attribution", attribution.path, "--keep", "3", "--out",
+                pruned.path,
+                "--json",
+            ]))
+        #expect((prune["kept"] as? [[Int]])?.map(\.count) == [3, 3])
+        #expect(prune["loadable_by_transformers"] as? Bool == true)
+        let config = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: pruned.appendingPathComponent("config.json")))
+                as? [String: Any])
+        #expect(config["num_experts"] as? Int == 3)
+        let ids = dir.appendingPathComponent("ids.json")
+        try Data("[3, 4, 5, 1]".utf8).write(to: ids)
+        let forward = try Self.json(
+            try CLIRunner.run([
+                "forward", "--model", pruned.path, "--ids", ids.path, "--decoder-ids", ids.path, "--json",
+            ]))
+        #expect((forward["router_logits"] as? [[[Double]]])?.map { $0.first?.count ?? 0 } == [3, 3])
+
+        let sweep = try Self.json(
+            try CLIRunner.run([
+                "sweep", "--model", Self.trained.path, "--task", "classify", "--data",
+                Self.trained.appendingPathComponent("pool.tsv").path, "--eval-data",
+                Self.trained.appendingPathComponent("dev.tsv").path, "--keep", "8,2,1", "--seeds", "2", "--out",
+                dir.appendingPathComponent("sweep").path, "--json",
+            ]))
+        #expect(sweep["metric"] as? String == "accuracy")
+        #expect(sweep["layers"] as? [String] == ["encoder.1", "decoder.1"])
+        let points = try #require(sweep["curve"] as? [[String: Any]])
+        #expect(points.count == 3 * 5)  // k = 8, 2, 1 × (soft, frequency, reap, 2 random seeds)
+        #expect(points.allSatisfy { (($0["metric"] as? Double) ?? -1) >= 0 && (($0["metric"] as? Double) ?? 2) <= 1 })
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("sweep/curve.json").path))
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import MoEModels
+import TensorCore
+import Testing
+
+@testable import ExpertLock
+
+/// Provenance through merging, inner pruning, permutation, re-quantisation and low-rank copies, and the
+/// routing fingerprint.
+struct ProvenanceDerivationTests {
+    static func model(seed: UInt64) throws -> MoEModel {
+        let config = ModelConfig(
+            modelType: "qwen3_moe", vocabSize: 40, hiddenSize: 64, intermediateSize: 32, numHiddenLayers: 2,
+            numAttentionHeads: 4, moeIntermediateSize: 32, numExperts: 6, numExpertsPerToken: 2)
+        return try MoEModel.randomlyInitialized(config: config, seed: seed, initializerRange: 0.2)
+    }
+
+    static func batches() -> [TokenBatch] {
+        var rng = SplitMix64(seed: 11)
+        return (0..<4).map { _ in TokenBatch((0..<32).map { _ in Int(rng.next() % 40) }) }
+    }
+
+    @Test(arguments: ExpertMerging.Method.allCases) func mergesAreExplainedByTheirMembersAndWeights(
+        method: ExpertMerging.Method
+    ) throws {
+        let original = try Self.model(seed: 1)
+        let calibration = try MergeCalibration.run(model: original, batches: Self.batches())
+        let plan = try ExpertMerging.plan(model: original, calibration: calibration, method: method, k: 3)
+        let merged = try ExpertMerging.apply(plan, to: original)
+        let report = try Provenance.explain(original: original, suspect: merged)
+        #expect(report.verdict == .derived)
+        for (l, layer) in report.layers.enumerated() {
+            for (g, origin) in layer.experts.enumerated() {
+                let group = plan.layers[l][g]
+                #expect(origin.verdict == .derived)
+                #expect(origin.similarity > 0.95)
+                // Every member above the merge share is named with its weight (within 0.05).
+                for (i, m) in group.members.enumerated() where group.weights[i] >= 0.15 {
+                    let found = origin.sources.first { $0.originalExpert == m }
+                    #expect(found != nil, "layer \(l) group \(group.members): member \(m) missing")
+                    if let found { #expect(abs(found.weight - group.weights[i]) <= 0.05) }
+                }
+                let significant = group.weights.filter { $0 >= 0.15 }.count
+                if significant > 1 { #expect(origin.kind == .merge) }
+            }
+        }
+    }
+
+    @Test func innerPrunedExpertIsAChannelSubsetOfItsOriginal() throws {
+        let original = try Self.model(seed: 1)
+        let calibration = try MergeCalibration.run(model: original, batches: Self.batches())
+        let pruned = try InnerPruning.apply(
+            InnerPruning.plan(calibration: calibration, ratio: 0.5, scope: .uniform), to: original)
+        let report = try Provenance.explain(original: original, suspect: pruned)
+        for layer in report.layers {
+            for origin in layer.experts {
+                #expect(origin.kind == .channelSubset)
+                #expect(origin.sources.map(\.originalExpert) == [origin.suspectExpert])
+                #expect(origin.channels == 16 && origin.originalChannels == 32)
+                #expect(origin.similarity > 0.999)
+            }
+        }
+    }
+
+    @Test func permutedRequantisedAndLowRankCopiesAreRecognised() throws {
+        let original = try Self.model(seed: 1)
+        let suspect = try Self.model(seed: 1)
+        let block = suspect.moeBlocks[0]
+        // Expert 0: channels permuted (the flattened-weight check of `compare` misses it).
+        let p = try ExpertChannels(block.experts[0]).selecting(Array((0..<32).reversed())).projections
+        block.experts[0].gate.assign(p.gate)
+        block.experts[0].up.assign(p.up)
+        block.experts[0].down.assign(p.down)
+        // Expert 1: per-row symmetric int8, dequantised.
+        for w in block.experts[1].parameters {
+            let t = try w.tensor()
+            var q = t
+            for r in 0..<t.rows {
+                let row = t.data[(r * t.lastDim)..<((r + 1) * t.lastDim)]
+                let scale = row.reduce(0) { max($0, abs($1)) } / 127
+                for j in 0..<t.lastDim { q.data[r * t.lastDim + j] = (t.data[r * t.lastDim + j] / scale).rounded() * scale }
+            }
+            w.assign(q)
+        }
+        // Expert 2: rank 4 (the gate and up rows of channels 4… repeat the first four; down likewise).
+        for w in [block.experts[2].gate, block.experts[2].up] {
+            var t = try w.tensor()
+            for r in 4..<t.rows { for j in 0..<t.lastDim { t.data[r * t.lastDim + j] = t.data[(r % 4) * t.lastDim + j] } }
+            w.assign(t)
+        }
+        var down = try block.experts[2].down.tensor()
+        for r in 4..<64 { for j in 0..<32 { down.data[r * 32 + j] = down.data[(r % 4) * 32 + j] } }
+        block.experts[2].down.assign(down)
+
+        let plain = try Provenance.compare(original: original, suspect: suspect)
+        #expect(plain.layers[0].matches[0].similarity < 0.2)
+        let report = try Provenance.explain(original: original, suspect: suspect)
+        let origins = report.layers[0].experts
+        #expect(origins[0].kind == .permutedCopy && origins[0].sources.map(\.originalExpert) == [0])
+        #expect(origins[0].similarity > 0.999)
+        #expect(origins[1].kind == .copy && origins[1].quantization == "int8 (per-row)")
+        #expect(origins[2].rank == 4 && origins[2].sources.first?.originalExpert == 2)
+        #expect(origins[3].quantization == nil && origins[3].rank == nil && origins[3].kind == .copy)
+    }
+
+    @Test func independentModelIsNotDerived() throws {
+        let report = try Provenance.explain(original: Self.model(seed: 1), suspect: Self.model(seed: 2))
+        #expect(report.verdict == .notDerived)
+        let highest = report.layers.flatMap(\.experts).map(\.score).max() ?? 1
+        #expect(highest < 0.2)
+    }
+
+    @Test func nonNegativeLeastSquaresRecoversMixingWeights() {
+        let a: [Float] = [1, 0, 0, 1]
+        let b: [Float] = [0, 1, 0, 1]
+        let c: [Float] = [0, 0, 1, -1]
+        let target = zip(a, b).map { 0.3 * $0 + 0.7 * $1 }
+        let w = Provenance.nonNegativeLeastSquares(columns: [a, b, c], target: target)
+        #expect(abs(w[0] - 0.3) < 1e-6 && abs(w[1] - 0.7) < 1e-6 && w[2] == 0)
+    }
+
+    @Test func routingFingerprintSeparatesCopiesFromIndependentModels() throws {
+        let original = try Self.model(seed: 1)
+        let same = try RoutingFingerprint.compare(original: original, suspect: original, probes: Self.batches())
+        #expect(same.tokens == 128)
+        #expect(same.meanCorrelation > 0.999)
+        #expect(same.layers.allSatisfy { $0.matches.allSatisfy { $0.suspectExpert == $0.originalExpert } })
+        let other = try RoutingFingerprint.compare(original: original, suspect: Self.model(seed: 2), probes: Self.batches())
+        #expect(other.meanCorrelation < 0.5)
+    }
+}
