@@ -7,7 +7,9 @@ import Foundation
 ///
 /// The code that runs is chosen once, at run time:
 /// - `avx512bf16` (x86-64 with AVX512-BF16: AMD Zen 4/5, Intel Cooper Lake, Sapphire Rapids): bf16
-///   products through `vdpbf16ps`; f32 products through AVX-512 FMA on weights widened in registers.
+///   products through `vdpbf16ps` (A packed once per product into bf16 pairs from `packedMinimumRows`
+///   rows on, the weights broadcast in place); f32 products through AVX-512 FMA on weights widened in
+///   registers.
 /// - `avx512` (AVX-512 without BF16): f32 as above; bf16 rounds A to bfloat16 and runs the f32 kernel,
 ///   which computes the same products (a product of two bfloat16 values is exact in Float32).
 /// - `portable` (any other CPU, Apple silicon included): `portableBlockRows` weight rows at a time are
@@ -35,6 +37,9 @@ public enum StoredGemm {
 
     /// Weight rows widened per `Gemm.sgemm` call on the portable path (64 × K Float32: 512 KB at K = 2048).
     static let portableBlockRows = 64
+    /// Rows of A from which the BF16 kernel packs A (`el_gemm_bf16_packed`, 16 rows per register): fewer
+    /// rows would leave most lanes empty, and the unpacked dot form (`el_gemm_bf16_nt`) is faster there.
+    static let packedMinimumRows = 16
     /// Products below this many multiply-adds run on the calling thread.
     static let parallelThreshold = 1 << 18
 
@@ -93,8 +98,13 @@ public enum StoredGemm {
             }
             // Columns of C in units of four tiles of the C kernels, or of the portable path's panel (its
             // BLAS calls then cover the same columns serial or parallel: the same bits), each worker
-            // its own rows of B.
-            let unit = kernel == .portable ? portableBlockRows : 16
+            // its own rows of B; A is rounded or packed once, before the split.
+            let unit: Int
+            switch left {
+            case .packed: unit = 48  // four tiles of 12 weight rows (and a multiple of 16)
+            case .f32 where kernel == .portable: unit = portableBlockRows
+            default: unit = 16
+            }
             let shared = UncheckedSendable(c)
             Parallel.forEach((n + unit - 1) / unit) { units in
                 let (j0, j1) = (units.lowerBound * unit, min(n, units.upperBound * unit))
@@ -110,6 +120,8 @@ public enum StoredGemm {
     enum LeftOperand {
         case f32(UnsafePointer<Float>, ld: Int)
         case bf16(UnsafePointer<UInt16>, ld: Int)
+        /// Rows rounded to bfloat16 and packed in pairs (`el_pack_bf16_pairs`).
+        case packed(UnsafePointer<UInt32>)
     }
 
     static func withLeftOperand(
@@ -119,6 +131,18 @@ public enum StoredGemm {
         switch (precision, kernel) {
         case (.f32, _):
             body(.f32(a, ld: lda))
+        case (.bf16, .avx512bf16) where m >= packedMinimumRows:
+            let count = el_packed_bf16_count(m, k)
+            let packed = UnsafeMutablePointer<UInt32>.allocate(capacity: count)
+            defer { packed.deallocate() }
+            let shared = UncheckedSendable(packed)
+            let panelElements = count / ((m + 15) / 16)
+            Parallel.forEach((m + 15) / 16, grain: max(1, 4_096 / k)) { panels in
+                let r0 = panels.lowerBound * 16
+                el_pack_bf16_pairs(
+                    min(m, panels.upperBound * 16) - r0, k, a + r0 * lda, lda, shared.value + panels.lowerBound * panelElements)
+            }
+            body(.packed(packed))
         case (.bf16, .avx512bf16):
             let bits = UnsafeMutablePointer<UInt16>.allocate(capacity: m * k)
             defer { bits.deallocate() }
@@ -151,6 +175,8 @@ public enum StoredGemm {
         switch left {
         case .bf16(let a, let lda):
             el_gemm_bf16_nt(m, n, k, a, lda, b, ldb, beta, c, ldc)
+        case .packed(let a):
+            el_gemm_bf16_packed(m, n, k, a, b, ldb, beta, c, ldc)
         case .f32(let a, let lda) where kernel >= .avx512:
             el_gemm_f32_bf16_nt(m, n, k, a, lda, b, ldb, beta, c, ldc)
         case .f32(let a, let lda):

@@ -10,11 +10,15 @@ import Testing
         var testDescription: String { "\(m)x\(n)x\(k) β=\(beta)" }
     }
 
-    /// Odd sizes and every tail: M and N around the 4×4 tile, K around the 16- and 32-element steps.
+    /// Odd sizes and every tail: M and N around the 4×4 tile of the dot form, M around the packed kernel's
+    /// 16-row panels and N around its 12 weight rows (M ≥ 16), K around the 16- and 32-element steps, odd
+    /// K (a lone last pair), and rows spanning several of the packed kernel's row blocks (M 70, K 4,097).
     static let cases: [Case] = [
         Case(m: 1, n: 1, k: 1), Case(m: 3, n: 5, k: 7), Case(m: 4, n: 4, k: 32), Case(m: 5, n: 7, k: 33, beta: 1),
         Case(m: 9, n: 13, k: 31), Case(m: 17, n: 33, k: 47, beta: 0.5), Case(m: 2, n: 70, k: 16),
         Case(m: 37, n: 129, k: 300), Case(m: 64, n: 96, k: 2048), Case(m: 6, n: 3, k: 0, beta: 2),
+        Case(m: 16, n: 12, k: 1), Case(m: 32, n: 24, k: 2, beta: 1), Case(m: 31, n: 25, k: 65),
+        Case(m: 33, n: 11, k: 64), Case(m: 48, n: 1, k: 33), Case(m: 70, n: 13, k: 4_097, beta: 0.5),
     ]
 
     static var kernels: [StoredGemm.Kernel] { StoredGemm.Kernel.allCases.filter { $0 <= StoredGemm.detected } }

@@ -4,12 +4,16 @@ real-shape speed comparison (scripts/bench/compare_real_shapes.sh).
 
     python3 scripts/bench/make_real_shape_checkpoint.py olmoe OUT_DIR --tokenizer DIR [--layers 4]
     python3 scripts/bench/make_real_shape_checkpoint.py qwen3 OUT_DIR --tokenizer DIR [--layers 4]
+    python3 scripts/bench/make_real_shape_checkpoint.py olmoe-mixtral OUT_DIR --tokenizer DIR [--layers 4]
 
 Shapes (every width of the real model, fewer layers, the 32,000-word Mixtral vocabulary):
 - olmoe: OLMoE-1B-7B: hidden 2048, 16 heads of 128 (no GQA), 64 experts of 1024, top-8, q/k norm over
   the whole projection, norm_topk_prob false.
 - qwen3: Qwen3-30B-A3B: hidden 2048, 32 query heads and 4 KV heads of 128, 128 experts of 768, top-8,
   per-head q/k norm, norm_topk_prob true.
+- olmoe-mixtral: OLMoE-1B-7B's widths in the Mixtral architecture (no q/k norm; top-k weights
+  renormalised), which llama.cpp's convert_hf_to_gguf.py converts (it has no OLMoE q/k-norm layout
+  for every version), for the llama.cpp comparison.
 Weights are initialised by transformers (`initializer_range` 0.02) directly in bfloat16 and saved with
 `save_pretrained`; the tokenizer files of --tokenizer are copied beside them.
 
@@ -22,7 +26,8 @@ import shutil
 
 import torch
 import transformers
-from transformers import OlmoeConfig, OlmoeForCausalLM, Qwen3MoeConfig, Qwen3MoeForCausalLM
+from transformers import (MixtralConfig, MixtralForCausalLM, OlmoeConfig, OlmoeForCausalLM, Qwen3MoeConfig,
+                          Qwen3MoeForCausalLM)
 
 SHAPES = {
     "olmoe": (OlmoeConfig, OlmoeForCausalLM, dict(
@@ -33,6 +38,10 @@ SHAPES = {
         hidden_size=2048, intermediate_size=6144, moe_intermediate_size=768, num_attention_heads=32,
         num_key_value_heads=4, head_dim=128, num_experts=128, num_experts_per_tok=8, norm_topk_prob=True,
         decoder_sparse_step=1, mlp_only_layers=[], rope_theta=1000000.0, rms_norm_eps=1e-6,
+        max_position_embeddings=4096, tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, pad_token_id=None)),
+    "olmoe-mixtral": (MixtralConfig, MixtralForCausalLM, dict(
+        hidden_size=2048, intermediate_size=1024, num_attention_heads=16, num_key_value_heads=16, head_dim=128,
+        num_local_experts=64, num_experts_per_tok=8, rope_theta=10000.0, rms_norm_eps=1e-5,
         max_position_embeddings=4096, tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, pad_token_id=None)),
 }
 

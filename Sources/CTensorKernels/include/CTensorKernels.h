@@ -27,6 +27,21 @@ void el_gemm_bf16_nt(long m, long n, long k, const uint16_t *a, long lda, const 
 void el_gemm_f32_bf16_nt(long m, long n, long k, const float *a, long lda, const uint16_t *b, long ldb, float beta,
                          float *c, long ldc);
 
+/// Elements (uint32) of `el_pack_bf16_pairs`' output for A [M, K]: M rounded up to 16 rows, (K + 1) / 2 pairs.
+long el_packed_bf16_count(long m, long k);
+
+/// A float [M, K] (lda) rounded to bfloat16 (as `el_f32_to_bf16`) and packed for `el_gemm_bf16_packed`:
+/// panels of 16 rows; in panel q, the pair (A[t, 2p], A[t, 2p+1]) of row t is the 32-bit element
+/// (q·pairs + p)·16 + t (first element in the low half). Rows past M and the element past an odd K are
+/// zero. Panels are independent: rows 16q... of A pack into the elements from q·pairs·16 on. Needs level 2.
+void el_pack_bf16_pairs(long m, long k, const float *a, long lda, uint32_t *packed);
+
+/// C[M, N] = beta·C + A·Bᵀ with A packed by `el_pack_bf16_pairs` and B bf16 [N, K] (ldb) read in place:
+/// 32 rows × 12 weight rows per register tile, vdpbf16ps, F32 accumulation along K in order (each element
+/// of C is the same whatever M, N or the split of N). Needs level 2.
+void el_gemm_bf16_packed(long m, long n, long k, const uint32_t *ap, const uint16_t *b, long ldb, float beta,
+                         float *c, long ldc);
+
 /// Float32 → bfloat16, round to nearest even (vcvtneps2bf16; NaN stays NaN). Needs level 2.
 void el_f32_to_bf16(const float *src, uint16_t *dst, long count);
 

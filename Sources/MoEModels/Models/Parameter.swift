@@ -93,7 +93,8 @@ public final class Parameter {
     public func makeResident(trainable: Bool = false) throws {
         let value = try tensor()
         resident = Variable(value, requiresGrad: trainable, name: name)
-        residentIsSourceCopy = load != nil
+        // A trainable copy may be changed in place by an optimizer: it no longer stands for the source.
+        residentIsSourceCopy = load != nil && !trainable
         roundedBF16 = nil
     }
 
@@ -119,6 +120,7 @@ public final class Parameter {
     /// Marks a resident parameter trainable or frozen (a frozen one builds no graph).
     public func setTrainable(_ trainable: Bool) throws {
         if resident == nil { try makeResident(trainable: trainable); return }
+        if trainable { residentIsSourceCopy = false }
         if resident!.recordsGradient != trainable { resident = Variable(resident!.value, requiresGrad: trainable, name: name) }
     }
 

@@ -1,0 +1,109 @@
+// Micro benchmark of the BF16-weight kernels in Sources/CTensorKernels (one thread, no Swift):
+// GFLOP/s of C[M, N] = A[M, K]·Wᵀ, W [N, K] bfloat16, at the shapes of real MoE experts and a square one.
+//
+//   cc -O3 -ISources/CTensorKernels/include scripts/bench/stored_gemm_micro.c \
+//      Sources/CTensorKernels/StoredGemmKernels.c -o /tmp/stored_gemm_micro && /tmp/stored_gemm_micro [seconds]
+//
+// Per shape and kernel it prints the best of several timed repetitions (each about `seconds`/5, default
+// 0.5 s in all) on the process's CPU-time clock and on the wall clock: on a shared machine the CPU-time
+// figure is the kernel's, the wall figure what a user sees. "packed" includes packing A (once per product,
+// as StoredGemm does); "dot" is the unpacked dot-form kernel; "f32w" the F32 kernel with BF16 weights.
+// Each kernel's result is also checked against a double-precision product of the same rounded operands.
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "CTensorKernels.h"
+
+static double now(clockid_t id) {
+    struct timespec t;
+    clock_gettime(id, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+static uint16_t to_bf16(float x) {  // round to nearest even
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    return (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+static float from_bf16(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float x;
+    memcpy(&x, &u, 4);
+    return x;
+}
+
+enum { DOT, PACKED, F32W };
+static const char *names[] = {"dot", "packed", "f32w"};
+
+static void run(int kind, long m, long n, long k, const float *a, const uint16_t *ab, uint32_t *ap,
+                const uint16_t *w, float *c) {
+    switch (kind) {
+    case DOT: el_gemm_bf16_nt(m, n, k, ab, k, w, k, 0, c, n); break;
+    case PACKED:
+        el_pack_bf16_pairs(m, k, a, k, ap);
+        el_gemm_bf16_packed(m, n, k, ap, w, k, 0, c, n);
+        break;
+    default: el_gemm_f32_bf16_nt(m, n, k, a, k, w, k, 0, c, n); break;
+    }
+}
+
+int main(int argc, char **argv) {
+    double budget = argc > 1 ? atof(argv[1]) : 0.5;
+    if (el_kernel_level() < 2) {
+        fprintf(stderr, "this CPU has no AVX512-BF16 (level %d)\n", el_kernel_level());
+        return 2;
+    }
+    long shapes[][3] = {{32, 768, 2048},  {32, 2048, 768},  {64, 768, 2048},  {64, 2048, 768},
+                        {128, 768, 2048}, {128, 2048, 768}, {256, 1024, 2048}, {256, 2048, 1024},
+                        {512, 2048, 2048}, {2048, 2048, 2048}, {8, 2048, 2048}, {33, 771, 1023}};
+    printf("%6s %6s %6s %-7s %10s %10s %10s\n", "M", "N", "K", "kernel", "GFLOP/s cpu", "GFLOP/s wall", "max err");
+    for (unsigned s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        long m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        float *a = malloc(sizeof(float) * m * k), *c = malloc(sizeof(float) * m * n);
+        uint16_t *ab = malloc(2 * m * k), *w = malloc(2 * n * k);
+        uint32_t *ap = malloc(4 * el_packed_bf16_count(m, k));
+        double *ref = malloc(sizeof(double) * m * n), *refw = malloc(sizeof(double) * m * n);
+        srand(7);
+        for (long i = 0; i < m * k; i++) a[i] = (float)rand() / RAND_MAX - 0.5f;
+        for (long i = 0; i < n * k; i++) w[i] = to_bf16(((float)rand() / RAND_MAX - 0.5f) * 0.1f);
+        el_f32_to_bf16(a, ab, m * k);
+        for (long i = 0; i < m; i++)
+            for (long j = 0; j < n; j++) {
+                double sb = 0, sf = 0;
+                for (long l = 0; l < k; l++) {
+                    sb += (double)from_bf16(ab[i * k + l]) * from_bf16(w[j * k + l]);
+                    sf += (double)a[i * k + l] * from_bf16(w[j * k + l]);
+                }
+                ref[i * n + j] = sb;
+                refw[i * n + j] = sf;
+            }
+        double flops = 2.0 * m * n * k;
+        for (int kind = 0; kind < 3; kind++) {
+            run(kind, m, n, k, a, ab, ap, w, c);
+            double err = 0;
+            for (long i = 0; i < m * n; i++) {
+                double e = fabs(c[i] - (kind == F32W ? refw[i] : ref[i]));
+                err = e > err ? e : err;
+            }
+            long reps = 1;
+            double t0 = now(CLOCK_PROCESS_CPUTIME_ID);
+            run(kind, m, n, k, a, ab, ap, w, c);
+            double once = now(CLOCK_PROCESS_CPUTIME_ID) - t0;
+            reps = (long)(budget / 5 / (once > 1e-6 ? once : 1e-6)) + 1;
+            double best_cpu = 1e30, best_wall = 1e30;
+            for (int trial = 0; trial < 5; trial++) {
+                double c0 = now(CLOCK_PROCESS_CPUTIME_ID), w0 = now(CLOCK_MONOTONIC);
+                for (long r = 0; r < reps; r++) run(kind, m, n, k, a, ab, ap, w, c);
+                double dc = (now(CLOCK_PROCESS_CPUTIME_ID) - c0) / reps, dw = (now(CLOCK_MONOTONIC) - w0) / reps;
+                best_cpu = dc < best_cpu ? dc : best_cpu;
+                best_wall = dw < best_wall ? dw : best_wall;
+            }
+            printf("%6ld %6ld %6ld %-7s %10.1f %10.1f %10.2e\n", m, n, k, names[kind], flops / best_cpu / 1e9,
+                   flops / best_wall / 1e9, err);
+        }
+        free(a); free(c); free(ab); free(w); free(ap); free(ref); free(refw);
+    }
+    return 0;
+}
