@@ -26,7 +26,9 @@ extension ExpertAttribution {
                     return o
                 },
             ]
-            if let kind = softMassIsApplied?[l] { layer["soft_mass_is"] = kind ? "applied_weight" : "softmax_probability" }
+            if let kind = softMassIsApplied?[l] {
+                layer["soft_mass_is"] = kind ? "applied_weight" : "softmax_probability"
+            }
             return layer
         }
         let signatureObject = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(signature))) ?? [:]

@@ -141,7 +141,11 @@ public struct ExpertAttribution: Sendable, Equatable {
             out.statistics = out.statistics.map { row in
                 row.map { s in
                     var s = s
-                    if !merged.criteria.contains(.soft) { s.softMassFixed = 0; s.gateMassFixed = 0; s.affinityMassFixed = 0 }
+                    if !merged.criteria.contains(.soft) {
+                        s.softMassFixed = 0
+                        s.gateMassFixed = 0
+                        s.affinityMassFixed = 0
+                    }
                     if !merged.criteria.contains(.reap) { s.reapSumFixed = 0 }
                     return s
                 }

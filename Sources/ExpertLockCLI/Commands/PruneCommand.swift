@@ -140,9 +140,13 @@ struct PruneCommand: AsyncParsableCommand {
             ) { tmp in
                 switch mode {
                 case .remove:
-                    try pruned.save(to: tmp, dtype: dtype, configSource: source.appendingPathComponent("config.json"), keepStoredDTypes: true)
+                    try pruned.save(
+                        to: tmp, dtype: dtype, configSource: source.appendingPathComponent("config.json"),
+                        keepStoredDTypes: true)
                 case .mask:
-                    try model.save(to: tmp, dtype: dtype, configSource: source.appendingPathComponent("config.json"), keepStoredDTypes: true)
+                    try model.save(
+                        to: tmp, dtype: dtype, configSource: source.appendingPathComponent("config.json"),
+                        keepStoredDTypes: true)
                     try ExpertMaskFile.write(kept: pruningPlan.kept, to: tmp)
                 }
                 try OutputDirectory.copyCompanionFiles(from: source, to: tmp)

@@ -64,7 +64,8 @@ public struct FP8Quantization: Sendable, Equatable {
             for r in 0..<rows {
                 for c in 0..<columns {
                     let scale = scales[(r / blockSize[0]) * grid[1] + c / blockSize[1]]
-                    fp8[r * columns + c] = FP8E4M3.encode(min(max(w[r * columns + c] * scale, -FP8E4M3.max), FP8E4M3.max))
+                    let scaled = min(max(w[r * columns + c] * scale, -FP8E4M3.max), FP8E4M3.max)
+                    fp8[r * columns + c] = FP8E4M3.encode(scaled)
                 }
             }
         }

@@ -134,7 +134,9 @@ struct ConfigReader {
         if let format = q.scaleFmt, format != "float" {
             throw refuse("scale_fmt", "'\(format)' scales are not implemented (float is)")
         }
-        if let expert = q.expertDtype, expert != "fp8" { throw refuse("expert_dtype", "'\(expert)' is not implemented") }
+        if let expert = q.expertDtype, expert != "fp8" {
+            throw refuse("expert_dtype", "'\(expert)' is not implemented")
+        }
         let block = q.weightBlockSize ?? [128, 128]
         guard block.count == 2, block.allSatisfy({ $0 > 0 }) else {
             throw refuse("weight_block_size", "must be two positive integers, got \(block)")

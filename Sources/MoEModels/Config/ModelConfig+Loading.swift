@@ -59,8 +59,12 @@ extension ModelConfig {
             for key in keys.isEmpty ? [family.expertCountKeys.declared] : keys { object[key] = numExperts }
         }
         object["expertlock_experts_per_layer"] = expertsPerLayer
-        // A layer pruned below top-k routes to every expert it has left.
-        if let numExpertsPerToken { object["num_experts_per_tok"] = numExpertsPerToken }
+        // A layer pruned below top-k routes to every expert it has left. Both spellings the file has are
+        // rewritten (ERNIE reads `moe_k` and its alias `num_experts_per_tok`; two values are a conflict).
+        if let numExpertsPerToken {
+            let keys = [family.expertsPerTokenKey, "num_experts_per_tok"].filter { object[$0] != nil }
+            for key in keys.isEmpty ? [family.expertsPerTokenKey] : keys { object[key] = numExpertsPerToken }
+        }
         // Group-limited routing rewritten by pruning (uneven groups whose limit selected every group).
         if let router, let before = original.router,
            router.groups != before.groups || router.topkGroup != before.topkGroup {

@@ -24,6 +24,10 @@ enum DeepseekV2: FamilyDefinition {
         guard try keys.int("num_experts_per_tok") != nil else {
             throw ConfigError.missingKey(file: keys.file, key: "num_experts_per_tok")
         }
+        // Biases on the dense and shared MLPs (and experts) would be read and ignored.
+        if try keys.bool("mlp_bias") ?? false {
+            throw ConfigError.invalidValue(file: keys.file, key: "mlp_bias", reason: "MLP biases are not implemented")
+        }
         return try DeepseekV3.decodeDeepseek(
             keys, defaults: defaults, expertCountKeys: expertCountKeys, interleave: true, moeIntermediate: 1407,
             firstDense: 0

@@ -12,6 +12,7 @@ enum Ernie45Moe: FamilyDefinition {
     static let modelType = "ernie4_5_moe"
     static let architecture = "Ernie4_5_MoeForCausalLM"
     static let expertCountKeys = (declared: "moe_num_experts", alias: "num_experts")
+    static let expertsPerTokenKey = "moe_k"
     static let layout = FamilyLayout(
         sharedExpert: "shared_experts", routerSelectionBias: "moe_statics.e_score_correction_bias",
         routerSelectionBiasIsRow: true)

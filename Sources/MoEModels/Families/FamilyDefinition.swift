@@ -11,6 +11,8 @@ protocol FamilyDefinition: Sendable {
     static var reusedUnderOtherModelTypes: Bool { get }
     /// The key the config class declares for the routed-expert count, then the other spelling it accepts.
     static var expertCountKeys: (declared: String, alias: String) { get }
+    /// The key the config class declares for top-k (ERNIE: `moe_k`, with `num_experts_per_tok` as its alias).
+    static var expertsPerTokenKey: String { get }
     /// Tensor names of the layer parts.
     static var layout: FamilyLayout { get }
     /// config.json → `ModelConfig`, with this family's transformers defaults for absent keys.
@@ -30,6 +32,7 @@ protocol FamilyDefinition: Sendable {
 extension FamilyDefinition {
     static var reusedUnderOtherModelTypes: Bool { false }
     static var expertCountKeys: (declared: String, alias: String) { ("num_experts", "num_local_experts") }
+    static var expertsPerTokenKey: String { "num_experts_per_tok" }
     static var layout: FamilyLayout { FamilyLayout() }
     static func encode(_ config: ModelConfig, into keys: inout ConfigWriter) throws {}
     static func validate(_ config: ModelConfig, _ check: ConfigCheck) throws {}

@@ -59,4 +59,5 @@ public struct ModelFamily: Sendable, Hashable, CustomStringConvertible {
     /// The key this family's config class declares for the expert count, then the other spelling it
     /// also answers to.
     public var expertCountKeys: (declared: String, alias: String) { definition.expertCountKeys }
+    public var expertsPerTokenKey: String { definition.expertsPerTokenKey }
 }

@@ -6,7 +6,9 @@
 enum Qwen2Moe: FamilyDefinition {
     static let modelType = "qwen2_moe"
     static let architecture = "Qwen2MoeForCausalLM"
-    static let layout = FamilyLayout(sharedExpert: "shared_expert", sharedExpertGate: "shared_expert_gate")
+    /// `shared_expert_intermediate_size: 0` still builds the shared MLP (empty) and its gate [1, C] in transformers.
+    static let layout = FamilyLayout(
+        sharedExpert: "shared_expert", sharedExpertGate: "shared_expert_gate", sharedExpertBuiltWhenAbsent: true)
 
     /// `Qwen2MoeConfig` defaults.
     static let defaults = FamilyDefaults(

@@ -100,8 +100,10 @@ extension MoEModel {
             return plain
         }
         func refuse(_ why: String) -> ModelError {
-            .unsupported(file: "pruning plan", feature: "removing experts unevenly from \(router.groups) routing groups "
-                + "with topk_group \(router.topkGroup) (\(why); drop as many experts from each group, or use --mode mask)")
+            .unsupported(
+                file: "pruning plan",
+                feature: "removing experts unevenly from \(router.groups) routing groups with topk_group "
+                    + "\(router.topkGroup) (\(why); drop as many experts from each group, or use --mode mask)")
         }
         guard router.scoring == .sigmoid, blocks.allSatisfy({ $0.selectionBias != nil }) else {
             throw refuse("a softmax router without a selection bias cannot be given dead slots")

@@ -63,9 +63,12 @@ extension MoEModel {
         else { return [] }
         let c = config.hiddenSize
         return layers.filter { $0.moe != nil }.flatMap { layer -> [(name: String, shape: [Int])] in
-            let mlp = "\(TensorName.layerPrefix(layer.index)).\(layout.sparseBlock).\(shared)"
+            let block = "\(TensorName.layerPrefix(layer.index)).\(layout.sparseBlock)"
+            let mlp = "\(block).\(shared)"
+            // Qwen2-MoE's sigmoid gate scales the empty MLP's zero output: its values change nothing (saved as 0).
+            let gate = layout.sharedExpertGate.map { [("\(block).\($0).weight", [1, c])] } ?? []
             return [("\(mlp).gate_proj.weight", [0, c]), ("\(mlp).up_proj.weight", [0, c]),
-                    ("\(mlp).down_proj.weight", [c, 0])]
+                    ("\(mlp).down_proj.weight", [c, 0])] + gate
         }
     }
 

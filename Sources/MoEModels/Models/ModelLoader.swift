@@ -39,8 +39,12 @@ public enum ModelLoader {
         // logits (transformers 5.25 ignores them too), so they are skipped on purpose and named.
         let mtp = config.numHiddenLayers..<(config.numHiddenLayers + max(0, config.nextTokenPredictionLayers))
         let skipped = checkpoint.tensorNames.filter { TensorName.layerIndex($0).map(mtp.contains) ?? false }
-        // A shared MLP of size 0 contributes nothing: its weights are accepted only when they are empty.
-        let empty = model.emptySharedExpertTensors.map(\.name).filter { checkpoint.info($0)?.elementCount == 0 }
+        // A shared MLP of size 0 contributes nothing: its weights are accepted only when they are empty (its
+        // Qwen2-MoE gate, which multiplies that zero output, with its shape [1, C]).
+        let empty = model.emptySharedExpertTensors.filter { name, shape in
+            guard let info = checkpoint.info(name) else { return false }
+            return info.elementCount == 0 || (shape.first == 1 && info.shape == shape)
+        }.map(\.name)
         try resolver.checkAllUsed(tiedEmbeddings: config.tieWordEmbeddings, skipping: Set(skipped + empty))
         if let alias = config.familyAlias { model.notes.append(alias) }
         if resolver.used.contains(where: { $0.hasSuffix("_blocks") }) {
@@ -99,7 +103,8 @@ final class TensorResolver {
     /// How a parameter reads its values: converted to Float32, in place when stored as a bfloat16 matrix, and
     /// the stored bytes that saving copies unchanged (an FP8 weight and its scales).
     typealias Source = (
-        load: () throws -> Tensor, bf16: (() throws -> BF16Matrix)?, stored: (() throws -> [StoredTensor])?, dtype: DType
+        load: () throws -> Tensor, bf16: (() throws -> BF16Matrix)?, stored: (() throws -> [StoredTensor])?,
+        dtype: DType
     )
 
     /// The stored bfloat16 rows `firstRow..<firstRow + shape[0]` of `name`, when it is a BF16 matrix.
@@ -119,7 +124,8 @@ final class TensorResolver {
                 used.insert(candidate)
                 if info.dtype == .f8e4m3 { return try fp8Source(candidate, shape: shape) }
                 let checkpoint = self.checkpoint
-                return ({ try checkpoint.tensor(candidate) }, bf16Source(candidate, firstRow: 0, shape: shape), nil, info.dtype)
+                let bf16 = bf16Source(candidate, firstRow: 0, shape: shape)
+                return ({ try checkpoint.tensor(candidate) }, bf16, nil, info.dtype)
             }
         }
         if let fusedLayout, let fused = try fusedExpertSource(name: name, shape: shape, layout: fusedLayout) {
@@ -164,7 +170,9 @@ final class TensorResolver {
     /// matrix at a time, never the whole checkpoint), its stored bytes and scales kept for saving unchanged.
     private func fp8Source(_ name: String, shape: [Int]) throws -> Source {
         let file = checkpoint.file(containing: name)?.url.path ?? checkpoint.directory.path
-        func refuse(_ reason: String) -> SafeTensorsError { .unreadableQuantized(file: file, tensor: name, reason: reason) }
+        func refuse(_ reason: String) -> SafeTensorsError {
+            .unreadableQuantized(file: file, tensor: name, reason: reason)
+        }
         guard let fp8 else {
             throw refuse("is F8_E4M3 but config.json has no quantization_config (quant_method fp8) to scale it")
         }
@@ -182,7 +190,8 @@ final class TensorResolver {
         }
         used.insert(scaleName)
         let checkpoint = self.checkpoint
-        guard let weights = checkpoint.file(containing: name), let scales = checkpoint.file(containing: scaleName) else {
+        guard let weights = checkpoint.file(containing: name), let scales = checkpoint.file(containing: scaleName)
+        else {
             throw ModelError.missingTensor(file: checkpoint.directory.path, name: name)
         }
         let load = {

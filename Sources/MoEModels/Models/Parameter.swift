@@ -93,7 +93,8 @@ public final class Parameter {
     public func makeResident(trainable: Bool = false) throws {
         let value = try tensor()
         resident = Variable(value, requiresGrad: trainable, name: name)
-        residentIsSourceCopy = load != nil
+        // A trainable copy may be changed in place by an optimizer: it no longer stands for the source.
+        residentIsSourceCopy = load != nil && !trainable
         roundedBF16 = nil
     }
 
@@ -119,6 +120,7 @@ public final class Parameter {
     /// Marks a resident parameter trainable or frozen (a frozen one builds no graph).
     public func setTrainable(_ trainable: Bool) throws {
         if resident == nil { try makeResident(trainable: trainable); return }
+        if trainable { residentIsSourceCopy = false }
         if resident!.recordsGradient != trainable { resident = Variable(resident!.value, requiresGrad: trainable, name: name) }
     }
 
@@ -223,8 +225,8 @@ extension Parameter {
         let select: (Tensor) -> Tensor = { t in
             Tensor(shape: newShape) { out in
                 for (i, r) in rows.enumerated() {
-                    guard let r else { continue }  // Tensor(shape:) starts at zero
-                    for j in 0..<width { out[i * width + j] = t.data[r * width + j] }
+                    // A dead slot's row is zeros (the buffer is uninitialized: garbage there gave NaN logits).
+                    for j in 0..<width { out[i * width + j] = r.map { t.data[$0 * width + j] } ?? 0 }
                 }
             }
         }
