@@ -7,18 +7,23 @@ import Testing
         try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
     }
 
+    /// Writes `ids` to DIR/ids.json and trains the tiny preset on them for 2 steps into DIR/base.
+    static func trainTinyBase(in dir: URL, ids: [Int]) throws {
+        let idsPath = dir.appendingPathComponent("ids.json").path
+        let text = "[" + ids.map(String.init).joined(separator: ",") + "]"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: idsPath))
+        let base = try CLIRunner.run([
+            "train", "--config", "tiny", "--out", dir.appendingPathComponent("base").path, "--ids", idsPath,
+            "--steps", "2", "--batch", "2", "--seq", "16",
+        ])
+        #expect(base.status == 0, "\(base.stderr)")
+    }
+
     @Test(.enabled(if: CLIRunner.isAvailable)) func mergeInnerPruneAndExplain() throws {
         let dir = try CLIRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
-        let ids = (0..<400).map { ($0 * 7 + $0 / 5) % 31 }
-        try Data(("[" + ids.map(String.init).joined(separator: ",") + "]").utf8).write(
-            to: URL(fileURLWithPath: path("ids.json")))
-        let base = try CLIRunner.run([
-            "train", "--config", "tiny", "--out", path("base"), "--ids", path("ids.json"), "--steps", "2", "--batch", "2",
-            "--seq", "16",
-        ])
-        #expect(base.status == 0, "\(base.stderr)")
+        try Self.trainTinyBase(in: dir, ids: (0..<400).map { ($0 * 7 + $0 / 5) % 31 })
 
         let merge = try CLIRunner.run([
             "prune", "--model", path("base"), "--merge", "reap-aligned", "--keep", "3", "--ids", path("ids.json"),
@@ -82,14 +87,7 @@ import Testing
         let dir = try CLIRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
-        let ids = (0..<300).map { ($0 * 5 + $0 / 3) % 29 }
-        try Data(("[" + ids.map(String.init).joined(separator: ",") + "]").utf8).write(
-            to: URL(fileURLWithPath: path("ids.json")))
-        let base = try CLIRunner.run([
-            "train", "--config", "tiny", "--out", path("base"), "--ids", path("ids.json"), "--steps", "2", "--batch", "2",
-            "--seq", "16",
-        ])
-        #expect(base.status == 0, "\(base.stderr)")
+        try Self.trainTinyBase(in: dir, ids: (0..<300).map { ($0 * 5 + $0 / 3) % 29 })
         let sweep = try CLIRunner.run([
             "sweep", "--model", path("base"), "--ids", path("ids.json"), "--keep", "4,2", "--criteria", "soft",
             "--seeds", "1", "--merge", "hc-smoe,reap-aligned", "--context", "64", "--out", path("sweep"), "--json",

@@ -207,6 +207,13 @@ def main():
     ap.add_argument("--rerun-label", default="", help="what the --rerun run was, in words (e.g. the build that made it)")
     args = ap.parse_args()
     out = args.out
+    if glob.glob(os.path.join(out, "seed-*")):
+        # paper_tables.sh with several training seeds: mean ± SD over seeds, findings by their intervals.
+        import sys
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from format_seeds import write_multi_seed
+        write_multi_seed(out, args.results, args.sst_dev)
+        return
     P = lambda *parts: os.path.join(out, *parts)
 
     settings = dict(line.strip().split("=", 1) for line in open(P("settings.env")) if "=" in line)

@@ -18,6 +18,10 @@ public struct EntanglementRegularizer: Sendable, Codable, Equatable {
         /// Each step, hide each expert from its router with probability `strength` (top-k always
         /// left): no single expert becomes the sole carrier of a skill.
         case expertDropout = "expert-dropout"
+        /// Pruning-aware adversarial training (`PruningAdversary`): each step also runs the batch
+        /// through a sub-model pruned the way attackers prune and raises its loss, up to a margin above
+        /// the full model's (strength weights that hinge).
+        case pruningAdversarial = "pruning-adversarial"
     }
 
     public var method: Method
@@ -45,11 +49,14 @@ public struct EntanglementRegularizer: Sendable, Codable, Equatable {
         case .expertDropout:
             ExpertEntanglement(dropoutRate: strength, seed: seed &+ UInt64(step) &* 0x2545_F491)
                 .apply(to: &options, model: model)
+        case .pruningAdversarial:
+            options.recordRouterLogits = true  // the step's attacker ranks experts by this batch's routing
         }
     }
 
     /// The weighted regularisation term of the step whose pass `prepare` set up (nil for dropout,
-    /// which acts on routing).
+    /// which acts on routing, and for the pruning adversary, which needs a second forward pass:
+    /// `Trainer.loss` adds it).
     public func penalty(model: MoEModel, output: ForwardOutput, batch: TokenBatch) -> Variable? {
         switch method {
         case .outputAgreement:
@@ -61,7 +68,7 @@ public struct EntanglementRegularizer: Sendable, Codable, Equatable {
             let spread = ExpertEntanglement.routingSpread(
                 output.routedLogits, topK: model.config.numExpertsPerToken, batch: batch, entropyFloor: floor)
             return scale(spread, strength)
-        case .expertDropout: return nil
+        case .expertDropout, .pruningAdversarial: return nil
         }
     }
 

@@ -61,8 +61,13 @@ public struct ExpertEntanglement: Sendable, Equatable {
         return scale(total, 1 / Float(losses.count))
     }
 
-    /// Mean over tokens of Σ_pairs ‖y_a − y_b‖² / (mean of ‖y_a‖², ‖y_b‖²) for the K gated expert
-    /// outputs of each real token. `stacked` [Σ n_e, C] holds expert outputs in `rows` order.
+    /// Mean over pairs of ‖y_a − y_b‖², divided by the mean ‖y‖² of all the gated expert outputs of
+    /// the layer, for the K gated expert outputs of each real token. `stacked` [Σ n_e, C] holds expert
+    /// outputs in `rows` order.
+    ///
+    /// The normaliser is part of the graph: the penalty is invariant to scaling every output, so it
+    /// cannot be lowered by shrinking them all. (It was detached until issue 22; the gradient then
+    /// rewarded a uniform shrink, which lowers ‖y_a − y_b‖² quadratically and costs the penalty nothing.)
     static func outputDisagreement(stacked: Variable, rows: [Int], k: Int, batch: TokenBatch) -> Variable? {
         guard k >= 2 else { return nil }
         var positions = [[Int]](repeating: [], count: batch.tokenCount)
@@ -74,8 +79,9 @@ public struct ExpertEntanglement: Sendable, Equatable {
         guard !first.isEmpty else { return nil }
         let a = gatherRows(stacked, first), b = gatherRows(stacked, second)  // [P, C]
         let difference = add(a, scale(b, -1))
-        let energy = stacked.value.data.reduce(Float(0)) { $0 + $1 * $1 } / Float(max(stacked.value.rows, 1))
-        return scale(sum(mul(difference, difference)), 1 / (Float(first.count) * max(energy, 1e-6)))
+        let energy = add(
+            scale(sum(mul(stacked, stacked)), 1 / Float(max(stacked.value.rows, 1))), Variable(Tensor(scalar: 1e-6)))
+        return divide(scale(sum(mul(difference, difference)), 1 / Float(first.count)), energy)
     }
 
     /// The routing-spread penalty of entangled training: the load-balancing loss of each sequence on

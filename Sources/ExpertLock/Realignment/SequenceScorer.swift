@@ -79,6 +79,36 @@ enum SequenceScorer {
         return outputs.map { $0! }
     }
 
+    /// log p(candidate | prompt) for every candidate token after each prompt (its last position), one
+    /// forward per prompt, in input order; `embeddings`: the mean-pooled final hidden state over the
+    /// first `pooledLength` positions. Batched by length like `score`.
+    static func scoreNextToken(
+        model: MoEModel, prompts: [Sequence], candidates: [Int], batchSize: Int, embeddings: Bool
+    ) throws -> [(logLikelihoods: [Double], embedding: [Float]?)] {
+        var outputs = [(logLikelihoods: [Double], embedding: [Float]?)?](repeating: nil, count: prompts.count)
+        let order = prompts.indices.sorted { (prompts[$0].ids.count, $0) < (prompts[$1].ids.count, $1) }
+        var start = 0
+        while start < order.count {
+            let chunk = Array(order[start..<min(start + max(1, batchSize), order.count)])
+            let batch = TokenBatch(padding: chunk.map { prompts[$0].ids }, pad: 0)
+            let hidden = try model.finalHiddenStates(batch)  // [B*T, C]
+            var rows: [Int] = []
+            for (b, index) in chunk.enumerated() {
+                rows += [Int](repeating: b * batch.seq + prompts[index].ids.count - 1, count: candidates.count)
+            }
+            let targets = chunk.flatMap { _ in candidates }
+            let lp = try model.headScores(rows: rows, of: hidden, targets: targets).logProbabilities
+            for (b, index) in chunk.enumerated() {
+                outputs[index] = (
+                    Array(lp[(b * candidates.count)..<((b + 1) * candidates.count)]),
+                    embeddings ? meanRows(hidden, from: b * batch.seq, count: prompts[index].pooledLength) : nil
+                )
+            }
+            start += chunk.count
+        }
+        return outputs.map { $0! }
+    }
+
     /// Mean of rows `from..<from+count` of a [N, C] matrix.
     static func meanRows(_ t: Tensor, from: Int, count: Int) -> [Float] {
         let c = t.lastDim

@@ -40,6 +40,11 @@ struct VerbalizerScorer {
         throws -> Scores
     {
         let classes = prompt.verbalizers.count
+        if let fast = try nextTokenScores(
+            model: model, examples: examples, batchSize: batchSize, embeddings: embeddings)
+        {
+            return fast
+        }
         var sequences: [SequenceScorer.Sequence] = []
         for example in examples {
             for c in 0..<classes {
@@ -58,12 +63,39 @@ struct VerbalizerScorer {
             scores.append((0..<classes).map { outputs[e * classes + $0].logLikelihood })
             if embeddings { vectors.append(outputs[e * classes].embedding ?? []) }
         }
+        return Self.scores(scores, examples: examples, embeddings: embeddings ? vectors : nil)
+    }
+
+    /// Single-token verbalizers: one forward per prompt, every class read off the prompt's last
+    /// position (what the sequence per class would give: causal attention). nil otherwise.
+    func nextTokenScores(model: MoEModel, examples: [ClassificationExample], batchSize: Int, embeddings: Bool)
+        throws -> Scores?
+    {
+        let answers = prompt.verbalizers.map { encoder.encode($0, addSpecialTokens: false) }
+        guard answers.allSatisfy({ $0.count == 1 }), maxLength >= 2 else { return nil }
+        let tokens = answers.map { $0[0] }
+        var prompts: [SequenceScorer.Sequence] = []
+        for example in examples {
+            let ids = Array(encoder.encode(prompt.render(example), addSpecialTokens: true).suffix(maxLength - 1))
+            guard !ids.isEmpty else { return nil }
+            prompts.append(SequenceScorer.Sequence(ids: ids, firstTarget: ids.count, pooledLength: ids.count))
+        }
+        let outputs = try SequenceScorer.scoreNextToken(
+            model: model, prompts: prompts, candidates: tokens, batchSize: batchSize * tokens.count,
+            embeddings: embeddings)
+        return Self.scores(
+            outputs.map(\.logLikelihoods), examples: examples,
+            embeddings: embeddings ? outputs.map { $0.embedding ?? [] } : nil)
+    }
+
+    /// Predictions, probabilities and accuracy from the class scores.
+    static func scores(_ scores: [[Double]], examples: [ClassificationExample], embeddings: [[Float]]?) -> Scores {
         let predictions = scores.map(QueryStrategy.argmax)
         let labeled = zip(examples, predictions).filter { $0.0.label != nil }
         let correct = labeled.filter { $0.0.label == $0.1 }.count
         return Scores(
             scores: scores, probabilities: scores.map(QueryStrategy.softmax), predictions: predictions,
             accuracy: labeled.isEmpty ? 0 : Double(correct) / Double(labeled.count), examples: examples.count,
-            embeddings: embeddings ? vectors : nil)
+            embeddings: embeddings)
     }
 }

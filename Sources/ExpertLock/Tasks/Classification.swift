@@ -55,7 +55,11 @@ public enum Classification {
         while start < examples.count {
             let chunk = examples[start..<min(start + batchSize, examples.count)]
             let sequences = classSequences(chunk, template: template, tokenizer: tokenizer, maxLength: maxLength)
-            let sums = try logLikelihoods(model: model, sequences: sequences, observer: observer)
+            // Single-token verbalizers: one forward per prompt (an observer must see every class sequence).
+            let fast =
+                observer == nil
+                ? try nextTokenLogLikelihoods(model: model, sequences: sequences, classes: classes) : nil
+            let sums = try fast ?? logLikelihoods(model: model, sequences: sequences, observer: observer)
             tokens += sequences.reduce(0) { $0 + $1.ids.count }
             for e in 0..<chunk.count { scores.append(Array(sums[(e * classes)..<((e + 1) * classes)])) }
             start += chunk.count
@@ -117,6 +121,38 @@ public enum Classification {
         let batch = TokenBatch(padding: sequences.map(\.ids), pad: 0)
         let hidden = try model.finalHiddenStates(batch, observer: observer)  // [B*T, C]
         return try sums(model: model, hidden: hidden, batch: batch, sequences: sequences)
+    }
+
+    /// `logLikelihoods` of class sequences (`classes` consecutive ones per example) from one forward
+    /// per prompt, when every class of every example continues the same prompt with one token: causal
+    /// attention makes the prompt's last position the same in each class sequence, so its next-token
+    /// distribution scores every class. nil when the sequences are not of that shape. Halves (for two
+    /// classes) the cost of scoring, which dominates active learning over a whole pool.
+    static func nextTokenLogLikelihoods(
+        model: MoEModel, sequences: [(ids: [Int], targetStart: Int)], classes: Int
+    ) throws -> [Double]? {
+        guard classes >= 1, !sequences.isEmpty, sequences.count % classes == 0 else { return nil }
+        var prompts: [[Int]] = []
+        var targets: [Int] = []
+        for start in stride(from: 0, to: sequences.count, by: classes) {
+            let group = sequences[start..<(start + classes)]
+            let first = group[start]
+            guard first.targetStart >= 1,
+                group.allSatisfy({
+                    $0.ids.count == $0.targetStart + 1 && $0.targetStart == first.targetStart
+                        && $0.ids[..<$0.targetStart] == first.ids[..<first.targetStart]
+                })
+            else { return nil }
+            prompts.append(Array(first.ids[..<first.targetStart]))
+            targets += group.map { $0.ids[$0.targetStart] }
+        }
+        let batch = TokenBatch(padding: prompts, pad: 0)
+        let hidden = try model.finalHiddenStates(batch)  // [B*T, C]
+        var rows: [Int] = []
+        for (b, prompt) in prompts.enumerated() {
+            rows += [Int](repeating: b * batch.seq + prompt.count - 1, count: classes)
+        }
+        return try model.headScores(rows: rows, of: hidden, targets: targets).logProbabilities
     }
 
     /// The per-sequence sums of `logLikelihoods` from the final hidden states of its padded batch

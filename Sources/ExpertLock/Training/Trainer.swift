@@ -82,6 +82,13 @@ public final class Trainer {
         let lm = out.languageModelLoss(targets: batch.targets, ignoreIndex: TrainingBatch.ignoreIndex)
         var total = lm
         if let penalty = parameters.entanglement?.penalty(model: model, output: out, batch: batch.tokens) { total = add(total, penalty) }
+        if let e = parameters.entanglement, e.method == .pruningAdversarial,
+            let term = try PruningAdversary.term(
+                model: model, batch: batch, output: out, fullLoss: lm.value.scalar, strength: e.strength,
+                seed: parameters.seed, step: step)
+        {
+            total = add(total, term)
+        }
         if let aux = out.auxiliaryLoss { total = add(total, scale(aux, loadBalancingCoefficient)) }
         if let z = out.routerZLoss { total = add(total, scale(z, parameters.zLossCoefficient)) }
         return (total, lm, out.auxiliaryLoss, out.routerZLoss)

@@ -225,8 +225,8 @@ extension Parameter {
         let select: (Tensor) -> Tensor = { t in
             Tensor(shape: newShape) { out in
                 for (i, r) in rows.enumerated() {
-                    guard let r else { continue }  // Tensor(shape:) starts at zero
-                    for j in 0..<width { out[i * width + j] = t.data[r * width + j] }
+                    // A dead slot's row is zeros (the buffer is uninitialized: garbage there gave NaN logits).
+                    for j in 0..<width { out[i * width + j] = r.map { t.data[$0 * width + j] } ?? 0 }
                 }
             }
         }

@@ -30,6 +30,7 @@ struct EntanglementTests {
         case .outputAgreement: #expect(regularized > baseline)  // same init, plus a penalty
         case .routingSpread: #expect(regularized >= baseline)  // zero while routing is still flat
         case .expertDropout: #expect(regularized.isFinite)
+        case .pruningAdversarial: #expect(regularized >= baseline)  // plus a hinge that is ≥ 0
         }
         for i in 0..<5 {
             let r = try trainer.step(Array(examples[(i * 3)..<(i * 3 + 4)]))

@@ -81,6 +81,15 @@ struct FamilyLoadingTests {
             let padded = try model.keepingExperts(model.moeBlocks.map { _ in keep })
             #expect(padded.config.router?.groups == 2 && padded.config.router?.topkGroup == 1)
             #expect(padded.notes.contains { $0.contains("dead slot") }, "\(padded.notes)")
+            // Dead slots: a zero router row (never garbage: NaN logits there were chosen) and a -inf selection bias.
+            for block in padded.moeBlocks {
+                let router = try block.router.tensor()
+                let c = router.lastDim
+                let zeroRows = (0..<router.rows).filter { r in (0..<c).allSatisfy { router.data[r * c + $0] == 0 } }
+                let bias = try #require(try block.selectionBias?.tensor().data)
+                #expect(zeroRows == bias.indices.filter { bias[$0] == -.infinity })
+                #expect(zeroRows.count == block.expertCount - keep.count && !router.data.contains { $0.isNaN })
+            }
             model.maskExperts(model.moeBlocks.map { b in (0..<b.expertCount).map { keep.contains($0) } })
             let masked = try model.forward(TokenBatch(ids)).logits.value
             model.maskExperts(nil)

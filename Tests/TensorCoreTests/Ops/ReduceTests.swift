@@ -18,6 +18,9 @@ import Testing
         let x = parameter([3, 4], seed: 121)
         checkGradients([x]) { sum(x) }
         checkGradients([x]) { mean(x) }
+        let a = parameter([], seed: 123), b = Variable(Tensor(scalar: 1.7), requiresGrad: true)
+        checkGradients([a, b]) { divide(a, b) }
+        #expect(divide(Variable(Tensor(scalar: 3)), Variable(Tensor(scalar: 4))).value.scalar == 0.75)
     }
 
     @Test func checkerDetectsAWrongRule() {
