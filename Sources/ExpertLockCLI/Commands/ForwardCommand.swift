@@ -65,7 +65,7 @@ struct ForwardCommand: AsyncParsableCommand {
 extension ForwardCommand {
     /// Greedy decoding after `prompt` with the cache, ending where transformers' `generate` would.
     func greedy(_ loaded: MoEModel, prompt: [Int], maxNewTokens: Int) throws -> [String: Any] {
-        let stop = try Generator.stopTokens(modelDirectory: URL(fileURLWithPath: model))
+        let stop = try Generator.stopTokens(modelDirectory: URL(fileURLWithPath: model), config: loaded.config)
         let decoded = try Generator.greedy(model: loaded, prompt: prompt, maxNewTokens: maxNewTokens, stopTokens: stop)
         return [
             "generated": decoded.tokens, "generated_logits": decoded.logits.map { $0.map(Double.init) },
