@@ -80,8 +80,16 @@ extension ModelConfig {
             object[key] = nextTokenPredictionLayers
         }
         // Errors name the file being written: the patched config is its content.
-        try patchExpertSizes(&object, file: Self.configFile(destination).path)
-        if let nestedKey { root[nestedKey] = object } else { root = object }
+        // A nested object decodes inside its root (its own model_type, `qwen3_5_moe_text`, is not a family).
+        let wrapping = root
+        func whole(_ object: [String: Any]) -> [String: Any] {
+            guard let nestedKey else { return object }
+            var full = wrapping
+            full[nestedKey] = object
+            return full
+        }
+        try patchExpertSizes(&object, file: Self.configFile(destination).path, whole: whole)
+        root = whole(object)
         let text = JSONText.pretty(root) + "\n"
 
         let destinationFile = Self.configFile(destination)
@@ -97,10 +105,13 @@ extension ModelConfig {
     /// rescaled, or `intermediate_size` when every layer is sparse) that decodes to this config, so
     /// transformers loads it; sizes that differ, or a size no key can state (DeepSeek's shared experts
     /// are `moe_intermediate_size` × `n_shared_experts`), go to `expertlock_expert_intermediate_sizes`.
-    private func patchExpertSizes(_ object: inout [String: Any], file: String) throws {
+    /// `whole` gives the config file's object for a patched `object` (its root when `object` is nested).
+    private func patchExpertSizes(
+        _ object: inout [String: Any], file: String, whole: ([String: Any]) -> [String: Any]
+    ) throws {
         let key = "expertlock_expert_intermediate_sizes"
         object[key] = nil
-        let base = try Self.decode(Data((JSONText.pretty(object) + "\n").utf8), file: file)
+        let base = try Self.decode(Data((JSONText.pretty(whole(object)) + "\n").utf8), file: file)
         if let sizes = expertIntermediateSizes {
             object[key] = sizes
             return
@@ -116,7 +127,9 @@ extension ModelConfig {
         for patch in candidates {
             var trial = object
             for (k, v) in patch { trial[k] = v }
-            guard let d = try? Self.decode(Data((JSONText.pretty(trial) + "\n").utf8), file: file) else { continue }
+            guard let d = try? Self.decode(Data((JSONText.pretty(whole(trial)) + "\n").utf8), file: file) else {
+                continue
+            }
             let denseUnchanged = d.intermediateSize == base.intermediateSize
                 || base.sparseLayers.count == base.numHiddenLayers
             if d.moeIntermediateSize == size && d.sharedExpertIntermediateSize == shared && denseUnchanged
