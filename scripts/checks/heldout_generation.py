@@ -31,23 +31,33 @@ def expertlock_generate(expertlock, path, prompt, count):
     return out["generated"], out["generated_logits"], out["stop_reason"]
 
 
-def transformers_generate(model, prompt, count):
+def transformers_generate(model, prompt, count, use_cache=True):
     ids = torch.tensor([prompt])
     with torch.no_grad():
         out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=count, do_sample=False,
-                             use_cache=True, output_logits=True, return_dict_in_generate=True)
+                             use_cache=use_cache, output_logits=True, return_dict_in_generate=True)
     return out.sequences[0, len(prompt):].tolist(), [row[0].double() for row in out.logits]
 
 
 def compare(expertlock, path, model, prompt, count):
-    """(tokens equal, number of tokens, max logit difference, smallest top-2 margin, transformers' tokens)."""
+    """(tokens equal, number of tokens, max logit difference, smallest top-2 margin, transformers' tokens, note).
+
+    transformers' cached `generate` is also checked against its own uncached one (each step a full forward): where
+    the two disagree, its cache is wrong for that model (sliding_window 1: 5.25 in the logits, see the note), and
+    the uncached tokens, the ones its forward gives, are the reference; the note says so."""
     ref_tokens, ref_logits = transformers_generate(model, prompt, count)
+    full_tokens, full_logits = transformers_generate(model, prompt, count, use_cache=False)
+    note = ""
+    if full_tokens != ref_tokens:
+        note = (f" [transformers' cached generate {ref_tokens} differs from its uncached generate {full_tokens}; "
+                f"reference: the uncached one]")
+        ref_tokens, ref_logits = full_tokens, full_logits
     tokens, logits, _ = expertlock_generate(expertlock, path, prompt, count)
     steps = min(len(logits), len(ref_logits))
     diff = max((float((torch.tensor(logits[i], dtype=torch.float64) - ref_logits[i]).abs().max())
                 for i in range(steps)), default=0.0)
     margin = min(float(r.topk(2).values[0] - r.topk(2).values[1]) for r in ref_logits)
-    return tokens == ref_tokens, len(ref_tokens), diff, margin, ref_tokens
+    return tokens == ref_tokens, len(ref_tokens), diff, margin, ref_tokens, note
 
 
 def with_end_token(path, tokens, vocab_size, nested):
@@ -73,17 +83,18 @@ def with_end_token(path, tokens, vocab_size, nested):
 
 def check(expertlock, path, load, prompt, count, vocab_size, nested=False):
     """Both runs; returns (ok, one line of figures). `load(folder)` gives transformers' model of a folder."""
-    equal, n, diff, margin, ref_tokens = compare(expertlock, path, load(path), prompt, count)
-    line = f"greedy {n} tokens {'equal' if equal else 'DIFFER'} (step logits {diff:.2e}, top-2 margin {margin:.1e})"
+    equal, n, diff, margin, ref_tokens, note = compare(expertlock, path, load(path), prompt, count)
+    line = (f"greedy {n} tokens {'equal' if equal else 'DIFFER'} (step logits {diff:.2e}, top-2 margin "
+            f"{margin:.1e}){note}")
     ok = equal and diff <= 1e-4
     variant = with_end_token(path, ref_tokens, vocab_size, nested)
     if variant is None:
         return ok, line + "; no token to end on"
     copy, expected_count = variant
-    equal_eos, n_eos, diff_eos, _, _ = compare(expertlock, copy, load(copy), prompt, count)
+    equal_eos, n_eos, diff_eos, _, _, note_eos = compare(expertlock, copy, load(copy), prompt, count)
     ok = ok and equal_eos and n_eos == expected_count and diff_eos <= 1e-4
     where = "text_config" if nested else "generation_config.json"
     line += (f"; eos in {where}: both stop after {n_eos} tokens" if equal_eos else
-             f"; eos in {where}: DIFFER ({n_eos} tokens in transformers)")
+             f"; eos in {where}: DIFFER ({n_eos} tokens in transformers)") + note_eos
     shutil.rmtree(copy)
     return ok, line

@@ -86,11 +86,14 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--expertlock", required=True)
     parser.add_argument("--out", default="/tmp/expertlock-heldout-25")
+    parser.add_argument("--only", nargs="*", help="variant names to run (default: all)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.set_grad_enabled(False)
     worst = 0.0
     for case in VARIANTS:
+        if args.only and case["name"] not in args.only:
+            continue
         path = fixtures.build(case, args.out, args.expertlock)
         expected = json.load(open(os.path.join(path, "expected.json")))
         ids_file, ppl_file = os.path.join(path, "ids.json"), os.path.join(path, "ppl_ids.json")
