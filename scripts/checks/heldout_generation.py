@@ -1,11 +1,12 @@
 """Greedy decoding with the cache, `expertlock forward --generate N` against transformers' `generate(use_cache=True,
 do_sample=False)`, for the held-out checks (heldout_local_attention.py, heldout_hybrid.py import it).
 
-Two runs per checkpoint, each with transformers reading the folder as `from_pretrained` does:
+Three runs per checkpoint, each with transformers reading the folder as `from_pretrained` does:
   1. as saved: N new tokens after the prompt (or fewer, should config.json's eos_token_id come up);
-  2. with an end token: a copy of the folder whose eos_token_id is [a token run 1 produced, an unused id] -- in
-     generation_config.json, or in config.json's `text_config` for a nested language model (Qwen3.5-MoE) -- so
-     both must stop right after that token, and keep it.
+  2. a copy whose eos_token_id is null -- in generation_config.json, or in config.json's `text_config` for a nested
+     language model (Qwen3.5-MoE): all N tokens;
+  3. a copy whose eos_token_id is [a token run 2 produced, an id it never has], written the same way: both must
+     stop right after that token, and keep it.
 Tokens must be equal; the logits that chose each token are compared too (max abs difference), and the smallest
 top-1/top-2 margin of transformers' logits is printed, since a margin near 1e-5 could flip a token honestly.
 Pinned: transformers 5.25, torch 2.x (CPU).
@@ -60,15 +61,10 @@ def compare(expertlock, path, model, prompt, count):
     return tokens == ref_tokens, len(ref_tokens), diff, margin, ref_tokens, note
 
 
-def with_end_token(path, tokens, vocab_size, nested):
-    """A copy of `path` whose eos_token_id is [the first token of `tokens` after the third that did not occur
-    before, an id `tokens` never has]; returns (copy, the expected number of tokens) or None."""
-    index = next((i for i in range(3, len(tokens)) if tokens[i] not in tokens[:i]), None)
-    if index is None:
-        return None
-    unused = next(t for t in range(vocab_size) if t not in tokens)
-    eos = [tokens[index], unused]
-    copy = path.rstrip("/") + "_eos"
+def with_eos(path, eos, nested, suffix):
+    """A copy of `path` whose eos_token_id is `eos` (None: null, no end token) -- in generation_config.json, or in
+    config.json's text_config for a nested language model."""
+    copy = path.rstrip("/") + suffix
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(path, copy)
     if nested:
@@ -78,23 +74,30 @@ def with_end_token(path, tokens, vocab_size, nested):
         json.dump(config, open(config_file, "w"), indent=2)
     else:
         json.dump({"eos_token_id": eos}, open(os.path.join(copy, "generation_config.json"), "w"))
-    return copy, index + 1
+    return copy
 
 
 def check(expertlock, path, load, prompt, count, vocab_size, nested=False):
-    """Both runs; returns (ok, one line of figures). `load(folder)` gives transformers' model of a folder."""
-    equal, n, diff, margin, ref_tokens, note = compare(expertlock, path, load(path), prompt, count)
-    line = (f"greedy {n} tokens {'equal' if equal else 'DIFFER'} (step logits {diff:.2e}, top-2 margin "
-            f"{margin:.1e}){note}")
-    ok = equal and diff <= 1e-4
-    variant = with_end_token(path, ref_tokens, vocab_size, nested)
-    if variant is None:
-        return ok, line + "; no token to end on"
-    copy, expected_count = variant
-    equal_eos, n_eos, diff_eos, _, _, note_eos = compare(expertlock, copy, load(copy), prompt, count)
-    ok = ok and equal_eos and n_eos == expected_count and diff_eos <= 1e-4
+    """The three runs; returns (ok, one line of figures). `load(folder)` gives transformers' model of a folder."""
     where = "text_config" if nested else "generation_config.json"
-    line += (f"; eos in {where}: both stop after {n_eos} tokens" if equal_eos else
-             f"; eos in {where}: DIFFER ({n_eos} tokens in transformers)") + note_eos
+    parts, ok = [], True
+    # 1. as saved (config.json's eos, if any); 2. no end token: all `count` tokens.
+    full = with_eos(path, None, nested, "_no_eos")
+    for label, folder in (("as saved", path), (f"eos null in {where}", full)):
+        equal, n, diff, margin, ref_tokens, note = compare(expertlock, folder, load(folder), prompt, count)
+        ok = ok and equal and diff <= 1e-4
+        parts.append(f"{label}: {n} tokens {'equal' if equal else 'DIFFER'} (step logits {diff:.2e}, top-2 margin "
+                     f"{margin:.1e}){note}")
+    shutil.rmtree(full)
+    # 3. eos [the first token of run 2 after the third that did not occur before, an id run 2 never has].
+    index = next((i for i in range(3, len(ref_tokens)) if ref_tokens[i] not in ref_tokens[:i]), None)
+    if index is None:
+        return ok, "; ".join(parts + ["no token to end on"])
+    eos = [ref_tokens[index], next(t for t in range(vocab_size) if t not in ref_tokens)]
+    copy = with_eos(path, eos, nested, "_eos")
+    equal, n, diff, _, _, note = compare(expertlock, copy, load(copy), prompt, count)
+    ok = ok and equal and n == index + 1 and diff <= 1e-4
+    parts.append((f"eos {eos} in {where}: both stop after {n} tokens" if equal else
+                  f"eos {eos} in {where}: DIFFER ({n} tokens in transformers)") + note)
     shutil.rmtree(copy)
-    return ok, line
+    return ok, "greedy " + "; ".join(parts)

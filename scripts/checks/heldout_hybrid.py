@@ -7,8 +7,8 @@ seeds and options make_hybrid_fixtures.py's cases do not have, built by its `bui
   3. `expertlock forward` on the checkpoint `expertlock prune --drop 1,N-1 --mode remove` writes against
      transformers' logits of that same checkpoint (max abs difference);
   4. greedy decoding with the state cache, 20 new tokens after the whole input (the fixtures decode 12 after 7):
-     `expertlock forward --generate 20` against transformers' `generate(use_cache=True, do_sample=False)`, as saved
-     and with an end token (heldout_generation.py; Qwen3.5-MoE's in config.json's text_config).
+     `expertlock forward --generate 20` against transformers' `generate(use_cache=True, do_sample=False)`, as saved,
+     without and with an end token (heldout_generation.py; Qwen3.5-MoE's in config.json's text_config).
 
 Usage: python3 scripts/checks/heldout_hybrid.py --expertlock .build/debug/expertlock [--out DIR]
 Prints one line per variant; exits 1 when a difference is above 1e-4 or a token differs.

@@ -11,7 +11,7 @@ For each variant (built with transformers 5.25 by the fixture script's `build`):
      `expertlock forward` on it (max abs difference); for MXFP4, whether the kept experts' bytes are unchanged;
   4. greedy decoding with the cache, 20 new tokens after the 13-token input (the fixtures decode 12 after 6):
      `expertlock forward --generate 20` against transformers' `generate(use_cache=True, do_sample=False)`, as saved
-     and with an eos_token_id list in generation_config.json (heldout_generation.py).
+     with eos_token_id null, and with an eos_token_id list in generation_config.json (heldout_generation.py).
 
 Usage: python3 scripts/checks/heldout_local_attention.py --expertlock .build/debug/expertlock [--out DIR]
 Prints one line per variant; exits 1 when a difference is above 1e-4. Pinned: transformers 5.25, torch 2.x (CPU).
