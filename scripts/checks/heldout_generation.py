@@ -44,7 +44,8 @@ def compare(expertlock, path, model, prompt, count):
     """(tokens equal, number of tokens, max logit difference, smallest top-2 margin, transformers' tokens, note).
 
     transformers' cached `generate` is also checked against its own uncached one (each step a full forward): where
-    the two disagree, its cache is wrong for that model (sliding_window 1: 5.25 in the logits, see the note), and
+    the two disagree, its cache is wrong for that model (sliding_window 1: its DynamicSlidingWindowLayer keeps
+    `[-sliding_window + 1:]` = `[-0:]`, every key, which its mask does not expect), and
     the uncached tokens, the ones its forward gives, are the reference; the note says so."""
     ref_tokens, ref_logits = transformers_generate(model, prompt, count)
     full_tokens, full_logits = transformers_generate(model, prompt, count, use_cache=False)

@@ -10,7 +10,7 @@ For each variant (built with transformers 5.25 by the fixture script's `build`):
   3. the checkpoint `expertlock prune --drop 1,N-1 --mode remove` wrote, reloaded in transformers, against
      `expertlock forward` on it (max abs difference); for MXFP4, whether the kept experts' bytes are unchanged;
   4. greedy decoding with the cache, 20 new tokens after the 13-token input (the fixtures decode 12 after 6):
-     `expertlock forward --generate 20` against transformers' `generate(use_cache=True, do_sample=False)`, as saved
+     `expertlock forward --generate 20` against transformers' `generate(use_cache=True, do_sample=False)`, as saved,
      with eos_token_id null, and with an eos_token_id list in generation_config.json (heldout_generation.py).
 
 Usage: python3 scripts/checks/heldout_local_attention.py --expertlock .build/debug/expertlock [--out DIR]
