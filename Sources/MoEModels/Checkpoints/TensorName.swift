@@ -28,8 +28,11 @@ public enum TensorName: Equatable, Sendable {
     /// The names sparse blocks take in the families ExpertLock reads.
     public static let sparseBlocks: Set<String> = ["mlp", "block_sparse_moe", "feed_forward"]
 
-    /// Checkpoint prefixes of a nested language model's `model.*` weights (`FamilyLayout.languageModelPrefix`).
-    public static let nestedLanguageModelPrefixes = ["model.language_model."]
+    /// Checkpoint prefixes of a nested language model's `model.*` weights: every registered family's
+    /// `FamilyLayout.languageModelPrefix` (`model.language_model.`, Qwen3.5-MoE).
+    public static let nestedLanguageModelPrefixes: [String] = Array(
+        Set(ModelFamily.registered.compactMap { $0.layout.languageModelPrefix.map { $0 + "." } })
+    ).sorted()
 
     /// `name` with a nested language model's prefix replaced by `model.` (other names unchanged).
     public static func modelName(_ name: String) -> String {
