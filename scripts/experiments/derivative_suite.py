@@ -407,6 +407,7 @@ def analyse(pairs, suspects):
     weight_errors = {"hc-smoe": [], "reap-aligned": []}
     member_errors = {"hc-smoe": [], "reap-aligned": []}
     expert_errors = {"hc-smoe": [], "reap-aligned": []}
+    failures = []  # merged experts with a weight off by more than 0.05
     for p in pairs:
         if not p["positive"]:
             continue
@@ -441,6 +442,11 @@ def analyse(pairs, suspects):
                         weight_errors[method].extend(errs)
                         expert_errors[method].append(max(errs))
                         member_errors[method].extend(abs(e["mixing_weights"][m] - true[m]) for m in groups[l][g])
+                        if max(errs) > 0.05:
+                            failures.append({"suspect": s["name"], "layer": l, "expert": g,
+                                             "members": groups[l][g], "truth": weights[l][g],
+                                             "recovered": [e["mixing_weights"][m] for m in groups[l][g]],
+                                             "similarity": e["similarity"], "error": max(errs)})
             merge_error = worst
         scores = [e["score"] for layer in layers for e in layer["experts"]]
         kinds = {}
@@ -456,6 +462,7 @@ def analyse(pairs, suspects):
             "kinds": kinds, "quantization": quant,
         })
     out["rows"] = rows
+    out["weight_failures"] = failures
     out["weights"] = {m: {"max": max(v) if v else None, "mean": sum(v) / len(v) if v else None, "n": len(v),
                           "members_max": max(member_errors[m]) if member_errors[m] else None,
                           "members_mean": (sum(member_errors[m]) / len(member_errors[m])) if member_errors[m]
@@ -509,7 +516,9 @@ def write_doc(path, stats, args, bases, sweep, elapsed):
                                            if b["set"] == "calibration")
         + "; report set: " + ", ".join(f"`{n}` ({b['data']}, seed {b['seed']})" for n, b in bases.items()
                                        if b["set"] == "report") + ". Derivatives are made of "
-        + " and ".join(f"`{n}`" for n in sorted(ATTACKED)) + " only.")
+        + " and ".join(f"`{n}`" for n in sorted(ATTACKED)) + " only"
+        + ("" if "rep-wiki-a" in ATTACKED else " (`rep-wiki-a`'s were left out to keep the run within its time "
+           "budget: the report set's positives all descend from a corpus model)") + ".")
     add(f"- Derivatives of each attacked base: removal to 6 and 4 experts per layer (REAP attribution on 64 "
         "held-out sequences); `--merge hc-smoe` and `--merge reap-aligned` to 6 and 4; `--inner-keep 0.75` "
         f"and `0.5`; full fine-tuning (`train --model`, every weight) and LoRA (`--trainable lora "
@@ -581,6 +590,14 @@ def write_doc(path, stats, args, bases, sweep, elapsed):
     for m, w in stats["weights"].items():
         add(f"| {m} | {w['experts']} | {w['experts_within']} | {w['n']} | {fmt(w['max'])} | {fmt(w['mean'], 4)} | "
             f"{fmt(w['members_max'])} / {fmt(w['members_mean'], 4)} |")
+    for f in stats.get("weight_failures", []):
+        add("")
+        add(f"Off by more than 0.05: `{f['suspect']}` layer {f['layer']} expert {f['expert']}, members "
+            f"{f['members']} with weights {', '.join(fmt(x) for x in f['truth'])}, recovered "
+            f"{', '.join(fmt(x) for x in f['recovered'])} (reconstruction cosine {fmt(f['similarity'], 4)}; "
+            f"largest error {fmt(f['error'])}). The light members' channels were aligned against the whole merged "
+            "expert, in which the heavy members dominate, and paired wrongly (an exactly aligned merge reconstructs at "
+            "1.000), so their weight went to others.")
     add("")
     add("Expert mapping after fine-tuning (the heaviest source of each kept suspect expert against the truth: "
         "the kept list of `prune`, the identity for inner pruning), both sets:")
@@ -609,10 +626,19 @@ def write_doc(path, stats, args, bases, sweep, elapsed):
         "interval is narrower than one over training runs would be; the Clopper-Pearson intervals treat each "
         "pair (or expert) as an independent trial, which they are not. They bound what these runs show, not "
         "the rate over all models.")
-    add("- With n negative pairs and 0 false positives, the 95 % upper bound is about 3.7/n: a model-level "
-        "false-positive rate ≤ 1 % needs ≥ 370 negatives, far more independent training runs than this "
-        "machine allows. The per-expert rate is the finer evidence: each suspect expert is judged on its own, "
-        "and the model verdict is derived only when some expert is.")
+    k = stats["calibration"]["false_models"] + stats["report"]["false_models"]
+    n = stats["calibration"]["negative_models"] + stats["report"]["negative_models"]
+    kb = stats["calibration"]["independent_base_false"] + stats["report"]["independent_base_false"]
+    nb = stats["calibration"]["independent_base_pairs"] + stats["report"]["independent_base_pairs"]
+    low, high = clopper_pearson(k, n)
+    low_b, high_b = clopper_pearson(kb, nb)
+    add(f"- With n negative pairs and 0 false positives the 95 % upper bound is about 3.7/n, so ≤ 1 % needs "
+        f"n ≥ 370. Both sets together: {k} / {n} negative pairs [{fmt(low, 4)}, {fmt(high, 4)}]; but those pairs "
+        f"reuse {len(BASES)} independently trained bases, and counted as independent training runs (base against "
+        f"base) it is {kb} / {nb} [{fmt(low_b, 3)}, {fmt(high_b, 3)}]: the runs show no false positive and a wide "
+        "margin (the score distributions above), not a rate below 1 % over independently trained models. The "
+        "per-expert rate is the finer evidence: each suspect expert is judged on its own, and the model verdict "
+        "is derived only when some expert is.")
     add("- Tiny models (hidden 64, expert intermediate 128) are the hard case for the aligned matching: the "
         "chance level of the channel alignment falls as √(2 ln I / 3C), so real models are further from it.")
     if sweep:
