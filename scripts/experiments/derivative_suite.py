@@ -502,7 +502,8 @@ def write_doc(path, stats, args, bases, sweep, elapsed):
     add("python3 scripts/experiments/derivative_suite.py " + " ".join(shlex.quote(a) for a in args.argv))
     add("```")
     add("")
-    add(f"Written {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} from a run on release builds, "
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
+    add(f"Written {stamp} from a run on release builds, "
         f"2 CPU cores shared with other jobs; the commands took {elapsed / 60:.0f} min in all.")
     add("")
     log_file = os.path.join(os.path.abspath(args.work), "commands.log")
