@@ -194,7 +194,10 @@ public struct AuditPrunability: Sendable, Codable, Equatable {
                     AuditFinding(
                         id: "prunability.\(s).corridor_k\(referenceK)", verdict: verdict,
                         statement: "Top-\(referenceK) by \(s) keeps ≥ 90% of the full model's margin over chance: "
-                            + "chance-corrected retention \(cc.formatted()) (raw \(row.retention.formatted())): "
+                            + "chance-corrected retention "
+                            // At chance the ratio's denominator crosses 0: its bootstrap is noise, so no number.
+                            + (aboveChance ? cc.formatted() : "undefined")
+                            + " (raw \(row.retention.formatted())): "
                             + (aboveChance
                                 ? "\(verdict.rawValue)."
                                 : "not resolvable: the full model's accuracy interval "

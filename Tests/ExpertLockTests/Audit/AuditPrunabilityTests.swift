@@ -59,6 +59,8 @@ struct AuditPrunabilityTests {
             chance: 0.5, expertsPerLayer: 8, referenceK: 2, resamples: 100)
         let corridor = p.findings.first { $0.id == "prunability.soft.corridor_k2" }
         #expect(corridor?.verdict == .notResolvable && corridor?.interval == nil)
+        // No estimate is printed for a ratio of two noises (an estimate outside its own interval was printed before).
+        #expect(corridor?.statement.contains("chance-corrected retention undefined (raw ") == true)
     }
 
     @Test func majorityShareIsAConstantAnswer() {
