@@ -123,14 +123,10 @@ struct RealignCommand: AsyncParsableCommand {
                 Console.progress("note: --resume: no saved state in \(outURL.path); starting from the beginning")
             }
             InterruptHint.install(command: "realign", what: "every finished round")
-            let activeTask = try makeTask()
-            var results: [ActiveLearningLoop.Result] = []
-            for strategy in strategies {
-                for s in 0..<UInt64(seeds) {
-                    results.append(try runOne(strategy: strategy, seed: seed + s, task: activeTask, out: outURL))
-                }
-            }
-            let (referenceValue, referenceOutcomes) = try evaluateReference(task: activeTask)
+            let (results, referenceValue, referenceOutcomes) =
+                try SwitchTransformersModel.isSwitchCheckpoint(modelOptions.url)
+                ? runEncoderDecoder(strategies: strategies, out: outURL)
+                : runDecoderOnly(strategies: strategies, out: outURL)
             let report = RealignmentReport(
                 results: results, targetFraction: targetFraction, reference: referenceValue,
                 referenceOutcomes: referenceOutcomes, resamples: resamples)
@@ -178,6 +174,21 @@ struct RealignCommand: AsyncParsableCommand {
         p.saveEvery = saveEvery
         p.schedule = schedule
         return p
+    }
+
+    /// Every strategy and seed on a decoder-only model, and the reference.
+    func runDecoderOnly(strategies: [QueryStrategy], out: URL) throws
+        -> (results: [ActiveLearningLoop.Result], reference: Double?, outcomes: [Double]?)
+    {
+        let activeTask = try makeTask()
+        var results: [ActiveLearningLoop.Result] = []
+        for strategy in strategies {
+            for s in 0..<UInt64(seeds) {
+                results.append(try runOne(strategy: strategy, seed: seed + s, task: activeTask, out: out))
+            }
+        }
+        let (reference, outcomes) = try evaluateReference(task: activeTask)
+        return (results, reference, outcomes)
     }
 
     /// --reference as a number, or the metric (and per-example outcomes) of the model in that folder.
