@@ -74,7 +74,7 @@ def t_interval(xs):
 def verdict(lo, hi, positive_side):
     """positive_side: +1 when the statement says 'difference > 0', -1 when '< 0'."""
     if lo is None:
-        return "not resolvable (one training seed)"
+        return "not resolvable (one training seed: no seed variance)"
     if positive_side > 0:
         return "supported" if lo > 0 else "refuted" if hi < 0 else "not resolved"
     return "supported" if hi < 0 else "refuted" if lo > 0 else "not resolved"
@@ -99,9 +99,20 @@ def main(outs):
     lines.append("| model | full accuracy | best area | drop at k | after re-alignment | AUROC pruned |")
     lines.append("| --- | --- | --- | --- | --- | --- |")
 
-    def per_seed(name, key):
+    # A model whose full accuracy interval does not lie above chance (a constant answer's accuracy on
+    # the same evaluation set) measures nothing: its seed is left out of every comparison it is in.
+    def at_chance(r, name):
+        row = next(x for x in r["defenses"] if x["model"] == name)
+        return row["full_accuracy"]["lower"] <= r["prunability"]["chance"]
+
+    excluded = [(s.get("SEED", "?"), row["model"]) for r, s in runs for row in r["defenses"]
+                if at_chance(r, row["model"])]
+
+    def per_seed(name, key, keep=None):
         xs = []
-        for r, _ in runs:
+        for i, (r, _) in enumerate(runs):
+            if keep is not None and i not in keep:
+                continue
             row = next((x for x in r["defenses"] if x["model"] == name), None)
             if row is None:
                 return None
@@ -119,24 +130,32 @@ def main(outs):
         return f"{statistics.fmean(xs):.3f} ± {statistics.stdev(xs):.3f}"
 
     for name in names:
+        keep = [i for i, (r, _) in enumerate(runs) if not at_chance(r, name)]
         lines.append(
-            f"| {name} | {ms(per_seed(name, 'full_accuracy'))} | {ms(per_seed(name, 'best_area'))} "
-            f"| {ms(per_seed(name, 'drop'))} | {ms(per_seed(name, 'recovery'))} "
-            f"| {ms(per_seed(name, 'auroc_pruned'))} |")
+            f"| {name} | {ms(per_seed(name, 'full_accuracy'))} | {ms(per_seed(name, 'best_area', keep))} "
+            f"| {ms(per_seed(name, 'drop', keep))} | {ms(per_seed(name, 'recovery', keep))} "
+            f"| {ms(per_seed(name, 'auroc_pruned', keep))} |")
     lines.append("")
+    if excluded:
+        lines.append("At chance (full accuracy interval not above a constant answer's), left out of the areas, drops, "
+                     "re-aligned accuracies and AUROCs above and of every comparison below except the quality cost: "
+                     + ", ".join(f"{m} (seed {sd})" for sd, m in excluded) + ".\n")
     base = names[0]
-    lines.append("| defense | statement | difference (mean, 95% t-interval over seeds) | verdict |")
-    lines.append("| --- | --- | --- | --- |")
+    lines.append("| defense | statement | difference (mean, 95% t-interval over seeds) | seeds | verdict |")
+    lines.append("| --- | --- | --- | ---: | --- |")
     b_full = per_seed(base, "full_accuracy")
-    b_area = per_seed(base, "best_area")
-    b_drop = per_seed(base, "drop")
-    b_rec = per_seed(base, "recovery")
     for name in names[1:]:
         rows = []
+        keep = [i for i, (r, _) in enumerate(runs) if not at_chance(r, name) and not at_chance(r, base)]
         full = per_seed(name, "full_accuracy")
-        area = per_seed(name, "best_area")
-        drop = per_seed(name, "drop")
-        rec = per_seed(name, "recovery")
+        area = per_seed(name, "best_area", keep)
+        drop = per_seed(name, "drop", keep)
+        rec = per_seed(name, "recovery", keep)
+        b_area = per_seed(base, "best_area", keep)
+        b_drop = per_seed(base, "drop", keep)
+        b_rec = per_seed(base, "recovery", keep)
+        b_kept_full = per_seed(base, "full_accuracy", keep)
+        kept_full = per_seed(name, "full_accuracy", keep)
         if full and b_full:
             rows.append(("costs accuracy (standard − defended full accuracy > 0)",
                          [b - d for b, d in zip(b_full, full)], +1))
@@ -146,14 +165,14 @@ def main(outs):
         if drop and b_drop:
             rows.append(("pruning to k hurts more (drop at k, defended − standard > 0)",
                          [d - b for b, d in zip(b_drop, drop)], +1))
-        if rec and b_rec and full and b_full:
+        if rec and b_rec:
             rows.append(("stays further below its full accuracy after re-alignment (residual loss, defended − "
                          "standard > 0)",
-                         [(f - r) - (bf - br) for f, r, bf, br in zip(full, rec, b_full, b_rec)], +1))
+                         [(f - r) - (bf - br) for f, r, bf, br in zip(kept_full, rec, b_kept_full, b_rec)], +1))
         for statement, diffs, side in rows:
             m, lo, hi = t_interval(diffs)
             span = f"{m:+.3f}" + (f" ({lo:+.3f} to {hi:+.3f})" if lo is not None else "")
-            lines.append(f"| {name} | {statement} | {span} | {verdict(lo, hi, side)} |")
+            lines.append(f"| {name} | {statement} | {span} | {len(diffs)} | {verdict(lo, hi, side)} |")
     print("\n".join(lines))
 
 
