@@ -94,8 +94,9 @@ def main(outs):
         lines.append("")
 
     names = [row["model"] for row in runs[0][0]["defenses"]]
-    lines.append(f"### Across training seeds ({', '.join(seeds)}): mean ± SD, and the difference from the standard "
-                 "model of the same seed with its 95% t-interval over seeds\n")
+    lines.append(f"### Across training seeds ({', '.join(seeds)})\n")
+    lines.append("Mean ± SD over the seeds; below, each defense's difference from the standard model of the same "
+                 "seed,\nwith its 95% t-interval over the seeds.\n")
     lines.append("| model | full accuracy | best area | drop at k | after re-alignment | AUROC pruned |")
     lines.append("| --- | --- | --- | --- | --- | --- |")
 
@@ -137,9 +138,10 @@ def main(outs):
             f"| {ms(per_seed(name, 'auroc_pruned', keep))} |")
     lines.append("")
     if excluded:
-        lines.append("At chance (full accuracy interval not above a constant answer's), left out of the areas, drops, "
-                     "re-aligned accuracies and AUROCs above and of every comparison below except the quality cost: "
-                     + ", ".join(f"{m} (seed {sd})" for sd, m in excluded) + ".\n")
+        lines.append("At chance (full accuracy interval not above a constant answer's): "
+                     + ", ".join(f"{m} (seed {sd})" for sd, m in excluded) + ".\nLeft out of the areas, drops, "
+                     "re-aligned accuracies and AUROCs above, and of every comparison below\nbut full accuracy and "
+                     "quality cost.\n")
     base = names[0]
     lines.append("| defense | statement | difference (mean, 95% t-interval over seeds) | seeds | verdict |")
     lines.append("| --- | --- | --- | ---: | --- |")
