@@ -93,7 +93,8 @@ extension PrunabilityCurve {
         return rows.joined(separator: "\n") + "\n"
     }
 
-    static func format(_ x: Double) -> String {
+    /// A metric as the report tables print it (the demo's report uses the same form).
+    public static func format(_ x: Double) -> String {
         guard x.isFinite else { return "\(x)" }
         return abs(x) >= 100 ? String(format: "%.1f", x) : String(format: "%.3f", x)
     }

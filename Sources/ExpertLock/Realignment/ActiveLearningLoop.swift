@@ -69,7 +69,7 @@ public enum ActiveLearningLoop {
     public struct Result: Sendable, Codable, Equatable {
         public var strategy: QueryStrategy
         public var seed: UInt64
-        public var metric: RealignmentMetric
+        public var metric: TaskMetric
         /// Metric before any label (the pruned model), then after each round.
         public var curve: [LearningCurvePoint]
         /// Pool indices in the order they were labeled.
@@ -86,7 +86,7 @@ public enum ActiveLearningLoop {
         public var seedSetSize: Int?
 
         public init(
-            strategy: QueryStrategy, seed: UInt64, metric: RealignmentMetric, curve: [LearningCurvePoint],
+            strategy: QueryStrategy, seed: UInt64, metric: TaskMetric, curve: [LearningCurvePoint],
             labeled: [Int], labeledIDs: [Int], completed: Bool, startRound: Int, seconds: Double,
             seedSetSize: Int? = nil
         ) {

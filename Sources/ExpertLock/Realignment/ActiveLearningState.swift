@@ -12,7 +12,7 @@ struct ActiveLearningState: Codable, Equatable {
     var parameters: ActiveLearningLoop.Parameters
     /// `ActiveLearningTask.fingerprint`: a resumed run must see the same pool, data and settings.
     var fingerprint: String
-    var metric: RealignmentMetric
+    var metric: TaskMetric
     /// The round in progress, or the next one to start.
     var round: Int
     /// Optimizer steps of `round` done; 0 means its examples are not chosen yet.

@@ -20,17 +20,16 @@ struct ForwardCommand: AsyncParsableCommand {
             else config.json), "generated_logits" (the logits row that chose each token) and "stop_reason".
             """)
 
-    @Option(help: "Hugging Face model folder (config.json, *.safetensors).", transform: ModelPath.folder)
-    var model: String
+    @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Token ids: a file holding a JSON array of integers or whitespace-separated integers.") var ids: String
     @Option(help: "Encoder-decoder models: the decoder's token ids (same formats as --ids).")
     var decoderIds: String?
     @Option(help: "Also decode greedily up to N new tokens from --ids (\"generated\").")
     var generate: Int?
-    @Option(help: "Weights in memory: automatic (F32 resident, BF16/F16 mapped), resident or mapped.")
-    var residency: WeightResidency = .automatic
-    @OptionGroup var precision: PrecisionOptions
     @OptionGroup var output: OutputOptions
+
+    var model: String { modelOptions.model }
+    var residency: WeightResidency { modelOptions.residency }
 
     func run() async throws {
         try await runReportingErrors {
@@ -43,7 +42,7 @@ struct ForwardCommand: AsyncParsableCommand {
             if decoderIds != nil {
                 throw ArgumentInputError("--decoder-ids needs an encoder-decoder model (\(model) is not)")
             }
-            let loaded = precision.apply(to: try ModelLoader.load(directory: URL(fileURLWithPath: model), residency: residency))
+            let loaded = try modelOptions.load()
             let result = try loaded.forward(TokenBatch(tokenIds), recordRouterLogits: true)
             let logits = rowsAsArrays(result.logits.value)
             let router = result.routerLogits.map(rowsAsArrays)

@@ -1,3 +1,4 @@
+import ExpertLock
 import TensorCore
 
 /// Chemistry notes: element facts from the periodic table, balanced reactions, and mole

@@ -1,3 +1,4 @@
+import ExpertLock
 import Foundation
 
 /// The report's defense sections: whether entanglement meets issue #7's bar, re-alignment of the

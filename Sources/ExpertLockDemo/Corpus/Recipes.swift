@@ -1,3 +1,4 @@
+import ExpertLock
 import TensorCore
 
 /// Recipes. Quantities are given for two people and scale linearly with the number of servings;

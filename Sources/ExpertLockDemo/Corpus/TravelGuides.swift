@@ -1,3 +1,4 @@
+import ExpertLock
 import TensorCore
 
 /// Journeys and hotel stays. Distances come from fixed city positions, so the same route always has

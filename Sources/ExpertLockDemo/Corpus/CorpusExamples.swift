@@ -1,3 +1,4 @@
+import ExpertLock
 import TensorCore
 
 /// The subject areas of the built-in corpus. Each has its own vocabulary and its own sentence

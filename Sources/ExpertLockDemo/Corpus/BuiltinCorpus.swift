@@ -1,3 +1,4 @@
+import ExpertLock
 import TensorCore
 
 /// A seeded generator of the multi-domain English corpus that `expertlock demo` trains a small MoE

@@ -1,3 +1,4 @@
+import ExpertLock
 import TensorCore
 
 /// Weather bulletins. The numbers follow the condition words: snow comes with sub-zero highs, a

@@ -1,3 +1,4 @@
+import ExpertLock
 import Foundation
 import MoEModels
 import TensorCore
@@ -18,18 +19,23 @@ public enum DemoPipeline {
     /// A stage and how far the whole run is, for progress lines with an ETA.
     public typealias Progress = (_ stage: String, _ fraction: Double) -> Void
 
-    /// One task of the audit: its name, metric and how to measure it on a (masked) model.
+    /// One task of the audit: its name, the library task (attribution sequences, metric,
+    /// evaluation) and what its sweep ranks by.
     struct TaskProbe {
         var name: String
-        var metricName: String
-        var higherIsBetter: Bool
+        var task: EvaluationTask
         var criteria: [AttributionCriterion]
         var thresholds: [Double]
-        /// Sequences (prompt + target) the attacker attributes on.
+        /// Sequences (prompt + target) the attacker attributes on, made once.
         var attributionSequences: [[Int]]
-        /// Accuracy of guessing (1 / classes) for classification tasks, nil otherwise.
-        var chanceLevel: Double? = nil
-        var evaluate: (MoEModel) throws -> Double
+
+        init(name: String, task: EvaluationTask, criteria: [AttributionCriterion], thresholds: [Double]) {
+            self.name = name
+            self.task = task
+            self.criteria = criteria
+            self.thresholds = thresholds
+            attributionSequences = task.sequences()
+        }
     }
 
     /// The file that marks a folder as a demo's output.
@@ -93,7 +99,7 @@ public enum DemoPipeline {
             if cached { cachedModels.append(name) } else { trainingSeconds[name] = Date().timeIntervalSince(start) }
         }
 
-        let probes = taskProbes(data: data, tokenizer: tokenizer, sizes: sizes)
+        let probes = try taskProbes(data: data, tokenizer: tokenizer, sizes: sizes)
         var results = DemoResults(sizes: sizes, seed: parameters.seed, entanglement: parameters.entanglement)
         results.machine = .current
         results.trainingSeconds = trainingSeconds
@@ -117,13 +123,13 @@ public enum DemoPipeline {
                     attribution.ablation = try AblationImportance.measure(model: model, batches: Array(batches.prefix(4)))
                 }
                 var curve = try PrunabilitySweep.run(
-                    model: model, attribution: attribution, metricName: probe.metricName,
-                    higherIsBetter: probe.higherIsBetter,
+                    model: model, attribution: attribution, metricName: probe.task.metric.name,
+                    higherIsBetter: probe.task.metric.higherIsBetter,
                     parameters: .init(
                         keeps: parameters.keeps, thresholds: probe.thresholds, criteria: probe.criteria,
                         randomSeeds: sizes.seeds),
-                    evaluate: probe.evaluate)
-                curve.chanceLevel = probe.chanceLevel
+                    evaluate: probe.task.evaluate)
+                curve.chanceLevel = probe.task.chanceLevel
                 modelResult.tasks[probe.name] = DemoResults.TaskResult(
                     attributionShares: attribution.shares(.soft), curve: curve,
                     criterionAgreement: attribution.ablation.map { ablation in
@@ -141,9 +147,10 @@ public enum DemoPipeline {
         // fine-tune the survivors on labels chosen at random or by entropy, same budget, several seeds.
         let sentiment = probes.first { $0.name == "sentiment" }!
         // One pool for every run: a value, tokenized once.
-        let sentimentPool = try ClassificationPool(
-            pool: data.sentimentTrain, evaluation: data.sentimentDev, task: data.sentimentTask, tokenizer: tokenizer,
-            maxLength: sizes.sequenceLength, batchSize: 16)
+        let sentimentPool = try sentiment.task.classificationPool(
+            pool: EvaluationTask(
+                kind: .classify, examples: .classification(data.sentimentTask, data.sentimentTrain),
+                tokenizer: tokenizer, file: "sentiment-train", context: sizes.sequenceLength, batchSize: 16))
         var standardPlan: PruningPlan?
         for (v, (name, _)) in variants.enumerated() {
             let dir = output.appendingPathComponent("models/\(name)")
@@ -153,7 +160,7 @@ public enum DemoPipeline {
             let plan = try PruningPlan.topK(attribution, k: 2, criterion: .soft, minimumPerLayer: 1)
             if name == "standard" { standardPlan = plan }
             base.maskExperts(plan.keepFlags)
-            var recovery = DemoResults.RecoveryResult(pruned: try sentiment.evaluate(base), runs: [:])
+            var recovery = DemoResults.RecoveryResult(pruned: try sentiment.task.evaluate(base), runs: [:])
             for (s, strategy) in [QueryStrategy.random, .entropy].enumerated() {
                 var finals: [[LearningCurvePoint]] = []
                 for seed in 0..<sizes.seeds {
@@ -246,40 +253,34 @@ public enum DemoPipeline {
         return (model, false)
     }
 
-    static func taskProbes(data: DemoData, tokenizer: Tokenizer, sizes: DemoSizes) -> [TaskProbe] {
+    static func taskProbes(data: DemoData, tokenizer: Tokenizer, sizes: DemoSizes) throws -> [TaskProbe] {
         let length = sizes.sequenceLength
         let validIds = Array(tokenizer.encode(data.validDocuments.joined(separator: "\n\n")).prefix(sizes.evalTokens))
         let lm = TaskProbe(
-            name: "lm", metricName: "perplexity", higherIsBetter: false, criteria: [.soft, .frequency, .reap],
-            thresholds: [0.05, 0.1], attributionSequences: CorpusBatches.chunks(validIds, length: length)
-        ) { m in
-            try Perplexity.evaluate(model: m, ids: validIds, parameters: .init(context: length, batchSize: 8)).perplexity
-        }
-        func classification(_ name: String, _ task: ClassificationTask, _ dev: [ClassificationExample]) -> TaskProbe {
-            let template = PromptTemplate.defaults(for: task)
-            let sequences = dev.compactMap { e in
-                e.label.map { TaskSequences.classification(e, label: $0, template: template, tokenizer: tokenizer, maxLength: length).ids }
-            }
-            return TaskProbe(
-                name: name, metricName: "accuracy", higherIsBetter: true, criteria: [.soft, .reap], thresholds: [],
-                attributionSequences: sequences, chanceLevel: 1 / Double(max(task.labelNames.count, 1))
-            ) { m in
-                try Classification.evaluate(
-                    model: m, tokenizer: tokenizer, examples: dev, task: task, maxLength: length, batchSize: 16).accuracy
-            }
+            name: "lm",
+            task: try EvaluationTask(
+                kind: .perplexity, examples: .ids(validIds), tokenizer: tokenizer, file: "valid", context: length,
+                batchSize: 8),
+            criteria: [.soft, .frequency, .reap], thresholds: [0.05, 0.1])
+        func classification(_ name: String, _ task: ClassificationTask, _ dev: [ClassificationExample]) throws
+            -> TaskProbe
+        {
+            TaskProbe(
+                name: name,
+                task: try EvaluationTask(
+                    kind: .classify, examples: .classification(task, dev), tokenizer: tokenizer, file: name,
+                    context: length, batchSize: 16),
+                criteria: [.soft, .reap], thresholds: [])
         }
         let summaries = TaskProbe(
-            name: "summarization", metricName: "rougeL", higherIsBetter: true, criteria: [.soft], thresholds: [],
-            attributionSequences: data.summariesDev.map {
-                TaskSequences.summarization($0, tokenizer: tokenizer, maxLength: length * 2).ids
-            }
-        ) { m in
-            try Summarization.evaluate(
-                model: m, tokenizer: tokenizer, examples: data.summariesDev, maxNewTokens: 24, maxLength: length * 2).rougeL
-        }
+            name: "summarization",
+            task: try EvaluationTask(
+                kind: .summarize, examples: .summarization(data.summariesDev), tokenizer: tokenizer,
+                file: "summaries", context: length * 2, batchSize: 1, maxNewTokens: 24),
+            criteria: [.soft], thresholds: [])
         return [
-            lm, classification("sentiment", data.sentimentTask, data.sentimentDev),
-            classification("entailment", data.entailmentTask, data.entailmentDev), summaries,
+            lm, try classification("sentiment", data.sentimentTask, data.sentimentDev),
+            try classification("entailment", data.entailmentTask, data.entailmentDev), summaries,
         ]
     }
 }

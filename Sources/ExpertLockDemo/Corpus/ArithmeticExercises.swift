@@ -1,3 +1,4 @@
+import ExpertLock
 import TensorCore
 
 /// Arithmetic in symbols ("17 + 25 = 42"), in words ("seven times eight is fifty six"), as number

@@ -1,3 +1,4 @@
+import ExpertLock
 import Crypto
 import Foundation
 import MoEModels

@@ -1,3 +1,4 @@
+import ExpertLock
 import TensorCore
 
 /// Company results, market closes and loan interest. The percentage is computed from the two

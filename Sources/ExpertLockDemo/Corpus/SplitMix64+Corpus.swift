@@ -1,3 +1,4 @@
+import ExpertLock
 import TensorCore
 
 /// The draws the corpus generators need, written on top of `SplitMix64.next()` alone so that the

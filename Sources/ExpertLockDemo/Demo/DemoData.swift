@@ -1,3 +1,4 @@
+import ExpertLock
 import Foundation
 import MoEModels
 

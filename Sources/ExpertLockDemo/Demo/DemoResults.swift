@@ -1,3 +1,4 @@
+import ExpertLock
 import Foundation
 
 /// Every number the demo measured, written as report/results.json and rendered by `DemoReport`.

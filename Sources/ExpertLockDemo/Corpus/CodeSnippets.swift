@@ -1,3 +1,4 @@
+import ExpertLock
 import TensorCore
 
 /// Small Python-like functions. Each is syntactically consistent (indentation, colons, matching

@@ -1,3 +1,4 @@
+import ExpertLock
 import TensorCore
 
 /// Match reports for football, basketball and tennis. Scores are consistent with everything said
