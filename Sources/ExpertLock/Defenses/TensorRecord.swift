@@ -188,14 +188,17 @@ extension CheckpointTensors {
     static func sparseLayers(directory: URL) -> [(label: LayerLabel, experts: Int)]? {
         if SwitchTransformersModel.isSwitchCheckpoint(directory) {
             guard let config = try? SwitchTransformersConfig.load(from: directory) else { return nil }
-            return config.sparseLayers.enumerated().map {
-                (LayerLabel(stack: .stack, layer: .block), config.expertCount(sparseLayer: /tmp/tr.pl))
+            return config.sparseLayers.enumerated().map { position, layer in
+                let label = LayerLabel(stack: layer.stack, layer: layer.block)
+                return (label: label, experts: config.expertCount(sparseLayer: position))
             }
         }
         guard let config = try? ModelConfig.load(from: directory.appendingPathComponent("config.json")) else {
             return nil
         }
-        return config.sparseLayers.map { (LayerLabel(layer: /tmp/tr.pl), config.expertsPerLayer?[/tmp/tr.pl] ?? config.numExperts) }
+        return config.sparseLayers.map { layer in
+            (label: LayerLabel(layer: layer), experts: config.expertsPerLayer?[layer] ?? config.numExperts)
+        }
     }
 
     /// The files that define what the model's token ids mean, hashed with the lock: the companion
