@@ -55,7 +55,9 @@ extension PrunabilityCurve {
                 pts.append((Double(expertsPerLayer), full))
                 band?.append(0)
             }
-            return SVGLineChart.Series(name: s == "random" ? "random (mean ± std)" : "top-k by \(s)", points: pts, band: band, dashed: s == "random")
+            // Removal series rank experts ("top-k by soft"); merge series ("merge hc-smoe") name their method.
+            let name = s == "random" ? "random (mean ± std)" : s.hasPrefix("merge ") ? s : "top-k by \(s)"
+            return SVGLineChart.Series(name: name, points: pts, band: band, dashed: s == "random")
         }
         return SVGLineChart(
             title: title, xLabel: "experts kept per layer (of \(expertsPerLayer))", yLabel: metricName, series: lines,
