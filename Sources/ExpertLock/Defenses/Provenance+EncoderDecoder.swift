@@ -9,7 +9,7 @@ import MoEModels
 /// Why the decoder-only calibration carries over: the bands rest on unrelated experts being near-orthogonal
 /// (cosine ≈ 1/√n) and on fine-tuning moving each weight by a small fraction of its size; neither depends on how
 /// many projections an expert has (n = 2·F·C here: 3,072 for the 32 × 48 test fixture, so 1/√n ≈ 0.018, still an
-/// order of magnitude under `unrelated`; `SwitchProvenanceTests` measures the independent-model level).
+/// order of magnitude under `unrelated`; `ProvenanceEncoderDecoderTests` measures the independent-model level).
 extension Provenance {
     public static func compare(
         original: SwitchTransformersModel, suspect: SwitchTransformersModel, thresholds: Thresholds = Thresholds()
