@@ -12,9 +12,10 @@
 # next-token cross-entropy, only the routed experts train, no load-balancing loss, gradient clipping at 1.0,
 # AdamW (lr 1e-3, weight decay 0.01), no warm-up. The ids are 255·N + 1 tokens so that every example of either
 # side is a full --seq window (expertlock's chunks overlap by one token, PyTorch's do not): the same tokens per
-# step. Rounds alternate ExpertLock, PyTorch; each side's figure is its seconds per step over the --steps steps
-# (ExpertLock's includes writing the trained model at the end, PyTorch's does not: the ratio is conservative),
-# the ratio the median of the rounds' PyTorch/ExpertLock ratios. --experts picks transformers'
+# step. Rounds alternate ExpertLock, PyTorch; both report each step's wall time ("step_seconds": the step alone,
+# not loading, nor expertlock's final save). Two figures per side: the first step (it also allocates the
+# gradients and AdamW's moments, ~10 GB of fresh memory at these widths) and the median of the later steps
+# (steady state); each ratio is the median of the rounds' PyTorch/ExpertLock ratios. --experts picks transformers'
 # experts_implementation (eager, batched_mm, grouped_mm). Environment: PYTHON, SCRATCH, DATA as
 # compare_real_shapes.sh.
 set -euo pipefail
@@ -40,7 +41,7 @@ while [[ $# -gt 0 ]]; do
         --experts) experts="$2"; shift 2 ;;
         --dir) dir="$2"; shift 2 ;;
         --no-build) build=0; shift ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "compare_train_step.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -90,18 +91,22 @@ done
 
 "$python" - "$results" <<'PY'
 import json, statistics, sys
+median = statistics.median
 rows = [json.loads(line) for line in open(sys.argv[1])]
-per_step = {}
+by = {}
 for r in rows:
-    per_step.setdefault(r["side"], {})[r["round"]] = r["seconds"] / r["steps"]
-el, pt = per_step.get("expertlock", {}), per_step.get("pytorch", {})
+    by.setdefault(r["side"], {})[r["round"]] = r["step_seconds"]
 versions = next((f"torch {r['torch']}, transformers {r['transformers']}" for r in rows if "torch" in r), "")
-print(f"float32 training step; PyTorch side: {versions}")
-for side, runs in per_step.items():
-    print(f"{side:<11} s/step median {statistics.median(runs.values()):8.2f}  rounds "
-          + ", ".join(f"{v:.2f}" for v in runs.values()))
-ratios = [pt[k] / el[k] for k in el if k in pt]
-if ratios:
-    print(f"ratio (PyTorch s/step / ExpertLock s/step) {statistics.median(ratios):.2f}x "
-          f"(rounds {min(ratios):.2f}-{max(ratios):.2f})")
+print(f"float32 training step (seconds); PyTorch side: {versions}")
+def first(s): return s[0]
+def later(s): return median(s[1:]) if len(s) > 1 else float("nan")
+for side, runs in by.items():
+    print(f"{side:<11} first step {median(first(s) for s in runs.values()):8.2f}   later steps (median) "
+          f"{median(later(s) for s in runs.values()):8.2f}   rounds " + "; ".join(
+              ", ".join(f"{x:.2f}" for x in s) for s in runs.values()))
+el, pt = by.get("expertlock", {}), by.get("pytorch", {})
+for name, f in (("first step", first), ("later steps", later)):
+    ratios = [f(pt[k]) / f(el[k]) for k in el if k in pt]
+    if ratios:
+        print(f"ratio PyTorch/ExpertLock, {name}: {median(ratios):.2f}x (rounds {min(ratios):.2f}-{max(ratios):.2f})")
 PY

@@ -69,11 +69,12 @@ public enum LayerStreaming {
         // Stage s's weights: the embeddings, each layer, then the norm and head when they are wanted.
         var plan: [[Parameter]] = [[model.embedTokens]] + model.layers.map(\.parameters)
         if finalHidden != nil { plan.append([model.finalNorm, model.lmHead]) }
-        let readAhead = parameters.readAhead > 0 && plan.count > 1
+        // Only bytes read with `pread` are staged (a mapped or resident model has nothing to read ahead).
+        let readAhead = parameters.readAhead > 0
             ? ReadAhead(
                 stages: plan.map { $0.filter { !$0.isResident }.flatMap(\.sourceExtents) }, depth: parameters.readAhead)
             : nil
-        readAhead?.start()
+        if let readAhead, readAhead.largestStageBytes > 0 { readAhead.start() }
         defer { readAhead?.stop() }
         func withStage<R>(_ s: Int, _ body: () throws -> R) throws -> R {
             try readAhead?.waitUntilRead(s)
