@@ -41,13 +41,15 @@ public enum StoredGemm {
     /// Rows of A from which the BF16 kernel packs A (`el_gemm_bf16_packed`, 16 rows per register): fewer
     /// rows would leave most lanes empty, and the unpacked dot form (`el_gemm_bf16_nt`) is faster there.
     static let packedMinimumRows = 16
-    /// f32 products whose A holds at least this many elements (M × K: 4 MB of Float32) widen W into panels of
+    /// f32 products whose A holds at least this many elements (M × K: 8 MB of Float32) widen W into panels of
     /// `f32PanelRows` rows for `Gemm.sgemm` when a BLAS is loaded, instead of the AVX-512 dot form: that form
     /// reads all of A again for every block of weight rows, which once A outgrows the caches runs from memory
-    /// (~67 GFLOP/s a core at 2048³, against ~100 with A in cache), while the BLAS blocks A for the caches.
+    /// (one core, CPU time, scripts/bench/stored_gemm_micro.c: 60 GFLOP/s at 2048³ and 83 at M 1024, K 2048,
+    /// against 86-91 through OpenBLAS; at M 512 the dot form still leads, 102 to 85), while the BLAS blocks A
+    /// for the caches.
     /// Attention projections and the output head over a pass of thousands of tokens take this path; experts
     /// (a few hundred rows each) and anything small (every golden test's fixture) keep the dot form.
-    static let f32PanelMinimumElements = 1 << 20
+    static let f32PanelMinimumElements = 1 << 21
     /// Weight rows widened per `Gemm.sgemm` call on that path (256 × K Float32: 2 MB at K = 2048); large enough
     /// that the BLAS's packing of A is amortised, small enough to split a 512-wide projection over two workers.
     static let f32PanelRows = 256
