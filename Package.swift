@@ -18,6 +18,8 @@ let package = Package(
         .library(name: "TensorCore", targets: ["TensorCore"]),
         .library(name: "MoEModels", targets: ["MoEModels"]),
         .library(name: "ExpertLock", targets: ["ExpertLock"]),
+        // The built-in corpus and `expertlock demo`, over the library's own types.
+        .library(name: "ExpertLockDemo", targets: ["ExpertLockDemo"]),
         // The executable target is named ExpertLockCLI (not `expertlock`): on a case-insensitive
         // file system Sources/expertlock and Sources/ExpertLock would be the same folder.
         .executable(name: "expertlock", targets: ["ExpertLockCLI"]),
@@ -51,10 +53,14 @@ let package = Package(
             name: "ExpertLock",
             dependencies: ["TensorCore", "MoEModels", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .target(
+            name: "ExpertLockDemo",
+            dependencies: ["TensorCore", "MoEModels", "ExpertLock", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .executableTarget(
             name: "ExpertLockCLI",
             dependencies: [
-                "TensorCore", "MoEModels", "ExpertLock",
+                "TensorCore", "MoEModels", "ExpertLock", "ExpertLockDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -70,7 +76,8 @@ let package = Package(
         .testTarget(
             name: "ExpertLockTests",
             dependencies: [
-                "ExpertLock", "MoEModels", "TensorCore", .product(name: "Crypto", package: "swift-crypto"),
+                "ExpertLock", "ExpertLockDemo", "MoEModels", "TensorCore",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [.copy("Fixtures")]
         ),

@@ -2,12 +2,19 @@ import ArgumentParser
 import Foundation
 import MoEModels
 
-/// `--model DIR` and how to hold its weights.
-struct ModelOptions: ParsableArguments {
+/// `--model DIR` alone, for the commands that read only its config or copy its files (lock,
+/// log verify, monitor); `ModelOptions` adds how the weights are held.
+struct ModelPathOption: ParsableArguments {
     @Option(
         help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json).",
         transform: ModelPath.folder)
     var model: String
+}
+
+/// `--model DIR` and how to hold its weights.
+struct ModelOptions: ParsableArguments {
+    @OptionGroup var path: ModelPathOption
+    var model: String { path.model }
     @Option(help: "Weights in memory: automatic (F32 resident, BF16/F16 mapped), resident, mapped or read (pread on use, nothing mapped).")
     var residency: WeightResidency = .automatic
     @OptionGroup var precisionOptions: PrecisionOptions

@@ -7,15 +7,61 @@ import MoEModels
 /// by its gold label's verbalizer; for summarization each prompt followed by its summary, so the
 /// statistics cover prompt and target), and a task metric to evaluate a (masked) model with.
 enum TaskCorpus {
+    /// The library task (`EvaluationTask`) of a command's data arguments: `--ids` (token ids,
+    /// checked against the model's vocabulary) or `--data` tokenized with the model's tokenizer.
+    static func task(
+        model: ModelOptions, task: TaskName, data: String?, ids: String?, format: DataFormat, context: Int, batch: Int,
+        limit: Int?, maxNewTokens: Int = 48, measured: Bool = false
+    ) throws -> EvaluationTask {
+        guard context >= 2 else { throw ArgumentInputError("--context must be at least 2") }
+        // Token ids are a stream: attribution chunks them for any task, but only perplexity measures them.
+        if measured && task != .perplexity && data == nil {
+            throw ArgumentInputError("--task \(task.rawValue) needs --data FILE")
+        }
+        if let ids {
+            let all = try TokenIdsFile.read(ids)
+            let config = try? ModelConfig.load(from: model.url.appendingPathComponent("config.json"))
+            if let vocabSize = config?.vocabSize {
+                try requireInVocabulary(all, file: ids, vocabSize: vocabSize)
+            }
+            return try EvaluationTask(
+                kind: .perplexity, examples: .ids(all), tokenizer: nil, file: ids, context: context, batchSize: batch,
+                limit: limit)
+        }
+        guard let data else { throw ArgumentInputError("pass --data FILE or --ids FILE") }
+        let url = URL(fileURLWithPath: data)
+        let tokenizer = try model.tokenizer()
+        let examples: EvaluationTask.Examples
+        switch task {
+        case .perplexity:
+            examples = .text(try perplexityText(url, format: format))  // JSONL {"text"} records as `eval` reads them
+        case .classify:
+            let (classes, items) = try classification(url, format: format, limit: limit)
+            examples = .classification(classes, items)
+        case .summarize:
+            examples = .summarization(try summarization(url, format: format, limit: limit))
+        }
+        return try EvaluationTask(
+            kind: task, examples: examples, tokenizer: tokenizer, file: data, context: context, batchSize: batch,
+            maxNewTokens: maxNewTokens, limit: task == .perplexity ? limit : nil)
+    }
+
+    /// The sequences attribution runs over, refused when they hold fewer than 2 tokens.
+    static func sequences(_ task: EvaluationTask) throws -> [[Int]] {
+        let all = task.sequences()
+        // An empty corpus would give every expert the same share, and a ranking by index.
+        guard all.reduce(0, { $0 + $1.count }) >= 2 else {
+            throw ArgumentInputError("\(task.file): fewer than 2 tokens to score (an empty file, or no usable example)")
+        }
+        return all
+    }
+
     static func sequences(
         model: ModelOptions, task: TaskName, data: String?, ids: String?, format: DataFormat, context: Int, limit: Int?
     ) throws -> [[Int]] {
-        let all = try readSequences(model: model, task: task, data: data, ids: ids, format: format, context: context, limit: limit)
-        // An empty corpus would give every expert the same share, and a ranking by index.
-        guard all.reduce(0, { $0 + $1.count }) >= 2 else {
-            throw ArgumentInputError("\(ids ?? data ?? "the data"): fewer than 2 tokens to score (an empty file, or no usable example)")
-        }
-        return all
+        try sequences(
+            self.task(
+                model: model, task: task, data: data, ids: ids, format: format, context: context, batch: 1, limit: limit))
     }
 
     /// The ids a perplexity scores, checked where they meet the model, naming their file: at least
@@ -36,40 +82,6 @@ enum TaskCorpus {
             throw ArgumentInputError(
                 "\(file): token id \(bad) is outside the model's vocabulary (0..<\(vocabSize)): the ids were made with "
                     + "another tokenizer (tokenize with this model's tokenizer.json: expertlock tokenize --model DIR)")
-        }
-    }
-
-    private static func readSequences(
-        model: ModelOptions, task: TaskName, data: String?, ids: String?, format: DataFormat, context: Int, limit: Int?
-    ) throws -> [[Int]] {
-        guard context >= 2 else { throw ArgumentInputError("--context must be at least 2") }
-        if let ids {
-            let all = try TokenIdsFile.read(ids)
-            let config = try? ModelConfig.load(from: model.url.appendingPathComponent("config.json"))
-            if let vocabSize = config?.vocabSize {
-                try requireInVocabulary(all, file: ids, vocabSize: vocabSize)
-            }
-            return Array(CorpusBatches.chunks(all, length: context).prefix(limit ?? .max))
-        }
-        guard let data else { throw ArgumentInputError("pass --data FILE or --ids FILE") }
-        let url = URL(fileURLWithPath: data)
-        let tokenizer = try model.tokenizer()
-        switch task {
-        case .perplexity:
-            let text = try perplexityText(url, format: format)  // JSONL {"text"} records as `eval` reads them
-            return Array(CorpusBatches.chunks(tokenizer.encode(text), length: context).prefix(limit ?? .max))
-        case .classify:
-            let (task, examples) = try classification(url, format: format, limit: limit)
-            let template = PromptTemplate.defaults(for: task)
-            return examples.compactMap { example in
-                example.label.map {
-                    TaskSequences.classification(example, label: $0, template: template, tokenizer: tokenizer, maxLength: context).ids
-                }
-            }
-        case .summarize:
-            return try summarization(url, format: format, limit: limit).map {
-                TaskSequences.summarization($0, tokenizer: tokenizer, maxLength: context).ids
-            }
         }
     }
 
@@ -101,36 +113,5 @@ enum TaskCorpus {
             throw ArgumentInputError("\(url.path): --task summarize needs JSONL with document and summary")
         }
         return examples
-    }
-
-    /// The task metric as a function of the model, with its name and direction.
-    static func metric(
-        model: ModelOptions, task: TaskName, data: String?, ids: String?, format: DataFormat, context: Int, batch: Int,
-        limit: Int?, maxNewTokens: Int = 48
-    ) throws -> (name: String, higherIsBetter: Bool, evaluate: (MoEModel) throws -> Double) {
-        switch task {
-        case .perplexity:
-            let evalIds = try sequences(model: model, task: .perplexity, data: data, ids: ids, format: format, context: context, limit: limit)
-                .flatMap { $0 }
-            return ("perplexity", false, { m in
-                try Perplexity.evaluate(model: m, ids: evalIds, parameters: .init(context: context, batchSize: batch)).perplexity
-            })
-        case .classify:
-            guard let data else { throw ArgumentInputError("--task classify needs --data FILE") }
-            let tokenizer = try model.tokenizer()
-            let (task, examples) = try classification(URL(fileURLWithPath: data), format: format, limit: limit)
-            return ("accuracy", true, { m in
-                try Classification.evaluate(
-                    model: m, tokenizer: tokenizer, examples: examples, task: task, maxLength: context, batchSize: batch).accuracy
-            })
-        case .summarize:
-            guard let data else { throw ArgumentInputError("--task summarize needs --data FILE") }
-            let tokenizer = try model.tokenizer()
-            let examples = try summarization(URL(fileURLWithPath: data), format: format, limit: limit)
-            return ("rougeL", true, { m in
-                try Summarization.evaluate(
-                    model: m, tokenizer: tokenizer, examples: examples, maxNewTokens: maxNewTokens, maxLength: context).rougeL
-            })
-        }
     }
 }

@@ -97,6 +97,7 @@ import Testing
         let strategies = Set(curve.compactMap { $0["strategy"] as? String })
         #expect(strategies == ["soft", "random", "merge hc-smoe", "merge reap-aligned"])
         let svg = try String(contentsOfFile: path("sweep/curve.svg"), encoding: .utf8)
-        #expect(svg.contains("merge hc-smoe") && svg.contains("merge reap-aligned") && svg.contains("soft"))
+        #expect(svg.contains("merge hc-smoe") && svg.contains("merge reap-aligned") && svg.contains("top-k by soft"))
+        #expect(!svg.contains("top-k by merge"))
     }
 }

@@ -103,4 +103,49 @@ import Testing
         #expect(points.allSatisfy { (($0["metric"] as? Double) ?? -1) >= 0 && (($0["metric"] as? Double) ?? 2) <= 1 })
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("sweep/curve.json").path))
     }
+
+    /// prune --keep 2 → realign (two strategies, text-to-text classification) → forward on a re-aligned model; and
+    /// a task realign cannot run on an encoder-decoder is an input error.
+    @Test func realignRunsOnAPrunedSwitchModel() throws {
+        let dir = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pruned = dir.appendingPathComponent("pruned")
+        _ = try Self.json(
+            try CLIRunner.run([
+                "prune", "--model", Self.trained.path, "--keep", "2", "--random", "--seed", "1", "--out", pruned.path,
+                "--json",
+            ]))
+        let out = dir.appendingPathComponent("realign")
+        let data = ["--pool", Self.trained.appendingPathComponent("pool.tsv").path, "--eval-data",
+                    Self.trained.appendingPathComponent("dev.tsv").path]
+        let realign = try Self.json(
+            try CLIRunner.run(
+                ["realign", "--model", pruned.path, "--task", "classify"] + data + [
+                    "--budget", "8", "--batch", "4", "--steps", "2", "--train-batch", "4", "--lr", "3e-3",
+                    "--strategy", "entropy,badge", "--out", out.path, "--json",
+                ]))
+        #expect(realign["metric"] as? String == "accuracy")
+        let runs = try #require(realign["runs"] as? [[String: Any]])
+        #expect(runs.compactMap { $0["strategy"] as? String } == ["entropy", "badge"])
+        for run in runs {
+            #expect((run["curve"] as? [[String: Any]])?.compactMap { $0["labeled"] as? Int } == [0, 4, 8])
+            #expect(Set(run["labeled_ids"] as? [Int] ?? []).count == 8)
+        }
+        let model = out.appendingPathComponent("entropy-seed0/model")
+        #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("report.md").path))
+        let ids = dir.appendingPathComponent("ids.json")
+        try Data("[3, 4, 5, 1]".utf8).write(to: ids)
+        let forward = try Self.json(
+            try CLIRunner.run([
+                "forward", "--model", model.path, "--ids", ids.path, "--decoder-ids", ids.path, "--json",
+            ]))
+        #expect((forward["router_logits"] as? [[[Double]]])?.map { $0.first?.count ?? 0 } == [2, 2])
+
+        let lm = try CLIRunner.run(
+            ["realign", "--model", pruned.path, "--task", "perplexity"] + data + [
+                "--out", dir.appendingPathComponent("lm").path,
+            ])
+        #expect(lm.status == 2)
+        #expect(lm.stderr.contains("--task classify"))
+    }
 }

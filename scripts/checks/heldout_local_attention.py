@@ -8,10 +8,10 @@ For each variant (built with transformers 5.25 by the fixture script's `build`):
   2. `expertlock eval --task perplexity` (context 16, stride 5: windows and chunks shorter than the context) against
      the sliding-window recipe run with transformers (relative difference);
   3. the checkpoint `expertlock prune --drop 1,N-1 --mode remove` wrote, reloaded in transformers, against
-     `expertlock forward` on it (max abs difference); for MXFP4, whether the kept experts' bytes are unchanged.
-
-Greedy decoding with the cache is compared with transformers' `generate` by the fixture tests only (the CLI has no
-raw-ids generation command).
+     `expertlock forward` on it (max abs difference); for MXFP4, whether the kept experts' bytes are unchanged;
+  4. greedy decoding with the cache, 20 new tokens after the 13-token input (the fixtures decode 12 after 6):
+     `expertlock forward --generate 20` against transformers' `generate(use_cache=True, do_sample=False)`, as saved
+     and with an eos_token_id list in generation_config.json (heldout_generation.py).
 
 Usage: python3 scripts/checks/heldout_local_attention.py --expertlock .build/debug/expertlock [--out DIR]
 Prints one line per variant; exits 1 when a difference is above 1e-4. Pinned: transformers 5.25, torch 2.x (CPU).
@@ -27,6 +27,8 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures"))
 import make_local_attention_fixtures as fixtures  # noqa: E402
+
+import heldout_generation as generation  # noqa: E402  (beside this script)
 
 YARN = {"rope_type": "yarn", "rope_theta": 20000.0, "factor": 4.0, "original_max_position_embeddings": 32,
         "beta_fast": 16.0, "beta_slow": 2.0, "truncate": True}
@@ -114,8 +116,11 @@ def main():
         if "pruned_expert_bytes_identical" in expected:
             extra = f", MXFP4 kept experts byte-identical {expected['pruned_expert_bytes_identical']}"
             worst = worst if expected["pruned_expert_bytes_identical"] else float("inf")
+        decoded, decoding = generation.check(args.expertlock, path, lambda folder: fixtures.load(case, folder),
+                                             expected["ids"], 20, case["cfg"]["vocab_size"])
+        worst = worst if decoded else float("inf")
         print(f"{case['name']}: forward {forward:.2e}, perplexity (16/5) rel {perplexity:.2e}, "
-              f"pruned (transformers reload) {pruned_error:.2e}{extra}", flush=True)
+              f"pruned (transformers reload) {pruned_error:.2e}{extra}; {decoding}", flush=True)
     sys.exit(0 if worst <= 1e-4 else 1)
 
 

@@ -130,11 +130,15 @@ public enum AuditPipeline {
             }
             return try body()
         }
+        // The task (attribution sequences, the metric, the pool) is the library's one task type.
+        func task(_ examples: [ClassificationExample], file: String) throws -> EvaluationTask {
+            try EvaluationTask(
+                kind: .classify, examples: .classification(inputs.task, examples), tokenizer: inputs.tokenizer,
+                file: file, context: parameters.maxLength, batchSize: parameters.batchSize, template: inputs.template)
+        }
+        let evaluationTask = try task(inputs.evaluation, file: "eval-data")
         let evaluateOn = { (m: MoEModel, examples: [ClassificationExample], keepScores: Bool) in
-            let r = try Classification.evaluate(
-                model: m, tokenizer: inputs.tokenizer, examples: examples, task: inputs.task,
-                template: inputs.template, maxLength: parameters.maxLength, batchSize: parameters.batchSize)
-            return ClassificationOutcomes(r, examples: examples, keepScores: keepScores)
+            ClassificationOutcomes(try evaluationTask.classify(m, examples: examples), examples: examples, keepScores: keepScores)
         }
         let evaluate = { (m: MoEModel) throws -> ClassificationOutcomes in
             try evaluateOn(m, inputs.evaluation, false)
@@ -171,14 +175,7 @@ public enum AuditPipeline {
         // 1. Attribution with every criterion (one routing pass; ablation measured by masking).
         let attribution: ExpertAttribution = try stages.cached("attribution") {
             try timed("attribution") {
-                let sequences = inputs.pool.prefix(parameters.attributionExamples).compactMap { e in
-                    e.label.map {
-                        TaskSequences.classification(
-                            e, label: $0, template: inputs.template, tokenizer: inputs.tokenizer,
-                            maxLength: parameters.maxLength
-                        ).ids
-                    }
-                }
+                let sequences = try task(Array(inputs.pool.prefix(parameters.attributionExamples)), file: "pool").sequences()
                 let batches = CorpusBatches.batches(sequences, batchSize: parameters.batchSize)
                 var a = try Attribution.run(model: model, modelPath: inputs.modelDirectory.path, batches: batches)
                 if parameters.criteria.contains(.ablation) {
@@ -274,9 +271,7 @@ public enum AuditPipeline {
         advance("pruned model", by: 1 + Double(fitExamples.count) / evaluationSize)
 
         // 4. Re-align random vs uncertainty, each run resumable in its own folder.
-        let activeTask = try ClassificationPool(
-            pool: inputs.pool, evaluation: inputs.evaluation, task: inputs.task, tokenizer: inputs.tokenizer,
-            template: inputs.template, maxLength: parameters.maxLength, batchSize: parameters.batchSize)
+        let activeTask = try evaluationTask.classificationPool(pool: task(inputs.pool, file: "pool"))
         var results: [ActiveLearningLoop.Result] = []
         var provenance: Provenance.Report? = stages.load("provenance")
         for strategy in parameters.strategies {

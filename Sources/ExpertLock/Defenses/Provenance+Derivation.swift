@@ -52,6 +52,9 @@ extension Provenance {
         public var kind: DerivationKind
         /// Originals with a normalised mixing weight ≥ `mergeShare`, heaviest first.
         public var sources: [Source]
+        /// Every original's normalised mixing weight, indexed by original expert (0 where NNLS gives none):
+        /// the whole solution, small members included, for scoring against a known merge plan.
+        public var mixingWeights: [Double]
         /// Cosine of the NNLS reconstruction with the suspect expert.
         public var similarity: Float
         /// (similarity − chance) / (1 − chance): what the verdict bands judge.
@@ -60,7 +63,8 @@ extension Provenance {
         public var bestSingleSimilarity: Float
         public var channels: Int
         public var originalChannels: Int
-        /// "int8 (per-row)" or "fp8-e4m3 (per-row)" / "(per-tensor)" when the values lie on such a grid.
+        /// "int8 (per-row)", or "fp8-e4m3" with "(per-row)", "(per-tensor)" or "(B×B blocks)", when the values lie
+        /// on such a grid.
         public var quantization: String?
         /// The largest numerical rank of the three projections, when below min(I, C).
         public var rank: Int?
@@ -68,7 +72,9 @@ extension Provenance {
 
         enum CodingKeys: String, CodingKey {
             case suspectExpert = "suspect_expert"
-            case kind, sources, similarity, score
+            case kind, sources
+            case mixingWeights = "mixing_weights"
+            case similarity, score
             case bestSingleSimilarity = "best_single_similarity"
             case channels
             case originalChannels = "original_channels"
@@ -194,7 +200,8 @@ extension Provenance {
             kind = permuted[sources[0].originalExpert] ? .permutedCopy : .copy
         }
         return ExpertOrigin(
-            suspectExpert: 0, kind: kind, sources: sources, similarity: similarity, score: score,
+            suspectExpert: 0, kind: kind, sources: sources, mixingWeights: weights.map { total > 0 ? $0 / total : 0 },
+            similarity: similarity, score: score,
             bestSingleSimilarity: singles.isEmpty ? 0 : singles[best], channels: suspect.channelCount,
             originalChannels: originalChannels, quantization: nil, rank: nil, verdict: verdict)
     }
@@ -240,11 +247,23 @@ extension Provenance {
     }
 
     /// "int8 (per-row)" when every row of every projection is a multiple of max|row| / 127; "fp8-e4m3
-    /// (per-row)" or "(per-tensor)" when every value divided by amax / 448 is an e4m3 number; nil otherwise.
+    /// (per-row)" or "(per-tensor)" when every value divided by amax / 448 is an e4m3 number; "fp8-e4m3
+    /// (B×B blocks)" when that holds in every B × B block (B = 128, 64, 32 or 16: the block-scaled layout
+    /// transformers' FineGrainedFP8 and the DeepSeek / Kimi / MiniMax releases store, 128 × 128 there;
+    /// edge blocks may be partial, as DeepSeek's kernel allows); nil otherwise.
     static func quantizationGrid(_ expert: Expert) throws -> String? {
         let matrices = try [expert.gate, expert.up, expert.down].map { try $0.tensor() }
         func rows(_ t: Tensor) -> [ArraySlice<Float>] {
             (0..<t.rows).map { t.data[($0 * t.lastDim)..<(($0 + 1) * t.lastDim)] }
+        }
+        func blocks(_ t: Tensor, _ b: Int) -> [[Float]] {
+            stride(from: 0, to: t.rows, by: b).flatMap { r0 in
+                stride(from: 0, to: t.lastDim, by: b).map { c0 in
+                    (r0..<min(r0 + b, t.rows)).flatMap { r in
+                        t.data[(r * t.lastDim + c0)..<(r * t.lastDim + min(c0 + b, t.lastDim))]
+                    }
+                }
+            }
         }
         func onGrid(_ values: ArraySlice<Float>, levels: Float, e4m3: Bool) -> Bool {
             let amax = values.reduce(0) { max($0, abs($1)) }
@@ -260,6 +279,13 @@ extension Provenance {
             return "fp8-e4m3 (per-row)"
         }
         if matrices.allSatisfy({ onGrid($0.data[...], levels: 448, e4m3: true) }) { return "fp8-e4m3 (per-tensor)" }
+        // Only the block size the weights were quantized with puts every block on the grid (most sub-blocks'
+        // own amax is smaller), so the sizes are simply tried in turn; one covering every matrix is per-tensor.
+        for b in [128, 64, 32, 16] where matrices.contains(where: { $0.rows > b || $0.lastDim > b }) {
+            if matrices.allSatisfy({ blocks($0, b).allSatisfy { onGrid($0[...], levels: 448, e4m3: true) } }) {
+                return "fp8-e4m3 (\(b)×\(b) blocks)"
+            }
+        }
         return nil
     }
 

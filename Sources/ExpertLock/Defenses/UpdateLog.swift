@@ -64,7 +64,8 @@ public struct UpdateLogEntry: Codable, Sendable, Equatable {
         return m.bytes
     }
 
-    mutating func sign(with key: Curve25519.Signing.PrivateKey) throws {
+    /// Signs the entry with `key` (the demo signs one with a stranger's key to show the check fails).
+    public mutating func sign(with key: Curve25519.Signing.PrivateKey) throws {
         signature = try key.signature(for: signedMessage).base64EncodedString()
     }
 

@@ -44,7 +44,14 @@ public enum TextToText {
         _ model: SwitchTransformersModel, source: [Int], targets: [[Int]], observer: RoutingObserver? = nil
     ) throws -> [Double] {
         let memory = try model.encode(source, observer: observer)
-        return try targets.map { target in
+        return try logLikelihoods(model, memory: memory, targets: targets, observer: observer)
+    }
+
+    /// The same given the encoder's output `memory` [S, C].
+    public static func logLikelihoods(
+        _ model: SwitchTransformersModel, memory: Variable, targets: [[Int]], observer: RoutingObserver? = nil
+    ) throws -> [Double] {
+        try targets.map { target in
             let logits = try model.decoderLogits(decoderInputs(model, target), memory: memory, observer: observer)
             return TokenLogLikelihood.logProbabilities(logits, rows: Array(target.indices), targets: target)
                 .reduce(0, +)

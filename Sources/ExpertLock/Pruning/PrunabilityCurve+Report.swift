@@ -55,7 +55,9 @@ extension PrunabilityCurve {
                 pts.append((Double(expertsPerLayer), full))
                 band?.append(0)
             }
-            return SVGLineChart.Series(name: s == "random" ? "random (mean ± std)" : "top-k by \(s)", points: pts, band: band, dashed: s == "random")
+            // Removal series rank experts ("top-k by soft"); merge series ("merge hc-smoe") name their method.
+            let name = s == "random" ? "random (mean ± std)" : s.hasPrefix("merge ") ? s : "top-k by \(s)"
+            return SVGLineChart.Series(name: name, points: pts, band: band, dashed: s == "random")
         }
         return SVGLineChart(
             title: title, xLabel: "experts kept per layer (of \(expertsPerLayer))", yLabel: metricName, series: lines,
@@ -93,7 +95,8 @@ extension PrunabilityCurve {
         return rows.joined(separator: "\n") + "\n"
     }
 
-    static func format(_ x: Double) -> String {
+    /// A metric as the report tables print it (the demo's report uses the same form).
+    public static func format(_ x: Double) -> String {
         guard x.isFinite else { return "\(x)" }
         return abs(x) >= 100 ? String(format: "%.1f", x) : String(format: "%.3f", x)
     }

@@ -99,3 +99,73 @@ public struct SweepResumeState: Equatable {
         return SweepResumeState(fingerprint: stored.fingerprint, attribution: attribution, progress: stored.progress)
     }
 }
+
+extension PrunabilitySweep {
+    /// What a resumable sweep measures: the model, its metric, and where its ranking and merge
+    /// calibration come from (each asked for only when the run needs it: a resumed run reads the
+    /// ranking from its state, a finished one needs neither).
+    public struct Job {
+        public var model: MoEModel
+        public var metricName: String
+        public var higherIsBetter: Bool
+        public var parameters: Parameters
+        public var evaluate: (MoEModel) throws -> Double
+        /// SHA-256 of the settings and inputs (`SweepResumeState.fingerprint(settings:files:)`).
+        public var fingerprint: String
+        public var ranking: () throws -> ExpertAttribution
+        public var calibration: () throws -> MergeCalibration?
+
+        public init(
+            model: MoEModel, metricName: String, higherIsBetter: Bool, parameters: Parameters,
+            evaluate: @escaping (MoEModel) throws -> Double, fingerprint: String,
+            ranking: @escaping () throws -> ExpertAttribution, calibration: @escaping () throws -> MergeCalibration?
+        ) {
+            self.model = model
+            self.metricName = metricName
+            self.higherIsBetter = higherIsBetter
+            self.parameters = parameters
+            self.evaluate = evaluate
+            self.fingerprint = fingerprint
+            self.ranking = ranking
+            self.calibration = calibration
+        }
+    }
+
+    /// A sweep that survives a kill, into an `.atOnce` output folder: the state (ranking and points
+    /// so far) is saved beside it after every point, `--resume` continues at the next point, and
+    /// the finished folder carries the run's fingerprint (`SweepResumeState.runMarkerName`), by
+    /// which a resumed run recognises a folder it finished before a kill. `write` fills the folder.
+    /// `resumed` is told how many points a resumed run already has.
+    public static func runResumable(
+        _ job: Job, output: ResumableOutput, progress: ((Int, Int) -> Bool)? = nil, resumed: (Int) -> Void = { _ in },
+        write: (PrunabilityCurve, URL) throws -> Void
+    ) throws -> (curve: PrunabilityCurve, finishedBefore: Bool) {
+        let marker = output.url.appendingPathComponent(SweepResumeState.runMarkerName)
+        let curveFile = output.url.appendingPathComponent("curve.json")
+        if try output.finishedRun(matches: { (try? String(contentsOf: marker, encoding: .utf8)) == job.fingerprint }) {
+            return (try JSONFileStyle.decode(PrunabilityCurve.self, from: Data(contentsOf: curveFile)), true)
+        }
+        output.removeStaleTemporaries()
+        guard let stateURL = output.state else { preconditionFailure("a sweep writes its output at once") }
+        let saved = output.resume ? try SweepResumeState.read(stateURL) : nil
+        if let saved, saved.fingerprint != job.fingerprint {
+            throw PruningError.badSweepState(file: stateURL.path, reason: "written for other data or options")
+        }
+        let ranking = try saved?.attribution ?? job.ranking()
+        if saved == nil {
+            try SweepResumeState(fingerprint: job.fingerprint, attribution: ranking, progress: .init()).write(to: stateURL)
+        }
+        let calibration = try job.calibration()
+        if let saved { resumed(saved.progress.points.count) }
+        let curve = try run(
+            model: job.model, attribution: ranking, metricName: job.metricName, higherIsBetter: job.higherIsBetter,
+            parameters: job.parameters, evaluate: job.evaluate, progress: progress, resume: saved?.progress,
+            save: { try SweepResumeState(fingerprint: job.fingerprint, attribution: ranking, progress: $0).write(to: stateURL) },
+            calibration: calibration)
+        try output.writeFolder { folder in
+            try write(curve, folder)
+            try AtomicFile.write(Data(job.fingerprint.utf8), to: folder.appendingPathComponent(SweepResumeState.runMarkerName))
+        }
+        return (curve, false)
+    }
+}

@@ -69,7 +69,7 @@ public enum ActiveLearningLoop {
     public struct Result: Sendable, Codable, Equatable {
         public var strategy: QueryStrategy
         public var seed: UInt64
-        public var metric: RealignmentMetric
+        public var metric: TaskMetric
         /// Metric before any label (the pruned model), then after each round.
         public var curve: [LearningCurvePoint]
         /// Pool indices in the order they were labeled.
@@ -86,7 +86,7 @@ public enum ActiveLearningLoop {
         public var seedSetSize: Int?
 
         public init(
-            strategy: QueryStrategy, seed: UInt64, metric: RealignmentMetric, curve: [LearningCurvePoint],
+            strategy: QueryStrategy, seed: UInt64, metric: TaskMetric, curve: [LearningCurvePoint],
             labeled: [Int], labeledIDs: [Int], completed: Bool, startRound: Int, seconds: Double,
             seedSetSize: Int? = nil
         ) {
@@ -121,6 +121,17 @@ public enum ActiveLearningLoop {
         model: MoEModel, task: ActiveLearningTask, parameters: Parameters, stateDirectory: URL? = nil,
         resume: Bool = false, progress: (Progress) -> Training.ProgressDisposition = { _ in .more }
     ) throws -> Result {
+        try run(
+            model: model, task: DecoderOnlyTask(base: task), parameters: parameters, stateDirectory: stateDirectory,
+            resume: resume, progress: progress)
+    }
+
+    /// The same loop over any model the task scores and the model can fine-tune (an encoder-decoder's
+    /// `TextToTextPool`, say).
+    public static func run<Task: RealignmentTask>(
+        model: Task.Model, task: Task, parameters: Parameters, stateDirectory: URL? = nil,
+        resume: Bool = false, progress: (Progress) -> Training.ProgressDisposition = { _ in .more }
+    ) throws -> Result {
         try parameters.validate()
         guard parameters.strategy.applies(toClassification: task.isClassification) else {
             throw RealignmentError.strategyNotApplicable(strategy: parameters.strategy.rawValue)
@@ -137,21 +148,13 @@ public enum ActiveLearningLoop {
                 poolSize: task.poolSize)
         }
         // The pruned weights (LoRA: the freshly attached adapters), to restart from every round.
-        if training.trainable == .lora && model.loraAdapters.isEmpty {
-            model.attachLoRA(
-                to: training.lora.targetParameters(of: model), rank: training.lora.rank, alpha: training.lora.alpha,
-                seed: training.seed)
-        }
+        let targets = try model.realignmentTargets(training)
         let restartFrom: [(Parameter, Tensor)] =
-            parameters.fineTuning == .restart
-            ? try (training.trainable == .lora
-                ? model.loraAdapters.flatMap(\.parameters) : training.trainable.parameters(of: model)).map {
-                    ($0, try $0.tensor())
-                } : []
+            parameters.fineTuning == .restart ? try targets.map { ($0, try $0.tensor()) } : []
         if let restored {
-            try ActiveLearningCheckpoint.restoreWeights(from: restored.url, into: model, training: training)
+            try ActiveLearningCheckpoint.restoreWeights(from: restored.url, into: targets)
         }
-        var trainer = try Trainer(model: model, parameters: training)
+        var trainer = try model.makeRealignmentTrainer(training)
         if let restored {
             try ActiveLearningCheckpoint.restoreOptimizer(from: restored.url, into: trainer.optimizer)
             if parameters.fineTuning == .restart { trainer.step = restored.state.stepInRound }
@@ -217,7 +220,7 @@ public enum ActiveLearningLoop {
                 trainingSet += picks.flatMap(task.labeledExamples)
                 if parameters.fineTuning == .restart {
                     for (p, value) in restartFrom { p.assign(value) }
-                    trainer = try Trainer(model: model, parameters: training)
+                    trainer = try model.makeRealignmentTrainer(training)
                 }
             }
             if !trainingSet.isEmpty {
@@ -250,8 +253,8 @@ public enum ActiveLearningLoop {
 
     /// The pool indices labeled in `round`: the random seed set in round 0 (n0 > 0), else the
     /// strategy's choice among the unlabeled (or a seeded subset of them).
-    static func select(
-        round: Int, count: Int, labeled: [Int], model: MoEModel, task: ActiveLearningTask, parameters: Parameters
+    static func select<Task: RealignmentTask>(
+        round: Int, count: Int, labeled: [Int], model: Task.Model, task: Task, parameters: Parameters
     ) throws -> [Int] {
         let taken = Set(labeled)
         let unlabeled = (0..<task.poolSize).filter { !taken.contains($0) }

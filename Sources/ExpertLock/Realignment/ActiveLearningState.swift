@@ -12,7 +12,7 @@ struct ActiveLearningState: Codable, Equatable {
     var parameters: ActiveLearningLoop.Parameters
     /// `ActiveLearningTask.fingerprint`: a resumed run must see the same pool, data and settings.
     var fingerprint: String
-    var metric: RealignmentMetric
+    var metric: TaskMetric
     /// The round in progress, or the next one to start.
     var round: Int
     /// Optimizer steps of `round` done; 0 means its examples are not chosen yet.
@@ -133,7 +133,7 @@ public enum ActiveLearningCheckpoint {
     }
 
     /// Writes `state-<sequence>` and removes older states.
-    static func write(_ state: ActiveLearningState, trainer: Trainer, to directory: URL) throws {
+    static func write(_ state: ActiveLearningState, trainer: any RealignmentTrainer, to directory: URL) throws {
         let fm = FileManager.default
         try fm.createDirectory(at: directory, withIntermediateDirectories: true)
         let final = directory.appendingPathComponent("\(prefix)\(state.sequence)")
@@ -158,21 +158,10 @@ public enum ActiveLearningCheckpoint {
         for old in states(in: directory) where old.sequence < state.sequence { try? fm.removeItem(at: old.url) }
     }
 
-    /// Puts the saved trainable weights into `model` before a `Trainer` is built on it; for LoRA the
-    /// adapters are attached first, as the trainer would, then overwritten.
-    static func restoreWeights(from url: URL, into model: MoEModel, training: Training.Parameters) throws {
+    /// Puts the saved trainable weights into `targets` (the model's `realignmentTargets`, LoRA
+    /// adapters attached) before a trainer is built over them.
+    static func restoreWeights(from url: URL, into targets: [Parameter]) throws {
         let file = try SafeTensorsFile(url: url.appendingPathComponent(weightsFileName))
-        let targets: [Parameter]
-        if training.trainable == .lora {
-            if model.loraAdapters.isEmpty {
-                model.attachLoRA(
-                    to: training.lora.targetParameters(of: model), rank: training.lora.rank, alpha: training.lora.alpha,
-                    seed: training.seed)
-            }
-            targets = model.loraAdapters.flatMap(\.parameters)
-        } else {
-            targets = training.trainable.parameters(of: model)
-        }
         guard Set(file.tensorNames) == Set(targets.map(\.name)) else {
             throw RealignmentError.badState(
                 file: url.appendingPathComponent(weightsFileName).path,

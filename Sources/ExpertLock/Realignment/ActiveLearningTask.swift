@@ -20,7 +20,7 @@ public protocol ActiveLearningTask {
     /// states when `embeddings`. Never reads a label.
     func score(model: MoEModel, indices: [Int], predictions: Bool, embeddings: Bool) throws -> [PoolScore]
     /// What `evaluate` measures.
-    var metric: RealignmentMetric { get }
+    var metric: TaskMetric { get }
     /// The metric on the held-out data.
     func evaluate(model: MoEModel) throws -> Double
     /// The metric and, when it is a mean over examples, each example's outcome (same order every
@@ -37,9 +37,9 @@ extension ActiveLearningTask {
     }
 }
 
-/// The held-out metric of a task and which way is better.
-public struct RealignmentMetric: Sendable, Codable, Equatable {
-    /// `accuracy`, `perplexity` or `summary_perplexity`.
+/// A task's metric and which way is better: one type for sweeps, audits and re-alignment.
+public struct TaskMetric: Sendable, Codable, Equatable {
+    /// `accuracy`, `perplexity`, `rougeL` or `summary_perplexity`.
     public var name: String
     public var higherIsBetter: Bool
 
@@ -53,10 +53,14 @@ public struct RealignmentMetric: Sendable, Codable, Equatable {
         self.higherIsBetter = higherIsBetter
     }
 
-    public static let accuracy = RealignmentMetric(name: "accuracy", higherIsBetter: true)
-    public static let perplexity = RealignmentMetric(name: "perplexity", higherIsBetter: false)
-    public static let summaryPerplexity = RealignmentMetric(name: "summary_perplexity", higherIsBetter: false)
+    public static let accuracy = TaskMetric(name: "accuracy", higherIsBetter: true)
+    public static let perplexity = TaskMetric(name: "perplexity", higherIsBetter: false)
+    public static let rougeL = TaskMetric(name: "rougeL", higherIsBetter: true)
+    public static let summaryPerplexity = TaskMetric(name: "summary_perplexity", higherIsBetter: false)
 }
+
+/// The name re-alignment gave its metric before sweeps and audits shared it.
+public typealias RealignmentMetric = TaskMetric
 
 /// FNV-1a over strings, as 16 hex digits: fingerprints of pools and settings.
 struct Fingerprint {

@@ -116,7 +116,7 @@ public struct ClassificationPool: ActiveLearningTask {
 
     public var poolSize: Int { pool.count }
     public var isClassification: Bool { true }
-    public var metric: RealignmentMetric { .accuracy }
+    public var metric: TaskMetric { .accuracy }
     public func poolID(_ index: Int) -> Int { pool[index].id }
     public func labeledExamples(_ index: Int) -> [TrainingExample] { oracle[index] }
 

@@ -37,7 +37,7 @@ public struct LanguageModelingPool: ActiveLearningTask {
 
     public var poolSize: Int { documents.count }
     public var isClassification: Bool { false }
-    public var metric: RealignmentMetric { .perplexity }
+    public var metric: TaskMetric { .perplexity }
     public func poolID(_ index: Int) -> Int { index }
 
     public func labeledExamples(_ index: Int) -> [TrainingExample] {

@@ -37,7 +37,7 @@ public struct RealignmentReport: Sendable, Codable, Equatable {
         }
     }
 
-    public var metric: RealignmentMetric
+    public var metric: TaskMetric
     public var target: Double
     /// How the target was set, for the report.
     public var targetRule: String

@@ -50,7 +50,7 @@ public struct SummarizationPool: ActiveLearningTask {
 
     public var poolSize: Int { pool.count }
     public var isClassification: Bool { false }
-    public var metric: RealignmentMetric { .summaryPerplexity }
+    public var metric: TaskMetric { .summaryPerplexity }
     public func poolID(_ index: Int) -> Int { pool[index].id }
     public func labeledExamples(_ index: Int) -> [TrainingExample] { oracle[index] }
 

@@ -168,6 +168,8 @@ public struct ReplacedOutput: Sendable {
 
 public enum OutputError: InputError, Equatable {
     case exists(String)
+    /// A folder a resumable run builds in place exists, and the run neither resumes nor replaces it.
+    case existsNotResumed(String)
     case isInput(String)
     /// A folder a command would add to and delete parts of, holding files it did not write.
     case notOwned(String, by: String)
@@ -176,6 +178,8 @@ public enum OutputError: InputError, Equatable {
         case .notOwned(let path, let command):
             return "\(path): not empty and not a folder \(command) wrote; choose another output folder (nothing was changed)"
         case .exists(let path): return "\(path): already exists (pass --overwrite to replace it)"
+        case .existsNotResumed(let path):
+            return "\(path): output folder exists (use --resume to continue or --overwrite to replace it)"
         case .isInput(let path): return "\(path): is an input of this command; choose another output folder"
         }
     }

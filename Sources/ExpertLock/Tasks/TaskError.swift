@@ -11,6 +11,8 @@ public enum TaskError: InputError, Equatable {
     /// A custom classification data set whose rows all carry one label: its other labels (and
     /// their verbalizers) cannot be known from it.
     case singleLabel(name: String)
+    /// The data file does not hold what the task reads.
+    case dataMismatch(file: String, kind: TaskKind)
 
     public var description: String {
         switch self {
@@ -19,6 +21,11 @@ public enum TaskError: InputError, Equatable {
         case .singleLabel(let name):
             "every example of the data is labelled '\(name)': classification needs the other labels too "
                 + "(pass --template with one verbalizer per label, or data with every label)"
+        case .dataMismatch(let file, .perplexity):
+            "\(file): perplexity needs plain text, JSONL {\"text\"} records or token ids"
+        case .dataMismatch(let file, .classify):
+            "\(file): --task classify needs labelled examples (GLUE TSV or JSONL with text and label)"
+        case .dataMismatch(let file, .summarize): "\(file): --task summarize needs JSONL with document and summary"
         case .nonFinite(let what): "the model's \(what) are not finite (NaN or infinite): check its weights"
         }
     }

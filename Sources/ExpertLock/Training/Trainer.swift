@@ -10,7 +10,7 @@ public final class Trainer {
     public let optimizer: ParameterGroups
     public let schedule: LearningRateSchedule
     /// Optimizer steps completed.
-    public internal(set) var step = 0
+    public var step = 0
     /// The leaves the optimizer updates (model weights or LoRA factors).
     public let trainableParameters: [Parameter]
     /// Effective load-balancing coefficient (0: off).

@@ -3,16 +3,26 @@ import MoEModels
 /// One training sequence: token ids and where its targets begin. Every task reduces to a masked
 /// language-modelling loss over target tokens: LM chunks predict every token after the first,
 /// classification the label word tokens after the prompt, summarization the summary tokens.
+/// An encoder-decoder example also carries the encoder's input (`source`); `ids` are then the decoder's
+/// start token followed by the target, so the decoder predicts the target (T5's shifted labels).
 public struct TrainingExample: Sendable, Codable, Equatable {
     public var ids: [Int]
     /// Index of the first target token: tokens `firstTarget..<ids.count` are predicted, each from the
     /// tokens before it (1 for language modelling; the prompt length for prompt + answer).
     public var firstTarget: Int
+    /// The encoder's input ids of an encoder-decoder example (nil: decoder-only).
+    public var source: [Int]?
 
     public init(ids: [Int], firstTarget: Int = 1) {
         precondition(firstTarget >= 1, "TrainingExample: the first token has nothing to be predicted from")
         self.ids = ids
         self.firstTarget = firstTarget
+    }
+
+    /// An encoder-decoder example: `source` to the encoder, the decoder predicting `target` after `decoderStart`.
+    public init(source: [Int], target: [Int], decoderStart: Int) {
+        self.init(ids: [decoderStart] + target, firstTarget: 1)
+        self.source = source
     }
 
     /// Number of tokens the loss scores.

@@ -63,16 +63,27 @@ struct AttributeCommand: AsyncParsableCommand {
     var traces: [String] = []
     @Option(help: "Only shard I of N (I from 0): a contiguous slice of the batches (of the requests with --traces).")
     var shard: String?
-    @Option(help: "Output attribution file.") var out: String?
-    @Flag(help: "Replace an existing output file.") var overwrite = false
+    @OptionGroup var outputFile: OutputFileOptions
     @OptionGroup var precision: PrecisionOptions
     @OptionGroup var streaming: StreamingOptions
-    @Flag(help: "Continue a killed run from the state saved beside --out (.OUT.state).") var resume = false
+    @OptionGroup var resumeOption: ResumeOption
     @Option(
         parsing: .unconditional, help: "With --out: save the statistics every N batches, for --resume.",
         transform: OptionRange.int(atLeast: 1))
     var saveEvery = 1
     @OptionGroup var output: OutputOptions
+
+    var out: String? { outputFile.out }
+    var overwrite: Bool { outputFile.overwrite }
+    var resume: Bool { resumeOption.resume }
+
+    /// What a run gives: the attribution, the file's JSON object, and whether an earlier run of
+    /// the same attribution had already written it (a kill fell after the file, before the state went).
+    struct Outcome {
+        var attribution: ExpertAttribution
+        var object: [String: Any]
+        var finishedBefore = false
+    }
 
     func run() async throws {
         try await runReportingErrors(output: out) {
@@ -83,149 +94,153 @@ struct AttributeCommand: AsyncParsableCommand {
                 throw ArgumentInputError(
                     "--shard: measured ablation drops do not add across shards (use another --criterion)")
             }
-            let attribution: ExpertAttribution
             if resume && out == nil { throw ArgumentInputError("--resume needs --out (the state is saved beside it)") }
-            if let out { try refuseOutputOverlappingInputs(out, inputs: [model, data, ids] + merge) }
-            // A kill after the finished file is in place and its state deleted leaves only the file:
-            // `--resume` recognises it by its `run_fingerprint` (checked once the batches are known)
-            // instead of refusing its own result.
-            let outURL = out.map { URL(fileURLWithPath: $0) }
-            let state = outURL.flatMap { resume ? AttributionResumeState.url(forOutput: $0) : nil }
-            let maybeFinished =
-                merge.isEmpty && outURL.map { OutputDirectory.mayBeFinished($0, overwrite: overwrite, resumingFrom: state) } == true
-            let replace = maybeFinished
-                ? false : try outURL.map { try OutputDirectory.mayReplace($0, overwrite: overwrite, resumingFrom: state) } ?? overwrite
-            var runFingerprint: String?
-            var finished: [String: Any]?
-            var mergedRun: String?
-            if let out, resume { AtomicFile.removeStaleTemporaries(of: URL(fileURLWithPath: out)) }
+            // The file carries its run fingerprint: a merge of finished files has none to recognise.
+            let output = try out.map {
+                try ResumableOutput(
+                    $0, layout: .atOnce(stateSuffix: ".state"), inputs: [model, data, ids] + merge, resume: resume,
+                    overwrite: overwrite, recognisable: merge.isEmpty)
+            }
+            output?.removeStaleTemporaries()
+            let outcome: Outcome
             if !merge.isEmpty {
-                guard merge.count >= 2 else { throw ArgumentInputError("--merge needs at least two files") }
-                mergedRun = try ShardFiles.completeRun(merge)
-                var merged = try ExpertAttribution.read(from: URL(fileURLWithPath: merge[0]))
-                for file in merge.dropFirst() {
-                    merged = try merged.merged(with: try ExpertAttribution.read(from: URL(fileURLWithPath: file)))
-                }
-                attribution = merged
+                outcome = try mergeShards()
             } else {
                 guard let model else { throw ArgumentInputError("attribute needs --model (or --merge FILES)") }
                 if SwitchTransformersModel.isSwitchCheckpoint(URL(fileURLWithPath: model)) {
                     return try runEncoderDecoder(model: model, criterion: criterion)
                 }
-                let options = try ModelOptions.parse(["--model", model])
-                let context = try longContext.context(context, default: 512, model: model)
-                if streaming.streamLayers && criterion == .ablation {
-                    throw ArgumentInputError("--criterion ablation runs the model once per expert; it does not stream (drop --stream-layers)")
-                }
-                let loaded = precision.apply(to: try streaming.streamLayers ? streaming.load(model) : options.load())
-                let sequences = try TaskCorpus.sequences(
-                    model: options, task: task, data: data, ids: ids, format: format, context: context, limit: limit)
-                let allBatches = CorpusBatches.batches(sequences, batchSize: batch)
-                // A shard is a slice of the whole run's batches: each batch is the one a single run
-                // forms, so its statistics are the same bits.
-                let batches = shard.map { Array(allBatches[$0.range(of: allBatches.count)]) } ?? allBatches
-                let modelIdentity = ModelFolderIdentity.fingerprint(of: URL(fileURLWithPath: model))
-                if out != nil || shard != nil {  // in streamed files too: the two paths write the same file
-                    runFingerprint = AttributionResumeState.fingerprint(
-                        // A bf16 run's statistics differ from f32's, so does its fingerprint (f32 runs keep theirs).
-                        modelPath: model + (precision.precision == .f32 ? "" : "\u{0}precision=bf16"),
-                        modelIdentity: modelIdentity, signature: ModelSignature(model: loaded),
-                        criterion: criterion, batches: allBatches)
-                }
-                if maybeFinished, let out {
-                    let existing = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))))
-                        as? [String: Any]
-                    guard let existing, let runFingerprint, existing["run_fingerprint"] as? String == runFingerprint,
-                          existing["shard"] as? String == shard?.description
-                    else {
-                        throw OutputError.exists(out)
-                    }
-                    Console.progress("\(out): an earlier run of this attribution finished it; nothing to resume")
-                    finished = existing
-                }
-                let progress = ProgressLine("attribute")
-                if let out, !streaming.streamLayers, finished == nil {
-                    let stateURL = AttributionResumeState.url(forOutput: URL(fileURLWithPath: out))
-                    ResumeNote.missingState(stateURL, resume: resume)
-                    if resume, let saved = try? AttributionResumeState.read(stateURL) {
-                        progress.resumed(done: saved.batchesDone, tokens: saved.partial.tokens)
-                    }
-                    InterruptHint.install(command: "attribute", what: "the attribution so far")
-                }
-                let report: (Int, Int, Int64) -> Bool = { done, total, tokens in
-                    progress.update(done: done, total: total, tokens: tokens)
-                    return true
-                }
-                var result: ExpertAttribution
-                if finished != nil {
-                    result = try ExpertAttribution.read(from: URL(fileURLWithPath: out!))
-                } else if streaming.streamLayers {
-                    guard !resume else {
-                        throw ArgumentInputError("--resume: a --stream-layers pass cannot be resumed; run it again")
-                    }
-                    result = try Attribution.runStreaming(
-                        model: loaded, modelPath: model, batches: batches, criterion: criterion,
-                        parameters: streaming.parameters, progress: streaming.report("attribute"))
-                } else if let out {
-                    result = try Attribution.runResumable(
-                        model: loaded, modelPath: model, batches: batches, criterion: criterion,
-                        stateURL: AttributionResumeState.url(forOutput: URL(fileURLWithPath: out)), resume: resume,
-                        saveEvery: saveEvery,
-                        fingerprint: runFingerprint.map { fp in shard.map { "\(fp) shard \($0)" } ?? fp },
-                        progress: report)
-                } else {
-                    result = try Attribution.run(
-                        model: loaded, modelPath: model, batches: batches, criterion: criterion, progress: report)
-                }
-                Console.progress("peak RSS: \(PeakMemory.residentBytes >> 20) MB")
-                if criterion == .ablation && finished == nil {
-                    let subset = CorpusBatches.batches(Array(sequences.prefix(ablationSequences)), batchSize: batch)
-                    let ablationProgress = ProgressLine("ablation")
-                    result.ablation = try AblationImportance.measure(model: loaded, batches: subset) { done, total in
-                        ablationProgress.update(done: done, total: total, tokens: Int64(done))
-                        return true
-                    }
-                }
-                if finished == nil { result.modelFingerprint = modelIdentity }
-                attribution = result
+                outcome = try attribute(model: model, criterion: criterion, shard: shard, output: output)
             }
-            var object = finished ?? attribution.jsonObject()
-            if finished == nil, let ablation = attribution.ablation {
-                var agreement: [String: Double] = [:]
-                for c in [AttributionCriterion.soft, .frequency, .reap] {
-                    let rhos = zip(attribution.scores(c), ablation).map { RankCorrelation.spearman($0, $1) }
-                    agreement[c.rawValue] = rhos.reduce(0, +) / Double(max(rhos.count, 1))
-                }
-                object["criterion_agreement_spearman"] = agreement
+            if let output, !outcome.finishedBefore {
+                try output.writeFile(
+                    try JSONSerialization.data(withJSONObject: outcome.object, options: [.sortedKeys, .prettyPrinted]))
             }
-            if finished == nil, let runFingerprint { object["run_fingerprint"] = runFingerprint }
-            if finished == nil, let shard { object["shard"] = shard.description }
-            if let mergedRun { object["run_fingerprint"] = mergedRun }  // all N shards: one run's file
-            if let out, finished == nil {
-                let url = URL(fileURLWithPath: out)
-                if FileManager.default.fileExists(atPath: url.path) && !replace { throw OutputError.exists(out) }
-                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
-                try AtomicFile.write(data, to: url)
-                try? FileManager.default.removeItem(at: AttributionResumeState.url(forOutput: url))
-            }
-            if output.json {
-                try Console.printJSON(object)
-            } else {
-                Console.progress("tokens: \(attribution.tokens)")
-                for (l, layer) in attribution.shares(attribution.criterion).enumerated() {
-                    let s = layer.map { String(format: "%.3f", $0) }.joined(separator: " ")
-                    print("layer \(attribution.signature.sparseLayers[l]): \(s)")
-                }
-                if let out { print("wrote \(out)") }
+            try printResult(outcome)
+        }
+    }
+
+    /// `--merge`: the shards' files added up; all N shards of one run give that run's file.
+    func mergeShards() throws -> Outcome {
+        guard merge.count >= 2 else { throw ArgumentInputError("--merge needs at least two files") }
+        let mergedRun = try ShardFiles.completeRun(merge)
+        var merged = try ExpertAttribution.read(from: URL(fileURLWithPath: merge[0]))
+        for file in merge.dropFirst() {
+            merged = try merged.merged(with: try ExpertAttribution.read(from: URL(fileURLWithPath: file)))
+        }
+        var object = merged.jsonObject()
+        if let mergedRun { object["run_fingerprint"] = mergedRun }  // all N shards: one run's file
+        return Outcome(attribution: merged, object: object)
+    }
+
+    /// One pass of the model over the corpus (resumable with --out, streamed with --stream-layers).
+    func attribute(model: String, criterion: AttributionCriterion, shard: Shard?, output: ResumableOutput?) throws
+        -> Outcome
+    {
+        let options = try ModelOptions.parse(["--model", model])
+        let context = try longContext.context(context, default: 512, model: model)
+        if streaming.streamLayers && criterion == .ablation {
+            throw ArgumentInputError("--criterion ablation runs the model once per expert; it does not stream (drop --stream-layers)")
+        }
+        let loaded = precision.apply(to: try streaming.streamLayers ? streaming.load(model) : options.load())
+        let sequences = try TaskCorpus.sequences(
+            model: options, task: task, data: data, ids: ids, format: format, context: context, limit: limit)
+        let allBatches = CorpusBatches.batches(sequences, batchSize: batch)
+        // A shard is a slice of the whole run's batches: each batch is the one a single run
+        // forms, so its statistics are the same bits.
+        let batches = shard.map { Array(allBatches[$0.range(of: allBatches.count)]) } ?? allBatches
+        let modelIdentity = ModelFolderIdentity.fingerprint(of: URL(fileURLWithPath: model))
+        // In streamed files too: the two paths write the same file.
+        let runFingerprint = out == nil && shard == nil ? nil : AttributionResumeState.fingerprint(
+            // A bf16 run's statistics differ from f32's, so does its fingerprint (f32 runs keep theirs).
+            modelPath: model + (precision.precision == .f32 ? "" : "\u{0}precision=bf16"),
+            modelIdentity: modelIdentity, signature: ModelSignature(model: loaded),
+            criterion: criterion, batches: allBatches)
+        if let output, try output.finishedRun(matches: {
+            let existing = (try? JSONSerialization.jsonObject(with: Data(contentsOf: output.url))) as? [String: Any]
+            return runFingerprint != nil && existing?["run_fingerprint"] as? String == runFingerprint
+                && existing?["shard"] as? String == shard?.description
+        }) {
+            Console.progress("\(output.path): an earlier run of this attribution finished it; nothing to resume")
+            let existing = try JSONSerialization.jsonObject(with: Data(contentsOf: output.url)) as? [String: Any] ?? [:]
+            return Outcome(
+                attribution: try ExpertAttribution.read(from: output.url), object: existing, finishedBefore: true)
+        }
+        var result = try pass(
+            loaded, model: model, batches: batches, criterion: criterion, output: output,
+            fingerprint: runFingerprint.map { fp in shard.map { "\(fp) shard \($0)" } ?? fp })
+        Console.progress("peak RSS: \(PeakMemory.residentBytes >> 20) MB")
+        if criterion == .ablation {
+            let subset = CorpusBatches.batches(Array(sequences.prefix(ablationSequences)), batchSize: batch)
+            let ablationProgress = ProgressLine("ablation")
+            result.ablation = try AblationImportance.measure(model: loaded, batches: subset) { done, total in
+                ablationProgress.update(done: done, total: total, tokens: Int64(done))
+                return true
             }
         }
+        result.modelFingerprint = modelIdentity
+        var object = result.jsonObject()
+        if let ablation = result.ablation {
+            var agreement: [String: Double] = [:]
+            for c in [AttributionCriterion.soft, .frequency, .reap] {
+                let rhos = zip(result.scores(c), ablation).map { RankCorrelation.spearman($0, $1) }
+                agreement[c.rawValue] = rhos.reduce(0, +) / Double(max(rhos.count, 1))
+            }
+            object["criterion_agreement_spearman"] = agreement
+        }
+        if let runFingerprint { object["run_fingerprint"] = runFingerprint }
+        if let shard { object["shard"] = shard.description }
+        return Outcome(attribution: result, object: object)
+    }
+
+    /// The forward pass itself: streamed layer by layer, resumable from the state beside --out,
+    /// or plain.
+    func pass(
+        _ loaded: MoEModel, model: String, batches: [TokenBatch], criterion: AttributionCriterion,
+        output: ResumableOutput?, fingerprint: String?
+    ) throws -> ExpertAttribution {
+        let progress = ProgressLine("attribute")
+        let report: (Int, Int, Int64) -> Bool = { done, total, tokens in
+            progress.update(done: done, total: total, tokens: tokens)
+            return true
+        }
+        if streaming.streamLayers {
+            guard !resume else {
+                throw ArgumentInputError("--resume: a --stream-layers pass cannot be resumed; run it again")
+            }
+            return try Attribution.runStreaming(
+                model: loaded, modelPath: model, batches: batches, criterion: criterion,
+                parameters: streaming.parameters, progress: streaming.report("attribute"))
+        }
+        guard let output, let stateURL = output.state else {
+            return try Attribution.run(
+                model: loaded, modelPath: model, batches: batches, criterion: criterion, progress: report)
+        }
+        if let note = output.missingStateNote { Console.progress(note) }
+        if resume, let saved = try? AttributionResumeState.read(stateURL) {
+            progress.resumed(done: saved.batchesDone, tokens: saved.partial.tokens)
+        }
+        InterruptHint.install(command: "attribute", what: "the attribution so far")
+        return try Attribution.runResumable(
+            model: loaded, modelPath: model, batches: batches, criterion: criterion, stateURL: stateURL,
+            resume: resume, saveEvery: saveEvery, fingerprint: fingerprint, progress: report)
+    }
+
+    func printResult(_ outcome: Outcome) throws {
+        if output.json { return try Console.printJSON(outcome.object) }
+        let attribution = outcome.attribution
+        Console.progress("tokens: \(attribution.tokens)")
+        for (l, layer) in attribution.shares(attribution.criterion).enumerated() {
+            let s = layer.map { String(format: "%.3f", $0) }.joined(separator: " ")
+            print("layer \(attribution.signature.sparseLayers[l]): \(s)")
+        }
+        if let out { print("wrote \(out)") }
     }
 }
 
-/// The task whose data a command reads.
-enum TaskName: String, ExpressibleByArgument, CaseIterable {
-    case perplexity, classify, summarize
-}
+/// The task whose data a command reads (the library's `TaskKind`).
+typealias TaskName = TaskKind
+extension TaskKind: ExpressibleByArgument {}
 
 extension DataFormat: ExpressibleByArgument {}
 extension AttributionCriterion: ExpressibleByArgument {}

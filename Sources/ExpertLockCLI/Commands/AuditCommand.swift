@@ -27,11 +27,15 @@ struct AuditCommand: AsyncParsableCommand {
     @Option(help: "Held-out evaluation data (all of it is used unless --eval-limit).") var evalData: String
     @Option(help: "Use only the first N pool rows (default: all).") var poolLimit: Int?
     @Option(help: "Use only the first N evaluation rows (default: all).") var evalLimit: Int?
-    @Option(help: "Experts kept per layer in the sweep, comma-separated.") var keep = "6,4,2,1"
+    @Option(help: "Experts kept per layer in the sweep, comma-separated.", transform: CommaList<Int>.parse)
+    var keep = CommaList<Int>([6, 4, 2, 1])
     @Option(help: "Random expert subsets per k.") var randomSubsets = 10
     @Option(help: "Experts per layer the attacker keeps (default: a quarter).") var pruneK: Int?
     @Option(help: "Pool rows the attacker attributes on.") var attributionExamples = 512
-    @Option(help: "Re-alignment strategies, comma-separated (random is the baseline).") var strategy = "random,entropy"
+    @Option(
+        help: "Re-alignment strategies, comma-separated (random is the baseline).",
+        transform: CommaList<QueryStrategy>.parse)
+    var strategy = CommaList<QueryStrategy>([.random, .entropy])
     @Option(help: "Re-alignment seeds per strategy.") var seeds = 3
     @Option(help: "Labels in all.") var budget = 96
     @Option(help: "Labels per round.") var batch = 16
@@ -46,12 +50,18 @@ struct AuditCommand: AsyncParsableCommand {
     @Option(help: "Bootstrap resamples.") var resamples = 1000
     @Option(help: "A defended model folder to attack the same way and compare with (repeatable; same tokenizer).")
     var defense: [String] = []
-    @Option(help: "Output folder.") var out: String
-    @Flag(help: "Continue the audit in --out.") var resume = false
-    @Flag(help: "Replace an existing --out folder.") var overwrite = false
+    @OptionGroup var outputFolder: OutputFolderOptions
+    @OptionGroup var resumeOption: ResumeOption
     @OptionGroup var output: OutputOptions
 
+    var out: String { outputFolder.out }
+    var overwrite: Bool { outputFolder.overwrite }
+    var resume: Bool { resumeOption.resume }
+
     func validate() throws {
+        if !strategy.items.contains(.random) {
+            throw ValidationError("--strategy: random must be one of them (the baseline)")
+        }
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
         if task != .classify { throw ValidationError("--task: audit supports classify for now") }
         if seeds < 1 || randomSubsets < 1 || budget < 1 || batch < 1 || initial < 0 || steps < 1 || resamples < 10 {
@@ -63,63 +73,25 @@ struct AuditCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            try refuseOutputOverlappingInputs(out, inputs: [modelOptions.model, data, evalData] + defense)
-            let outURL = URL(fileURLWithPath: out)
-            let fm = FileManager.default
-            if overwrite && fm.fileExists(atPath: outURL.path) { try fm.removeItem(at: outURL) }
-            let existing = (try? fm.contentsOfDirectory(atPath: outURL.path)) ?? []
-            if !resume && existing.contains(where: { !$0.hasPrefix(".") }) { throw OutputError.exists(out) }
+            let destination = try ResumableOutput(
+                out, layout: .inPlace, inputs: [modelOptions.model, data, evalData] + defense, resume: resume,
+                overwrite: overwrite)
             let parameters = try makeParameters()
             let inputs = try makeInputs()
-            let start = Date()
-            var lastPrint = Date.distantPast
-            var lastStage = ""
-            let parts = Double(1 + defense.count)
-            var part = 0.0
-            let progress = { (stage: String, partFraction: Double) in
-                let fraction = (part + partFraction) / parts
-                let now = Date()
-                guard
-                    stage != lastStage && now.timeIntervalSince(lastPrint) >= 1 || now.timeIntervalSince(lastPrint) >= 5
-                else { return }
-                lastStage = stage
-                lastPrint = now
-                let elapsed = now.timeIntervalSince(start)
-                let eta = fraction > 0.02 ? elapsed / fraction * (1 - fraction) : .nan
-                Console.progress(
-                    String(
-                        format: "audit %3.0f%%  elapsed %.0fs  ETA %@  %@", 100 * fraction, elapsed,
-                        eta.isFinite ? String(format: "%.0fs", eta) : "?", stage))
+            let progress = AuditProgress(parts: 1 + defense.count)
+            let (results, files) = try destination.run {
+                var results = try AuditPipeline.run(
+                    inputs, parameters: parameters, output: destination.url, resume: resume, progress: progress.report)
+                if !defense.isEmpty { try auditDefenses(&results, inputs: inputs, parameters: parameters, progress: progress) }
+                return (results, try AuditReport.write(results, to: destination.url.appendingPathComponent("report")))
             }
-            var results = try AuditPipeline.run(
-                inputs, parameters: parameters, output: outURL, resume: resume, progress: progress)
-            if !defense.isEmpty {
-                var rows = [AuditDefenseRow(model: modelOptions.url.lastPathComponent, results: results, baseline: nil)]
-                for (i, path) in defense.enumerated() {
-                    part = Double(i + 1)
-                    let url = URL(fileURLWithPath: path)
-                    let name = url.lastPathComponent
-                    var defended = inputs
-                    defended.modelDirectory = url
-                    defended.fingerprint += "|defense=" + path
-                    let folder = outURL.appendingPathComponent("defenses").appendingPathComponent("\(i)-\(name)")
-                    let r = try AuditPipeline.run(
-                        defended, parameters: parameters, output: folder, resume: resume
-                    ) { stage, fraction in progress("defense \(name): \(stage)", fraction) }
-                    try AuditReport.write(r, to: folder.appendingPathComponent("report"))
-                    rows.append(AuditDefenseRow(model: name, results: r, baseline: results))
-                    results.findings.append(rows[i + 1].finding(against: rows[0]))
-                }
-                results.defenses = rows
-            }
-            let files = try AuditReport.write(results, to: outURL.appendingPathComponent("report"))
             if output.json {
                 let encoder = JSONEncoder()
                 encoder.nonConformingFloatEncodingStrategy = .convertToString(
                     positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
                 let findings = try JSONSerialization.jsonObject(with: encoder.encode(results.findings))
                 try Console.printJSON([
-                    "report": files.map(\.path), "findings": findings, "seconds": Date().timeIntervalSince(start),
+                    "report": files.map(\.path), "findings": findings, "seconds": Date().timeIntervalSince(progress.start),
                 ])
             } else {
                 for finding in results.findings { print("[\(finding.verdict.rawValue)] \(finding.statement)") }
@@ -128,22 +100,37 @@ struct AuditCommand: AsyncParsableCommand {
         }
     }
 
+    /// Each --defense model attacked the same way in --out/defenses/I-NAME, and the table comparing them.
+    func auditDefenses(
+        _ results: inout AuditPipeline.Results, inputs: AuditPipeline.Inputs, parameters: AuditPipeline.Parameters,
+        progress: AuditProgress
+    ) throws {
+        var rows = [AuditDefenseRow(model: modelOptions.url.lastPathComponent, results: results, baseline: nil)]
+        for (i, path) in defense.enumerated() {
+            progress.part = Double(i + 1)
+            let url = URL(fileURLWithPath: path)
+            let name = url.lastPathComponent
+            var defended = inputs
+            defended.modelDirectory = url
+            defended.fingerprint += "|defense=" + path
+            let folder = URL(fileURLWithPath: out).appendingPathComponent("defenses").appendingPathComponent("\(i)-\(name)")
+            let r = try AuditPipeline.run(
+                defended, parameters: parameters, output: folder, resume: resume
+            ) { stage, fraction in progress.report("defense \(name): \(stage)", fraction) }
+            try AuditReport.write(r, to: folder.appendingPathComponent("report"))
+            rows.append(AuditDefenseRow(model: name, results: r, baseline: results))
+            results.findings.append(rows[i + 1].finding(against: rows[0]))
+        }
+        results.defenses = rows
+    }
+
     func makeParameters() throws -> AuditPipeline.Parameters {
         var p = AuditPipeline.Parameters()
-        p.keeps = try SweepCommand.integers(keep, option: "--keep")
+        p.keeps = keep.items
         p.randomSubsets = randomSubsets
         p.pruneK = pruneK ?? 0
         p.attributionExamples = attributionExamples
-        p.strategies = try strategy.split(separator: ",").map { part in
-            let name = part.trimmingCharacters(in: .whitespaces)
-            guard let s = QueryStrategy(rawValue: name) else {
-                throw ArgumentInputError("--strategy: '\(name)' is not a query strategy")
-            }
-            return s
-        }
-        guard p.strategies.contains(.random) else {
-            throw ArgumentInputError("--strategy: random must be one of them (the baseline)")
-        }
+        p.strategies = strategy.items
         p.realignSeeds = seeds
         p.realign.budget = budget
         p.realign.batchSize = batch
@@ -179,3 +166,30 @@ struct AuditCommand: AsyncParsableCommand {
 }
 
 extension FineTuningSchedule: ExpressibleByArgument {}
+
+/// The audit's one progress line on stderr: the fraction done over the audited model and its
+/// defenses, elapsed time and ETA, at most every 5 s (1 s when the stage changes).
+final class AuditProgress {
+    let start = Date()
+    let parts: Double
+    var part = 0.0
+    private var lastPrint = Date.distantPast
+    private var lastStage = ""
+
+    init(parts: Int) { self.parts = Double(parts) }
+
+    func report(_ stage: String, _ partFraction: Double) {
+        let fraction = (part + partFraction) / parts
+        let now = Date()
+        guard stage != lastStage && now.timeIntervalSince(lastPrint) >= 1 || now.timeIntervalSince(lastPrint) >= 5
+        else { return }
+        lastStage = stage
+        lastPrint = now
+        let elapsed = now.timeIntervalSince(start)
+        let eta = fraction > 0.02 ? elapsed / fraction * (1 - fraction) : .nan
+        Console.progress(
+            String(
+                format: "audit %3.0f%%  elapsed %.0fs  ETA %@  %@", 100 * fraction, elapsed,
+                eta.isFinite ? String(format: "%.0fs", eta) : "?", stage))
+    }
+}

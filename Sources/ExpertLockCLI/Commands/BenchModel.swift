@@ -12,7 +12,7 @@ struct BenchModelOptions: ParsableArguments {
     @Option(help: "A config.json path, or a built-in config: A (hidden 512) or B (hidden 128).") var config = "A"
     @Option(help: "Sequences per batch.") var batch = 8
     @Option(help: "Tokens per sequence.") var seq = 256
-    @Option(help: "Threads for matrix products and kernels (default: all cores).") var threads: Int?
+    @OptionGroup var threadsOption: ThreadsOption
     @Option(help: "Untimed iterations first.") var warmup = 2
     @Option(help: "Timed iterations (the median is reported).") var iterations = 10
     @Option(help: "Seed of the random weights and token ids.") var seed: UInt64 = 0
@@ -20,15 +20,11 @@ struct BenchModelOptions: ParsableArguments {
     func validate() throws {
         guard batch > 0, seq > 0 else { throw ValidationError("--batch and --seq must be positive") }
         guard iterations > 0, warmup >= 0 else { throw ValidationError("--iterations must be positive, --warmup ≥ 0") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
     /// Applies `--threads` to the Swift kernels and to `Gemm` (OpenBLAS itself stays at one thread).
-    func applyThreads() {
-        guard let threads else { return }
-        Parallel.threads = threads
-        BLAS.shared?.setThreads(threads)
-    }
+    func applyThreads() { threadsOption.apply() }
+    var threads: Int? { threadsOption.threads }
 
     /// The model config: a built-in name or a `config.json` file.
     func modelConfig() throws -> ModelConfig {

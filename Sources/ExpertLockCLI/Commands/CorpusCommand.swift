@@ -1,5 +1,6 @@
 import ArgumentParser
 import ExpertLock
+import ExpertLockDemo
 import Foundation
 import MoEModels
 
@@ -18,11 +19,13 @@ struct CorpusCommand: AsyncParsableCommand {
             With --json prints {"files": {name: path}}.
             """)
 
-    @Option(help: "Output folder.") var out: String
+    @OptionGroup var outputFolder: OutputFolderOptions
     @Option(help: "Whitespace tokens of lm.train.txt (default: 1000000).") var tokens = 1_000_000
     @Option(help: "Generator seed.") var seed: UInt64 = 0
-    @Flag(help: "Write into an existing folder, replacing the corpus files in it.") var overwrite = false
     @OptionGroup var output: OutputOptions
+
+    var out: String { outputFolder.out }
+    var overwrite: Bool { outputFolder.overwrite }
 
     func validate() throws {
         if tokens < 1_000 { throw ValidationError("--tokens must be at least 1000") }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ExpertLock
+import ExpertLockDemo
 import Foundation
 
 /// `expertlock demo`: the whole audit on the built-in corpus and a model trained right here.
@@ -36,39 +37,43 @@ struct DemoCommand: AsyncParsableCommand {
             }
             results.totalSeconds = Date().timeIntervalSince(start)
             let files = try DemoReport.write(results, to: outURL.appendingPathComponent("report"))
-            var headline: [String: Any] = ["seconds": results.totalSeconds]
-            for (name, model) in results.models {
-                for (task, result) in model.tasks {
-                    headline["\(name).\(task).full"] = result.curve.full
-                    headline["\(name).\(task).area_soft"] = result.curve.normalizedArea("soft") ?? NSNull()
+            let headline = Self.headline(results)
+            if output.json { return try Console.printJSON(["report": files.map(\.path), "headline": headline]) }
+            var summary = HumanSummary("demo: report in \(outURL.appendingPathComponent("report/README.md").path)")
+            for key in headline.keys.sorted() {
+                let value = headline[key]!
+                if let number = value as? Double {
+                    summary.add(key, key.hasPrefix("seconds") ? HumanSummary.seconds(number) : HumanSummary.number(number))
+                } else {
+                    summary.add(key, "\(value)")
                 }
             }
-            for (name, seconds) in results.stageSeconds { headline["seconds.\(name)"] = seconds }
-            if let provenance = results.provenance {
-                for suspect in provenance.suspects {
-                    headline["provenance.\(suspect.name).verdict"] = suspect.report.verdict.rawValue
-                    headline["provenance.\(suspect.name).correct"] = suspect.correct
-                }
-            }
-            if let log = results.signedLog {
-                headline["signed_log.checks"] = log.checks.count
-                headline["signed_log.as_expected"] = log.checks.filter(\.passed).count
-            }
-            if output.json {
-                try Console.printJSON(["report": files.map(\.path), "headline": headline])
-            } else {
-                var summary = HumanSummary("demo: report in \(outURL.appendingPathComponent("report/README.md").path)")
-                for key in headline.keys.sorted() {
-                    let value = headline[key]!
-                    if let number = value as? Double {
-                        summary.add(key, key.hasPrefix("seconds") ? HumanSummary.seconds(number) : HumanSummary.number(number))
-                    } else {
-                        summary.add(key, "\(value)")
-                    }
-                }
-                summary.note("headline tables and findings: \(outURL.appendingPathComponent("report/excerpt.md").path)")
-                print(summary.render(), terminator: "")
+            summary.note("headline tables and findings: \(outURL.appendingPathComponent("report/excerpt.md").path)")
+            print(summary.render(), terminator: "")
+        }
+    }
+
+    /// The figures a reader checks first: each model's full metric and soft-ranked area, the stage
+    /// times, the provenance verdicts and the signed-log checks.
+    static func headline(_ results: DemoResults) -> [String: Any] {
+        var headline: [String: Any] = ["seconds": results.totalSeconds]
+        for (name, model) in results.models {
+            for (task, result) in model.tasks {
+                headline["\(name).\(task).full"] = result.curve.full
+                headline["\(name).\(task).area_soft"] = result.curve.normalizedArea("soft") ?? NSNull()
             }
         }
+        for (name, seconds) in results.stageSeconds { headline["seconds.\(name)"] = seconds }
+        if let provenance = results.provenance {
+            for suspect in provenance.suspects {
+                headline["provenance.\(suspect.name).verdict"] = suspect.report.verdict.rawValue
+                headline["provenance.\(suspect.name).correct"] = suspect.correct
+            }
+        }
+        if let log = results.signedLog {
+            headline["signed_log.checks"] = log.checks.count
+            headline["signed_log.as_expected"] = log.checks.filter(\.passed).count
+        }
+        return headline
     }
 }

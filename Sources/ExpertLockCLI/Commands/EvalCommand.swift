@@ -25,16 +25,14 @@ struct EvalCommand: AsyncParsableCommand {
             adds them in batch order: F equals the --out file of one run byte for byte (docs/SHARDS.md).
             """)
 
-    enum Task: String, ExpressibleByArgument, CaseIterable {
-        case perplexity, classify, summarize
-    }
+    /// The library's task kinds (perplexity, classify, summarize), as every command names them.
+    typealias Task = TaskKind
 
     @Option(
         help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json).",
         transform: ModelPath.folder)
     var model: String?
-    @Option(help: "Folder with tokenizer.json (and tokenizer_config.json); default: the model folder.")
-    var tokenizer: String?
+    @OptionGroup var tokenizerOptions: TokenizerOptions
     @Option(help: "perplexity, classify or summarize.") var task: Task
     @Option(help: "Data file (plain text, GLUE TSV or JSONL).") var data: String?
     @Option(help: "Token ids for perplexity instead of --data: a JSON array or whitespace-separated integers.")
@@ -70,13 +68,16 @@ struct EvalCommand: AsyncParsableCommand {
     @OptionGroup var precision: PrecisionOptions
     @Option(help: "Perplexity: only shard I of N (I from 0), a contiguous slice of the window batches.")
     var shard: String?
-    @Option(help: "Perplexity: write the result with its exact per-batch partial sums to FILE (for --merge).")
-    var out: String?
+    @OptionGroup var outputFile: OutputFileOptions
     @Option(parsing: .upToNextOption, help: "Perplexity: merge the --out files of all N shards (no model needed).")
     var merge: [String] = []
-    @Flag(help: "Replace an existing --out file.") var overwrite = false
     @OptionGroup var streaming: StreamingOptions
     @OptionGroup var output: OutputOptions
+
+    /// Perplexity: the result with its exact per-batch partial sums (for --merge).
+    var out: String? { outputFile.out }
+    var overwrite: Bool { outputFile.overwrite }
+    var tokenizer: String? { tokenizerOptions.tokenizer }
 
     func run() async throws {
         try await runReportingErrors {
@@ -134,9 +135,7 @@ struct EvalCommand: AsyncParsableCommand {
     var dataFormat: DataFormat { DataFormat(rawValue: format) ?? .auto }
 
     func loadTokenizer() throws -> Tokenizer {
-        let model = self.model ?? ""
-        return try ModelOptions.tokenizer(
-            folder: URL(fileURLWithPath: tokenizer ?? model), model: URL(fileURLWithPath: model))
+        try tokenizerOptions.tokenizer(model: URL(fileURLWithPath: model ?? ""))
     }
 
     func loadDataset() throws -> Dataset {

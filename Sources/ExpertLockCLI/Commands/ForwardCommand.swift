@@ -14,55 +14,70 @@ struct ForwardCommand: AsyncParsableCommand {
             layer]}. \
             Encoder-decoder models (switch_transformers) run the encoder on --ids and the decoder on --decoder-ids; \
             "logits" are the decoder's, "router_logits" every sparse layer's (encoder first), named in \
-            "router_layers" ("encoder.1", "decoder.1"); --generate N adds greedy decoding from --ids.
+            "router_layers" ("encoder.1", "decoder.1"); --generate N adds greedy decoding from --ids. \
+            Decoder-only models: --generate N adds "generated" (up to N new tokens, greedy with the KV/state cache \
+            as transformers' generate(do_sample=False), ending after an eos_token_id of generation_config.json, \
+            else config.json), "generated_logits" (the logits row that chose each token) and "stop_reason".
             """)
 
-    @Option(help: "Hugging Face model folder (config.json, *.safetensors).", transform: ModelPath.folder)
-    var model: String
+    @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Token ids: a file holding a JSON array of integers or whitespace-separated integers.") var ids: String
     @Option(help: "Encoder-decoder models: the decoder's token ids (same formats as --ids).")
     var decoderIds: String?
-    @Option(help: "Encoder-decoder models: also decode greedily up to N new tokens from --ids (\"generated\").")
+    @Option(help: "Also decode greedily up to N new tokens from --ids (\"generated\").")
     var generate: Int?
-    @Option(help: "Weights in memory: automatic (F32 resident, BF16/F16 mapped), resident or mapped.")
-    var residency: WeightResidency = .automatic
-    @OptionGroup var precision: PrecisionOptions
     @OptionGroup var output: OutputOptions
+
+    var model: String { modelOptions.model }
+    var residency: WeightResidency { modelOptions.residency }
 
     func run() async throws {
         try await runReportingErrors {
             let tokenIds = try TokenIdsFile.read(ids)
+            if let generate, generate < 1 { throw ArgumentInputError("--generate must be at least 1, got \(generate)") }
             if SwitchTransformersModel.isSwitchCheckpoint(URL(fileURLWithPath: model)) {
                 try runEncoderDecoder(encoderIds: tokenIds)
                 return
             }
-            if decoderIds != nil || generate != nil {
-                throw ArgumentInputError("--decoder-ids and --generate need an encoder-decoder model (\(model) is not)")
+            if decoderIds != nil {
+                throw ArgumentInputError("--decoder-ids needs an encoder-decoder model (\(model) is not)")
             }
-            let loaded = precision.apply(to: try ModelLoader.load(directory: URL(fileURLWithPath: model), residency: residency))
+            let loaded = try modelOptions.load()
             let result = try loaded.forward(TokenBatch(tokenIds), recordRouterLogits: true)
             let logits = rowsAsArrays(result.logits.value)
             let router = result.routerLogits.map(rowsAsArrays)
+            var object: [String: Any] = ["logits": logits, "router_logits": router, "load_report": loaded.notes]
+            if let generate { object.merge(try greedy(loaded, prompt: tokenIds, maxNewTokens: generate)) { $1 } }
             if output.json {
-                try Console.printJSON(["logits": logits, "router_logits": router, "load_report": loaded.notes])
+                try Console.printJSON(object)
             } else {
                 for note in loaded.notes { print("load: \(note)") }
                 let top = logits.map { row in row.indices.max { row[$0] < row[$1] } ?? 0 }
                 print("positions: \(tokenIds.count), vocabulary: \(loaded.config.vocabSize), MoE layers: \(router.count)")
                 print("argmax next token per position: \(top)")
+                if let generated = object["generated"] { print("generated: \(generated)") }
             }
         }
     }
 }
 
 extension ForwardCommand {
+    /// Greedy decoding after `prompt` with the cache, ending where transformers' `generate` would.
+    func greedy(_ loaded: MoEModel, prompt: [Int], maxNewTokens: Int) throws -> [String: Any] {
+        let stop = try Generator.stopTokens(modelDirectory: URL(fileURLWithPath: model), config: loaded.config)
+        let decoded = try Generator.greedy(model: loaded, prompt: prompt, maxNewTokens: maxNewTokens, stopTokens: stop)
+        return [
+            "generated": decoded.tokens, "generated_logits": decoded.logits.map { $0.map(Double.init) },
+            "stop_reason": decoded.stopReason.rawValue,
+        ]
+    }
+
     /// The encoder on `encoderIds`, the decoder on --decoder-ids (required unless only --generate is asked).
     func runEncoderDecoder(encoderIds: [Int]) throws {
         let loaded = try SwitchTransformersModel.load(directory: URL(fileURLWithPath: model), residency: residency)
         guard decoderIds != nil || generate != nil else {
             throw ArgumentInputError("\(model): an encoder-decoder model needs --decoder-ids (or --generate N)")
         }
-        if let generate, generate < 1 { throw ArgumentInputError("--generate must be at least 1, got \(generate)") }
         var object: [String: Any] = ["router_layers": loaded.config.sparseLayers.map(\.description)]
         if let decoderIds {
             let decoder = try TokenIdsFile.read(decoderIds)

@@ -15,12 +15,14 @@ struct LockCommand: AsyncParsableCommand {
             With --json prints {"output", "manifest", "tensors", "config_sha256", "public_key"}.
             """)
 
-    @Option(help: "Hugging Face model folder to lock.", transform: ModelPath.folder)
-    var model: String
+    @OptionGroup var modelPath: ModelPathOption
     @Option(help: "The owner's private key (from `expertlock keygen`).") var key: String
-    @Option(help: "Output folder: the locked model.") var out: String
-    @Flag(help: "Replace an existing output folder.") var overwrite = false
+    @OptionGroup var outputFolder: OutputFolderOptions
     @OptionGroup var output: OutputOptions
+
+    var model: String { modelPath.model }
+    var out: String { outputFolder.out }
+    var overwrite: Bool { outputFolder.overwrite }
 
     func run() async throws {
         try await runReportingErrors(output: out) {

@@ -19,11 +19,12 @@ struct LogVerifyCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "The update log (JSON Lines).") var log: String?
-    @Option(help: "The model folder to check.", transform: ModelPath.folder)
-    var model: String
+    @OptionGroup var modelPath: ModelPathOption
     @Option(help: "The owner's public key (KEY.pub from `expertlock keygen`).") var publicKey: String
     @Option(help: "The signed manifest (default: in the model folder).") var manifest: String?
     @OptionGroup var output: OutputOptions
+
+    var model: String { modelPath.model }
 
     func run() async throws {
         var valid = true

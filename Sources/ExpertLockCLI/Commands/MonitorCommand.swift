@@ -20,7 +20,7 @@ struct MonitorCommand: AsyncParsableCommand {
             "flagged","coverage","detected_after_requests"}], "flagged": [...], "threshold", ...}.
             """)
 
-    @Option(help: "Model folder (only config.json is read).") var model: String
+    @OptionGroup var modelPath: ModelPathOption
     @Option(parsing: .upToNextOption, help: "Routing traces of the traffic to score (JSON or JSONL).") var traces:
         [String]
     @Option(
@@ -34,9 +34,11 @@ struct MonitorCommand: AsyncParsableCommand {
     @Option(help: "Seed of the pseudo-client draws.") var seed: UInt64 = 0
     @Flag(help: "Skip scoring every prefix of each client's requests (no detected_after_requests).") var noOnline =
         false
-    @Option(help: "Write the JSON report to FILE.") var out: String?
-    @Flag(help: "Replace an existing --out file.") var overwrite = false
+    @OptionGroup var outputFile: OutputFileOptions
     @OptionGroup var output: OutputOptions
+
+    var out: String? { outputFile.out }
+    var model: String { modelPath.model }
 
     func run() async throws {
         try await runReportingErrors {
@@ -44,51 +46,19 @@ struct MonitorCommand: AsyncParsableCommand {
             guard minRequests >= 1, nullSamples >= 2, threshold.isFinite else {
                 throw ArgumentInputError("--min-requests must be ≥ 1, --null-samples ≥ 2 and --threshold finite")
             }
-            if let out {
-                try refuseOutputOverlappingInputs(out, inputs: [model] + traces + reference)
-                if FileManager.default.fileExists(atPath: out) && !overwrite { throw OutputError.exists(out) }
+            let destination = try out.map {
+                try ResumableOutput(
+                    $0, layout: .atOnce(), inputs: [model] + traces + reference, resume: false,
+                    overwrite: outputFile.overwrite)
             }
             let shape = RoutingShape(config: try ModelConfig.load(from: URL(fileURLWithPath: model)))
-            var traffic: [RoutingTrace] = []
-            for file in traces {
-                let read = try RoutingTraceReader.read(URL(fileURLWithPath: file), shape: shape)
-                if let anonymous = read.first(where: { $0.client == nil }) {
-                    throw RoutingTraceError.malformed(
-                        file: file, request: anonymous.request, reason: "no \"client\" (or \"user\") to group it by")
-                }
-                traffic += read
-            }
-            var referenceTraces: [RoutingTrace] = []
-            for file in reference {
-                referenceTraces += try RoutingTraceReader.read(URL(fileURLWithPath: file), shape: shape)
-            }
-            var parameters = ProbeMonitor.Parameters()
-            parameters.threshold = threshold
-            parameters.minRequests = minRequests
-            parameters.nullSamples = nullSamples
-            parameters.seed = seed
-            parameters.online = !noOnline
+            let (traffic, referenceTraces) = try readTraces(shape: shape)
             let scores = ProbeMonitor.scores(
                 traces: traffic, shape: shape, reference: reference.isEmpty ? nil : referenceTraces,
-                parameters: parameters)
-            let clients: [[String: Any]] = scores.map { s in
-                var row: [String: Any] = [
-                    "client": s.client, "requests": s.requests, "tokens": s.tokens, "divergence": s.divergence,
-                    "score": s.score, "flagged": s.flagged, "coverage": s.coverage,
-                ]
-                if let n = s.detectedAfter { row["detected_after_requests"] = n }
-                return row
-            }
-            let report: [String: Any] = [
-                "format": "expertlock-monitor-1", "threshold": threshold, "min_requests": minRequests,
-                "null_samples": nullSamples, "seed": seed,
-                "baseline": reference.isEmpty ? "other clients" : "reference",
-                "requests": traffic.count, "clients": clients, "flagged": scores.filter(\.flagged).map(\.client),
-            ]
-            if let out {
-                let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .prettyPrinted])
-                try AtomicFile.write(data, to: URL(fileURLWithPath: out))
-            }
+                parameters: parameters())
+            let report = report(scores, requests: traffic.count)
+            try destination?.writeFile(
+                try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys, .prettyPrinted]))
             if output.json {
                 try Console.printJSON(report)
             } else {
@@ -99,5 +69,50 @@ struct MonitorCommand: AsyncParsableCommand {
                 if let out { print("wrote \(out)") }
             }
         }
+    }
+
+    /// The traffic (every request naming its client) and the reference traces.
+    func readTraces(shape: RoutingShape) throws -> (traffic: [RoutingTrace], reference: [RoutingTrace]) {
+        var traffic: [RoutingTrace] = []
+        for file in traces {
+            let read = try RoutingTraceReader.read(URL(fileURLWithPath: file), shape: shape)
+            if let anonymous = read.first(where: { $0.client == nil }) {
+                throw RoutingTraceError.malformed(
+                    file: file, request: anonymous.request, reason: "no \"client\" (or \"user\") to group it by")
+            }
+            traffic += read
+        }
+        var referenceTraces: [RoutingTrace] = []
+        for file in reference {
+            referenceTraces += try RoutingTraceReader.read(URL(fileURLWithPath: file), shape: shape)
+        }
+        return (traffic, referenceTraces)
+    }
+
+    func parameters() -> ProbeMonitor.Parameters {
+        var parameters = ProbeMonitor.Parameters()
+        parameters.threshold = threshold
+        parameters.minRequests = minRequests
+        parameters.nullSamples = nullSamples
+        parameters.seed = seed
+        parameters.online = !noOnline
+        return parameters
+    }
+
+    func report(_ scores: [ProbeMonitor.ClientScore], requests: Int) -> [String: Any] {
+        let clients: [[String: Any]] = scores.map { s in
+            var row: [String: Any] = [
+                "client": s.client, "requests": s.requests, "tokens": s.tokens, "divergence": s.divergence,
+                "score": s.score, "flagged": s.flagged, "coverage": s.coverage,
+            ]
+            if let n = s.detectedAfter { row["detected_after_requests"] = n }
+            return row
+        }
+        return [
+            "format": "expertlock-monitor-1", "threshold": threshold, "min_requests": minRequests,
+            "null_samples": nullSamples, "seed": seed,
+            "baseline": reference.isEmpty ? "other clients" : "reference",
+            "requests": requests, "clients": clients, "flagged": scores.filter(\.flagged).map(\.client),
+        ]
     }
 }

@@ -53,34 +53,39 @@ struct ProvenanceCommand: AsyncParsableCommand {
                 let batches = CorpusBatches.batches(CorpusBatches.chunks(ids, length: 256), batchSize: 4)
                 return try RoutingFingerprint.compare(original: a, suspect: b, probes: batches)
             }
-            if output.json {
-                var object = try Self.jsonObject(report)
-                if let derivation { object["derivation"] = try Self.jsonObject(derivation) }
-                if let routing { object["routing"] = try Self.jsonObject(routing) }
-                try Console.printJSON(object)
-                return
+            try printResult(report, derivation: derivation, routing: routing)
+        }
+    }
+
+    func printResult(
+        _ report: Provenance.Report, derivation: Provenance.DerivationReport?, routing: RoutingFingerprint.Report?
+    ) throws {
+        if output.json {
+            var object = try Self.jsonObject(report)
+            if let derivation { object["derivation"] = try Self.jsonObject(derivation) }
+            if let routing { object["routing"] = try Self.jsonObject(routing) }
+            return try Console.printJSON(object)
+        }
+        print("verdict: \(report.verdict.rawValue)")
+        for layer in report.layers {
+            let pairs = layer.matches.map {
+                "\($0.suspectExpert)←\($0.originalExpert) (\(String(format: "%.3f", Double($0.similarity))))"
             }
-            print("verdict: \(report.verdict.rawValue)")
-            for layer in report.layers {
-                let pairs = layer.matches.map {
-                    "\($0.suspectExpert)←\($0.originalExpert) (\(String(format: "%.3f", Double($0.similarity))))"
-                }
-                print("  layer \(layer.layer): \(layer.verdict.rawValue); " + pairs.joined(separator: ", "))
+            print("  layer \(layer.layer): \(layer.verdict.rawValue); " + pairs.joined(separator: ", "))
+        }
+        for layer in derivation?.layers ?? [] {
+            print("  layer \(layer.layer) derivation (chance \(String(format: "%.3f", Double(layer.chance)))):")
+            for e in layer.experts {
+                let sources = e.sources.map { "\($0.originalExpert)×\(String(format: "%.2f", $0.weight))" }
+                let extras = [e.quantization, e.rank.map { "rank \($0)" }].compactMap { $0 }
+                print("    \(e.suspectExpert): \(e.kind.rawValue) of " + sources.joined(separator: " + ")
+                    + " (score \(String(format: "%.3f", Double(e.score))), \(e.verdict.rawValue))"
+                    + (extras.isEmpty ? "" : "; " + extras.joined(separator: ", ")))
             }
-            for layer in derivation?.layers ?? [] {
-                print("  layer \(layer.layer) derivation (chance \(String(format: "%.3f", Double(layer.chance)))):")
-                for e in layer.experts {
-                    let sources = e.sources.map { "\($0.originalExpert)×\(String(format: "%.2f", $0.weight))" }
-                    let extras = [e.quantization, e.rank.map { "rank \($0)" }].compactMap { $0 }
-                    print("    \(e.suspectExpert): \(e.kind.rawValue) of " + sources.joined(separator: " + ")
-                        + " (score \(String(format: "%.3f", Double(e.score))), \(e.verdict.rawValue))"
-                        + (extras.isEmpty ? "" : "; " + extras.joined(separator: ", ")))
-                }
-            }
-            if let routing {
-                print("  routing fingerprint over \(routing.tokens) probe tokens: mean correlation "
-                    + String(format: "%.3f", Double(routing.meanCorrelation)))
-            }
+        }
+        if let routing {
+            print("  routing fingerprint over \(routing.tokens) probe tokens: mean correlation "
+                + String(format: "%.3f", Double(routing.meanCorrelation)))
         }
     }
 

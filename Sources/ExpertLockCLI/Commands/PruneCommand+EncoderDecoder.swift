@@ -41,13 +41,7 @@ extension PruneCommand {
             pruningPlan = try PruningPlan.threshold(
                 a, tau: threshold, criterion: criterion ?? a.criterion, minimumPerLayer: 1)
         } else if let drop {
-            let experts = try drop.split(separator: ",").map { part -> Int in
-                guard let e = Int(part.trimmingCharacters(in: .whitespaces)) else {
-                    throw ArgumentInputError("--drop: '\(part)' is not an expert index")
-                }
-                return e
-            }
-            pruningPlan = try PruningPlan.drop(experts, expertsPerLayer: counts, minimumPerLayer: 1)
+            pruningPlan = try PruningPlan.drop(drop.items, expertsPerLayer: counts, minimumPerLayer: 1)
         } else {
             pruningPlan = try PruningPlan.read(from: URL(fileURLWithPath: plan ?? ""))
         }

@@ -36,8 +36,7 @@ struct RealignCommand: AsyncParsableCommand {
         parsing: .unconditional, help: "Use only the first N held-out examples (documents for perplexity).",
         transform: OptionRange.int(atLeast: 1))
     var evalLimit: Int?
-    @Option(help: "Tokenizer folder, or 'bytes' for the byte-level encoder (default: the model folder).")
-    var tokenizer: String?
+    @OptionGroup var tokenizerOptions: TokenizerOptions
     @Option(help: "Classification prompt template: JSON {\"template\": \"...{text}...\", \"verbalizers\": [...]}.")
     var template: String?
     @Option(
@@ -50,8 +49,10 @@ struct RealignCommand: AsyncParsableCommand {
         parsing: .unconditional, help: "Random labels before the first query (n0; default: --batch).",
         transform: OptionRange.int(atLeast: 1))
     var initial: Int?
-    @Option(help: "random, entropy, margin, least-confidence, nll, coreset or badge; comma-separated for several runs.")
-    var strategy = "entropy"
+    @Option(
+        help: "random, entropy, margin, least-confidence, nll, coreset or badge; comma-separated for several runs.",
+        transform: CommaList<QueryStrategy>.parse)
+    var strategy = CommaList<QueryStrategy>([.entropy])
     @Option(help: "What is fine-tuned: experts, experts+router, all or lora.") var trainable: TrainableSubset = .experts
     @Option(parsing: .unconditional, help: "Optimizer steps per round.", transform: OptionRange.int(atLeast: 1))
     var steps = 20
@@ -87,10 +88,14 @@ struct RealignCommand: AsyncParsableCommand {
     var schedule: FineTuningSchedule = .continued
     @Option(help: "Bootstrap resamples of the report's intervals.") var resamples = 1000
     @Flag(help: "Do not save the re-aligned models.") var noModel = false
-    @Option(help: "Output folder.") var out: String
-    @Flag(help: "Continue the runs in --out from their latest state.") var resume = false
-    @Flag(help: "Replace an existing --out folder.") var overwrite = false
+    @OptionGroup var outputFolder: OutputFolderOptions
+    @OptionGroup var resumeOption: ResumeOption
     @OptionGroup var output: OutputOptions
+
+    var out: String { outputFolder.out }
+    var overwrite: Bool { outputFolder.overwrite }
+    var resume: Bool { resumeOption.resume }
+    var tokenizer: String? { tokenizerOptions.tokenizer }
 
     func validate() throws {
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
@@ -105,59 +110,34 @@ struct RealignCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors(output: out) {
-            let outURL = URL(fileURLWithPath: out)
             // --out is a working folder (--overwrite replaces it): it must neither be, hold nor sit
             // inside an input (a run writing into a model folder would change that model).
-            try refuseOutputOverlappingInputs(
-                out, inputs: [modelOptions.model, pool, evalData, tokenizer, template, reference])
-            let strategies = try parseStrategies()
+            let destination = try ResumableOutput(
+                out, layout: .inPlace, inputs: [modelOptions.model, pool, evalData, tokenizer, template, reference],
+                resume: resume, overwrite: overwrite)
+            let strategies = strategy.items.reduce(into: [QueryStrategy]()) { if !$0.contains($1) { $0.append($1) } }
+            guard !strategies.isEmpty else { throw ArgumentInputError("--strategy names no strategy") }
             // The old output is kept aside until this run finishes (given back if it fails).
-            let replaced = overwrite ? try ReplacedOutput.setAside(outURL) : nil
-            var finished = false
-            defer { if let replaced { finished ? replaced.discard() : replaced.restore() } }
-            let existing = (try? FileManager.default.contentsOfDirectory(atPath: outURL.path)) ?? []
-            if !resume && existing.contains(where: { !$0.hasPrefix(".") }) {
-                throw RealignmentError.outputExists(path: outURL.path)
+            let (results, report) = try destination.run {
+                if let note = destination.missingStateNote { Console.progress(note) }
+                InterruptHint.install(command: "realign", what: "every finished round")
+                let (results, referenceValue, referenceOutcomes) =
+                    try SwitchTransformersModel.isSwitchCheckpoint(modelOptions.url)
+                    ? runEncoderDecoder(strategies: strategies, out: destination.url)
+                    : runDecoderOnly(strategies: strategies, out: destination.url)
+                let report = RealignmentReport(
+                    results: results, targetFraction: targetFraction, reference: referenceValue,
+                    referenceOutcomes: referenceOutcomes, resamples: resamples)
+                try writeReport(report, results: results, to: destination.url)
+                return (results, report)
             }
-            if resume && !existing.contains(where: { !$0.hasPrefix(".") }) {
-                Console.progress("note: --resume: no saved state in \(outURL.path); starting from the beginning")
-            }
-            InterruptHint.install(command: "realign", what: "every finished round")
-            let activeTask = try makeTask()
-            var results: [ActiveLearningLoop.Result] = []
-            for strategy in strategies {
-                for s in 0..<UInt64(seeds) {
-                    results.append(try runOne(strategy: strategy, seed: seed + s, task: activeTask, out: outURL))
-                }
-            }
-            let (referenceValue, referenceOutcomes) = try evaluateReference(task: activeTask)
-            let report = RealignmentReport(
-                results: results, targetFraction: targetFraction, reference: referenceValue,
-                referenceOutcomes: referenceOutcomes, resamples: resamples)
-            try writeReport(report, results: results, to: outURL)
-            finished = true
             if output.json {
-                try printJSON(results: results, report: report, out: outURL)
+                try printJSON(results: results, report: report, out: destination.url)
             } else {
                 print(report.markdown(), terminator: "")
-                print("results in \(outURL.path)")
+                print("results in \(destination.url.path)")
             }
         }
-    }
-
-    func parseStrategies() throws -> [QueryStrategy] {
-        var list: [QueryStrategy] = []
-        for part in strategy.split(separator: ",") {
-            let name = part.trimmingCharacters(in: .whitespaces)
-            guard let s = QueryStrategy(rawValue: name) else {
-                throw ArgumentInputError(
-                    "--strategy: '\(name)' is not one of \(QueryStrategy.allCases.map(\.rawValue).joined(separator: ", "))"
-                )
-            }
-            if !list.contains(s) { list.append(s) }
-        }
-        guard !list.isEmpty else { throw ArgumentInputError("--strategy names no strategy") }
-        return list
     }
 
     func parameters(strategy: QueryStrategy, seed: UInt64) throws -> ActiveLearningLoop.Parameters {
@@ -178,6 +158,21 @@ struct RealignCommand: AsyncParsableCommand {
         p.saveEvery = saveEvery
         p.schedule = schedule
         return p
+    }
+
+    /// Every strategy and seed on a decoder-only model, and the reference.
+    func runDecoderOnly(strategies: [QueryStrategy], out: URL) throws
+        -> (results: [ActiveLearningLoop.Result], reference: Double?, outcomes: [Double]?)
+    {
+        let activeTask = try makeTask()
+        var results: [ActiveLearningLoop.Result] = []
+        for strategy in strategies {
+            for s in 0..<UInt64(seeds) {
+                results.append(try runOne(strategy: strategy, seed: seed + s, task: activeTask, out: out))
+            }
+        }
+        let (reference, outcomes) = try evaluateReference(task: activeTask)
+        return (results, reference, outcomes)
     }
 
     /// --reference as a number, or the metric (and per-example outcomes) of the model in that folder.

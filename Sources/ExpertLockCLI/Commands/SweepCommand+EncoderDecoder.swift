@@ -7,7 +7,7 @@ extension SweepCommand {
     /// `sweep` of a switch_transformers folder: the prunability curve over its encoder and decoder sparse layers
     /// (the same k in every one), the metric in text-to-text form (`EncoderDecoderTask`). One run, no --resume.
     func runEncoderDecoder() throws {
-        if resume || ids != nil || !thresholds.isEmpty {
+        if resume || ids != nil || !thresholds.items.isEmpty {
             throw ArgumentInputError(
                 "\(modelOptions.model): an encoder-decoder sweep runs from --data in one pass (no --resume, --ids or "
                     + "--thresholds)")
@@ -19,14 +19,8 @@ extension SweepCommand {
         let model = try SwitchTransformersModel.load(directory: folder, residency: modelOptions.residency)
         let signature = ModelSignature(switchModel: model)
         let fewest = signature.expertsPerLayer.min() ?? 0
-        let keeps = try Self.integers(keep, option: "--keep").filter { $0 <= fewest }
-        let criteriaList = try criteria.split(separator: ",").map { part -> AttributionCriterion in
-            guard let c = AttributionCriterion(rawValue: part.trimmingCharacters(in: .whitespaces)), c != .ablation
-            else {
-                throw ArgumentInputError("--criteria: '\(part)' is not soft, frequency or reap")
-            }
-            return c
-        }
+        let keeps = keep.items.filter { $0 <= fewest }
+        let criteriaList = criteria.items
         let evaluation = try EncoderDecoderTask(
             model: model, folder: folder, task: task, data: data, format: format, limit: limit,
             maxNewTokens: maxNewTokens, maxTokens: context ?? 256)

@@ -22,22 +22,28 @@ struct TraceCommand: AsyncParsableCommand {
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case vllm, sglang }
 
-    @Option(help: "Hugging Face model folder.") var model: String
+    @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Requests, JSON Lines.") var requests: String
     @Option(help: "vllm or sglang.") var format: Format = .vllm
     @Option(help: "Most tokens per request.") var context = 256
     @Option(help: "Requests per forward pass.") var batch = 8
-    @Option(help: "Output JSON Lines file.") var out: String
-    @Flag(help: "Replace an existing output file.") var overwrite = false
+    @OptionGroup var outputFile: OutputFileOptions
+
+    var model: String { modelOptions.model }
+    /// The JSON Lines file the traces go to (required here: tracing is for its file).
+    var out: String { outputFile.out ?? "" }
+
+    func validate() throws {
+        if outputFile.out == nil { throw ValidationError("Missing expected argument '--out <out>'") }
+    }
 
     func run() async throws {
         try await runReportingErrors {
             guard context >= 1, batch >= 1 else { throw ArgumentInputError("--context and --batch must be at least 1") }
-            try refuseOutputOverlappingInputs(out, inputs: [model, requests])
-            if FileManager.default.fileExists(atPath: out) && !overwrite { throw OutputError.exists(out) }
-            let options = try ModelOptions.parse(["--model", model])
-            let loaded = try options.load()
-            let parsed = try readRequests(tokenizer: { try options.tokenizer() })
+            let destination = try ResumableOutput(
+                out, layout: .atOnce(), inputs: [model, requests], resume: false, overwrite: outputFile.overwrite)
+            let loaded = try modelOptions.load()
+            let parsed = try readRequests(tokenizer: { try modelOptions.tokenizer() })
             let recorder = RoutingRecorder(model: loaded)
             var lines: [String] = []
             let progress = ProgressLine("trace")
@@ -53,7 +59,7 @@ struct TraceCommand: AsyncParsableCommand {
                 tokens += Int64(group.reduce(0) { $0 + $1.ids.count })
                 progress.update(done: min(start + batch, parsed.count), total: parsed.count, tokens: tokens)
             }
-            try AtomicFile.write(Data((lines.joined(separator: "\n") + "\n").utf8), to: URL(fileURLWithPath: out))
+            try destination.writeFile(Data((lines.joined(separator: "\n") + "\n").utf8))
             Console.progress("wrote \(parsed.count) traces to \(out)")
         }
     }

@@ -29,8 +29,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Token ids for --task lm: a JSON array or whitespace-separated integers.") var ids: String?
     @Option(help: "Vocabulary size of a preset trained on --ids (default: largest id + 1).") var vocabSize: Int?
     @Option(help: "Task: lm (or perplexity), classify or summarize.") var task: TrainingTask = .languageModeling
-    @Option(help: "Tokenizer folder (tokenizer.json), or 'bytes' for the built-in byte-level encoder.") var tokenizer:
-        String?
+    @OptionGroup var tokenizerOptions: TokenizerOptions
     @Option(parsing: .unconditional, help: "Optimizer steps.", transform: OptionRange.int(atLeast: 1))
     var steps = 200
     @Option(parsing: .unconditional, help: "Examples per step.", transform: OptionRange.int(atLeast: 1))
@@ -69,9 +68,8 @@ struct TrainCommand: AsyncParsableCommand {
         transform: OptionRange.int(atLeast: 1))
     var evalEvery = 50
     @Option(help: "Score at most N held-out tokens (default: 20000).") var evalTokens = 20000
-    @Option(help: "Output folder.") var out: String
-    @Flag(help: "Continue from the latest checkpoint in --out.") var resume = false
-    @Flag(help: "Replace an existing --out folder.") var overwrite = false
+    @OptionGroup var outputFolder: OutputFolderOptions
+    @OptionGroup var resumeOption: ResumeOption
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
@@ -84,136 +82,149 @@ struct TrainCommand: AsyncParsableCommand {
         if evalTokens < 2 { throw ValidationError("--eval-tokens must be at least 2") }
     }
 
+    var out: String { outputFolder.out }
+    var overwrite: Bool { outputFolder.overwrite }
+    var resume: Bool { resumeOption.resume }
+    var modelURL: URL? { model.map { URL(fileURLWithPath: $0) } }
+
     func run() async throws {
         try await runReportingErrors(output: out) {
-            let outURL = URL(fileURLWithPath: out)
-            // --overwrite deletes --out: it must neither be, hold nor sit inside an input.
-            try refuseOutputOverlappingInputs(
-                out, inputs: [model, data, ids, tokenizer == "bytes" ? nil : tokenizer, key,
-                              config.flatMap { ModelConfig.presetNames.contains($0) ? nil : $0 }])
-            let modelURL = model.map { URL(fileURLWithPath: $0) }
-            let encoderFolder = tokenizer.map { $0 == "bytes" ? nil : URL(fileURLWithPath: $0) } ?? modelURL
-            let encoder: TextEncoder? =
-                tokenizer == "bytes"
-                ? ByteTextEncoder() : try encoderFolder.flatMap { try loadTextEncoder(directory: $0) }
-
-            var examples: [TrainingExample]
-            var idVocabulary = 0
-            if let ids {
-                let tokens = try TokenIdsFile.read(ids)
-                idVocabulary = (tokens.max() ?? 0) + 1
-                examples = TrainingData.languageModeling(ids: tokens, sequenceLength: seq)
-                guard !examples.isEmpty else { throw ArgumentInputError("\(ids): needs at least 2 token ids") }
-            } else {
-                let file = data!
-                guard let encoder else {
-                    throw ArgumentInputError("\(file): text data needs --tokenizer DIR (or --tokenizer bytes)")
-                }
-                let (dataset, _) = try DatasetLoader.load(URL(fileURLWithPath: file), format: format, limit: limit)
-                examples = try TrainingData.examples(
-                    from: dataset, task: task, encoder: encoder, sequenceLength: seq, file: file)
-            }
-
+            let destination = try ResumableOutput(
+                out, layout: .inPlace,
+                inputs: [model, data, ids, tokenizerOptions.inputPath, key,
+                         config.flatMap { ModelConfig.presetNames.contains($0) ? nil : $0 }],
+                resume: resume, overwrite: overwrite)
+            let encoder = try tokenizerOptions.encoder(model: modelURL)
+            let (examples, idVocabulary) = try trainingExamples(encoder: encoder)
             let lock = try SelectiveRealignment.begin(
                 model: modelURL, keyFile: key.map { URL(fileURLWithPath: $0) }, trainable: trainable)
-            let network: MoEModel
-            if let modelURL {
-                network = try ModelLoader.load(directory: modelURL, residency: .resident)
-            } else {
-                let vocabulary = encoder?.vocabSize ?? vocabSize ?? idVocabulary
-                var resolved = try ModelConfig.resolve(config!, vocabSize: vocabulary)
-                if ModelConfig.presetNames.contains(config!) {
-                    resolved.bosTokenId = encoder?.bosTokenId
-                    resolved.eosTokenId = encoder?.eosTokenId
-                }
-                network = try MoEModel.randomlyInitialized(config: resolved, seed: seed)
-            }
-
-            // The old output is kept aside until this run finishes (given back if it fails).
-            let replaced = overwrite ? try ReplacedOutput.setAside(outURL) : nil
-            var finished = false
-            defer { if let replaced { finished ? replaced.discard() : replaced.restore() } }
-            var parameters = Training.Parameters()
-            parameters.steps = steps
-            parameters.batchSize = batch
-            parameters.sequenceLength = seq
-            parameters.learningRate = lr
-            parameters.warmupSteps = warmup
-            parameters.minimumLearningRateRatio = minLrRatio
-            parameters.weightDecay = weightDecay
-            parameters.gradientClipNorm = clip > 0 ? clip : nil
-            parameters.loadBalancingCoefficient = auxCoef
-            parameters.zLossCoefficient = zCoef
-            parameters.seed = seed
-            parameters.entanglement = entangle.map { EntanglementRegularizer(method: entangleMethod, strength: $0) }
-            parameters.trainable = trainable
-            parameters.lora = try lora.options(merge: mergeLora)
-            parameters.saveEvery = saveEvery
-            parameters.keepCheckpoints = keepCheckpoints
-
-            Console.progress(
-                "training \(network.config.modelType) (\(network.parameters.reduce(0) { $0 + $1.elementCount }) parameters) "
-                    + "on \(examples.count) examples, trainable: \(trainable.rawValue)")
-            let destination = Training.Output(
-                directory: outURL, configSource: modelURL?.appendingPathComponent("config.json"), baseModelName: model)
+            let network = try makeModel(encoder: encoder, idVocabulary: idVocabulary)
             let heldOut = try heldOutEvaluation(encoder: encoder)
-            var evalHistory: [HeldOutEvaluation.Point] = []
-            var evalFailure: Error?
-            let every = max(1, logEvery)
-            if resume {
-                let entries = (try? FileManager.default.contentsOfDirectory(atPath: outURL.path)) ?? []
-                if !entries.contains(where: { $0.hasPrefix("checkpoint-") }) {
-                    Console.progress("note: --resume: no checkpoint in \(outURL.path); starting from the beginning")
+            // The old output is kept aside until this run finishes (given back if it fails).
+            let (result, evalHistory) = try destination.run {
+                if let note = destination.missingStateNote { Console.progress(note) }
+                let trained = try train(network, examples: examples, heldOut: heldOut)
+                if let folder = tokenizerOptions.folder(model: modelURL) { try copyTokenizerFiles(from: folder, to: destination.url) }
+                if let lock {
+                    let entry = try lock.finish(output: destination.url, examples: examples, steps: trained.0.steps)
+                    Console.progress("signed update \(entry.index) (\(entry.update)) into \(UpdateLog.fileName)")
                 }
+                return trained
             }
-            if saveEvery != nil {
-                InterruptHint.install(command: "train", what: "the latest checkpoint (--save-every)")
-            }
-            let result = try Training.train(
-                model: network, examples: examples, parameters: parameters, output: destination, resume: resume
-            ) { progress in
-                if progress.step % every == 0 || progress.step == progress.steps {
-                    Console.progress(progress.description)
-                }
-                if let heldOut, heldOut.isDue(step: progress.step, of: progress.steps) {
-                    do {
-                        let point = try heldOut.measure(network, step: progress.step)
-                        evalHistory.append(point)
-                        Console.progress(
-                            "step \(point.step)/\(progress.steps)  held-out perplexity "
-                                + String(format: "%.3f", point.perplexity) + " (\(point.tokens) tokens)")
-                    } catch {
-                        evalFailure = error
-                        return .stop
-                    }
-                }
-                return .more
-            }
-            if let evalFailure { throw evalFailure }
-            if let encoderFolder { try copyTokenizerFiles(from: encoderFolder, to: outURL) }
-            if let lock {
-                let entry = try lock.finish(output: outURL, examples: examples, steps: result.steps)
-                Console.progress("signed update \(entry.index) (\(entry.update)) into \(UpdateLog.fileName)")
-            }
-            finished = true
+            try printResult(result, examples: examples.count, evalHistory: evalHistory)
+        }
+    }
 
-            if output.json {
-                try Console.printJSON(
-                    [
-                        "final_loss": result.finalLoss.map { Double($0) } ?? NSNull(), "steps": result.steps,
-                        "start_step": result.startStep, "tokens": result.tokens, "tokens_per_s": result.tokensPerSecond,
-                        "seconds": result.seconds, "step_seconds": result.stepSeconds ?? [],
-                        "examples": examples.count, "output": outURL.path,
-                        "eval_history": evalHistory.map {
-                            ["step": $0.step, "perplexity": $0.perplexity, "tokens": $0.tokens] as [String: Any]
-                        },
-                    ] as [String: Any])
-            } else {
-                let loss = result.finalLoss.map { String(format: "%.4f", Double($0)) } ?? "-"
-                print(
-                    "final loss \(loss) after \(result.steps) steps, \(Int(result.tokensPerSecond)) tokens/s; model in \(outURL.path)"
-                )
+    /// The examples of --ids (language modeling) or --data (tokenized with the encoder), and the
+    /// vocabulary the ids need.
+    func trainingExamples(encoder: TextEncoder?) throws -> ([TrainingExample], idVocabulary: Int) {
+        if let ids {
+            let tokens = try TokenIdsFile.read(ids)
+            let examples = TrainingData.languageModeling(ids: tokens, sequenceLength: seq)
+            guard !examples.isEmpty else { throw ArgumentInputError("\(ids): needs at least 2 token ids") }
+            return (examples, (tokens.max() ?? 0) + 1)
+        }
+        let file = data!
+        guard let encoder else {
+            throw ArgumentInputError("\(file): text data needs --tokenizer DIR (or --tokenizer bytes)")
+        }
+        let (dataset, _) = try DatasetLoader.load(URL(fileURLWithPath: file), format: format, limit: limit)
+        return (
+            try TrainingData.examples(from: dataset, task: task, encoder: encoder, sequenceLength: seq, file: file), 0
+        )
+    }
+
+    /// The --model to continue, or a new model of --config initialised with --seed.
+    func makeModel(encoder: TextEncoder?, idVocabulary: Int) throws -> MoEModel {
+        if let modelURL { return try ModelLoader.load(directory: modelURL, residency: .resident) }
+        let vocabulary = encoder?.vocabSize ?? vocabSize ?? idVocabulary
+        var resolved = try ModelConfig.resolve(config!, vocabSize: vocabulary)
+        if ModelConfig.presetNames.contains(config!) {
+            resolved.bosTokenId = encoder?.bosTokenId
+            resolved.eosTokenId = encoder?.eosTokenId
+        }
+        return try MoEModel.randomlyInitialized(config: resolved, seed: seed)
+    }
+
+    func parameters() throws -> Training.Parameters {
+        var parameters = Training.Parameters()
+        parameters.steps = steps
+        parameters.batchSize = batch
+        parameters.sequenceLength = seq
+        parameters.learningRate = lr
+        parameters.warmupSteps = warmup
+        parameters.minimumLearningRateRatio = minLrRatio
+        parameters.weightDecay = weightDecay
+        parameters.gradientClipNorm = clip > 0 ? clip : nil
+        parameters.loadBalancingCoefficient = auxCoef
+        parameters.zLossCoefficient = zCoef
+        parameters.seed = seed
+        parameters.entanglement = entangle.map { EntanglementRegularizer(method: entangleMethod, strength: $0) }
+        parameters.trainable = trainable
+        parameters.lora = try lora.options(merge: mergeLora)
+        parameters.saveEvery = saveEvery
+        parameters.keepCheckpoints = keepCheckpoints
+        return parameters
+    }
+
+    /// The training loop with its progress lines and the held-out perplexity every --eval-every steps.
+    func train(_ network: MoEModel, examples: [TrainingExample], heldOut: HeldOutEvaluation?) throws
+        -> (Training.Result, [HeldOutEvaluation.Point])
+    {
+        let parameters = try parameters()
+        Console.progress(
+            "training \(network.config.modelType) (\(network.parameters.reduce(0) { $0 + $1.elementCount }) parameters) "
+                + "on \(examples.count) examples, trainable: \(trainable.rawValue)")
+        let destination = Training.Output(
+            directory: URL(fileURLWithPath: out), configSource: modelURL?.appendingPathComponent("config.json"),
+            baseModelName: model)
+        var evalHistory: [HeldOutEvaluation.Point] = []
+        var evalFailure: Error?
+        let every = max(1, logEvery)
+        if saveEvery != nil {
+            InterruptHint.install(command: "train", what: "the latest checkpoint (--save-every)")
+        }
+        let result = try Training.train(
+            model: network, examples: examples, parameters: parameters, output: destination, resume: resume
+        ) { progress in
+            if progress.step % every == 0 || progress.step == progress.steps {
+                Console.progress(progress.description)
             }
+            if let heldOut, heldOut.isDue(step: progress.step, of: progress.steps) {
+                do {
+                    let point = try heldOut.measure(network, step: progress.step)
+                    evalHistory.append(point)
+                    Console.progress(
+                        "step \(point.step)/\(progress.steps)  held-out perplexity "
+                            + String(format: "%.3f", point.perplexity) + " (\(point.tokens) tokens)")
+                } catch {
+                    evalFailure = error
+                    return .stop
+                }
+            }
+            return .more
+        }
+        if let evalFailure { throw evalFailure }
+        return (result, evalHistory)
+    }
+
+    func printResult(_ result: Training.Result, examples: Int, evalHistory: [HeldOutEvaluation.Point]) throws {
+        if output.json {
+            try Console.printJSON(
+                [
+                    "final_loss": result.finalLoss.map { Double($0) } ?? NSNull(), "steps": result.steps,
+                    "start_step": result.startStep, "tokens": result.tokens, "tokens_per_s": result.tokensPerSecond,
+                    "seconds": result.seconds, "step_seconds": result.stepSeconds ?? [], "examples": examples,
+                    "output": URL(fileURLWithPath: out).path,
+                    "eval_history": evalHistory.map {
+                        ["step": $0.step, "perplexity": $0.perplexity, "tokens": $0.tokens] as [String: Any]
+                    },
+                ] as [String: Any])
+        } else {
+            let loss = result.finalLoss.map { String(format: "%.4f", Double($0)) } ?? "-"
+            print(
+                "final loss \(loss) after \(result.steps) steps, \(Int(result.tokensPerSecond)) tokens/s; model in "
+                    + "\(URL(fileURLWithPath: out).path)")
         }
     }
 

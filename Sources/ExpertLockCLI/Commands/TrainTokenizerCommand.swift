@@ -33,9 +33,11 @@ struct TrainTokenizerCommand: AsyncParsableCommand {
     @Option(help: "wordlevel: cut at whitespace and punctuation (whitespace) or at whitespace only (whitespace-split).")
     var wordSplit: TokenizerTrainer.WordSplit = .whitespace
     @Flag(help: "wordlevel: make every digit a word of its own.") var individualDigits = false
-    @Option(help: "Output folder.") var out: String
-    @Flag(help: "Replace an existing output folder.") var overwrite = false
+    @OptionGroup var outputFolder: OutputFolderOptions
     @OptionGroup var output: OutputOptions
+
+    var out: String { outputFolder.out }
+    var overwrite: Bool { outputFolder.overwrite }
 
     func validate() throws {
         guard !data.isEmpty else { throw ValidationError("give at least one --data FILE") }

@@ -185,6 +185,13 @@ enum PendingTensor {
         case let .stored(stored): stored.name
         }
     }
+    /// The same tensor under another name (a wrapped language model's prefix).
+    func renamed(_ newName: String) -> PendingTensor {
+        switch self {
+        case let .float(_, tensor, dtype): .float(newName, tensor, dtype)
+        case let .stored(stored): .stored(stored.renamed(newName))
+        }
+    }
     var dtype: DType {
         switch self {
         case let .float(_, _, dtype): dtype

@@ -11,6 +11,10 @@
 ///
 /// `<block>` is `block_sparse_moe` (Mixtral) or `mlp` (every other family); `<suffix>` is `weight`, or
 /// `weight_scale_inv` for the block scales of an FP8 checkpoint.
+///
+/// A checkpoint that nests its language model (`model.language_model.layers.L.…`, Qwen3.5-MoE) parses as the
+/// model's name `model.layers.L.…`: `lock` and `log verify` read roles from the file's names, and a nested
+/// expert is as much an expert. `text` is then the model's name; `MoEModel.checkpointName` maps it back.
 public enum TensorName: Equatable, Sendable {
     case expert(layer: Int, block: String, expert: Int, projection: String, suffix: String)
     case fusedExperts(layer: Int, block: String, projection: String)
@@ -24,8 +28,19 @@ public enum TensorName: Equatable, Sendable {
     /// The names sparse blocks take in the families ExpertLock reads.
     public static let sparseBlocks: Set<String> = ["mlp", "block_sparse_moe", "feed_forward"]
 
+    /// Checkpoint prefixes of a nested language model's `model.*` weights (`FamilyLayout.languageModelPrefix`).
+    public static let nestedLanguageModelPrefixes = ["model.language_model."]
+
+    /// `name` with a nested language model's prefix replaced by `model.` (other names unchanged).
+    public static func modelName(_ name: String) -> String {
+        for prefix in nestedLanguageModelPrefixes where name.hasPrefix(prefix) {
+            return "model." + name.dropFirst(prefix.count)
+        }
+        return name
+    }
+
     public init(parsing name: String) {
-        let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        let parts = Self.modelName(name).split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard parts.count >= 5, parts[0] == "model", parts[1] == "layers", let layer = Int(parts[2]) else {
             self = .other(name)
             return
@@ -98,9 +113,9 @@ public enum TensorName: Equatable, Sendable {
         TensorName.expert(layer: layer, block: block, expert: expert, projection: projection, suffix: "weight").text
     }
 
-    /// L of any `model.layers.L.…` name.
+    /// L of any `model.layers.L.…` name (or `model.language_model.layers.L.…`).
     public static func layerIndex(_ name: String) -> Int? {
-        let parts = name.split(separator: ".", maxSplits: 3, omittingEmptySubsequences: false)
+        let parts = modelName(name).split(separator: ".", maxSplits: 3, omittingEmptySubsequences: false)
         guard parts.count >= 3, parts[0] == "model", parts[1] == "layers", let l = Int(parts[2]) else { return nil }
         return l
     }

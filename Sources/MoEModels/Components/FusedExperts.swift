@@ -87,8 +87,8 @@ extension TensorResolver {
         else { return nil }
         let isDown = projection == "down_proj" || projection == "w2"
         let isUp = projection == "up_proj" || projection == "w3"
-        let base = TensorName.fusedExperts(
-            layer: layer, block: block, projection: isDown ? "down_proj" : "gate_up_proj").text
+        let base = stored(TensorName.fusedExperts(
+            layer: layer, block: block, projection: isDown ? "down_proj" : "gate_up_proj").text)
         let checkpoint = self.checkpoint
         func claim(_ tensor: String, _ expected: [Int]) throws -> TensorInfo? {
             guard let info = checkpoint.info(tensor) else { return nil }

@@ -13,6 +13,8 @@ struct AnyKey: CodingKey {
 struct FamilyDefaults {
     /// nil: as many key/value heads as attention heads.
     var numKeyValueHeads: Int?
+    /// nil: `intermediate_size` is required; else its value when absent (a family without dense MLPs).
+    var intermediateSize: Int? = nil
     var maxPositionEmbeddings: Int
     var rmsNormEps: Double
     /// `default_theta` of the config class (`PreTrainedConfig` uses 10 000 unless overridden).
@@ -34,6 +36,11 @@ struct ConfigReader {
     let modelType: String
 
     func has(_ key: String) -> Bool { c.contains(AnyKey(key)) }
+    /// The keys of a nested object (a multimodal config's `text_config`), read with the same file and model_type.
+    func nested(_ key: String) throws -> ConfigReader {
+        ConfigReader(
+            c: try c.nestedContainer(keyedBy: AnyKey.self, forKey: AnyKey(key)), file: file, modelType: modelType)
+    }
     func int(_ key: String) throws -> Int? { try c.decodeIfPresent(Int.self, forKey: AnyKey(key)) }
     func double(_ key: String) throws -> Double? { try c.decodeIfPresent(Double.self, forKey: AnyKey(key)) }
     func bool(_ key: String) throws -> Bool? { try c.decodeIfPresent(Bool.self, forKey: AnyKey(key)) }
@@ -83,7 +90,8 @@ struct ConfigReader {
             modelType: modelType,
             vocabSize: try required("vocab_size"),
             hiddenSize: try required("hidden_size"),
-            intermediateSize: try required("intermediate_size"),
+            intermediateSize: try d.intermediateSize.map { try int("intermediate_size") ?? $0 }
+                ?? required("intermediate_size"),
             numHiddenLayers: try required("num_hidden_layers"),
             numAttentionHeads: heads,
             numKeyValueHeads: kvHeads,

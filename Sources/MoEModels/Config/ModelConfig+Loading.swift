@@ -53,7 +53,10 @@ extension ModelConfig {
         guard let family = original.family else {
             throw ConfigError.unknownModelType(file: sourceFile.path, modelType: original.modelType)
         }
-        var object = try Self.jsonObject(try Data(contentsOf: sourceFile), file: sourceFile.path)
+        var root = try Self.jsonObject(try Data(contentsOf: sourceFile), file: sourceFile.path)
+        // A multimodal config keeps the language model's keys in `text_config`: they are patched there.
+        let nestedKey = family.definition.nestedConfigKey
+        var object = nestedKey.flatMap { root[$0] as? [String: Any] } ?? root
         if let numExperts {
             let keys = [family.expertCountKeys.declared, family.expertCountKeys.alias].filter { object[$0] != nil }
             for key in keys.isEmpty ? [family.expertCountKeys.declared] : keys { object[key] = numExperts }
@@ -77,8 +80,17 @@ extension ModelConfig {
             object[key] = nextTokenPredictionLayers
         }
         // Errors name the file being written: the patched config is its content.
-        try patchExpertSizes(&object, file: Self.configFile(destination).path)
-        let text = JSONText.pretty(object) + "\n"
+        // A nested object decodes inside its root (its own model_type, `qwen3_5_moe_text`, is not a family).
+        let wrapping = root
+        func whole(_ object: [String: Any]) -> [String: Any] {
+            guard let nestedKey else { return object }
+            var full = wrapping
+            full[nestedKey] = object
+            return full
+        }
+        try patchExpertSizes(&object, file: Self.configFile(destination).path, whole: whole)
+        root = whole(object)
+        let text = JSONText.pretty(root) + "\n"
 
         let destinationFile = Self.configFile(destination)
         let patched = try Self.decode(Data(text.utf8), file: destinationFile.path)
@@ -93,10 +105,13 @@ extension ModelConfig {
     /// rescaled, or `intermediate_size` when every layer is sparse) that decodes to this config, so
     /// transformers loads it; sizes that differ, or a size no key can state (DeepSeek's shared experts
     /// are `moe_intermediate_size` × `n_shared_experts`), go to `expertlock_expert_intermediate_sizes`.
-    private func patchExpertSizes(_ object: inout [String: Any], file: String) throws {
+    /// `whole` gives the config file's object for a patched `object` (its root when `object` is nested).
+    private func patchExpertSizes(
+        _ object: inout [String: Any], file: String, whole: ([String: Any]) -> [String: Any]
+    ) throws {
         let key = "expertlock_expert_intermediate_sizes"
         object[key] = nil
-        let base = try Self.decode(Data((JSONText.pretty(object) + "\n").utf8), file: file)
+        let base = try Self.decode(Data((JSONText.pretty(whole(object)) + "\n").utf8), file: file)
         if let sizes = expertIntermediateSizes {
             object[key] = sizes
             return
@@ -112,7 +127,9 @@ extension ModelConfig {
         for patch in candidates {
             var trial = object
             for (k, v) in patch { trial[k] = v }
-            guard let d = try? Self.decode(Data((JSONText.pretty(trial) + "\n").utf8), file: file) else { continue }
+            guard let d = try? Self.decode(Data((JSONText.pretty(whole(trial)) + "\n").utf8), file: file) else {
+                continue
+            }
             let denseUnchanged = d.intermediateSize == base.intermediateSize
                 || base.sparseLayers.count == base.numHiddenLayers
             if d.moeIntermediateSize == size && d.sharedExpertIntermediateSize == shared && denseUnchanged

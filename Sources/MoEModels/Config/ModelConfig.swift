@@ -89,6 +89,14 @@ public struct ModelConfig: Sendable, Equatable {
     /// Multi-token-prediction layers stored after the decoder layers (`num_nextn_predict_layers`).
     /// They do not take part in next-token logits; the loader skips them on purpose and says so.
     public var nextTokenPredictionLayers = 0
+    /// Gated DeltaNet linear attention in the layers `layer_types` names (Qwen3-Next, Qwen3.5); nil: none.
+    public var linearAttention: LinearAttentionConfig?
+    /// RMSNorm weights stored zero-centred: the norm scales by 1 + w (Qwen3-Next's `Qwen3NextRMSNorm`, on the
+    /// layer norms, the final norm and the q/k norms; not on the gated norm inside linear attention).
+    public var zeroCenteredNorms = false
+    /// A sigmoid gate on each attention head's output, its logits stored after the head's queries in
+    /// `q_proj` (Qwen3-Next's gated attention: q_proj is [H·2D, C]).
+    public var attentionOutputGate = false
     /// `layer_types` (gpt-oss, Qwen2-MoE, Llama-4): "full_attention", "sliding_attention" (`slidingWindow`)
     /// or "chunked_attention" (`attentionChunkSize`) per layer; nil: every layer as `slidingWindow` says.
     public var layerTypes: [String]?

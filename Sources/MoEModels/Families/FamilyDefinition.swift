@@ -21,6 +21,9 @@ protocol FamilyDefinition: Sendable {
     static func encode(_ config: ModelConfig, into keys: inout ConfigWriter) throws
     /// Refuses values the family cannot honour or that describe no model of it.
     static func validate(_ config: ModelConfig, _ check: ConfigCheck) throws
+    /// The key of config.json holding the language model's settings in a multimodal checkpoint
+    /// (Qwen3.5-MoE: `text_config`); nil: the top level.
+    static var nestedConfigKey: String? { get }
     /// Whether `layer` has a router and experts.
     static func isSparseLayer(_ layer: Int, config: ModelConfig, isDense: (Int) -> Bool) -> Bool
     /// Bias on the attention output projection.
@@ -34,6 +37,7 @@ extension FamilyDefinition {
     static var expertCountKeys: (declared: String, alias: String) { ("num_experts", "num_local_experts") }
     static var expertsPerTokenKey: String { "num_experts_per_tok" }
     static var layout: FamilyLayout { FamilyLayout() }
+    static var nestedConfigKey: String? { nil }
     static func encode(_ config: ModelConfig, into keys: inout ConfigWriter) throws {}
     static func validate(_ config: ModelConfig, _ check: ConfigCheck) throws {}
     static func isSparseLayer(_ layer: Int, config: ModelConfig, isDense: (Int) -> Bool) -> Bool { true }
@@ -78,6 +82,12 @@ struct FamilyLayout: Sendable {
     /// GLM: `n_shared_experts: 0` gives an MLP of intermediate size 0), so its checkpoints carry zero-element
     /// gate/up/down weights that loading accepts and saving writes back (`MoEModel.emptySharedExpertTensors`).
     var sharedExpertBuiltWhenAbsent = false
+    /// Where the language model's `model.*` weights sit in the checkpoint when another model wraps it
+    /// (Qwen3.5-MoE: `model.language_model`); nil: at `model`. `lm_head.weight` stays at the top.
+    var languageModelPrefix: String? = nil
+    /// Name prefixes of the other towers a multimodal checkpoint carries (vision encoder, multi-token
+    /// prediction): not loaded, named in the load report, and written back unchanged when the model is saved.
+    var otherTowers: [String] = []
 }
 
 /// Checks one condition of `validate`, throwing `ConfigError.invalid` naming the file.

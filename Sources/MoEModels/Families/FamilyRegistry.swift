@@ -13,5 +13,7 @@ extension ModelFamily {
         Ernie45Moe.self,
         GptOss.self,
         Llama4Text.self,
+        Qwen3Next.self,
+        Qwen35Moe.self,
     ]
 }

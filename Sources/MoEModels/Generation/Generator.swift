@@ -88,10 +88,12 @@ public enum Generator {
 /// Problems with a generation request.
 public enum GenerationError: InputError, Equatable {
     case emptyPrompt
+    case badGenerationFile(file: String, reason: String)
 
     public var description: String {
         switch self {
         case .emptyPrompt: "generation needs a prompt of at least one token"
+        case let .badGenerationFile(file, reason): "\(file): \(reason)"
         }
     }
 }

@@ -20,6 +20,10 @@ public final class KVCache {
     }
 
     public private(set) var layers: [LayerEntry]
+    /// The recurrent states of linear-attention layers (they keep no keys: `LayerEntry.width` 0), as of
+    /// `length`; a pass writes `pendingStates`, which `advance` commits and `truncate` drops.
+    public private(set) var recurrentStates: [Int: RecurrentState] = [:]
+    var pendingStates: [Int: RecurrentState] = [:]
     /// Tokens whose keys and values every layer holds; the position of the next token.
     public private(set) var length = 0
 
@@ -40,6 +44,9 @@ public final class KVCache {
     /// prompt, or to undo a pass that failed half way).
     public func truncate(to newLength: Int) {
         precondition(newLength >= 0 && newLength <= length, "KVCache.truncate: \(newLength) of \(length)")
+        precondition(newLength == length || recurrentStates.isEmpty,
+                     "KVCache.truncate: a linear-attention state cannot be rewound to an earlier position")
+        pendingStates = [:]
         for l in layers.indices {
             layers[l].keys.removeSubrange((newLength * layers[l].width)...)
             layers[l].values.removeSubrange((newLength * layers[l].width)...)
@@ -60,7 +67,10 @@ public final class KVCache {
 
     /// Marks `count` new positions as held by every layer (end of a forward pass).
     func advance(by count: Int) {
-        precondition(layers.allSatisfy { $0.rows == length + count }, "KVCache: a layer missed the pass")
+        precondition(
+            layers.allSatisfy { $0.width == 0 || $0.rows == length + count }, "KVCache: a layer missed the pass")
+        recurrentStates.merge(pendingStates) { _, new in new }
+        pendingStates = [:]
         length += count
     }
 
@@ -129,4 +139,12 @@ public final class KVCache {
             }
         }
     }
+}
+
+/// What a linear-attention layer carries from one decoding step to the next instead of keys and values.
+public struct RecurrentState: Sendable {
+    /// The convolution's last K − 1 inputs [K−1, channels].
+    public var convolution: [Float]
+    /// The delta rule's state [Hv, Dk, Dv].
+    public var delta: [Float]
 }

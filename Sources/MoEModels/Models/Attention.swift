@@ -27,6 +27,10 @@ public final class Attention: SequenceMixer {
     let rotary: RotaryEmbedding?
     let eps: Float
     let clipQKV: Float?
+    /// q/k norm weights stored zero-centred (`ModelConfig.zeroCenteredNorms`).
+    let zeroCenteredNorms: Bool
+    /// Columns of the gated q_proj's output holding the queries and the output gate's logits (nil: ungated).
+    let outputGate: (queries: [Int], gate: [Int])?
     /// The keys each query sees (sliding window, chunk, or all earlier ones).
     public let span: AttentionSpan
     /// gpt-oss's learned sink logit per head [H] (nil: none).
@@ -45,12 +49,18 @@ public final class Attention: SequenceMixer {
         clipQKV = config.clipQKV
         // Trap: Llama-4 builds its L2 q/k norm on rotating layers only.
         qkNorm = config.qkNorm == .l2AfterRotary && !rotates ? .none : config.qkNorm
-        qProj = try p("\(prefix).q_proj.weight", [h * d, c])
+        zeroCenteredNorms = config.zeroCenteredNorms
+        // Trap (Qwen3-Next): a gated q_proj holds, head by head, D query rows then D gate rows.
+        outputGate = config.attentionOutputGate
+            ? ((0..<(h * d)).map { ($0 / d) * 2 * d + $0 % d }, (0..<(h * d)).map { ($0 / d) * 2 * d + d + $0 % d })
+            : nil
+        let q = outputGate == nil ? h * d : 2 * h * d
+        qProj = try p("\(prefix).q_proj.weight", [q, c])
         kProj = try p("\(prefix).k_proj.weight", [kv * d, c])
         vProj = try p("\(prefix).v_proj.weight", [kv * d, c])
         oProj = try p("\(prefix).o_proj.weight", [c, h * d])
         let qkvBias = config.attentionBias
-        qBias = qkvBias ? try p("\(prefix).q_proj.bias", [h * d]) : nil
+        qBias = qkvBias ? try p("\(prefix).q_proj.bias", [q]) : nil
         kBias = qkvBias ? try p("\(prefix).k_proj.bias", [kv * d]) : nil
         vBias = qkvBias ? try p("\(prefix).v_proj.bias", [kv * d]) : nil
         oBias = config.attentionOutputBias ? try p("\(prefix).o_proj.bias", [c]) : nil
@@ -77,7 +87,12 @@ public final class Attention: SequenceMixer {
     public var cacheWidth: Int { kvHeads * headDim }
 
     public func forward(_ x: Variable, batch: TokenBatch, cache: KVCache? = nil, layer: Int = 0) throws -> Variable {
-        var q = try qProj.project(x, bias: qBias)  // [N, C] -> [N, H*D]
+        var q = try qProj.project(x, bias: qBias)  // [N, C] -> [N, H*D] (gated: [N, H*2D])
+        var gate: Variable?
+        if let outputGate {
+            gate = gatherColumns(q, outputGate.gate)  // [N, H*2D] -> [N, H*D]
+            q = gatherColumns(q, outputGate.queries)  // [N, H*2D] -> [N, H*D]
+        }
         var k = try kProj.project(x, bias: kBias)  // [N, C] -> [N, Hkv*D]
         var v = try vProj.project(x, bias: vBias)  // [N, C] -> [N, Hkv*D]
         let n = batch.tokenCount
@@ -86,8 +101,10 @@ public final class Attention: SequenceMixer {
             break
         case .perHead:
             // Trap: Qwen3 normalises each head separately (weight [D]), before RoPE.
-            q = reshape(rmsNorm(reshape(q, [n * heads, headDim]), weight: try qNorm!.variable(), eps: eps), [n, heads * headDim])
-            k = reshape(rmsNorm(reshape(k, [n * kvHeads, headDim]), weight: try kNorm!.variable(), eps: eps), [n, kvHeads * headDim])
+            let qWeight = try qNorm!.normWeight(zeroCentered: zeroCenteredNorms)
+            let kWeight = try kNorm!.normWeight(zeroCentered: zeroCenteredNorms)
+            q = reshape(rmsNorm(reshape(q, [n * heads, headDim]), weight: qWeight, eps: eps), [n, heads * headDim])
+            k = reshape(rmsNorm(reshape(k, [n * kvHeads, headDim]), weight: kWeight, eps: eps), [n, kvHeads * headDim])
         case .fullProjection:
             // Trap: OLMoE normalises the whole projection (weight [H*D]), before the head split.
             q = rmsNorm(q, weight: try qNorm!.variable(), eps: eps)
@@ -109,7 +126,7 @@ public final class Attention: SequenceMixer {
         } else if let queryTemperature {
             q = scaleRows(q, Variable(Tensor(shape: [n], data: positions.map(queryTemperature.factor))))
         }
-        let attended: Variable
+        var attended: Variable
         if let cache {
             // Inference path: no graph; queries attend over the cached keys and the new block.
             cache.append(layer: layer, keys: k.value, values: v.value)
@@ -122,6 +139,7 @@ public final class Attention: SequenceMixer {
                 q: q, k: k, v: v, batch: batch.batch, seq: batch.seq, heads: heads, kvHeads: kvHeads,
                 headDim: headDim, validLengths: batch.lengths, span: span, sinks: try sinks?.variable())  // -> [N, H*D]
         }
+        if let gate { attended = mul(attended, sigmoid(gate)) }
         return try oProj.project(attended, bias: oBias)  // [N, H*D] -> [N, C]
     }
 }

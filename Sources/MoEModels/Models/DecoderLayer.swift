@@ -22,6 +22,8 @@ public final class DecoderLayer {
     public let postAttentionNorm: Parameter
     public let feedForward: FeedForward
     let eps: Float
+    /// The layer norms' weights are stored zero-centred (`ModelConfig.zeroCenteredNorms`).
+    let zeroCenteredNorms: Bool
 
     /// The grouped-query attention of this layer (every family but the latent-attention ones).
     public var attention: Attention {
@@ -37,8 +39,11 @@ public final class DecoderLayer {
         let c = config.hiddenSize
         let layout = family.definition.layout
         eps = config.rmsNormEps
+        zeroCenteredNorms = config.zeroCenteredNorms
         inputNorm = try p("\(prefix).input_layernorm.weight", [c])
-        if let latent = config.latentAttention {
+        if let linear = config.linearAttention, linear.isLinear(index) {
+            mixer = try GatedDeltaNet(config: config, shape: linear, parameters: p, prefix: "\(prefix).linear_attn")
+        } else if let latent = config.latentAttention {
             mixer = try LatentAttention(
                 config: config, shape: latent, parameters: p, prefix: "\(prefix).self_attn")
         } else {
@@ -121,11 +126,12 @@ public final class DecoderLayer {
         let h: Variable
         do {
             let attended = try mixer.forward(
-                rmsNorm(x, weight: try inputNorm.variable(), eps: eps), batch: batch, cache: cache, layer: index)
+                rmsNorm(x, weight: try inputNorm.normWeight(zeroCentered: zeroCenteredNorms), eps: eps), batch: batch,
+                cache: cache, layer: index)
             h = add(x, attended)
         }
         _ = consume x
-        let normed = rmsNorm(h, weight: try postAttentionNorm.variable(), eps: eps)
+        let normed = rmsNorm(h, weight: try postAttentionNorm.normWeight(zeroCentered: zeroCenteredNorms), eps: eps)
         switch feedForward {
         case .sparse(let block):
             let routed = try block.forward(

@@ -54,7 +54,7 @@ extension MoEModel {
 
     /// The final norm: [N, C] -> [N, C].
     func normalized(_ h: Variable) throws -> Variable {
-        rmsNorm(h, weight: try finalNorm.variable(), eps: config.rmsNormEps)
+        rmsNorm(h, weight: try finalNorm.normWeight(zeroCentered: config.zeroCenteredNorms), eps: config.rmsNormEps)
     }
 
     /// The routing mask of each layer for a pass with `options`, by layer index (nil: all experts).

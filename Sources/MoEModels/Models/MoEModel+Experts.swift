@@ -57,6 +57,10 @@ extension MoEModel {
                 return try original(name)
             }
         }
+        pruned.otherTowerTensors = otherTowerTensors
+        if !otherTowerTensors.isEmpty {
+            notes.append("\(otherTowerTensors.count) tensors of other towers (vision) written back unchanged")
+        }
         pruned.notes = notes
         // MXFP4 sources (gpt-oss) have no routing groups, hence no dead slots.
         pruned.quantizedExperts = quantizedExperts?.keeping(

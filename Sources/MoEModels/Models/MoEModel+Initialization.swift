@@ -1,3 +1,4 @@
+import Foundation
 import TensorCore
 
 extension MoEModel {
@@ -20,7 +21,17 @@ extension MoEModel {
         return try MoEModel(config: config) { name, shape in
             let value: Tensor
             if name.hasSuffix("norm.weight") {
-                value = Tensor(shape: shape, repeating: 1)
+                // Zero-centred norms scale by 1 + w (the gated norm inside linear attention is not one).
+                let centered = config.zeroCenteredNorms && !name.hasSuffix("linear_attn.norm.weight")
+                value = Tensor(shape: shape, repeating: centered ? 0 : 1)
+            } else if name.hasSuffix(".dt_bias") {
+                value = Tensor(shape: shape, repeating: 1)  // transformers: ones
+            } else if name.hasSuffix(".A_log") {
+                // transformers: log(A), A ~ U(0.01, 16).
+                var rng = SplitMix64(seed: seed ^ nameHash(name))
+                value = Tensor(shape: shape) { out in
+                    for i in 0..<out.count { out[i] = Float(Foundation.log(Double(0.01 + 15.99 * rng.nextFloat()))) }
+                }
             } else if name.hasSuffix(".bias") {
                 value = Tensor.zeros(shape)
             } else {

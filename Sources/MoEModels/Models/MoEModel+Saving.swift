@@ -17,25 +17,34 @@ extension MoEModel {
     ) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var tensors: [PendingTensor] = []
+        // A wrapped language model (Qwen3.5-MoE) writes its weights under the checkpoint's prefix.
+        let prefix = family.definition.layout.languageModelPrefix
+        func named(_ name: String) -> String { Self.checkpointName(name, languageModelPrefix: prefix) }
         let fused = family.definition.layout.fusedExperts
         for p in parameters {
             if fused != nil, case .expert = TensorName(parsing: p.name) { continue }  // packed below
             if let stored = try p.unchangedStoredTensors() {
-                tensors += stored.map { .stored($0) }
+                tensors += stored.map { .stored($0.renamed(named($0.name))) }
             } else if p.isStoredQuantized, let fp8 = config.fp8 {
                 let (bytes, scales) = fp8.quantize(try p.tensor())
-                tensors.append(.stored(StoredTensor(name: p.name, dtype: .f8e4m3, shape: p.shape, bytes: Data(bytes))))
-                tensors.append(.float(FP8Quantization.scaleName(of: p.name), scales, .f32))
+                tensors.append(
+                    .stored(StoredTensor(name: named(p.name), dtype: .f8e4m3, shape: p.shape, bytes: Data(bytes))))
+                tensors.append(.float(named(FP8Quantization.scaleName(of: p.name)), scales, .f32))
             } else {
                 let own = p.sourceDType.flatMap { keepStoredDTypes && $0.isConvertibleToFloat ? $0 : nil }
-                tensors.append(.float(p.name, try p.tensor(), own ?? dtype))
+                tensors.append(.float(named(p.name), try p.tensor(), own ?? dtype))
             }
         }
-        for (name, shape) in emptySharedExpertTensors { tensors.append(.float(name, Tensor(shape: shape), dtype)) }
+        for (name, shape) in emptySharedExpertTensors {
+            tensors.append(.float(named(name), Tensor(shape: shape), dtype))
+        }
         if let fused {
             // The family's checkpoints hold experts fused (gpt-oss, Llama-4): transformers reads only that layout.
             tensors += try fusedCheckpointTensors(layout: fused, dtype: dtype, keepStoredDTypes: keepStoredDTypes)
+                .map { $0.renamed(named($0.name)) }
         }
+        // The other towers of a multimodal checkpoint, in the dtype they were stored in.
+        for p in otherTowerTensors { tensors.append(.float(p.name, try p.tensor(), p.sourceDType ?? dtype)) }
         try SafeTensorsWriter.writeCheckpoint(pending: tensors, to: directory, maxShardBytes: maxShardBytes)
         let configURL = directory.appendingPathComponent("config.json")
         if let configSource {

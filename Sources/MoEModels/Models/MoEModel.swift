@@ -45,6 +45,8 @@ public final class MoEModel {
     public var notes: [String] = []
     /// Checkpoint tensors skipped on purpose (multi-token-prediction layers), named in `notes`.
     public var skippedTensors: [String] = []
+    /// The other towers of a multimodal checkpoint (Qwen3.5-MoE's vision encoder), read only to be written back.
+    public var otherTowerTensors: [Parameter] = []
     /// The MXFP4 checkpoint the experts were dequantised from (nil: not quantised), for byte-exact pruning.
     public var quantizedExperts: QuantizedExpertSource?
     /// The experts a mask-pruned checkpoint leaves routable (its `expertlock_mask.json`, or
@@ -170,6 +172,15 @@ public final class MoEModel {
             if options.routerZLoss { output.routerZLoss = RouterLosses.zLoss(routed, rows: rows) }
         }
         return output
+    }
+}
+
+extension MoEModel {
+    /// The checkpoint's name of weight `name` when the language model sits under `languageModelPrefix`
+    /// (`model.embed_tokens.weight` -> `model.language_model.embed_tokens.weight`; `lm_head.weight` unchanged).
+    static func checkpointName(_ name: String, languageModelPrefix: String?) -> String {
+        guard let prefix = languageModelPrefix, name.hasPrefix("model.") else { return name }
+        return prefix + name.dropFirst("model".count)
     }
 }
 

@@ -23,8 +23,10 @@ public enum ModelLoader {
         let configURL = directory.appendingPathComponent("config.json")
         let config = try ModelConfig.load(from: configURL)
         let checkpoint = try SafeTensorsCheckpoint(directory: directory, access: residency == .read ? .read : .mapped)
+        let layout = config.family?.definition.layout ?? FamilyLayout()
         let resolver = TensorResolver(
-            checkpoint: checkpoint, fp8: config.fp8, fusedLayout: config.family?.definition.layout.fusedExperts)
+            checkpoint: checkpoint, fp8: config.fp8, fusedLayout: layout.fusedExperts,
+            languageModelPrefix: layout.languageModelPrefix)
         let keepResident: Bool
         switch residency {
         case .resident: keepResident = true
@@ -42,10 +44,24 @@ public enum ModelLoader {
         // A shared MLP of size 0 contributes nothing: its weights are accepted only when they are empty (its
         // Qwen2-MoE gate, which multiplies that zero output, with its shape [1, C]).
         let empty = model.emptySharedExpertTensors.filter { name, shape in
-            guard let info = checkpoint.info(name) else { return false }
+            guard let info = checkpoint.info(resolver.stored(name)) else { return false }
             return info.elementCount == 0 || (shape.first == 1 && info.shape == shape)
-        }.map(\.name)
-        try resolver.checkAllUsed(tiedEmbeddings: config.tieWordEmbeddings, skipping: Set(skipped + empty))
+        }.map { resolver.stored($0.name) }
+        // The other towers of a multimodal checkpoint (a vision encoder) are kept aside, unread, for saving.
+        let towers = checkpoint.tensorNames.filter { name in layout.otherTowers.contains { name.hasPrefix($0) } }
+        try resolver.checkAllUsed(tiedEmbeddings: config.tieWordEmbeddings, skipping: Set(skipped + empty + towers))
+        if !towers.isEmpty {
+            model.otherTowerTensors = try towers.sorted().map { name in
+                let info = checkpoint.info(name)!
+                let parameter = Parameter(name: name, shape: info.shape, load: { try checkpoint.tensor(name) })
+                parameter.sourceDType = info.dtype
+                return parameter
+            }
+            let counts = Dictionary(grouping: towers) { name in layout.otherTowers.first { name.hasPrefix($0) }! }
+            let listed = counts.keys.sorted().map { "\($0)* (\(counts[$0]!.count))" }.joined(separator: ", ")
+            model.notes.append("skipped \(towers.count) tensors of other towers: \(listed); only the language model "
+                + "is read (they are written back unchanged when the model is saved)")
+        }
         if let alias = config.familyAlias { model.notes.append(alias) }
         if resolver.used.contains(where: { $0.hasSuffix("_blocks") }) {
             // Pruning copies the kept experts' MXFP4 bytes from here instead of re-quantising them.
@@ -77,12 +93,21 @@ final class TensorResolver {
     /// The family's own fused-expert layout (nil: per-expert tensors or transformers 5's conversion).
     let fusedLayout: FusedExpertLayout?
     private(set) var used = Set<String>()
+    /// `FamilyLayout.languageModelPrefix`: the checkpoint's name for the model's `model.*` weights.
+    let languageModelPrefix: String?
 
-    init(checkpoint: SafeTensorsCheckpoint, fp8: FP8Quantization? = nil, fusedLayout: FusedExpertLayout? = nil) {
+    init(
+        checkpoint: SafeTensorsCheckpoint, fp8: FP8Quantization? = nil, fusedLayout: FusedExpertLayout? = nil,
+        languageModelPrefix: String? = nil
+    ) {
         self.checkpoint = checkpoint
         self.fp8 = fp8
         self.fusedLayout = fusedLayout
+        self.languageModelPrefix = languageModelPrefix
     }
+
+    /// The checkpoint's name of the model's weight `name`.
+    func stored(_ name: String) -> String { MoEModel.checkpointName(name, languageModelPrefix: languageModelPrefix) }
 
     /// Tensors the parameter being resolved reads (its extents).
     private var touched: [String] = []
@@ -128,7 +153,7 @@ final class TensorResolver {
     }
 
     private func resolve(name: String, shape: [Int]) throws -> Source {
-        for candidate in [name, name.replacingOccurrences(of: ".block_sparse_moe.", with: ".mlp.")] {
+        for candidate in [stored(name), stored(name.replacingOccurrences(of: ".block_sparse_moe.", with: ".mlp."))] {
             if let info = checkpoint.info(candidate) {
                 guard info.shape == shape else {
                     throw ModelError.shapeMismatch(file: fileName(candidate), name: candidate, expected: shape, actual: info.shape)
@@ -144,7 +169,7 @@ final class TensorResolver {
             return fused
         }
         if let fused = try fusedExpertSlice(name: name, shape: shape) { return fused }
-        throw ModelError.missingTensor(file: checkpoint.directory.path, name: name)
+        throw ModelError.missingTensor(file: checkpoint.directory.path, name: stored(name))
     }
 
     /// transformers 5 keeps experts as 3-D tensors: gate_up_proj [E, 2I, C] (gate rows first) and
@@ -155,8 +180,8 @@ final class TensorResolver {
         let isUp = proj == "up_proj" || proj == "w3"
         let isDown = proj == "down_proj" || proj == "w2"
         guard isGate || isUp || isDown else { return nil }
-        let fusedName = TensorName.fusedExperts(
-            layer: layer, block: "mlp", projection: isDown ? "down_proj" : "gate_up_proj").text
+        let fusedName = stored(TensorName.fusedExperts(
+            layer: layer, block: "mlp", projection: isDown ? "down_proj" : "gate_up_proj").text)
         guard let info = checkpoint.info(fusedName) else { return nil }
         let rowsPerExpert = isDown ? shape[0] : 2 * shape[0]
         guard info.shape.count == 3, info.shape[1] == rowsPerExpert, info.shape[2] == shape[1], expert < info.shape[0] else {

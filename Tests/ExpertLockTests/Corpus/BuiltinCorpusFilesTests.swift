@@ -3,6 +3,7 @@ import MoEModels
 import Testing
 
 @testable import ExpertLock
+@testable import ExpertLockDemo
 
 @Suite struct BuiltinCorpusFilesTests {
     static func temporaryDirectory() -> URL {

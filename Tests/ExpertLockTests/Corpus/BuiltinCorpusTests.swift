@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import ExpertLock
+@testable import ExpertLockDemo
 
 @Suite struct BuiltinCorpusTests {
     let corpus = BuiltinCorpus(seed: 11)

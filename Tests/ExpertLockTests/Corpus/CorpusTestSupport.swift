@@ -1,6 +1,7 @@
 import Foundation
 
 @testable import ExpertLock
+@testable import ExpertLockDemo
 
 /// Helpers shared by the corpus tests: word splitting and number extraction, written apart from the
 /// generator so that the tests check its output rather than repeat it.

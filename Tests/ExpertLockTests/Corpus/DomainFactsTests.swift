@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import ExpertLock
+@testable import ExpertLockDemo
 
 /// The corpus states true, consistent facts: these tests read a sample back and check them.
 @Suite struct DomainFactsTests {

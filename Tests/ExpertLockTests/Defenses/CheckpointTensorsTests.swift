@@ -37,6 +37,46 @@ struct CheckpointTensorsTests {
         #expect(TensorRole(name: "model.layers.0.self_attn.k_proj.weight") == .attentionProjection(layer: 0))
         let adapter = TensorRole(name: "base_model.model.model.layers.4.block_sparse_moe.experts.1.w1.lora_B.weight")
         #expect(adapter == .adapter(of: .expert(layer: 4, expert: 1)) && adapter.layer == 4 && adapter.expert == 1)
+        // A nested language model (Qwen3.5-MoE): the same roles; the other towers are not experts.
+        #expect(TensorRole(name: "model.language_model.layers.2.mlp.experts.down_proj") == .fusedExperts(layer: 2))
+        #expect(TensorRole(name: "model.language_model.layers.2.mlp.gate.weight") == .router(layer: 2))
+        let query = "model.language_model.layers.0.self_attn.q_proj.weight"
+        #expect(TensorRole(name: query) == .attentionProjection(layer: 0))
+        #expect(TensorRole(name: "model.language_model.layers.0.linear_attn.in_proj_qkv.weight") == .other)
+        #expect(TensorRole(name: "model.visual.blocks.0.mlp.linear_fc1.weight") == .other)
+        let embedding = "model.language_model.embed_tokens.weight"
+        #expect(TensorName(parsing: embedding) == .other(embedding))
+        #expect(TensorName.layerIndex("model.language_model.layers.7.input_layernorm.weight") == 7)
+    }
+
+    /// Qwen3.5-MoE names its weights `model.language_model.layers.…`: its fused experts and routers are still
+    /// hashed per expert row, so a pruned copy is reported expert by expert.
+    @Test func aNestedLanguageModelsExpertsAreHashedPerRow() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let source = Fixtures.family("qwen3_5_moe_f32_gva_conv2")
+        let key = Curve25519.Signing.PrivateKey()
+        let manifest = try ModelManifest.create(directory: source, key: key)
+        let model = try ModelLoader.load(directory: source, residency: .resident)
+        let experts = model.moeBlocks.map(\.expertCount)
+        for block in model.moeBlocks {
+            for name in ["experts.gate_up_proj", "experts.down_proj", "gate.weight"] {
+                let record = manifest.tensorsByName["model.language_model.layers.\(block.layer).mlp.\(name)"]
+                #expect(record?.rowSHA256?.count == block.expertCount, "\(name) of layer \(block.layer)")
+            }
+        }
+        let pruned = dir.appendingPathComponent("pruned")
+        try model.keepingExperts(experts.map { n in (0..<n).filter { $0 != 1 } }).save(
+            to: pruned, configSource: source.appendingPathComponent("config.json"), keepStoredDTypes: true)
+        // The expert count is patched inside text_config (the nested object is decoded inside its root).
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: pruned.appendingPathComponent("config.json")))
+        let text = (config as? [String: Any])?["text_config"] as? [String: Any]
+        #expect(text?["num_experts"] as? Int == experts[0] - 1 && (config as? [String: Any])?["num_experts"] == nil)
+        let report = try LogVerifier.verify(
+            model: pruned, manifest: manifest, log: UpdateLog(), publicKey: key.publicKey)
+        let removed = report.differences.filter { $0.kind == .expertRemoved }
+        #expect(Set(removed.compactMap(\.expert)) == [1])
+        #expect(Set(removed.compactMap(\.layer)) == Set(model.moeBlocks.map(\.layer)))
     }
 
     /// transformers-5 fused expert tensors [E, …]: a removed expert is named from the row hashes.

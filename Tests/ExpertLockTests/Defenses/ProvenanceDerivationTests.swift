@@ -42,6 +42,10 @@ struct ProvenanceDerivationTests {
                 }
                 let significant = group.weights.filter { $0 >= 0.15 }.count
                 if significant > 1 { #expect(origin.kind == .merge) }
+                // The whole NNLS solution: one weight per original, summing to 1, the named sources among them.
+                #expect(origin.mixingWeights.count == original.moeBlocks[l].expertCount)
+                #expect(abs(origin.mixingWeights.reduce(0, +) - 1) < 1e-9)
+                for source in origin.sources { #expect(origin.mixingWeights[source.originalExpert] == source.weight) }
             }
         }
     }
@@ -91,6 +95,13 @@ struct ProvenanceDerivationTests {
         var down = try block.experts[2].down.tensor()
         for r in 4..<64 { for j in 0..<32 { down.data[r * 32 + j] = down.data[(r % 4) * 32 + j] } }
         block.experts[2].down.assign(down)
+        // Expert 4: block-scaled FP8 in 32 × 32 blocks (MoEModels' copy of transformers' Fp8Quantize), dequantised.
+        let fp8 = FP8Quantization(blockSize: [32, 32])
+        for w in block.experts[4].parameters {
+            let t = try w.tensor()
+            let (bytes, scales) = fp8.quantize(t)
+            w.assign(bytes.withUnsafeBytes { fp8.dequantize($0, rows: 0..<t.rows, columns: t.lastDim, scales: scales) })
+        }
 
         let plain = try Provenance.compare(original: original, suspect: suspect)
         #expect(plain.layers[0].matches[0].similarity < 0.2)
@@ -101,6 +112,10 @@ struct ProvenanceDerivationTests {
         #expect(origins[1].kind == .copy && origins[1].quantization == "int8 (per-row)")
         #expect(origins[2].rank == 4 && origins[2].sources.first?.originalExpert == 2)
         #expect(origins[3].quantization == nil && origins[3].rank == nil && origins[3].kind == .copy)
+        // An untouched copy: all the mixing weight on its own original.
+        #expect(abs(origins[3].mixingWeights[3] - 1) < 1e-6)
+        #expect(origins[4].kind == .copy && origins[4].quantization == "fp8-e4m3 (32×32 blocks)")
+        #expect(origins[5].quantization == nil)
     }
 
     @Test func independentModelIsNotDerived() throws {

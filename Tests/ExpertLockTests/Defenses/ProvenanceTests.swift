@@ -4,6 +4,7 @@ import TensorCore
 import Testing
 
 @testable import ExpertLock
+@testable import ExpertLockDemo
 
 /// Provenance names every kept expert of a pruned, fine-tuned derivative and says "not derived"
 /// for a model trained from another seed on the same data (the calibration in `Provenance`).

@@ -3,6 +3,7 @@ import MoEModels
 import Testing
 
 @testable import ExpertLock
+@testable import ExpertLockDemo
 
 /// The README's demo excerpt is what the demo writes (issue 23, item 19), and the report's
 /// findings speak of retention above chance (item 17).

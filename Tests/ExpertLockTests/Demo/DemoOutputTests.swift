@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import ExpertLock
+@testable import ExpertLockDemo
 
 /// The demo reuses its cached models and replaces its own subfolders of `--out`, so it takes only
 /// a folder that is missing, empty or already a demo's, and refuses any other without touching it.

@@ -4,6 +4,7 @@ import TensorCore
 import Testing
 
 @testable import ExpertLock
+@testable import ExpertLockDemo
 
 /// The demo's provenance and signed-log stages on a micro model (the full pipeline runs in CI's
 /// `demo --quick` smoke test).

@@ -38,6 +38,19 @@ struct PrunabilitySweepTests {
         #expect(svg.contains("experts kept per layer"))
     }
 
+    /// Merge and removal on one plot: removal series are "top-k by <criterion>", merge series keep their
+    /// method's name (they rank nothing).
+    @Test func mergeSeriesAreLabelledByMethod() {
+        let points = ["reap", "merge hc-smoe"].flatMap { s in
+            [4, 2].map { CurvePoint(k: $0, tau: nil, strategy: s, seed: nil, expertsKept: Double($0), metric: 10) }
+        }
+        let svg = PrunabilityCurve(
+            metricName: "perplexity", higherIsBetter: false, expertsPerLayer: 8, full: 5, points: points
+        ).svg(title: "t")
+        #expect(svg.contains("top-k by reap") && svg.contains("merge hc-smoe"))
+        #expect(!svg.contains("top-k by merge"))
+    }
+
     @Test func resistanceOfAKnownCurve() {
         let points = [4, 2, 1].map { CurvePoint(k: $0, tau: nil, strategy: "soft", seed: nil, expertsKept: Double($0), metric: Double(100 * 8 / ($0 * 2))) }
         let curve = PrunabilityCurve(metricName: "perplexity", higherIsBetter: false, expertsPerLayer: 8, full: 100, points: points)

@@ -4,6 +4,7 @@ import TensorCore
 import Testing
 
 @testable import ExpertLock
+@testable import ExpertLockDemo
 
 /// The loop end to end on a micro model: budget accounting, what is picked, determinism, frozen
 /// tensors, and resumption equal to an uninterrupted run.

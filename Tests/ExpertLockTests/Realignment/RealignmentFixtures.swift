@@ -3,6 +3,7 @@ import MoEModels
 import TensorCore
 
 @testable import ExpertLock
+@testable import ExpertLockDemo
 
 /// A task whose pool scores are a fixed table (the model is ignored when scoring), so what each
 /// strategy picks is known in advance; training and evaluation use the real model.

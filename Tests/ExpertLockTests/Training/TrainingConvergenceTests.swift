@@ -4,6 +4,7 @@ import TensorCore
 import Testing
 
 @testable import ExpertLock
+@testable import ExpertLockDemo
 
 /// Acceptance: training the `tiny` preset on the built-in corpus lowers held-out perplexity.
 struct TrainingConvergenceTests {

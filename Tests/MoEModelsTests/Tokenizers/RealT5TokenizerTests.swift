@@ -6,11 +6,11 @@ import Testing
 /// The real T5 tokenizer (T5 v1.1's 32,100-token SentencePiece Unigram model, which t5-base and the
 /// switch-base-N checkpoints share) against the ids the `tokenizers` library gives with the same file.
 /// The file is not committed; skipped when neither EXPERTLOCK_T5_TOKENIZER_DIR nor
-/// ../shared/data/tokenizers/t5-v1_1 holds it (make_unigram_fixtures.py says where it comes from).
+/// ../shared/data/tokenizers/t5 holds it (make_unigram_fixtures.py says where it comes from).
 @Suite(
     .enabled(
         if: UnigramFixtures.realT5Available,
-        "needs ../shared/data/tokenizers/t5-v1_1 (or EXPERTLOCK_T5_TOKENIZER_DIR): the real T5 tokenizer.json"))
+        "needs ../shared/data/tokenizers/t5 (or EXPERTLOCK_T5_TOKENIZER_DIR): the real T5 tokenizer.json"))
 struct RealT5TokenizerTests {
     static func load() throws -> Tokenizer {
         let file = UnigramFixtures.realT5Directory.appendingPathComponent("tokenizer.json")

@@ -52,12 +52,13 @@ enum UnigramFixtures {
 
     static func directory(_ name: String) -> URL { TokenizerFixtures.directory.appendingPathComponent(name) }
 
-    /// The real T5 tokenizer (not committed): `EXPERTLOCK_T5_TOKENIZER_DIR`, else ../shared/data.
+    /// The real T5 tokenizer (not committed): `EXPERTLOCK_T5_TOKENIZER_DIR`, else ../shared/data/tokenizers/t5
+    /// (its SOURCE.txt names the package it comes from).
     static var realT5Directory: URL {
         if let path = ProcessInfo.processInfo.environment["EXPERTLOCK_T5_TOKENIZER_DIR"], !path.isEmpty {
             return URL(fileURLWithPath: path)
         }
-        return TokenizerFixtures.realTokenizerDirectory("t5-v1_1")
+        return TokenizerFixtures.realTokenizerDirectory("t5")
     }
 
     static var realT5Available: Bool {

@@ -1,0 +1,103 @@
+import ArgumentParser
+import ExpertLock
+import Foundation
+import MoEModels
+import TensorCore
+
+/// `--out FOLDER` and `--overwrite` of the commands that write one output folder, declared once.
+/// What goes into the folder is in each command's discussion.
+struct OutputFolderOptions: ParsableArguments {
+    @Option(help: "Output folder.") var out: String
+    @Flag(help: "Replace an existing output folder (the old one stays until the new one is complete).")
+    var overwrite = false
+}
+
+/// `--out FILE` and `--overwrite` of the commands whose output is one file, and optional.
+struct OutputFileOptions: ParsableArguments {
+    @Option(help: "Write the result to this file.") var out: String?
+    @Flag(help: "Replace an existing --out file.") var overwrite = false
+}
+
+/// `--resume` of the resumable commands (train, realign, attribute, sweep, audit): their state
+/// and how they continue are described in each command's discussion.
+struct ResumeOption: ParsableArguments {
+    @Flag(help: "Continue a killed run from the state it saved (in or beside --out).") var resume = false
+}
+
+/// `--tokenizer`: where the text encoder comes from, found one way for every command.
+struct TokenizerOptions: ParsableArguments {
+    @Option(
+        help: """
+            Tokenizer folder (tokenizer.json; default: the model folder), or 'bytes' for the built-in byte-level \
+            encoder (train, realign).
+            """)
+    var tokenizer: String?
+
+    var isBytes: Bool { tokenizer == "bytes" }
+
+    /// The folder the tokenizer is read from (nil: the byte encoder, or no folder at all).
+    func folder(model: URL?) -> URL? {
+        isBytes ? nil : tokenizer.map { URL(fileURLWithPath: $0) } ?? model
+    }
+
+    /// The path to list among a command's inputs (the byte encoder is no file).
+    var inputPath: String? { isBytes ? nil : tokenizer }
+
+    /// The encoder of `--tokenizer` (or of the model folder), nil when the folder has no tokenizer.json.
+    func encoder(model: URL?) throws -> TextEncoder? {
+        if isBytes { return ByteTextEncoder() }
+        return try folder(model: model).flatMap { try loadTextEncoder(directory: $0) }
+    }
+
+    /// The model's tokenizer, checked against the model (`ModelOptions.tokenizer(folder:model:)`).
+    func tokenizer(model: URL) throws -> Tokenizer {
+        if isBytes { throw ArgumentInputError("--tokenizer bytes: this command needs a tokenizer.json folder") }
+        return try ModelOptions.tokenizer(folder: folder(model: model) ?? model, model: model)
+    }
+}
+
+/// A comma-separated list argument, parsed once for every command:
+/// `@Option(help: …, transform: CommaList<Int>.parse) var keep = CommaList<Int>([8, 6, 4, 2, 1])`.
+/// A bad entry is a validation error naming the option and the entry (exit 2).
+struct CommaList<Element: ExpressibleByArgument & Sendable>: Sendable, CustomStringConvertible {
+    var items: [Element]
+
+    init(_ items: [Element]) { self.items = items }
+
+    @Sendable static func parse(_ text: String) throws -> CommaList {
+        CommaList(
+            try text.split(separator: ",").map { part in
+                let entry = part.trimmingCharacters(in: .whitespaces)
+                guard let value = Element(argument: entry) else {
+                    let allowed = Element.allValueStrings
+                    let what =
+                        Element.self == Int.self
+                        ? "an integer"
+                        : Element.self == Double.self ? "a number" : "one of " + allowed.joined(separator: ", ")
+                    throw ValidationError("'\(entry)' is not \(what)")
+                }
+                return value
+            })
+    }
+
+    var description: String { items.map(\.defaultValueDescription).joined(separator: ",") }
+}
+
+extension QueryStrategy: ExpressibleByArgument {}
+extension LoRATarget: ExpressibleByArgument {}
+
+/// `--threads` of the benchmarks: the Swift kernels and `Gemm` use N threads (OpenBLAS itself
+/// stays at one thread per caller).
+struct ThreadsOption: ParsableArguments {
+    @Option(help: "Threads for matrix products and kernels (default: all cores).") var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func apply() {
+        guard let threads else { return }
+        Parallel.threads = threads
+        BLAS.shared?.setThreads(threads)
+    }
+}
