@@ -17,9 +17,15 @@ struct StreamingOptions: ParsableArguments {
     var streamLayers = false
     @Option(help: "With --stream-layers: hidden states above this many MB go to a temporary file between layers.")
     var streamActivationsMb = 256
+    @Option(help: """
+        With --stream-layers: layers read ahead of the one computing, on a background thread (0: read each \
+        layer when it starts). Memory holds up to this many + 1 layers' stored bytes.
+        """)
+    var streamReadAhead = 1
 
     var parameters: LayerStreaming.Parameters {
-        LayerStreaming.Parameters(activationBudgetBytes: max(0, streamActivationsMb) << 20)
+        LayerStreaming.Parameters(
+            activationBudgetBytes: max(0, streamActivationsMb) << 20, readAhead: max(0, streamReadAhead))
     }
 
     /// Loads the model for streaming: every weight read on use, nothing mapped.

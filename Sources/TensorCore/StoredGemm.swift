@@ -9,7 +9,8 @@ import Foundation
 /// - `avx512bf16` (x86-64 with AVX512-BF16: AMD Zen 4/5, Intel Cooper Lake, Sapphire Rapids): bf16
 ///   products through `vdpbf16ps` (A packed once per product into bf16 pairs from `packedMinimumRows`
 ///   rows on, the weights broadcast in place); f32 products through AVX-512 FMA on weights widened in
-///   registers.
+///   registers, or, once A outgrows the caches (`f32PanelMinimumElements`), through the BLAS on panels of W
+///   widened a few hundred rows at a time.
 /// - `avx512` (AVX-512 without BF16): f32 as above; bf16 rounds A to bfloat16 and runs the f32 kernel,
 ///   which computes the same products (a product of two bfloat16 values is exact in Float32).
 /// - `portable` (any other CPU, Apple silicon included): `portableBlockRows` weight rows at a time are
@@ -40,6 +41,18 @@ public enum StoredGemm {
     /// Rows of A from which the BF16 kernel packs A (`el_gemm_bf16_packed`, 16 rows per register): fewer
     /// rows would leave most lanes empty, and the unpacked dot form (`el_gemm_bf16_nt`) is faster there.
     static let packedMinimumRows = 16
+    /// f32 products whose A holds at least this many elements (M × K: 8 MB of Float32) widen W into panels of
+    /// `f32PanelRows` rows for `Gemm.sgemm` when a BLAS is loaded, instead of the AVX-512 dot form: that form
+    /// reads all of A again for every block of weight rows, which once A outgrows the caches runs from memory
+    /// (one core, CPU time, scripts/bench/stored_gemm_micro.c: 60 GFLOP/s at 2048³ and 83 at M 1024, K 2048,
+    /// against 86-91 through OpenBLAS; at M 512 the dot form still leads, 102 to 85), while the BLAS blocks A
+    /// for the caches.
+    /// Attention projections and the output head over a pass of thousands of tokens take this path; experts
+    /// (a few hundred rows each) and anything small (every golden test's fixture) keep the dot form.
+    static let f32PanelMinimumElements = 1 << 21
+    /// Weight rows widened per `Gemm.sgemm` call on that path (256 × K Float32: 2 MB at K = 2048); large enough
+    /// that the BLAS's packing of A is amortised, small enough to split a 512-wide projection over two workers.
+    static let f32PanelRows = 256
     /// Products below this many multiply-adds run on the calling thread.
     static let parallelThreshold = 1 << 18
 
@@ -103,6 +116,7 @@ public enum StoredGemm {
             switch left {
             case .packed: unit = 48  // four tiles of 12 weight rows (and a multiple of 16)
             case .f32 where kernel == .portable: unit = portableBlockRows
+            case .f32Panels: unit = f32PanelRows
             default: unit = 16
             }
             let shared = UncheckedSendable(c)
@@ -120,6 +134,8 @@ public enum StoredGemm {
     enum LeftOperand {
         case f32(UnsafePointer<Float>, ld: Int)
         case bf16(UnsafePointer<UInt16>, ld: Int)
+        /// Float32 rows for products that widen W into panels for the BLAS (`f32PanelMinimumElements`).
+        case f32Panels(UnsafePointer<Float>, ld: Int)
         /// Rows rounded to bfloat16 and packed in pairs (`el_pack_bf16_pairs`).
         case packed(UnsafePointer<UInt32>)
     }
@@ -129,6 +145,9 @@ public enum StoredGemm {
         _ body: (LeftOperand) -> Void
     ) {
         switch (precision, kernel) {
+        case (.f32, .avx512), (.f32, .avx512bf16):
+            let panels = m * k >= f32PanelMinimumElements && Gemm.backend == .blas
+            body(panels ? .f32Panels(a, ld: lda) : .f32(a, ld: lda))
         case (.f32, _):
             body(.f32(a, ld: lda))
         case (.bf16, .avx512bf16) where m >= packedMinimumRows:
@@ -180,20 +199,31 @@ public enum StoredGemm {
         case .f32(let a, let lda) where kernel >= .avx512:
             el_gemm_f32_bf16_nt(m, n, k, a, lda, b, ldb, beta, c, ldc)
         case .f32(let a, let lda):
-            let rows = min(portableBlockRows, n)
-            let panel = UnsafeMutablePointer<Float>.allocate(capacity: rows * k)
-            defer { panel.deallocate() }
-            var j0 = 0
-            while j0 < n {
-                let nb = min(rows, n - j0)
-                for r in 0..<nb {
-                    let src = b + (j0 + r) * ldb
-                    for j in 0..<k { panel[r * k + j] = Float(bitPattern: UInt32(src[j]) &<< 16) }
-                }
-                Gemm.sgemm(
-                    transB: true, m: m, n: nb, k: k, a: a, lda: lda, b: panel, ldb: k, beta: beta, c: c + j0, ldc: ldc)
-                j0 += nb
+            widened(m, n, k, a, lda, b, ldb, beta, c, ldc, rows: portableBlockRows)
+        case .f32Panels(let a, let lda):
+            widened(m, n, k, a, lda, b, ldb, beta, c, ldc, rows: f32PanelRows)
+        }
+    }
+
+    /// C = beta·C + A·Bᵀ with `rows` rows of B at a time widened into a Float32 panel (the only Float32 copy of B)
+    /// and multiplied by `Gemm.sgemm`.
+    static func widened(
+        _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<UInt16>, _ ldb: Int,
+        _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, rows blockRows: Int
+    ) {
+        let rows = min(blockRows, n)
+        let panel = UnsafeMutablePointer<Float>.allocate(capacity: rows * k)
+        defer { panel.deallocate() }
+        var j0 = 0
+        while j0 < n {
+            let nb = min(rows, n - j0)
+            for r in 0..<nb {
+                let src = b + (j0 + r) * ldb
+                for j in 0..<k { panel[r * k + j] = Float(bitPattern: UInt32(src[j]) &<< 16) }
             }
+            Gemm.sgemm(
+                transB: true, m: m, n: nb, k: k, a: a, lda: lda, b: panel, ldb: k, beta: beta, c: c + j0, ldc: ldc)
+            j0 += nb
         }
     }
 }

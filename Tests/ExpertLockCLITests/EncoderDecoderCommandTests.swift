@@ -148,4 +148,85 @@ import Testing
         #expect(lm.status == 2)
         #expect(lm.stderr.contains("--task classify"))
     }
+
+    /// provenance of a pruned and of a pruned-then-re-aligned switch model recovers the experts the pruning kept,
+    /// per stack; lock → a tampered expert → `log verify` exits 1 naming the tensor, stack, layer and expert.
+    @Test func provenanceAndLockRunOnSwitchModels() throws {
+        let dir = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pruned = dir.appendingPathComponent("pruned")
+        let prune = try Self.json(
+            try CLIRunner.run([
+                "prune", "--model", Self.trained.path, "--keep", "3", "--random", "--seed", "4", "--out", pruned.path,
+                "--json",
+            ]))
+        let kept = try #require(prune["kept"] as? [[Int]])
+        let realigned = dir.appendingPathComponent("realign")
+        _ = try Self.json(
+            try CLIRunner.run([
+                "realign", "--model", pruned.path, "--task", "classify", "--pool",
+                Self.trained.appendingPathComponent("pool.tsv").path, "--eval-data",
+                Self.trained.appendingPathComponent("dev.tsv").path, "--budget", "8", "--batch", "8", "--steps", "4",
+                "--train-batch", "4", "--lr", "3e-3", "--strategy", "random", "--out", realigned.path, "--json",
+            ]))
+        for suspect in [pruned, realigned.appendingPathComponent("random-seed0/model")] {
+            let report = try Self.json(
+                try CLIRunner.run(["provenance", "--original", Self.trained.path, "--suspect", suspect.path, "--json"]))
+            #expect(report["verdict"] as? String == "derived")
+            #expect(report["kept_experts"] as? [[Int]] == kept.map { $0.sorted() })
+            let layers = try #require(report["layers"] as? [[String: Any]])
+            #expect(layers.compactMap { $0["name"] as? String } == ["encoder.1", "decoder.1"])
+            var similarities: [Double] = []
+            for (layer, plan) in zip(layers, kept) {
+                let matches = try #require(layer["matches"] as? [[String: Any]])
+                #expect(matches.compactMap { $0["original_expert"] as? Int } == plan)
+                similarities += matches.compactMap { $0["similarity"] as? Double }
+            }
+            // Pruning copies the kept experts; re-alignment trains them (they move, and stay derived).
+            let moved = suspect != pruned
+            #expect(similarities.count == kept.joined().count)
+            #expect(((similarities.min() ?? 0) < 0.99999) == moved, "\(suspect.lastPathComponent): \(similarities)")
+        }
+        let text = try CLIRunner.run(["provenance", "--original", Self.trained.path, "--suspect", pruned.path])
+        #expect(text.status == 0 && text.stdout.contains("layer decoder.1: derived"), "\(text.stdout)")
+        let explain = try CLIRunner.run(
+            ["provenance", "--original", Self.trained.path, "--suspect", pruned.path, "--explain"])
+        #expect(explain.status == 2 && explain.stderr.contains("--explain"))
+
+        #expect(try CLIRunner.run(["keygen", "--out", dir.appendingPathComponent("owner.key").path]).status == 0)
+        let locked = dir.appendingPathComponent("locked")
+        _ = try Self.json(
+            try CLIRunner.run([
+                "lock", "--model", Self.trained.path, "--key", dir.appendingPathComponent("owner.key").path, "--out",
+                locked.path, "--json",
+            ]))
+        let verify = ["log", "verify", "--public-key", dir.appendingPathComponent("owner.key.pub").path, "--json"]
+        #expect(try Self.json(try CLIRunner.run(verify + ["--model", locked.path]))["valid"] as? Bool == true)
+        let tampered = dir.appendingPathComponent("tampered")
+        try FileManager.default.copyItem(at: locked, to: tampered)
+        let weights = tampered.appendingPathComponent("model.safetensors")
+        let name = "encoder.block.1.layer.1.mlp.experts.expert_2.wi.weight"
+        try Self.flipFirstValue(of: name, in: weights)
+        let run = try CLIRunner.run(verify + ["--model", tampered.path])
+        #expect(run.status == 1, "\(run.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let differences = try #require(report["differences"] as? [[String: Any]])
+        #expect(differences.count == 1, "\(differences)")
+        #expect(differences.first?["tensor"] as? String == name)
+        #expect(differences.first?["stack"] as? String == "encoder" && differences.first?["layer"] as? Int == 1)
+        #expect(differences.first?["expert"] as? Int == 2)
+    }
+
+    /// Negates the first F32 value of tensor `name` in place (a one-value edit of a copied safetensors file).
+    static func flipFirstValue(of name: String, in file: URL) throws {
+        var data = try Data(contentsOf: file)
+        let headerLength = Int(data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+        let header = try #require(
+            try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + headerLength))) as? [String: Any])
+        let entry = try #require(header[name] as? [String: Any])
+        #expect(entry["dtype"] as? String == "F32")
+        let start = 8 + headerLength + (try #require((entry["data_offsets"] as? [Int])?.first))
+        data[start + 3] ^= 0x80  // the sign bit of a little-endian Float32
+        try data.write(to: file)
+    }
 }

@@ -36,6 +36,10 @@ import Testing
         #expect((json["final_loss"] as? Double).map { $0 > 0 && $0 < 10 } == true)
         #expect((json["tokens_per_s"] as? Double).map { $0 > 0 } == true)
         #expect(json["steps"] as? Int == 10)
+        // Each step's own wall time (benchmarks compare steps without the set-up and the final save).
+        let stepSeconds = try #require(json["step_seconds"] as? [Double])
+        #expect(stepSeconds.count == 10 && stepSeconds.allSatisfy { $0 > 0 })
+        #expect(stepSeconds.reduce(0, +) <= (json["seconds"] as? Double ?? 0))
         #expect(result.stderr.contains("step 5/10") && result.stderr.contains("tok/s"))
         for name in ["config.json", "model.safetensors", "trainer_state.json", "checkpoint-10/optimizer.safetensors"] {
             #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("model/\(name)").path), "\(name)")

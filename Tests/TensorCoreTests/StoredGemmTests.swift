@@ -19,6 +19,8 @@ import Testing
         Case(m: 37, n: 129, k: 300), Case(m: 64, n: 96, k: 2048), Case(m: 6, n: 3, k: 0, beta: 2),
         Case(m: 16, n: 12, k: 1), Case(m: 32, n: 24, k: 2, beta: 1), Case(m: 31, n: 25, k: 65),
         Case(m: 33, n: 11, k: 64), Case(m: 48, n: 1, k: 33), Case(m: 70, n: 13, k: 4_097, beta: 0.5),
+        // A of 2²¹ elements or more: f32 widens W into panels for the BLAS (`f32PanelMinimumElements`).
+        Case(m: 1_025, n: 40, k: 2_047, beta: 0.5),
     ]
 
     static var kernels: [StoredGemm.Kernel] { StoredGemm.Kernel.allCases.filter { $0 <= StoredGemm.detected } }
@@ -101,16 +103,31 @@ import Testing
     /// Splitting columns over threads leaves every element's arithmetic as it is: the same bits serial
     /// and parallel.
     @Test func parallelEqualsSerial() {
-        let t = Case(m: 40, n: 300, k: 520)
-        let o = Operands(t, seed: 11)
-        for kernel in Self.kernels {
-            for precision in Precision.allCases {
-                let parallel = Self.run(t, o, precision, kernel)
-                var serial: [Float] = []
-                serial = Parallel.withSerial { Self.run(t, o, precision, kernel) }
-                #expect(parallel == serial, "\(kernel) \(precision)")
+        // The second case takes the f32 panel path (A of 2²¹ elements or more), its split in 256-row units.
+        for t in [Case(m: 40, n: 300, k: 520), Case(m: 1_040, n: 600, k: 2_017)] {
+            let o = Operands(t, seed: 11)
+            for kernel in Self.kernels {
+                for precision in Precision.allCases {
+                    let parallel = Self.run(t, o, precision, kernel)
+                    let serial = Parallel.withSerial { Self.run(t, o, precision, kernel) }
+                    #expect(parallel == serial, "\(t) \(kernel) \(precision)")
+                }
             }
         }
+    }
+
+    /// f32 products whose A outgrows the caches widen W into panels for the BLAS; smaller ones keep the dot form.
+    @Test func largeF32ProductsUsePanels() {
+        var kinds: [String] = []
+        let a = [Float](repeating: 0, count: 1)
+        for (m, k) in [(1024, 2048), (1023, 2048), (8, 64)] {
+            a.withUnsafeBufferPointer { pa in  // not read: only the choice is looked at
+                StoredGemm.withLeftOperand(m: m, k: k, a: pa.baseAddress!, lda: k, precision: .f32, kernel: .avx512) {
+                    if case .f32Panels = $0 { kinds.append("panels") } else { kinds.append("dot") }
+                }
+            }
+        }
+        #expect(kinds == (Gemm.backend == .blas ? ["panels", "dot", "dot"] : ["dot", "dot", "dot"]))
     }
 
     @Test func linearAddsBiasAndKeepsLeadingDimensions() {

@@ -9,6 +9,9 @@
 // figure is the kernel's, the wall figure what a user sees. "packed" includes packing A (once per product,
 // as StoredGemm does); "dot" is the unpacked dot-form kernel; "f32w" the F32 kernel with BF16 weights.
 // Each kernel's result is also checked against a double-precision product of the same rounded operands.
+// Built with -DWITH_BLAS (and -lopenblas at the end of the line above) it also times "f32p": what StoredGemm
+// does for f32 products with a large A, W widened 256 rows at a time into a Float32 panel and multiplied by
+// OpenBLAS's sgemm (one thread: set OPENBLAS_NUM_THREADS=1).
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +19,9 @@
 #include <string.h>
 #include <time.h>
 #include "CTensorKernels.h"
+#ifdef WITH_BLAS
+#include <cblas.h>
+#endif
 
 static double now(clockid_t id) {
     struct timespec t;
@@ -34,8 +40,14 @@ static float from_bf16(uint16_t h) {
     return x;
 }
 
-enum { DOT, PACKED, F32W };
-static const char *names[] = {"dot", "packed", "f32w"};
+enum { DOT, PACKED, F32W, F32P };
+static const char *names[] = {"dot", "packed", "f32w", "f32p"};
+#ifdef WITH_BLAS
+enum { KINDS = 4 };
+static float panel[256 * 8192];
+#else
+enum { KINDS = 3 };
+#endif
 
 static void run(int kind, long m, long n, long k, const float *a, const uint16_t *ab, uint32_t *ap,
                 const uint16_t *w, float *c) {
@@ -45,7 +57,18 @@ static void run(int kind, long m, long n, long k, const float *a, const uint16_t
         el_pack_bf16_pairs(m, k, a, k, ap);
         el_gemm_bf16_packed(m, n, k, ap, w, k, 0, c, n);
         break;
-    default: el_gemm_f32_bf16_nt(m, n, k, a, k, w, k, 0, c, n); break;
+    case F32W: el_gemm_f32_bf16_nt(m, n, k, a, k, w, k, 0, c, n); break;
+#ifdef WITH_BLAS
+    default:
+        for (long j0 = 0; j0 < n; j0 += 256) {
+            long nb = n - j0 < 256 ? n - j0 : 256;
+            for (long r = 0; r < nb * k; r++) panel[r] = from_bf16(w[j0 * k + r]);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, nb, k, 1, a, k, panel, k, 0, c + j0, n);
+        }
+        break;
+#else
+    default: break;
+#endif
     }
 }
 
@@ -57,7 +80,8 @@ int main(int argc, char **argv) {
     }
     long shapes[][3] = {{32, 768, 2048},  {32, 2048, 768},  {64, 768, 2048},  {64, 2048, 768},
                         {128, 768, 2048}, {128, 2048, 768}, {256, 1024, 2048}, {256, 2048, 1024},
-                        {512, 2048, 2048}, {2048, 2048, 2048}, {8, 2048, 2048}, {33, 771, 1023}};
+                        {512, 2048, 2048}, {2048, 2048, 2048}, {8, 2048, 2048}, {33, 771, 1023},
+                        {2048, 512, 2048}, {1024, 768, 2048}, {256, 768, 2048}};
     printf("%6s %6s %6s %-7s %10s %10s %10s\n", "M", "N", "K", "kernel", "GFLOP/s cpu", "GFLOP/s wall", "max err");
     for (unsigned s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         long m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
@@ -80,11 +104,11 @@ int main(int argc, char **argv) {
                 refw[i * n + j] = sf;
             }
         double flops = 2.0 * m * n * k;
-        for (int kind = 0; kind < 3; kind++) {
+        for (int kind = 0; kind < KINDS; kind++) {
             run(kind, m, n, k, a, ab, ap, w, c);
             double err = 0;
             for (long i = 0; i < m * n; i++) {
-                double e = fabs(c[i] - (kind == F32W ? refw[i] : ref[i]));
+                double e = fabs(c[i] - (kind >= F32W ? refw[i] : ref[i]));
                 err = e > err ? e : err;
             }
             long reps = 1;

@@ -502,9 +502,20 @@ def write_doc(path, stats, args, bases, sweep, elapsed):
     add("python3 scripts/experiments/derivative_suite.py " + " ".join(shlex.quote(a) for a in args.argv))
     add("```")
     add("")
-    add(f"Run {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, release build, "
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
+    add(f"Written {stamp} from a run on release builds, "
         f"2 CPU cores shared with other jobs; the commands took {elapsed / 60:.0f} min in all.")
     add("")
+    log_file = os.path.join(os.path.abspath(args.work), "commands.log")
+    if os.path.exists(log_file):  # a resumed run may have used several builds: say which made what
+        used = {}
+        for line in open(log_file):
+            words = line.split()
+            if len(words) > 1:
+                used.setdefault(words[0], set()).add(words[1])
+        add("Binaries (from `commands.log`): " + "; ".join(
+            f"`{b}` for {', '.join(sorted(v))}" for b, v in sorted(used.items())) + ".")
+        add("")
     add("## What was run")
     add("")
     add(f"- Base models: the `tiny` preset (Mixtral-style, 2 sparse layers × 8 experts, top-2, hidden 64, expert "

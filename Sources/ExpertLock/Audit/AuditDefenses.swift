@@ -27,9 +27,15 @@ public struct AuditDefenseRow: Sendable, Codable, Equatable {
     public var aurocFull: BootstrapInterval?
     public var aurocPruned: BootstrapInterval?
     public var refitAccuracy: BootstrapInterval?
+    /// A constant answer's accuracy on the evaluation set (nil in reports written before it was kept).
+    public var chance: Double?
+
+    /// The full model's accuracy interval lies above chance: only then do its retentions and areas
+    /// measure anything (a model at chance "retains" everything, its areas are ratios of noise).
+    public var aboveChance: Bool { chance.map { fullAccuracy.lower > $0 } ?? true }
 
     enum CodingKeys: String, CodingKey {
-        case model, k, area, drop, recovery, recovered
+        case model, k, area, drop, recovery, recovered, chance
         case fullAccuracy = "full_accuracy"
         case qualityCost = "quality_cost"
         case bestAttacker = "best_attacker"
@@ -67,23 +73,40 @@ public struct AuditDefenseRow: Sendable, Codable, Equatable {
         aurocFull = r.calibration?.aurocFull
         aurocPruned = r.calibration?.aurocPruned
         refitAccuracy = r.calibration?.refitAccuracyPruned
+        chance = r.prunability.chance
     }
 
     /// Does this defense leave the best attacker less quality than the baseline does? Decided by
     /// non-overlapping intervals of the two areas (the models differ, so nothing pairs them):
     /// conservative, it says "not resolved" more often than a paired test would.
     public func finding(against baseline: AuditDefenseRow) -> AuditFinding {
-        let verdict: AuditFinding.Verdict =
-            bestArea.upper < baseline.bestArea.lower
-            ? .supported : bestArea.lower > baseline.bestArea.upper ? .refuted : .notResolved
+        let verdict = Self.resistance(
+            defended: bestArea, baseline: baseline.bestArea,
+            bothAboveChance: aboveChance && baseline.aboveChance)
+        let atChance = [self, baseline].filter { !$0.aboveChance }.map { row in
+            "\(row.model)'s full accuracy \(String(format: "%.3f", row.fullAccuracy.lower))–"
+                + "\(String(format: "%.3f", row.fullAccuracy.upper)) does not lie above chance "
+                + String(format: "%.3f", row.chance ?? .nan)
+        }
         return AuditFinding(
             id: "defense.\(model).resists_best_attacker", verdict: verdict,
             statement: "\(model) leaves the best attacker less quality than \(baseline.model): best ratio area "
                 + "\(bestArea.formatted()) (\(bestAreaAttacker)) vs \(baseline.bestArea.formatted()) "
                 + "(\(baseline.bestAreaAttacker)); drop at k = \(k) by \(bestAttacker) \(drop.formatted()) vs "
                 + "\(baseline.drop.formatted()); quality cost \(qualityCost?.formatted("%+.3f") ?? "–"): "
-                + "\(verdict.rawValue).",
-            interval: bestArea)
+                + (atChance.isEmpty
+                    ? "\(verdict.rawValue)."
+                    : "not resolvable: " + atChance.joined(separator: "; ") + " (there is no quality to keep)."),
+            interval: verdict == .notResolvable ? nil : bestArea)
+    }
+
+    /// Supported when the defended model's best-area interval lies below the baseline's, refuted
+    /// when above, not resolved when they overlap; not resolvable when either model is at chance.
+    static func resistance(
+        defended: BootstrapInterval, baseline: BootstrapInterval, bothAboveChance: Bool
+    ) -> AuditFinding.Verdict {
+        guard bothAboveChance else { return .notResolvable }
+        return defended.upper < baseline.lower ? .supported : defended.lower > baseline.upper ? .refuted : .notResolved
     }
 
     /// The Markdown table of the rows (the first is the baseline).
@@ -93,7 +116,8 @@ public struct AuditDefenseRow: Sendable, Codable, Equatable {
         md += "| threshold re-fit accuracy |\n"
         md += "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
         for r in rows {
-            md += "| \(r.model) | \(String(format: "%.3f", r.fullAccuracy.estimate)) "
+            md += "| \(r.model)\(r.aboveChance ? "" : " (at chance)") "
+            md += "| \(String(format: "%.3f", r.fullAccuracy.estimate)) "
             md += "(\(String(format: "%.3f", r.fullAccuracy.lower))–\(String(format: "%.3f", r.fullAccuracy.upper))) "
             md += "| \(r.qualityCost?.formatted("%+.3f") ?? "–") | \(r.bestAttacker), k = \(r.k) | "
             md += "\(r.area.formatted()) | \(r.drop.formatted("%+.3f")) | \(r.bestArea.formatted()) "

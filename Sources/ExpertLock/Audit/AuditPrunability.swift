@@ -194,7 +194,10 @@ public struct AuditPrunability: Sendable, Codable, Equatable {
                     AuditFinding(
                         id: "prunability.\(s).corridor_k\(referenceK)", verdict: verdict,
                         statement: "Top-\(referenceK) by \(s) keeps ≥ 90% of the full model's margin over chance: "
-                            + "chance-corrected retention \(cc.formatted()) (raw \(row.retention.formatted())): "
+                            + "chance-corrected retention "
+                            // At chance the ratio's denominator crosses 0: its bootstrap is noise, so no number.
+                            + (aboveChance ? cc.formatted() : "undefined")
+                            + " (raw \(row.retention.formatted())): "
                             + (aboveChance
                                 ? "\(verdict.rawValue)."
                                 : "not resolvable: the full model's accuracy interval "
@@ -203,16 +206,20 @@ public struct AuditPrunability: Sendable, Codable, Equatable {
                         interval: aboveChance ? cc : nil))  // a ratio whose denominator crosses 0
                 if let m = row.mcNemar {
                     let changed = m.exactP < 1 - level
+                    // The interval is of what the test decides: full − pruned accuracy on the same
+                    // resampled examples (the pruned accuracy alone does not show the change).
+                    let change = interval { a in a[i].fullAccuracy - a[i].accuracy[j] }
                     findings.append(
                         AuditFinding(
                             id: "prunability.\(s).mcnemar_k\(referenceK)", verdict: changed ? .supported : .notResolved,
                             statement:
                                 "Pruning to top-\(referenceK) by \(s) changes accuracy "
                                 + "(\(Self.f(estimates[i].fullAccuracy)) → "
-                                + "\(Self.f(estimates[i].accuracy[j]))): exact McNemar b = \(m.b), c = \(m.c), p = "
+                                + "\(Self.f(estimates[i].accuracy[j])), full − pruned \(change.formatted("%+.3f"))): "
+                                + "exact McNemar b = \(m.b), c = \(m.c), p = "
                                 + "\(String(format: "%.3g", m.exactP)) (mid-p \(String(format: "%.3g", m.midP))): "
                                 + "\(changed ? "supported" : "not resolved").",
-                            interval: row.accuracy, pValue: m.exactP))
+                            interval: change, pValue: m.exactP))
                 }
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import MoEModels
 
 /// Something wrong with the manifest or the log themselves: a signature that does not verify
 /// under the given key, an entry out of place, a broken hash link, a line that is not an entry.
@@ -50,8 +51,11 @@ public struct TensorDifference: Codable, Sendable, Equatable {
 
     public var kind: Kind
     public var tensor: String?
-    /// Decoder layer index, for expert, router, attention and adapter tensors.
+    /// Decoder layer index, for expert, router, attention and adapter tensors (in an encoder-decoder: the block of
+    /// `stack`).
     public var layer: Int?
+    /// `encoder` or `decoder` for an encoder-decoder's experts and routers (nil: a decoder-only model).
+    public var stack: SwitchStack?
     /// The expert (its index in the manifest), for expert tensors and expert-level differences.
     public var expert: Int?
     /// Where a moved expert now is.
@@ -64,7 +68,7 @@ public struct TensorDifference: Codable, Sendable, Equatable {
     public var detail: String
 
     enum CodingKeys: String, CodingKey {
-        case kind, tensor, layer, expert, position, rows
+        case kind, tensor, layer, stack, expert, position, rows
         case expectedShape = "expected_shape"
         case actualShape = "actual_shape"
         case detail
@@ -77,6 +81,7 @@ public struct TensorDifference: Codable, Sendable, Equatable {
         self.kind = kind
         self.tensor = tensor
         self.layer = role?.layer
+        self.stack = role?.stack
         self.expert = expert ?? role?.expert
         self.position = position
         self.rows = rows

@@ -119,19 +119,18 @@ public enum LogVerifier {
         guard let data = FileManager.default.contents(atPath: url.path),
             let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
             let kept = root["kept"] as? [[Int]],
-            let config = try? ModelConfig.load(from: directory.appendingPathComponent("config.json")),
-            kept.count == config.sparseLayers.count
+            let layers = CheckpointTensors.sparseLayers(directory: directory), kept.count == layers.count
         else {
             return [TensorDifference(.maskChanged, tensor: file, detail: "a mask file that is not the locked one")]
         }
         var out: [TensorDifference] = []
-        for (position, layer) in config.sparseLayers.enumerated() {
-            let count = config.expertsPerLayer?[layer] ?? config.numExperts
-            for expert in 0..<count where !kept[position].contains(expert) {
+        for (position, layer) in layers.enumerated() {
+            for expert in 0..<layer.experts where !kept[position].contains(expert) {
                 out.append(
                     TensorDifference(
-                        .expertMasked, tensor: file, role: .expert(layer: layer, expert: expert),
-                        detail: "expert \(expert) of layer \(layer) is masked out of routing"))
+                        .expertMasked, tensor: file,
+                        role: .expert(layer: layer.label.layer, expert: expert, stack: layer.label.stack),
+                        detail: "expert \(expert) of layer \(layer.label) is masked out of routing"))
             }
         }
         if out.isEmpty {
@@ -197,7 +196,8 @@ public enum LogVerifier {
             guard case .fusedExperts(let layer) = e.role, let a = actual[name], let er = e.rowSHA256,
                 let ar = a.rowSHA256, er != ar
             else { continue }
-            out += SlotComparison(expected: er, actual: ar).differences(layer: layer, tensor: name)
+            let slots = SlotComparison(expected: er, actual: ar)
+            out += slots.differences(layer: LayerLabel(layer: layer), tensor: name)
         }
         return out
     }
@@ -207,14 +207,15 @@ public enum LogVerifier {
 /// per-expert tensor layout.
 struct ExpertContents {
     /// layer -> expert -> content key.
-    var layers: [Int: [Int: String]] = [:]
+    var layers: [LayerLabel: [Int: String]] = [:]
 
     init(_ records: [String: TensorRecord]) {
-        var parts: [Int: [Int: [String]]] = [:]
+        var parts: [LayerLabel: [Int: [String]]] = [:]
         for (name, record) in records {
-            guard case .expert(let layer, let expert) = record.role else { continue }
+            guard case .expert(let layer, let expert, let stack) = record.role else { continue }
             let projection = name.split(separator: ".").dropLast().last.map(String.init) ?? name
-            parts[layer, default: [:]][expert, default: []].append("\(projection)=\(record.sha256)")
+            let label = LayerLabel(stack: stack, layer: layer)
+            parts[label, default: [:]][expert, default: []].append("\(projection)=\(record.sha256)")
         }
         for (layer, experts) in parts {
             layers[layer] = experts.mapValues { $0.sorted().joined(separator: ",") }

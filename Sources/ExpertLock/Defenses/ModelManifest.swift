@@ -48,10 +48,10 @@ public struct ModelManifest: Codable, Sendable, Equatable {
     public static func create(
         directory: URL, key: Curve25519.Signing.PrivateKey, created: Date = Date()
     ) throws -> ModelManifest {
-        let config = try ModelConfig.load(from: directory.appendingPathComponent("config.json"))
+        let modelType = try CheckpointTensors.modelType(directory: directory)
         let records = try CheckpointTensors(directory: directory).records()
         var manifest = ModelManifest(
-            format: currentFormat, modelType: config.modelType,
+            format: currentFormat, modelType: modelType,
             configSHA256: try CheckpointTensors.configSHA256(directory: directory),
             maskSHA256: CheckpointTensors.maskSHA256(directory: directory),
             tokenizerSHA256: CheckpointTensors.tokenizerSHA256(directory: directory),

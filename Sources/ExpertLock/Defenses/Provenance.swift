@@ -77,8 +77,10 @@ public enum Provenance {
     }
 
     public struct LayerReport: Codable, Sendable, Equatable {
-        /// Decoder layer index.
+        /// Decoder layer index (an encoder-decoder's: the block over both stacks, encoder blocks first).
         public var layer: Int
+        /// `encoder.3` / `decoder.1` in an encoder-decoder (absent for decoder-only models).
+        public var name: String?
         public var matches: [ExpertMatch]
         public var meanSimilarity: Float
         /// The highest similarity of a suspect expert to an original expert it was not paired with:
@@ -88,7 +90,7 @@ public enum Provenance {
         public var verdict: Verdict
 
         enum CodingKeys: String, CodingKey {
-            case layer, matches
+            case layer, name, matches
             case meanSimilarity = "mean_similarity"
             case backgroundMaximum = "background_maximum"
             case verdict
@@ -117,17 +119,54 @@ public enum Provenance {
             throw DefenseError.incomparable(
                 reason: "hidden sizes differ (\(original.config.hiddenSize) vs \(suspect.config.hiddenSize))")
         }
-        let originalBlocks = Dictionary(original.moeBlocks.map { ($0.layer, $0) }, uniquingKeysWith: { a, _ in a })
-        var layers: [LayerReport] = []
-        for (l, block) in suspect.moeBlocks.enumerated() {
-            guard let reference = originalBlocks[block.layer] else {
-                throw DefenseError.incomparable(reason: "layer \(block.layer) is sparse in the suspect only")
+        return try compare(
+            original: ExpertLayer.layers(of: original), suspect: ExpertLayer.layers(of: suspect),
+            thresholds: thresholds)
+    }
+
+    /// One sparse layer as the weight-space comparison sees it: each expert's weight matrices (the same
+    /// projections in every expert, in one order) and the experts its router may choose. Decoder-only families
+    /// give (gate, up, down); an encoder-decoder's experts give (wi, wo) (`Provenance+EncoderDecoder`).
+    public struct ExpertLayer {
+        /// The layer's index (a decoder layer; an encoder-decoder's block over both stacks).
+        public var layer: Int
+        /// `encoder.3` / `decoder.1` for an encoder-decoder's layers (layers are then matched by name); nil for
+        /// decoder-only models (matched by `layer`).
+        public var name: String?
+        public var experts: [[Parameter]]
+        /// Experts a mask leaves to the router (`prune --mode mask`); the others are not part of the model.
+        public var active: [Int]
+
+        public init(layer: Int, name: String?, experts: [[Parameter]], active: [Int]) {
+            self.layer = layer
+            self.name = name
+            self.experts = experts
+            self.active = active
+        }
+
+        var key: String { name ?? "\(layer)" }
+
+        static func layers(of model: MoEModel) -> [ExpertLayer] {
+            model.moeBlocks.enumerated().map { l, block in
+                ExpertLayer(
+                    layer: block.layer, name: nil, experts: block.experts.map { Array($0.parameters.prefix(3)) },
+                    active: (0..<block.expertCount).filter { model.expertMask?[l][$0] ?? true })
             }
-            // Experts a mask hides (`prune --mode mask`) are not part of the suspect's model: they
-            // are left out, so a mask-pruned copy keeps only the experts its routers can choose.
-            let active = (0..<block.expertCount).filter { suspect.expertMask?[l][$0] ?? true }
-            let allRows = try similarityMatrix(original: reference, suspect: block)
-            let similarity = active.map { allRows[$0] }
+        }
+    }
+
+    /// The comparison over any sparse layers: each suspect layer against the original layer of the same key.
+    public static func compare(original: [ExpertLayer], suspect: [ExpertLayer], thresholds: Thresholds) throws
+        -> Report
+    {
+        let originalLayers = Dictionary(original.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        var layers: [LayerReport] = []
+        for block in suspect {
+            guard let reference = originalLayers[block.key] else {
+                throw DefenseError.incomparable(reason: "layer \(block.key) is sparse in the suspect only")
+            }
+            let allRows = try similarityMatrix(original: reference.experts, suspect: block.experts)
+            let similarity = block.active.map { allRows[$0] }
             let assignment = ExpertAssignment.maximize(similarity)
             var matches: [ExpertMatch] = []
             var background: Float = -1
@@ -135,44 +174,46 @@ public enum Provenance {
                 let o = assignment[s]
                 matches.append(
                     ExpertMatch(
-                        suspectExpert: active[s], originalExpert: o, similarity: row[o],
+                        suspectExpert: block.active[s], originalExpert: o, similarity: row[o],
                         verdict: thresholds.verdict(row[o])))
                 for (j, value) in row.enumerated() where j != o { background = max(background, value) }
             }
-            let verdicts = matches.map(\.verdict)
-            let verdict: Verdict =
-                verdicts.contains(.derived)
-                ? .derived : verdicts.allSatisfy { $0 == .notDerived } ? .notDerived : .inconclusive
             let mean = matches.isEmpty ? 0 : matches.reduce(0) { $0 + $1.similarity } / Float(matches.count)
             layers.append(
                 LayerReport(
-                    layer: block.layer, matches: matches, meanSimilarity: mean, backgroundMaximum: background,
-                    verdict: verdict))
+                    layer: block.layer, name: block.name, matches: matches, meanSimilarity: mean,
+                    backgroundMaximum: background, verdict: combined(matches.map(\.verdict))))
         }
-        let verdicts = layers.map(\.verdict)
-        let verdict: Verdict =
-            verdicts.contains(.derived)
-            ? .derived : verdicts.allSatisfy { $0 == .notDerived } ? .notDerived : .inconclusive
         let kept = layers.map { layer in layer.matches.filter { $0.verdict == .derived }.map(\.originalExpert).sorted()
         }
-        return Report(verdict: verdict, layers: layers, keptExperts: kept, thresholds: thresholds)
+        return Report(
+            verdict: combined(layers.map(\.verdict)), layers: layers, keptExperts: kept, thresholds: thresholds)
     }
 
     /// Cosine similarity [S, O] of each suspect expert's flattened (gate, up, down) with each
     /// original expert's. A pair whose projection shapes differ scores 0 (not comparable).
-    /// Each original projection is converted once; suspect experts stream through one at a time.
     public static func similarityMatrix(original: SparseMoEBlock, suspect: SparseMoEBlock) throws -> [[Float]] {
-        let s = suspect.expertCount
-        let o = original.expertCount
+        try similarityMatrix(
+            original: original.experts.map { Array($0.parameters.prefix(3)) },
+            suspect: suspect.experts.map { Array($0.parameters.prefix(3)) })
+    }
+
+    /// Cosine similarity [S, O] of each suspect expert's flattened projections with each original expert's
+    /// (`experts[i]`: expert i's projections, in one order). A pair whose shapes differ scores 0 (not comparable).
+    /// Each original projection is converted once; suspect experts stream through one at a time.
+    public static func similarityMatrix(original: [[Parameter]], suspect: [[Parameter]]) throws -> [[Float]] {
+        let s = suspect.count
+        let o = original.count
         var dots = [[Double]](repeating: [Double](repeating: 0, count: o), count: s)
         var suspectNorms = [Double](repeating: 0, count: s)
         var originalNorms = [Double](repeating: 0, count: o)
         var comparable = [[Bool]](repeating: [Bool](repeating: true, count: o), count: s)
-        for projection in 0..<3 {
-            let originals = try original.experts.map { try $0.parameters[projection].tensor() }
+        let projections = min(original.first?.count ?? 0, suspect.first?.count ?? 0)
+        for projection in 0..<projections {
+            let originals = try original.map { try $0[projection].tensor() }
             for (j, w) in originals.enumerated() { originalNorms[j] += dot(w, w) }
             for i in 0..<s {
-                let w = try suspect.experts[i].parameters[projection].tensor()
+                let w = try suspect[i][projection].tensor()
                 suspectNorms[i] += dot(w, w)
                 for j in 0..<o {
                     if w.shape == originals[j].shape {

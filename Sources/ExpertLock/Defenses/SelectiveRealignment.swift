@@ -26,7 +26,7 @@ public enum SelectiveRealignment {
     public static func lock(
         model: URL, key: Curve25519.Signing.PrivateKey, output: URL, overwrite: Bool = false, date: Date = Date()
     ) throws -> ModelManifest {
-        _ = try ModelConfig.load(from: model.appendingPathComponent("config.json"))
+        _ = try CheckpointTensors.modelType(directory: model)
         var manifest: ModelManifest?
         try OutputDirectory.write(to: output, overwrite: overwrite, inputs: [model]) { staging in
             let fm = FileManager.default

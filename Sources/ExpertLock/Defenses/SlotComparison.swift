@@ -46,20 +46,20 @@ struct SlotComparison {
     }
 
     /// Expert-level differences of one layer.
-    func differences(layer: Int, tensor: String? = nil) -> [TensorDifference] {
+    func differences(layer label: LayerLabel, tensor: String? = nil) -> [TensorDifference] {
         var out: [TensorDifference] = []
-        let role = TensorRole.expert(layer: layer, expert: 0)
+        let role = TensorRole.expert(layer: label.layer, expert: 0, stack: label.stack)
         for e in removed {
             out.append(
                 TensorDifference(
                     .expertRemoved, tensor: tensor, role: role, expert: e,
-                    detail: "expert \(e) of layer \(layer) is gone: its weights are nowhere in the layer"))
+                    detail: "expert \(e) of layer \(label) is gone: its weights are nowhere in the layer"))
         }
         for (from, to) in moved {
             out.append(
                 TensorDifference(
                     .expertMoved, tensor: tensor, role: role, expert: from, position: to,
-                    detail: "expert \(from) of layer \(layer) is now expert \(to)"))
+                    detail: "expert \(from) of layer \(label) is now expert \(to)"))
         }
         return out
     }

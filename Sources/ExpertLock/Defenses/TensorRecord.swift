@@ -160,13 +160,45 @@ public struct CheckpointTensors {
 extension CheckpointTensors {
     /// SHA-256 of the semantic content of `config.json`: the decoded `ModelConfig` re-encoded with
     /// sorted keys, without `torch_dtype` (a Float32 re-save of a BF16 model keeps its architecture).
-    /// Formatting, key order and keys ExpertLock does not read do not change it.
+    /// Formatting, key order and keys ExpertLock does not read do not change it. A switch_transformers config is
+    /// decoded by its own reader (`SwitchTransformersConfig`, which reads no dtype).
     public static func configSHA256(directory: URL) throws -> String {
-        var config = try ModelConfig.load(from: directory.appendingPathComponent("config.json"))
-        config.torchDtype = nil
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        if SwitchTransformersModel.isSwitchCheckpoint(directory) {
+            return sha256Hex(try encoder.encode(try SwitchTransformersConfig.load(from: directory)))
+        }
+        var config = try ModelConfig.load(from: directory.appendingPathComponent("config.json"))
+        config.torchDtype = nil
         return sha256Hex(try encoder.encode(config))
+    }
+
+    /// The folder's `model_type`, once its config.json decodes and validates as ExpertLock reads that model
+    /// (decoder-only families by `ModelConfig`, encoder-decoders by `SwitchTransformersConfig`).
+    public static func modelType(directory: URL) throws -> String {
+        if SwitchTransformersModel.isSwitchCheckpoint(directory) {
+            _ = try SwitchTransformersConfig.load(from: directory)
+            return SwitchTransformersConfig.modelType
+        }
+        return try ModelConfig.load(from: directory.appendingPathComponent("config.json")).modelType
+    }
+
+    /// Each sparse layer of the folder's config with its expert count, in the order of `expertlock_mask.json`
+    /// (decoder layers; an encoder-decoder's encoder layers, then its decoder's); nil when the config is unreadable.
+    static func sparseLayers(directory: URL) -> [(label: LayerLabel, experts: Int)]? {
+        if SwitchTransformersModel.isSwitchCheckpoint(directory) {
+            guard let config = try? SwitchTransformersConfig.load(from: directory) else { return nil }
+            return config.sparseLayers.enumerated().map { position, layer in
+                let label = LayerLabel(stack: layer.stack, layer: layer.block)
+                return (label: label, experts: config.expertCount(sparseLayer: position))
+            }
+        }
+        guard let config = try? ModelConfig.load(from: directory.appendingPathComponent("config.json")) else {
+            return nil
+        }
+        return config.sparseLayers.map { layer in
+            (label: LayerLabel(layer: layer), experts: config.expertsPerLayer?[layer] ?? config.numExperts)
+        }
     }
 
     /// The files that define what the model's token ids mean, hashed with the lock: the companion

@@ -10,12 +10,16 @@ import MoEModels
 ///     model.layers.L.<block>.gate.weight               the router [E, C]; row e scores expert e
 ///     model.layers.L.<block>.…e_score_correction_bias  the router's selection bias (a router row per expert)
 ///     base_model.model.<weight module>.lora_{A,B}.weight   a LoRA factor of that weight
+///     {encoder|decoder}.block.B.layer.M.mlp.experts.expert_E.{wi|wo}.weight   a switch expert (`stack` set,
+///     {encoder|decoder}.block.B.layer.M.mlp.router.classifier.weight          `layer` = B; `SwitchTensorName`)
 ///
 /// `<block>` is `block_sparse_moe` (Mixtral) or `mlp` (every other family).
 public enum TensorRole: Equatable, Sendable {
-    case expert(layer: Int, expert: Int)
+    /// `stack`: the encoder or decoder of an encoder-decoder (`layer` is then the block in that stack); nil for
+    /// decoder-only models.
+    case expert(layer: Int, expert: Int, stack: SwitchStack? = nil)
     case fusedExperts(layer: Int)
-    case router(layer: Int)
+    case router(layer: Int, stack: SwitchStack? = nil)
     /// Attention projections (q, k, v, o), which LoRA may adapt.
     case attentionProjection(layer: Int)
     /// A LoRA factor; `of` is the role of the weight it adapts.
@@ -32,6 +36,16 @@ public enum TensorRole: Equatable, Sendable {
             }
             self = .adapter(of: .other)
             return
+        }
+        switch SwitchTensorName(parsing: name) {
+        case let .expert(layer, expert, _)?:
+            self = .expert(layer: layer.block, expert: expert, stack: layer.stack)
+            return
+        case let .router(layer)?:
+            self = .router(layer: layer.block, stack: layer.stack)
+            return
+        case nil:
+            break
         }
         switch TensorName(parsing: name) {
         case let .expert(layer, _, expert, _, suffix) where suffix == "weight":
@@ -76,7 +90,7 @@ public enum TensorRole: Equatable, Sendable {
     /// The sparse layer and expert this tensor belongs to, if any (adapters report their weight's).
     public var layer: Int? {
         switch self {
-        case .expert(let l, _), .fusedExperts(let l), .router(let l), .attentionProjection(let l): l
+        case .expert(let l, _, _), .fusedExperts(let l), .router(let l, _), .attentionProjection(let l): l
         case .adapter(let of): of.layer
         case .other: nil
         }
@@ -84,9 +98,42 @@ public enum TensorRole: Equatable, Sendable {
 
     public var expert: Int? {
         switch self {
-        case .expert(_, let e): e
+        case .expert(_, let e, _): e
         case .adapter(let of): of.expert
         default: nil
+        }
+    }
+}
+
+extension TensorRole {
+    /// The encoder or decoder stack of an encoder-decoder's expert or router (nil: a decoder-only model's).
+    public var stack: SwitchStack? {
+        switch self {
+        case .expert(_, _, let s), .router(_, let s): s
+        case .adapter(let of): of.stack
+        default: nil
+        }
+    }
+
+    /// The sparse layer as reports name it: `3` in a decoder-only model, `encoder.3` / `decoder.1` in an
+    /// encoder-decoder (nil when the tensor belongs to no layer).
+    public var layerName: String? { layer.map { LayerLabel(stack: stack, layer: $0).description } }
+}
+
+/// A layer as the verifier groups and names it: a decoder layer index, or a block of one stack of an encoder-decoder
+/// (encoder blocks sort before decoder blocks, as the stacks run).
+struct LayerLabel: Hashable, Comparable, CustomStringConvertible {
+    var stack: SwitchStack?
+    var layer: Int
+
+    var description: String { stack.map { SwitchLayerID(stack: $0, block: layer).description } ?? "\(layer)" }
+
+    static func < (a: LayerLabel, b: LayerLabel) -> Bool {
+        switch (a.stack, b.stack) {
+        case let (x?, y?): SwitchLayerID(stack: x, block: a.layer) < SwitchLayerID(stack: y, block: b.layer)
+        case (nil, nil): a.layer < b.layer
+        case (nil, _?): true
+        case (_?, nil): false
         }
     }
 }

@@ -132,6 +132,8 @@ public enum Training {
         public var tokensPerSecond: Double
         /// Loss of each step this run made.
         public var losses: [Float]
+        /// Wall seconds of each step this run made (the step alone: not the checkpoints or the final save).
+        public var stepSeconds: [Double]? = nil
         /// The callback stopped the run before `steps`.
         public var stoppedEarly: Bool
     }
@@ -181,6 +183,7 @@ public enum Training {
         let clock = ContinuousClock.now
         var tokens = 0
         var losses: [Float] = []
+        var stepSeconds: [Double] = []
         var stoppedEarly = false
 
         func save(final: Bool) throws {
@@ -198,6 +201,7 @@ public enum Training {
 
         while trainer.step < parameters.steps {
             let batch = sampler.indices(step: trainer.step).map { examples[$0] }
+            let stepStart = ContinuousClock.now
             let result: Trainer.StepResult
             do {
                 result = try trainer.step(batch)
@@ -206,6 +210,7 @@ public enum Training {
             }
             tokens += result.tokens
             losses.append(result.loss)
+            stepSeconds.append(seconds(since: stepStart))
             history.append(
                 TrainerState.LogEntry(step: trainer.step, loss: result.loss, learningRate: result.learningRate))
             let elapsed = seconds(since: clock)
@@ -228,7 +233,8 @@ public enum Training {
         let elapsed = seconds(since: clock)
         return Result(
             finalLoss: losses.last, steps: trainer.step, startStep: startStep, tokens: tokens, seconds: elapsed,
-            tokensPerSecond: Double(tokens) / max(elapsed, 1e-9), losses: losses, stoppedEarly: stoppedEarly)
+            tokensPerSecond: Double(tokens) / max(elapsed, 1e-9), losses: losses, stepSeconds: stepSeconds,
+            stoppedEarly: stoppedEarly)
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {

@@ -20,6 +20,10 @@ struct ProvenanceCommand: AsyncParsableCommand {
             non-negative mixing weights over the originals (merges), a channel subset (inner pruning), a permuted \
             copy, re-quantised (int8, FP8) or low-rank copies, judged on a chance-corrected score ("derivation"). \
             --probe FILE (token ids) adds a routing fingerprint: which experts fire on the probe ("routing").
+
+            switch_transformers (encoder-decoder) folders: the sparse layers of both stacks, each expert's (wi, wo), \
+            every layer named by stack and block ("name": "encoder.1", "decoder.1"); --explain and --probe read \
+            decoder-only models.
             """)
 
     @Option(help: "The original model folder.", transform: ModelPath.folder)
@@ -37,6 +41,7 @@ struct ProvenanceCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors {
             guard unrelated <= derived else { throw ArgumentInputError("--unrelated must not exceed --derived") }
+            if isEncoderDecoder { return try printResult(try compareEncoderDecoder(), derivation: nil, routing: nil) }
             let a = try ModelLoader.load(directory: URL(fileURLWithPath: original), residency: .mapped)
             let b = try ModelLoader.load(directory: URL(fileURLWithPath: suspect), residency: .mapped)
             let report = try Provenance.compare(
@@ -71,7 +76,8 @@ struct ProvenanceCommand: AsyncParsableCommand {
             let pairs = layer.matches.map {
                 "\($0.suspectExpert)←\($0.originalExpert) (\(String(format: "%.3f", Double($0.similarity))))"
             }
-            print("  layer \(layer.layer): \(layer.verdict.rawValue); " + pairs.joined(separator: ", "))
+            let name = layer.name ?? "\(layer.layer)"
+            print("  layer \(name): \(layer.verdict.rawValue); " + pairs.joined(separator: ", "))
         }
         for layer in derivation?.layers ?? [] {
             print("  layer \(layer.layer) derivation (chance \(String(format: "%.3f", Double(layer.chance)))):")

@@ -214,7 +214,8 @@ struct TrainCommand: AsyncParsableCommand {
                 [
                     "final_loss": result.finalLoss.map { Double($0) } ?? NSNull(), "steps": result.steps,
                     "start_step": result.startStep, "tokens": result.tokens, "tokens_per_s": result.tokensPerSecond,
-                    "seconds": result.seconds, "examples": examples, "output": URL(fileURLWithPath: out).path,
+                    "seconds": result.seconds, "step_seconds": result.stepSeconds ?? [], "examples": examples,
+                    "output": URL(fileURLWithPath: out).path,
                     "eval_history": evalHistory.map {
                         ["step": $0.step, "perplexity": $0.perplexity, "tokens": $0.tokens] as [String: Any]
                     },

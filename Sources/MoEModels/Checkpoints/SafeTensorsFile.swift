@@ -70,21 +70,42 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     /// Lends the tensor's bytes inside the mapping; the pointer is valid only inside `body`.
     public func withRawBytes<R>(_ name: String, _ body: (UnsafeRawBufferPointer, TensorInfo) throws -> R) throws -> R {
-        guard let info = info(name) else { throw SafeTensorsError.tensorNotFound(file: url.path, tensor: name) }
-        let start = header.dataStart + info.byteRange.lowerBound
+        try withLentBytes(name) { bytes, info, _ in try body(bytes, info) }
+    }
+
+    /// Byte range `name` occupies in the file (header included in the offsets), nil for an unknown name.
+    func extent(of name: String) -> Range<Int>? {
+        info(name).map { (header.dataStart + $0.byteRange.lowerBound)..<(header.dataStart + $0.byteRange.upperBound) }
+    }
+
+    /// The reader of a file opened with `.read` access (nil when mapped): read-ahead stages bytes in it.
+    var positionedReader: FileReader? { reader }
+
+    /// `withRawBytes`, plus the object that keeps the bytes alive beyond `body` when there is one (the file for
+    /// a mapping, the staged region for bytes a read-ahead holds; nil for a temporary read buffer).
+    private func withLentBytes<R>(
+        _ name: String, _ body: (UnsafeRawBufferPointer, TensorInfo, AnyObject?) throws -> R
+    ) throws -> R {
+        guard let info = info(name), let range = extent(of: name) else {
+            throw SafeTensorsError.tensorNotFound(file: url.path, tensor: name)
+        }
         if let reader {
-            return try reader.withBytes(offset: start, count: info.byteCount) { try body($0, info) }
+            if let region = reader.stagedRegion(covering: range) {
+                return try withExtendedLifetime(region) { try body(region.bytes(range), info, region) }
+            }
+            return try reader.withBytes(offset: range.lowerBound, count: range.count) { try body($0, info, nil) }
         }
         guard let mapping else { preconditionFailure("SafeTensorsFile has neither a mapping nor a reader") }
-        let bytes = UnsafeRawBufferPointer(rebasing: mapping.bytes[start..<(start + info.byteCount)])
-        return try withExtendedLifetime(mapping) { try body(bytes, info) }
+        let bytes = UnsafeRawBufferPointer(rebasing: mapping.bytes[range])
+        return try withExtendedLifetime(mapping) { try body(bytes, info, self) }
     }
 
     /// Rows `firstRow..<firstRow + rows` of a bfloat16 tensor viewed as [*, columns], as a `BF16Matrix`
-    /// that points into the mapping (no copy; it keeps this file open). Read access, or a data section
-    /// misaligned for 16-bit loads, gets a copy of those rows' bytes instead.
+    /// that points into the mapping (it keeps this file open) or into bytes a read-ahead staged (it keeps
+    /// them alive): no copy. Read access without staged bytes, or a data section misaligned for 16-bit
+    /// loads, gets a copy of those rows' bytes instead.
     public func bf16Matrix(_ name: String, firstRow: Int, rows: Int, columns: Int) throws -> BF16Matrix {
-        try withRawBytes(name) { bytes, info in
+        try withLentBytes(name) { bytes, info, owner in
             guard info.dtype == .bf16 else {
                 throw SafeTensorsError.invalidTensor(file: url.path, tensor: name, reason: "\(info.dtype.rawValue), not BF16")
             }
@@ -94,9 +115,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
                     file: url.path, tensor: name, reason: "rows \(firstRow)..<\(firstRow + rows) of width \(columns)")
             }
             let first = base + start
-            if mapping != nil, Int(bitPattern: first) % MemoryLayout<UInt16>.alignment == 0 {
+            if let owner, Int(bitPattern: first) % MemoryLayout<UInt16>.alignment == 0 {
                 return BF16Matrix(
-                    rows: rows, columns: columns, base: first.assumingMemoryBound(to: UInt16.self), owner: self)
+                    rows: rows, columns: columns, base: first.assumingMemoryBound(to: UInt16.self), owner: owner)
             }
             var bits = [UInt16](repeating: 0, count: count)
             bits.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: first, count: count * 2)) }

@@ -200,6 +200,10 @@ public enum SwitchStack: String, Sendable, CaseIterable, Codable {
 public struct SwitchLayerID: Sendable, Hashable, CustomStringConvertible {
     public var stack: SwitchStack
     public var block: Int
+    public init(stack: SwitchStack, block: Int) {
+        self.stack = stack
+        self.block = block
+    }
     public var description: String { "\(stack.rawValue).\(block)" }
 }
 
@@ -231,5 +235,58 @@ enum SwitchNames {
     }
     static func expert(_ layer: SwitchLayerID, _ e: Int, _ projection: String) -> String {
         "\(feedForward(layer.stack, layer.block)).mlp.experts.expert_\(e).\(projection).weight"
+    }
+}
+
+/// A switch checkpoint's MoE tensor read back from its name: the inverse of `SwitchNames.expert` and
+/// `SwitchNames.router`, for `lock`, `log verify` and provenance, which read roles from a file's names (a tampered
+/// checkpoint may not load):
+///
+///     {encoder|decoder}.block.B.layer.M.mlp.experts.expert_E.{wi|wo}.weight   one expert's projection
+///     {encoder|decoder}.block.B.layer.M.mlp.router.classifier.weight         the router [E, C]; row e scores expert e
+///
+/// M is the feed-forward sub-layer (1 in the encoder, 2 in the decoder, after cross-attention). A name is accepted
+/// only when formatting the parsed parts gives it back, so `block.01` or a decoder `layer.1` is no expert.
+public enum SwitchTensorName: Equatable, Sendable {
+    case expert(SwitchLayerID, expert: Int, projection: String)
+    case router(SwitchLayerID)
+
+    public init?(parsing name: String) {
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count >= 9, let stack = SwitchStack(rawValue: parts[0]), let block = Int(parts[2]) else {
+            return nil
+        }
+        let layer = SwitchLayerID(stack: stack, block: block)
+        let parsed: SwitchTensorName
+        if parts.count == 10, parts[7].hasPrefix("expert_"), let e = Int(parts[7].dropFirst("expert_".count)),
+            ["wi", "wo"].contains(parts[8])
+        {
+            parsed = .expert(layer, expert: e, projection: parts[8])
+        } else {
+            parsed = .router(layer)
+        }
+        guard parsed.text == name else { return nil }
+        self = parsed
+    }
+
+    /// The name as the checkpoint spells it.
+    public var text: String {
+        switch self {
+        case let .expert(layer, expert, projection): SwitchNames.expert(layer, expert, projection)
+        case let .router(layer): SwitchNames.router(layer)
+        }
+    }
+
+    public var layer: SwitchLayerID {
+        switch self {
+        case let .expert(layer, _, _), let .router(layer): layer
+        }
+    }
+}
+
+extension SwitchLayerID: Comparable {
+    /// Encoder layers first, then the decoder's, each by block: the order of `sparseLayers`.
+    public static func < (a: SwitchLayerID, b: SwitchLayerID) -> Bool {
+        a.stack == b.stack ? a.block < b.block : a.stack == .encoder
     }
 }

@@ -12,9 +12,11 @@ import TensorCore
 /// which the observer hears about (layer, batch) pairs changes: all batches of layer l, then l + 1.
 /// Inference only: no KV cache, no router losses, no graph.
 ///
-/// Weights of a layer are converted to Float32 once when the layer starts (`makeResident`) and
-/// released when it ends (`releaseResident`); weights already resident (a Float32 model loaded
-/// resident, trainable or edited parameters) are left as they are.
+/// Weights of a layer are held in memory while its batches run (`Parameter.hold`: a bfloat16 matrix as its
+/// stored bits, which the products read, anything else in Float32) and released when it ends; weights already
+/// resident (a Float32 model loaded resident, trainable or edited parameters) are left as they are. With
+/// `readAhead` > 0 a thread reads the next stages' bytes (`ReadAhead`) while a layer computes, so the pass
+/// runs at the speed of the disk or of the arithmetic, whichever is slower, not of their sum.
 public enum LayerStreaming {
     public struct Parameters: Sendable {
         /// Hidden states of the whole corpus above this many bytes go to a temporary file between
@@ -22,10 +24,14 @@ public enum LayerStreaming {
         public var activationBudgetBytes: Int
         /// Folder of that temporary file (nil: the system's temporary folder).
         public var spillDirectory: URL?
+        /// Stages (the embeddings, a layer, the head) read ahead of the one computing, on a background thread;
+        /// 0 reads each stage when it starts. Memory holds up to `readAhead + 1` stages' stored bytes.
+        public var readAhead: Int
 
-        public init(activationBudgetBytes: Int = 256 << 20, spillDirectory: URL? = nil) {
+        public init(activationBudgetBytes: Int = 256 << 20, spillDirectory: URL? = nil, readAhead: Int = 1) {
             self.activationBudgetBytes = activationBudgetBytes
             self.spillDirectory = spillDirectory
+            self.readAhead = max(0, readAhead)
         }
     }
 
@@ -60,7 +66,23 @@ public enum LayerStreaming {
             progress?(Progress(stage: stage, stages: stages, name: name))
         }
 
-        try withStaged([model.embedTokens]) {
+        // Stage s's weights: the embeddings, each layer, then the norm and head when they are wanted.
+        var plan: [[Parameter]] = [[model.embedTokens]] + model.layers.map(\.parameters)
+        if finalHidden != nil { plan.append([model.finalNorm, model.lmHead]) }
+        // Only bytes read with `pread` are staged (a mapped or resident model has nothing to read ahead).
+        let readAhead = parameters.readAhead > 0
+            ? ReadAhead(
+                stages: plan.map { $0.filter { !$0.isResident }.flatMap(\.sourceExtents) }, depth: parameters.readAhead)
+            : nil
+        if let readAhead, readAhead.largestStageBytes > 0 { readAhead.start() }
+        defer { readAhead?.stop() }
+        func withStage<R>(_ s: Int, _ body: () throws -> R) throws -> R {
+            try readAhead?.waitUntilRead(s)
+            defer { readAhead?.release(s) }
+            return try withStaged(plan[s], body)
+        }
+
+        try withStage(0) {
             for (i, batch) in batches.enumerated() {
                 try store.write(i, model.embedded(batch).value)  // [B*T] -> [N, C]
             }
@@ -68,8 +90,8 @@ public enum LayerStreaming {
         report("embeddings")
         let options = ForwardOptions(observer: observer)
         let masks = model.layerMasks(options)
-        for layer in model.layers {
-            try withStaged(layer.parameters) {
+        for (l, layer) in model.layers.enumerated() {
+            try withStage(1 + l) {
                 for (i, batch) in batches.enumerated() {
                     let h = Variable(try store.read(i))
                     let (out, _) = try model.layerStep(layer, h, batch: batch, options: options, masks: masks)
@@ -79,7 +101,7 @@ public enum LayerStreaming {
             report("layer \(layer.index)")
         }
         guard let finalHidden else { return }
-        try withStaged([model.finalNorm, model.lmHead]) {
+        try withStage(plan.count - 1) {
             for i in batches.indices {
                 try finalHidden(i, model.normalized(Variable(try store.read(i))).value)
             }
@@ -87,11 +109,11 @@ public enum LayerStreaming {
         report("output head")
     }
 
-    /// Converts the parameters not yet in memory to Float32 for the duration of `body`.
+    /// Holds the parameters not yet in memory (`Parameter.hold`) for the duration of `body`.
     static func withStaged<R>(_ parameters: [Parameter], _ body: () throws -> R) throws -> R {
         let staged = parameters.filter { !$0.isResident }
         defer { for p in staged { p.releaseResident() } }
-        for p in staged { try p.makeResident() }
+        for p in staged { try p.hold() }
         return try body()
     }
 }

@@ -109,15 +109,27 @@ final class TensorResolver {
     /// The checkpoint's name of the model's weight `name`.
     func stored(_ name: String) -> String { MoEModel.checkpointName(name, languageModelPrefix: languageModelPrefix) }
 
-    func markUsed(_ name: String) { used.insert(name) }
+    /// Tensors the parameter being resolved reads (its extents).
+    private var touched: [String] = []
+
+    func markUsed(_ name: String) {
+        used.insert(name)
+        touched.append(name)
+    }
 
     func fileName(_ name: String) -> String {
         checkpoint.file(containing: name)?.url.lastPathComponent ?? checkpoint.directory.lastPathComponent
     }
 
     func parameter(name: String, shape: [Int], resident: Bool) throws -> Parameter {
+        touched = []
         let source = try resolve(name: name, shape: shape)
-        let parameter = Parameter(name: name, shape: shape, load: source.load, bf16: source.bf16, stored: source.stored)
+        let extents = touched.compactMap { tensor -> FileExtent? in
+            guard let file = checkpoint.file(containing: tensor) else { return nil }
+            return file.extent(of: tensor).map { FileExtent(file: file, range: $0) }
+        }
+        let parameter = Parameter(
+            name: name, shape: shape, load: source.load, bf16: source.bf16, stored: source.stored, extents: extents)
         parameter.sourceDType = source.dtype
         if resident { try parameter.makeResident() }
         return parameter
@@ -146,7 +158,7 @@ final class TensorResolver {
                 guard info.shape == shape else {
                     throw ModelError.shapeMismatch(file: fileName(candidate), name: candidate, expected: shape, actual: info.shape)
                 }
-                used.insert(candidate)
+                markUsed(candidate)
                 if info.dtype == .f8e4m3 { return try fp8Source(candidate, shape: shape) }
                 let checkpoint = self.checkpoint
                 let bf16 = bf16Source(candidate, firstRow: 0, shape: shape)
@@ -182,7 +194,7 @@ final class TensorResolver {
                 file: checkpoint.file(containing: fusedName)?.url.path ?? fileName(fusedName), tensor: fusedName,
                 reason: "fused F8_E4M3 experts are not implemented (per-expert FP8 weights, as published, are)")
         }
-        used.insert(fusedName)
+        markUsed(fusedName)
         let rowOffset = expert * rowsPerExpert + (isUp ? shape[0] : 0)
         let checkpoint = self.checkpoint
         return (
@@ -213,7 +225,7 @@ final class TensorResolver {
                 reason: "\(scale.dtype.rawValue) \(scale.shape): the scales of \(shape) in blocks of \(fp8.blockSize) "
                     + "are F32/BF16/F16 \(grid)")
         }
-        used.insert(scaleName)
+        markUsed(scaleName)
         let checkpoint = self.checkpoint
         guard let weights = checkpoint.file(containing: name), let scales = checkpoint.file(containing: scaleName)
         else {

@@ -21,6 +21,10 @@ public final class Parameter {
     /// The bfloat16 matrix of a resident weight: its stored bits, or its Float32 values rounded in `.bf16`
     /// precision; made on first use, dropped with the values.
     private var roundedBF16: BF16Matrix?
+    /// The stored bfloat16 matrix of a weight held in memory without its Float32 values (`hold`).
+    private var heldBF16: BF16Matrix?
+    /// Where the checkpoint keeps the bytes this weight reads (read-ahead stages them; empty: made in memory).
+    let sourceExtents: [FileExtent]
     /// The tensors holding this weight as stored, for a weight whose stored form Float32 cannot give back
     /// (an FP8 matrix and its block scales): saving copies them while the values are still the stored ones.
     private let storedTensors: (() throws -> [StoredTensor])?
@@ -39,13 +43,14 @@ public final class Parameter {
         self.load = nil
         self.storedBF16 = nil
         self.storedTensors = nil
+        self.sourceExtents = []
     }
 
     /// A parameter read from its source on every use (memory-mapped checkpoint); `bf16` lends the
     /// stored bfloat16 matrix when there is one; `stored` gives the stored tensors saving copies (FP8).
     public init(
         name: String, shape: [Int], load: @escaping () throws -> Tensor, bf16: (() throws -> BF16Matrix)? = nil,
-        stored: (() throws -> [StoredTensor])? = nil
+        stored: (() throws -> [StoredTensor])? = nil, extents: [FileExtent] = []
     ) {
         self.name = name
         self.shape = shape
@@ -53,6 +58,7 @@ public final class Parameter {
         self.load = load
         self.storedBF16 = shape.count == 2 ? bf16 : nil
         self.storedTensors = stored
+        self.sourceExtents = extents
     }
 
     /// Whether the weight is kept in a stored form Float32 cannot give back (FP8 with block scales).
@@ -81,7 +87,7 @@ public final class Parameter {
     /// the caller drops it after use.
     public func variable() throws -> Variable {
         if let resident { return resident }
-        let value = try load!()
+        let value = try heldBF16?.tensor() ?? load!()
         precondition(value.shape == shape, "\(name): source produced \(value.shape), expected \(shape)")
         return Variable(value, requiresGrad: false, name: name)
     }
@@ -96,17 +102,35 @@ public final class Parameter {
         // A trainable copy may be changed in place by an optimizer: it no longer stands for the source.
         residentIsSourceCopy = load != nil && !trainable
         roundedBF16 = nil
+        heldBF16 = nil
     }
 
     /// Drops the in-memory copy of a frozen parameter whose values are still those of its source
     /// (layer streaming releases a layer's weights this way once every batch went through it).
     /// A parameter without a source, assigned new values, or trainable keeps them.
     public func releaseResident() {
+        heldBF16 = nil
         guard residentIsSourceCopy, resident?.recordsGradient != true else { return }
         resident = nil
         residentIsSourceCopy = false
         roundedBF16 = nil
     }
+
+    /// Keeps the weight in memory until `releaseResident` (layer streaming holds one layer at a time): a weight
+    /// the checkpoint stores as a bfloat16 matrix keeps its stored bits, which is what the products read (half
+    /// the bytes of Float32, no conversion; from a read-ahead's buffer, not even a copy); any other weight its
+    /// Float32 values (`makeResident`). A resident weight stays as it is.
+    public func hold() throws {
+        guard resident == nil else { return }
+        if let storedBF16 {
+            heldBF16 = try storedBF16()
+        } else {
+            try makeResident()
+        }
+    }
+
+    /// Whether `hold` keeps the stored bfloat16 matrix in memory.
+    var isHeld: Bool { heldBF16 != nil }
 
     /// Replaces the values (shape must match). Used by optimizers' callers, pruning and tests.
     public func assign(_ value: Tensor, trainable: Bool? = nil) {
@@ -115,6 +139,7 @@ public final class Parameter {
         resident = Variable(value, requiresGrad: keep, name: name)
         residentIsSourceCopy = false
         roundedBF16 = nil
+        heldBF16 = nil
     }
 
     /// Marks a resident parameter trainable or frozen (a frozen one builds no graph).
@@ -138,7 +163,7 @@ public final class Parameter {
     /// precision (`.f32` widens it inside the product); or in `.bf16` precision any other frozen
     /// resident weight, rounded once and kept.
     public func storedMatrix() throws -> BF16Matrix? {
-        guard let resident else { return try storedBF16?() }
+        guard let resident else { return try heldBF16 ?? storedBF16?() }
         guard !resident.recordsGradient, shape.count == 2 else { return nil }
         if residentIsSourceCopy, let storedBF16 {
             if roundedBF16 == nil { roundedBF16 = try storedBF16() }  // the stored bits: the resident values
@@ -152,7 +177,7 @@ public final class Parameter {
     /// Rows `ids` of a matrix [R, C] in Float32 (an embedding lookup, no graph): from the stored
     /// bfloat16 rows when there are any, without converting the rest of the matrix.
     public func gatherRows(_ ids: [Int]) throws -> Tensor {
-        if resident == nil, let stored = try storedBF16?() { return stored.gatherRows(ids) }
+        if resident == nil, let stored = try heldBF16 ?? storedBF16?() { return stored.gatherRows(ids) }
         return TensorCore.gatherRows(try variable(), ids).value
     }
 }
@@ -163,7 +188,9 @@ extension Parameter {
     public func copy() -> Parameter {
         let p: Parameter
         if let load {
-            p = Parameter(name: name, shape: shape, load: load, bf16: storedBF16, stored: storedTensors)
+            p = Parameter(
+                name: name, shape: shape, load: load, bf16: storedBF16, stored: storedTensors, extents: sourceExtents)
+            p.heldBF16 = heldBF16
             if let resident {
                 p.resident = Variable(resident.value, requiresGrad: resident.recordsGradient, name: name)
                 p.residentIsSourceCopy = residentIsSourceCopy
@@ -192,7 +219,9 @@ extension Parameter {
             p.resident = resident
             p.residentIsSourceCopy = residentIsSourceCopy
         } else {
-            p = Parameter(name: newName, shape: shape, load: load!, bf16: storedBF16, stored: storedTensors)
+            p = Parameter(
+                name: newName, shape: shape, load: load!, bf16: storedBF16, stored: storedTensors,
+                extents: sourceExtents)
         }
         p.sourceDType = sourceDType
         return p

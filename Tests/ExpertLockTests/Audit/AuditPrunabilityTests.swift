@@ -44,6 +44,10 @@ struct AuditPrunabilityTests {
         #expect(corridor.verdict == .refuted)
         let mcnemar = try #require(p.findings.first { $0.id == "prunability.soft.mcnemar_k2" })
         #expect(mcnemar.verdict == .supported && mcnemar.pValue! < 1e-5)
+        // Its interval is the paired change full − pruned (0.8 − 0.6), not the pruned accuracy; the 20
+        // examples that differ all differ one way, so the (seeded) interval lies above 0.
+        let change = try #require(mcnemar.interval)
+        #expect(abs(change.estimate - 0.2) < 1e-12 && change.lower > 0 && change.upper <= 0.4)
         // Ratio area of soft: retention (0.625, 0.75, 0.975, 1) at x = (1/8, 2/8, 4/8, 1).
         let soft = try #require(p.summaries.first { $0.strategy == "soft" })
         let expected = (0.125 * (0.625 + 0.75) / 2 + 0.25 * (0.75 + 0.975) / 2 + 0.5 * (0.975 + 1) / 2) / 0.875
@@ -59,6 +63,8 @@ struct AuditPrunabilityTests {
             chance: 0.5, expertsPerLayer: 8, referenceK: 2, resamples: 100)
         let corridor = p.findings.first { $0.id == "prunability.soft.corridor_k2" }
         #expect(corridor?.verdict == .notResolvable && corridor?.interval == nil)
+        // No estimate is printed for a ratio of two noises (an estimate outside its own interval was printed before).
+        #expect(corridor?.statement.contains("chance-corrected retention undefined (raw ") == true)
     }
 
     @Test func majorityShareIsAConstantAnswer() {

@@ -93,6 +93,41 @@ struct LayerStreamingTests {
         #expect(model.parameters.allSatisfy { $0.isResident })
     }
 
+    /// Reading stages ahead (any depth, or none) gives the same logits and routing, bit for bit, and leaves
+    /// nothing held or staged once the pass is over.
+    @Test func readAheadChangesNothing() throws {
+        let config = try #require(ModelConfig.preset("small", vocabSize: 97))
+        let model = try MoEModel.randomlyInitialized(config: config, seed: 11, initializerRange: 0.2)
+        try TestSupport.withTemporaryDirectory { dir in
+            try model.save(to: dir, dtype: .bf16)
+            let batches = Self.batches(vocab: 97)
+            var results: [[[Double]?]] = []
+            var routings: [[[Int]]] = []
+            for depth in [0, 1, 3] {
+                let read = try ModelLoader.load(directory: dir, residency: .read)
+                let log = RoutingLog()
+                var scores = [[Double]?](repeating: nil, count: batches.count)
+                try LayerStreaming.forward(
+                    model: read, batches: batches, observer: log,
+                    parameters: LayerStreaming.Parameters(readAhead: depth),
+                    finalHidden: { i, hidden in
+                        let rows = Array(0..<hidden.rows)
+                        let targets = rows.map { $0 % 97 }
+                        scores[i] = try read.headScores(rows: rows, of: hidden, targets: targets).logProbabilities
+                    })
+                results.append(scores)
+                routings.append(log.routing.map(\.experts))
+                #expect(read.parameters.allSatisfy { !$0.isResident && !$0.isHeld })
+                #expect(!read.parameters.flatMap(\.sourceExtents).contains {
+                    $0.file.positionedReader?.stagedRegion(covering: $0.range) != nil
+                })
+            }
+            #expect(results.allSatisfy { $0 == results[0] })
+            #expect(routings.allSatisfy { $0 == routings[0] })
+            #expect(results[0].allSatisfy { $0 != nil })
+        }
+    }
+
     /// Hidden states spilled to a temporary file between layers change nothing.
     @Test func spilledHiddenStatesGiveTheSameResults() throws {
         let name = "qwen2_moe_bf16_norm_tied"
