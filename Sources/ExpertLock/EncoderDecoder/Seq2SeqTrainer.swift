@@ -112,18 +112,8 @@ public final class Seq2SeqTrainer: RealignmentTrainer {
         let learningRate = schedule.learningRate(at: step)
         optimizer.learningRate = learningRate
         let (total, lm, aux, z, targetCount) = try loss(examples)
-        let loss = total.value.scalar
-        guard loss.isFinite else {
-            throw TrainingError.nonFinite(step: step + 1, what: "the loss", lastCheckpoint: nil)
-        }
-        total.backward()
-        let norm = clipGradNorm(optimizer.parameters, maxNorm: parameters.gradientClipNorm ?? .infinity)
-        guard norm.isFinite else {
-            optimizer.zeroGrad()
-            throw TrainingError.nonFinite(step: step + 1, what: "the gradient norm", lastCheckpoint: nil)
-        }
-        optimizer.step()
-        optimizer.zeroGrad()
+        let (loss, norm) = try optimizer.update(
+            minimizing: total, learningRate: learningRate, clipNorm: parameters.gradientClipNorm, step: step)
         step += 1
         let tokens = examples.reduce(0) { $0 + ($1.source?.count ?? 0) + $1.ids.count - 1 }
         return Trainer.StepResult(

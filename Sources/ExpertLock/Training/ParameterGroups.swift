@@ -58,3 +58,27 @@ public final class ParameterGroups: Optimizer {
         try undecayed.importState(second)
     }
 }
+
+extension ParameterGroups {
+    /// One update that minimises `total`, the same for every trainer (decoder-only and encoder-decoder): set the
+    /// learning rate, back-propagate, clip, step, clear. A non-finite loss or gradient norm throws
+    /// `TrainingError.nonFinite` (naming step `step + 1`) before any weight changes.
+    func update(
+        minimizing total: Variable, learningRate: Float, clipNorm: Float?, step: Int
+    ) throws -> (loss: Float, gradientNorm: Float) {
+        self.learningRate = learningRate
+        let loss = total.value.scalar
+        guard loss.isFinite else {
+            throw TrainingError.nonFinite(step: step + 1, what: "the loss", lastCheckpoint: nil)
+        }
+        total.backward()
+        let norm = clipGradNorm(parameters, maxNorm: clipNorm ?? .infinity)
+        guard norm.isFinite else {
+            zeroGrad()
+            throw TrainingError.nonFinite(step: step + 1, what: "the gradient norm", lastCheckpoint: nil)
+        }
+        self.step()
+        zeroGrad()
+        return (loss, norm)
+    }
+}

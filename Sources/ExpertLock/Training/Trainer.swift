@@ -101,18 +101,8 @@ public final class Trainer {
         let learningRate = schedule.learningRate(at: step)
         optimizer.learningRate = learningRate
         let (total, lm, aux, z) = try loss(batch)
-        let loss = total.value.scalar
-        guard loss.isFinite else {
-            throw TrainingError.nonFinite(step: step + 1, what: "the loss", lastCheckpoint: nil)
-        }
-        total.backward()
-        let norm = clipGradNorm(optimizer.parameters, maxNorm: parameters.gradientClipNorm ?? .infinity)
-        guard norm.isFinite else {
-            optimizer.zeroGrad()
-            throw TrainingError.nonFinite(step: step + 1, what: "the gradient norm", lastCheckpoint: nil)
-        }
-        optimizer.step()
-        optimizer.zeroGrad()
+        let (loss, norm) = try optimizer.update(
+            minimizing: total, learningRate: learningRate, clipNorm: parameters.gradientClipNorm, step: step)
         step += 1
         return StepResult(
             loss: loss, languageModelLoss: lm.value.scalar, auxiliaryLoss: aux?.value.scalar, zLoss: z?.value.scalar,
