@@ -37,8 +37,8 @@ long el_packed_bf16_count(long m, long k);
 void el_pack_bf16_pairs(long m, long k, const float *a, long lda, uint32_t *packed);
 
 /// C[M, N] = beta·C + A·Bᵀ with A packed by `el_pack_bf16_pairs` and B bf16 [N, K] (ldb) read in place:
-/// 32 rows × 12 weight rows per register tile, vdpbf16ps, F32 accumulation along K in order (each element
-/// of C is the same whatever M, N or the split of N). Needs level 2.
+/// 64 rows × 6 weight rows per register tile (32 × 12 for the last rows), vdpbf16ps, F32 accumulation along K
+/// in order (each element of C is the same whatever M, N or the split of N). Needs level 2.
 void el_gemm_bf16_packed(long m, long n, long k, const uint32_t *ap, const uint16_t *b, long ldb, float beta,
                          float *c, long ldc);
 
