@@ -193,7 +193,7 @@ variant_pipeline() {
   local S_OUT=$OUT/seed-$seed
   local LM=$S_OUT/models/lm-$variant CLS=$S_OUT/models/sst2-$variant P="s$seed"
   local extra=() resume=()
-  mkdir -p "$S_OUT"/{models,attribution,sweeps,pruned,realign}
+  mkdir -p "$S_OUT"/{models,attribution,sweeps,pruned,realign,noise}
   [ "$variant" = entangled ] && extra=("${ENTANGLE_ARGS[@]}")
 
   # train_step NAME ARGS...: trains $S_OUT/models/NAME, resuming from its latest checkpoint when there is one.
@@ -263,6 +263,29 @@ variant_pipeline() {
   # Table 2: the same accuracy with experts ranked on the general corpus.
   sweep_step "sst2-$variant-general" "$CLS" classify "$SST_ATTR" "$SST/dev.tsv" \
     "$A/sst2-$variant-general.json" 0 "$SST_SEQ" 16
+
+# ---- evaluation-set noise of the WikiText-2 test figures (Table 3) ----
+  # A sweep stores one perplexity per point. To put the evaluation text's own sampling error into the
+  # intervals, the full model and each top-k model (the sweep's masks: prune --mode mask by the same
+  # attribution) are scored again with `eval --out`, which keeps each window batch's exact log-likelihood;
+  # format_seeds.py resamples those batches in blocks of about one article.
+  local NOISE=$S_OUT/noise
+  mkdir -p "$NOISE"
+  run "$P-noise-lm-$variant-full" "$NOISE/lm-$variant-general-full.json" -- \
+    "$EXPERTLOCK" eval --model "$LM" --task perplexity --data "$WT_TEST" --context "$CONTEXT" --batch 8 \
+    --out "$NOISE/lm-$variant-general-full.json"
+  local k
+  for k in ${KEEPS//,/ }; do
+    local NOISE_MODEL=$NOISE/lm-$variant-top$k-model
+    [ -e "$NOISE/lm-$variant-general-top$k.json" ] && continue
+    run "$P-noise-prune-lm-$variant-top$k" "$NOISE_MODEL/.never" -- \
+      "$EXPERTLOCK" prune --model "$LM" --attribution "$A/lm-$variant-general.json" --keep "$k" --criterion soft \
+      --mode mask --out "$NOISE_MODEL" --overwrite --json
+    run "$P-noise-lm-$variant-top$k" "$NOISE/lm-$variant-general-top$k.json" -- \
+      "$EXPERTLOCK" eval --model "$NOISE_MODEL" --task perplexity --data "$WT_TEST" --context "$CONTEXT" --batch 8 \
+      --out "$NOISE/lm-$variant-general-top$k.json"
+    rm -rf "$NOISE_MODEL"
+  done
 
 # ---- pruning to the top-2 SST-2 experts and re-alignment (Tables 4, 5) ----
   run "$P-prune-sst2-$variant" "$S_OUT/pruned/sst2-$variant-top2.json" \
