@@ -1,6 +1,7 @@
 # Shared by the experiment scripts (paper_tables.sh, defense_comparison.sh); sourced, not run.
 # The caller sets ROOT (repository), OUT (output folder), TIMES (times.tsv) and COMMANDS (commands.log),
-# and runs under `set -euo pipefail`, so a failing command stops the step before its output is renamed.
+# and runs under `set -euo pipefail`. A failing command fails its step (status 1) before any output is renamed,
+# also where the caller tests the status (where bash ignores set -e).
 
 # run NAME DONE_FILE [--json-to FILE] -- COMMAND...: skipped when DONE_FILE exists; logs the command (paths
 # relative to the repository) and its wall time; with --json-to the command's stdout (one JSON object) is
@@ -19,10 +20,10 @@ run() {
   local start end
   start=$(date +%s)
   if [ -n "$json_to" ]; then
-    "$@" >"$json_to.partial" 2> >(tee -a "$OUT/logs/$name.log" >&2)
+    "$@" >"$json_to.partial" 2> >(tee -a "$OUT/logs/$name.log" >&2) || { echo "== $name failed" >&2; return 1; }
     mv "$json_to.partial" "$json_to"
   else
-    "$@" 2> >(tee -a "$OUT/logs/$name.log" >&2)
+    "$@" 2> >(tee -a "$OUT/logs/$name.log" >&2) || { echo "== $name failed" >&2; return 1; }
   fi
   end=$(date +%s)
   printf '%s\t%s\n' "$name" "$((end - start))" >>"$TIMES"
