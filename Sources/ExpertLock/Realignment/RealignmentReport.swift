@@ -123,7 +123,8 @@ public struct RealignmentReport: Sendable, Codable, Equatable {
     /// The table as Markdown, Tables 4–6 shaped.
     public func markdown() -> String {
         var text =
-            "| strategy | seeds | after pruning | after fine-tuning | labeled samples | labels to target | saved vs random |\n"
+            "| strategy | seeds | after pruning | after fine-tuning | labeled samples | labels to target | saved vs "
+            + "random |\n"
         text += "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
         for row in rows {
             let cells = [
