@@ -400,7 +400,7 @@ def independence(pairs):
             continue
         key = tuple(sorted((p["original"], s["name"])))
         verdicts.setdefault(key, []).append(p["report"]["derivation"]["verdict"])
-        scores[key] = max(scores.get(key, 0.0), model_score(p["report"]))
+        scores[key] = max(scores.get(key, -math.inf), model_score(p["report"]))
         experts += [e for layer in p["report"]["derivation"]["layers"] for e in layer["experts"]]
     out = {}
     for name, keep in (("all", lambda k: True), ("same data", lambda k: source[k[0]] == source[k[1]]),
@@ -680,7 +680,9 @@ def write_doc(path, stats, args, bases, sweep, elapsed):
     add("")
     add("Mixing weights of merges before fine-tuning (recovered `mixing_weights` against `merge_plan.json`, "
         "both sets, merged experts with ≥ 2 members; every original of the layer counted, a non-member's "
-        "truth being 0):")
+        "truth being 0). An expert explained as a merge has its channel alignments refined against the residual "
+        "the other members leave (alternating least squares, `Provenance+MergeRefinement.swift`), so that light "
+        "members, hardly visible in the merged channels, are paired right:")
     add("")
     add("| method | merged experts | all weights within 0.05 | entries | max error | mean error | "
         "members only: max / mean |")
