@@ -9,7 +9,8 @@ import PackageDescription
 // built from source where it runs (Linux; Apple silicon has no wider registers to gain);
 // EXPERTLOCK_PORTABLE=1 builds for the baseline instead (a binary to copy to other machines). Lane
 // arithmetic is the same either way, so results do not change.
-let nativeCPU: [String] = ProcessInfo.processInfo.environment["EXPERTLOCK_PORTABLE"] == "1" ? [] : ["-target-cpu", "native"]
+let nativeCPU: [String] =
+    ProcessInfo.processInfo.environment["EXPERTLOCK_PORTABLE"] == "1" ? [] : ["-target-cpu", "native"]
 
 let package = Package(
     name: "ExpertLock",

@@ -69,9 +69,10 @@ extension EvalCommand {
             if let tokens = int("tokens") { summary.add("scored tokens", count(tokens)) }
         case .classify:
             if let a = double("accuracy") {
-                let labeled = int("labeled").map { n in
-                    " (\(count(Int((a * Double(n)).rounded()))) of \(count(n)) labelled)"
-                } ?? ""
+                let labeled =
+                    int("labeled").map { n in
+                        " (\(count(Int((a * Double(n)).rounded()))) of \(count(n)) labelled)"
+                    } ?? ""
                 summary.add("accuracy", number(a) + labeled)
             }
             if let task = result["task"] as? String { summary.add("task", task) }

@@ -1,9 +1,9 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Ctrl-C (SIGINT) during a resumable command: the state saved so far is kept, and the user is
@@ -17,7 +17,8 @@ enum InterruptHint {
 
     /// Installs the handler for a command that continues with `--resume` (`what` names its state).
     static func install(command: String, what: String) {
-        let text = "\ninterrupted: \(what) is saved; run the same `expertlock \(command)` command with --resume "
+        let text =
+            "\ninterrupted: \(what) is saved; run the same `expertlock \(command)` command with --resume "
             + "to continue\n"
         message = strdup(text)
         length = text.utf8.count

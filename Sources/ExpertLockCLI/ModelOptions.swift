@@ -15,7 +15,13 @@ struct ModelPathOption: ParsableArguments {
 struct ModelOptions: ParsableArguments {
     @OptionGroup var path: ModelPathOption
     var model: String { path.model }
-    @Option(help: "Weights in memory: automatic (F32 resident, BF16/F16 mapped), resident, mapped or read (pread on use, nothing mapped).")
+    @Option(
+        help:
+            """
+            Weights in memory: automatic (F32 resident, BF16/F16 mapped), resident, mapped or read (pread on use, \
+            nothing mapped).
+            """
+    )
     var residency: WeightResidency = .automatic
     @OptionGroup var precisionOptions: PrecisionOptions
 

@@ -42,9 +42,10 @@ final class ProgressLine {
         let now = Date()
         guard force || now.timeIntervalSince(lastPrint) > 0.5 || done == total else { return }
         lastPrint = now
-        Console.progress(Self.line(
-            label: label, done: done, total: total, unit: unit, elapsed: now.timeIntervalSince(start),
-            doneHere: done - baseDone, unitsHere: tokens - baseTokens))
+        Console.progress(
+            Self.line(
+                label: label, done: done, total: total, unit: unit, elapsed: now.timeIntervalSince(start),
+                doneHere: done - baseDone, unitsHere: tokens - baseTokens))
     }
 
     /// "label: 3/10, 1200 tokens/s, 4s elapsed, ETA 9s"; the ETA is "unknown" until this process

@@ -3,24 +3,26 @@ import Foundation
 import MoEModels
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `--stream-layers` for commands that run a whole corpus through a model (`attribute`, `eval`).
 struct StreamingOptions: ParsableArguments {
-    @Flag(help: """
-        Larger than memory: run the corpus layer by layer (every batch through layer l, then l+1), reading \
-        the checkpoint with pread instead of mapping it, so only one layer's weights are in memory. Same results.
-        """)
+    @Flag(
+        help: """
+            Larger than memory: run the corpus layer by layer (every batch through layer l, then l+1), reading \
+            the checkpoint with pread instead of mapping it, so only one layer's weights are in memory. Same results.
+            """)
     var streamLayers = false
     @Option(help: "With --stream-layers: hidden states above this many MB go to a temporary file between layers.")
     var streamActivationsMb = 256
-    @Option(help: """
-        With --stream-layers: layers read ahead of the one computing, on a background thread (0: read each \
-        layer when it starts). Memory holds up to this many + 1 layers' stored bytes.
-        """)
+    @Option(
+        help: """
+            With --stream-layers: layers read ahead of the one computing, on a background thread (0: read each \
+            layer when it starts). Memory holds up to this many + 1 layers' stored bytes.
+            """)
     var streamReadAhead = 1
 
     var parameters: LayerStreaming.Parameters {
@@ -38,9 +40,10 @@ struct StreamingOptions: ParsableArguments {
     func report(_ label: String) -> (LayerStreaming.Progress) -> Void {
         let start = Date()
         return { progress in
-            Console.progress(Self.line(
-                label, stage: progress.stage, of: progress.stages, name: progress.name,
-                elapsed: Date().timeIntervalSince(start)))
+            Console.progress(
+                Self.line(
+                    label, stage: progress.stage, of: progress.stages, name: progress.name,
+                    elapsed: Date().timeIntervalSince(start)))
         }
     }
 

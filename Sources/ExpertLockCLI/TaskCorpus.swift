@@ -61,7 +61,8 @@ enum TaskCorpus {
     ) throws -> [[Int]] {
         try sequences(
             self.task(
-                model: model, task: task, data: data, ids: ids, format: format, context: context, batch: 1, limit: limit))
+                model: model, task: task, data: data, ids: ids, format: format, context: context, batch: 1, limit: limit
+            ))
     }
 
     /// The ids a perplexity scores, checked where they meet the model, naming their file: at least
@@ -88,7 +89,9 @@ enum TaskCorpus {
     /// The text a perplexity is measured on: a plain-text file whole, or the documents of a JSONL
     /// `{"text"}` file joined by blank lines (as `BuiltinCorpus` writes them). Shared by `eval` and
     /// `train --eval-data` so a training log and a later `eval` score the same tokens.
-    static func perplexityText(_ url: URL, format: DataFormat, skipBad: Bool = false, limit: Int? = nil) throws -> String {
+    static func perplexityText(_ url: URL, format: DataFormat, skipBad: Bool = false, limit: Int? = nil) throws
+        -> String
+    {
         let resolved = format == .auto ? DatasetLoader.detectFormat(of: url) : format
         if resolved == .text { return try PlainTextReader.wholeText(of: url) }
         let (dataset, skipped) = try DatasetLoader.load(url, format: resolved, skipBad: skipBad, limit: limit)
@@ -99,10 +102,13 @@ enum TaskCorpus {
         return documents.map(\.text).joined(separator: "\n\n")
     }
 
-    static func classification(_ url: URL, format: DataFormat, limit: Int?) throws -> (ClassificationTask, [ClassificationExample]) {
+    static func classification(_ url: URL, format: DataFormat, limit: Int?) throws -> (
+        ClassificationTask, [ClassificationExample]
+    ) {
         let (dataset, _) = try DatasetLoader.load(url, format: format, limit: limit)
         guard case .classification(let task, let examples) = dataset else {
-            throw ArgumentInputError("\(url.path): --task classify needs labelled examples (GLUE TSV or JSONL with text and label)")
+            throw ArgumentInputError(
+                "\(url.path): --task classify needs labelled examples (GLUE TSV or JSONL with text and label)")
         }
         return (task, examples)
     }

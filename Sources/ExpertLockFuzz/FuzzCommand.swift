@@ -30,19 +30,24 @@ struct FuzzCommand: ParsableCommand {
     @Flag(help: "List every kind of refusal seen (error type, case and message shape).") var showRefusals = false
     @Flag(help: "Hand over to libFuzzer (a build with -sanitize=fuzzer); arguments after -- go to libFuzzer.")
     var libfuzzer = false
-    @Argument(parsing: .postTerminator, help: "libFuzzer arguments (with --libfuzzer).") var libFuzzerArguments: [String] = []
+    @Argument(parsing: .postTerminator, help: "libFuzzer arguments (with --libfuzzer).") var libFuzzerArguments:
+        [String] = []
 
     func run() throws {
         if list || target == nil {
-            for t in FuzzTarget.all { print("\(t.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(t.summary)") }
+            for t in FuzzTarget.all {
+                print("\(t.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(t.summary)")
+            }
             return
         }
         guard let name = target, let fuzzTarget = FuzzTarget.named(name) else {
-            throw ValidationError("unknown target '\(target ?? "")'; one of: \(FuzzTarget.all.map(\.name).joined(separator: ", "))")
+            throw ValidationError(
+                "unknown target '\(target ?? "")'; one of: \(FuzzTarget.all.map(\.name).joined(separator: ", "))")
         }
         if libfuzzer {
             guard let status = try LibFuzzerDriver.run(fuzzTarget, arguments: libFuzzerArguments) else {
-                throw ValidationError("this build has no libFuzzer: build with -Xswiftc -sanitize=fuzzer (fuzz/README.md)")
+                throw ValidationError(
+                    "this build has no libFuzzer: build with -Xswiftc -sanitize=fuzzer (fuzz/README.md)")
             }
             throw ExitCode(status)
         }

@@ -6,14 +6,17 @@ extension FuzzRunner.Report {
     var text: String {
         var lines = [
             "target \(target): \(inputs) inputs (\(seeds) seeds + mutants) in \(String(format: "%.1f", seconds)) s, "
-                + "\(String(format: "%.0f", Double(inputs) / max(seconds, 1e-9))) inputs/s, pool \(pool), peak RSS \(peakRSSMB) MB",
+                + "\(String(format: "%.0f", Double(inputs) / max(seconds, 1e-9))) inputs/s, "
+                + "pool \(pool), peak RSS \(peakRSSMB) MB",
             "  accepted \(accepted), refused \(refused) (\(refusalKinds.count) kinds of refusal)",
             "  crashes 0 (the process is still alive), hangs \(slow.count), invariant violations \(violations.count), "
                 + "memory runaway \(memoryRunaway ?? "none")",
         ]
         if unexpectedCount > 0 {
             lines.append("  refused with a non-InputError (exit 1 instead of 2) \(unexpectedCount) times:")
-            for (signature, example) in unexpectedErrors.sorted(by: { $0.key < $1.key }) { lines.append("    \(signature): \(example)") }
+            for (signature, example) in unexpectedErrors.sorted(by: { $0.key < $1.key }) {
+                lines.append("    \(signature): \(example)")
+            }
         }
         for item in slow { lines.append("  slow: \(item)") }
         for item in violations { lines.append("  violation: \(item)") }
@@ -24,7 +27,8 @@ extension FuzzRunner.Report {
         let object: [String: Any] = [
             "target": target, "inputs": inputs, "seconds": seconds, "seeds": seeds, "pool": pool, "accepted": accepted,
             "refused": refused, "refusal_kinds": refusalKinds.count, "unexpected_errors": unexpectedCount,
-            "slow": slow, "violations": violations, "peak_rss_mb": peakRSSMB, "memory_runaway": memoryRunaway ?? NSNull(),
+            "slow": slow, "violations": violations, "peak_rss_mb": peakRSSMB,
+            "memory_runaway": memoryRunaway ?? NSNull(),
         ]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
@@ -66,9 +70,12 @@ enum Replay {
     static func files(_ paths: [String]) throws -> [String] {
         try paths.flatMap { path -> [String] in
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw FuzzError("\(path): no such file") }
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw FuzzError("\(path): no such file")
+            }
             guard isDirectory.boolValue else { return [path] }
-            return try FileManager.default.contentsOfDirectory(atPath: path).sorted().filter { !$0.hasPrefix(".") }.map { "\(path)/\($0)" }
+            return try FileManager.default.contentsOfDirectory(atPath: path).sorted().filter { !$0.hasPrefix(".") }.map
+            { "\(path)/\($0)" }
         }
     }
 }

@@ -2,9 +2,9 @@ import Foundation
 import TensorCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The seeded mutation loop: pick an input from the pool (seed corpus plus inputs that reached
@@ -81,9 +81,15 @@ struct FuzzRunner {
             let began = Date()
             if !worker.run(timeout: options.timeout, { outcome = FuzzOutcome.of(target, data, scratch) }) {
                 let saved = save(input, as: "hang-\(i)")
-                FileHandle.standardError.write(Data("\(target.name): input \(i) still running after \(options.timeout) s; saved as \(saved)\n".utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        "\(target.name): input \(i) still running after \(options.timeout) s; saved as \(saved)\n".utf8)
+                )
                 guard worker.waitLonger(options.hangLimit) else {
-                    FileHandle.standardError.write(Data("\(target.name): input \(i) did not finish in \(options.hangLimit) s: a hang. Stopping.\n".utf8))
+                    FileHandle.standardError.write(
+                        Data(
+                            "\(target.name): input \(i) did not finish in \(options.hangLimit) s: a hang. Stopping.\n"
+                                .utf8))
                     exit(3)
                 }
                 report.slow.append("\(saved) (\(String(format: "%.1f", Date().timeIntervalSince(began))) s)")
@@ -100,29 +106,39 @@ struct FuzzRunner {
             case .unexpectedError(let signature, let description):
                 report.unexpectedCount += 1
                 if report.unexpectedErrors[signature] == nil {
-                    report.unexpectedErrors[signature] = "\(description) [saved as \(save(input, as: "unexpected-\(i)"))]"
+                    report.unexpectedErrors[signature] =
+                        "\(description) [saved as \(save(input, as: "unexpected-\(i)"))]"
                     pool.remember(input, &mutator)
                 }
             case .violation(let message):
                 let saved = save(input, as: "violation-\(i)")
                 report.violations.append("\(saved): \(message)")
-                FileHandle.standardError.write(Data("\(target.name): invariant violated by input \(i) (\(saved)): \(message)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("\(target.name): invariant violated by input \(i) (\(saved)): \(message)\n".utf8))
             }
             let rss = Self.peakRSSMB()
             report.peakRSSMB = rss
             if rss > options.rssLimitMB && report.memoryRunaway == nil {
                 report.memoryRunaway = save(input, as: "memory-\(i)")
-                FileHandle.standardError.write(Data("\(target.name): peak memory \(rss) MB after input \(i) (saved as \(report.memoryRunaway ?? ""))\n".utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        ("\(target.name): peak memory \(rss) MB after input \(i) "
+                            + "(saved as \(report.memoryRunaway ?? ""))\n").utf8))
                 break
             }
             if Date().timeIntervalSince(lastProgress) >= options.progressInterval {
                 lastProgress = Date()
                 let elapsed = lastProgress.timeIntervalSince(start)
-                FileHandle.standardError.write(Data(String(
-                    format: "%@: %d inputs, %.0f s, %.0f/s, pool %d (%.1f MB), accepted %d, refused %d (%d kinds)\n",
-                    target.name, report.inputs, elapsed, Double(report.inputs) / elapsed, pool.count,
-                    Double(pool.bytes) / 1_048_576, report.accepted,
-                    report.refused, report.refusalKinds.count).utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        String(
+                            format:
+                                "%@: %d inputs, %.0f s, %.0f/s, pool %d (%.1f MB), accepted %d, refused %d (%d "
+                                + "kinds)\n",
+                            target.name, report.inputs, elapsed, Double(report.inputs) / elapsed, pool.count,
+                            Double(pool.bytes) / 1_048_576, report.accepted,
+                            report.refused, report.refusalKinds.count
+                        ).utf8))
             }
         }
         report.seconds = Date().timeIntervalSince(start)
@@ -141,11 +157,11 @@ struct FuzzRunner {
     static func peakRSSMB() -> Int {
         var usage = rusage()
         #if os(macOS)
-        getrusage(RUSAGE_SELF, &usage)
-        return Int(usage.ru_maxrss) >> 20
+            getrusage(RUSAGE_SELF, &usage)
+            return Int(usage.ru_maxrss) >> 20
         #else
-        getrusage(RUSAGE_SELF.rawValue, &usage)  // Glibc imports RUSAGE_SELF as an enum case
-        return Int(usage.ru_maxrss) >> 10
+            getrusage(RUSAGE_SELF.rawValue, &usage)  // Glibc imports RUSAGE_SELF as an enum case
+            return Int(usage.ru_maxrss) >> 10
         #endif
     }
 

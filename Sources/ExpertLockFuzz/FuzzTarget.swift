@@ -61,10 +61,12 @@ final class FuzzScratch: @unchecked Sendable {
         // /dev/shm when there is one: targets that write files back go through `AtomicFile`,
         // whose fsync costs milliseconds on a disk and nothing in memory.
         var isDirectory: ObjCBool = false
-        let shm = FileManager.default.fileExists(atPath: "/dev/shm", isDirectory: &isDirectory) && isDirectory.boolValue
+        let shm =
+            FileManager.default.fileExists(atPath: "/dev/shm", isDirectory: &isDirectory) && isDirectory.boolValue
             && FileManager.default.isWritableFile(atPath: "/dev/shm")
         let base = shm ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory
-        directory = base
+        directory =
+            base
             .appendingPathComponent("expertlock-fuzz-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     }

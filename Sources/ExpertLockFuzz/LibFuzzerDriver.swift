@@ -1,9 +1,9 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Coverage-guided fuzzing through libFuzzer, for builds made with `-sanitize=fuzzer`
@@ -15,9 +15,11 @@ import Darwin
 /// libFuzzer and says so instead of failing to link.
 enum LibFuzzerDriver {
     typealias TestOneInput = @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
-    typealias RunDriver = @convention(c) (
-        UnsafeMutablePointer<Int32>, UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>, TestOneInput
-    ) -> Int32
+    typealias RunDriver =
+        @convention(c) (
+            UnsafeMutablePointer<Int32>, UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+            TestOneInput
+        ) -> Int32
 
     /// The target libFuzzer's callback runs; set once before the driver starts.
     nonisolated(unsafe) static var target: FuzzTarget?

@@ -18,8 +18,10 @@ extension Mutator {
         return (0..<8).map { UInt8(truncatingIfNeeded: n >> (8 * UInt64($0))) } + header + data
     }
 
-    static let dtypeNames = ["F32", "F16", "BF16", "F64", "I64", "I32", "I16", "I8", "U8", "BOOL", "U16", "U32", "U64",
-                             "F8_E4M3", "F8_E5M2", "f32", "", "F32 ", "BF16\\u0000"]
+    static let dtypeNames = [
+        "F32", "F16", "BF16", "F64", "I64", "I32", "I16", "I8", "U8", "BOOL", "U16", "U32", "U64",
+        "F8_E4M3", "F8_E5M2", "f32", "", "F32 ", "BF16\\u0000",
+    ]
 
     static let hostileShapes = [
         "[1000000,1000000]", "[4611686018427387904]", "[9223372036854775807]", "[9223372036854775807,2]",
@@ -29,7 +31,8 @@ extension Mutator {
     ]
 
     static let hostileOffsets = [
-        "[0,4000000000000]", "[4000000000000,4000000000000]", "[0,9223372036854775807]", "[9223372036854775807,9223372036854775807]",
+        "[0,4000000000000]", "[4000000000000,4000000000000]", "[0,9223372036854775807]",
+        "[9223372036854775807,9223372036854775807]",
         "[-1,0]", "[8,0]", "[0,0]", "[1,1]", "[0,18446744073709551615]", "[18446744073709551615,0]", "[0]", "[0,1,2]",
         "[]", "[0,1.5]", "[\"0\",\"4\"]", "[9223372036854775807,-9223372036854775808]",
     ]
@@ -37,15 +40,21 @@ extension Mutator {
     mutating func mutateSafeTensors(_ bytes: inout [UInt8], partner: [UInt8]) {
         guard var (header, data) = Self.frame(bytes) else {
             // Not framed (an earlier mutation broke it): reframe the whole thing as a header.
-            if below(2) == 0 { bytes = Self.assemble(header: bytes.count >= 8 ? Array(bytes[8...]) : bytes, data: []) } else { mutateOnce(&bytes, partner: partner) }
+            if below(2) == 0 {
+                bytes = Self.assemble(header: bytes.count >= 8 ? Array(bytes[8...]) : bytes, data: [])
+            } else {
+                mutateOnce(&bytes, partner: partner)
+            }
             return
         }
         switch below(12) {
         case 0:  // the length field alone
             let total = UInt64(bytes.count)
             let n = UInt64(header.count)
-            let lengths: [UInt64] = [0, 1, 2, 7, 8, n &- 1, n &+ 1, total &- 8, total &- 7, total, 1 << 31, 1 << 32, 1 << 63,
-                                     UInt64.max, UInt64.max &- 7, 100_000_000, 100_000_001]
+            let lengths: [UInt64] = [
+                0, 1, 2, 7, 8, n &- 1, n &+ 1, total &- 8, total &- 7, total, 1 << 31, 1 << 32, 1 << 63,
+                UInt64.max, UInt64.max &- 7, 100_000_000, 100_000_001,
+            ]
             bytes = Self.assemble(header: header, data: data, length: pick(lengths))
             return
         case 1:

@@ -23,14 +23,18 @@ extension Mutator {
             return Array(String(repeating: "{\"a\":", count: depth).utf8) + [UInt8(ascii: "1")]
                 + Array(repeating: UInt8(ascii: "}"), count: depth)
         case 3: return Array(("\"" + String(repeating: "a", count: smallLength(limit: 100_000)) + "\"").utf8)
-        case 4: return Array(("[" + Array(repeating: "0", count: smallLength(limit: 20_000)).joined(separator: ",") + "]").utf8)
+        case 4:
+            return Array(
+                ("[" + Array(repeating: "0", count: smallLength(limit: 20_000)).joined(separator: ",") + "]").utf8)
         case 5: return Array(pick(Self.interestingNumbers).utf8)
         case 6: return Array("[\(pick(Self.interestingNumbers)),\(pick(Self.interestingNumbers))]".utf8)
         default:
-            return Array(pick([
-                "null", "true", "false", "\"\"", "[]", "{}", "\"x\"", "[0]", "[-1]", "[[]]", "{\"\":0}", "[null]",
-                "\"\\ud800\"", "\"\\u0000\"", "\"\\udc00\\ud800\"", "\"\u{FEFF}\"", "\"\\\"\"", "[\"a\",1]", "{\"a\":[]}",
-            ]).utf8)
+            return Array(
+                pick([
+                    "null", "true", "false", "\"\"", "[]", "{}", "\"x\"", "[0]", "[-1]", "[[]]", "{\"\":0}", "[null]",
+                    "\"\\ud800\"", "\"\\u0000\"", "\"\\udc00\\ud800\"", "\"\u{FEFF}\"", "\"\\\"\"", "[\"a\",1]",
+                    "{\"a\":[]}",
+                ]).utf8)
         }
     }
 
@@ -63,7 +67,9 @@ extension Mutator {
             (b >= 0x30 && b <= 0x39) || b == UInt8(ascii: ".") || b == UInt8(ascii: "-") || b == UInt8(ascii: "+")
                 || b == UInt8(ascii: "e") || b == UInt8(ascii: "E")
         }
-        func isWordByte(_ b: UInt8) -> Bool { (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == UInt8(ascii: "_") }
+        func isWordByte(_ b: UInt8) -> Bool {
+            (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == UInt8(ascii: "_")
+        }
         var spans: [Range<Int>] = []
         var i = 0
         while i < bytes.count {
@@ -115,7 +121,13 @@ extension Mutator {
         while i < bytes.count {
             let b = bytes[i]
             if inString {
-                if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") { inString = false }
+                if escaped {
+                    escaped = false
+                } else if b == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if b == UInt8(ascii: "\"") {
+                    inString = false
+                }
                 i += 1
                 continue
             }
@@ -145,7 +157,11 @@ extension Mutator {
             while i < bytes.count {
                 let b = bytes[i]
                 if inString {
-                    if escaped { escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else if b == UInt8(ascii: "\"") {
+                    if escaped {
+                        escaped = false
+                    } else if b == UInt8(ascii: "\\") {
+                        escaped = true
+                    } else if b == UInt8(ascii: "\"") {
                         inString = false
                         if depth == 0 { return i + 1 }
                     }
@@ -162,7 +178,9 @@ extension Mutator {
             return bytes.count
         }
         var i = start
-        let stops: Set<UInt8> = [UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: ":")]
+        let stops: Set<UInt8> = [
+            UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: ":"),
+        ]
         while i < bytes.count, !stops.contains(bytes[i]) { i += 1 }
         return i
     }
@@ -221,12 +239,17 @@ extension Mutator {
             [0xEF, 0xBB, 0xBF], [0xFF], [0xC3], [0xC3, 0x28], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0x00],
             Array("\u{2028}".utf8), Array("e\u{301}".utf8), Array("\u{1F600}".utf8), Array("\u{202E}".utf8),
         ]
-        let json = ["{", "}", "[", "]", ":", ",", "\"", "null", "true", "false", "\\u0000", "\\ud800", "\\", "1e400", "-0", "NaN", "{}", "[]"]
+        let json = [
+            "{", "}", "[", "]", ":", ",", "\"", "null", "true", "false", "\\u0000", "\\ud800", "\\", "1e400", "-0",
+            "NaN", "{}", "[]",
+        ]
         switch grammar {
         case .json, .jsonLines, .safetensors:
             json.forEach { tokens.insert(Array($0.utf8)) }
         case .tsv:
-            ["sentence", "label", "sentence1", "sentence2", "gold_label", "question", "index", "idx", "\t\t"].forEach { tokens.insert(Array($0.utf8)) }
+            ["sentence", "label", "sentence1", "sentence2", "gold_label", "question", "index", "idx", "\t\t"].forEach {
+                tokens.insert(Array($0.utf8))
+            }
         case .text:
             ["= Title =", "= = Section = =", "=", "==", " = = = ", "\n\n"].forEach { tokens.insert(Array($0.utf8)) }
         case .binary:
@@ -234,7 +257,8 @@ extension Mutator {
         }
         for entry in corpus {
             if grammar == .tsv || grammar == .text {
-                for word in entry.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) where word.count <= 32 {
+                for word in entry.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D })
+                where word.count <= 32 {
                     tokens.insert(Array(word))
                 }
             } else {

@@ -13,7 +13,8 @@ extension ParserCalls {
     /// The package root, from this file's path (the fuzzer runs from a checkout).
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static let fixtureModel = packageRoot.appendingPathComponent("Tests/MoEModelsTests/Fixtures/models/qwen2_moe_bf16_norm_tied")
+    static let fixtureModel = packageRoot.appendingPathComponent(
+        "Tests/MoEModelsTests/Fixtures/models/qwen2_moe_bf16_norm_tied")
 
     /// scratch/model: config.json and model.safetensors of the fixture.
     static func writeModel(_ scratch: FuzzScratch) throws {
@@ -56,7 +57,8 @@ extension ParserCalls {
         let url = try scratch.write(data, to: UpdateLog.fileName)
         let log = try UpdateLog.read(url)
         let manifest = try ModelManifest.read(packageRoot.appendingPathComponent(seedManifest))
-        let report = try LogVerifier.verify(model: modelFolder(scratch), manifest: manifest, log: log, publicKey: try publicKey())
+        let report = try LogVerifier.verify(
+            model: modelFolder(scratch), manifest: manifest, log: log, publicKey: try publicKey())
         _ = report.valid
         // What was read writes back and reads back the same entries.
         try log.write(to: scratch.directory.appendingPathComponent("log-copy.jsonl"))
@@ -143,7 +145,8 @@ extension ParserCalls {
 
     static func realignState(_ data: Data, _ scratch: FuzzScratch) throws {
         guard let expected = realignExpected else {
-            throw InvariantViolation("fuzz/corpus/realign-state/state.json is missing: the target has no run to check against")
+            throw InvariantViolation(
+                "fuzz/corpus/realign-state/state.json is missing: the target has no run to check against")
         }
         try ActiveLearningCheckpoint.checkStateFile(
             data, file: "state.json", parameters: expected.parameters, fingerprint: expected.fingerprint, poolSize: 48)
@@ -156,7 +159,9 @@ extension ParserCalls {
     static func writeModelWithAdapter(_ scratch: FuzzScratch) throws {
         try writeModel(scratch)
         let model = try ModelLoader.load(directory: modelFolder(scratch), residency: .resident)
-        let targets = model.parameters.filter { $0.shape.count == 2 && ($0.name.contains("proj") || $0.name.contains("experts")) }
+        let targets = model.parameters.filter {
+            $0.shape.count == 2 && ($0.name.contains("proj") || $0.name.contains("experts"))
+        }
         model.attachLoRA(to: targets, rank: 2, alpha: 4, seed: 1)
         let adapter = scratch.directory.appendingPathComponent("adapter")
         try model.saveLoRA(to: adapter)

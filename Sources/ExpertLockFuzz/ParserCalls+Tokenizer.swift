@@ -8,17 +8,19 @@ extension ParserCalls {
     /// Texts that reach every stage: spaces and tabs, non-ASCII, an emoji (byte fallback), added
     /// tokens written inline, digits, a long run for BPE merges, and nothing at all.
     static let sampleTexts = [
-        "Hello world", "  leading spaces\tand\ttabs\n\nnew lines ", "café 日本語 😀 e\u{301}", "<s>special</s> [CLS] <|endoftext|>",
+        "Hello world", "  leading spaces\tand\ttabs\n\nnew lines ", "café 日本語 😀 e\u{301}",
+        "<s>special</s> [CLS] <|endoftext|>",
         "12345 3.14 -7", String(repeating: "ab", count: 200), "",
     ]
 
     /// What SentencePiece normalization and Unigram segmentation meet beyond `sampleTexts`: "\r\n"
     /// (one grapheme cluster), combining marks, emoji sequences, compatibility forms, controls, a
     /// long run of one character and runs of spaces.
-    static let unigramTexts = sampleTexts + [
-        "a\r\nb\rc", "e\u{301}n\u{303}A\u{30A} \u{0}\u{85}\u{200B}x", "👍🏽👩🏾‍💻🇯🇵 ☃ ﬁ ½ Ａ ﾊﾞ ①",
-        "हिन्दी क्षत्रिय ภาษาไทย 한국어", String(repeating: "-", count: 300), "  two   spaces  <0x41>",
-    ]
+    static let unigramTexts =
+        sampleTexts + [
+            "a\r\nb\rc", "e\u{301}n\u{303}A\u{30A} \u{0}\u{85}\u{200B}x", "👍🏽👩🏾‍💻🇯🇵 ☃ ﬁ ½ Ａ ﾊﾞ ①",
+            "हिन्दी क्षत्रिय ภาษาไทย 한국어", String(repeating: "-", count: 300), "  two   spaces  <0x41>",
+        ]
 
     static func tokenizer(_ data: Data, _ scratch: FuzzScratch) throws {
         exercise(try Tokenizer(tokenizerJSON: scratch.write(data, to: "tokenizer.json")))
@@ -64,9 +66,12 @@ extension ParserCalls {
                    "vocab": {"<unk>": 0, "<s>": 1, "</s>": 2, "<pad>": 3, "hello": 4, "world": 5}},
          "pre_tokenizer": {"type": "WhitespaceSplit"},
          "added_tokens": [
-           {"id": 1, "content": "<s>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
-           {"id": 2, "content": "</s>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
-           {"id": 3, "content": "<pad>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}]}
+           {"id": 1, "content": "<s>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, \
+        "special": true},
+           {"id": 2, "content": "</s>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, \
+        "special": true},
+           {"id": 3, "content": "<pad>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, \
+        "special": true}]}
         """#
 
     static func writeFixedTokenizer(_ scratch: FuzzScratch) throws {
@@ -74,8 +79,9 @@ extension ParserCalls {
     }
 
     static func tokenizerConfig(_ data: Data, _ scratch: FuzzScratch) throws {
-        exercise(try Tokenizer(
-            tokenizerJSON: scratch.directory.appendingPathComponent("fixed-tokenizer.json"),
-            tokenizerConfigJSON: scratch.write(data, to: "tokenizer_config.json")))
+        exercise(
+            try Tokenizer(
+                tokenizerJSON: scratch.directory.appendingPathComponent("fixed-tokenizer.json"),
+                tokenizerConfigJSON: scratch.write(data, to: "tokenizer_config.json")))
     }
 }

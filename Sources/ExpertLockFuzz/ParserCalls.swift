@@ -48,7 +48,9 @@ enum ParserCalls {
 
     // MARK: - Checkpoint index
 
-    static let shardNames = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "extra.safetensors"]
+    static let shardNames = [
+        "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "extra.safetensors",
+    ]
 
     /// The shards the index seeds name (the layout of Tests/MoEModelsTests/Fixtures/checkpoints/sharded)
     /// plus one the index does not list, so mutated shard names can point at a real file.
@@ -57,10 +59,15 @@ enum ParserCalls {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         func tensor(_ name: String, _ dtype: DType, _ shape: [Int]) -> StoredTensor {
             let count = shape.reduce(1, *) * dtype.byteSize
-            return StoredTensor(name: name, dtype: dtype, shape: shape, bytes: Data((0..<count).map { UInt8(truncatingIfNeeded: $0 &* 37) }))
+            return StoredTensor(
+                name: name, dtype: dtype, shape: shape,
+                bytes: Data((0..<count).map { UInt8(truncatingIfNeeded: $0 &* 37) }))
         }
         let shards: [[StoredTensor]] = [
-            [tensor("model.layers.0.mlp.experts.0.w1.weight", .bf16, [4, 6]), tensor("model.layers.0.mlp.experts.1.w1.weight", .bf16, [4, 6])],
+            [
+                tensor("model.layers.0.mlp.experts.0.w1.weight", .bf16, [4, 6]),
+                tensor("model.layers.0.mlp.experts.1.w1.weight", .bf16, [4, 6]),
+            ],
             [tensor("model.layers.0.mlp.gate.weight", .f32, [2, 6]), tensor("lm_head.weight", .f16, [3, 6])],
             [tensor("extra.weight", .f32, [5])],
         ]
@@ -126,7 +133,9 @@ enum ParserCalls {
         } catch {
             throw InvariantViolation("an accepted file does not read back after writing: \(error)")
         }
-        guard back == attribution else { throw InvariantViolation("an accepted file reads back different after writing") }
+        guard back == attribution else {
+            throw InvariantViolation("an accepted file reads back different after writing")
+        }
         _ = try attribution.merged(with: attribution)
     }
 
@@ -134,7 +143,9 @@ enum ParserCalls {
 
     /// The model the plan seeds were made for: sparse layers 0 and 1, four experts each.
     static let planSignature: ModelSignature = {
-        let json = #"{"model_type":"mixtral","layers":2,"sparse_layers":[0,1],"experts_per_layer":[4,4],"hidden_size":8,"vocab_size":32}"#
+        let json =
+            #"{"model_type":"mixtral","layers":2,"sparse_layers":[0,1],"experts_per_layer":[4,4],"hidden_size":8,"#
+            + #""vocab_size":32}"#
         return try! JSONDecoder().decode(ModelSignature.self, from: Data(json.utf8))  // constant input
     }()
 

@@ -41,7 +41,9 @@ public struct BF16Matrix: @unchecked Sendable {
         var bits = [UInt16](repeating: 0, count: tensor.count)
         tensor.withUnsafeBufferPointer { src in
             bits.withUnsafeMutableBufferPointer { dst in
-                if let s = src.baseAddress, let d = dst.baseAddress { HalfPrecision.floatToBF16(s, d, count: src.count) }
+                if let s = src.baseAddress, let d = dst.baseAddress {
+                    HalfPrecision.floatToBF16(s, d, count: src.count)
+                }
             }
         }
         self.init(rows: tensor.shape[0], columns: tensor.shape[1], bits: bits)
@@ -49,7 +51,8 @@ public struct BF16Matrix: @unchecked Sendable {
 
     /// The values widened to Float32 (tests and small matrices).
     public func tensor() -> Tensor {
-        Tensor(shape: [rows, columns]) { out in HalfPrecision.bf16ToFloat(base, out.baseAddress!, count: rows * columns) }
+        Tensor(shape: [rows, columns]) { out in HalfPrecision.bf16ToFloat(base, out.baseAddress!, count: rows * columns)
+        }
     }
 
     /// Rows `ids` widened to Float32: [ids.count, columns] (an embedding lookup).
@@ -59,7 +62,8 @@ public struct BF16Matrix: @unchecked Sendable {
             let out = UncheckedSendable(out.baseAddress!)
             Parallel.forEach(ids.count, grain: max(1, 65_536 / max(1, c))) { range in
                 for i in range {
-                    precondition(ids[i] >= 0 && ids[i] < rows, "BF16Matrix.gatherRows: row \(ids[i]) outside 0..<\(rows)")
+                    precondition(
+                        ids[i] >= 0 && ids[i] < rows, "BF16Matrix.gatherRows: row \(ids[i]) outside 0..<\(rows)")
                     let src = base + ids[i] * c
                     for j in 0..<c { out.value[i * c + j] = Float(bitPattern: UInt32(src[j]) &<< 16) }
                 }

@@ -28,4 +28,3 @@ public struct SplitMix64: RandomNumberGenerator, Sendable, Codable, Equatable {
         return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
     }
 }
-

@@ -61,7 +61,9 @@ public enum StoredGemm {
         _ x: Tensor, _ w: BF16Matrix, bias: Tensor? = nil, precision: Precision, kernel: Kernel = kernel
     ) -> Tensor {
         precondition(x.lastDim == w.columns, "StoredGemm.linear: input \(x.shape) for weight [\(w.rows), \(w.columns)]")
-        if let bias { precondition(bias.count == w.rows, "StoredGemm.linear: bias \(bias.shape) for \(w.rows) outputs") }
+        if let bias {
+            precondition(bias.count == w.rows, "StoredGemm.linear: bias \(bias.shape) for \(w.rows) outputs")
+        }
         let (m, n) = (x.rows, w.rows)
         var shape = Array(x.shape.dropLast())
         shape.append(n)
@@ -74,7 +76,8 @@ public enum StoredGemm {
             }
             x.withUnsafeBufferPointer { px in
                 multiply(
-                    m: m, a: px.baseAddress!, lda: w.columns, weights: w, precision: precision, beta: bias == nil ? 0 : 1,
+                    m: m, a: px.baseAddress!, lda: w.columns, weights: w, precision: precision,
+                    beta: bias == nil ? 0 : 1,
                     c: po, ldc: n, kernel: kernel)
             }
         }
@@ -159,7 +162,8 @@ public enum StoredGemm {
             Parallel.forEach((m + 15) / 16, grain: max(1, 4_096 / k)) { panels in
                 let r0 = panels.lowerBound * 16
                 el_pack_bf16_pairs(
-                    min(m, panels.upperBound * 16) - r0, k, a + r0 * lda, lda, shared.value + panels.lowerBound * panelElements)
+                    min(m, panels.upperBound * 16) - r0, k, a + r0 * lda, lda,
+                    shared.value + panels.lowerBound * panelElements)
             }
             body(.packed(packed))
         case (.bf16, .avx512bf16):

@@ -52,8 +52,9 @@ public final class Variable {
 
     /// Adds `g` into this node's gradient.
     public func accumulate(_ g: Tensor) {
-        precondition(g.shape == value.shape || g.count == value.count,
-                     "gradient shape \(g.shape) does not match value \(value.shape) of \(name ?? "node")")
+        precondition(
+            g.shape == value.shape || g.count == value.count,
+            "gradient shape \(g.shape) does not match value \(value.shape) of \(name ?? "node")")
         if grad == nil {
             grad = g.shape == value.shape ? g : g.reshaped(value.shape)
         } else {

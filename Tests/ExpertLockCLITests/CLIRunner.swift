@@ -80,7 +80,8 @@ enum CLIRunner {
         err.fileHandleForReading.readabilityHandler = nil
         let rest = err.fileHandleForReading.readDataToEndOfFile()
         _ = collected.append(rest, marker: marker)
-        return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: collected.text)
+        return Run(
+            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: collected.text)
     }
 
     /// Stderr as it arrives; `append` says when `marker` first shows up.

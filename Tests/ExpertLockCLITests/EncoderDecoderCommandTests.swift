@@ -116,8 +116,10 @@ import Testing
                 "--json",
             ]))
         let out = dir.appendingPathComponent("realign")
-        let data = ["--pool", Self.trained.appendingPathComponent("pool.tsv").path, "--eval-data",
-                    Self.trained.appendingPathComponent("dev.tsv").path]
+        let data = [
+            "--pool", Self.trained.appendingPathComponent("pool.tsv").path, "--eval-data",
+            Self.trained.appendingPathComponent("dev.tsv").path,
+        ]
         let realign = try Self.json(
             try CLIRunner.run(
                 ["realign", "--model", pruned.path, "--task", "classify"] + data + [

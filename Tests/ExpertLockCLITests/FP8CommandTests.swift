@@ -21,8 +21,9 @@ import Testing
             let old = "model.layers.1.mlp.experts.2.up_proj.\(suffix)"
             let new = "model.layers.1.mlp.experts.1.up_proj.\(suffix)"
             #expect(after.info(new)?.dtype == before.info(old)?.dtype)
-            #expect(try after.file(containing: new)!.storedTensor(new).bytes
-                        == before.file(containing: old)!.storedTensor(old).bytes)
+            #expect(
+                try after.file(containing: new)!.storedTensor(new).bytes
+                    == before.file(containing: old)!.storedTensor(old).bytes)
         }
         #expect(after.info("model.layers.1.mlp.experts.6.up_proj.weight") == nil)
         let config = try String(contentsOf: out.appendingPathComponent("config.json"), encoding: .utf8)
@@ -46,6 +47,8 @@ import Testing
         let run = try CLIRunner.run(["forward", "--model", model.path, "--ids", ids.path])
         #expect(run.status == 2)
         let lines = run.stderr.split(separator: "\n")
-        #expect(lines.count == 1 && run.stderr.contains("model.safetensors") && run.stderr.contains(victim), "\(run.stderr)")
+        #expect(
+            lines.count == 1 && run.stderr.contains("model.safetensors") && run.stderr.contains(victim), "\(run.stderr)"
+        )
     }
 }

@@ -34,10 +34,12 @@ import Testing
             return Int((state >> 33) % UInt64(n))
         }
         for (file, lines) in [("pool.jsonl", 24), ("dev.jsonl", 6)] {
-            let text = (0..<lines).map { _ in
-                let sentence = (0..<8).map { _ in words[next(words.count)] }.joined(separator: " ")
-                return String(decoding: try! JSONSerialization.data(withJSONObject: ["text": sentence]), as: UTF8.self)
-            }.joined(separator: "\n") + "\n"
+            let text =
+                (0..<lines).map { _ in
+                    let sentence = (0..<8).map { _ in words[next(words.count)] }.joined(separator: " ")
+                    return String(
+                        decoding: try! JSONSerialization.data(withJSONObject: ["text": sentence]), as: UTF8.self)
+                }.joined(separator: "\n") + "\n"
             try Data(text.utf8).write(to: dir.appendingPathComponent(file))
         }
         let ids = (0..<300).map { _ in next(40) }
@@ -111,7 +113,8 @@ import Testing
             "realign", "--model", dir.appendingPathComponent("model").path, "--task", "perplexity", "--pool",
             dir.appendingPathComponent("pool.jsonl").path, "--eval-data", dir.appendingPathComponent("dev.jsonl").path,
             "--budget", "8", "--batch", "4", "--initial", "4", "--steps", "2", "--train-batch", "2", "--seq", "10",
-            "--lr", "0.01", "--strategy", "nll", "--seed", "1", "--out", dir.appendingPathComponent("ra").path, "--json",
+            "--lr", "0.01", "--strategy", "nll", "--seed", "1", "--out", dir.appendingPathComponent("ra").path,
+            "--json",
         ])
         #expect(run.status == 0, "\(run.stderr)")
         let result = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
@@ -128,9 +131,12 @@ private extension SafeTensorsCheckpoint {
         guard info(name)?.dtype == .f8e4m3 else { return try tensor(name).data }
         let scales = try tensor(name + "_scale_inv")
         let shape = info(name)!.shape
-        let block = [(shape[0] + scales.shape[0] - 1) / scales.shape[0], (shape[1] + scales.shape[1] - 1) / scales.shape[1]]
+        let block = [
+            (shape[0] + scales.shape[0] - 1) / scales.shape[0], (shape[1] + scales.shape[1] - 1) / scales.shape[1],
+        ]
         return try file(containing: name)!.withRawBytes(name) { bytes, _ in
-            FP8Quantization(blockSize: block).dequantize(bytes, rows: 0..<shape[0], columns: shape[1], scales: scales).data
+            FP8Quantization(blockSize: block).dequantize(bytes, rows: 0..<shape[0], columns: shape[1], scales: scales)
+                .data
         }
     }
 }

@@ -15,7 +15,8 @@ struct FirstUserCommandTests {
         ])
         guard train.status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: ["stderr": train.stderr]) }
         let attribute = try CLIRunner.run([
-            "attribute", "--model", path("model"), "--data", path("text.txt"), "--context", "16", "--out", path("a.json"),
+            "attribute", "--model", path("model"), "--data", path("text.txt"), "--context", "16", "--out",
+            path("a.json"),
         ])
         guard attribute.status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: ["stderr": attribute.stderr]) }
         return dir
@@ -31,7 +32,8 @@ struct FirstUserCommandTests {
             "prune", "--model", path("other"), "--attribution", path("a.json"), "--keep", "2", "--out", path("p-other"),
         ])
         #expect(foreign.status == 2, "\(foreign.stderr)")
-        #expect(foreign.stderr.contains(path("a.json")) && foreign.stderr.contains("another model"), "\(foreign.stderr)")
+        #expect(
+            foreign.stderr.contains(path("a.json")) && foreign.stderr.contains("another model"), "\(foreign.stderr)")
         #expect(!FileManager.default.fileExists(atPath: path("p-other")))
         let sweep = try CLIRunner.run([
             "sweep", "--model", path("other"), "--attribution", path("a.json"), "--eval-data", path("text.txt"),
@@ -63,7 +65,8 @@ struct FirstUserCommandTests {
         #expect(limit.stderr.contains("--limit") && limit.stderr.contains("at least 1"), "\(limit.stderr)")
         #expect(!limit.stderr.contains("Missing value"), "\(limit.stderr)")
         let attribute = try CLIRunner.run([
-            "attribute", "--model", path("model"), "--data", path("text.txt"), "--context", "16", "--out", path("a.json"),
+            "attribute", "--model", path("model"), "--data", path("text.txt"), "--context", "16", "--out",
+            path("a.json"),
         ])
         #expect(attribute.status == 0, "\(attribute.stderr)")
         for threshold in ["--threshold=-0.1", "--threshold=1.5"] {
@@ -92,11 +95,15 @@ struct FirstUserCommandTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
         #expect(try CLIRunner.run(["keygen", "--out", path("owner.key")]).status == 0)
-        let lock = try CLIRunner.run(["lock", "--model", path("model"), "--key", path("owner.key"), "--out", path("locked")])
+        let lock = try CLIRunner.run([
+            "lock", "--model", path("model"), "--key", path("owner.key"), "--out", path("locked"),
+        ])
         #expect(lock.status == 0, "\(lock.stderr)")
         let original = path("model/model.safetensors"), locked = path("locked/model.safetensors")
         let before = try Data(contentsOf: URL(fileURLWithPath: original))
-        func inode(_ p: String) throws -> Int? { try FileManager.default.attributesOfItem(atPath: p)[.systemFileNumber] as? Int }
+        func inode(_ p: String) throws -> Int? {
+            try FileManager.default.attributesOfItem(atPath: p)[.systemFileNumber] as? Int
+        }
         #expect(try inode(original) != inode(locked))
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: locked))
         try handle.seek(toOffset: UInt64(before.count - 1))
@@ -134,11 +141,14 @@ struct FirstUserCommandTests {
         let dir = try CLIContractTests.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
-        #expect(try CLIRunner.run([
-            "train-tokenizer", "--data", path("text.txt"), "--model", "bpe", "--vocab-size", "300", "--out", path("big"),
-        ]).status == 0)
+        #expect(
+            try CLIRunner.run([
+                "train-tokenizer", "--data", path("text.txt"), "--model", "bpe", "--vocab-size", "300", "--out",
+                path("big"),
+            ]).status == 0)
         let mismatch = try CLIRunner.run([
-            "eval", "--model", path("model"), "--tokenizer", path("big"), "--task", "perplexity", "--data", path("text.txt"),
+            "eval", "--model", path("model"), "--tokenizer", path("big"), "--task", "perplexity", "--data",
+            path("text.txt"),
         ])
         #expect(mismatch.status == 2)
         #expect(mismatch.stderr.contains(path("big") + "/tokenizer.json") && mismatch.stderr.contains("vocab_size"))
@@ -232,13 +242,15 @@ struct FirstUserCommandTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
         let resumed = try CLIRunner.run([
-            "attribute", "--model", path("model"), "--data", path("text.txt"), "--context", "16", "--out", path("b.json"),
+            "attribute", "--model", path("model"), "--data", path("text.txt"), "--context", "16", "--out",
+            path("b.json"),
             "--resume",
         ])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stderr.contains("no saved state"), "\(resumed.stderr)")
         // A long sweep, interrupted once its first progress line is out.
-        let big = (0..<200).map { _ in try! String(contentsOfFile: path("text.txt"), encoding: .utf8) }.joined(separator: "\n\n")
+        let big = (0..<200).map { _ in try! String(contentsOfFile: path("text.txt"), encoding: .utf8) }.joined(
+            separator: "\n\n")
         try Data(big.utf8).write(to: URL(fileURLWithPath: path("big.txt")))
         let interrupted = try CLIRunner.runInterrupted(
             [
@@ -256,11 +268,14 @@ struct FirstUserCommandTests {
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
         #expect(try CLIRunner.run(["keygen", "--out", path("owner.key")]).status == 0)
         try FileManager.default.copyItem(atPath: path("owner.key.pub"), toPath: path("pubcopy"))
-        let lock = try CLIRunner.run(["lock", "--model", path("model"), "--key", path("pubcopy"), "--out", path("locked")])
+        let lock = try CLIRunner.run([
+            "lock", "--model", path("model"), "--key", path("pubcopy"), "--out", path("locked"),
+        ])
         #expect(lock.status == 2 && lock.stderr.contains("pubcopy") && lock.stderr.contains("is a public key"))
-        #expect(try CLIRunner.run([
-            "lock", "--model", path("model"), "--key", path("owner.key"), "--out", path("locked"),
-        ]).status == 0)
+        #expect(
+            try CLIRunner.run([
+                "lock", "--model", path("model"), "--key", path("owner.key"), "--out", path("locked"),
+            ]).status == 0)
         let verify = try CLIRunner.run(["log", "verify", "--model", path("locked"), "--public-key", path("owner.key")])
         #expect(verify.status == 2, "\(verify.stdout)")
         #expect(verify.stderr.contains("is a private key") && verify.stdout.isEmpty, "\(verify.stderr)")

@@ -17,17 +17,25 @@ struct ForwardCommandTests {
         return url.path
     }
 
-    @Test(arguments: ["mixtral_f32_gqa2", "qwen2_moe_bf16_norm_tied", "qwen3_moe_f32_headdim", "olmoe_bf16_gqa_clip_norm"])
+    @Test(arguments: [
+        "mixtral_f32_gqa2", "qwen2_moe_bf16_norm_tied", "qwen3_moe_f32_headdim", "olmoe_bf16_gqa_clip_norm",
+    ])
     func reproducesTransformers(_ name: String) throws {
         let model = CLIRunner.modelFixture(name)
-        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: model.appendingPathComponent("expected.json")))
+        let expected = try JSONDecoder().decode(
+            Expected.self, from: Data(contentsOf: model.appendingPathComponent("expected.json")))
         let dir = try CLIRunner.temporaryDirectory()
-        let run = try CLIRunner.run(["forward", "--model", model.path, "--ids", try Self.idsFile(expected.ids, in: dir), "--json"])
+        let run = try CLIRunner.run([
+            "forward", "--model", model.path, "--ids", try Self.idsFile(expected.ids, in: dir), "--json",
+        ])
         #expect(run.status == 0, "\(run.stderr)")
-        let got = try JSONDecoder().decode(Expected.self, from: Data(("{\"ids\": [],".utf8)) + Data(run.stdout.utf8).dropFirst())
+        let got = try JSONDecoder().decode(
+            Expected.self, from: Data(("{\"ids\": [],".utf8)) + Data(run.stdout.utf8).dropFirst())
         var worst = 0.0
         for (a, b) in zip(got.logits.joined(), expected.logits.joined()) { worst = max(worst, abs(a - b)) }
-        for (a, b) in zip(got.router_logits.joined().joined(), expected.router_logits.joined().joined()) { worst = max(worst, abs(a - b)) }
+        for (a, b) in zip(got.router_logits.joined().joined(), expected.router_logits.joined().joined()) {
+            worst = max(worst, abs(a - b))
+        }
         #expect(got.logits.count == expected.logits.count)
         #expect(got.router_logits.count == expected.router_logits.count)
         #expect(worst <= 1e-4)
@@ -39,7 +47,9 @@ struct ForwardCommandTests {
         let model = dir.appendingPathComponent("model")
         try FileManager.default.copyItem(at: CLIRunner.modelFixture("mixtral_f32_gqa2"), to: model)
         try corrupt(model)
-        return try CLIRunner.run(["forward", "--model", model.path, "--ids", try idsFile([1, 2, 3], in: dir), "--json"])
+        return try CLIRunner.run([
+            "forward", "--model", model.path, "--ids", try idsFile([1, 2, 3], in: dir), "--json",
+        ])
     }
 
     static func rewriteHeader(_ model: URL, _ edit: (inout [String: Any]) -> Void) throws {
@@ -129,11 +139,15 @@ struct ForwardCommandTests {
         let dir = try CLIRunner.temporaryDirectory()
         let ids = dir.appendingPathComponent("ids.txt")
         try Data("1 2 x".utf8).write(to: ids)
-        let run = try CLIRunner.run(["forward", "--model", CLIRunner.modelFixture("olmoe_f32_mha").path, "--ids", ids.path])
+        let run = try CLIRunner.run([
+            "forward", "--model", CLIRunner.modelFixture("olmoe_f32_mha").path, "--ids", ids.path,
+        ])
         #expect(run.status == 2)
         #expect(run.stderr.contains("ids.txt"))
         try Data("[1, 2, 999]".utf8).write(to: ids)
-        let outOfRange = try CLIRunner.run(["forward", "--model", CLIRunner.modelFixture("olmoe_f32_mha").path, "--ids", ids.path])
+        let outOfRange = try CLIRunner.run([
+            "forward", "--model", CLIRunner.modelFixture("olmoe_f32_mha").path, "--ids", ids.path,
+        ])
         #expect(outOfRange.status == 2)
     }
 }

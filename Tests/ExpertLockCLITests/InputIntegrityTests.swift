@@ -29,13 +29,38 @@ struct InputIntegrityTests {
         let runs: [(arguments: [String], status: Int32)] = [
             (["forward", "--model", model.path, "--ids", ids.path, "--json"], 0),
             (["attribute", "--model", model.path, "--ids", ids.path, "--context", "32", "--out", attribution], 0),
-            (["attribute", "--model", model.path, "--ids", ids.path, "--context", "32", "--criterion", "ablation", "--json"], 0),
-            (["prune", "--model", model.path, "--attribution", attribution, "--keep", "2", "--out", work.appendingPathComponent("p1").path], 0),
-            (["prune", "--model", model.path, "--drop", "1", "--mode", "mask", "--out", work.appendingPathComponent("p2").path], 0),
-            (["sweep", "--model", model.path, "--ids", ids.path, "--context", "32", "--keep", "4,2,1", "--seeds", "1",
-              "--out", work.appendingPathComponent("s").path], 0),
+            (
+                [
+                    "attribute", "--model", model.path, "--ids", ids.path, "--context", "32", "--criterion", "ablation",
+                    "--json",
+                ], 0
+            ),
+            (
+                [
+                    "prune", "--model", model.path, "--attribution", attribution, "--keep", "2", "--out",
+                    work.appendingPathComponent("p1").path,
+                ], 0
+            ),
+            (
+                [
+                    "prune", "--model", model.path, "--drop", "1", "--mode", "mask", "--out",
+                    work.appendingPathComponent("p2").path,
+                ], 0
+            ),
+            (
+                [
+                    "sweep", "--model", model.path, "--ids", ids.path, "--context", "32", "--keep", "4,2,1", "--seeds",
+                    "1",
+                    "--out", work.appendingPathComponent("s").path,
+                ], 0
+            ),
             // Failing runs must not touch it either, and the input is never an output, even with --overwrite.
-            (["prune", "--model", model.path, "--attribution", attribution, "--keep", "9", "--out", work.appendingPathComponent("p3").path], 2),
+            (
+                [
+                    "prune", "--model", model.path, "--attribution", attribution, "--keep", "9", "--out",
+                    work.appendingPathComponent("p3").path,
+                ], 2
+            ),
             (["prune", "--model", model.path, "--drop", "1", "--out", model.path], 2),
             (["prune", "--model", model.path, "--drop", "1", "--out", model.path + "/", "--overwrite"], 2),
         ]
@@ -56,7 +81,8 @@ struct InputIntegrityTests {
         let model = dir.appendingPathComponent("model")
         // A tokenizer.json for `tokenize` (which reads only that file of the folder).
         try FileManager.default.copyItem(
-            at: CLIRunner.packageRoot.appendingPathComponent("Tests/MoEModelsTests/Fixtures/tokenizers/wordlevel/tokenizer.json"),
+            at: CLIRunner.packageRoot.appendingPathComponent(
+                "Tests/MoEModelsTests/Fixtures/tokenizers/wordlevel/tokenizer.json"),
             to: model.appendingPathComponent("tokenizer.json"))
         let ids = dir.appendingPathComponent("ids.txt")
         try Data((0..<300).map { String(($0 * 7) % 200) }.joined(separator: " ").utf8).write(to: ids)
@@ -66,31 +92,61 @@ struct InputIntegrityTests {
         #expect(try CLIRunner.run(["keygen", "--out", key.path]).status == 0)
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
         let locked = dir.appendingPathComponent("locked")
-        #expect(try CLIRunner.run(["lock", "--model", model.path, "--key", key.path, "--out", locked.path]).status == 0)
+        #expect(
+            try CLIRunner.run(["lock", "--model", model.path, "--key", key.path, "--out", locked.path]).status == 0)
         let pruned = path("pruned")
         #expect(try CLIRunner.run(["prune", "--model", model.path, "--drop", "0", "--out", pruned]).status == 0)
         let before = try Self.snapshot(model)
         let lockedBefore = try Self.snapshot(locked)
         let runs: [(arguments: [String], status: Int32)] = [
-            (["eval", "--model", model.path, "--task", "perplexity", "--ids", ids.path, "--context", "32", "--json"], 0),
+            (
+                [
+                    "eval", "--model", model.path, "--task", "perplexity", "--ids", ids.path, "--context", "32",
+                    "--json",
+                ], 0
+            ),
             (["tokenize", "--model", model.path, "--text", text.path], 0),
-            (["train", "--model", model.path, "--ids", ids.path, "--steps", "1", "--batch", "2", "--seq", "16",
-              "--out", path("continued")], 0),
-            (["train", "--model", locked.path, "--ids", ids.path, "--steps", "1", "--batch", "2", "--seq", "16",
-              "--trainable", "lora", "--key", key.path, "--out", path("updated")], 0),
-            (["realign", "--model", model.path, "--tokenizer", "bytes", "--pool", path("pool.tsv"), "--eval-data",
-              path("dev.tsv"), "--budget", "4", "--batch", "2", "--initial", "2", "--steps", "1", "--seq", "48",
-              "--out", path("realigned")], 0),
+            (
+                [
+                    "train", "--model", model.path, "--ids", ids.path, "--steps", "1", "--batch", "2", "--seq", "16",
+                    "--out", path("continued"),
+                ], 0
+            ),
+            (
+                [
+                    "train", "--model", locked.path, "--ids", ids.path, "--steps", "1", "--batch", "2", "--seq", "16",
+                    "--trainable", "lora", "--key", key.path, "--out", path("updated"),
+                ], 0
+            ),
+            (
+                [
+                    "realign", "--model", model.path, "--tokenizer", "bytes", "--pool", path("pool.tsv"), "--eval-data",
+                    path("dev.tsv"), "--budget", "4", "--batch", "2", "--initial", "2", "--steps", "1", "--seq", "48",
+                    "--out", path("realigned"),
+                ], 0
+            ),
             (["lock", "--model", model.path, "--key", key.path, "--out", path("locked2")], 0),
             (["log", "verify", "--model", locked.path, "--public-key", key.path + ".pub", "--json"], 0),
             (["provenance", "--original", model.path, "--suspect", pruned, "--json"], 0),
             (["attribute", "--model", model.path, "--ids", ids.path, "--context", "32", "--out", path("a.json")], 0),
-            (["attribute", "--model", model.path, "--ids", ids.path, "--context", "32", "--out", path("a.json"),
-              "--resume", "--overwrite"], 0),
+            (
+                [
+                    "attribute", "--model", model.path, "--ids", ids.path, "--context", "32", "--out", path("a.json"),
+                    "--resume", "--overwrite",
+                ], 0
+            ),
             // Outputs inside the input, and failing runs, leave it untouched too.
-            (["train", "--model", model.path, "--ids", ids.path, "--steps", "1", "--out", model.path, "--overwrite"], 2),
+            (
+                [
+                    "train", "--model", model.path, "--ids", ids.path, "--steps", "1", "--out", model.path,
+                    "--overwrite",
+                ], 2
+            ),
             (["lock", "--model", model.path, "--key", key.path, "--out", model.path, "--overwrite"], 2),
-            (["sweep", "--model", model.path, "--ids", ids.path, "--keep", "2", "--out", model.path, "--overwrite"], 2),
+            (
+                ["sweep", "--model", model.path, "--ids", ids.path, "--keep", "2", "--out", model.path, "--overwrite"],
+                2
+            ),
             // An output inside the model folder would change it; one holding it would delete it.
             (["train", "--model", model.path, "--ids", ids.path, "--steps", "1", "--out", path("model/sub")], 2),
             (["prune", "--model", model.path, "--drop", "0", "--out", path("model/pruned")], 2),
@@ -107,7 +163,9 @@ struct InputIntegrityTests {
             for (folder, expected) in [(model, before), (locked, lockedBefore)] {
                 let now = try Self.snapshot(folder)
                 let changed = Set(now.keys).union(expected.keys).filter { now[$0] != expected[$0] }.sorted()
-                #expect(changed.isEmpty, "\(arguments.prefix(2).joined(separator: " ")) changed \(folder.lastPathComponent)/\(changed)")
+                #expect(
+                    changed.isEmpty,
+                    "\(arguments.prefix(2).joined(separator: " ")) changed \(folder.lastPathComponent)/\(changed)")
             }
         }
     }

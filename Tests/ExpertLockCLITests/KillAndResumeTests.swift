@@ -17,7 +17,8 @@ struct KillAndResumeTests {
     /// continuing with `--resume`, until a run exits by itself. The first run is killed a random
     /// (0, 0.3 × `duration`) after `state` appears, so at least one kill lands mid-run whatever
     /// the machine's load. Returns the kills that landed.
-    static func runKilledAtRandom(_ arguments: [String], duration: TimeInterval, seed: UInt64, state: URL) throws -> Int {
+    static func runKilledAtRandom(_ arguments: [String], duration: TimeInterval, seed: UInt64, state: URL) throws -> Int
+    {
         var rng = seed
         func uniform() -> Double {
             rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -42,7 +43,8 @@ struct KillAndResumeTests {
             }
             process.waitUntilExit()
             guard process.terminationStatus == 0 else {
-                throw CocoaError(.fileWriteUnknown, userInfo: ["status": process.terminationStatus, "attempt": attempt])
+                throw CocoaError(
+                    .fileWriteUnknown, userInfo: ["status": process.terminationStatus, "attempt": attempt])
             }
             return kills
         }
@@ -79,8 +81,10 @@ struct KillAndResumeTests {
         let (dir, model, ids) = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
         func arguments(_ out: String) -> [String] {
-            ["attribute", "--model", model.path, "--ids", ids.path, "--context", "16", "--batch", "1", "--out",
-             dir.appendingPathComponent(out).path]
+            [
+                "attribute", "--model", model.path, "--ids", ids.path, "--context", "16", "--batch", "1", "--out",
+                dir.appendingPathComponent(out).path,
+            ]
         }
         let duration = try Self.timed(arguments("straight.json"))
         var kills = 0
@@ -99,7 +103,9 @@ struct KillAndResumeTests {
         let state = dir.appendingPathComponent(".other.json.state")
         let first = try CLIRunner.start(arguments("other.json"))
         let deadline = Date().addingTimeInterval(60)
-        while !FileManager.default.fileExists(atPath: state.path) && first.isRunning && Date() < deadline { usleep(1_000) }
+        while !FileManager.default.fileExists(atPath: state.path) && first.isRunning && Date() < deadline {
+            usleep(1_000)
+        }
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
         var other = arguments("other.json") + ["--resume"]
@@ -115,15 +121,19 @@ struct KillAndResumeTests {
         let (dir, model, ids) = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
         func arguments(_ out: String) -> [String] {
-            ["sweep", "--model", model.path, "--ids", ids.path, "--context", "32", "--limit", "40", "--keep", "4,3,2,1",
-             "--seeds", "3", "--out", dir.appendingPathComponent(out).path]
+            [
+                "sweep", "--model", model.path, "--ids", ids.path, "--context", "32", "--limit", "40", "--keep",
+                "4,3,2,1",
+                "--seeds", "3", "--out", dir.appendingPathComponent(out).path,
+            ]
         }
         let duration = try Self.timed(arguments("straight"))
         var kills = 0
         for seed: UInt64 in [1, 2] {
             let out = "killed-\(seed)"
             kills += try Self.runKilledAtRandom(
-                arguments(out), duration: duration, seed: seed, state: dir.appendingPathComponent(".\(out).sweep-state"))
+                arguments(out), duration: duration, seed: seed, state: dir.appendingPathComponent(".\(out).sweep-state")
+            )
             for file in ["curve.json", "curve.csv", "table.md"] {
                 let a = try Data(contentsOf: dir.appendingPathComponent("straight/\(file)"))
                 let b = try Data(contentsOf: dir.appendingPathComponent("\(out)/\(file)"))
@@ -186,7 +196,9 @@ struct KillAndResumeTests {
         let (dir, model, ids) = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
         func arguments(context: String) -> [String] {
-            let common = ["--model", model.path, "--ids", ids.path, "--out", dir.appendingPathComponent("out").path, "--json"]
+            let common = [
+                "--model", model.path, "--ids", ids.path, "--out", dir.appendingPathComponent("out").path, "--json",
+            ]
             return command == "sweep"
                 ? ["sweep", "--context", context, "--limit", "40", "--keep", "4,2", "--seeds", "1"] + common
                 : ["attribute", "--context", context, "--batch", "1"] + common

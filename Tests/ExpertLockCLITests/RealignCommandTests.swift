@@ -134,7 +134,8 @@ import Testing
         }
         try Data(documents.joined(separator: "\n\n").utf8).write(to: dir.appendingPathComponent("pool.txt"))
         let summaries = documents.enumerated().map { i, d in
-            "{\"id\": \(i), \"document\": \"\(d)\", \"summary\": \"\(d.split(separator: " ").prefix(2).joined(separator: " "))\"}"
+            "{\"id\": \(i), \"document\": "
+                + "\"\(d)\", \"summary\": \"\(d.split(separator: " ").prefix(2).joined(separator: " "))\"}"
         }
         try Data(summaries.joined(separator: "\n").utf8).write(to: dir.appendingPathComponent("pairs.jsonl"))
         for (task, pool, strategy) in [("perplexity", "pool.txt", "nll"), ("summarize", "pairs.jsonl", "entropy")] {

@@ -30,7 +30,10 @@ struct StreamLayersCommandTests {
         defer { try? FileManager.default.removeItem(at: work) }
         let model = CLIRunner.modelFixture("mixtral_bf16_tied_mqa").path
         let ids = try Self.idsFile(in: work).path
-        let common = ["eval", "--model", model, "--task", "perplexity", "--ids", ids, "--context", "24", "--stride", "16", "--json"]
+        let common = [
+            "eval", "--model", model, "--task", "perplexity", "--ids", ids, "--context", "24", "--stride", "16",
+            "--json",
+        ]
         func figure(_ extra: [String]) throws -> (Double, Int) {
             let run = try CLIRunner.run(common + extra)
             #expect(run.status == 0, "\(run.stderr)")

@@ -4,14 +4,17 @@ import Testing
 /// Runs `expertlock train-tokenizer` (the built binary) on the committed training text.
 @Suite struct TrainTokenizerCommandTests {
     static let trainText = CLIRunner.packageRoot.appendingPathComponent(
-        "Tests/MoEModelsTests/Fixtures/tokenizer-training/train.txt").path
+        "Tests/MoEModelsTests/Fixtures/tokenizer-training/train.txt"
+    ).path
 
     @Test(.enabled(if: CLIRunner.isAvailable))
     func writesTokenizerAndPrintsJSON() throws {
         let dir = try CLIRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("tok").path
-        let arguments = ["train-tokenizer", "--data", Self.trainText, "--model", "bpe", "--vocab-size", "300", "--out", out]
+        let arguments = [
+            "train-tokenizer", "--data", Self.trainText, "--model", "bpe", "--vocab-size", "300", "--out", out,
+        ]
         let result = try CLIRunner.run(arguments + ["--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
@@ -34,7 +37,9 @@ import Testing
         let out = dir.appendingPathComponent("tok").path
         let missing = try CLIRunner.run(["train-tokenizer", "--data", "/nonexistent/x.txt", "--out", out])
         #expect(missing.status == 2 && missing.stderr.contains("/nonexistent/x.txt"))
-        let small = try CLIRunner.run(["train-tokenizer", "--data", Self.trainText, "--vocab-size", "100", "--out", out])
+        let small = try CLIRunner.run([
+            "train-tokenizer", "--data", Self.trainText, "--vocab-size", "100", "--out", out,
+        ])
         #expect(small.status == 2 && small.stderr.contains("vocab size 100"))
         #expect(!FileManager.default.fileExists(atPath: out))
     }

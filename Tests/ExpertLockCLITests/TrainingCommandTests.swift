@@ -118,7 +118,9 @@ import Testing
             dir.appendingPathComponent("blown").path,
         ])
         #expect(result.status == 2, "\(result.stderr)")
-        #expect(result.stderr.contains("not finite at step 2") && result.stderr.contains("checkpoint-1"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("not finite at step 2") && result.stderr.contains("checkpoint-1"), "\(result.stderr)"
+        )
         let checkpoint = dir.appendingPathComponent("blown/checkpoint-1")
         for name in ["trainer_state.json", "model.safetensors", "optimizer.safetensors"] {
             #expect(FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent(name).path), "\(name)")

@@ -13,7 +13,9 @@ import TensorCore
     }
 
     private func floats(_ key: String) -> [Float] { TestSupport.bits(golden[key]).map(Float.init(bitPattern:)) }
-    private func halves(_ key: String) -> [UInt16] { TestSupport.ints(golden[key]).map { UInt16(truncatingIfNeeded: $0) } }
+    private func halves(_ key: String) -> [UInt16] {
+        TestSupport.ints(golden[key]).map { UInt16(truncatingIfNeeded: $0) }
+    }
 
     @Test func floatToBF16MatchesTorch() {
         let input = floats("f32_bits")
@@ -22,7 +24,12 @@ import TensorCore
         var out = [UInt16](repeating: 0, count: input.count)
         HalfPrecision.floatToBF16(input, &out, count: input.count)
         for i in input.indices where out[i] != expected[i] {
-            Issue.record("bf16(\(String(input[i].bitPattern, radix: 16))) = \(String(out[i], radix: 16)), torch \(String(expected[i], radix: 16))")
+            Issue.record(
+                """
+                bf16(\(String(input[i].bitPattern, radix: 16))) = \(String(out[i], radix: 16)), torch \
+                \(String(expected[i], radix: 16))
+                """
+            )
         }
     }
 
@@ -32,7 +39,12 @@ import TensorCore
         var out = [UInt16](repeating: 0, count: input.count)
         HalfPrecision.floatToF16(input, &out, count: input.count)
         for i in input.indices where out[i] != expected[i] {
-            Issue.record("f16(\(String(input[i].bitPattern, radix: 16))) = \(String(out[i], radix: 16)), torch \(String(expected[i], radix: 16))")
+            Issue.record(
+                """
+                f16(\(String(input[i].bitPattern, radix: 16))) = \(String(out[i], radix: 16)), torch \
+                \(String(expected[i], radix: 16))
+                """
+            )
         }
     }
 
@@ -43,8 +55,14 @@ import TensorCore
         var out = [Float](repeating: 0, count: input.count)
         HalfPrecision.f16ToFloat(input, &out, count: input.count)
         // NaN bits differ between torch's vectorised and scalar loops; any NaN is a match for NaN.
-        for i in input.indices where Float(bitPattern: expected[i]).isNaN ? !out[i].isNaN : out[i].bitPattern != expected[i] {
-            Issue.record("f32(f16 \(String(input[i], radix: 16))) = \(String(out[i].bitPattern, radix: 16)), torch \(String(expected[i], radix: 16))")
+        for i in input.indices
+        where Float(bitPattern: expected[i]).isNaN ? !out[i].isNaN : out[i].bitPattern != expected[i] {
+            Issue.record(
+                """
+                f32(f16 \(String(input[i], radix: 16))) = \(String(out[i].bitPattern, radix: 16)), torch \
+                \(String(expected[i], radix: 16))
+                """
+            )
         }
     }
 
@@ -81,30 +99,30 @@ import TensorCore
     }
 
     #if !(os(macOS) && arch(x86_64))
-    /// Swift's `Float16` is an independent IEEE implementation: all 65 536 half values widen alike.
-    @Test func f16ToFloatAgreesWithSwiftFloat16Exhaustively() {
-        let all = (0...UInt16.max).map { $0 }
-        var out = [Float](repeating: 0, count: all.count)
-        HalfPrecision.f16ToFloat(all, &out, count: all.count)
-        for i in all.indices {
-            let reference = Float(Float16(bitPattern: all[i]))
-            if reference.isNaN {
-                #expect(out[i].isNaN)
-            } else {
-                #expect(out[i].bitPattern == reference.bitPattern, "f16 \(String(all[i], radix: 16))")
+        /// Swift's `Float16` is an independent IEEE implementation: all 65 536 half values widen alike.
+        @Test func f16ToFloatAgreesWithSwiftFloat16Exhaustively() {
+            let all = (0...UInt16.max).map { $0 }
+            var out = [Float](repeating: 0, count: all.count)
+            HalfPrecision.f16ToFloat(all, &out, count: all.count)
+            for i in all.indices {
+                let reference = Float(Float16(bitPattern: all[i]))
+                if reference.isNaN {
+                    #expect(out[i].isNaN)
+                } else {
+                    #expect(out[i].bitPattern == reference.bitPattern, "f16 \(String(all[i], radix: 16))")
+                }
             }
         }
-    }
 
-    @Test func floatToF16AgreesWithSwiftFloat16OnRandomBits() {
-        var rng = SystemRandomNumberGenerator()
-        let input = (0..<200_000).map { _ in Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &rng)) }
-        var out = [UInt16](repeating: 0, count: input.count)
-        HalfPrecision.floatToF16(input, &out, count: input.count)
-        var mismatches = 0
-        for i in input.indices where !input[i].isNaN && out[i] != Float16(input[i]).bitPattern { mismatches += 1 }
-        #expect(mismatches == 0)
-    }
+        @Test func floatToF16AgreesWithSwiftFloat16OnRandomBits() {
+            var rng = SystemRandomNumberGenerator()
+            let input = (0..<200_000).map { _ in Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &rng)) }
+            var out = [UInt16](repeating: 0, count: input.count)
+            HalfPrecision.floatToF16(input, &out, count: input.count)
+            var mismatches = 0
+            for i in input.indices where !input[i].isNaN && out[i] != Float16(input[i]).bitPattern { mismatches += 1 }
+            #expect(mismatches == 0)
+        }
     #endif
 }
 

@@ -22,7 +22,8 @@ struct ModelParityTests {
     }
 
     static func expected(_ name: String) throws -> Expected {
-        try JSONDecoder().decode(Expected.self, from: Data(contentsOf: fixture(name).appendingPathComponent("expected.json")))
+        try JSONDecoder().decode(
+            Expected.self, from: Data(contentsOf: fixture(name).appendingPathComponent("expected.json")))
     }
 
     /// Max |a - b| after checking the shapes agree.
@@ -67,8 +68,10 @@ struct ModelParityTests {
     /// itself in bfloat16, eager experts): transformers' own bf16 logits are 0.03-0.07 from its f32 ones
     /// on these four fixtures (|logit| ≤ 4.2), ExpertLock's bf16 ones 0.017-0.15 from f32 and 0.04-0.10
     /// from transformers' bf16 (mixtral_bf16_tied_mqa the largest).
-    @Test(arguments: ["mixtral_bf16_tied_mqa", "qwen2_moe_bf16_norm_tied", "qwen3_moe_bf16_bias_tied",
-                      "olmoe_bf16_gqa_clip_norm"])
+    @Test(arguments: [
+        "mixtral_bf16_tied_mqa", "qwen2_moe_bf16_norm_tied", "qwen3_moe_bf16_bias_tied",
+        "olmoe_bf16_gqa_clip_norm",
+    ])
     func bf16PrecisionStaysNearTransformersF32(_ name: String) throws {
         let expected = try Self.expected(name)
         let model = try ModelLoader.load(directory: Self.fixture(name))

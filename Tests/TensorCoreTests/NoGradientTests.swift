@@ -15,7 +15,9 @@ struct NoGradientTests {
 
     @Test func recordsNoGraphAndGivesTheFrozenValues() {
         let (x, w) = Self.inputs()
-        let frozen = rmsNorm(linear(Variable(x.value), Variable(w.value)), weight: Variable(Tensor(shape: [32], repeating: 1)), eps: 1e-5)
+        let frozen = rmsNorm(
+            linear(Variable(x.value), Variable(w.value)), weight: Variable(Tensor(shape: [32], repeating: 1)), eps: 1e-5
+        )
         let scoped = withoutGradients {
             rmsNorm(linear(x, w), weight: Variable(Tensor(shape: [32], repeating: 1), requiresGrad: true), eps: 1e-5)
         }

@@ -157,7 +157,9 @@ import Testing
         // detection may say less, never more than the compiler-reported features allow.
         #if arch(x86_64) && os(Linux)
             if let flags = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) {
-                let has = { (flag: String) in flags.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains { $0 == flag } }
+                let has = { (flag: String) in
+                    flags.split(whereSeparator: { $0 == " " || $0 == "\n" }).contains { $0 == flag }
+                }
                 let expected: StoredGemm.Kernel =
                     has("avx512f") && has("avx512bw") && has("avx512vl") && has("avx512dq")
                     ? (has("avx512_bf16") ? .avx512bf16 : .avx512) : .portable

@@ -34,7 +34,9 @@ extension ExpertAttribution {
         let signatureObject = (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(signature))) ?? [:]
         var object: [String: Any] = [
             "model": model, "tokens": tokens, "layers": layers, "criterion": criterion.rawValue,
-            "global_ranking": globalRanking(criterion: criterion).map { [signature.sparseLayers[$0.layer], $0.expert] },
+            "global_ranking": globalRanking(criterion: criterion).map {
+                [signature.sparseLayers[$0.layer], $0.expert]
+            },
             "signature": signatureObject, "format": "expertlock-attribution-1",
             "shares_meaning": Self.sharesMeaning,
         ]
@@ -68,17 +70,25 @@ extension ExpertAttribution {
     /// Parses an attribution file held in memory; `file` is the name used in errors.
     public static func decode(_ data: Data, file: String) throws -> ExpertAttribution {
         func fail(_ reason: String) -> AttributionError { .unreadable(file: file, reason: reason) }
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { throw fail("not a JSON object") }
+        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw fail("not a JSON object")
+        }
         // `JSONSerialization.data` traps (it does not throw) on anything but an array or object
         // tree of valid values, so check before re-serialising the signature to decode it.
         guard let sigObject = root["signature"] as? [String: Any], JSONSerialization.isValidJSONObject(sigObject),
-              let sigData = try? JSONSerialization.data(withJSONObject: sigObject),
-              let signature = try? JSONDecoder().decode(ModelSignature.self, from: sigData)
+            let sigData = try? JSONSerialization.data(withJSONObject: sigObject),
+            let signature = try? JSONDecoder().decode(ModelSignature.self, from: sigData)
         else { throw fail("missing or malformed 'signature'") }
         guard signature.expertsPerLayer.count == signature.sparseLayers.count else {
-            throw fail("'signature' lists \(signature.expertsPerLayer.count) expert counts for \(signature.sparseLayers.count) sparse layers")
+            throw fail(
+                "'signature' "
+                    + "lists \(signature.expertsPerLayer.count) expert counts "
+                    + "for \(signature.sparseLayers.count) sparse layers"
+            )
         }
-        guard let tokens = (root["tokens"] as? NSNumber)?.int64Value, tokens >= 0 else { throw fail("missing 'tokens'") }
+        guard let tokens = (root["tokens"] as? NSNumber)?.int64Value, tokens >= 0 else {
+            throw fail("missing 'tokens'")
+        }
         guard let layers = root["layers"] as? [[String: Any]], layers.count == signature.sparseLayers.count else {
             throw fail("'layers' missing or not one entry per sparse layer")
         }
@@ -87,18 +97,19 @@ extension ExpertAttribution {
         var ablation: [[Double]] = []
         var hasAblation = true
         for (l, layer) in layers.enumerated() {
-            guard let experts = layer["experts"] as? [[String: Any]], experts.count == signature.expertsPerLayer[l] else {
+            guard let experts = layer["experts"] as? [[String: Any]], experts.count == signature.expertsPerLayer[l]
+            else {
                 throw fail("layer \(l): 'experts' missing or of the wrong count")
             }
             var row: [ExpertStatistics] = []
             var ablationRow: [Double] = []
             for (e, entry) in experts.enumerated() {
                 guard (entry["expert"] as? NSNumber)?.intValue == e,
-                      let soft = (entry["soft_mass_fixed"] as? NSNumber)?.int64Value,
-                      let freq = (entry["frequency"] as? NSNumber)?.int64Value,
-                      let gate = (entry["gate_mass_fixed"] as? NSNumber)?.int64Value,
-                      let reap = (entry["reap_sum_fixed"] as? NSNumber)?.int64Value,
-                      soft >= 0, freq >= 0, gate >= 0, reap >= 0
+                    let soft = (entry["soft_mass_fixed"] as? NSNumber)?.int64Value,
+                    let freq = (entry["frequency"] as? NSNumber)?.int64Value,
+                    let gate = (entry["gate_mass_fixed"] as? NSNumber)?.int64Value,
+                    let reap = (entry["reap_sum_fixed"] as? NSNumber)?.int64Value,
+                    soft >= 0, freq >= 0, gate >= 0, reap >= 0
                 else { throw fail("layer \(l) expert \(e): missing or negative statistics") }
                 var s = ExpertStatistics()
                 s.softMassFixed = soft; s.frequency = freq; s.gateMassFixed = gate; s.reapSumFixed = reap
@@ -106,7 +117,11 @@ extension ExpertAttribution {
                 s.affinityMassFixed = (entry["affinity_mass_fixed"] as? NSNumber)?.int64Value ?? soft
                 guard s.affinityMassFixed >= 0 else { throw fail("layer \(l) expert \(e): negative affinity mass") }
                 row.append(s)
-                if let a = (entry["ablation"] as? NSNumber)?.doubleValue { ablationRow.append(a) } else { hasAblation = false }
+                if let a = (entry["ablation"] as? NSNumber)?.doubleValue {
+                    ablationRow.append(a)
+                } else {
+                    hasAblation = false
+                }
             }
             statistics.append(row)
             ablation.append(ablationRow)

@@ -50,8 +50,10 @@ public struct ExpertAttribution: Sendable, Equatable {
     /// softmax probability (`AttributionCollector.softMassIsApplied`); nil when unknown (older files, traces).
     public var softMassIsApplied: [Bool]?
 
-    public init(model: String, signature: ModelSignature, tokens: Int64, statistics: [[ExpertStatistics]],
-                criterion: AttributionCriterion = .soft, ablation: [[Double]]? = nil) {
+    public init(
+        model: String, signature: ModelSignature, tokens: Int64, statistics: [[ExpertStatistics]],
+        criterion: AttributionCriterion = .soft, ablation: [[Double]]? = nil
+    ) {
         self.model = model
         self.signature = signature
         self.tokens = tokens

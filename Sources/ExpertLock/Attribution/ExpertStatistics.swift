@@ -33,7 +33,9 @@ public struct ExpertStatistics: Sendable, Equatable, Codable {
     /// REAP score: mean over routed tokens of gate × ‖output‖ (0 for an expert never chosen).
     public var reap: Double { frequency == 0 ? 0 : reapSum / Double(frequency) }
 
-    @inline(__always) static func fixedProbability(_ p: Float) -> Int64 { Int64((Double(p) * probabilityScale).rounded()) }
+    @inline(__always) static func fixedProbability(_ p: Float) -> Int64 {
+        Int64((Double(p) * probabilityScale).rounded())
+    }
     @inline(__always) static func fixedNorm(_ x: Double) -> Int64 { Int64((x * normScale).rounded()) }
 
     public static func + (a: ExpertStatistics, b: ExpertStatistics) -> ExpertStatistics {

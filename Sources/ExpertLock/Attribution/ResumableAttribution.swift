@@ -37,8 +37,10 @@ public struct AttributionResumeState: Equatable {
     /// (`modelIdentity`, its `ModelFolderIdentity`: the same path may hold other weights) and
     /// shape, the criterion, and every token id of every batch in order (which covers data, task,
     /// format, context, limit and batch size).
-    public static func fingerprint(modelPath: String, modelIdentity: String, signature: ModelSignature,
-                                   criterion: AttributionCriterion, batches: [TokenBatch]) -> String {
+    public static func fingerprint(
+        modelPath: String, modelIdentity: String, signature: ModelSignature,
+        criterion: AttributionCriterion, batches: [TokenBatch]
+    ) -> String {
         var hasher = SHA256()
         func add(_ text: String) { hasher.update(data: Data((text + "\u{0}").utf8)) }
         func add(_ value: Int) {
@@ -93,7 +95,8 @@ public struct AttributionResumeState: Equatable {
             let attributionData = try? JSONSerialization.data(withJSONObject: object)
         else { throw fail("missing 'attribution'") }
         let partial = try ExpertAttribution.decode(attributionData, file: file)
-        return AttributionResumeState(fingerprint: fingerprint, batchesDone: done, totalBatches: total, partial: partial)
+        return AttributionResumeState(
+            fingerprint: fingerprint, batchesDone: done, totalBatches: total, partial: partial)
     }
 }
 
@@ -108,14 +111,19 @@ extension Attribution {
         progress: ((Int, Int, Int64) -> Bool)? = nil
     ) throws -> ExpertAttribution {
         let signature = ModelSignature(model: model)
-        let fingerprint = fingerprint ?? AttributionResumeState.fingerprint(
-            modelPath: modelPath, modelIdentity: ModelFolderIdentity.fingerprint(of: URL(fileURLWithPath: modelPath)),
-            signature: signature, criterion: criterion, batches: batches)
+        let fingerprint =
+            fingerprint
+            ?? AttributionResumeState.fingerprint(
+                modelPath: modelPath,
+                modelIdentity: ModelFolderIdentity.fingerprint(of: URL(fileURLWithPath: modelPath)),
+                signature: signature, criterion: criterion, batches: batches)
         AtomicFile.removeStaleTemporaries(of: stateURL)
         var done = 0
         var total = ExpertAttribution(
             model: modelPath, signature: signature, tokens: 0,
-            statistics: model.moeBlocks.map { [ExpertStatistics](repeating: ExpertStatistics(), count: $0.expertCount) },
+            statistics: model.moeBlocks.map {
+                [ExpertStatistics](repeating: ExpertStatistics(), count: $0.expertCount)
+            },
             criterion: criterion)
         total.softMassIsApplied = AttributionCollector(model: model).softMassIsApplied
         if resume, let state = try AttributionResumeState.read(stateURL) {
@@ -134,7 +142,9 @@ extension Attribution {
             let offset = done
             var processed = end - done
             var stopped = false
-            let part = try run(model: model, modelPath: modelPath, batches: Array(batches[done..<end]), criterion: criterion) {
+            let part = try run(
+                model: model, modelPath: modelPath, batches: Array(batches[done..<end]), criterion: criterion
+            ) {
                 i, _, tokens in
                 processed = i
                 if let progress, !progress(offset + i, batches.count, total.tokens + tokens) { stopped = true }
@@ -142,8 +152,10 @@ extension Attribution {
             }
             total = try total.merged(with: part)
             done += processed
-            try AttributionResumeState(fingerprint: fingerprint, batchesDone: done, totalBatches: batches.count, partial: total)
-                .write(to: stateURL)
+            try AttributionResumeState(
+                fingerprint: fingerprint, batchesDone: done, totalBatches: batches.count, partial: total
+            )
+            .write(to: stateURL)
             if stopped { break }
         }
         return total

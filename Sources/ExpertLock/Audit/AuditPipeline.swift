@@ -138,7 +138,8 @@ public enum AuditPipeline {
         }
         let evaluationTask = try task(inputs.evaluation, file: "eval-data")
         let evaluateOn = { (m: MoEModel, examples: [ClassificationExample], keepScores: Bool) in
-            ClassificationOutcomes(try evaluationTask.classify(m, examples: examples), examples: examples, keepScores: keepScores)
+            ClassificationOutcomes(
+                try evaluationTask.classify(m, examples: examples), examples: examples, keepScores: keepScores)
         }
         let evaluate = { (m: MoEModel) throws -> ClassificationOutcomes in
             try evaluateOn(m, inputs.evaluation, false)
@@ -175,7 +176,8 @@ public enum AuditPipeline {
         // 1. Attribution with every criterion (one routing pass; ablation measured by masking).
         let attribution: ExpertAttribution = try stages.cached("attribution") {
             try timed("attribution") {
-                let sequences = try task(Array(inputs.pool.prefix(parameters.attributionExamples)), file: "pool").sequences()
+                let sequences = try task(Array(inputs.pool.prefix(parameters.attributionExamples)), file: "pool")
+                    .sequences()
                 let batches = CorpusBatches.batches(sequences, batchSize: parameters.batchSize)
                 var a = try Attribution.run(model: model, modelPath: inputs.modelDirectory.path, batches: batches)
                 if parameters.criteria.contains(.ablation) {

@@ -99,7 +99,8 @@ public enum AuditReport {
         md += "\(r.parameters.realign.candidatesPerRound.map { "\($0) per round" } ?? "the whole pool"), "
         md += "\(r.parameters.realign.stepsPerRound) steps per round, lr \(r.parameters.realign.learningRate), "
         md += "schedule \(r.parameters.realign.fineTuning.rawValue): "
-        md += r.parameters.realign.fineTuning == .restart
+        md +=
+            r.parameters.realign.fineTuning == .restart
             ? "every round restarts from the pruned weights and decays the rate by a cosine to 10%, "
             : "weights and AdamW moments carry over between rounds at a constant rate, "
         md += "\(r.parameters.realignSeeds) seeds).\n\n"

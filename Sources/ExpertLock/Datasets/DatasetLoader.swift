@@ -13,12 +13,15 @@ public enum DatasetLoader {
     public static func load(_ url: URL, format: DataFormat = .auto, skipBad: Bool = false, limit: Int? = nil)
         throws -> (Dataset, skipped: Int)
     {
-        try read(TextFile(url), format: format == .auto ? detectFormat(of: url) : format, skipBad: skipBad, limit: limit)
+        try read(
+            TextFile(url), format: format == .auto ? detectFormat(of: url) : format, skipBad: skipBad, limit: limit)
     }
 
     /// Reads a data file already in memory, as `load` would read it from `file` (the name used in
     /// errors and, with `format: .auto`, to pick the format).
-    public static func load(data: Data, file: String, format: DataFormat = .auto, skipBad: Bool = false, limit: Int? = nil)
+    public static func load(
+        data: Data, file: String, format: DataFormat = .auto, skipBad: Bool = false, limit: Int? = nil
+    )
         throws -> (Dataset, skipped: Int)
     {
         let resolved = format == .auto ? detectFormat(of: URL(fileURLWithPath: file)) : format

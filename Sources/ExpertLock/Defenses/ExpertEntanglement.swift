@@ -89,7 +89,9 @@ public struct ExpertEntanglement: Sendable, Equatable {
     /// example — from concentrating on a few experts; plus the mean shortfall of per-token routing
     /// entropy below `entropyFloor`. Standard load balancing lets domains specialise on disjoint
     /// experts as long as the batch as a whole is balanced; this does not.
-    public static func routingSpread(_ logits: [Variable], topK: Int, batch: TokenBatch, entropyFloor: Float) -> Variable {
+    public static func routingSpread(_ logits: [Variable], topK: Int, batch: TokenBatch, entropyFloor: Float)
+        -> Variable
+    {
         var total: Variable?
         for b in 0..<batch.batch {
             let length = batch.lengths?[b] ?? batch.seq
@@ -101,7 +103,9 @@ public struct ExpertEntanglement: Sendable, Equatable {
         var spread = scale(total ?? Variable(Tensor(scalar: 0)), 1 / Float(max(batch.batch, 1)))
         let valid = RouterLosses.validRows(batch)
         for layer in logits {
-            spread = add(spread, scale(routingEntropyShortfall(layer, floor: entropyFloor, rows: valid), 1 / Float(logits.count)))
+            spread = add(
+                spread, scale(routingEntropyShortfall(layer, floor: entropyFloor, rows: valid), 1 / Float(logits.count))
+            )
         }
         return spread
     }

@@ -53,7 +53,8 @@ public enum LogVerifier {
                     LogProblem(
                         kind: .entryIndex, entry: position, line: nil,
                         detail:
-                            "entry \(position) says it is entry \(entry.index): entries were reordered, inserted or deleted"
+                            "entry \(position) says it is "
+                            + "entry \(entry.index): entries were reordered, inserted or deleted"
                     ))
             }
             if entry.previous != previous {

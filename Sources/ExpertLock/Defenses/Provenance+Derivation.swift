@@ -140,8 +140,9 @@ extension Provenance {
                 origin.rank = try Self.reducedRank(expert)
                 origins.append(origin)
             }
-            layers.append(LayerDerivation(
-                layer: block.layer, chance: chance, experts: origins, verdict: combined(origins.map(\.verdict))))
+            layers.append(
+                LayerDerivation(
+                    layer: block.layer, chance: chance, experts: origins, verdict: combined(origins.map(\.verdict))))
         }
         return DerivationReport(
             verdict: combined(layers.map(\.verdict)), layers: layers, thresholds: thresholds, mergeShare: mergeShare)
@@ -285,7 +286,9 @@ extension Provenance {
                 return e4m3 ? isE4M3(q) : abs(q - q.rounded()) < 2e-3
             }
         }
-        if matrices.allSatisfy({ rows($0).allSatisfy { onGrid($0, levels: 127, e4m3: false) } }) { return "int8 (per-row)" }
+        if matrices.allSatisfy({ rows($0).allSatisfy { onGrid($0, levels: 127, e4m3: false) } }) {
+            return "int8 (per-row)"
+        }
         if matrices.allSatisfy({ rows($0).allSatisfy { onGrid($0, levels: 448, e4m3: true) } }) {
             return "fp8-e4m3 (per-row)"
         }

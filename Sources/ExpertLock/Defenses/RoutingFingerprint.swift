@@ -58,7 +58,8 @@ public enum RoutingFingerprint {
             let similarity = b.patterns[l].map { s in a.patterns[o].map { correlation(s, $0) } }
             let assignment = ExpertAssignment.maximize(similarity)
             let matches = similarity.indices.map {
-                ExpertMatch(suspectExpert: $0, originalExpert: assignment[$0], correlation: similarity[$0][assignment[$0]])
+                ExpertMatch(
+                    suspectExpert: $0, originalExpert: assignment[$0], correlation: similarity[$0][assignment[$0]])
             }
             let mean = matches.isEmpty ? 0 : matches.reduce(0) { $0 + $1.correlation } / Float(matches.count)
             layers.append(LayerReport(layer: block.layer, matches: matches, meanCorrelation: mean))

@@ -76,7 +76,8 @@ public enum SigningKey {
                     + "file (KEY, not KEY\(publicKeySuffix))")
         }
         if file.kind == nil && url.path.hasSuffix(publicKeySuffix) {
-            throw DefenseError.badKey(file: url.path, reason: "a public key (\(publicKeySuffix)); pass the private key file")
+            throw DefenseError.badKey(
+                file: url.path, reason: "a public key (\(publicKeySuffix)); pass the private key file")
         }
         let key: Curve25519.Signing.PrivateKey
         do {
@@ -152,7 +153,8 @@ public enum SigningKey {
             lines.removeFirst()
         }
         guard lines.count == 1, let decoded = Data(base64Encoded: lines[0]), decoded.count == 32 else {
-            let expected = kind.map { "after its header (\($0.noun)), one line of base64 of 32 bytes" }
+            let expected =
+                kind.map { "after its header (\($0.noun)), one line of base64 of 32 bytes" }
                 ?? "a header line and one line of base64 of 32 bytes (or, from older builds, 32 raw bytes)"
             throw DefenseError.badKey(file: file, reason: "expected \(expected) (got \(data.count) bytes)")
         }

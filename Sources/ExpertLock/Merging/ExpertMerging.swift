@@ -48,7 +48,8 @@ public enum ExpertMerging {
     public static func plan(model: MoEModel, calibration: MergeCalibration, method: Method, k: Int) throws -> Plan {
         let blocks = model.moeBlocks
         guard calibration.layers.count == blocks.count else {
-            throw PruningError.planMismatch("calibration has \(calibration.layers.count) sparse layers, model \(blocks.count)")
+            throw PruningError.planMismatch(
+                "calibration has \(calibration.layers.count) sparse layers, model \(blocks.count)")
         }
         var layers: [[Group]] = []
         for (l, block) in blocks.enumerated() {
@@ -59,19 +60,26 @@ public enum ExpertMerging {
             switch method {
             case .hcSMoE:
                 let clusters = ExpertClustering.averageLinkage(stats.meanOutput, k: k)
-                layers.append(clusters.map { Group(members: $0, weights: normalized($0.map { stats.frequency[$0] }),
-                                                   permutations: nil) })
+                layers.append(
+                    clusters.map {
+                        Group(
+                            members: $0, weights: normalized($0.map { stats.frequency[$0] }),
+                            permutations: nil)
+                    })
             case .reapAligned:
                 let groups = ExpertClustering.centroids(stats.meanOutput, saliency: stats.reap, k: k)
                 var merged: [Group] = []
                 for members in groups {
                     let centre = try ExpertChannels(block.experts[members[0]])
                     let permutations = try members.map { m -> [Int] in
-                        m == members[0] ? Array(0..<centre.channelCount)
+                        m == members[0]
+                            ? Array(0..<centre.channelCount)
                             : centre.alignment(to: try ExpertChannels(block.experts[m]))
                     }
-                    merged.append(Group(members: members, weights: normalized(members.map { stats.reap[$0] }),
-                                        permutations: permutations))
+                    merged.append(
+                        Group(
+                            members: members, weights: normalized(members.map { stats.reap[$0] }),
+                            permutations: permutations))
                 }
                 layers.append(merged)
             }
@@ -116,9 +124,10 @@ public enum ExpertMerging {
                 biases.append(b)
             }
             let count = plan.layers[l].count
-            weights.append(SparseLayerWeights(
-                experts: experts, router: Tensor(shape: [count, router.lastDim], data: rows),
-                selectionBias: bias.map { Tensor(shape: Array($0.shape.dropLast()) + [count], data: biases) }))
+            weights.append(
+                SparseLayerWeights(
+                    experts: experts, router: Tensor(shape: [count, router.lastDim], data: rows),
+                    selectionBias: bias.map { Tensor(shape: Array($0.shape.dropLast()) + [count], data: biases) }))
         }
         return try model.replacingExperts(weights)
     }

@@ -28,7 +28,8 @@ public struct MergeCalibration: Sendable {
     public static func run(model: MoEModel, batches: [TokenBatch], maxTokens: Int = 4096) throws -> MergeCalibration {
         if !model.expertsCanBeRebuilt {
             throw ModelError.unsupported(
-                file: "merge calibration", feature: "merging or inner-pruning \(model.family.rawValue) experts (FP8, "
+                file: "merge calibration",
+                feature: "merging or inner-pruning \(model.family.rawValue) experts (FP8, "
                     + "fused tensors, biases or a clamped activation)")
         }
         let recorder = BlockInputRecorder(layers: model.moeBlocks.map(\.layer), maxTokens: maxTokens)
@@ -61,7 +62,8 @@ public struct MergeCalibration: Sendable {
         }
         for (i, expert) in block.experts.enumerated() {
             let down = try expert.down.tensor()  // [C, I]
-            let hidden = channelActivations(x, expert: expert, gate: try expert.gate.tensor(), up: try expert.up.tensor())
+            let hidden = channelActivations(
+                x, expert: expert, gate: try expert.gate.tensor(), up: try expert.up.tensor())
             let output = Gemm.matmul(hidden, down, transposeB: true)  // [n, I] x [C, I]ᵀ -> [n, C]
             let width = hidden.lastDim
             var columnNorms = [Double](repeating: 0, count: width)

@@ -44,7 +44,9 @@ public enum InnerPruning {
                 for (e, s) in scores.enumerated() {
                     for j in ranked(s).dropFirst() { pool.append((e, j, s[j])) }
                 }
-                pool.sort { $0.score != $1.score ? $0.score > $1.score : ($0.expert, $0.channel) < ($1.expert, $1.channel) }
+                pool.sort {
+                    $0.score != $1.score ? $0.score > $1.score : ($0.expert, $0.channel) < ($1.expert, $1.channel)
+                }
                 for item in pool.prefix(budget - scores.count) { keptLayer[item.expert].append(item.channel) }
                 return keptLayer.map { $0.sorted() }
             }
@@ -56,7 +58,8 @@ public enum InnerPruning {
     public static func apply(_ plan: Plan, to model: MoEModel) throws -> MoEModel {
         let blocks = model.moeBlocks
         guard plan.kept.count == blocks.count else {
-            throw PruningError.planMismatch("inner-pruning plan has \(plan.kept.count) sparse layers, model \(blocks.count)")
+            throw PruningError.planMismatch(
+                "inner-pruning plan has \(plan.kept.count) sparse layers, model \(blocks.count)")
         }
         var layers: [SparseLayerWeights] = []
         for (l, block) in blocks.enumerated() {
@@ -71,8 +74,10 @@ public enum InnerPruning {
                 else { throw PruningError.planMismatch("layer \(block.layer) expert \(e): bad channel list") }
                 experts.append(try ExpertChannels(expert).selecting(channels).projections)
             }
-            layers.append(SparseLayerWeights(
-                experts: experts, router: try block.router.tensor(), selectionBias: try block.selectionBias?.tensor()))
+            layers.append(
+                SparseLayerWeights(
+                    experts: experts, router: try block.router.tensor(),
+                    selectionBias: try block.selectionBias?.tensor()))
         }
         return try model.replacingExperts(layers)
     }

@@ -13,9 +13,12 @@ extension PrunabilityCurve {
     /// "8 (full)": a measured point that keeps every expert is the full model and is not repeated.
     public func markdownTable() -> String {
         let names = strategies
-        var rows = ["| experts kept | " + names.joined(separator: " | ") + " |",
-                    "|---:|" + names.map { _ in "---:" }.joined(separator: "|") + "|"]
-        rows.append("| \(expertsPerLayer) (full) | " + names.map { _ in Self.format(full) }.joined(separator: " | ") + " |")
+        var rows = [
+            "| experts kept | " + names.joined(separator: " | ") + " |",
+            "|---:|" + names.map { _ in "---:" }.joined(separator: "|") + "|",
+        ]
+        rows.append(
+            "| \(expertsPerLayer) (full) | " + names.map { _ in Self.format(full) }.joined(separator: " | ") + " |")
         let ks = Set(points.compactMap(\.k)).filter { $0 != expertsPerLayer }.sorted(by: >)
         for k in ks {
             let cells = names.map { s -> String in
@@ -31,7 +34,10 @@ extension PrunabilityCurve {
             rows.append("| τ | criterion | mean experts kept | \(metricName) |")
             rows.append("|---:|---|---:|---:|")
             for p in thresholdPoints {
-                rows.append("| \(p.tau!) | \(p.strategy) | \(String(format: "%.2f", p.expertsKept)) | \(Self.format(p.metric)) |")
+                rows.append(
+                    "| \(p.tau!) | \(p.strategy) | \(String(format: "%.2f", p.expertsKept)) | "
+                        + "\(Self.format(p.metric)) |"
+                )
             }
         }
         return rows.joined(separator: "\n") + "\n"
@@ -40,7 +46,10 @@ extension PrunabilityCurve {
     public func csv() -> String {
         var lines = ["k,tau,strategy,seed,experts_kept,\(metricName)"]
         for p in points {
-            lines.append("\(p.k.map(String.init) ?? ""),\(p.tau.map { "\($0)" } ?? ""),\(p.strategy),\(p.seed.map(String.init) ?? ""),\(p.expertsKept),\(p.metric)")
+            lines.append(
+                "\(p.k.map(String.init) ?? ""),\(p.tau.map { "\($0)" } ?? ""),\(p.strategy),"
+                    + "\(p.seed.map(String.init) ?? ""),\(p.expertsKept),\(p.metric)"
+            )
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -51,7 +51,8 @@ public struct PrunabilityCurve: Sendable, Codable, Equatable {
         return byK.keys.sorted().map { k in
             let values = byK[k]!.map(\.metric)
             let mean = values.reduce(0, +) / Double(values.count)
-            let variance = values.count > 1 ? values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1) : 0
+            let variance =
+                values.count > 1 ? values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1) : 0
             return (k, mean, variance.squareRoot())
         }
     }
@@ -90,8 +91,10 @@ public enum PrunabilitySweep {
         public var scope: PruningPlan.Scope = .layer
         /// Merging methods measured at the same k as removal (strategy "merge <method>"; needs a calibration).
         public var merges: [ExpertMerging.Method] = []
-        public init(keeps: [Int], thresholds: [Double] = [], criteria: [AttributionCriterion] = [.soft], randomSeeds: Int = 3,
-                    firstRandomSeed: UInt64 = 0, scope: PruningPlan.Scope = .layer, merges: [ExpertMerging.Method] = []) {
+        public init(
+            keeps: [Int], thresholds: [Double] = [], criteria: [AttributionCriterion] = [.soft], randomSeeds: Int = 3,
+            firstRandomSeed: UInt64 = 0, scope: PruningPlan.Scope = .layer, merges: [ExpertMerging.Method] = []
+        ) {
             self.merges = merges
             self.keeps = keeps
             self.thresholds = thresholds
@@ -160,20 +163,30 @@ public enum PrunabilitySweep {
         var plans: [(CurvePoint, PruningPlan)] = []
         for k in keeps {
             for c in parameters.criteria {
-                let plan = try PruningPlan.topK(attribution, k: k, scope: parameters.scope, criterion: c, minimumPerLayer: 1)
-                plans.append((CurvePoint(k: k, tau: nil, strategy: c.rawValue, seed: nil, expertsKept: Double(k), metric: 0), plan))
+                let plan = try PruningPlan.topK(
+                    attribution, k: k, scope: parameters.scope, criterion: c, minimumPerLayer: 1)
+                plans.append(
+                    (
+                        CurvePoint(k: k, tau: nil, strategy: c.rawValue, seed: nil, expertsKept: Double(k), metric: 0),
+                        plan
+                    ))
             }
             for s in 0..<UInt64(parameters.randomSeeds) {
                 let seed = parameters.firstRandomSeed &+ s
                 let plan = try PruningPlan.random(expertsPerLayer: counts, k: k, seed: seed, minimumPerLayer: 1)
-                plans.append((CurvePoint(k: k, tau: nil, strategy: "random", seed: seed, expertsKept: Double(k), metric: 0), plan))
+                plans.append(
+                    (
+                        CurvePoint(k: k, tau: nil, strategy: "random", seed: seed, expertsKept: Double(k), metric: 0),
+                        plan
+                    ))
             }
         }
         for tau in parameters.thresholds {
             for c in parameters.criteria {
                 let plan = try PruningPlan.threshold(attribution, tau: tau, criterion: c, minimumPerLayer: 1)
                 let mean = Double(plan.kept.map(\.count).reduce(0, +)) / Double(max(plan.kept.count, 1))
-                plans.append((CurvePoint(k: nil, tau: tau, strategy: c.rawValue, seed: nil, expertsKept: mean, metric: 0), plan))
+                plans.append(
+                    (CurvePoint(k: nil, tau: tau, strategy: c.rawValue, seed: nil, expertsKept: mean, metric: 0), plan))
             }
         }
         enum Action {
@@ -216,6 +229,7 @@ public enum PrunabilitySweep {
             try save?(Progress(full: full, points: points))
             if let progress, !progress(i + 1, actions.count) { break }
         }
-        return PrunabilityCurve(metricName: metricName, higherIsBetter: higherIsBetter, expertsPerLayer: n, full: full, points: points)
+        return PrunabilityCurve(
+            metricName: metricName, higherIsBetter: higherIsBetter, expertsPerLayer: n, full: full, points: points)
     }
 }

@@ -27,7 +27,8 @@ extension PruningPlan {
         }
         guard plan.kept.count == plan.originalCounts.count else {
             throw PruningError.unreadablePlan(
-                file: file, reason: "'kept' has \(plan.kept.count) layers but 'originalCounts' has \(plan.originalCounts.count)")
+                file: file,
+                reason: "'kept' has \(plan.kept.count) layers but 'originalCounts' has \(plan.originalCounts.count)")
         }
         // Through the memberwise init, which sorts each layer's kept experts.
         var sorted = PruningPlan(kept: plan.kept, originalCounts: plan.originalCounts, rule: plan.rule)

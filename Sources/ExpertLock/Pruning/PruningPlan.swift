@@ -43,14 +43,17 @@ public struct PruningPlan: Sendable, Equatable, Codable {
     ) throws -> PruningPlan {
         let counts = attribution.signature.expertsPerLayer
         for (l, n) in counts.enumerated() where k > n || k < minimumPerLayer {
-            throw PruningError.badKeep(k: k, layer: attribution.signature.sparseLayers[l], experts: n, minimum: minimumPerLayer)
+            throw PruningError.badKeep(
+                k: k, layer: attribution.signature.sparseLayers[l], experts: n, minimum: minimumPerLayer)
         }
         switch scope {
         case .layer:
             let kept = counts.indices.map { Array(attribution.ranking(layer: $0, criterion: criterion).prefix(k)) }
             return PruningPlan(kept: kept, originalCounts: counts, rule: "top-\(k) per layer by \(criterion.rawValue)")
         case .global:
-            var kept = counts.indices.map { Array(attribution.ranking(layer: $0, criterion: criterion).prefix(minimumPerLayer)) }
+            var kept = counts.indices.map {
+                Array(attribution.ranking(layer: $0, criterion: criterion).prefix(minimumPerLayer))
+            }
             var budget = k * counts.count - minimumPerLayer * counts.count
             for pair in attribution.globalRanking(criterion: criterion) where budget > 0 {
                 if !kept[pair.layer].contains(pair.expert) {
@@ -58,7 +61,8 @@ public struct PruningPlan: Sendable, Equatable, Codable {
                     budget -= 1
                 }
             }
-            return PruningPlan(kept: kept, originalCounts: counts, rule: "top-\(k * counts.count) global by \(criterion.rawValue)")
+            return PruningPlan(
+                kept: kept, originalCounts: counts, rule: "top-\(k * counts.count) global by \(criterion.rawValue)")
         }
     }
 
@@ -71,14 +75,18 @@ public struct PruningPlan: Sendable, Equatable, Codable {
         let kept = shares.map { row in row.indices.filter { row[$0] >= tau } }
         for (l, row) in kept.enumerated() where row.count < max(1, minimumPerLayer) {
             throw PruningError.thresholdKeepsTooFew(
-                tau: tau, layer: attribution.signature.sparseLayers[l], kept: row.count, minimum: max(1, minimumPerLayer))
+                tau: tau, layer: attribution.signature.sparseLayers[l], kept: row.count,
+                minimum: max(1, minimumPerLayer))
         }
-        return PruningPlan(kept: kept, originalCounts: attribution.signature.expertsPerLayer,
-                           rule: "share ≥ \(tau) by \(criterion.rawValue)")
+        return PruningPlan(
+            kept: kept, originalCounts: attribution.signature.expertsPerLayer,
+            rule: "share ≥ \(tau) by \(criterion.rawValue)")
     }
 
     /// k experts per layer chosen uniformly at random (the baseline of the prunability curve).
-    public static func random(expertsPerLayer counts: [Int], k: Int, seed: UInt64, minimumPerLayer: Int) throws -> PruningPlan {
+    public static func random(expertsPerLayer counts: [Int], k: Int, seed: UInt64, minimumPerLayer: Int) throws
+        -> PruningPlan
+    {
         var rng = SplitMix64(seed: seed)
         for (l, n) in counts.enumerated() where k > n || k < minimumPerLayer {
             throw PruningError.badKeep(k: k, layer: l, experts: n, minimum: minimumPerLayer)
@@ -95,7 +103,8 @@ public struct PruningPlan: Sendable, Equatable, Codable {
     }
 
     /// Drops the same experts in every layer.
-    public static func drop(_ experts: [Int], expertsPerLayer counts: [Int], minimumPerLayer: Int) throws -> PruningPlan {
+    public static func drop(_ experts: [Int], expertsPerLayer counts: [Int], minimumPerLayer: Int) throws -> PruningPlan
+    {
         let dropped = Set(experts)
         var kept: [[Int]] = []
         for (l, n) in counts.enumerated() {
@@ -114,18 +123,23 @@ public struct PruningPlan: Sendable, Equatable, Codable {
     /// Checks that the plan fits a model (same sparse layers, expert counts, valid indices).
     public func validate(for signature: ModelSignature, minimumPerLayer: Int) throws {
         guard originalCounts == signature.expertsPerLayer else {
-            throw PruningError.planMismatch("plan is for expert counts \(originalCounts), model has \(signature.expertsPerLayer)")
+            throw PruningError.planMismatch(
+                "plan is for expert counts \(originalCounts), model has \(signature.expertsPerLayer)")
         }
         guard kept.count == originalCounts.count else {
-            throw PruningError.planMismatch("plan lists kept experts for \(kept.count) layers, model has \(originalCounts.count) sparse layers")
+            throw PruningError.planMismatch(
+                "plan lists kept experts for \(kept.count) layers, model has \(originalCounts.count) sparse layers")
         }
         for (l, row) in kept.enumerated() {
             if let bad = row.first(where: { $0 < 0 || $0 >= originalCounts[l] }) {
-                throw PruningError.noSuchExpert(expert: bad, layer: signature.sparseLayers[l], experts: originalCounts[l])
+                throw PruningError.noSuchExpert(
+                    expert: bad, layer: signature.sparseLayers[l], experts: originalCounts[l])
             }
             if Set(row).count != row.count { throw PruningError.planMismatch("layer \(l) lists an expert twice") }
             if row.count < max(1, minimumPerLayer) {
-                throw PruningError.badKeep(k: row.count, layer: signature.sparseLayers[l], experts: originalCounts[l], minimum: minimumPerLayer)
+                throw PruningError.badKeep(
+                    k: row.count, layer: signature.sparseLayers[l], experts: originalCounts[l], minimum: minimumPerLayer
+                )
             }
         }
     }
@@ -147,7 +161,8 @@ public enum PruningError: InputError, Equatable {
     public var description: String {
         switch self {
         case .badKeep(let k, let layer, let n, let minimum):
-            return "cannot keep \(k) experts in layer \(layer): it has \(n) experts and routing needs at least \(minimum)"
+            return
+                "cannot keep \(k) experts in layer \(layer): it has \(n) experts and routing needs at least \(minimum)"
         case .thresholdKeepsTooFew(let tau, let layer, let kept, let minimum):
             return "threshold τ = \(tau) keeps \(kept) expert(s) in layer \(layer); routing needs at least \(minimum)"
         case .noSuchExpert(let e, let layer, let n):

@@ -16,7 +16,8 @@ public struct ModelSize: Sendable, Codable, Equatable {
             let sizes = block.experts.map { $0.parameters.map(\.elementCount).reduce(0, +) }
             let layerTotal = sizes.reduce(0, +)
             expertTotal += layerTotal
-            activeExperts += block.expertCount == 0 ? 0 : layerTotal * min(block.topK, block.expertCount) / block.expertCount
+            activeExperts +=
+                block.expertCount == 0 ? 0 : layerTotal * min(block.topK, block.expertCount) / block.expertCount
         }
         for p in model.parameters { total += p.elementCount }
         parameters = total

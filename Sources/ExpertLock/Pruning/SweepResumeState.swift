@@ -58,16 +58,20 @@ public struct SweepResumeState: Equatable {
     static func coders() -> (JSONEncoder, JSONDecoder) {
         let (inf, negInf, nan) = ("inf", "-inf", "nan")
         let encoder = JSONFileStyle.encoder(pretty: false)
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: inf, negativeInfinity: negInf, nan: nan)
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: inf, negativeInfinity: negInf, nan: nan)
         let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: inf, negativeInfinity: negInf, nan: nan)
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: inf, negativeInfinity: negInf, nan: nan)
         return (encoder, decoder)
     }
 
     public func write(to url: URL) throws {
-        let attributionText = try JSONSerialization.data(withJSONObject: attribution.jsonObject(), options: [.sortedKeys])
+        let attributionText = try JSONSerialization.data(
+            withJSONObject: attribution.jsonObject(), options: [.sortedKeys])
         let stored = Stored(
-            format: Self.format, fingerprint: fingerprint, attribution: String(decoding: attributionText, as: UTF8.self),
+            format: Self.format, fingerprint: fingerprint,
+            attribution: String(decoding: attributionText, as: UTF8.self),
             progress: progress)
         try AtomicFile.write(try Self.coders().0.encode(stored), to: url)
     }
@@ -90,7 +94,8 @@ public struct SweepResumeState: Equatable {
                 $0.nonConformingFloatDecodingStrategy = strategy
             }
         } catch _ {
-            throw PruningError.badSweepState(file: file, reason: "malformed JSON, or a field missing or of the wrong type")
+            throw PruningError.badSweepState(
+                file: file, reason: "malformed JSON, or a field missing or of the wrong type")
         }
         guard stored.format == format else {
             throw PruningError.badSweepState(file: file, reason: "'format' is not \(format)")
@@ -153,18 +158,23 @@ extension PrunabilitySweep {
         }
         let ranking = try saved?.attribution ?? job.ranking()
         if saved == nil {
-            try SweepResumeState(fingerprint: job.fingerprint, attribution: ranking, progress: .init()).write(to: stateURL)
+            try SweepResumeState(fingerprint: job.fingerprint, attribution: ranking, progress: .init()).write(
+                to: stateURL)
         }
         let calibration = try job.calibration()
         if let saved { resumed(saved.progress.points.count) }
         let curve = try run(
             model: job.model, attribution: ranking, metricName: job.metricName, higherIsBetter: job.higherIsBetter,
             parameters: job.parameters, evaluate: job.evaluate, progress: progress, resume: saved?.progress,
-            save: { try SweepResumeState(fingerprint: job.fingerprint, attribution: ranking, progress: $0).write(to: stateURL) },
+            save: {
+                try SweepResumeState(fingerprint: job.fingerprint, attribution: ranking, progress: $0).write(
+                    to: stateURL)
+            },
             calibration: calibration)
         try output.writeFolder { folder in
             try write(curve, folder)
-            try AtomicFile.write(Data(job.fingerprint.utf8), to: folder.appendingPathComponent(SweepResumeState.runMarkerName))
+            try AtomicFile.write(
+                Data(job.fingerprint.utf8), to: folder.appendingPathComponent(SweepResumeState.runMarkerName))
         }
         return (curve, false)
     }

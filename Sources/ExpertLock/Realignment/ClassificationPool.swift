@@ -68,7 +68,8 @@ public struct ClassificationPool: ActiveLearningTask {
                 throw RealignmentError.unusableData(
                     file: file,
                     reason:
-                        "example \(bad.id) has \(bad.label.map { "label \($0), which has no verbalizer" } ?? "no label")"
+                        "example \(bad.id) has "
+                        + "\(bad.label.map { "label \($0), which has no verbalizer" } ?? "no label")"
                         + " (the oracle and the metric need a label for every example)")
             }
         }

@@ -10,7 +10,9 @@ public struct SVGHeatmap: Sendable {
     public var rowNames: [String]
     public var valueLabel: String
 
-    public init(title: String, rowLabel: String, columnLabel: String, values: [[Double]], rowNames: [String], valueLabel: String) {
+    public init(
+        title: String, rowLabel: String, columnLabel: String, values: [[Double]], rowNames: [String], valueLabel: String
+    ) {
         self.title = title
         self.rowLabel = rowLabel
         self.columnLabel = columnLabel
@@ -31,33 +33,62 @@ public struct SVGHeatmap: Sendable {
             return "rgb(\(r),\(g),\(b))"
         }
         var svg = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif">
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \
+            \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif">
             <rect width="100%" height="100%" fill="white"/>
             <text x="\(Int(width / 2))" y="22" text-anchor="middle" font-size="15" font-weight="bold">\(title)</text>
 
             """
         for (r, row) in values.enumerated() {
             let y = top + Double(r) * cell
-            svg += "<text x=\"\(Int(left - 8))\" y=\"\(Int(y + cell / 2 + 4))\" text-anchor=\"end\" font-size=\"12\">\(r < rowNames.count ? rowNames[r] : String(r))</text>\n"
+            svg +=
+                "<text "
+                + "x=\"\(Int(left - 8))\" "
+                + "y=\"\(Int(y + cell / 2 + 4))\" text-anchor=\"end\" "
+                + "font-size=\"12\">\(r < rowNames.count ? rowNames[r] : String(r))</text>\n"
             for (c, v) in row.enumerated() {
                 let x = left + Double(c) * cell
-                svg += "<rect x=\"\(Int(x))\" y=\"\(Int(y))\" width=\"\(Int(cell - 2))\" height=\"\(Int(cell - 2))\" fill=\"\(color(v))\"/>"
+                svg +=
+                    "<rect "
+                    + "x=\"\(Int(x))\" "
+                    + "y=\"\(Int(y))\" "
+                    + "width=\"\(Int(cell - 2))\" height=\"\(Int(cell - 2))\" fill=\"\(color(v))\"/>"
                 let textColor = v / maxValue > 0.55 ? "white" : "black"
-                svg += "<text x=\"\(Int(x + cell / 2 - 1))\" y=\"\(Int(y + cell / 2 + 4))\" text-anchor=\"middle\" font-size=\"11\" fill=\"\(textColor)\">\(String(format: "%.2f", v))</text>\n"
+                svg +=
+                    "<text "
+                    + "x=\"\(Int(x + cell / 2 - 1))\" "
+                    + "y=\"\(Int(y + cell / 2 + 4))\" text-anchor=\"middle\" font-size=\"11\" "
+                    + "fill=\"\(textColor)\">\(String(format: "%.2f", v))</text>\n"
             }
         }
         for c in 0..<columns {
-            svg += "<text x=\"\(Int(left + Double(c) * cell + cell / 2 - 1))\" y=\"\(Int(top + Double(values.count) * cell + 16))\" text-anchor=\"middle\" font-size=\"12\">\(c)</text>"
+            svg +=
+                "<text "
+                + "x=\"\(Int(left + Double(c) * cell + cell / 2 - 1))\" "
+                + "y=\"\(Int(top + Double(values.count) * cell + 16))\" text-anchor=\"middle\" "
+                + "font-size=\"12\">\(c)</text>"
         }
-        svg += "\n<text x=\"\(Int(left + Double(columns) * cell / 2))\" y=\"\(Int(height - 10))\" text-anchor=\"middle\" font-size=\"13\">\(columnLabel)</text>\n"
-        svg += "<text transform=\"translate(18,\(Int(top + Double(values.count) * cell / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">\(rowLabel)</text>\n"
+        svg +=
+            "\n<text "
+            + "x=\"\(Int(left + Double(columns) * cell / 2))\" "
+            + "y=\"\(Int(height - 10))\" text-anchor=\"middle\" font-size=\"13\">\(columnLabel)</text>\n"
+        svg +=
+            "<text "
+            + "transform=\"translate(18,\(Int(top + Double(values.count) * cell / 2))) rotate(-90)\" "
+            + "text-anchor=\"middle\" font-size=\"13\">\(rowLabel)</text>\n"
         // Colour scale.
         let sx = left + Double(columns) * cell + 20
         for i in 0..<10 {
             let v = maxValue * Double(9 - i) / 9
-            svg += "<rect x=\"\(Int(sx))\" y=\"\(Int(top + Double(i) * 12))\" width=\"16\" height=\"12\" fill=\"\(color(v))\"/>"
+            svg +=
+                "<rect "
+                + "x=\"\(Int(sx))\" "
+                + "y=\"\(Int(top + Double(i) * 12))\" width=\"16\" height=\"12\" fill=\"\(color(v))\"/>"
         }
-        svg += "\n<text x=\"\(Int(sx + 22))\" y=\"\(Int(top + 10))\" font-size=\"11\">\(String(format: "%.2f", maxValue))</text>"
+        svg +=
+            "\n<text "
+            + "x=\"\(Int(sx + 22))\" "
+            + "y=\"\(Int(top + 10))\" font-size=\"11\">\(String(format: "%.2f", maxValue))</text>"
         svg += "<text x=\"\(Int(sx + 22))\" y=\"\(Int(top + 120))\" font-size=\"11\">0</text>"
         svg += "<text x=\"\(Int(sx))\" y=\"\(Int(top + 140))\" font-size=\"11\">\(valueLabel)</text>\n</svg>\n"
         return svg

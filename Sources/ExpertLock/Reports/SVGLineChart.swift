@@ -38,7 +38,9 @@ public struct SVGLineChart: Sendable {
     public var width = 670.0
     public var height = 400.0
 
-    public init(title: String, xLabel: String, yLabel: String, series: [Series], reverseX: Bool = false, logY: Bool = false) {
+    public init(
+        title: String, xLabel: String, yLabel: String, series: [Series], reverseX: Bool = false, logY: Bool = false
+    ) {
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
@@ -74,26 +76,46 @@ public struct SVGLineChart: Sendable {
         }
         func py(_ y: Double) -> Double { top + (1 - (ty(y) - y0) / (y1 - y0)) * plotH }
         var svg = """
-            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif">
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \
+            \(Int(width)) \(Int(height))" font-family="Helvetica, Arial, sans-serif">
             <rect width="100%" height="100%" fill="white"/>
-            <text x="\(f(left + plotW / 2))" y="22" text-anchor="middle" font-size="15" font-weight="bold">\(escape(title))</text>
+            <text x="\(f(left + plotW / 2))" y="22" text-anchor="middle" font-size="15" \
+            font-weight="bold">\(escape(title))</text>
             <rect x="\(f(left))" y="\(f(top))" width="\(f(plotW))" height="\(f(plotH))" fill="none" stroke="#333"/>
 
             """
         // Ticks.
         let xTicks = Set(allX).sorted()
         for x in (xTicks.count <= 12 ? xTicks : stride(from: xMin, through: xMax, by: (xMax - xMin) / 8).map { $0 }) {
-            svg += "<line x1=\"\(f(px(x)))\" y1=\"\(f(top + plotH))\" x2=\"\(f(px(x)))\" y2=\"\(f(top + plotH + 5))\" stroke=\"#333\"/>"
-            svg += "<text x=\"\(f(px(x)))\" y=\"\(f(top + plotH + 18))\" text-anchor=\"middle\" font-size=\"11\">\(label(x))</text>\n"
+            svg +=
+                "<line "
+                + "x1=\"\(f(px(x)))\" "
+                + "y1=\"\(f(top + plotH))\" x2=\"\(f(px(x)))\" y2=\"\(f(top + plotH + 5))\" stroke=\"#333\"/>"
+            svg +=
+                "<text "
+                + "x=\"\(f(px(x)))\" "
+                + "y=\"\(f(top + plotH + 18))\" text-anchor=\"middle\" font-size=\"11\">\(label(x))</text>\n"
         }
         let yLow = logY ? pow(10, y0) : y0, yHigh = logY ? pow(10, y1) : y1
         for y in Self.niceTicks(yLow, yHigh, log: logY) {
             let yy = py(y)
-            svg += "<line x1=\"\(f(left - 5))\" y1=\"\(f(yy))\" x2=\"\(f(left + plotW))\" y2=\"\(f(yy))\" stroke=\"#ddd\"/>"
-            svg += "<text x=\"\(f(left - 8))\" y=\"\(f(yy + 4))\" text-anchor=\"end\" font-size=\"11\">\(label(y))</text>\n"
+            svg +=
+                "<line "
+                + "x1=\"\(f(left - 5))\" "
+                + "y1=\"\(f(yy))\" x2=\"\(f(left + plotW))\" y2=\"\(f(yy))\" stroke=\"#ddd\"/>"
+            svg +=
+                "<text "
+                + "x=\"\(f(left - 8))\" "
+                + "y=\"\(f(yy + 4))\" text-anchor=\"end\" font-size=\"11\">\(label(y))</text>\n"
         }
-        svg += "<text x=\"\(f(left + plotW / 2))\" y=\"\(f(height - 12))\" text-anchor=\"middle\" font-size=\"13\">\(escape(xLabel))</text>\n"
-        svg += "<text transform=\"translate(16,\(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">\(escape(yLabel + (logY ? " (log scale)" : "")))</text>\n"
+        svg +=
+            "<text "
+            + "x=\"\(f(left + plotW / 2))\" "
+            + "y=\"\(f(height - 12))\" text-anchor=\"middle\" font-size=\"13\">\(escape(xLabel))</text>\n"
+        svg +=
+            "<text "
+            + "transform=\"translate(16,\(f(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\" "
+            + "font-size=\"13\">\(escape(yLabel + (logY ? " (log scale)" : "")))</text>\n"
         // Series.
         for (i, s) in series.enumerated() {
             let color = s.color ?? Self.palette[i % Self.palette.count]
@@ -102,16 +124,29 @@ public struct SVGLineChart: Sendable {
             let pts = s.points.filter { $0.y.isFinite && (!logY || $0.y > 0) }
             if let band = s.band, band.count == s.points.count {
                 let upper = s.points.enumerated().map { "\(f(px($1.x))),\(f(py($1.y + band[$0])))" }
-                let lower = s.points.enumerated().reversed().map { "\(f(px($1.x))),\(f(py(max($1.y - band[$0], logY ? 1e-300 : -Double.infinity))))" }
-                svg += "<polygon points=\"\((upper + lower).joined(separator: " "))\" fill=\"\(color)\" fill-opacity=\"0.15\" stroke=\"none\"/>\n"
+                let lower = s.points.enumerated().reversed().map {
+                    "\(f(px($1.x))),\(f(py(max($1.y - band[$0], logY ? 1e-300 : -Double.infinity))))"
+                }
+                svg +=
+                    "<polygon "
+                    + "points=\"\((upper + lower).joined(separator: " "))\" "
+                    + "fill=\"\(color)\" fill-opacity=\"0.15\" stroke=\"none\"/>\n"
             }
             let path = pts.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
-            svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(strokeWidth)\"\(stroke)/>\n"
+            svg +=
+                "<polyline "
+                + "points=\"\(path)\" fill=\"none\" "
+                + "stroke=\"\(color)\" stroke-width=\"\(strokeWidth)\"\(stroke)/>\n"
             if !s.dotted {
                 for p in pts { svg += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"3\" fill=\"\(color)\"/>" }
             }
             let ly = top + 10 + Double(i) * 20
-            svg += "\n<line x1=\"\(f(left + plotW + 12))\" y1=\"\(f(ly))\" x2=\"\(f(left + plotW + 36))\" y2=\"\(f(ly))\" stroke=\"\(color)\" stroke-width=\"\(strokeWidth)\"\(stroke)/>"
+            svg +=
+                "\n<line "
+                + "x1=\"\(f(left + plotW + 12))\" "
+                + "y1=\"\(f(ly))\" "
+                + "x2=\"\(f(left + plotW + 36))\" "
+                + "y2=\"\(f(ly))\" stroke=\"\(color)\" stroke-width=\"\(strokeWidth)\"\(stroke)/>"
             svg += "<text x=\"\(f(left + plotW + 42))\" y=\"\(f(ly + 4))\" font-size=\"12\">\(escape(s.name))</text>\n"
         }
         svg += "</svg>\n"
@@ -155,6 +190,7 @@ public struct SVGLineChart: Sendable {
     }
 
     private func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+            of: ">", with: "&gt;")
     }
 }

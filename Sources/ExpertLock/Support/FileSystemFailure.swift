@@ -3,9 +3,9 @@ import MoEModels
 import TensorCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The one path by which a file-system failure (permission denied, disk full, read-only volume)

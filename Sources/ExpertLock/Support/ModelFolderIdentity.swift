@@ -32,7 +32,8 @@ public enum ModelFolderIdentity {
                 try? handle.seek(toOffset: 0)
                 let lengthBytes = (try? handle.read(upToCount: 8)) ?? Data()
                 hasher.update(data: lengthBytes)
-                let headerLength = lengthBytes.count == 8
+                let headerLength =
+                    lengthBytes.count == 8
                     ? lengthBytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) } : 0
                 if headerLength > 0 && 8 + headerLength <= size {
                     hasher.update(data: (try? handle.read(upToCount: Int(headerLength))) ?? Data())

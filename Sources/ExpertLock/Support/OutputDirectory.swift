@@ -48,7 +48,8 @@ public enum OutputDirectory {
         do {
             try body(tmp)
             if fm.fileExists(atPath: url.path) {
-                let old = parent.appendingPathComponent(".\(url.lastPathComponent).old-\(UInt32.random(in: 0...UInt32.max))")
+                let old = parent.appendingPathComponent(
+                    ".\(url.lastPathComponent).old-\(UInt32.random(in: 0...UInt32.max))")
                 try fm.moveItem(at: url, to: old)
                 try fm.moveItem(at: tmp, to: url)
                 try? fm.removeItem(at: old)
@@ -106,7 +107,8 @@ public enum OutputDirectory {
     public static func removeStaleTemporaries(of url: URL) {
         let parent = url.deletingLastPathComponent()
         let prefix = ".\(url.lastPathComponent).tmp-"
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: parent.path)) ?? [] where name.hasPrefix(prefix) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: parent.path)) ?? []
+        where name.hasPrefix(prefix) {
             try? FileManager.default.removeItem(at: parent.appendingPathComponent(name))
         }
     }
@@ -176,7 +178,9 @@ public enum OutputError: InputError, Equatable {
     public var description: String {
         switch self {
         case .notOwned(let path, let command):
-            return "\(path): not empty and not a folder \(command) wrote; choose another output folder (nothing was changed)"
+            return
+                "\(path): not empty and not a "
+                + "folder \(command) wrote; choose another output folder (nothing was changed)"
         case .exists(let path): return "\(path): already exists (pass --overwrite to replace it)"
         case .existsNotResumed(let path):
             return "\(path): output folder exists (use --resume to continue or --overwrite to replace it)"

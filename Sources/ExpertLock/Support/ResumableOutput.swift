@@ -60,11 +60,16 @@ public struct ResumableOutput: Sendable {
         }
         switch layout {
         case .atOnce(let suffix):
-            let state = suffix.map { url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent)\($0)") }
+            let state = suffix.map {
+                url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent)\($0)")
+            }
             self.state = state
             let resuming = resume ? state : nil
-            mayBeFinished = recognisable && OutputDirectory.mayBeFinished(url, overwrite: overwrite, resumingFrom: resuming)
-            mayReplace = mayBeFinished ? false : try OutputDirectory.mayReplace(url, overwrite: overwrite, resumingFrom: resuming)
+            mayBeFinished =
+                recognisable && OutputDirectory.mayBeFinished(url, overwrite: overwrite, resumingFrom: resuming)
+            mayReplace =
+                mayBeFinished
+                ? false : try OutputDirectory.mayReplace(url, overwrite: overwrite, resumingFrom: resuming)
         case .inPlace:
             state = nil
             mayBeFinished = false

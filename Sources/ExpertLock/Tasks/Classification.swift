@@ -69,9 +69,13 @@ public enum Classification {
     }
 
     /// Accuracy, predictions and probabilities from the class scores of the first `scores.count` examples.
-    static func result(scores: [[Double]], examples: [ClassificationExample], tokens: Int) throws -> ClassificationResult {
+    static func result(scores: [[Double]], examples: [ClassificationExample], tokens: Int) throws
+        -> ClassificationResult
+    {
         // A NaN score would lose every comparison and make argmax pick class 0: a plausible accuracy.
-        guard scores.allSatisfy({ $0.allSatisfy(\.isFinite) }) else { throw TaskError.nonFinite(what: "class log-likelihoods") }
+        guard scores.allSatisfy({ $0.allSatisfy(\.isFinite) }) else {
+            throw TaskError.nonFinite(what: "class log-likelihoods")
+        }
         let predictions = scores.map(argmax)
         var labeled = 0
         var correct = 0

@@ -115,7 +115,8 @@ public struct EvaluationTask: Sendable {
     public func sequences() -> [[Int]] {
         switch examples {
         case .ids(let ids): Array(CorpusBatches.chunks(ids, length: context).prefix(limit ?? .max))
-        case .text(let text): Array(CorpusBatches.chunks(tokenizer!.encode(text), length: context).prefix(limit ?? .max))
+        case .text(let text):
+            Array(CorpusBatches.chunks(tokenizer!.encode(text), length: context).prefix(limit ?? .max))
         case .classification(let task, let items):
             items.compactMap { example in
                 example.label.map {

@@ -108,10 +108,12 @@ extension Perplexity {
             var group = [all[i]]
             let length = all[i].end - all[i].begin
             while group.count < max(1, batchSize), i + group.count < all.count,
-                  all[i + group.count].end - all[i + group.count].begin == length {
+                all[i + group.count].end - all[i + group.count].begin == length
+            {
                 group.append(all[i + group.count])
             }
-            let batch = TokenBatch(ids: group.flatMap { Array(ids[$0.begin..<$0.end]) }, batch: group.count, seq: length)
+            let batch = TokenBatch(
+                ids: group.flatMap { Array(ids[$0.begin..<$0.end]) }, batch: group.count, seq: length)
             var rows: [Int] = []
             var targets: [Int] = []
             for (b, w) in group.enumerated() {
@@ -146,7 +148,8 @@ public enum EvaluationError: InputError, Equatable {
     public var description: String {
         switch self {
         case .tooFewTokens(let n): return "perplexity needs at least 2 tokens, got \(n)"
-        case .badWindow(let c, let s): return "--context \(c) and --stride \(s): need context ≥ 2 and 1 ≤ stride ≤ context"
+        case .badWindow(let c, let s):
+            return "--context \(c) and --stride \(s): need context ≥ 2 and 1 ≤ stride ≤ context"
         case .missingLabels(let file): return "\(file): classification needs labels, and this file has none"
         }
     }

@@ -154,7 +154,8 @@ public enum PromptTemplateError: InputError, Equatable {
             return "\(file): \(problem)"
         case .labelCount(let file, let task, let labels, let verbalizers):
             return
-                "\(file ?? "prompt template"): \(verbalizers) verbalizer(s) for task \(task), which has \(labels) labels"
+                "\(file ?? "prompt template"): \(verbalizers) verbalizer(s) for "
+                + "task \(task), which has \(labels) labels"
         }
     }
 }

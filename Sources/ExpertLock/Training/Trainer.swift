@@ -81,7 +81,9 @@ public final class Trainer {
         let out = try model.forward(batch.tokens, options: options)
         let lm = out.languageModelLoss(targets: batch.targets, ignoreIndex: TrainingBatch.ignoreIndex)
         var total = lm
-        if let penalty = parameters.entanglement?.penalty(model: model, output: out, batch: batch.tokens) { total = add(total, penalty) }
+        if let penalty = parameters.entanglement?.penalty(model: model, output: out, batch: batch.tokens) {
+            total = add(total, penalty)
+        }
         if let e = parameters.entanglement, e.method == .pruningAdversarial,
             let term = try PruningAdversary.term(
                 model: model, batch: batch, output: out, fullLoss: lm.value.scalar, strength: e.strength,

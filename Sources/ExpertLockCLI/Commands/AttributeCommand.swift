@@ -56,7 +56,8 @@ struct AttributeCommand: AsyncParsableCommand {
         parsing: .unconditional, help: "With --criterion ablation: sequences used for each masked-expert pass.",
         transform: OptionRange.int(atLeast: 1))
     var ablationSequences = 16
-    @Option(parsing: .upToNextOption, help: "Attribution files to merge (instead of running a model).") var merge: [String] = []
+    @Option(parsing: .upToNextOption, help: "Attribution files to merge (instead of running a model).") var merge:
+        [String] = []
     @Option(
         parsing: .upToNextOption,
         help: "Routing traces to attribute instead of the model (vLLM/SGLang JSON(L), router-logits .safetensors).")
@@ -140,7 +141,8 @@ struct AttributeCommand: AsyncParsableCommand {
         let options = try ModelOptions.parse(["--model", model])
         let context = try longContext.context(context, default: 512, model: model)
         if streaming.streamLayers && criterion == .ablation {
-            throw ArgumentInputError("--criterion ablation runs the model once per expert; it does not stream (drop --stream-layers)")
+            throw ArgumentInputError(
+                "--criterion ablation runs the model once per expert; it does not stream (drop --stream-layers)")
         }
         let loaded = precision.apply(to: try streaming.streamLayers ? streaming.load(model) : options.load())
         let sequences = try TaskCorpus.sequences(
@@ -151,16 +153,21 @@ struct AttributeCommand: AsyncParsableCommand {
         let batches = shard.map { Array(allBatches[$0.range(of: allBatches.count)]) } ?? allBatches
         let modelIdentity = ModelFolderIdentity.fingerprint(of: URL(fileURLWithPath: model))
         // In streamed files too: the two paths write the same file.
-        let runFingerprint = out == nil && shard == nil ? nil : AttributionResumeState.fingerprint(
-            // A bf16 run's statistics differ from f32's, so does its fingerprint (f32 runs keep theirs).
-            modelPath: model + (precision.precision == .f32 ? "" : "\u{0}precision=bf16"),
-            modelIdentity: modelIdentity, signature: ModelSignature(model: loaded),
-            criterion: criterion, batches: allBatches)
-        if let output, try output.finishedRun(matches: {
-            let existing = (try? JSONSerialization.jsonObject(with: Data(contentsOf: output.url))) as? [String: Any]
-            return runFingerprint != nil && existing?["run_fingerprint"] as? String == runFingerprint
-                && existing?["shard"] as? String == shard?.description
-        }) {
+        let runFingerprint =
+            out == nil && shard == nil
+            ? nil
+            : AttributionResumeState.fingerprint(
+                // A bf16 run's statistics differ from f32's, so does its fingerprint (f32 runs keep theirs).
+                modelPath: model + (precision.precision == .f32 ? "" : "\u{0}precision=bf16"),
+                modelIdentity: modelIdentity, signature: ModelSignature(model: loaded),
+                criterion: criterion, batches: allBatches)
+        if let output,
+            try output.finishedRun(matches: {
+                let existing = (try? JSONSerialization.jsonObject(with: Data(contentsOf: output.url))) as? [String: Any]
+                return runFingerprint != nil && existing?["run_fingerprint"] as? String == runFingerprint
+                    && existing?["shard"] as? String == shard?.description
+            })
+        {
             Console.progress("\(output.path): an earlier run of this attribution finished it; nothing to resume")
             let existing = try JSONSerialization.jsonObject(with: Data(contentsOf: output.url)) as? [String: Any] ?? [:]
             return Outcome(

@@ -82,7 +82,9 @@ struct AuditCommand: AsyncParsableCommand {
             let (results, files) = try destination.run {
                 var results = try AuditPipeline.run(
                     inputs, parameters: parameters, output: destination.url, resume: resume, progress: progress.report)
-                if !defense.isEmpty { try auditDefenses(&results, inputs: inputs, parameters: parameters, progress: progress) }
+                if !defense.isEmpty {
+                    try auditDefenses(&results, inputs: inputs, parameters: parameters, progress: progress)
+                }
                 return (results, try AuditReport.write(results, to: destination.url.appendingPathComponent("report")))
             }
             if output.json {
@@ -91,7 +93,8 @@ struct AuditCommand: AsyncParsableCommand {
                     positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
                 let findings = try JSONSerialization.jsonObject(with: encoder.encode(results.findings))
                 try Console.printJSON([
-                    "report": files.map(\.path), "findings": findings, "seconds": Date().timeIntervalSince(progress.start),
+                    "report": files.map(\.path), "findings": findings,
+                    "seconds": Date().timeIntervalSince(progress.start),
                 ])
             } else {
                 for finding in results.findings { print("[\(finding.verdict.rawValue)] \(finding.statement)") }
@@ -113,7 +116,8 @@ struct AuditCommand: AsyncParsableCommand {
             var defended = inputs
             defended.modelDirectory = url
             defended.fingerprint += "|defense=" + path
-            let folder = URL(fileURLWithPath: out).appendingPathComponent("defenses").appendingPathComponent("\(i)-\(name)")
+            let folder = URL(fileURLWithPath: out).appendingPathComponent("defenses").appendingPathComponent(
+                "\(i)-\(name)")
             let r = try AuditPipeline.run(
                 defended, parameters: parameters, output: folder, resume: resume
             ) { stage, fraction in progress.report("defense \(name): \(stage)", fraction) }

@@ -13,7 +13,8 @@ struct BenchCommand: AsyncParsableCommand {
 
 /// GFLOP/s of C = A·B at n×n×n for the BLAS path and the Swift fallback.
 struct GemmBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "gemm", abstract: "GFLOP/s of square sgemm, and of products with BF16 weights in f32 and bf16.")
+    static let configuration = CommandConfiguration(
+        commandName: "gemm", abstract: "GFLOP/s of square sgemm, and of products with BF16 weights in f32 and bf16.")
 
     @Option(help: "Matrix size n (C = A·B with n×n matrices).") var size = 2048
     @Option(help: "Repetitions (the best is reported).") var repeats = 3

@@ -59,7 +59,8 @@ enum BenchModelFactory {
 
     static func mixtral(vocab: Int, hidden: Int, intermediate: Int) -> ModelConfig {
         ModelConfig(
-            modelType: ModelFamily.mixtral.rawValue, vocabSize: vocab, hiddenSize: hidden, intermediateSize: intermediate,
+            modelType: ModelFamily.mixtral.rawValue, vocabSize: vocab, hiddenSize: hidden,
+            intermediateSize: intermediate,
             numHiddenLayers: 4, numAttentionHeads: 8, numKeyValueHeads: 4, numExperts: 8, numExpertsPerToken: 2,
             rmsNormEps: 1e-5, ropeTheta: 10_000)
     }

@@ -39,7 +39,8 @@ struct CorpusCommand: AsyncParsableCommand {
                 guard isDirectory.boolValue else { throw ArgumentInputError("\(out): exists and is not a folder") }
                 let present = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
                 if !present.isEmpty && !overwrite {
-                    throw ArgumentInputError("\(out): folder is not empty (pass --overwrite to replace its corpus files)")
+                    throw ArgumentInputError(
+                        "\(out): folder is not empty (pass --overwrite to replace its corpus files)")
                 }
             }
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)

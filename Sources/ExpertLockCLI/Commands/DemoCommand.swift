@@ -33,7 +33,8 @@ struct DemoCommand: AsyncParsableCommand {
                 lastPrint = now
                 let elapsed = now.timeIntervalSince(start)
                 let eta = fraction > 0.01 ? elapsed / fraction * (1 - fraction) : 0
-                Console.progress(String(format: "demo: %@ — %.0f%%, %.0fs elapsed, ETA %.0fs", stage, 100 * fraction, elapsed, eta))
+                Console.progress(
+                    String(format: "demo: %@ — %.0f%%, %.0fs elapsed, ETA %.0fs", stage, 100 * fraction, elapsed, eta))
             }
             results.totalSeconds = Date().timeIntervalSince(start)
             let files = try DemoReport.write(results, to: outURL.appendingPathComponent("report"))
@@ -43,7 +44,8 @@ struct DemoCommand: AsyncParsableCommand {
             for key in headline.keys.sorted() {
                 let value = headline[key]!
                 if let number = value as? Double {
-                    summary.add(key, key.hasPrefix("seconds") ? HumanSummary.seconds(number) : HumanSummary.number(number))
+                    summary.add(
+                        key, key.hasPrefix("seconds") ? HumanSummary.seconds(number) : HumanSummary.number(number))
                 } else {
                     summary.add(key, "\(value)")
                 }

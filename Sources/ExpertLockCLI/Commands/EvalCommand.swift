@@ -18,7 +18,8 @@ struct EvalCommand: AsyncParsableCommand {
             {"document","summary"}; greedy decoding until EOS or a newline, ROUGE-1/2/L F-measure ×100.
             With --json prints perplexity {"perplexity","nll","tokens"}, classify {"accuracy","examples"}, \
             summarize {"rouge1","rouge2","rougeL","examples"}, each with "tokens_per_s", "seconds" and \
-            "peak_rss_bytes" (and "peak_rss_mb"). --stream-layers (perplexity, classify) evaluates a checkpoint larger than memory \
+            "peak_rss_bytes" (and "peak_rss_mb"). --stream-layers (perplexity, classify) evaluates a checkpoint \
+            larger than memory \
             layer by layer with the same result.
             Shards (perplexity): --shard I/N (I from 0) scores the I-th of N contiguous slices of the window \
             batches and --out writes their exact partial sums; eval --task perplexity --merge FILES --out F \
@@ -86,8 +87,9 @@ struct EvalCommand: AsyncParsableCommand {
             guard let model else { throw ArgumentInputError("eval needs --model (or --merge FILES)") }
             let started = Date()
             let context = try longContext.context(context, default: task == .summarize ? 1024 : 512, model: model)
-            let loaded = precision.apply(to: try streaming.streamLayers
-                ? streaming.load(model) : ModelLoader.load(directory: URL(fileURLWithPath: model)))
+            let loaded = precision.apply(
+                to: try streaming.streamLayers
+                    ? streaming.load(model) : ModelLoader.load(directory: URL(fileURLWithPath: model)))
             var result: [String: Any]
             switch task {
             case .perplexity where out != nil || shard != nil:
@@ -128,7 +130,8 @@ struct EvalCommand: AsyncParsableCommand {
             throw ArgumentInputError("--format \(format): expected one of auto, text, glue, jsonl")
         }
         if streaming.streamLayers && task == .summarize {
-            throw ArgumentInputError("--stream-layers works with --task perplexity and classify (summarize decodes token by token)")
+            throw ArgumentInputError(
+                "--stream-layers works with --task perplexity and classify (summarize decodes token by token)")
         }
     }
 
@@ -170,7 +173,8 @@ struct EvalCommand: AsyncParsableCommand {
         let parameters = Perplexity.Parameters(context: context, stride: stride, batchSize: batch ?? 4)
         let meter = ProgressLine("perplexity", unit: "windows")
         var processed = 0
-        let result = streaming.streamLayers
+        let result =
+            streaming.streamLayers
             ? try Perplexity.evaluateStreaming(
                 model: model, ids: tokenIds, parameters: parameters, streaming: streaming.parameters,
                 progress: streaming.report("perplexity"))
@@ -204,7 +208,8 @@ struct EvalCommand: AsyncParsableCommand {
         }
         let tokenizer = try loadTokenizer()
         let meter = ProgressLine("classify", unit: "examples")
-        let result = streaming.streamLayers
+        let result =
+            streaming.streamLayers
             ? try Classification.evaluateStreaming(
                 model: model, tokenizer: tokenizer, examples: examples, task: classificationTask,
                 template: promptTemplate, maxLength: context, batchSize: batch ?? 8,

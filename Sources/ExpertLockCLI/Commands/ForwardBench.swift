@@ -22,7 +22,13 @@ struct ForwardBench: AsyncParsableCommand {
             """)
 
     @OptionGroup var model: BenchModelOptions
-    @Option(help: "Tokens per pass through the layers (default: what eval uses, a tenth of the weights' bytes in activations, at least 12 MB).")
+    @Option(
+        help:
+            """
+            Tokens per pass through the layers (default: what eval uses, a tenth of the weights' bytes in \
+            activations, at least 12 MB).
+            """
+    )
     var passTokens: Int?
     @OptionGroup var output: OutputOptions
 
@@ -41,7 +47,8 @@ struct ForwardBench: AsyncParsableCommand {
             // Every row scores a token (a sequence's last row the first id, having no next one).
             let targets = BenchModelFactory.nextTokenTargets(batch).map { max(0, $0) }
             let timer = try BenchTimer.measure(warmup: model.warmup, iterations: model.iterations) {
-                _ = try network.headScores(batch, rows: Array(0..<batch.tokenCount), targets: targets, passTokens: passTokens)
+                _ = try network.headScores(
+                    batch, rows: Array(0..<batch.tokenCount), targets: targets, passTokens: passTokens)
             }
             var report = BenchReport(
                 mode: "forward", options: model, tokens: batch.tokenCount, flopsPerIteration: flops.forwardFlops,

@@ -21,7 +21,8 @@ struct ForwardCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Token ids: a file holding a JSON array of integers or whitespace-separated integers.") var ids: String
+    @Option(help: "Token ids: a file holding a JSON array of integers or whitespace-separated integers.") var ids:
+        String
     @Option(help: "Encoder-decoder models: the decoder's token ids (same formats as --ids).")
     var decoderIds: String?
     @Option(help: "Also decode greedily up to N new tokens from --ids (\"generated\").")
@@ -53,7 +54,8 @@ struct ForwardCommand: AsyncParsableCommand {
             } else {
                 for note in loaded.notes { print("load: \(note)") }
                 let top = logits.map { row in row.indices.max { row[$0] < row[$1] } ?? 0 }
-                print("positions: \(tokenIds.count), vocabulary: \(loaded.config.vocabSize), MoE layers: \(router.count)")
+                print(
+                    "positions: \(tokenIds.count), vocabulary: \(loaded.config.vocabSize), MoE layers: \(router.count)")
                 print("argmax next token per position: \(top)")
                 if let generated = object["generated"] { print("generated: \(generated)") }
             }

@@ -38,7 +38,8 @@ struct LockCommand: AsyncParsableCommand {
                 ])
             } else {
                 print(
-                    "locked \(manifest.tensors.count) tensors of \(model) into \(outURL.path) (manifest \(manifestPath))"
+                    "locked \(manifest.tensors.count) tensors "
+                        + "of \(model) into \(outURL.path) (manifest \(manifestPath))"
                 )
             }
         }

@@ -47,7 +47,8 @@ struct LogVerifyCommand: AsyncParsableCommand {
                 for problem in report.problems { print("  log: \(problem.detail)") }
                 for difference in report.differences {
                     print(
-                        "  \(difference.kind.rawValue): \(difference.tensor.map { "\($0): " } ?? "")\(difference.detail)"
+                        "  \(difference.kind.rawValue): "
+                            + "\(difference.tensor.map { "\($0): " } ?? "")\(difference.detail)"
                     )
                 }
             }

@@ -46,7 +46,8 @@ struct ProvenanceCommand: AsyncParsableCommand {
             let b = try ModelLoader.load(directory: URL(fileURLWithPath: suspect), residency: .mapped)
             let report = try Provenance.compare(
                 original: a, suspect: b, thresholds: Provenance.Thresholds(derived: derived, unrelated: unrelated))
-            let derivation = explain
+            let derivation =
+                explain
                 ? try Provenance.explain(
                     original: a, suspect: b, thresholds: Provenance.Thresholds(derived: derived, unrelated: unrelated))
                 : nil
@@ -84,14 +85,16 @@ struct ProvenanceCommand: AsyncParsableCommand {
             for e in layer.experts {
                 let sources = e.sources.map { "\($0.originalExpert)×\(String(format: "%.2f", $0.weight))" }
                 let extras = [e.quantization, e.rank.map { "rank \($0)" }].compactMap { $0 }
-                print("    \(e.suspectExpert): \(e.kind.rawValue) of " + sources.joined(separator: " + ")
-                    + " (score \(String(format: "%.3f", Double(e.score))), \(e.verdict.rawValue))"
-                    + (extras.isEmpty ? "" : "; " + extras.joined(separator: ", ")))
+                print(
+                    "    \(e.suspectExpert): \(e.kind.rawValue) of " + sources.joined(separator: " + ")
+                        + " (score \(String(format: "%.3f", Double(e.score))), \(e.verdict.rawValue))"
+                        + (extras.isEmpty ? "" : "; " + extras.joined(separator: ", ")))
             }
         }
         if let routing {
-            print("  routing fingerprint over \(routing.tokens) probe tokens: mean correlation "
-                + String(format: "%.3f", Double(routing.meanCorrelation)))
+            print(
+                "  routing fingerprint over \(routing.tokens) probe tokens: mean correlation "
+                    + String(format: "%.3f", Double(routing.meanCorrelation)))
         }
     }
 

@@ -8,7 +8,8 @@ import TensorCore
 struct PruneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
-        abstract: "Keep the top-k experts (per layer or global), those above a threshold, or drop a list; write the result.",
+        abstract:
+            "Keep the top-k experts (per layer or global), those above a threshold, or drop a list; write the result.",
         discussion: """
             --mode remove slices expert tensors and router rows and rewrites config.json: with the same number of \
             experts in every layer the result loads in Hugging Face transformers. --mode mask keeps the weights and \
@@ -16,7 +17,8 @@ struct PruneCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Attribution file (from `expertlock attribute`), needed by --keep and --threshold.") var attribution: String?
+    @Option(help: "Attribution file (from `expertlock attribute`), needed by --keep and --threshold.") var attribution:
+        String?
     @Option(
         parsing: .unconditional, help: "Keep K experts per layer (or K × layers with --scope global).",
         transform: OptionRange.int(atLeast: 1))
@@ -68,7 +70,8 @@ struct PruneCommand: AsyncParsableCommand {
             let after = mode == .remove ? ModelSize(model: pruned, bytesPerParameter: bytesPerParameter) : before
             try write(model: model, pruned: pruned, plan: pruningPlan, identity: identity)
             let notes = mode == .remove ? model.notes + pruned.notes : model.notes
-            try printResult(plan: pruningPlan, signature: ModelSignature(model: model), sizes: (before, after), notes: notes)
+            try printResult(
+                plan: pruningPlan, signature: ModelSignature(model: model), sizes: (before, after), notes: notes)
         }
     }
 
@@ -80,7 +83,8 @@ struct PruneCommand: AsyncParsableCommand {
         let k = 1  // a layer may keep fewer experts than top-k: it then routes to all it has
         let rules = [keep != nil && !random, threshold != nil, drop != nil, plan != nil, random].filter { $0 }.count
         guard rules == 1 else {
-            throw ArgumentInputError("choose exactly one of --keep, --threshold, --drop, --plan, --random (with --keep)")
+            throw ArgumentInputError(
+                "choose exactly one of --keep, --threshold, --drop, --plan, --random (with --keep)")
         }
         if scope == .global && (keep == nil || random) {
             // Only ranked top-k has a global form (a budget of K × layers over the pooled
@@ -95,10 +99,12 @@ struct PruneCommand: AsyncParsableCommand {
             pruningPlan = try PruningPlan.random(expertsPerLayer: counts, k: keep, seed: seed, minimumPerLayer: k)
         } else if let keep {
             let a = try loadAttribution(model: model, identity: identity)
-            pruningPlan = try PruningPlan.topK(a, k: keep, scope: scope, criterion: criterion ?? a.criterion, minimumPerLayer: k)
+            pruningPlan = try PruningPlan.topK(
+                a, k: keep, scope: scope, criterion: criterion ?? a.criterion, minimumPerLayer: k)
         } else if let threshold {
             let a = try loadAttribution(model: model, identity: identity)
-            pruningPlan = try PruningPlan.threshold(a, tau: threshold, criterion: criterion ?? a.criterion, minimumPerLayer: k)
+            pruningPlan = try PruningPlan.threshold(
+                a, tau: threshold, criterion: criterion ?? a.criterion, minimumPerLayer: k)
         } else if let drop {
             pruningPlan = try PruningPlan.drop(drop.items, expertsPerLayer: counts, minimumPerLayer: k)
         } else {
@@ -116,7 +122,9 @@ struct PruneCommand: AsyncParsableCommand {
             if !revived.isEmpty {
                 throw ArgumentInputError(
                     "\(modelOptions.model): is mask-pruned (\(ExpertMaskFile.fileName)) and the plan keeps masked "
-                        + "experts \(revived) of sparse layer \(l); rank with an attribution of this model, or prune the original")
+                        + "experts \(revived) of sparse "
+                        + "layer \(l); rank with an attribution of this model, or prune the original"
+                )
             }
         }
         return pruningPlan
@@ -186,18 +194,20 @@ struct PruneCommand: AsyncParsableCommand {
                     + "Use --scope layer, or --mode mask, for a checkpoint transformers loads")
         }
         if output.json {
-            return try Console.printJSON([
-                "kept": pruningPlan.kept, "rule": pruningPlan.rule, "mode": mode.rawValue, "out": out,
-                "parameters_before": before.parameters, "parameters_after": after.parameters,
-                "bytes_before": before.bytes, "bytes_after": after.bytes,
-                "active_parameters_per_token_before": before.activeParametersPerToken,
-                "active_parameters_per_token_after": after.activeParametersPerToken,
-                "loadable_by_transformers": loadable, "notes": notes,
-            ] as [String: Any])
+            return try Console.printJSON(
+                [
+                    "kept": pruningPlan.kept, "rule": pruningPlan.rule, "mode": mode.rawValue, "out": out,
+                    "parameters_before": before.parameters, "parameters_after": after.parameters,
+                    "bytes_before": before.bytes, "bytes_after": after.bytes,
+                    "active_parameters_per_token_before": before.activeParametersPerToken,
+                    "active_parameters_per_token_after": after.activeParametersPerToken,
+                    "loadable_by_transformers": loadable, "notes": notes,
+                ] as [String: Any])
         }
         var summary = HumanSummary("prune: \(pruningPlan.rule)")
         for (l, kept) in pruningPlan.kept.enumerated() {
-            summary.add("layer \(signature.sparseLayers[l])", "kept \(kept.count) of \(signature.expertsPerLayer[l]): \(kept)")
+            summary.add(
+                "layer \(signature.sparseLayers[l])", "kept \(kept.count) of \(signature.expertsPerLayer[l]): \(kept)")
         }
         func change(_ a: String, _ b: String) -> String { "\(a) → \(b)" }
         summary.add("parameters", change(HumanSummary.count(before.parameters), HumanSummary.count(after.parameters)))
@@ -205,7 +215,8 @@ struct PruneCommand: AsyncParsableCommand {
         summary.add(
             "active per token",
             change(
-                HumanSummary.count(before.activeParametersPerToken), HumanSummary.count(after.activeParametersPerToken)))
+                HumanSummary.count(before.activeParametersPerToken), HumanSummary.count(after.activeParametersPerToken))
+        )
         summary.add("loadable by transformers", loadable ? "yes" : "no")
         for note in notes { summary.note(note) }
         summary.note("wrote \(out)")
@@ -217,7 +228,9 @@ struct PruneCommand: AsyncParsableCommand {
         let checkpoint = try SafeTensorsCheckpoint(directory: directory)
         var bytes: [DType: Int] = [:]
         for name in checkpoint.tensorNames {
-            if let info = checkpoint.info(name), info.dtype.isConvertibleToFloat { bytes[info.dtype, default: 0] += info.byteCount }
+            if let info = checkpoint.info(name), info.dtype.isConvertibleToFloat {
+                bytes[info.dtype, default: 0] += info.byteCount
+            }
         }
         return bytes.max { $0.value < $1.value }?.key ?? .f32
     }

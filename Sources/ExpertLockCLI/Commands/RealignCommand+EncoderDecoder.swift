@@ -25,14 +25,18 @@ extension RealignCommand {
         }
         let hf = try ModelOptions.tokenizer(folder: tokenizer.map { URL(fileURLWithPath: $0) } ?? folder, model: folder)
         let config = try SwitchTransformersConfig.load(from: folder)
-        guard case .classification(let classes, let items) = try DatasetLoader.load(
-            URL(fileURLWithPath: pool), format: poolFormat, limit: poolLimit
-        ).0 else {
+        guard
+            case .classification(let classes, let items) = try DatasetLoader.load(
+                URL(fileURLWithPath: pool), format: poolFormat, limit: poolLimit
+            ).0
+        else {
             throw RealignmentError.unusableData(file: pool, reason: "holds no classification examples (text and label)")
         }
-        guard case .classification(_, let evaluation) = try DatasetLoader.load(
-            URL(fileURLWithPath: evalData), format: evalFormat, limit: evalLimit
-        ).0 else {
+        guard
+            case .classification(_, let evaluation) = try DatasetLoader.load(
+                URL(fileURLWithPath: evalData), format: evalFormat, limit: evalLimit
+            ).0
+        else {
             throw RealignmentError.unusableData(
                 file: evalData, reason: "holds no classification examples (text and label)")
         }

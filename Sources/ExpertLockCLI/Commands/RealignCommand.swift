@@ -101,7 +101,9 @@ struct RealignCommand: AsyncParsableCommand {
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
         if modelOptions.residency == .mapped || modelOptions.residency == .read {
             // Re-alignment trains the model, and training needs every weight in Float32 in memory.
-            throw ValidationError("--residency \(modelOptions.residency.rawValue): realign trains the model, its weights must be resident")
+            throw ValidationError(
+                "--residency \(modelOptions.residency.rawValue): realign trains the model, its weights must be resident"
+            )
         }
         if seeds < 1 { throw ValidationError("--seeds must be at least 1") }
         if resamples < 10 { throw ValidationError("--resamples must be at least 10") }
@@ -279,7 +281,8 @@ extension RealignCommand {
             let folder = tokenizer.map { URL(fileURLWithPath: $0) } ?? modelOptions.url
             guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("tokenizer.json").path) else {
                 throw ArgumentInputError(
-                    "\(folder.path): no tokenizer.json (pass --tokenizer DIR, or --tokenizer bytes for a byte-level model)"
+                    "\(folder.path): no tokenizer.json (pass --tokenizer DIR, or --tokenizer bytes for a byte-level "
+                        + "model)"
                 )
             }
             let loaded = try Tokenizer.load(directory: folder)

@@ -8,16 +8,20 @@ import TensorCore
 struct SweepCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sweep",
-        abstract: "Prunability curve: the task metric after keeping k experts per layer (ranked by attribution, and at random).",
+        abstract:
+            "Prunability curve: the task metric after keeping k experts per layer (ranked by attribution, and at "
+            + "random).",
         discussion: """
             Writes curve.json, curve.csv, table.md and curve.svg into --out. Attribution comes from --attribution FILE \
-            (then --data is not needed), or is computed on --data. The metric is measured on --eval-data (default: --data).
+            (then --data is not needed), or is computed on --data. The metric is measured on --eval-data (default: \
+            --data).
 
             Progress is saved after every point; a killed sweep continues with --resume and writes the same curve.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "perplexity (metric: perplexity), classify (accuracy) or summarize (ROUGE-L F×100).") var task: TaskName = .perplexity
+    @Option(help: "perplexity (metric: perplexity), classify (accuracy) or summarize (ROUGE-L F×100).") var task:
+        TaskName = .perplexity
     @Option(help: "Data format: auto, text, glue, jsonl.") var format: DataFormat = .auto
     @Option(
         parsing: .unconditional, help: "Summaries: most tokens generated per example.",
@@ -31,10 +35,16 @@ struct SweepCommand: AsyncParsableCommand {
     var keep = CommaList<Int>([8, 6, 4, 2, 1])
     @Option(help: "Thresholds τ on the per-layer share, comma-separated.", transform: CommaList<Double>.parse)
     var thresholds = CommaList<Double>([])
-    @Option(help: "Attribution criteria, comma-separated (soft, frequency, reap).", transform: CommaList<AttributionCriterion>.parse)
+    @Option(
+        help: "Attribution criteria, comma-separated (soft, frequency, reap).",
+        transform: CommaList<AttributionCriterion>.parse)
     var criteria = CommaList<AttributionCriterion>([.soft, .frequency, .reap])
     @Option(
-        help: "Also merge to each k by these methods (hc-smoe, reap-aligned, comma-separated): merge vs removal on one plot.",
+        help:
+            """
+            Also merge to each k by these methods (hc-smoe, reap-aligned, comma-separated): merge vs removal on \
+            one plot.
+            """,
         transform: CommaList<ExpertMerging.Method>.parse)
     var merge = CommaList<ExpertMerging.Method>([])
     @Option(parsing: .unconditional, help: "Random-pruning seeds (baseline).", transform: OptionRange.int(atLeast: 0))
@@ -81,7 +91,8 @@ struct SweepCommand: AsyncParsableCommand {
     func run() async throws {
         try await runReportingErrors(output: out) {
             let output = try ResumableOutput(
-                out, layout: .atOnce(stateSuffix: ".sweep-state"), inputs: [modelOptions.model, data, evalData, ids, attribution],
+                out, layout: .atOnce(stateSuffix: ".sweep-state"),
+                inputs: [modelOptions.model, data, evalData, ids, attribution],
                 resume: resume, overwrite: overwrite)
             if SwitchTransformersModel.isSwitchCheckpoint(modelOptions.url) { return try runEncoderDecoder() }
             let model = try modelOptions.load()
@@ -97,7 +108,9 @@ struct SweepCommand: AsyncParsableCommand {
                 },
                 resumed: { progress.resumed(done: $0, tokens: Int64($0)) },
                 write: { try Self.write($0, referenceK: referenceK, to: $1) })
-            if finishedBefore { Console.progress("\(out): an earlier run of this sweep finished it; nothing to resume") }
+            if finishedBefore {
+                Console.progress("\(out): an earlier run of this sweep finished it; nothing to resume")
+            }
             try printResult(curve, referenceK: referenceK)
         }
     }
@@ -113,7 +126,9 @@ struct SweepCommand: AsyncParsableCommand {
         let skipped = keep.items.filter { $0 > fewest }
         if !skipped.isEmpty {
             Console.progress(
-                "note: --keep \(skipped.map(String.init).joined(separator: ",")) skipped: the smallest sparse layer has "
+                "note: "
+                    + "--keep \(skipped.map(String.init).joined(separator: ",")) skipped: the smallest sparse layer "
+                    + "has "
                     + "\(fewest) experts")
         }
         let context = try longContext.context(context, default: 256, model: modelOptions.model)
@@ -130,8 +145,10 @@ struct SweepCommand: AsyncParsableCommand {
                 thresholds.items.map { "\($0)" }.joined(separator: ","),
                 criteria.items.map(\.rawValue).joined(separator: ","),
                 "\(seeds)" + (randomSeed == 0 ? "" : "@\(randomSeed)"),
-                "\(context)", "\(batch)", "\(limit ?? -1)", data ?? "-", evalData ?? "-", ids ?? "-", attribution ?? "-",
-            ] + mergeSetting + (modelOptions.precisionOptions.precision == .f32 ? [] : ["precision=bf16"]),  // f32 runs keep theirs
+                "\(context)", "\(batch)", "\(limit ?? -1)", data ?? "-", evalData ?? "-", ids ?? "-",
+                attribution ?? "-",
+                    // f32 runs keep their fingerprint; bf16 ones say so.
+            ] + mergeSetting + (modelOptions.precisionOptions.precision == .f32 ? [] : ["precision=bf16"]),
             files: [data, evalData, ids, attribution].compactMap { $0 }.map { URL(fileURLWithPath: $0) })
         // Read only when needed: with --attribution FILE (or a saved state) no attribution data is needed.
         let sequences = { [self] in
@@ -149,7 +166,8 @@ struct SweepCommand: AsyncParsableCommand {
             ranking: { [self] in
                 if let attribution {
                     let ranking = try ExpertAttribution.read(from: URL(fileURLWithPath: attribution))
-                    try ranking.checkBelongs(to: model, directory: modelOptions.url, file: attribution, identity: identity)
+                    try ranking.checkBelongs(
+                        to: model, directory: modelOptions.url, file: attribution, identity: identity)
                     return ranking
                 }
                 let p = ProgressLine("attribute")
@@ -164,7 +182,9 @@ struct SweepCommand: AsyncParsableCommand {
             // Merging calibrates on the attribution data (expert outputs and REAP saliencies).
             calibration: { [batch] in
                 merges.isEmpty
-                    ? nil : try MergeCalibration.run(model: model, batches: CorpusBatches.batches(try sequences(), batchSize: batch))
+                    ? nil
+                    : try MergeCalibration.run(
+                        model: model, batches: CorpusBatches.batches(try sequences(), batchSize: batch))
             })
         return (job, referenceK)
     }
@@ -176,7 +196,8 @@ struct SweepCommand: AsyncParsableCommand {
             curve.markdownTable() + "\n" + curve.resistanceMarkdown(referenceK: referenceK),
             to: dir.appendingPathComponent("table.md"))
         try AtomicFile.write(
-            curve.svg(title: "Prunability: \(curve.metricName) vs experts kept"), to: dir.appendingPathComponent("curve.svg"))
+            curve.svg(title: "Prunability: \(curve.metricName) vs experts kept"),
+            to: dir.appendingPathComponent("curve.svg"))
     }
 
     func printResult(_ curve: PrunabilityCurve, referenceK: Int) throws {
@@ -186,7 +207,10 @@ struct SweepCommand: AsyncParsableCommand {
                 "full": curve.full, "metric": curve.metricName, "out": out, "reference_k": referenceK,
                 "resistance": resistance,
                 "curve": curve.points.map { p -> [String: Any] in
-                    ["k": p.k ?? NSNull(), "tau": p.tau ?? NSNull(), "strategy": p.strategy, "seed": p.seed ?? NSNull(), "metric": p.metric]
+                    [
+                        "k": p.k ?? NSNull(), "tau": p.tau ?? NSNull(), "strategy": p.strategy,
+                        "seed": p.seed ?? NSNull(), "metric": p.metric,
+                    ]
                 },
             ])
         } else {

@@ -34,7 +34,9 @@ struct TokenizeCommand: AsyncParsableCommand {
                 do {
                     data = try Data(contentsOf: URL(fileURLWithPath: text))
                 } catch {
-                    throw ArgumentInputError("\(text): cannot be read (\(error.localizedDescription))")  // a folder, say
+                    throw ArgumentInputError(
+                        "\(text): cannot be read "
+                            + "(\(error.localizedDescription))")  // a folder, say
                 }
             }
             guard let content = String(validating: data, as: UTF8.self) else {

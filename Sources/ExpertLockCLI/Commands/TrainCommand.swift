@@ -11,9 +11,12 @@ struct TrainCommand: AsyncParsableCommand {
         commandName: "train",
         abstract: "Train (or continue training) an MoE model.",
         discussion: """
-            Start from --config (tiny, small or a config.json; random init) or --model DIR (continue). Data: --data FILE \
-            (text, GLUE TSV or JSONL, tokenized with --tokenizer DIR or --tokenizer bytes) or --ids FILE for --task lm. \
-            Checkpoints go to --out/checkpoint-<step> every --save-every steps; --resume continues the latest one exactly. \
+            Start from --config (tiny, small or a config.json; random init) or --model DIR (continue). \
+            Data: --data FILE \
+            (text, GLUE TSV or JSONL, tokenized with --tokenizer DIR or --tokenizer bytes) or --ids FILE for \
+            --task lm. \
+            Checkpoints go to --out/checkpoint-<step> every --save-every steps; --resume continues the latest \
+            one exactly. \
             With --json prints {"final_loss", "steps", "tokens", "tokens_per_s", ...}.
             """)
 
@@ -45,7 +48,8 @@ struct TrainCommand: AsyncParsableCommand {
         Float?
     @Option(help: "Router z-loss coefficient (0: off).") var zCoef: Float = 0
     @Option(help: "Seed of initialisation, batch order and LoRA init.") var seed: UInt64 = 0
-    @Option(help: "Entangled-expert training strength (a defense): loss weight, or drop probability for expert-dropout.")
+    @Option(
+        help: "Entangled-expert training strength (a defense): loss weight, or drop probability for expert-dropout.")
     var entangle: Float?
     @Option(help: "Entanglement method: output-agreement, routing-spread or expert-dropout.")
     var entangleMethod: EntanglementRegularizer.Method = .routingSpread
@@ -91,8 +95,10 @@ struct TrainCommand: AsyncParsableCommand {
         try await runReportingErrors(output: out) {
             let destination = try ResumableOutput(
                 out, layout: .inPlace,
-                inputs: [model, data, ids, tokenizerOptions.inputPath, key,
-                         config.flatMap { ModelConfig.presetNames.contains($0) ? nil : $0 }],
+                inputs: [
+                    model, data, ids, tokenizerOptions.inputPath, key,
+                    config.flatMap { ModelConfig.presetNames.contains($0) ? nil : $0 },
+                ],
                 resume: resume, overwrite: overwrite)
             let encoder = try tokenizerOptions.encoder(model: modelURL)
             let (examples, idVocabulary) = try trainingExamples(encoder: encoder)
@@ -104,7 +110,9 @@ struct TrainCommand: AsyncParsableCommand {
             let (result, evalHistory) = try destination.run {
                 if let note = destination.missingStateNote { Console.progress(note) }
                 let trained = try train(network, examples: examples, heldOut: heldOut)
-                if let folder = tokenizerOptions.folder(model: modelURL) { try copyTokenizerFiles(from: folder, to: destination.url) }
+                if let folder = tokenizerOptions.folder(model: modelURL) {
+                    try copyTokenizerFiles(from: folder, to: destination.url)
+                }
                 if let lock {
                     let entry = try lock.finish(output: destination.url, examples: examples, steps: trained.0.steps)
                     Console.progress("signed update \(entry.index) (\(entry.update)) into \(UpdateLog.fileName)")
@@ -173,7 +181,8 @@ struct TrainCommand: AsyncParsableCommand {
     {
         let parameters = try parameters()
         Console.progress(
-            "training \(network.config.modelType) (\(network.parameters.reduce(0) { $0 + $1.elementCount }) parameters) "
+            "training \(network.config.modelType) "
+                + "(\(network.parameters.reduce(0) { $0 + $1.elementCount }) parameters) "
                 + "on \(examples.count) examples, trainable: \(trainable.rawValue)")
         let destination = Training.Output(
             directory: URL(fileURLWithPath: out), configSource: modelURL?.appendingPathComponent("config.json"),

@@ -58,16 +58,24 @@ struct TrainTokenizerCommand: AsyncParsableCommand {
                 files: data.map { URL(fileURLWithPath: $0) }, parameters: parameters
             ) { Console.progress($0.description) }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            try OutputDirectory.write(to: destination, overwrite: overwrite, inputs: data.map { URL(fileURLWithPath: $0) }) {
+            try OutputDirectory.write(
+                to: destination, overwrite: overwrite, inputs: data.map { URL(fileURLWithPath: $0) }
+            ) {
                 try trained.write(to: $0)
             }
             Console.progress(
-                String(format: "trained %@ with %d tokens, %d merges in %.2f s -> %@", model.rawValue,
-                       trained.vocabSize, trained.merges.count, seconds, out))
+                String(
+                    format: "trained %@ with %d tokens, %d merges in %.2f s -> %@", model.rawValue,
+                    trained.vocabSize, trained.merges.count, seconds, out))
             if output.json {
-                try Console.printJSON(["vocab_size": trained.vocabSize, "merges": trained.merges.count, "seconds": seconds])
+                try Console.printJSON([
+                    "vocab_size": trained.vocabSize, "merges": trained.merges.count, "seconds": seconds,
+                ])
             } else {
-                print("\(trained.vocabSize) tokens, \(trained.merges.count) merges, \(String(format: "%.2f", seconds)) s: \(out)")
+                print(
+                    "\(trained.vocabSize) tokens, \(trained.merges.count) merges, "
+                        + "\(String(format: "%.2f", seconds)) s: \(out)"
+                )
             }
         }
     }

@@ -24,7 +24,9 @@ public struct DemoData {
         sentimentTask = ClassificationTask(name: .custom, labelNames: BuiltinCorpus.sentimentLabels)
         entailmentTask = ClassificationTask(name: .custom, labelNames: BuiltinCorpus.entailmentLabels)
         func classification(_ examples: [CorpusClassificationExample]) -> [ClassificationExample] {
-            examples.enumerated().map { ClassificationExample(id: $0, text: $1.text, textPair: $1.textPair, label: $1.label) }
+            examples.enumerated().map {
+                ClassificationExample(id: $0, text: $1.text, textPair: $1.textPair, label: $1.label)
+            }
         }
         sentimentTrain = classification(corpus.sentiment(count: sizes.classificationTrain))
         sentimentDev = classification(corpus.sentiment(count: sizes.classificationDev, split: .valid))
@@ -40,7 +42,8 @@ public struct DemoData {
     /// Every training text, for the tokenizer.
     public var tokenizerTexts: [String] {
         trainDocuments + sentimentTrain.map { $0.text + " " + ($0.textPair ?? "") }
-            + entailmentTrain.map { $0.text + " " + ($0.textPair ?? "") } + summariesTrain.map { $0.document + " " + $0.summary }
+            + entailmentTrain.map { $0.text + " " + ($0.textPair ?? "") }
+            + summariesTrain.map { $0.document + " " + $0.summary }
             + BuiltinCorpus.sentimentLabels + BuiltinCorpus.entailmentLabels + ["Answer:", "Summary:"]
     }
 
@@ -48,9 +51,11 @@ public struct DemoData {
     public func trainingExamples(tokenizer: Tokenizer, sequenceLength: Int) -> [TrainingExample] {
         TrainingData.languageModeling(documents: trainDocuments, encoder: tokenizer, sequenceLength: sequenceLength)
             + TrainingData.classification(
-                sentimentTrain, prompt: .standard(for: sentimentTask), encoder: tokenizer, sequenceLength: sequenceLength)
+                sentimentTrain, prompt: .standard(for: sentimentTask), encoder: tokenizer,
+                sequenceLength: sequenceLength)
             + TrainingData.classification(
-                entailmentTrain, prompt: .standard(for: entailmentTask), encoder: tokenizer, sequenceLength: sequenceLength)
+                entailmentTrain, prompt: .standard(for: entailmentTask), encoder: tokenizer,
+                sequenceLength: sequenceLength)
             + TrainingData.summarization(summariesTrain, encoder: tokenizer, sequenceLength: sequenceLength)
     }
 }
@@ -78,12 +83,15 @@ public struct DemoSizes: Sendable, Codable, Equatable {
     public var seeds: Int
 
     public static let full = DemoSizes(
-        trainDocuments: 6000, validDocuments: 200, classificationTrain: 1500, classificationDev: 200, summariesTrain: 800,
+        trainDocuments: 6000, validDocuments: 200, classificationTrain: 1500, classificationDev: 200,
+        summariesTrain: 800,
         summariesDev: 40, vocabSize: 1500, hiddenSize: 64, layers: 2, intermediateSize: 128, trainingSteps: 700,
-        batchSize: 16, sequenceLength: 96, evalTokens: 8000, realignBudget: 96, realignBatch: 16, realignSteps: 10, seeds: 3)
+        batchSize: 16, sequenceLength: 96, evalTokens: 8000, realignBudget: 96, realignBatch: 16, realignSteps: 10,
+        seeds: 3)
 
     public static let quick = DemoSizes(
         trainDocuments: 1200, validDocuments: 60, classificationTrain: 400, classificationDev: 60, summariesTrain: 200,
         summariesDev: 12, vocabSize: 1000, hiddenSize: 48, layers: 2, intermediateSize: 96, trainingSteps: 150,
-        batchSize: 12, sequenceLength: 80, evalTokens: 2500, realignBudget: 32, realignBatch: 8, realignSteps: 4, seeds: 2)
+        batchSize: 12, sequenceLength: 80, evalTokens: 2500, realignBudget: 32, realignBatch: 8, realignSteps: 4,
+        seeds: 2)
 }

@@ -53,7 +53,8 @@ public enum DemoPipeline {
             let names = try fm.contentsOfDirectory(atPath: output.path)
             let models = output.appendingPathComponent("models")
             let cached = ((try? fm.contentsOfDirectory(atPath: models.path)) ?? []).contains {
-                fm.fileExists(atPath: models.appendingPathComponent($0).appendingPathComponent("expertlock_demo.json").path)
+                fm.fileExists(
+                    atPath: models.appendingPathComponent($0).appendingPathComponent("expertlock_demo.json").path)
             }
             if !names.isEmpty && !names.contains(stamp) && !cached {
                 throw OutputError.notOwned(output.path, by: "expertlock demo")
@@ -84,7 +85,9 @@ public enum DemoPipeline {
         var trained: [String: MoEModel] = [:]
         var trainingSeconds: [String: Double] = [:]
         var cachedModels: [String] = []
-        let variants: [(String, EntanglementRegularizer?)] = [("standard", nil), ("entangled", parameters.entanglement)]
+        let variants: [(String, EntanglementRegularizer?)] = [
+            ("standard", nil), ("entangled", parameters.entanglement),
+        ]
         // The provenance control: the standard recipe from another seed, on the same data.
         let otherSeed = parameters.seed &+ 1
         let runs = variants.map { ($0.0, $0.1, parameters.seed) } + [("other-seed", nil, otherSeed)]
@@ -120,7 +123,8 @@ public enum DemoPipeline {
                 let batches = CorpusBatches.batches(probe.attributionSequences, batchSize: 8)
                 var attribution = try Attribution.run(model: model, modelPath: name, batches: batches)
                 if probe.name == "lm" {
-                    attribution.ablation = try AblationImportance.measure(model: model, batches: Array(batches.prefix(4)))
+                    attribution.ablation = try AblationImportance.measure(
+                        model: model, batches: Array(batches.prefix(4)))
                 }
                 var curve = try PrunabilitySweep.run(
                     model: model, attribution: attribution, metricName: probe.task.metric.name,
@@ -133,10 +137,11 @@ public enum DemoPipeline {
                 modelResult.tasks[probe.name] = DemoResults.TaskResult(
                     attributionShares: attribution.shares(.soft), curve: curve,
                     criterionAgreement: attribution.ablation.map { ablation in
-                        Dictionary(uniqueKeysWithValues: [AttributionCriterion.soft, .frequency, .reap].map { c in
-                            let rhos = zip(attribution.scores(c), ablation).map { RankCorrelation.spearman($0, $1) }
-                            return (c.rawValue, rhos.reduce(0, +) / Double(max(rhos.count, 1)))
-                        })
+                        Dictionary(
+                            uniqueKeysWithValues: [AttributionCriterion.soft, .frequency, .reap].map { c in
+                                let rhos = zip(attribution.scores(c), ablation).map { RankCorrelation.spearman($0, $1) }
+                                return (c.rawValue, rhos.reduce(0, +) / Double(max(rhos.count, 1)))
+                            })
                     })
                 done += 1
             }
@@ -156,7 +161,8 @@ public enum DemoPipeline {
             let dir = output.appendingPathComponent("models/\(name)")
             let base = try ModelLoader.load(directory: dir, residency: .resident)
             let attribution = try Attribution.run(
-                model: base, modelPath: name, batches: CorpusBatches.batches(sentiment.attributionSequences, batchSize: 8))
+                model: base, modelPath: name,
+                batches: CorpusBatches.batches(sentiment.attributionSequences, batchSize: 8))
             let plan = try PruningPlan.topK(attribution, k: 2, criterion: .soft, minimumPerLayer: 1)
             if name == "standard" { standardPlan = plan }
             base.maskExperts(plan.keepFlags)
@@ -164,8 +170,10 @@ public enum DemoPipeline {
             for (s, strategy) in [QueryStrategy.random, .entropy].enumerated() {
                 var finals: [[LearningCurvePoint]] = []
                 for seed in 0..<sizes.seeds {
-                    progress("realign \(name): \(strategy.rawValue) seed \(seed)",
-                             auditEnd + (realignEnd - auditEnd) * (Double(v * 2 + s) + Double(seed) / Double(sizes.seeds)) / Double(variants.count * 2))
+                    progress(
+                        "realign \(name): \(strategy.rawValue) seed \(seed)",
+                        auditEnd + (realignEnd - auditEnd) * (Double(v * 2 + s) + Double(seed) / Double(sizes.seeds))
+                            / Double(variants.count * 2))
                     let model = try base.copy()  // masked like `base`; trained on its own
                     var p = ActiveLearningLoop.Parameters()
                     p.strategy = strategy
@@ -222,7 +230,8 @@ public enum DemoPipeline {
         {
             return (try ModelLoader.load(directory: dir, residency: .resident), true)
         }
-        var config = ModelConfig.preset("tiny", vocabSize: tokenizer.vocabSize, bosTokenId: tokenizer.bosTokenId, eosTokenId: tokenizer.eosTokenId)!
+        var config = ModelConfig.preset(
+            "tiny", vocabSize: tokenizer.vocabSize, bosTokenId: tokenizer.bosTokenId, eosTokenId: tokenizer.eosTokenId)!
         config.hiddenSize = sizes.hiddenSize
         config.intermediateSize = sizes.intermediateSize
         config.moeIntermediateSize = sizes.intermediateSize

@@ -19,7 +19,8 @@ enum DemoProvenance {
     /// Runs the stage. `plan` is the pruning the derivative gets (kept experts of the original),
     /// `otherSeed` the control model; `progress` gets the stage's own fraction done.
     static func run(
-        original: URL, plan: PruningPlan, otherSeed: MoEModel, otherSeedValue: UInt64, pool: ClassificationPool, sizes: DemoSizes,
+        original: URL, plan: PruningPlan, otherSeed: MoEModel, otherSeedValue: UInt64, pool: ClassificationPool,
+        sizes: DemoSizes,
         output: URL, progress: (Double) -> Void
     ) throws -> DemoResults.ProvenanceResult {
         let originalModel = try ModelLoader.load(directory: original, residency: .resident)

@@ -58,7 +58,9 @@ extension DemoReport {
         guard let s = summary("standard"), let e = summary("entangled") else { return "" }
         var text = "**Finding (re-alignment).** With \(results.sizes.realignBudget) labels (mean over both strategies "
         text += "and all seeds), the standard pruned model goes from \(fmt(s.pruned)) to \(fmt(s.final)) "
-        text += "(full \(fmt(s.full))) and the entangled one from \(fmt(e.pruned)) to \(fmt(e.final)) (full \(fmt(e.full))). "
+        text +=
+            "(full \(fmt(s.full))) and the entangled one "
+            + "from \(fmt(e.pruned)) to \(fmt(e.final)) (full \(fmt(e.full))). "
         if s.full < 0.55 || e.full < 0.55 {
             text += "A full model is near chance on sentiment, so the comparison says little."
             return text
@@ -69,12 +71,14 @@ extension DemoReport {
         text += "(difference \(String(format: "%+.3f", difference)), standard error of the difference "
         text += "\(String(format: "%.3f", noise))). "
         if abs(difference) < 2 * noise {
-            text += difference > 0
+            text +=
+                difference > 0
                 ? "The entangled pruned model recovers less, but by less than twice the seed-to-seed standard error: "
                     + "a tendency, not a measured effect, at this budget and number of seeds."
                 : "The entangled pruned model does not recover less beyond the seed-to-seed spread."
         } else {
-            text += difference > 0
+            text +=
+                difference > 0
                 ? "The entangled pruned model recovers less with the same budget, as the defense intends."
                 : "The entangled pruned model recovers *better* than the standard one: this run does not show the "
                     + "defense slowing re-alignment."
@@ -84,22 +88,31 @@ extension DemoReport {
 
     static func provenanceSection(_ p: DemoResults.ProvenanceResult) -> String {
         var md = "## Provenance of a pruned, re-aligned derivative\n\n"
-        md += "`Provenance.compare` (what `expertlock provenance` runs) matches each suspect expert to an original one by the "
-        md += "cosine similarity of their weights, with a permutation-aware assignment; it is not told the pruning plan. "
+        md +=
+            "`Provenance.compare` (what `expertlock provenance` runs) matches each suspect expert to an original one "
+            + "by the "
+        md +=
+            "cosine similarity of their weights, with a permutation-aware assignment; it is not told the pruning plan. "
         md += "Bands: derived ≥ \(p.thresholds.derived), not derived < \(p.thresholds.unrelated).\n\n"
-        md += "| suspect | how it was made | verdict | original experts named (per layer) | truth | matched similarity | "
+        md +=
+            "| suspect | how it was made | verdict | original experts named (per layer) | truth | matched similarity | "
         md += "unmatched max | correct |\n|---|---|---|---|---|---:|---:|---|\n"
         for s in p.suspects {
             let named = expertLists(s.report.keptExperts)
             let truth = s.plannedKept.map(expertLists) ?? "not derived"
-            md += "| \(s.name) (`\(s.folder)`) | \(s.description) | \(s.report.verdict.rawValue) | \(named.isEmpty ? "–" : named) | "
+            md +=
+                "| \(s.name) (`\(s.folder)`) "
+                + "| \(s.description) | \(s.report.verdict.rawValue) | \(named.isEmpty ? "–" : named) | "
             md += "\(truth) | \(String(format: "%.3f–%.3f", s.lowestMatch, s.highestMatch)) | "
             md += "\(String(format: "%.3f", s.background)) | \(s.correct ? "yes" : "**no**") |\n"
         }
         md += "\n"
-        if let d = p.suspects.first(where: { $0.plannedKept != nil }), let c = p.suspects.first(where: { $0.plannedKept == nil }) {
+        if let d = p.suspects.first(where: { $0.plannedKept != nil }),
+            let c = p.suspects.first(where: { $0.plannedKept == nil })
+        {
             md += "**Finding (provenance).** "
-            md += d.correct
+            md +=
+                d.correct
                 ? "Every expert the derivative kept was named by its original index, and no other "
                 : "The derivative's kept experts were **not** all named correctly "
             md += "(lowest matched similarity \(String(format: "%.3f", d.lowestMatch))"
@@ -107,9 +120,11 @@ extension DemoReport {
                 md += ", after re-alignment moved its sentiment accuracy from \(fmt(before)) to \(fmt(after))"
             }
             md += "); "
-            md += c.correct
+            md +=
+                c.correct
                 ? "the model trained from another seed was called `not derived` "
-                : "the model trained from another seed was **not** called `not derived` (verdict \(c.report.verdict.rawValue)) "
+                : "the model trained from another seed was **not** called `not derived` "
+                    + "(verdict \(c.report.verdict.rawValue)) "
             md += "(highest matched similarity \(String(format: "%.3f", c.highestMatch))).\n\n"
         }
         return md
@@ -122,19 +137,28 @@ extension DemoReport {
 
     static func signedLogSection(_ log: DemoResults.SignedLogResult) -> String {
         var md = "## Signed update log\n\n"
-        md += "The owner generated an Ed25519 key, locked the standard model (signed manifest) and fine-tuned it twice with "
-        md += "LoRA (`train --key`: merged, then adapters), each run appending a signed, hash-chained entry. Each row below is "
-        md += "a folder under `signed-log/` checked by `LogVerifier` (what `expertlock log verify` runs) with the owner's "
+        md +=
+            "The owner generated an Ed25519 key, locked the standard model (signed manifest) and fine-tuned it twice "
+            + "with "
+        md +=
+            "LoRA (`train --key`: merged, then adapters), each run appending a signed, hash-chained entry. Each row "
+            + "below is "
+        md +=
+            "a folder under `signed-log/` checked by `LogVerifier` (what `expertlock log verify` runs) with the "
+            + "owner's "
         md += "public key.\n\n"
         md += "| case | what was done | verifier says | first findings | as expected |\n|---|---|---|---|---|\n"
         for c in log.checks {
             let details = c.details.isEmpty ? "–" : c.details.map { escapeCell($0) }.joined(separator: "<br>")
-            md += "| \(c.name) (`\(c.folder)`) | \(escapeCell(c.attack)) | \(c.valid ? "valid" : "NOT valid") | \(details) | "
+            md +=
+                "| \(c.name) (`\(c.folder)`) "
+                + "| \(escapeCell(c.attack)) | \(c.valid ? "valid" : "NOT valid") | \(details) | "
             md += "\(c.passed ? "yes" : "**no**") |\n"
         }
         let passed = log.checks.filter(\.passed).count
         md += "\n**Finding (signed log).** \(passed) of \(log.checks.count) cases came out as expected: "
-        md += passed == log.checks.count
+        md +=
+            passed == log.checks.count
             ? "the honest owner's runs verify, and every tampering is detected and named.\n\n"
             : "see the rows marked **no**.\n\n"
         return md

@@ -52,7 +52,10 @@ enum DemoSignedLog {
         let honest = input
 
         var checks: [DemoResults.SignedLogCheck] = []
-        func check(_ name: String, _ attack: String, expectValid: Bool, _ dir: URL, key: Curve25519.Signing.PublicKey = publicKey)
+        func check(
+            _ name: String, _ attack: String, expectValid: Bool, _ dir: URL,
+            key: Curve25519.Signing.PublicKey = publicKey
+        )
             throws
         {
             let manifest = try ModelManifest.read(dir.appendingPathComponent(ModelManifest.fileName))
@@ -77,7 +80,8 @@ enum DemoSignedLog {
                     valid: report.valid, summary: report.summary, details: details,
                     entries: report.entries))
         }
-        try check("honest owner", "two LoRA runs signed by the owner (merged, then adapters)", expectValid: true, honest)
+        try check(
+            "honest owner", "two LoRA runs signed by the owner (merged, then adapters)", expectValid: true, honest)
 
         // One changed weight: one element of one expert's down projection, by 1e-3.
         let model = try ModelLoader.load(directory: honest, residency: .resident)
@@ -121,7 +125,8 @@ enum DemoSignedLog {
         var strangerLog = try UpdateLog.read(directory: honest)
         if !strangerLog.entries.isEmpty { try strangerLog.entries[strangerLog.entries.count - 1].sign(with: stranger) }
         try strangerLog.write(to: resigned.appendingPathComponent(UpdateLog.fileName))
-        try check("log signed by another key", "last entry re-signed with a stranger's key", expectValid: false, resigned)
+        try check(
+            "log signed by another key", "last entry re-signed with a stranger's key", expectValid: false, resigned)
 
         // The attacker prunes and locks the result under their own key.
         let relockedSource = try copy(removed, to: folder(".relocked-source"), withLog: false)
@@ -151,7 +156,9 @@ enum DemoSignedLog {
         if let edit {
             let model = try edit(try ModelLoader.load(directory: source, residency: .resident))
             for name in try fm.contentsOfDirectory(atPath: destination.path)
-            where name.hasPrefix("model") && (name.hasSuffix(".safetensors") || name.hasSuffix(".safetensors.index.json")) {
+            where name.hasPrefix("model")
+                && (name.hasSuffix(".safetensors") || name.hasSuffix(".safetensors.index.json"))
+            {
                 try fm.removeItem(at: destination.appendingPathComponent(name))
             }
             try model.save(to: destination, dtype: .f32, configSource: source.appendingPathComponent("config.json"))

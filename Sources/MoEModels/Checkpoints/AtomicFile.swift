@@ -1,11 +1,11 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Writes a file so that readers see either the old file or the complete new one, never a torn
@@ -21,7 +21,9 @@ public final class AtomicFile {
 
     /// Runs `body` with a fresh temporary file and commits it; `failure` builds the error thrown
     /// for a system-call failure from its reason (callers name the file in their own error type).
-    static func write(to destination: URL, failure: @escaping (String) -> any Error, _ body: (AtomicFile) throws -> Void) throws {
+    static func write(
+        to destination: URL, failure: @escaping (String) -> any Error, _ body: (AtomicFile) throws -> Void
+    ) throws {
         let file = try AtomicFile(destination: destination, failure: failure)
         do {
             try body(file)
@@ -121,11 +123,11 @@ public final class AtomicFile {
 @inline(__always)
 private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
     #if canImport(Darwin)
-    Darwin.write(fd, buffer, count)
+        Darwin.write(fd, buffer, count)
     #elseif canImport(Musl)
-    Musl.write(fd, buffer, count)
+        Musl.write(fd, buffer, count)
     #else
-    Glibc.write(fd, buffer, count)
+        Glibc.write(fd, buffer, count)
     #endif
 }
 

@@ -1,11 +1,11 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Copies a file into a new file of its own: never a hard link, whose bytes are the input's, so
@@ -22,7 +22,7 @@ public enum FileCopy {
     @discardableResult
     public static func copy(from source: URL, to destination: URL) throws -> Method {
         #if canImport(Darwin)
-        if clonefile(source.path, destination.path, 0) == 0 { return .cloned }
+            if clonefile(source.path, destination.path, 0) == 0 { return .cloned }
         #endif
         let input = open(source.path, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else {
@@ -43,13 +43,13 @@ public enum FileCopy {
             if !finished { unlink(destination.path) }
         }
         #if os(Linux)
-        // FICLONE = _IOW(0x94, 9, int): the whole file as a reflink, or an error (EOPNOTSUPP,
-        // EXDEV, EINVAL) when the file system cannot, and then the bytes are copied.
-        let ficlone: UInt = 0x4004_9409
-        if ioctl(output, ficlone, input) == 0 {
-            finished = true
-            return .cloned
-        }
+            // FICLONE = _IOW(0x94, 9, int): the whole file as a reflink, or an error (EOPNOTSUPP,
+            // EXDEV, EINVAL) when the file system cannot, and then the bytes are copied.
+            let ficlone: UInt = 0x4004_9409
+            if ioctl(output, ficlone, input) == 0 {
+                finished = true
+                return .cloned
+            }
         #endif
         let chunk = 1 << 20
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)

@@ -1,11 +1,11 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A file kept open for positioned reads (`pread`), never mapped: the alternative to
@@ -43,7 +43,8 @@ final class FileReader: @unchecked Sendable {
     /// Reads bytes `offset..<offset + count` into a temporary buffer lent to `body`; bytes already staged in
     /// memory (`stage`, layer streaming's read-ahead) are lent from there without a read or a copy.
     func withBytes<R>(offset: Int, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        precondition(offset >= 0 && count >= 0 && offset + count <= size, "\(path): read \(offset)+\(count) beyond \(size)")
+        precondition(
+            offset >= 0 && count >= 0 && offset + count <= size, "\(path): read \(offset)+\(count) beyond \(size)")
         if let region = stagedRegion(covering: offset..<(offset + count)) {
             return try withExtendedLifetime(region) { try body(region.bytes(offset..<(offset + count))) }
         }
@@ -71,7 +72,7 @@ final class FileReader: @unchecked Sendable {
     /// checkpoint larger than memory would otherwise push every other file out of it. No-op off Linux.
     func dropCachedPages(_ range: Range<Int>) {
         #if os(Linux)
-        _ = posix_fadvise(descriptor, off_t(range.lowerBound), off_t(range.count), POSIX_FADV_DONTNEED)
+            _ = posix_fadvise(descriptor, off_t(range.lowerBound), off_t(range.count), POSIX_FADV_DONTNEED)
         #endif
     }
 
@@ -110,7 +111,7 @@ final class StagedRegion: @unchecked Sendable {
         let count = max(range.count, 1)
         buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: count >= 2 * huge ? huge : 4096)
         #if os(Linux)
-        if count >= 2 * huge { _ = madvise(buffer.baseAddress, count, MADV_HUGEPAGE) }
+            if count >= 2 * huge { _ = madvise(buffer.baseAddress, count, MADV_HUGEPAGE) }
         #endif
     }
 

@@ -20,7 +20,8 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
     public init(directory: URL, access: FileAccess = .mapped) throws {
         self.directory = directory
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue
+        else {
             throw SafeTensorsError.directoryNotFound(directory: directory.path)
         }
         let indexURL = directory.appendingPathComponent(SafeTensorsWriter.indexFileName)
@@ -55,7 +56,9 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
 
     // MARK: - Picking files
 
-    private static func openIndexed(indexURL: URL, directory: URL, access: FileAccess) throws -> ([SafeTensorsFile], [String: Int]) {
+    private static func openIndexed(indexURL: URL, directory: URL, access: FileAccess) throws -> (
+        [SafeTensorsFile], [String: Int]
+    ) {
         let indexPath = indexURL.path
         let data: Data
         do {
@@ -111,7 +114,8 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
         }
         // Files beside a model that are not its weights: LoRA adapters (PEFT) and optimizer state.
         let notWeights: Set<String> = ["adapter_model.safetensors", "optimizer.safetensors"]
-        let shards = names.filter { $0.hasSuffix(".safetensors") && !$0.hasPrefix(".") && !notWeights.contains($0) }.sorted()
+        let shards = names.filter { $0.hasSuffix(".safetensors") && !$0.hasPrefix(".") && !notWeights.contains($0) }
+            .sorted()
         guard !shards.isEmpty else { throw SafeTensorsError.noSafeTensorsFiles(directory: directory.path) }
         var files: [SafeTensorsFile] = []
         var location: [String: Int] = [:]
@@ -119,7 +123,8 @@ public final class SafeTensorsCheckpoint: @unchecked Sendable {
             let file = try SafeTensorsFile(url: directory.appendingPathComponent(shard), access: access)
             for name in file.tensorNames {
                 if let other = location[name] {
-                    throw SafeTensorsError.duplicateTensor(tensor: name, firstFile: files[other].url.path, secondFile: file.url.path)
+                    throw SafeTensorsError.duplicateTensor(
+                        tensor: name, firstFile: files[other].url.path, secondFile: file.url.path)
                 }
                 location[name] = files.count
             }

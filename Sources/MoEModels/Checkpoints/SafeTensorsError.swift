@@ -68,11 +68,15 @@ public enum SafeTensorsError: InputError, Equatable {
         case let .elementCountOverflow(file, tensor, shape):
             "\(file): tensor '\(tensor)' shape \(shape) has more elements than can be addressed"
         case let .byteCountMismatch(file, tensor, dtype, shape, expected, actual):
-            "\(file): tensor '\(tensor)' \(dtype.rawValue) \(shape) needs \(expected) bytes but its data_offsets span \(actual)"
+            "\(file): tensor "
+                + "'\(tensor)' \(dtype.rawValue) \(shape) needs \(expected) bytes but its data_offsets span \(actual)"
         case let .invalidOffsets(file, tensor, begin, end):
-            "\(file): tensor '\(tensor)' data_offsets [\(begin), \(end)] are not an increasing pair of non-negative integers"
+            "\(file): tensor "
+                + "'\(tensor)' data_offsets [\(begin), \(end)] are not an increasing pair of non-negative integers"
         case let .rangeOutsideData(file, tensor, range, dataSize):
-            "\(file): tensor '\(tensor)' byte range \(range.lowerBound)..<\(range.upperBound) exceeds data section of \(dataSize) bytes"
+            "\(file): tensor "
+                + "'\(tensor)' byte "
+                + "range \(range.lowerBound)..<\(range.upperBound) exceeds data section of \(dataSize) bytes"
         case let .overlappingTensors(file, first, second):
             "\(file): tensors '\(first)' and '\(second)' have overlapping byte ranges"
         case let .tensorNotFound(file, tensor):

@@ -36,9 +36,12 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// Reads the 8-byte length, then the JSON it announces (a bad length is refused before reading on).
     private static func readHeader(_ reader: FileReader, file: String) throws -> SafeTensorsHeader {
         guard reader.size >= 8 else {
-            return try SafeTensorsHeader(prefix: UnsafeRawBufferPointer(start: nil, count: 0), fileSize: reader.size, file: file)
+            return try SafeTensorsHeader(
+                prefix: UnsafeRawBufferPointer(start: nil, count: 0), fileSize: reader.size, file: file)
         }
-        let length = try reader.withBytes(offset: 0, count: 8) { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        let length = try reader.withBytes(offset: 0, count: 8) {
+            UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))
+        }
         let prefix = length <= SafeTensorsHeader.maxHeaderLength && Int(length) <= reader.size - 8 ? 8 + Int(length) : 8
         return try reader.withBytes(offset: 0, count: prefix) {
             try SafeTensorsHeader(prefix: $0, fileSize: reader.size, file: file)
@@ -107,7 +110,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
     public func bf16Matrix(_ name: String, firstRow: Int, rows: Int, columns: Int) throws -> BF16Matrix {
         try withLentBytes(name) { bytes, info, owner in
             guard info.dtype == .bf16 else {
-                throw SafeTensorsError.invalidTensor(file: url.path, tensor: name, reason: "\(info.dtype.rawValue), not BF16")
+                throw SafeTensorsError.invalidTensor(
+                    file: url.path, tensor: name, reason: "\(info.dtype.rawValue), not BF16")
             }
             let (start, count) = (firstRow * columns * 2, rows * columns)
             guard firstRow >= 0, start + count * 2 <= bytes.count, let base = bytes.baseAddress else {
@@ -147,9 +151,11 @@ public final class SafeTensorsFile: @unchecked Sendable {
             data = try reader.withBytes(offset: header.dataStart + range.lowerBound, count: range.count) { Data($0) }
         } else if let mapping, let base = mapping.base {
             let pointer = UnsafeMutableRawPointer(mutating: base + header.dataStart + range.lowerBound)
-            data = Data(bytesNoCopy: pointer, count: range.count, deallocator: .custom { _, _ in
-                withExtendedLifetime(mapping) {}
-            })
+            data = Data(
+                bytesNoCopy: pointer, count: range.count,
+                deallocator: .custom { _, _ in
+                    withExtendedLifetime(mapping) {}
+                })
         } else {
             data = Data()
         }
@@ -177,7 +183,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
                 run(src.assumingMemoryBound(to: UInt16.self))
             } else {
                 let aligned = [UInt16](unsafeUninitializedCapacity: count) { buffer, initialized in
-                    UnsafeMutableRawBufferPointer(buffer).copyMemory(from: UnsafeRawBufferPointer(start: src, count: count * 2))
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(
+                        from: UnsafeRawBufferPointer(start: src, count: count * 2))
                     initialized = count
                 }
                 aligned.withUnsafeBufferPointer { if let p = $0.baseAddress { run(p) } }

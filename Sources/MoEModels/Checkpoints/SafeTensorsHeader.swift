@@ -40,7 +40,8 @@ struct SafeTensorsHeader {
         }
         dataStart = 8 + Int(length)
         dataSize = fileSize - dataStart
-        precondition(bytes.count >= dataStart, "SafeTensorsHeader: prefix of \(bytes.count) bytes, header ends at \(dataStart)")
+        precondition(
+            bytes.count >= dataStart, "SafeTensorsHeader: prefix of \(bytes.count) bytes, header ends at \(dataStart)")
         let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[8..<dataStart])
         // Foundation's check rather than `String(validating:)`, which needs macOS 15.
         guard String(bytes: headerBytes, encoding: .utf8) != nil else {
@@ -105,7 +106,8 @@ struct SafeTensorsHeader {
         let dims = try field("shape") as? [Any] ?? [NSNull()]
         let shape = dims.compactMap(jsonInteger)
         guard shape.count == dims.count else {
-            throw SafeTensorsError.invalidField(file: file, tensor: name, field: "shape", reason: "is not a list of integers")
+            throw SafeTensorsError.invalidField(
+                file: file, tensor: name, field: "shape", reason: "is not a list of integers")
         }
         guard let offsetValues = try field("data_offsets") as? [Any], offsetValues.count == 2,
             let begin = jsonInteger(offsetValues[0]), let end = jsonInteger(offsetValues[1])

@@ -35,12 +35,15 @@ public enum SafeTensorsWriter {
         _ tensors: [(name: String, tensor: Tensor)], dtype: DType, to directory: URL,
         maxShardBytes: Int = 2_000_000_000
     ) throws {
-        try writeCheckpoint(pending: tensors.map { .float($0.name, $0.tensor, dtype) }, to: directory,
-                            maxShardBytes: maxShardBytes)
+        try writeCheckpoint(
+            pending: tensors.map { .float($0.name, $0.tensor, dtype) }, to: directory,
+            maxShardBytes: maxShardBytes)
     }
 
     /// The same for tensors already encoded, so pruning copies bf16 experts without a round trip.
-    public static func writeCheckpoint(_ tensors: [StoredTensor], to directory: URL, maxShardBytes: Int = 2_000_000_000) throws {
+    public static func writeCheckpoint(_ tensors: [StoredTensor], to directory: URL, maxShardBytes: Int = 2_000_000_000)
+        throws
+    {
         try writeCheckpoint(pending: tensors.map { .stored($0) }, to: directory, maxShardBytes: maxShardBytes)
     }
 
@@ -52,7 +55,8 @@ public enum SafeTensorsWriter {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
-            throw SafeTensorsError.writeFailed(file: directory.path, reason: "cannot create directory: \(error.localizedDescription)")
+            throw SafeTensorsError.writeFailed(
+                file: directory.path, reason: "cannot create directory: \(error.localizedDescription)")
         }
         // Greedy split in the given order.
         var shards: [[PendingTensor]] = []
@@ -72,7 +76,8 @@ public enum SafeTensorsWriter {
         let metadata = ["format": "pt"]  // what transformers writes; some loaders check it
         var written: Set<String> = []
         if shards.count == 1 {
-            try writeFile(shards[0], metadata: metadata, to: directory.appendingPathComponent(singleFileName), validated: true)
+            try writeFile(
+                shards[0], metadata: metadata, to: directory.appendingPathComponent(singleFileName), validated: true)
             written.insert(singleFileName)
         } else {
             var weightMap: [String: Any] = [:]
@@ -85,7 +90,9 @@ public enum SafeTensorsWriter {
             let total = pending.reduce(0) { $0 + $1.byteCount }
             let index: [String: Any] = ["metadata": ["total_size": total], "weight_map": weightMap]
             let indexURL = directory.appendingPathComponent(indexFileName)
-            try AtomicFile.write(to: indexURL, failure: { SafeTensorsError.writeFailed(file: indexURL.path, reason: $0) }) {
+            try AtomicFile.write(
+                to: indexURL, failure: { SafeTensorsError.writeFailed(file: indexURL.path, reason: $0) }
+            ) {
                 try $0.write(JSONText.pretty(index) + "\n")
             }
             written.insert(indexFileName)
@@ -106,12 +113,16 @@ public enum SafeTensorsWriter {
         if name == singleFileName || name == indexFileName { return true }
         // model-00001-of-00003.safetensors
         let parts = name.split(separator: "-")
-        guard parts.count == 4, parts[0] == "model", parts[2] == "of", parts[3].hasSuffix(".safetensors") else { return false }
+        guard parts.count == 4, parts[0] == "model", parts[2] == "of", parts[3].hasSuffix(".safetensors") else {
+            return false
+        }
         let last = parts[3].dropLast(".safetensors".count)
         return [parts[1], last].allSatisfy { $0.count == 5 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }
     }
 
-    private static func writeFile(_ tensors: [PendingTensor], metadata: [String: String], to url: URL, validated: Bool = false) throws {
+    private static func writeFile(
+        _ tensors: [PendingTensor], metadata: [String: String], to url: URL, validated: Bool = false
+    ) throws {
         if !validated { try validate(tensors, file: url.path) }
         let sorted = tensors.sorted { $0.name < $1.name }
         let header = headerText(sorted, metadata: metadata)
@@ -136,8 +147,11 @@ public enum SafeTensorsWriter {
         for tensor in sorted {
             let end = offset + tensor.byteCount
             let shape = tensor.shape.map(String.init).joined(separator: ",")
-            entries.append(JSONText.quoted(tensor.name, asciiOnly: false)
-                + ":{\"dtype\":\"\(tensor.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+            entries.append(
+                JSONText.quoted(tensor.name, asciiOnly: false)
+                    + ":{\"dtype\":\"\(tensor.dtype.rawValue)\",\"shape\":[\(shape)],"
+                    + "\"data_offsets\":[\(offset),\(end)]}"
+            )
             offset = end
         }
         var text = "{" + entries.joined(separator: ",") + "}"
@@ -151,7 +165,9 @@ public enum SafeTensorsWriter {
         var seen: Set<String> = []
         for tensor in tensors {
             let name = tensor.name
-            func refuse(_ reason: String) -> SafeTensorsError { .invalidTensor(file: file, tensor: name, reason: reason) }
+            func refuse(_ reason: String) -> SafeTensorsError {
+                .invalidTensor(file: file, tensor: name, reason: reason)
+            }
             guard !name.isEmpty, name != "__metadata__" else { throw refuse("reserved or empty name") }
             guard seen.insert(name).inserted else { throw refuse("name given twice") }
             guard tensor.shape.allSatisfy({ $0 >= 0 }) else { throw refuse("negative dimension in \(tensor.shape)") }

@@ -23,7 +23,8 @@ public struct StoredTensor: Sendable {
     /// Converts a Float32 tensor to `dtype` (F32, F16 or BF16).
     public init(name: String, tensor: Tensor, dtype: DType) throws {
         guard dtype.isConvertibleToFloat else {
-            throw SafeTensorsError.invalidTensor(file: "<memory>", tensor: name, reason: "cannot convert Float32 to \(dtype.rawValue)")
+            throw SafeTensorsError.invalidTensor(
+                file: "<memory>", tensor: name, reason: "cannot convert Float32 to \(dtype.rawValue)")
         }
         var data = Data(count: tensor.count * dtype.byteSize)
         data.withUnsafeMutableBytes { raw in

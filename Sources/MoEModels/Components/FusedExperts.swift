@@ -83,20 +83,23 @@ extension TensorResolver {
     /// from the layer's fused tensors in `layout` (BF16/F32, or MXFP4 blocks and scales).
     func fusedExpertSource(name: String, shape: [Int], layout: FusedExpertLayout) throws -> Source? {
         guard case let .expert(layer, block, e, projection, suffix) = TensorName(parsing: name),
-              ["gate_proj", "up_proj", "down_proj", "w1", "w3", "w2"].contains(projection)
+            ["gate_proj", "up_proj", "down_proj", "w1", "w3", "w2"].contains(projection)
         else { return nil }
         let isDown = projection == "down_proj" || projection == "w2"
         let isUp = projection == "up_proj" || projection == "w3"
-        let base = stored(TensorName.fusedExperts(
-            layer: layer, block: block, projection: isDown ? "down_proj" : "gate_up_proj").text)
+        let base = stored(
+            TensorName.fusedExperts(
+                layer: layer, block: block, projection: isDown ? "down_proj" : "gate_up_proj"
+            ).text)
         let checkpoint = self.checkpoint
         func claim(_ tensor: String, _ expected: [Int]) throws -> TensorInfo? {
             guard let info = checkpoint.info(tensor) else { return nil }
             guard info.shape.count == expected.count, e < info.shape[0],
-                  Array(info.shape.dropFirst()) == Array(expected.dropFirst())
+                Array(info.shape.dropFirst()) == Array(expected.dropFirst())
             else {
                 throw ModelError.shapeMismatch(
-                    file: fileName(tensor), name: tensor, expected: [Swift.max(info.shape.first ?? 0, e + 1)]
+                    file: fileName(tensor), name: tensor,
+                    expected: [Swift.max(info.shape.first ?? 0, e + 1)]
                         + expected.dropFirst(), actual: info.shape)
             }
             markUsed(tensor)
@@ -109,62 +112,75 @@ extension TensorResolver {
             guard layout.biases, try claim(base + "_bias", [0, width]) != nil else { return nil }
             let picks = isDown ? Array(0..<i) : (0..<i).map { layout.gateUpIndex($0, up: isUp, intermediate: i) }
             let dtype = checkpoint.info(base + "_bias")!.dtype
-            return ({
-                let row = try checkpoint.rows(of: base + "_bias", rowLength: width, range: e..<(e + 1), shape: [width])
-                return Tensor(shape: shape, data: picks.map { row.data[$0] })
-            }, nil, nil, dtype)
+            return (
+                {
+                    let row = try checkpoint.rows(
+                        of: base + "_bias", rowLength: width, range: e..<(e + 1), shape: [width])
+                    return Tensor(shape: shape, data: picks.map { row.data[$0] })
+                }, nil, nil, dtype
+            )
         }
         guard suffix == "weight" else { return nil }
         let (outputs, inputs) = (shape[0], shape[1])  // the per-expert matrix [out, in]
         let fusedOutputs = isDown ? outputs : 2 * outputs
-        let picks = isDown ? Array(0..<outputs) : (0..<outputs).map {
-            layout.gateUpIndex($0, up: isUp, intermediate: outputs)
-        }
+        let picks =
+            isDown
+            ? Array(0..<outputs)
+            : (0..<outputs).map {
+                layout.gateUpIndex($0, up: isUp, intermediate: outputs)
+            }
         if let blocksInfo = try claim(base + "_blocks", [0, fusedOutputs, inputs / MXFP4.group, MXFP4.group / 2]) {
             guard inputs % MXFP4.group == 0,
-                  try claim(base + "_scales", [0, fusedOutputs, inputs / MXFP4.group]) != nil,
-                  let file = checkpoint.file(containing: base + "_blocks"),
-                  let scalesFile = checkpoint.file(containing: base + "_scales")
+                try claim(base + "_scales", [0, fusedOutputs, inputs / MXFP4.group]) != nil,
+                let file = checkpoint.file(containing: base + "_blocks"),
+                let scalesFile = checkpoint.file(containing: base + "_scales")
             else { throw ModelError.missingTensor(file: checkpoint.directory.path, name: base + "_scales") }
             guard blocksInfo.dtype == .u8 else {
                 throw ModelError.unsupported(
                     file: fileName(base + "_blocks"), feature: "MXFP4 blocks of dtype \(blocksInfo.dtype)")
             }
             // Dequantised on use, one expert's rows at a time (never a whole layer).
-            return ({
-                try file.withRawBytes(base + "_blocks") { blocks, _ in
-                    try scalesFile.withRawBytes(base + "_scales") { scales, _ in
-                        MXFP4.rows(picks, expert: e, blocks: blocks, scales: scales, outputs: fusedOutputs,
-                                   groups: inputs / MXFP4.group)
+            return (
+                {
+                    try file.withRawBytes(base + "_blocks") { blocks, _ in
+                        try scalesFile.withRawBytes(base + "_scales") { scales, _ in
+                            MXFP4.rows(
+                                picks, expert: e, blocks: blocks, scales: scales, outputs: fusedOutputs,
+                                groups: inputs / MXFP4.group)
+                        }
                     }
-                }
-            }, nil, nil, .u8)
+                }, nil, nil, .u8
+            )
         }
         switch layout.orientation {
         case .outputsFirst:
             guard let info = try claim(base, [0, fusedOutputs, inputs]) else { return nil }
             let rows = picks.map { e * fusedOutputs + $0 }
             let contiguous = rows.last.map { $0 - rows[0] + 1 == rows.count } ?? true
-            return ({
-                let first = rows[0]
-                let span = rows.last! - first + 1
-                let slab = try checkpoint.rows(
-                    of: base, rowLength: inputs, range: first..<(first + span), shape: [span, inputs])
-                return contiguous ? slab.reshaped(shape) : gatherRows(Variable(slab), rows.map { $0 - first }).value
-            }, contiguous ? bf16Source(base, firstRow: rows[0], shape: shape) : nil, nil, info.dtype)
+            return (
+                {
+                    let first = rows[0]
+                    let span = rows.last! - first + 1
+                    let slab = try checkpoint.rows(
+                        of: base, rowLength: inputs, range: first..<(first + span), shape: [span, inputs])
+                    return contiguous ? slab.reshaped(shape) : gatherRows(Variable(slab), rows.map { $0 - first }).value
+                }, contiguous ? bf16Source(base, firstRow: rows[0], shape: shape) : nil, nil, info.dtype
+            )
         case .inputsFirst:
             guard let info = try claim(base, [0, inputs, fusedOutputs]) else { return nil }
-            return ({
-                // Expert e's [in, fused outputs] slab, transposed into [out, in] for the picked outputs.
-                let slab = try checkpoint.rows(
-                    of: base, rowLength: fusedOutputs, range: (e * inputs)..<((e + 1) * inputs),
-                    shape: [inputs, fusedOutputs])
-                return Tensor(shape: shape) { out in
-                    for (o, column) in picks.enumerated() {
-                        for c in 0..<inputs { out[o * inputs + c] = slab.data[c * fusedOutputs + column] }
+            return (
+                {
+                    // Expert e's [in, fused outputs] slab, transposed into [out, in] for the picked outputs.
+                    let slab = try checkpoint.rows(
+                        of: base, rowLength: fusedOutputs, range: (e * inputs)..<((e + 1) * inputs),
+                        shape: [inputs, fusedOutputs])
+                    return Tensor(shape: shape) { out in
+                        for (o, column) in picks.enumerated() {
+                            for c in 0..<inputs { out[o * inputs + c] = slab.data[c * fusedOutputs + column] }
+                        }
                     }
-                }
-            }, nil, nil, info.dtype)
+                }, nil, nil, info.dtype
+            )
         }
     }
 }
@@ -213,8 +229,10 @@ extension MoEModel {
                     var shape = slices[0].shape
                     shape[0] = origin.count
                     let bytes = slices.reduce(Data()) { $0 + $1.bytes }
-                    pending.append(.stored(StoredTensor(
-                        name: name, dtype: slices[0].dtype, shape: shape, bytes: bytes)))
+                    pending.append(
+                        .stored(
+                            StoredTensor(
+                                name: name, dtype: slices[0].dtype, shape: shape, bytes: bytes)))
                 }
             } else if quantizedExperts != nil {
                 throw ModelError.unsupported(
@@ -238,10 +256,13 @@ extension MoEModel {
                         }
                     }
                 }
-                pending.append(.float(
-                    gateUp, Tensor(shape: inputsFirst ? [e, c, 2 * i] : [e, 2 * i, c], data: gu), stored(first.gate)))
-                pending.append(.float(
-                    down, Tensor(shape: inputsFirst ? [e, i, c] : [e, c, i], data: dn), stored(first.down)))
+                pending.append(
+                    .float(
+                        gateUp, Tensor(shape: inputsFirst ? [e, c, 2 * i] : [e, 2 * i, c], data: gu), stored(first.gate)
+                    ))
+                pending.append(
+                    .float(
+                        down, Tensor(shape: inputsFirst ? [e, i, c] : [e, c, i], data: dn), stored(first.down)))
             }
             guard layout.biases else { continue }
             var gub = [Float](repeating: 0, count: e * 2 * i), db = [Float](repeating: 0, count: e * c)

@@ -43,11 +43,15 @@ public enum RotaryScaling: Sendable, Equatable {
         case .none: return [:]
         case .linear(let factor): return ["factor": factor]
         case let .llama3(factor, low, high, original):
-            return ["factor": factor, "low_freq_factor": low, "high_freq_factor": high,
-                    "original_max_position_embeddings": original]
+            return [
+                "factor": factor, "low_freq_factor": low, "high_freq_factor": high,
+                "original_max_position_embeddings": original,
+            ]
         case .yarn(let y):
-            var p: [String: Any] = ["factor": y.factor, "original_max_position_embeddings": y.originalMaxPositions,
-                                    "beta_fast": y.betaFast, "beta_slow": y.betaSlow, "truncate": y.truncate]
+            var p: [String: Any] = [
+                "factor": y.factor, "original_max_position_embeddings": y.originalMaxPositions,
+                "beta_fast": y.betaFast, "beta_slow": y.betaSlow, "truncate": y.truncate,
+            ]
             p["mscale"] = y.mscale
             p["mscale_all_dim"] = y.mscaleAllDim
             p["attention_factor"] = y.attentionFactor

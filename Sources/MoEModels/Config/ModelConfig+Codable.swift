@@ -53,11 +53,16 @@ extension ModelConfig: Codable {
         try w.setIfPresent("expertlock_experts_per_layer", expertsPerLayer)
         try w.setIfPresent("expertlock_expert_intermediate_sizes", expertIntermediateSizes)
         if !architectures.isEmpty { try w.set("architectures", architectures) }
-        try w.set("rope_parameters", RopeParametersOut(theta: ropeTheta, type: ropeType, scaling: rotaryScaling,
-                                                        partialRotaryFactor: partialRotaryFactor))
+        try w.set(
+            "rope_parameters",
+            RopeParametersOut(
+                theta: ropeTheta, type: ropeType, scaling: rotaryScaling,
+                partialRotaryFactor: partialRotaryFactor))
         if let fp8 {
-            try w.set("quantization_config", QuantizationObject(
-                quantMethod: "fp8", fmt: "e4m3", activationScheme: "dynamic", weightBlockSize: fp8.blockSize))
+            try w.set(
+                "quantization_config",
+                QuantizationObject(
+                    quantMethod: "fp8", fmt: "e4m3", activationScheme: "dynamic", weightBlockSize: fp8.blockSize))
         }
         guard let family else { return }
         try w.set(family.expertCountKeys.declared, numExperts)

@@ -70,7 +70,8 @@ extension ModelConfig {
         }
         // Group-limited routing rewritten by pruning (uneven groups whose limit selected every group).
         if let router, let before = original.router,
-           router.groups != before.groups || router.topkGroup != before.topkGroup {
+            router.groups != before.groups || router.topkGroup != before.topkGroup
+        {
             object["n_group"] = router.groups
             object["topk_group"] = router.topkGroup
         }
@@ -94,7 +95,9 @@ extension ModelConfig {
 
         let destinationFile = Self.configFile(destination)
         let patched = try Self.decode(Data(text.utf8), file: destinationFile.path)
-        try AtomicFile.write(to: destinationFile, failure: { ConfigError.writeFailed(file: destinationFile.path, reason: $0) }) {
+        try AtomicFile.write(
+            to: destinationFile, failure: { ConfigError.writeFailed(file: destinationFile.path, reason: $0) }
+        ) {
             try $0.write(text)
         }
         return patched
@@ -130,7 +133,8 @@ extension ModelConfig {
             guard let d = try? Self.decode(Data((JSONText.pretty(whole(trial)) + "\n").utf8), file: file) else {
                 continue
             }
-            let denseUnchanged = d.intermediateSize == base.intermediateSize
+            let denseUnchanged =
+                d.intermediateSize == base.intermediateSize
                 || base.sparseLayers.count == base.numHiddenLayers
             if d.moeIntermediateSize == size && d.sharedExpertIntermediateSize == shared && denseUnchanged
                 && d.numExperts == base.numExperts && d.expertIntermediateSizes == nil
@@ -140,8 +144,13 @@ extension ModelConfig {
             }
         }
         let sparse = Set(base.sparseLayers)
-        object[key] = (0..<base.numHiddenLayers).map { sparse.contains($0) ? Array(repeating: size, count:
-            base.expertCount(layer: $0)) : [] }
+        object[key] = (0..<base.numHiddenLayers).map {
+            sparse.contains($0)
+                ? Array(
+                    repeating: size,
+                    count:
+                        base.expertCount(layer: $0)) : []
+        }
     }
 
     // MARK: - Helpers

@@ -247,50 +247,62 @@ public struct ModelConfig: Sendable, Equatable {
     func validate(file: String) throws {
         let check = ConfigCheck(file: file)
         guard let family else { throw ConfigError.unknownModelType(file: file, modelType: modelType) }
-        for (key, value) in [("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
-                             ("expert intermediate size", moeIntermediateSize), ("num_hidden_layers", numHiddenLayers),
-                             ("num_attention_heads", numAttentionHeads), ("num_key_value_heads", numKeyValueHeads),
-                             ("head_dim", headDim), ("max_position_embeddings", maxPositionEmbeddings),
-                             ("decoder_sparse_step", decoderSparseStep)] {
+        for (key, value) in [
+            ("vocab_size", vocabSize), ("hidden_size", hiddenSize), ("intermediate_size", intermediateSize),
+            ("expert intermediate size", moeIntermediateSize), ("num_hidden_layers", numHiddenLayers),
+            ("num_attention_heads", numAttentionHeads), ("num_key_value_heads", numKeyValueHeads),
+            ("head_dim", headDim), ("max_position_embeddings", maxPositionEmbeddings),
+            ("decoder_sparse_step", decoderSparseStep),
+        ] {
             try check(value > 0, "\(key) must be positive, got \(value)")
         }
-        try check(numHiddenLayers <= Self.maxLayers,
-                  "num_hidden_layers \(numHiddenLayers) is more than the \(Self.maxLayers) layers any model has")
-        try check(numAttentionHeads % numKeyValueHeads == 0,
-                  "num_attention_heads \(numAttentionHeads) is not a multiple of num_key_value_heads \(numKeyValueHeads)")
+        try check(
+            numHiddenLayers <= Self.maxLayers,
+            "num_hidden_layers \(numHiddenLayers) is more than the \(Self.maxLayers) layers any model has")
+        try check(
+            numAttentionHeads % numKeyValueHeads == 0,
+            "num_attention_heads \(numAttentionHeads) is not a multiple of num_key_value_heads \(numKeyValueHeads)")
         try check(sharedExpertIntermediateSize >= 0, "shared_expert_intermediate_size must not be negative")
         try check(rmsNormEps > 0 && rmsNormEps.isFinite, "rms_norm_eps must be positive, got \(rmsNormEps)")
         try check(ropeTheta > 0 && ropeTheta.isFinite, "rope_theta must be positive, got \(ropeTheta)")
-        try check(rotaryDim % 2 == 0 && rotaryDim > 0,
-                  "the rotary dimension \(rotaryDim) (head_dim × partial_rotary_factor) must be even and positive")
+        try check(
+            rotaryDim % 2 == 0 && rotaryDim > 0,
+            "the rotary dimension \(rotaryDim) (head_dim × partial_rotary_factor) must be even and positive")
         try check(numExperts >= 0, "\(family.expertCountKeys.declared) must not be negative, got \(numExperts)")
         // Every family here builds its MLPs and experts as SwiGLU: another activation would be ignored.
         try check(hiddenAct == "silu", "hidden_act '\(hiddenAct)' is not implemented (the experts are SwiGLU: silu)")
         try family.definition.validate(self, check)
         if let router {
-            try check(router.groups >= 1 && router.topkGroup >= 1 && router.topkGroup <= router.groups,
-                      "topk_group \(router.topkGroup) must be between 1 and n_group \(router.groups)")
+            try check(
+                router.groups >= 1 && router.topkGroup >= 1 && router.topkGroup <= router.groups,
+                "topk_group \(router.topkGroup) must be between 1 and n_group \(router.groups)")
             for layer in sparseLayers {
                 let experts = expertsPerLayer?[layer] ?? numExperts
-                try check(experts % router.groups == 0,
-                          "n_group \(router.groups) does not divide the \(experts) experts of layer \(layer)")
-                try check(router.groups == 1 || experts / router.groups >= 2 || router.groupRanking == .best,
-                          "groups of \(experts / router.groups) expert in layer \(layer): "
-                              + "group scores sum the best two")
-                try check(numExpertsPerToken <= router.topkGroup * (experts / router.groups),
-                          "num_experts_per_tok \(numExpertsPerToken) is more than topk_group "
-                              + "\(router.topkGroup) groups hold")
+                try check(
+                    experts % router.groups == 0,
+                    "n_group \(router.groups) does not divide the \(experts) experts of layer \(layer)")
+                try check(
+                    router.groups == 1 || experts / router.groups >= 2 || router.groupRanking == .best,
+                    "groups of \(experts / router.groups) expert in layer \(layer): "
+                        + "group scores sum the best two")
+                try check(
+                    numExpertsPerToken <= router.topkGroup * (experts / router.groups),
+                    "num_experts_per_tok \(numExpertsPerToken) is more than topk_group "
+                        + "\(router.topkGroup) groups hold")
             }
         }
         for layer in mlpOnlyLayers {
-            try check((0..<numHiddenLayers).contains(layer), "mlp_only_layers names layer \(layer) of \(numHiddenLayers)")
+            try check(
+                (0..<numHiddenLayers).contains(layer), "mlp_only_layers names layer \(layer) of \(numHiddenLayers)")
         }
         if let layerTypes {
-            try check(layerTypes.count == numHiddenLayers,
-                      "layer_types has \(layerTypes.count) entries for \(numHiddenLayers) layers")
+            try check(
+                layerTypes.count == numHiddenLayers,
+                "layer_types has \(layerTypes.count) entries for \(numHiddenLayers) layers")
             for type in Set(layerTypes) {
-                try check(["full_attention", "sliding_attention", "chunked_attention"].contains(type),
-                          "layer_types entry '\(type)' is not implemented (full, sliding or chunked attention)")
+                try check(
+                    ["full_attention", "sliding_attention", "chunked_attention"].contains(type),
+                    "layer_types entry '\(type)' is not implemented (full, sliding or chunked attention)")
             }
         }
         if let slidingWindow { try check(slidingWindow >= 1, "sliding_window must be positive, got \(slidingWindow)") }
@@ -298,30 +310,36 @@ public struct ModelConfig: Sendable, Equatable {
             try check(attentionChunkSize >= 1, "attention_chunk_size must be positive, got \(attentionChunkSize)")
         }
         if let ropeLayers {
-            try check(ropeLayers.count == numHiddenLayers,
-                      "no_rope_layers has \(ropeLayers.count) entries for \(numHiddenLayers) layers")
+            try check(
+                ropeLayers.count == numHiddenLayers,
+                "no_rope_layers has \(ropeLayers.count) entries for \(numHiddenLayers) layers")
         }
         if let expertsPerLayer {
-            try check(expertsPerLayer.count == numHiddenLayers,
-                      "expertlock_experts_per_layer has \(expertsPerLayer.count) entries for \(numHiddenLayers) layers")
+            try check(
+                expertsPerLayer.count == numHiddenLayers,
+                "expertlock_experts_per_layer has \(expertsPerLayer.count) entries for \(numHiddenLayers) layers")
         }
         if let sizes = expertIntermediateSizes {
-            try check(sizes.count == numHiddenLayers,
-                      "expertlock_expert_intermediate_sizes has \(sizes.count) entries for \(numHiddenLayers) layers")
+            try check(
+                sizes.count == numHiddenLayers,
+                "expertlock_expert_intermediate_sizes has \(sizes.count) entries for \(numHiddenLayers) layers")
             for layer in sparseLayers {
                 let experts = expertsPerLayer?[layer] ?? numExperts
-                try check(sizes[layer].count == experts,
-                          "expertlock_expert_intermediate_sizes lists \(sizes[layer].count) sizes for the \(experts) "
-                              + "experts of layer \(layer)")
-                try check(sizes[layer].allSatisfy { $0 >= 1 },
-                          "expertlock_expert_intermediate_sizes: layer \(layer) has an expert without channels")
+                try check(
+                    sizes[layer].count == experts,
+                    "expertlock_expert_intermediate_sizes lists \(sizes[layer].count) sizes for the \(experts) "
+                        + "experts of layer \(layer)")
+                try check(
+                    sizes[layer].allSatisfy { $0 >= 1 },
+                    "expertlock_expert_intermediate_sizes: layer \(layer) has an expert without channels")
             }
         }
         // Not `expertCount(layer:)`, which re-checks sparsity through `mlp_only_layers` per layer.
         for layer in sparseLayers {
             let experts = expertsPerLayer?[layer] ?? numExperts  // the count was checked above
-            try check(numExpertsPerToken >= 1 && numExpertsPerToken <= experts,
-                      "num_experts_per_tok \(numExpertsPerToken) does not fit the \(experts) experts of layer \(layer)")
+            try check(
+                numExpertsPerToken >= 1 && numExpertsPerToken <= experts,
+                "num_experts_per_tok \(numExpertsPerToken) does not fit the \(experts) experts of layer \(layer)")
         }
     }
 }

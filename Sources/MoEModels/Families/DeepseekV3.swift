@@ -91,17 +91,21 @@ enum DeepseekV3: FamilyDefinition {
     static func validateDeepseek(_ config: ModelConfig, _ check: ConfigCheck) throws {
         try check(config.numExperts >= 1, "n_routed_experts must be positive, got \(config.numExperts)")
         guard let latent = config.latentAttention else { return }
-        for (key, value) in [("kv_lora_rank", latent.kvLoraRank), ("qk_rope_head_dim", latent.qkRopeHeadDim),
-                             ("v_head_dim", latent.vHeadDim), ("q_lora_rank", latent.qLoraRank ?? 1)] {
+        for (key, value) in [
+            ("kv_lora_rank", latent.kvLoraRank), ("qk_rope_head_dim", latent.qkRopeHeadDim),
+            ("v_head_dim", latent.vHeadDim), ("q_lora_rank", latent.qLoraRank ?? 1),
+        ] {
             try check(value > 0, "\(key) must be positive, got \(value)")
         }
         try check(latent.qkNopeHeadDim >= 0, "qk_nope_head_dim must not be negative")
         // transformers' eager attention repeats keys by heads / kv_heads, which MLA's per-head keys do not allow.
-        try check(config.numKeyValueHeads == config.numAttentionHeads,
-                  "latent attention has one key per head: num_key_value_heads must equal num_attention_heads")
-        try check(config.sharedExpertIntermediateSize % max(1, config.moeIntermediateSize) == 0,
-                  "shared experts of \(config.sharedExpertIntermediateSize) are not a multiple of "
-                      + "moe_intermediate_size")
+        try check(
+            config.numKeyValueHeads == config.numAttentionHeads,
+            "latent attention has one key per head: num_key_value_heads must equal num_attention_heads")
+        try check(
+            config.sharedExpertIntermediateSize % max(1, config.moeIntermediateSize) == 0,
+            "shared experts of \(config.sharedExpertIntermediateSize) are not a multiple of "
+                + "moe_intermediate_size")
     }
 
     /// Dense MLP in the first `first_k_dense_replace` layers, the sparse block after.

@@ -52,8 +52,9 @@ enum Glm4Moe: FamilyDefinition {
 
     static func validate(_ config: ModelConfig, _ check: ConfigCheck) throws {
         try check(config.numExperts >= 1, "n_routed_experts must be positive, got \(config.numExperts)")
-        try check(config.partialRotaryFactor > 0 && config.partialRotaryFactor <= 1,
-                  "partial_rotary_factor must be in (0, 1], got \(config.partialRotaryFactor)")
+        try check(
+            config.partialRotaryFactor > 0 && config.partialRotaryFactor <= 1,
+            "partial_rotary_factor must be in (0, 1], got \(config.partialRotaryFactor)")
     }
 
     static func isSparseLayer(_ layer: Int, config: ModelConfig, isDense: (Int) -> Bool) -> Bool {

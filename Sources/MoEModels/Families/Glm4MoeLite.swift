@@ -23,7 +23,8 @@ enum Glm4MoeLite: FamilyDefinition {
             keys, defaults: defaults, expertCountKeys: expertCountKeys, interleave: true, qLoraRank: 768,
             ropeHeadDim: 64, vHeadDim: 256, nopeHeadDim: 192, moeIntermediate: 1536, firstDense: 0
         ) { keys, config in
-            let types = try keys.strings("mlp_layer_types")
+            let types =
+                try keys.strings("mlp_layer_types")
                 ?? ["dense"] + Array(repeating: "sparse", count: max(0, config.numHiddenLayers - 1))
             guard types.count == config.numHiddenLayers, types.allSatisfy({ $0 == "dense" || $0 == "sparse" }) else {
                 throw ConfigError.invalidValue(

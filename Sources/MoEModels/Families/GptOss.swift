@@ -34,9 +34,11 @@ enum GptOss: FamilyDefinition {
         config.normTopKProb = true
         if try keys.ropeObject() == nil { config.rotaryScaling = .yarn(defaultYarn) }
         config.slidingWindow = try keys.isExplicitNull("sliding_window") ? nil : keys.int("sliding_window") ?? 128
-        config.layerTypes = try keys.strings("layer_types") ?? (0..<config.numHiddenLayers).map {
-            ($0 + 1) % 2 == 1 ? "sliding_attention" : "full_attention"
-        }
+        config.layerTypes =
+            try keys.strings("layer_types")
+            ?? (0..<config.numHiddenLayers).map {
+                ($0 + 1) % 2 == 1 ? "sliding_attention" : "full_attention"
+            }
         config.attentionSinks = true
         config.expertActivation = .clampedSwiGLU(
             alpha: Float(try keys.double("swiglu_alpha") ?? 1.702), limit: Float(try keys.double("swiglu_limit") ?? 7))

@@ -40,14 +40,18 @@ enum Llama4Text: FamilyDefinition {
         config.routingScalesExpertInput = true
         config.rotaryLayout = .interleaved
         let interval = try keys.int("no_rope_layer_interval") ?? 4
-        let ropeFlags = try keys.ints("no_rope_layers").flatMap { $0.isEmpty ? nil : $0 }
+        let ropeFlags =
+            try keys.ints("no_rope_layers").flatMap { $0.isEmpty ? nil : $0 }
             ?? (0..<layers).map { ($0 + 1) % interval != 0 ? 1 : 0 }
         config.ropeLayers = ropeFlags.map { $0 != 0 }
-        config.attentionChunkSize = try keys.isExplicitNull("attention_chunk_size")
+        config.attentionChunkSize =
+            try keys.isExplicitNull("attention_chunk_size")
             ? nil : keys.int("attention_chunk_size") ?? 8192
-        config.layerTypes = try keys.strings("layer_types") ?? ropeFlags.map {
-            $0 != 0 && config.attentionChunkSize != nil ? "chunked_attention" : "full_attention"
-        }
+        config.layerTypes =
+            try keys.strings("layer_types")
+            ?? ropeFlags.map {
+                $0 != 0 && config.attentionChunkSize != nil ? "chunked_attention" : "full_attention"
+            }
         config.useQKNorm = try keys.bool("use_qk_norm") ?? true
         if try keys.bool("attn_temperature_tuning") ?? true {
             config.queryTemperature = QueryTemperature(

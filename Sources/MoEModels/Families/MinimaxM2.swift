@@ -26,7 +26,8 @@ enum MinimaxM2: FamilyDefinition {
         config.headDim = try keys.int("head_dim") ?? 128
         config.attentionBias = false
         if try keys.ropeObject()?.0.partialRotaryFactor == nil, try keys.double("partial_rotary_factor") == nil,
-           let rotary = try keys.int("rotary_dim") {
+            let rotary = try keys.int("rotary_dim")
+        {
             config.partialRotaryFactor = Double(rotary) / Double(config.headDim)
         }
         config.normTopKProb = true
@@ -40,8 +41,9 @@ enum MinimaxM2: FamilyDefinition {
 
     static func validate(_ config: ModelConfig, _ check: ConfigCheck) throws {
         try check(config.numExperts >= 1, "num_local_experts must be positive, got \(config.numExperts)")
-        try check(config.partialRotaryFactor > 0 && config.partialRotaryFactor <= 1,
-                  "rotary_dim must be within head_dim \(config.headDim)")
+        try check(
+            config.partialRotaryFactor > 0 && config.partialRotaryFactor <= 1,
+            "rotary_dim must be within head_dim \(config.headDim)")
     }
 
     static func qkNorm(_ config: ModelConfig) -> QKNorm { .fullProjection }

@@ -29,9 +29,10 @@ enum Olmoe: FamilyDefinition {
         // q_norm spans hidden_size, so the heads must tile the hidden size exactly.
         // `multipliedReportingOverflow`: both are positive here but may be as large as the file says.
         let (heads, overflow) = config.headDim.multipliedReportingOverflow(by: config.numAttentionHeads)
-        try check(!overflow && heads == config.hiddenSize,
-                  "OLMoE needs head_dim × num_attention_heads = hidden_size, got \(config.headDim) × "
-                      + "\(config.numAttentionHeads)")
+        try check(
+            !overflow && heads == config.hiddenSize,
+            "OLMoE needs head_dim × num_attention_heads = hidden_size, got \(config.headDim) × "
+                + "\(config.numAttentionHeads)")
     }
 
     static func attentionOutputBias(_ config: ModelConfig) -> Bool { config.attentionBias }

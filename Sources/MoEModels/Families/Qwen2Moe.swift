@@ -27,9 +27,11 @@ enum Qwen2Moe: FamilyDefinition {
             // Trap: only layers i with (i + 1) odd below `max_window_layers` slide (`Qwen2MoeConfig`), unless
             // config.json lists `layer_types` (transformers 5 saves them); Qwen3-MoE slides every layer.
             let below = try keys.int("max_window_layers") ?? 28
-            config.layerTypes = try keys.strings("layer_types") ?? (0..<config.numHiddenLayers).map {
-                ($0 + 1) % 2 == 1 && $0 < below ? "sliding_attention" : "full_attention"
-            }
+            config.layerTypes =
+                try keys.strings("layer_types")
+                ?? (0..<config.numHiddenLayers).map {
+                    ($0 + 1) % 2 == 1 && $0 < below ? "sliding_attention" : "full_attention"
+                }
         }
         return config
     }

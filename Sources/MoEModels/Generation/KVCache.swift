@@ -44,8 +44,9 @@ public final class KVCache {
     /// prompt, or to undo a pass that failed half way).
     public func truncate(to newLength: Int) {
         precondition(newLength >= 0 && newLength <= length, "KVCache.truncate: \(newLength) of \(length)")
-        precondition(newLength == length || recurrentStates.isEmpty,
-                     "KVCache.truncate: a linear-attention state cannot be rewound to an earlier position")
+        precondition(
+            newLength == length || recurrentStates.isEmpty,
+            "KVCache.truncate: a linear-attention state cannot be rewound to an earlier position")
         pendingStates = [:]
         for l in layers.indices {
             layers[l].keys.removeSubrange((newLength * layers[l].width)...)

@@ -51,7 +51,8 @@ public final class Attention: SequenceMixer {
         qkNorm = config.qkNorm == .l2AfterRotary && !rotates ? .none : config.qkNorm
         zeroCenteredNorms = config.zeroCenteredNorms
         // Trap (Qwen3-Next): a gated q_proj holds, head by head, D query rows then D gate rows.
-        outputGate = config.attentionOutputGate
+        outputGate =
+            config.attentionOutputGate
             ? ((0..<(h * d)).map { ($0 / d) * 2 * d + $0 % d }, (0..<(h * d)).map { ($0 / d) * 2 * d + d + $0 % d })
             : nil
         let q = outputGate == nil ? h * d : 2 * h * d
@@ -104,7 +105,8 @@ public final class Attention: SequenceMixer {
             let qWeight = try qNorm!.normWeight(zeroCentered: zeroCenteredNorms)
             let kWeight = try kNorm!.normWeight(zeroCentered: zeroCenteredNorms)
             q = reshape(rmsNorm(reshape(q, [n * heads, headDim]), weight: qWeight, eps: eps), [n, heads * headDim])
-            k = reshape(rmsNorm(reshape(k, [n * kvHeads, headDim]), weight: kWeight, eps: eps), [n, kvHeads * headDim])
+            k = reshape(
+                rmsNorm(reshape(k, [n * kvHeads, headDim]), weight: kWeight, eps: eps), [n, kvHeads * headDim])
         case .fullProjection:
             // Trap: OLMoE normalises the whole projection (weight [H*D]), before the head split.
             q = rmsNorm(q, weight: try qNorm!.variable(), eps: eps)
@@ -121,7 +123,8 @@ public final class Attention: SequenceMixer {
                 // Trap: Llama-4 normalises after RoPE, each head, without a weight (`Llama4TextL2Norm`).
                 let ones = Variable(Tensor(shape: [headDim], repeating: 1))
                 q = reshape(rmsNorm(reshape(q, [n * heads, headDim]), weight: ones, eps: eps), [n, heads * headDim])
-                k = reshape(rmsNorm(reshape(k, [n * kvHeads, headDim]), weight: ones, eps: eps), [n, kvHeads * headDim])
+                k = reshape(
+                    rmsNorm(reshape(k, [n * kvHeads, headDim]), weight: ones, eps: eps), [n, kvHeads * headDim])
             }
         } else if let queryTemperature {
             q = scaleRows(q, Variable(Tensor(shape: [n], data: positions.map(queryTemperature.factor))))

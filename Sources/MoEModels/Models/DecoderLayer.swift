@@ -67,9 +67,12 @@ public final class DecoderLayer {
                     ).text
                 }
                 let i = config.expertIntermediateSize(layer: index, expert: x)  // inner pruning may vary it
-                let biases = expertBiases
-                    ? (try p(name(names.gate, "bias"), [i]), try p(name(names.up, "bias"), [i]),
-                       try p(name(names.down, "bias"), [c])) : nil
+                let biases =
+                    expertBiases
+                    ? (
+                        try p(name(names.gate, "bias"), [i]), try p(name(names.up, "bias"), [i]),
+                        try p(name(names.down, "bias"), [c])
+                    ) : nil
                 return Expert(
                     gate: try p(name(names.gate), [i, c]), up: try p(name(names.up), [i, c]),
                     down: try p(name(names.down), [c, i]), biases: biases, activation: config.expertActivation)
@@ -84,17 +87,19 @@ public final class DecoderLayer {
                     down: try p("\(block).\(name).down_proj.weight", [c, s]))
                 sharedGate = try layout.sharedExpertGate.map { try p("\(block).\($0).weight", [1, c]) }
             }
-            feedForward = .sparse(SparseMoEBlock(
-                layer: index, router: router, experts: experts, sharedExpert: shared, sharedExpertGate: sharedGate,
-                topK: min(config.numExpertsPerToken, e), normalizeTopK: config.normTopKProb,
-                biasedRouter: config.router, selectionBias: bias, routerBias: routerBias,
-                scalesExpertInput: config.routingScalesExpertInput))
+            feedForward = .sparse(
+                SparseMoEBlock(
+                    layer: index, router: router, experts: experts, sharedExpert: shared, sharedExpertGate: sharedGate,
+                    topK: min(config.numExpertsPerToken, e), normalizeTopK: config.normTopKProb,
+                    biasedRouter: config.router, selectionBias: bias, routerBias: routerBias,
+                    scalesExpertInput: config.routingScalesExpertInput))
         } else {
             let i = config.intermediateSize
-            feedForward = .dense(Expert(
-                gate: try p("\(prefix).\(layout.denseBlock).gate_proj.weight", [i, c]),
-                up: try p("\(prefix).\(layout.denseBlock).up_proj.weight", [i, c]),
-                down: try p("\(prefix).\(layout.denseBlock).down_proj.weight", [c, i])))
+            feedForward = .dense(
+                Expert(
+                    gate: try p("\(prefix).\(layout.denseBlock).gate_proj.weight", [i, c]),
+                    up: try p("\(prefix).\(layout.denseBlock).up_proj.weight", [i, c]),
+                    down: try p("\(prefix).\(layout.denseBlock).down_proj.weight", [c, i])))
         }
     }
 

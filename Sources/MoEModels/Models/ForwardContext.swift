@@ -50,7 +50,8 @@ public protocol RoutingObserver: AnyObject {
     func observeRouting(layer: Int, probabilities: Tensor, experts: [Int], weights: Tensor, batch: TokenBatch)
     /// The output of one expert for the tokens routed to it: `rows[i]` is the token row, `slots[i]`
     /// the flat index row*K+s of its routing slot, `outputNorms[i]` = ‖expert output‖₂ before the gate.
-    func observeExpertOutput(layer: Int, expert: Int, rows: [Int], slots: [Int], outputNorms: [Float], batch: TokenBatch)
+    func observeExpertOutput(
+        layer: Int, expert: Int, rows: [Int], slots: [Int], outputNorms: [Float], batch: TokenBatch)
     /// The input of one sparse block x [N, C] (after the post-attention norm), before its router runs:
     /// merging and inner pruning compute expert outputs and channel activations from it.
     func observeBlockInput(layer: Int, input: Tensor, batch: TokenBatch)

@@ -61,7 +61,8 @@ extension MoEModel {
     func layerMasks(_ options: ForwardOptions) -> [Int: [Bool]] {
         guard let mask = options.expertMask ?? expertMask else { return [:] }
         let sparse = layers.filter { $0.moe != nil }
-        precondition(mask.count == sparse.count, "expert mask for \(mask.count) sparse layers, model has \(sparse.count)")
+        precondition(
+            mask.count == sparse.count, "expert mask for \(mask.count) sparse layers, model has \(sparse.count)")
         return Dictionary(uniqueKeysWithValues: zip(sparse.map(\.index), mask))
     }
 

@@ -2,11 +2,11 @@ import Foundation
 import TensorCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The residual stream of every batch of a corpus between two layers of `LayerStreaming`:
@@ -66,7 +66,9 @@ final class HiddenStateStore {
             while done < raw.count {
                 let n = pwrite(descriptor, raw.baseAddress! + done, raw.count - done, off_t(offsets[i] + done))
                 if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw LayerStreamingError.spillFailed(file: "<hidden states>", reason: FileMapping.errnoText()) }
+                guard n > 0 else {
+                    throw LayerStreamingError.spillFailed(file: "<hidden states>", reason: FileMapping.errnoText())
+                }
                 done += n
             }
         }

@@ -8,7 +8,8 @@ import TensorCore
 /// loaded as `WeightResidency.read` nothing of the checkpoint is mapped either.
 ///
 /// Each batch meets exactly the computation of `MoEModel.forward` (the same skeleton parts: `embedded`,
-/// `layerStep`, `normalized`; same kernels, same order within the batch), so its logits and routing decisions are the same; only the order in
+/// `layerStep`, `normalized`; same kernels, same order within the batch), so its logits and routing decisions are the
+/// same; only the order in
 /// which the observer hears about (layer, batch) pairs changes: all batches of layer l, then l + 1.
 /// Inference only: no KV cache, no router losses, no graph.
 ///
@@ -56,7 +57,8 @@ public enum LayerStreaming {
         guard !batches.isEmpty else { return }
         let rowCounts = batches.map(\.tokenCount)
         let bytes = HiddenStateStore.byteCount(rowCounts: rowCounts, width: config.hiddenSize)
-        let spill = bytes > parameters.activationBudgetBytes
+        let spill =
+            bytes > parameters.activationBudgetBytes
             ? (parameters.spillDirectory ?? FileManager.default.temporaryDirectory) : nil
         let store = try HiddenStateStore(rowCounts: rowCounts, width: config.hiddenSize, spillDirectory: spill)
         let stages = model.layers.count + (finalHidden == nil ? 1 : 2)
@@ -70,7 +72,8 @@ public enum LayerStreaming {
         var plan: [[Parameter]] = [[model.embedTokens]] + model.layers.map(\.parameters)
         if finalHidden != nil { plan.append([model.finalNorm, model.lmHead]) }
         // Only bytes read with `pread` are staged (a mapped or resident model has nothing to read ahead).
-        let readAhead = parameters.readAhead > 0
+        let readAhead =
+            parameters.readAhead > 0
             ? ReadAhead(
                 stages: plan.map { $0.filter { !$0.isResident }.flatMap(\.sourceExtents) }, depth: parameters.readAhead)
             : nil

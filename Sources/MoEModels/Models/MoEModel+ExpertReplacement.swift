@@ -43,7 +43,8 @@ extension MoEModel {
         if !expertsCanBeRebuilt {
             // gpt-oss's biased, clamped experts and fused expert tensors are not rebuilt expert by expert here.
             throw ModelError.unsupported(
-                file: "expert replacement", feature: "merging or inner-pruning \(family.rawValue) experts (fused "
+                file: "expert replacement",
+                feature: "merging or inner-pruning \(family.rawValue) experts (fused "
                     + "tensors, biases or a clamped activation)")
         }
         let counts = layers.map(\.experts.count)
@@ -83,8 +84,9 @@ extension MoEModel {
         let replaced = try MoEModel(config: config) { name, shape in
             func made(_ value: Tensor) throws -> Parameter {
                 guard value.count == Tensor.count(of: shape) else {
-                    throw ModelError.shapeMismatch(file: "expert replacement", name: name, expected: shape,
-                                                   actual: value.shape)
+                    throw ModelError.shapeMismatch(
+                        file: "expert replacement", name: name, expected: shape,
+                        actual: value.shape)
                 }
                 return Parameter(name: name, value: value.reshaped(shape))
             }
@@ -104,14 +106,19 @@ extension MoEModel {
                 }
                 return try made(bias)
             default:
-                guard let p = byName[name] else { throw ModelError.missingTensor(file: "expert replacement", name: name) }
+                guard let p = byName[name] else {
+                    throw ModelError.missingTensor(file: "expert replacement", name: name)
+                }
                 return p
             }
         }
-        replaced.notes = skippedTensors.isEmpty ? [] : [
-            "multi-token-prediction layers not written (\(skippedTensors.count) tensors; num_nextn_predict_layers "
-                + "set to 0)",
-        ]
+        replaced.notes =
+            skippedTensors.isEmpty
+            ? []
+            : [
+                "multi-token-prediction layers not written (\(skippedTensors.count) tensors; num_nextn_predict_layers "
+                    + "set to 0)"
+            ]
         return replaced
     }
 }

@@ -7,7 +7,8 @@ extension MoEModel {
     /// result's logits equal this model's with the other experts masked.
     public func keepingExperts(_ kept: [[Int]]) throws -> MoEModel {
         let blocks = moeBlocks
-        precondition(kept.count == blocks.count, "keepingExperts: \(kept.count) layers for \(blocks.count) sparse layers")
+        precondition(
+            kept.count == blocks.count, "keepingExperts: \(kept.count) layers for \(blocks.count) sparse layers")
         var config = self.config
         // What each new expert slot holds: an original expert, or nothing (a dead slot, see `groupSlots`).
         var notes: [String] = []
@@ -28,9 +29,10 @@ extension MoEModel {
         if Set(counts).count == 1 { config.numExpertsPerToken = min(config.numExpertsPerToken, counts[0]) }
         if !skippedTensors.isEmpty {
             config.nextTokenPredictionLayers = 0
-            notes.append("multi-token-prediction layers not written (\(skippedTensors.count) tensors; "
-                + "num_nextn_predict_layers set to 0): they were not loaded, so their experts cannot be pruned "
-                + "with the rest")
+            notes.append(
+                "multi-token-prediction layers not written (\(skippedTensors.count) tensors; "
+                    + "num_nextn_predict_layers set to 0): they were not loaded, so their experts cannot be pruned "
+                    + "with the rest")
         }
         var byName: [String: Parameter] = [:]
         for p in parameters { byName[p.name] = p }
@@ -92,15 +94,17 @@ extension MoEModel {
         }
         let even = groupsKept.allSatisfy { layer in Set(layer.map(\.count)).count == 1 && layer[0].count >= minimum }
         if even {
-            notes.append("group-limited routing kept: every group of every layer keeps as many experts "
-                + "(n_group \(router.groups), topk_group \(router.topkGroup))")
+            notes.append(
+                "group-limited routing kept: every group of every layer keeps as many experts "
+                    + "(n_group \(router.groups), topk_group \(router.topkGroup))")
             return plain
         }
         if router.topkGroup == router.groups {
             config.router?.groups = 1
             config.router?.topkGroup = 1
-            notes.append("n_group \(router.groups) and topk_group \(router.topkGroup) rewritten to 1 and 1: the "
-                + "groups are uneven after pruning, and a limit that keeps every group selects as no limit does")
+            notes.append(
+                "n_group \(router.groups) and topk_group \(router.topkGroup) rewritten to 1 and 1: the "
+                    + "groups are uneven after pruning, and a limit that keeps every group selects as no limit does")
             return plain
         }
         func refuse(_ why: String) -> ModelError {
@@ -115,17 +119,20 @@ extension MoEModel {
         for (l, layer) in groupsKept.enumerated() {
             let usable = layer.map(\.count).filter { $0 >= minimum }.sorted()
             guard usable.count >= router.topkGroup,
-                  usable.prefix(router.topkGroup).reduce(0, +) >= min(config.numExpertsPerToken, kept[l].count)
+                usable.prefix(router.topkGroup).reduce(0, +) >= min(config.numExpertsPerToken, kept[l].count)
             else {
-                throw refuse("sparse layer \(l) keeps \(layer.map(\.count)) experts per group: fewer than topk_group "
-                    + "groups could supply top-k experts, and the routing would depend on how ties are broken")
+                throw refuse(
+                    "sparse layer \(l) keeps \(layer.map(\.count)) experts per group: fewer than topk_group "
+                        + "groups could supply top-k experts, and the routing would depend on how ties are broken")
             }
         }
         let width = groupsKept.map { layer in layer.map(\.count).max() ?? 0 }
         let dead = zip(groupsKept, width).map { layer, w in layer.reduce(0) { $0 + w - $1.count } }
-        notes.append("group-limited routing kept exact with dead slots: each of the \(router.groups) groups padded "
-            + "to \(Set(width).sorted().map(String.init).joined(separator: "/")) experts, \(dead.reduce(0, +)) dead "
-            + "slot(s) in all (zero router row and weights, selection bias -inf: never chosen, as a masked expert)")
+        notes.append(
+            "group-limited routing kept exact with dead slots: each of the \(router.groups) groups padded "
+                + "to \(Set(width).sorted().map(String.init).joined(separator: "/")) experts, "
+                + "\(dead.reduce(0, +)) dead "
+                + "slot(s) in all (zero router row and weights, selection bias -inf: never chosen, as a masked expert)")
         return zip(groupsKept, width).map { layer, w in
             layer.flatMap { group in group.map { Optional($0) } + Array(repeating: nil, count: w - group.count) }
         }

@@ -52,7 +52,8 @@ extension MoEModel {
                 numExperts: config.numExperts, expertsPerLayer: config.expertsPerLayer,
                 numExpertsPerToken: config.numExpertsPerToken, source: configSource, to: configURL)
         } else {
-            try AtomicFile.write(Data((JSONText.pretty(huggingFaceConfigObject(dtype: dtype)) + "\n").utf8), to: configURL)
+            try AtomicFile.write(
+                Data((JSONText.pretty(huggingFaceConfigObject(dtype: dtype)) + "\n").utf8), to: configURL)
         }
         // A mask-pruned model stays masked when saved (training or re-aligning it must not bring
         // the masked experts back).
@@ -68,7 +69,7 @@ extension MoEModel {
     var emptySharedExpertTensors: [(name: String, shape: [Int])] {
         let layout = family.definition.layout
         guard let shared = layout.sharedExpert, layout.sharedExpertBuiltWhenAbsent,
-              config.sharedExpertIntermediateSize == 0
+            config.sharedExpertIntermediateSize == 0
         else { return [] }
         let c = config.hiddenSize
         return layers.filter { $0.moe != nil }.flatMap { layer -> [(name: String, shape: [Int])] in
@@ -76,8 +77,10 @@ extension MoEModel {
             let mlp = "\(block).\(shared)"
             // Qwen2-MoE's sigmoid gate scales the empty MLP's zero output: its values change nothing (saved as 0).
             let gate = layout.sharedExpertGate.map { [("\(block).\($0).weight", [1, c])] } ?? []
-            return [("\(mlp).gate_proj.weight", [0, c]), ("\(mlp).up_proj.weight", [0, c]),
-                    ("\(mlp).down_proj.weight", [c, 0])] + gate
+            return [
+                ("\(mlp).gate_proj.weight", [0, c]), ("\(mlp).up_proj.weight", [0, c]),
+                ("\(mlp).down_proj.weight", [c, 0]),
+            ] + gate
         }
     }
 
@@ -85,7 +88,7 @@ extension MoEModel {
     /// as floats (transformers 5 refuses an int where a float is declared).
     func huggingFaceConfigObject(dtype: DType) -> [String: Any] {
         guard let data = try? JSONEncoder().encode(config),
-              var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+            var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
         else { return [:] }
         object["architectures"] = [family.architecture]
         object["dtype"] = dtype == .bf16 ? "bfloat16" : dtype == .f16 ? "float16" : "float32"

@@ -43,7 +43,8 @@ extension MoEModel {
             if out == nil { out = Tensor(shape: [batch.tokenCount, hidden.lastDim], repeating: 0) }
             out!.withUnsafeMutableBufferPointer { po in
                 hidden.withUnsafeBufferPointer { ph in
-                    (po.baseAddress! + tokens.lowerBound * hidden.lastDim).update(from: ph.baseAddress!, count: ph.count)
+                    (po.baseAddress! + tokens.lowerBound * hidden.lastDim).update(
+                        from: ph.baseAddress!, count: ph.count)
                 }
             }
         }

@@ -66,7 +66,8 @@ public final class MoEModel {
             try DecoderLayer(index: $0, config: config, family: family, parameters: p)
         }
         finalNorm = try p("model.norm.weight", [config.hiddenSize])
-        lmHead = config.tieWordEmbeddings
+        lmHead =
+            config.tieWordEmbeddings
             ? embedTokens : try p("lm_head.weight", [config.vocabSize, config.hiddenSize])
     }
 
@@ -196,7 +197,10 @@ public enum ModelError: InputError, Equatable {
     public var description: String {
         switch self {
         case .unsupportedModelType(let t):
-            return "model_type '\(t)' is not supported (supported: \(ModelFamily.allCases.map(\.rawValue).joined(separator: ", ")))"
+            return
+                "model_type "
+                + "'\(t)' is not supported "
+                + "(supported: \(ModelFamily.allCases.map(\.rawValue).joined(separator: ", ")))"
         case .missingTensor(let file, let name):
             return "\(file): missing tensor '\(name)'"
         case .shapeMismatch(let file, let name, let expected, let actual):

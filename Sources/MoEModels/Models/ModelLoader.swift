@@ -59,26 +59,31 @@ public enum ModelLoader {
             }
             let counts = Dictionary(grouping: towers) { name in layout.otherTowers.first { name.hasPrefix($0) }! }
             let listed = counts.keys.sorted().map { "\($0)* (\(counts[$0]!.count))" }.joined(separator: ", ")
-            model.notes.append("skipped \(towers.count) tensors of other towers: \(listed); only the language model "
-                + "is read (they are written back unchanged when the model is saved)")
+            model.notes.append(
+                "skipped \(towers.count) tensors of other towers: \(listed); only the language model "
+                    + "is read (they are written back unchanged when the model is saved)")
         }
         if let alias = config.familyAlias { model.notes.append(alias) }
         if resolver.used.contains(where: { $0.hasSuffix("_blocks") }) {
             // Pruning copies the kept experts' MXFP4 bytes from here instead of re-quantising them.
             model.quantizedExperts = QuantizedExpertSource(
-                checkpoint: checkpoint, origin: Dictionary(uniqueKeysWithValues: model.moeBlocks.map {
-                    ($0.layer, Array(0..<$0.expertCount))
-                }))
+                checkpoint: checkpoint,
+                origin: Dictionary(
+                    uniqueKeysWithValues: model.moeBlocks.map {
+                        ($0.layer, Array(0..<$0.expertCount))
+                    }))
         }
         if !skipped.isEmpty {
             model.skippedTensors = skipped.sorted()
-            model.notes.append("skipped \(skipped.count) tensors of multi-token-prediction layer(s) \(mtp.lowerBound)"
-                + "..<\(mtp.upperBound): they predict further tokens and take no part in next-token logits")
+            model.notes.append(
+                "skipped \(skipped.count) tensors of multi-token-prediction layer(s) \(mtp.lowerBound)"
+                    + "..<\(mtp.upperBound): they predict further tokens and take no part in next-token logits")
         }
         try ExpertMaskFile.apply(in: directory, to: model)
         // A folder `train --trainable lora` wrote (without --merge-lora) is the base plus its
         // adapter: every command sees the adapted model, as PEFT's loader gives it.
-        if FileManager.default.fileExists(atPath: directory.appendingPathComponent(MoEModel.adapterConfigFileName).path) {
+        if FileManager.default.fileExists(atPath: directory.appendingPathComponent(MoEModel.adapterConfigFileName).path)
+        {
             try model.loadLoRA(from: directory)
         }
         return model
@@ -146,7 +151,8 @@ final class TensorResolver {
 
     /// The stored bfloat16 rows `firstRow..<firstRow + shape[0]` of `name`, when it is a BF16 matrix.
     func bf16Source(_ name: String, firstRow: Int, shape: [Int]) -> (() throws -> BF16Matrix)? {
-        guard shape.count == 2, checkpoint.info(name)?.dtype == .bf16, let file = checkpoint.file(containing: name) else {
+        guard shape.count == 2, checkpoint.info(name)?.dtype == .bf16, let file = checkpoint.file(containing: name)
+        else {
             return nil
         }
         return { try file.bf16Matrix(name, firstRow: firstRow, rows: shape[0], columns: shape[1]) }
@@ -156,7 +162,8 @@ final class TensorResolver {
         for candidate in [stored(name), stored(name.replacingOccurrences(of: ".block_sparse_moe.", with: ".mlp."))] {
             if let info = checkpoint.info(candidate) {
                 guard info.shape == shape else {
-                    throw ModelError.shapeMismatch(file: fileName(candidate), name: candidate, expected: shape, actual: info.shape)
+                    throw ModelError.shapeMismatch(
+                        file: fileName(candidate), name: candidate, expected: shape, actual: info.shape)
                 }
                 markUsed(candidate)
                 if info.dtype == .f8e4m3 { return try fp8Source(candidate, shape: shape) }
@@ -180,11 +187,14 @@ final class TensorResolver {
         let isUp = proj == "up_proj" || proj == "w3"
         let isDown = proj == "down_proj" || proj == "w2"
         guard isGate || isUp || isDown else { return nil }
-        let fusedName = stored(TensorName.fusedExperts(
-            layer: layer, block: "mlp", projection: isDown ? "down_proj" : "gate_up_proj").text)
+        let fusedName = stored(
+            TensorName.fusedExperts(
+                layer: layer, block: "mlp", projection: isDown ? "down_proj" : "gate_up_proj"
+            ).text)
         guard let info = checkpoint.info(fusedName) else { return nil }
         let rowsPerExpert = isDown ? shape[0] : 2 * shape[0]
-        guard info.shape.count == 3, info.shape[1] == rowsPerExpert, info.shape[2] == shape[1], expert < info.shape[0] else {
+        guard info.shape.count == 3, info.shape[1] == rowsPerExpert, info.shape[2] == shape[1], expert < info.shape[0]
+        else {
             throw ModelError.shapeMismatch(
                 file: fileName(fusedName), name: fusedName,
                 expected: [max(info.shape.first ?? 0, expert + 1), rowsPerExpert, shape[1]], actual: info.shape)
@@ -198,7 +208,10 @@ final class TensorResolver {
         let rowOffset = expert * rowsPerExpert + (isUp ? shape[0] : 0)
         let checkpoint = self.checkpoint
         return (
-            { try checkpoint.rows(of: fusedName, rowLength: shape[1], range: rowOffset..<(rowOffset + shape[0]), shape: shape) },
+            {
+                try checkpoint.rows(
+                    of: fusedName, rowLength: shape[1], range: rowOffset..<(rowOffset + shape[0]), shape: shape)
+            },
             bf16Source(fusedName, firstRow: rowOffset, shape: shape), nil, info.dtype
         )
     }
@@ -263,7 +276,8 @@ extension SafeTensorsCheckpoint {
             let start = range.lowerBound * rowLength
             return Tensor(shape: shape) { out in
                 let bytesPerElement = info.dtype.byteSize
-                let slice = UnsafeRawBufferPointer(rebasing: bytes[(start * bytesPerElement)..<((start + count) * bytesPerElement)])
+                let slice = UnsafeRawBufferPointer(
+                    rebasing: bytes[(start * bytesPerElement)..<((start + count) * bytesPerElement)])
                 SafeTensorsFile.convert(slice, dtype: info.dtype, into: out)
             }
         }
@@ -286,8 +300,11 @@ public enum ExpertMaskFile {
         guard let data = FileManager.default.contents(atPath: url.path) else { return }
         let blocks = model.moeBlocks
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-              let kept = root["kept"] as? [[Int]], kept.count == blocks.count
-        else { throw ModelError.unsupported(file: url.path, feature: "a mask that is not {\"kept\": [[experts] per sparse layer]}") }
+            let kept = root["kept"] as? [[Int]], kept.count == blocks.count
+        else {
+            throw ModelError.unsupported(
+                file: url.path, feature: "a mask that is not {\"kept\": [[experts] per sparse layer]}")
+        }
         var flags: [[Bool]] = []
         for (l, row) in kept.enumerated() {
             let n = blocks[l].expertCount

@@ -146,7 +146,9 @@ public final class Parameter {
     public func setTrainable(_ trainable: Bool) throws {
         if resident == nil { try makeResident(trainable: trainable); return }
         if trainable { residentIsSourceCopy = false }
-        if resident!.recordsGradient != trainable { resident = Variable(resident!.value, requiresGrad: trainable, name: name) }
+        if resident!.recordsGradient != trainable {
+            resident = Variable(resident!.value, requiresGrad: trainable, name: name)
+        }
     }
 
     /// True when the parameter takes part in training (its leaf requires a gradient).
@@ -214,8 +216,9 @@ extension Parameter {
     public func renamed(_ newName: String) -> Parameter {
         let p: Parameter
         if let resident {
-            p = Parameter(name: newName, shape: shape, load: { resident.value },
-                          stored: residentIsSourceCopy ? storedTensors : nil)
+            p = Parameter(
+                name: newName, shape: shape, load: { resident.value },
+                stored: residentIsSourceCopy ? storedTensors : nil)
             p.resident = resident
             p.residentIsSourceCopy = residentIsSourceCopy
         } else {
@@ -279,10 +282,14 @@ extension Parameter {
         let p: Parameter
         if isStoredQuantized, let fp8, shape.count == 2 {
             let (bytes, scales) = fp8.quantize(zeros)
-            p = Parameter(name: newName, shape: shape, load: { zeros }, stored: {
-                [StoredTensor(name: newName, dtype: .f8e4m3, shape: zeros.shape, bytes: Data(bytes)),
-                 try StoredTensor(name: FP8Quantization.scaleName(of: newName), tensor: scales, dtype: .f32)]
-            })
+            p = Parameter(
+                name: newName, shape: shape, load: { zeros },
+                stored: {
+                    [
+                        StoredTensor(name: newName, dtype: .f8e4m3, shape: zeros.shape, bytes: Data(bytes)),
+                        try StoredTensor(name: FP8Quantization.scaleName(of: newName), tensor: scales, dtype: .f32),
+                    ]
+                })
         } else {
             p = Parameter(name: newName, shape: shape, load: { zeros })
         }

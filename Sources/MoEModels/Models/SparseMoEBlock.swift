@@ -29,9 +29,11 @@ public final class SparseMoEBlock {
     public let biasedRouter: BiasedRouter?
     /// The selection-only bias [E] of a biased router (`e_score_correction_bias`; nil: none).
     public let selectionBias: Parameter?
-    init(layer: Int, router: Parameter, experts: [Expert], sharedExpert: Expert?, sharedExpertGate: Parameter?,
-         topK: Int, normalizeTopK: Bool, biasedRouter: BiasedRouter? = nil, selectionBias: Parameter? = nil,
-         routerBias: Parameter? = nil, scalesExpertInput: Bool = false) {
+    init(
+        layer: Int, router: Parameter, experts: [Expert], sharedExpert: Expert?, sharedExpertGate: Parameter?,
+        topK: Int, normalizeTopK: Bool, biasedRouter: BiasedRouter? = nil, selectionBias: Parameter? = nil,
+        routerBias: Parameter? = nil, scalesExpertInput: Bool = false
+    ) {
         self.routerBias = routerBias
         self.scalesExpertInput = scalesExpertInput
         self.biasedRouter = biasedRouter
@@ -100,10 +102,12 @@ public final class SparseMoEBlock {
         for (slot, e) in routing.experts.enumerated() { slotsByExpert[e].append(slot) }
         if !recordExpertOutputs, let stored = try storedExpertWeights(x, routing.weights, observer: observer) {
             // Inference from the stored bfloat16 weights: the layer's experts as one parallel job.
-            var out = Variable(storedExperts(
-                x.value, gate: stored.gate, up: stored.up, down: stored.down,
-                tokens: slotsByExpert.map { $0.map { $0 / k } }, slots: slotsByExpert, weights: routing.weights.value,
-                precision: stored.precision))
+            var out = Variable(
+                storedExperts(
+                    x.value, gate: stored.gate, up: stored.up, down: stored.down,
+                    tokens: slotsByExpert.map { $0.map { $0 / k } }, slots: slotsByExpert,
+                    weights: routing.weights.value,
+                    precision: stored.precision))
             out = try addingSharedExpert(to: out, x)
             return Output(output: out, logits: logits, routed: routed)
         }
@@ -144,13 +148,15 @@ public final class SparseMoEBlock {
             let ye = try results[e]!.get()
             if let observer {
                 observer.observeExpertOutput(
-                    layer: layer, expert: e, rows: tokenRows, slots: slots, outputNorms: rowNorms(ye.value), batch: batch)
+                    layer: layer, expert: e, rows: tokenRows, slots: slots, outputNorms: rowNorms(ye.value),
+                    batch: batch)
             }
             let gate = reshape(gatherRows(flatWeights, slots), [slots.count])  // [n_e]
             outputs.append(scalesExpertInput ? ye : scaleRows(ye, gate))
             rows.append(tokenRows)
         }
-        var out = outputs.isEmpty
+        var out =
+            outputs.isEmpty
             ? Variable(Tensor.zeros([n, x.value.lastDim]))
             : scatterAddRows(outputs, rows, rowCount: n)  // [n_e, C] per expert -> [N, C]
         out = try addingSharedExpert(to: out, x)

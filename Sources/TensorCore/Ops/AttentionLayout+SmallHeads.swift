@@ -101,7 +101,8 @@ extension AttentionLayout {
                 for r in 0..<4 {
                     let (a, b) = tile.row(r)
                     out.storeBytes(of: a * scaleVector, toByteOffset: (r * rowStride + j) * 4, as: SIMD8<Float>.self)
-                    out.storeBytes(of: b * scaleVector, toByteOffset: (r * rowStride + j + 8) * 4, as: SIMD8<Float>.self)
+                    out.storeBytes(
+                        of: b * scaleVector, toByteOffset: (r * rowStride + j + 8) * 4, as: SIMD8<Float>.self)
                 }
                 j += 16
                 continue
@@ -114,7 +115,8 @@ extension AttentionLayout {
                         raw.loadUnaligned(fromByteOffset: (c * seq + j) * 4, as: SIMD8<Float>.self))
                 }
                 for r in 0..<4 {
-                    out.storeBytes(of: tile.row(r).0 * scaleVector, toByteOffset: (r * rowStride + j) * 4, as: SIMD8<Float>.self)
+                    out.storeBytes(
+                        of: tile.row(r).0 * scaleVector, toByteOffset: (r * rowStride + j) * 4, as: SIMD8<Float>.self)
                 }
             } else {
                 for r in 0..<count {
@@ -144,7 +146,8 @@ extension AttentionLayout {
     /// so each broadcast weight feeds two multiply-adds.
     @inline(__always)
     private func accumulateValues(
-        _ rows: UnsafePointer<Float>, count: Int, keys: Int, v: UnsafePointer<Float>, into o: UnsafeMutablePointer<Float>
+        _ rows: UnsafePointer<Float>, count: Int, keys: Int, v: UnsafePointer<Float>,
+        into o: UnsafeMutablePointer<Float>
     ) {
         let rowStride = seq + 8
         let raw = UnsafeRawPointer(v)
@@ -184,10 +187,12 @@ extension AttentionLayout {
                     var a = SIMD8<Float>(), b = SIMD8<Float>()
                     for j in 0..<keys {
                         let weight = SIMD8(repeating: p[j])
-                        a = a.addingProduct(weight, raw.loadUnaligned(fromByteOffset: (j * kvStride + c) * 4, as: SIMD8<Float>.self))
+                        a = a.addingProduct(
+                            weight, raw.loadUnaligned(fromByteOffset: (j * kvStride + c) * 4, as: SIMD8<Float>.self))
                         if pair {
                             b = b.addingProduct(
-                                weight, raw.loadUnaligned(fromByteOffset: (j * kvStride + c + 8) * 4, as: SIMD8<Float>.self))
+                                weight,
+                                raw.loadUnaligned(fromByteOffset: (j * kvStride + c + 8) * 4, as: SIMD8<Float>.self))
                         }
                     }
                     store(a, row: r, channel: c)
@@ -247,7 +252,8 @@ extension AttentionLayout {
                         }
                         if dq != nil || dk != nil {
                             let dRows = ds + i0 * rowStride
-                            scoreRows(gradOut + qAt + i0 * qStride, count: count, keys: keys, kt: vt, scale: 1, into: dRows)
+                            scoreRows(
+                                gradOut + qAt + i0 * qStride, count: count, keys: keys, kt: vt, scale: 1, into: dRows)
                             for r in 0..<count {
                                 let i = i0 + r
                                 let (pr, dr) = (pRows + r * rowStride, dRows + r * rowStride)
@@ -257,13 +263,18 @@ extension AttentionLayout {
                                 dr[seq + 7] = scale  // dQ's factor in accumulateValues
                             }
                             if let dq {
-                                accumulateValues(dRows, count: count, keys: keys, v: k + kvAt, into: dq + qAt + i0 * qStride)
+                                accumulateValues(
+                                    dRows, count: count, keys: keys, v: k + kvAt, into: dq + qAt + i0 * qStride)
                             }
                         }
                         i0 += count
                     }
-                    if let dv { accumulateTransposed(p, length: length, source: gradOut + qAt, factor: 1, into: dv + kvAt) }
-                    if let dk { accumulateTransposed(ds, length: length, source: q + qAt, factor: scale, into: dk + kvAt) }
+                    if let dv {
+                        accumulateTransposed(p, length: length, source: gradOut + qAt, factor: 1, into: dv + kvAt)
+                    }
+                    if let dk {
+                        accumulateTransposed(ds, length: length, source: q + qAt, factor: scale, into: dk + kvAt)
+                    }
                 }
             }
         }
@@ -284,7 +295,9 @@ extension AttentionLayout {
         let f = SIMD8<Float>(repeating: factor)
         func add(_ a: SIMD8<Float>, key j: Int, channel c: Int) {
             let at = (j * kvStride + c) * 4
-            out.storeBytes(of: out.loadUnaligned(fromByteOffset: at, as: SIMD8<Float>.self) + a * f, toByteOffset: at, as: SIMD8<Float>.self)
+            out.storeBytes(
+                of: out.loadUnaligned(fromByteOffset: at, as: SIMD8<Float>.self) + a * f, toByteOffset: at,
+                as: SIMD8<Float>.self)
         }
         func load(_ i: Int, _ c: Int) -> SIMD8<Float> {
             raw.loadUnaligned(fromByteOffset: (i * qStride + c) * 4, as: SIMD8<Float>.self)

@@ -7,7 +7,8 @@ extension Kernels {
     /// then scaled by 2^n through the exponent bits). Maximum relative error about 2 ulp against the
     /// correctly rounded result, as PyTorch's vectorised (Sleef) exp. Overflows to +inf above
     /// 88.72, underflows to 0 below −87.34 (so exp(−inf) = 0); NaN stays NaN.
-    /// Nothing here traps: the integer part goes through bit patterns (unsafeBitCast of equal-size vectors), not a conversion.
+    /// Nothing here traps: the integer part goes through bit patterns (unsafeBitCast of equal-size vectors), not a
+    /// conversion.
     @inline(__always)
     static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let high = SIMD8<Float>(repeating: 88.722_839)
@@ -101,7 +102,8 @@ extension Kernels {
     /// (Σ e^(src[i] − shift), Σ e^(src[i] − shift)·(src[i] − shift)) over n elements; `shift` at least
     /// every src[i]. The second sum gives a softmax's entropy: H = log S − W / S.
     @inline(__always)
-    static func expShiftedMoments(_ src: UnsafePointer<Float>, _ n: Int, shift: Float) -> (sum: Float, weighted: Float) {
+    static func expShiftedMoments(_ src: UnsafePointer<Float>, _ n: Int, shift: Float) -> (sum: Float, weighted: Float)
+    {
         let s = SIMD8<Float>(repeating: shift)
         let rs = UnsafeRawPointer(src)
         var acc = SIMD8<Float>()
@@ -135,7 +137,9 @@ extension Kernels {
         let (ra, rd) = (UnsafeRawPointer(a), UnsafeMutableRawPointer(dst))
         var i = 0
         while i + 8 <= n {
-            rd.storeBytes(of: f(ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)), toByteOffset: i * 4, as: SIMD8<Float>.self)
+            rd.storeBytes(
+                of: f(ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)), toByteOffset: i * 4,
+                as: SIMD8<Float>.self)
             i += 8
         }
         if i < n {

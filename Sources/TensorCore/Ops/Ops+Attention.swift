@@ -175,7 +175,8 @@ struct AttentionLayout {
                     }
                     // O[i0..<i1] [rows, D] = E [rows, i1] · V[0..<i1] [i1, D], then / Σ exp per row
                     let oBlock = o + i0 * qStride
-                    Gemm.sgemm(m: rows, n: headDim, k: i1, a: p, lda: i1, b: v + kv, ldb: kvStride, c: oBlock, ldc: qStride)
+                    Gemm.sgemm(
+                        m: rows, n: headDim, k: i1, a: p, lda: i1, b: v + kv, ldb: kvStride, c: oBlock, ldc: qStride)
                     for r in 0..<rows {
                         let inverse = 1 / totals[r]
                         for d in 0..<headDim { oBlock[r * qStride + d] *= inverse }

@@ -31,7 +31,9 @@ public func groupedExperts(
     let experts = tokens.count
     precondition(
         gate.count == experts && up.count == experts && down.count == experts && slots.count == experts,
-        "groupedExperts: \(experts) token lists, \(gate.count)/\(up.count)/\(down.count) weights, \(slots.count) slot lists")
+        "groupedExperts: \(experts) token "
+            + "lists, \(gate.count)/\(up.count)/\(down.count) weights, \(slots.count) slot lists"
+    )
     for e in 0..<experts {
         let i = gate[e].value.shape.first ?? 0
         precondition(
@@ -43,7 +45,8 @@ public func groupedExperts(
     }
     let active = (0..<experts).filter { !tokens[$0].isEmpty }
     let busiestFirst = active.sorted { tokens[$0].count > tokens[$1].count }
-    let keep = anyRequiresGrad(x, weights) || gate.contains(where: \.requiresGrad) || up.contains(where: \.requiresGrad)
+    let keep =
+        anyRequiresGrad(x, weights) || gate.contains(where: \.requiresGrad) || up.contains(where: \.requiresGrad)
         || down.contains(where: \.requiresGrad)
 
     if !keep {
@@ -65,7 +68,9 @@ public func groupedExperts(
                 let y = Gemm.matmul(h, down[e].value, transposeB: true)  // [n_e, C]
                 let w = gatherKernel(wv.reshaped([wv.count, 1]), slots[e])  // [n_e, 1]
                 scaledOut.value[e] = scaleRowsKernel(y, w)
-                if keep { savedOut.value[e] = ExpertActivations(x: xe, gate: g, up: u, hidden: h, output: y, weights: w) }
+                if keep {
+                    savedOut.value[e] = ExpertActivations(x: xe, gate: g, up: u, hidden: h, output: y, weights: w)
+                }
             }
         }
     }
@@ -88,7 +93,8 @@ public func groupedExperts(
                                 let (pdw, pdx, pg, pu, pd) = shared.value
                                 let a = activations[e]!
                                 let grads = a.backward(
-                                    g, tokens: tokens[e], gate: gate[e], up: up[e], down: down[e], needsX: x.requiresGrad)
+                                    g, tokens: tokens[e], gate: gate[e], up: up[e], down: down[e],
+                                    needsX: x.requiresGrad)
                                 if let pdw {
                                     for (i, s) in slots[e].enumerated() { pdw[s] = grads.weights[i] }
                                 }

@@ -47,7 +47,8 @@ public func headScores(hidden: Tensor, head: Tensor, rows: [Int], targets: [Int]
 
 /// `headScores` with the head as stored in bfloat16 [V, C], its products in `precision` (`StoredGemm`).
 public func headScores(
-    hidden: Tensor, storedHead head: BF16Matrix, precision: Precision, rows: [Int], targets: [Int], entropy: Bool = false
+    hidden: Tensor, storedHead head: BF16Matrix, precision: Precision, rows: [Int], targets: [Int],
+    entropy: Bool = false
 ) -> HeadScores {
     let c = hidden.lastDim
     precondition(head.columns == c, "headScores: head [\(head.rows), \(head.columns)] for hidden width \(c)")
@@ -109,7 +110,8 @@ func headScores(
                             for i in range {
                                 let target = targets[block.lowerBound + i]
                                 ps.value[i].absorb(
-                                    out.value + i * width, width, target: target >= v0 && target < v0 + width
+                                    out.value + i * width, width,
+                                    target: target >= v0 && target < v0 + width
                                         ? target - v0 : nil, entropy: entropy)
                             }
                         }

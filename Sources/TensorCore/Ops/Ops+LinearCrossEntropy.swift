@@ -23,7 +23,8 @@ public func linearCrossEntropy(
     let (rows, width, vocabulary) = (xv.rows, xv.lastDim, wv.shape[0])
     precondition(wv.shape[1] == width, "linearCrossEntropy: input \(xv.shape) does not match weight \(wv.shape)")
     precondition(targets.count == rows, "linearCrossEntropy: \(rows) rows but \(targets.count) targets")
-    let counted = countedTargets(targets, vocabulary: vocabulary, ignoreIndex: ignoreIndex, caller: "linearCrossEntropy")
+    let counted = countedTargets(
+        targets, vocabulary: vocabulary, ignoreIndex: ignoreIndex, caller: "linearCrossEntropy")
     let factor: Float = counted == 0 ? 0 : 1 / Float(counted)
     let (needsX, needsWeight) = (x.requiresGrad, weight.requiresGrad)
     let needsGradient = needsX || needsWeight

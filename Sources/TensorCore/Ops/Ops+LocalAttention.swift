@@ -71,8 +71,9 @@ public func causalAttention(
             kv.withUnsafeBufferPointer { pk in
                 vv.withUnsafeBufferPointer { pv in
                     normaliser.withUnsafeMutableBufferPointer { pl in
-                        local.forward(q: pq.baseAddress!, k: pk.baseAddress!, v: pv.baseAddress!, out: po.baseAddress!,
-                                      logSumExp: pl.baseAddress!)
+                        local.forward(
+                            q: pq.baseAddress!, k: pk.baseAddress!, v: pv.baseAddress!, out: po.baseAddress!,
+                            logSumExp: pl.baseAddress!)
                     }
                 }
             }

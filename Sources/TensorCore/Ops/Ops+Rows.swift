@@ -21,7 +21,9 @@ public func scatterAddRows(_ x: Variable, _ indices: [Int], rowCount: Int) -> Va
 /// `indices[p][r]`. The same as `scatterAddRows(concatRows(parts), indices.joined())` without
 /// the stacked copy: the MoE combine step, one part per expert. Backward gathers each part's rows.
 public func scatterAddRows(_ parts: [Variable], _ indices: [[Int]], rowCount: Int) -> Variable {
-    precondition(!parts.isEmpty && parts.count == indices.count, "scatterAddRows: \(parts.count) parts, \(indices.count) index lists")
+    precondition(
+        !parts.isEmpty && parts.count == indices.count,
+        "scatterAddRows: \(parts.count) parts, \(indices.count) index lists")
     let values = parts.map(\.value)
     let width = values[0].lastDim
     for (v, idx) in zip(values, indices) {

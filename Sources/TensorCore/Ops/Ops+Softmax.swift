@@ -99,7 +99,8 @@ public func logSoftmax(_ x: Variable) -> Variable {
                             for r in rs {
                                 let gr = pg + r * width
                                 let s = Kernels.sum(gr, width)
-                                Kernels.lanes(gr, py + r * width, pdx + r * width, width, LogSoftmaxBackwardLanes(sum: s))
+                                Kernels.lanes(
+                                    gr, py + r * width, pdx + r * width, width, LogSoftmaxBackwardLanes(sum: s))
                             }
                         }
                     }

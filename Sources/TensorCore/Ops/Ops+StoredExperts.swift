@@ -23,7 +23,9 @@ public func storedExperts(
     let experts = tokens.count
     precondition(
         gate.count == experts && up.count == experts && down.count == experts && slots.count == experts,
-        "storedExperts: \(experts) token lists, \(gate.count)/\(up.count)/\(down.count) weights, \(slots.count) slot lists")
+        "storedExperts: \(experts) token "
+            + "lists, \(gate.count)/\(up.count)/\(down.count) weights, \(slots.count) slot lists"
+    )
     for e in 0..<experts {
         let i = gate[e].rows
         precondition(

@@ -29,13 +29,15 @@ struct AttributionStreamingTests {
         let batches = AttributionTests.batches(vocab: 61, count: 4, seed: 2)
         let spill = LayerStreaming.Parameters(activationBudgetBytes: 0)
         let inMemory = try Attribution.run(model: model, modelPath: "m", batches: batches)
-        #expect(try Attribution.runStreaming(model: model, modelPath: "m", batches: batches, parameters: spill) == inMemory)
+        #expect(
+            try Attribution.runStreaming(model: model, modelPath: "m", batches: batches, parameters: spill) == inMemory)
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         try model.save(to: dir, dtype: .bf16)
         let mapped = try ModelLoader.load(directory: dir)
         let read = try ModelLoader.load(directory: dir, residency: .read)
         let reference = try Attribution.run(model: mapped, modelPath: "m", batches: batches)
-        #expect(try Attribution.runStreaming(model: read, modelPath: "m", batches: batches, parameters: spill) == reference)
+        #expect(
+            try Attribution.runStreaming(model: read, modelPath: "m", batches: batches, parameters: spill) == reference)
     }
 }

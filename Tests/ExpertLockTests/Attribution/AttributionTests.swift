@@ -16,7 +16,8 @@ struct AttributionTests {
     @Test(arguments: ["mixtral_f32_gqa2", "qwen2_moe_f32_shared_dense", "olmoe_bf16_gqa_clip_norm"])
     func sharesSumToOneAndCountsAddUp(_ name: String) throws {
         let model = try ModelLoader.load(directory: Fixtures.model(name))
-        let attribution = try Attribution.run(model: model, modelPath: name, batches: Self.batches(vocab: model.config.vocabSize, count: 3, seed: 1))
+        let attribution = try Attribution.run(
+            model: model, modelPath: name, batches: Self.batches(vocab: model.config.vocabSize, count: 3, seed: 1))
         #expect(attribution.tokens == 3 * 15)  // padding excluded
         for criterion in [AttributionCriterion.soft, .frequency, .reap] {
             for row in attribution.shares(criterion) {
@@ -42,14 +43,16 @@ struct AttributionTests {
 
     @Test func fileRoundTripAndModelCheck() throws {
         let model = try ModelLoader.load(directory: Fixtures.model("mixtral_f32_gqa2"))
-        let attribution = try Attribution.run(model: model, modelPath: "m", batches: Self.batches(vocab: model.config.vocabSize, count: 1, seed: 3))
+        let attribution = try Attribution.run(
+            model: model, modelPath: "m", batches: Self.batches(vocab: model.config.vocabSize, count: 1, seed: 3))
         let dir = try Fixtures.temporaryDirectory()
         let url = dir.appendingPathComponent("a.json")
         try attribution.write(to: url)
         let back = try ExpertAttribution.read(from: url)
         #expect(back == attribution)
         let other = try ModelLoader.load(directory: Fixtures.model("olmoe_f32_mha"))
-        let otherAttribution = try Attribution.run(model: other, modelPath: "o", batches: Self.batches(vocab: other.config.vocabSize, count: 1, seed: 3))
+        let otherAttribution = try Attribution.run(
+            model: other, modelPath: "o", batches: Self.batches(vocab: other.config.vocabSize, count: 1, seed: 3))
         #expect(throws: AttributionError.self) { try attribution.merged(with: otherAttribution) }
         try "{\"tokens\": 3}".write(to: url, atomically: true, encoding: .utf8)
         #expect(throws: AttributionError.self) { try ExpertAttribution.read(from: url) }

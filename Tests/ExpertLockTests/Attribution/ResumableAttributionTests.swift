@@ -35,8 +35,11 @@ struct ResumableAttributionTests {
             #expect(resumed == straight, "stop at \(stopAt), save every \(saveEvery)")
         }
         // A finished state resumes to the same result without running anything.
-        let again = try Attribution.runResumable(model: model, modelPath: "m", batches: batches, stateURL: state, resume: true) {
-            _, _, _ in Issue.record("nothing should run"); return true
+        let again = try Attribution.runResumable(
+            model: model, modelPath: "m", batches: batches, stateURL: state, resume: true
+        ) {
+            _, _, _ in
+            Issue.record("nothing should run"); return true
         }
         #expect(again == straight)
         // Other batches: refused.
@@ -67,7 +70,8 @@ struct ResumableAttributionTests {
             var saved = PrunabilitySweep.Progress()
             _ = try PrunabilitySweep.run(
                 model: model, attribution: attribution, metricName: "perplexity", higherIsBetter: false,
-                parameters: parameters, evaluate: evaluate, progress: { done, _ in done < stopAt }, save: { saved = $0 })
+                parameters: parameters, evaluate: evaluate, progress: { done, _ in done < stopAt }, save: { saved = $0 }
+            )
             #expect(saved.points.count == stopAt)
             // Through the state file, as the CLI does.
             let url = FileManager.default.temporaryDirectory.appendingPathComponent("sweep-state-\(UUID().uuidString)")
@@ -78,7 +82,10 @@ struct ResumableAttributionTests {
             var evaluations = 0
             let resumed = try PrunabilitySweep.run(
                 model: model, attribution: read.attribution, metricName: "perplexity", higherIsBetter: false,
-                parameters: parameters, evaluate: { evaluations += 1; return try evaluate($0) }, resume: read.progress)
+                parameters: parameters,
+                evaluate: {
+                    evaluations += 1; return try evaluate($0)
+                }, resume: read.progress)
             #expect(resumed == straight)
             #expect(evaluations == straight.points.count - stopAt)
         }

@@ -31,7 +31,8 @@ struct RouterKindSharesTests {
     @Test(arguments: cases)
     func appliedAndAffinitySharesMatchTransformers(_ name: String, _ sigmoid: Bool) throws {
         let url = Fixtures.family(name)
-        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: url.appendingPathComponent("expected.json")))
+        let expected = try JSONDecoder().decode(
+            Expected.self, from: Data(contentsOf: url.appendingPathComponent("expected.json")))
         let model = try ModelLoader.load(directory: url)
         let a = try Attribution.run(model: model, modelPath: name, batches: [TokenBatch(expected.ids)])
         #expect(a.softMassIsApplied == model.moeBlocks.map { _ in true })
@@ -51,8 +52,11 @@ struct RouterKindSharesTests {
             }
             let (appliedTotal, affinityTotal) = (appliedRef.reduce(0, +), affinityRef.reduce(0, +))
             for j in 0..<e {
-                #expect(abs(applied[l][j] - appliedRef[j] / appliedTotal) < 1e-5, "\(name) layer \(l) expert \(j) applied")
-                #expect(abs(affinity[l][j] - affinityRef[j] / affinityTotal) < 1e-5, "\(name) layer \(l) expert \(j) affinity")
+                #expect(
+                    abs(applied[l][j] - appliedRef[j] / appliedTotal) < 1e-5, "\(name) layer \(l) expert \(j) applied")
+                #expect(
+                    abs(affinity[l][j] - affinityRef[j] / affinityTotal) < 1e-5,
+                    "\(name) layer \(l) expert \(j) affinity")
             }
             // For these routers the soft criterion is the applied weight.
             #expect(zip(a.shares(.soft)[l], applied[l]).allSatisfy { abs($0 - $1) < 1e-12 })
@@ -70,7 +74,9 @@ struct RouterKindSharesTests {
     /// Softmax → top-k routers keep the paper's soft mass: the dense probability, equal to the affinity.
     @Test func softmaxTopKRoutersKeepTheDenseProbability() throws {
         let model = try ModelLoader.load(directory: Fixtures.model("mixtral_f32_gqa2"))
-        let a = try Attribution.run(model: model, modelPath: "m", batches: AttributionTests.batches(vocab: model.config.vocabSize, count: 2, seed: 3))
+        let a = try Attribution.run(
+            model: model, modelPath: "m",
+            batches: AttributionTests.batches(vocab: model.config.vocabSize, count: 2, seed: 3))
         #expect(a.softMassIsApplied == model.moeBlocks.map { _ in false })
         for (l, row) in a.statistics.enumerated() {
             #expect(row.map(\.softMassFixed) == row.map(\.affinityMassFixed))

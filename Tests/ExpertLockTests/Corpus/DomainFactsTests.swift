@@ -155,13 +155,9 @@ import Testing
 
     @Test func financePercentagesAreComputedFromTheFigures() {
         var checked = 0
+        let report = #/revenue at .+? (rose|fell) from (\d+) million to (\d+) million dollars, (?:.+?) (\d+) percent/#
         for document in corpus.documents(count: 800, domains: [.finance]) {
-            guard
-                let m = document.text.firstMatch(
-                    of:
-                        #/revenue at .+? (rose|fell) from (\d+) million to (\d+) million dollars, (?:.+?) (\d+) percent/#
-                )
-            else { continue }
+            guard let m = document.text.firstMatch(of: report) else { continue }
             let (before, after, percent) = (Double(m.2)!, Double(m.3)!, Double(m.4)!)
             #expect((after > before) == (m.1 == "rose"))
             #expect(abs(abs(after - before) / before * 100 - percent) <= 0.5 + 1e-9, "\(document.text)")
@@ -172,13 +168,14 @@ import Testing
 
     @Test func travelArrivalIsDeparturePlusJourney() {
         var checked = 0
+        // Extended syntax (a multi-line literal): spaces are written `\ `.
+        let timetable =
+            #/
+            The\ (\d\d):(\d\d)\ \w+\ from\ \w+\ arrives\ in\ \w+\ at\ (\d\d):(\d\d).*?,\ a\ journey\ of
+            \ (?:(\d+)\ hours?)?(?:\ and\ )?(?:(\d+)\ minutes)?\.
+            /#
         for document in corpus.documents(count: 800, domains: [.travel]) {
-            guard
-                let m = document.text.firstMatch(
-                    of:
-                        #/The (\d\d):(\d\d) \w+ from \w+ arrives in \w+ at (\d\d):(\d\d).*?, a journey of (?:(\d+) hours?)?(?: and )?(?:(\d+) minutes)?\./#
-                )
-            else { continue }
+            guard let m = document.text.firstMatch(of: timetable) else { continue }
             let departure = Int(m.1)! * 60 + Int(m.2)!
             let arrival = Int(m.3)! * 60 + Int(m.4)!
             let journey = (m.5.flatMap { Int($0) } ?? 0) * 60 + (m.6.flatMap { Int($0) } ?? 0)

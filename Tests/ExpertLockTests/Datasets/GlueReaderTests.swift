@@ -30,7 +30,8 @@ import Testing
         let row1 =
             "7\t1\t1e\tfiction\t( x )\t( y )\t(ROOT x)\t(ROOT y)\tThe cat \"sat.\tA cat sat.\tneutral\tneutral\tneutral"
         let row2 =
-            "8\t2\t2e\tslate\t( x )\t( y )\t(ROOT x)\t(ROOT y)\tIt rains.\tIt is dry.\tcontradiction\tneutral\tcontradiction"
+            "8\t2\t2e\tslate\t( x )\t( y )\t(ROOT x)\t(ROOT y)\tIt rains.\tIt is "
+            + "dry.\tcontradiction\tneutral\tcontradiction"
         let url = try DatasetFiles.write("dev_matched.tsv", header + "\r\n" + row1 + "\r\n" + row2 + "\r\n")
         let (task, examples) = try classification(try DatasetLoader.load(url).0)
         #expect(task == .mnli)

@@ -48,11 +48,12 @@ import Testing
             return
         }
         #expect(task == .mnli)
-        #expect(examples == [
-            ClassificationExample(id: 4, text: "p1", textPair: "h1", label: 2),
-            ClassificationExample(id: 1, text: "p2", textPair: "h2", label: 1),
-            ClassificationExample(id: 2, text: "p3", textPair: "h3", label: nil),
-        ])
+        #expect(
+            examples == [
+                ClassificationExample(id: 4, text: "p1", textPair: "h1", label: 2),
+                ClassificationExample(id: 1, text: "p2", textPair: "h2", label: 1),
+                ClassificationExample(id: 2, text: "p3", textPair: "h3", label: nil),
+            ])
         let bad = try DatasetFiles.write("bad.jsonl", "{\"premise\":\"p\",\"hypothesis\":\"h\",\"label\":7}\n")
         #expect(throws: DatasetError.self) { try DatasetLoader.load(bad) }
         let qnli = try DatasetFiles.write(

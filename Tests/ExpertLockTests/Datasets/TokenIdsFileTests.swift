@@ -3,7 +3,9 @@ import Testing
 import ExpertLock
 
 struct TokenIdsFileTests {
-    @Test(arguments: [("[1, 22557, 1526]\n", [1, 22557, 1526]), ("9707 1879\n0\t2\r\n", [9707, 1879, 0, 2]), ("[]", []), ("", [])])
+    @Test(arguments: [
+        ("[1, 22557, 1526]\n", [1, 22557, 1526]), ("9707 1879\n0\t2\r\n", [9707, 1879, 0, 2]), ("[]", []), ("", []),
+    ])
     func parsesArraysAndWhitespaceSeparatedIds(_ text: String, _ expected: [Int]) throws {
         #expect(try TokenIdsFile.parse(Data(text.utf8), file: "ids") == expected)
     }

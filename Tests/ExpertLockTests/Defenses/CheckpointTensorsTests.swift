@@ -69,7 +69,8 @@ struct CheckpointTensorsTests {
         try model.keepingExperts(experts.map { n in (0..<n).filter { $0 != 1 } }).save(
             to: pruned, configSource: source.appendingPathComponent("config.json"), keepStoredDTypes: true)
         // The expert count is patched inside text_config (the nested object is decoded inside its root).
-        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: pruned.appendingPathComponent("config.json")))
+        let config = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: pruned.appendingPathComponent("config.json")))
         let text = (config as? [String: Any])?["text_config"] as? [String: Any]
         #expect(text?["num_experts"] as? Int == experts[0] - 1 && (config as? [String: Any])?["num_experts"] == nil)
         let report = try LogVerifier.verify(

@@ -5,7 +5,9 @@ import TensorCore
 @testable import ExpertLock
 
 struct EntanglementTests {
-    static func trainer(_ method: EntanglementRegularizer.Method?, strength: Float = 1, steps: Int = 30) throws -> (Trainer, [TrainingExample]) {
+    static func trainer(_ method: EntanglementRegularizer.Method?, strength: Float = 1, steps: Int = 30) throws -> (
+        Trainer, [TrainingExample]
+    ) {
         let model = try TrainingFixtures.microModel(vocab: 20)
         for p in model.parameters { try p.setTrainable(true) }
         var parameters = Training.Parameters()
@@ -14,7 +16,10 @@ struct EntanglementTests {
         parameters.sequenceLength = 16
         parameters.learningRate = 3e-3
         parameters.entanglement = method.map { EntanglementRegularizer(method: $0, strength: strength) }
-        return (try Trainer(model: model, parameters: parameters), TrainingFixtures.tokenExamples(vocab: 20, count: 16, length: 16, seed: 3))
+        return (
+            try Trainer(model: model, parameters: parameters),
+            TrainingFixtures.tokenExamples(vocab: 20, count: 16, length: 16, seed: 3)
+        )
     }
 
     /// Each method trains with a finite loss that includes its penalty, and leaves no mask behind (the draws

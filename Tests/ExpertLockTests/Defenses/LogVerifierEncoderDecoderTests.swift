@@ -50,10 +50,11 @@ struct LogVerifierEncoderDecoderTests {
         let manifest = try ModelManifest.read(fixture.locked.appendingPathComponent(ModelManifest.fileName))
         #expect(manifest.modelType == "switch_transformers")
         let routers = manifest.tensors.filter { if case .router = $0.role { true } else { false } }
-        #expect(routers.map(\.name).sorted() == [
-            "decoder.block.1.layer.2.mlp.router.classifier.weight",
-            "encoder.block.1.layer.1.mlp.router.classifier.weight",
-        ])
+        #expect(
+            routers.map(\.name).sorted() == [
+                "decoder.block.1.layer.2.mlp.router.classifier.weight",
+                "encoder.block.1.layer.1.mlp.router.classifier.weight",
+            ])
         #expect(routers.allSatisfy { $0.rowSHA256?.count == 8 })
         // 2 layers × 8 experts × (wi, wo)
         #expect(manifest.tensors.filter { $0.role.expert != nil }.count == 2 * 8 * 2)
@@ -103,7 +104,8 @@ struct LogVerifierEncoderDecoderTests {
         let fixture = try SwitchLock()
         defer { fixture.remove() }
         let pruned = fixture.root.appendingPathComponent("pruned")
-        try SwitchTransformersModel.writePruned(source: fixture.locked, kept: [[0, 2, 4, 6], [7, 5, 3, 1]], to: pruned)
+        try SwitchTransformersModel.writePruned(
+            source: fixture.locked, kept: [[0, 2, 4, 6], [7, 5, 3, 1]], to: pruned)
         let report = try fixture.verify(pruned, manifest: fixture.locked)
         #expect(!report.valid)
         let removed = report.differences.filter { $0.kind == .expertRemoved }

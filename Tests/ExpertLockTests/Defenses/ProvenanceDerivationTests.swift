@@ -123,14 +123,18 @@ struct ProvenanceDerivationTests {
             for r in 0..<t.rows {
                 let row = t.data[(r * t.lastDim)..<((r + 1) * t.lastDim)]
                 let scale = row.reduce(0) { max($0, abs($1)) } / 127
-                for j in 0..<t.lastDim { q.data[r * t.lastDim + j] = (t.data[r * t.lastDim + j] / scale).rounded() * scale }
+                for j in 0..<t.lastDim {
+                    q.data[r * t.lastDim + j] = (t.data[r * t.lastDim + j] / scale).rounded() * scale
+                }
             }
             w.assign(q)
         }
         // Expert 2: rank 4 (the gate and up rows of channels 4… repeat the first four; down likewise).
         for w in [block.experts[2].gate, block.experts[2].up] {
             var t = try w.tensor()
-            for r in 4..<t.rows { for j in 0..<t.lastDim { t.data[r * t.lastDim + j] = t.data[(r % 4) * t.lastDim + j] } }
+            for r in 4..<t.rows {
+                for j in 0..<t.lastDim { t.data[r * t.lastDim + j] = t.data[(r % 4) * t.lastDim + j] }
+            }
             w.assign(t)
         }
         var down = try block.experts[2].down.tensor()
@@ -181,7 +185,8 @@ struct ProvenanceDerivationTests {
         #expect(same.tokens == 128)
         #expect(same.meanCorrelation > 0.999)
         #expect(same.layers.allSatisfy { $0.matches.allSatisfy { $0.suspectExpert == $0.originalExpert } })
-        let other = try RoutingFingerprint.compare(original: original, suspect: Self.model(seed: 2), probes: Self.batches())
+        let other = try RoutingFingerprint.compare(
+            original: original, suspect: Self.model(seed: 2), probes: Self.batches())
         #expect(other.meanCorrelation < 0.5)
     }
 }

@@ -42,9 +42,12 @@ struct SigningTests {
         let publicKey = try SigningKey.generate(to: url)
         let copy = dir.appendingPathComponent("pubcopy")
         try FileManager.default.copyItem(at: URL(fileURLWithPath: url.path + ".pub"), to: copy)
-        #expect(throws: DefenseError.badKey(
-            file: copy.path, reason: "is a public key (its header says ed25519-public); pass the private key file (KEY, not KEY.pub)"
-        )) { try SigningKey.readPrivateKey(copy) }
+        #expect(
+            throws: DefenseError.badKey(
+                file: copy.path,
+                reason: "is a public key (its header says ed25519-public); pass the private key file (KEY, not KEY.pub)"
+            )
+        ) { try SigningKey.readPrivateKey(copy) }
         let asPublic = #expect(throws: DefenseError.self) { try SigningKey.readPublicKey(url) }
         #expect(asPublic?.description.contains("is a private key") == true)
         #expect(asPublic?.description.hasPrefix(url.path) == true)

@@ -27,7 +27,9 @@ struct DemoExcerptTests {
         }
         #expect(results.machine != nil, "the run records its machine and threads")
         let excerpt = DemoReport.excerpt(results)
-        #expect(quoted.trimmingCharacters(in: .whitespacesAndNewlines) == excerpt.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(
+            quoted.trimmingCharacters(in: .whitespacesAndNewlines)
+                == excerpt.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(excerpt.contains("thread") && excerpt.contains("| task | metric |"))
     }
 
@@ -39,7 +41,8 @@ struct DemoExcerptTests {
                 CurvePoint(k: k, tau: nil, strategy: $0, seed: nil, expertsKept: Double(k), metric: k == 8 ? 0.68 : 0.5)
             }
         }
-        var curve = PrunabilityCurve(metricName: "accuracy", higherIsBetter: true, expertsPerLayer: 8, full: 0.68, points: points)
+        var curve = PrunabilityCurve(
+            metricName: "accuracy", higherIsBetter: true, expertsPerLayer: 8, full: 0.68, points: points)
         curve.chanceLevel = 0.5
         let result = DemoResults.TaskResult(attributionShares: [], curve: curve, criterionAgreement: nil)
         let text = DemoReport.finding(task: "sentiment", standard: result, entangled: nil)

@@ -61,7 +61,9 @@ struct DemoStagesTests {
         #expect(byName["honest owner"]?.valid == true && byName["honest owner"]?.entries == 2)
         let weight = try #require(byName["one changed weight"])
         #expect(weight.details.count == 1, "\(weight.details)")
-        #expect(weight.details.first?.hasPrefix("values_changed: model.layers.1.block_sparse_moe.experts.3.w2.weight: values changed") == true)
+        #expect(
+            weight.details.first?.hasPrefix(
+                "values_changed: model.layers.1.block_sparse_moe.experts.3.w2.weight: values changed") == true)
         #expect(byName["one removed expert"]?.details.contains { $0.hasPrefix("expert_removed") } == true)
         #expect(byName["re-ordered log"]?.details.contains { $0.hasPrefix("entry_index") } == true)
         #expect(byName["log signed by another key"]?.details.contains { $0.hasPrefix("entry_signature") } == true)

@@ -37,8 +37,10 @@ struct Seq2SeqTrainerTests {
     /// scripts/checks/switch_training_heldout.py writes into EXPERTLOCK_SWITCH_TRAINING_HELDOUT (a folder of
     /// checkpoints with their training_expected.json) when that variable is set.
     static var caseFolders: [String] {
-        var folders = ["switch_f32_cap2_tied", "switch_bf16_untied_step1", "switch_sst2_trained", "switch_train_untied"]
-            .map { root.appendingPathComponent($0).path }
+        var folders = [
+            "switch_f32_cap2_tied", "switch_bf16_untied_step1", "switch_sst2_trained", "switch_train_untied",
+        ]
+        .map { root.appendingPathComponent($0).path }
         if let held = ProcessInfo.processInfo.environment["EXPERTLOCK_SWITCH_TRAINING_HELDOUT"], !held.isEmpty {
             let directory = URL(fileURLWithPath: held)
             // An unreadable held-out file still yields a case, which then fails instead of vanishing.

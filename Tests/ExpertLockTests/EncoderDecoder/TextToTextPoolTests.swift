@@ -14,9 +14,11 @@ struct TextToTextPoolTests {
     static func task() throws -> TextToTextPool {
         let tokenizer = try Tokenizer.load(directory: folder)
         func examples(_ file: String) throws -> (ClassificationTask, [ClassificationExample]) {
-            guard case .classification(let task, let items) = try DatasetLoader.load(
-                folder.appendingPathComponent(file)
-            ).0 else { throw CocoaError(.fileReadCorruptFile) }
+            guard
+                case .classification(let task, let items) = try DatasetLoader.load(
+                    folder.appendingPathComponent(file)
+                ).0
+            else { throw CocoaError(.fileReadCorruptFile) }
             return (task, items)
         }
         let (task, pool) = try examples("pool.tsv")

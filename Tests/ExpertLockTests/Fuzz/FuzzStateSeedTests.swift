@@ -14,7 +14,8 @@ struct FuzzStateSeedTests {
 
     @Test func everyTargetHasSeeds() {
         for target in [
-            "manifest", "update-log", "signing-key", "typed-key", "prompt-template", "trainer-state", "realign-state", "lora-config",
+            "manifest", "update-log", "signing-key", "typed-key", "prompt-template", "trainer-state", "realign-state",
+            "lora-config",
             "mask", "attribute-state", "sweep-state",
         ] {
             #expect(!Self.seeds(target).isEmpty, "\(target)")
@@ -23,7 +24,8 @@ struct FuzzStateSeedTests {
 
     @Test func manifestAndLogSeedsVerifyAgainstTheFixture() throws {
         let key = try SigningKey.readPublicKey(Self.publicKeyURL)
-        let manifest = try ModelManifest.read(FuzzCorpusTests.corpus.appendingPathComponent("manifest/expertlock_manifest.json"))
+        let manifest = try ModelManifest.read(
+            FuzzCorpusTests.corpus.appendingPathComponent("manifest/expertlock_manifest.json"))
         let model = Fixtures.model("qwen2_moe_bf16_norm_tied")
         let report = try LogVerifier.verify(model: model, manifest: manifest, log: UpdateLog(), publicKey: key)
         #expect(report.valid, "\(report.problems) \(report.differences)")
@@ -92,7 +94,9 @@ struct FuzzStateSeedTests {
         }
         try? FileManager.default.removeItem(at: dir.appendingPathComponent(ExpertMaskFile.fileName))
         let model = try ModelLoader.load(directory: dir, residency: .resident)
-        let targets = model.parameters.filter { $0.shape.count == 2 && ($0.name.contains("proj") || $0.name.contains("experts")) }
+        let targets = model.parameters.filter {
+            $0.shape.count == 2 && ($0.name.contains("proj") || $0.name.contains("experts"))
+        }
         model.attachLoRA(to: targets, rank: 2, alpha: 4, seed: 1)
         let adapter = dir.appendingPathComponent("adapter")
         try model.saveLoRA(to: adapter)

@@ -42,8 +42,11 @@ struct ExpertMergingTests {
         let permuted = channels.selecting(permutation)
         // Channel j of `permuted` is channel permutation[j] of the original.
         #expect(permuted.alignment(to: channels) == permutation)
-        let back = ExpertChannels(rows: ExpertChannels(gate: permuted.projections.gate, up: permuted.projections.up,
-                                                        down: permuted.projections.down).rows)
+        let back = ExpertChannels(
+            rows: ExpertChannels(
+                gate: permuted.projections.gate, up: permuted.projections.up,
+                down: permuted.projections.down
+            ).rows)
         #expect(back.rows == permuted.rows)
     }
 

@@ -4,7 +4,7 @@ import MoEModels
 import TensorCore
 @testable import ExpertLock
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 
 struct PrunabilitySweepTests {
@@ -52,8 +52,13 @@ struct PrunabilitySweepTests {
     }
 
     @Test func resistanceOfAKnownCurve() {
-        let points = [4, 2, 1].map { CurvePoint(k: $0, tau: nil, strategy: "soft", seed: nil, expertsKept: Double($0), metric: Double(100 * 8 / ($0 * 2))) }
-        let curve = PrunabilityCurve(metricName: "perplexity", higherIsBetter: false, expertsPerLayer: 8, full: 100, points: points)
+        let points = [4, 2, 1].map {
+            CurvePoint(
+                k: $0, tau: nil, strategy: "soft", seed: nil, expertsKept: Double($0),
+                metric: Double(100 * 8 / ($0 * 2)))
+        }
+        let curve = PrunabilityCurve(
+            metricName: "perplexity", higherIsBetter: false, expertsPerLayer: 8, full: 100, points: points)
         // normalised quality: k=1 → 0.25, 2 → 0.5, 4 → 1, 8 → 1 (added) over x = 1/8 … 1
         let expected = ((0.25 - 0.125) * (0.25 + 0.5) / 2 + (0.5 - 0.25) * (0.5 + 1) / 2 + 0.5 * 1) / 0.875
         #expect(abs(curve.normalizedArea("soft")! - expected) < 1e-12)
@@ -68,7 +73,8 @@ struct PrunabilitySweepTests {
                 CurvePoint(k: k, tau: nil, strategy: $0, seed: nil, expertsKept: Double(k), metric: k == 8 ? 0.68 : 0.5)
             }
         }
-        var curve = PrunabilityCurve(metricName: "accuracy", higherIsBetter: true, expertsPerLayer: 8, full: 0.68, points: points)
+        var curve = PrunabilityCurve(
+            metricName: "accuracy", higherIsBetter: true, expertsPerLayer: 8, full: 0.68, points: points)
         let rows = curve.markdownTable().split(separator: "\n").map(String.init)
         #expect(rows.filter { $0.hasPrefix("| 8 ") } == ["| 8 (full) | 0.680 | 0.680 |"], "\(rows)")
         #expect(rows.contains { $0.hasPrefix("| 2 |") })

@@ -20,7 +20,8 @@ struct PruningTests {
         let model = try ModelLoader.load(directory: Fixtures.model(name))
         let k = model.config.numExpertsPerToken
         let n = model.moeBlocks[0].expertCount
-        let plan = try PruningPlan.topK(try Self.attribution(model), k: max(k, n - 2), criterion: .soft, minimumPerLayer: k)
+        let plan = try PruningPlan.topK(
+            try Self.attribution(model), k: max(k, n - 2), criterion: .soft, minimumPerLayer: k)
         let batch = TokenBatch(Self.ids(model))
         let removed = try model.keepingExperts(plan.kept)
         let removedLogits = try removed.forward(batch).logits.value
@@ -60,16 +61,23 @@ struct PruningTests {
         let reloaded = try ModelLoader.load(directory: out)
         #expect(reloaded.config.numExperts == model.config.numExperts - 1)
         let batch = TokenBatch(Self.ids(model))
-        #expect(try reloaded.forward(batch).logits.value.maxAbsDifference(try pruned.forward(batch).logits.value) <= 1e-6)
+        #expect(
+            try reloaded.forward(batch).logits.value.maxAbsDifference(try pruned.forward(batch).logits.value) <= 1e-6)
     }
 
     @Test func badRequestsAreInputErrors() throws {
         let model = try ModelLoader.load(directory: Fixtures.model("mixtral_f32_gqa2"))
         let attribution = try Self.attribution(model)
         let k = model.config.numExpertsPerToken
-        #expect(throws: PruningError.self) { try PruningPlan.topK(attribution, k: 9, criterion: .soft, minimumPerLayer: k) }
-        #expect(throws: PruningError.self) { try PruningPlan.topK(attribution, k: 1, criterion: .soft, minimumPerLayer: k) }
-        #expect(throws: PruningError.self) { try PruningPlan.threshold(attribution, tau: 0.99, criterion: .soft, minimumPerLayer: k) }
+        #expect(throws: PruningError.self) {
+            try PruningPlan.topK(attribution, k: 9, criterion: .soft, minimumPerLayer: k)
+        }
+        #expect(throws: PruningError.self) {
+            try PruningPlan.topK(attribution, k: 1, criterion: .soft, minimumPerLayer: k)
+        }
+        #expect(throws: PruningError.self) {
+            try PruningPlan.threshold(attribution, tau: 0.99, criterion: .soft, minimumPerLayer: k)
+        }
         #expect(throws: PruningError.self) { try PruningPlan.drop([7], expertsPerLayer: [4, 4], minimumPerLayer: k) }
         let other = try ModelLoader.load(directory: Fixtures.model("olmoe_f32_mha"))
         let plan = try PruningPlan.topK(attribution, k: 3, criterion: .soft, minimumPerLayer: k)

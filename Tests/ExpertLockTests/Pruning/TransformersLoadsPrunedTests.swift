@@ -24,17 +24,21 @@ struct TransformersLoadsPrunedTests {
         let source = Fixtures.model(name)
         let model = try ModelLoader.load(directory: source)
         let plan = try PruningPlan.drop(
-            expected.drop, expertsPerLayer: model.moeBlocks.map(\.expertCount), minimumPerLayer: model.config.numExpertsPerToken)
+            expected.drop, expertsPerLayer: model.moeBlocks.map(\.expertCount),
+            minimumPerLayer: model.config.numExpertsPerToken)
         #expect(plan.kept == expected.kept)
         let out = try Fixtures.temporaryDirectory().appendingPathComponent("pruned")
         let dtype: DType = name.contains("bf16") ? .bf16 : .f32
-        try model.keepingExperts(plan.kept).save(to: out, dtype: dtype, configSource: source.appendingPathComponent("config.json"))
+        try model.keepingExperts(plan.kept).save(
+            to: out, dtype: dtype, configSource: source.appendingPathComponent("config.json"))
         let reloaded = try ModelLoader.load(directory: out)
         #expect(reloaded.config.numExperts == expected.num_experts_after)
         let result = try reloaded.forward(TokenBatch(expected.ids), recordRouterLogits: true)
         var worst = 0.0
         for (r, row) in expected.logits.enumerated() {
-            for (j, v) in row.enumerated() { worst = max(worst, abs(Double(result.logits.value.data[r * row.count + j]) - v)) }
+            for (j, v) in row.enumerated() {
+                worst = max(worst, abs(Double(result.logits.value.data[r * row.count + j]) - v))
+            }
         }
         #expect(worst <= 1e-4, "\(name): max |Δlogit| \(worst)")
         #expect(result.routerLogits.map(\.lastDim) == expected.router_logits.map { $0.first?.count ?? 0 })

@@ -26,7 +26,9 @@ struct SVGLineChartTests {
                 .init(name: "unpruned", points: [(8, 4), (1, 4)], dotted: true),
             ], reverseX: true, logY: true)
         let svg = chart.render()
-        for text in ["experts kept", "perplexity (log scale)", "standard, top-k", "standard, random", "unpruned", "&lt;test&gt;"] {
+        for text in [
+            "experts kept", "perplexity (log scale)", "standard, top-k", "standard, random", "unpruned", "&lt;test&gt;",
+        ] {
             #expect(svg.contains(text), "\(text)")
         }
         #expect(svg.contains("stroke-dasharray=\"2,3\"") && svg.contains("stroke-dasharray=\"6,4\""))

@@ -21,7 +21,9 @@ struct ResumableOutputTests {
                 try ResumableOutput(out, layout: .atOnce(), inputs: [model, nil], resume: false, overwrite: true)
             }
         }
-        _ = try ResumableOutput(dir.appendingPathComponent("other").path, layout: .inPlace, inputs: [model], resume: false, overwrite: false)
+        _ = try ResumableOutput(
+            dir.appendingPathComponent("other").path, layout: .inPlace, inputs: [model], resume: false, overwrite: false
+        )
     }
 
     @Test func anExistingOutputIsTheRunsOnlyWithOverwriteOrItsOwnState() throws {
@@ -60,11 +62,15 @@ struct ResumableOutputTests {
         let out = dir.appendingPathComponent("curve")
         let stale = [".curve.tmp-1", ".curve.sweep-state.tmp-2"].map { dir.appendingPathComponent($0) }
         let kept = dir.appendingPathComponent(".curve.old-3")  // may hold the only copy of an older output
-        for url in stale + [kept] { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) }
+        for url in stale + [kept] {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        }
         let layout = ResumableOutput.Layout.atOnce(stateSuffix: ".sweep-state")
-        try ResumableOutput(out.path, layout: layout, inputs: [], resume: false, overwrite: false).removeStaleTemporaries()
+        try ResumableOutput(out.path, layout: layout, inputs: [], resume: false, overwrite: false)
+            .removeStaleTemporaries()
         #expect(stale.allSatisfy { FileManager.default.fileExists(atPath: $0.path) })
-        try ResumableOutput(out.path, layout: layout, inputs: [], resume: true, overwrite: false).removeStaleTemporaries()
+        try ResumableOutput(out.path, layout: layout, inputs: [], resume: true, overwrite: false)
+            .removeStaleTemporaries()
         #expect(stale.allSatisfy { !FileManager.default.fileExists(atPath: $0.path) })
         #expect(FileManager.default.fileExists(atPath: kept.path))
     }

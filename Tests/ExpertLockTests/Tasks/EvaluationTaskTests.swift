@@ -32,7 +32,9 @@ struct EvaluationTaskTests {
         let template = PromptTemplate.defaults(for: c.classificationTask)
         let expected = examples.compactMap { e in
             e.label.map {
-                TaskSequences.classification(e, label: $0, template: template, tokenizer: tokenizer, maxLength: c.max_length).ids
+                TaskSequences.classification(
+                    e, label: $0, template: template, tokenizer: tokenizer, maxLength: c.max_length
+                ).ids
             }
         }
         #expect(task.sequences() == expected)
@@ -75,7 +77,8 @@ struct EvaluationTaskTests {
                 batchSize: 1)
         }
         #expect(throws: TaskError.dataMismatch(file: "t.txt", kind: .perplexity)) {
-            try EvaluationTask(kind: .perplexity, examples: .text("a b"), tokenizer: nil, file: "t.txt", context: 8, batchSize: 1)
+            try EvaluationTask(
+                kind: .perplexity, examples: .text("a b"), tokenizer: nil, file: "t.txt", context: 8, batchSize: 1)
         }
     }
 }

@@ -19,7 +19,8 @@ struct FamilyPerplexityTests {
                 parameters: .init(context: entry.context, stride: entry.stride, batchSize: 3))
             #expect(result.tokens == entry.tokens, "\(name) L=\(entry.context) S=\(entry.stride)")
             let reference = exp(entry.nll_sum / Double(entry.tokens))
-            #expect(abs(result.perplexity - reference) / reference <= 1e-4, "\(name) L=\(entry.context) S=\(entry.stride)")
+            #expect(
+                abs(result.perplexity - reference) / reference <= 1e-4, "\(name) L=\(entry.context) S=\(entry.stride)")
         }
     }
 }

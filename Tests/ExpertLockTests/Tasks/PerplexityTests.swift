@@ -14,7 +14,8 @@ struct PerplexityTests {
     @Test(arguments: Fixtures.modelCases)
     func matchesTransformers(_ name: String) throws {
         let url = Fixtures.model(name)
-        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: url.appendingPathComponent("expected.json")))
+        let expected = try JSONDecoder().decode(
+            Expected.self, from: Data(contentsOf: url.appendingPathComponent("expected.json")))
         let model = try ModelLoader.load(directory: url)
         for entry in expected.perplexity {
             let result = try Perplexity.evaluate(
@@ -22,7 +23,8 @@ struct PerplexityTests {
                 parameters: .init(context: entry.context, stride: entry.stride, batchSize: 3))
             #expect(result.tokens == entry.tokens, "\(name) L=\(entry.context) S=\(entry.stride)")
             let reference = exp(entry.nll_sum / Double(entry.tokens))
-            #expect(abs(result.perplexity - reference) / reference <= 1e-4, "\(name) L=\(entry.context) S=\(entry.stride)")
+            #expect(
+                abs(result.perplexity - reference) / reference <= 1e-4, "\(name) L=\(entry.context) S=\(entry.stride)")
         }
     }
 

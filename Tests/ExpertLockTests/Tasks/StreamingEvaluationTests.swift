@@ -36,7 +36,8 @@ struct StreamingEvaluationTests {
         try model.save(to: dir, dtype: .bf16)
         let ids = Self.tokens(vocab: 53, count: 70)
         let parameters = Perplexity.Parameters(context: 16, batchSize: 3)
-        let expected = try Perplexity.evaluate(model: try ModelLoader.load(directory: dir), ids: ids, parameters: parameters)
+        let expected = try Perplexity.evaluate(
+            model: try ModelLoader.load(directory: dir), ids: ids, parameters: parameters)
         let got = try Perplexity.evaluateStreaming(
             model: try ModelLoader.load(directory: dir, residency: .read), ids: ids, parameters: parameters,
             streaming: LayerStreaming.Parameters(activationBudgetBytes: 0))

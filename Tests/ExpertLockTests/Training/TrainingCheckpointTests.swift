@@ -57,7 +57,8 @@ struct TrainingCheckpointTests {
         try FileManager.default.createDirectory(at: torn, withIntermediateDirectories: true)
         try Data("half".utf8).write(to: torn.appendingPathComponent("model.safetensors"))
 
-        let model = try TrainingFixtures.microModel(vocab: Self.vocab, seed: 77)  // other init: all comes from the checkpoint
+        // Other init: all comes from the checkpoint.
+        let model = try TrainingFixtures.microModel(vocab: Self.vocab, seed: 77)
         let resumed = try Training.train(
             model: model, examples: Self.examples, parameters: parameters, output: .init(directory: dir), resume: true)
         #expect(resumed.startStep == 4 && resumed.steps == 12)

@@ -44,7 +44,8 @@ struct TrainingConvergenceTests {
         #expect(curve[0] > Double(encoder.vocabSize) * 0.6, "\(curve)")
         #expect(curve.last! < curve[0] * 0.4, "\(curve)")
         print(
-            "tiny preset held-out perplexity every 40 steps: \(curve.map { String(format: "%.2f", $0) }), \(Int(result.tokensPerSecond)) tokens/s (debug)"
+            "tiny preset held-out perplexity every 40 "
+                + "steps: \(curve.map { String(format: "%.2f", $0) }), \(Int(result.tokensPerSecond)) tokens/s (debug)"
         )
     }
 }

@@ -22,12 +22,14 @@ struct BlockFP8Tests {
     }
 
     static func golden() throws -> Golden {
-        let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent("fp8/e4m3.json")
+        let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!.appendingPathComponent(
+            "fp8/e4m3.json")
         return try JSONDecoder().decode(Golden.self, from: Data(contentsOf: url))
     }
 
     @Test func fixturesCoverDeepseekAndMinimax() {
-        #expect(Self.cases.contains { $0.hasPrefix("deepseek_v3_") } && Self.cases.contains { $0.hasPrefix("minimax_m2_") })
+        #expect(
+            Self.cases.contains { $0.hasPrefix("deepseek_v3_") } && Self.cases.contains { $0.hasPrefix("minimax_m2_") })
     }
 
     @Test func codecMatchesTorch() throws {
@@ -78,13 +80,16 @@ struct BlockFP8Tests {
         let kept = model.moeBlocks.map { block in (0..<block.expertCount).filter { !dropped.contains($0) } }
         try TestSupport.withTemporaryDirectory { dir in
             try model.keepingExperts(kept).save(
-                to: dir, dtype: .bf16, configSource: source.appendingPathComponent("config.json"), keepStoredDTypes: true)
+                to: dir, dtype: .bf16, configSource: source.appendingPathComponent("config.json"),
+                keepStoredDTypes: true)
             let original = try SafeTensorsCheckpoint(directory: source)
             let pruned = try SafeTensorsCheckpoint(directory: dir)
             var fp8Count = 0
             for tensor in pruned.tensorNames {
                 var from = tensor
-                if case let .expert(layer, _, x, _, _) = TensorName(parsing: tensor.replacingOccurrences(of: "_scale_inv", with: "")) {
+                if case let .expert(layer, _, x, _, _) = TensorName(
+                    parsing: tensor.replacingOccurrences(of: "_scale_inv", with: ""))
+                {
                     let l = model.moeBlocks.firstIndex { $0.layer == layer }!
                     from = tensor.replacingOccurrences(of: "experts.\(x).", with: "experts.\(kept[l][x]).")
                 }
@@ -99,18 +104,23 @@ struct BlockFP8Tests {
             }
             let fp8Before = original.tensorNames.filter { original.info($0)?.dtype == .f8e4m3 }
             let expertsPerLayer = Double(kept[0].count) / Double(model.moeBlocks[0].expertCount)
-            #expect(fp8Count > 0 && fp8Count < fp8Before.count && Double(fp8Count) >= expertsPerLayer * Double(fp8Before.count) - 1)
+            #expect(
+                fp8Count > 0 && fp8Count < fp8Before.count
+                    && Double(fp8Count) >= expertsPerLayer * Double(fp8Before.count) - 1)
             let config = try TestSupport.readJSON(dir.appendingPathComponent("config.json"))
             let before = try TestSupport.readJSON(source.appendingPathComponent("config.json"))
-            #expect(NSDictionary(dictionary: config["quantization_config"] as? [String: Any] ?? [:])
-                        .isEqual(to: before["quantization_config"] as? [String: Any] ?? ["missing": true]))
+            #expect(
+                NSDictionary(dictionary: config["quantization_config"] as? [String: Any] ?? [:])
+                    .isEqual(to: before["quantization_config"] as? [String: Any] ?? ["missing": true]))
             // The copy loads and routes as the masked original.
             let expected = try FamilyParityTests.expected(name)
             let reloaded = try ModelLoader.load(directory: dir)
             model.maskExperts(model.moeBlocks.map { b in (0..<b.expertCount).map { !dropped.contains($0) } })
             let masked = try model.forward(TokenBatch(expected.ids)).logits.value
-            #expect(ModelParityTests.maxDifference(try reloaded.forward(TokenBatch(expected.ids)).logits.value,
-                                                   masked.data.chunked(masked.lastDim)) <= 1e-5)
+            #expect(
+                ModelParityTests.maxDifference(
+                    try reloaded.forward(TokenBatch(expected.ids)).logits.value,
+                    masked.data.chunked(masked.lastDim)) <= 1e-5)
         }
     }
 
@@ -142,11 +152,13 @@ struct BlockFP8Tests {
             let tensors = try original.tensorNames.filter { $0 != victim + "_scale_inv" }
                 .map { try original.file(containing: $0)!.storedTensor($0) }
             try SafeTensorsWriter.write(tensors, to: dir.appendingPathComponent("model.safetensors"))
-            try FileManager.default.copyItem(at: source.appendingPathComponent("config.json"),
-                                             to: dir.appendingPathComponent("config.json"))
+            try FileManager.default.copyItem(
+                at: source.appendingPathComponent("config.json"),
+                to: dir.appendingPathComponent("config.json"))
             let error = try #require(throws: SafeTensorsError.self) { try ModelLoader.load(directory: dir) }
-            #expect(error.description.contains("model.safetensors") && error.description.contains(victim)
-                        && error.description.contains("without its scale"), "\(error)")
+            #expect(
+                error.description.contains("model.safetensors") && error.description.contains(victim)
+                    && error.description.contains("without its scale"), "\(error)")
         }
         try FamilyLoadingTests.withCopy(name, edit: { $0["quantization_config"] = nil }) { dir in
             let error = try #require(throws: SafeTensorsError.self) { try ModelLoader.load(directory: dir) }

@@ -10,7 +10,8 @@ import TensorCore
     let expected: [String: Any]
 
     init() throws {
-        expected = try TestSupport.readJSON(TestSupport.fixtures.appendingPathComponent("checkpoints/tiny.expected.json"))
+        expected = try TestSupport.readJSON(
+            TestSupport.fixtures.appendingPathComponent("checkpoints/tiny.expected.json"))
     }
 
     private var expectedTensors: [String: [String: Any]] { expected["tensors"] as? [String: [String: Any]] ?? [:] }
@@ -66,7 +67,9 @@ import TensorCore
         let all = try file.tensor("model.embed.weight")  // [3, 4] F32
         let stored = try file.storedTensor("model.embed.weight", rows: 1..<3)
         #expect(stored.shape == [2, 4] && stored.dtype == .f32 && stored.bytes.count == 32)
-        let values = stored.bytes.withUnsafeBytes { raw in (0..<8).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) } }
+        let values = stored.bytes.withUnsafeBytes { raw in
+            (0..<8).map { raw.loadUnaligned(fromByteOffset: $0 * 4, as: Float.self) }
+        }
         #expect(values == Array(all.data[4..<12]))
         #expect(throws: SafeTensorsError.self) { try file.storedTensor("model.embed.weight", rows: 2..<4) }
         #expect(throws: SafeTensorsError.self) { try file.storedTensor("scale", rows: 0..<1) }
@@ -80,7 +83,8 @@ import TensorCore
         }
         let bytes = try #require(stored?.bytes)
         #expect(bytes.count == 24)
-        #expect(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 2, as: UInt16.self) } == 0x7BFF)  // 65504 in f16
+        // 65504 in f16
+        #expect(bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 2, as: UInt16.self) } == 0x7BFF)
     }
 
     @Test func missingTensorAndMissingFileAreErrors() throws {

@@ -11,8 +11,10 @@ import Testing
         let expected: @Sendable (String) -> SafeTensorsError
         var testDescription: String { label }
 
-        init(_ label: String, header: String, data: [UInt8] = [], length: UInt64? = nil,
-             _ expected: @escaping @Sendable (String) -> SafeTensorsError) {
+        init(
+            _ label: String, header: String, data: [UInt8] = [], length: UInt64? = nil,
+            _ expected: @escaping @Sendable (String) -> SafeTensorsError
+        ) {
             self.init(label, bytes: TestSupport.safetensorsBytes(header: header, data: data, length: length), expected)
         }
 
@@ -23,7 +25,9 @@ import Testing
         }
     }
 
-    static func entry(_ name: String, _ dtype: String = "F32", shape: String = "[4]", offsets: String = "[0,16]") -> String {
+    static func entry(_ name: String, _ dtype: String = "F32", shape: String = "[4]", offsets: String = "[0,16]")
+        -> String
+    {
         #""\#(name)":{"dtype":"\#(dtype)","shape":\#(shape),"data_offsets":\#(offsets)}"#
     }
 
@@ -32,11 +36,17 @@ import Testing
     static let cases: [Case] = [
         Case("empty file", bytes: Data()) { .fileTooShort(file: $0, size: 0) },
         Case("truncated to 5 bytes", bytes: Data([8, 0, 0, 0, 0])) { .fileTooShort(file: $0, size: 5) },
-        Case("header past the end", header: "{}", length: 1000) { .headerBeyondFile(file: $0, length: 1000, fileSize: 10) },
-        Case("absurd header length", header: "{}", length: 200_000_000) { .headerTooLarge(file: $0, length: 200_000_000) },
+        Case("header past the end", header: "{}", length: 1000) {
+            .headerBeyondFile(file: $0, length: 1000, fileSize: 10)
+        },
+        Case("absurd header length", header: "{}", length: 200_000_000) {
+            .headerTooLarge(file: $0, length: 200_000_000)
+        },
         Case("header not UTF-8", bytes: Data([2, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFE])) { .headerNotUTF8(file: $0) },
         Case("header not JSON", header: "{not json}") { .headerNotJSONObject(file: $0, reason: "invalid JSON") },
-        Case("header a JSON array", header: "[1, 2]") { .headerNotJSONObject(file: $0, reason: "top level is not an object") },
+        Case("header a JSON array", header: "[1, 2]") {
+            .headerNotJSONObject(file: $0, reason: "top level is not an object")
+        },
         Case("entry not an object", header: #"{"x": 3}"#) {
             .invalidField(file: $0, tensor: "x", field: "x", reason: "is not an object")
         },
@@ -52,7 +62,8 @@ import Testing
         Case("unknown dtype", header: "{" + entry("x", "Q4") + "}", data: sixteen) {
             .unsupportedDType(file: $0, tensor: "x", dtype: "Q4")
         },
-        Case("F8_E5M2 dtype not supported", header: "{" + entry("x", "F8_E5M2", offsets: "[0,4]") + "}", data: sixteen) {
+        Case("F8_E5M2 dtype not supported", header: "{" + entry("x", "F8_E5M2", offsets: "[0,4]") + "}", data: sixteen)
+        {
             .unsupportedDType(file: $0, tensor: "x", dtype: "F8_E5M2")
         },
         Case("fractional dimension", header: "{" + entry("x", shape: "[2.5]") + "}", data: sixteen) {
@@ -67,16 +78,29 @@ import Testing
         Case("negative dimension", header: "{" + entry("x", shape: "[-4]") + "}", data: sixteen) {
             .negativeDimension(file: $0, tensor: "x", shape: [-4])
         },
-        Case("element count overflows", header: "{" + entry("x", shape: "[1099511627776,1099511627776]") + "}", data: sixteen) {
+        Case(
+            "element count overflows", header: "{" + entry("x", shape: "[1099511627776,1099511627776]") + "}",
+            data: sixteen
+        ) {
             .elementCountOverflow(file: $0, tensor: "x", shape: [1 << 40, 1 << 40])
         },
-        Case("byte count overflows", header: "{" + entry("x", "F64", shape: "[4611686018427387904]") + "}", data: sixteen) {
+        Case(
+            "byte count overflows", header: "{" + entry("x", "F64", shape: "[4611686018427387904]") + "}", data: sixteen
+        ) {
             .elementCountOverflow(file: $0, tensor: "x", shape: [1 << 62])
         },
-        Case("10^12 elements claimed in 16 bytes", header: "{" + entry("x", shape: "[1000000,1000000]") + "}", data: sixteen) {
-            .byteCountMismatch(file: $0, tensor: "x", dtype: .f32, shape: [1_000_000, 1_000_000], expected: 4_000_000_000_000, actual: 16)
+        Case(
+            "10^12 elements claimed in 16 bytes", header: "{" + entry("x", shape: "[1000000,1000000]") + "}",
+            data: sixteen
+        ) {
+            .byteCountMismatch(
+                file: $0, tensor: "x", dtype: .f32, shape: [1_000_000, 1_000_000], expected: 4_000_000_000_000,
+                actual: 16)
         },
-        Case("10^12 elements with matching offsets", header: "{" + entry("x", shape: "[1000000,1000000]", offsets: "[0,4000000000000]") + "}", data: sixteen) {
+        Case(
+            "10^12 elements with matching offsets",
+            header: "{" + entry("x", shape: "[1000000,1000000]", offsets: "[0,4000000000000]") + "}", data: sixteen
+        ) {
             .rangeOutsideData(file: $0, tensor: "x", range: 0..<4_000_000_000_000, dataSize: 16)
         },
         Case("byte count off by one element", header: "{" + entry("x", shape: "[3]") + "}", data: sixteen) {
@@ -85,14 +109,24 @@ import Testing
         Case("offsets reversed", header: "{" + entry("x", shape: "[0]", offsets: "[16,0]") + "}", data: sixteen) {
             .invalidOffsets(file: $0, tensor: "x", begin: 16, end: 0)
         },
-        Case("range beyond data section", header: "{" + entry("x", shape: "[16]", offsets: "[0,64]") + "}", data: Array(repeating: 0, count: 32)) {
+        Case(
+            "range beyond data section", header: "{" + entry("x", shape: "[16]", offsets: "[0,64]") + "}",
+            data: Array(repeating: 0, count: 32)
+        ) {
             .rangeOutsideData(file: $0, tensor: "x", range: 0..<64, dataSize: 32)
         },
-        Case("overlapping tensors", header: "{" + entry("a") + "," + entry("b", offsets: "[8,24]") + "}", data: Array(repeating: 0, count: 24)) {
+        Case(
+            "overlapping tensors", header: "{" + entry("a") + "," + entry("b", offsets: "[8,24]") + "}",
+            data: Array(repeating: 0, count: 24)
+        ) {
             .overlappingTensors(file: $0, first: "a", second: "b")
         },
-        Case("tensor inside another", header: "{" + entry("a", shape: "[8]", offsets: "[0,32]") + "," + entry("b", shape: "[2]", offsets: "[8,16]") + "}",
-             data: Array(repeating: 0, count: 32)) {
+        Case(
+            "tensor inside another",
+            header: "{" + entry("a", shape: "[8]", offsets: "[0,32]") + ","
+                + entry("b", shape: "[2]", offsets: "[8,16]") + "}",
+            data: Array(repeating: 0, count: 32)
+        ) {
             .overlappingTensors(file: $0, first: "a", second: "b")
         },
         Case("metadata not strings", header: #"{"__metadata__":{"format":1}}"#) {
@@ -112,13 +146,16 @@ import Testing
     }
 
     @Test func descriptionNamesFileRangeAndSection() {
-        let error = SafeTensorsError.rangeOutsideData(file: "model.safetensors", tensor: "x", range: 0..<64, dataSize: 32)
+        let error = SafeTensorsError.rangeOutsideData(
+            file: "model.safetensors", tensor: "x", range: 0..<64, dataSize: 32)
         #expect(error.description == "model.safetensors: tensor 'x' byte range 0..<64 exceeds data section of 32 bytes")
     }
 
     @Test func emptyTensorsGapsAndNullMetadataAreAccepted() throws {
-        let header = #"{"__metadata__":null,"#
-            + Self.entry("a", shape: "[2]", offsets: "[8,16]") + "," + Self.entry("e", shape: "[0,5]", offsets: "[8,8]") + "}"
+        let header =
+            #"{"__metadata__":null,"#
+            + Self.entry("a", shape: "[2]", offsets: "[8,16]") + "," + Self.entry("e", shape: "[0,5]", offsets: "[8,8]")
+            + "}"
         try TestSupport.withTemporaryDirectory { dir in
             let url = dir.appendingPathComponent("gappy.safetensors")
             try TestSupport.safetensorsBytes(header: header, data: Self.sixteen + [1, 2, 3]).write(to: url)

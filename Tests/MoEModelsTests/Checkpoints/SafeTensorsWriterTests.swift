@@ -28,14 +28,16 @@ import TensorCore
     func roundTripsThroughTheReader(dtype: DType) throws {
         try TestSupport.withTemporaryDirectory { dir in
             let url = dir.appendingPathComponent("out.safetensors")
-            try SafeTensorsWriter.write(Self.sample(), dtype: dtype, metadata: ["format": "pt", "by": "expertlock"], to: url)
+            try SafeTensorsWriter.write(
+                Self.sample(), dtype: dtype, metadata: ["format": "pt", "by": "expertlock"], to: url)
             let file = try SafeTensorsFile(url: url)
             #expect(file.metadata == ["format": "pt", "by": "expertlock"])
             #expect(file.tensorNames == ["a.first", "e.empty", "m.scalar", "z.last"])  // sorted, offsets in that order
             for (name, tensor) in Self.sample() {
                 let back = try file.tensor(name)
                 #expect(back.shape == tensor.shape)
-                #expect(back.data.map(\.bitPattern) == tensor.data.map { Self.rounded($0, dtype).bitPattern }, "\(name)")
+                #expect(
+                    back.data.map(\.bitPattern) == tensor.data.map { Self.rounded($0, dtype).bitPattern }, "\(name)")
                 #expect(file.info(name)?.dtype == dtype)
             }
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["out.safetensors"])
@@ -47,7 +49,9 @@ import TensorCore
             let url = dir.appendingPathComponent("out.safetensors")
             try SafeTensorsWriter.write(Self.sample(), dtype: .bf16, to: url)
             let bytes = try Data(contentsOf: url)
-            let length = bytes.prefix(8).withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+            let length = bytes.prefix(8).withUnsafeBytes {
+                Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)))
+            }
             #expect(length % 8 == 0)
             let header = try #require(String(data: bytes.subdata(in: 8..<(8 + length)), encoding: .utf8))
             #expect(header.hasPrefix(#"{"a.first":{"dtype":"BF16","shape":[2,3],"data_offsets":[0,12]},"#))
@@ -90,7 +94,8 @@ import TensorCore
                 try SafeTensorsWriter.write([(name: "__metadata__", tensor: Tensor(scalar: 1))], dtype: .f32, to: url)
             }
             let short = StoredTensor(name: "s", dtype: .bf16, shape: [4], bytes: Data(count: 6))
-            #expect(throws: SafeTensorsError.invalidTensor(file: url.path, tensor: "s", reason: "6 bytes for BF16 [4]")) {
+            #expect(throws: SafeTensorsError.invalidTensor(file: url.path, tensor: "s", reason: "6 bytes for BF16 [4]"))
+            {
                 try SafeTensorsWriter.write([short], to: url)
             }
             #expect(!FileManager.default.fileExists(atPath: url.path))
@@ -101,11 +106,13 @@ import TensorCore
 
     /// Pruning's path: bytes copied from a Python-written file come back identical, any dtype.
     @Test func storedTensorsCopyBytesExactly() throws {
-        let source = try SafeTensorsFile(url: TestSupport.fixtures.appendingPathComponent("checkpoints/tiny.safetensors"))
+        let source = try SafeTensorsFile(
+            url: TestSupport.fixtures.appendingPathComponent("checkpoints/tiny.safetensors"))
         let stored = try source.tensorNames.map { try source.storedTensor($0) }
         try TestSupport.withTemporaryDirectory { dir in
             let url = dir.appendingPathComponent("copy.safetensors")
-            try SafeTensorsWriter.write(stored.map { $0.renamed("copy." + $0.name) }, metadata: source.metadata, to: url)
+            try SafeTensorsWriter.write(
+                stored.map { $0.renamed("copy." + $0.name) }, metadata: source.metadata, to: url)
             let copy = try SafeTensorsFile(url: url)
             #expect(copy.metadata == source.metadata)
             for name in source.tensorNames {

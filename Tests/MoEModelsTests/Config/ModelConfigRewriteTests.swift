@@ -11,8 +11,10 @@ import Testing
     }
 
     /// Files saved by transformers come back byte for byte except the patched line.
-    @Test(arguments: [("mixtral", "num_local_experts"), ("qwen2_moe", "num_experts"),
-                      ("qwen3_moe", "num_local_experts"), ("olmoe", "num_experts")])
+    @Test(arguments: [
+        ("mixtral", "num_local_experts"), ("qwen2_moe", "num_experts"),
+        ("qwen3_moe", "num_local_experts"), ("olmoe", "num_experts"),
+    ])
     func patchesOnlyTheExpertCount(family: String, key: String) throws {
         let source = Self.configs.appendingPathComponent(family)
         let config = try ModelConfig.load(from: source)
@@ -36,7 +38,8 @@ import Testing
         let source = Self.configs.appendingPathComponent("qwen3_moe/config.json")
         try TestSupport.withTemporaryDirectory { dir in
             let target = dir.appendingPathComponent("config.json")
-            try ModelConfig.load(from: source).rewritten(numExperts: nil, expertsPerLayer: nil, source: source, to: target)
+            try ModelConfig.load(from: source).rewritten(
+                numExperts: nil, expertsPerLayer: nil, source: source, to: target)
             let text = try String(contentsOf: target, encoding: .utf8)
             #expect(text.contains("\"rope_theta\": 1000000.0"))
             #expect(text.contains("\"attention_dropout\": 0.0"))
@@ -57,7 +60,9 @@ import Testing
             #expect(object["num_experts"] == nil)  // only the spelling the file already had
             let uniform = try pruned.rewritten(numExperts: 4, expertsPerLayer: nil, source: dir, to: dir)
             #expect(uniform.expertsPerLayer == nil && uniform.numExperts == 4)
-            #expect(try TestSupport.readJSON(dir.appendingPathComponent("config.json"))["expertlock_experts_per_layer"] == nil)
+            #expect(
+                try TestSupport.readJSON(dir.appendingPathComponent("config.json"))["expertlock_experts_per_layer"]
+                    == nil)
         }
     }
 
@@ -73,8 +78,11 @@ import Testing
             #expect(file == target.path)
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
             let other = try ModelConfig.load(from: Self.configs.appendingPathComponent("olmoe"))
-            #expect(throws: ConfigError.modelTypeMismatch(file: source.appendingPathComponent("config.json").path,
-                                                         expected: "olmoe", found: "mixtral")) {
+            #expect(
+                throws: ConfigError.modelTypeMismatch(
+                    file: source.appendingPathComponent("config.json").path,
+                    expected: "olmoe", found: "mixtral")
+            ) {
                 try other.rewritten(numExperts: 2, expertsPerLayer: nil, source: source, to: target)
             }
         }
@@ -84,7 +92,8 @@ import Testing
     func rewritesTheRealMixtralConfig() throws {
         let source = TestSupport.sharedData.appendingPathComponent("configs/mixtral-8x7b-v0.1")
         try TestSupport.withTemporaryDirectory { dir in
-            let pruned = try ModelConfig.load(from: source).rewritten(numExperts: 6, expertsPerLayer: nil, source: source, to: dir)
+            let pruned = try ModelConfig.load(from: source).rewritten(
+                numExperts: 6, expertsPerLayer: nil, source: source, to: dir)
             #expect(pruned.numExperts == 6 && pruned.hiddenSize == 4096)
             let before = try TestSupport.readJSON(source.appendingPathComponent("config.json"))
             let after = try TestSupport.readJSON(dir.appendingPathComponent("config.json"))

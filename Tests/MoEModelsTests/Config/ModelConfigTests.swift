@@ -60,9 +60,12 @@ import Testing
 
     @Test(.enabled(if: TestSupport.sharedDataExists("configs/mixtral-8x7b-v0.1/config.json"), "needs ../shared/data"))
     func decodesRealMixtral() throws {
-        let c = try ModelConfig.load(from: TestSupport.sharedData.appendingPathComponent("configs/mixtral-8x7b-v0.1/config.json"))
+        let c = try ModelConfig.load(
+            from: TestSupport.sharedData.appendingPathComponent("configs/mixtral-8x7b-v0.1/config.json"))
         #expect(c.family == .mixtral)
-        #expect(c.vocabSize == 32000 && c.hiddenSize == 4096 && c.intermediateSize == 14336 && c.moeIntermediateSize == 14336)
+        #expect(
+            c.vocabSize == 32000 && c.hiddenSize == 4096 && c.intermediateSize == 14336
+                && c.moeIntermediateSize == 14336)
         #expect(c.numHiddenLayers == 32 && c.numAttentionHeads == 32 && c.numKeyValueHeads == 8 && c.headDim == 128)
         #expect(c.numExperts == 8 && c.numExpertsPerToken == 2 && c.normTopKProb)
         #expect(c.rmsNormEps == 1e-5 && c.ropeTheta == 1_000_000 && c.routerAuxLossCoef == 0.02)
@@ -75,7 +78,8 @@ import Testing
     func decodesRealQwen3() throws {
         let c = try ModelConfig.load(from: TestSupport.sharedData.appendingPathComponent("configs/qwen3-30b-a3b"))
         #expect(c.family == .qwen3Moe)
-        #expect(c.vocabSize == 151936 && c.hiddenSize == 2048 && c.intermediateSize == 6144 && c.moeIntermediateSize == 768)
+        #expect(
+            c.vocabSize == 151936 && c.hiddenSize == 2048 && c.intermediateSize == 6144 && c.moeIntermediateSize == 768)
         #expect(c.numHiddenLayers == 48 && c.numAttentionHeads == 32 && c.numKeyValueHeads == 4 && c.headDim == 128)
         #expect(c.numExperts == 128 && c.numExpertsPerToken == 8 && c.normTopKProb)
         #expect(c.rmsNormEps == 1e-6 && c.ropeTheta == 1_000_000 && c.routerAuxLossCoef == 0.001)
@@ -86,7 +90,9 @@ import Testing
 
     // MARK: - Failing inputs: each error names the file
 
-    static let minimal = #""model_type": "mixtral", "vocab_size": 64, "hidden_size": 64, "intermediate_size": 16, "num_hidden_layers": 2, "num_attention_heads": 8"#
+    static let minimal =
+        #""model_type": "mixtral", "vocab_size": 64, "hidden_size": 64, "intermediate_size": 16, "#
+        + #""num_hidden_layers": 2, "num_attention_heads": 8"#
 
     static func load(_ json: String) throws -> ModelConfig {
         try TestSupport.withTemporaryDirectory { dir in
@@ -107,8 +113,12 @@ import Testing
     }
 
     @Test func missingRequiredKeys() throws {
-        for key in ["hidden_size", "vocab_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "model_type"] {
-            let json = "{" + Self.minimal.split(separator: ",").filter { !$0.contains("\"\(key)\"") }.joined(separator: ",") + "}"
+        for key in [
+            "hidden_size", "vocab_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "model_type",
+        ] {
+            let json =
+                "{" + Self.minimal.split(separator: ",").filter { !$0.contains("\"\(key)\"") }.joined(separator: ",")
+                + "}"
             let error = try Self.error(json)
             guard case let .missingKey(file, missing) = error else { Issue.record("\(key): got \(error)"); continue }
             #expect(missing == key && file.hasSuffix("config.json"))
@@ -117,9 +127,12 @@ import Testing
     }
 
     @Test func badJSONWrongTypesAndMissingFile() throws {
-        guard case .invalidJSON = try Self.error("{ \"model_type\": ") else { Issue.record("bad JSON accepted"); return }
+        guard case .invalidJSON = try Self.error("{ \"model_type\": ") else {
+            Issue.record("bad JSON accepted"); return
+        }
         guard case .invalidJSON = try Self.error("[1, 2]") else { Issue.record("array accepted"); return }
-        let wrongType = try Self.error("{" + Self.minimal.replacingOccurrences(of: "\"hidden_size\": 64", with: "\"hidden_size\": \"big\"") + "}")
+        let wrongType = try Self.error(
+            "{" + Self.minimal.replacingOccurrences(of: "\"hidden_size\": 64", with: "\"hidden_size\": \"big\"") + "}")
         guard case .invalidValue(_, "hidden_size", _) = wrongType else { Issue.record("got \(wrongType)"); return }
         let absent = URL(fileURLWithPath: "/nonexistent/expertlock/config.json")
         #expect(throws: ConfigError.fileNotFound(file: absent.path)) { try ModelConfig.load(from: absent) }
@@ -127,7 +140,9 @@ import Testing
 
     @Test func conflictingExpertCounts() throws {
         let error = try Self.error("{" + Self.minimal + #", "num_local_experts": 8, "num_experts": 4}"#)
-        guard case .conflictingKeys(_, "num_local_experts", "num_experts") = error else { Issue.record("got \(error)"); return }
+        guard case .conflictingKeys(_, "num_local_experts", "num_experts") = error else {
+            Issue.record("got \(error)"); return
+        }
         #expect(try Self.load("{" + Self.minimal + #", "num_local_experts": 4, "num_experts": 4}"#).numExperts == 4)
     }
 
@@ -147,16 +162,23 @@ import Testing
     }
 
     @Test func legacyAndV5SpellingsAgree() throws {
-        let v5 = try Self.load("{" + Self.minimal + #", "rope_parameters": {"rope_theta": 500000.0, "rope_type": "default"}, "dtype": "float16", "eos_token_id": [7, 8], "head_dim": null, "num_key_value_heads": null}"#)
-        let v4 = try Self.load("{" + Self.minimal + #", "rope_theta": 500000, "torch_dtype": "float16", "eos_token_id": 7, "num_key_value_heads": 8}"#)
+        let v5 = try Self.load(
+            "{" + Self.minimal
+                + #", "rope_parameters": {"rope_theta": 500000.0, "rope_type": "default"}, "dtype": "float16", "#
+                + #""eos_token_id": [7, 8], "head_dim": null, "num_key_value_heads": null}"#
+        )
+        let v4 = try Self.load(
+            "{" + Self.minimal
+                + #", "rope_theta": 500000, "torch_dtype": "float16", "eos_token_id": 7, "num_key_value_heads": 8}"#)
         #expect(v5 == v4)
         #expect(v5.ropeTheta == 500_000 && v5.torchDtype == "float16" && v5.eosTokenId == 7 && v5.numKeyValueHeads == 8)
     }
 
     @Test func sparseLayersFollowQwenRules() throws {
-        var c = ModelConfig(modelType: "qwen2_moe", vocabSize: 8, hiddenSize: 8, intermediateSize: 8, numHiddenLayers: 6,
-                            numAttentionHeads: 2, numExperts: 4, decoderSparseStep: 2, mlpOnlyLayers: [3],
-                            expertsPerLayer: [9, 3, 9, 9, 9, 2])
+        var c = ModelConfig(
+            modelType: "qwen2_moe", vocabSize: 8, hiddenSize: 8, intermediateSize: 8, numHiddenLayers: 6,
+            numAttentionHeads: 2, numExperts: 4, decoderSparseStep: 2, mlpOnlyLayers: [3],
+            expertsPerLayer: [9, 3, 9, 9, 9, 2])
         #expect(c.sparseLayers == [1, 5])
         #expect((0..<6).map { c.expertCount(layer: $0) } == [0, 3, 0, 0, 0, 2])
         try c.validate()

@@ -14,15 +14,19 @@ struct FamilyGradientTests {
         func observeRouting(layer: Int, probabilities: Tensor, experts: [Int], weights: Tensor, batch: TokenBatch) {
             self.experts.append(experts)
         }
-        func observeExpertOutput(layer: Int, expert: Int, rows: [Int], slots: [Int], outputNorms: [Float], batch: TokenBatch) {}
+        func observeExpertOutput(
+            layer: Int, expert: Int, rows: [Int], slots: [Int], outputNorms: [Float], batch: TokenBatch
+        ) {}
     }
 
-    @Test(arguments: ["deepseek_v3_f32_qlora_groups", "deepseek_v3_bf16_yarn_shared2", "glm4_moe_lite_f32_qlora_groups",
-                      "deepseek_v2_bf16_grouped_yarn", "ernie4_5_moe_f32_shared2_interval",
-                      // Sinks, sliding windows, router bias, clamped SwiGLU with expert biases (gpt-oss); chunks,
-                      // NoPE temperature, L2 q/k norm, routing on the expert input, shared expert (Llama-4).
-                      "gpt_oss_f32_window5_plain_rope", "gpt_oss_bf16_window3_yarn",
-                      "llama4_text_f32_chunk4_nope_qknorm"])
+    @Test(arguments: [
+        "deepseek_v3_f32_qlora_groups", "deepseek_v3_bf16_yarn_shared2", "glm4_moe_lite_f32_qlora_groups",
+        "deepseek_v2_bf16_grouped_yarn", "ernie4_5_moe_f32_shared2_interval",
+        // Sinks, sliding windows, router bias, clamped SwiGLU with expert biases (gpt-oss); chunks,
+        // NoPE temperature, L2 q/k norm, routing on the expert input, shared expert (Llama-4).
+        "gpt_oss_f32_window5_plain_rope", "gpt_oss_bf16_window3_yarn",
+        "llama4_text_f32_chunk4_nope_qknorm",
+    ])
     func lossGradientMatchesFiniteDifferences(_ name: String) throws {
         let model = try ModelLoader.load(directory: FamilyParityTests.fixture(name), residency: .resident)
         for p in model.parameters { try p.setTrainable(true) }

@@ -9,11 +9,13 @@ struct FamilyLoadingTests {
     static let deepseek = "deepseek_v3_f32_qlora_groups"
 
     /// A copy of a fixture with `edit` applied to its config.json.
-    static func withCopy<R>(_ name: String, edit: (inout [String: Any]) -> Void, _ body: (URL) throws -> R) throws -> R {
+    static func withCopy<R>(_ name: String, edit: (inout [String: Any]) -> Void, _ body: (URL) throws -> R) throws -> R
+    {
         try TestSupport.withTemporaryDirectory { dir in
             let source = FamilyParityTests.fixture(name)
             for file in ["model.safetensors", "expected.json"] {
-                try FileManager.default.copyItem(at: source.appendingPathComponent(file), to: dir.appendingPathComponent(file))
+                try FileManager.default.copyItem(
+                    at: source.appendingPathComponent(file), to: dir.appendingPathComponent(file))
             }
             var object = try TestSupport.readJSON(source.appendingPathComponent("config.json"))
             edit(&object)
@@ -33,7 +35,12 @@ struct FamilyLoadingTests {
             let logits = try model.forward(TokenBatch(expected.ids)).logits.value
             #expect(ModelParityTests.maxDifference(logits, expected.logits) <= 1e-4)
         }
-        try Self.withCopy(Self.deepseek, edit: { $0["model_type"] = "kimi_k2"; $0["architectures"] = ["OtherForCausalLM"] }) { dir in
+        try Self.withCopy(
+            Self.deepseek,
+            edit: {
+                $0["model_type"] = "kimi_k2"; $0["architectures"] = ["OtherForCausalLM"]
+            }
+        ) { dir in
             #expect(throws: ConfigError.self) { try ModelLoader.load(directory: dir) }
         }
     }
@@ -73,7 +80,8 @@ struct FamilyLoadingTests {
     }
 
     func checkPruningKeepsGroupLimitedRoutingExact() throws {
-        let model = try ModelLoader.load(directory: FamilyParityTests.fixture(Self.deepseek))  // 8 experts, 2 groups, top-1 group
+        // 8 experts, 2 groups, top-1 group
+        let model = try ModelLoader.load(directory: FamilyParityTests.fixture(Self.deepseek))
         let ids = try FamilyParityTests.expected(Self.deepseek).ids
         let even = try model.keepingExperts(model.moeBlocks.map { _ in [0, 2, 3, 4, 5, 6] })
         #expect(even.config.router?.groups == 2 && even.notes.contains { $0.contains("group-limited routing kept") })
@@ -150,15 +158,19 @@ struct FamilyLoadingTests {
                 #expect(try reloaded.forward(TokenBatch(ids)).logits.value.data == without.data)
             }
             // A shared expert with weights where config.json says there is none is still refused.
-            try SafeTensorsWriter.write(routed + shared(["gate_proj": [1, c], "up_proj": [0, c], "down_proj": [c, 0]]),
-                                        dtype: .f32, to: file)
+            try SafeTensorsWriter.write(
+                routed + shared(["gate_proj": [1, c], "up_proj": [0, c], "down_proj": [c, 0]]),
+                dtype: .f32, to: file)
             #expect(throws: ModelError.self) { try ModelLoader.load(directory: dir) }
         }
     }
 
     /// Bad input stays bad input: each is a ConfigError naming config.json and the problem.
     @Test(arguments: [
-        (#"{"rope_parameters": {"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 2.0}}"#, "rope type 'dynamic'"),
+        (
+            #"{"rope_parameters": {"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 2.0}}"#,
+            "rope type 'dynamic'"
+        ),
         (#"{"rope_parameters": {"rope_type": "yarn", "rope_theta": 10000.0}}"#, "yarn rope needs it"),
         (#"{"n_group": 3}"#, "n_group 3 does not divide the 8 experts"),
         (#"{"topk_group": 3}"#, "topk_group 3 must be between 1 and n_group 2"),
@@ -217,7 +229,9 @@ extension FamilyLoadingTests {
             config["shared_expert_intermediate_size"] = 0
             try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("config.json"))
             let checkpoint = try SafeTensorsCheckpoint(directory: source)
-            let kept = try checkpoint.tensorNames.filter { !$0.contains(".shared_expert") }.map { ($0, try checkpoint.tensor($0)) }
+            let kept = try checkpoint.tensorNames.filter { !$0.contains(".shared_expert") }.map {
+                ($0, try checkpoint.tensor($0))
+            }
             let file = dir.appendingPathComponent("model.safetensors")
             try SafeTensorsWriter.write(kept, dtype: .f32, to: file)
             let ids = [1, 5, 9, 2, 7]
@@ -226,10 +240,12 @@ extension FamilyLoadingTests {
             let sparse = try ModelLoader.load(directory: dir).moeBlocks.map(\.layer)
             let extra = sparse.flatMap { l -> [(String, Tensor)] in
                 let mlp = "model.layers.\(l).mlp"
-                return [("\(mlp).shared_expert.gate_proj.weight", Tensor(shape: [0, c])),
-                        ("\(mlp).shared_expert.up_proj.weight", Tensor(shape: [0, c])),
-                        ("\(mlp).shared_expert.down_proj.weight", Tensor(shape: [c, 0])),
-                        ("\(mlp).shared_expert_gate.weight", Tensor(shape: [1, c], data: (0..<c).map { Float($0) / 7 }))]
+                return [
+                    ("\(mlp).shared_expert.gate_proj.weight", Tensor(shape: [0, c])),
+                    ("\(mlp).shared_expert.up_proj.weight", Tensor(shape: [0, c])),
+                    ("\(mlp).shared_expert.down_proj.weight", Tensor(shape: [c, 0])),
+                    ("\(mlp).shared_expert_gate.weight", Tensor(shape: [1, c], data: (0..<c).map { Float($0) / 7 })),
+                ]
             }
             try SafeTensorsWriter.write(kept + extra, dtype: .f32, to: file)
             let model = try ModelLoader.load(directory: dir)
@@ -241,8 +257,13 @@ extension FamilyLoadingTests {
                 #expect(try ModelLoader.load(directory: out).forward(TokenBatch(ids)).logits.value.data == without.data)
             }
             // A gate of another shape is still a tensor the model does not use.
-            try SafeTensorsWriter.write(kept + extra.dropLast() + [("model.layers.\(sparse.last!).mlp.shared_expert_gate.weight",
-                                                                    Tensor(shape: [2, c]))], dtype: .f32, to: file)
+            try SafeTensorsWriter.write(
+                kept + extra.dropLast() + [
+                    (
+                        "model.layers.\(sparse.last!).mlp.shared_expert_gate.weight",
+                        Tensor(shape: [2, c])
+                    )
+                ], dtype: .f32, to: file)
             #expect(throws: ModelError.self) { try ModelLoader.load(directory: dir) }
         }
     }

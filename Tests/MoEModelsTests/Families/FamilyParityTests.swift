@@ -17,7 +17,9 @@ struct FamilyParityTests {
         let families = Self.cases.compactMap { name in
             ModelFamily.allCases.map(\.rawValue).filter { name.hasPrefix($0 + "_") }.max { $0.count < $1.count }
         }
-        let added = ModelFamily.allCases.map(\.rawValue).filter { !["mixtral", "qwen2_moe", "qwen3_moe", "olmoe"].contains($0) }
+        let added = ModelFamily.allCases.map(\.rawValue).filter {
+            !["mixtral", "qwen2_moe", "qwen3_moe", "olmoe"].contains($0)
+        }
         #expect(Set(families) == Set(added), "fixtures cover \(Set(families).sorted()), families \(added)")
         for family in added {  // at least two variants of each
             #expect(families.filter { $0 == family }.count >= 2, "\(family) has fewer than two fixtures")
@@ -42,7 +44,8 @@ struct FamilyParityTests {
     }
 
     static func expected(_ name: String) throws -> Expected {
-        try JSONDecoder().decode(Expected.self, from: Data(contentsOf: fixture(name).appendingPathComponent("expected.json")))
+        try JSONDecoder().decode(
+            Expected.self, from: Data(contentsOf: fixture(name).appendingPathComponent("expected.json")))
     }
 
     /// Every routing decision of a pass: per sparse layer, the chosen experts and weights of each row.
@@ -51,7 +54,9 @@ struct FamilyParityTests {
         func observeRouting(layer: Int, probabilities: Tensor, experts: [Int], weights: Tensor, batch: TokenBatch) {
             layers.append((experts, weights))
         }
-        func observeExpertOutput(layer: Int, expert: Int, rows: [Int], slots: [Int], outputNorms: [Float], batch: TokenBatch) {}
+        func observeExpertOutput(
+            layer: Int, expert: Int, rows: [Int], slots: [Int], outputNorms: [Float], batch: TokenBatch
+        ) {}
     }
 
     @Test(arguments: cases)
@@ -63,16 +68,22 @@ struct FamilyParityTests {
         #expect(ModelParityTests.maxDifference(out.logits.value, expected.logits) <= 1e-4, "\(name): logits")
         #expect(out.routerLogits.count == expected.routing.count)
         #expect(choices.layers.count == expected.routing.count)
-        for (l, reference) in expected.routing.enumerated() where l < out.routerLogits.count && l < choices.layers.count {
-            #expect(ModelParityTests.maxDifference(out.routerLogits[l], reference.logits) <= 1e-4, "\(name): router \(l)")
+        for (l, reference) in expected.routing.enumerated() where l < out.routerLogits.count && l < choices.layers.count
+        {
+            #expect(
+                ModelParityTests.maxDifference(out.routerLogits[l], reference.logits) <= 1e-4, "\(name): router \(l)")
             let (experts, weights) = choices.layers[l]
             let k = weights.lastDim
             for (row, chosen) in reference.experts.enumerated() {
                 // transformers' topk(sorted=False) order is unspecified: compare (expert, weight) as sets.
-                let ours = (0..<k).map { (experts[row * k + $0], Double(weights.data[row * k + $0])) }.sorted { $0.0 < $1.0 }
+                let ours = (0..<k).map { (experts[row * k + $0], Double(weights.data[row * k + $0])) }.sorted {
+                    $0.0 < $1.0
+                }
                 let theirs = zip(chosen, reference.weights[row]).map { ($0, $1) }.sorted { $0.0 < $1.0 }
                 #expect(ours.map(\.0) == theirs.map(\.0), "\(name): layer \(l) row \(row) experts")
-                for (a, b) in zip(ours, theirs) { #expect(abs(a.1 - b.1) <= 1e-5, "\(name): layer \(l) row \(row) weight") }
+                for (a, b) in zip(ours, theirs) {
+                    #expect(abs(a.1 - b.1) <= 1e-5, "\(name): layer \(l) row \(row) weight")
+                }
             }
         }
     }

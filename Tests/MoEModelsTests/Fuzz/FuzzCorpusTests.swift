@@ -8,7 +8,8 @@ struct FuzzCorpusTests {
     static let corpus = TestSupport.packageRoot.appendingPathComponent("fuzz/corpus")
 
     static func seeds(_ target: String) -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: corpus.appendingPathComponent(target).path)) ?? []
+        let names =
+            (try? FileManager.default.contentsOfDirectory(atPath: corpus.appendingPathComponent(target).path)) ?? []
         return names.filter { !$0.hasPrefix(".") }.sorted().map { "\(target)/\($0)" }
     }
 

@@ -13,8 +13,10 @@ struct FuzzRegressionTests {
     /// Hang, then out of memory: `validate()` enumerated all 4·10^12 layers to find the sparse ones.
     @Test func configClaimingTrillionsOfLayersIsRefusedUpFront() throws {
         let data = try Self.input("config", "trillion-layers.json")
-        #expect(throws: ConfigError.invalid(
-            file: "config.json", reason: "num_hidden_layers 4000000000000 is more than the 100000 layers any model has")
+        #expect(
+            throws: ConfigError.invalid(
+                file: "config.json",
+                reason: "num_hidden_layers 4000000000000 is more than the 100000 layers any model has")
         ) { try ModelConfig.decode(data) }
     }
 
@@ -43,7 +45,9 @@ struct FuzzRegressionTests {
     /// The example, through the whole open path: a header claiming 10^12 elements (with
     /// offsets that agree) is refused by arithmetic on the header, before anything is allocated
     /// for the tensor; nothing is converted, so the process survives and memory stays flat.
-    @Test(arguments: ["[1000000,1000000]", "[4611686018427387904]", "[3037000500,3037000500]", "[2147483648,2147483648]"])
+    @Test(arguments: [
+        "[1000000,1000000]", "[4611686018427387904]", "[3037000500,3037000500]", "[2147483648,2147483648]",
+    ])
     func headerClaimingHugeElementCountsIsRefusedBeforeAllocating(_ shape: String) throws {
         try TestSupport.withTemporaryDirectory { dir in
             let url = dir.appendingPathComponent("huge.safetensors")
@@ -74,11 +78,11 @@ struct FuzzRegressionTests {
     static func peakResidentMB() -> Int {
         var usage = rusage()
         #if os(macOS)
-        getrusage(RUSAGE_SELF, &usage)
-        return Int(usage.ru_maxrss) >> 20
+            getrusage(RUSAGE_SELF, &usage)
+            return Int(usage.ru_maxrss) >> 20
         #else
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Int(usage.ru_maxrss) >> 10
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            return Int(usage.ru_maxrss) >> 10
         #endif
     }
 }

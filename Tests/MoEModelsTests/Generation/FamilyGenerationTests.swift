@@ -16,7 +16,9 @@ struct FamilyGenerationTests {
     static let cases = expected?.cases.map(\.model) ?? []
 
     @Test func coversLatentAttention() {
-        #expect(Self.cases.contains { $0.hasPrefix("deepseek_v3_") } && Self.cases.contains { $0.hasPrefix("glm4_moe_lite_") })
+        #expect(
+            Self.cases.contains { $0.hasPrefix("deepseek_v3_") }
+                && Self.cases.contains { $0.hasPrefix("glm4_moe_lite_") })
         #expect(Self.cases.contains { $0.hasPrefix("deepseek_v2_") } && Self.cases.contains { $0.contains("_fp8_") })
     }
 
@@ -30,6 +32,8 @@ struct FamilyGenerationTests {
         #expect(difference <= 1e-4, "\(name): logits differ by \(difference)")
         let recomputed = try Generator.greedy(
             model: model, prompt: reference.prompt, maxNewTokens: reference.tokens.count, useCache: false)
-        #expect(recomputed.tokens == output.tokens && GeneratorTests.maxDifference(recomputed.logits, output.logits) <= 1e-4)
+        #expect(
+            recomputed.tokens == output.tokens && GeneratorTests.maxDifference(recomputed.logits, output.logits) <= 1e-4
+        )
     }
 }

@@ -15,7 +15,9 @@ struct LayerStreamingTests {
             routing.append((layer, probabilities, experts, weights))
         }
 
-        func observeExpertOutput(layer: Int, expert: Int, rows: [Int], slots: [Int], outputNorms: [Float], batch: TokenBatch) {
+        func observeExpertOutput(
+            layer: Int, expert: Int, rows: [Int], slots: [Int], outputNorms: [Float], batch: TokenBatch
+        ) {
             outputs.append((layer, expert, rows, outputNorms))
         }
     }
@@ -24,7 +26,10 @@ struct LayerStreamingTests {
     static func batches(vocab: Int) -> [TokenBatch] {
         var rng = SplitMix64(seed: 5)
         func sequence(_ n: Int) -> [Int] { (0..<n).map { _ in Int(rng.next() % UInt64(vocab)) } }
-        return [TokenBatch(padding: [sequence(9), sequence(5)]), TokenBatch(sequence(12)), TokenBatch(padding: [sequence(7), sequence(7)])]
+        return [
+            TokenBatch(padding: [sequence(9), sequence(5)]), TokenBatch(sequence(12)),
+            TokenBatch(padding: [sequence(7), sequence(7)]),
+        ]
     }
 
     /// max |a - b| / max(1, max |b|).
@@ -36,8 +41,10 @@ struct LayerStreamingTests {
 
     /// Streams `batches` through `streamed` and the ordinary forward through `reference`, and checks
     /// logits (1e-5 relative) and routing (same experts, same probabilities) per batch and layer.
-    static func expectSameResults(streamed: MoEModel, reference: MoEModel, batches: [TokenBatch],
-                                  parameters: LayerStreaming.Parameters = LayerStreaming.Parameters()) throws {
+    static func expectSameResults(
+        streamed: MoEModel, reference: MoEModel, batches: [TokenBatch],
+        parameters: LayerStreaming.Parameters = LayerStreaming.Parameters()
+    ) throws {
         let direct = RoutingLog()
         let expected = try batches.map { try reference.forward($0, observer: direct).logits.value }
         let streamedLog = RoutingLog()
@@ -72,7 +79,8 @@ struct LayerStreamingTests {
     func fixtureModelsGiveTheSameLogitsAndRouting(_ name: String) throws {
         let reference = try ModelLoader.load(directory: ModelParityTests.fixture(name))
         let streamed = try ModelLoader.load(directory: ModelParityTests.fixture(name), residency: .read)
-        try Self.expectSameResults(streamed: streamed, reference: reference, batches: Self.batches(vocab: reference.config.vocabSize))
+        try Self.expectSameResults(
+            streamed: streamed, reference: reference, batches: Self.batches(vocab: reference.config.vocabSize))
         // Every weight was read for its layer and released after it.
         #expect(streamed.parameters.allSatisfy { !$0.isResident })
     }
@@ -82,7 +90,8 @@ struct LayerStreamingTests {
     @Test func randomBF16CheckpointGivesTheSameResults() throws {
         let config = try #require(ModelConfig.preset("small", vocabSize: 97))
         let model = try MoEModel.randomlyInitialized(config: config, seed: 3, initializerRange: 0.2)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("expertlock-stream-\(UUID().uuidString)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "expertlock-stream-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         try model.save(to: dir, dtype: .bf16)
         let batches = Self.batches(vocab: 97)
@@ -118,9 +127,10 @@ struct LayerStreamingTests {
                 results.append(scores)
                 routings.append(log.routing.map(\.experts))
                 #expect(read.parameters.allSatisfy { !$0.isResident && !$0.isHeld })
-                #expect(!read.parameters.flatMap(\.sourceExtents).contains {
-                    $0.file.positionedReader?.stagedRegion(covering: $0.range) != nil
-                })
+                #expect(
+                    !read.parameters.flatMap(\.sourceExtents).contains {
+                        $0.file.positionedReader?.stagedRegion(covering: $0.range) != nil
+                    })
             }
             #expect(results.allSatisfy { $0 == results[0] })
             #expect(routings.allSatisfy { $0 == routings[0] })

@@ -25,7 +25,9 @@ struct MoEModelScoringTests {
         // In groups of sequences (1 or 2 of the 3 per pass): every row the same.
         for passTokens in [1, 18] {
             let grouped = try model.finalHiddenStates(batch, passTokens: passTokens)
-            #expect(LayerStreamingTests.relativeDifference(grouped, out.hidden.value) <= 1e-5, "\(passTokens) tokens per pass")
+            #expect(
+                LayerStreamingTests.relativeDifference(grouped, out.hidden.value) <= 1e-5,
+                "\(passTokens) tokens per pass")
         }
     }
 
@@ -63,9 +65,12 @@ struct MoEModelScoringTests {
         let targets = rows.map { ($0 * 5 + 1) % model.config.vocabSize }
         let whole = try model.headScores(rows: rows, of: hidden, targets: targets, entropy: true)
         for passTokens in [1, 18, 1000] {
-            let passes = try model.headScores(batch, rows: rows, targets: targets, entropy: true, passTokens: passTokens)
+            let passes = try model.headScores(
+                batch, rows: rows, targets: targets, entropy: true, passTokens: passTokens)
             for i in rows.indices {
-                #expect(abs(passes.logProbabilities[i] - whole.logProbabilities[i]) <= 1e-4, "\(passTokens) tokens per pass")
+                #expect(
+                    abs(passes.logProbabilities[i] - whole.logProbabilities[i]) <= 1e-4, "\(passTokens) tokens per pass"
+                )
                 #expect(abs(passes.entropies[i] - whole.entropies[i]) <= 1e-4, "\(passTokens) tokens per pass")
             }
             var covered: [Int] = []

@@ -11,7 +11,8 @@ enum TestSupport {
 
     static var packageRoot: URL {
         URL(fileURLWithPath: #filePath)  // …/Tests/MoEModelsTests/Support/TestSupport.swift
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 
     /// Real public data next to the package (`../shared/data`); absent in a user's clone.

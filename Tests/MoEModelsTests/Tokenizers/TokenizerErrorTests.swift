@@ -54,7 +54,8 @@ import Testing
 
     @Test func unknownPreTokenizerType() throws {
         let error = try loadError(
-            #"{"model": \#(bpe), "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Whitespace"}, {"type": "FancySplit"}]}}"#
+            #"{"model": \#(bpe), "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Whitespace"}, "#
+                + #"{"type": "FancySplit"}]}}"#
         )
         #expect(
             error
@@ -87,7 +88,8 @@ import Testing
         }
         #expect(field == "model.vocab.a")
         let regex = try loadError(
-            #"{"model": \#(bpe), "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(unclosed"}, "behavior": "Isolated"}}"#
+            #"{"model": \#(bpe), "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "(unclosed"}, "#
+                + #""behavior": "Isolated"}}"#
         )
         guard case .invalidRegex = regex else {
             Issue.record("\(regex)")

@@ -122,7 +122,8 @@ import Testing
     }
 
     /// `attend` on the kernels of `path` (the public function picks them by head size).
-    static func attend(_ q: Variable, _ k: Variable, _ v: Variable, _ c: Config, path: AttentionLayout.Path) -> Variable {
+    static func attend(_ q: Variable, _ k: Variable, _ v: Variable, _ c: Config, path: AttentionLayout.Path) -> Variable
+    {
         let layout = AttentionLayout(
             batch: c.batch, seq: c.seq, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim,
             scale: 1 / Float(c.headDim).squareRoot(),

@@ -98,7 +98,8 @@ import Testing
             }
             return groupedExperts(
                 v([n, c], 1), gate: (0..<experts).map { v([i, c], 10 + UInt64($0)) },
-                up: (0..<experts).map { v([i, c], 20 + UInt64($0)) }, down: (0..<experts).map { v([c, i], 30 + UInt64($0)) },
+                up: (0..<experts).map { v([i, c], 20 + UInt64($0)) },
+                down: (0..<experts).map { v([c, i], 30 + UInt64($0)) },
                 tokens: tokens, slots: slots, weights: v([n, k], 2)
             ).value
         }

@@ -13,7 +13,8 @@ import Testing
         #expect(a.shape == b.shape, "\(what) shape", sourceLocation: sourceLocation)
         let largest = b.data.map { abs($0) }.max() ?? 0
         let worst = zip(a.data, b.data).map { abs($0 - $1) }.max() ?? 0
-        #expect(worst <= 1e-5 * max(1e-3, largest), "\(what): worst difference \(worst), largest \(largest)",
+        #expect(
+            worst <= 1e-5 * max(1e-3, largest), "\(what): worst difference \(worst), largest \(largest)",
             sourceLocation: sourceLocation)
     }
 

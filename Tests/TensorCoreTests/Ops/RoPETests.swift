@@ -36,7 +36,8 @@ import Testing
         let x = randomTensor([12, 2 * 8], seed: 84)
         let y = rope(Variable(x), heads: 2, headDim: 8, positions: positions, theta: 10_000).value
         for r in 0..<12 {
-            let row = rope(Variable(x.rows(r..<(r + 1))), heads: 2, headDim: 8, positions: [positions[r]], theta: 10_000)
+            let row = rope(
+                Variable(x.rows(r..<(r + 1))), heads: 2, headDim: 8, positions: [positions[r]], theta: 10_000)
             #expect(Array(y.data[(r * 16)..<(r * 16 + 16)]) == row.value.data)
         }
     }

@@ -96,7 +96,8 @@ struct OptimizerFixture: Decodable {
             m.withUnsafeMutableBufferPointer { pm in
                 v.withUnsafeMutableBufferPointer { pv in
                     g.withUnsafeMutableBufferPointer { pg in
-                        update.apply(p: pp.baseAddress!, m: pm.baseAddress!, v: pv.baseAddress!, g: pg.baseAddress!, 0..<n)
+                        update.apply(
+                            p: pp.baseAddress!, m: pm.baseAddress!, v: pv.baseAddress!, g: pg.baseAddress!, 0..<n)
                     }
                 }
             }

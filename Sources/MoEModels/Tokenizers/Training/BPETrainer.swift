@@ -107,7 +107,9 @@ enum BPETrainer {
             }
             queue.release(top)
             for (pair, positions) in whereToUpdate {
-                if let count = pairCounts[pair], count > 0 { queue.push(count: count, pair: pair, positions: positions) }
+                if let count = pairCounts[pair], count > 0 {
+                    queue.push(count: count, pair: pair, positions: positions)
+                }
             }
             whereToUpdate.removeAll(keepingCapacity: true)
             if merges.count % 256 == 0 { progress(merges.count, idByToken.count) }

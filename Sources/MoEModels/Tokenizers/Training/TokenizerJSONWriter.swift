@@ -108,10 +108,15 @@ enum TokenizerJSONWriter {
                 parameters.individualDigits
                 ? .object([
                     ("type", .string("Sequence")),
-                    ("pretokenizers", .array([split, .object([("type", .string("Digits")), ("individual_digits", .bool(true))])])),
+                    (
+                        "pretokenizers",
+                        .array([split, .object([("type", .string("Digits")), ("individual_digits", .bool(true))])])
+                    ),
                 ]) : split
             decoder = .null
-            model = .object([("type", .string("WordLevel")), ("vocab", vocab), ("unk_token", .string(parameters.unkToken))])
+            model = .object([
+                ("type", .string("WordLevel")), ("vocab", vocab), ("unk_token", .string(parameters.unkToken)),
+            ])
         }
 
         let bosId = idOf[0]
@@ -128,12 +133,18 @@ enum TokenizerJSONWriter {
                 ("type", .string("TemplateProcessing")),
                 ("single", .array([special(0), sequence("A", 0)])),
                 ("pair", .array([special(0), sequence("A", 0), special(1), sequence("B", 1)])),
-                ("special_tokens", .object([
-                    (parameters.bosToken, .object([
-                        ("id", .string(parameters.bosToken)), ("ids", .inlineArray([.int(bosId)])),
-                        ("tokens", .inlineArray([.string(parameters.bosToken)])),
-                    ]))
-                ])),
+                (
+                    "special_tokens",
+                    .object([
+                        (
+                            parameters.bosToken,
+                            .object([
+                                ("id", .string(parameters.bosToken)), ("ids", .inlineArray([.int(bosId)])),
+                                ("tokens", .inlineArray([.string(parameters.bosToken)])),
+                            ])
+                        )
+                    ])
+                ),
             ])
         } else {
             postProcessor = .null

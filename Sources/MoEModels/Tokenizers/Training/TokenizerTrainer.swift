@@ -87,7 +87,9 @@ public enum TokenizerTrainer {
             }
             let minimum = model == .bpe ? specials.count + 256 : specials.count + 1
             guard vocabSize >= minimum else {
-                let what = model == .bpe ? "the \(specials.count) special tokens and the 256 byte tokens" : "the special tokens and one word"
+                let what =
+                    model == .bpe
+                    ? "the \(specials.count) special tokens and the 256 byte tokens" : "the special tokens and one word"
                 throw TokenizerTrainingError.invalidParameter("vocab size \(vocabSize) is below \(minimum), \(what)")
             }
             guard minFrequency >= 0 else {
@@ -157,7 +159,9 @@ public enum TokenizerTrainer {
     /// The scalars of a UTF-8 file; invalid UTF-8 is refused with its line, as the library refuses it.
     static func readText(_ url: URL) throws -> [Unicode.Scalar] {
         let path = url.path
-        guard FileManager.default.fileExists(atPath: path) else { throw TokenizerTrainingError.fileNotFound(file: path) }
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw TokenizerTrainingError.fileNotFound(file: path)
+        }
         let data: Data
         do {
             data = try Data(contentsOf: url)

@@ -20,7 +20,8 @@ import Testing
         let result = BPETrainer.train(
             words, vocabSize: 30000, minFrequency: 2, specialTokens: [], initialAlphabet: [])
         let alphabet = "-2BEGPRTabdegilnorstuv".unicodeScalars.map { [$0] }
-        #expect(result.tokens.map(Self.text) == (alphabet + [["r", "e"], ["a", "r", "e"], ["i", "s"]]).map(Self.text))
+        #expect(
+            result.tokens.map(Self.text) == (alphabet + [["r", "e"], ["a", "r", "e"], ["i", "s"]]).map(Self.text))
         #expect(result.merges.map { [$0.left, $0.right] } == [[17, 11], [8, 22], [13, 18]])
     }
 
@@ -50,7 +51,9 @@ import Testing
     @Test func queuePopsByCountThenSmallestPair() {
         var queue = MergeQueue()
         let p = BPETrainer.pair
-        let pushed: [(Int, UInt64)] = [(3, p(5, 1)), (7, p(9, 9)), (3, p(2, 8)), (3, p(2, 7)), (7, p(1, 20)), (1, p(0, 0))]
+        let pushed: [(Int, UInt64)] = [
+            (3, p(5, 1)), (7, p(9, 9)), (3, p(2, 8)), (3, p(2, 7)), (7, p(1, 20)), (1, p(0, 0)),
+        ]
         for (count, pair) in pushed { queue.push(count: count, pair: pair, positions: [0]) }
         var popped: [UInt64] = []
         while let entry = queue.pop() { popped.append(entry.pair) }

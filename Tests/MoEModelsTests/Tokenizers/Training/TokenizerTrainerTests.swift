@@ -44,7 +44,8 @@ enum TrainingFixtures {
 
     static var expected: Expected {
         get throws {
-            try JSONDecoder().decode(Expected.self, from: Data(contentsOf: directory.appendingPathComponent("expected.json")))
+            try JSONDecoder().decode(
+                Expected.self, from: Data(contentsOf: directory.appendingPathComponent("expected.json")))
         }
     }
 
