@@ -56,6 +56,85 @@ struct TokenizerOptions: ParsableArguments {
     }
 }
 
+/// `--data`, `--ids`, `--format` and `--limit`: the task data of attribute, eval, sweep and train, read one way.
+struct DataOptions: ParsableArguments {
+    @Option(
+        help: """
+            Data: plain text, GLUE TSV or JSONL (sweep: what attribution runs on; prune: calibration for --merge and \
+            --inner-keep).
+            """)
+    var data: String?
+    @Option(help: "Token ids instead of --data (perplexity, lm): a JSON array or whitespace-separated integers.")
+    var ids: String?
+    @Option(help: "Data format: auto (from the file name), text, glue or jsonl.") var format: DataFormat = .auto
+    @Option(
+        parsing: .unconditional,
+        help: "Use at most N examples (text: N sequences; eval perplexity: the first N tokens).",
+        transform: OptionRange.int(atLeast: 1))
+    var limit: Int?
+}
+
+/// `--batch` of the commands that run sequences through a model for a measurement (attribute, eval, sweep, trace).
+struct ForwardBatchOption: ParsableArguments {
+    @Option(
+        parsing: .unconditional,
+        help: "Sequences per forward pass (default 4; eval classify and summarize 8; trace: requests, 8).",
+        transform: OptionRange.int(atLeast: 1))
+    var batch: Int?
+}
+
+/// `--shard I/N` (attribute, eval perplexity): a contiguous slice of the batches; the shards' files merge exactly.
+struct ShardOption: ParsableArguments {
+    @Option(help: "Only shard I of N (I from 0): a contiguous slice of the batches (attribute --traces: requests).")
+    var shard: String?
+
+    func parsed() throws -> Shard? { try shard.map(Shard.init(parsing:)) }
+}
+
+/// `--max-new-tokens` of the commands that generate summaries (eval, sweep).
+struct GenerationOption: ParsableArguments {
+    @Option(
+        parsing: .unconditional, help: "Summaries: most tokens generated per example (default: eval 64, sweep 48).",
+        transform: OptionRange.int(atLeast: 1))
+    var maxNewTokens: Int?
+}
+
+/// `--template` of the commands that prompt a classifier (eval, realign).
+struct TemplateOption: ParsableArguments {
+    @Option(help: "Classification prompt template: JSON {\"template\": \"...{text}...\", \"verbalizers\": [...]}.")
+    var template: String?
+}
+
+/// `--attribution FILE`: an attribution made by `expertlock attribute` (prune ranks by it; sweep uses it instead
+/// of computing one on --data).
+struct AttributionFileOption: ParsableArguments {
+    @Option(
+        help: """
+            Attribution file (from `expertlock attribute`): what prune's --keep and --threshold rank by; sweep ranks \
+            by it instead of attributing --data.
+            """)
+    var attribution: String?
+}
+
+/// The AdamW and router-loss settings train and realign share.
+struct OptimizerOptions: ParsableArguments {
+    @Option(help: "AdamW weight decay (matrices only).") var weightDecay: Float = 0.01
+    @Option(help: "Load-balancing loss coefficient (default: the config's router_aux_loss_coef; 0: off).")
+    var auxCoef: Float?
+}
+
+/// `--save-every N` of the resumable commands: how often the state is saved for --resume.
+struct SaveEveryOption: ParsableArguments {
+    @Option(
+        parsing: .unconditional,
+        help: """
+            Save the state every N units for --resume: attribute batches (default 1), train steps (default: at the \
+            end), realign steps within a round (default: after each round).
+            """,
+        transform: OptionRange.int(atLeast: 1))
+    var saveEvery: Int?
+}
+
 /// A comma-separated list argument, parsed once for every command:
 /// `@Option(help: …, transform: CommaList<Int>.parse) var keep = CommaList<Int>([8, 6, 4, 2, 1])`.
 /// A bad entry is a validation error naming the option and the entry (exit 2).

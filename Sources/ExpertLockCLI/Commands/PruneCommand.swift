@@ -17,8 +17,7 @@ struct PruneCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Attribution file (from `expertlock attribute`), needed by --keep and --threshold.") var attribution:
-        String?
+    @OptionGroup var attributionFile: AttributionFileOption
     @Option(
         parsing: .unconditional, help: "Keep K experts per layer (or K × layers with --scope global).",
         transform: OptionRange.int(atLeast: 1))
@@ -48,6 +47,7 @@ struct PruneCommand: AsyncParsableCommand {
     enum PruneMode: String, ExpressibleByArgument, CaseIterable { case remove, mask }
 
     var out: String { outputFolder.out }
+    var attribution: String? { attributionFile.attribution }
     var overwrite: Bool { outputFolder.overwrite }
 
     func run() async throws {

@@ -37,8 +37,7 @@ struct RealignCommand: AsyncParsableCommand {
         transform: OptionRange.int(atLeast: 1))
     var evalLimit: Int?
     @OptionGroup var tokenizerOptions: TokenizerOptions
-    @Option(help: "Classification prompt template: JSON {\"template\": \"...{text}...\", \"verbalizers\": [...]}.")
-    var template: String?
+    @OptionGroup var templateOption: TemplateOption
     @Option(
         parsing: .unconditional, help: "Labels in all (B), the initial set included.",
         transform: OptionRange.int(atLeast: 1))
@@ -65,18 +64,14 @@ struct RealignCommand: AsyncParsableCommand {
         transform: OptionRange.int(atLeast: 1))
     var scoreBatch = 8
     @Option(help: "Score a seeded random subset of N unlabeled examples per round (default: all).") var candidates: Int?
-    @Option(help: "AdamW weight decay (matrices only).") var weightDecay: Float = 0.01
-    @Option(help: "Load-balancing loss coefficient (default: the config's; 0: off).") var auxCoef: Float?
+    @OptionGroup var optimizer: OptimizerOptions
     @OptionGroup var lora: LoRAArguments
     @Option(help: "Seed of the first run.") var seed: UInt64 = 0
     @Option(
         parsing: .unconditional, help: "Runs per strategy, seeds --seed, --seed + 1, ….",
         transform: OptionRange.int(atLeast: 1))
     var seeds = 1
-    @Option(
-        parsing: .unconditional, help: "Also save the state every N steps within a round.",
-        transform: OptionRange.int(atLeast: 1))
-    var saveEvery: Int?
+    @OptionGroup var saveEveryOption: SaveEveryOption
     @Option(help: "Labels-to-target: the target is this fraction of the reference.") var targetFraction = 0.95
     @Option(
         help: """
@@ -93,6 +88,10 @@ struct RealignCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     var out: String { outputFolder.out }
+    var template: String? { templateOption.template }
+    var weightDecay: Float { optimizer.weightDecay }
+    var auxCoef: Float? { optimizer.auxCoef }
+    var saveEvery: Int? { saveEveryOption.saveEvery }
     var overwrite: Bool { outputFolder.overwrite }
     var resume: Bool { resumeOption.resume }
     var tokenizer: String? { tokenizerOptions.tokenizer }

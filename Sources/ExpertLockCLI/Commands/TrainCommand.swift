@@ -23,13 +23,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Preset (tiny, small) or config.json to initialise a new model from.") var config: String?
     @Option(help: "Hugging Face model folder to continue training.", transform: ModelPath.folder)
     var model: String?
-    @Option(help: "Training data file (plain text, GLUE .tsv or .jsonl).") var data: String?
-    @Option(help: "Data layout: auto, text, glue or jsonl.") var format: DataFormat = .auto
-    @Option(
-        parsing: .unconditional, help: "Use only the first N documents or examples.",
-        transform: OptionRange.int(atLeast: 1))
-    var limit: Int?
-    @Option(help: "Token ids for --task lm: a JSON array or whitespace-separated integers.") var ids: String?
+    @OptionGroup var dataOptions: DataOptions
     @Option(help: "Vocabulary size of a preset trained on --ids (default: largest id + 1).") var vocabSize: Int?
     @Option(help: "Task: lm (or perplexity), classify or summarize.") var task: TrainingTask = .languageModeling
     @OptionGroup var tokenizerOptions: TokenizerOptions
@@ -42,10 +36,8 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Linear warm-up steps.", transform: OptionRange.int(atLeast: 0))
     var warmup = 10
     @Option(help: "Cosine floor as a fraction of the peak learning rate.") var minLrRatio: Float = 0.1
-    @Option(help: "AdamW weight decay (matrices only).") var weightDecay: Float = 0.01
+    @OptionGroup var optimizer: OptimizerOptions
     @Option(help: "Gradient-norm clipping threshold (0: off).") var clip: Float = 1.0
-    @Option(help: "Load-balancing loss coefficient (default: the config's router_aux_loss_coef; 0: off).") var auxCoef:
-        Float?
     @Option(help: "Router z-loss coefficient (0: off).") var zCoef: Float = 0
     @Option(help: "Seed of initialisation, batch order and LoRA init.") var seed: UInt64 = 0
     @Option(
@@ -58,8 +50,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Flag(help: "Merge LoRA adapters into the weights in the final save.") var mergeLora = false
     @Option(help: "Owner's private key: train a locked --model (--trainable lora only) and sign the update log.")
     var key: String?
-    @Option(parsing: .unconditional, help: "Checkpoint every N steps.", transform: OptionRange.int(atLeast: 1))
-    var saveEvery: Int?
+    @OptionGroup var saveEveryOption: SaveEveryOption
     @Option(help: "Checkpoints kept.") var keepCheckpoints = 1
     @Option(parsing: .unconditional, help: "Print progress every N steps.", transform: OptionRange.int(atLeast: 1))
     var logEvery = 10
@@ -75,6 +66,14 @@ struct TrainCommand: AsyncParsableCommand {
     @OptionGroup var outputFolder: OutputFolderOptions
     @OptionGroup var resumeOption: ResumeOption
     @OptionGroup var output: OutputOptions
+
+    var data: String? { dataOptions.data }
+    var ids: String? { dataOptions.ids }
+    var format: DataFormat { dataOptions.format }
+    var limit: Int? { dataOptions.limit }
+    var weightDecay: Float { optimizer.weightDecay }
+    var auxCoef: Float? { optimizer.auxCoef }
+    var saveEvery: Int? { saveEveryOption.saveEvery }
 
     func validate() throws {
         if (config == nil) == (model == nil) { throw ValidationError("give exactly one of --config and --model") }
