@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Lists every `@Option`/`@Flag`/`@Argument` name of the CLI per declaring type (a command or an option group),
+"""Lists every `@Option`/`@Flag` name of the CLI per declaring type (a command or an option group),
 and the option names declared directly in more than one type (issue 24: "no option is declared in more than one
 command"). A group (`ParsableArguments`) declared once and used by many commands counts once.
 Usage: scripts/checks/cli_option_owners.py [--all] [ROOT]  (exit 1 when a name has two or more declarations)."""
@@ -17,6 +17,8 @@ def kebab(name):
 
 
 TYPE = re.compile(r"^\s*(?:public\s+|private\s+|fileprivate\s+)?(?:struct|final class|class|enum)\s+(\w+)")
+COMMAND = re.compile(r"^\s*struct\s+(\w+)\s*:.*ParsableCommand")
+commands = set()
 WRAPPER = re.compile(r"@(Option|Flag)\b")
 VAR = re.compile(r"\bvar\s+(\w+)")
 declared = {}  # option name -> [(type, file:line)]
@@ -32,6 +34,8 @@ for dirpath, _, files in os.walk(src):
         pending = None  # (wrapper text, line) until its `var` is seen
         for no, line in enumerate(lines, 1):
             code = line.split("//")[0]
+            if COMMAND.match(code):
+                commands.add(COMMAND.match(code).group(1))
             m = TYPE.match(code)
             if m:
                 stack.append((m.group(1), depth))
@@ -64,4 +68,6 @@ dups = {n: owners for n, owners in declared.items() if len({o for o, _ in owners
 for n in sorted(dups):
     print(f"--{n}: {len({o for o, _ in dups[n]})} types: " + ", ".join(f"{o} ({w})" for o, w in dups[n]))
 print(f"option names declared in more than one type: {len(dups)}")
+own = sorted(n for n, owners in dups.items() if any(o in commands for o, _ in owners))
+print(f"of them declared in a command's own body (not only in option groups): {len(own)} ({' '.join(own)})")
 sys.exit(1 if dups else 0)

@@ -28,28 +28,18 @@ struct AttributeCommand: AsyncParsableCommand {
             gives the same file bit for bit (not with --stream-layers, whose pass is not resumable).
             """)
 
-    @Option(help: "Hugging Face model folder.", transform: ModelPath.folder)
-    var model: String?
+    @OptionGroup var modelPath: OptionalModelPathOption
     @OptionGroup var dataOptions: DataOptions
-    @Option(help: "perplexity (language modeling text), classify or summarize.") var task: TaskName = .perplexity
+    @OptionGroup var taskOption: TaskOption
     @OptionGroup var longContext: ContextOptions
     @OptionGroup var forwardBatch: ForwardBatchOption
-    @Option(
-        help: """
-            Ranking written to the file: soft, frequency, reap or ablation (default: soft; with --traces the first \
-            the traces support).
-            """)
-    var criterion: AttributionCriterion?
+    @OptionGroup var criterionOption: CriterionOption
     @Option(
         parsing: .unconditional, help: "With --criterion ablation: sequences used for each masked-expert pass.",
         transform: OptionRange.int(atLeast: 1))
     var ablationSequences = 16
-    @Option(parsing: .upToNextOption, help: "Attribution files to merge (instead of running a model).") var merge:
-        [String] = []
-    @Option(
-        parsing: .upToNextOption,
-        help: "Routing traces to attribute instead of the model (vLLM/SGLang JSON(L), router-logits .safetensors).")
-    var traces: [String] = []
+    @OptionGroup var mergeFiles: MergeFilesOption
+    @OptionGroup var tracesOption: TracesOption
     @OptionGroup var shardOption: ShardOption
     @OptionGroup var outputFile: OutputFileOptions
     @OptionGroup var precision: PrecisionOptions
@@ -59,7 +49,12 @@ struct AttributeCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
 
     var out: String? { outputFile.out }
+    var model: String? { modelPath.model }
+    var criterion: AttributionCriterion? { criterionOption.criterion }
+    var merge: [String] { mergeFiles.merge }
+    var traces: [String] { tracesOption.traces }
     var data: String? { dataOptions.data }
+    var task: TaskName { taskOption.task ?? .perplexity }
     var ids: String? { dataOptions.ids }
     var format: DataFormat { dataOptions.format }
     var limit: Int? { dataOptions.limit }
@@ -239,7 +234,12 @@ struct AttributeCommand: AsyncParsableCommand {
 
 /// The task whose data a command reads (the library's `TaskKind`).
 typealias TaskName = TaskKind
-extension TaskKind: ExpressibleByArgument {}
+extension TaskKind: ExpressibleByArgument {
+    /// Also `lm`, the name `train` gives the language-modeling task.
+    public init?(argument: String) {
+        self.init(rawValue: argument == "lm" ? TaskKind.perplexity.rawValue : argument)
+    }
+}
 
 extension DataFormat: ExpressibleByArgument {}
 extension AttributionCriterion: ExpressibleByArgument {}

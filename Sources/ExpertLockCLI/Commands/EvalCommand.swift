@@ -29,12 +29,9 @@ struct EvalCommand: AsyncParsableCommand {
     /// The library's task kinds (perplexity, classify, summarize), as every command names them.
     typealias Task = TaskKind
 
-    @Option(
-        help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json).",
-        transform: ModelPath.folder)
-    var model: String?
+    @OptionGroup var modelPath: OptionalModelPathOption
     @OptionGroup var tokenizerOptions: TokenizerOptions
-    @Option(help: "perplexity, classify or summarize.") var task: Task
+    @OptionGroup var taskOption: TaskOption
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var longContext: ContextOptions
     @Option(
@@ -45,18 +42,26 @@ struct EvalCommand: AsyncParsableCommand {
     @OptionGroup var templateOption: TemplateOption
     @OptionGroup var generation: GenerationOption
     @OptionGroup var forwardBatch: ForwardBatchOption
-    @Flag(inversion: .prefixedNo, help: "Porter stemming in ROUGE (rouge-score's use_stemmer).") var stemmer = true
+    @OptionGroup var stemmerOption: StemmerOption
     @OptionGroup var precision: PrecisionOptions
     @OptionGroup var shardOption: ShardOption
     @OptionGroup var outputFile: OutputFileOptions
-    @Option(parsing: .upToNextOption, help: "Perplexity: merge the --out files of all N shards (no model needed).")
-    var merge: [String] = []
+    @OptionGroup var mergeFiles: MergeFilesOption
     @OptionGroup var streaming: StreamingOptions
     @OptionGroup var output: OutputOptions
 
     /// Perplexity: the result with its exact per-batch partial sums (for --merge).
     var out: String? { outputFile.out }
+    var model: String? { modelPath.model }
+    var merge: [String] { mergeFiles.merge }
+    var stemmer: Bool { stemmerOption.stemmer ?? true }
     var data: String? { dataOptions.data }
+    /// --task (required: `validate()` refuses a run without it).
+    var task: Task { taskOption.task ?? .perplexity }
+
+    func validate() throws {
+        if taskOption.task == nil { throw ValidationError("Missing expected argument '--task <task>'") }
+    }
     var ids: String? { dataOptions.ids }
     var limit: Int? { dataOptions.limit }
     var template: String? { templateOption.template }

@@ -20,11 +20,10 @@ struct SweepCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "perplexity (metric: perplexity), classify (accuracy) or summarize (ROUGE-L F×100).") var task:
-        TaskName = .perplexity
+    @OptionGroup var taskOption: TaskOption
     @OptionGroup var dataOptions: DataOptions
     @OptionGroup var generation: GenerationOption
-    @Option(help: "Evaluation data (default: --data).") var evalData: String?
+    @OptionGroup var heldOut: EvalDataOption
     @OptionGroup var attributionFile: AttributionFileOption
     @Option(help: "Experts kept per layer, comma-separated.", transform: CommaList<Int>.parse)
     var keep = CommaList<Int>([8, 6, 4, 2, 1])
@@ -57,6 +56,8 @@ struct SweepCommand: AsyncParsableCommand {
 
     var out: String { outputFolder.out }
     var data: String? { dataOptions.data }
+    var task: TaskName { taskOption.task ?? .perplexity }
+    var evalData: String? { heldOut.evalData }
     var ids: String? { dataOptions.ids }
     var format: DataFormat { dataOptions.format }
     var limit: Int? { dataOptions.limit }
