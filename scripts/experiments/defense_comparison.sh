@@ -79,30 +79,8 @@ fi
   echo "started: $(date -u '+%Y-%m-%d %H:%M UTC')"
 } >>"$OUT/provenance.txt"
 
-# run NAME DONE_FILE [--json-to FILE] -- COMMAND...: skipped when DONE_FILE exists; logs the command
-# and its wall time; with --json-to the command's stdout (one JSON object) is written to FILE atomically.
-run() {
-  local name=$1 done_file=$2 json_to=""
-  shift 2
-  if [ "$1" = "--json-to" ]; then json_to=$2; shift 2; fi
-  [ "$1" = "--" ] && shift
-  if [ -e "$done_file" ]; then
-    echo "== $name: done earlier ($done_file)" >&2
-    return 0
-  fi
-  echo "== $name ($(date -u +%H:%M:%S))" >&2
-  printf '%s\t%s\n' "$name" "$*" | sed "s#$ROOT/##g" >>"$COMMANDS"
-  local start end
-  start=$(date +%s)
-  if [ -n "$json_to" ]; then
-    "$@" >"$json_to.partial" 2> >(tee -a "$OUT/logs/$name.log" >&2)
-    mv "$json_to.partial" "$json_to"
-  else
-    "$@" 2> >(tee -a "$OUT/logs/$name.log" >&2)
-  fi
-  end=$(date +%s)
-  printf '%s\t%s\n' "$name" "$((end - start))" >>"$TIMES"
-}
+# run NAME DONE_FILE [--json-to FILE] -- COMMAND...: see lib.sh.
+. "$ROOT/scripts/experiments/lib.sh"
 
 # ---- data (derived from ../shared/data, under OUT/data) ----
 rows() { awk -v first="$1" -v n="$2" 'NR == 1 || (NR > first && NR <= first + n)' "$SST/train.tsv"; }

@@ -212,7 +212,7 @@ def main():
         import sys
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from format_seeds import write_multi_seed
-        write_multi_seed(out, args.results, args.sst_dev)
+        write_multi_seed(out, args.results, args.sst_dev, args.figures)
         return
     P = lambda *parts: os.path.join(out, *parts)
 

@@ -106,30 +106,8 @@ else
   settings >"$OUT/settings.env"
 fi
 
-# run NAME DONE_FILE [--json-to FILE] -- COMMAND...: skipped when DONE_FILE exists; logs the command
-# and its wall time; with --json-to the command's stdout (one JSON object) is written to FILE atomically.
-run() {
-  local name=$1 done_file=$2 json_to=""
-  shift 2
-  if [ "$1" = "--json-to" ]; then json_to=$2; shift 2; fi
-  [ "$1" = "--" ] && shift
-  if [ -e "$done_file" ]; then
-    echo "== $name: done earlier ($done_file)" >&2
-    return 0
-  fi
-  echo "== $name" >&2
-  printf '%s\t%s\n' "$name" "$*" | sed "s#$ROOT/##g" >>"$COMMANDS"
-  local start end
-  start=$(date +%s)
-  if [ -n "$json_to" ]; then
-    "$@" >"$json_to.partial" 2> >(tee -a "$OUT/logs/$name.log" >&2)
-    mv "$json_to.partial" "$json_to"
-  else
-    "$@" 2> >(tee -a "$OUT/logs/$name.log" >&2)
-  fi
-  end=$(date +%s)
-  printf '%s\t%s\n' "$name" "$((end - start))" >>"$TIMES"
-}
+# run NAME DONE_FILE [--json-to FILE] -- COMMAND...: see lib.sh.
+. "$ROOT/scripts/experiments/lib.sh"
 
 # ---- data the experiments read (derived from ../shared/data, under $OUT/data) ----
 # One WikiText topic: the tropical-cyclone articles (titles with hurricane/typhoon/cyclone/tropical).
@@ -193,7 +171,7 @@ variant_pipeline() {
   local S_OUT=$OUT/seed-$seed
   local LM=$S_OUT/models/lm-$variant CLS=$S_OUT/models/sst2-$variant P="s$seed"
   local extra=() resume=()
-  mkdir -p "$S_OUT"/{models,attribution,sweeps,pruned,realign}
+  mkdir -p "$S_OUT"/{models,attribution,sweeps,pruned,realign,noise}
   [ "$variant" = entangled ] && extra=("${ENTANGLE_ARGS[@]}")
 
   # train_step NAME ARGS...: trains $S_OUT/models/NAME, resuming from its latest checkpoint when there is one.
@@ -263,6 +241,29 @@ variant_pipeline() {
   # Table 2: the same accuracy with experts ranked on the general corpus.
   sweep_step "sst2-$variant-general" "$CLS" classify "$SST_ATTR" "$SST/dev.tsv" \
     "$A/sst2-$variant-general.json" 0 "$SST_SEQ" 16
+
+# ---- evaluation-set noise of the WikiText-2 test figures (Table 3) ----
+  # A sweep stores one perplexity per point. To put the evaluation text's own sampling error into the
+  # intervals, the full model and each top-k model (the sweep's masks: prune --mode mask by the same
+  # attribution) are scored again with `eval --out`, which keeps each window batch's exact log-likelihood;
+  # format_seeds.py resamples those batches in blocks of about one article.
+  local NOISE=$S_OUT/noise
+  mkdir -p "$NOISE"
+  run "$P-noise-lm-$variant-full" "$NOISE/lm-$variant-general-full.json" -- \
+    "$EXPERTLOCK" eval --model "$LM" --task perplexity --data "$WT_TEST" --context "$CONTEXT" --batch 8 \
+    --out "$NOISE/lm-$variant-general-full.json"
+  local k
+  for k in ${KEEPS//,/ }; do
+    local NOISE_MODEL=$NOISE/lm-$variant-top$k-model
+    [ -e "$NOISE/lm-$variant-general-top$k.json" ] && continue
+    run "$P-noise-prune-lm-$variant-top$k" "$NOISE_MODEL/.never" -- \
+      "$EXPERTLOCK" prune --model "$LM" --attribution "$A/lm-$variant-general.json" --keep "$k" --criterion soft \
+      --mode mask --out "$NOISE_MODEL" --overwrite --json
+    run "$P-noise-lm-$variant-top$k" "$NOISE/lm-$variant-general-top$k.json" -- \
+      "$EXPERTLOCK" eval --model "$NOISE_MODEL" --task perplexity --data "$WT_TEST" --context "$CONTEXT" --batch 8 \
+      --out "$NOISE/lm-$variant-general-top$k.json"
+    rm -rf "$NOISE_MODEL"
+  done
 
 # ---- pruning to the top-2 SST-2 experts and re-alignment (Tables 4, 5) ----
   run "$P-prune-sst2-$variant" "$S_OUT/pruned/sst2-$variant-top2.json" \

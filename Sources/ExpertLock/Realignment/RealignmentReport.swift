@@ -23,7 +23,8 @@ public struct RealignmentReport: Sendable, Codable, Equatable {
         public var labelsUsed: Int
         /// Labels at which the mean curve reaches the target (nil: never within the budget).
         public var labelsToTarget: Double?
-        /// Random sampling's labels to target minus this strategy's (nil when either is missing).
+        /// Random sampling's labels to target minus this strategy's (nil when either is missing, when the
+        /// comparison is not resolvable, and for random itself, the baseline).
         public var labelsSaved: Double?
         public var curve: [MeanCurvePoint]
 
@@ -115,7 +116,8 @@ public struct RealignmentReport: Sendable, Codable, Equatable {
                 strategy: strategy, runs: runs.count, afterPruning: Statistic(mean: pm, std: ps),
                 afterFineTuning: Statistic(mean: fm, std: fs), labelsUsed: runs.map(\.labeled.count).max() ?? 0,
                 labelsToTarget: labels,
-                labelsSaved: resolvable(strategy) ? randomLabels.flatMap { r in labels.map { r - $0 } } : nil,
+                labelsSaved: strategy != .random && resolvable(strategy)
+                    ? randomLabels.flatMap { r in labels.map { r - $0 } } : nil,
                 curve: curve)
         }
     }
@@ -130,9 +132,11 @@ public struct RealignmentReport: Sendable, Codable, Equatable {
             let cells = [
                 row.strategy.rawValue, "\(row.runs)", Self.format(row.afterPruning), Self.format(row.afterFineTuning),
                 "\(row.labelsUsed)", row.labelsToTarget.map { String(format: "%.1f", $0) } ?? "not reached",
-                row.labelsSaved.map { String(format: "%+.1f", $0 == 0 ? 0 : $0) }
-                    ?? (efficiency?.comparisons.first { $0.strategy == row.strategy }?.verdict == .notResolvable
-                        ? "not resolvable" : "–"),
+                row.strategy == .random
+                    ? "(the baseline)"
+                    : row.labelsSaved.map { String(format: "%+.1f", $0 == 0 ? 0 : $0) }
+                        ?? (efficiency?.comparisons.first { $0.strategy == row.strategy }?.verdict == .notResolvable
+                            ? "not resolvable" : "–"),
             ]
             text += "| " + cells.joined(separator: " | ") + " |\n"
         }

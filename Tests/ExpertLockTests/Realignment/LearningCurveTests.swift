@@ -53,6 +53,9 @@ struct LearningCurveTests {
         #expect(entropy.afterPruning.mean == 0.5 && entropy.afterFineTuning.mean == 0.9 && entropy.labelsUsed == 100)
         let markdown = report.markdown()
         #expect(markdown.contains("| entropy | 2 | 0.5000 ± 0.0000 | 0.9000 ± 0.0000 | 100 | 43.3 | +46.7 |"))
+        // Random is the baseline: no "+0.0 saved" against itself.
+        #expect(random.labelsSaved == nil)
+        #expect(markdown.contains("| random | 2 | 0.5000 ± 0.0000 | 0.8000 ± 0.0000 | 100 | 90.0 | (the baseline) |"))
         #expect(report.svg().hasPrefix("<svg"))
         // An explicit reference (the unpruned model's metric) sets the target instead.
         #expect(abs(RealignmentReport(results: results, targetFraction: 0.9, reference: 0.8).target - 0.72) < 1e-12)
