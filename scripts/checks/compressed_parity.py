@@ -4,7 +4,8 @@
 `expertlock prune --inner-keep R` write checkpoints; each one that says `loadable_by_transformers` is
 loaded with transformers and its logits compared with `expertlock forward` on the same folder
 (max abs difference). Per-expert inner pruning (`--inner-scope per-expert`) is ExpertLock-only: it is
-reloaded by ExpertLock and checked to run. Merging a group-limited router (n_group > 1) must be refused.
+reloaded by ExpertLock and checked to run. Merging a group-limited router (n_group > 1) must be refused, and
+so must a drawn config with one expert per routing group (transformers' forward fails on it too).
 
 Usage: python3 scripts/checks/compressed_parity.py --families mixtral qwen3_moe --seeds 1 2 \
            [--expertlock .build/debug/expertlock] [--tolerance 1e-4]
@@ -69,6 +70,12 @@ def check(family, seed, cli, work, tolerance):
         row = {"family": family, "seed": seed, "attack": name, "experts": experts, "n_group": groups}
         if name in ("hc-smoe", "reap-aligned") and groups > 1:
             row["status"] = "refused as expected" if code == 2 else f"NOT refused (exit {code})"
+            rows.append(row)
+            continue
+        if code != 0 and groups > 1 and experts // groups < 2:
+            # The draw left one expert per routing group: the group score (sum of a group's best two) does not
+            # exist, transformers' own forward fails (topk out of range), and ExpertLock refuses the config (exit 2).
+            row["status"] = "refused as expected (1 expert per group)" if code == 2 else f"FAILED (exit {code})"
             rows.append(row)
             continue
         if code != 0:

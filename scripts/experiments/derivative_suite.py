@@ -69,6 +69,12 @@ BASES = [
     ("rep-wiki-a", "report", "wiki", 207),
     ("rep-wiki-b", "report", "wiki", 208),
 ]
+# Independently trained negatives only (no derivatives): more seeds and two more data sources (the corpus
+# generator with seed 2; the next --wiki-bytes of WikiText-2 train), so that the distinct pairs of independent
+# models among all bases reach the ~370 a 1 % Clopper-Pearson bound needs when none is called derived.
+INDEPENDENT_SOURCES = ["corpus", "corpus2", "corpus3", "wiki", "wiki2"]
+BASES += [(f"ind-{INDEPENDENT_SOURCES[i % 5]}-{i // 5}", "independent", INDEPENDENT_SOURCES[i % 5], 301 + i)
+          for i in range(16)]
 ATTACKED = {"cal-corpus-a", "cal-wiki-a", "rep-corpus-a"}  # rep-wiki-a too when time allows (40 min budget)
 DEFAULT_LR = 1e-3  # `expertlock train --lr` default
 
@@ -121,20 +127,26 @@ def prepare_data(r, data_root, wiki_bytes):
     r.run("data/corpus.json", ["corpus", "--out", r.path("corpus"), "--tokens", "400000"], "corpus")
     r.run("data/corpus2.json", ["corpus", "--out", r.path("corpus2"), "--tokens", "400000", "--seed", "1"],
           "corpus (generator seed 1)")
-    wiki = r.path("wiki")
-    os.makedirs(wiki, exist_ok=True)
-    for split in ("train", "valid"):
-        target = os.path.join(wiki, f"{split}.txt")
+    r.run("data/corpus3.json", ["corpus", "--out", r.path("corpus3"), "--tokens", "400000", "--seed", "2"],
+          "corpus (generator seed 2)")
+    # wiki: the first wiki_bytes characters of each split; wiki2: the next wiki_bytes of train (other articles).
+    for folder, split, chunk in (("wiki", "train", 0), ("wiki", "valid", 0), ("wiki2", "train", 1)):
+        os.makedirs(r.path(folder), exist_ok=True)
+        target = r.path(folder, f"{split}.txt")
         if not os.path.exists(target):
             with open(os.path.join(data_root, "wikitext-2", f"wiki.{split}.tokens"), encoding="utf-8") as f:
-                text = f.read(wiki_bytes)
+                text = f.read(wiki_bytes * (chunk + 1))[wiki_bytes * chunk:]
+            start = text.find("\n") + 1 if chunk else 0
             with open(target + ".tmp", "w", encoding="utf-8") as f:
-                f.write(text[: text.rfind("\n") + 1])
+                f.write(text[start: text.rfind("\n") + 1])
             os.replace(target + ".tmp", target)
+    wiki = r.path("wiki")
     sources = {
         "corpus": {"train": r.path("corpus", "lm.train.txt"), "valid": r.path("corpus", "lm.valid.txt")},
         "corpus2": {"train": r.path("corpus2", "lm.train.txt"), "valid": r.path("corpus2", "lm.valid.txt")},
+        "corpus3": {"train": r.path("corpus3", "lm.train.txt"), "valid": r.path("corpus3", "lm.valid.txt")},
         "wiki": {"train": os.path.join(wiki, "train.txt"), "valid": os.path.join(wiki, "valid.txt")},
+        "wiki2": {"train": r.path("wiki2", "train.txt"), "valid": os.path.join(wiki, "valid.txt")},
     }
     for name, files in sources.items():
         files["tokenizer"] = r.path(f"tok-{name}")
@@ -288,17 +300,32 @@ def truth_mapping(entry, by_name, expert_counts):
     return None
 
 
+PAIRED_SETS = ("calibration", "report")  # sets whose bases are paired with every other base and derivative of the set
+
+
 def run_pairs(r, bases, suspects, jobs):
-    todo = [(original, info, s) for original, info in bases.items() for s in suspects
-            if s["set"] == info["set"] and s["name"] != original]
+    """Within the calibration and the report set: every base against every other base and derivative of its set
+    (both directions between bases). Across all bases (the independence check): every distinct pair of bases
+    once, original = the one listed first in BASES; the pairs inside a paired set are the ones above."""
+    todo = [(original, info, s, info["set"]) for original, info in bases.items() for s in suspects
+            if info["set"] in PAIRED_SETS and s["set"] == info["set"] and s["name"] != original]
+    names = list(bases)
+    by_name = {s["name"]: s for s in suspects}
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if not (bases[a]["set"] == bases[b]["set"] and bases[a]["set"] in PAIRED_SETS):
+                todo.append((a, bases[a], by_name[b], "independent"))
+    # Positives first, then the independence pairs, then the rest (so that a run cut short has the scarce ones).
+    todo.sort(key=lambda t: (t[2]["base"] != t[0], t[3] != "independent"))
 
     def one(item):
-        original, info, s = item
+        original, info, s, subset = item
         key = f"{original}__{s['name']}"
         result = r.run(f"provenance/{key}.json",
                        ["provenance", "--original", info["dir"], "--suspect", s["dir"], "--explain"],
                        f"provenance {key}")
-        return {"original": original, "suspect": s, "positive": s["base"] == original, "report": result}
+        return {"original": original, "suspect": s, "positive": s["base"] == original, "report": result,
+                "set": subset}
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(one, todo))
@@ -362,6 +389,38 @@ def quantiles(values, qs):
     return [ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))] for q in qs]
 
 
+def independence(pairs):
+    """Every distinct pair of independently trained bases (both directions judged when both were run: a pair is
+    a false positive when either direction says derived), split by whether the two share their training data."""
+    source = {b[0]: b[2] for b in BASES}
+    verdicts, scores, experts = {}, {}, []
+    for p in pairs:
+        s = p["suspect"]
+        if s["kind"] != "base" or p["positive"]:
+            continue
+        key = tuple(sorted((p["original"], s["name"])))
+        verdicts.setdefault(key, []).append(p["report"]["derivation"]["verdict"])
+        scores[key] = max(scores.get(key, -math.inf), model_score(p["report"]))
+        experts += [e for layer in p["report"]["derivation"]["layers"] for e in layer["experts"]]
+    out = {}
+    for name, keep in (("all", lambda k: True), ("same data", lambda k: source[k[0]] == source[k[1]]),
+                       ("other data", lambda k: source[k[0]] != source[k[1]])):
+        keys = [k for k in verdicts if keep(k)]
+        false = sum("derived" in verdicts[k] for k in keys)
+        out[name] = {"pairs": len(keys), "false": false,
+                     "inconclusive": sum("inconclusive" in verdicts[k] and "derived" not in verdicts[k]
+                                         for k in keys),
+                     "interval": list(clopper_pearson(false, len(keys))) if keys else None,
+                     "max_score": max((scores[k] for k in keys), default=None)}
+    out["models"] = len({m for k in verdicts for m in k})
+    out["runs"] = sum(len(v) for v in verdicts.values())
+    out["experts"] = len(experts)
+    out["false_experts"] = sum(e["verdict"] == "derived" for e in experts)
+    out["expert_interval"] = list(clopper_pearson(out["false_experts"], len(experts))) if experts else None
+    out["expert_quantiles"] = quantiles([e["score"] for e in experts], (0.5, 0.99, 0.999, 1.0))
+    return out
+
+
 def fmt(x, digits=3):
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}f}"
 
@@ -369,8 +428,8 @@ def fmt(x, digits=3):
 def analyse(pairs, suspects):
     by_name = {s["name"]: s for s in suspects}
     out = {}
-    for subset in ("calibration", "report"):
-        chosen = [p for p in pairs if p["original"].startswith(subset[:3])]
+    for subset in PAIRED_SETS:
+        chosen = [p for p in pairs if p["set"] == subset]
         pos = [model_score(p["report"]) for p in chosen if p["positive"]]
         neg = [model_score(p["report"]) for p in chosen if not p["positive"]]
         a = auc(pos, neg)
@@ -402,6 +461,7 @@ def analyse(pairs, suspects):
             "negative_inconclusive_experts": sum(e["verdict"] == "inconclusive" for e in neg_experts),
             "positive_model_quantiles": quantiles(pos, (0.0, 0.05, 0.5)),
         }
+    out["independent"] = independence(pairs)
     # Per-derivative rows (positive pairs only).
     rows = []
     weight_errors = {"hc-smoe": [], "reap-aligned": []}
@@ -520,9 +580,10 @@ def write_doc(path, stats, args, bases, sweep, elapsed):
     add("")
     add(f"- Base models: the `tiny` preset (Mixtral-style, 2 sparse layers × 8 experts, top-2, hidden 64, expert "
         f"intermediate 128), `expertlock train` for {args.base_steps} steps (batch 8 × 128 tokens), BPE tokenizer "
-        "of 1024 trained on the same data. Data (`corpus`, `corpus2`, `wiki` in the names): the built-in corpus "
-        "(`expertlock corpus`), the same generator with another seed (`corpus --seed 1`: other text of the same "
-        f"kind) or WikiText-2 train (first {args.wiki_bytes // 1000} kB).")
+        "of 1024 trained on the same data. Data (`corpus`, `corpus2`, `corpus3`, `wiki`, `wiki2` in the names): the "
+        "built-in corpus (`expertlock corpus`), the same generator with other seeds (`corpus --seed 1`, "
+        f"`--seed 2`: other text of the same kind), WikiText-2 train (first {args.wiki_bytes // 1000} kB) or the "
+        f"next {args.wiki_bytes // 1000} kB of WikiText-2 train (other articles). Every base has its own seed.")
     add("- Calibration set: " + ", ".join(f"`{n}` ({b['data']}, seed {b['seed']})" for n, b in bases.items()
                                            if b["set"] == "calibration")
         + "; report set: " + ", ".join(f"`{n}` ({b['data']}, seed {b['seed']})" for n, b in bases.items()
@@ -540,9 +601,12 @@ def write_doc(path, stats, args, bases, sweep, elapsed):
         f"{args.ft_steps[0]} steps); FP8 re-quantisation "
         f"(block {args.fp8_block[0]}×{args.fp8_block[1]} float8_e4m3fn + weight_scale_inv) of the base, "
         "remove-4 and hc-smoe-4. Fine-tuning data: the base's own training text.")
+    add("- Independently trained negatives (no derivatives, only for the false-positive rate): " + ", ".join(
+        f"`{n}` ({b['data']}, seed {b['seed']})" for n, b in bases.items() if b["set"] == "independent") + ".")
     add("- Pairs: every base of a set as the original against every other base and every derivative of the "
         "set. Positive: the suspect descends from the original. Negative: everything else (an independent "
-        "base from another seed or other data, or a derivative of one).")
+        "base from another seed or other data, or a derivative of one). Independence check: every distinct "
+        f"pair of the {len(bases)} bases (calibration, report and independent), one direction (both inside a set).")
     add("- Score of a pair: the highest chance-corrected expert score of `provenance --explain` "
         "(score = (similarity − chance) / (1 − chance), see `Provenance+Derivation.swift`); the model verdict "
         "is derived when some expert scores ≥ 0.5 (`--derived`, default), not derived when every expert "
@@ -586,6 +650,29 @@ def write_doc(path, stats, args, bases, sweep, elapsed):
     cal = stats["calibration"]
     separated = (cal["false_experts"] == 0 and cal["min_positive_score"] is not None
                  and cal["min_positive_score"] >= 0.5)
+    ind = stats["independent"]
+    add(f"False positives on independently trained models (every distinct pair of the {ind['models']} bases, "
+        f"{ind['runs']} `provenance` runs; a pair counts as a false positive when either direction is called "
+        "derived), at the default thresholds:")
+    add("")
+    add("| base pairs | pairs | called derived | inconclusive | FPR [Clopper-Pearson 95 %] | highest model score |")
+    add("| --- | --- | --- | --- | --- | --- |")
+    for name in ("all", "same data", "other data"):
+        x = ind[name]
+        if x["pairs"]:
+            add(f"| {name} | {x['pairs']} | {x['false']} | {x['inconclusive']} | {fmt(x['false'] / x['pairs'], 4)} "
+                f"[{fmt(x['interval'][0], 4)}, {fmt(x['interval'][1], 4)}] | {fmt(x['max_score'])} |")
+    add("")
+    add(f"Their suspect experts: {ind['false_experts']} / {ind['experts']} called derived "
+        f"[{fmt(ind['expert_interval'][0], 4)}, {fmt(ind['expert_interval'][1], 4)}]; expert scores median / 99th "
+        "pct / 99.9th pct / max " + " / ".join(fmt(x) for x in ind["expert_quantiles"]) + ". What is independent: "
+        "every base is its own training run (its own seed, so its own initialisation and batch order); "
+        "'same data' pairs share their training text and tokenizer, 'other data' pairs share neither. What is "
+        "not: the pairs share models (each base is in "
+        f"{ind['models'] - 1} pairs), so a base that happened to resemble others would count many times; the "
+        "interval treats pairs as independent trials and is therefore optimistic about the spread, not about the "
+        "count.")
+    add("")
     add("Calibration check (calibration set only, before reading the report set): the default `derived` band "
         f"0.5 {'separates' if separated else 'does NOT separate'} the calibration pairs — highest negative expert "
         f"score {fmt(cal['max_negative_expert_score'])}, lowest positive model score "
@@ -593,7 +680,9 @@ def write_doc(path, stats, args, bases, sweep, elapsed):
     add("")
     add("Mixing weights of merges before fine-tuning (recovered `mixing_weights` against `merge_plan.json`, "
         "both sets, merged experts with ≥ 2 members; every original of the layer counted, a non-member's "
-        "truth being 0):")
+        "truth being 0). An expert explained as a merge has its channel alignments refined against the residual "
+        "the other members leave (alternating least squares, `Provenance+MergeRefinement.swift`), so that light "
+        "members, hardly visible in the merged channels, are paired right:")
     add("")
     add("| method | merged experts | all weights within 0.05 | entries | max error | mean error | "
         "members only: max / mean |")
@@ -606,9 +695,7 @@ def write_doc(path, stats, args, bases, sweep, elapsed):
         add(f"Off by more than 0.05: `{f['suspect']}` layer {f['layer']} expert {f['expert']}, members "
             f"{f['members']} with weights {', '.join(fmt(x) for x in f['truth'])}, recovered "
             f"{', '.join(fmt(x) for x in f['recovered'])} (reconstruction cosine {fmt(f['similarity'], 4)}; "
-            f"largest error {fmt(f['error'])}). The light members' channels were aligned against the whole merged "
-            "expert, in which the heavy members dominate, and paired wrongly (an exactly aligned merge reconstructs at "
-            "1.000), so their weight went to others.")
+            f"largest error {fmt(f['error'])}).")
     add("")
     add("Expert mapping after fine-tuning (the heaviest source of each kept suspect expert against the truth: "
         "the kept list of `prune`, the identity for inner pruning), both sets:")
@@ -639,17 +726,14 @@ def write_doc(path, stats, args, bases, sweep, elapsed):
         "the rate over all models.")
     k = stats["calibration"]["false_models"] + stats["report"]["false_models"]
     n = stats["calibration"]["negative_models"] + stats["report"]["negative_models"]
-    kb = stats["calibration"]["independent_base_false"] + stats["report"]["independent_base_false"]
-    nb = stats["calibration"]["independent_base_pairs"] + stats["report"]["independent_base_pairs"]
     low, high = clopper_pearson(k, n)
-    low_b, high_b = clopper_pearson(kb, nb // 2)  # each model pair appears in both directions
-    add(f"- With n negative pairs and 0 false positives the 95 % upper bound is about 3.7/n, so ≤ 1 % needs "
-        f"n ≥ 370. Both sets together: {k} / {n} negative pairs [{fmt(low, 4)}, {fmt(high, 4)}]; but those pairs "
-        f"reuse {len(BASES)} independently trained bases, and counted as independent training runs (base against "
-        f"base) it is {kb} / {nb} ordered pairs of {nb // 2} distinct model pairs [{fmt(low_b, 3)}, "
-        f"{fmt(high_b, 3)} on {nb // 2}]: the runs show no false positive and a wide "
-        "margin (the score distributions above), not a rate below 1 % over independently trained models. The "
-        "per-expert rate is the finer evidence: each suspect expert is judged on its own, and the model verdict "
+    x = ind["all"]
+    add(f"- With n trials and 0 false positives the two-sided 95 % upper bound is 1 − 0.025^(1/n) ≈ 3.7/n, so "
+        f"≤ 1 % needs n ≥ 368. Both sets' negative pairs: {k} / {n} [{fmt(low, 4)}, {fmt(high, 4)}], but they "
+        "include derivatives of a few attacked bases. Counted as distinct pairs of independently trained models "
+        f"it is {x['false']} / {x['pairs']} [{fmt(x['interval'][0], 4)}, {fmt(x['interval'][1], 4)}] from "
+        f"{ind['models']} training runs: pairs of {ind['models']} models are not {x['pairs']} independent trials. "
+        "The per-expert rate is the finer evidence: each suspect expert is judged on its own, and the model verdict "
         "is derived only when some expert is.")
     add("- Tiny models (hidden 64, expert intermediate 128) are the hard case for the aligned matching: the "
         "chance level of the channel alignment falls as √(2 ln I / 3C), so real models are further from it.")

@@ -16,7 +16,8 @@ import TensorCore
 /// suspect expert was made of:
 /// - one source with weight ≥ `mergeShare` … a copy (channels in place), a permuted copy, or a channel
 ///   subset (inner pruning: fewer channels than the original);
-/// - several sources above `mergeShare` … a merge, with their mixing weights.
+/// - several sources above `mergeShare` … a merge, with their mixing weights (its alignments then refined
+///   against the residuals, `refineMerge`, so that light members keep their weight).
 /// Annotations: a suspect whose values lie on a per-row int8 grid or an amax-scaled FP8 (e4m3) grid is a
 /// re-quantised copy; one whose projections have a numerical rank below their sizes is low-rank.
 ///
@@ -122,7 +123,8 @@ extension Provenance {
                 var others = originals
                 others.remove(at: o)
                 let null = explain(
-                    originals[o], originals: others, thresholds: thresholds, mergeShare: mergeShare, chance: 0)
+                    originals[o], originals: others, thresholds: thresholds, mergeShare: mergeShare, chance: 0,
+                    refine: false)
                 chance = max(chance, null.similarity)
             }
             chance = min(chance, 0.99)
@@ -150,10 +152,13 @@ extension Provenance {
         verdicts.contains(.derived) ? .derived : verdicts.allSatisfy { $0 == .notDerived } ? .notDerived : .inconclusive
     }
 
-    /// One suspect expert against the aligned originals.
+    /// One suspect expert against the aligned originals. With `refine`, an expert judged derived and explained as
+    /// a merge (≥ 2 sources) has its alignments refined against the residuals (`refineMerge`): only its weights
+    /// and similarity can change, never a verdict (the score only rises above the derived band it is in), and
+    /// copies, channel subsets, everything not derived and the chance level (computed without it) stay as they are.
     static func explain(
         _ suspect: ExpertChannels, originals: [ExpertChannels], thresholds: Thresholds, mergeShare: Double,
-        chance: Float
+        chance: Float, refine: Bool = true
     ) -> ExpertOrigin {
         let target = suspect.rows.data
         var aligned: [[Float]] = []
@@ -176,14 +181,19 @@ extension Provenance {
         }
         let singles = aligned.map { cosine(target, $0) }
         let best = singles.indices.max { singles[$0] < singles[$1] } ?? 0
-        let weights = nonNegativeLeastSquares(columns: aligned, target: target)
-        var reconstruction = [Float](repeating: 0, count: target.count)
-        for (o, w) in weights.enumerated() where w > 0 {
-            for i in reconstruction.indices { reconstruction[i] += Float(w) * aligned[o][i] }
+        var weights = nonNegativeLeastSquares(columns: aligned, target: target)
+        var similarity = reconstructionCosine(target: target, columns: aligned, weights: weights)
+        let bestSingle = singles.isEmpty ? 0 : singles[best]
+        let firstTotal = weights.reduce(0, +)
+        if refine, firstTotal > 0, weights.filter({ $0 / firstTotal >= mergeShare }).count > 1,
+            thresholds.verdict((max(similarity, bestSingle) - chance) / (1 - chance)) == .derived
+        {
+            refineMerge(
+                suspect: suspect, originals: originals, aligned: &aligned, permuted: &permuted, weights: &weights,
+                similarity: &similarity)
         }
         let total = weights.reduce(0, +)
-        var similarity = total > 0 ? cosine(target, reconstruction) : 0
-        similarity = max(similarity, singles.isEmpty ? 0 : singles[best])
+        similarity = max(similarity, bestSingle)
         var sources = weights.enumerated().filter { total > 0 && $0.element / total >= mergeShare }
             .map { Source(originalExpert: $0.offset, weight: $0.element / total) }
             .sorted { $0.weight > $1.weight }
