@@ -75,7 +75,7 @@ BASES = [
 INDEPENDENT_SOURCES = ["corpus", "corpus2", "corpus3", "wiki", "wiki2"]
 BASES += [(f"ind-{INDEPENDENT_SOURCES[i % 5]}-{i // 5}", "independent", INDEPENDENT_SOURCES[i % 5], 301 + i)
           for i in range(16)]
-ATTACKED = {"cal-corpus-a", "cal-wiki-a", "rep-corpus-a"}  # rep-wiki-a too when time allows (40 min budget)
+ATTACKED = {"cal-corpus-a", "cal-wiki-a", "rep-corpus-a", "rep-wiki-a"}
 DEFAULT_LR = 1e-3  # `expertlock train --lr` default
 
 
