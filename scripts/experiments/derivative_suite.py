@@ -680,9 +680,10 @@ def write_doc(path, stats, args, bases, sweep, elapsed):
     add("")
     add("Mixing weights of merges before fine-tuning (recovered `mixing_weights` against `merge_plan.json`, "
         "both sets, merged experts with ≥ 2 members; every original of the layer counted, a non-member's "
-        "truth being 0). An expert explained as a merge has its channel alignments refined against the residual "
-        "the other members leave (alternating least squares, `Provenance+MergeRefinement.swift`), so that light "
-        "members, hardly visible in the merged channels, are paired right:")
+        "truth being 0). A derived expert that the first solve does not reconstruct exactly has its channel "
+        "alignments refined against the residual the other originals leave (alternating least squares, "
+        "`Provenance+MergeRefinement.swift`), kept when it is a merge or the refinement explains ≥ 90 % of the "
+        "residual, so that light members, hardly visible in the merged channels, are paired right:")
     add("")
     add("| method | merged experts | all weights within 0.05 | entries | max error | mean error | "
         "members only: max / mean |")
