@@ -2,6 +2,8 @@
 // `target` attribute use AVX-512, and they run only after `el_kernel_level` found the instructions.
 #include "CTensorKernels.h"
 
+#include <stdlib.h>
+
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
 #include <immintrin.h>
 
@@ -153,8 +155,12 @@ EL_F32 void el_gemm_f32_bf16_nt(long m, long n, long k, const float *a, long lda
 // L1, so it streams from L2 and stays near 150 GFLOP/s. Here activations are packed once per product into
 // pairs: panel q holds 16 rows, and pair p of row t, the 32-bit (A[t, 2p], A[t, 2p+1]), sits at
 // packed[(q·pairs + p)·16 + t]. One zmm load gives a pair of K for 16 rows; the weights stay where they lie
-// and each weight pair (B[j, 2p], B[j, 2p+1]) is broadcast (a 4-byte load) against it. A tile of 32 rows ×
-// 12 weight rows keeps 24 accumulators: per pair 2 + 12 loads feed 24 vdpbf16ps.
+// and each weight pair (B[j, 2p], B[j, 2p+1]) is broadcast (a 4-byte load) against it. A tile of 64 rows ×
+// 6 weight rows keeps 24 accumulators: per pair 4 loads and 6 broadcasts feed 24 vdpbf16ps (one core,
+// scripts/bench/stored_gemm_micro.c: 205-216 GFLOP/s at expert shapes and 2048³, 90% of the 234 that
+// vdpbf16ps peaks at on this Zen 4, against 180-205 for the 32 × 12 tile, whose 12 broadcasts per 24
+// products cost issue slots). Rows left over past the 64-row tiles take 32 × 12 tiles. Every element
+// of C is the same sum in the same order whichever tile computes it.
 
 long el_packed_bf16_count(long m, long k) { return (m + 15) / 16 * ((k + 1) / 2) * 16; }
 
@@ -213,6 +219,56 @@ EL_BF16 void el_pack_bf16_pairs(long m, long k, const float *a, long lda, uint32
 }
 
 #define EL_NR 12
+#define EL_NR64 6
+
+// C[0..<64, 0..<nr] = beta·C + four packed panels against nr ≤ 6 weight rows.
+EL_INLINE EL_BF16 void tile_packed64(const int nr, long k, const uint32_t *ap, long pstride, const uint16_t *b,
+                                     long ldb, float beta, float *c, long ldc) {
+    __m512 acc[4][EL_NR64];
+    for (int r = 0; r < nr; r++)
+        for (int v = 0; v < 4; v++) acc[v][r] = _mm512_setzero_ps();
+    long full = k / 2;
+    for (long p = 0; p < full; p++) {
+        __m512bh a[4];
+        for (int v = 0; v < 4; v++) a[v] = (__m512bh)_mm512_loadu_si512((const void *)(ap + v * pstride + p * 16));
+        for (int r = 0; r < nr; r++) {
+            int w;
+            __builtin_memcpy(&w, b + r * ldb + 2 * p, 4);
+            __m512bh bw = (__m512bh)_mm512_set1_epi32(w);
+            for (int v = 0; v < 4; v++) acc[v][r] = _mm512_dpbf16_ps(acc[v][r], a[v], bw);
+        }
+    }
+    if (k & 1) {  // as in tile_packed
+        __m512bh a[4];
+        for (int v = 0; v < 4; v++) a[v] = (__m512bh)_mm512_loadu_si512((const void *)(ap + v * pstride + full * 16));
+        for (int r = 0; r < nr; r++) {
+            __m512bh bw = (__m512bh)_mm512_set1_epi32((int)b[r * ldb + k - 1]);
+            for (int v = 0; v < 4; v++) acc[v][r] = _mm512_dpbf16_ps(acc[v][r], a[v], bw);
+        }
+    }
+    float out[EL_NR64][64];
+    for (int r = 0; r < nr; r++)
+        for (int v = 0; v < 4; v++) _mm512_storeu_ps(out[r] + 16 * v, acc[v][r]);
+    for (long t = 0; t < 64; t++) {
+        float *ct = c + t * ldc;
+        if (beta != 0)
+            for (int r = 0; r < nr; r++) ct[r] = beta * ct[r] + out[r][t];
+        else
+            for (int r = 0; r < nr; r++) ct[r] = out[r][t];
+    }
+}
+
+static EL_BF16 void tile_packed64_any(int nr, long k, const uint32_t *ap, long pstride, const uint16_t *b, long ldb,
+                                      float beta, float *c, long ldc) {
+    switch (nr) {
+    case 1: tile_packed64(1, k, ap, pstride, b, ldb, beta, c, ldc); break;
+    case 2: tile_packed64(2, k, ap, pstride, b, ldb, beta, c, ldc); break;
+    case 3: tile_packed64(3, k, ap, pstride, b, ldb, beta, c, ldc); break;
+    case 4: tile_packed64(4, k, ap, pstride, b, ldb, beta, c, ldc); break;
+    case 5: tile_packed64(5, k, ap, pstride, b, ldb, beta, c, ldc); break;
+    default: tile_packed64(6, k, ap, pstride, b, ldb, beta, c, ldc); break;
+    }
+}
 
 // C[0..<rows, 0..<nr] = beta·C + the tile of packed rows (1 or 2 panels, `nv`) against nr weight rows.
 EL_INLINE EL_BF16 void tile_packed(const int nv, const int nr, long k, const uint32_t *ap, long pstride,
@@ -276,21 +332,146 @@ static EL_BF16 void tile_packed_any(int nv, int nr, long k, const uint32_t *ap, 
 EL_BF16 void el_gemm_bf16_packed(long m, long n, long k, const uint32_t *ap, const uint16_t *b, long ldb,
                                  float beta, float *c, long ldc) {
     long pairs = (k + 1) / 2, pstride = pairs * 16;
-    // Rows per block: their packed panels (pairs · 4 bytes a row) stay in L2 (~384 KB of 1 MB) while the
-    // block's 12 weight rows pass over them, so each weight row is read from memory once per block.
-    long mc = ((384L << 10) / (pairs * 4)) & ~31L;
-    if (mc < 32) mc = 32;
+    // Rows per block (a multiple of 64): their packed panels (pairs · 4 bytes a row) stay in L2 (~384 KB of
+    // 1 MB) while the block's 12 weight rows pass over them, so each weight row is read from memory once per
+    // block.
+    long mc = ((384L << 10) / (pairs * 4)) & ~63L;
+    if (mc < 64) mc = 64;
     for (long i0 = 0; i0 < m; i0 += mc) {
         long i1 = i0 + mc < m ? i0 + mc : m;
+        long tiled = i0 + (i1 - i0) / 64 * 64;  // rows [i0, tiled) in 64-row tiles, the rest in 32-row ones
         for (long j = 0; j < n; j += EL_NR) {
             int nr = n - j < EL_NR ? (int)(n - j) : EL_NR;
-            for (long i = i0; i < i1; i += 32) {
+            for (long i = i0; i < tiled; i += 64) {
+                const uint32_t *ai = ap + (i / 16) * pstride;
+                tile_packed64_any(nr < EL_NR64 ? nr : EL_NR64, k, ai, pstride, b + j * ldb, ldb, beta, c + i * ldc + j,
+                                  ldc);
+                if (nr > EL_NR64)
+                    tile_packed64_any(nr - EL_NR64, k, ai, pstride, b + (j + EL_NR64) * ldb, ldb, beta,
+                                      c + i * ldc + j + EL_NR64, ldc);
+            }
+            for (long i = tiled; i < i1; i += 32) {
                 long rows = i1 - i < 32 ? i1 - i : 32;
                 tile_packed_any(rows > 16 ? 2 : 1, nr, k, ap + (i / 16) * pstride, pstride, b + j * ldb, ldb, rows,
                                 beta, c + i * ldc + j, ldc);
             }
         }
     }
+}
+
+// ---- Packed F32 kernel (f32 products whose A outgrows the caches) ----
+//
+// The dot form reads all of A again for each block of weight rows, from memory once A outgrows L2 (60-80
+// GFLOP/s at M = 2048). Here A is packed once per product in panels of 16 rows, element kk of row t at
+// packed[(q·K + kk)·16 + t], and each block of 6 weight rows is widened into a small Float32 buffer; a
+// tile of 64 rows × 6 weight rows keeps 24 accumulators fed by 4 loads and 6 broadcasts per element of K
+// (94-101 GFLOP/s on one core at M = 2048, K = 2048, against 83-96 through OpenBLAS on widened panels).
+// Each element of C sums K in blocks of EL_KC in order, each block in one accumulator, the blocks' sums
+// added in order: the same bits whatever M, N or the split of N, and rounding like a blocked BLAS.
+
+#define EL_KC 256
+
+long el_packed_f32_count(long m, long k) { return (m + 15) / 16 * k * 16; }
+
+EL_F32 void el_pack_f32(long m, long k, const float *a, long lda, float *packed) {
+    for (long q = 0; q * 16 < m; q++) {
+        long rows = m - q * 16 < 16 ? m - q * 16 : 16;
+        float *panel = packed + q * k * 16;
+        for (long k0 = 0; k0 < k; k0 += 16) {
+            long left = k - k0;
+            __mmask16 mask = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+            __m512i r[16];
+            for (long t = 0; t < 16; t++)
+                r[t] = t < rows ? _mm512_castps_si512(_mm512_maskz_loadu_ps(mask, a + (q * 16 + t) * lda + k0))
+                                : _mm512_setzero_si512();
+            transpose16(r);
+            long count = left < 16 ? left : 16;
+            for (long j = 0; j < count; j++) _mm512_storeu_si512((void *)(panel + (k0 + j) * 16), r[j]);
+        }
+    }
+}
+
+// C[0..<rows, 0..<nr] = beta·C + nv packed panels (16 rows each) against nr ≤ 6 weight rows widened in
+// wb[r·k + kk].
+EL_INLINE EL_F32 void tile_f32_packed(const int nv, const int nr, long k, const float *ap, long pstride,
+                                      const float *wb, long rows, float beta, float *c, long ldc) {
+    float out[6][64];
+    for (long k0 = 0; k0 < k; k0 += EL_KC) {
+        long k1 = k0 + EL_KC < k ? k0 + EL_KC : k;
+        __m512 acc[4][6];
+        for (int r = 0; r < nr; r++)
+            for (int v = 0; v < nv; v++) acc[v][r] = _mm512_setzero_ps();
+        for (long kk = k0; kk < k1; kk++) {
+            __m512 a[4];
+            for (int v = 0; v < nv; v++) a[v] = _mm512_loadu_ps(ap + v * pstride + kk * 16);
+            for (int r = 0; r < nr; r++) {
+                __m512 bw = _mm512_set1_ps(wb[r * k + kk]);
+                for (int v = 0; v < nv; v++) acc[v][r] = _mm512_fmadd_ps(a[v], bw, acc[v][r]);
+            }
+        }
+        for (int r = 0; r < nr; r++)
+            for (int v = 0; v < nv; v++) {
+                __m512 sum = k0 == 0 ? acc[v][r] : _mm512_add_ps(_mm512_loadu_ps(out[r] + 16 * v), acc[v][r]);
+                _mm512_storeu_ps(out[r] + 16 * v, sum);
+            }
+    }
+    for (long t = 0; t < rows; t++) {
+        float *ct = c + t * ldc;
+        if (beta != 0)
+            for (int r = 0; r < nr; r++) ct[r] = beta * ct[r] + out[r][t];
+        else
+            for (int r = 0; r < nr; r++) ct[r] = out[r][t];
+    }
+}
+
+#define EL_F32P_CASE(nv, nr) \
+    case (nv) * 8 + (nr): tile_f32_packed(nv, nr, k, ap, pstride, wb, rows, beta, c, ldc); break;
+#define EL_F32P_CASES(nv)                                                                                \
+    EL_F32P_CASE(nv, 1) EL_F32P_CASE(nv, 2) EL_F32P_CASE(nv, 3) EL_F32P_CASE(nv, 4) EL_F32P_CASE(nv, 5) \
+    EL_F32P_CASE(nv, 6)
+
+static EL_F32 void tile_f32_packed_any(int nv, int nr, long k, const float *ap, long pstride, const float *wb,
+                                       long rows, float beta, float *c, long ldc) {
+    switch (nv * 8 + nr) {
+        EL_F32P_CASES(1)
+        EL_F32P_CASES(2)
+        EL_F32P_CASES(3)
+        EL_F32P_CASES(4)
+    default: __builtin_unreachable();
+    }
+}
+
+EL_F32 void el_gemm_f32_bf16_packed(long m, long n, long k, const float *ap, const uint16_t *b, long ldb,
+                                    float beta, float *c, long ldc) {
+    long pstride = k * 16;
+    float *wb = (float *)malloc(sizeof(float) * 6 * (size_t)k);
+    // Rows per block (a multiple of 64): their packed panels stay in L2 (~512 KB of 1 MB) while the
+    // block's weight rows pass over them.
+    long mc = ((512L << 10) / (k * 4)) & ~63L;
+    if (mc < 64) mc = 64;
+    for (long i0 = 0; i0 < m; i0 += mc) {
+        long i1 = i0 + mc < m ? i0 + mc : m;
+        for (long j = 0; j < n; j += 6) {
+            int nr = n - j < 6 ? (int)(n - j) : 6;
+            for (int r = 0; r < nr; r++) {
+                const uint16_t *src = b + (j + r) * ldb;
+                float *dst = wb + r * k;
+                long kk = 0;
+                for (; kk + 16 <= k; kk += 16)
+                    _mm512_storeu_ps(dst + kk, widen(_mm256_loadu_si256((const __m256i *)(src + kk))));
+                if (kk < k) {
+                    __mmask16 mask = (__mmask16)((1u << (k - kk)) - 1);
+                    _mm512_mask_storeu_ps(dst + kk, mask, widen(_mm256_maskz_loadu_epi16(mask, src + kk)));
+                }
+            }
+            for (long i = i0; i < i1; i += 64) {
+                long rows = i1 - i < 64 ? i1 - i : 64;
+                tile_f32_packed_any((int)((rows + 15) / 16), nr, k, ap + (i / 16) * pstride, pstride, wb, rows, beta,
+                                    c + i * ldc + j, ldc);
+            }
+        }
+    }
+    free(wb);
 }
 
 EL_BF16 void el_f32_to_bf16(const float *src, uint16_t *dst, long count) {
@@ -328,6 +509,17 @@ void el_pack_bf16_pairs(long m, long k, const float *a, long lda, uint32_t *pack
 }
 void el_gemm_bf16_packed(long m, long n, long k, const uint32_t *ap, const uint16_t *b, long ldb, float beta,
                          float *c, long ldc) {
+    (void)m; (void)n; (void)k; (void)ap; (void)b; (void)ldb; (void)beta; (void)c; (void)ldc;
+    __builtin_trap();
+}
+
+long el_packed_f32_count(long m, long k) { return (m + 15) / 16 * k * 16; }
+void el_pack_f32(long m, long k, const float *a, long lda, float *packed) {
+    (void)m; (void)k; (void)a; (void)lda; (void)packed;
+    __builtin_trap();
+}
+void el_gemm_f32_bf16_packed(long m, long n, long k, const float *ap, const uint16_t *b, long ldb, float beta,
+                             float *c, long ldc) {
     (void)m; (void)n; (void)k; (void)ap; (void)b; (void)ldb; (void)beta; (void)c; (void)ldc;
     __builtin_trap();
 }

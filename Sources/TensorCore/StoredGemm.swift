@@ -9,8 +9,8 @@ import Foundation
 /// - `avx512bf16` (x86-64 with AVX512-BF16: AMD Zen 4/5, Intel Cooper Lake, Sapphire Rapids): bf16
 ///   products through `vdpbf16ps` (A packed once per product into bf16 pairs from `packedMinimumRows`
 ///   rows on, the weights broadcast in place); f32 products through AVX-512 FMA on weights widened in
-///   registers, or, once A outgrows the caches (`f32PanelMinimumElements`), through the BLAS on panels of W
-///   widened a few hundred rows at a time.
+///   registers, or, once A outgrows the caches (`f32PackedMinimumElements`), with A packed once per product
+///   and W widened 6 rows at a time (`el_gemm_f32_bf16_packed`).
 /// - `avx512` (AVX-512 without BF16): f32 as above; bf16 rounds A to bfloat16 and runs the f32 kernel,
 ///   which computes the same products (a product of two bfloat16 values is exact in Float32).
 /// - `portable` (any other CPU, Apple silicon included): `portableBlockRows` weight rows at a time are
@@ -41,18 +41,15 @@ public enum StoredGemm {
     /// Rows of A from which the BF16 kernel packs A (`el_gemm_bf16_packed`, 16 rows per register): fewer
     /// rows would leave most lanes empty, and the unpacked dot form (`el_gemm_bf16_nt`) is faster there.
     static let packedMinimumRows = 16
-    /// f32 products whose A holds at least this many elements (M × K: 8 MB of Float32) widen W into panels of
-    /// `f32PanelRows` rows for `Gemm.sgemm` when a BLAS is loaded, instead of the AVX-512 dot form: that form
-    /// reads all of A again for every block of weight rows, which once A outgrows the caches runs from memory
-    /// (one core, CPU time, scripts/bench/stored_gemm_micro.c: 60 GFLOP/s at 2048³ and 83 at M 1024, K 2048,
-    /// against 86-91 through OpenBLAS; at M 512 the dot form still leads, 102 to 85), while the BLAS blocks A
-    /// for the caches.
-    /// Attention projections and the output head over a pass of thousands of tokens take this path; experts
-    /// (a few hundred rows each) and anything small (every golden test's fixture) keep the dot form.
-    static let f32PanelMinimumElements = 1 << 21
-    /// Weight rows widened per `Gemm.sgemm` call on that path (256 × K Float32: 2 MB at K = 2048); large enough
-    /// that the BLAS's packing of A is amortised, small enough to split a 512-wide projection over two workers.
-    static let f32PanelRows = 256
+    /// f32 products whose A holds at least this many elements (M × K: 8 MB of Float32) pack A once
+    /// (`el_pack_f32`) for `el_gemm_f32_bf16_packed` instead of the AVX-512 dot form: that form reads all of A
+    /// again for every block of weight rows, which once A outgrows the caches runs from memory (one core, CPU
+    /// time, scripts/bench/stored_gemm_micro.c: 62-82 GFLOP/s at M 2048, K 2048, against 91-101 packed and
+    /// 81-92 through OpenBLAS on widened panels, the path this replaced; at M 1024 the three are level, at
+    /// M 256 the dot form leads, 106 to 95). Attention projections and the output head over a pass of
+    /// thousands of tokens take this path; experts (a few hundred rows each) and anything small (every
+    /// golden test's fixture) keep the dot form.
+    static let f32PackedMinimumElements = 1 << 21
     /// Products below this many multiply-adds run on the calling thread.
     static let parallelThreshold = 1 << 18
 
@@ -119,7 +116,7 @@ public enum StoredGemm {
             switch left {
             case .packed: unit = 48  // four tiles of 12 weight rows (and a multiple of 16)
             case .f32 where kernel == .portable: unit = portableBlockRows
-            case .f32Panels: unit = f32PanelRows
+            case .f32Packed: unit = 48  // eight tiles of 6 weight rows
             default: unit = 16
             }
             let shared = UncheckedSendable(c)
@@ -137,8 +134,9 @@ public enum StoredGemm {
     enum LeftOperand {
         case f32(UnsafePointer<Float>, ld: Int)
         case bf16(UnsafePointer<UInt16>, ld: Int)
-        /// Float32 rows for products that widen W into panels for the BLAS (`f32PanelMinimumElements`).
-        case f32Panels(UnsafePointer<Float>, ld: Int)
+        /// Float32 rows packed in panels of 16 (`el_pack_f32`), for products with a large A
+        /// (`f32PackedMinimumElements`).
+        case f32Packed(UnsafePointer<Float>)
         /// Rows rounded to bfloat16 and packed in pairs (`el_pack_bf16_pairs`).
         case packed(UnsafePointer<UInt32>)
     }
@@ -148,9 +146,18 @@ public enum StoredGemm {
         _ body: (LeftOperand) -> Void
     ) {
         switch (precision, kernel) {
-        case (.f32, .avx512), (.f32, .avx512bf16):
-            let panels = m * k >= f32PanelMinimumElements && Gemm.backend == .blas
-            body(panels ? .f32Panels(a, ld: lda) : .f32(a, ld: lda))
+        case (.f32, let kernel) where kernel >= .avx512 && m * k >= f32PackedMinimumElements:
+            let count = el_packed_f32_count(m, k)
+            let packed = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            defer { packed.deallocate() }
+            let shared = UncheckedSendable(packed)
+            Parallel.forEach((m + 15) / 16, grain: max(1, 4_096 / k)) { panels in
+                let r0 = panels.lowerBound * 16
+                el_pack_f32(
+                    min(m, panels.upperBound * 16) - r0, k, a + r0 * lda, lda, shared.value + panels.lowerBound * 16 * k
+                )
+            }
+            body(.f32Packed(packed))
         case (.f32, _):
             body(.f32(a, ld: lda))
         case (.bf16, .avx512bf16) where m >= packedMinimumRows:
@@ -204,8 +211,8 @@ public enum StoredGemm {
             el_gemm_f32_bf16_nt(m, n, k, a, lda, b, ldb, beta, c, ldc)
         case .f32(let a, let lda):
             widened(m, n, k, a, lda, b, ldb, beta, c, ldc, rows: portableBlockRows)
-        case .f32Panels(let a, let lda):
-            widened(m, n, k, a, lda, b, ldb, beta, c, ldc, rows: f32PanelRows)
+        case .f32Packed(let a):
+            el_gemm_f32_bf16_packed(m, n, k, a, b, ldb, beta, c, ldc)
         }
     }
 

@@ -19,7 +19,7 @@ import Testing
         Case(m: 37, n: 129, k: 300), Case(m: 64, n: 96, k: 2048), Case(m: 6, n: 3, k: 0, beta: 2),
         Case(m: 16, n: 12, k: 1), Case(m: 32, n: 24, k: 2, beta: 1), Case(m: 31, n: 25, k: 65),
         Case(m: 33, n: 11, k: 64), Case(m: 48, n: 1, k: 33), Case(m: 70, n: 13, k: 4_097, beta: 0.5),
-        // A of 2²¹ elements or more: f32 widens W into panels for the BLAS (`f32PanelMinimumElements`).
+        // A of 2²¹ elements or more: f32 packs A (`f32PackedMinimumElements`); K past one block of 256.
         Case(m: 1_025, n: 40, k: 2_047, beta: 0.5),
     ]
 
@@ -103,7 +103,7 @@ import Testing
     /// Splitting columns over threads leaves every element's arithmetic as it is: the same bits serial
     /// and parallel.
     @Test func parallelEqualsSerial() {
-        // The second case takes the f32 panel path (A of 2²¹ elements or more), its split in 256-row units.
+        // The second case takes the packed f32 path (A of 2²¹ elements or more), its split in 48-row units.
         for t in [Case(m: 40, n: 300, k: 520), Case(m: 1_040, n: 600, k: 2_017)] {
             let o = Operands(t, seed: 11)
             for kernel in Self.kernels {
@@ -116,18 +116,22 @@ import Testing
         }
     }
 
-    /// f32 products whose A outgrows the caches widen W into panels for the BLAS; smaller ones keep the dot form.
-    @Test func largeF32ProductsUsePanels() {
-        var kinds: [String] = []
-        let a = [Float](repeating: 0, count: 1)
-        for (m, k) in [(1024, 2048), (1023, 2048), (8, 64)] {
-            a.withUnsafeBufferPointer { pa in  // not read: only the choice is looked at
-                StoredGemm.withLeftOperand(m: m, k: k, a: pa.baseAddress!, lda: k, precision: .f32, kernel: .avx512) {
-                    if case .f32Panels = $0 { kinds.append("panels") } else { kinds.append("dot") }
+    /// f32 products whose A outgrows the caches pack A on the AVX-512 kernels; smaller ones, and every f32
+    /// product of the portable kernel, keep A as it is.
+    @Test func largeF32ProductsPackA() {
+        let a = [Float](repeating: 1, count: 1024 * 2048)
+        for kernel in Self.kernels {
+            var kinds: [String] = []
+            for (m, k) in [(1024, 2048), (1023, 2048), (8, 64)] {
+                a.withUnsafeBufferPointer { pa in
+                    StoredGemm.withLeftOperand(m: m, k: k, a: pa.baseAddress!, lda: k, precision: .f32, kernel: kernel)
+                    {
+                        if case .f32Packed = $0 { kinds.append("packed") } else { kinds.append("rows") }
+                    }
                 }
             }
+            #expect(kinds == (kernel >= .avx512 ? ["packed", "rows", "rows"] : ["rows", "rows", "rows"]), "\(kernel)")
         }
-        #expect(kinds == (Gemm.backend == .blas ? ["panels", "dot", "dot"] : ["dot", "dot", "dot"]))
     }
 
     @Test func linearAddsBiasAndKeepsLeadingDimensions() {

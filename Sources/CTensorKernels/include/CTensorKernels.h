@@ -37,10 +37,23 @@ long el_packed_bf16_count(long m, long k);
 void el_pack_bf16_pairs(long m, long k, const float *a, long lda, uint32_t *packed);
 
 /// C[M, N] = beta·C + A·Bᵀ with A packed by `el_pack_bf16_pairs` and B bf16 [N, K] (ldb) read in place:
-/// 32 rows × 12 weight rows per register tile, vdpbf16ps, F32 accumulation along K in order (each element
-/// of C is the same whatever M, N or the split of N). Needs level 2.
+/// 64 rows × 6 weight rows per register tile (32 × 12 for the last rows), vdpbf16ps, F32 accumulation along K
+/// in order (each element of C is the same whatever M, N or the split of N). Needs level 2.
 void el_gemm_bf16_packed(long m, long n, long k, const uint32_t *ap, const uint16_t *b, long ldb, float beta,
                          float *c, long ldc);
+
+/// Elements (float) of `el_pack_f32`'s output for A [M, K]: M rounded up to 16 rows, K per row.
+long el_packed_f32_count(long m, long k);
+
+/// A float [M, K] (lda) packed for `el_gemm_f32_bf16_packed`: panels of 16 rows; in panel q, A[t, kk] of row
+/// t is element (q·K + kk)·16 + t. Rows past M are zero. Panels are independent. Needs level ≥ 1.
+void el_pack_f32(long m, long k, const float *a, long lda, float *packed);
+
+/// C[M, N] = beta·C + A·Bᵀ with A packed by `el_pack_f32` and B bf16 [N, K] (ldb) widened 6 rows at a time:
+/// exact F32 products, FMA accumulation in blocks of 256 elements of K (each element of C is the same
+/// whatever M, N or the split of N). Needs level ≥ 1.
+void el_gemm_f32_bf16_packed(long m, long n, long k, const float *ap, const uint16_t *b, long ldb, float beta,
+                             float *c, long ldc);
 
 /// Float32 → bfloat16, round to nearest even (vcvtneps2bf16; NaN stays NaN). Needs level 2.
 void el_f32_to_bf16(const float *src, uint16_t *dst, long count);

@@ -6,6 +6,9 @@ import Foundation
 // busiest first), each expert's three products whole on its worker (`StoredGemm` does not split inside
 // a parallel region), so every weight row is read once per pass.
 
+/// Float32 elements of expert outputs `storedExperts` keeps alive by default (128 MB).
+public let storedExpertOutputElements = 1 << 25
+
 /// Routed SwiGLU experts from stored weights. x [N, C]; per expert e: `gate[e]`, `up[e]` [I, C] and
 /// `down[e]` [C, I] (bfloat16); `tokens[e]` the rows of x routed to e and `slots[e]` the flat index of
 /// each one's gate weight in `weights` ([N, K]). -> [N, C]:
@@ -13,8 +16,10 @@ import Foundation
 ///     out[t] = Σ_e Σ_{i: tokens[e][i] = t} weights[slots[e][i]] · down_e(silu(gate_e·x_t) ⊙ up_e·x_t)
 ///
 /// summed per row in expert order whatever the thread count (a run repeats bit for bit). With K = 8 the
-/// experts' outputs together are N·8 rows; they are made and summed a group of experts at a time,
-/// groups of about `rowsPerGroup` rows (default 2N), so at most about 2N rows of outputs are alive.
+/// experts' outputs together are N·8 rows; they are made and summed a group of experts at a time, groups of
+/// about `rowsPerGroup` rows: by default as many as `storedExpertOutputElements` allows, at least 2N. Each
+/// group ends with a wait for its slowest expert, so one group per layer (all of a 2,048-token pass of
+/// OLMoE or Qwen3 widths: 128 MB of outputs) leaves the workers idle once instead of four times.
 public func storedExperts(
     _ x: Tensor, gate: [BF16Matrix], up: [BF16Matrix], down: [BF16Matrix], tokens: [[Int]], slots: [[Int]],
     weights: Tensor, precision: Precision, rowsPerGroup: Int? = nil, kernel: StoredGemm.Kernel = StoredGemm.kernel
@@ -36,7 +41,7 @@ public func storedExperts(
         for s in slots[e] { precondition(s >= 0 && s < weights.count, "storedExperts: slot \(s) outside weights") }
     }
     var out = Tensor.zeros([n, c])
-    let budget = max(1, rowsPerGroup ?? 2 * n)
+    let budget = max(1, rowsPerGroup ?? max(2 * n, storedExpertOutputElements / max(1, c)))
     var group: [Int] = []
     var rows = 0
     func flush() {
