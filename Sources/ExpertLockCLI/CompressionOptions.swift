@@ -18,16 +18,16 @@ struct CompressionOptions: ParsableArguments {
     var innerKeep: Double?
     @Option(help: "uniform (every expert keeps the share) or per-expert (a layer-wide budget).")
     var innerScope: InnerPruning.Scope = .uniform
-    @Option(help: "Calibration text for --merge and --inner-keep (plain text, GLUE .tsv or .jsonl).")
-    var data: String?
-    @Option(help: "Calibration token ids instead of text (a JSON array or whitespace-separated integers).")
-    var ids: String?
-    @Option(help: "Calibration data layout: auto, text, glue or jsonl.") var format: DataFormat = .auto
-    @Option(parsing: .unconditional, help: "Calibration tokens per sequence.", transform: OptionRange.int(atLeast: 2))
-    var context = 256
+    /// The calibration corpus (--data or --ids, --format, --limit sequences), read like every command's data.
+    @OptionGroup var calibration: DataOptions
+    /// Calibration tokens per sequence (--context, default 256, at most the model's max_position_embeddings).
+    @OptionGroup var calibrationContext: ContextOptions
     @Option(
         parsing: .unconditional, help: "Calibration tokens recorded per layer.", transform: OptionRange.int(atLeast: 1))
     var calibrationTokens = 4096
+
+    var data: String? { calibration.data }
+    var ids: String? { calibration.ids }
 
     /// The compression asked for, nil for plain removal or masking.
     func attack(keep: Int?) throws -> CompressionAttack? {

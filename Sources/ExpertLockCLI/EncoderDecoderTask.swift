@@ -72,8 +72,9 @@ struct EncoderDecoderTask {
     }
     var higherIsBetter: Bool { task != .perplexity }
 
-    /// The metric of the model as currently masked.
-    func evaluate() throws -> Double {
+    /// The metric of `model` (nil: the task's own model), as it is masked.
+    func evaluate(_ candidate: SwitchTransformersModel? = nil) throws -> Double {
+        let model = candidate ?? self.model
         switch dataset {
         case .classification(let t, let examples):
             return try TextToText.accuracy(model, tokenizer: tokenizer, task: t, examples: examples).accuracy

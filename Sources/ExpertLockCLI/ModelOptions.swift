@@ -6,9 +6,17 @@ import MoEModels
 /// log verify, monitor); `ModelOptions` adds how the weights are held.
 struct ModelPathOption: ParsableArguments {
     @Option(
-        help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json).",
+        help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json; tokenize: tokenizer files only).",
         transform: ModelPath.folder)
     var model: String
+}
+
+/// `--model DIR` where a command may run without one (attribute and eval --merge, train --config).
+struct OptionalModelPathOption: ParsableArguments {
+    @Option(
+        help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json); train: the model to continue.",
+        transform: ModelPath.folder)
+    var model: String?
 }
 
 /// `--model DIR` and how to hold its weights.

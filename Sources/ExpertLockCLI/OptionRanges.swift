@@ -53,7 +53,7 @@ enum OptionRange {
     }
 }
 
-/// `--context` against the model's `max_position_embeddings`, and `--allow-long-context`.
+/// `--context` (attribute, eval, sweep) against the model's `max_position_embeddings`, and `--allow-long-context`.
 ///
 /// Positions past `max_position_embeddings` were never seen in training: rotary embeddings
 /// extrapolate there and the scores mean little (a perplexity of a 100,000-token window on a
@@ -62,12 +62,21 @@ enum OptionRange {
 /// (exit 2) unless `--allow-long-context` says the user knows the model extrapolates (rope
 /// scaling, a config that understates its range). A default context above it is lowered to it,
 /// with a note: the user asked for nothing the model cannot do.
-struct LongContextOption: ParsableArguments {
+struct ContextOptions: ParsableArguments {
+    @Option(
+        parsing: .unconditional,
+        help: """
+            Tokens per sequence, the window for perplexity (default 512; eval summarize 1024; sweep 256), at most \
+            the model's max_position_embeddings.
+            """,
+        transform: OptionRange.int(atLeast: 2))
+    var context: Int?
     @Flag(help: "Allow --context above the model's max_position_embeddings (positions it was never trained on).")
     var allowLongContext = false
 
-    /// The context to use: `requested` when given and allowed, else `defaultValue` capped at the model's limit.
-    func context(_ requested: Int?, default defaultValue: Int, model: String) throws -> Int {
+    /// The context to use: `--context` when given and allowed, else `defaultValue` capped at the model's limit.
+    func resolved(default defaultValue: Int, model: String) throws -> Int {
+        let requested = context
         let configURL = URL(fileURLWithPath: model).appendingPathComponent("config.json")
         guard let limit = (try? ModelConfig.load(from: configURL))?.maxPositionEmbeddings, limit > 0 else {
             return requested ?? defaultValue

@@ -537,7 +537,9 @@ def write_multi_seed(out, results, sst_dev, figures=None):
                      lambda s: s.retention_se(s.mean("soft", 2), chance))
     if chance is None:
         v1 = "not resolvable (no dev file to set the chance level)"
-    elif not full.has_interval or full.lower <= 0:
+    elif full.n < 2:
+        v1 = "not resolvable (fewer than 2 seeds)"
+    elif full.lower <= 0:
         v1 = "not resolvable (the full models are not resolved above chance)"
     else:
         v1 = verdict_above(ret, 0.9)

@@ -16,8 +16,8 @@ import TensorCore
 /// suspect expert was made of:
 /// - one source with weight ≥ `mergeShare` … a copy (channels in place), a permuted copy, or a channel
 ///   subset (inner pruning: fewer channels than the original);
-/// - several sources above `mergeShare` … a merge, with their mixing weights (its alignments then refined
-///   against the residuals, `refineMerge`, so that light members keep their weight).
+/// - several sources above `mergeShare` … a merge, with their mixing weights (alignments refined against the
+///   residuals, `refineMerge`, so that light members keep their weight).
 /// Annotations: a suspect whose values lie on a per-row int8 grid or an amax-scaled FP8 (e4m3) grid is a
 /// re-quantised copy; one whose projections have a numerical rank below their sizes is low-rank.
 ///
@@ -152,10 +152,11 @@ extension Provenance {
         verdicts.contains(.derived) ? .derived : verdicts.allSatisfy { $0 == .notDerived } ? .notDerived : .inconclusive
     }
 
-    /// One suspect expert against the aligned originals. With `refine`, an expert judged derived and explained as
-    /// a merge (≥ 2 sources) has its alignments refined against the residuals (`refineMerge`): only its weights
-    /// and similarity can change, never a verdict (the score only rises above the derived band it is in), and
-    /// copies, channel subsets, everything not derived and the chance level (computed without it) stay as they are.
+    /// One suspect expert against the aligned originals. With `refine`, an expert judged derived whose fit is not
+    /// exact has its alignments refined against the residuals (`refineMerge`), kept when the expert is explained
+    /// as a merge (≥ 2 sources) or the refinement explains ≥ 90 % of what was left: only its weights and similarity
+    /// can change, never a verdict (the score only rises above the derived band it is in); everything not derived
+    /// and the chance level (computed without it) stay as they are.
     static func explain(
         _ suspect: ExpertChannels, originals: [ExpertChannels], thresholds: Thresholds, mergeShare: Double,
         chance: Float, refine: Bool = true
@@ -185,12 +186,19 @@ extension Provenance {
         var similarity = reconstructionCosine(target: target, columns: aligned, weights: weights)
         let bestSingle = singles.isEmpty ? 0 : singles[best]
         let firstTotal = weights.reduce(0, +)
-        if refine, firstTotal > 0, weights.filter({ $0 / firstTotal >= mergeShare }).count > 1,
+        if refine, firstTotal > 0, weights.filter({ $0 > 0 }).count > 1, similarity < 0.9999,
             thresholds.verdict((max(similarity, bestSingle) - chance) / (1 - chance)) == .derived
         {
-            refineMerge(
-                suspect: suspect, originals: originals, aligned: &aligned, permuted: &permuted, weights: &weights,
-                similarity: &similarity)
+            var (a, p, w, c) = (aligned, permuted, weights, similarity)
+            refineMerge(suspect: suspect, originals: originals, aligned: &a, permuted: &p, weights: &w, similarity: &c)
+            // Kept for an expert the first solve already explains as a merge, or when the refinement explains
+            // at least nine tenths of what the first solve left unexplained (1 − cos²): a merge whose light
+            // member the first alignment missed. Fine-tuning noise is not a permuted original, so a fine-tuned
+            // copy's residual is not explained that way and its first explanation stays.
+            let merge = weights.filter { $0 / firstTotal >= mergeShare }.count > 1
+            if merge || 1 - c * c <= 0.1 * (1 - similarity * similarity) {
+                (aligned, permuted, weights, similarity) = (a, p, w, c)
+            }
         }
         let total = weights.reduce(0, +)
         similarity = max(similarity, bestSingle)

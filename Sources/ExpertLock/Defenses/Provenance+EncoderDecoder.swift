@@ -27,10 +27,10 @@ extension Provenance {
 extension Provenance.ExpertLayer {
     /// The sparse layers of both stacks, encoder first, with their (wi, wo) experts and the experts a mask leaves.
     static func layers(of model: SwitchTransformersModel) -> [Provenance.ExpertLayer] {
-        model.sparseBlocks.map { block in
+        model.sparseBlocks.enumerated().map { l, block in
             Provenance.ExpertLayer(
                 layer: block.layer, name: block.id.description, experts: block.experts.map { [$0.wi, $0.wo] },
-                active: (0..<block.expertCount).filter { block.keep?[$0] ?? true })
+                active: (0..<block.expertCount).filter { model.expertMask?[l][$0] ?? true })
         }
     }
 }

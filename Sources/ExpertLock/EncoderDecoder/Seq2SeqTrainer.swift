@@ -68,9 +68,9 @@ public final class Seq2SeqTrainer: RealignmentTrainer {
             return model.parameters.filter { seen.insert(ObjectIdentifier($0)).inserted }
         case .experts, .expertsAndRouter:
             var out: [Parameter] = []
-            for block in model.sparseBlocks {
+            for (l, block) in model.sparseBlocks.enumerated() {
                 if subset == .expertsAndRouter { out.append(block.router) }
-                for (e, expert) in block.experts.enumerated() where block.keep?[e] ?? true {
+                for (e, expert) in block.experts.enumerated() where model.expertMask?[l][e] ?? true {
                     out += [expert.wi, expert.wo]
                 }
             }

@@ -13,9 +13,10 @@ import TensorCore
 /// distinct pool examples are labeled. The learning curve has a point before any label (the
 /// pruned model) and one after each round.
 ///
-/// Fine-tuning follows `Parameters.schedule`: by default every round restarts from the pruned
-/// weights with fresh AdamW moments and a cosine-decayed rate over the round's steps (`.restart`);
-/// `.continued` keeps one trainer, its weights and moments, at a constant rate for the whole run.
+/// Fine-tuning follows `Parameters.schedule`: by default (`.continued`) one trainer keeps its
+/// weights and moments at a constant rate for the whole run; `.restart` starts every round again from
+/// the pruned weights with fresh AdamW moments and a cosine-decayed rate over the round's steps
+/// (why it is not the default: `FineTuningSchedule.restart`).
 /// Every evaluation also keeps the per-example outcomes a task reports (correctness for
 /// classification), which the report's bootstrap intervals resample. Round r trains on batches
 /// `TrainingSampler(seed: f(seed, r)).indices(step: s)` of the labeled examples, so the data order

@@ -28,53 +28,40 @@ struct AttributeCommand: AsyncParsableCommand {
             gives the same file bit for bit (not with --stream-layers, whose pass is not resumable).
             """)
 
-    @Option(help: "Hugging Face model folder.", transform: ModelPath.folder)
-    var model: String?
-    @Option(help: "Data file (text, GLUE TSV or JSONL).") var data: String?
-    @Option(help: "Token ids instead of --data: a JSON array or whitespace-separated integers.") var ids: String?
-    @Option(help: "perplexity (language modeling text), classify or summarize.") var task: TaskName = .perplexity
-    @Option(help: "Data format: auto, text, glue, jsonl.") var format: DataFormat = .auto
-    @Option(
-        parsing: .unconditional,
-        help: "Tokens per sequence for text corpora (default 512, at most max_position_embeddings).",
-        transform: OptionRange.int(atLeast: 2))
-    var context: Int?
-    @OptionGroup var longContext: LongContextOption
-    @Option(parsing: .unconditional, help: "Sequences per forward pass.", transform: OptionRange.int(atLeast: 1))
-    var batch = 4
-    @Option(
-        parsing: .unconditional, help: "Use at most N examples (text: N sequences).",
-        transform: OptionRange.int(atLeast: 1))
-    var limit: Int?
-    @Option(
-        help: """
-            Ranking written to the file: soft, frequency, reap or ablation (default: soft; with --traces the first \
-            the traces support).
-            """)
-    var criterion: AttributionCriterion?
+    @OptionGroup var modelPath: OptionalModelPathOption
+    @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var taskOption: TaskOption
+    @OptionGroup var longContext: ContextOptions
+    @OptionGroup var forwardBatch: ForwardBatchOption
+    @OptionGroup var criterionOption: CriterionOption
     @Option(
         parsing: .unconditional, help: "With --criterion ablation: sequences used for each masked-expert pass.",
         transform: OptionRange.int(atLeast: 1))
     var ablationSequences = 16
-    @Option(parsing: .upToNextOption, help: "Attribution files to merge (instead of running a model).") var merge:
-        [String] = []
-    @Option(
-        parsing: .upToNextOption,
-        help: "Routing traces to attribute instead of the model (vLLM/SGLang JSON(L), router-logits .safetensors).")
-    var traces: [String] = []
-    @Option(help: "Only shard I of N (I from 0): a contiguous slice of the batches (of the requests with --traces).")
-    var shard: String?
+    @OptionGroup var mergeFiles: MergeFilesOption
+    @OptionGroup var tracesOption: TracesOption
+    @OptionGroup var shardOption: ShardOption
     @OptionGroup var outputFile: OutputFileOptions
     @OptionGroup var precision: PrecisionOptions
     @OptionGroup var streaming: StreamingOptions
     @OptionGroup var resumeOption: ResumeOption
-    @Option(
-        parsing: .unconditional, help: "With --out: save the statistics every N batches, for --resume.",
-        transform: OptionRange.int(atLeast: 1))
-    var saveEvery = 1
+    @OptionGroup var saveEveryOption: SaveEveryOption
     @OptionGroup var output: OutputOptions
 
     var out: String? { outputFile.out }
+    var model: String? { modelPath.model }
+    var criterion: AttributionCriterion? { criterionOption.criterion }
+    var merge: [String] { mergeFiles.merge }
+    var traces: [String] { tracesOption.traces }
+    var data: String? { dataOptions.data }
+    var task: TaskName { taskOption.task ?? .perplexity }
+    var ids: String? { dataOptions.ids }
+    var format: DataFormat { dataOptions.format }
+    var limit: Int? { dataOptions.limit }
+    var shard: String? { shardOption.shard }
+    var saveEvery: Int { saveEveryOption.saveEvery ?? 1 }
+    var context: Int? { longContext.context }
+    var batch: Int { forwardBatch.batch ?? 4 }
     var overwrite: Bool { outputFile.overwrite }
     var resume: Bool { resumeOption.resume }
 
@@ -139,7 +126,7 @@ struct AttributeCommand: AsyncParsableCommand {
         -> Outcome
     {
         let options = try ModelOptions.parse(["--model", model])
-        let context = try longContext.context(context, default: 512, model: model)
+        let context = try longContext.resolved(default: 512, model: model)
         if streaming.streamLayers && criterion == .ablation {
             throw ArgumentInputError(
                 "--criterion ablation runs the model once per expert; it does not stream (drop --stream-layers)")
@@ -247,7 +234,12 @@ struct AttributeCommand: AsyncParsableCommand {
 
 /// The task whose data a command reads (the library's `TaskKind`).
 typealias TaskName = TaskKind
-extension TaskKind: ExpressibleByArgument {}
+extension TaskKind: ExpressibleByArgument {
+    /// Also `lm`, the name `train` gives the language-modeling task.
+    public init?(argument: String) {
+        self.init(rawValue: argument == "lm" ? TaskKind.perplexity.rawValue : argument)
+    }
+}
 
 extension DataFormat: ExpressibleByArgument {}
 extension AttributionCriterion: ExpressibleByArgument {}

@@ -21,40 +21,49 @@ struct AuditCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Task: classify.") var task: TaskName = .classify
+    @OptionGroup var taskOption: TaskOption
     @Option(help: "Attacker's data: the unlabeled pool with the oracle's labels (GLUE .tsv or .jsonl).") var data:
         String
-    @Option(help: "Held-out evaluation data (all of it is used unless --eval-limit).") var evalData: String
-    @Option(help: "Use only the first N pool rows (default: all).") var poolLimit: Int?
-    @Option(help: "Use only the first N evaluation rows (default: all).") var evalLimit: Int?
+    @OptionGroup var activeLearning: ActiveLearningOptions<Defaults>
     @Option(help: "Experts kept per layer in the sweep, comma-separated.", transform: CommaList<Int>.parse)
     var keep = CommaList<Int>([6, 4, 2, 1])
     @Option(help: "Random expert subsets per k.") var randomSubsets = 10
     @Option(help: "Experts per layer the attacker keeps (default: a quarter).") var pruneK: Int?
     @Option(help: "Pool rows the attacker attributes on.") var attributionExamples = 512
-    @Option(
-        help: "Re-alignment strategies, comma-separated (random is the baseline).",
-        transform: CommaList<QueryStrategy>.parse)
-    var strategy = CommaList<QueryStrategy>([.random, .entropy])
-    @Option(help: "Re-alignment seeds per strategy.") var seeds = 3
-    @Option(help: "Labels in all.") var budget = 96
-    @Option(help: "Labels per round.") var batch = 16
-    @Option(help: "Random seed set every strategy shares in round 0 (0: none).") var initial = 16
-    @Option(help: "Score a seeded random subset of N unlabeled examples per round (default: the whole pool).")
-    var candidates: Int?
-    @Option(help: "Optimizer steps per round.") var steps = 10
-    @Option(help: "Peak learning rate.") var lr: Float = 1e-3
-    @Option(help: "Fine-tuning schedule: continued (weights carry over) or restart (from the pruned weights).")
-    var schedule: FineTuningSchedule = .continued
-    @Option(help: "Longest sequence in tokens.") var seq = 128
-    @Option(help: "Bootstrap resamples.") var resamples = 1000
     @Option(help: "A defended model folder to attack the same way and compare with (repeatable; same tokenizer).")
     var defense: [String] = []
     @OptionGroup var outputFolder: OutputFolderOptions
     @OptionGroup var resumeOption: ResumeOption
     @OptionGroup var output: OutputOptions
 
+    /// The audit's re-alignment defaults: a quick study, several strategies and seeds.
+    enum Defaults: ActiveLearningDefaults {
+        static let budget = 96
+        static let batch = 16
+        static let steps = 10
+        static let lr: Float = 1e-3
+        static let seq = 128
+        static let seeds = 3
+        static let strategies: [QueryStrategy] = [.random, .entropy]
+        static let trainable = TrainableSubset.experts
+    }
+
     var out: String { outputFolder.out }
+    var task: TaskName { taskOption.task ?? .classify }
+    var evalData: String { activeLearning.evalData }
+    var poolLimit: Int? { activeLearning.poolLimit }
+    var evalLimit: Int? { activeLearning.evalLimit }
+    var strategy: CommaList<QueryStrategy> { activeLearning.strategy }
+    var seeds: Int { activeLearning.seeds }
+    var budget: Int { activeLearning.budget }
+    var batch: Int { activeLearning.batch }
+    var initial: Int { activeLearning.initial ?? 16 }
+    var candidates: Int? { activeLearning.candidates }
+    var steps: Int { activeLearning.fineTuning.steps }
+    var lr: Float { activeLearning.fineTuning.lr }
+    var schedule: FineTuningSchedule { activeLearning.schedule }
+    var seq: Int { activeLearning.fineTuning.seq }
+    var resamples: Int { activeLearning.resamples }
     var overwrite: Bool { outputFolder.overwrite }
     var resume: Bool { resumeOption.resume }
 

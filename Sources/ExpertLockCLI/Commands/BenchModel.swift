@@ -9,13 +9,13 @@ import TensorCore
 
 /// Options of the model benchmarks.
 struct BenchModelOptions: ParsableArguments {
-    @Option(help: "A config.json path, or a built-in config: A (hidden 512) or B (hidden 128).") var config = "A"
-    @Option(help: "Sequences per batch.") var batch = 8
-    @Option(help: "Tokens per sequence.") var seq = 256
+    @OptionGroup var configOption: ConfigOption
+    @OptionGroup var forwardBatch: ForwardBatchOption
+    @OptionGroup var sequenceLength: SequenceLengthOption
     @OptionGroup var threadsOption: ThreadsOption
     @Option(help: "Untimed iterations first.") var warmup = 2
     @Option(help: "Timed iterations (the median is reported).") var iterations = 10
-    @Option(help: "Seed of the random weights and token ids.") var seed: UInt64 = 0
+    @OptionGroup var seedOption: SeedOption
 
     func validate() throws {
         guard batch > 0, seq > 0 else { throw ValidationError("--batch and --seq must be positive") }
@@ -25,6 +25,10 @@ struct BenchModelOptions: ParsableArguments {
     /// Applies `--threads` to the Swift kernels and to `Gemm` (OpenBLAS itself stays at one thread).
     func applyThreads() { threadsOption.apply() }
     var threads: Int? { threadsOption.threads }
+    var config: String { configOption.config ?? "A" }
+    var seq: Int { sequenceLength.seq ?? 256 }
+    var batch: Int { forwardBatch.batch ?? 8 }
+    var seed: UInt64 { seedOption.seed }
 
     /// The model config: a built-in name or a `config.json` file.
     func modelConfig() throws -> ModelConfig {

@@ -21,11 +21,12 @@ struct CorpusCommand: AsyncParsableCommand {
 
     @OptionGroup var outputFolder: OutputFolderOptions
     @Option(help: "Whitespace tokens of lm.train.txt (default: 1000000).") var tokens = 1_000_000
-    @Option(help: "Generator seed.") var seed: UInt64 = 0
+    @OptionGroup var seedOption: SeedOption
     @OptionGroup var output: OutputOptions
 
     var out: String { outputFolder.out }
     var overwrite: Bool { outputFolder.overwrite }
+    var seed: UInt64 { seedOption.seed }
 
     func validate() throws {
         if tokens < 1_000 { throw ValidationError("--tokens must be at least 1000") }

@@ -15,14 +15,14 @@ struct DemoCommand: AsyncParsableCommand {
 
     @Option(help: "Output folder (models, tokenizer, report).") var out = "demo-out"
     @Flag(help: "Smaller corpus, model and sweeps (the CI smoke test).") var quick = false
-    @Option(help: "Seed of the corpus, the models and the random baselines.") var seed: UInt64 = 0
+    @OptionGroup var seedOption: SeedOption
     @OptionGroup var output: OutputOptions
 
     func run() async throws {
         try await runReportingErrors(output: out) {
             let start = Date()
             var parameters = DemoPipeline.Parameters(quick: quick)
-            parameters.seed = seed
+            parameters.seed = seedOption.seed
             let outURL = URL(fileURLWithPath: out)
             var lastStage = ""
             var lastPrint = Date.distantPast

@@ -29,54 +29,46 @@ struct EvalCommand: AsyncParsableCommand {
     /// The library's task kinds (perplexity, classify, summarize), as every command names them.
     typealias Task = TaskKind
 
-    @Option(
-        help: "Hugging Face model folder (config.json, *.safetensors, tokenizer.json).",
-        transform: ModelPath.folder)
-    var model: String?
+    @OptionGroup var modelPath: OptionalModelPathOption
     @OptionGroup var tokenizerOptions: TokenizerOptions
-    @Option(help: "perplexity, classify or summarize.") var task: Task
-    @Option(help: "Data file (plain text, GLUE TSV or JSONL).") var data: String?
-    @Option(help: "Token ids for perplexity instead of --data: a JSON array or whitespace-separated integers.")
-    var ids: String?
-    @Option(help: "Data format: auto (from the file name), text, glue or jsonl.") var format = "auto"
-    @Option(
-        parsing: .unconditional,
-        help: """
-            Window length for perplexity, longest sequence otherwise (default 512; 1024 for summarize; at most the \
-            model's max_position_embeddings).
-            """,
-        transform: OptionRange.int(atLeast: 2))
-    var context: Int?
-    @OptionGroup var longContext: LongContextOption
+    @OptionGroup var taskOption: TaskOption
+    @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var longContext: ContextOptions
     @Option(
         parsing: .unconditional, help: "Perplexity window stride (default: --context).",
         transform: OptionRange.int(atLeast: 1))
     var stride: Int?
-    @Option(
-        parsing: .unconditional, help: "Use at most N examples (for perplexity: the first N tokens).",
-        transform: OptionRange.int(atLeast: 1))
-    var limit: Int?
     @Flag(help: "Skip malformed data rows (counted on stderr) instead of failing.") var skipBad = false
-    @Option(help: "Classification prompt template: JSON {\"template\": \"...{text}...\", \"verbalizers\": [...]}.")
-    var template: String?
-    @Option(parsing: .unconditional, help: "Most tokens generated per summary.", transform: OptionRange.int(atLeast: 1))
-    var maxNewTokens = 64
-    @Option(
-        parsing: .unconditional, help: "Sequences per forward pass (windows for perplexity, examples for classify).",
-        transform: OptionRange.int(atLeast: 1))
-    var batch: Int?
-    @Flag(inversion: .prefixedNo, help: "Porter stemming in ROUGE (rouge-score's use_stemmer).") var stemmer = true
+    @OptionGroup var templateOption: TemplateOption
+    @OptionGroup var generation: GenerationOption
+    @OptionGroup var forwardBatch: ForwardBatchOption
+    @OptionGroup var stemmerOption: StemmerOption
     @OptionGroup var precision: PrecisionOptions
-    @Option(help: "Perplexity: only shard I of N (I from 0), a contiguous slice of the window batches.")
-    var shard: String?
+    @OptionGroup var shardOption: ShardOption
     @OptionGroup var outputFile: OutputFileOptions
-    @Option(parsing: .upToNextOption, help: "Perplexity: merge the --out files of all N shards (no model needed).")
-    var merge: [String] = []
+    @OptionGroup var mergeFiles: MergeFilesOption
     @OptionGroup var streaming: StreamingOptions
     @OptionGroup var output: OutputOptions
 
     /// Perplexity: the result with its exact per-batch partial sums (for --merge).
     var out: String? { outputFile.out }
+    var model: String? { modelPath.model }
+    var merge: [String] { mergeFiles.merge }
+    var stemmer: Bool { stemmerOption.stemmer ?? true }
+    var data: String? { dataOptions.data }
+    /// --task (required: `validate()` refuses a run without it).
+    var task: Task { taskOption.task ?? .perplexity }
+
+    func validate() throws {
+        if taskOption.task == nil { throw ValidationError("Missing expected argument '--task <task>'") }
+    }
+    var ids: String? { dataOptions.ids }
+    var limit: Int? { dataOptions.limit }
+    var template: String? { templateOption.template }
+    var maxNewTokens: Int { generation.maxNewTokens ?? 64 }
+    var shard: String? { shardOption.shard }
+    var context: Int? { longContext.context }
+    var batch: Int? { forwardBatch.batch }
     var overwrite: Bool { outputFile.overwrite }
     var tokenizer: String? { tokenizerOptions.tokenizer }
 
@@ -86,7 +78,7 @@ struct EvalCommand: AsyncParsableCommand {
             try validateOptions()
             guard let model else { throw ArgumentInputError("eval needs --model (or --merge FILES)") }
             let started = Date()
-            let context = try longContext.context(context, default: task == .summarize ? 1024 : 512, model: model)
+            let context = try longContext.resolved(default: task == .summarize ? 1024 : 512, model: model)
             let loaded = precision.apply(
                 to: try streaming.streamLayers
                     ? streaming.load(model) : ModelLoader.load(directory: URL(fileURLWithPath: model)))
@@ -126,16 +118,13 @@ struct EvalCommand: AsyncParsableCommand {
             guard data != nil else { throw ArgumentInputError("--task \(task.rawValue) needs --data") }
             guard ids == nil else { throw ArgumentInputError("--ids only works with --task perplexity") }
         }
-        guard DataFormat(rawValue: format) != nil else {
-            throw ArgumentInputError("--format \(format): expected one of auto, text, glue, jsonl")
-        }
         if streaming.streamLayers && task == .summarize {
             throw ArgumentInputError(
                 "--stream-layers works with --task perplexity and classify (summarize decodes token by token)")
         }
     }
 
-    var dataFormat: DataFormat { DataFormat(rawValue: format) ?? .auto }
+    var dataFormat: DataFormat { dataOptions.format }
 
     func loadTokenizer() throws -> Tokenizer {
         try tokenizerOptions.tokenizer(model: URL(fileURLWithPath: model ?? ""))

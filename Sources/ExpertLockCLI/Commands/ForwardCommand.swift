@@ -21,13 +21,19 @@ struct ForwardCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Token ids: a file holding a JSON array of integers or whitespace-separated integers.") var ids:
-        String
+    @OptionGroup var tokenIds: TokenIdsOption
     @Option(help: "Encoder-decoder models: the decoder's token ids (same formats as --ids).")
     var decoderIds: String?
     @Option(help: "Also decode greedily up to N new tokens from --ids (\"generated\").")
     var generate: Int?
     @OptionGroup var output: OutputOptions
+
+    /// --ids (required here: `validate()` refuses a run without it).
+    var ids: String { tokenIds.ids ?? "" }
+
+    func validate() throws {
+        if tokenIds.ids == nil { throw ValidationError("Missing expected argument '--ids <ids>'") }
+    }
 
     var model: String { modelOptions.model }
     var residency: WeightResidency { modelOptions.residency }

@@ -17,9 +17,17 @@ struct KeygenCommand: AsyncParsableCommand {
             With --json prints {"private_key", "public_key", "public_key_base64"}.
             """)
 
-    @Option(help: "Path of the private key; the public key goes to the same path + .pub.") var out: String
-    @Flag(help: "Replace existing key files (the old key is lost).") var overwrite = false
+    /// --out: the private key's path (required; the public key goes to the same path + .pub); --overwrite
+    /// replaces existing key files (the old key is lost).
+    @OptionGroup var outputFile: OutputFileOptions
     @OptionGroup var output: OutputOptions
+
+    var out: String { outputFile.out ?? "" }
+    var overwrite: Bool { outputFile.overwrite }
+
+    func validate() throws {
+        if outputFile.out == nil { throw ValidationError("Missing expected argument '--out <out>'") }
+    }
 
     func run() async throws {
         try await runReportingErrors(output: out) {

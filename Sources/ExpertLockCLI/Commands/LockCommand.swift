@@ -16,11 +16,17 @@ struct LockCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var modelPath: ModelPathOption
-    @Option(help: "The owner's private key (from `expertlock keygen`).") var key: String
+    @OptionGroup var keyOption: OwnerKeyOption
     @OptionGroup var outputFolder: OutputFolderOptions
     @OptionGroup var output: OutputOptions
 
     var model: String { modelPath.model }
+    /// --key (required here: `validate()` refuses a run without it).
+    var key: String { keyOption.key ?? "" }
+
+    func validate() throws {
+        if keyOption.key == nil { throw ValidationError("Missing expected argument '--key <key>'") }
+    }
     var out: String { outputFolder.out }
     var overwrite: Bool { outputFolder.overwrite }
 

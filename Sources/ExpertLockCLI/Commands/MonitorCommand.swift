@@ -21,8 +21,7 @@ struct MonitorCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var modelPath: ModelPathOption
-    @Option(parsing: .upToNextOption, help: "Routing traces of the traffic to score (JSON or JSONL).") var traces:
-        [String]
+    @OptionGroup var tracesOption: TracesOption
     @Option(
         parsing: .upToNextOption, help: "Traces of known-general traffic to compare with (default: the other clients).")
     var reference: [String] = []
@@ -31,7 +30,7 @@ struct MonitorCommand: AsyncParsableCommand {
         .minRequests
     @Option(help: "Pseudo-clients drawn from the general traffic per score.") var nullSamples =
         ProbeMonitor.Parameters().nullSamples
-    @Option(help: "Seed of the pseudo-client draws.") var seed: UInt64 = 0
+    @OptionGroup var seedOption: SeedOption
     @Flag(help: "Skip scoring every prefix of each client's requests (no detected_after_requests).") var noOnline =
         false
     @OptionGroup var outputFile: OutputFileOptions
@@ -39,6 +38,8 @@ struct MonitorCommand: AsyncParsableCommand {
 
     var out: String? { outputFile.out }
     var model: String { modelPath.model }
+    var traces: [String] { tracesOption.traces }
+    var seed: UInt64 { seedOption.seed }
 
     func run() async throws {
         try await runReportingErrors {

@@ -24,7 +24,9 @@ extension PruneCommand {
         if !model.loraAdapters.isEmpty { try model.mergeLoRA() }
         let sequences = try TaskCorpus.sequences(
             model: modelOptions, task: .perplexity, data: compression.data, ids: compression.ids,
-            format: compression.format, context: compression.context, limit: nil)
+            format: compression.calibration.format,
+            context: try compression.calibrationContext.resolved(default: 256, model: modelOptions.model),
+            limit: compression.calibration.limit)
         let calibration = try MergeCalibration.run(
             model: model, batches: CorpusBatches.batches(sequences, batchSize: 4),
             maxTokens: compression.calibrationTokens)

@@ -17,8 +17,7 @@ struct PruneCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Attribution file (from `expertlock attribute`), needed by --keep and --threshold.") var attribution:
-        String?
+    @OptionGroup var attributionFile: AttributionFileOption
     @Option(
         parsing: .unconditional, help: "Keep K experts per layer (or K × layers with --scope global).",
         transform: OptionRange.int(atLeast: 1))
@@ -36,10 +35,9 @@ struct PruneCommand: AsyncParsableCommand {
             """)
     var plan: String?
     @Option(help: "layer or global.") var scope: PruningPlan.Scope = .layer
-    @Option(help: "soft, frequency, reap or ablation (default: the criterion the attribution file was written with).")
-    var criterion: AttributionCriterion?
+    @OptionGroup var criterionOption: CriterionOption
     @Flag(help: "Keep --keep experts per layer chosen at random (baseline).") var random = false
-    @Option(help: "Seed for --random.") var seed: UInt64 = 0
+    @OptionGroup var seedOption: SeedOption
     @Option(help: "remove or mask.") var mode: PruneMode = .remove
     @OptionGroup var outputFolder: OutputFolderOptions
     @OptionGroup var compression: CompressionOptions
@@ -48,6 +46,9 @@ struct PruneCommand: AsyncParsableCommand {
     enum PruneMode: String, ExpressibleByArgument, CaseIterable { case remove, mask }
 
     var out: String { outputFolder.out }
+    var attribution: String? { attributionFile.attribution }
+    var criterion: AttributionCriterion? { criterionOption.criterion }
+    var seed: UInt64 { seedOption.seed }
     var overwrite: Bool { outputFolder.overwrite }
 
     func run() async throws {

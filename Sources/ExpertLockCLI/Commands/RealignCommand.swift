@@ -23,60 +23,23 @@ struct RealignCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "classify, perplexity or summarize.") var task: TaskName = .classify
+    @OptionGroup var taskOption: TaskOption
     @Option(help: "Unlabeled pool with the oracle's labels (GLUE .tsv, .jsonl or text).") var pool: String
     @Option(help: "Pool layout: auto, text, glue or jsonl.") var poolFormat: DataFormat = .auto
-    @Option(
-        parsing: .unconditional, help: "Use only the first N pool examples.",
-        transform: OptionRange.int(atLeast: 1))
-    var poolLimit: Int?
-    @Option(help: "Held-out data evaluated after every round.") var evalData: String
     @Option(help: "Held-out data layout: auto, text, glue or jsonl.") var evalFormat: DataFormat = .auto
-    @Option(
-        parsing: .unconditional, help: "Use only the first N held-out examples (documents for perplexity).",
-        transform: OptionRange.int(atLeast: 1))
-    var evalLimit: Int?
     @OptionGroup var tokenizerOptions: TokenizerOptions
-    @Option(help: "Classification prompt template: JSON {\"template\": \"...{text}...\", \"verbalizers\": [...]}.")
-    var template: String?
-    @Option(
-        parsing: .unconditional, help: "Labels in all (B), the initial set included.",
-        transform: OptionRange.int(atLeast: 1))
-    var budget = 256
-    @Option(parsing: .unconditional, help: "Labels per round (b).", transform: OptionRange.int(atLeast: 1))
-    var batch = 32
-    @Option(
-        parsing: .unconditional, help: "Random labels before the first query (n0; default: --batch).",
-        transform: OptionRange.int(atLeast: 1))
-    var initial: Int?
-    @Option(
-        help: "random, entropy, margin, least-confidence, nll, coreset or badge; comma-separated for several runs.",
-        transform: CommaList<QueryStrategy>.parse)
-    var strategy = CommaList<QueryStrategy>([.entropy])
-    @Option(help: "What is fine-tuned: experts, experts+router, all or lora.") var trainable: TrainableSubset = .experts
-    @Option(parsing: .unconditional, help: "Optimizer steps per round.", transform: OptionRange.int(atLeast: 1))
-    var steps = 20
-    @Option(help: "Constant AdamW learning rate.") var lr: Float = 1e-4
+    @OptionGroup var templateOption: TemplateOption
+    @OptionGroup var activeLearning: ActiveLearningOptions<Defaults>
     @Option(parsing: .unconditional, help: "Examples per optimizer step.", transform: OptionRange.int(atLeast: 1))
     var trainBatch = 8
-    @Option(help: "Longest sequence in tokens (prompts are truncated from the left).") var seq = 256
     @Option(
         parsing: .unconditional, help: "Examples per forward pass when scoring and evaluating.",
         transform: OptionRange.int(atLeast: 1))
     var scoreBatch = 8
-    @Option(help: "Score a seeded random subset of N unlabeled examples per round (default: all).") var candidates: Int?
-    @Option(help: "AdamW weight decay (matrices only).") var weightDecay: Float = 0.01
-    @Option(help: "Load-balancing loss coefficient (default: the config's; 0: off).") var auxCoef: Float?
+    @OptionGroup var optimizer: OptimizerOptions<Defaults>
     @OptionGroup var lora: LoRAArguments
-    @Option(help: "Seed of the first run.") var seed: UInt64 = 0
-    @Option(
-        parsing: .unconditional, help: "Runs per strategy, seeds --seed, --seed + 1, ….",
-        transform: OptionRange.int(atLeast: 1))
-    var seeds = 1
-    @Option(
-        parsing: .unconditional, help: "Also save the state every N steps within a round.",
-        transform: OptionRange.int(atLeast: 1))
-    var saveEvery: Int?
+    @OptionGroup var seedOption: SeedOption
+    @OptionGroup var saveEveryOption: SaveEveryOption
     @Option(help: "Labels-to-target: the target is this fraction of the reference.") var targetFraction = 0.95
     @Option(
         help: """
@@ -84,15 +47,45 @@ struct RealignCommand: AsyncParsableCommand {
             enter the intervals) or a number (default: the best random-sampling mean).
             """)
     var reference: String?
-    @Option(help: "Fine-tuning schedule: continued (weights carry over) or restart (from the pruned weights, cosine).")
-    var schedule: FineTuningSchedule = .continued
-    @Option(help: "Bootstrap resamples of the report's intervals.") var resamples = 1000
     @Flag(help: "Do not save the re-aligned models.") var noModel = false
     @OptionGroup var outputFolder: OutputFolderOptions
     @OptionGroup var resumeOption: ResumeOption
     @OptionGroup var output: OutputOptions
 
+    /// realign's defaults: one careful run.
+    enum Defaults: ActiveLearningDefaults {
+        static let budget = 256
+        static let batch = 32
+        static let steps = 20
+        static let lr: Float = 1e-4
+        static let seq = 256
+        static let seeds = 1
+        static let strategies: [QueryStrategy] = [.entropy]
+        static let trainable = TrainableSubset.experts
+    }
+
     var out: String { outputFolder.out }
+    var task: TaskName { taskOption.task ?? .classify }
+    var evalData: String { activeLearning.evalData }
+    var poolLimit: Int? { activeLearning.poolLimit }
+    var evalLimit: Int? { activeLearning.evalLimit }
+    var strategy: CommaList<QueryStrategy> { activeLearning.strategy }
+    var seeds: Int { activeLearning.seeds }
+    var budget: Int { activeLearning.budget }
+    var batch: Int { activeLearning.batch }
+    var initial: Int? { activeLearning.initial }
+    var candidates: Int? { activeLearning.candidates }
+    var steps: Int { activeLearning.fineTuning.steps }
+    var lr: Float { activeLearning.fineTuning.lr }
+    var schedule: FineTuningSchedule { activeLearning.schedule }
+    var seq: Int { activeLearning.fineTuning.seq }
+    var resamples: Int { activeLearning.resamples }
+    var template: String? { templateOption.template }
+    var seed: UInt64 { seedOption.seed }
+    var trainable: TrainableSubset { optimizer.trainable }
+    var weightDecay: Float { optimizer.weightDecay }
+    var auxCoef: Float? { optimizer.auxCoef }
+    var saveEvery: Int? { saveEveryOption.saveEvery }
     var overwrite: Bool { outputFolder.overwrite }
     var resume: Bool { resumeOption.resume }
     var tokenizer: String? { tokenizerOptions.tokenizer }
@@ -106,6 +99,7 @@ struct RealignCommand: AsyncParsableCommand {
             )
         }
         if seeds < 1 { throw ValidationError("--seeds must be at least 1") }
+        if let initial, initial < 1 { throw ValidationError("--initial must be at least 1 (default: --batch)") }
         if resamples < 10 { throw ValidationError("--resamples must be at least 10") }
         if !(targetFraction > 0 && targetFraction <= 1) { throw ValidationError("--target-fraction must be in (0, 1]") }
     }

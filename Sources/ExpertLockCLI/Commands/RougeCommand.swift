@@ -17,8 +17,10 @@ struct RougeCommand: AsyncParsableCommand {
 
     @Option(help: "Predicted texts, one per line (UTF-8).") var predictions: String
     @Option(help: "Reference texts, one per line (UTF-8).") var references: String
-    @Flag(help: "Stem tokens with the Porter stemmer (rouge-score's use_stemmer=True).") var stemmer = false
+    @OptionGroup var stemmerOption: StemmerOption
     @OptionGroup var output: OutputOptions
+
+    var stemmer: Bool { stemmerOption.stemmer ?? false }
 
     func run() async throws {
         try await runReportingErrors {

@@ -46,16 +46,11 @@ extension SweepCommand {
             }
         }
         let progress = ProgressLine("sweep", unit: "points")
-        let all = signature.expertsPerLayer.map { [Bool](repeating: true, count: $0) }
-        defer { model.maskExperts(all) }
         let curve = try PrunabilitySweep.run(
             signature: signature,
             attribution: ranking, metricName: evaluation.metricName, higherIsBetter: evaluation.higherIsBetter,
             parameters: .init(keeps: keeps, criteria: criteriaList, randomSeeds: seeds),
-            evaluate: { flags in
-                model.maskExperts(flags ?? all)
-                return try evaluation.evaluate()
-            },
+            evaluate: { flags in try evaluation.evaluate(model.masked(flags)) },
             progress: { done, total in
                 progress.update(done: done, total: total, tokens: Int64(done))
                 return true

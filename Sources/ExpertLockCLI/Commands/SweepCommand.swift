@@ -20,17 +20,11 @@ struct SweepCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "perplexity (metric: perplexity), classify (accuracy) or summarize (ROUGE-L F×100).") var task:
-        TaskName = .perplexity
-    @Option(help: "Data format: auto, text, glue, jsonl.") var format: DataFormat = .auto
-    @Option(
-        parsing: .unconditional, help: "Summaries: most tokens generated per example.",
-        transform: OptionRange.int(atLeast: 1))
-    var maxNewTokens = 48
-    @Option(help: "Attribution data (task data the attacker has).") var data: String?
-    @Option(help: "Evaluation data (default: --data).") var evalData: String?
-    @Option(help: "Token ids for attribution and evaluation instead of text.") var ids: String?
-    @Option(help: "An attribution file instead of computing one on --data.") var attribution: String?
+    @OptionGroup var taskOption: TaskOption
+    @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var generation: GenerationOption
+    @OptionGroup var heldOut: EvalDataOption
+    @OptionGroup var attributionFile: AttributionFileOption
     @Option(help: "Experts kept per layer, comma-separated.", transform: CommaList<Int>.parse)
     var keep = CommaList<Int>([8, 6, 4, 2, 1])
     @Option(help: "Thresholds τ on the per-layer share, comma-separated.", transform: CommaList<Double>.parse)
@@ -54,23 +48,23 @@ struct SweepCommand: AsyncParsableCommand {
         help: "Seed of the first random subset (the others follow); give each model and task its own.",
         transform: OptionRange.int(atLeast: 0))
     var randomSeed = 0
-    @Option(
-        parsing: .unconditional,
-        help: "Tokens per sequence / perplexity window (default 256, at most max_position_embeddings).",
-        transform: OptionRange.int(atLeast: 2))
-    var context: Int?
-    @OptionGroup var longContext: LongContextOption
-    @Option(parsing: .unconditional, help: "Sequences per forward pass.", transform: OptionRange.int(atLeast: 1))
-    var batch = 4
-    @Option(
-        parsing: .unconditional, help: "Use at most N sequences for attribution and evaluation.",
-        transform: OptionRange.int(atLeast: 1))
-    var limit: Int?
+    @OptionGroup var longContext: ContextOptions
+    @OptionGroup var forwardBatch: ForwardBatchOption
     @OptionGroup var outputFolder: OutputFolderOptions
     @OptionGroup var resumeOption: ResumeOption
     @OptionGroup var output: OutputOptions
 
     var out: String { outputFolder.out }
+    var data: String? { dataOptions.data }
+    var task: TaskName { taskOption.task ?? .perplexity }
+    var evalData: String? { heldOut.evalData }
+    var ids: String? { dataOptions.ids }
+    var format: DataFormat { dataOptions.format }
+    var limit: Int? { dataOptions.limit }
+    var maxNewTokens: Int { generation.maxNewTokens ?? 48 }
+    var attribution: String? { attributionFile.attribution }
+    var context: Int? { longContext.context }
+    var batch: Int { forwardBatch.batch ?? 4 }
     var overwrite: Bool { outputFolder.overwrite }
     var resume: Bool { resumeOption.resume }
 
@@ -131,7 +125,7 @@ struct SweepCommand: AsyncParsableCommand {
                     + "has "
                     + "\(fewest) experts")
         }
-        let context = try longContext.context(context, default: 256, model: modelOptions.model)
+        let context = try longContext.resolved(default: 256, model: modelOptions.model)
         let merges = merge.items
         let evaluation = try TaskCorpus.task(
             model: modelOptions, task: task, data: evalData ?? data, ids: evalData == nil ? ids : nil, format: format,

@@ -13,14 +13,13 @@ struct TokenizeCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(
-        help: "Model or tokenizer folder (tokenizer.json, optional tokenizer_config.json).",
-        transform: ModelPath.folder)
-    var model: String
+    @OptionGroup var modelPath: ModelPathOption
     @Option(help: "UTF-8 text file to tokenize as one sequence, or - for standard input.") var text: String
     @Flag(name: .customLong("no-special-tokens"), help: "Do not add BOS/EOS or other special tokens.")
     var noSpecialTokens = false
     @OptionGroup var output: OutputOptions
+
+    var model: String { modelPath.model }
 
     func run() async throws {
         try await runReportingErrors {

@@ -25,11 +25,12 @@ struct TraceCommand: AsyncParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Requests, JSON Lines.") var requests: String
     @Option(help: "vllm or sglang.") var format: Format = .vllm
-    @Option(help: "Most tokens per request.") var context = 256
-    @Option(help: "Requests per forward pass.") var batch = 8
+    @OptionGroup var longContext: ContextOptions
+    @OptionGroup var forwardBatch: ForwardBatchOption
     @OptionGroup var outputFile: OutputFileOptions
 
     var model: String { modelOptions.model }
+    var batch: Int { forwardBatch.batch ?? 8 }
     /// The JSON Lines file the traces go to (required here: tracing is for its file).
     var out: String { outputFile.out ?? "" }
 
@@ -39,11 +40,11 @@ struct TraceCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runReportingErrors {
-            guard context >= 1, batch >= 1 else { throw ArgumentInputError("--context and --batch must be at least 1") }
+            let context = try longContext.resolved(default: 256, model: model)
             let destination = try ResumableOutput(
                 out, layout: .atOnce(), inputs: [model, requests], resume: false, overwrite: outputFile.overwrite)
             let loaded = try modelOptions.load()
-            let parsed = try readRequests(tokenizer: { try modelOptions.tokenizer() })
+            let parsed = try readRequests(context: context, tokenizer: { try modelOptions.tokenizer() })
             let recorder = RoutingRecorder(model: loaded)
             var lines: [String] = []
             let progress = ProgressLine("trace")
@@ -70,7 +71,7 @@ struct TraceCommand: AsyncParsableCommand {
         var ids: [Int]
     }
 
-    func readRequests(tokenizer: () throws -> Tokenizer) throws -> [Request] {
+    func readRequests(context: Int, tokenizer: () throws -> Tokenizer) throws -> [Request] {
         guard let data = FileManager.default.contents(atPath: requests) else {
             throw ArgumentInputError("\(requests): cannot read the file")
         }

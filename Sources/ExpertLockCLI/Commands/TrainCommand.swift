@@ -20,51 +20,34 @@ struct TrainCommand: AsyncParsableCommand {
             With --json prints {"final_loss", "steps", "tokens", "tokens_per_s", ...}.
             """)
 
-    @Option(help: "Preset (tiny, small) or config.json to initialise a new model from.") var config: String?
-    @Option(help: "Hugging Face model folder to continue training.", transform: ModelPath.folder)
-    var model: String?
-    @Option(help: "Training data file (plain text, GLUE .tsv or .jsonl).") var data: String?
-    @Option(help: "Data layout: auto, text, glue or jsonl.") var format: DataFormat = .auto
-    @Option(
-        parsing: .unconditional, help: "Use only the first N documents or examples.",
-        transform: OptionRange.int(atLeast: 1))
-    var limit: Int?
-    @Option(help: "Token ids for --task lm: a JSON array or whitespace-separated integers.") var ids: String?
-    @Option(help: "Vocabulary size of a preset trained on --ids (default: largest id + 1).") var vocabSize: Int?
-    @Option(help: "Task: lm (or perplexity), classify or summarize.") var task: TrainingTask = .languageModeling
+    @OptionGroup var configOption: ConfigOption
+    @OptionGroup var modelPath: OptionalModelPathOption
+    @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var vocabulary: VocabularySizeOption
+    @OptionGroup var taskOption: TaskOption
     @OptionGroup var tokenizerOptions: TokenizerOptions
-    @Option(parsing: .unconditional, help: "Optimizer steps.", transform: OptionRange.int(atLeast: 1))
-    var steps = 200
-    @Option(parsing: .unconditional, help: "Examples per step.", transform: OptionRange.int(atLeast: 1))
-    var batch = 8
-    @Option(help: "Sequence length in tokens.") var seq = 128
-    @Option(help: "Peak learning rate.") var lr: Float = 1e-3
+    @OptionGroup var fineTuning: FineTuningOptions<Defaults>
+    @OptionGroup var forwardBatch: ForwardBatchOption
     @Option(parsing: .unconditional, help: "Linear warm-up steps.", transform: OptionRange.int(atLeast: 0))
     var warmup = 10
     @Option(help: "Cosine floor as a fraction of the peak learning rate.") var minLrRatio: Float = 0.1
-    @Option(help: "AdamW weight decay (matrices only).") var weightDecay: Float = 0.01
+    @OptionGroup var optimizer: OptimizerOptions<Defaults>
     @Option(help: "Gradient-norm clipping threshold (0: off).") var clip: Float = 1.0
-    @Option(help: "Load-balancing loss coefficient (default: the config's router_aux_loss_coef; 0: off).") var auxCoef:
-        Float?
     @Option(help: "Router z-loss coefficient (0: off).") var zCoef: Float = 0
-    @Option(help: "Seed of initialisation, batch order and LoRA init.") var seed: UInt64 = 0
+    @OptionGroup var seedOption: SeedOption
     @Option(
         help: "Entangled-expert training strength (a defense): loss weight, or drop probability for expert-dropout.")
     var entangle: Float?
     @Option(help: "Entanglement method: output-agreement, routing-spread or expert-dropout.")
     var entangleMethod: EntanglementRegularizer.Method = .routingSpread
-    @Option(help: "What trains: experts, experts+router, all or lora.") var trainable: TrainableSubset = .all
     @OptionGroup var lora: LoRAArguments
     @Flag(help: "Merge LoRA adapters into the weights in the final save.") var mergeLora = false
-    @Option(help: "Owner's private key: train a locked --model (--trainable lora only) and sign the update log.")
-    var key: String?
-    @Option(parsing: .unconditional, help: "Checkpoint every N steps.", transform: OptionRange.int(atLeast: 1))
-    var saveEvery: Int?
+    @OptionGroup var keyOption: OwnerKeyOption
+    @OptionGroup var saveEveryOption: SaveEveryOption
     @Option(help: "Checkpoints kept.") var keepCheckpoints = 1
     @Option(parsing: .unconditional, help: "Print progress every N steps.", transform: OptionRange.int(atLeast: 1))
     var logEvery = 10
-    @Option(help: "Held-out text (plain text or JSONL {\"text\"}) whose perplexity is measured during training.")
-    var evalData: String?
+    @OptionGroup var heldOut: EvalDataOption
     @Option(help: "Held-out token ids (a JSON array or whitespace-separated integers) instead of --eval-data.")
     var evalIds: String?
     @Option(
@@ -75,6 +58,41 @@ struct TrainCommand: AsyncParsableCommand {
     @OptionGroup var outputFolder: OutputFolderOptions
     @OptionGroup var resumeOption: ResumeOption
     @OptionGroup var output: OutputOptions
+
+    var config: String? { configOption.config }
+    var model: String? { modelPath.model }
+    var seed: UInt64 { seedOption.seed }
+    var key: String? { keyOption.key }
+    var data: String? { dataOptions.data }
+    var evalData: String? { heldOut.evalData }
+    /// --task: lm (or perplexity, the default), classify or summarize.
+    var task: TrainingTask {
+        switch taskOption.task ?? .perplexity {
+        case .perplexity: .languageModeling
+        case .classify: .classification
+        case .summarize: .summarization
+        }
+    }
+    var ids: String? { dataOptions.ids }
+    var format: DataFormat { dataOptions.format }
+    var limit: Int? { dataOptions.limit }
+    /// train's defaults: a run from scratch.
+    enum Defaults: FineTuningDefaults {
+        static let steps = 200
+        static let lr: Float = 1e-3
+        static let seq = 128
+        static let trainable = TrainableSubset.all
+    }
+
+    var steps: Int { fineTuning.steps }
+    var batch: Int { forwardBatch.batch ?? 8 }
+    var vocabSize: Int? { vocabulary.vocabSize }
+    var lr: Float { fineTuning.lr }
+    var seq: Int { fineTuning.seq }
+    var trainable: TrainableSubset { optimizer.trainable }
+    var weightDecay: Float { optimizer.weightDecay }
+    var auxCoef: Float? { optimizer.auxCoef }
+    var saveEvery: Int? { saveEveryOption.saveEvery }
 
     func validate() throws {
         if (config == nil) == (model == nil) { throw ValidationError("give exactly one of --config and --model") }
@@ -278,11 +296,5 @@ func loadTextEncoder(directory: URL) throws -> TextEncoder? {
     return try Tokenizer.load(directory: directory)
 }
 
-extension TrainingTask: ExpressibleByArgument {
-    /// Also `perplexity`, the name `eval`, `attribute`, `sweep` and `realign` give the language-modeling task.
-    public init?(argument: String) {
-        self.init(rawValue: argument == "perplexity" ? TrainingTask.languageModeling.rawValue : argument)
-    }
-}
 extension TrainableSubset: ExpressibleByArgument {}
 extension EntanglementRegularizer.Method: ExpressibleByArgument {}

@@ -25,8 +25,7 @@ struct TrainTokenizerCommand: AsyncParsableCommand {
     @Option(name: .customLong("data"), help: "UTF-8 training text (repeat for several files).")
     var data: [String] = []
     @Option(help: "bpe (byte-level) or wordlevel.") var model: TokenizerTrainer.Model = .bpe
-    @Option(help: "Vocabulary size including the special tokens (and the 256 byte tokens for bpe).")
-    var vocabSize: Int = 8192
+    @OptionGroup var vocabulary: VocabularySizeOption
     @Option(help: "Least count of a pair to merge (bpe) or of a word to keep (wordlevel).")
     var minFrequency: Int = 0
     @Flag(inversion: .prefixedNo, help: "Put <s> in front of every encoded text.") var addBos = true
@@ -35,6 +34,8 @@ struct TrainTokenizerCommand: AsyncParsableCommand {
     @Flag(help: "wordlevel: make every digit a word of its own.") var individualDigits = false
     @OptionGroup var outputFolder: OutputFolderOptions
     @OptionGroup var output: OutputOptions
+
+    var vocabSize: Int { vocabulary.vocabSize ?? 8192 }
 
     var out: String { outputFolder.out }
     var overwrite: Bool { outputFolder.overwrite }

@@ -115,6 +115,8 @@ public enum DemoPipeline {
         let total = Double(variants.count * probes.count)
         var done = 0.0
         func auditFraction(_ x: Double) -> Double { 0.02 + trainShare + (auditEnd - 0.02 - trainShare) * x }
+        // Each attribution is computed once: re-alignment prunes by the sentiment attribution of the audit.
+        var sentimentAttributions: [String: ExpertAttribution] = [:]
         for (name, _) in variants {
             let model = trained[name]!
             var modelResult = DemoResults.ModelResult()
@@ -134,6 +136,7 @@ public enum DemoPipeline {
                         randomSeeds: sizes.seeds),
                     evaluate: probe.task.evaluate)
                 curve.chanceLevel = probe.task.chanceLevel
+                if probe.name == "sentiment" { sentimentAttributions[name] = attribution }
                 modelResult.tasks[probe.name] = DemoResults.TaskResult(
                     attributionShares: attribution.shares(.soft), curve: curve,
                     criterionAgreement: attribution.ablation.map { ablation in
@@ -158,12 +161,9 @@ public enum DemoPipeline {
                 tokenizer: tokenizer, file: "sentiment-train", context: sizes.sequenceLength, batchSize: 16))
         var standardPlan: PruningPlan?
         for (v, (name, _)) in variants.enumerated() {
-            let dir = output.appendingPathComponent("models/\(name)")
-            let base = try ModelLoader.load(directory: dir, residency: .resident)
-            let attribution = try Attribution.run(
-                model: base, modelPath: name,
-                batches: CorpusBatches.batches(sentiment.attributionSequences, batchSize: 8))
-            let plan = try PruningPlan.topK(attribution, k: 2, criterion: .soft, minimumPerLayer: 1)
+            // The audited model itself (its weights are those saved in models/NAME, bit for bit).
+            let base = try trained[name]!.copy()
+            let plan = try PruningPlan.topK(sentimentAttributions[name]!, k: 2, criterion: .soft, minimumPerLayer: 1)
             if name == "standard" { standardPlan = plan }
             base.maskExperts(plan.keepFlags)
             var recovery = DemoResults.RecoveryResult(pruned: try sentiment.task.evaluate(base), runs: [:])

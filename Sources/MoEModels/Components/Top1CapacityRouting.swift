@@ -43,8 +43,6 @@ public final class SwitchSparseMLP {
     public let experts: [DenseActDense]
     /// Tokens an expert takes per sequence and call (`expert_capacity`).
     public let capacity: Int
-    /// Experts the router may choose (nil: all); `prune --mode mask` sets this.
-    public var keep: [Bool]?
     /// Multiplicative router-input noise U(1 − j, 1 + j) (`router_jitter_noise`), applied only in training.
     public var jitter: Float = 0
     /// The generator of the jitter noise (training only; nil: none).
@@ -67,21 +65,22 @@ public final class SwitchSparseMLP {
         var output: Variable
         /// Raw router logits [T, E] (what transformers records).
         var logits: Variable
-        /// The logits the router chose from (`keep` applied), for the router losses.
+        /// The logits the router chose from (the call's expert mask applied), for the router losses.
         var routed: Variable
         /// The chosen expert of each token, nil when dropped.
         var chosen: [Int?]
     }
 
-    /// One sequence x [T, C] (`sequence`: its ids, what observers are told the rows are).
-    func forward(_ x: Variable, observer: RoutingObserver?, sequence: TokenBatch) throws -> Output {
+    /// One sequence x [T, C] (`sequence`: its ids, what observers are told the rows are). `allowed`: the experts the
+    /// router may choose in this call (nil: all); the model passes its mask per call, the block holds none.
+    func forward(_ x: Variable, allowed: [Bool]?, observer: RoutingObserver?, sequence: TokenBatch) throws -> Output {
         let t = x.value.rows
         var input = x
         if let jitterSource, jitter > 0 {  // training only: x · U(1 − j, 1 + j)
             input = mul(x, Variable(Tensor(shape: x.value.shape, data: jitterSource(x.value.count))))
         }
         let logits = linear(input, try router.variable())  // [T, C] -> [T, E], float32
-        let routed = keep.map { maskColumns(logits, keep: $0) } ?? logits
+        let routed = allowed.map { maskColumns(logits, keep: $0) } ?? logits
         // Trap: softmax over all experts, then argmax (ties to the lower index), weight = the max probability.
         let routing = topKRouting(routed, k: 1, normalize: false)  // weights [T, 1], experts [T]
         var load = [Int](repeating: 0, count: experts.count)

@@ -141,7 +141,7 @@ extension MoEModel {
     /// Restricts every router to the flagged experts (`keep[l][e]`), or lifts the restriction (nil):
     /// sets `expertMask`, what the model is from now on (a mask-pruned model). To try a mask for one
     /// pass, pass it in `ForwardOptions.expertMask`, or use `masked(_:)`.
-    public func maskExperts(_ keep: [[Bool]]?) {
-        expertMask = keep
+    public func maskExperts(_ mask: [[Bool]]?) {
+        expertMask = mask
     }
 }

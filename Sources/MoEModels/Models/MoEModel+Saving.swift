@@ -58,7 +58,8 @@ extension MoEModel {
         // A mask-pruned model stays masked when saved (training or re-aligning it must not bring
         // the masked experts back).
         if let expertMask {
-            try ExpertMaskFile.write(kept: expertMask.map { keep in keep.indices.filter { keep[$0] } }, to: directory)
+            try ExpertMaskFile.write(
+                kept: expertMask.map { flags in flags.indices.filter { flags[$0] } }, to: directory)
         }
     }
 

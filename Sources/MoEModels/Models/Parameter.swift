@@ -135,8 +135,8 @@ public final class Parameter {
     /// Replaces the values (shape must match). Used by optimizers' callers, pruning and tests.
     public func assign(_ value: Tensor, trainable: Bool? = nil) {
         precondition(value.shape == shape, "\(name): assigning \(value.shape) to \(shape)")
-        let keep = trainable ?? (resident?.recordsGradient ?? false)
-        resident = Variable(value, requiresGrad: keep, name: name)
+        let recordsGradient = trainable ?? (resident?.recordsGradient ?? false)
+        resident = Variable(value, requiresGrad: recordsGradient, name: name)
         residentIsSourceCopy = false
         roundedBF16 = nil
         heldBF16 = nil

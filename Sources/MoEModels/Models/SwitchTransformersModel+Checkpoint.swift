@@ -31,9 +31,10 @@ extension SwitchTransformersModel {
         return model
     }
 
-    /// Masks experts (`prune --mode mask`): one flag list per sparse layer, encoder first.
-    public func maskExperts(_ keep: [[Bool]]) {
-        for (block, flags) in zip(sparseBlocks, keep) { block.keep = flags.allSatisfy { $0 } ? nil : flags }
+    /// Masks experts (`prune --mode mask`): one flag list per sparse layer, encoder first; a mask that keeps
+    /// every expert (or none given) is no mask.
+    public func maskExperts(_ mask: [[Bool]]) {
+        expertMask = mask.allSatisfy { $0.allSatisfy { $0 } } ? nil : mask
     }
 
     /// The checkpoint with only `kept[l]` experts of sparse layer l (encoder first), renumbered 0..<n in the
@@ -122,11 +123,8 @@ extension SwitchTransformersModel {
         let tensors = try parameters.map { (name: $0.name, tensor: try $0.tensor()) }
         try SafeTensorsWriter.writeCheckpoint(tensors, dtype: dtype, to: directory)
         try Self.writeConfig(source: configSource, to: directory, expertsPerLayer: sparseBlocks.map(\.expertCount))
-        if sparseBlocks.contains(where: { $0.keep != nil }) {
-            try ExpertMaskFile.write(
-                kept: sparseBlocks.map { b in b.keep.map { k in k.indices.filter { k[$0] } } ?? Array(0..<b.expertCount)
-                },
-                to: directory)
+        if let expertMask {
+            try ExpertMaskFile.write(kept: expertMask.map { k in k.indices.filter { k[$0] } }, to: directory)
         }
     }
 }

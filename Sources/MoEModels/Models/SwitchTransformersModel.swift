@@ -121,6 +121,9 @@ public final class SwitchTransformersModel {
     public let encoderEmbedding: Parameter
     public let decoderEmbedding: Parameter
     public var notes: [String] = []
+    /// Experts each sparse layer's router may choose (encoder first; nil: all), like `MoEModel.expertMask`: what
+    /// the model is (`prune --mode mask`, a saved mask). The blocks hold no mask: each pass gets its own.
+    public internal(set) var expertMask: [[Bool]]?
 
     public init(config: SwitchTransformersConfig, parameters p: ParameterFactory) throws {
         self.config = config
@@ -140,6 +143,26 @@ public final class SwitchTransformersModel {
     public var parameters: [Parameter] {
         let untied = config.tieWordEmbeddings ? [] : [encoderEmbedding, decoderEmbedding, lmHead]
         return [shared] + encoder.parameters + decoder.parameters + untied
+    }
+
+    /// This model with `mask` as its `expertMask` (nil: every expert), sharing every weight (nothing is copied):
+    /// a pruning candidate evaluated without changing the model it came from.
+    public func masked(_ mask: [[Bool]]?) -> SwitchTransformersModel {
+        let view = SwitchTransformersModel(sharing: self)
+        view.maskExperts(mask ?? [])
+        return view
+    }
+
+    private init(sharing other: SwitchTransformersModel) {
+        config = other.config
+        shared = other.shared
+        encoder = other.encoder
+        decoder = other.decoder
+        lmHead = other.lmHead
+        encoderEmbedding = other.encoderEmbedding
+        decoderEmbedding = other.decoderEmbedding
+        notes = other.notes
+        expertMask = other.expertMask
     }
 
     /// Sparse blocks, encoder first (the order of `SwitchTransformersConfig.sparseLayers`).
@@ -173,6 +196,8 @@ public final class SwitchTransformersModel {
         let bias = try stack.positionBias.headBiases(
             queryPositions: Array(past..<(past + t)), keys: past + t, heads: config.numHeads)
         var routed: [SwitchSparseMLP.Output] = []
+        // The mask row of each sparse block: the encoder's come first. An all-true row routes as no mask.
+        var sparseIndex = stack.stack == .encoder ? 0 : encoder.blocks.filter { $0.sparse != nil }.count
         for (l, block) in stack.blocks.enumerated() {
             let normed = try norm(h, block.selfAttentionNorm)
             var keys = try block.selfAttention.k.project(normed)
@@ -198,7 +223,10 @@ public final class SwitchTransformersModel {
             }
             let normedFF = try norm(h, block.feedForwardNorm)
             if let sparse = block.sparse {
-                let out = try sparse.forward(normedFF, observer: observer, sequence: sequence)
+                let row = expertMask?[sparseIndex]
+                sparseIndex += 1
+                let allowed = row?.allSatisfy { $0 } == true ? nil : row
+                let out = try sparse.forward(normedFF, allowed: allowed, observer: observer, sequence: sequence)
                 h = add(h, out.output)
                 routed.append(out)
             } else if let dense = block.dense {
