@@ -95,3 +95,26 @@ struct ActiveLearningOptions<Defaults: ActiveLearningDefaults>: ParsableArgument
     /// --eval-data (required here: `validate()` refuses a run without it).
     var evalData: String { heldOut.evalData ?? "" }
 }
+
+/// A command built on `ActiveLearningOptions` (audit, realign): the options read by their field names, declared here
+/// once instead of as forwarding properties in each command.
+protocol ActiveLearningCommand {
+    associatedtype Defaults: ActiveLearningDefaults
+    var activeLearning: ActiveLearningOptions<Defaults> { get }
+}
+
+extension ActiveLearningCommand {
+    var evalData: String { activeLearning.evalData }
+    var poolLimit: Int? { activeLearning.poolLimit }
+    var evalLimit: Int? { activeLearning.evalLimit }
+    var strategy: CommaList<QueryStrategy> { activeLearning.strategy }
+    var seeds: Int { activeLearning.seeds }
+    var budget: Int { activeLearning.budget }
+    var batch: Int { activeLearning.batch }
+    var candidates: Int? { activeLearning.candidates }
+    var steps: Int { activeLearning.fineTuning.steps }
+    var lr: Float { activeLearning.fineTuning.lr }
+    var schedule: FineTuningSchedule { activeLearning.schedule }
+    var seq: Int { activeLearning.fineTuning.seq }
+    var resamples: Int { activeLearning.resamples }
+}

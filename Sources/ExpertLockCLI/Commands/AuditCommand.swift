@@ -5,7 +5,7 @@ import MoEModels
 
 /// `expertlock audit`: the paper's whole study on the user's own checkpoint, one report in which
 /// every finding carries its interval (AuditPipeline in the library does the work).
-struct AuditCommand: AsyncParsableCommand {
+struct AuditCommand: AsyncParsableCommand, ActiveLearningCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "Audit a checkpoint: attribution → sweep → prune → re-align → provenance, with intervals.",
@@ -50,20 +50,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     var out: String { outputFolder.out }
     var task: TaskName { taskOption.task ?? .classify }
-    var evalData: String { activeLearning.evalData }
-    var poolLimit: Int? { activeLearning.poolLimit }
-    var evalLimit: Int? { activeLearning.evalLimit }
-    var strategy: CommaList<QueryStrategy> { activeLearning.strategy }
-    var seeds: Int { activeLearning.seeds }
-    var budget: Int { activeLearning.budget }
-    var batch: Int { activeLearning.batch }
     var initial: Int { activeLearning.initial ?? 16 }
-    var candidates: Int? { activeLearning.candidates }
-    var steps: Int { activeLearning.fineTuning.steps }
-    var lr: Float { activeLearning.fineTuning.lr }
-    var schedule: FineTuningSchedule { activeLearning.schedule }
-    var seq: Int { activeLearning.fineTuning.seq }
-    var resamples: Int { activeLearning.resamples }
     var overwrite: Bool { outputFolder.overwrite }
     var resume: Bool { resumeOption.resume }
 

@@ -7,7 +7,7 @@ import TensorCore
 /// `expertlock realign`: active-learning re-alignment of a (pruned) model, the paper's section 3.2
 /// (docs: CLI.md). One run per strategy and seed, each in its own resumable folder under --out, then
 /// the Table-4-shaped summary of all of them.
-struct RealignCommand: AsyncParsableCommand {
+struct RealignCommand: AsyncParsableCommand, ActiveLearningCommand {
     static let configuration = CommandConfiguration(
         commandName: "realign",
         abstract: "Re-align a pruned model with pool-based active learning (labels chosen by uncertainty).",
@@ -66,20 +66,7 @@ struct RealignCommand: AsyncParsableCommand {
 
     var out: String { outputFolder.out }
     var task: TaskName { taskOption.task ?? .classify }
-    var evalData: String { activeLearning.evalData }
-    var poolLimit: Int? { activeLearning.poolLimit }
-    var evalLimit: Int? { activeLearning.evalLimit }
-    var strategy: CommaList<QueryStrategy> { activeLearning.strategy }
-    var seeds: Int { activeLearning.seeds }
-    var budget: Int { activeLearning.budget }
-    var batch: Int { activeLearning.batch }
     var initial: Int? { activeLearning.initial }
-    var candidates: Int? { activeLearning.candidates }
-    var steps: Int { activeLearning.fineTuning.steps }
-    var lr: Float { activeLearning.fineTuning.lr }
-    var schedule: FineTuningSchedule { activeLearning.schedule }
-    var seq: Int { activeLearning.fineTuning.seq }
-    var resamples: Int { activeLearning.resamples }
     var template: String? { templateOption.template }
     var seed: UInt64 { seedOption.seed }
     var trainable: TrainableSubset { optimizer.trainable }
