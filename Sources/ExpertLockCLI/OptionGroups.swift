@@ -304,3 +304,16 @@ struct ThreadsOption: ParsableArguments {
         BLAS.shared?.setThreads(threads)
     }
 }
+
+/// A command's default k list for `KeepListOption`.
+protocol KeepListDefaults {
+    static var keeps: [Int] { get }
+}
+
+/// `--keep k1,k2,…`: the experts kept per layer at the points of a prunability sweep, declared once for
+/// sweep and audit (each with its default list). prune's `--keep K` is a single rule's K, one number.
+struct KeepListOption<Defaults: KeepListDefaults>: ParsableArguments {
+    @Option(
+        help: "Experts kept per layer at each point of the sweep, comma-separated.", transform: CommaList<Int>.parse)
+    var keep = CommaList<Int>(Defaults.keeps)
+}

@@ -28,6 +28,11 @@ public enum Parallel {
     /// Whether kernels called from here run on the calling thread (`withSerial`).
     @inlinable public static var isSerial: Bool { forcedSerial }
 
+    /// Set by `jobs` for each job: kernels split their work exactly as with `threads` workers (the
+    /// same chunks, so the same bits) but run the chunks one after another on the job's own thread,
+    /// each marked as inside a region as a worker's would be. The jobs beside it use the other cores.
+    @TaskLocal public static var chunksInOrder = false
+
     /// Runs `body` with every kernel it calls on the calling thread: the reference order of
     /// operations, for tests that compare it with the parallel one.
     public static func withSerial<R>(_ body: () throws -> R) rethrows -> R {
@@ -50,6 +55,12 @@ public enum Parallel {
         let chunks = workers
         let step = (count + chunks - 1) / chunks
         let noGradients = Variable.gradientsDisabled
+        if chunksInOrder {
+            for c in 0..<chunks where c * step < count {
+                runInsideRegion(noGradients: noGradients) { body(c * step..<min(count, c * step + step)) }
+            }
+            return
+        }
         withoutActuallyEscaping(body) { escapable in
             // The chunks write disjoint rows, so sharing the closure across threads is safe.
             let shared = UncheckedSendable(escapable)
@@ -70,8 +81,12 @@ public enum Parallel {
             for i in order { body(i) }
             return
         }
-        let next = ItemCounter()
         let noGradients = Variable.gradientsDisabled
+        if chunksInOrder {
+            for i in order { runInsideRegion(noGradients: noGradients) { body(i) } }
+            return
+        }
+        let next = ItemCounter()
         withoutActuallyEscaping(body) { escapable in
             // Every item runs once, on one worker; the body's writes are the caller's to keep disjoint.
             let shared = UncheckedSendable(escapable)

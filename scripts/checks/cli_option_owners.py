@@ -2,7 +2,12 @@
 """Lists every `@Option`/`@Flag` name of the CLI per declaring type (a command or an option group),
 and the option names declared directly in more than one type (issue 24: "no option is declared in more than one
 command"). A group (`ParsableArguments`) declared once and used by many commands counts once.
-Usage: scripts/checks/cli_option_owners.py [--all] [ROOT]  (exit 1 when a name has two or more declarations)."""
+
+A name may stand for two different options: a homonym, one spelling for different quantities, types or units
+(most are fixed by the CLI contract, ../shared/design/CLI.md). Each is listed in HOMONYMS below with its exact
+declaring types and what each means; declaring one of them in any other type, or any other name twice, fails.
+Usage: scripts/checks/cli_option_owners.py [--all] [ROOT]  (exit 1 on a name declared twice that is not a listed
+homonym)."""
 import os
 import re
 import sys
@@ -10,6 +15,36 @@ import sys
 args = [a for a in sys.argv[1:] if not a.startswith("--")]
 root = args[0] if args else os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 src = os.path.join(root, "Sources", "ExpertLockCLI")
+
+
+# name -> (declaring types, what the name means in each).
+HOMONYMS = {
+    "batch": ({"ActiveLearningOptions", "ForwardBatchOption"},
+              "labels per active-learning round (audit, realign; CLI.md `realign --batch b`) vs sequences per "
+              "forward pass"),
+    "data": ({"DataOptions", "AuditCommand", "TrainTokenizerCommand"},
+             "the text or task data read (one file) vs audit's attacker pool (CLI.md `audit --data`; realign calls "
+             "it --pool) vs train-tokenizer's training texts (repeatable)"),
+    "format": ({"DataOptions", "TraceCommand"},
+               "the data layout (auto, text, glue, jsonl) vs the serving engine whose trace layout is read"),
+    "keep": ({"KeepListOption", "PruneCommand"},
+             "a sweep's list of k (CLI.md `sweep --keep 8,6,4,2,1`) vs one pruning rule's K (`prune --keep K`)"),
+    "merge": ({"CompressionOptions", "MergeFilesOption", "SweepCommand"},
+              "prune's merge method (one) vs the shard files attribute/eval add up vs sweep's list of methods"),
+    "model": ({"ModelPathOption", "OptionalModelPathOption", "TrainTokenizerCommand"},
+              "the model folder, required vs optional (so that --help marks which) vs train-tokenizer's algorithm "
+              "(bpe, wordlevel: the tokenizers library's `model`)"),
+    "out": ({"OutputFolderOptions", "OutputFileOptions", "DemoCommand"},
+            "an output folder (required) vs an optional output file vs the demo's folder, which has a default"),
+    "overwrite": ({"OutputFolderOptions", "OutputFileOptions"}, "replace the output folder vs the output file"),
+    "reference": ({"MonitorCommand", "RealignCommand"},
+                  "monitor's reference traffic (trace files) vs realign's reference quality (a model or a number)"),
+    "seeds": ({"ActiveLearningOptions", "SweepCommand"},
+              "re-alignment runs per strategy vs random expert subsets per k (CLI.md `sweep --seeds N`)"),
+    "threshold": ({"MonitorCommand", "PruneCommand"},
+                  "monitor's alarm score vs prune's share threshold τ (CLI.md names both)"),
+    "warmup": ({"BenchModelOptions", "TrainCommand"}, "untimed benchmark iterations vs learning-rate warm-up steps"),
+}
 
 
 def kebab(name):
@@ -65,9 +100,15 @@ if "--all" in sys.argv:
         print(f"{t}: {' '.join('--' + n if not n.startswith('-') else n for n in per_type[t])}")
     print()
 dups = {n: owners for n, owners in declared.items() if len({o for o, _ in owners}) > 1}
-for n in sorted(dups):
-    print(f"--{n}: {len({o for o, _ in dups[n]})} types: " + ", ".join(f"{o} ({w})" for o, w in dups[n]))
-print(f"option names declared in more than one type: {len(dups)}")
-own = sorted(n for n, owners in dups.items() if any(o in commands for o, _ in owners))
-print(f"of them declared in a command's own body (not only in option groups): {len(own)} ({' '.join(own)})")
-sys.exit(1 if dups else 0)
+homonyms = {n for n in dups if n in HOMONYMS and {o for o, _ in dups[n]} == HOMONYMS[n][0]}
+for n in sorted(homonyms):
+    print(f"homonym --{n}: {HOMONYMS[n][1]}")
+bad = sorted(set(dups) - homonyms)
+for n in bad:
+    print(f"--{n}: declared in {len({o for o, _ in dups[n]})} types: " + ", ".join(f"{o} ({w})" for o, w in dups[n]))
+stale = sorted(n for n in HOMONYMS if n not in homonyms and n not in bad)
+for n in stale:
+    print(f"note: HOMONYMS lists --{n}, which is no longer declared twice (remove it from the list)")
+print(f"names declared in more than one type: {len(dups)}, of them listed homonyms: {len(homonyms)}, "
+      f"duplicates: {len(bad)}")
+sys.exit(1 if bad or stale else 0)

@@ -25,8 +25,7 @@ struct AuditCommand: AsyncParsableCommand, ActiveLearningCommand {
     @Option(help: "Attacker's data: the unlabeled pool with the oracle's labels (GLUE .tsv or .jsonl).") var data:
         String
     @OptionGroup var activeLearning: ActiveLearningOptions<Defaults>
-    @Option(help: "Experts kept per layer in the sweep, comma-separated.", transform: CommaList<Int>.parse)
-    var keep = CommaList<Int>([6, 4, 2, 1])
+    @OptionGroup var keepList: KeepListOption<Defaults>
     @Option(help: "Random expert subsets per k.") var randomSubsets = 10
     @Option(help: "Experts per layer the attacker keeps (default: a quarter).") var pruneK: Int?
     @Option(help: "Pool rows the attacker attributes on.") var attributionExamples = 512
@@ -37,7 +36,8 @@ struct AuditCommand: AsyncParsableCommand, ActiveLearningCommand {
     @OptionGroup var output: OutputOptions
 
     /// The audit's re-alignment defaults: a quick study, several strategies and seeds.
-    enum Defaults: ActiveLearningDefaults {
+    enum Defaults: ActiveLearningDefaults, KeepListDefaults {
+        static let keeps = [6, 4, 2, 1]
         static let budget = 96
         static let batch = 16
         static let steps = 10
@@ -48,6 +48,7 @@ struct AuditCommand: AsyncParsableCommand, ActiveLearningCommand {
         static let trainable = TrainableSubset.experts
     }
 
+    var keep: CommaList<Int> { keepList.keep }
     var out: String { outputFolder.out }
     var task: TaskName { taskOption.task ?? .classify }
     var initial: Int { activeLearning.initial ?? 16 }

@@ -25,8 +25,7 @@ struct SweepCommand: AsyncParsableCommand {
     @OptionGroup var generation: GenerationOption
     @OptionGroup var heldOut: EvalDataOption
     @OptionGroup var attributionFile: AttributionFileOption
-    @Option(help: "Experts kept per layer, comma-separated.", transform: CommaList<Int>.parse)
-    var keep = CommaList<Int>([8, 6, 4, 2, 1])
+    @OptionGroup var keepList: KeepListOption<Defaults>
     @Option(help: "Thresholds τ on the per-layer share, comma-separated.", transform: CommaList<Double>.parse)
     var thresholds = CommaList<Double>([])
     @Option(
@@ -54,6 +53,10 @@ struct SweepCommand: AsyncParsableCommand {
     @OptionGroup var resumeOption: ResumeOption
     @OptionGroup var output: OutputOptions
 
+    /// The sweep's default points: every k from nearly all experts of a Mixtral-sized layer down to one.
+    enum Defaults: KeepListDefaults { static let keeps = [8, 6, 4, 2, 1] }
+
+    var keep: CommaList<Int> { keepList.keep }
     var out: String { outputFolder.out }
     var data: String? { dataOptions.data }
     var task: TaskName { taskOption.task ?? .perplexity }

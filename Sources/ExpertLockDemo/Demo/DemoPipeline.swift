@@ -64,7 +64,7 @@ public enum DemoPipeline {
         try AtomicFile.write(Data("expertlock demo output\n".utf8), to: output.appendingPathComponent(stamp))
     }
 
-    public static func run(output: URL, parameters: Parameters, progress: Progress) throws -> DemoResults {
+    public static func run(output: URL, parameters: Parameters, progress: @escaping Progress) throws -> DemoResults {
         let sizes = parameters.sizes
         let data = DemoData(sizes: sizes, seed: parameters.seed)
         let fm = FileManager.default
@@ -91,15 +91,24 @@ public enum DemoPipeline {
         // The provenance control: the standard recipe from another seed, on the same data.
         let otherSeed = parameters.seed &+ 1
         let runs = variants.map { ($0.0, $0.1, parameters.seed) } + [("other-seed", nil, otherSeed)]
-        for (i, (name, entanglement, seed)) in runs.enumerated() {
-            let dir = output.appendingPathComponent("models/\(name)")
+        // The three models train side by side (`Parallel.jobs`): a tiny model's
+        // kernels keep two cores only partly busy. Inside a job every kernel splits its work as on
+        // `Parallel.threads` workers, so each model has the same bits as when trained alone.
+        let trainingProgress = JobProgress(jobs: runs.count) { fraction in
+            progress("train " + runs.map(\.0).joined(separator: ", "), 0.02 + trainShare * fraction)
+        }
+        let outcomes = try Parallel.jobs(runs.count) { i in
+            let (name, entanglement, seed) = runs[i]
             let start = Date()
             let (model, cached) = try trainedModel(
-                at: dir, tokenizer: tokenizer, tokenizerDir: tokenizerDir, data: data, sizes: sizes, seed: seed,
-                entanglement: entanglement
-            ) { fraction in progress("train \(name)", 0.02 + trainShare * (Double(i) + fraction) / Double(runs.count)) }
-            trained[name] = model
-            if cached { cachedModels.append(name) } else { trainingSeconds[name] = Date().timeIntervalSince(start) }
+                at: output.appendingPathComponent("models/\(name)"), tokenizer: tokenizer, tokenizerDir: tokenizerDir,
+                data: data, sizes: sizes, seed: seed, entanglement: entanglement
+            ) { trainingProgress.update(job: i, fraction: $0) }
+            return (model: model, cached: cached, seconds: Date().timeIntervalSince(start))
+        }
+        for ((name, _, _), outcome) in zip(runs, outcomes) {
+            trained[name] = outcome.model
+            if outcome.cached { cachedModels.append(name) } else { trainingSeconds[name] = outcome.seconds }
         }
 
         let probes = try taskProbes(data: data, tokenizer: tokenizer, sizes: sizes)
@@ -112,18 +121,19 @@ public enum DemoPipeline {
             results.stageSeconds[name] = Date().timeIntervalSince(stageStart)
             stageStart = Date()
         }
-        let total = Double(variants.count * probes.count)
-        var done = 0.0
         func auditFraction(_ x: Double) -> Double { 0.02 + trainShare + (auditEnd - 0.02 - trainShare) * x }
+        // The two models are audited side by side (`Parallel.jobs`; the same bits as one after another).
         // Each attribution is computed once: re-alignment prunes by the sentiment attribution of the audit.
-        var sentimentAttributions: [String: ExpertAttribution] = [:]
-        for (name, _) in variants {
-            let model = trained[name]!
+        let auditProgress = JobProgress(jobs: variants.count) { fraction in
+            progress("audit " + variants.map(\.0).joined(separator: ", "), auditFraction(fraction))
+        }
+        let audits = try Parallel.jobs(variants.count) { v in
+            let model = trained[variants[v].0]!
             var modelResult = DemoResults.ModelResult()
-            for probe in probes {
-                progress("audit \(name): \(probe.name)", auditFraction(done / total))
+            var sentimentAttribution: ExpertAttribution?
+            for (p, probe) in probes.enumerated() {
                 let batches = CorpusBatches.batches(probe.attributionSequences, batchSize: 8)
-                var attribution = try Attribution.run(model: model, modelPath: name, batches: batches)
+                var attribution = try Attribution.run(model: model, modelPath: variants[v].0, batches: batches)
                 if probe.name == "lm" {
                     attribution.ablation = try AblationImportance.measure(
                         model: model, batches: Array(batches.prefix(4)))
@@ -136,7 +146,7 @@ public enum DemoPipeline {
                         randomSeeds: sizes.seeds),
                     evaluate: probe.task.evaluate)
                 curve.chanceLevel = probe.task.chanceLevel
-                if probe.name == "sentiment" { sentimentAttributions[name] = attribution }
+                if probe.name == "sentiment" { sentimentAttribution = attribution }
                 modelResult.tasks[probe.name] = DemoResults.TaskResult(
                     attributionShares: attribution.shares(.soft), curve: curve,
                     criterionAgreement: attribution.ablation.map { ablation in
@@ -146,9 +156,14 @@ public enum DemoPipeline {
                                 return (c.rawValue, rhos.reduce(0, +) / Double(max(rhos.count, 1)))
                             })
                     })
-                done += 1
+                auditProgress.update(job: v, fraction: Double(p + 1) / Double(probes.count))
             }
-            results.models[name] = modelResult
+            return (result: modelResult, sentiment: sentimentAttribution!)
+        }
+        var sentimentAttributions: [String: ExpertAttribution] = [:]
+        for ((name, _), audit) in zip(variants, audits) {
+            results.models[name] = audit.result
+            sentimentAttributions[name] = audit.sentiment
         }
         endStage("audit")
         // Re-alignment (the paper's Tables 4–6): prune each model to its top-2 sentiment experts, then
@@ -159,40 +174,49 @@ public enum DemoPipeline {
             pool: EvaluationTask(
                 kind: .classify, examples: .classification(data.sentimentTask, data.sentimentTrain),
                 tokenizer: tokenizer, file: "sentiment-train", context: sizes.sequenceLength, batchSize: 16))
-        var standardPlan: PruningPlan?
-        for (v, (name, _)) in variants.enumerated() {
+        // Every (model, strategy, seed) run fine-tunes its own copy of the pruned model, so the twelve
+        // runs are independent jobs, `Parallel.threads` at a time (`Parallel.jobs`; the same bits).
+        var plans: [String: PruningPlan] = [:]
+        var bases: [String: MoEModel] = [:]
+        for (name, _) in variants {
             // The audited model itself (its weights are those saved in models/NAME, bit for bit).
             let base = try trained[name]!.copy()
             let plan = try PruningPlan.topK(sentimentAttributions[name]!, k: 2, criterion: .soft, minimumPerLayer: 1)
-            if name == "standard" { standardPlan = plan }
             base.maskExperts(plan.keepFlags)
-            var recovery = DemoResults.RecoveryResult(pruned: try sentiment.task.evaluate(base), runs: [:])
-            for (s, strategy) in [QueryStrategy.random, .entropy].enumerated() {
-                var finals: [[LearningCurvePoint]] = []
-                for seed in 0..<sizes.seeds {
-                    progress(
-                        "realign \(name): \(strategy.rawValue) seed \(seed)",
-                        auditEnd + (realignEnd - auditEnd) * (Double(v * 2 + s) + Double(seed) / Double(sizes.seeds))
-                            / Double(variants.count * 2))
-                    let model = try base.copy()  // masked like `base`; trained on its own
-                    var p = ActiveLearningLoop.Parameters()
-                    p.strategy = strategy
-                    p.budget = sizes.realignBudget
-                    p.batchSize = sizes.realignBatch
-                    p.initialSize = sizes.realignBatch
-                    p.stepsPerRound = sizes.realignSteps
-                    p.learningRate = 1e-3
-                    p.candidatesPerRound = 4 * sizes.realignBudget
-                    // The committed README excerpt (docs/demo/results.json) was measured with the
-                    // continued schedule; the demo keeps it until that excerpt is regenerated.
-                    p.schedule = .continued
-                    p.seed = UInt64(seed)
-                    finals.append(try ActiveLearningLoop.run(model: model, task: sentimentPool, parameters: p).curve)
-                }
-                recovery.runs[strategy.rawValue] = finals
-            }
-            results.recovery[name] = recovery
+            plans[name] = plan
+            bases[name] = base
+            results.recovery[name] = DemoResults.RecoveryResult(pruned: try sentiment.task.evaluate(base), runs: [:])
         }
+        let strategies: [QueryStrategy] = [.random, .entropy]
+        let realignRuns = variants.flatMap { variant in
+            strategies.flatMap { strategy in (0..<sizes.seeds).map { seed in (variant.0, strategy, seed) } }
+        }
+        let realignProgress = JobProgress(jobs: realignRuns.count) { fraction in
+            progress("realign \(realignRuns.count) runs", auditEnd + (realignEnd - auditEnd) * fraction)
+        }
+        let curves = try Parallel.jobs(realignRuns.count, atOnce: Parallel.threads) { i in
+            let (name, strategy, seed) = realignRuns[i]
+            let model = try bases[name]!.copy()  // masked like the base; trained on its own
+            var p = ActiveLearningLoop.Parameters()
+            p.strategy = strategy
+            p.budget = sizes.realignBudget
+            p.batchSize = sizes.realignBatch
+            p.initialSize = sizes.realignBatch
+            p.stepsPerRound = sizes.realignSteps
+            p.learningRate = 1e-3
+            p.candidatesPerRound = 4 * sizes.realignBudget
+            // The committed README excerpt (docs/demo/results.json) was measured with the
+            // continued schedule; the demo keeps it until that excerpt is regenerated.
+            p.schedule = .continued
+            p.seed = UInt64(seed)
+            let curve = try ActiveLearningLoop.run(model: model, task: sentimentPool, parameters: p).curve
+            realignProgress.update(job: i, fraction: 1)
+            return curve
+        }
+        for ((name, strategy, _), curve) in zip(realignRuns, curves) {
+            results.recovery[name]!.runs[strategy.rawValue, default: []].append(curve)  // seeds in order
+        }
+        let standardPlan = plans["standard"]
 
         endStage("realign")
         // Provenance of a pruned and re-aligned derivative of the standard model, and of the control.
