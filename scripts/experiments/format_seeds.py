@@ -267,7 +267,12 @@ def write_multi_seed(out, results, sst_dev, figures=None):
     w("```sh\nswift build -c release --product expertlock\nscripts/experiments/paper_tables.sh   "
       "# resumable; output in experiments-out/\n```\n")
     w(f"Training seeds: {seeds_text} ({len(finished)} of {len(seed_dirs)} finished every step). "
-      f"Binary: {', '.join(f'`{b}`' for b in binaries)} (see `provenance.txt` in the output folder when present).\n")
+      f"Binary: {', '.join(f'`{b}`' for b in binaries)}.\n")
+    provenance = os.path.join(out, "provenance.txt")
+    if os.path.exists(provenance):
+        # One line per distinct record: what each invocation of the script ran with.
+        lines = list(dict.fromkeys(l.strip() for l in open(provenance) if l.strip() and not l.startswith("started")))
+        w("Provenance (`provenance.txt` of the output folder):\n\n" + "\n".join(f"- {l}" for l in lines) + "\n")
     w("**How to read the figures.** `a ± b` is the mean ± SD over training seeds of a per-seed value; `[lo, hi]` is "
       "its 95% interval: mean ± t(0.975, n−1)·sqrt(SD²/n + e²), where e is the evaluation-set standard error of a "
       "per-seed value (binomial for SST-2 accuracies on the dev rows, delta method for ratios; the re-alignment's own "

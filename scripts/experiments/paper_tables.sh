@@ -105,6 +105,13 @@ if [ -f "$OUT/settings.env" ]; then
 else
   settings >"$OUT/settings.env"
 fi
+# Which binary, source and machine each invocation ran with (RESULTS.md names them).
+{
+  echo "binary: $EXPERTLOCK (sha256 $(sha256sum "$EXPERTLOCK" 2>/dev/null | cut -c1-16))"
+  echo "scripts: commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "machine: $(uname -srm), $(nproc) cores,$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2-)"
+  echo "started: $(date -u '+%Y-%m-%d %H:%M UTC')"
+} >>"$OUT/provenance.txt"
 
 # run NAME DONE_FILE [--json-to FILE] -- COMMAND...: see lib.sh.
 . "$ROOT/scripts/experiments/lib.sh"
