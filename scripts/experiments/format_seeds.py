@@ -15,8 +15,9 @@ over training seeds. How an interval is made (stated in the file it writes, too)
 - Perplexity sweeps store one value per point (no per-document losses), so their intervals cover the
   training seeds only; the file says so where it uses them.
 - A finding is "supported" or "refuted" only when that interval decides it, "not resolved" when it
-  straddles the line, and "not resolvable" when the design cannot decide it (fewer than 2 seeds, a full
-  model at chance, a target reached inside the shared seed set).
+  straddles the line (in the findings: "not resolvable with n training seeds"), and "not resolvable" when the
+  design cannot decide it (fewer than 2 seeds, a full model at chance, a target reached inside the shared
+  seed set).
 """
 import glob
 import json
@@ -582,8 +583,12 @@ def write_multi_seed(out, results, sst_dev, figures=None):
                 + (" (training-seed interval only: no noise/ files)" if label != "SST-2 dev" and not any(noise_se)
                    else "") + ".")
     w("## The paper's three findings\n")
+    # A finding is supported, refuted or not resolvable. An interval that straddles its line ("not resolved" in
+    # the tables) means the design cannot decide it at this number of training seeds: said in those words here.
+    straddles = (f"not resolvable with {len(seed_dirs)} training seeds: the interval contains the line it is "
+                 "decided against")
     for f_ in findings:
-        w(f_ + "\n")
+        w(f_.replace("→ **not resolved**", f"→ **{straddles}**") + "\n")
 
     # ---- runtimes and commands ----
     w("## Runtimes\n")
