@@ -176,14 +176,14 @@ public enum DemoPipeline {
                 tokenizer: tokenizer, file: "sentiment-train", context: sizes.sequenceLength, batchSize: 16))
         // Every (model, strategy, seed) run fine-tunes its own copy of the pruned model, so the twelve
         // runs are independent jobs, `Parallel.threads` at a time (`Parallel.jobs`; the same bits).
-        var plans: [String: PruningPlan] = [:]
+        var standardPlan: PruningPlan?
         var bases: [String: MoEModel] = [:]
         for (name, _) in variants {
             // The audited model itself (its weights are those saved in models/NAME, bit for bit).
             let base = try trained[name]!.copy()
             let plan = try PruningPlan.topK(sentimentAttributions[name]!, k: 2, criterion: .soft, minimumPerLayer: 1)
             base.maskExperts(plan.keepFlags)
-            plans[name] = plan
+            if name == "standard" { standardPlan = plan }
             bases[name] = base
             results.recovery[name] = DemoResults.RecoveryResult(pruned: try sentiment.task.evaluate(base), runs: [:])
         }
@@ -216,7 +216,6 @@ public enum DemoPipeline {
         for ((name, strategy, _), curve) in zip(realignRuns, curves) {
             results.recovery[name]!.runs[strategy.rawValue, default: []].append(curve)  // seeds in order
         }
-        let standardPlan = plans["standard"]
 
         endStage("realign")
         // Provenance of a pruned and re-aligned derivative of the standard model, and of the control.
