@@ -62,8 +62,8 @@ struct ActiveLearningOptions<Defaults: ActiveLearningDefaults>: ParsableArgument
     @Option(
         parsing: .unconditional,
         help: """
-            Random labels before the first query, the same for every strategy (n0; audit: default 16, 0 for none; \
-            realign: at least 1, default --batch).
+            Random labels before the first query, the same for every strategy (n0; 0: none, the strategy picks \
+            from the start; audit: default 16, realign: default --batch).
             """,
         transform: OptionRange.int(atLeast: 0))
     var initial: Int?
@@ -77,8 +77,22 @@ struct ActiveLearningOptions<Defaults: ActiveLearningDefaults>: ParsableArgument
     @Option(help: "Score a seeded random subset of N unlabeled examples per round (default: the whole pool).")
     var candidates: Int?
     @OptionGroup var fineTuning: FineTuningOptions<Defaults>
-    @Option(help: "Fine-tuning schedule: continued (weights carry over) or restart (from the pruned weights, cosine).")
-    var schedule: FineTuningSchedule = .continued
+    @Option(
+        help: """
+            Fine-tuning schedule: gated (weights carry over; a round's update is kept only if the metric on the \
+            held-out split does not get worse), continued (carry over, no gate) or restart (from the pruned \
+            weights, cosine).
+            """)
+    var schedule: FineTuningSchedule = .gated
+    @Option(
+        parsing: .unconditional,
+        help: """
+            Pool examples held out for --schedule gated: labeled once on top of the budget, the same for every \
+            strategy of a seed, never selected or trained on (default \
+            \(ActiveLearningLoop.Parameters.defaultValidationSize)).
+            """,
+        transform: OptionRange.int(atLeast: 1))
+    var validation: Int?
     @Option(
         parsing: .unconditional, help: "Re-alignment runs per strategy (realign: seeds --seed, --seed + 1, …).",
         transform: OptionRange.int(atLeast: 1))
@@ -90,6 +104,9 @@ struct ActiveLearningOptions<Defaults: ActiveLearningDefaults>: ParsableArgument
 
     func validate() throws {
         if heldOut.evalData == nil { throw ValidationError("Missing expected argument '--eval-data <eval-data>'") }
+        if validation != nil && schedule != .gated {
+            throw ValidationError("--validation applies to --schedule gated only (got --schedule \(schedule.rawValue))")
+        }
     }
 
     /// --eval-data (required here: `validate()` refuses a run without it).
@@ -115,6 +132,7 @@ extension ActiveLearningCommand {
     var steps: Int { activeLearning.fineTuning.steps }
     var lr: Float { activeLearning.fineTuning.lr }
     var schedule: FineTuningSchedule { activeLearning.schedule }
+    var validation: Int? { activeLearning.validation }
     var seq: Int { activeLearning.fineTuning.seq }
     var resamples: Int { activeLearning.resamples }
 }

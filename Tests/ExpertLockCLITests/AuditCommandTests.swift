@@ -50,7 +50,8 @@ import Testing
         func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
         let arguments = [
             "audit", "--model", path("model"), "--data", path("pool.tsv"), "--eval-data", path("dev.tsv"),
-            "--keep", "2,1", "--random-subsets", "2", "--seeds", "2", "--budget", "8", "--batch", "4", "--initial", "4",
+            "--keep", "2,1", "--random-subsets", "2", "--seeds", "2", "--validation", "4", "--budget", "8", "--batch",
+            "4", "--initial", "4",
             "--steps", "1", "--seq", "24", "--resamples", "50", "--attribution-examples", "8", "--out", path("audit"),
             "--json",
         ]
@@ -97,7 +98,8 @@ import Testing
         #expect(train.status == 0, "\(train.stderr)")
         let run = try CLIRunner.run([
             "audit", "--model", path("model"), "--defense", path("defended"), "--data", path("pool.tsv"),
-            "--eval-data", path("dev.tsv"), "--keep", "2,1", "--random-subsets", "2", "--seeds", "1", "--budget", "8",
+            "--eval-data", path("dev.tsv"), "--keep", "2,1", "--random-subsets", "2", "--seeds", "1", "--validation",
+            "4", "--budget", "8",
             "--batch", "4", "--initial", "4", "--steps", "1", "--seq", "24", "--resamples", "50",
             "--attribution-examples", "8", "--strategy", "random", "--out", path("audit"), "--json",
         ])

@@ -123,7 +123,8 @@ import Testing
         let realign = try Self.json(
             try CLIRunner.run(
                 ["realign", "--model", pruned.path, "--task", "classify"] + data + [
-                    "--budget", "8", "--batch", "4", "--steps", "2", "--train-batch", "4", "--lr", "3e-3",
+                    "--validation", "4", "--budget", "8", "--batch", "4", "--steps", "2", "--train-batch", "4", "--lr",
+                    "3e-3",
                     "--strategy", "entropy,badge", "--out", out.path, "--json",
                 ]))
         #expect(realign["metric"] as? String == "accuracy")
@@ -168,7 +169,8 @@ import Testing
             try CLIRunner.run([
                 "realign", "--model", pruned.path, "--task", "classify", "--pool",
                 Self.trained.appendingPathComponent("pool.tsv").path, "--eval-data",
-                Self.trained.appendingPathComponent("dev.tsv").path, "--budget", "8", "--batch", "8", "--steps", "4",
+                Self.trained.appendingPathComponent("dev.tsv").path, "--validation", "4", "--budget", "8", "--batch",
+                "8", "--steps", "4",
                 "--train-batch", "4", "--lr", "3e-3", "--strategy", "random", "--out", realigned.path, "--json",
             ]))
         for suspect in [pruned, realigned.appendingPathComponent("random-seed0/model")] {

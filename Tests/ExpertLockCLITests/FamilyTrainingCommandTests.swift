@@ -112,7 +112,8 @@ import Testing
         let run = try CLIRunner.run([
             "realign", "--model", dir.appendingPathComponent("model").path, "--task", "perplexity", "--pool",
             dir.appendingPathComponent("pool.jsonl").path, "--eval-data", dir.appendingPathComponent("dev.jsonl").path,
-            "--budget", "8", "--batch", "4", "--initial", "4", "--steps", "2", "--train-batch", "2", "--seq", "10",
+            "--validation", "4", "--budget", "8", "--batch", "4", "--initial", "4", "--steps", "2", "--train-batch",
+            "2", "--seq", "10",
             "--lr", "0.01", "--strategy", "nll", "--seed", "1", "--out", dir.appendingPathComponent("ra").path,
             "--json",
         ])

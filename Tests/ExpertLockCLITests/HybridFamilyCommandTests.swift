@@ -46,7 +46,8 @@ import Testing
         let run = try CLIRunner.run([
             "realign", "--model", Self.fixture.path, "--tokenizer", "bytes", "--pool",
             dir.appendingPathComponent("pool.tsv").path, "--eval-data", dir.appendingPathComponent("dev.tsv").path,
-            "--budget", "6", "--batch", "2", "--initial", "2", "--steps", "2", "--train-batch", "2", "--seq", "32",
+            "--validation", "4", "--budget", "6", "--batch", "2", "--initial", "2", "--steps", "2", "--train-batch",
+            "2", "--seq", "32",
             "--seed", "5", "--strategy", "entropy", "--trainable", "all", "--json", "--out",
             dir.appendingPathComponent("run").path,
         ])

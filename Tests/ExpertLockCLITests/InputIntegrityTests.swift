@@ -121,7 +121,8 @@ struct InputIntegrityTests {
             (
                 [
                     "realign", "--model", model.path, "--tokenizer", "bytes", "--pool", path("pool.tsv"), "--eval-data",
-                    path("dev.tsv"), "--budget", "4", "--batch", "2", "--initial", "2", "--steps", "1", "--seq", "48",
+                    path("dev.tsv"), "--validation", "4", "--budget", "4", "--batch", "2", "--initial", "2", "--steps",
+                    "1", "--seq", "48",
                     "--out", path("realigned"),
                 ], 0
             ),

@@ -45,7 +45,8 @@ import Testing
         [
             "realign", "--model", dir.appendingPathComponent("model").path, "--tokenizer", "bytes", "--pool",
             dir.appendingPathComponent("pool.tsv").path, "--eval-data", dir.appendingPathComponent("dev.tsv").path,
-            "--budget", "14", "--batch", "4", "--initial", "2", "--steps", "5", "--train-batch", "4", "--lr", "3e-3",
+            "--validation", "4", "--budget", "14", "--batch", "4", "--initial", "2", "--steps", "5", "--train-batch",
+            "4", "--lr", "3e-3",
             "--seq", "48", "--seed", "5", "--strategy", strategy, "--out", dir.appendingPathComponent(out).path,
         ]
     }
@@ -114,7 +115,8 @@ import Testing
             a[a.firstIndex(of: "--model")! + 1] = masked.path
             return a
         }
-        let result = try CLIRunner.run(arguments(out: "run") + ["--budget", "6", "--trainable", "experts+router"])
+        let result = try CLIRunner.run(
+            arguments(out: "run") + ["--validation", "4", "--budget", "6", "--trainable", "experts+router"])
         #expect(result.status == 0, "\(result.stderr)")
         let mask = dir.appendingPathComponent("run/entropy-seed5/model/expertlock_mask.json")
         #expect(FileManager.default.contents(atPath: mask.path) == before["expertlock_mask.json"])
@@ -142,7 +144,8 @@ import Testing
             let path = dir.appendingPathComponent(pool).path
             let run = try CLIRunner.run([
                 "realign", "--model", dir.appendingPathComponent("model").path, "--tokenizer", "bytes", "--task", task,
-                "--pool", path, "--eval-data", path, "--eval-limit", "3", "--budget", "4", "--batch", "2", "--initial",
+                "--pool", path, "--eval-data", path, "--eval-limit", "3", "--validation", "4", "--budget", "4",
+                "--batch", "2", "--initial",
                 "2", "--steps", "2", "--seq", "64", "--strategy", strategy, "--no-model", "--json", "--out",
                 dir.appendingPathComponent("out-\(task)").path,
             ])
@@ -171,11 +174,18 @@ import Testing
     @Test(.enabled(if: CLIRunner.isAvailable)) func sigkillMidRoundThenResumeEqualsTheUninterruptedRun() throws {
         let dir = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let straight = try CLIRunner.run(Self.arguments(dir, out: "straight") + ["--json"])
+        // Mid-round saves need the continued schedule (a gated round runs whole).
+        func continued(_ arguments: [String]) -> [String] {
+            var arguments = arguments
+            let at = arguments.firstIndex(of: "--validation")!
+            arguments.replaceSubrange(at...(at + 1), with: ["--schedule", "continued"])
+            return arguments
+        }
+        let straight = try CLIRunner.run(continued(Self.arguments(dir, out: "straight")) + ["--json"])
         #expect(straight.status == 0, "\(straight.stderr)")
         let expected = try Self.json(straight.stdout)
 
-        let process = try CLIRunner.start(Self.arguments(dir, out: "killed") + ["--save-every", "1"])
+        let process = try CLIRunner.start(continued(Self.arguments(dir, out: "killed")) + ["--save-every", "1"])
         let run = dir.appendingPathComponent("killed/entropy-seed5")
         let deadline = Date().addingTimeInterval(300)
         while process.isRunning && Date() < deadline {
@@ -190,7 +200,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: run.appendingPathComponent("result.json").path))
 
         let resumed = try CLIRunner.run(
-            Self.arguments(dir, out: "killed") + ["--save-every", "1", "--resume", "--json"])
+            continued(Self.arguments(dir, out: "killed")) + ["--save-every", "1", "--resume", "--json"])
         #expect(resumed.status == 0, "\(resumed.stderr)")
         let json = try Self.json(resumed.stdout)
         let runs = try #require(json["runs"] as? [[String: Any]])

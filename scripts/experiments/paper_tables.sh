@@ -66,10 +66,15 @@ SEEDS=${SEEDS:-3}               # re-alignment seeds per strategy
 LM_RANDOM=${LM_RANDOM:-5}       # random-expert subsets per k in perplexity sweeps (drawn per model and task)
 CLS_RANDOM=${CLS_RANDOM:-10}    # random-expert subsets per k in SST-2 sweeps (drawn per model and task)
 REALIGN_BUDGET=${REALIGN_BUDGET:-96}
-REALIGN_BATCH=${REALIGN_BATCH:-16}
+REALIGN_BATCH=${REALIGN_BATCH:-8}
 REALIGN_STEPS=${REALIGN_STEPS:-12}
 REALIGN_LR=${REALIGN_LR:-1e-3}
-REALIGN_INITIAL=${REALIGN_INITIAL:-16}   # labels of the random seed set every strategy starts from
+# Labels of a random seed set every strategy would share (0: none). With a seed set, a target reached inside it
+# cannot tell the strategies apart ("not resolvable at this round size"), so the strategies pick from round 0.
+REALIGN_INITIAL=${REALIGN_INITIAL:-0}
+# gated: a round's update is kept only if accuracy on REALIGN_VALIDATION held-out pool rows does not fall.
+REALIGN_SCHEDULE=${REALIGN_SCHEDULE:-gated}
+REALIGN_VALIDATION=${REALIGN_VALIDATION:-64}
 TRAIN_SEEDS=${TRAIN_SEEDS:-0,1,2}        # model initialisation and batch order: one pair of models per seed
 
 # ---- the binary ----
@@ -92,7 +97,7 @@ settings() {
   for v in VOCAB HIDDEN LAYERS INTERMEDIATE HEADS KV_HEADS LM_STEPS LM_BATCH LM_SEQ LM_LR LM_WARMUP ENTANGLE_METHOD \
     ENTANGLE SST_TRAIN_ROWS SST_STEPS SST_BATCH SST_SEQ SST_LR ATTACK_FIRST_ROW ATTR_ROWS POOL_ROWS CONTEXT LM_ATTR_SEQS \
     EVERY_NTH KEEPS SEEDS LM_RANDOM CLS_RANDOM REALIGN_BUDGET REALIGN_BATCH REALIGN_STEPS REALIGN_LR REALIGN_INITIAL \
-    TRAIN_SEEDS; do
+    REALIGN_SCHEDULE REALIGN_VALIDATION TRAIN_SEEDS; do
     printf '%s=%s\n' "$v" "${!v}"
   done
 }
@@ -282,14 +287,16 @@ variant_pipeline() {
     --json-to "$S_OUT/pruned/sst2-$variant-full-eval.json" -- \
     "$EXPERTLOCK" eval --model "$CLS" --task classify --data "$SST/dev.tsv" --context "$SST_SEQ" --batch 16 --json
   [ -d "$S_OUT/realign/$variant" ] && resume=(--resume)
+  local gate=(--schedule "$REALIGN_SCHEDULE")
+  [ "$REALIGN_SCHEDULE" = gated ] && gate+=(--validation "$REALIGN_VALIDATION")
   # The target is relative to the unpruned model (--reference), measured on the same dev rows; entropy
   # scores the whole pool every round.
   run "$P-realign-$variant" "$S_OUT/realign/$variant.json" --json-to "$S_OUT/realign/$variant.json" -- \
     "$EXPERTLOCK" realign --model "$S_OUT/pruned/sst2-$variant-top2" --task classify \
     --pool "$OUT/data/sst2-attacker-pool.tsv" --eval-data "$SST/dev.tsv" --reference "$CLS" \
     --budget "$REALIGN_BUDGET" --batch "$REALIGN_BATCH" --initial "$REALIGN_INITIAL" --strategy random,entropy \
-    --seeds "$SEEDS" --seed 0 --steps "$REALIGN_STEPS" --lr "$REALIGN_LR" --seq "$SST_SEQ" --score-batch 16 \
-    --no-model --out "$S_OUT/realign/$variant" "${resume[@]}" --json
+    --seeds "$SEEDS" --seed 0 --steps "$REALIGN_STEPS" --lr "$REALIGN_LR" "${gate[@]}" --seq "$SST_SEQ" \
+    --score-batch 16 --no-model --out "$S_OUT/realign/$variant" "${resume[@]}" --json
 }
 ENTANGLE_ARGS=(--entangle "$ENTANGLE" --entangle-method "$ENTANGLE_METHOD")
 

@@ -100,4 +100,15 @@ public struct TextToTextPool: RealignmentTask {
         let r = try TextToText.accuracy(model, tokenizer: tokenizer, task: task, examples: evaluation)
         return (r.accuracy, r.outcomes)
     }
+
+    /// Accuracy on pool examples `indices`, their labels revealed (the gated schedule's split).
+    public func validationMetric(
+        model: SwitchTransformersModel, indices: [Int]
+    ) throws -> (metric: TaskMetric, value: Double) {
+        (
+            .accuracy,
+            try TextToText.accuracy(model, tokenizer: tokenizer, task: task, examples: indices.map { pool[$0] })
+                .accuracy
+        )
+    }
 }

@@ -13,8 +13,10 @@ import TensorCore
 /// distinct pool examples are labeled. The learning curve has a point before any label (the
 /// pruned model) and one after each round.
 ///
-/// Fine-tuning follows `Parameters.schedule`: by default (`.continued`) one trainer keeps its
-/// weights and moments at a constant rate for the whole run; `.restart` starts every round again from
+/// Fine-tuning follows `Parameters.schedule`: `.continued` keeps one trainer's weights and moments at
+/// a constant rate for the whole run; the default, `.gated`, does the same but keeps a round's update
+/// only when the metric on a held-out split of the pool does not get worse, and otherwise goes back to
+/// the kept weights (the rule: `FineTuningSchedule.gated`); `.restart` starts every round again from
 /// the pruned weights with fresh AdamW moments and a cosine-decayed rate over the round's steps
 /// (why it is not the default: `FineTuningSchedule.restart`).
 /// Every evaluation also keeps the per-example outcomes a task reports (correctness for
@@ -85,11 +87,14 @@ public enum ActiveLearningLoop {
         /// Labels of the random seed set every strategy shares in round 0 (0: none; nil: a result
         /// written before the field existed).
         public var seedSetSize: Int?
+        /// The data file's ids of the gated schedule's held-out split, labeled on top of the budget
+        /// and never selected (nil: another schedule).
+        public var validationIDs: [Int]?
 
         public init(
             strategy: QueryStrategy, seed: UInt64, metric: TaskMetric, curve: [LearningCurvePoint],
             labeled: [Int], labeledIDs: [Int], completed: Bool, startRound: Int, seconds: Double,
-            seedSetSize: Int? = nil
+            seedSetSize: Int? = nil, validationIDs: [Int]? = nil
         ) {
             self.strategy = strategy
             self.seed = seed
@@ -101,6 +106,7 @@ public enum ActiveLearningLoop {
             self.startRound = startRound
             self.seconds = seconds
             self.seedSetSize = seedSetSize
+            self.validationIDs = validationIDs
         }
 
         /// The metric of the pruned model, before re-alignment.
@@ -113,6 +119,7 @@ public enum ActiveLearningLoop {
             case labeledIDs = "labeled_ids"
             case startRound = "start_round"
             case seedSetSize = "seed_set_size"
+            case validationIDs = "validation_ids"
         }
     }
 
@@ -137,9 +144,12 @@ public enum ActiveLearningLoop {
         guard parameters.strategy.applies(toClassification: task.isClassification) else {
             throw RealignmentError.strategyNotApplicable(strategy: parameters.strategy.rawValue)
         }
-        guard task.poolSize >= parameters.budget else {
-            throw RealignmentError.poolTooSmall(pool: task.poolSize, budget: parameters.budget)
+        guard task.poolSize >= parameters.budget + parameters.heldOutCount else {
+            throw RealignmentError.poolTooSmall(
+                pool: task.poolSize, budget: parameters.budget, heldOut: parameters.heldOutCount)
         }
+        let gated = parameters.fineTuning == .gated
+        let heldOut = heldOutSplit(poolSize: task.poolSize, parameters: parameters)
         let sizes = parameters.roundSizes
         let training = parameters.training
         var restored: (state: ActiveLearningState, url: URL)?
@@ -191,27 +201,50 @@ public enum ActiveLearningLoop {
                 strategy: parameters.strategy, seed: parameters.seed, metric: task.metric, curve: state.curve,
                 labeled: state.labeled, labeledIDs: state.labeled.map(task.poolID), completed: completed,
                 startRound: startRound, seconds: clock.elapsed,
-                seedSetSize: parameters.initialSize > 0 ? sizes[0] : 0)
+                seedSetSize: parameters.initialSize > 0 ? sizes[0] : 0,
+                validationIDs: gated ? heldOut.map(task.poolID) : nil)
         }
-        func evaluate(labeled: Int) throws {
+        var heldOutMetric = task.metric
+        func validation() throws -> Double? {
+            guard gated else { return nil }
+            let measured = try clock.measure(.evaluation) {
+                try withoutGradients { try task.validationMetric(model: model, indices: heldOut) }
+            }
+            heldOutMetric = measured.metric
+            return measured.value
+        }
+        func evaluate(labeled: Int, validation: Double?) throws {
             let (metric, outcomes) = try clock.measure(.evaluation) {
                 try withoutGradients { try task.evaluateWithOutcomes(model: model) }
             }
-            state.curve.append(LearningCurvePoint(labeled: labeled, metric: metric, outcomes: outcomes))
+            state.curve.append(
+                LearningCurvePoint(
+                    labeled: labeled, metric: metric, outcomes: outcomes, validation: validation,
+                    kept: gated ? true : nil))
             lastMetric = metric
+        }
+        /// The gate: the candidate is kept when its held-out metric is at least as good as the kept model's.
+        func keeps(_ candidate: Double) -> Bool {
+            guard let kept = state.curve.last(where: { $0.kept == true })?.validation else { return true }
+            return heldOutMetric.higherIsBetter ? candidate >= kept : candidate <= kept
         }
 
         if state.curve.isEmpty {
-            try evaluate(labeled: 0)
+            try evaluate(labeled: 0, validation: try validation())
             if report(.evaluated) == .stop { return result(completed: false) }
         }
+        // The kept model a gated round goes back to: weights, AdamW moments and step count.
+        var keptModel: (weights: [Tensor], moments: [String: Tensor], step: Int)?
         while state.round < sizes.count {
             let round = state.round
+            if gated {
+                keptModel = (try targets.map { try $0.tensor() }, trainer.optimizer.exportState(), trainer.step)
+            }
             if state.stepInRound == 0 {
                 let picks = try clock.measure(.scoring) {
                     try select(
                         round: round, count: sizes[round], labeled: state.labeled, model: model, task: task,
-                        parameters: parameters)
+                        parameters: parameters, heldOut: heldOut)
                 }
                 precondition(
                     picks.count == sizes[round]
@@ -234,7 +267,8 @@ public enum ActiveLearningLoop {
                     state.stepInRound += 1
                     let disposition = report(.trained, loss: step.loss)
                     let midRound = state.stepInRound < parameters.stepsPerRound
-                    if midRound,
+                    // A gated round is saved only whole: a resumed run repeats it from its start.
+                    if midRound, !gated,
                         disposition == .stop || parameters.saveEvery.map({ state.stepInRound % $0 == 0 }) == true
                     {
                         try save()
@@ -242,7 +276,19 @@ public enum ActiveLearningLoop {
                     if midRound && disposition == .stop { return result(completed: false) }
                 }
             }
-            try evaluate(labeled: state.labeled.count)
+            let candidate = try validation()
+            if let candidate, let kept = keptModel, !keeps(candidate) {
+                // `assign` gives each leaf a new variable, so the trainer is built again over them.
+                for (p, value) in zip(targets, kept.weights) { p.assign(value) }
+                trainer = try model.makeRealignmentTrainer(training)
+                try trainer.optimizer.importState(kept.moments)
+                trainer.step = kept.step
+                var point = state.curve[state.curve.count - 1]
+                (point.labeled, point.validation, point.kept) = (state.labeled.count, candidate, false)
+                state.curve.append(point)
+            } else {
+                try evaluate(labeled: state.labeled.count, validation: candidate)
+            }
             state.round += 1
             state.stepInRound = 0
             state.finished = state.round == sizes.count
@@ -255,9 +301,10 @@ public enum ActiveLearningLoop {
     /// The pool indices labeled in `round`: the random seed set in round 0 (n0 > 0), else the
     /// strategy's choice among the unlabeled (or a seeded subset of them).
     static func select<Task: RealignmentTask>(
-        round: Int, count: Int, labeled: [Int], model: Task.Model, task: Task, parameters: Parameters
+        round: Int, count: Int, labeled: [Int], model: Task.Model, task: Task, parameters: Parameters,
+        heldOut: [Int] = []
     ) throws -> [Int] {
-        let taken = Set(labeled)
+        let taken = Set(labeled + heldOut)
         let unlabeled = (0..<task.poolSize).filter { !taken.contains($0) }
         if round == 0 && parameters.initialSize > 0 {
             return QueryStrategy.randomSample(unlabeled, count: count, seed: parameters.seed, round: 0, purpose: 0)
@@ -288,5 +335,14 @@ public enum ActiveLearningLoop {
         return try strategy.select(
             count: count, candidates: candidates, scores: scores, labeledEmbeddings: labeledEmbeddings,
             seed: parameters.seed, round: round)
+    }
+
+    /// The gated schedule's held-out split: `heldOutCount` pool indices drawn from the seed alone, so
+    /// every strategy of a seed is judged on the same examples (empty for the other schedules).
+    static func heldOutSplit(poolSize: Int, parameters: Parameters) -> [Int] {
+        guard parameters.heldOutCount > 0 else { return [] }
+        return QueryStrategy.randomSample(
+            Array(0..<poolSize), count: parameters.heldOutCount, seed: parameters.seed, round: 0, purpose: 5
+        ).sorted()
     }
 }

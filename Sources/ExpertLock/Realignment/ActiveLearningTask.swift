@@ -28,9 +28,25 @@ public protocol ActiveLearningTask {
     func evaluateWithOutcomes(model: MoEModel) throws -> (metric: Double, outcomes: [Double]?)
     /// Identifies the pool, the held-out data and the task settings; a resumed run must match it.
     var fingerprint: String { get }
+    /// A metric on pool examples `indices`, their labels revealed: the held-out split the gated
+    /// schedule keeps or undoes each round by (`FineTuningSchedule.gated`).
+    func validationMetric(model: MoEModel, indices: [Int]) throws -> (metric: TaskMetric, value: Double)
 }
 
 extension ActiveLearningTask {
+    /// The perplexity of the oracle's sequences of `indices` (their target tokens, teacher-forced):
+    /// what language modelling and summarization measure; classification measures accuracy.
+    public func validationMetric(model: MoEModel, indices: [Int]) throws -> (metric: TaskMetric, value: Double) {
+        let sequences = indices.flatMap(labeledExamples).map {
+            SequenceScorer.Sequence(ids: $0.ids, firstTarget: $0.firstTarget)
+        }
+        let outputs = try SequenceScorer.score(
+            model: model, sequences: sequences, batchSize: 8, entropy: false, embeddings: false)
+        let nll = -outputs.reduce(0) { $0 + $1.logLikelihood }
+        let tokens = outputs.reduce(0) { $0 + $1.targets }
+        return (.perplexity, exp(nll / Double(max(tokens, 1))))
+    }
+
     /// Tasks whose metric is no mean over examples (perplexity pools tokens) report none.
     public func evaluateWithOutcomes(model: MoEModel) throws -> (metric: Double, outcomes: [Double]?) {
         (try evaluate(model: model), nil)

@@ -167,17 +167,28 @@ public struct ClassificationPool: ActiveLearningTask {
 
     /// Accuracy and each held-out example's correctness (1 or 0).
     public func evaluateWithOutcomes(model: MoEModel) throws -> (metric: Double, outcomes: [Double]?) {
+        try accuracy(model: model, examples: evaluation)
+    }
+
+    /// Accuracy on pool examples `indices`, their labels revealed (the gated schedule's split).
+    public func validationMetric(model: MoEModel, indices: [Int]) throws -> (metric: TaskMetric, value: Double) {
+        (.accuracy, try accuracy(model: model, examples: indices.map { pool[$0] }).metric)
+    }
+
+    private func accuracy(model: MoEModel, examples: [ClassificationExample]) throws -> (
+        metric: Double, outcomes: [Double]?
+    ) {
         let predictions: [Int]
         let accuracy: Double
         if let tokenizer {
             let r = try Classification.evaluate(
-                model: model, tokenizer: tokenizer, examples: evaluation, task: task, template: template,
+                model: model, tokenizer: tokenizer, examples: examples, task: task, template: template,
                 maxLength: maxLength, batchSize: batchSize)
             (predictions, accuracy) = (r.predictions, r.accuracy)
         } else {
-            let r = try scorer.evaluate(model: model, examples: evaluation, batchSize: batchSize)
+            let r = try scorer.evaluate(model: model, examples: examples, batchSize: batchSize)
             (predictions, accuracy) = (r.predictions, r.accuracy)
         }
-        return (accuracy, zip(evaluation, predictions).map { $0.label == $1 ? 1 : 0 })
+        return (accuracy, zip(examples, predictions).map { $0.label == $1 ? 1 : 0 })
     }
 }

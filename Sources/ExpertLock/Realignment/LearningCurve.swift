@@ -3,15 +3,27 @@ import Foundation
 /// One point of a learning curve: the metric after `labeled` labels, and the per-example outcomes
 /// it is the mean of, when the task reports them (classification: 1 correct, 0 wrong), so that a
 /// report can resample the evaluation set.
+///
+/// With the gated schedule a point also holds the held-out split's metric of the round's candidate
+/// (`validation`) and whether its update was kept; a rejected round's point repeats the kept model's
+/// metric and outcomes, which are its model's.
 public struct LearningCurvePoint: Sendable, Codable, Equatable {
     public var labeled: Int
     public var metric: Double
     public var outcomes: [Double]?
+    /// The held-out split's metric of the round's fine-tuned weights (nil: not gated).
+    public var validation: Double?
+    /// Whether those weights were kept (nil: not gated; the pruned model's point is kept).
+    public var kept: Bool?
 
-    public init(labeled: Int, metric: Double, outcomes: [Double]? = nil) {
+    public init(
+        labeled: Int, metric: Double, outcomes: [Double]? = nil, validation: Double? = nil, kept: Bool? = nil
+    ) {
         self.labeled = labeled
         self.metric = metric
         self.outcomes = outcomes
+        self.validation = validation
+        self.kept = kept
     }
 }
 

@@ -42,6 +42,8 @@ public protocol RealignmentTask<Model> {
     var metric: RealignmentMetric { get }
     func evaluateWithOutcomes(model: Model) throws -> (metric: Double, outcomes: [Double]?)
     var fingerprint: String { get }
+    /// The gated schedule's held-out metric on pool examples `indices` (`ActiveLearningTask`).
+    func validationMetric(model: Model, indices: [Int]) throws -> (metric: TaskMetric, value: Double)
 }
 
 /// An `ActiveLearningTask` seen as a `RealignmentTask` over `MoEModel`.
@@ -60,6 +62,9 @@ struct DecoderOnlyTask: RealignmentTask {
         try base.evaluateWithOutcomes(model: model)
     }
     var fingerprint: String { base.fingerprint }
+    func validationMetric(model: MoEModel, indices: [Int]) throws -> (metric: TaskMetric, value: Double) {
+        try base.validationMetric(model: model, indices: indices)
+    }
 }
 
 extension Trainer: RealignmentTrainer {}

@@ -5,8 +5,8 @@ import TensorCore
 /// Why a re-alignment run cannot start or resume; each case names the setting or file concerned.
 public enum RealignmentError: InputError, Equatable {
     case invalidParameter(String)
-    /// The pool holds fewer examples than the budget asks for.
-    case poolTooSmall(pool: Int, budget: Int)
+    /// The pool holds fewer examples than the budget and the gated schedule's held-out split ask for.
+    case poolTooSmall(pool: Int, budget: Int, heldOut: Int = 0)
     /// The strategy needs what the task cannot give (margin on language modelling, say).
     case strategyNotApplicable(strategy: String)
     /// A data file cannot serve as pool or evaluation data for the task.
@@ -23,8 +23,11 @@ public enum RealignmentError: InputError, Equatable {
     public var description: String {
         switch self {
         case .invalidParameter(let reason): "invalid re-alignment parameter: \(reason)"
-        case .poolTooSmall(let pool, let budget):
-            "the pool has \(pool) examples, fewer than the budget of \(budget) labels"
+        case .poolTooSmall(let pool, let budget, let heldOut):
+            heldOut == 0
+                ? "the pool has \(pool) examples, fewer than the budget of \(budget) labels"
+                : "the pool has \(pool) examples, fewer than the budget of \(budget) labels plus the "
+                    + "\(heldOut) held out for the gated schedule (--validation)"
         case .strategyNotApplicable(let strategy):
             "--strategy \(strategy) does not apply to this task (margin, least-confidence and badge need "
                 + "classification; nll needs perplexity or summarize)"

@@ -140,6 +140,7 @@ struct AuditCommand: AsyncParsableCommand, ActiveLearningCommand {
         p.realign.stepsPerRound = steps
         p.realign.learningRate = lr
         p.realign.schedule = schedule
+        p.realign.validationSize = validation
         p.maxLength = seq
         p.resamples = resamples
         return p

@@ -15,11 +15,12 @@ struct RealignCommand: AsyncParsableCommand, ActiveLearningCommand {
             Each round scores the unlabeled --pool with the current model, labels the top --batch examples by \
             --strategy (the oracle is the pool file's labels), fine-tunes the --trainable weights for --steps steps \
             on everything labeled so far and evaluates on --eval-data, until --budget labels are spent; round 0 \
-            labels --initial random examples. --strategy and --seeds may name several runs (e.g. --strategy \
-            entropy,random --seeds 3). Writes into --out: <strategy>-seed<S>/ per run (state-*/ for --resume, \
-            result.json, model/ unless --no-model), and report.md, report.json, curve.svg. With --json prints \
-            {"curve": [{"labeled", "metric"}], "final", "labeled_ids"} for a single run, and always "runs" and \
-            "report".
+            labels --initial random examples (0: the strategy picks from the start). The default --schedule gated \
+            keeps a round's update only if the metric on --validation held-out pool examples does not get worse. \
+            --strategy and --seeds may name several runs (e.g. --strategy entropy,random --seeds 3). Writes into \
+            --out: <strategy>-seed<S>/ per run (state-*/ for --resume, result.json, model/ unless --no-model), \
+            and report.md, report.json, curve.svg. With --json prints {"curve": [{"labeled", "metric"}], "final", \
+            "labeled_ids"} for a single run, and always "runs" and "report".
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -86,7 +87,6 @@ struct RealignCommand: AsyncParsableCommand, ActiveLearningCommand {
             )
         }
         if seeds < 1 { throw ValidationError("--seeds must be at least 1") }
-        if let initial, initial < 1 { throw ValidationError("--initial must be at least 1 (default: --batch)") }
         if resamples < 10 { throw ValidationError("--resamples must be at least 10") }
         if !(targetFraction > 0 && targetFraction <= 1) { throw ValidationError("--target-fraction must be in (0, 1]") }
     }
@@ -140,6 +140,7 @@ struct RealignCommand: AsyncParsableCommand, ActiveLearningCommand {
         p.seed = seed
         p.saveEvery = saveEvery
         p.schedule = schedule
+        p.validationSize = validation
         return p
     }
 

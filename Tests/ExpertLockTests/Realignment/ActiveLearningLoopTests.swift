@@ -30,6 +30,7 @@ struct ActiveLearningLoopTests {
         var p = ActiveLearningLoop.Parameters()
         (p.budget, p.batchSize, p.initialSize, p.stepsPerRound, p.trainingBatchSize) = (13, 4, 3, 2, 2)
         p.learningRate = 1e-3
+        p.schedule = .continued  // selection only; the gate holds examples out (`GatedScheduleTests`)
         let result = try ActiveLearningLoop.run(
             model: try TrainingFixtures.microModel(vocab: 23), task: task, parameters: p)
         #expect(result.labeled.count == 13 && Set(result.labeled).count == 13)
@@ -153,7 +154,7 @@ struct FineTuningScheduleTests {
         let task = try RealignmentFixtures.classificationTask()
         var p = RealignmentFixtures.parameters(.random)
         p.stepsPerRound = 3
-        #expect(ActiveLearningLoop.Parameters().fineTuning == .continued)  // the default, measured better
+        #expect(ActiveLearningLoop.Parameters().fineTuning == .gated)  // the default
         p.schedule = .restart
         let model = try RealignmentFixtures.model()
         let result = try ActiveLearningLoop.run(model: model, task: task, parameters: p)

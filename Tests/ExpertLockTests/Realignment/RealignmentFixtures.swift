@@ -70,6 +70,9 @@ enum RealignmentFixtures {
         p.learningRate = 3e-3
         p.seed = 11
         p.lora.rank = 2
+        // These tests are about selection, training and resumption (mid-round saves included); the
+        // gate has its own tests (`GatedScheduleTests`).
+        p.schedule = .continued
         return p
     }
 
