@@ -44,6 +44,21 @@ import Testing
         return dir
     }
 
+    /// The gated schedule's held-out split comes out of the pool: a pool too small for it and the budget is
+    /// refused before any stage runs, and --validation without the gated schedule is refused.
+    @Test(.enabled(if: CLIRunner.isAvailable)) func refusesAPoolTooSmallForTheHeldOutSplit() throws {
+        let dir = try Self.workspace()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
+        let base = ["audit", "--model", path("model"), "--data", path("pool.tsv"), "--eval-data", path("dev.tsv")]
+        let small = try CLIRunner.run(base + ["--budget", "8", "--out", path("audit")])  // 40 < 8 + 64
+        #expect(small.status == 2 && small.stderr.contains("64 held out"), "\(small.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: path("audit/stages")))
+        let misplaced = try CLIRunner.run(
+            base + ["--schedule", "continued", "--validation", "8", "--out", path("audit2")])
+        #expect(misplaced.status == 2 && misplaced.stderr.contains("--validation"), "\(misplaced.stderr)")
+    }
+
     @Test(.enabled(if: CLIRunner.isAvailable)) func writesOneReportAndResumes() throws {
         let dir = try Self.workspace()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -63,6 +78,10 @@ import Testing
             reports.map { URL(fileURLWithPath: $0).lastPathComponent }.sorted()
                 == ["README.md", "prunability.svg", "recovery.svg", "results.json"])
         for file in reports { #expect(FileManager.default.fileExists(atPath: file)) }
+        // The default gated schedule, stated with its held-out split and what it kept.
+        let readme = try String(contentsOf: dir.appendingPathComponent("audit/report/README.md"), encoding: .utf8)
+        #expect(readme.contains("schedule gated") && readme.contains("accuracy on 4 held-out pool examples"))
+        #expect(readme.contains("rounds kept their update"))
         let findings = try #require(object["findings"] as? [[String: Any]])
         #expect(findings.count > 5)
         #expect(first.stderr.contains("ETA"))

@@ -205,6 +205,9 @@ def main():
     ap.add_argument("--sst-dev", help="SST-2 dev.tsv, to state the majority-class rate of the evaluated rows")
     ap.add_argument("--rerun", help="output folder of a second run of the script, compared value by value")
     ap.add_argument("--rerun-label", default="", help="what the --rerun run was, in words (e.g. the build that made it)")
+    ap.add_argument("--schedule-baseline", help="output folder of a run with another re-alignment schedule: its rows "
+                    "join the schedule check of RESULTS.md (several training seeds only)")
+    ap.add_argument("--schedule-baseline-label", default="", help="what that run was, in words")
     args = ap.parse_args()
     out = args.out
     if glob.glob(os.path.join(out, "seed-*")):
@@ -212,7 +215,8 @@ def main():
         import sys
         sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
         from format_seeds import write_multi_seed
-        write_multi_seed(out, args.results, args.sst_dev, args.figures)
+        write_multi_seed(out, args.results, args.sst_dev, args.figures,
+                         baseline=(args.schedule_baseline, args.schedule_baseline_label) if args.schedule_baseline else None)
         return
     P = lambda *parts: os.path.join(out, *parts)
 

@@ -17,7 +17,7 @@ over training seeds. How an interval is made (stated in the file it writes, too)
 - A finding is "supported" or "refuted" only when that interval decides it, "not resolved" when it
   straddles the line (in the findings: "not resolvable with n training seeds"), and "not resolvable" when the
   design cannot decide it (fewer than 2 seeds, a full model at chance, a target reached inside the shared
-  seed set).
+  seed set or, without one, by the pruned model before any label).
 """
 import glob
 import json
@@ -216,6 +216,34 @@ class PerplexityNoise:
         return {g: {f: statistics.stdev([d[g][f] for d in draws]) for f in draws[0][g]} for g in draws[0]}
 
 
+def schedule_check(seed_dirs, variant):
+    """What the fine-tuning schedule did in every re-alignment run of `variant` (its result.json files): rounds
+    whose update was kept, falls of the held-out split's accuracy among kept rounds (0 by the gated rule), and
+    falls of the dev accuracy between consecutive rounds, the thing the rule is meant to stop."""
+    runs = [load(f) for s in seed_dirs for f in sorted(glob.glob(os.path.join(s, "realign", variant, "*", "result.json")))]
+    runs = [r for r in runs if r and r.get("curve")]
+    if not runs:
+        return None
+    rounds = kept = held_out_falls = 0
+    largest, end_gap = [], []
+    for r in runs:
+        curve = r["curve"]
+        rounds += len(curve) - 1
+        kept += sum(1 for p in curve[1:] if p.get("kept"))
+        last = None
+        for p in curve:
+            if p.get("kept") and p.get("validation") is not None:
+                if last is not None and p["validation"] < last:
+                    held_out_falls += 1
+                last = p["validation"]
+        metrics = [p["metric"] for p in curve]
+        largest.append(max([0.0] + [a - b for a, b in zip(metrics, metrics[1:])]))
+        end_gap.append(max(metrics[1:] or metrics) - metrics[-1])
+    gated = any(p.get("kept") is not None for r in runs for p in r["curve"])
+    return {"runs": len(runs), "rounds": rounds, "kept": kept if gated else None,
+            "held_out_falls": held_out_falls if gated else None, "largest_fall": largest, "end_gap": end_gap}
+
+
 def majority(dev):
     if not dev or not os.path.exists(dev):
         return None, None
@@ -224,7 +252,7 @@ def majority(dev):
     return max(ones, len(labels) - ones) / max(len(labels), 1), len(labels)
 
 
-def write_multi_seed(out, results, sst_dev, figures=None):
+def write_multi_seed(out, results, sst_dev, figures=None, baseline=None):
     from format_results import svg_chart  # same folder; imported here to avoid a cycle at import time
 
     settings = dict(line.strip().split("=", 1) for line in open(os.path.join(out, "settings.env")) if "=" in line)
@@ -297,9 +325,16 @@ def write_multi_seed(out, results, sst_dev, figures=None):
       f"({dev_rows or '?'} rows" + (f"; a constant answer gets {chance:.3f}" if chance else "") + "). Perplexity on "
       f"every {S.get('EVERY_NTH', '?')}-th whole article of WikiText-2 test (windows of {S['CONTEXT']} tokens) and on "
       "the whole held-out cyclone articles (5 in valid + test; 24 cyclone articles of train are the topic attribution).")
+    seed_set = int(S.get("REALIGN_INITIAL", "0"))
+    schedule = S.get("REALIGN_SCHEDULE", "continued")
     w(f"- Random baselines: {S['LM_RANDOM']} subsets per k (perplexity) and {S['CLS_RANDOM']} (SST-2). Re-alignment: "
-      f"{S['SEEDS']} seeds per strategy, {S['REALIGN_BATCH']} labels per round up to {S['REALIGN_BUDGET']}, shared "
-      f"random seed set of {S['REALIGN_INITIAL']}, {S['REALIGN_STEPS']} steps per round at lr {S['REALIGN_LR']}.\n")
+      f"{S['SEEDS']} seeds per strategy, {S['REALIGN_BATCH']} labels per round up to {S['REALIGN_BUDGET']}, "
+      + (f"shared random seed set of {seed_set}" if seed_set else "no seed set (each strategy picks from round 0)")
+      + f", {S['REALIGN_STEPS']} steps per round at lr {S['REALIGN_LR']}, fine-tuning schedule `{schedule}`"
+      + (f" (the rule: a round's update is kept only if accuracy on {S.get('REALIGN_VALIDATION', '64')} held-out "
+         "pool rows, the same for both strategies of a seed and never selected, does not fall; otherwise the weights "
+         "go back to the kept model and the round's labels stay labeled)" if schedule == "gated" else "")
+      + ".\n")
     w("| seed | model | steps | final training loss | tokens/s (last session) |")
     w("|---:|---|---:|---:|---:|")
     for s in seed_dirs:
@@ -515,6 +550,26 @@ def write_multi_seed(out, results, sst_dev, figures=None):
         targets = ", ".join(f"{number(r['report']['target']):.3f}" for r in reps)
         w(f"| {v} | target (per seed) | | | {targets} | {reps[0]['report'].get('target_rule', '')} |")
     w("")
+    checks = {v: schedule_check(seed_dirs, v) for v in VARIANTS}
+    if baseline:
+        base_dirs = sorted(glob.glob(os.path.join(baseline[0], "seed-*")))
+        for v in VARIANTS:
+            checks[f"{v}, {baseline[1]}"] = schedule_check(base_dirs, v)
+    if any(checks.values()):
+        w(f"The fine-tuning schedule (`{S.get('REALIGN_SCHEDULE', 'continued')}`), checked on every re-alignment run "
+          "(both strategies, every seed): rounds whose update was kept, falls of the held-out split's accuracy among "
+          "kept rounds (the gated rule allows none), and how far the dev accuracy falls between two consecutive rounds "
+          "(median and largest over runs) and from the curve's best round to its last (mean).\n")
+        w("| model | runs | rounds kept | held-out falls | dev fall between rounds (median, largest) | best − last (mean) |")
+        w("|---|---:|---:|---:|---:|---:|")
+        for v, c in checks.items():
+            if not c:
+                continue
+            kept = f"{c['kept']} of {c['rounds']}" if c["kept"] is not None else f"all {c['rounds']} (no gate)"
+            falls = str(c["held_out_falls"]) if c["held_out_falls"] is not None else "–"
+            w(f"| {v} | {c['runs']} | {kept} | {falls} | {statistics.median(c['largest_fall']):.3f}, "
+              f"{max(c['largest_fall']):.3f} | {statistics.mean(c['end_gap']):.3f} |")
+        w("")
     curve_series = []
     for v, color in [("standard", "#1f77b4"), ("entangled", "#d62728")]:
         reps = [r for r in realign.get(v, []) if r]
@@ -562,8 +617,9 @@ def write_multi_seed(out, results, sst_dev, figures=None):
             continue
         est, verds = saved[v]
         if any(x == "not resolvable at this round size" for x in verds):
-            vv = ("not resolvable at this round size (in at least one training seed the target is reached inside "
-                  "the shared random seed set)")
+            vv = ("not resolvable at this round size (in at least one training seed the target is reached "
+                  + ("inside the shared random seed set)" if int(S.get("REALIGN_INITIAL", "0"))
+                     else "by the pruned model before any label)"))
         elif est.n < 2:
             vv = "not resolvable (fewer than 2 training seeds with a saved fraction)"
         else:

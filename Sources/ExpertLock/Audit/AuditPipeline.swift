@@ -111,6 +111,13 @@ public enum AuditPipeline {
         _ inputs: Inputs, parameters: Parameters, output: URL, resume: Bool,
         progress: (String, Double) -> Void = { _, _ in }
     ) throws -> Results {
+        // Checked before any stage runs (or its folder is made), not when re-alignment reaches it an hour later.
+        try parameters.realign.validate()
+        let needed = parameters.realign.budget + parameters.realign.heldOutCount
+        guard inputs.pool.count >= needed else {
+            throw RealignmentError.poolTooSmall(
+                pool: inputs.pool.count, budget: parameters.realign.budget, heldOut: parameters.realign.heldOutCount)
+        }
         let stages = try AuditStages(
             directory: output.appendingPathComponent("stages"), resume: resume,
             fingerprint: inputs.fingerprint + "|" + String(describing: parameters))

@@ -99,10 +99,15 @@ public enum AuditReport {
         md += "\(r.parameters.realign.candidatesPerRound.map { "\($0) per round" } ?? "the whole pool"), "
         md += "\(r.parameters.realign.stepsPerRound) steps per round, lr \(r.parameters.realign.learningRate), "
         md += "schedule \(r.parameters.realign.fineTuning.rawValue): "
-        md +=
-            r.parameters.realign.fineTuning == .restart
-            ? "every round restarts from the pruned weights and decays the rate by a cosine to 10%, "
-            : "weights and AdamW moments carry over between rounds at a constant rate, "
+        switch r.parameters.realign.fineTuning {
+        case .restart: md += "every round restarts from the pruned weights and decays the rate by a cosine to 10%, "
+        case .continued: md += "weights and AdamW moments carry over between rounds at a constant rate, "
+        case .gated:
+            md += "weights and AdamW moments carry over at a constant rate, and a round's update is kept only if "
+            md += "accuracy on \(r.parameters.realign.heldOutCount) held-out pool examples (labeled on top of the "
+            md += "budget, the same for both strategies of a seed) does not fall; otherwise the model goes back to "
+            md += "the kept one, "
+        }
         md += "\(r.parameters.realignSeeds) seeds).\n\n"
         md += "![recovery](recovery.svg)\n\n" + r.realignment.markdown()
         md += "\n## Provenance\n\nVerdict on the re-aligned derivative: **\(r.provenance.verdict.rawValue)**; "

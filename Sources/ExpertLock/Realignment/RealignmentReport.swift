@@ -46,9 +46,24 @@ public struct RealignmentReport: Sendable, Codable, Equatable {
     /// Per-seed labels-to-target, areas and paired bootstrap comparisons against random sampling
     /// (nil without a random baseline run with the same seeds).
     public var efficiency: LabelEfficiency?
+    /// What the gated schedule did over all runs (nil: another schedule).
+    public var gate: Gate?
+
+    /// The gated schedule's rounds: how many updates the held-out split kept.
+    public struct Gate: Sendable, Codable, Equatable {
+        /// Pool examples held out (labeled on top of the budget).
+        public var heldOut: Int
+        public var rounds: Int
+        public var kept: Int
+
+        enum CodingKeys: String, CodingKey {
+            case rounds, kept
+            case heldOut = "held_out"
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
-        case metric, target, rows, efficiency
+        case metric, target, rows, efficiency, gate
         case targetRule = "target_rule"
     }
 
@@ -102,6 +117,14 @@ public struct RealignmentReport: Sendable, Codable, Equatable {
             ?? (reference != nil ? .fixed(self.target) : .bestRandom(fraction: targetFraction))
         let efficiency = LabelEfficiency(results: results, rule: rule, resamples: resamples)
         self.efficiency = efficiency
+        let gated = results.filter { $0.validationIDs != nil }
+        gate =
+            gated.isEmpty
+            ? nil
+            : Gate(
+                heldOut: gated.map { $0.validationIDs?.count ?? 0 }.max() ?? 0,
+                rounds: gated.reduce(0) { $0 + $1.curve.count - 1 },
+                kept: gated.reduce(0) { $0 + $1.curve.dropFirst().filter { $0.kept == true }.count })
         // Random's own "+0" is no measurement either when a comparison with it is not resolvable.
         func resolvable(_ strategy: QueryStrategy) -> Bool {
             let comparisons = efficiency?.comparisons.filter { strategy == .random || $0.strategy == strategy } ?? []
@@ -142,6 +165,11 @@ public struct RealignmentReport: Sendable, Codable, Equatable {
         }
         text += "\nMetric: \(metric.name) (\(metric.higherIsBetter ? "higher" : "lower") is better); "
         text += "target \(Self.format(target)) = \(targetRule).\n"
+        if let gate {
+            text += "\nSchedule gated: \(gate.kept) of \(gate.rounds) rounds kept their update (the metric on "
+            text += "\(gate.heldOut) held-out pool examples did not get worse); a rejected round's point repeats the "
+            text += "kept model's.\n"
+        }
         if let efficiency { text += "\n" + efficiency.markdown() }
         return text
     }

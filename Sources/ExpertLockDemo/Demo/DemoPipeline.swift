@@ -205,9 +205,8 @@ public enum DemoPipeline {
             p.stepsPerRound = sizes.realignSteps
             p.learningRate = 1e-3
             p.candidatesPerRound = 4 * sizes.realignBudget
-            // The committed README excerpt (docs/demo/results.json) was measured with the
-            // continued schedule; the demo keeps it until that excerpt is regenerated.
-            p.schedule = .continued
+            // The default gated schedule: 64 pool examples held out, a round's update kept only if their
+            // accuracy does not fall (`FineTuningSchedule.gated`).
             p.seed = UInt64(seed)
             let curve = try ActiveLearningLoop.run(model: model, task: sentimentPool, parameters: p).curve
             realignProgress.update(job: i, fraction: 1)

@@ -27,11 +27,10 @@ enum DemoProvenance {
         // A fresh copy: `keepingExperts` shares tensors with its source, and re-alignment trains in place.
         let derivative = try ModelLoader.load(directory: original, residency: .resident).keepingExperts(plan.kept)
         var parameters = ActiveLearningLoop.Parameters()  // default learning rate, budget, rounds
-        parameters.budget = min(parameters.budget, pool.poolSize)
+        parameters.budget = min(parameters.budget, pool.poolSize - parameters.heldOutCount)
         parameters.initialSize = min(parameters.initialSize, parameters.budget)
         parameters.candidatesPerRound = 4 * parameters.batchSize
         parameters.seed = 1
-        parameters.schedule = .continued  // as the committed demo excerpt was measured (DemoPipeline)
         let realigned = try ActiveLearningLoop.run(model: derivative, task: pool, parameters: parameters) { p in
             progress(0.9 * Double(p.round * p.steps + p.step) / Double(max(1, p.rounds * p.steps)))
             return .more

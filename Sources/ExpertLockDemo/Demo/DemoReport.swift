@@ -115,7 +115,9 @@ public enum DemoReport {
             md +=
                 "experts are fine-tuned "
                 + "on \(results.sizes.realignBudget) labels chosen at random or by entropy (pool-based active "
-            md += "learning, \(results.sizes.realignBatch) per round, \(results.sizes.seeds) seeds, mean ± std).\n\n"
+            md += "learning, \(results.sizes.realignBatch) per round, \(results.sizes.seeds) seeds, mean ± std; "
+            md += "gated schedule: a round's update is kept only if accuracy on "
+            md += "\(ActiveLearningLoop.Parameters.defaultValidationSize) held-out pool examples does not fall).\n\n"
             md += recoveryTable(results)
             var series: [SVGLineChart.Series] = []
             for name in ["standard", "entangled"] {

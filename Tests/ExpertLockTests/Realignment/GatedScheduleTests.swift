@@ -96,6 +96,10 @@ struct GatedScheduleTests {
         #expect(afterRound[1] == kept && afterRound[2] == kept)
         #expect(try RealignmentFixtures.weights(model) == kept)
         #expect(try task.evaluate(model: model) == result.curve[1].metric)
+        // The report says how many rounds the gate kept.
+        let report = RealignmentReport(results: [result], reference: 20)
+        #expect(report.gate == RealignmentReport.Gate(heldOut: 6, rounds: 3, kept: 1))
+        #expect(report.markdown().contains("1 of 3 rounds kept their update"))
     }
 
     @Test func aStopInsideARoundResumesFromItsStart() throws {
