@@ -27,6 +27,8 @@ enum DemoProvenance {
         // A fresh copy: `keepingExperts` shares tensors with its source, and re-alignment trains in place.
         let derivative = try ModelLoader.load(directory: original, residency: .resident).keepingExperts(plan.kept)
         var parameters = ActiveLearningLoop.Parameters()  // default learning rate, budget, rounds
+        // A quarter of a small pool at most is held out for the gated schedule (the demo's pools hold 64).
+        parameters.validationSize = min(parameters.heldOutCount, max(1, pool.poolSize / 4))
         parameters.budget = min(parameters.budget, pool.poolSize - parameters.heldOutCount)
         parameters.initialSize = min(parameters.initialSize, parameters.budget)
         parameters.candidatesPerRound = 4 * parameters.batchSize
