@@ -34,6 +34,8 @@ REPORT=${REPORT:-1}
 RESULTS_MD=${RESULTS_MD:-$ROOT/docs/RESULTS.md}
 RERUN=${RERUN:-}                # output folder of an earlier run to compare with, value by value (optional)
 RERUN_LABEL=${RERUN_LABEL:-}    # what that run was, in words, for the report
+SCHEDULE_BASELINE=${SCHEDULE_BASELINE:-}              # a run with another re-alignment schedule (optional): its
+SCHEDULE_BASELINE_LABEL=${SCHEDULE_BASELINE_LABEL:-}  # re-alignment rows join RESULTS.md's schedule check
 
 # ---- budgets (the whole run must fit about 2 hours on 2 shared cores) ----
 VOCAB=${VOCAB:-4096}            # BPE vocabulary trained on WikiText-2 train
@@ -318,6 +320,7 @@ done
 # ---- report ----
 if [ "$REPORT" = 1 ]; then
   python3 "$ROOT/scripts/experiments/format_results.py" --out "$OUT" --results "$RESULTS_MD" \
-    --figures "$(dirname "$RESULTS_MD")/figures" --sst-dev "$SST/dev.tsv" ${RERUN:+--rerun "$RERUN" --rerun-label "$RERUN_LABEL"}
+    --figures "$(dirname "$RESULTS_MD")/figures" --sst-dev "$SST/dev.tsv" ${RERUN:+--rerun "$RERUN" --rerun-label "$RERUN_LABEL"} \
+    ${SCHEDULE_BASELINE:+--schedule-baseline "$SCHEDULE_BASELINE" --schedule-baseline-label "$SCHEDULE_BASELINE_LABEL"}
   echo "wrote $RESULTS_MD" >&2
 fi
