@@ -84,8 +84,8 @@ grep -q '"metric_name"' "$O/sweep/curve.json" && ! grep -q 'metricName' "$O/swee
     || fail "curve.json keys are not snake_case"
 expect 0 "4. prune" -- "$E" prune --model "$M" --attribution "$O/attr.json" --keep 2 --out "$O/pruned" --json
 expect 0 "5. realign" -- "$E" realign --model "$O/pruned" --task classify --pool "$DATA/sentiment.train.jsonl" \
-    --pool-limit 64 --eval-data "$DATA/sentiment.dev.jsonl" --eval-limit 24 --budget 8 --batch 4 --steps 2 \
-    --strategy entropy --out "$O/realign"
+    --pool-limit 64 --eval-data "$DATA/sentiment.dev.jsonl" --eval-limit 24 --budget 8 --validation 16 --batch 4 \
+    --steps 2 --strategy entropy --out "$O/realign"
 expect 0 "6. provenance" -- "$E" provenance --original "$M" --suspect "$O/pruned"
 expect 0 "7. keygen" -- "$E" keygen --out "$O/owner.key"
 head -1 "$O/owner.key" | grep -qx "expertlock-key: ed25519-private" || fail "the private key file has no typed header"
