@@ -113,11 +113,7 @@ public enum AuditPipeline {
     ) throws -> Results {
         // Checked before any stage runs (or its folder is made), not when re-alignment reaches it an hour later.
         try parameters.realign.validate()
-        let needed = parameters.realign.budget + parameters.realign.heldOutCount
-        guard inputs.pool.count >= needed else {
-            throw RealignmentError.poolTooSmall(
-                pool: inputs.pool.count, budget: parameters.realign.budget, heldOut: parameters.realign.heldOutCount)
-        }
+        try parameters.realign.checkPool(size: inputs.pool.count)
         let stages = try AuditStages(
             directory: output.appendingPathComponent("stages"), resume: resume,
             fingerprint: inputs.fingerprint + "|" + String(describing: parameters))

@@ -118,6 +118,14 @@ extension ActiveLearningLoop {
             try training.validate()
         }
 
+        /// Refuses a pool that cannot hold the budget and the gated schedule's held-out split (the loop
+        /// checks it, and `audit` before any stage).
+        public func checkPool(size: Int) throws {
+            guard size >= budget + heldOutCount else {
+                throw RealignmentError.poolTooSmall(pool: size, budget: budget, heldOut: heldOutCount)
+            }
+        }
+
         /// Labels of each round: n0 (capped at B), then b until B is spent.
         public var roundSizes: [Int] {
             var sizes: [Int] = []

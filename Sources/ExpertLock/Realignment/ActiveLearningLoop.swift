@@ -144,10 +144,7 @@ public enum ActiveLearningLoop {
         guard parameters.strategy.applies(toClassification: task.isClassification) else {
             throw RealignmentError.strategyNotApplicable(strategy: parameters.strategy.rawValue)
         }
-        guard task.poolSize >= parameters.budget + parameters.heldOutCount else {
-            throw RealignmentError.poolTooSmall(
-                pool: task.poolSize, budget: parameters.budget, heldOut: parameters.heldOutCount)
-        }
+        try parameters.checkPool(size: task.poolSize)
         let gated = parameters.fineTuning == .gated
         let heldOut = heldOutSplit(poolSize: task.poolSize, parameters: parameters)
         let sizes = parameters.roundSizes

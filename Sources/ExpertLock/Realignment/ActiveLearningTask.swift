@@ -37,14 +37,10 @@ extension ActiveLearningTask {
     /// The perplexity of the oracle's sequences of `indices` (their target tokens, teacher-forced):
     /// what language modelling and summarization measure; classification measures accuracy.
     public func validationMetric(model: MoEModel, indices: [Int]) throws -> (metric: TaskMetric, value: Double) {
-        let sequences = indices.flatMap(labeledExamples).map {
-            SequenceScorer.Sequence(ids: $0.ids, firstTarget: $0.firstTarget)
-        }
-        let outputs = try SequenceScorer.score(
-            model: model, sequences: sequences, batchSize: 8, entropy: false, embeddings: false)
-        let nll = -outputs.reduce(0) { $0 + $1.logLikelihood }
-        let tokens = outputs.reduce(0) { $0 + $1.targets }
-        return (.perplexity, exp(nll / Double(max(tokens, 1))))
+        (
+            .perplexity,
+            try SequenceScorer.perplexity(model: model, examples: indices.flatMap(labeledExamples), batchSize: 8)
+        )
     }
 
     /// Tasks whose metric is no mean over examples (perplexity pools tokens) report none.

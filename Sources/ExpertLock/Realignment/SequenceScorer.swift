@@ -38,6 +38,17 @@ enum SequenceScorer {
         var meanNLL: Double { targets > 0 ? -logLikelihood / Double(targets) : 0 }
     }
 
+    /// exp(Σ NLL of the target tokens / their count) over `examples`, teacher-forced: the perplexity of
+    /// held-out summaries (`SummarizationPool`) and of the gated schedule's split (`ActiveLearningTask`).
+    static func perplexity(model: MoEModel, examples: [TrainingExample], batchSize: Int) throws -> Double {
+        let outputs = try score(
+            model: model, sequences: examples.map { Sequence(ids: $0.ids, firstTarget: $0.firstTarget) },
+            batchSize: batchSize, entropy: false, embeddings: false)
+        let nll = -outputs.reduce(0) { $0 + $1.logLikelihood }
+        let tokens = outputs.reduce(0) { $0 + $1.targets }
+        return exp(nll / Double(max(tokens, 1)))
+    }
+
     /// Scores `sequences` through `model` (inside `withoutGradients` while training), `batchSize`
     /// sequences per forward pass. Sequences are batched in order of length so padding stays small;
     /// outputs come back in input order.

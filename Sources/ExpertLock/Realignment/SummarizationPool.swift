@@ -67,12 +67,6 @@ public struct SummarizationPool: ActiveLearningTask {
 
     /// exp(Σ NLL of the summary tokens / their count) over the held-out examples.
     public func evaluate(model: MoEModel) throws -> Double {
-        let outputs = try SequenceScorer.score(
-            model: model,
-            sequences: evaluationSequences.map { SequenceScorer.Sequence(ids: $0.ids, firstTarget: $0.firstTarget) },
-            batchSize: batchSize, entropy: false, embeddings: false)
-        let nll = -outputs.reduce(0) { $0 + $1.logLikelihood }
-        let tokens = outputs.reduce(0) { $0 + $1.targets }
-        return exp(nll / Double(max(tokens, 1)))
+        try SequenceScorer.perplexity(model: model, examples: evaluationSequences, batchSize: batchSize)
     }
 }
